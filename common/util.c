@@ -1,0 +1,221 @@
+/*
+ * util.c - helpers shared by every component (see include/util.h).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+void pa_overwrite(void *p, size_t len)
+{
+	if (p != NULL && len > 0)
+		explicit_bzero(p, len);
+}
+
+void pa_free_secret(char *s)
+{
+	if (s == NULL)
+		return;
+	pa_overwrite(s, strlen(s));
+	free(s);
+}
+
+void pa_free_secret_buf(void *p, size_t len)
+{
+	if (p == NULL)
+		return;
+	pa_overwrite(p, len);
+	free(p);
+}
+
+int pa_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+/* Bytes one input byte takes once escaped. */
+static size_t escaped_len(unsigned char c)
+{
+	return (c < 0x20 || c > 0x7e || c == '\\' || c == '"') ? 4 : 1;
+}
+
+char *pa_escape(const void *in, size_t inlen, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = in;
+	size_t i, total = 0, room, o = 0;
+
+	if (outlen == 0)
+		return out;
+	for (i = 0; i < inlen; i++)
+		total += escaped_len(p[i]);
+	/* all of it when it fits, else as much as fits before "..." */
+	room = total < outlen ? outlen - 1 : (outlen >= 4 ? outlen - 4 : 0);
+	for (i = 0; i < inlen && o + escaped_len(p[i]) <= room; i++) {
+		if (escaped_len(p[i]) == 4) {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[p[i] >> 4];
+			out[o++] = hex[p[i] & 0xf];
+		} else {
+			out[o++] = (char)p[i];
+		}
+	}
+	if (i < inlen && outlen >= 4) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+int pa_open_safely(const char *path, const struct pa_file_rules *rules,
+		   char *err, size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == ELOOP)
+			return pa_err(err, errlen, "%s: is a symbolic link", path);
+		return pa_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+	}
+	if (fstat(fd, &st) != 0) {
+		pa_err(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		pa_err(err, errlen, "%s: not a regular file", path);
+		goto fail;
+	}
+	if (st.st_uid != rules->owner) {
+		pa_err(err, errlen, "%s: owned by uid %lu, must be owned by uid %lu",
+		       path, (unsigned long)st.st_uid, (unsigned long)rules->owner);
+		goto fail;
+	}
+	if ((st.st_mode & rules->forbid_mode) != 0) {
+		pa_err(err, errlen, "%s: mode %04o is too open (must not have any of %04o)",
+		       path, (unsigned)(st.st_mode & 07777), (unsigned)rules->forbid_mode);
+		goto fail;
+	}
+	if ((uintmax_t)st.st_size > (uintmax_t)rules->max_size) {
+		pa_err(err, errlen, "%s: %jd bytes is larger than the limit of %zu",
+		       path, (intmax_t)st.st_size, rules->max_size);
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+int pa_read_file_safely(const char *path, const struct pa_file_rules *rules,
+			char **out, size_t *outlen, char *err, size_t errlen)
+{
+	char *buf = NULL;
+	size_t cap, len = 0;
+	int fd;
+
+	*out = NULL;
+	*outlen = 0;
+	fd = pa_open_safely(path, rules, err, errlen);
+	if (fd < 0)
+		return -1;
+	/* one byte more than allowed so growth past the cap is detected */
+	cap = rules->max_size + 1;
+	buf = malloc(cap + 1);
+	if (buf == NULL) {
+		close(fd);
+		return pa_err(err, errlen, "%s: out of memory", path);
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + len, cap - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			pa_err(err, errlen, "%s: read failed: %s", path, strerror(errno));
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len == cap) {
+			pa_err(err, errlen, "%s: larger than the limit of %zu bytes",
+			       path, rules->max_size);
+			goto fail;
+		}
+	}
+	close(fd);
+	buf[len] = '\0';
+	*out = buf;
+	*outlen = len;
+	return 0;
+fail:
+	close(fd);
+	pa_free_secret_buf(buf, cap + 1);
+	return -1;
+}
+
+int pa_parse_duration(const char *text, int64_t *seconds)
+{
+	int64_t mult = 1, v = 0;
+	const char *p = text;
+
+	if (text == NULL || *p < '0' || *p > '9')
+		return -1;
+	while (*p >= '0' && *p <= '9') {
+		if (v > (INT64_MAX - (*p - '0')) / 10)
+			return -1;
+		v = v * 10 + (*p - '0');
+		p++;
+	}
+	switch (*p) {
+	case '\0': break;
+	case 's': mult = 1; p++; break;
+	case 'm': mult = 60; p++; break;
+	case 'h': mult = 3600; p++; break;
+	case 'd': mult = 86400; p++; break;
+	default: return -1;
+	}
+	if (*p != '\0' || v > INT64_MAX / mult)
+		return -1;
+	*seconds = v * mult;
+	return 0;
+}
+
+int pa_parse_bool(const char *text, bool *value)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+	size_t i;
+
+	for (i = 0; i < PA_ARRAY_SIZE(yes); i++) {
+		if (strcmp(text, yes[i]) == 0) {
+			*value = true;
+			return 0;
+		}
+		if (strcmp(text, no[i]) == 0) {
+			*value = false;
+			return 0;
+		}
+	}
+	return -1;
+}

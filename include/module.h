@@ -1,0 +1,88 @@
+/*
+ * module.h - internals of the PAM module pam_agent.so: options, logging,
+ * per-handle state. Only the sources in pam_agent/ include this; the engines never do.
+ */
+#ifndef PA_MODULE_H
+#define PA_MODULE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <syslog.h>
+
+#include <security/pam_modules.h>
+
+#include "util.h"
+
+#ifndef PA_DEFAULT_CONFIG
+#define PA_DEFAULT_CONFIG "/etc/security/pam_agent.conf"
+#endif
+
+/* Name under which the per-handle state is stored with pam_set_data. */
+#define PA_DATA_CONTEXT "pam_agent_context"
+
+/* Module options from one line of a PAM service file. Owns its strings. */
+struct pa_args {
+	char *config;	     /* config=FILE */
+	bool debug;	     /* debug */
+	bool quiet;	     /* quiet: no informational log or messages */
+	char *token_file;    /* token_file=TEMPLATE (%u = user) */
+	bool try_first_pass; /* try_first_pass */
+	bool use_first_pass; /* use_first_pass */
+};
+
+/*
+ * Parses the module arguments into args (cleared first). Unknown options,
+ * values on flags, missing values and conflicting options are errors:
+ * returns -1 with a message naming the option in err.
+ */
+int pa_args_parse(int argc, const char **argv, struct pa_args *args,
+		  char *err, size_t errlen);
+/* Frees the strings args owns and clears it. */
+void pa_args_clear(struct pa_args *args);
+
+/* What one call of a pam_sm_* function works with. */
+struct pa_call {
+	pam_handle_t *pamh;
+	const char *phase; /* "auth", "account", ... for log lines */
+	struct pa_args args;
+};
+
+/* Logs through pam_syslog at prio; debug messages only with "debug". */
+void pa_log(const struct pa_call *call, int prio, const char *fmt, ...)
+	PA_PRINTF(3, 4);
+void pa_debug(const struct pa_call *call, const char *fmt, ...)
+	PA_PRINTF(2, 3);
+/* Like pa_log, adding ": " and pam_strerror(pamret). */
+void pa_log_pam(const struct pa_call *call, int prio, int pamret,
+		const char *fmt, ...) PA_PRINTF(4, 5);
+/*
+ * The one standard failure line: phase, result, service, user, rhost,
+ * agent (all escaped and capped) and the reason.
+ */
+void pa_log_failure(const struct pa_call *call, const char *agent,
+		    const char *reason);
+
+/*
+ * Starts a call: fills call and parses argv. On a bad option logs the
+ * reason at LOG_ERR and returns PAM_SERVICE_ERR; otherwise PAM_SUCCESS.
+ * pa_call_end() must follow in both cases.
+ */
+int pa_call_begin(struct pa_call *call, pam_handle_t *pamh, const char *phase,
+		  int argc, const char **argv);
+void pa_call_end(struct pa_call *call);
+
+/* State kept across the phases of one PAM handle (pam_set_data). */
+struct pa_context {
+	unsigned int magic;
+	bool authenticated; /* set by a successful auth phase */
+};
+
+/*
+ * The context of this handle, created and registered on first use; NULL
+ * (logged) when memory or pam_set_data fails.
+ */
+struct pa_context *pa_context_get(struct pa_call *call);
+/* The context if one exists, without creating it. */
+struct pa_context *pa_context_peek(pam_handle_t *pamh);
+
+#endif /* PA_MODULE_H */

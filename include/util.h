@@ -1,0 +1,87 @@
+/*
+ * util.h - small helpers shared by every component of pam_agent:
+ * secret wiping, safe file opening, escaping of untrusted bytes,
+ * durations. Nothing here knows about PAM.
+ */
+#ifndef PA_UTIL_H
+#define PA_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PA_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#if defined(__GNUC__)
+#define PA_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define PA_UNUSED __attribute__((unused))
+#define PA_WARN_UNUSED __attribute__((warn_unused_result))
+#else
+#define PA_PRINTF(f, a)
+#define PA_UNUSED
+#define PA_WARN_UNUSED
+#endif
+
+/* Longest escaped rendering of attacker-controlled text in any log line. */
+#define PA_ESCAPE_MAX 128
+
+/* Overwrite len bytes at p with zeros in a way the compiler cannot elide. */
+void pa_overwrite(void *p, size_t len);
+
+/* Wipe a NUL-terminated secret string and free it. NULL is fine. */
+void pa_free_secret(char *s);
+
+/* Wipe len bytes at p and free it. NULL is fine. */
+void pa_free_secret_buf(void *p, size_t len);
+
+/*
+ * Formats into err (of size errlen, may be 0) like snprintf; returns -1 so
+ * callers can write `return pa_err(err, errlen, "...")`.
+ */
+int pa_err(char *err, size_t errlen, const char *fmt, ...) PA_PRINTF(3, 4);
+
+/*
+ * Writes a printable, length-capped rendering of untrusted bytes into out:
+ * bytes outside 0x20..0x7e and the backslash and double quote become \xNN,
+ * and input beyond what fits is replaced by "...". out is always
+ * NUL-terminated. Returns out.
+ */
+char *pa_escape(const void *in, size_t inlen, char *out, size_t outlen);
+
+/* Policy for pa_open_safely(). */
+struct pa_file_rules {
+	uid_t owner;	      /* required owner uid */
+	mode_t forbid_mode;   /* mode bits that must be clear (e.g. 022, 077) */
+	size_t max_size;      /* largest accepted size in bytes */
+};
+
+/*
+ * Opens path read-only with O_NOFOLLOW|O_CLOEXEC|O_NOCTTY and checks, on
+ * the opened descriptor, that it is a regular file owned by rules->owner,
+ * with none of rules->forbid_mode set and at most rules->max_size bytes.
+ * Returns the descriptor, or -1 with a message naming path and the reason.
+ */
+int pa_open_safely(const char *path, const struct pa_file_rules *rules,
+		   char *err, size_t errlen);
+
+/*
+ * Reads the whole file at path through pa_open_safely() into a
+ * NUL-terminated heap buffer (*out, length *outlen). The caller frees it
+ * (with pa_free_secret_buf if it held a secret). Returns 0 or -1 with err.
+ */
+int pa_read_file_safely(const char *path, const struct pa_file_rules *rules,
+			char **out, size_t *outlen, char *err, size_t errlen);
+
+/*
+ * Parses a duration: a non-negative integer followed by an optional unit
+ * s, m, h or d ("90s", "15m", "2h", "1d"; a bare number is seconds).
+ * Returns 0 and the number of seconds, or -1 when the text is not exactly
+ * such a duration or would overflow.
+ */
+int pa_parse_duration(const char *text, int64_t *seconds);
+
+/* Parses a yes/no/true/false/on/off/1/0 boolean. Returns 0 or -1. */
+int pa_parse_bool(const char *text, bool *value);
+
+#endif /* PA_UTIL_H */

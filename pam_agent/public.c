@@ -1,0 +1,101 @@
+/*
+ * public.c - the six PAM entry points of pam_agent.so. Each parses its
+ * options, calls into the engines, logs and maps the result to a PAM code.
+ * Nothing else in the module is exported (see pam_agent.map).
+ */
+#include "config.h"
+
+#define PAM_SM_AUTH
+#define PAM_SM_ACCOUNT
+#define PAM_SM_SESSION
+#define PAM_SM_PASSWORD
+#include <security/pam_modules.h>
+
+#include "module.h"
+
+#define PA_PUBLIC __attribute__((visibility("default")))
+
+/* Until the identity engine is wired in, nobody authenticates. */
+PA_PUBLIC int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
+				  const char **argv)
+{
+	struct pa_call call;
+	int ret = pa_call_begin(&call, pamh, "auth", argc, argv);
+
+	if (ret == PAM_SUCCESS) {
+		pa_log_failure(&call, NULL,
+			       "identity verification is not available in this build; denying");
+		ret = PAM_AUTH_ERR;
+	}
+	pa_call_end(&call);
+	return ret;
+}
+
+/* Nothing to establish or delete outside a session. */
+PA_PUBLIC int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc,
+			     const char **argv)
+{
+	struct pa_call call;
+	int ret = pa_call_begin(&call, pamh, "setcred", argc, argv);
+
+	if (ret == PAM_SUCCESS)
+		ret = PAM_IGNORE;
+	pa_call_end(&call);
+	return ret;
+}
+
+/* Until the policy engine is wired in, every request is denied. */
+PA_PUBLIC int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc,
+			       const char **argv)
+{
+	struct pa_call call;
+	int ret = pa_call_begin(&call, pamh, "account", argc, argv);
+
+	if (ret == PAM_SUCCESS) {
+		pa_log_failure(&call, NULL,
+			       "request-time policy is not available in this build; denying");
+		ret = PAM_PERM_DENIED;
+	}
+	pa_call_end(&call);
+	return ret;
+}
+
+/* No decision, no credentials: the session phase has nothing to place. */
+PA_PUBLIC int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
+				  const char **argv)
+{
+	struct pa_call call;
+	int ret = pa_call_begin(&call, pamh, "session", argc, argv);
+
+	if (ret == PAM_SUCCESS)
+		ret = PAM_IGNORE;
+	pa_call_end(&call);
+	return ret;
+}
+
+PA_PUBLIC int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc,
+				   const char **argv)
+{
+	struct pa_call call;
+	int ret = pa_call_begin(&call, pamh, "session", argc, argv);
+
+	if (ret == PAM_SUCCESS)
+		ret = PAM_IGNORE;
+	pa_call_end(&call);
+	return ret;
+}
+
+/* Agent tokens come from the workload identity system, not from passwd. */
+PA_PUBLIC int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc,
+			       const char **argv)
+{
+	struct pa_call call;
+	int ret = pa_call_begin(&call, pamh, "password", argc, argv);
+
+	if (ret == PAM_SUCCESS) {
+		pa_debug(&call, "agent tokens cannot be changed through PAM; ignoring");
+		ret = PAM_IGNORE;
+	}
+	pa_call_end(&call);
+	return ret;
+}

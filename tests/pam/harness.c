@@ -1,0 +1,214 @@
+/*
+ * harness.c - the PAM-stack test harness (see harness.h).
+ */
+#include "config.h"
+
+#define _XOPEN_SOURCE_EXTENDED 1
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static char base_dir[4096];
+static char log_path[4096 + 16];
+static int saved_stderr = -1;
+static off_t log_mark;
+static char *log_text;
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+			struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* At exit: the captured log goes to the real stderr, the tree is removed. */
+static void harness_exit(void)
+{
+	char buf[4096];
+	ssize_t n;
+	int fd;
+
+	if (saved_stderr >= 0) {
+		fflush(stderr);
+		fd = open(log_path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			while ((n = read(fd, buf, sizeof(buf))) > 0)
+				if (write(saved_stderr, buf, (size_t)n) != n)
+					break;
+			close(fd);
+		}
+		dup2(saved_stderr, STDERR_FILENO);
+	}
+	free(log_text);
+	if (base_dir[0] != '\0' && getenv("PA_KEEP_TEST_DIR") == NULL)
+		nftw(base_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "harness: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static void write_service(const char *name, const char *content);
+
+int pa_harness_init(int argc, char **argv, const struct pa_service *services)
+{
+	const char *wrapper = getenv("PA_PAM_WRAPPER_SO");
+	char path[sizeof(base_dir) + 32];
+	int fd;
+
+	(void)argc;
+	if (getenv("PAM_WRAPPER") == NULL) {
+		const char *tmp = getenv("TMPDIR");
+
+		if (wrapper == NULL || wrapper[0] == '\0' || access(wrapper, R_OK) != 0) {
+			printf("SKIP: pam_wrapper is not available (install libpam-wrapper "
+			       "libpamtest0-dev and re-run configure)\n");
+			return 77;
+		}
+		if (getenv("PA_MODULE") == NULL) {
+			fprintf(stderr, "harness: PA_MODULE is not set (run through make check)\n");
+			return 1;
+		}
+		snprintf(base_dir, sizeof(base_dir), "%s/pa-pamtest.XXXXXX",
+			 tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+		if (mkdtemp(base_dir) == NULL)
+			die("mkdtemp");
+		snprintf(path, sizeof(path), "%s/services", base_dir);
+		if (mkdir(path, 0700) != 0)
+			die("mkdir services");
+		setenv("PAM_WRAPPER_SERVICE_DIR", path, 1);
+		snprintf(path, sizeof(path), "%s/runtime", base_dir);
+		if (mkdir(path, 0700) != 0)
+			die("mkdir runtime");
+		setenv("PAM_WRAPPER_RUNTIME_DIR", path, 1);
+		/* a service for any name a test forgets: deny everything */
+		write_service("other", "auth required pam_deny.so\n"
+				       "account required pam_deny.so\n"
+				       "password required pam_deny.so\n"
+				       "session required pam_deny.so\n");
+		for (; services != NULL && services->name != NULL; services++)
+			write_service(services->name, services->content);
+		setenv("PA_HARNESS_DIR", base_dir, 1);
+		setenv("PAM_WRAPPER", "1", 1);
+		setenv("PAM_WRAPPER_DEBUGLEVEL", "2", 1); /* ERROR..DEBUG, no TRACE */
+		unsetenv("PAM_WRAPPER_USE_SYSLOG");
+		/* ASan (sanitizer builds) wants to be first; pam_wrapper must be. */
+		setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 0);
+		setenv("LD_PRELOAD", wrapper, 1);
+		execv("/proc/self/exe", argv);
+		die("re-exec under pam_wrapper");
+	}
+	unsetenv("LD_PRELOAD"); /* not for anything this test spawns */
+	snprintf(base_dir, sizeof(base_dir), "%s", getenv("PA_HARNESS_DIR"));
+	snprintf(log_path, sizeof(log_path), "%s/log", base_dir);
+	atexit(harness_exit);
+	fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0)
+		die("open log");
+	fflush(stderr);
+	saved_stderr = dup(STDERR_FILENO);
+	if (saved_stderr < 0 || dup2(fd, STDERR_FILENO) < 0)
+		die("redirect stderr");
+	close(fd);
+	return 0;
+}
+
+const char *pa_harness_dir(void)
+{
+	return base_dir;
+}
+
+const char *pa_harness_file(const char *name, const char *content, int mode)
+{
+	static char path[sizeof(base_dir) + 256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", base_dir, name);
+	unlink(path);
+	f = fopen(path, "w");
+	if (f == NULL || fputs(content, f) == EOF || fclose(f) != 0)
+		die(path);
+	if (chmod(path, (mode_t)mode) != 0)
+		die(path);
+	return path;
+}
+
+static void write_service(const char *name, const char *content)
+{
+	const char *module = getenv("PA_MODULE");
+	char path[sizeof(base_dir) + 256];
+	const char *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/services/%s", base_dir, name);
+	f = fopen(path, "w");
+	if (f == NULL)
+		die(path);
+	for (p = content; *p != '\0'; p++) {
+		if (strncmp(p, "@MODULE@", 8) == 0) {
+			fputs(module, f);
+			p += 7;
+		} else {
+			fputc(*p, f);
+		}
+	}
+	if (fclose(f) != 0)
+		die(path);
+}
+
+void pa_harness_log_reset(void)
+{
+	struct stat st;
+
+	fflush(stderr);
+	if (stat(log_path, &st) == 0)
+		log_mark = st.st_size;
+}
+
+const char *pa_harness_log(void)
+{
+	size_t cap = 0, len = 0;
+	ssize_t n;
+	int fd;
+
+	fflush(stderr);
+	free(log_text);
+	log_text = NULL;
+	fd = open(log_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || lseek(fd, log_mark, SEEK_SET) < 0)
+		die("read log");
+	for (;;) {
+		if (len + 1024 + 1 > cap) {
+			char *bigger = realloc(log_text, cap = cap * 2 + 4096);
+
+			if (bigger == NULL)
+				die("realloc");
+			log_text = bigger;
+		}
+		n = read(fd, log_text + len, cap - len - 1);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (log_text == NULL)
+		return "";
+	log_text[len] = '\0';
+	return log_text;
+}
+
+bool pa_harness_log_has(const char *text)
+{
+	return strstr(pa_harness_log(), text) != NULL;
+}

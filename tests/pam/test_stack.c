@@ -1,0 +1,160 @@
+/*
+ * test_stack.c - pam_agent.so inside the real Linux-PAM library, driven by
+ * libpamtest over service files this test writes (see harness.h).
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#ifndef PA_NO_PAMTEST
+#include <libpamtest.h>
+
+#include "harness.h"
+
+static const struct pa_service services[] = {
+	{ "pa_auth", "auth required @MODULE@\n" },
+	{ "pa_suff", "auth sufficient @MODULE@\n" "auth required pam_deny.so\n" },
+	{ "pa_acct", "account required @MODULE@\n" },
+	{ "pa_unknown", "auth required @MODULE@ debug frobnicate=1\n" },
+	{ "pa_unknown2", "account required @MODULE@ use_frist_pass\n" },
+	{ "pa_flagval", "auth required @MODULE@ debug=yes\n" },
+	{ "pa_conflict", "auth required @MODULE@ use_first_pass try_first_pass\n" },
+	{ "pa_escape", "auth required @MODULE@\n" },
+	{ "pa_session", "session required @MODULE@ debug\n" "session required pam_permit.so\n" },
+	{ NULL, NULL },
+};
+
+/* Runs one operation on service as user and checks the PAM result. */
+static void expect_op(const char *service, const char *user,
+		      enum pamtest_ops op, int expected)
+{
+	struct pam_testcase tests[] = { pam_test(op, expected) };
+	enum pamtest_err perr;
+
+	perr = run_pamtest(service, user, NULL, tests, NULL);
+	if (perr != PAMTEST_ERR_OK) {
+		const struct pam_testcase *failed = pamtest_failed_case(tests);
+
+		fail_msg("%s/%s: %s (op returned %d, expected %d)\nlog:\n%s",
+			 service, user, pamtest_strerror(perr),
+			 failed != NULL ? failed->op_rv : -1, expected,
+			 pa_harness_log());
+	}
+}
+
+static void expect_log(const char *text)
+{
+	if (!pa_harness_log_has(text))
+		fail_msg("log lacks \"%s\"; log was:\n%s", text, pa_harness_log());
+}
+
+static int reset(void **state)
+{
+	(void)state;
+	pa_harness_log_reset();
+	return 0;
+}
+
+/* Without a verified identity nobody authenticates, and the log says why. */
+static void test_auth_denies(void **state)
+{
+	(void)state;
+	expect_op("pa_auth", "agent1", PAMTEST_AUTHENTICATE, PAM_AUTH_ERR);
+	expect_log("auth: denied: service=pa_auth user=agent1 rhost=- agent=-");
+}
+
+/* auth sufficient + pam_deny: our denial must not turn into success. */
+static void test_auth_sufficient_still_denies(void **state)
+{
+	(void)state;
+	expect_op("pa_suff", "agent1", PAMTEST_AUTHENTICATE, PAM_AUTH_ERR);
+}
+
+static void test_account_denies(void **state)
+{
+	(void)state;
+	expect_op("pa_acct", "agent1", PAMTEST_ACCOUNT, PAM_PERM_DENIED);
+	expect_log("account: denied: service=pa_acct user=agent1");
+}
+
+static void test_unknown_option(void **state)
+{
+	(void)state;
+	expect_op("pa_unknown", "agent1", PAMTEST_AUTHENTICATE, PAM_SERVICE_ERR);
+	expect_log("auth: bad module configuration: unknown option \"frobnicate=1\"");
+}
+
+static void test_unknown_option_account(void **state)
+{
+	(void)state;
+	expect_op("pa_unknown2", "agent1", PAMTEST_ACCOUNT, PAM_SERVICE_ERR);
+	expect_log("unknown option \"use_frist_pass\"");
+}
+
+static void test_flag_with_value(void **state)
+{
+	(void)state;
+	expect_op("pa_flagval", "agent1", PAMTEST_AUTHENTICATE, PAM_SERVICE_ERR);
+	expect_log("option \"debug=yes\" takes no value");
+}
+
+static void test_conflicting_options(void **state)
+{
+	(void)state;
+	expect_op("pa_conflict", "agent1", PAMTEST_AUTHENTICATE, PAM_SERVICE_ERR);
+	expect_log("use_first_pass and try_first_pass conflict");
+}
+
+/* Control characters from the application reach the log escaped. */
+static void test_log_escapes_user(void **state)
+{
+	(void)state;
+	expect_op("pa_escape", "evil\nuser=root", PAMTEST_AUTHENTICATE, PAM_AUTH_ERR);
+	expect_log("user=evil\\x0auser=root ");
+}
+
+/* The session phase has nothing to do yet and must not break a stack. */
+static void test_session_passes_through(void **state)
+{
+	(void)state;
+	expect_op("pa_session", "agent1", PAMTEST_OPEN_SESSION, PAM_SUCCESS);
+	expect_op("pa_session", "agent1", PAMTEST_CLOSE_SESSION, PAM_SUCCESS);
+	expect_log("session: called with 1 option(s)");
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_auth_denies, reset),
+		cmocka_unit_test_setup(test_auth_sufficient_still_denies, reset),
+		cmocka_unit_test_setup(test_account_denies, reset),
+		cmocka_unit_test_setup(test_unknown_option, reset),
+		cmocka_unit_test_setup(test_unknown_option_account, reset),
+		cmocka_unit_test_setup(test_flag_with_value, reset),
+		cmocka_unit_test_setup(test_conflicting_options, reset),
+		cmocka_unit_test_setup(test_log_escapes_user, reset),
+		cmocka_unit_test_setup(test_session_passes_through, reset),
+	};
+	int ret = pa_harness_init(argc, argv, services);
+
+	if (ret != 0)
+		return ret;
+	return cmocka_run_group_tests_name("pam-stack", tests, NULL, NULL);
+}
+
+#else /* PA_NO_PAMTEST */
+
+int main(void)
+{
+	printf("SKIP: PAM-stack tests need pam_wrapper and libpamtest "
+	       "(install libpam-wrapper libpamtest0-dev and re-run configure)\n");
+	return 77;
+}
+
+#endif

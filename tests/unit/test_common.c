@@ -1,0 +1,195 @@
+/*
+ * test_common.c - the shared helpers in common/util.c.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "util.h"
+
+static void test_duration(void **state)
+{
+	static const struct {
+		const char *text;
+		int ok;
+		int64_t seconds;
+	} cases[] = {
+		{ "0", 0, 0 },	     { "90", 0, 90 },	   { "90s", 0, 90 },
+		{ "15m", 0, 900 },   { "2h", 0, 7200 },	   { "1d", 0, 86400 },
+		{ "", -1, 0 },	     { "s", -1, 0 },	   { "-5s", -1, 0 },
+		{ "5 s", -1, 0 },    { "5sec", -1, 0 },	   { "1.5h", -1, 0 },
+		{ "5ms", -1, 0 },    { " 5", -1, 0 },	   { "5M", -1, 0 },
+		{ "9223372036854775807", 0, INT64_MAX },
+		{ "9223372036854775808", -1, 0 },
+		{ "106751991167301d", -1, 0 },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < PA_ARRAY_SIZE(cases); i++) {
+		int64_t v = -1;
+		int r = pa_parse_duration(cases[i].text, &v);
+
+		if (r != cases[i].ok)
+			fail_msg("\"%s\": got %d, expected %d", cases[i].text, r, cases[i].ok);
+		if (r == 0 && v != cases[i].seconds)
+			fail_msg("\"%s\": got %lld s", cases[i].text, (long long)v);
+	}
+	assert_int_equal(pa_parse_duration(NULL, NULL), -1);
+}
+
+static void test_bool(void **state)
+{
+	bool b = false;
+
+	(void)state;
+	assert_int_equal(pa_parse_bool("yes", &b), 0);
+	assert_true(b);
+	assert_int_equal(pa_parse_bool("off", &b), 0);
+	assert_false(b);
+	assert_int_equal(pa_parse_bool("Yes", &b), -1);
+	assert_int_equal(pa_parse_bool("", &b), -1);
+}
+
+static void test_escape(void **state)
+{
+	char out[PA_ESCAPE_MAX];
+	char big[1000];
+
+	(void)state;
+	assert_string_equal(pa_escape("plain", 5, out, sizeof(out)), "plain");
+	assert_string_equal(pa_escape("a\nb\"c\\", 6, out, sizeof(out)),
+			    "a\\x0ab\\x22c\\x5c");
+	assert_string_equal(pa_escape("\x1b[31m\xff", 6, out, sizeof(out)),
+			    "\\x1b[31m\\xff");
+	assert_string_equal(pa_escape("a\0b", 3, out, sizeof(out)), "a\\x00b");
+	/* capped, marked with "...", always terminated */
+	memset(big, 'x', sizeof(big));
+	pa_escape(big, sizeof(big), out, sizeof(out));
+	assert_int_equal(strlen(out), sizeof(out) - 1);
+	assert_memory_equal(out + sizeof(out) - 4, "...", 3);
+	pa_escape("abcdef", 6, out, 5);
+	assert_string_equal(out, "a...");
+	pa_escape("abcd", 4, out, 5);
+	assert_string_equal(out, "abcd");
+	memset(big, '\n', sizeof(big));
+	pa_escape(big, sizeof(big), out, sizeof(out));
+	assert_true(strlen(out) < sizeof(out));
+	assert_non_null(strstr(out, "..."));
+}
+
+static char dir[] = "/tmp/pa-test-common.XXXXXX";
+
+static const char *make_file(const char *name, const char *content, mode_t mode)
+{
+	static char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+	return path;
+}
+
+static void test_open_safely(void **state)
+{
+	struct pa_file_rules rules = { .owner = geteuid(), .forbid_mode = 022, .max_size = 16 };
+	char err[256], link[300];
+	char *buf = NULL;
+	size_t len = 0;
+	const char *path;
+
+	(void)state;
+	path = make_file("ok", "hello", 0644);
+	assert_int_equal(pa_read_file_safely(path, &rules, &buf, &len, err, sizeof(err)), 0);
+	assert_int_equal(len, 5);
+	assert_string_equal(buf, "hello");
+	free(buf);
+
+	path = make_file("groupw", "x", 0664);
+	assert_int_equal(pa_open_safely(path, &rules, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "mode 0664 is too open"));
+
+	path = make_file("big", "0123456789abcdefg", 0600);
+	assert_int_equal(pa_open_safely(path, &rules, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "larger than the limit of 16"));
+
+	rules.owner = geteuid() + 1;
+	path = make_file("owner", "x", 0600);
+	assert_int_equal(pa_open_safely(path, &rules, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "must be owned by uid"));
+	rules.owner = geteuid();
+
+	snprintf(link, sizeof(link), "%s/link", dir);
+	assert_int_equal(symlink(path, link), 0);
+	assert_int_equal(pa_open_safely(link, &rules, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "is a symbolic link"));
+	unlink(link);
+
+	assert_int_equal(pa_open_safely(dir, &rules, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not a regular file"));
+
+	snprintf(link, sizeof(link), "%s/missing", dir);
+	assert_int_equal(pa_open_safely(link, &rules, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "cannot open"));
+}
+
+static void test_overwrite(void **state)
+{
+	char buf[8] = "secret!";
+	char *s = strdup("another secret");
+
+	(void)state;
+	pa_overwrite(buf, sizeof(buf));
+	assert_memory_equal(buf, "\0\0\0\0\0\0\0\0", 8);
+	pa_free_secret(s);
+	pa_free_secret(NULL);
+	pa_overwrite(NULL, 3);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+	static const char *names[] = { "ok", "groupw", "big", "owner" };
+	char path[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < PA_ARRAY_SIZE(names); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		unlink(path);
+	}
+	return rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_bool),
+		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_open_safely),
+		cmocka_unit_test(test_overwrite),
+	};
+
+	return cmocka_run_group_tests_name("common", tests, setup, teardown);
+}
