@@ -11,13 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
 
 static char base_dir[4096];
 static char log_path[4096 + 16];
-static int saved_stderr = -1;
 static off_t log_mark;
 static char *log_text;
 
@@ -30,27 +30,24 @@ static int remove_entry(const char *path, const struct stat *st, int flag,
 	return remove(path);
 }
 
-/* At exit: the captured log goes to the real stderr, the tree is removed. */
-static void harness_exit(void)
+/* Copies the captured log to fd. */
+static void dump_log(int fd)
 {
 	char buf[4096];
 	ssize_t n;
-	int fd;
+	int in = open(log_path, O_RDONLY | O_CLOEXEC);
 
-	if (saved_stderr >= 0) {
-		fflush(stderr);
-		fd = open(log_path, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			while ((n = read(fd, buf, sizeof(buf))) > 0)
-				if (write(saved_stderr, buf, (size_t)n) != n)
-					break;
-			close(fd);
-		}
-		dup2(saved_stderr, STDERR_FILENO);
-	}
+	if (in < 0)
+		return;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(fd, buf, (size_t)n) != n)
+			break;
+	close(in);
+}
+
+static void free_log(void)
+{
 	free(log_text);
-	if (base_dir[0] != '\0' && getenv("PA_KEEP_TEST_DIR") == NULL)
-		nftw(base_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static void die(const char *what)
@@ -60,6 +57,42 @@ static void die(const char *what)
 }
 
 static void write_service(const char *name, const char *content);
+
+/*
+ * The parent stays outside pam_wrapper: it runs the test as a child, then
+ * copies the child's captured log (even after a crash or a sanitizer
+ * report) to its own stderr, removes the directory and exits with the
+ * child's status. It never returns.
+ */
+static int run_child(char **argv)
+{
+	int status = 0, code;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		execv("/proc/self/exe", argv);
+		die("re-exec under pam_wrapper");
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			die("waitpid");
+	dump_log(STDERR_FILENO);
+	if (WIFEXITED(status)) {
+		code = WEXITSTATUS(status);
+	} else {
+		fprintf(stderr, "harness: test killed by signal %d\n", WTERMSIG(status));
+		code = 1;
+	}
+	if (getenv("PA_KEEP_TEST_DIR") == NULL)
+		nftw(base_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	else
+		fprintf(stderr, "harness: kept %s\n", base_dir);
+	exit(code);
+}
 
 int pa_harness_init(int argc, char **argv, const struct pa_service *services)
 {
@@ -105,21 +138,21 @@ int pa_harness_init(int argc, char **argv, const struct pa_service *services)
 		unsetenv("PAM_WRAPPER_USE_SYSLOG");
 		/* ASan (sanitizer builds) wants to be first; pam_wrapper must be. */
 		setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 0);
+		/* pam_wrapper dlopens libpam with RTLD_DEEPBIND, which the
+		 * sanitizers cannot work with; 1.1.4 reads the uid_wrapper name */
+		setenv("UID_WRAPPER_DISABLE_DEEPBIND", "1", 1);
+		setenv("PAM_WRAPPER_DISABLE_DEEPBIND", "1", 1);
 		setenv("LD_PRELOAD", wrapper, 1);
-		execv("/proc/self/exe", argv);
-		die("re-exec under pam_wrapper");
+		snprintf(log_path, sizeof(log_path), "%s/log", base_dir);
+		return run_child(argv);
 	}
 	unsetenv("LD_PRELOAD"); /* not for anything this test spawns */
 	snprintf(base_dir, sizeof(base_dir), "%s", getenv("PA_HARNESS_DIR"));
 	snprintf(log_path, sizeof(log_path), "%s/log", base_dir);
-	atexit(harness_exit);
+	atexit(free_log);
 	fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
-	if (fd < 0)
-		die("open log");
-	fflush(stderr);
-	saved_stderr = dup(STDERR_FILENO);
-	if (saved_stderr < 0 || dup2(fd, STDERR_FILENO) < 0)
-		die("redirect stderr");
+	if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
+		die("redirect stderr to the log");
 	close(fd);
 	return 0;
 }

@@ -16,13 +16,14 @@ struct pa_service {
 
 /*
  * Writes the services (a table ending with {NULL, NULL}, plus an "other"
- * that denies everything) into a private directory, then re-executes the
- * program under pam_wrapper (LD_PRELOAD only on this program). pam_wrapper
- * copies the services when it loads, so every service a test uses must be
- * in this table. Returns 0 when ready, 77 when pam_wrapper is not available
- * (after printing a SKIP line), 1 on setup errors. Module log lines
- * (pam_syslog) are captured for pa_harness_log_has() and copied to the
- * test's stderr at exit.
+ * that denies everything) into a private directory, then runs the program
+ * again as a child under pam_wrapper (LD_PRELOAD only on that child).
+ * pam_wrapper copies the services when it loads, so every service a test
+ * uses must be in this table. In the child, returns 0 when ready. The
+ * parent never returns: it exits with the child's status after copying the
+ * child's captured log (pam_syslog lines, test output on stderr, sanitizer
+ * reports) to stderr and removing the directory. Returns 77 when
+ * pam_wrapper is not available (after printing a SKIP line).
  */
 int pa_harness_init(int argc, char **argv, const struct pa_service *services);
 
