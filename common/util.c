@@ -219,3 +219,13 @@ int pa_parse_bool(const char *text, bool *value)
 	}
 	return -1;
 }
+
+char *pa_dropin_dir(const char *conf, char *out, size_t outlen)
+{
+	size_t len = strlen(conf);
+
+	if (len >= 5 && strcmp(conf + len - 5, ".conf") == 0)
+		len -= 5;
+	snprintf(out, outlen, "%.*s.d", (int)len, conf);
+	return out;
+}

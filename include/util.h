@@ -81,6 +81,13 @@ int pa_read_file_safely(const char *path, const struct pa_file_rules *rules,
  */
 int pa_parse_duration(const char *text, int64_t *seconds);
 
+/*
+ * The drop-in directory that belongs to a configuration file: the path
+ * without a trailing ".conf", plus ".d" (/etc/security/pam_agent.conf ->
+ * /etc/security/pam_agent.d). Returns out.
+ */
+char *pa_dropin_dir(const char *conf, char *out, size_t outlen);
+
 /* Parses a yes/no/true/false/on/off/1/0 boolean. Returns 0 or -1. */
 int pa_parse_bool(const char *text, bool *value);
 

@@ -61,6 +61,17 @@ static void test_bool(void **state)
 	assert_int_equal(pa_parse_bool("", &b), -1);
 }
 
+static void test_dropin_dir(void **state)
+{
+	char out[64];
+
+	(void)state;
+	assert_string_equal(pa_dropin_dir("/etc/security/pam_agent.conf", out, sizeof(out)),
+			    "/etc/security/pam_agent.d");
+	assert_string_equal(pa_dropin_dir("/tmp/policy", out, sizeof(out)), "/tmp/policy.d");
+	assert_string_equal(pa_dropin_dir("/x/.conf", out, sizeof(out)), "/x/.d");
+}
+
 static void test_escape(void **state)
 {
 	char out[PA_ESCAPE_MAX];
@@ -187,6 +198,7 @@ int main(void)
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_bool),
 		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_dropin_dir),
 		cmocka_unit_test(test_open_safely),
 		cmocka_unit_test(test_overwrite),
 	};

@@ -1,0 +1,287 @@
+/*
+ * testca.c - `pam-agent testca`: a local test trust domain for demos,
+ * tests and dry runs. `init` makes a signing key and a SPIFFE bundle,
+ * `mint` prints JWT-SVIDs signed by that key.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "cli.h"
+#include "identity.h"
+#include "util.h"
+
+#define KEY_FILE "signing.key"
+#define BUNDLE_FILE "bundle.json"
+#define META_FILE "testca.json"
+
+static int usage(FILE *f, int code)
+{
+	fprintf(f,
+		"usage: pam-agent testca init DIR --trust-domain TD [--alg ALG]\n"
+		"       pam-agent testca mint DIR --id SPIFFE-ID --aud AUD [--aud AUD…]\n"
+		"                 [--ttl DURATION] [--now EPOCH] [--claim NAME=VALUE…]\n"
+		"\n"
+		"init writes DIR/signing.key (0600), DIR/bundle.json (a SPIFFE bundle\n"
+		"with the public key, use jwt-svid) and DIR/testca.json. ALG is one of\n"
+		"ES256 (default), ES384, ES512, RS256, RS384, RS512, PS256, PS384, PS512.\n"
+		"mint prints a JWT-SVID for SPIFFE-ID (which must be in the trust domain):\n"
+		"sub, aud, iat, exp = iat + ttl (default 5m), a random jti, and each\n"
+		"--claim (VALUE is taken as JSON when it parses as JSON, else as a string;\n"
+		"a claim given here replaces the default one of that name).\n"
+		"Test CAs are for tests and demos: never trust one in production.\n");
+	return code;
+}
+
+/* DIR/name into buf. */
+static const char *path_in(char *buf, size_t len, const char *dir, const char *name)
+{
+	snprintf(buf, len, "%s/%s", dir, name);
+	return buf;
+}
+
+/* Writes data to path atomically (temp file + rename), with mode. */
+static int write_file(const char *path, const char *data, mode_t mode)
+{
+	char tmp[4200];
+	size_t len = strlen(data);
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0) {
+		fprintf(stderr, "pam-agent: %s: %s\n", tmp, strerror(errno));
+		return -1;
+	}
+	if (write(fd, data, len) != (ssize_t)len || fsync(fd) != 0 || close(fd) != 0) {
+		fprintf(stderr, "pam-agent: %s: write failed: %s\n", tmp, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	if (rename(tmp, path) != 0) {
+		fprintf(stderr, "pam-agent: %s: %s\n", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_init(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "trust-domain", required_argument, NULL, 't' },
+		{ "alg", required_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *td = NULL, *dir;
+	enum id_alg alg = ID_ALG_ES256;
+	struct id_signer *signer = NULL;
+	json_t *bundle = NULL, *meta = NULL, *jwk = NULL;
+	char *text = NULL, err[512], tdbuf[256], path[4096], id[300];
+	int c, ret = CLI_USAGE;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 't': td = optarg; break;
+		case 'a':
+			alg = id_alg_from_name(optarg);
+			if (alg == ID_ALG_NONE || alg == ID_ALG_EDDSA)
+				return cli_usage_error("testca: --alg %s: not a JWT-SVID algorithm", optarg);
+			break;
+		case 'h': return usage(stdout, CLI_OK);
+		default: return usage(stderr, CLI_USAGE);
+		}
+	}
+	if (optind + 1 != argc || td == NULL)
+		return usage(stderr, CLI_USAGE);
+	dir = argv[optind];
+	snprintf(id, sizeof(id), "spiffe://%s", td);
+	if (id_spiffe_id_parse(id, tdbuf, sizeof(tdbuf), err, sizeof(err)) != 0)
+		return cli_usage_error("testca: --trust-domain %s: %s", td, err);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return cli_usage_error("testca: %s: %s", dir, strerror(errno));
+	if (access(path_in(path, sizeof(path), dir, KEY_FILE), F_OK) == 0)
+		return cli_usage_error("testca: %s already exists; use a new directory", path);
+
+	ret = CLI_USAGE;
+	signer = id_signer_generate(alg, err, sizeof(err));
+	if (signer == NULL) {
+		fprintf(stderr, "pam-agent: testca: %s\n", err);
+		goto out;
+	}
+	if (id_signer_save(signer, path, err, sizeof(err)) != 0) {
+		fprintf(stderr, "pam-agent: testca: %s\n", err);
+		goto out;
+	}
+	jwk = id_signer_public_jwk(signer, "jwt-svid");
+	bundle = json_pack("{s:[O], s:i, s:i}", "keys", jwk, "spiffe_refresh_hint", 300,
+			   "spiffe_sequence", 1);
+	meta = json_pack("{s:s, s:s, s:s}", "trust_domain", tdbuf, "alg", id_alg_name(alg),
+			 "kid", id_signer_kid(signer));
+	if (jwk == NULL || bundle == NULL || meta == NULL) {
+		fprintf(stderr, "pam-agent: testca: out of memory\n");
+		goto out;
+	}
+	text = json_dumps(bundle, JSON_INDENT(2));
+	if (text == NULL || write_file(path_in(path, sizeof(path), dir, BUNDLE_FILE), text, 0644) != 0)
+		goto out;
+	free(text);
+	text = json_dumps(meta, JSON_INDENT(2));
+	if (text == NULL || write_file(path_in(path, sizeof(path), dir, META_FILE), text, 0644) != 0)
+		goto out;
+	printf("trust domain %s (%s, kid %s)\n  key:    %s/%s\n  bundle: %s/%s\n", tdbuf,
+	       id_alg_name(alg), id_signer_kid(signer), dir, KEY_FILE, dir, BUNDLE_FILE);
+	ret = CLI_OK;
+out:
+	free(text);
+	json_decref(jwk);
+	json_decref(bundle);
+	json_decref(meta);
+	id_signer_free(signer);
+	return ret;
+}
+
+/* Adds --claim NAME=VALUE to claims: JSON when VALUE parses, else a string. */
+static int add_claim(json_t *claims, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	json_t *value;
+	char *name;
+	int ret;
+
+	if (eq == NULL || eq == arg)
+		return cli_usage_error("testca: --claim %s: expected NAME=VALUE", arg);
+	value = json_loads(eq + 1, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+	if (value == NULL)
+		value = json_string(eq + 1);
+	name = strndup(arg, (size_t)(eq - arg));
+	ret = (value == NULL || name == NULL || json_object_set_new(claims, name, value) != 0);
+	free(name);
+	if (ret != 0)
+		return cli_usage_error("testca: --claim %s: not valid UTF-8 or out of memory", arg);
+	return 0;
+}
+
+static int cmd_mint(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "id", required_argument, NULL, 'i' },
+		{ "aud", required_argument, NULL, 'a' },
+		{ "ttl", required_argument, NULL, 't' },
+		{ "now", required_argument, NULL, 'n' },
+		{ "claim", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *spiffe_id = NULL, *dir;
+	int64_t ttl = 300, now = (int64_t)time(NULL);
+	json_t *auds = json_array(), *extra = json_object(), *claims = NULL, *meta = NULL;
+	struct id_signer *signer = NULL;
+	char err[512], tdbuf[256], path[4096], *token = NULL, *jti = NULL;
+	const char *meta_td;
+	unsigned char rnd[16];
+	int c, ret = CLI_USAGE;
+
+	if (auds == NULL || extra == NULL)
+		goto out;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i': spiffe_id = optarg; break;
+		case 'a': json_array_append_new(auds, json_string(optarg)); break;
+		case 't':
+			if (pa_parse_duration(optarg, &ttl) != 0) {
+				ret = cli_usage_error("testca: --ttl %s: not a duration (90s, 15m, 2h)", optarg);
+				goto out;
+			}
+			break;
+		case 'n':
+			if (cli_parse_epoch(optarg, &now) != 0) {
+				ret = cli_usage_error("testca: --now %s: not an epoch time", optarg);
+				goto out;
+			}
+			break;
+		case 'c':
+			if (add_claim(extra, optarg) != 0)
+				goto out;
+			break;
+		case 'h': ret = usage(stdout, CLI_OK); goto out;
+		default: ret = usage(stderr, CLI_USAGE); goto out;
+		}
+	}
+	if (optind + 1 != argc || spiffe_id == NULL || json_array_size(auds) == 0) {
+		ret = usage(stderr, CLI_USAGE);
+		goto out;
+	}
+	dir = argv[optind];
+	meta = json_load_file(path_in(path, sizeof(path), dir, META_FILE), JSON_REJECT_DUPLICATES, NULL);
+	if (meta == NULL || json_unpack(meta, "{s:s}", "trust_domain", &meta_td) != 0) {
+		ret = cli_usage_error("testca: %s: not a test CA made by 'testca init'", path);
+		goto out;
+	}
+	if (id_spiffe_id_parse(spiffe_id, tdbuf, sizeof(tdbuf), err, sizeof(err)) != 0) {
+		ret = cli_usage_error("testca: --id: %s", err);
+		goto out;
+	}
+	if (strcmp(tdbuf, meta_td) != 0) {
+		ret = cli_usage_error("testca: --id %s is not in trust domain %s", spiffe_id, meta_td);
+		goto out;
+	}
+	signer = id_signer_load(path_in(path, sizeof(path), dir, KEY_FILE),
+				id_alg_from_name(json_string_value(json_object_get(meta, "alg"))),
+				err, sizeof(err));
+	if (signer == NULL) {
+		ret = cli_usage_error("testca: %s", err);
+		goto out;
+	}
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1 || (jti = id_b64url_encode(rnd, sizeof(rnd))) == NULL) {
+		ret = cli_usage_error("testca: no random bytes for the jti");
+		goto out;
+	}
+	claims = json_pack("{s:s, s:O, s:I, s:I, s:s}", "sub", spiffe_id, "aud",
+			   json_array_size(auds) == 1 ? json_array_get(auds, 0) : auds,
+			   "iat", (json_int_t)now, "exp", (json_int_t)(now + ttl), "jti", jti);
+	if (claims == NULL || json_object_update(claims, extra) != 0) {
+		ret = cli_usage_error("testca: out of memory");
+		goto out;
+	}
+	token = id_sign_jwt(signer, claims, err, sizeof(err));
+	if (token == NULL) {
+		ret = cli_usage_error("testca: %s", err);
+		goto out;
+	}
+	printf("%s\n", token);
+	ret = CLI_OK;
+out:
+	pa_free_secret(token);
+	free(jti);
+	json_decref(auds);
+	json_decref(extra);
+	json_decref(claims);
+	json_decref(meta);
+	id_signer_free(signer);
+	return ret;
+}
+
+int cmd_testca(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage(stderr, CLI_USAGE);
+	if (strcmp(argv[1], "init") == 0)
+		return cmd_init(argc - 1, argv + 1);
+	if (strcmp(argv[1], "mint") == 0)
+		return cmd_mint(argc - 1, argv + 1);
+	if (strcmp(argv[1], "--help") == 0)
+		return usage(stdout, CLI_OK);
+	return usage(stderr, CLI_USAGE);
+}

@@ -1,0 +1,123 @@
+/*
+ * audit.h - structured audit events (DESIGN.md §6): one JSON object per
+ * line, to syslog (LOG_AUTHPRIV) and, when configured, appended to an
+ * audit file. docs/audit.md documents every field.
+ *
+ * The event has a fixed set of typed fields and no way to add an
+ * arbitrary one: there is no field for a token or a secret. Every string
+ * is capped, made valid UTF-8, and anything in it that looks like a
+ * compact JWS is replaced by "[redacted]" before it is stored.
+ * No PAM headers here.
+ */
+#ifndef PA_AUDIT_H
+#define PA_AUDIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "identity.h"
+#include "policy.h"
+
+/* Version of the line format ("v" field). */
+#define AUD_FORMAT_VERSION 1
+/* Longest string field kept (bytes, before JSON escaping). */
+#define AUD_STRING_MAX 256
+/* Longest reason kept. */
+#define AUD_REASON_MAX 512
+/* Most entries kept in each list (reasons, grants, keys, actors). */
+#define AUD_LIST_MAX 32
+
+enum aud_kind {
+	AUD_AUTHENTICATE = 1, /* "authenticate" */
+	AUD_DECISION,	      /* "decision" */
+	AUD_CREDENTIAL_PLACED, /* "credential_placed" */
+	AUD_KEY_REVOKED,      /* "key_revoked" */
+	AUD_REVOKE_FAILED,    /* "revoke_failed" */
+	AUD_SESSION_CLOSED,   /* "session_closed" */
+};
+
+enum aud_result {
+	AUD_RESULT_OK = 1, /* "ok" */
+	AUD_RESULT_FAILED, /* "failed" */
+	AUD_RESULT_ALLOW,  /* "allow" */
+	AUD_RESULT_DENY,   /* "deny" */
+};
+
+/* Name of an event kind / result as written in the "event"/"result" field. */
+const char *aud_kind_name(enum aud_kind kind);
+const char *aud_result_name(enum aud_result result);
+
+struct aud_event;
+
+/*
+ * A new event of kind with result, at time when (NULL: now). Returns NULL
+ * when out of memory.
+ */
+struct aud_event *aud_event_new(enum aud_kind kind, enum aud_result result,
+				const struct timespec *when);
+void aud_event_free(struct aud_event *ev);
+
+/*
+ * The setters below copy (capped, sanitized) what they are given; NULL
+ * leaves the field out. Each returns 0, or -1 when out of memory (the
+ * event then lacks that field).
+ */
+
+/* agent, issuer, task, jti, fingerprint and the act chain's actors of id. */
+int aud_event_set_identity(struct aud_event *ev, const struct id_identity *id);
+/* The agent id alone, when there is no verified identity. */
+int aud_event_set_agent(struct aud_event *ev, const char *agent_id);
+/* PAM_SERVICE, PAM_USER, PAM_RHOST, PAM_TTY. */
+int aud_event_set_context(struct aud_event *ev, const char *service, const char *user,
+			  const char *rhost, const char *tty);
+/* The session id ("sid"). */
+int aud_event_set_session(struct aud_event *ev, const char *sid);
+/* class, max_session, grants, rule and reasons of a decision. */
+int aud_event_set_decision(struct aud_event *ev, const struct pol_decision *d);
+/* The session's class, when not set from a decision. */
+void aud_event_set_class(struct aud_event *ev, enum pol_class cls);
+/* Appends one reason (a short sentence; an error message for failures). */
+int aud_event_add_reason(struct aud_event *ev, const char *text);
+/* Appends one grant name. */
+int aud_event_add_grant(struct aud_event *ev, const char *name);
+/* Appends one key: the grant it holds and its kernel serial. */
+int aud_event_add_key(struct aud_event *ev, const char *grant, int32_t serial);
+/* How long the operation took, in milliseconds. */
+void aud_event_set_duration_ms(struct aud_event *ev, int64_t ms);
+
+/*
+ * The event as one JSON object on one line, without the newline, keys in
+ * the documented fixed order, ASCII only. Heap string, or NULL.
+ */
+char *aud_event_to_json(const struct aud_event *ev);
+
+/* Where events go. */
+struct aud_sink {
+	const char *file; /* audit_log path, or NULL */
+	bool no_syslog;	  /* true: skip syslog (tests, `pam-agent` dry runs) */
+	/* when set, called instead of syslog(3) with the priority and line */
+	void (*syslog_fn)(int priority, const char *line, void *ctx);
+	void *syslog_ctx;
+};
+
+/*
+ * Writes ev to syslog (LOG_AUTHPRIV|LOG_INFO, "pam_agent audit: LINE")
+ * unless no_syslog, and appends it to sink->file when set. Returns 0, or
+ * -1 with err when the line could not be built or the file not written
+ * whole: the caller should fail closed.
+ */
+int aud_emit(const struct aud_sink *sink, const struct aud_event *ev,
+	     char *err, size_t errlen);
+
+/*
+ * Appends line plus "\n" to path with one write(2): opened
+ * O_WRONLY|O_APPEND|O_CREAT|O_NOFOLLOW|O_CLOEXEC, created 0600, and
+ * checked on the descriptor: a regular file owned by root or the
+ * effective uid, not group/world-writable. Never truncates. Returns 0 or
+ * -1 with err.
+ */
+int aud_file_append(const char *path, const char *line, char *err, size_t errlen);
+
+#endif /* PA_AUDIT_H */

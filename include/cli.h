@@ -1,0 +1,33 @@
+/*
+ * cli.h - internals shared by the subcommands of the pam-agent admin CLI.
+ */
+#ifndef PA_CLI_H
+#define PA_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Exit codes of every subcommand. */
+enum {
+	CLI_OK = 0,	/* valid / allowed / done */
+	CLI_REJECT = 1, /* token rejected, request denied, problems found */
+	CLI_USAGE = 2,	/* usage or configuration error */
+};
+
+/* Prints "pam-agent: " + message to stderr; returns CLI_USAGE. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Reads a token from path ("-" = stdin), at most the identity engine's cap,
+ * without surrounding whitespace. Returns a heap string the caller wipes
+ * (pa_free_secret), or NULL after printing why.
+ */
+char *cli_read_token(const char *path);
+
+/* Parses --now EPOCH; returns 0 or -1. */
+int cli_parse_epoch(const char *text, int64_t *out);
+
+int cmd_verify(int argc, char **argv);
+int cmd_testca(int argc, char **argv);
+
+#endif

@@ -1,0 +1,260 @@
+/*
+ * identity.h - the identity engine: strict JWS/JWT verification against
+ * local trust bundles (SPIFFE JWT-SVID, OIDC ID tokens), the replay cache
+ * for single-use tokens, and JWS signing for test CAs and minted grants.
+ * No PAM headers here: the module and the CLIs link the same code.
+ *
+ * Conventions: functions return 0 on success and -1 on failure with a
+ * one-line, already-escaped reason in err (size errlen). Reasons may be
+ * logged as they are; they never contain a token or key material.
+ */
+#ifndef PA_IDENTITY_H
+#define PA_IDENTITY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+/* Largest compact token accepted, checked before any decoding. */
+#define ID_TOKEN_MAX 16384
+/* Largest bundle / JWKS file accepted. */
+#define ID_BUNDLE_MAX (1024 * 1024)
+/* Length of the hex SHA-256 token fingerprint, without NUL. */
+#define ID_FINGERPRINT_LEN 64
+
+/* ---- base64url ------------------------------------------------------ */
+
+/*
+ * Strict base64url (RFC 4648 §5) without padding: only [A-Za-z0-9_-],
+ * length mod 4 != 1, unused trailing bits zero. *out is heap memory with a
+ * NUL after the *outlen bytes. Returns 0 or -1.
+ */
+int id_b64url_decode(const char *in, size_t inlen, unsigned char **out,
+		     size_t *outlen);
+/* Encodes without padding into a NUL-terminated heap string, or NULL. */
+char *id_b64url_encode(const unsigned char *in, size_t inlen);
+
+/* ---- algorithms and keys -------------------------------------------- */
+
+enum id_alg {
+	ID_ALG_NONE = 0, /* not an algorithm: never accepted */
+	ID_ALG_RS256, ID_ALG_RS384, ID_ALG_RS512,
+	ID_ALG_PS256, ID_ALG_PS384, ID_ALG_PS512,
+	ID_ALG_ES256, ID_ALG_ES384, ID_ALG_ES512,
+	ID_ALG_EDDSA,
+};
+
+/* JOSE name of alg ("ES256", …), or NULL for ID_ALG_NONE. */
+const char *id_alg_name(enum id_alg alg);
+/* ID_ALG_* for a JOSE name, ID_ALG_NONE when not on the allow-list. */
+enum id_alg id_alg_from_name(const char *name);
+
+/* One verification key: EVP_PKEY plus the JWK metadata that binds it. */
+struct id_key;
+
+/*
+ * Loads one public JWK (RSA ≥ 2048 bits, EC P-256/384/521 with the point
+ * validated, OKP Ed25519). Refuses private members, and keys whose "use"
+ * or "key_ops" exclude signature verification. Returns NULL with err.
+ */
+struct id_key *id_key_from_jwk(const json_t *jwk, char *err, size_t errlen);
+/* Wraps an existing public key (one reference is taken). For tests. */
+struct id_key *id_key_from_pkey(EVP_PKEY *pkey, const char *kid,
+				char *err, size_t errlen);
+void id_key_free(struct id_key *key);
+const char *id_key_kid(const struct id_key *key);
+/* Whether key may verify alg: kty/crv and the JWK's own "alg" decide. */
+bool id_key_allows(const struct id_key *key, enum id_alg alg);
+
+/*
+ * Verifies sig over msg with key under alg, exactly as the JWS path does:
+ * key/alg binding, ECDSA raw r||s of exact length with r, s in [1, n-1],
+ * PSS salt length = hash length, RSA PKCS#1 v1.5 strict.
+ * Returns 0 when valid, -1 otherwise.
+ */
+int id_sig_verify(const struct id_key *key, enum id_alg alg,
+		  const unsigned char *msg, size_t msglen,
+		  const unsigned char *sig, size_t siglen,
+		  char *err, size_t errlen);
+
+/* ---- key sets (SPIFFE bundles, OIDC JWKS) ----------------------------- */
+
+enum id_keyset_kind {
+	ID_KEYSET_SPIFFE, /* SPIFFE bundle: keys with "use": "jwt-svid" */
+	ID_KEYSET_OIDC,   /* plain JWKS of an OIDC issuer */
+};
+
+struct id_keyset;
+
+/*
+ * Parses a JWKS document. For SPIFFE bundles only keys with
+ * "use":"jwt-svid" are loaded (x509-svid entries are skipped), and
+ * "spiffe_refresh_hint"/"spiffe_sequence" are accepted. Keys without a kid
+ * and duplicate kids are refused. Returns NULL with err.
+ */
+struct id_keyset *id_keyset_parse(const char *json, size_t len,
+				  enum id_keyset_kind kind,
+				  char *err, size_t errlen);
+/* Reads and parses a root-owned, not group/world-writable file. */
+struct id_keyset *id_keyset_load(const char *path, enum id_keyset_kind kind,
+				 char *err, size_t errlen);
+void id_keyset_free(struct id_keyset *set);
+size_t id_keyset_count(const struct id_keyset *set);
+/* The key with exactly this kid, or NULL. */
+const struct id_key *id_keyset_find(const struct id_keyset *set,
+				    const char *kid);
+
+/* ---- compact JWS ------------------------------------------------------ */
+
+struct id_jws {
+	json_t *header;		   /* protected header object */
+	json_t *claims;		   /* payload parsed as a JSON object, or NULL */
+	unsigned char *payload;	   /* decoded payload bytes */
+	size_t payload_len;
+	const char *signing_input; /* points into the caller's token */
+	size_t signing_input_len;
+	unsigned char *sig;	   /* decoded signature */
+	size_t sig_len;
+	enum id_alg alg;
+};
+
+/*
+ * Splits and decodes a compact JWS: size cap, exactly three segments,
+ * strict base64url, header a JSON object with no duplicate names, no
+ * trailing bytes, no NUL in strings, alg on the allow-list, typ absent or
+ * JWT/JOSE, none of jwk/jku/x5u/x5c/x5t/crit/b64/zip/enc/cty. The payload
+ * is parsed as claims only when want_claims is true (then it must be a
+ * JSON object under the same rules). Fills *jws, which the caller clears
+ * with id_jws_clear() on every path.
+ */
+int id_jws_parse(const char *token, size_t len, bool want_claims,
+		 struct id_jws *jws, char *err, size_t errlen);
+void id_jws_clear(struct id_jws *jws);
+/* Verifies jws->sig under key (id_key_allows + id_sig_verify). */
+int id_jws_verify(const struct id_jws *jws, const struct id_key *key,
+		  char *err, size_t errlen);
+
+/* ---- full token verification ---------------------------------------- */
+
+struct id_trust_domain {
+	char *name;		/* "example.org" */
+	char *bundle_path;
+	struct id_keyset *keys; /* filled by id_verifier_load() */
+};
+
+struct id_issuer {
+	char *url;		/* exact "iss" value */
+	char *jwks_path;
+	char *audience;		/* overrides the global audience, or NULL */
+	bool allow_eddsa;
+	struct id_keyset *keys;
+};
+
+/* What the verifier trusts and how strict it is. Owns its strings. */
+struct id_verifier {
+	char *audience;		   /* required "aud" member (SPIFFE path) */
+	int64_t leeway;		   /* seconds, for exp/nbf/iat */
+	int64_t max_token_age;	   /* seconds, longest exp - iat accepted */
+	struct id_trust_domain *domains;
+	size_t n_domains;
+	struct id_issuer *issuers;
+	size_t n_issuers;
+};
+
+/* Loads every bundle and JWKS named in v. Returns 0 or -1 with err. */
+int id_verifier_load(struct id_verifier *v, char *err, size_t errlen);
+/* Frees everything v owns (not v itself). */
+void id_verifier_clear(struct id_verifier *v);
+
+enum id_kind { ID_KIND_SPIFFE = 1, ID_KIND_OIDC = 2 };
+
+/* A verified identity. Owns its strings and JSON. */
+struct id_identity {
+	enum id_kind kind;
+	char *agent_id;	    /* SPIFFE ID, or "ISSUER#SUB" for OIDC */
+	char *issuer;	    /* iss claim (may be NULL on the SPIFFE path) */
+	char *subject;	    /* sub claim */
+	char *trust_domain; /* SPIFFE path: trust domain name */
+	char *jti;	    /* NULL when absent */
+	char *task;	    /* "task" claim, NULL when absent */
+	char *scope;	    /* "scope" claim, NULL when absent */
+	char *kid;
+	enum id_alg alg;
+	int64_t exp, iat, nbf; /* 0 when absent (exp never absent) */
+	json_t *act;	       /* RFC 8693 "act" claim, or NULL */
+	json_t *claims;	       /* all claims */
+	char fingerprint[ID_FINGERPRINT_LEN + 1]; /* hex SHA-256 of the token */
+};
+
+/*
+ * The whole pipeline: parse, pick the key set from the (unverified) iss or
+ * sub, find the key by exact kid, verify the signature, then check the
+ * claims at time now: exp required, exp > now - leeway, nbf <= now +
+ * leeway, iat <= now + leeway, exp - iat (or exp - now without iat)
+ * <= max_token_age, aud contains the audience, sub a valid SPIFFE ID in
+ * the key's own trust domain (SPIFFE path) or iss an exact configured
+ * issuer (OIDC path). On success *out is a new identity.
+ */
+int id_verify_token(const struct id_verifier *v, const char *token,
+		    size_t len, int64_t now, struct id_identity **out,
+		    char *err, size_t errlen);
+void id_identity_free(struct id_identity *id);
+/* The claims of a verified identity as a new JSON object (for output). */
+json_t *id_identity_to_json(const struct id_identity *id);
+
+/* ---- SPIFFE IDs ------------------------------------------------------- */
+
+/*
+ * Validates a SPIFFE ID as the SPIFFE ID spec defines it (scheme
+ * "spiffe://", lowercase trust domain of [a-z0-9.-_], path segments of
+ * [A-Za-z0-9.-_] with no empty, "." or ".." segment, no query/fragment/
+ * port/userinfo, at most 2048 bytes). On success, copies the trust domain
+ * into td (size tdlen). Returns 0 or -1 with err.
+ */
+int id_spiffe_id_parse(const char *id, char *td, size_t tdlen,
+		       char *err, size_t errlen);
+
+/* ---- replay cache ------------------------------------------------------- */
+
+/*
+ * Records (issuer, jti) as used until exp in the host-wide cache under dir
+ * (created 0700 root when missing), under an exclusive lock shared by all
+ * processes. Returns 0 when the pair was not seen before (and is now
+ * recorded), 1 when it was already used (a replay), -1 when the cache
+ * cannot be used (the caller must then fail closed). Expired entries are
+ * dropped; at most max_entries live entries are kept: when full, the call
+ * fails closed (-1) rather than forgetting a live jti.
+ */
+int id_replay_check(const char *dir, const char *issuer, const char *jti,
+		    int64_t exp, int64_t now, size_t max_entries,
+		    char *err, size_t errlen);
+
+/* ---- signing (test CA, minted grants) -------------------------------- */
+
+/* A private signing key with its kid and algorithm. */
+struct id_signer;
+
+/* Generates a new key for alg (EC curve / RSA 3072 / Ed25519). */
+struct id_signer *id_signer_generate(enum id_alg alg, char *err, size_t errlen);
+/* Loads a PEM private key from a root-owned 0600 file (owner uid given). */
+struct id_signer *id_signer_load(const char *path, enum id_alg alg,
+				 char *err, size_t errlen);
+/* Writes the PEM private key to path, created 0600 with O_EXCL. */
+int id_signer_save(const struct id_signer *s, const char *path,
+		   char *err, size_t errlen);
+void id_signer_free(struct id_signer *s);
+/* kid: base64url of the RFC 7638 JWK thumbprint. */
+const char *id_signer_kid(const struct id_signer *s);
+/* The public JWK (with kid, alg, and use when use != NULL). */
+json_t *id_signer_public_jwk(const struct id_signer *s, const char *use);
+/*
+ * Signs claims as a compact JWS with header {alg, kid, typ:"JWT"}.
+ * Returns a heap string the caller wipes and frees, or NULL with err.
+ */
+char *id_sign_jwt(const struct id_signer *s, const json_t *claims,
+		  char *err, size_t errlen);
+
+#endif /* PA_IDENTITY_H */

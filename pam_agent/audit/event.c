@@ -1,0 +1,519 @@
+/*
+ * event.c - the audit event builder: typed fields only, every string
+ * capped, made valid UTF-8 and cleared of anything that looks like a
+ * token, and one JSON line in a fixed key order (docs/audit.md).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "audit.h"
+
+struct aud_strlist {
+	char **v;
+	size_t n;
+	size_t dropped; /* entries beyond AUD_LIST_MAX */
+};
+
+struct aud_key {
+	char *grant;
+	int32_t serial;
+};
+
+struct aud_event {
+	enum aud_kind kind;
+	enum aud_result result;
+	struct timespec when;
+	char *agent, *issuer, *task, *jti, *fingerprint;
+	char *sid, *service, *user, *rhost, *tty, *rule;
+	struct aud_strlist actors, grants, reasons;
+	struct aud_key *keys;
+	size_t n_keys, keys_dropped;
+	bool has_class, has_max_session, has_duration, has_depth;
+	enum pol_class cls;
+	int64_t max_session, duration_ms;
+	size_t depth;
+};
+
+const char *aud_kind_name(enum aud_kind kind)
+{
+	switch (kind) {
+	case AUD_AUTHENTICATE: return "authenticate";
+	case AUD_DECISION: return "decision";
+	case AUD_CREDENTIAL_PLACED: return "credential_placed";
+	case AUD_KEY_REVOKED: return "key_revoked";
+	case AUD_REVOKE_FAILED: return "revoke_failed";
+	case AUD_SESSION_CLOSED: return "session_closed";
+	}
+	return "unknown";
+}
+
+const char *aud_result_name(enum aud_result result)
+{
+	switch (result) {
+	case AUD_RESULT_OK: return "ok";
+	case AUD_RESULT_FAILED: return "failed";
+	case AUD_RESULT_ALLOW: return "allow";
+	case AUD_RESULT_DENY: return "deny";
+	}
+	return "unknown";
+}
+
+/* ---- sanitizing ------------------------------------------------------------------ */
+
+/* Whether ch belongs to the base64url alphabet. */
+static bool is_b64url(unsigned char ch)
+{
+	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+	       ch == '-' || ch == '_';
+}
+
+/*
+ * Length of a compact-JWS-looking run at p (a base64url segment starting
+ * "eyJ" - the encoding of '{"' - followed by at least one '.' and more
+ * base64url/'.' bytes), or 0.
+ */
+static size_t token_run(const unsigned char *p, size_t left)
+{
+	size_t i = 0, dots = 0;
+
+	if (left < 4 || p[0] != 'e' || p[1] != 'y' || p[2] != 'J')
+		return 0;
+	while (i < left && (is_b64url(p[i]) || p[i] == '.')) {
+		if (p[i] == '.')
+			dots++;
+		i++;
+	}
+	return dots > 0 ? i : 0;
+}
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 when invalid. */
+static size_t utf8_len(const unsigned char *p, size_t left)
+{
+	unsigned c = p[0];
+	size_t n, i;
+	uint32_t cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (left < n)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/*
+ * A copy of s fit for the log: token-looking runs replaced by
+ * "[redacted]", invalid UTF-8 by U+FFFD, cut at cap bytes on a character
+ * boundary with "..." appended when cut. NULL when s is NULL or memory
+ * ran out (*oom set).
+ */
+static char *sanitize(const char *s, size_t cap, bool *oom)
+{
+	static const char redacted[] = "[redacted]";
+	static const char fffd[] = "\xef\xbf\xbd";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len, i = 0, o = 0;
+	char *out;
+
+	if (s == NULL)
+		return NULL;
+	len = strlen(s);
+	out = malloc(cap + 4);
+	if (out == NULL) {
+		*oom = true;
+		return NULL;
+	}
+	while (i < len) {
+		size_t run = (i == 0 || !is_b64url(p[i - 1])) ? token_run(p + i, len - i) : 0;
+		const char *piece;
+		size_t plen;
+
+		if (run > 0) {
+			piece = redacted;
+			plen = sizeof(redacted) - 1;
+			i += run;
+		} else if ((plen = utf8_len(p + i, len - i)) > 0) {
+			piece = s + i;
+			i += plen;
+		} else {
+			piece = fffd;
+			plen = 3;
+			i++;
+		}
+		if (o + plen > cap) {
+			memcpy(out + o, "...", 3);
+			o += 3;
+			break;
+		}
+		memcpy(out + o, piece, plen);
+		o += plen;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* Replaces *field by a sanitized copy of value. */
+static int set_field(char **field, const char *value)
+{
+	bool oom = false;
+	char *s = sanitize(value, AUD_STRING_MAX, &oom);
+
+	if (oom)
+		return -1;
+	free(*field);
+	*field = s;
+	return 0;
+}
+
+/* Appends a sanitized copy of value (capped at cap); counts overflow. 0 or -1. */
+static int list_add(struct aud_strlist *l, const char *value, size_t cap)
+{
+	bool oom = false;
+	char **grown;
+	char *s;
+
+	if (value == NULL)
+		return 0;
+	if (l->n >= AUD_LIST_MAX) {
+		l->dropped++;
+		return 0;
+	}
+	s = sanitize(value, cap, &oom);
+	if (s == NULL)
+		return -1;
+	grown = realloc(l->v, (l->n + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		free(s);
+		return -1;
+	}
+	l->v = grown;
+	l->v[l->n++] = s;
+	return 0;
+}
+
+/* Frees the entries of l; l is empty afterwards. */
+static void list_clear(struct aud_strlist *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+/* ---- the event ----------------------------------------------------------------------- */
+
+struct aud_event *aud_event_new(enum aud_kind kind, enum aud_result result,
+				const struct timespec *when)
+{
+	struct aud_event *ev = calloc(1, sizeof(*ev));
+
+	if (ev == NULL)
+		return NULL;
+	ev->kind = kind;
+	ev->result = result;
+	if (when != NULL)
+		ev->when = *when;
+	else
+		clock_gettime(CLOCK_REALTIME, &ev->when);
+	return ev;
+}
+
+void aud_event_free(struct aud_event *ev)
+{
+	size_t i;
+
+	if (ev == NULL)
+		return;
+	free(ev->agent);
+	free(ev->issuer);
+	free(ev->task);
+	free(ev->jti);
+	free(ev->fingerprint);
+	free(ev->sid);
+	free(ev->service);
+	free(ev->user);
+	free(ev->rhost);
+	free(ev->tty);
+	free(ev->rule);
+	list_clear(&ev->actors);
+	list_clear(&ev->grants);
+	list_clear(&ev->reasons);
+	for (i = 0; i < ev->n_keys; i++)
+		free(ev->keys[i].grant);
+	free(ev->keys);
+	free(ev);
+}
+
+int aud_event_set_agent(struct aud_event *ev, const char *agent_id)
+{
+	return set_field(&ev->agent, agent_id);
+}
+
+int aud_event_set_identity(struct aud_event *ev, const struct id_identity *id)
+{
+	const json_t *act;
+	int rc = 0;
+	size_t depth = 0;
+
+	if (id == NULL)
+		return 0;
+	rc |= set_field(&ev->agent, id->agent_id);
+	rc |= set_field(&ev->issuer, id->issuer);
+	rc |= set_field(&ev->task, id->task);
+	rc |= set_field(&ev->jti, id->jti);
+	rc |= set_field(&ev->fingerprint, id->fingerprint[0] ? id->fingerprint : NULL);
+	/* the actors, named as the policy engine names them */
+	list_clear(&ev->actors);
+	for (act = id->act; json_is_object(act) && depth < POL_DELEGATION_MAX;
+	     act = json_object_get(act, "act"), depth++) {
+		const char *sub = json_string_value(json_object_get(act, "sub"));
+		const char *iss = json_string_value(json_object_get(act, "iss"));
+		char *name = NULL;
+
+		if (sub == NULL) {
+			rc |= list_add(&ev->actors, "(no sub)", AUD_STRING_MAX);
+			continue;
+		}
+		if (strncmp(sub, "spiffe://", 9) != 0 && (iss != NULL || id->issuer != NULL)) {
+			if (asprintf(&name, "%s#%s", iss ? iss : id->issuer, sub) < 0)
+				return -1;
+		}
+		rc |= list_add(&ev->actors, name ? name : sub, AUD_STRING_MAX);
+		free(name);
+	}
+	return rc != 0 ? -1 : 0;
+}
+
+int aud_event_set_context(struct aud_event *ev, const char *service, const char *user,
+			  const char *rhost, const char *tty)
+{
+	int rc = 0;
+
+	rc |= set_field(&ev->service, service);
+	rc |= set_field(&ev->user, user);
+	rc |= set_field(&ev->rhost, rhost && *rhost ? rhost : NULL);
+	rc |= set_field(&ev->tty, tty && *tty ? tty : NULL);
+	return rc != 0 ? -1 : 0;
+}
+
+int aud_event_set_session(struct aud_event *ev, const char *sid)
+{
+	return set_field(&ev->sid, sid);
+}
+
+void aud_event_set_class(struct aud_event *ev, enum pol_class cls)
+{
+	ev->has_class = cls != POL_CLASS_NONE;
+	ev->cls = cls;
+}
+
+int aud_event_set_decision(struct aud_event *ev, const struct pol_decision *d)
+{
+	size_t i;
+	int rc = 0;
+
+	aud_event_set_class(ev, d->cls);
+	ev->has_max_session = d->allow;
+	ev->max_session = d->max_session;
+	ev->has_depth = true;
+	ev->depth = d->depth;
+	rc |= set_field(&ev->rule, d->rule);
+	for (i = 0; i < d->n_grants; i++)
+		rc |= aud_event_add_grant(ev, d->grants[i].name);
+	for (i = 0; i < d->n_reasons; i++)
+		rc |= aud_event_add_reason(ev, d->reasons[i]);
+	return rc != 0 ? -1 : 0;
+}
+
+int aud_event_add_reason(struct aud_event *ev, const char *text)
+{
+	return list_add(&ev->reasons, text, AUD_REASON_MAX);
+}
+
+int aud_event_add_grant(struct aud_event *ev, const char *name)
+{
+	return list_add(&ev->grants, name, AUD_STRING_MAX);
+}
+
+int aud_event_add_key(struct aud_event *ev, const char *grant, int32_t serial)
+{
+	struct aud_key *grown;
+	bool oom = false;
+	char *g;
+
+	if (ev->n_keys >= AUD_LIST_MAX) {
+		ev->keys_dropped++;
+		return 0;
+	}
+	g = sanitize(grant ? grant : "", AUD_STRING_MAX, &oom);
+	if (g == NULL)
+		return -1;
+	grown = realloc(ev->keys, (ev->n_keys + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		free(g);
+		return -1;
+	}
+	ev->keys = grown;
+	ev->keys[ev->n_keys].grant = g;
+	ev->keys[ev->n_keys].serial = serial;
+	ev->n_keys++;
+	return 0;
+}
+
+void aud_event_set_duration_ms(struct aud_event *ev, int64_t ms)
+{
+	ev->has_duration = true;
+	ev->duration_ms = ms;
+}
+
+/* ---- JSON ------------------------------------------------------------------------------ */
+
+/* Sets key to a string when s is not NULL. Returns 0 or -1. */
+static int put_str(json_t *o, const char *key, const char *s)
+{
+	if (s == NULL)
+		return 0;
+	return json_object_set_new(o, key, json_string(s));
+}
+
+/* Sets key to the integer v. Returns 0 or -1. */
+static int put_int(json_t *o, const char *key, json_int_t v)
+{
+	return json_object_set_new(o, key, json_integer(v));
+}
+
+/* Sets key to the list (when not empty), and key_dropped to the overflow. */
+static int put_list(json_t *o, const char *key, const struct aud_strlist *l)
+{
+	json_t *a;
+	size_t i;
+
+	if (l->n == 0)
+		return 0;
+	a = json_array();
+	if (a == NULL)
+		return -1;
+	for (i = 0; i < l->n; i++)
+		if (json_array_append_new(a, json_string(l->v[i])) != 0) {
+			json_decref(a);
+			return -1;
+		}
+	if (json_object_set_new(o, key, a) != 0)
+		return -1;
+	if (l->dropped > 0) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "%s_dropped", key);
+		return put_int(o, name, (json_int_t)l->dropped);
+	}
+	return 0;
+}
+
+char *aud_event_to_json(const struct aud_event *ev)
+{
+	char when[96], host[256];
+	unsigned ms = (unsigned)(ev->when.tv_nsec / 1000000) % 1000;
+	time_t t = ev->when.tv_sec;
+	json_t *o = NULL, *keys;
+	struct tm tm;
+	char *line = NULL;
+	size_t i;
+	int rc = 0;
+
+	if (gmtime_r(&t, &tm) == NULL)
+		return NULL;
+	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+	if (gethostname(host, sizeof(host)) != 0)
+		host[0] = '\0';
+	host[sizeof(host) - 1] = '\0';
+	o = json_object();
+	if (o == NULL)
+		return NULL;
+	/* jansson keeps insertion order: this is the documented order */
+	rc |= put_int(o, "v", AUD_FORMAT_VERSION);
+	rc |= put_str(o, "time", when);
+	rc |= put_int(o, "epoch", (json_int_t)ev->when.tv_sec);
+	rc |= put_str(o, "event", aud_kind_name(ev->kind));
+	rc |= put_str(o, "result", aud_result_name(ev->result));
+	if (host[0] != '\0') {
+		bool oom = false;
+		char *h = sanitize(host, AUD_STRING_MAX, &oom);
+
+		rc |= h ? put_str(o, "host", h) : -1;
+		free(h);
+	}
+	rc |= put_int(o, "pid", (json_int_t)getpid());
+	rc |= put_str(o, "sid", ev->sid);
+	rc |= put_str(o, "agent", ev->agent);
+	rc |= put_str(o, "issuer", ev->issuer);
+	rc |= put_list(o, "actors", &ev->actors);
+	if (ev->has_depth)
+		rc |= put_int(o, "delegation_depth", (json_int_t)ev->depth);
+	rc |= put_str(o, "task", ev->task);
+	rc |= put_str(o, "jti", ev->jti);
+	rc |= put_str(o, "token_sha256", ev->fingerprint);
+	rc |= put_str(o, "service", ev->service);
+	rc |= put_str(o, "user", ev->user);
+	rc |= put_str(o, "rhost", ev->rhost);
+	rc |= put_str(o, "tty", ev->tty);
+	if (ev->has_class)
+		rc |= put_str(o, "class", pol_class_name(ev->cls));
+	rc |= put_str(o, "rule", ev->rule);
+	if (ev->has_max_session)
+		rc |= put_int(o, "max_session", (json_int_t)ev->max_session);
+	if (ev->grants.n > 0 || ev->kind == AUD_DECISION) {
+		/* a decision always says which grants it issued, even none */
+		json_t *a = json_array();
+
+		for (i = 0; a != NULL && i < ev->grants.n; i++)
+			rc |= json_array_append_new(a, json_string(ev->grants.v[i]));
+		rc |= a ? json_object_set_new(o, "grants", a) : -1;
+		if (ev->grants.dropped > 0)
+			rc |= put_int(o, "grants_dropped", (json_int_t)ev->grants.dropped);
+	}
+	if (ev->n_keys > 0) {
+		keys = json_array();
+		for (i = 0; keys != NULL && i < ev->n_keys; i++)
+			rc |= json_array_append_new(keys, json_pack("{s:s,s:i}", "grant",
+								    ev->keys[i].grant, "serial",
+								    (int)ev->keys[i].serial));
+		rc |= keys ? json_object_set_new(o, "keys", keys) : -1;
+		if (ev->keys_dropped > 0)
+			rc |= put_int(o, "keys_dropped", (json_int_t)ev->keys_dropped);
+	}
+	if (ev->has_duration)
+		rc |= put_int(o, "duration_ms", (json_int_t)ev->duration_ms);
+	rc |= put_list(o, "reasons", &ev->reasons);
+	if (rc == 0)
+		line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(o);
+	return line;
+}

@@ -1,0 +1,76 @@
+/*
+ * verifier.c - what the identity engine needs from the configuration:
+ * audience, leeway, token age, trust domains and OIDC issuers.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy.h"
+
+/* Frees what pol_config_to_verifier put into v (no key sets yet). */
+static void verifier_undo(struct id_verifier *v)
+{
+	size_t i;
+
+	free(v->audience);
+	for (i = 0; i < v->n_domains; i++) {
+		free(v->domains[i].name);
+		free(v->domains[i].bundle_path);
+	}
+	free(v->domains);
+	for (i = 0; i < v->n_issuers; i++) {
+		free(v->issuers[i].url);
+		free(v->issuers[i].jwks_path);
+		free(v->issuers[i].audience);
+	}
+	free(v->issuers);
+	memset(v, 0, sizeof(*v));
+}
+
+int pol_config_to_verifier(const struct pol_config *cfg, struct id_verifier *v,
+			   char *err, size_t errlen)
+{
+	size_t i;
+
+	memset(v, 0, sizeof(*v));
+	v->leeway = cfg->global.clock_skew;
+	v->max_token_age = cfg->global.max_token_age;
+	v->audience = strdup(cfg->global.audience);
+	if (v->audience == NULL)
+		goto nomem;
+	if (cfg->n_domains > 0) {
+		v->domains = calloc(cfg->n_domains, sizeof(*v->domains));
+		if (v->domains == NULL)
+			goto nomem;
+	}
+	for (i = 0; i < cfg->n_domains; i++) {
+		struct id_trust_domain *t = &v->domains[v->n_domains++];
+
+		t->name = strdup(cfg->domains[i].name);
+		t->bundle_path = strdup(cfg->domains[i].bundle);
+		if (t->name == NULL || t->bundle_path == NULL)
+			goto nomem;
+	}
+	if (cfg->n_issuers > 0) {
+		v->issuers = calloc(cfg->n_issuers, sizeof(*v->issuers));
+		if (v->issuers == NULL)
+			goto nomem;
+	}
+	for (i = 0; i < cfg->n_issuers; i++) {
+		const struct pol_issuer *src = &cfg->issuers[i];
+		struct id_issuer *is = &v->issuers[v->n_issuers++];
+
+		is->url = strdup(src->url);
+		is->jwks_path = strdup(src->jwks);
+		is->audience = src->audience ? strdup(src->audience) : NULL;
+		is->allow_eddsa = src->allow_eddsa;
+		if (is->url == NULL || is->jwks_path == NULL || (src->audience && !is->audience))
+			goto nomem;
+	}
+	return 0;
+nomem:
+	verifier_undo(v);
+	return pa_err(err, errlen, "out of memory");
+}

@@ -1,0 +1,156 @@
+/*
+ * token.c - where the auth phase gets the agent's token from: PAM_AUTHTOK
+ * (use_first_pass / try_first_pass), a file (token_file=), or a
+ * conversation prompt, in that order of preference.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <security/pam_ext.h>
+
+#include "identity.h"
+#include "module.h"
+
+/* Copies a token without surrounding whitespace; NULL when out of memory. */
+static char *trimmed_copy(const char *s, size_t len)
+{
+	char *out;
+
+	while (len > 0 && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')) {
+		s++;
+		len--;
+	}
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' ||
+			   s[len - 1] == '\r' || s[len - 1] == '\n'))
+		len--;
+	out = malloc(len + 1);
+	if (out == NULL)
+		return NULL;
+	memcpy(out, s, len);
+	out[len] = '\0';
+	return out;
+}
+
+/*
+ * Expands the token_file template: %u is the user, %% a percent sign.
+ * A user name that could leave the directory ('/', leading '.') or any
+ * other % sequence is an error.
+ */
+static int expand_template(const char *tmpl, const char *user, char *out,
+			   size_t outlen, char *err, size_t errlen)
+{
+	size_t o = 0, ulen = strlen(user);
+	const char *p;
+
+	if (user[0] == '\0' || user[0] == '.' || strchr(user, '/') != NULL)
+		return pa_err(err, errlen, "token_file: user name unusable in a path");
+	for (p = tmpl; *p != '\0'; p++) {
+		const char *add = p;
+		size_t n = 1;
+
+		if (*p == '%') {
+			if (p[1] == 'u') {
+				add = user;
+				n = ulen;
+			} else if (p[1] != '%') {
+				return pa_err(err, errlen,
+					      "token_file: unknown %% sequence in template (use %%u or %%%%)");
+			}
+			p++;
+		}
+		if (o + n >= outlen)
+			return pa_err(err, errlen, "token_file: path too long");
+		memcpy(out + o, add, n);
+		o += n;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* Reads the token file of user: owned by that user, mode 0600 or stricter. */
+static int token_from_file(struct pa_call *call, const char *user, char **token,
+			   char *err, size_t errlen)
+{
+	char path[4096], pwbuf[4096];
+	struct passwd pw, *pwp = NULL;
+	struct pa_file_rules rules;
+	char *buf = NULL;
+	size_t len = 0;
+	int ret;
+
+	if (expand_template(call->args.token_file, user, path, sizeof(path), err, errlen) != 0)
+		return -1;
+	ret = getpwnam_r(user, &pw, pwbuf, sizeof(pwbuf), &pwp);
+	if (pwp == NULL)
+		return pa_err(err, errlen, "token_file: user has no passwd entry%s%s",
+			      ret != 0 ? ": " : "", ret != 0 ? strerror(ret) : "");
+	rules.owner = pw.pw_uid;
+	rules.forbid_mode = 077;
+	rules.max_size = ID_TOKEN_MAX + 2; /* a trailing newline is fine */
+	if (pa_read_file_safely(path, &rules, &buf, &len, err, errlen) != 0)
+		return -1;
+	*token = trimmed_copy(buf, len);
+	pa_free_secret_buf(buf, len);
+	if (*token == NULL)
+		return pa_err(err, errlen, "out of memory");
+	pa_debug(call, "token read from %s", path);
+	return 0;
+}
+
+/* Asks for the token through the application's conversation function. */
+static int token_from_prompt(struct pa_call *call, char **token, bool *cut,
+			     char *err, size_t errlen)
+{
+	char *resp = NULL;
+	int ret;
+
+	ret = pam_prompt(call->pamh, PAM_PROMPT_ECHO_OFF, &resp, "Agent token: ");
+	if (ret != PAM_SUCCESS || resp == NULL) {
+		pa_free_secret(resp);
+		if (ret == PAM_CONV_ERR || ret == PAM_SUCCESS)
+			return pa_err(err, errlen, "no token: the application gave no answer to the token prompt");
+		return pa_err(err, errlen, "no token: conversation failed: %s",
+			      pam_strerror(call->pamh, ret));
+	}
+	/* conversation answers are cut at PAM_MAX_RESP_SIZE by many clients */
+	*cut = strlen(resp) >= PAM_MAX_RESP_SIZE - 1;
+	*token = trimmed_copy(resp, strlen(resp));
+	pa_free_secret(resp);
+	if (*token == NULL)
+		return pa_err(err, errlen, "out of memory");
+	return 0;
+}
+
+int pa_token_get(struct pa_call *call, const char *user, char **token,
+		 bool *maybe_cut, char *err, size_t errlen)
+{
+	const void *item = NULL;
+
+	*token = NULL;
+	*maybe_cut = false;
+	if (call->args.use_first_pass || call->args.try_first_pass) {
+		int ret = pam_get_item(call->pamh, PAM_AUTHTOK, &item);
+
+		if (ret == PAM_SUCCESS && item != NULL && ((const char *)item)[0] != '\0') {
+			const char *tok = item;
+
+			*maybe_cut = strlen(tok) >= PAM_MAX_RESP_SIZE - 1;
+			*token = trimmed_copy(tok, strlen(tok));
+			if (*token == NULL)
+				return pa_err(err, errlen, "out of memory");
+			pa_debug(call, "token taken from PAM_AUTHTOK");
+			return 0;
+		}
+		if (call->args.use_first_pass)
+			return pa_err(err, errlen,
+				      "no token: use_first_pass is set and no earlier module or the application set PAM_AUTHTOK");
+	}
+	if (call->args.token_file != NULL)
+		return token_from_file(call, user, token, err, errlen);
+	return token_from_prompt(call, token, maybe_cut, err, errlen);
+}
