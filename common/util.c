@@ -105,9 +105,10 @@ int pa_open_safely(const char *path, const struct pa_file_rules *rules,
 		pa_err(err, errlen, "%s: not a regular file", path);
 		goto fail;
 	}
-	if (st.st_uid != rules->owner) {
-		pa_err(err, errlen, "%s: owned by uid %lu, must be owned by uid %lu",
-		       path, (unsigned long)st.st_uid, (unsigned long)rules->owner);
+	if (st.st_uid != rules->owner && !(rules->or_root && st.st_uid == 0)) {
+		pa_err(err, errlen, "%s: owned by uid %lu, must be owned by uid %lu%s",
+		       path, (unsigned long)st.st_uid, (unsigned long)rules->owner,
+		       rules->or_root && rules->owner != 0 ? " or root" : "");
 		goto fail;
 	}
 	if ((st.st_mode & rules->forbid_mode) != 0) {

@@ -11,6 +11,8 @@
 
 #include <security/pam_modules.h>
 
+#include "identity.h"
+#include "policy.h"
 #include "util.h"
 
 #ifndef PA_DEFAULT_CONFIG
@@ -24,6 +26,7 @@
 struct pa_args {
 	char *config;	     /* config=FILE */
 	bool debug;	     /* debug */
+	bool optional;	     /* optional: PAM_IGNORE for handles without an agent identity */
 	bool quiet;	     /* quiet: no informational log or messages */
 	char *token_file;    /* token_file=TEMPLATE (%u = user) */
 	bool try_first_pass; /* try_first_pass */
@@ -74,7 +77,9 @@ void pa_call_end(struct pa_call *call);
 /* State kept across the phases of one PAM handle (pam_set_data). */
 struct pa_context {
 	unsigned int magic;
-	bool authenticated; /* set by a successful auth phase */
+	struct id_identity *identity; /* set by a successful auth phase */
+	bool have_decision;	      /* set by an allowing account phase */
+	struct pol_decision decision;
 };
 
 /*
@@ -84,5 +89,34 @@ struct pa_context {
 struct pa_context *pa_context_get(struct pa_call *call);
 /* The context if one exists, without creating it. */
 struct pa_context *pa_context_peek(pam_handle_t *pamh);
+
+/*
+ * Gets the token for user from PAM_AUTHTOK (use_first_pass/try_first_pass),
+ * token_file= or a conversation prompt. *token is a heap string the caller
+ * wipes (pa_free_secret); *maybe_cut is set when it came through a channel
+ * that cuts at PAM_MAX_RESP_SIZE and has that length. Returns 0 or -1 with
+ * a reason in err.
+ */
+int pa_token_get(struct pa_call *call, const char *user, char **token,
+		 bool *maybe_cut, char *err, size_t errlen);
+
+/*
+ * Loads the configuration (config= or the default, plus its drop-ins) as
+ * the files are now. Returns 0 and a reference, or -1 after logging every
+ * problem (the caller denies).
+ */
+int pa_config_load(struct pa_call *call, struct pol_config **cfg);
+
+struct aud_event;
+/*
+ * Adds the PAM items to ev and writes it (syslog through pam_syslog, and
+ * the audit file of cfg when set). Returns 0, or -1 after logging when the
+ * audit file could not be written: the caller fails closed. Frees ev.
+ */
+int pa_audit(struct pa_call *call, const struct pol_config *cfg, struct aud_event *ev);
+
+/* The phases, each returning the PAM code (public.c maps nothing more). */
+int pa_authenticate(struct pa_call *call);
+int pa_account(struct pa_call *call);
 
 #endif /* PA_MODULE_H */

@@ -52,13 +52,15 @@ char *pa_escape(const void *in, size_t inlen, char *out, size_t outlen);
 /* Policy for pa_open_safely(). */
 struct pa_file_rules {
 	uid_t owner;	      /* required owner uid */
+	bool or_root;	      /* root-owned is fine too */
 	mode_t forbid_mode;   /* mode bits that must be clear (e.g. 022, 077) */
 	size_t max_size;      /* largest accepted size in bytes */
 };
 
 /*
  * Opens path read-only with O_NOFOLLOW|O_CLOEXEC|O_NOCTTY and checks, on
- * the opened descriptor, that it is a regular file owned by rules->owner,
+ * the opened descriptor, that it is a regular file owned by rules->owner
+ * (or by root, with rules->or_root),
  * with none of rules->forbid_mode set and at most rules->max_size bytes.
  * Returns the descriptor, or -1 with a message naming path and the reason.
  */

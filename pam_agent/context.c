@@ -44,6 +44,8 @@ static void context_destroy(pam_handle_t *pamh, void *data, int error_status)
 	if (ctx == NULL || ctx->magic != CONTEXT_MAGIC)
 		return;
 	ctx->magic = 0;
+	id_identity_free(ctx->identity);
+	pol_decision_clear(&ctx->decision);
 	free(ctx);
 }
 

@@ -23,6 +23,7 @@ struct option_def {
 static const struct option_def options[] = {
 	STRING(config),
 	FLAG(debug),
+	FLAG(optional),
 	FLAG(quiet),
 	STRING(token_file),
 	FLAG(try_first_pass),

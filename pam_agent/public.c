@@ -15,18 +15,15 @@
 
 #define PA_PUBLIC __attribute__((visibility("default")))
 
-/* Until the identity engine is wired in, nobody authenticates. */
+/* Verifies the agent's token; keeps the identity for the later phases. */
 PA_PUBLIC int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 				  const char **argv)
 {
 	struct pa_call call;
 	int ret = pa_call_begin(&call, pamh, "auth", argc, argv);
 
-	if (ret == PAM_SUCCESS) {
-		pa_log_failure(&call, NULL,
-			       "identity verification is not available in this build; denying");
-		ret = PAM_AUTH_ERR;
-	}
+	if (ret == PAM_SUCCESS)
+		ret = pa_authenticate(&call);
 	pa_call_end(&call);
 	return ret;
 }
@@ -44,18 +41,15 @@ PA_PUBLIC int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc,
 	return ret;
 }
 
-/* Until the policy engine is wired in, every request is denied. */
+/* Decides this request now, for this identity, service, user and host. */
 PA_PUBLIC int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc,
 			       const char **argv)
 {
 	struct pa_call call;
 	int ret = pa_call_begin(&call, pamh, "account", argc, argv);
 
-	if (ret == PAM_SUCCESS) {
-		pa_log_failure(&call, NULL,
-			       "request-time policy is not available in this build; denying");
-		ret = PAM_PERM_DENIED;
-	}
+	if (ret == PAM_SUCCESS)
+		ret = pa_account(&call);
 	pa_call_end(&call);
 	return ret;
 }

@@ -78,7 +78,7 @@ static int token_from_file(struct pa_call *call, const char *user, char **token,
 {
 	char path[4096], pwbuf[4096];
 	struct passwd pw, *pwp = NULL;
-	struct pa_file_rules rules;
+	struct pa_file_rules rules = { 0 };
 	char *buf = NULL;
 	size_t len = 0;
 	int ret;

@@ -189,7 +189,7 @@ fail:
 }
 
 /*
- * Reads path (owned by the effective uid, not group/world-writable, at
+ * Reads path (owned by root or the effective uid, not group/world-writable, at
  * most ID_BUNDLE_MAX bytes, no symlink) and parses it as a key set.
  */
 struct id_keyset *id_keyset_load(const char *path, enum id_keyset_kind kind,
@@ -197,6 +197,7 @@ struct id_keyset *id_keyset_load(const char *path, enum id_keyset_kind kind,
 {
 	struct pa_file_rules rules = {
 		.owner = geteuid(),
+		.or_root = true,
 		.forbid_mode = 022,
 		.max_size = ID_BUNDLE_MAX,
 	};

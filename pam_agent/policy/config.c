@@ -1418,25 +1418,15 @@ int pol_config_parse_text(const char *name, const char *text, size_t len,
 
 /* ---- files ------------------------------------------------------------------------ */
 
-/* The owner a file must have: root, or (when not root-owned) the effective uid. */
-static uid_t wanted_owner(const char *path)
-{
-	struct stat st;
-
-	if (lstat(path, &st) == 0 && st.st_uid == 0)
-		return 0;
-	return geteuid();
-}
-
 /* Reads path with the file checks and parses it. */
 static void parse_file(struct parse_ctx *c, const char *path)
 {
-	struct pa_file_rules rules = { 0, 022, POL_FILE_MAX };
+	struct pa_file_rules rules = { .owner = geteuid(), .or_root = true,
+				       .forbid_mode = 022, .max_size = POL_FILE_MAX };
 	char err[512];
 	char *buf = NULL;
 	size_t len = 0;
 
-	rules.owner = wanted_owner(path);
 	if (pa_read_file_safely(path, &rules, &buf, &len, err, sizeof(err)) != 0) {
 		PERR(c, "%s", err);
 		c->unreadable = true;

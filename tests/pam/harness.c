@@ -180,6 +180,7 @@ const char *pa_harness_file(const char *name, const char *content, int mode)
 static void write_service(const char *name, const char *content)
 {
 	const char *module = getenv("PA_MODULE");
+	const char *pwmod = getenv("PA_PAM_WRAPPER_MODULES");
 	char path[sizeof(base_dir) + 256];
 	const char *p;
 	FILE *f;
@@ -192,6 +193,12 @@ static void write_service(const char *name, const char *content)
 		if (strncmp(p, "@MODULE@", 8) == 0) {
 			fputs(module, f);
 			p += 7;
+		} else if (strncmp(p, "@DIR@", 5) == 0) {
+			fputs(base_dir, f);
+			p += 4;
+		} else if (strncmp(p, "@PWMOD@", 7) == 0) {
+			fputs(pwmod != NULL ? pwmod : "/nonexistent", f);
+			p += 6;
 		} else {
 			fputc(*p, f);
 		}

@@ -8,7 +8,11 @@
 
 #include <stdbool.h>
 
-/* One PAM service file; "@MODULE@" in content stands for the module. */
+/*
+ * One PAM service file. In content, "@MODULE@" stands for the module under
+ * test, "@DIR@" for the harness directory (pa_harness_dir()) and "@PWMOD@"
+ * for the directory of pam_wrapper's test modules (pam_set_items.so).
+ */
 struct pa_service {
 	const char *name;
 	const char *content;

@@ -18,14 +18,16 @@
 #include "harness.h"
 
 static const struct pa_service services[] = {
-	{ "pa_auth", "auth required @MODULE@\n" },
-	{ "pa_suff", "auth sufficient @MODULE@\n" "auth required pam_deny.so\n" },
+	{ "pa_auth", "auth required @MODULE@ config=@DIR@/missing.conf\n" },
+	{ "pa_suff", "auth sufficient @MODULE@ config=@DIR@/missing.conf\n" "auth required pam_deny.so\n" },
 	{ "pa_acct", "account required @MODULE@\n" },
+	{ "pa_acct_opt", "account required @MODULE@ optional debug\n"
+			 "account required pam_permit.so\n" },
 	{ "pa_unknown", "auth required @MODULE@ debug frobnicate=1\n" },
 	{ "pa_unknown2", "account required @MODULE@ use_frist_pass\n" },
 	{ "pa_flagval", "auth required @MODULE@ debug=yes\n" },
 	{ "pa_conflict", "auth required @MODULE@ use_first_pass try_first_pass\n" },
-	{ "pa_escape", "auth required @MODULE@\n" },
+	{ "pa_escape", "auth required @MODULE@ config=@DIR@/missing.conf\n" },
 	{ "pa_session", "session required @MODULE@ debug\n" "session required pam_permit.so\n" },
 	{ NULL, NULL },
 };
@@ -61,12 +63,14 @@ static int reset(void **state)
 	return 0;
 }
 
-/* Without a verified identity nobody authenticates, and the log says why. */
+/* Without a readable configuration nobody authenticates; the log says why. */
 static void test_auth_denies(void **state)
 {
 	(void)state;
 	expect_op("pa_auth", "agent1", PAMTEST_AUTHENTICATE, PAM_AUTH_ERR);
-	expect_log("auth: denied: service=pa_auth user=agent1 rhost=- agent=-");
+	expect_log("auth: configuration refused, denying everything");
+	expect_log("missing.conf: cannot open: No such file or directory");
+	expect_log("auth: denied: service=pa_auth user=agent1 rhost=- agent=-: configuration refused");
 }
 
 /* auth sufficient + pam_deny: our denial must not turn into success. */
@@ -79,8 +83,17 @@ static void test_auth_sufficient_still_denies(void **state)
 static void test_account_denies(void **state)
 {
 	(void)state;
-	expect_op("pa_acct", "agent1", PAMTEST_ACCOUNT, PAM_PERM_DENIED);
-	expect_log("account: denied: service=pa_acct user=agent1");
+	expect_op("pa_acct", "agent1", PAMTEST_ACCOUNT, PAM_AUTH_ERR);
+	expect_log("account: denied: service=pa_acct user=agent1 rhost=- agent=-: no verified "
+		   "agent identity on this PAM handle");
+}
+
+/* "optional": a handle without an agent identity is none of our business. */
+static void test_account_optional_ignores(void **state)
+{
+	(void)state;
+	expect_op("pa_acct_opt", "agent1", PAMTEST_ACCOUNT, PAM_SUCCESS);
+	expect_log("no agent identity on this handle; ignoring (optional)");
 }
 
 static void test_unknown_option(void **state)
@@ -134,6 +147,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup(test_auth_denies, reset),
 		cmocka_unit_test_setup(test_auth_sufficient_still_denies, reset),
 		cmocka_unit_test_setup(test_account_denies, reset),
+		cmocka_unit_test_setup(test_account_optional_ignores, reset),
 		cmocka_unit_test_setup(test_unknown_option, reset),
 		cmocka_unit_test_setup(test_unknown_option_account, reset),
 		cmocka_unit_test_setup(test_flag_with_value, reset),

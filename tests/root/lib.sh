@@ -3,7 +3,9 @@
 # These tests change the real system, so each one: skips visibly unless
 # root; names what it creates uniquely; removes it on every path (trap).
 
-PA_ROOT_CREATED=""
+# What a test created, one path a line: a file, because helpers such as
+# pa_root_service run in $(...) subshells whose variables do not come back.
+PA_ROOT_LIST=""
 
 pa_root_require() {
 	if [ "$(id -u)" -ne 0 ]; then
@@ -17,19 +19,26 @@ pa_root_require() {
 			exit 77
 		fi
 	done
+	PA_ROOT_LIST=$(mktemp /tmp/pam-agent-root-list.XXXXXX)
 	trap pa_root_cleanup EXIT
 	trap 'exit 130' INT TERM HUP
 }
 
-# Removes everything registered with pa_root_track.
+# Removes everything registered with pa_root_track / pa_root_track_dir.
 pa_root_cleanup() {
-	for f in $PA_ROOT_CREATED; do
-		rm -f -- "$f"
-	done
+	[ -n "$PA_ROOT_LIST" ] || return 0
+	while IFS= read -r path; do
+		[ -n "$path" ] && rm -rf -- "$path"
+	done < "$PA_ROOT_LIST"
+	rm -f -- "$PA_ROOT_LIST"
 }
 
 pa_root_track() {
-	PA_ROOT_CREATED="$PA_ROOT_CREATED $1"
+	printf '%s\n' "$1" >> "$PA_ROOT_LIST"
+}
+
+pa_root_track_dir() {
+	pa_root_track "$1"
 }
 
 # pa_root_service CONTENT: writes a new /etc/pam.d service with a unique

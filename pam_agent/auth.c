@@ -1,0 +1,137 @@
+/*
+ * auth.c - the auth phase: get the token, verify it against the trust
+ * bundles of the configuration, refuse replays of single-use tokens, and
+ * keep the identity on the handle for the later phases.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <security/pam_ext.h>
+
+#include "audit.h"
+#include "module.h"
+
+/* Records a failed authentication: one log line, one audit event. */
+static int auth_failed(struct pa_call *call, const struct pol_config *cfg,
+		       const char *agent, const char *reason, int pamret)
+{
+	struct aud_event *ev = aud_event_new(AUD_AUTHENTICATE, AUD_RESULT_FAILED, NULL);
+
+	pa_log_failure(call, agent, reason);
+	if (ev != NULL) {
+		aud_event_set_agent(ev, agent);
+		aud_event_add_reason(ev, reason);
+	}
+	pa_audit(call, cfg, ev);
+	return pamret;
+}
+
+/*
+ * Single use: records the token's (issuer, jti) in the host-wide cache.
+ * Returns 0 when this is its first use, -1 with a reason otherwise.
+ */
+static int check_replay(const struct pol_config *cfg, const struct id_identity *id,
+			int64_t now, char *err, size_t errlen)
+{
+	char issuer[512];
+	int r;
+
+	if (id->jti == NULL || id->jti[0] == '\0')
+		return pa_err(err, errlen, "single_use is on and the token has no jti claim");
+	if (id->issuer != NULL)
+		snprintf(issuer, sizeof(issuer), "%s", id->issuer);
+	else
+		snprintf(issuer, sizeof(issuer), "spiffe://%s", id->trust_domain);
+	r = id_replay_check(cfg->global.replay_dir, issuer, id->jti, id->exp, now,
+			    (size_t)cfg->global.replay_max_entries, err, errlen);
+	if (r == 1) {
+		char shown[PA_ESCAPE_MAX];
+
+		pa_escape(id->jti, strlen(id->jti), shown, sizeof(shown));
+		return pa_err(err, errlen, "token replayed: jti \"%s\" was already used", shown);
+	}
+	return r == 0 ? 0 : -1;
+}
+
+int pa_authenticate(struct pa_call *call)
+{
+	struct pol_config *cfg = NULL;
+	struct id_verifier verifier;
+	struct id_identity *id = NULL;
+	struct pa_context *ctx;
+	struct aud_event *ev;
+	const char *user = NULL;
+	char *token = NULL, err[512], reason[768];
+	bool maybe_cut = false;
+	int64_t now = (int64_t)time(NULL);
+	int ret;
+
+	memset(&verifier, 0, sizeof(verifier));
+	ret = pam_get_user(call->pamh, &user, NULL);
+	if (ret != PAM_SUCCESS || user == NULL) {
+		pa_log_pam(call, LOG_NOTICE, ret, "cannot determine the user");
+		return ret == PAM_SUCCESS ? PAM_USER_UNKNOWN : ret;
+	}
+	ctx = pa_context_get(call);
+	if (ctx == NULL)
+		return PAM_BUF_ERR;
+	/* a new authentication replaces whatever an earlier one left */
+	id_identity_free(ctx->identity);
+	ctx->identity = NULL;
+	pol_decision_clear(&ctx->decision);
+	ctx->have_decision = false;
+
+	if (pa_config_load(call, &cfg) != 0) {
+		ret = auth_failed(call, NULL, NULL, "configuration refused", PAM_AUTH_ERR);
+		goto out;
+	}
+	if (pol_config_to_verifier(cfg, &verifier, err, sizeof(err)) != 0 ||
+	    id_verifier_load(&verifier, err, sizeof(err)) != 0) {
+		snprintf(reason, sizeof(reason), "trust bundles unusable: %s", err);
+		ret = auth_failed(call, cfg, NULL, reason, PAM_AUTH_ERR);
+		goto out;
+	}
+	if (pa_token_get(call, user, &token, &maybe_cut, err, sizeof(err)) != 0) {
+		ret = auth_failed(call, cfg, NULL, err, PAM_AUTH_ERR);
+		goto out;
+	}
+	if (id_verify_token(&verifier, token, strlen(token), now, &id, err, sizeof(err)) != 0) {
+		if (maybe_cut)
+			snprintf(reason, sizeof(reason),
+				 "token truncated by the PAM conversation (%zu bytes, the limit of "
+				 "many PAM clients): give it with token_file= or launch the agent "
+				 "with agent-run, which has no such limit (verifier said: %s)",
+				 strlen(token), err);
+		else
+			snprintf(reason, sizeof(reason), "token rejected: %s", err);
+		ret = auth_failed(call, cfg, NULL, reason, PAM_AUTH_ERR);
+		goto out;
+	}
+	if (cfg->global.single_use && check_replay(cfg, id, now, err, sizeof(err)) != 0) {
+		ret = auth_failed(call, cfg, id->agent_id, err, PAM_AUTH_ERR);
+		goto out;
+	}
+	ev = aud_event_new(AUD_AUTHENTICATE, AUD_RESULT_OK, NULL);
+	if (ev != NULL)
+		aud_event_set_identity(ev, id);
+	if (pa_audit(call, cfg, ev) != 0) {
+		ret = PAM_AUTH_ERR;
+		goto out;
+	}
+	pa_log(call, LOG_INFO, "agent %s authenticated (%s, kid %.16s, token sha256 %.16s)",
+	       pa_escape(id->agent_id, strlen(id->agent_id), reason, sizeof(reason)),
+	       id_alg_name(id->alg), id->kid != NULL ? id->kid : "-", id->fingerprint);
+	ctx->identity = id;
+	id = NULL;
+	ret = PAM_SUCCESS;
+out:
+	pa_free_secret(token);
+	id_identity_free(id);
+	id_verifier_clear(&verifier);
+	pol_config_unref(cfg);
+	return ret;
+}

@@ -1,0 +1,72 @@
+/*
+ * glue.c - what the phases share: loading the configuration with its
+ * errors logged, and writing audit events with the PAM items.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <security/pam_ext.h>
+
+#include "audit.h"
+#include "module.h"
+
+int pa_config_load(struct pa_call *call, struct pol_config **cfg)
+{
+	const char *path = call->args.config != NULL ? call->args.config : PA_DEFAULT_CONFIG;
+	struct pol_errors errors = { 0 };
+	char dropins[4096];
+	size_t i;
+
+	*cfg = NULL;
+	pa_dropin_dir(path, dropins, sizeof(dropins));
+	if (pol_config_load(path, dropins, cfg, &errors) == 0)
+		return 0;
+	pa_log(call, LOG_ERR, "configuration refused, denying everything (%zu problem%s; "
+	       "'pam-agent check --config %s' lists them)", errors.n + errors.dropped,
+	       errors.n + errors.dropped == 1 ? "" : "s", path);
+	for (i = 0; i < errors.n && i < 10; i++)
+		pa_log(call, LOG_ERR, "configuration: %s", errors.msgs[i]);
+	pol_errors_clear(&errors);
+	return -1;
+}
+
+/* Audit lines go to syslog through pam_syslog (LOG_AUTHPRIV). */
+static void audit_to_pam(int priority, const char *line, void *ctx)
+{
+	pam_syslog(((struct pa_call *)ctx)->pamh, priority & LOG_PRIMASK,
+		   "audit: %s", line);
+}
+
+/* A PAM item as a string, or NULL. */
+static const char *item(pam_handle_t *pamh, int type)
+{
+	const void *value = NULL;
+
+	if (pam_get_item(pamh, type, &value) != PAM_SUCCESS)
+		return NULL;
+	return value;
+}
+
+int pa_audit(struct pa_call *call, const struct pol_config *cfg, struct aud_event *ev)
+{
+	struct aud_sink sink = { 0 };
+	char err[512];
+	int ret;
+
+	if (ev == NULL) {
+		pa_log(call, LOG_CRIT, "out of memory for an audit event");
+		return -1;
+	}
+	aud_event_set_context(ev, item(call->pamh, PAM_SERVICE), item(call->pamh, PAM_USER),
+			      item(call->pamh, PAM_RHOST), item(call->pamh, PAM_TTY));
+	sink.file = cfg != NULL ? cfg->global.audit_log : NULL;
+	sink.syslog_fn = audit_to_pam;
+	sink.syslog_ctx = call;
+	ret = aud_emit(&sink, ev, err, sizeof(err));
+	if (ret != 0)
+		pa_log(call, LOG_ERR, "audit event not written, failing closed: %s", err);
+	aud_event_free(ev);
+	return ret;
+}

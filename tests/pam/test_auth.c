@@ -1,0 +1,391 @@
+/*
+ * test_auth.c - the auth phase in the real Linux-PAM library: tokens by
+ * conversation, use_first_pass and token_file=, and every way a token is
+ * refused, each with its PAM result and log line.
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#ifndef PA_NO_PAMTEST
+#include <libpamtest.h>
+
+#include "fixtures.h"
+#include "harness.h"
+
+#define OPTS "config=@DIR@/policy.conf"
+#define BOT "spiffe://example.org/agents/bot"
+
+static const struct pa_service services[] = {
+	{ "pa_conv", "auth required @MODULE@ " OPTS "\naccount required @MODULE@ " OPTS "\n" },
+	{ "pa_first", "auth required @PWMOD@/pam_set_items.so\n"
+		      "auth required @MODULE@ use_first_pass " OPTS "\n" },
+	{ "pa_try", "auth required @PWMOD@/pam_set_items.so\n"
+		    "auth required @MODULE@ try_first_pass " OPTS "\n" },
+	{ "pa_file", "auth required @MODULE@ token_file=@DIR@/%u.jwt " OPTS "\n" },
+	{ "pa_once", "auth required @MODULE@ config=@DIR@/single.conf\n" },
+	{ NULL, NULL },
+};
+
+static const char policy[] =
+	"[global]\n"
+	"audience = " FX_AUDIENCE "\n"
+	"clock_skew = 30s\n"
+	"max_token_age = 10m\n"
+	"audit_log = @DIR@/audit.jsonl\n"
+	"replay_dir = @DIR@/replay\n"
+	"%s"
+	"[trust_domain example.org]\n"
+	"bundle = @DIR@/example.org.bundle.json\n"
+	"[trust_domain other.org]\n"
+	"bundle = @DIR@/other.org.bundle.json\n"
+	"[service pa_conv]\n"
+	"class = read\n"
+	"[agent " BOT "]\n"
+	"users = @USER@\n"
+	"services = pa_conv\n";
+
+static struct fx_domain example, other;
+static int64_t now;
+/* every token a test made, to prove none reaches a log or the audit file */
+static char *tokens[64];
+static size_t n_tokens;
+
+static char *keep(char *token)
+{
+	assert_true(n_tokens < sizeof(tokens) / sizeof(tokens[0]));
+	tokens[n_tokens++] = token;
+	return token;
+}
+
+static char *good_token(void)
+{
+	return keep(fx_mint(&example, BOT, FX_AUDIENCE, now, now + 300, NULL));
+}
+
+/* Runs ops on service with the token as the conversation's answer. */
+static void run(const char *service, const char *answer, enum pamtest_ops op, int expected,
+		enum pamtest_ops op2, int expected2)
+{
+	const char *answers[] = { answer, NULL };
+	struct pamtest_conv_data conv = { .in_echo_off = answers };
+	struct pam_testcase tests[] = { pam_test(op, expected), pam_test(op2, expected2) };
+	struct pam_testcase one[] = { pam_test(op, expected) };
+	enum pamtest_err perr;
+	const struct pam_testcase *failed;
+
+	if ((int)op2 < 0) {
+		perr = run_pamtest(service, fx_user(), &conv, one, NULL);
+		failed = perr == PAMTEST_ERR_CASE ? pamtest_failed_case(one) : NULL;
+	} else {
+		perr = run_pamtest(service, fx_user(), &conv, tests, NULL);
+		failed = perr == PAMTEST_ERR_CASE ? pamtest_failed_case(tests) : NULL;
+	}
+	if (perr != PAMTEST_ERR_OK)
+		fail_msg("%s: %s (got %d)\nlog:\n%s", service, pamtest_strerror(perr),
+			 failed != NULL ? failed->op_rv : -1, pa_harness_log());
+}
+
+#define AUTH(service, answer, expected) \
+	run(service, answer, PAMTEST_AUTHENTICATE, expected, (enum pamtest_ops)-1, 0)
+
+static void expect_log(const char *text)
+{
+	if (!pa_harness_log_has(text))
+		fail_msg("log lacks \"%s\"; log was:\n%s", text, pa_harness_log());
+}
+
+static int reset(void **state)
+{
+	(void)state;
+	pa_harness_log_reset();
+	unsetenv("PAM_AUTHTOK");
+	return 0;
+}
+
+static void test_conversation(void **state)
+{
+	(void)state;
+	run("pa_conv", good_token(), PAMTEST_AUTHENTICATE, PAM_SUCCESS, PAMTEST_ACCOUNT,
+	    PAM_SUCCESS);
+	expect_log("auth: agent " BOT " authenticated (ES256, kid ");
+	expect_log("account: allowed: class read");
+}
+
+static void test_use_first_pass(void **state)
+{
+	(void)state;
+	setenv("PAM_AUTHTOK", good_token(), 1);
+	AUTH("pa_first", NULL, PAM_SUCCESS);
+	expect_log("authenticated");
+}
+
+static void test_use_first_pass_without_authtok(void **state)
+{
+	(void)state;
+	AUTH("pa_first", good_token(), PAM_AUTH_ERR);
+	expect_log("no token: use_first_pass is set and no earlier module or the application set PAM_AUTHTOK");
+}
+
+static void test_try_first_pass_falls_back_to_prompt(void **state)
+{
+	(void)state;
+	AUTH("pa_try", good_token(), PAM_SUCCESS);
+}
+
+static void test_token_file(void **state)
+{
+	char name[256];
+
+	(void)state;
+	snprintf(name, sizeof(name), "%s.jwt", fx_user());
+	fx_file(name, good_token(), 0600);
+	AUTH("pa_file", NULL, PAM_SUCCESS);
+	expect_log("authenticated");
+}
+
+static void test_token_file_too_open(void **state)
+{
+	char name[256];
+
+	(void)state;
+	snprintf(name, sizeof(name), "%s.jwt", fx_user());
+	fx_file(name, good_token(), 0640);
+	AUTH("pa_file", NULL, PAM_AUTH_ERR);
+	expect_log(".jwt: mode 0640 is too open");
+}
+
+static void test_expired(void **state)
+{
+	(void)state;
+	AUTH("pa_conv", keep(fx_mint(&example, BOT, FX_AUDIENCE, now - 400, now - 100, NULL)),
+	     PAM_AUTH_ERR);
+	expect_log("auth: denied: service=pa_conv");
+	expect_log("token rejected: token expired at");
+}
+
+static void test_wrong_audience(void **state)
+{
+	(void)state;
+	AUTH("pa_conv", keep(fx_mint(&example, BOT, "spiffe://example.org/host/other", now,
+				     now + 300, NULL)), PAM_AUTH_ERR);
+	expect_log("token rejected: audience mismatch: token aud does not contain \"" FX_AUDIENCE "\"");
+}
+
+static void test_unknown_kid(void **state)
+{
+	char *token = keep(fx_mint(&example, BOT, FX_AUDIENCE, now, now + 300, NULL));
+	struct fx_domain stranger;
+
+	(void)state;
+	/* signed by a key no bundle holds */
+	fx_domain_init(&stranger, "stranger", ID_ALG_ES256);
+	token = keep(fx_mint(&stranger, BOT, FX_AUDIENCE, now, now + 300, NULL));
+	fx_domain_free(&stranger);
+	AUTH("pa_conv", token, PAM_AUTH_ERR);
+	expect_log("token rejected: unknown kid");
+}
+
+static void test_kid_of_other_trust_domain(void **state)
+{
+	(void)state;
+	/* other.org's key is trusted, but only for other.org identities */
+	AUTH("pa_conv", keep(fx_mint(&other, BOT, FX_AUDIENCE, now, now + 300, NULL)),
+	     PAM_AUTH_ERR);
+	expect_log("token rejected: unknown kid");
+	expect_log("in trust domain example.org");
+}
+
+static void test_tampered_signature(void **state)
+{
+	char *token = good_token();
+	char *bad = keep(strdup(token));
+	char *sig = strrchr(bad, '.') + 5;
+
+	(void)state;
+	*sig = *sig == 'A' ? 'B' : 'A';
+	AUTH("pa_conv", bad, PAM_AUTH_ERR);
+	expect_log("token rejected: signature");
+}
+
+static void test_tampered_claims(void **state)
+{
+	char *token = good_token();
+	char *forged = keep(fx_mint(&example, "spiffe://example.org/agents/root", FX_AUDIENCE,
+				    now, now + 300, NULL));
+	char *mixed = keep(calloc(1, strlen(token) + strlen(forged)));
+	const char *dot1 = strchr(forged, '.'), *dot2 = strrchr(forged, '.');
+
+	(void)state;
+	/* forged claims with the good token's header and signature */
+	memcpy(mixed, token, (size_t)(strchr(token, '.') - token));
+	strncat(mixed, dot1, (size_t)(dot2 - dot1));
+	strcat(mixed, strrchr(token, '.'));
+	AUTH("pa_conv", mixed, PAM_AUTH_ERR);
+	expect_log("token rejected: signature");
+}
+
+static void test_alg_none(void **state)
+{
+	/* {"alg":"none"} . {"sub":BOT,...} . "" */
+	char *claims = id_b64url_encode((const unsigned char *)"{\"sub\":\"" BOT "\",\"aud\":\"" FX_AUDIENCE "\",\"exp\":4102444800}", 93);
+	char token[512];
+
+	(void)state;
+	assert_non_null(claims);
+	snprintf(token, sizeof(token), "eyJhbGciOiJub25lIn0.%s.", claims);
+	free(claims);
+	AUTH("pa_conv", token, PAM_AUTH_ERR);
+	expect_log("token rejected:");
+	expect_log("none");
+}
+
+static void test_truncated_by_conversation(void **state)
+{
+	char pad[700];
+	char extra[800];
+	char *token;
+
+	(void)state;
+	memset(pad, 'x', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
+	snprintf(extra, sizeof(extra), "{\"note\":\"%s\"}", pad);
+	token = keep(fx_mint(&example, BOT, FX_AUDIENCE, now, now + 300, extra));
+	assert_true(strlen(token) > PAM_MAX_RESP_SIZE);
+	token[PAM_MAX_RESP_SIZE - 1] = '\0'; /* what a 512-byte client passes on */
+	AUTH("pa_conv", token, PAM_AUTH_ERR);
+	expect_log("token truncated by the PAM conversation (511 bytes, the limit of many PAM "
+		   "clients): give it with token_file= or launch the agent with agent-run");
+}
+
+static void test_replay_rejected_also_from_other_process(void **state)
+{
+	char *token = good_token();
+	pid_t pid;
+	int status;
+
+	(void)state;
+	AUTH("pa_once", token, PAM_SUCCESS);
+	AUTH("pa_once", token, PAM_AUTH_ERR);
+	expect_log("token replayed: jti \"");
+	/* a second process on the host sees the same cache */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		const char *answers[] = { token, NULL };
+		struct pamtest_conv_data conv = { .in_echo_off = answers };
+		struct pam_testcase t[] = { pam_test(PAMTEST_AUTHENTICATE, PAM_AUTH_ERR) };
+
+		_exit(run_pamtest("pa_once", fx_user(), &conv, t, NULL) == PAMTEST_ERR_OK ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* a fresh token of the same agent is fine */
+	AUTH("pa_once", good_token(), PAM_SUCCESS);
+}
+
+static void test_bad_config_denies(void **state)
+{
+	(void)state;
+	fx_file("policy.conf", "[global]\naudience = x\nbogus = 1\n", 0644);
+	AUTH("pa_conv", good_token(), PAM_AUTH_ERR);
+	expect_log("configuration refused, denying everything");
+	expect_log("policy.conf:3: ");
+}
+
+/* Last: the audit file holds the events, and no token anywhere. */
+static void test_audit_and_no_token_leak(void **state)
+{
+	size_t i;
+
+	(void)state;
+	assert_true(fx_file_has("audit.jsonl", "\"event\":\"authenticate\",\"result\":\"ok\""));
+	assert_true(fx_file_has("audit.jsonl", "\"event\":\"authenticate\",\"result\":\"failed\""));
+	assert_true(fx_file_has("audit.jsonl", "\"agent\":\"" BOT "\""));
+	for (i = 0; i < n_tokens; i++) {
+		char *sig = strrchr(tokens[i], '.');
+
+		if (fx_file_has("audit.jsonl", tokens[i]) || fx_file_has("log", tokens[i]))
+			fail_msg("token %zu found in the audit file or the log", i);
+		if (sig != NULL && strlen(sig) > 20 &&
+		    (fx_file_has("audit.jsonl", sig + 1) || fx_file_has("log", sig + 1)))
+			fail_msg("signature of token %zu found in the audit file or the log", i);
+	}
+}
+
+static int setup(void **state)
+{
+	char text[4096];
+
+	(void)state;
+	now = (int64_t)time(NULL);
+	fx_domain_init(&example, "example.org", ID_ALG_ES256);
+	fx_domain_init(&other, "other.org", ID_ALG_ES256);
+	snprintf(text, sizeof(text), policy, "");
+	fx_file("policy.conf", text, 0644);
+	snprintf(text, sizeof(text), policy, "single_use = yes\n");
+	fx_file("single.conf", text, 0644);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < n_tokens; i++)
+		free(tokens[i]);
+	fx_domain_free(&example);
+	fx_domain_free(&other);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_conversation, reset),
+		cmocka_unit_test_setup(test_use_first_pass, reset),
+		cmocka_unit_test_setup(test_use_first_pass_without_authtok, reset),
+		cmocka_unit_test_setup(test_try_first_pass_falls_back_to_prompt, reset),
+		cmocka_unit_test_setup(test_token_file, reset),
+		cmocka_unit_test_setup(test_token_file_too_open, reset),
+		cmocka_unit_test_setup(test_expired, reset),
+		cmocka_unit_test_setup(test_wrong_audience, reset),
+		cmocka_unit_test_setup(test_unknown_kid, reset),
+		cmocka_unit_test_setup(test_kid_of_other_trust_domain, reset),
+		cmocka_unit_test_setup(test_tampered_signature, reset),
+		cmocka_unit_test_setup(test_tampered_claims, reset),
+		cmocka_unit_test_setup(test_alg_none, reset),
+		cmocka_unit_test_setup(test_truncated_by_conversation, reset),
+		cmocka_unit_test_setup(test_replay_rejected_also_from_other_process, reset),
+		cmocka_unit_test_setup(test_audit_and_no_token_leak, reset),
+		cmocka_unit_test_setup(test_bad_config_denies, reset),
+	};
+	int ret = pa_harness_init(argc, argv, services);
+
+	if (ret != 0)
+		return ret;
+	return cmocka_run_group_tests_name("pam-auth", tests, setup, teardown);
+}
+
+#else /* PA_NO_PAMTEST */
+
+int main(void)
+{
+	printf("SKIP: PAM-stack tests need pam_wrapper and libpamtest "
+	       "(install libpam-wrapper libpamtest0-dev and re-run configure)\n");
+	return 77;
+}
+
+#endif
