@@ -286,6 +286,7 @@ struct pol_decision {
 	char *rule;		 /* pattern of the subject's [agent] rule, or NULL */
 	size_t depth;		 /* act chain length */
 	bool escalate;		 /* an escalate session: inherits nothing */
+	const char *denial;	 /* on deny: the first reason that denied (in reasons) */
 };
 
 /*

@@ -105,7 +105,12 @@ int pa_account(struct pa_call *call)
 		o += (size_t)n;
 	}
 	if (!decision.allow) {
-		pa_log_failure(call, ctx->identity->agent_id, reasons);
+		/* the decisive reason first; all of them are in the audit event */
+		char line[1400];
+
+		snprintf(line, sizeof(line), "%s (all reasons: %s)",
+			 decision.denial != NULL ? decision.denial : "denied", reasons);
+		pa_log_failure(call, ctx->identity->agent_id, line);
 		ret = PAM_PERM_DENIED;
 		goto out;
 	}

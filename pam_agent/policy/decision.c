@@ -444,6 +444,16 @@ static void pick_grants(struct dctx *x, struct party *parties, size_t n)
 	}
 }
 
+/*
+ * Remembers the reason that turned the decision into a deny: the checks
+ * add their reason and then clear x->ok, so it is the latest one.
+ */
+static void note_denial(struct dctx *x)
+{
+	if (!x->ok && x->d->denial == NULL && x->d->n_reasons > 0)
+		x->d->denial = x->d->reasons[x->d->n_reasons - 1];
+}
+
 int pol_decide(const struct pol_config *cfg, const struct pol_request *req,
 	       struct pol_decision *out)
 {
@@ -480,6 +490,7 @@ int pol_decide(const struct pol_config *cfg, const struct pol_request *req,
 	if (x.svc == NULL) {
 		reason(&x, "service %s has no [service] section", esc(req->service, e1));
 		x.ok = false;
+		note_denial(&x);
 	} else {
 		reason(&x, "service %s has class %s", x.svc->name, pol_class_name(x.svc->cls));
 		out->cls = x.svc->cls;
@@ -506,10 +517,15 @@ int pol_decide(const struct pol_config *cfg, const struct pol_request *req,
 	out->depth = (size_t)actors;
 	n = 1 + (size_t)actors;
 
-	for (i = 0; i < n; i++)
+	note_denial(&x);
+	for (i = 0; i < n; i++) {
 		check_party(&x, &parties[i]);
+		note_denial(&x);
+	}
 	check_scope(&x);
+	note_denial(&x);
 	check_escalate(&x);
+	note_denial(&x);
 	if (parties[0].rule != NULL) {
 		out->rule = strdup(parties[0].rule->pattern);
 		if (out->rule == NULL)
@@ -529,6 +545,10 @@ int pol_decide(const struct pol_config *cfg, const struct pol_request *req,
 out:
 	for (i = 0; i < PA_ARRAY_SIZE(parties); i++)
 		free(parties[i].id);
+	if (!out->allow && out->denial == NULL && out->n_reasons > 0)
+		out->denial = out->reasons[out->n_reasons - 1];
+	if (out->allow)
+		out->denial = NULL;
 	if (!out->allow) {
 		/* a deny carries no grants and no session length */
 		for (i = 0; i < out->n_grants; i++) {
