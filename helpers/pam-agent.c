@@ -21,6 +21,8 @@ static const struct {
 	int (*run)(int argc, char **argv);
 	const char *summary;
 } commands[] = {
+	{ "check", cmd_check, "validate the configuration, bundles and permissions" },
+	{ "explain", cmd_explain, "explain the policy decision for an agent, service and user" },
 	{ "testca", cmd_testca, "a local test trust domain: make a bundle, mint tokens" },
 	{ "verify", cmd_verify, "verify a token exactly as the module does" },
 };

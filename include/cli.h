@@ -27,6 +27,8 @@ char *cli_read_token(const char *path);
 /* Parses --now EPOCH; returns 0 or -1. */
 int cli_parse_epoch(const char *text, int64_t *out);
 
+int cmd_check(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_testca(int argc, char **argv);
 

@@ -1,0 +1,274 @@
+/*
+ * check.c - `pam-agent check`: validates a configuration the way the module
+ * will use it: the files (syntax, references, permissions, through the
+ * policy engine's own loader), every trust bundle and issuer JWKS (each
+ * loaded on its own, so every broken one is listed), then the verifier as
+ * the module builds it, the replay cache directory and the audit log's
+ * directory. Nothing is created or changed.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "identity.h"
+#include "policy.h"
+#include "util.h"
+
+/* What was counted while checking, for the summary line. */
+struct check_counts {
+	size_t domain_keys;
+};
+
+static int usage(FILE *f, int code)
+{
+	fprintf(f,
+		"usage: pam-agent check [--config FILE]\n"
+		"\n"
+		"Validates the configuration (default %s) and its\n"
+		"drop-ins (FILE without .conf, plus .d): syntax, references and file\n"
+		"permissions, every trust bundle and issuer JWKS, the replay cache\n"
+		"directory (with single_use) and the audit log's directory.\n"
+		"Exit 0 and a one-line summary when everything is usable; exit 1 and\n"
+		"one problem per line (FILE:LINE: message, or FILE: message) otherwise;\n"
+		"exit 2 on usage errors.\n",
+		PA_DEFAULT_CONFIG);
+	return code;
+}
+
+/*
+ * Loads each trust bundle and each issuer JWKS on its own with the
+ * identity engine's loader, adding one problem per file that fails and
+ * counting the trust domains' keys. Returns the number of failures.
+ */
+static size_t check_keysets(const struct pol_config *cfg, struct pol_errors *errors,
+			    struct check_counts *counts)
+{
+	struct id_keyset *keys = NULL;
+	char err[512];
+	size_t i, failed = 0;
+
+	for (i = 0; i < cfg->n_domains; i++) {
+		const struct pol_trust_domain *d = &cfg->domains[i];
+
+		keys = id_keyset_load(d->bundle, ID_KEYSET_SPIFFE, err, sizeof(err));
+		if (keys == NULL) {
+			pol_errors_add(errors, "%s:%u: [trust_domain %s] bundle: %s", d->where.file,
+				       d->where.line, d->name, err);
+			failed++;
+			continue;
+		}
+		counts->domain_keys += id_keyset_count(keys);
+		id_keyset_free(keys);
+		keys = NULL;
+	}
+	for (i = 0; i < cfg->n_issuers; i++) {
+		const struct pol_issuer *is = &cfg->issuers[i];
+
+		keys = id_keyset_load(is->jwks, ID_KEYSET_OIDC, err, sizeof(err));
+		if (keys == NULL) {
+			pol_errors_add(errors, "%s:%u: [issuer %s] jwks: %s", is->where.file,
+				       is->where.line, is->url, err);
+			failed++;
+			continue;
+		}
+		id_keyset_free(keys);
+		keys = NULL;
+	}
+	return failed;
+}
+
+/*
+ * Builds and loads the verifier exactly as the module does
+ * (pol_config_to_verifier + id_verifier_load), adding its refusal, if
+ * any, as a problem of the main file. Called only when every key set
+ * loaded on its own, so what it adds is what the per-file pass cannot see
+ * (no trust domain and no issuer, a missing audience, …).
+ */
+static void check_verifier(const struct pol_config *cfg, struct pol_errors *errors)
+{
+	struct id_verifier v;
+	char err[512];
+
+	memset(&v, 0, sizeof(v));
+	if (pol_config_to_verifier(cfg, &v, err, sizeof(err)) != 0 ||
+	    id_verifier_load(&v, err, sizeof(err)) != 0)
+		pol_errors_add(errors, "%s: %s", cfg->files[0], err);
+	id_verifier_clear(&v);
+}
+
+/* Whether a file or directory owner is acceptable: root or the effective uid. */
+static bool owner_ok(uid_t uid)
+{
+	return uid == 0 || uid == geteuid();
+}
+
+/* The directory part of path (which is absolute) into out. Returns out. */
+static char *parent_dir(const char *path, char *out, size_t outlen)
+{
+	const char *slash = strrchr(path, '/');
+	size_t len = slash != NULL ? (size_t)(slash - path) : 0;
+
+	if (len == 0)
+		len = 1; /* "/x" -> "/" */
+	if (len >= outlen)
+		len = outlen - 1;
+	memcpy(out, path, len);
+	out[len] = '\0';
+	return out;
+}
+
+/*
+ * With single_use, the replay cache directory must be usable by the
+ * module: an existing real directory owned by root (or the effective uid),
+ * not writable by group or others; or, when missing, a parent directory
+ * that exists (the module creates only the last component, 0700).
+ */
+static void check_replay_dir(const struct pol_global *g, struct pol_errors *errors)
+{
+	const char *dir = g->replay_dir;
+	char parent[4096];
+	struct stat st;
+
+	if (!g->single_use || dir == NULL)
+		return;
+	if (lstat(dir, &st) != 0) {
+		if (errno != ENOENT) {
+			pol_errors_add(errors, "%s:%u: [global] replay_dir %s: cannot stat: %s",
+				       g->where.file, g->where.line, dir, strerror(errno));
+			return;
+		}
+		parent_dir(dir, parent, sizeof(parent));
+		if (stat(parent, &st) != 0 || !S_ISDIR(st.st_mode))
+			pol_errors_add(errors,
+				       "%s:%u: [global] replay_dir %s does not exist and its parent "
+				       "directory %s does not exist either",
+				       g->where.file, g->where.line, dir, parent);
+		return;
+	}
+	if (S_ISLNK(st.st_mode))
+		pol_errors_add(errors, "%s:%u: [global] replay_dir %s: is a symbolic link",
+			       g->where.file, g->where.line, dir);
+	else if (!S_ISDIR(st.st_mode))
+		pol_errors_add(errors, "%s:%u: [global] replay_dir %s: not a directory",
+			       g->where.file, g->where.line, dir);
+	else if (!owner_ok(st.st_uid))
+		pol_errors_add(errors, "%s:%u: [global] replay_dir %s: owned by uid %lu, must be "
+			       "owned by root%s", g->where.file, g->where.line, dir,
+			       (unsigned long)st.st_uid,
+			       geteuid() != 0 ? " or the effective uid" : "");
+	else if ((st.st_mode & 022) != 0)
+		pol_errors_add(errors, "%s:%u: [global] replay_dir %s: mode %04o is writable by "
+			       "group or others", g->where.file, g->where.line, dir,
+			       (unsigned)(st.st_mode & 07777));
+}
+
+/*
+ * The audit log's directory must exist (the module creates the file, not
+ * directories); an existing log must pass the audit sink's own checks: a
+ * regular file, not a symlink, owned by root (or the effective uid), not
+ * writable by group or others.
+ */
+static void check_audit_log(const struct pol_global *g, struct pol_errors *errors)
+{
+	const char *path = g->audit_log;
+	char parent[4096];
+	struct stat st;
+
+	if (path == NULL)
+		return;
+	parent_dir(path, parent, sizeof(parent));
+	if (stat(parent, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		pol_errors_add(errors, "%s:%u: [global] audit_log %s: directory %s does not exist",
+			       g->where.file, g->where.line, path, parent);
+		return;
+	}
+	if (lstat(path, &st) != 0) {
+		if (errno != ENOENT)
+			pol_errors_add(errors, "%s:%u: [global] audit_log %s: cannot stat: %s",
+				       g->where.file, g->where.line, path, strerror(errno));
+		return; /* created 0600 at the first event */
+	}
+	if (S_ISLNK(st.st_mode))
+		pol_errors_add(errors, "%s:%u: [global] audit_log %s: is a symbolic link",
+			       g->where.file, g->where.line, path);
+	else if (!S_ISREG(st.st_mode))
+		pol_errors_add(errors, "%s:%u: [global] audit_log %s: not a regular file",
+			       g->where.file, g->where.line, path);
+	else if (!owner_ok(st.st_uid))
+		pol_errors_add(errors, "%s:%u: [global] audit_log %s: owned by uid %lu, must be "
+			       "owned by root%s", g->where.file, g->where.line, path,
+			       (unsigned long)st.st_uid,
+			       geteuid() != 0 ? " or the effective uid" : "");
+	else if ((st.st_mode & 022) != 0)
+		pol_errors_add(errors, "%s:%u: [global] audit_log %s: mode %04o is too open (must "
+			       "not have any of 0022)", g->where.file, g->where.line, path,
+			       (unsigned)(st.st_mode & 07777));
+}
+
+/*
+ * Runs every check on the configuration at path. Prints the summary and
+ * returns CLI_OK, or prints each problem on its own line and returns
+ * CLI_REJECT.
+ */
+static int check_config(const char *path)
+{
+	struct pol_errors errors = { 0 };
+	struct check_counts counts = { 0 };
+	struct pol_config *cfg = NULL;
+	char dropins[4096];
+	size_t i;
+	int ret = CLI_REJECT;
+
+	pa_dropin_dir(path, dropins, sizeof(dropins));
+	if (pol_config_load(path, dropins, &cfg, &errors) != 0)
+		goto out;
+	if (check_keysets(cfg, &errors, &counts) == 0)
+		check_verifier(cfg, &errors);
+	check_replay_dir(&cfg->global, &errors);
+	check_audit_log(&cfg->global, &errors);
+	if (errors.n == 0 && errors.dropped == 0) {
+		printf("configuration OK: %zu files, %zu trust domains (%zu keys), %zu issuers, "
+		       "%zu agent rules, %zu grants\n", cfg->n_files, cfg->n_domains,
+		       counts.domain_keys, cfg->n_issuers, cfg->n_agents, cfg->n_grants);
+		ret = CLI_OK;
+	}
+out:
+	for (i = 0; i < errors.n; i++)
+		printf("%s\n", errors.msgs[i]);
+	if (errors.dropped > 0)
+		printf("%s: ... and %zu more problems\n", path, errors.dropped);
+	pol_errors_clear(&errors);
+	pol_config_unref(cfg);
+	return ret;
+}
+
+int cmd_check(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = PA_DEFAULT_CONFIG;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'h': return usage(stdout, CLI_OK);
+		default: return usage(stderr, CLI_USAGE);
+		}
+	}
+	if (optind != argc)
+		return usage(stderr, CLI_USAGE);
+	if (config[0] == '\0')
+		return cli_usage_error("check: --config needs a file name");
+	return check_config(config);
+}

@@ -1,0 +1,442 @@
+/*
+ * explain.c - `pam-agent explain`: the account-phase decision for an
+ * identity given by hand (an agent id and the token's claims), a PAM
+ * service, user and remote host, at a given time, made by the module's own
+ * code: the same two checks the module makes before the rules (the target
+ * user exists; the token has not expired since authentication), then
+ * pol_decide, printed with pol_explain. Nothing is verified (there is no
+ * token) and nothing is recorded.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "identity.h"
+#include "policy.h"
+#include "util.h"
+
+/* Lifetime of the token explain assumes when the claims give no exp. */
+#define EXPLAIN_DEFAULT_TTL 300
+
+static int usage(FILE *f, int code)
+{
+	fprintf(f,
+		"usage: pam-agent explain --id ID --service S --user U [--rhost H]\n"
+		"                         [--claims JSON] [--config FILE] [--now EPOCH]\n"
+		"\n"
+		"Prints the decision pam_agent.so's account phase makes for an agent (a\n"
+		"SPIFFE ID, or ISSUER#SUBJECT for an OIDC identity) on PAM service S as\n"
+		"user U from host H (none: local), under the configuration (default\n"
+		"%s) at time EPOCH (default now):\n"
+		"allow or deny, class, session length, grants and every reason.\n"
+		"JSON is the token's claims as an object (task, scope, act, iat, exp, nbf,\n"
+		"jti, iss, sub), taken as the verifier takes them. Without --claims the\n"
+		"token is a fresh one: iat = now, exp = now + %ds. With --claims an\n"
+		"absent exp is now + %ds and an absent iat stays absent, as in a token\n"
+		"without one. Exit 0 allow, 1 deny, 2 usage or configuration error.\n",
+		PA_DEFAULT_CONFIG, EXPLAIN_DEFAULT_TTL, EXPLAIN_DEFAULT_TTL);
+	return code;
+}
+
+/* a + b, saturated to the int64_t range. */
+static int64_t sat_add(int64_t a, int64_t b)
+{
+	int64_t r;
+
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
+/*
+ * Reads the NumericDate claim name as the verifier does: an integer, or a
+ * real rounded toward the strict side (down for exp, up for nbf/iat).
+ * Returns 1 when present, 0 when absent, -1 when not a usable number.
+ */
+static int claim_time(const json_t *claims, const char *name, bool round_up,
+		      int64_t *out, char *err, size_t errlen)
+{
+	const json_t *v = json_object_get(claims, name);
+	double d;
+
+	*out = 0;
+	if (v == NULL)
+		return 0;
+	if (json_is_integer(v)) {
+		*out = (int64_t)json_integer_value(v);
+		return 1;
+	}
+	if (!json_is_real(v))
+		return pa_err(err, errlen, "\"%s\" is not a number", name);
+	d = json_real_value(v);
+	if (!(d >= -9.0e18 && d <= 9.0e18))
+		return pa_err(err, errlen, "\"%s\" is out of range", name);
+	*out = (int64_t)d;
+	if (round_up && (double)*out < d)
+		(*out)++;
+	else if (!round_up && (double)*out > d)
+		(*out)--;
+	return 1;
+}
+
+/* Reads the optional string claim name: 1 present, 0 absent, -1 bad type. */
+static int claim_string(const json_t *claims, const char *name, const char **out,
+			char *err, size_t errlen)
+{
+	const json_t *v = json_object_get(claims, name);
+
+	*out = NULL;
+	if (v == NULL)
+		return 0;
+	if (!json_is_string(v))
+		return pa_err(err, errlen, "\"%s\" is not a string", name);
+	*out = json_string_value(v);
+	return 1;
+}
+
+/* Copies the optional string claim name into *field. Returns 0 or -1. */
+static int copy_claim(const json_t *claims, const char *name, char **field,
+		      char *err, size_t errlen)
+{
+	const char *s = NULL;
+	int rc = claim_string(claims, name, &s, err, errlen);
+
+	if (rc <= 0)
+		return rc;
+	*field = strdup(s);
+	if (*field == NULL)
+		return pa_err(err, errlen, "out of memory");
+	return 0;
+}
+
+/* Whether s is non-empty and free of control characters (the verifier's rule for sub). */
+static bool printable_subject(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	if (*p == '\0')
+		return false;
+	for (; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
+/*
+ * Fills the names of id from agent_id as id_verify_token would have: a
+ * SPIFFE ID is the subject and names the trust domain (iss, when given, is
+ * kept as is); anything else is ISSUER#SUBJECT, split at the first '#'
+ * (an issuer never contains one). sub and iss in the claims, when given,
+ * must agree with agent_id. Returns 0 or -1 with err.
+ */
+static int identity_names(struct id_identity *id, const char *agent_id, const json_t *claims,
+			  char *err, size_t errlen)
+{
+	const char *sub = NULL, *iss = NULL, *hash;
+	char td[256], why[256], e[PA_ESCAPE_MAX];
+
+	if (claim_string(claims, "sub", &sub, err, errlen) < 0 ||
+	    claim_string(claims, "iss", &iss, err, errlen) < 0)
+		return -1;
+	pa_escape(agent_id, strlen(agent_id), e, sizeof(e));
+	if (strncmp(agent_id, "spiffe://", 9) == 0) {
+		if (id_spiffe_id_parse(agent_id, td, sizeof(td), why, sizeof(why)) != 0)
+			return pa_err(err, errlen, "--id %s: %s", e, why);
+		if (sub != NULL && strcmp(sub, agent_id) != 0)
+			return pa_err(err, errlen, "\"sub\" differs from --id %s", e);
+		id->kind = ID_KIND_SPIFFE;
+		id->subject = strdup(agent_id);
+		id->trust_domain = strdup(td);
+		id->issuer = iss != NULL ? strdup(iss) : NULL;
+		if (id->subject == NULL || id->trust_domain == NULL || (iss != NULL && !id->issuer))
+			return pa_err(err, errlen, "out of memory");
+		return 0;
+	}
+	hash = strchr(agent_id, '#');
+	if (hash == NULL || hash == agent_id)
+		return pa_err(err, errlen, "--id %s: neither a SPIFFE ID nor ISSUER#SUBJECT", e);
+	id->kind = ID_KIND_OIDC;
+	id->issuer = strndup(agent_id, (size_t)(hash - agent_id));
+	id->subject = strdup(hash + 1);
+	if (id->issuer == NULL || id->subject == NULL)
+		return pa_err(err, errlen, "out of memory");
+	if (!printable_subject(id->subject))
+		return pa_err(err, errlen, "--id %s: the subject is empty or has control characters",
+			      e);
+	if (iss != NULL && strcmp(iss, id->issuer) != 0)
+		return pa_err(err, errlen, "\"iss\" differs from the issuer of --id %s", e);
+	if (sub != NULL && strcmp(sub, id->subject) != 0)
+		return pa_err(err, errlen, "\"sub\" differs from the subject of --id %s", e);
+	return 0;
+}
+
+/*
+ * Builds the identity the verifier would have produced for a token with
+ * these claims (claims NULL: a fresh token with no other claims) at now:
+ * names from agent_id, jti/task/scope copied, act as given (the policy
+ * engine judges its shape), exp/nbf/iat as NumericDates. Returns a new
+ * identity, or NULL with err.
+ */
+static struct id_identity *build_identity(const char *agent_id, const json_t *claims,
+					  int64_t now, char *err, size_t errlen)
+{
+	struct id_identity *id = NULL;
+	json_t *all = NULL;
+	int has_exp, has_nbf, has_iat;
+
+	all = claims != NULL ? json_deep_copy(claims) : json_object();
+	id = calloc(1, sizeof(*id));
+	if (all == NULL || id == NULL) {
+		pa_err(err, errlen, "out of memory");
+		goto fail;
+	}
+	id->agent_id = strdup(agent_id);
+	if (id->agent_id == NULL) {
+		pa_err(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (identity_names(id, agent_id, all, err, errlen) != 0 ||
+	    copy_claim(all, "jti", &id->jti, err, errlen) != 0 ||
+	    copy_claim(all, "task", &id->task, err, errlen) != 0 ||
+	    copy_claim(all, "scope", &id->scope, err, errlen) != 0)
+		goto fail;
+	has_exp = claim_time(all, "exp", false, &id->exp, err, errlen);
+	has_nbf = claim_time(all, "nbf", true, &id->nbf, err, errlen);
+	has_iat = claim_time(all, "iat", true, &id->iat, err, errlen);
+	if (has_exp < 0 || has_nbf < 0 || has_iat < 0)
+		goto fail;
+	if (has_exp == 0)
+		id->exp = sat_add(now, EXPLAIN_DEFAULT_TTL);
+	if (has_iat == 0 && claims == NULL)
+		id->iat = now;
+	id->act = json_incref(json_object_get(all, "act"));
+	id->claims = all;
+	return id;
+fail:
+	json_decref(all);
+	id_identity_free(id);
+	return NULL;
+}
+
+/*
+ * Prints a note for each thing about this identity that the identity
+ * engine would refuse at authentication, before any decision: the module
+ * never reaches its account phase for such a token.
+ */
+static void print_auth_notes(const struct pol_config *cfg, const struct id_identity *id)
+{
+	const json_t *act = id->act;
+	size_t i;
+	bool known = false;
+
+	for (i = 0; id->issuer != NULL && i < cfg->n_issuers; i++)
+		if (strcmp(cfg->issuers[i].url, id->issuer) == 0)
+			known = true;
+	if (id->kind == ID_KIND_SPIFFE && known)
+		printf("note: iss names a configured issuer: the module would verify this token "
+		       "as %s#%s, not as this SPIFFE ID\n", id->issuer, id->agent_id);
+	if (id->kind == ID_KIND_OIDC && !known)
+		printf("note: issuer %s is not configured: the module refuses its tokens at "
+		       "authentication\n", id->issuer);
+	if (id->kind == ID_KIND_SPIFFE) {
+		for (i = 0, known = false; i < cfg->n_domains; i++)
+			if (strcmp(cfg->domains[i].name, id->trust_domain) == 0)
+				known = true;
+		if (!known)
+			printf("note: trust domain %s is not configured: the module refuses its "
+			       "tokens at authentication\n", id->trust_domain);
+	}
+	if (act != NULL && !json_is_object(act))
+		printf("note: \"act\" is not a JSON object: the module refuses such a token at "
+		       "authentication\n");
+}
+
+/*
+ * Fills *d with the deny the module's account phase returns before the
+ * rules are consulted: the one reason why, and the class of the service
+ * asked for. Returns 0, or -1 when memory ran out.
+ */
+static int module_deny(const struct pol_config *cfg, const struct pol_request *req,
+		       const char *why, struct pol_decision *d)
+{
+	const struct pol_service *svc = pol_config_find_service(cfg, req->service);
+
+	memset(d, 0, sizeof(*d));
+	d->reasons = calloc(1, sizeof(*d->reasons));
+	if (d->reasons == NULL)
+		return -1;
+	d->reasons[0] = strdup(why);
+	if (d->reasons[0] == NULL) {
+		free(d->reasons);
+		d->reasons = NULL;
+		return -1;
+	}
+	d->n_reasons = 1;
+	d->denial = d->reasons[0];
+	d->cls = svc != NULL ? svc->cls : POL_CLASS_NONE;
+	return 0;
+}
+
+/* Prints what the rules alone decide, for a request the module denied before them. */
+static void print_rules_alone(const struct pol_config *cfg, const struct pol_request *req)
+{
+	struct pol_decision rules;
+	size_t i;
+
+	if (pol_decide(cfg, req, &rules) != 0) {
+		pol_decision_clear(&rules);
+		return;
+	}
+	printf("note: the module denies before consulting the rules; the rules alone would "
+	       "decide: %s", rules.allow ? "allow" : "deny");
+	if (rules.allow) {
+		printf(", class %s, grants", pol_class_name(rules.cls));
+		for (i = 0; i < rules.n_grants; i++)
+			printf(" %s", rules.grants[i].name);
+		if (rules.n_grants == 0)
+			printf(" (none)");
+	}
+	printf("\n");
+	pol_decision_clear(&rules);
+}
+
+/* Loads the configuration at path; on refusal prints every problem. */
+static int load_config(const char *path, struct pol_config **cfg)
+{
+	struct pol_errors errors = { 0 };
+	char dropins[4096];
+	size_t i;
+
+	pa_dropin_dir(path, dropins, sizeof(dropins));
+	if (pol_config_load(path, dropins, cfg, &errors) == 0)
+		return 0;
+	fprintf(stderr, "pam-agent: configuration refused (everything would be denied):\n");
+	for (i = 0; i < errors.n; i++)
+		fprintf(stderr, "  %s\n", errors.msgs[i]);
+	if (errors.dropped > 0)
+		fprintf(stderr, "  ... and %zu more problems\n", errors.dropped);
+	pol_errors_clear(&errors);
+	return -1;
+}
+
+/* Whether the module's account phase finds user in the passwd database. */
+static bool user_known(const char *user)
+{
+	struct passwd pw, *pwp = NULL;
+	char buf[4096];
+
+	return getpwnam_r(user, &pw, buf, sizeof(buf), &pwp) == 0 && pwp != NULL;
+}
+
+int cmd_explain(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "id", required_argument, NULL, 'i' },
+		{ "service", required_argument, NULL, 's' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "rhost", required_argument, NULL, 'r' },
+		{ "claims", required_argument, NULL, 'j' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "now", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *agent = NULL, *service = NULL, *user = NULL, *rhost = NULL;
+	const char *claims_text = NULL, *config = PA_DEFAULT_CONFIG;
+	struct pol_config *cfg = NULL;
+	struct id_identity *id = NULL;
+	struct pol_decision d;
+	struct pol_request req;
+	json_t *claims = NULL;
+	json_error_t jerr;
+	int64_t now = (int64_t)time(NULL);
+	char *text = NULL, err[512];
+	const char *early = NULL;
+	int c, ret = CLI_USAGE;
+
+	memset(&d, 0, sizeof(d));
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i': agent = optarg; break;
+		case 's': service = optarg; break;
+		case 'u': user = optarg; break;
+		case 'r': rhost = optarg; break;
+		case 'j': claims_text = optarg; break;
+		case 'c': config = optarg; break;
+		case 'n':
+			if (cli_parse_epoch(optarg, &now) != 0)
+				return cli_usage_error("explain: --now %s: not an epoch time", optarg);
+			break;
+		case 'h': return usage(stdout, CLI_OK);
+		default: return usage(stderr, CLI_USAGE);
+		}
+	}
+	if (optind != argc)
+		return usage(stderr, CLI_USAGE);
+	if (agent == NULL || service == NULL || user == NULL)
+		return cli_usage_error("explain: --id, --service and --user are required");
+	if (agent[0] == '\0' || service[0] == '\0' || user[0] == '\0' || config[0] == '\0')
+		return cli_usage_error("explain: --id, --service, --user and --config "
+				       "must not be empty");
+	if (claims_text != NULL) {
+		/* the verifier's JSON rules: no duplicate names, no NUL in strings */
+		claims = json_loads(claims_text, JSON_REJECT_DUPLICATES, &jerr);
+		if (claims == NULL)
+			return cli_usage_error("explain: --claims: not valid JSON at column %d: %s",
+					       jerr.column, jerr.text);
+		if (!json_is_object(claims)) {
+			json_decref(claims);
+			return cli_usage_error("explain: --claims must be a JSON object");
+		}
+	}
+
+	if (load_config(config, &cfg) != 0)
+		goto out;
+	id = build_identity(agent, claims, now, err, sizeof(err));
+	if (id == NULL) {
+		ret = cli_usage_error("explain: %s", err);
+		goto out;
+	}
+	memset(&req, 0, sizeof(req));
+	req.id = id;
+	req.service = service;
+	req.user = user;
+	req.rhost = rhost;
+	req.tty = NULL;
+	req.now = now;
+	req.runtime = NULL;
+
+	/* the account phase's own checks before the rules, with its reasons */
+	if (!user_known(user))
+		early = "target user unknown";
+	else if (now >= sat_add(id->exp, cfg->global.clock_skew))
+		early = "token expired since authentication";
+	if (early != NULL ? module_deny(cfg, &req, early, &d) != 0
+			  : pol_decide(cfg, &req, &d) != 0) {
+		ret = cli_usage_error("explain: out of memory");
+		goto out;
+	}
+	text = pol_explain(&req, &d);
+	if (text == NULL) {
+		ret = cli_usage_error("explain: out of memory");
+		goto out;
+	}
+	fputs(text, stdout);
+	if (early != NULL)
+		print_rules_alone(cfg, &req);
+	print_auth_notes(cfg, id);
+	ret = d.allow ? CLI_OK : CLI_REJECT;
+out:
+	free(text);
+	pol_decision_clear(&d);
+	id_identity_free(id);
+	json_decref(claims);
+	pol_config_unref(cfg);
+	return ret;
+}

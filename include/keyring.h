@@ -1,0 +1,88 @@
+/*
+ * keyring.h - the keyring engine: session keyrings, per-session keyrings
+ * and credential keys in the kernel keyring, over libkeyutils. No PAM
+ * headers here. DESIGN.md §5 is the specification.
+ *
+ * Conventions: functions return 0 (or a serial > 0) on success and -1 on
+ * failure with a one-line reason in err that names the cause, and for
+ * ENOSYS/EPERM-from-seccomp/EDQUOT the sysctl or setting to look at.
+ */
+#ifndef PA_KEYRING_H
+#define PA_KEYRING_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Permissions of every key and per-session keyring: possessor
+ * view/read/search, owner all, group and other nothing. */
+#define KR_PERM 0x0b3f0000u
+/* Description prefix of everything pam_agent puts in a keyring. */
+#define KR_PREFIX "pam_agent:"
+/* Longest session id (hex) and grant name accepted. */
+#define KR_SID_MAX 64
+#define KR_NAME_MAX 64
+
+/*
+ * Makes sure the calling process has a session keyring of its own, as
+ * pam_keyinit does: when its session keyring is missing or is the user's
+ * default user-session keyring, joins a new anonymous session keyring
+ * created while the process runs with uid/gid as its effective ids (so
+ * the user owns it), restoring the previous ids on every path. Returns the
+ * session keyring serial, or -1 with err (keyrings unavailable: ENOSYS or
+ * EPERM from a seccomp filter are named as such).
+ */
+int32_t kr_session_keyring_ensure(uid_t uid, gid_t gid, char *err, size_t errlen);
+
+/*
+ * Creates the keyring "pam_agent:<sid>" with KR_PERM and a timeout of
+ * timeout seconds (0: none), linked into the caller's session keyring.
+ * Returns its serial or -1 with err.
+ */
+int32_t kr_session_create(const char *sid, int64_t timeout, char *err, size_t errlen);
+
+/*
+ * Adds a "user" key "pam_agent:<name>" holding len bytes of secret to the
+ * keyring ring, with KR_PERM and a timeout of timeout seconds (> 0
+ * required). A key of that name already in ring is an error (never
+ * replaced silently). Returns the key serial or -1 with err; EDQUOT names
+ * kernel.keys.maxkeys / maxbytes (root_maxkeys / root_maxbytes for root).
+ */
+int32_t kr_key_add(int32_t ring, const char *name, const void *secret, size_t len,
+		   int64_t timeout, char *err, size_t errlen);
+
+/*
+ * Revokes the key or keyring serial. A key that is already revoked,
+ * expired or gone counts as success. Returns 0 or -1 with err.
+ */
+int kr_revoke(int32_t serial, char *err, size_t errlen);
+
+/*
+ * Revokes every key linked in ring, then ring itself. Returns 0 when all
+ * are revoked (or already gone), -1 with err naming what was not (it
+ * still tries every key).
+ */
+int kr_session_revoke(int32_t ring, char *err, size_t errlen);
+
+/* One key of a per-session keyring, as listed. */
+struct kr_entry {
+	int32_t serial;
+	char name[KR_NAME_MAX + 1]; /* without the "pam_agent:" prefix */
+	uid_t uid;
+	gid_t gid;
+	uint32_t perm;
+};
+
+/*
+ * Lists the keys linked in ring (at most max entries into out). Returns
+ * the number found (may exceed max) or -1 with err.
+ */
+int kr_list(int32_t ring, struct kr_entry *out, size_t max, char *err, size_t errlen);
+
+/*
+ * Finds the per-session keyring "pam_agent:<sid>" reachable from the
+ * caller's session keyring. Returns its serial, 0 when absent, -1 on error.
+ */
+int32_t kr_session_find(const char *sid, char *err, size_t errlen);
+
+#endif /* PA_KEYRING_H */

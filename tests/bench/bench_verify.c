@@ -1,0 +1,256 @@
+/*
+ * bench_verify.c - the whole token pipeline (parse, bundle lookup, signature,
+ * claims) against the raw OpenSSL verify of the same signing input with
+ * the same key, in one process and run. Not a test: prints a table and
+ * writes bench-verify.csv. Figures are medians of batch means.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+#include "identity.h"
+
+#define AUD "spiffe://example.org/host/bench"
+#define SUB "spiffe://example.org/agents/bench"
+#define ISS "https://idp.bench.test"
+#define BATCH 20
+#define BATCHES 41
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void die(const char *what, const char *err)
+{
+	fprintf(stderr, "bench_verify: %s: %s\n", what, err != NULL ? err : "failed");
+	exit(1);
+}
+
+/* The private key of a signer as an EVP_PKEY (through its PEM file). */
+static EVP_PKEY *signer_pkey(const struct id_signer *s)
+{
+	char path[] = "/tmp/pa-bench-key.XXXXXX", err[256];
+	EVP_PKEY *pkey;
+	FILE *f;
+	int fd = mkstemp(path);
+
+	if (fd < 0)
+		die("mkstemp", NULL);
+	close(fd);
+	unlink(path);
+	if (id_signer_save(s, path, err, sizeof(err)) != 0)
+		die("save", err);
+	f = fopen(path, "r");
+	pkey = f != NULL ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+	if (f != NULL)
+		fclose(f);
+	unlink(path);
+	if (pkey == NULL)
+		die("read key", NULL);
+	return pkey;
+}
+
+static const EVP_MD *md_of(enum id_alg alg)
+{
+	switch (alg) {
+	case ID_ALG_RS384: case ID_ALG_PS384: case ID_ALG_ES384: return EVP_sha384();
+	case ID_ALG_RS512: case ID_ALG_PS512: case ID_ALG_ES512: return EVP_sha512();
+	case ID_ALG_EDDSA: return NULL;
+	default: return EVP_sha256();
+	}
+}
+
+static bool is_pss(enum id_alg alg)
+{
+	return alg == ID_ALG_PS256 || alg == ID_ALG_PS384 || alg == ID_ALG_PS512;
+}
+
+/* One raw EVP_DigestVerify of msg/sig; returns 1 when valid. */
+static int raw_verify(EVP_PKEY *pkey, enum id_alg alg, const unsigned char *msg, size_t len,
+		      const unsigned char *sig, size_t siglen)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pctx = NULL;
+	int ok;
+
+	ok = EVP_DigestVerifyInit(ctx, &pctx, md_of(alg), NULL, pkey) == 1;
+	if (ok && is_pss(alg))
+		ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+		     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1;
+	ok = ok && EVP_DigestVerify(ctx, sig, siglen, msg, len) == 1;
+	EVP_MD_CTX_free(ctx);
+	return ok;
+}
+
+/* A signature over msg in OpenSSL's own format (DER for ECDSA). */
+static unsigned char *raw_sign(EVP_PKEY *pkey, enum id_alg alg, const unsigned char *msg,
+			       size_t len, size_t *siglen)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pctx = NULL;
+	unsigned char *sig = NULL;
+
+	if (EVP_DigestSignInit(ctx, &pctx, md_of(alg), NULL, pkey) != 1)
+		die("sign init", NULL);
+	if (is_pss(alg) && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+			    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))
+		die("pss", NULL);
+	if (EVP_DigestSign(ctx, NULL, siglen, msg, len) != 1 || (sig = malloc(*siglen)) == NULL ||
+	    EVP_DigestSign(ctx, sig, siglen, msg, len) != 1)
+		die("sign", NULL);
+	EVP_MD_CTX_free(ctx);
+	return sig;
+}
+
+/* A key set JSON with jwk and filler extra ES256 keys. */
+static struct id_keyset *make_keyset(json_t *jwk, json_t *const *fillers, size_t n_fill,
+				     enum id_keyset_kind kind)
+{
+	json_t *doc = json_pack("{s:[O]}", "keys", jwk);
+	struct id_keyset *set;
+	char err[256], *text;
+	size_t i;
+
+	for (i = 0; i < n_fill; i++)
+		json_array_append(json_object_get(doc, "keys"), fillers[i]);
+	text = json_dumps(doc, JSON_COMPACT);
+	set = id_keyset_parse(text, strlen(text), kind, err, sizeof(err));
+	if (set == NULL)
+		die("keyset", err);
+	free(text);
+	json_decref(doc);
+	return set;
+}
+
+int main(void)
+{
+	static const enum id_alg algs[] = { ID_ALG_RS256, ID_ALG_PS256, ID_ALG_ES256,
+					    ID_ALG_ES384, ID_ALG_EDDSA };
+	static const size_t key_counts[] = { 1, 100 };
+	json_t *fill_spiffe[99], *fill_oidc[99];
+	char err[256];
+	FILE *csv = fopen("bench-verify.csv", "w");
+	size_t a, k, i;
+
+	for (i = 0; i < 99; i++) {
+		struct id_signer *s = id_signer_generate(ID_ALG_ES256, err, sizeof(err));
+
+		if (s == NULL)
+			die("filler", err);
+		fill_spiffe[i] = id_signer_public_jwk(s, "jwt-svid");
+		fill_oidc[i] = id_signer_public_jwk(s, "sig");
+		id_signer_free(s);
+	}
+	printf("%-6s %5s %14s %14s %7s\n", "alg", "keys", "pipeline_us", "raw_verify_us", "ratio");
+	if (csv != NULL)
+		fprintf(csv, "alg,keys,pipeline_us,raw_verify_us,ratio\n");
+	for (a = 0; a < sizeof(algs) / sizeof(algs[0]); a++) {
+		enum id_alg alg = algs[a];
+		bool oidc = alg == ID_ALG_EDDSA;
+		struct id_signer *signer = id_signer_generate(alg, err, sizeof(err));
+		EVP_PKEY *pkey;
+		json_t *claims, *jwk;
+		char *token;
+		const char *dot;
+		unsigned char *sig;
+		size_t siglen;
+		time_t t = time(NULL);
+
+		if (signer == NULL)
+			die("signer", err);
+		pkey = signer_pkey(signer);
+		jwk = id_signer_public_jwk(signer, oidc ? "sig" : "jwt-svid");
+		claims = json_pack("{s:s, s:s, s:I, s:I, s:s}", "sub", SUB, "aud", AUD, "iat",
+				   (json_int_t)t, "exp", (json_int_t)t + 300, "jti", "bench");
+		if (oidc)
+			json_object_set_new(claims, "iss", json_string(ISS));
+		token = id_sign_jwt(signer, claims, err, sizeof(err));
+		if (token == NULL)
+			die("sign", err);
+		dot = strrchr(token, '.');
+		sig = raw_sign(pkey, alg, (const unsigned char *)token, (size_t)(dot - token), &siglen);
+
+		for (k = 0; k < sizeof(key_counts) / sizeof(key_counts[0]); k++) {
+			struct id_trust_domain td = { .name = (char *)"example.org" };
+			struct id_issuer is = { .url = (char *)ISS, .allow_eddsa = true };
+			struct id_verifier v = { .audience = (char *)AUD, .leeway = 30,
+						 .max_token_age = 3600 };
+			double pipe[BATCHES], raw[BATCHES];
+			struct id_keyset *set = make_keyset(jwk, oidc ? fill_oidc : fill_spiffe,
+							    key_counts[k] - 1,
+							    oidc ? ID_KEYSET_OIDC : ID_KEYSET_SPIFFE);
+			size_t b, r;
+
+			if (oidc) {
+				is.keys = set;
+				is.audience = (char *)AUD;
+				v.issuers = &is;
+				v.n_issuers = 1;
+			} else {
+				td.keys = set;
+				v.domains = &td;
+				v.n_domains = 1;
+			}
+			for (b = 0; b < BATCHES; b++) {
+				double t0 = now_ns();
+
+				for (r = 0; r < BATCH; r++) {
+					struct id_identity *id = NULL;
+
+					if (id_verify_token(&v, token, strlen(token), (int64_t)t, &id,
+							    err, sizeof(err)) != 0)
+						die("verify", err);
+					id_identity_free(id);
+				}
+				pipe[b] = (now_ns() - t0) / BATCH / 1000.0;
+				t0 = now_ns();
+				for (r = 0; r < BATCH; r++)
+					if (!raw_verify(pkey, alg, (const unsigned char *)token,
+							(size_t)(dot - token), sig, siglen))
+						die("raw verify", NULL);
+				raw[b] = (now_ns() - t0) / BATCH / 1000.0;
+			}
+			qsort(pipe, BATCHES, sizeof(double), cmp_double);
+			qsort(raw, BATCHES, sizeof(double), cmp_double);
+			printf("%-6s %5zu %14.1f %14.1f %7.2f\n", id_alg_name(alg), key_counts[k],
+			       pipe[BATCHES / 2], raw[BATCHES / 2], pipe[BATCHES / 2] / raw[BATCHES / 2]);
+			if (csv != NULL)
+				fprintf(csv, "%s,%zu,%.1f,%.1f,%.3f\n", id_alg_name(alg), key_counts[k],
+					pipe[BATCHES / 2], raw[BATCHES / 2],
+					pipe[BATCHES / 2] / raw[BATCHES / 2]);
+			id_keyset_free(set);
+		}
+		free(sig);
+		free(token);
+		json_decref(claims);
+		json_decref(jwk);
+		EVP_PKEY_free(pkey);
+		id_signer_free(signer);
+	}
+	for (i = 0; i < 99; i++) {
+		json_decref(fill_spiffe[i]);
+		json_decref(fill_oidc[i]);
+	}
+	if (csv != NULL)
+		fclose(csv);
+	return 0;
+}

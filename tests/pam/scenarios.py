@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""The policy scenario table (tests/data/policy/scenarios.json) through the
+real module and through `pam-agent explain`: both must agree with each other
+and with the table, on allow/deny, and for an allow on class and grants.
+
+The module runs in the real Linux-PAM library (pamtester under pam_wrapper),
+with the scenario's clock (libfaketime), its users (nss_wrapper) and tokens
+signed here with Python's `cryptography` - an implementation independent of
+the project's own signer. Prints PASS/FAIL per scenario, exits 77 (SKIP)
+when a tool is missing."""
+import base64
+import calendar
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def skip(why):
+    print("SKIP: %s" % why)
+    sys.exit(77)
+
+
+try:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+except ImportError:
+    skip("python3-cryptography is not installed")
+
+MODULE = os.environ.get("PA_MODULE", "")
+DATA = os.environ.get("PA_TEST_DATA", "tests/data")
+PAM_AGENT = os.path.join(os.environ.get("top_builddir", "."), "pam-agent")
+WRAPPER = os.environ.get("PA_PAM_WRAPPER_SO", "")
+LIBDIR = os.path.dirname(WRAPPER) if WRAPPER else ""
+NSS_WRAPPER = os.path.join(LIBDIR, "libnss_wrapper.so")
+FAKETIME = os.path.join(LIBDIR, "faketime", "libfaketime.so.1")
+
+for path, pkg in ((WRAPPER, "libpam-wrapper"), (NSS_WRAPPER, "libnss-wrapper"),
+                  (FAKETIME, "libfaketime"), (MODULE, "the built module")):
+    if not path or not os.path.exists(path):
+        skip("%s not found (%s)" % (path or "pam_wrapper", pkg))
+if shutil.which("pamtester") is None:
+    skip("pamtester is not installed")
+
+
+def b64(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+KEY = ec.generate_private_key(ec.SECP256R1())
+NUMS = KEY.public_key().public_numbers()
+JWK = {"kty": "EC", "crv": "P-256", "kid": "scenario-key", "alg": "ES256",
+       "x": b64(NUMS.x.to_bytes(32, "big")), "y": b64(NUMS.y.to_bytes(32, "big"))}
+
+
+def mint(claims):
+    header = b64(json.dumps({"alg": "ES256", "kid": "scenario-key", "typ": "JWT"}).encode())
+    payload = b64(json.dumps(claims).encode())
+    der = KEY.sign(("%s.%s" % (header, payload)).encode(), ec.ECDSA(hashes.SHA256()))
+    r, s = decode_dss_signature(der)
+    return "%s.%s.%s" % (header, payload, b64(r.to_bytes(32, "big") + s.to_bytes(32, "big")))
+
+
+def write(path, text, mode=0o644):
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+
+
+def prepare_config(work, name, dropins, bundle, jwks):
+    """Copies a scenario configuration, pointing its key files at ours."""
+    base = os.path.join(work, name.replace(".conf", ""))
+    os.makedirs(os.path.join(base, "pam.d"))
+    os.chmod(base, 0o755)
+    conf = os.path.join(base, "pam_agent.conf")
+
+    def fix(text):
+        text = re.sub(r"(?m)^(bundle\s*=).*$", r"\1 " + bundle, text)
+        return re.sub(r"(?m)^(jwks\s*=).*$", r"\1 " + jwks, text)
+
+    with open(os.path.join(DATA, "policy", name)) as f:
+        write(conf, fix(f.read()))
+    if dropins:
+        ddir = os.path.join(base, "pam_agent.d")
+        os.makedirs(ddir)
+        os.chmod(ddir, 0o755)
+        src = os.path.join(DATA, "policy", dropins)
+        for entry in sorted(os.listdir(src)):
+            with open(os.path.join(src, entry)) as f:
+                write(os.path.join(ddir, entry), fix(f.read()))
+    return base, conf
+
+
+def global_value(conf, key):
+    with open(conf) as f:
+        m = re.search(r"(?m)^%s\s*=\s*(\S+)" % key, f.read())
+    return m.group(1) if m else None
+
+
+def issuer_audience(conf, iss):
+    with open(conf) as f:
+        text = f.read()
+    m = re.search(r"(?ms)^\[issuer %s\]\s*$(.*?)(^\[|\Z)" % re.escape(iss), text)
+    if not m:
+        return None
+    a = re.search(r"(?m)^audience\s*=\s*(\S+)", m.group(1))
+    return a.group(1) if a else None
+
+
+def main():
+    with open(os.path.join(DATA, "policy", "scenarios.json")) as f:
+        scenarios = json.load(f)["scenarios"]
+    work = tempfile.mkdtemp(prefix="pa-scenarios.")
+    os.chmod(work, 0o755)
+    try:
+        return run(work, scenarios)
+    finally:
+        if "PA_KEEP_TEST_DIR" not in os.environ:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def run(work, scenarios):
+    bundle = os.path.join(work, "bundle.json")
+    jwks = os.path.join(work, "jwks.json")
+    write(bundle, json.dumps({"keys": [dict(JWK, use="jwt-svid")]}))
+    write(jwks, json.dumps({"keys": [JWK]}))
+    users = sorted({s["user"] for s in scenarios} - {"root"})
+    passwd = os.path.join(work, "passwd")
+    group = os.path.join(work, "group")
+    write(passwd, "root:x:0:0:root:/root:/bin/sh\n" + "".join(
+        "%s:x:%d:%d::/nonexistent:/usr/sbin/nologin\n" % (u, 2000 + i, 2000)
+        for i, u in enumerate(users)))
+    write(group, "root:x:0:\nagents:x:2000:\n")
+    configs = {}
+    passes = fails = 0
+    for sc in scenarios:
+        key = (sc["config"], sc.get("dropins"))
+        if key not in configs:
+            configs[key] = prepare_config(work, sc["config"], sc.get("dropins"), bundle, jwks)
+        base, conf = configs[key]
+        service = sc["service"]
+        svc_file = os.path.join(base, "pam.d", service)
+        write(svc_file, "auth required %s config=%s\naccount required %s config=%s\n"
+              % (MODULE, conf, MODULE, conf))
+        write(os.path.join(base, "pam.d", "other"), "auth required pam_deny.so\naccount required pam_deny.so\n")
+
+        ident = sc["identity"]
+        claims = {k: v for k, v in ident.items()}
+        iss = ident.get("iss")
+        aud = issuer_audience(conf, iss) if iss else None
+        claims["aud"] = aud or global_value(conf, "audience")
+        claims["jti"] = "scenario-%d" % (passes + fails)
+        agent = "%s#%s" % (iss, ident["sub"]) if iss else ident["sub"]
+        token = mint(claims)
+
+        env = dict(os.environ)
+        env.update({
+            "LD_PRELOAD": "%s %s %s" % (FAKETIME, WRAPPER, NSS_WRAPPER),
+            "FAKETIME": time.strftime("@%Y-%m-%d %H:%M:%S", time.gmtime(sc["now"])),
+            "TZ": "UTC",
+            "NSS_WRAPPER_PASSWD": passwd, "NSS_WRAPPER_GROUP": group,
+            "PAM_WRAPPER": "1", "PAM_WRAPPER_SERVICE_DIR": os.path.join(base, "pam.d"),
+            "PAM_WRAPPER_DEBUGLEVEL": "2", "UID_WRAPPER_DISABLE_DEEPBIND": "1",
+        })
+        args = ["pamtester", "-v"]
+        if sc.get("rhost"):
+            args += ["-I", "rhost=%s" % sc["rhost"]]
+        args += [service, sc["user"], "authenticate", "acct_mgmt"]
+        p = subprocess.run(args, input=token + "\n", env=env, capture_output=True, text=True)
+        out = p.stdout + p.stderr
+        module_allow = "account management done" in out
+        m = re.search(r"account: allowed: class (\w+), (\d+) grant", out)
+        module_class, module_ngrants = (m.group(1), int(m.group(2))) if m else (None, 0)
+        g = re.findall(r'"event":"decision","result":"allow".*?"grants":\[([^\]]*)\]', out)
+        module_grants = json.loads("[%s]" % g[-1]) if g else []
+
+        explain_env = {k: env[k] for k in ("NSS_WRAPPER_PASSWD", "NSS_WRAPPER_GROUP")}
+        explain_env.update(PATH=os.environ.get("PATH", "/usr/bin:/bin"),
+                           LD_PRELOAD=NSS_WRAPPER)
+        eargs = [PAM_AGENT, "explain", "--id", agent, "--service", service, "--user", sc["user"],
+                 "--config", conf, "--now", str(sc["now"]), "--claims", json.dumps(ident)]
+        if sc.get("rhost"):
+            eargs += ["--rhost", sc["rhost"]]
+        e = subprocess.run(eargs, env=explain_env, capture_output=True, text=True)
+        explain_allow = e.returncode == 0
+        em = re.search(r"(?m)^class:\s*(\w+)", e.stdout)
+        explain_class = em.group(1) if em else None
+
+        want = sc["expect"]
+        problems = []
+        if e.returncode not in (0, 1):
+            problems.append("explain exit %d: %s" % (e.returncode, e.stderr.strip()[:200]))
+        if module_allow != (want["decision"] == "allow"):
+            problems.append("module says %s, table says %s"
+                            % ("allow" if module_allow else "deny", want["decision"]))
+        if explain_allow != module_allow:
+            problems.append("explain says %s, module says %s"
+                            % ("allow" if explain_allow else "deny",
+                               "allow" if module_allow else "deny"))
+        if module_allow and want["decision"] == "allow":
+            if module_class != want.get("class"):
+                problems.append("module class %s, table %s" % (module_class, want.get("class")))
+            if module_grants != want.get("grants", []) or module_ngrants != len(module_grants):
+                problems.append("module grants %s, table %s" % (module_grants, want.get("grants")))
+            if explain_class is not None and explain_class != module_class:
+                problems.append("explain class %s, module %s" % (explain_class, module_class))
+        if problems:
+            fails += 1
+            print("FAIL: %s: %s" % (sc["name"], "; ".join(problems)))
+            for line in out.splitlines():
+                if "SYSLOG" in line and "audit:" not in line:
+                    print("    module: " + line.split("): ", 1)[-1][:300])
+        else:
+            passes += 1
+            print("PASS: %s (%s%s)" % (sc["name"], want["decision"],
+                                       ", class %s, grants %s" % (module_class, ",".join(module_grants) or "-")
+                                       if module_allow else ""))
+    print("%d passed, %d failed" % (passes, fails))
+    return 0 if fails == 0 else 1
+
+
+sys.exit(main())
