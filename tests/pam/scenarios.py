@@ -182,6 +182,9 @@ def run(work, scenarios):
         explain_env = {k: env[k] for k in ("NSS_WRAPPER_PASSWD", "NSS_WRAPPER_GROUP")}
         explain_env.update(PATH=os.environ.get("PATH", "/usr/bin:/bin"),
                            LD_PRELOAD=NSS_WRAPPER)
+        for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+            if k in os.environ:
+                explain_env[k] = os.environ[k]
         eargs = [PAM_AGENT, "explain", "--id", agent, "--service", service, "--user", sc["user"],
                  "--config", conf, "--now", str(sc["now"]), "--claims", json.dumps(ident)]
         if sc.get("rhost"):
@@ -193,8 +196,9 @@ def run(work, scenarios):
 
         want = sc["expect"]
         problems = []
-        if e.returncode not in (0, 1):
-            problems.append("explain exit %d: %s" % (e.returncode, e.stderr.strip()[:200]))
+        if e.returncode not in (0, 1) or not re.search(r"(?m)^decision:", e.stdout):
+            problems.append("explain exit %d without a decision: %s"
+                            % (e.returncode, (e.stderr or e.stdout).strip()[:300]))
         if module_allow != (want["decision"] == "allow"):
             problems.append("module says %s, table says %s"
                             % ("allow" if module_allow else "deny", want["decision"]))
