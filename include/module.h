@@ -47,6 +47,7 @@ void pa_args_clear(struct pa_args *args);
 struct pa_call {
 	pam_handle_t *pamh;
 	const char *phase; /* "auth", "account", ... for log lines */
+	int flags;	   /* the pam_sm_* flags (PAM_SILENT) */
 	struct pa_args args;
 };
 
@@ -64,6 +65,11 @@ void pa_log_pam(const struct pa_call *call, int prio, int pamret,
  */
 void pa_log_failure(const struct pa_call *call, const char *agent,
 		    const char *reason);
+/*
+ * Tells the application why, as one PAM_ERROR_MSG "pam_agent: REASON",
+ * unless PAM_SILENT or the quiet option. The reason must hold no secret.
+ */
+void pa_tell(const struct pa_call *call, const char *reason);
 
 /*
  * Starts a call: fills call and parses argv. On a bad option logs the
@@ -71,7 +77,7 @@ void pa_log_failure(const struct pa_call *call, const char *agent,
  * pa_call_end() must follow in both cases.
  */
 int pa_call_begin(struct pa_call *call, pam_handle_t *pamh, const char *phase,
-		  int argc, const char **argv);
+		  int flags, int argc, const char **argv);
 void pa_call_end(struct pa_call *call);
 
 /* State kept across the phases of one PAM handle (pam_set_data). */

@@ -31,6 +31,7 @@ static int deny(struct pa_call *call, const struct pol_config *cfg,
 	struct aud_event *ev = aud_event_new(AUD_DECISION, AUD_RESULT_DENY, NULL);
 
 	pa_log_failure(call, id != NULL ? id->agent_id : NULL, reason);
+	pa_tell(call, reason);
 	if (ev != NULL) {
 		if (id != NULL)
 			aud_event_set_identity(ev, id);
@@ -111,6 +112,7 @@ int pa_account(struct pa_call *call)
 		snprintf(line, sizeof(line), "%s (all reasons: %s)",
 			 decision.denial != NULL ? decision.denial : "denied", reasons);
 		pa_log_failure(call, ctx->identity->agent_id, line);
+		pa_tell(call, decision.denial != NULL ? decision.denial : "denied");
 		ret = PAM_PERM_DENIED;
 		goto out;
 	}

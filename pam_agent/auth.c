@@ -22,6 +22,7 @@ static int auth_failed(struct pa_call *call, const struct pol_config *cfg,
 	struct aud_event *ev = aud_event_new(AUD_AUTHENTICATE, AUD_RESULT_FAILED, NULL);
 
 	pa_log_failure(call, agent, reason);
+	pa_tell(call, reason);
 	if (ev != NULL) {
 		aud_event_set_agent(ev, agent);
 		aud_event_add_reason(ev, reason);

@@ -11,13 +11,14 @@
 #define CONTEXT_MAGIC 0x70616763u /* "pagc" */
 
 int pa_call_begin(struct pa_call *call, pam_handle_t *pamh, const char *phase,
-		  int argc, const char **argv)
+		  int flags, int argc, const char **argv)
 {
 	char err[256];
 
 	memset(call, 0, sizeof(*call));
 	call->pamh = pamh;
 	call->phase = phase;
+	call->flags = flags;
 	if (pa_args_parse(argc, argv, &call->args, err, sizeof(err)) != 0) {
 		pa_log(call, LOG_ERR, "bad module configuration: %s", err);
 		return PAM_SERVICE_ERR;

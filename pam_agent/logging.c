@@ -83,3 +83,10 @@ void pa_log_failure(const struct pa_call *call, const char *agent,
 		   item(call, PAM_RHOST, rhost, sizeof(rhost)),
 		   agent != NULL ? who : "-", reason);
 }
+
+void pa_tell(const struct pa_call *call, const char *reason)
+{
+	if ((call->flags & PAM_SILENT) != 0 || call->args.quiet)
+		return;
+	pam_error(call->pamh, "pam_agent: %s", reason);
+}

@@ -20,7 +20,7 @@ PA_PUBLIC int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 				  const char **argv)
 {
 	struct pa_call call;
-	int ret = pa_call_begin(&call, pamh, "auth", argc, argv);
+	int ret = pa_call_begin(&call, pamh, "auth", flags, argc, argv);
 
 	if (ret == PAM_SUCCESS)
 		ret = pa_authenticate(&call);
@@ -28,15 +28,22 @@ PA_PUBLIC int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	return ret;
 }
 
-/* Nothing to establish or delete outside a session. */
+/*
+ * Credentials are placed and revoked by the session hooks (so this is safe
+ * in either order with open_session, as sshd calls it first); here the
+ * stack only learns whether this module authenticated the handle.
+ */
 PA_PUBLIC int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc,
 			     const char **argv)
 {
 	struct pa_call call;
-	int ret = pa_call_begin(&call, pamh, "setcred", argc, argv);
+	int ret = pa_call_begin(&call, pamh, "setcred", flags, argc, argv);
 
-	if (ret == PAM_SUCCESS)
-		ret = PAM_IGNORE;
+	if (ret == PAM_SUCCESS) {
+		const struct pa_context *ctx = pa_context_peek(pamh);
+
+		ret = ctx != NULL && ctx->identity != NULL ? PAM_SUCCESS : PAM_IGNORE;
+	}
 	pa_call_end(&call);
 	return ret;
 }
@@ -46,7 +53,7 @@ PA_PUBLIC int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc,
 			       const char **argv)
 {
 	struct pa_call call;
-	int ret = pa_call_begin(&call, pamh, "account", argc, argv);
+	int ret = pa_call_begin(&call, pamh, "account", flags, argc, argv);
 
 	if (ret == PAM_SUCCESS)
 		ret = pa_account(&call);
@@ -59,7 +66,7 @@ PA_PUBLIC int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
 				  const char **argv)
 {
 	struct pa_call call;
-	int ret = pa_call_begin(&call, pamh, "session", argc, argv);
+	int ret = pa_call_begin(&call, pamh, "session", flags, argc, argv);
 
 	if (ret == PAM_SUCCESS)
 		ret = PAM_IGNORE;
@@ -71,7 +78,7 @@ PA_PUBLIC int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc,
 				   const char **argv)
 {
 	struct pa_call call;
-	int ret = pa_call_begin(&call, pamh, "session", argc, argv);
+	int ret = pa_call_begin(&call, pamh, "session", flags, argc, argv);
 
 	if (ret == PAM_SUCCESS)
 		ret = PAM_IGNORE;
@@ -84,7 +91,7 @@ PA_PUBLIC int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc,
 			       const char **argv)
 {
 	struct pa_call call;
-	int ret = pa_call_begin(&call, pamh, "password", argc, argv);
+	int ret = pa_call_begin(&call, pamh, "password", flags, argc, argv);
 
 	if (ret == PAM_SUCCESS) {
 		pa_debug(&call, "agent tokens cannot be changed through PAM; ignoring");

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -32,14 +33,21 @@ static const struct pa_service services[] = {
 	{ NULL, NULL },
 };
 
+/* What the application was told (PAM_ERROR_MSG), one buffer per message. */
+static char app_error_buf[4][PAM_MAX_MSG_SIZE];
+static char *app_errors[] = { app_error_buf[0], app_error_buf[1], app_error_buf[2],
+			      app_error_buf[3], NULL };
+
 /* Runs one operation on service as user and checks the PAM result. */
 static void expect_op(const char *service, const char *user,
 		      enum pamtest_ops op, int expected)
 {
 	struct pam_testcase tests[] = { pam_test(op, expected) };
+	struct pamtest_conv_data conv = { .out_err = app_errors };
 	enum pamtest_err perr;
 
-	perr = run_pamtest(service, user, NULL, tests, NULL);
+	memset(app_error_buf, 0, sizeof(app_error_buf));
+	perr = run_pamtest(service, user, &conv, tests, NULL);
 	if (perr != PAMTEST_ERR_OK) {
 		const struct pam_testcase *failed = pamtest_failed_case(tests);
 
@@ -71,6 +79,8 @@ static void test_auth_denies(void **state)
 	expect_log("auth: configuration refused, denying everything");
 	expect_log("missing.conf: cannot open: No such file or directory");
 	expect_log("auth: denied: service=pa_auth user=agent1 rhost=- agent=-: configuration refused");
+	/* the application is told too, in one line, without detail */
+	assert_string_equal(app_error_buf[0], "pam_agent: configuration refused");
 }
 
 /* auth sufficient + pam_deny: our denial must not turn into success. */
