@@ -26,13 +26,22 @@
 /*
  * Makes sure the calling process has a session keyring of its own, as
  * pam_keyinit does: when its session keyring is missing or is the user's
- * default user-session keyring, joins a new anonymous session keyring
- * created while the process runs with uid/gid as its effective ids (so
- * the user owns it), restoring the previous ids on every path. Returns the
+ * default user-session keyring (or is not owned by uid, e.g. root's login
+ * session), joins a new anonymous session keyring created while the
+ * process runs with uid/gid as its real ids (the kernel makes the keyring
+ * owned by the real ids, so the user owns it; the effective ids stay, as
+ * in pam_keyinit), restoring the previous ids on every path. Returns the
  * session keyring serial, or -1 with err (keyrings unavailable: ENOSYS or
  * EPERM from a seccomp filter are named as such).
  */
 int32_t kr_session_keyring_ensure(uid_t uid, gid_t gid, char *err, size_t errlen);
+
+/*
+ * Like kr_session_keyring_ensure, but always joins a new anonymous session
+ * keyring (owned by uid/gid): for escalate sessions, which inherit nothing
+ * from the keyring the caller had. Returns its serial or -1 with err.
+ */
+int32_t kr_session_keyring_new(uid_t uid, gid_t gid, char *err, size_t errlen);
 
 /*
  * Creates the keyring "pam_agent:<sid>" with KR_PERM and a timeout of
@@ -74,14 +83,17 @@ struct kr_entry {
 };
 
 /*
- * Lists the keys linked in ring (at most max entries into out). Returns
- * the number found (may exceed max) or -1 with err.
+ * Lists the keys linked in ring (at most max entries into out): live
+ * "user" keys named "pam_agent:<name>"; revoked or expired ones are left
+ * out. Returns the number found (may exceed max) or -1 with err (a revoked
+ * ring is an error).
  */
 int kr_list(int32_t ring, struct kr_entry *out, size_t max, char *err, size_t errlen);
 
 /*
  * Finds the per-session keyring "pam_agent:<sid>" reachable from the
- * caller's session keyring. Returns its serial, 0 when absent, -1 on error.
+ * caller's session keyring. Returns its serial, 0 when absent (or revoked
+ * or expired), -1 on error.
  */
 int32_t kr_session_find(const char *sid, char *err, size_t errlen);
 

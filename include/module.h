@@ -11,6 +11,7 @@
 
 #include <security/pam_modules.h>
 
+#include "helper.h"
 #include "identity.h"
 #include "policy.h"
 #include "util.h"
@@ -80,12 +81,24 @@ int pa_call_begin(struct pa_call *call, pam_handle_t *pamh, const char *phase,
 		  int flags, int argc, const char **argv);
 void pa_call_end(struct pa_call *call);
 
+/* An open pam_agent session (open_session .. close_session). */
+struct pa_session {
+	bool open;
+	char sid[33];	      /* 16 random bytes, hex */
+	int32_t ring;	      /* the per-session keyring, 0 when none */
+	struct hp_keys keys;  /* what the helper placed */
+	char helper[4096];    /* what close needs even when the config changed */
+	char state_dir[4096];
+	int timeout;
+};
+
 /* State kept across the phases of one PAM handle (pam_set_data). */
 struct pa_context {
 	unsigned int magic;
 	struct id_identity *identity; /* set by a successful auth phase */
 	bool have_decision;	      /* set by an allowing account phase */
 	struct pol_decision decision;
+	struct pa_session session;
 };
 
 /*
@@ -124,5 +137,16 @@ int pa_audit(struct pa_call *call, const struct pol_config *cfg, struct aud_even
 /* The phases, each returning the PAM code (public.c maps nothing more). */
 int pa_authenticate(struct pa_call *call);
 int pa_account(struct pa_call *call);
+int pa_open_session(struct pa_call *call);
+int pa_close_session(struct pa_call *call);
+
+/*
+ * Revokes the session's keys (kernel and brokers, through the helper; the
+ * kernel alone when the helper fails), removes its record, audits and logs
+ * when call is not NULL (the pam_set_data destructor has no call). Returns
+ * 0 when everything was revoked, -1 otherwise.
+ */
+int pa_session_close(struct pa_call *call, const struct pol_config *cfg,
+		     struct pa_context *ctx, const char *why);
 
 #endif /* PA_MODULE_H */

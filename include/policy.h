@@ -68,6 +68,12 @@ struct pol_global {
 	int64_t replay_max_entries; /* default 10000 */
 	int64_t escalate_max_age;   /* seconds, default 60 */
 	int64_t max_delegation_depth; /* default 0 (no act chain allowed) */
+	char *broker_key;	    /* absolute path of the mint signing key, or NULL */
+	char *broker_issuer;	    /* "iss" of minted tokens, or NULL: "pam_agent:HOSTNAME" */
+	char *broker_jwks;	    /* where the broker's public JWKS is written, or NULL */
+	char *helper;		    /* pam_agent_helper, default PA_HELPER_PATH */
+	char *state_dir;	    /* default /run/pam_agent */
+	int64_t helper_timeout;	    /* seconds, default 30 */
 	struct pol_where where;
 };
 

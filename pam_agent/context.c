@@ -41,9 +41,13 @@ static void context_destroy(pam_handle_t *pamh, void *data, int error_status)
 	struct pa_context *ctx = data;
 
 	(void)pamh;
-	(void)error_status;
 	if (ctx == NULL || ctx->magic != CONTEXT_MAGIC)
 		return;
+	/* pam_end without close_session: the credentials must not outlive
+	 * the handle. A forked child (PAM_DATA_SILENT) leaves them alone. */
+	if (ctx->session.open && (error_status & PAM_DATA_SILENT) == 0)
+		pa_session_close(NULL, NULL, ctx, "pam_end without close_session");
+	hp_keys_clear(&ctx->session.keys);
 	ctx->magic = 0;
 	id_identity_free(ctx->identity);
 	pol_decision_clear(&ctx->decision);

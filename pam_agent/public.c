@@ -61,7 +61,7 @@ PA_PUBLIC int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc,
 	return ret;
 }
 
-/* No decision, no credentials: the session phase has nothing to place. */
+/* Places the decision's credentials in the session keyring, all or nothing. */
 PA_PUBLIC int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
 				  const char **argv)
 {
@@ -69,11 +69,12 @@ PA_PUBLIC int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
 	int ret = pa_call_begin(&call, pamh, "session", flags, argc, argv);
 
 	if (ret == PAM_SUCCESS)
-		ret = PAM_IGNORE;
+		ret = pa_open_session(&call);
 	pa_call_end(&call);
 	return ret;
 }
 
+/* Revokes every credential of the session, in the kernel and at the brokers. */
 PA_PUBLIC int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc,
 				   const char **argv)
 {
@@ -81,7 +82,7 @@ PA_PUBLIC int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc,
 	int ret = pa_call_begin(&call, pamh, "session", flags, argc, argv);
 
 	if (ret == PAM_SUCCESS)
-		ret = PAM_IGNORE;
+		ret = pa_close_session(&call);
 	pa_call_end(&call);
 	return ret;
 }

@@ -32,6 +32,10 @@
 
 #include "policy.h"
 
+#ifndef PA_HELPER_PATH
+#error "PA_HELPER_PATH (the installed pam_agent_helper) must be defined by the build"
+#endif
+
 /* ---- small shared helpers ------------------------------------------------- */
 
 static const char *const class_names[] = { "none", "read", "write", "escalate" };
@@ -126,6 +130,11 @@ static void config_free(struct pol_config *cfg)
 	free(cfg->global.audience);
 	free(cfg->global.audit_log);
 	free(cfg->global.replay_dir);
+	free(cfg->global.broker_key);
+	free(cfg->global.broker_issuer);
+	free(cfg->global.broker_jwks);
+	free(cfg->global.helper);
+	free(cfg->global.state_dir);
 	for (i = 0; i < cfg->n_domains; i++) {
 		free(cfg->domains[i].name);
 		free(cfg->domains[i].bundle);
@@ -226,6 +235,12 @@ static const struct key_def global_keys[] = {
 	{ "escalate_max_age", VT_DUR, G(escalate_max_age), 0, 1, DAY, -1 },
 	{ "max_delegation_depth", VT_COUNT, G(max_delegation_depth), 0, 0,
 	  POL_DELEGATION_MAX, -1 },
+	{ "broker_key", VT_PATH, G(broker_key), 0, 0, 0, -1 },
+	{ "broker_issuer", VT_STR, G(broker_issuer), 0, 0, 0, -1 },
+	{ "broker_jwks", VT_PATH, G(broker_jwks), 0, 0, 0, -1 },
+	{ "helper", VT_PATH, G(helper), 0, 0, 0, -1 },
+	{ "state_dir", VT_PATH, G(state_dir), 0, 0, 0, -1 },
+	{ "helper_timeout", VT_DUR, G(helper_timeout), 0, 1, 600, -1 },
 };
 #undef G
 
@@ -305,6 +320,9 @@ static const struct {
 };
 
 #define MAX_KEYS 16
+_Static_assert(PA_ARRAY_SIZE(global_keys) <= MAX_KEYS, "raise MAX_KEYS");
+_Static_assert(PA_ARRAY_SIZE(agent_keys) <= MAX_KEYS, "raise MAX_KEYS");
+_Static_assert(PA_ARRAY_SIZE(grant_keys) <= MAX_KEYS, "raise MAX_KEYS");
 
 /* One section as written: where, and which keys it set on which line. */
 struct sect_rec {
@@ -1381,9 +1399,13 @@ static struct pol_config *config_new(void)
 	cfg->global.replay_max_entries = 10000;
 	cfg->global.escalate_max_age = 60;
 	cfg->global.max_delegation_depth = 0;
+	cfg->global.helper_timeout = 30;
 	cfg->global.replay_dir = strdup("/run/pam_agent");
-	if (cfg->global.replay_dir == NULL) {
-		free(cfg);
+	cfg->global.state_dir = strdup("/run/pam_agent");
+	cfg->global.helper = strdup(PA_HELPER_PATH);
+	if (cfg->global.replay_dir == NULL || cfg->global.state_dir == NULL ||
+	    cfg->global.helper == NULL) {
+		config_free(cfg);
 		return NULL;
 	}
 	return cfg;

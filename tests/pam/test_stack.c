@@ -30,6 +30,7 @@ static const struct pa_service services[] = {
 	{ "pa_conflict", "auth required @MODULE@ use_first_pass try_first_pass\n" },
 	{ "pa_escape", "auth required @MODULE@ config=@DIR@/missing.conf\n" },
 	{ "pa_session", "session required @MODULE@ debug\n" "session required pam_permit.so\n" },
+	{ "pa_session_opt", "session required @MODULE@ optional debug\n" "session required pam_permit.so\n" },
 	{ NULL, NULL },
 };
 
@@ -142,13 +143,23 @@ static void test_log_escapes_user(void **state)
 	expect_log("user=evil\\x0auser=root ");
 }
 
-/* The session phase has nothing to do yet and must not break a stack. */
-static void test_session_passes_through(void **state)
+/* No allowing decision on the handle: no session, and the log says why. */
+static void test_session_without_decision(void **state)
 {
 	(void)state;
-	expect_op("pa_session", "agent1", PAMTEST_OPEN_SESSION, PAM_SUCCESS);
+	expect_op("pa_session", "agent1", PAMTEST_OPEN_SESSION, PAM_SESSION_ERR);
+	expect_log("session: denied: service=pa_session user=agent1 rhost=- agent=-: no allowing "
+		   "policy decision on this handle");
+	/* closing what never opened is not an error */
 	expect_op("pa_session", "agent1", PAMTEST_CLOSE_SESSION, PAM_SUCCESS);
-	expect_log("session: called with 1 option(s)");
+}
+
+/* "optional": a session of a user who did not log in as an agent is ignored. */
+static void test_session_optional(void **state)
+{
+	(void)state;
+	expect_op("pa_session_opt", "agent1", PAMTEST_OPEN_SESSION, PAM_SUCCESS);
+	expect_log("session: no agent identity on this handle; ignoring (optional)");
 }
 
 int main(int argc, char **argv)
@@ -163,7 +174,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup(test_flag_with_value, reset),
 		cmocka_unit_test_setup(test_conflicting_options, reset),
 		cmocka_unit_test_setup(test_log_escapes_user, reset),
-		cmocka_unit_test_setup(test_session_passes_through, reset),
+		cmocka_unit_test_setup(test_session_without_decision, reset),
+		cmocka_unit_test_setup(test_session_optional, reset),
 	};
 	int ret = pa_harness_init(argc, argv, services);
 

@@ -293,6 +293,12 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->global.replay_max_entries, 10000);
 	assert_int_equal(cfg->global.escalate_max_age, 60);
 	assert_int_equal(cfg->global.max_delegation_depth, 0);
+	assert_null(cfg->global.broker_key);
+	assert_null(cfg->global.broker_issuer);
+	assert_null(cfg->global.broker_jwks);
+	assert_string_equal(cfg->global.helper, PA_HELPER_PATH);
+	assert_string_equal(cfg->global.state_dir, "/run/pam_agent");
+	assert_int_equal(cfg->global.helper_timeout, 30);
 	assert_int_equal(a->max_class, POL_CLASS_READ);
 	assert_int_equal(a->max_session, 3600);
 	assert_false(a->require_task);
@@ -315,6 +321,45 @@ static void test_global_keys(void **state)
 	assert_int_equal(cfg->global.escalate_max_age, 120);
 	assert_int_equal(cfg->global.max_delegation_depth, 2);
 	pol_config_unref(cfg);
+}
+
+/* The keys of the session helper: the mint broker, the helper itself, its state. */
+static void test_global_helper_keys(void **state)
+{
+	struct fx *f = *state;
+	struct pol_config *cfg = expect_ok(f, GLOBAL
+					   "broker_key = /etc/pam_agent/broker.key\n"
+					   "broker_issuer = https://web01.example.org/broker\n"
+					   "broker_jwks = /run/pam_agent/broker.jwks\n"
+					   "helper = /opt/pam_agent/pam_agent_helper\n"
+					   "state_dir = /run/pa-state\n"
+					   "helper_timeout = 2m\n");
+
+	assert_string_equal(cfg->global.broker_key, "/etc/pam_agent/broker.key");
+	assert_string_equal(cfg->global.broker_issuer, "https://web01.example.org/broker");
+	assert_string_equal(cfg->global.broker_jwks, "/run/pam_agent/broker.jwks");
+	assert_string_equal(cfg->global.helper, "/opt/pam_agent/pam_agent_helper");
+	assert_string_equal(cfg->global.state_dir, "/run/pa-state");
+	assert_int_equal(cfg->global.helper_timeout, 120);
+	pol_config_unref(cfg);
+
+	expect_errors(f, GLOBAL "broker_key = broker.key\n",
+		      "3: 'broker_key' must be an absolute path without blanks", NULL);
+	expect_errors(f, GLOBAL "broker_issuer =\n", "3: 'broker_issuer' has an empty value",
+		      NULL);
+	expect_errors(f, GLOBAL "broker_jwks = /run/a b.json\n",
+		      "3: 'broker_jwks' must be an absolute path without blanks", NULL);
+	expect_errors(f, GLOBAL "helper = pam_agent_helper\n",
+		      "3: 'helper' must be an absolute path without blanks", NULL);
+	expect_errors(f, GLOBAL "state_dir = run/pam_agent\n",
+		      "3: 'state_dir' must be an absolute path without blanks", NULL);
+	expect_errors(f, GLOBAL "helper_timeout = 0s\n",
+		      "3: 'helper_timeout' must be between 1s and 600s", NULL);
+	expect_errors(f, GLOBAL "helper_timeout = 11m\n",
+		      "3: 'helper_timeout' must be between 1s and 600s", NULL);
+	expect_errors(f, GLOBAL "helper_timeout = soon\n",
+		      "3: 'helper_timeout' = \"soon\" is not a duration (like 90s, 15m, 2h, 1d)",
+		      NULL);
 }
 
 /* ---- every refusal, with its message ------------------------------------------------- */
@@ -1143,6 +1188,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_design_example, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_global_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_global_helper_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_err_unknown_section, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_err_unknown_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_err_duplicate_key, setup, teardown),

@@ -1,0 +1,709 @@
+/*
+ * pam_agent_helper - acquires the credentials of a PAM session and places
+ * them in the kernel keyring (open), or revokes them and tells the brokers
+ * (close). Spawned by pam_agent.so only, like unix_chkpwd: it refuses a
+ * terminal on stdin, ignores its environment and arguments, reads one JSON
+ * request from stdin and writes one JSON reply to stdout. include/helper.h
+ * and docs/helper.md describe the protocol.
+ *
+ * Open is all or nothing: when one grant fails, every key this request
+ * placed is revoked and every exec grant already issued is revoked at its
+ * broker before the reply says which grant failed and why.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <malloc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helper.h"
+#include "keyring.h"
+#include "util.h"
+
+/* Exit statuses: the reply says the rest. */
+enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_NO_REPLY = 2 };
+
+/* Default helper_timeout when a request does not say. */
+#define DEFAULT_TIMEOUT 30
+/* Reason buffers. */
+#define WHY 1024
+
+/* ---- process hygiene ----------------------------------------------------------------- */
+
+/*
+ * jansson's free for this process: every block is wiped before it is
+ * freed, so broker answers (which hold secrets) leave nothing in freed
+ * heap memory, including jansson's own parse buffers. Allocation stays
+ * plain malloc, so strings jansson returns (json_dumps) may still be
+ * released with free() by code that does not know about this.
+ */
+static void wipe_free(void *ptr)
+{
+	if (ptr == NULL)
+		return;
+	pa_overwrite(ptr, malloc_usable_size(ptr));
+	free(ptr);
+}
+
+/* Makes sure descriptors 0, 1 and 2 are open (on /dev/null when they were not). */
+static int ensure_std_fds(void)
+{
+	int fd;
+
+	for (fd = 0; fd < 3; fd++) {
+		int n;
+
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+		if (n != fd) {
+			if (n >= 0)
+				close(n);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Closes every descriptor above 2. */
+static void close_extra_fds(void)
+{
+	int fd;
+
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, 3U, ~0U, 0) == 0)
+		return;
+#endif
+	for (fd = 3; fd < 65536; fd++)
+		close(fd);
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads all of stdin (at most max bytes) into a NUL-terminated heap buffer. */
+static char *read_stdin(size_t max, size_t *len, char *err, size_t errlen)
+{
+	size_t cap = 8192, have = 0;
+	char *buf = malloc(cap + 1);
+
+	if (buf == NULL) {
+		pa_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (have == cap) {
+			char *nb;
+
+			if (cap > max) {
+				free(buf);
+				pa_err(err, errlen, "request larger than %zu bytes", max);
+				return NULL;
+			}
+			cap *= 2;
+			nb = realloc(buf, cap + 1);
+			if (nb == NULL) {
+				free(buf);
+				pa_err(err, errlen, "out of memory");
+				return NULL;
+			}
+			buf = nb;
+		}
+		n = read(0, buf + have, cap - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			free(buf);
+			pa_err(err, errlen, "cannot read the request: %s", strerror(errno));
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		have += (size_t)n;
+		if (have > max) {
+			free(buf);
+			pa_err(err, errlen, "request larger than %zu bytes", max);
+			return NULL;
+		}
+	}
+	buf[have] = '\0';
+	*len = have;
+	return buf;
+}
+
+/* Writes the reply and a newline to stdout. Returns 0 or -1. */
+static int write_reply(const json_t *reply)
+{
+	char *text = json_dumps(reply, JSON_COMPACT);
+	size_t len, off = 0;
+	int rc = -1;
+
+	if (text == NULL)
+		return -1;
+	len = strlen(text);
+	while (off < len) {
+		ssize_t n = write(1, text + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			goto out;
+		off += (size_t)n;
+	}
+	rc = write(1, "\n", 1) == 1 ? 0 : -1;
+out:
+	free(text);
+	return rc;
+}
+
+/* {"ok":false,"error":why,"grant":grant|null} */
+static json_t *fail_reply(const char *why, const char *grant)
+{
+	return json_pack("{s:b, s:s, s:s?}", "ok", 0, "error", why, "grant", grant);
+}
+
+/* ---- request fields ---------------------------------------------------------------- */
+
+/* Refuses members of o not in names (NULL-terminated). */
+static int check_members(const json_t *o, const char *what, const char *const names[],
+			 char *err, size_t errlen)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)o, key, v) {
+		size_t i;
+
+		(void)v;
+		for (i = 0; names[i] != NULL; i++)
+			if (strcmp(names[i], key) == 0)
+				break;
+		if (names[i] == NULL) {
+			char shown[PA_ESCAPE_MAX];
+
+			pa_escape(key, strlen(key), shown, sizeof(shown));
+			return pa_err(err, errlen, "%s: unknown member \"%s\"", what, shown);
+		}
+	}
+	return 0;
+}
+
+/* A required non-empty string member without NUL (jansson refuses NUL). */
+static int req_str(const json_t *o, const char *what, const char *name, const char **out,
+		   char *err, size_t errlen)
+{
+	const json_t *v = json_object_get(o, name);
+
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		return pa_err(err, errlen, "%s: \"%s\" must be a non-empty string", what, name);
+	*out = json_string_value(v);
+	return 0;
+}
+
+/* An optional string member: absent or null gives NULL. */
+static int opt_str(const json_t *o, const char *what, const char *name, const char **out,
+		   char *err, size_t errlen)
+{
+	const json_t *v = json_object_get(o, name);
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		return pa_err(err, errlen, "%s: \"%s\" must be a non-empty string or null", what,
+			      name);
+	*out = json_string_value(v);
+	return 0;
+}
+
+/* An integer member within [min, max]; absent gives def when def >= min. */
+static int int_in(const json_t *o, const char *what, const char *name, int64_t min, int64_t max,
+		  int64_t def, int64_t *out, char *err, size_t errlen)
+{
+	const json_t *v = json_object_get(o, name);
+
+	if (v == NULL && def >= min) {
+		*out = def;
+		return 0;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+		return pa_err(err, errlen, "%s: \"%s\" must be an integer from %lld to %lld", what,
+			      name, (long long)min, (long long)max);
+	*out = json_integer_value(v);
+	return 0;
+}
+
+/* Whether s is 1..max bytes of the characters in set (plus alphanumerics when alnum). */
+static bool word_of(const char *s, size_t max, const char *set, bool alnum)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > max)
+		return false;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+		bool isal = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			    (c >= '0' && c <= '9');
+
+		if (!(alnum && isal) && strchr(set, c) == NULL)
+			return false;
+	}
+	return true;
+}
+
+/* Parses one grant of an open request into *g. */
+static int parse_grant(const json_t *o, struct hp_grant *g, char *err, size_t errlen)
+{
+	static const char *const names[] = { "name", "class", "source", "audience", "scope",
+					     "ttl", "command", "revoke", "path", NULL };
+	const char *cls, *source;
+	enum pol_class c;
+
+	if (!json_is_object(o))
+		return pa_err(err, errlen, "request: a grant is not an object");
+	if (check_members(o, "grant", names, err, errlen) != 0 ||
+	    req_str(o, "grant", "name", &g->name, err, errlen) != 0)
+		return -1;
+	if (!word_of(g->name, KR_NAME_MAX, "._-", true))
+		return pa_err(err, errlen, "request: a grant name is not [A-Za-z0-9._-]{1,%d}",
+			      KR_NAME_MAX);
+	if (req_str(o, "grant", "class", &cls, err, errlen) != 0 ||
+	    req_str(o, "grant", "source", &source, err, errlen) != 0 ||
+	    opt_str(o, "grant", "audience", &g->audience, err, errlen) != 0 ||
+	    opt_str(o, "grant", "scope", &g->scope, err, errlen) != 0 ||
+	    opt_str(o, "grant", "command", &g->command, err, errlen) != 0 ||
+	    opt_str(o, "grant", "revoke", &g->revoke, err, errlen) != 0 ||
+	    opt_str(o, "grant", "path", &g->path, err, errlen) != 0 ||
+	    int_in(o, "grant", "ttl", 1, 7 * 86400, -1, &g->ttl, err, errlen) != 0)
+		return -1;
+	if (pol_class_parse(cls, &c) != 0)
+		return pa_err(err, errlen, "grant %s: unknown class", g->name);
+	if (strcmp(source, "mint") == 0)
+		g->source = POL_SOURCE_MINT;
+	else if (strcmp(source, "exec") == 0)
+		g->source = POL_SOURCE_EXEC;
+	else if (strcmp(source, "file") == 0)
+		g->source = POL_SOURCE_FILE;
+	else
+		return pa_err(err, errlen, "grant %s: unknown source", g->name);
+	if (g->source == POL_SOURCE_MINT && g->audience == NULL)
+		return pa_err(err, errlen, "grant %s: source mint needs an audience", g->name);
+	if (g->source == POL_SOURCE_EXEC &&
+	    (g->command == NULL || g->command[0] != '/' || (g->revoke && g->revoke[0] != '/')))
+		return pa_err(err, errlen, "grant %s: source exec needs absolute commands",
+			      g->name);
+	if (g->source == POL_SOURCE_FILE && (g->path == NULL || g->path[0] != '/'))
+		return pa_err(err, errlen, "grant %s: source file needs an absolute path", g->name);
+	return 0;
+}
+
+/* Common members: op, sid, ring, agent, timeout. */
+static int parse_common(const json_t *req, const char **sid, int64_t *ring, int64_t *timeout,
+			bool ring_required, char *err, size_t errlen)
+{
+	if (req_str(req, "request", "sid", sid, err, errlen) != 0)
+		return -1;
+	if (!word_of(*sid, KR_SID_MAX, "0123456789abcdef", false))
+		return pa_err(err, errlen, "request: \"sid\" must be 1 to %d lowercase hex digits",
+			      KR_SID_MAX);
+	if (int_in(req, "request", "ring", ring_required ? 1 : 0, INT32_MAX, -1, ring, err,
+		   errlen) != 0 ||
+	    int_in(req, "request", "timeout", 1, 3600, DEFAULT_TIMEOUT, timeout, err, errlen) != 0)
+		return -1;
+	return 0;
+}
+
+/* ---- deadlines ------------------------------------------------------------------------ */
+
+/*
+ * The helper keeps within the module's timeout: brokers that acquire
+ * credentials must finish within the first half of it, revocations within
+ * the rest (less a second to write the reply); each broker also within
+ * HP_BROKER_TIMEOUT.
+ */
+struct budget {
+	int64_t acquire_end; /* monotonic ms */
+	int64_t end;
+};
+
+static void budget_init(struct budget *b, int64_t timeout_s)
+{
+	int64_t start = mono_ms();
+
+	b->acquire_end = start + timeout_s * 1000 / 2;
+	b->end = start + timeout_s * 1000 - 1000;
+	if (b->end < b->acquire_end)
+		b->end = b->acquire_end;
+}
+
+/* Milliseconds a broker may take now, until end (0 when none left). */
+static int broker_ms(int64_t end)
+{
+	int64_t left = end - mono_ms();
+
+	if (left <= 0)
+		return 0;
+	return left < HP_BROKER_TIMEOUT * 1000 ? (int)left : HP_BROKER_TIMEOUT * 1000;
+}
+
+/* A revocation gets at least a second, even when the budget is spent. */
+static int revoke_ms(const struct budget *b)
+{
+	int ms = broker_ms(b->end);
+
+	return ms < 1000 ? 1000 : ms;
+}
+
+/* ---- open -------------------------------------------------------------------------------- */
+
+/* What one grant left behind during an open, for the rollback. */
+struct placed {
+	int32_t serial;	   /* key placed, or 0 */
+	bool issued;	   /* an exec broker issued a credential */
+	char *handle;	   /* its revoke handle, or NULL */
+	int64_t expires_at;
+};
+
+/* Undoes an open: revokes every key placed, tells every broker that issued. */
+static void rollback(const struct hp_grant *grants, struct placed *p, size_t n,
+		     const struct hp_grant_ctx *ctx, const struct budget *b, char *note,
+		     size_t notelen)
+{
+	char why[WHY];
+	size_t i, used = 0;
+
+	note[0] = '\0';
+	for (i = 0; i < n; i++) {
+		if (p[i].serial > 0 && kr_revoke(p[i].serial, why, sizeof(why)) != 0 &&
+		    used < notelen)
+			used += (size_t)snprintf(note + used, notelen - used,
+						 "; key of grant %s not revoked: %s",
+						 grants[i].name, why);
+		if (p[i].issued && grants[i].revoke != NULL &&
+		    hp_revoke_run(grants[i].revoke, p[i].handle, ctx->sid, ctx->agent,
+				  grants[i].name, revoke_ms(b), why, sizeof(why)) != 0 &&
+		    used < notelen)
+			used += (size_t)snprintf(note + used, notelen - used,
+						 "; broker of grant %s not told: %s",
+						 grants[i].name, why);
+	}
+}
+
+/* Acquires one grant into *cred within the budget. */
+static int acquire(struct hp_grant_ctx *ctx, const struct hp_grant *g, const struct budget *b,
+		   struct hp_cred *cred, char *err, size_t errlen)
+{
+	int ms;
+
+	switch (g->source) {
+	case POL_SOURCE_MINT:
+		return hp_grant_mint(ctx, g, cred, err, errlen);
+	case POL_SOURCE_FILE:
+		return hp_grant_file(ctx, g, cred, err, errlen);
+	case POL_SOURCE_EXEC:
+		ms = broker_ms(b->acquire_end);
+		if (ms <= 0)
+			return pa_err(err, errlen, "no time left for the broker (helper_timeout)");
+		return hp_grant_exec(ctx, g, ms, cred, err, errlen);
+	}
+	return pa_err(err, errlen, "unknown source");
+}
+
+static json_t *do_open(const json_t *req)
+{
+	static const char *const names[] = { "op", "sid", "ring", "agent", "task", "scope",
+					     "act", "user", "uid", "max_session", "timeout",
+					     "grants", "broker", NULL };
+	static const char *const bnames[] = { "key", "issuer", "jwks", NULL };
+	struct hp_grant_ctx ctx = { 0 };
+	struct hp_grant *grants = NULL;
+	struct placed *placed = NULL;
+	struct hp_cred cred = { 0 };
+	struct budget b;
+	const json_t *arr, *broker, *act;
+	json_t *reply = NULL, *keys = NULL;
+	char why[WHY], note[WHY], full[2 * WHY + 8];
+	const char *failed = NULL;
+	int64_t ring, timeout, uid, max_session;
+	size_t n = 0, i, j;
+
+	if (check_members(req, "request", names, why, sizeof(why)) != 0 ||
+	    parse_common(req, &ctx.sid, &ring, &timeout, true, why, sizeof(why)) != 0 ||
+	    req_str(req, "request", "agent", &ctx.agent, why, sizeof(why)) != 0 ||
+	    opt_str(req, "request", "task", &ctx.task, why, sizeof(why)) != 0 ||
+	    opt_str(req, "request", "scope", &ctx.scope, why, sizeof(why)) != 0 ||
+	    req_str(req, "request", "user", &ctx.user, why, sizeof(why)) != 0 ||
+	    int_in(req, "request", "uid", 0, UINT32_MAX - 1, -1, &uid, why, sizeof(why)) != 0 ||
+	    int_in(req, "request", "max_session", 1, 7 * 86400, -1, &max_session, why,
+		   sizeof(why)) != 0)
+		return fail_reply(why, NULL);
+	ctx.max_session = max_session;
+	act = json_object_get(req, "act");
+	if (act != NULL && !json_is_null(act) && !json_is_object(act))
+		return fail_reply("request: \"act\" must be an object or null", NULL);
+	ctx.act = json_is_object(act) ? act : NULL;
+	broker = json_object_get(req, "broker");
+	if (!json_is_object(broker) ||
+	    check_members(broker, "broker", bnames, why, sizeof(why)) != 0 ||
+	    opt_str(broker, "broker", "key", &ctx.broker_key, why, sizeof(why)) != 0 ||
+	    opt_str(broker, "broker", "issuer", &ctx.broker_issuer, why, sizeof(why)) != 0 ||
+	    opt_str(broker, "broker", "jwks", &ctx.broker_jwks, why, sizeof(why)) != 0)
+		return fail_reply(json_is_object(broker) ? why : "request: no \"broker\" object",
+				  NULL);
+	if ((ctx.broker_key != NULL && ctx.broker_key[0] != '/') ||
+	    (ctx.broker_jwks != NULL && ctx.broker_jwks[0] != '/'))
+		return fail_reply("request: broker paths must be absolute", NULL);
+	arr = json_object_get(req, "grants");
+	if (!json_is_array(arr) || json_array_size(arr) > HP_GRANTS_MAX)
+		return fail_reply("request: \"grants\" must be an array of at most 256", NULL);
+	n = json_array_size(arr);
+	if (n > 0) {
+		grants = calloc(n, sizeof(*grants));
+		placed = calloc(n, sizeof(*placed));
+		if (grants == NULL || placed == NULL) {
+			reply = fail_reply("out of memory", NULL);
+			goto out;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (parse_grant(json_array_get(arr, i), &grants[i], why, sizeof(why)) != 0) {
+			reply = fail_reply(why, NULL);
+			goto out;
+		}
+		for (j = 0; j < i; j++)
+			if (strcmp(grants[i].name, grants[j].name) == 0) {
+				reply = fail_reply("request: a grant is listed twice",
+						   grants[i].name);
+				goto out;
+			}
+	}
+
+	budget_init(&b, timeout);
+	ctx.now = (int64_t)time(NULL);
+	for (i = 0; i < n; i++) {
+		const struct hp_grant *g = &grants[i];
+		int64_t ttl = hp_grant_ttl(&ctx, g);
+		int32_t serial;
+
+		if (acquire(&ctx, g, &b, &cred, why, sizeof(why)) != 0) {
+			/* a failed broker that still named a handle gets revoked too */
+			if (g->source == POL_SOURCE_EXEC && cred.handle != NULL) {
+				placed[i].issued = true;
+				placed[i].handle = cred.handle;
+				cred.handle = NULL;
+			}
+			failed = g->name;
+			goto rollback;
+		}
+		if (g->source == POL_SOURCE_EXEC) {
+			placed[i].issued = true;
+			placed[i].handle = cred.handle;
+			cred.handle = NULL;
+		}
+		if (cred.expires_at != 0) {
+			if (cred.expires_at <= ctx.now) {
+				pa_err(why, sizeof(why), "the credential has already expired");
+				failed = g->name;
+				goto rollback;
+			}
+			if (cred.expires_at - ctx.now < ttl)
+				ttl = cred.expires_at - ctx.now;
+		}
+		serial = kr_key_add((int32_t)ring, g->name, cred.secret, cred.len, ttl, why,
+				    sizeof(why));
+		hp_cred_clear(&cred);
+		if (serial <= 0) {
+			failed = g->name;
+			goto rollback;
+		}
+		placed[i].serial = serial;
+		placed[i].expires_at = ctx.now + ttl;
+	}
+
+	keys = json_array();
+	if (keys == NULL) {
+		snprintf(why, sizeof(why), "out of memory");
+		goto rollback;
+	}
+	for (i = 0; i < n; i++) {
+		const char *revoke = grants[i].source == POL_SOURCE_EXEC ? grants[i].revoke : NULL;
+		json_t *k = json_pack("{s:s, s:I, s:I, s:s?, s:s?}", "grant", grants[i].name,
+				      "serial", (json_int_t)placed[i].serial, "expires_at",
+				      (json_int_t)placed[i].expires_at, "handle", placed[i].handle,
+				      "revoke", revoke);
+
+		if (json_array_append_new(keys, k) != 0) {
+			snprintf(why, sizeof(why), "out of memory");
+			goto rollback;
+		}
+	}
+	reply = json_pack("{s:b, s:O}", "ok", 1, "keys", keys);
+	if (reply != NULL)
+		goto out;
+	snprintf(why, sizeof(why), "out of memory");
+
+rollback:
+	hp_cred_clear(&cred);
+	rollback(grants, placed, n, &ctx, &b, note, sizeof(note));
+	snprintf(full, sizeof(full), "%s%s", why, note);
+	reply = fail_reply(full, failed);
+out:
+	hp_cred_clear(&cred);
+	if (placed != NULL)
+		for (i = 0; i < n; i++)
+			free(placed[i].handle);
+	free(placed);
+	free(grants);
+	json_decref(keys);
+	id_signer_free(ctx.signer);
+	return reply;
+}
+
+/* ---- close ------------------------------------------------------------------------------ */
+
+static json_t *do_close(const json_t *req)
+{
+	static const char *const names[] = { "op", "sid", "ring", "agent", "timeout", "keys",
+					     NULL };
+	struct hp_keys keys = { 0 };
+	struct budget b;
+	json_t *results = NULL, *reply = NULL;
+	const char *sid, *agent;
+	char why[WHY], broker[WHY + 16];
+	int64_t ring, timeout;
+	bool ok = true, ring_revoked = true;
+	size_t i;
+
+	if (check_members(req, "request", names, why, sizeof(why)) != 0 ||
+	    parse_common(req, &sid, &ring, &timeout, false, why, sizeof(why)) != 0 ||
+	    opt_str(req, "request", "agent", &agent, why, sizeof(why)) != 0)
+		return fail_reply(why, NULL);
+	if (hp_keys_from_json(json_object_get(req, "keys"), &keys, why, sizeof(why)) != 0) {
+		char full[WHY + 16];
+
+		snprintf(full, sizeof(full), "request: %s", why);
+		return fail_reply(full, NULL);
+	}
+	budget_init(&b, timeout);
+	b.acquire_end = b.end; /* nothing to acquire: all of it for revocation */
+	results = json_array();
+	if (results == NULL) {
+		reply = fail_reply("out of memory", NULL);
+		goto out;
+	}
+	for (i = 0; i < keys.n; i++) {
+		const struct hp_key *k = &keys.v[i];
+		bool revoked = kr_revoke(k->serial, why, sizeof(why)) == 0;
+		json_t *r;
+
+		ok = ok && revoked;
+		if (k->revoke == NULL) {
+			snprintf(broker, sizeof(broker), "none");
+		} else if (hp_revoke_run(k->revoke, k->handle, sid, agent, k->grant, revoke_ms(&b),
+					 why, sizeof(why)) == 0) {
+			snprintf(broker, sizeof(broker), "ok");
+		} else {
+			snprintf(broker, sizeof(broker), "failed: %s", why);
+			ok = false;
+		}
+		r = json_pack("{s:s, s:I, s:b, s:s}", "grant", k->grant, "serial",
+			      (json_int_t)k->serial, "revoked", revoked, "broker", broker);
+		if (json_array_append_new(results, r) != 0) {
+			reply = fail_reply("out of memory", NULL);
+			goto out;
+		}
+	}
+	if (ring > 0)
+		ring_revoked = kr_session_revoke((int32_t)ring, why, sizeof(why)) == 0;
+	ok = ok && ring_revoked;
+	reply = json_pack("{s:b, s:b, s:O}", "ok", ok, "ring_revoked", ring_revoked, "results",
+			  results);
+	if (reply == NULL)
+		reply = fail_reply("out of memory", NULL);
+out:
+	json_decref(results);
+	hp_keys_clear(&keys);
+	return reply;
+}
+
+/* ---- main ---------------------------------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+	char why[WHY];
+	char *text = NULL;
+	size_t len = 0;
+	json_t *req = NULL, *reply = NULL, *ok;
+	const json_t *op;
+	json_error_t jerr;
+	int status = EXIT_NO_REPLY;
+
+	(void)argv;
+	if (ensure_std_fds() != 0)
+		return EXIT_NO_REPLY;
+	if (isatty(0)) {
+		fputs("pam_agent_helper: refusing to run with a terminal on stdin: "
+		      "it is spawned by pam_agent.so only\n", stderr);
+		return EXIT_NO_REPLY;
+	}
+	if (argc > 1) {
+		fputs("pam_agent_helper: takes no arguments (the request comes on stdin)\n",
+		      stderr);
+		return EXIT_NO_REPLY;
+	}
+	umask(077);
+	close_extra_fds();
+	clearenv();
+	signal(SIGPIPE, SIG_IGN); /* our own process; brokers get SIG_DFL back */
+	json_set_alloc_funcs(malloc, wipe_free);
+
+	text = read_stdin(HP_REQUEST_MAX, &len, why, sizeof(why));
+	if (text == NULL) {
+		reply = fail_reply(why, NULL);
+		goto out;
+	}
+	req = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!json_is_object(req)) {
+		char shown[PA_ESCAPE_MAX];
+
+		pa_escape(jerr.text, strlen(jerr.text), shown, sizeof(shown));
+		snprintf(why, sizeof(why), "request: not a JSON object%s%s", req ? "" : ": ",
+			 req ? "" : shown);
+		reply = fail_reply(why, NULL);
+		goto out;
+	}
+	op = json_object_get(req, "op");
+	if (json_is_string(op) && strcmp(json_string_value(op), "open") == 0)
+		reply = do_open(req);
+	else if (json_is_string(op) && strcmp(json_string_value(op), "close") == 0)
+		reply = do_close(req);
+	else
+		reply = fail_reply("request: \"op\" must be \"open\" or \"close\"", NULL);
+out:
+	if (reply != NULL && write_reply(reply) == 0) {
+		ok = json_object_get(reply, "ok");
+		status = json_is_true(ok) ? EXIT_OK : EXIT_REFUSED;
+	} else {
+		fputs("pam_agent_helper: cannot write the reply\n", stderr);
+	}
+	json_decref(reply);
+	json_decref(req);
+	free(text);
+	return status;
+}

@@ -1,0 +1,339 @@
+/*
+ * helper.h - pam_agent_helper: the protocol between the module and the
+ * helper, the client side the module calls (hp_run and the request/reply
+ * builders), the bounded child-process exchange both sides share, and the
+ * grant sources of the helper program. No PAM headers here.
+ *
+ * The helper is spawned like unix_chkpwd: an empty environment (only a
+ * fixed PATH), descriptors 0/1/2 = request pipe / reply pipe / error
+ * pipe and nothing else, argv = { path, NULL }, a deadline after which it
+ * is killed. Secrets travel only from the helper into the kernel keyring:
+ * never in argv, the environment, the reply or an error message.
+ *
+ * Request (one JSON object on the helper's stdin, then EOF):
+ *
+ *   {"op":"open","sid":HEX,"ring":SERIAL,"agent":ID,"task":STR|null,
+ *    "scope":STR|null,"act":{…}|null,"user":NAME,"uid":N,
+ *    "max_session":SECONDS,"timeout":SECONDS,
+ *    "grants":[{"name":N,"class":"read|write|escalate",
+ *               "source":"mint|exec|file","audience":STR|null,
+ *               "scope":STR|null,"ttl":SECONDS,"command":STR|null,
+ *               "revoke":STR|null,"path":STR|null}, …],
+ *    "broker":{"key":PATH|null,"issuer":STR,"jwks":PATH|null}}
+ *
+ *   {"op":"close","sid":HEX,"ring":SERIAL|0,"agent":ID|null,"timeout":SECONDS,
+ *    "keys":[{"grant":N,"serial":SERIAL,"expires_at":T,"revoke":CMD|null,
+ *             "handle":STR|null}, …]}
+ *
+ * Reply (one JSON object on the helper's stdout):
+ *
+ *   open:  {"ok":true,"keys":[{"grant":N,"serial":S,"expires_at":EPOCH,
+ *                              "handle":STR|null,"revoke":CMD|null}, …]}
+ *          {"ok":false,"error":REASON,"grant":N|null}
+ *   close: {"ok":BOOL,"ring_revoked":BOOL,
+ *           "results":[{"grant":N,"serial":S,"revoked":BOOL,
+ *                       "broker":"ok"|"failed: REASON"|"none"}, …]}
+ *
+ * The helper exits 0 after an ok:true reply, 1 after an ok:false reply, 2
+ * when it could not reply at all (terminal on stdin, bad usage).
+ * docs/helper.md describes the protocol, the grant sources and the broker
+ * contract in full.
+ */
+#ifndef PA_HELPER_H
+#define PA_HELPER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "identity.h"
+#include "policy.h"
+
+/* Largest request the helper reads, and largest reply the module reads. */
+#define HP_REQUEST_MAX (1024 * 1024)
+#define HP_REPLY_MAX (1024 * 1024)
+/* Largest answer of an exec broker; more and the broker is killed. */
+#define HP_BROKER_OUT_MAX (64 * 1024)
+/* Longest time one broker command (issue or revoke) may take, in seconds. */
+#define HP_BROKER_TIMEOUT 10
+/* Largest file grant secret, in bytes. */
+#define HP_FILE_MAX (64 * 1024)
+/* Longest revoke handle a broker may return, in bytes. */
+#define HP_HANDLE_MAX 4096
+/* Most grants in one request, most words in one broker command. */
+#define HP_GRANTS_MAX 256
+#define HP_ARGV_MAX 64
+/* The whole environment of the helper and of every broker it runs. */
+#define HP_ENV_PATH "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
+/* Bytes of a child's stderr kept for error messages. */
+#define HP_ERRTEXT_MAX 512
+
+/* ---- bounded exchange with a child program --------------------------------- */
+
+/*
+ * One run of a program: input written to its stdin (then EOF), stdout
+ * collected up to out_max bytes, stderr collected (first HP_ERRTEXT_MAX
+ * bytes) or sent to /dev/null, all within timeout_ms from the spawn.
+ */
+struct hp_exchange {
+	/* filled by the caller */
+	const void *in;
+	size_t inlen;
+	size_t out_max;
+	int timeout_ms;
+	bool want_stderr;
+	/* filled by hp_exchange_run; cleared (wiped) by hp_exchange_clear */
+	char *out;	   /* stdout, NUL-terminated, outlen bytes */
+	size_t outlen;
+	size_t outcap;
+	char errtext[HP_ERRTEXT_MAX]; /* stderr, NUL-terminated (raw bytes) */
+	bool timed_out;	   /* deadline passed: the process group was killed */
+	bool overflow;	   /* more than out_max on stdout: killed */
+	bool reaped;	   /* status is known (false: someone else reaped it) */
+	int status;	   /* waitpid status when reaped */
+};
+
+/*
+ * Runs argv[0] (an absolute path; no PATH search, no shell) with argv, an
+ * environment of HP_ENV_PATH only, default signal dispositions, an empty
+ * signal mask, its own process group, stdin/stdout/stderr as described
+ * above and every other descriptor closed. Safe inside a PAM module: it
+ * changes no signal disposition and no global state (SIGPIPE is blocked
+ * only in the calling thread while it writes, and a SIGPIPE it caused is
+ * consumed), and does not rely on SIGCHLD (a child reaped by someone else
+ * leaves reaped false). On timeout or overflow the child's process group
+ * is killed with SIGKILL. Returns 0 when the program ran (the outcome is
+ * in *x), -1 with err when it could not be started. The caller always
+ * calls hp_exchange_clear.
+ */
+int hp_exchange_run(const char *const argv[], struct hp_exchange *x, char *err, size_t errlen);
+
+/* Wipes and frees the collected output; *x may be reused. */
+void hp_exchange_clear(struct hp_exchange *x);
+
+/*
+ * Describes how the run ended ("exited with status 1", "was killed by
+ * signal 9", "timed out after 10s", "wrote more than 65536 bytes") into
+ * buf. Returns buf.
+ */
+const char *hp_exchange_describe(const struct hp_exchange *x, char *buf, size_t len);
+
+/* Whether the run ended with exit status 0 (and no timeout or overflow). */
+bool hp_exchange_ok(const struct hp_exchange *x);
+
+/* ---- client side: what the module calls ------------------------------------ */
+
+/*
+ * Runs the helper at helper_path with request on its stdin and returns its
+ * reply object in *reply (new reference, the caller decrefs): any object
+ * with a boolean "ok", parsed with duplicate names rejected. Fails (-1,
+ * *reply NULL) when the helper cannot run, times out ("helper timed out
+ * after Ns"; it is killed), answers more than HP_REPLY_MAX bytes, answers
+ * no valid reply (the reason names its exit status and the first line of
+ * its stderr), or answers ok:true with a non-zero exit status.
+ */
+int hp_run(const char *helper_path, const json_t *request, int timeout_s, json_t **reply,
+	   char *err, size_t errlen);
+
+/* What the module knows when it opens a session. */
+struct hp_open_args {
+	const char *sid;		 /* session id, lowercase hex */
+	int32_t ring;			 /* the per-session keyring */
+	const struct id_identity *id;	 /* agent id, task, scope, act */
+	const char *user;		 /* PAM_USER */
+	uid_t uid;			 /* its uid */
+	const struct pol_decision *decision; /* grants and max_session */
+	const struct pol_global *global; /* broker_*, helper_timeout */
+};
+
+/* One key the helper placed, as the module keeps it. Owns its strings. */
+struct hp_key {
+	char *grant;
+	int32_t serial;
+	int64_t expires_at; /* epoch seconds */
+	char *handle;	    /* broker revoke handle, or NULL */
+	char *revoke;	    /* revoke command of an exec grant, or NULL */
+};
+
+struct hp_keys {
+	struct hp_key *v;
+	size_t n;
+};
+
+/* Frees what k owns; k is empty afterwards. */
+void hp_keys_clear(struct hp_keys *k);
+
+/*
+ * The open request for a, or NULL with err. broker.issuer is
+ * global->broker_issuer or, when unset, "pam_agent:" + the host name.
+ */
+json_t *hp_open_request(const struct hp_open_args *a, char *err, size_t errlen);
+
+/*
+ * Checks an open reply against the decision it answers. ok:true must list
+ * exactly the decision's grants, in order, each with a serial > 0; they are
+ * copied into *out. ok:false gives -1 with err "grant NAME: REASON" (or
+ * REASON alone) and the grant name in failed (size failedlen, may be 0;
+ * "" when none). A malformed reply is -1 with err too.
+ */
+int hp_open_reply_parse(const json_t *reply, const struct pol_decision *d, struct hp_keys *out,
+			char *failed, size_t failedlen, char *err, size_t errlen);
+
+/* The keys as the JSON array of the close request and the state file. */
+json_t *hp_keys_to_json(const struct hp_keys *k);
+/* Reads such an array back (strictly). Returns 0 or -1 with err. */
+int hp_keys_from_json(const json_t *arr, struct hp_keys *out, char *err, size_t errlen);
+
+/* The close request (agent may be NULL; ring 0 when unknown), or NULL. */
+json_t *hp_close_request(const char *sid, int32_t ring, const char *agent,
+			 const struct hp_keys *keys, int timeout_s);
+
+/* What close did for one key. */
+struct hp_close_result {
+	char *grant;
+	int32_t serial;
+	bool revoked;
+	char *broker; /* "ok", "failed: …" or "none" */
+};
+
+struct hp_close_results {
+	struct hp_close_result *v;
+	size_t n;
+	bool ok;	   /* everything revoked, every broker told */
+	bool ring_revoked;
+};
+
+void hp_close_results_clear(struct hp_close_results *r);
+
+/* Parses a close reply strictly into *out. Returns 0 or -1 with err. */
+int hp_close_reply_parse(const json_t *reply, struct hp_close_results *out, char *err,
+			 size_t errlen);
+
+/*
+ * The whole open: builds the request, runs global->helper with
+ * global->helper_timeout, parses the reply into *out. Returns 0, or -1
+ * with err (and failed as in hp_open_reply_parse). When it fails for any
+ * reason other than an ok:false reply (timeout, crash), the helper may
+ * have placed keys before it died: the caller revokes the per-session
+ * keyring (kr_session_revoke) in every failure case.
+ */
+int hp_open(const struct hp_open_args *a, struct hp_keys *out, char *failed, size_t failedlen,
+	    char *err, size_t errlen);
+
+/*
+ * The whole close: revokes keys and ring and tells the brokers through the
+ * helper. Returns 0 when the helper answered (results in *out, out->ok
+ * says whether everything worked), -1 with err when it did not.
+ */
+int hp_close(const char *helper_path, int timeout_s, const char *sid, int32_t ring,
+	     const char *agent, const struct hp_keys *keys, struct hp_close_results *out,
+	     char *err, size_t errlen);
+
+/* ---- helper program internals (helpers/grants.c) ----------------------------- */
+
+/* The context of an open request that every grant source sees. */
+struct hp_grant_ctx {
+	const char *sid;
+	const char *agent;
+	const char *task;  /* or NULL */
+	const char *scope; /* the token's scope, or NULL */
+	const char *user;
+	const json_t *act; /* or NULL */
+	int64_t max_session;
+	int64_t now; /* epoch seconds at the start of the request */
+	const char *broker_key;
+	const char *broker_issuer;
+	const char *broker_jwks;
+	struct id_signer *signer; /* loaded on the first mint grant */
+};
+
+/* One grant of an open request. Strings point into the request. */
+struct hp_grant {
+	const char *name;
+	enum pol_source source;
+	const char *audience;
+	const char *scope;
+	const char *command;
+	const char *revoke;
+	const char *path;
+	int64_t ttl;
+};
+
+/* An acquired credential. Owns its strings; hp_cred_clear wipes them. */
+struct hp_cred {
+	char *secret;
+	size_t len;
+	int64_t expires_at; /* epoch seconds, 0 when the source gave none */
+	char *handle;	    /* exec: revoke handle, or NULL */
+};
+
+void hp_cred_clear(struct hp_cred *c);
+
+/* The lifetime a grant may have at ctx->now: min(ttl, max_session). */
+int64_t hp_grant_ttl(const struct hp_grant_ctx *ctx, const struct hp_grant *g);
+
+/*
+ * mint: a JWT signed with the broker key (ES256, P-256 PEM key owned by
+ * the effective uid, mode 0600), claims iss, sub, aud, scope, iat, exp =
+ * iat + hp_grant_ttl, jti, sid, task, act. Loads the key into ctx->signer
+ * on first use and then (re)writes ctx->broker_jwks when set.
+ */
+int hp_grant_mint(struct hp_grant_ctx *ctx, const struct hp_grant *g, struct hp_cred *out,
+		  char *err, size_t errlen);
+
+/*
+ * exec: runs the grant's command (split on blanks, no shell) with the JSON
+ * context {"agent","task","scope","ttl","sid","grant","user"} on stdin
+ * and reads {"secret": STR, "expires_at": EPOCH|RFC3339|null,
+ * "revoke_handle": STR|null} from its stdout (at most HP_BROKER_OUT_MAX),
+ * within timeout_ms. Non-zero exit, a timeout, too much output, not a JSON
+ * object, no non-empty "secret" string or a bad member are failures. Even
+ * on failure out->handle is set when the answer carried a revoke handle,
+ * so the caller can revoke what was issued. Error messages never quote
+ * the broker's output.
+ */
+int hp_grant_exec(const struct hp_grant_ctx *ctx, const struct hp_grant *g, int timeout_ms,
+		  struct hp_cred *out, char *err, size_t errlen);
+
+/*
+ * file: the secret in g->path (owned by the effective uid, no group/other
+ * permission bits, at most HP_FILE_MAX bytes), one trailing newline
+ * removed; an empty secret is a failure.
+ */
+int hp_grant_file(const struct hp_grant_ctx *ctx, const struct hp_grant *g, struct hp_cred *out,
+		  char *err, size_t errlen);
+
+/*
+ * Runs a broker revoke command with {"handle","sid","agent","grant"} on
+ * stdin within timeout_ms; success is exit status 0 (output ignored).
+ * Returns 0 or -1 with err.
+ */
+int hp_revoke_run(const char *command, const char *handle, const char *sid, const char *agent,
+		  const char *grant, int timeout_ms, char *err, size_t errlen);
+
+/*
+ * Splits a command line on blanks into a NULL-terminated argv of at most
+ * HP_ARGV_MAX words; the first must be an absolute path. The caller frees
+ * it with hp_argv_free. Returns 0 or -1 with err.
+ */
+int hp_split_command(const char *command, char ***argv, char *err, size_t errlen);
+void hp_argv_free(char **argv);
+
+/*
+ * Parses an expiry: a JSON integer (epoch seconds, > 0) or an RFC 3339
+ * string ("2024-06-10T10:00:00Z", optional fraction, "Z" or "+HH:MM").
+ * Returns 0 or -1.
+ */
+int hp_parse_expiry(const json_t *v, int64_t *out);
+
+/*
+ * Writes {"keys":[public JWK of s, "use":"sig"]} to path atomically
+ * (temporary file in the same directory, mode 0644, fsync, rename).
+ * Returns 0 or -1 with err.
+ */
+int hp_write_jwks(const char *path, const struct id_signer *s, char *err, size_t errlen);
+
+#endif /* PA_HELPER_H */

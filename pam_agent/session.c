@@ -1,0 +1,334 @@
+/*
+ * session.c - the session phase: at open, the decision's grants become keys
+ * in a per-session keyring (through pam_agent_helper), all or nothing; the
+ * session is recorded on the handle and in STATE_DIR/sessions/<sid> for
+ * `pam-agent sessions` and `reap`; at close every key is revoked in the
+ * kernel and at the brokers, and the record removed.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+#include <security/pam_ext.h>
+
+#include "audit.h"
+#include "helper.h"
+#include "keyring.h"
+#include "module.h"
+
+/* Start time of this process in clock ticks since boot (/proc/self/stat). */
+static unsigned long long self_start_time(void)
+{
+	char buf[1024], *p;
+	unsigned long long start = 0;
+	FILE *f = fopen("/proc/self/stat", "re");
+	int field;
+
+	if (f == NULL)
+		return 0;
+	if (fgets(buf, sizeof(buf), f) == NULL) {
+		fclose(f);
+		return 0;
+	}
+	fclose(f);
+	p = strrchr(buf, ')'); /* the command name may hold spaces */
+	for (field = 2; p != NULL && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	if (p != NULL)
+		start = strtoull(p + 1, NULL, 10);
+	return start;
+}
+
+/* Makes dir (0700 when created) and checks it is ours and private enough. */
+static int ensure_dir(const char *dir, mode_t mode, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (mkdir(dir, mode) != 0 && errno != EEXIST)
+		return pa_err(err, errlen, "%s: cannot create: %s", dir, strerror(errno));
+	if (lstat(dir, &st) != 0)
+		return pa_err(err, errlen, "%s: %s", dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022) != 0)
+		return pa_err(err, errlen, "%s: must be a directory owned by uid %lu, not "
+			      "group/world-writable", dir, (unsigned long)geteuid());
+	return 0;
+}
+
+/* STATE_DIR/sessions/<sid> into buf. */
+static void state_path(const char *state_dir, const char *sid, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/sessions/%s", state_dir, sid);
+}
+
+/* Writes the session record atomically (temp file, fsync, rename), 0600. */
+static int write_state(const char *state_dir, const json_t *record, const char *sid,
+		       char *err, size_t errlen)
+{
+	char dir[4200], path[4200], tmp[4300];
+	char *text = NULL;
+	size_t len;
+	int fd, ret = -1;
+
+	snprintf(dir, sizeof(dir), "%s/sessions", state_dir);
+	if (ensure_dir(state_dir, 0755, err, errlen) != 0 || ensure_dir(dir, 0700, err, errlen) != 0)
+		return -1;
+	state_path(state_dir, sid, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	text = json_dumps(record, JSON_COMPACT | JSON_SORT_KEYS);
+	if (text == NULL)
+		return pa_err(err, errlen, "out of memory");
+	len = strlen(text);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		pa_err(err, errlen, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (write(fd, text, len) != (ssize_t)len || fsync(fd) != 0) {
+		pa_err(err, errlen, "%s: write failed: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	if (close(fd) != 0 || rename(tmp, path) != 0) {
+		pa_err(err, errlen, "%s: %s", path, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(text);
+	return ret;
+}
+
+/* Audits one event about the session's keys. */
+static void audit_keys(struct pa_call *call, const struct pol_config *cfg, enum aud_kind kind,
+		       enum aud_result result, const struct pa_context *ctx, const char *reason)
+{
+	struct aud_event *ev = aud_event_new(kind, result, NULL);
+	size_t i;
+
+	if (ev == NULL)
+		return;
+	if (ctx->identity != NULL)
+		aud_event_set_identity(ev, ctx->identity);
+	aud_event_set_session(ev, ctx->session.sid);
+	if (ctx->have_decision)
+		aud_event_set_class(ev, ctx->decision.cls);
+	for (i = 0; i < ctx->session.keys.n; i++)
+		aud_event_add_key(ev, ctx->session.keys.v[i].grant, ctx->session.keys.v[i].serial);
+	if (reason != NULL)
+		aud_event_add_reason(ev, reason);
+	pa_audit(call, cfg, ev);
+}
+
+int pa_open_session(struct pa_call *call)
+{
+	struct pa_context *ctx = pa_context_peek(call->pamh);
+	struct pol_config *cfg = NULL;
+	struct hp_open_args args;
+	struct passwd pw, *pwp = NULL;
+	json_t *record = NULL;
+	unsigned char rnd[16];
+	char pwbuf[4096], err[512], failed[128], env[128];
+	const char *user = NULL;
+	size_t i;
+	int ret = PAM_SESSION_ERR;
+
+	if (ctx == NULL || !ctx->have_decision) {
+		if (call->args.optional && (ctx == NULL || ctx->identity == NULL)) {
+			pa_debug(call, "no agent identity on this handle; ignoring (optional)");
+			return PAM_IGNORE;
+		}
+		pa_log_failure(call, ctx != NULL && ctx->identity != NULL ? ctx->identity->agent_id
+									: NULL,
+			       "no allowing policy decision on this handle (the account phase must "
+			       "run pam_agent first)");
+		pa_tell(call, "no policy decision for this session");
+		return PAM_SESSION_ERR;
+	}
+	if (ctx->session.open) {
+		pa_log(call, LOG_ERR, "session %s is already open on this handle", ctx->session.sid);
+		return PAM_SESSION_ERR;
+	}
+	if (pam_get_item(call->pamh, PAM_USER, (const void **)&user) != PAM_SUCCESS ||
+	    user == NULL || getpwnam_r(user, &pw, pwbuf, sizeof(pwbuf), &pwp) != 0 || pwp == NULL) {
+		pa_log_failure(call, ctx->identity->agent_id, "target user unknown");
+		return PAM_USER_UNKNOWN;
+	}
+	if (pa_config_load(call, &cfg) != 0) {
+		pa_log_failure(call, ctx->identity->agent_id, "configuration refused");
+		return PAM_SESSION_ERR;
+	}
+	memset(&ctx->session, 0, sizeof(ctx->session));
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		pa_log(call, LOG_CRIT, "no random bytes for a session id");
+		goto out;
+	}
+	for (i = 0; i < sizeof(rnd); i++)
+		snprintf(ctx->session.sid + 2 * i, 3, "%02x", rnd[i]);
+	snprintf(ctx->session.helper, sizeof(ctx->session.helper), "%s", cfg->global.helper);
+	snprintf(ctx->session.state_dir, sizeof(ctx->session.state_dir), "%s",
+		 cfg->global.state_dir);
+	ctx->session.timeout = (int)cfg->global.helper_timeout;
+
+	if (ctx->decision.n_grants > 0) {
+		/* escalate sessions start from a keyring of their own: they inherit nothing */
+		if ((ctx->decision.escalate
+			     ? kr_session_keyring_new(pw.pw_uid, pw.pw_gid, err, sizeof(err))
+			     : kr_session_keyring_ensure(pw.pw_uid, pw.pw_gid, err, sizeof(err))) < 0 ||
+		    (ctx->session.ring = kr_session_create(ctx->session.sid, ctx->decision.max_session,
+							   err, sizeof(err))) < 0) {
+			ctx->session.ring = 0;
+			pa_log_failure(call, ctx->identity->agent_id, err);
+			pa_tell(call, err);
+			goto out;
+		}
+		memset(&args, 0, sizeof(args));
+		args.sid = ctx->session.sid;
+		args.ring = ctx->session.ring;
+		args.id = ctx->identity;
+		args.user = user;
+		args.uid = pw.pw_uid;
+		args.decision = &ctx->decision;
+		args.global = &cfg->global;
+		failed[0] = '\0';
+		if (hp_open(&args, &ctx->session.keys, failed, sizeof(failed), err, sizeof(err)) != 0) {
+			char revoke_err[256];
+			char reason[768];
+
+			/* all or nothing: whatever the helper placed goes with the ring */
+			if (kr_session_revoke(ctx->session.ring, revoke_err, sizeof(revoke_err)) != 0)
+				pa_log(call, LOG_ERR, "session %s: %s", ctx->session.sid, revoke_err);
+			snprintf(reason, sizeof(reason), "credentials not placed, session refused: %s",
+				 err);
+			pa_log_failure(call, ctx->identity->agent_id, reason);
+			pa_tell(call, reason);
+			audit_keys(call, cfg, AUD_CREDENTIAL_PLACED, AUD_RESULT_FAILED, ctx, reason);
+			hp_keys_clear(&ctx->session.keys);
+			goto out;
+		}
+	}
+	record = json_pack("{s:s, s:s, s:s, s:I, s:s?, s:I, s:I, s:I, s:I, s:i, s:o}",
+			   "sid", ctx->session.sid, "agent", ctx->identity->agent_id, "user", user,
+			   "uid", (json_int_t)pw.pw_uid, "task", ctx->identity->task,
+			   "pid", (json_int_t)getpid(), "start_time",
+			   (json_int_t)self_start_time(), "opened", (json_int_t)time(NULL),
+			   "expires", (json_int_t)(time(NULL) + ctx->decision.max_session),
+			   "ring", (int)ctx->session.ring, "keys", hp_keys_to_json(&ctx->session.keys));
+	if (record == NULL || write_state(ctx->session.state_dir, record, ctx->session.sid, err,
+					  sizeof(err)) != 0) {
+		pa_log_failure(call, ctx->identity->agent_id,
+			       record == NULL ? "out of memory for the session record" : err);
+		goto undo;
+	}
+	snprintf(env, sizeof(env), "PAM_AGENT_SESSION=%s", ctx->session.sid);
+	if (pam_putenv(call->pamh, env) != PAM_SUCCESS) {
+		pa_log(call, LOG_ERR, "cannot set PAM_AGENT_SESSION");
+		goto undo;
+	}
+	ctx->session.open = true;
+	audit_keys(call, cfg, AUD_CREDENTIAL_PLACED, AUD_RESULT_OK, ctx, NULL);
+	pa_log(call, LOG_INFO, "session %s opened: %zu credential(s) in keyring %d, max %llds",
+	       ctx->session.sid, ctx->session.keys.n, (int)ctx->session.ring,
+	       (long long)ctx->decision.max_session);
+	ret = PAM_SUCCESS;
+	goto out;
+undo:
+	/* nothing half-done: the keys go, and the brokers hear of it */
+	ctx->session.open = true;
+	pa_session_close(call, cfg, ctx, "session refused");
+out:
+	json_decref(record);
+	pol_config_unref(cfg);
+	return ret;
+}
+
+int pa_session_close(struct pa_call *call, const struct pol_config *cfg, struct pa_context *ctx,
+		     const char *why)
+{
+	struct hp_close_results results;
+	char err[512], path[4200];
+	size_t i;
+	int ret = 0;
+
+	if (!ctx->session.open)
+		return 0;
+	memset(&results, 0, sizeof(results));
+	if (ctx->session.keys.n > 0 || ctx->session.ring > 0) {
+		if (hp_close(ctx->session.helper, ctx->session.timeout, ctx->session.sid,
+			     ctx->session.ring, ctx->identity != NULL ? ctx->identity->agent_id : NULL,
+			     &ctx->session.keys, &results, err, sizeof(err)) != 0) {
+			/* the kernel part does not need the helper */
+			char kerr[256];
+
+			ret = -1;
+			if (call != NULL)
+				pa_log(call, LOG_ERR, "session %s: helper failed at close (%s); "
+				       "revoking in the kernel only", ctx->session.sid, err);
+			if (kr_session_revoke(ctx->session.ring, kerr, sizeof(kerr)) != 0 &&
+			    call != NULL)
+				pa_log(call, LOG_ERR, "session %s: %s", ctx->session.sid, kerr);
+			if (call != NULL)
+				audit_keys(call, cfg, AUD_REVOKE_FAILED, AUD_RESULT_FAILED, ctx, err);
+		} else {
+			for (i = 0; i < results.n; i++) {
+				const struct hp_close_result *r = &results.v[i];
+				bool good = r->revoked && strncmp(r->broker, "failed", 6) != 0;
+
+				if (!good) {
+					ret = -1;
+					if (call != NULL)
+						pa_log(call, LOG_ERR, "session %s: grant %s (key %d): "
+						       "%s, broker %s", ctx->session.sid, r->grant,
+						       (int)r->serial,
+						       r->revoked ? "revoked" : "NOT revoked", r->broker);
+				}
+			}
+			if (call != NULL)
+				audit_keys(call, cfg, results.ok ? AUD_KEY_REVOKED : AUD_REVOKE_FAILED,
+					   results.ok ? AUD_RESULT_OK : AUD_RESULT_FAILED, ctx, why);
+		}
+	}
+	state_path(ctx->session.state_dir, ctx->session.sid, path, sizeof(path));
+	if (unlink(path) != 0 && errno != ENOENT && call != NULL)
+		pa_log(call, LOG_ERR, "session %s: cannot remove %s: %s", ctx->session.sid, path,
+		       strerror(errno));
+	if (call != NULL) {
+		audit_keys(call, cfg, AUD_SESSION_CLOSED, ret == 0 ? AUD_RESULT_OK : AUD_RESULT_FAILED,
+			   ctx, why);
+		pa_log(call, ret == 0 ? LOG_INFO : LOG_ERR, "session %s closed (%s)%s",
+		       ctx->session.sid, why, ret == 0 ? "" : ": some revocations failed");
+	}
+	hp_close_results_clear(&results);
+	hp_keys_clear(&ctx->session.keys);
+	ctx->session.open = false;
+	return ret;
+}
+
+int pa_close_session(struct pa_call *call)
+{
+	struct pa_context *ctx = pa_context_peek(call->pamh);
+	struct pol_config *cfg = NULL;
+	int ret;
+
+	if (ctx == NULL || !ctx->session.open) {
+		pa_debug(call, "no open pam_agent session on this handle");
+		return PAM_IGNORE;
+	}
+	/* the audit file of the configuration as it is now; a refused one
+	 * must not stop the revocation */
+	if (pa_config_load(call, &cfg) != 0)
+		cfg = NULL;
+	ret = pa_session_close(call, cfg, ctx, "close_session");
+	pol_config_unref(cfg);
+	return ret == 0 ? PAM_SUCCESS : PAM_SESSION_ERR;
+}
