@@ -464,14 +464,12 @@ static int32_t session_keyring(uid_t uid, gid_t gid, bool force, char *err, size
 			     (unsigned long)uid);
 			goto restore;
 		}
-		/* as pam_keyinit does: the user keyring stays reachable */
-		if (keyctl_link(KEY_SPEC_USER_KEYRING, KEY_SPEC_SESSION_KEYRING) < 0) {
-			fail(err, errlen, errno, uid,
-			     "cannot link the user keyring of uid %lu into the new session keyring "
-			     "%d",
-			     (unsigned long)uid, s);
-			goto restore;
-		}
+		/*
+		 * Unlike pam_keyinit, the user keyring (@u) is NOT linked in:
+		 * any process of uid can write to @u, so a key planted there as
+		 * "pam_agent:NAME" would be found by a search of the session
+		 * keyring next to the real one. @u stays reachable by its id.
+		 */
 	}
 	ret = s;
 restore:

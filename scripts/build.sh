@@ -9,7 +9,7 @@ build=${PA_BUILD_DIR:-$top/_build}
 "$top/scripts/deps.sh"
 cd "$top"
 if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt configure ]; then
-	autoreconf -fi >/dev/null
+	autoreconf -fi >"${TMPDIR:-/tmp}/pam_agent-autoreconf.log" 2>&1 || { cat "${TMPDIR:-/tmp}/pam_agent-autoreconf.log" >&2; exit 1; }
 fi
 if [ -f config.status ]; then
 	echo "build.sh: $top was configured in-tree; run 'make distclean' there first" >&2

@@ -1,12 +1,15 @@
 #!/bin/sh
 # The end-to-end demo of pam_agent, in a throwaway directory; never touches
-# /etc. Installs its Debian packages when missing and builds first.
+# /etc. Installs its Debian packages when missing and builds first. Run it
+# as root (agent-run switches to the agent's user like runuser does).
 #
-# The story: a test trust domain issues an agent a JWT-SVID; the agent logs
-# in through a real Linux-PAM stack (pamtester, with service files in the
-# throwaway directory through pam_wrapper); pam_agent verifies the token
-# and decides each request when it happens; then three refusals, each with
-# its reason, and the audit lines all of it left.
+# The story: a test trust domain issues an agent a JWT-SVID; agent-run
+# logs it in through a real Linux-PAM stack (service files in the throwaway
+# directory, through pam_wrapper); pam_agent verifies the token, decides
+# the request, and places short-lived credentials in the kernel keyring of
+# that one session; the agent reads them (keyctl, libagentcred), exits, and
+# the keys are revoked. Then three refusals with their reasons, and the
+# audit lines all of it left.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${PA_BUILD_DIR:-$top/_build}
@@ -14,8 +17,13 @@ build=${PA_BUILD_DIR:-$top/_build}
 module="$build/.libs/pam_agent.so"
 pam_agent="$build/pam-agent"
 wrapper=$(pkg-config --libs pam_wrapper)
+if [ "$(id -u)" -ne 0 ]; then
+	echo "demo.sh: run as root: agent-run starts the agent as another user" >&2
+	exit 1
+fi
 
 demo=$(mktemp -d "${TMPDIR:-/tmp}/pam_agent-demo.XXXXXX")
+chmod 0755 "$demo"
 trap 'rm -rf "$demo"' EXIT
 failed=0
 agent=spiffe://demo.example/agents/support-bot
@@ -24,36 +32,47 @@ user=nobody
 
 say() { printf '\n== %s\n' "$*"; }
 show() { printf '   $ %s\n' "$*"; }
-# login SERVICE TOKEN EXPECTED: auth + account through the real libpam.
-login() {
-	show "pamtester $1 $user authenticate acct_mgmt   (token on stdin)"
-	out=$(printf '%s\n' "$2" | env LD_PRELOAD="$wrapper" PAM_WRAPPER=1 \
-		PAM_WRAPPER_SERVICE_DIR="$demo/pam.d" PAM_WRAPPER_DEBUGLEVEL=2 \
-		pamtester -v "$1" "$user" authenticate acct_mgmt 2>&1) || true
-	# each module line; a denial's decisive reason comes first (the full
-	# list is in the audit event), an allow's reasons are shortened
-	printf '%s\n' "$out" | sed -n 's/.*SYSLOG([0-9]): \(auth\|account\): /   pam_agent: \1: /p' |
+check() { # check DESCRIPTION CONDITION...
+	d=$1
+	shift
+	if "$@"; then echo "   -> as expected: $d"; else echo "   -> UNEXPECTED: $d"; failed=1; fi
+}
+# agent_run TOKEN-FILE SERVICE CMD...: the launcher, through the real libpam
+agent_run() {
+	tok=$1 svc=$2
+	shift 2
+	env LD_PRELOAD="$wrapper" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$demo/pam.d" \
+		PAM_WRAPPER_DEBUGLEVEL=2 UID_WRAPPER_DISABLE_DEEPBIND=1 \
+		keyctl session - "$build/agent-run" --token-file "$tok" --service "$svc" \
+		--user "$user" -- "$@" 2>"$demo/pam.log"
+}
+# module lines of the last agent_run, a denial's decisive reason first
+module_log() {
+	sed -n 's/.*SYSLOG([0-9]): \(auth\|account\|session\): /   pam_agent: \1: /p' "$demo/pam.log" |
 		sed 's/ (all reasons: .*//' |
-		awk -F'; ' 'NF > 2 { print $1 "; ...; " $NF; next } { print }' | cut -c1-260
-	printf '%s\n' "$out" | sed -n 's/.*SYSLOG([0-9]): audit: /AUDIT /p' >>"$demo/audit.lines"
-	printf '%s\n' "$out" | grep '^pamtester: ' | grep -v 'invoking\|performing' | sed 's/^/   /'
-	case "$out" in
-	*"$3"*) echo "   -> as expected: $3" ;;
-	*) echo "   -> UNEXPECTED: wanted \"$3\""; failed=1 ;;
-	esac
+		awk -F'; ' 'NF > 2 { print $1 "; ...; " $NF; next } { print }' | cut -c1-230
 }
 
 say "1. A test trust domain (in production: SPIRE's bundle, kept fresh on disk)"
 show "pam-agent testca init ca --trust-domain demo.example"
 "$pam_agent" testca init "$demo/ca" --trust-domain demo.example | sed 's/^/   /'
+# the host's broker key that signs the minted credentials (root-only file)
+"$pam_agent" testca init "$demo/broker" --trust-domain broker.demo.example >/dev/null
+printf 'legacy-db-password-%s\n' "$(od -An -N6 -tx1 /dev/urandom | tr -d ' ')" >"$demo/legacy-db.secret"
+chmod 0600 "$demo/legacy-db.secret"
 
 say "2. The host's policy: which agent may do what, by service class"
-mkdir "$demo/pam.d"
+mkdir "$demo/pam.d" "$demo/state"
 cat >"$demo/pam_agent.conf" <<CONF
 [global]
-audience    = $audience
-clock_skew  = 30s
-audit_log   = $demo/audit.jsonl
+audience      = $audience
+clock_skew    = 30s
+audit_log     = $demo/audit.jsonl
+state_dir     = $demo/state
+helper        = $build/pam_agent_helper
+broker_key    = $demo/broker/signing.key
+broker_issuer = https://broker.demo.example
+broker_jwks   = $demo/broker-jwks.json
 
 [trust_domain demo.example]
 bundle = $demo/ca/bundle.json
@@ -71,7 +90,7 @@ services     = agent-read agent-write sudo
 max_class    = write
 max_session  = 15m
 require_task = yes
-grants       = tickets-ro tickets-rw
+grants       = tickets-ro tickets-rw legacy-db
 
 [grant tickets-ro]
 class    = read
@@ -86,50 +105,101 @@ source   = mint
 audience = https://tickets.demo.example
 scope    = tickets:write
 ttl      = 5m
+
+[grant legacy-db]
+class  = read
+source = file
+path   = $demo/legacy-db.secret
+ttl    = 10m
 CONF
 sed -n '/^\[agent/,/^grants/p' "$demo/pam_agent.conf" | sed 's/^/   /'
 for svc in agent-read agent-write sudo; do
-	printf 'auth    required %s config=%s\naccount required %s config=%s\n' \
-		"$module" "$demo/pam_agent.conf" "$module" "$demo/pam_agent.conf" >"$demo/pam.d/$svc"
+	for phase in auth account session; do
+		printf '%-8s required %s config=%s\n' "$phase" "$module" "$demo/pam_agent.conf"
+	done >"$demo/pam.d/$svc"
 done
-printf 'auth required pam_deny.so\naccount required pam_deny.so\n' >"$demo/pam.d/other"
+printf 'auth required pam_deny.so\naccount required pam_deny.so\nsession required pam_deny.so\n' \
+	>"$demo/pam.d/other"
 show "pam-agent check --config pam_agent.conf"
-if "$pam_agent" check --config "$demo/pam_agent.conf" >"$demo/check.out" 2>&1; then
-	sed 's/^/   /' "$demo/check.out"
-elif [ -s "$demo/check.out" ] && ! grep -q 'unknown command' "$demo/check.out"; then
-	sed 's/^/   /' "$demo/check.out"; failed=1
-fi
+"$pam_agent" check --config "$demo/pam_agent.conf" 2>&1 | sed 's/^/   /' || failed=1
 
-say "3. The agent gets a short-lived JWT-SVID for task T-1001 and logs in to agent-read"
-token=$("$pam_agent" testca mint "$demo/ca" --id "$agent" --aud "$audience" --ttl 5m --claim task=T-1001)
-show "pam-agent verify --config pam_agent.conf   (what the module will see)"
-printf '%s\n' "$token" | "$pam_agent" verify --config "$demo/pam_agent.conf" --json 2>&1 |
-	cut -c1-200 | sed 's/^/   /'
-login agent-read "$token" "account management done"
+say "3. The agent's workload identity: a 5-minute JWT-SVID for task T-1001"
+"$pam_agent" testca mint "$demo/ca" --id "$agent" --aud "$audience" --ttl 5m \
+	--claim task=T-1001 >"$demo/token"
+show "pam-agent verify --config pam_agent.conf token --json"
+"$pam_agent" verify --config "$demo/pam_agent.conf" --json "$demo/token" 2>&1 |
+	cut -c1-150 | sed 's/^/   /'
 
-say "4. The same token on agent-write: a write session, decided afresh"
-login agent-write "$token" "account management done"
+say "4. agent-run starts the agent in a read session; the agent looks at what it got"
+# the agent: what it sees in its session keyring, its credentials, then exit
+cc -O1 -I"$build" -I"$top/include" "$top/docs/examples/agent_cred_example.c" "$top/keyring/agent_cred.c" \
+	-lkeyutils -o "$demo/agent-cred"
+cat >"$demo/agent.sh" <<'AGENT'
+#!/bin/sh
+echo "   [agent] running as $(id -un), PAM_AGENT_SESSION=$PAM_AGENT_SESSION"
+echo "   [agent] keyctl show @s:"
+keyctl show @s | sed 's/^/   [agent]   /'
+printf '   [agent] keyctl print %%user:pam_agent:tickets-ro -> %.36s... (a JWT)\n' \
+	"$(keyctl print %user:pam_agent:tickets-ro)"
+echo "   [agent] libagentcred: $("$(dirname "$0")/agent-cred" legacy-db)"
+keyctl search @s user pam_agent:tickets-rw >/dev/null 2>&1 &&
+	echo "   [agent] has tickets-rw (it should not)" ||
+	echo "   [agent] no tickets-rw: a read session gets read grants only"
+echo "   [agent] serials: $(keyctl search @s user pam_agent:tickets-ro) $(keyctl search @s user pam_agent:legacy-db)"
+AGENT
+chmod 0755 "$demo/agent.sh" "$demo/agent-cred"
+show "agent-run --token-file token --service agent-read --user $user -- ./agent.sh"
+rc=0
+agent_run "$demo/token" agent-read "$demo/agent.sh" >"$demo/agent.out" || rc=$?
+cat "$demo/agent.out"
+module_log
+check "the agent ran and exited 0" [ "$rc" -eq 0 ]
+sed -n 's/.*\[agent\] serials: //p' "$demo/agent.out" | tr ' ' '\n' | grep . >"$demo/serials" || true
+echo "   after the session closed, the agent's keys as root sees them:"
+gone=1
+for serial in $(cat "$demo/serials"); do
+	state=$(keyctl print "$serial" 2>&1 >/dev/null || true)
+	echo "   key $serial: ${state:-STILL READABLE}"
+	[ -n "$state" ] || gone=0
+done
+check "every key of the session is revoked" [ "$gone" -eq 1 ] && [ -s "$demo/serials" ]
+check "no session record left" [ -z "$(ls "$demo/state/sessions" 2>/dev/null)" ]
 
-say "5. Refused: a token that expired (issued 10 minutes ago for 5 minutes)"
-old=$("$pam_agent" testca mint "$demo/ca" --id "$agent" --aud "$audience" --ttl 5m \
-	--now $(( $(date +%s) - 600 )) --claim task=T-1001)
-login agent-read "$old" "Authentication failure"
+say "5. The minted credential is a JWT relying services verify with the broker's JWKS"
+head -c 300 "$demo/broker-jwks.json" | tr -d '\n ' | cut -c1-140 | sed 's/^/   /'
+echo
 
-say "6. Refused: a token minted for another host (audience)"
-other=$("$pam_agent" testca mint "$demo/ca" --id "$agent" --aud spiffe://demo.example/host/elsewhere --claim task=T-1001)
-login agent-read "$other" "Authentication failure"
+say "6. Refused: a token that expired (issued 10 minutes ago for 5 minutes)"
+"$pam_agent" testca mint "$demo/ca" --id "$agent" --aud "$audience" --ttl 5m \
+	--now $(( $(date +%s) - 600 )) --claim task=T-1001 >"$demo/old"
+show "agent-run --token-file old --service agent-read -- ./agent.sh"
+rc=0
+agent_run "$demo/old" agent-read "$demo/agent.sh" || rc=$?
+grep '^agent-run:' "$demo/pam.log" | sed 's/^/   /'
+check "exit 77, the agent never ran" [ "$rc" -eq 77 ]
 
-say "7. Refused: the same agent asks for an escalate service (sudo)"
-login sudo "$token" "Permission denied"
+say "7. Refused: a token minted for another host (audience)"
+"$pam_agent" testca mint "$demo/ca" --id "$agent" --aud spiffe://demo.example/host/elsewhere \
+	--claim task=T-1001 >"$demo/other"
+rc=0
+agent_run "$demo/other" agent-read "$demo/agent.sh" || rc=$?
+grep '^agent-run:' "$demo/pam.log" | sed 's/^/   /'
+check "exit 77" [ "$rc" -eq 77 ]
 
-say "8. The audit trail (one JSON object per event; never a token)"
+say "8. Refused: the same agent, same token, asks for an escalate service (sudo)"
+rc=0
+agent_run "$demo/token" sudo "$demo/agent.sh" || rc=$?
+grep '^agent-run:' "$demo/pam.log" | sed 's/^/   /'
+check "exit 77" [ "$rc" -eq 77 ]
+
+say "9. The audit trail (one JSON object per event; never a token or secret)"
 if [ -f "$demo/audit.jsonl" ]; then
-	cut -c1-200 "$demo/audit.jsonl" | sed 's/^/   /'
-	if grep -qF "$(printf '%s' "$token" | cut -d. -f3)" "$demo/audit.jsonl"; then
-		echo "   -> UNEXPECTED: a token signature is in the audit file"; failed=1
-	else
-		echo "   -> no token in the audit file"
-	fi
+	sed 's/"time":"[^"]*",//; s/"host":"[^"]*",//; s/"token_sha256":"[^"]*",//' "$demo/audit.jsonl" |
+		cut -c1-170 | sed 's/^/   /'
+	sig=$(cut -d. -f3 "$demo/token")
+	check "no token and no secret in the audit file" \
+		sh -c '! grep -qF -e "$1" -e "$2" "$3"' sh "$sig" "$(cat "$demo/legacy-db.secret")" \
+		"$demo/audit.jsonl"
 else
 	echo "   -> UNEXPECTED: no audit file"; failed=1
 fi

@@ -449,7 +449,8 @@ static int check_joined(key_serial_t before, key_serial_t got, uid_t uid, gid_t 
 	CHILD_CHECK(d.uid == (long)uid && d.gid == (long)gid,
 		    "new session keyring owned by %ld:%ld, expected %lu:%lu", d.uid, d.gid,
 		    (unsigned long)uid, (unsigned long)gid);
-	/* the user keyring of uid is linked in, as pam_keyinit does */
+	/* the user keyring of uid is NOT linked in (a planted key there
+	 * would be found next to the session's own) */
 	{
 		void *buf = NULL;
 		long len = keyctl_read_alloc(got, &buf);
@@ -466,7 +467,7 @@ static int check_joined(key_serial_t before, key_serial_t got, uid_t uid, gid_t 
 				found = 1;
 		}
 		free(buf);
-		CHILD_CHECK(found, "%s is not linked in the new session keyring", want);
+		CHILD_CHECK(!found, "%s is linked in the new session keyring", want);
 	}
 	return 0;
 }
