@@ -1,0 +1,389 @@
+/*
+ * bench_pam.c - a whole PAM transaction through the real Linux-PAM library
+ * (pam_start, authenticate, acct_mgmt, open_session with 1, 3 and 10 mint
+ * grants, close_session, pam_end) against the same stack of pam_permit.so,
+ * with a breakdown per phase, and the reference costs the transaction
+ * cannot beat: one signature verify, one mint signature, the keyctl calls
+ * of one key, one spawn of a minimal static program, the replay cache.
+ * Runs under pam_wrapper (tests/pam/harness.c). Not a test: prints a table
+ * and writes bench-pam.csv. Figures are medians.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <keyutils.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <security/pam_appl.h>
+
+#include "harness.h"
+#include "identity.h"
+
+#define AUD "spiffe://example.org/host/bench"
+#define SUB "spiffe://example.org/agents/bench"
+#define RUNS 31
+
+#define STACK(n) "auth required @MODULE@ config=@DIR@/bench.conf\n" \
+		 "account required @MODULE@ config=@DIR@/bench.conf\n" \
+		 "session required @MODULE@ config=@DIR@/bench.conf\n"
+
+static const struct pa_service services[] = {
+	{ "pa-grants1", STACK(1) }, { "pa-grants3", STACK(3) }, { "pa-grants10", STACK(10) },
+	{ "pa-permit", "auth required pam_permit.so\naccount required pam_permit.so\n"
+		       "session required pam_permit.so\n" },
+	{ NULL, NULL },
+};
+
+static const char *token;
+static FILE *csv;
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp);
+	return v[n / 2];
+}
+
+static void die(const char *what, const char *detail)
+{
+	fprintf(stderr, "bench_pam: %s: %s\n", what, detail != NULL ? detail : strerror(errno));
+	exit(1);
+}
+
+static void row(const char *name, double us, const char *note)
+{
+	printf("%-44s %12.1f  %s\n", name, us, note);
+	if (csv != NULL)
+		fprintf(csv, "\"%s\",%.1f,\"%s\"\n", name, us, note);
+}
+
+static int conv(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
+{
+	struct pam_response *r = calloc((size_t)n, sizeof(*r));
+	int i;
+
+	(void)data;
+	if (r == NULL)
+		return PAM_BUF_ERR;
+	for (i = 0; i < n; i++)
+		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF)
+			r[i].resp = strdup(token);
+	*resp = r;
+	return PAM_SUCCESS;
+}
+
+/* One transaction; phase times into t[0..5]. */
+static void transaction(const char *service, double *t)
+{
+	struct pam_conv c = { conv, NULL };
+	pam_handle_t *pamh = NULL;
+	double t0 = now_us();
+	int r;
+
+	if (pam_start(service, getenv("USER_NAME"), &c, &pamh) != PAM_SUCCESS)
+		die("pam_start", service);
+	t[0] = now_us() - t0;
+	t0 = now_us();
+	if ((r = pam_authenticate(pamh, 0)) != PAM_SUCCESS)
+		die("authenticate", pam_strerror(pamh, r));
+	t[1] = now_us() - t0;
+	t0 = now_us();
+	if ((r = pam_acct_mgmt(pamh, 0)) != PAM_SUCCESS)
+		die("acct_mgmt", pam_strerror(pamh, r));
+	t[2] = now_us() - t0;
+	t0 = now_us();
+	if ((r = pam_open_session(pamh, 0)) != PAM_SUCCESS)
+		die("open_session", pam_strerror(pamh, r));
+	t[3] = now_us() - t0;
+	t0 = now_us();
+	if ((r = pam_close_session(pamh, 0)) != PAM_SUCCESS)
+		die("close_session", pam_strerror(pamh, r));
+	t[4] = now_us() - t0;
+	t0 = now_us();
+	pam_end(pamh, PAM_SUCCESS);
+	t[5] = now_us() - t0;
+}
+
+static void bench_stack(const char *service, const char *label)
+{
+	static const char *phases[] = { "pam_start", "authenticate", "acct_mgmt", "open_session",
+					"close_session", "pam_end" };
+	double per[6][RUNS], total[RUNS], t[6];
+	char name[128];
+	int i, p;
+
+	transaction(service, t); /* warm up */
+	for (i = 0; i < RUNS; i++) {
+		transaction(service, t);
+		total[i] = 0;
+		for (p = 0; p < 6; p++) {
+			per[p][i] = t[p];
+			total[i] += t[p];
+		}
+	}
+	snprintf(name, sizeof(name), "transaction %s: total", label);
+	row(name, median(total, RUNS), "pam_start .. pam_end");
+	for (p = 0; p < 6; p++) {
+		snprintf(name, sizeof(name), "  %s", phases[p]);
+		row(name, median(per[p], RUNS), "");
+	}
+}
+
+static const char *write_file(const char *name, const char *text, mode_t mode)
+{
+	return pa_harness_file(name, text, (int)mode);
+}
+
+int main(int argc, char **argv)
+{
+	struct id_signer *ca = NULL, *broker = NULL;
+	char err[256], conf[8192], path[4400], grants[512] = "";
+	json_t *jwk, *claims;
+	double v[RUNS];
+	time_t t = time(NULL);
+	int i, ret;
+
+	ret = pa_harness_init(argc, argv, services);
+	if (ret != 0)
+		return ret;
+	csv = fopen("bench-pam.csv", "w");
+	if (csv != NULL)
+		fprintf(csv, "measure,median_us,note\n");
+	setenv("USER_NAME", getenv("USER") != NULL ? getenv("USER") : "root", 0);
+	{
+		char *u = NULL;
+		FILE *p = popen("id -un", "r");
+		char buf[64] = "";
+
+		if (p != NULL && fgets(buf, sizeof(buf), p) != NULL) {
+			buf[strcspn(buf, "\n")] = '\0';
+			u = buf;
+		}
+		if (p != NULL)
+			pclose(p);
+		if (u != NULL)
+			setenv("USER_NAME", u, 1);
+	}
+	ca = id_signer_generate(ID_ALG_ES256, err, sizeof(err));
+	broker = id_signer_generate(ID_ALG_ES256, err, sizeof(err));
+	if (ca == NULL || broker == NULL)
+		die("keys", err);
+	snprintf(path, sizeof(path), "%s/broker.key", pa_harness_dir());
+	if (id_signer_save(broker, path, err, sizeof(err)) != 0)
+		die("save", err);
+	jwk = id_signer_public_jwk(ca, "jwt-svid");
+	{
+		json_t *b = json_pack("{s:[O]}", "keys", jwk);
+		char *text = json_dumps(b, 0);
+
+		write_file("bundle.json", text, 0644);
+		free(text);
+		json_decref(b);
+	}
+	for (i = 1; i <= 10; i++) {
+		char g[32];
+
+		snprintf(g, sizeof(g), "%sg%d", i > 1 ? " " : "", i);
+		strcat(grants, g);
+	}
+	{
+		size_t o = 0;
+		char *d = (char *)pa_harness_dir();
+
+		o += (size_t)snprintf(conf + o, sizeof(conf) - o,
+				      "[global]\naudience = " AUD "\nstate_dir = %s/state\n"
+				      "helper = %s\nbroker_key = %s/broker.key\n"
+				      "broker_issuer = https://broker.bench\n"
+				      "[trust_domain example.org]\nbundle = %s/bundle.json\n",
+				      d, getenv("PA_HELPER"), d, d);
+		for (i = 1; i <= 3; i++) {
+			static const int n[] = { 1, 3, 10 };
+			char list[512] = "";
+			int k;
+
+			for (k = 1; k <= n[i - 1]; k++) {
+				char g[16];
+
+				snprintf(g, sizeof(g), "%sg%d", k > 1 ? " " : "", k);
+				strcat(list, g);
+			}
+			o += (size_t)snprintf(conf + o, sizeof(conf) - o,
+					      "[service pa-grants%d]\nclass = read\n"
+					      "[agent " SUB "/%d]\nusers = %s\nservices = pa-grants%d\n"
+					      "grants = %s\n",
+					      n[i - 1], n[i - 1], getenv("USER_NAME"), n[i - 1], list);
+		}
+		for (i = 1; i <= 10; i++)
+			o += (size_t)snprintf(conf + o, sizeof(conf) - o,
+					      "[grant g%d]\nclass = read\nsource = mint\n"
+					      "audience = https://svc.bench\nscope = read\nttl = 5m\n", i);
+		write_file("bench.conf", conf, 0644);
+	}
+	printf("%-44s %12s\n", "measure", "median_us");
+	{
+		static const int n[] = { 1, 3, 10 };
+		char label[64], service[32], sub[128];
+		char *tok[3];
+
+		for (i = 0; i < 3; i++) {
+			snprintf(sub, sizeof(sub), SUB "/%d", n[i]);
+			claims = json_pack("{s:s, s:s, s:I, s:I}", "sub", sub, "aud", AUD, "iat",
+					   (json_int_t)t, "exp", (json_int_t)t + 600);
+			tok[i] = id_sign_jwt(ca, claims, err, sizeof(err));
+			json_decref(claims);
+			if (tok[i] == NULL)
+				die("sign", err);
+		}
+		token = tok[0];
+		bench_stack("pa-permit", "pam_permit.so x3");
+		for (i = 0; i < 3; i++) {
+			token = tok[i];
+			snprintf(service, sizeof(service), "pa-grants%d", n[i]);
+			snprintf(label, sizeof(label), "pam_agent, %d mint grant%s", n[i],
+				 n[i] > 1 ? "s" : "");
+			bench_stack(service, label);
+		}
+		token = tok[0];
+		/* reference: the signature verify and one mint signature */
+		{
+			struct id_jws jws;
+			struct id_keyset *set;
+			json_t *doc = json_pack("{s:[O]}", "keys", jwk);
+			char *text = json_dumps(doc, 0);
+			const struct id_key *key;
+
+			set = id_keyset_parse(text, strlen(text), ID_KEYSET_SPIFFE, err, sizeof(err));
+			free(text);
+			json_decref(doc);
+			memset(&jws, 0, sizeof(jws));
+			if (set == NULL || id_jws_parse(token, strlen(token), true, &jws, err,
+							sizeof(err)) != 0)
+				die("parse", err);
+			key = id_keyset_find(set, id_signer_kid(ca));
+			for (i = 0; i < RUNS; i++) {
+				double t0 = now_us();
+
+				if (id_jws_verify(&jws, key, err, sizeof(err)) != 0)
+					die("verify", err);
+				v[i] = now_us() - t0;
+			}
+			row("reference: ES256 signature verify", median(v, RUNS), "the auth floor");
+			id_jws_clear(&jws);
+			id_keyset_free(set);
+			for (i = 0; i < RUNS; i++) {
+				json_t *c = json_pack("{s:s}", "sub", SUB);
+				double t0 = now_us();
+				char *m = id_sign_jwt(broker, c, err, sizeof(err));
+
+				v[i] = now_us() - t0;
+				free(m);
+				json_decref(c);
+			}
+			row("reference: one ES256 mint signature", median(v, RUNS), "per mint grant");
+		}
+		/* reference: the keyctl calls of one key */
+		for (i = 0; i < RUNS; i++) {
+			double t0 = now_us();
+			key_serial_t k = add_key("user", "bench:key", "secret", 6,
+						 KEY_SPEC_SESSION_KEYRING);
+
+			if (k < 0 || keyctl_setperm(k, 0x0b3f0000) < 0 || keyctl_set_timeout(k, 60) < 0 ||
+			    keyctl_revoke(k) < 0)
+				die("keyctl", NULL);
+			v[i] = now_us() - t0;
+		}
+		row("reference: add_key+setperm+timeout+revoke", median(v, RUNS), "per key");
+		/* reference: one spawn of a minimal static program */
+		snprintf(path, sizeof(path), "%s/true.c", pa_harness_dir());
+		write_file("true.c", "int main(void){return 0;}\n", 0644);
+		{
+			char cmd[9000], bin[4200];
+
+			snprintf(bin, sizeof(bin), "%s/true-static", pa_harness_dir());
+			snprintf(cmd, sizeof(cmd), "cc -O2 -static -o %s %s 2>/dev/null", bin, path);
+			if (system(cmd) == 0) {
+				for (i = 0; i < RUNS; i++) {
+					double t0 = now_us();
+					pid_t pid = fork();
+					int st;
+
+					if (pid == 0) {
+						execl(bin, bin, (char *)NULL);
+						_exit(127);
+					}
+					waitpid(pid, &st, 0);
+					v[i] = now_us() - t0;
+				}
+				row("reference: spawn of a static program", median(v, RUNS),
+				    "fork+exec+wait, the helper's floor");
+			} else {
+				row("reference: spawn of a static program", -1,
+				    "SKIPPED: no static libc (libc6-dev)");
+			}
+		}
+		for (i = 0; i < 3; i++)
+			free(tok[i]);
+	}
+	/* replay cache: insert + lookup with 1 000 and 1 000 000 live entries */
+	{
+		static const size_t sizes[] = { 1000, 1000000 };
+		size_t s, k;
+
+		for (s = 0; s < 2; s++) {
+			char dir[4200], jti[64], name[96], note[96];
+			struct stat st;
+
+			snprintf(dir, sizeof(dir), "%s/replay%zu", pa_harness_dir(), s);
+			for (k = 0; k < sizes[s]; k++) {
+				snprintf(jti, sizeof(jti), "fill-%zu", k);
+				if (id_replay_check(dir, "iss", jti, (int64_t)t + 3600, (int64_t)t,
+						    sizes[s] + 100, err, sizeof(err)) != 0)
+					die("replay fill", err);
+			}
+			for (i = 0; i < RUNS; i++) {
+				double t0 = now_us();
+
+				snprintf(jti, sizeof(jti), "new-%d", i);
+				if (id_replay_check(dir, "iss", jti, (int64_t)t + 3600, (int64_t)t,
+						    sizes[s] + 100, err, sizeof(err)) != 0 ||
+				    id_replay_check(dir, "iss", jti, (int64_t)t + 3600, (int64_t)t,
+						    sizes[s] + 100, err, sizeof(err)) != 1)
+					die("replay", err);
+				v[i] = now_us() - t0;
+			}
+			snprintf(path, sizeof(path), "%s/replay.db", dir);
+			stat(path, &st);
+			snprintf(name, sizeof(name), "replay cache insert+lookup, %zu live", sizes[s]);
+			snprintf(note, sizeof(note), "file %.1f MiB", (double)st.st_size / 1048576.0);
+			row(name, median(v, RUNS), note);
+		}
+	}
+	if (csv != NULL)
+		fclose(csv);
+	json_decref(jwk);
+	id_signer_free(ca);
+	id_signer_free(broker);
+	return 0;
+}
