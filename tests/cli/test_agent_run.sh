@@ -33,9 +33,15 @@ expect() {
 }
 
 "$PAM_AGENT" testca init "$work/ca" --trust-domain example.org >/dev/null
+"$PAM_AGENT" testca init "$work/broker" --trust-domain broker.example.org >/dev/null
 cat > "$work/pam_agent.conf" <<CONF
 [global]
 audience = $AUD
+helper = $B/pam_agent_helper
+state_dir = $work/state
+broker_key = $work/broker/signing.key
+broker_issuer = https://broker.example.org
+broker_jwks = $work/broker-jwks.json
 [trust_domain example.org]
 bundle = $work/ca/bundle.json
 [service agent-run]
@@ -45,6 +51,13 @@ class = escalate
 [agent spiffe://example.org/agents/bot]
 users = $me
 services = agent-run sudo
+grants = tickets
+[grant tickets]
+class = read
+source = mint
+audience = https://tickets.example.org
+scope = tickets:read
+ttl = 5m
 CONF
 chmod 0644 "$work/pam_agent.conf"
 mkdir "$work/pam.d"
@@ -90,6 +103,30 @@ expect "signals reach CMD" 143 "" \
 		run "$@" & pid=$!; sleep 1; kill -TERM $pid; wait $pid' \
 	sh "$AGENT_RUN" "$PA_PAM_WRAPPER_SO" "$work/pam.d" "$work/token" "$me"
 expect "usage error" 125 "usage: agent-run" "$AGENT_RUN" --token-file x
+
+# the minted credential, as the agent reads it, is a JWT that a relying
+# service verifies with the broker's published JWKS (pam-agent verify)
+run --token-file "$work/token" --user "$me" -- sh -c \
+	'keyctl search @s user pam_agent:tickets; keyctl print %user:pam_agent:tickets' \
+	> "$work/cmd.out" 2>/dev/null
+serial=$(sed -n 1p "$work/cmd.out")
+sed -n 2p "$work/cmd.out" > "$work/minted"
+cat > "$work/relying.conf" <<CONF
+[global]
+audience = https://tickets.example.org
+[issuer https://broker.example.org]
+jwks = $work/broker-jwks.json
+audience = https://tickets.example.org
+CONF
+chmod 0644 "$work/relying.conf"
+expect "mint credential verifies against the broker JWKS" 0 '"scope": "tickets:read"' \
+	"$PAM_AGENT" verify --config "$work/relying.conf" "$work/minted"
+expect "mint credential names the agent and the session" 0 '"sid": "' \
+	"$PAM_AGENT" verify --config "$work/relying.conf" "$work/minted"
+case "$serial" in
+[1-9]*) expect "key $serial is gone once agent-run returned" 1 "" keyctl print "$serial" ;;
+*) echo "FAIL: the agent saw no key serial"; fails=$((fails + 1)) ;;
+esac
 
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
