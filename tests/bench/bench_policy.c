@@ -99,7 +99,11 @@ static double median_decide(const struct pol_config *cfg, const char *agent, jso
 int main(void)
 {
 	static const size_t sizes[] = { 10, 1000, 10000 };
+	FILE *csv = fopen("bench-policy.csv", "w");
 	size_t s;
+
+	if (csv != NULL)
+		fprintf(csv, "rules,load_ms,exact_ns,prefix_ns,no_rule_ns,act_depth2_ns\n");
 
 	printf("pol_decide, median of %d runs (ns); load = pol_config_parse_text (ms)\n", RUNS);
 	printf("%8s %9s %10s %10s %10s %10s\n", "rules", "load_ms", "exact", "prefix", "no_rule",
@@ -126,13 +130,24 @@ int main(void)
 		snprintf(prefix, sizeof(prefix),
 			 "spiffe://example.org/teams/team-%zu/a/b/c/worker", n - 1);
 		act = json_pack("{s:s,s:{s:s}}", "sub", exact, "act", "sub", exact);
-		printf("%8zu %9.2f %10.0f %10.0f %10.0f %10.0f\n", n, (double)(t1 - t0) / 1e6,
-		       median_decide(cfg, exact, NULL, true), median_decide(cfg, prefix, NULL, true),
-		       median_decide(cfg, "spiffe://example.org/agents/unknown/x", NULL, false),
-		       median_decide(cfg, exact, act, true));
+		{
+			double m[4];
+
+			m[0] = median_decide(cfg, exact, NULL, true);
+			m[1] = median_decide(cfg, prefix, NULL, true);
+			m[2] = median_decide(cfg, "spiffe://example.org/agents/unknown/x", NULL, false);
+			m[3] = median_decide(cfg, exact, act, true);
+			printf("%8zu %9.2f %10.0f %10.0f %10.0f %10.0f\n", n,
+			       (double)(t1 - t0) / 1e6, m[0], m[1], m[2], m[3]);
+			if (csv != NULL)
+				fprintf(csv, "%zu,%.2f,%.0f,%.0f,%.0f,%.0f\n", n,
+					(double)(t1 - t0) / 1e6, m[0], m[1], m[2], m[3]);
+		}
 		json_decref(act);
 		pol_config_unref(cfg);
 		free(text);
 	}
+	if (csv != NULL)
+		fclose(csv);
 	return 0;
 }
