@@ -181,10 +181,13 @@ int pa_open_session(struct pa_call *call)
 	ctx->session.timeout = (int)cfg->global.helper_timeout;
 
 	if (ctx->decision.n_grants > 0) {
-		/* escalate sessions start from a keyring of their own: they inherit nothing */
-		if ((ctx->decision.escalate
-			     ? kr_session_keyring_new(pw.pw_uid, pw.pw_gid, err, sizeof(err))
-			     : kr_session_keyring_ensure(pw.pw_uid, pw.pw_gid, err, sizeof(err))) < 0 ||
+		/*
+		 * Every agent session starts from a new session keyring owned by
+		 * the user: it inherits nothing from the caller's (a root login's
+		 * keys, an earlier session's grants), so an escalate session in
+		 * particular starts empty.
+		 */
+		if (kr_session_keyring_new(pw.pw_uid, pw.pw_gid, err, sizeof(err)) < 0 ||
 		    (ctx->session.ring = kr_session_create(ctx->session.sid, ctx->decision.max_session,
 							   err, sizeof(err))) < 0) {
 			ctx->session.ring = 0;

@@ -3,7 +3,7 @@
 # pam_wrapper): CMD runs inside the session with the PAM environment and
 # its exit status comes back; refusals print one line and exit 77.
 set -u
-B=${top_builddir:-.}
+B=$(cd "${top_builddir:-.}" && pwd)
 PAM_AGENT=$B/pam-agent
 AGENT_RUN=$B/agent-run
 if [ -z "${PA_PAM_WRAPPER_SO:-}" ] || [ ! -f "$PA_PAM_WRAPPER_SO" ]; then
