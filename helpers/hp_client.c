@@ -826,7 +826,9 @@ int hp_open_reply_parse(const json_t *reply, const struct pol_decision *d, struc
 		if (!only_members(reply, fail_names, why, sizeof(why)))
 			return pa_err(err, errlen, "helper reply: %s", why);
 		v = json_object_get(reply, "error");
-		e = json_is_string(v) ? json_string_value(v) : "no reason given";
+		/* an empty reason would leave err empty: the caller logs nothing */
+		e = json_is_string(v) && json_string_length(v) > 0 ? json_string_value(v) :
+								      "no reason given";
 		v = json_object_get(reply, "grant");
 		if (json_is_string(v)) {
 			pa_escape(json_string_value(v), json_string_length(v), shown,
@@ -897,7 +899,7 @@ int hp_close_reply_parse(const json_t *reply, struct hp_close_results *out, char
 	res = json_object_get(reply, "results");
 	if (!json_is_array(res) || !json_is_boolean(json_object_get(reply, "ring_revoked"))) {
 		o = json_object_get(reply, "error");
-		if (json_is_string(o)) {
+		if (json_is_string(o) && json_string_length(o) > 0) {
 			reason_text(json_string_value(o), json_string_length(o), why, sizeof(why));
 			return pa_err(err, errlen, "%s", why);
 		}

@@ -23,6 +23,8 @@ static const struct {
 } commands[] = {
 	{ "check", cmd_check, "validate the configuration, bundles and permissions" },
 	{ "explain", cmd_explain, "explain the policy decision for an agent, service and user" },
+	{ "reap", cmd_reap, "revoke the sessions whose owner process is gone" },
+	{ "sessions", cmd_sessions, "list live sessions and their keys" },
 	{ "testca", cmd_testca, "a local test trust domain: make a bundle, mint tokens" },
 	{ "verify", cmd_verify, "verify a token exactly as the module does" },
 };

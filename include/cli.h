@@ -29,6 +29,8 @@ int cli_parse_epoch(const char *text, int64_t *out);
 
 int cmd_check(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
+int cmd_reap(int argc, char **argv);
+int cmd_sessions(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_testca(int argc, char **argv);
 

@@ -24,13 +24,44 @@ pa_root_require() {
 	trap 'exit 130' INT TERM HUP
 }
 
-# Removes everything registered with pa_root_track / pa_root_track_dir.
+# Undoes everything registered with pa_root_track*, in an order that
+# works: processes first (kill -9 by pid), then keys (revoked by serial),
+# then files and directories, then users (userdel needs their processes
+# gone, and removes their group too).
 pa_root_cleanup() {
 	[ -n "$PA_ROOT_LIST" ] || return 0
-	while IFS= read -r path; do
-		[ -n "$path" ] && rm -rf -- "$path"
-	done < "$PA_ROOT_LIST"
+	for pa_pass in pid key path user; do
+		while IFS= read -r entry; do
+			case "$pa_pass:$entry" in
+			pid:pid:*) kill -9 "${entry#pid:}" 2>/dev/null ;;
+			key:key:*) keyctl revoke "${entry#key:}" >/dev/null 2>&1 ;;
+			user:user:*) pa_root_userdel "${entry#user:}" ;;
+			path:pid:* | path:key:* | path:user:* | *:) ;;
+			path:*) rm -rf -- "$entry" ;;
+			esac
+		done < "$PA_ROOT_LIST"
+	done
 	rm -f -- "$PA_ROOT_LIST"
+}
+
+# Removes a user this test created: first every process still running
+# under its uid (all started by the test: CMDs that outlived a killed
+# launcher), by pid; then the user and its group.
+pa_root_userdel() {
+	pa_uid=$(id -u "$1" 2>/dev/null) || return 0
+	pa_try=0
+	while [ $pa_try -lt 25 ]; do
+		pa_pids=$(ps -o pid= -u "$pa_uid" 2>/dev/null; ps -o pid= -U "$pa_uid" 2>/dev/null)
+		[ -z "$pa_pids" ] && break
+		# shellcheck disable=SC2086 # one pid a word
+		kill -9 $pa_pids 2>/dev/null
+		sleep 0.2 # killed orphans (and zombies) wait for init to reap them
+		pa_try=$((pa_try + 1))
+	done
+	userdel "$1" 2>/dev/null || echo "WARNING: could not remove test user $1" >&2
+	if getent group "$1" >/dev/null 2>&1; then
+		groupdel "$1" 2>/dev/null || echo "WARNING: could not remove test group $1" >&2
+	fi
 }
 
 pa_root_track() {
@@ -39,6 +70,26 @@ pa_root_track() {
 
 pa_root_track_dir() {
 	pa_root_track "$1"
+}
+
+# A process started by the test: killed (by pid) at cleanup.
+pa_root_track_pid() {
+	printf 'pid:%s\n' "$1" >> "$PA_ROOT_LIST"
+}
+
+# A kernel key seen by the test: revoked (by serial) at cleanup.
+pa_root_track_key() {
+	printf 'key:%s\n' "$1" >> "$PA_ROOT_LIST"
+}
+
+# pa_root_user: creates an unprivileged system user with a unique name (no
+# home, no login shell), removed at cleanup, and prints its name.
+pa_root_user() {
+	name="pa-t$$-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
+	printf 'user:%s\n' "$name" >> "$PA_ROOT_LIST"
+	useradd --system --no-create-home --home-dir /nonexistent \
+		--shell /usr/sbin/nologin --user-group "$name" || return 1
+	printf '%s\n' "$name"
 }
 
 # pa_root_service CONTENT: writes a new /etc/pam.d service with a unique

@@ -1,0 +1,345 @@
+#!/bin/sh
+# pam-agent sessions and reap, through the real Linux-PAM library (service
+# files through pam_wrapper) and the real agent-run: a session with a file,
+# a mint and an exec grant is listed alive; after kill -9 of agent-run it is
+# listed with its owner gone, and reap revokes every key and the keyring
+# (they read back revoked), runs the exec grant's broker revocation once and
+# removes the record; a second reap finds nothing. Then hand-written records:
+# pid reuse, a live owner, a serial that now names another key, a broker
+# revocation that fails once, malformed and over-permissive records.
+# Runs as any user: keys and files are owned by the effective uid.
+set -u
+B=${top_builddir:-.}
+PAM_AGENT=$B/pam-agent
+AGENT_RUN=$B/agent-run
+if [ -z "${PA_PAM_WRAPPER_SO:-}" ] || [ ! -f "$PA_PAM_WRAPPER_SO" ]; then
+	echo "SKIP: pam_wrapper is not available (install libpam-wrapper)"
+	exit 77
+fi
+for tool in keyctl python3; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		echo "SKIP: test_sessions.sh needs $tool (scripts/deps.sh installs it)"
+		exit 77
+	fi
+done
+HELPER=$(cd "$B" && pwd)/pam_agent_helper
+work=$(mktemp -d /tmp/pa-sessions.XXXXXX)
+ar_pid="" cmd_pid=""
+cleanup() {
+	# only what this test started, by pid
+	[ -n "$ar_pid" ] && kill -9 "$ar_pid" 2>/dev/null
+	[ -n "$cmd_pid" ] && kill -9 "$cmd_pid" 2>/dev/null
+	# keys this test made or saw, by serial (already revoked ones just fail)
+	if [ -f "$work/serials" ]; then
+		while read -r s; do keyctl revoke "$s" >/dev/null 2>&1; done < "$work/serials"
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+passes=0 fails=0
+AUD=spiffe://example.org/host/test
+me=$(id -un)
+CONF=$work/pam_agent.conf
+SESS=$work/state/sessions
+
+pass() { echo "PASS: $1"; passes=$((passes + 1)); }
+fail() { echo "FAIL: $1"; fails=$((fails + 1)); }
+check() { # check NAME COMMAND...: passes when COMMAND succeeds
+	name=$1
+	shift
+	if "$@"; then pass "$name"; else fail "$name"; return 1; fi
+}
+expect() { # expect NAME STATUS TEXT COMMAND...
+	name=$1 want=$2 text=$3
+	shift 3
+	out=$("$@" 2>&1)
+	rc=$?
+	if [ "$rc" -eq "$want" ] && { [ -z "$text" ] || printf "%s" "$out" | grep -qF -- "$text"; }; then
+		pass "$name"
+	else
+		fail "$name: exit $rc (want $want), output:"
+		printf '%s\n' "$out" | sed 's/^/    /'
+		echo "    wanted: $text"
+	fi
+}
+# json FILE EXPR: prints a Python expression over the JSON document j
+json() {
+	python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+lines() { if [ -f "$1" ]; then wc -l < "$1" | tr -d ' '; else echo 0; fi; }
+newsid() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
+starttime() { sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f20; }
+
+# ---- a trust domain, brokers, a policy ---------------------------------------------------
+"$PAM_AGENT" testca init "$work/ca" --trust-domain example.org >/dev/null
+printf 'S3CR3T-file-%s\n' "$(newsid)" > "$work/file.secret"
+chmod 0600 "$work/file.secret"
+exec_secret=S3CR3T-exec-$(newsid)
+cat > "$work/issue" <<EOF
+#!/bin/sh
+cat >/dev/null
+echo '{"secret":"$exec_secret","expires_at":null,"revoke_handle":"lease-42"}'
+EOF
+# a revoke command: appends its stdin (one JSON line) to the file named by $1
+cat > "$work/revoke" <<'EOF'
+#!/bin/sh
+{ cat; echo; } >> "$1"
+EOF
+# fails the first time, then works like revoke
+cat > "$work/flaky" <<'EOF'
+#!/bin/sh
+if [ ! -e "$1.failed-once" ]; then : > "$1.failed-once"; cat >/dev/null; exit 1; fi
+{ cat; echo; } >> "$1"
+EOF
+chmod 0755 "$work/issue" "$work/revoke" "$work/flaky"
+cat > "$CONF" <<CONF
+[global]
+audience = $AUD
+broker_key = $work/ca/signing.key
+helper = $HELPER
+state_dir = $work/state
+audit_log = $work/audit.log
+[trust_domain example.org]
+bundle = $work/ca/bundle.json
+[service agent-run]
+class = read
+[grant legacy-db]
+class = read
+source = file
+path = $work/file.secret
+ttl = 10m
+[grant tickets-ro]
+class = read
+source = mint
+audience = https://tickets.example.org
+ttl = 10m
+[grant vault-ro]
+class = read
+source = exec
+command = $work/issue
+revoke = $work/revoke $work/revoked.log
+ttl = 10m
+[agent spiffe://example.org/agents/bot]
+users = $me
+services = agent-run
+grants = legacy-db tickets-ro vault-ro
+CONF
+chmod 0644 "$CONF"
+mkdir "$work/pam.d"
+cat > "$work/pam.d/agent-run" <<SVC
+auth     required $PA_MODULE config=$CONF
+account  required $PA_MODULE config=$CONF
+session  required $PA_MODULE config=$CONF
+session  required pam_permit.so
+SVC
+printf 'auth required pam_deny.so\naccount required pam_deny.so\nsession required pam_deny.so\n' > "$work/pam.d/other"
+"$PAM_AGENT" testca mint "$work/ca" --id spiffe://example.org/agents/bot --aud "$AUD" \
+	--claim task=T-42 > "$work/token"
+
+expect "no state directory yet: nothing to list" 0 "no sessions in $SESS" \
+	"$PAM_AGENT" sessions --config "$CONF"
+expect "no state directory yet: nothing to reap" 0 "nothing to reap" \
+	"$PAM_AGENT" reap --config "$CONF"
+expect "reap: usage error" 2 "usage: pam-agent reap" "$PAM_AGENT" reap --bogus
+expect "sessions: configuration refused" 2 "configuration refused" \
+	"$PAM_AGENT" sessions --config "$work/missing.conf"
+
+# ---- a real session, killed ------------------------------------------------------------------
+# agent-run gets a session keyring of its own; CMD, the agent, records its
+# pid, waits for a trigger, then tries to read its file credential
+cat > "$work/cmd" <<'EOF'
+#!/bin/sh
+echo $$ > "$1/cmd.pid"
+n=0
+while [ ! -e "$1/trigger" ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
+keyctl print %user:pam_agent:legacy-db > "$1/after" 2>&1
+echo $? >> "$1/after"
+exec sleep 30
+EOF
+chmod 0755 "$work/cmd"
+keyctl session - env LD_PRELOAD="$PA_PAM_WRAPPER_SO" PAM_WRAPPER=1 \
+	PAM_WRAPPER_SERVICE_DIR="$work/pam.d" UID_WRAPPER_DISABLE_DEEPBIND=1 \
+	"$AGENT_RUN" --token-file "$work/token" --user "$me" -- "$work/cmd" "$work" \
+	> "$work/agent-run.out" 2>&1 &
+ar_pid=$!
+i=0
+while [ ! -s "$work/cmd.pid" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+cmd_pid=$(cat "$work/cmd.pid" 2>/dev/null)
+if [ -z "$cmd_pid" ]; then
+	fail "agent-run did not start CMD; its output:"
+	sed 's/^/    /' "$work/agent-run.out"
+	echo "$passes passed, $fails failed"
+	exit 1
+fi
+
+"$PAM_AGENT" sessions --config "$CONF" --json > "$work/live.json"
+sid=$(json "$work/live.json" 'j["sessions"][0]["sid"]')
+json "$work/live.json" '"\n".join(str(k["serial"]) for k in j["sessions"][0]["keys"])' > "$work/serials"
+ring=$(json "$work/live.json" 'j["sessions"][0]["ring"]')
+echo "$ring" >> "$work/serials"
+# A witness keyring of this test holds a link to each key (their owner may
+# link them): once the per-session ring is revoked (which empties it) the
+# kernel would otherwise garbage-collect them, and a key that is gone
+# (ENOKEY) does not show whether it was revoked first.
+witness=$(keyctl newring pa-witness @s)
+while read -r s; do keyctl link "$s" "$witness"; done < "$work/serials"
+echo "$witness" >> "$work/serials"
+check "sessions --json: one session, owner alive, pid of agent-run" test \
+	"$(json "$work/live.json" '(len(j["sessions"]), j["sessions"][0]["owner"], j["sessions"][0]["pid"])')" \
+	= "(1, 'alive', $ar_pid)"
+check "sessions --json: agent, user, task, the 3 keys live, one with a broker revoke" test \
+	"$(json "$work/live.json" '(lambda s: (s["agent"], s["user"], s["task"], [(k["grant"], k["state"], k["broker_revoke"]) for k in s["keys"]], s["ring_state"]))(j["sessions"][0])')" \
+	= "('spiffe://example.org/agents/bot', '$me', 'T-42', [('legacy-db', 'live', False), ('tickets-ro', 'live', False), ('vault-ro', 'live', True)], 'live')"
+expect "sessions: text lists the session alive" 0 "owner:   alive: process $ar_pid" \
+	"$PAM_AGENT" sessions --config "$CONF"
+expect "sessions: text lists each key" 0 "tickets-ro" "$PAM_AGENT" sessions --config "$CONF"
+check "the keys are readable by serial before the reap (owned by this uid)" \
+	sh -c 'while read -r s; do keyctl print "$s" >/dev/null 2>&1 || exit 1; done < "$1"' sh "$work/serials"
+expect "reap: a live session is left alone (quietly)" 0 "nothing to reap: 1 session(s), none orphaned" \
+	"$PAM_AGENT" reap --config "$CONF"
+expect "reap --verbose names the live session" 0 "alive $sid" "$PAM_AGENT" reap --config "$CONF" --verbose
+check "reap of a live session: record kept, no broker revocation" \
+	sh -c 'test -f "$1" && test ! -e "$2"' sh "$SESS/$sid" "$work/revoked.log"
+
+# the launcher dies; the agent runs on in the session
+kill -9 "$ar_pid"
+wait "$ar_pid" 2>/dev/null
+ar_pid=""
+check "kill -9: the record is still there (close never ran)" test -f "$SESS/$sid"
+"$PAM_AGENT" sessions --config "$CONF" --json > "$work/dead.json"
+check "sessions --json: owner gone, keys still live" test \
+	"$(json "$work/dead.json" '(lambda s: (s["owner"], [k["state"] for k in s["keys"]]))(j["sessions"][0])')" \
+	= "('gone', ['live', 'live', 'live'])"
+expect "reap --dry-run says what it would do" 0 "would reap $sid" \
+	"$PAM_AGENT" reap --config "$CONF" --dry-run
+check "reap --dry-run: record kept, keys live, no broker revocation" \
+	sh -c 'test -f "$1" && test ! -e "$2" && keyctl print "$(head -n1 "$3")" >/dev/null 2>&1' \
+	sh "$SESS/$sid" "$work/revoked.log" "$work/serials"
+expect "reap revokes the orphaned session" 0 "reaped $sid" "$PAM_AGENT" reap --config "$CONF"
+check "after reap: every key and the keyring read back revoked" \
+	sh -c 'while read -r s; do [ "$s" = "$2" ] && continue; out=$(keyctl print "$s" 2>&1) && exit 1
+		case "$out" in *revoked*) ;; *) echo "    $s: $out"; exit 1 ;; esac; done < "$1"' \
+	sh "$work/serials" "$witness"
+: > "$work/trigger"
+i=0
+while [ ! -s "$work/after" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+check "the agent, still running, can no longer read its credential" \
+	sh -c '[ -s "$1" ] && [ "$(tail -n1 "$1")" != 0 ] && ! grep -qF -- "$(cat "$2")" "$1"' \
+	sh "$work/after" "$work/file.secret" || sed 's/^/    /' "$work/after"
+kill -9 "$cmd_pid" 2>/dev/null
+cmd_pid=""
+check "after reap: the broker revocation ran exactly once, with its handle" test \
+	"$(lines "$work/revoked.log"):$(json "$work/revoked.log" '(j["grant"], j["handle"], j["sid"])')" \
+	= "1:('vault-ro', 'lease-42', '$sid')"
+check "after reap: the record is removed" test ! -e "$SESS/$sid"
+check "audit: key_revoked and session_closed for the session, ok" \
+	sh -c 'grep "\"sid\":\"$2\"" "$1" | grep -q "\"event\":\"key_revoked\",\"result\":\"ok\"" &&
+		grep "\"sid\":\"$2\"" "$1" | grep "\"event\":\"session_closed\",\"result\":\"ok\"" | grep -q "reaped by pam-agent reap"' \
+	sh "$work/audit.log" "$sid"
+expect "a second reap does nothing" 0 "nothing to reap: no sessions" \
+	"$PAM_AGENT" reap --config "$CONF"
+check "a second reap runs no broker revocation" test "$(lines "$work/revoked.log")" = 1
+printf '%s\n%s\n' "$(tr -d '\n' < "$work/file.secret")" "$exec_secret" > "$work/secrets"
+check "no secret in the audit file or in agent-run's output" \
+	sh -c '! grep -qF -f "$1" "$2" "$3"' sh "$work/secrets" "$work/audit.log" "$work/agent-run.out"
+
+# ---- hand-written records ------------------------------------------------------------------------
+# record FILE SID PID START RING KEYS-JSON: a record as session.c writes it
+record() {
+	umask 077
+	printf '{"agent":"spiffe://example.org/agents/bot","expires":%s,"keys":%s,"opened":%s,"pid":%s,"ring":%s,"sid":"%s","start_time":%s,"task":null,"uid":%s,"user":"%s"}' \
+		"$(($(date +%s) + 600))" "$6" "$(date +%s)" "$3" "$5" "$2" "$4" "$(id -u)" "$me" > "$1"
+	chmod 0600 "$1"
+}
+key() { # key NAME: a key as the helper places it, in this shell's session keyring
+	k=$(keyctl add user "pam_agent:$1" "value-of-$1" @s) && echo "$k" >> "$work/serials" && echo "$k"
+}
+
+# pid reuse: the pid lives (this shell), the start time is another one
+s1=$(newsid)
+k1=$(key g1)
+record "$SESS/$s1" "$s1" $$ 1 0 "[{\"grant\":\"g1\",\"serial\":$k1,\"expires_at\":1,\"handle\":\"h1\",\"revoke\":\"$work/revoke $work/r1.log\"}]"
+expect "sessions: a reused pid counts as gone" 0 "pid reused" "$PAM_AGENT" sessions --config "$CONF"
+expect "reap: a session whose pid was reused is reaped" 0 "reaped $s1" "$PAM_AGENT" reap --config "$CONF"
+check "pid reuse: key revoked, broker told once, record removed" \
+	sh -c '! keyctl print "$1" >/dev/null 2>&1 && test "$(wc -l < "$2")" -eq 1 && test ! -e "$3"' \
+	sh "$k1" "$work/r1.log" "$SESS/$s1"
+
+# a live owner with the right start time is left alone
+s2=$(newsid)
+k2=$(key g2)
+record "$SESS/$s2" "$s2" $$ "$(starttime $$)" 0 "[{\"grant\":\"g2\",\"serial\":$k2,\"expires_at\":1,\"handle\":null,\"revoke\":null}]"
+expect "reap: same pid and start time: alive, left alone" 0 "alive $s2" \
+	"$PAM_AGENT" reap --config "$CONF" --verbose
+check "live owner: key still readable, record kept" \
+	sh -c 'keyctl print "$1" >/dev/null 2>&1 && test -f "$2"' sh "$k2" "$SESS/$s2"
+rm -f "$SESS/$s2"
+
+# serials that now name other keys: neither the key nor the keyring is touched,
+# the broker revocation still runs
+sh -c 'exit 0' & dead=$!
+wait $dead
+s3=$(newsid)
+other=$(keyctl add user unrelated-key keep-me @s)
+decoy=$(keyctl newring decoy-ring @s)
+echo "$other" >> "$work/serials"
+record "$SESS/$s3" "$s3" "$dead" 1 "$decoy" "[{\"grant\":\"g3\",\"serial\":$other,\"expires_at\":1,\"handle\":\"h3\",\"revoke\":\"$work/revoke $work/r3.log\"}]"
+expect "sessions: a reused serial shows as reused" 0 "reused" "$PAM_AGENT" sessions --config "$CONF"
+expect "reap: reused serials are left alone, the session is reaped" 0 "reaped $s3" \
+	"$PAM_AGENT" reap --config "$CONF"
+check "reused serials: the other key and keyring live on, broker told once" \
+	sh -c 'test "$(keyctl print "$1")" = keep-me && keyctl describe "$2" >/dev/null &&
+		test "$(wc -l < "$3")" -eq 1 && test ! -e "$4"' \
+	sh "$other" "$decoy" "$work/r3.log" "$SESS/$s3"
+
+# a broker revocation that fails: exit 1, the record keeps only what is left
+s4=$(newsid)
+k4a=$(key g4a)
+k4b=$(key g4b)
+record "$SESS/$s4" "$s4" "$dead" 1 0 "[{\"grant\":\"g4a\",\"serial\":$k4a,\"expires_at\":1,\"handle\":\"a\",\"revoke\":\"$work/revoke $work/r4a.log\"},{\"grant\":\"g4b\",\"serial\":$k4b,\"expires_at\":1,\"handle\":\"b\",\"revoke\":\"$work/flaky $work/r4b.log\"}]"
+expect "reap: a failing broker revocation: exit 1, record kept" 1 "FAILED $s4" \
+	"$PAM_AGENT" reap --config "$CONF"
+check "failing broker: both keys revoked, the record keeps only g4b" test \
+	"$(keyctl print "$k4a" >/dev/null 2>&1 || echo a-revoked)$(keyctl print "$k4b" >/dev/null 2>&1 || echo b-revoked):$(json "$SESS/$s4" '[k["grant"] for k in j["keys"]]')" \
+	= "a-revokedb-revoked:['g4b']"
+check "audit: revoke_failed for that session" \
+	sh -c 'grep "\"sid\":\"$2\"" "$1" | grep -q "\"event\":\"revoke_failed\",\"result\":\"failed\""' \
+	sh "$work/audit.log" "$s4"
+expect "reap again: the broker works now" 0 "reaped $s4" "$PAM_AGENT" reap --config "$CONF"
+check "each broker revocation succeeded exactly once overall" test \
+	"$(lines "$work/r4a.log"):$(lines "$work/r4b.log"):$(test -e "$SESS/$s4" && echo kept)" = "1:1:"
+
+# records that cannot be trusted are reported and never removed
+s5=$(newsid)
+printf '{"sid":"%s", not json' "$s5" > "$SESS/$s5"
+chmod 0600 "$SESS/$s5"
+s6=$(newsid)
+k6=$(key g6)
+record "$SESS/$s6" "$s6" "$dead" 1 0 "[{\"grant\":\"g6\",\"serial\":$k6,\"expires_at\":1,\"handle\":null,\"revoke\":null}]"
+chmod 0644 "$SESS/$s6"
+s7=$(newsid)
+ln -s "$SESS/$s6" "$SESS/$s7"
+: > "$SESS/$(newsid).tmp"
+expect "sessions: a malformed record is reported, exit 1" 1 "$s5: not a JSON object" \
+	"$PAM_AGENT" sessions --config "$CONF"
+expect "sessions --json: problems listed" 1 "\"record\": \"$s6\"" \
+	"$PAM_AGENT" sessions --config "$CONF" --json
+expect "reap: a record readable by others is refused" 1 "$s6: mode 0644" \
+	"$PAM_AGENT" reap --config "$CONF"
+expect "reap: a symbolic link is refused" 1 "$s7: cannot open" "$PAM_AGENT" reap --config "$CONF"
+expect "reap: other names are only noted" 1 ".tmp is not a session record" \
+	"$PAM_AGENT" reap --config "$CONF"
+check "untrusted records are left in place, their key untouched" \
+	sh -c 'test -f "$1" && test -f "$2" && test -L "$3" && keyctl print "$4" >/dev/null' \
+	sh "$SESS/$s5" "$SESS/$s6" "$SESS/$s7" "$k6"
+rm -f "$SESS/$s5" "$SESS/$s6" "$SESS/$s7" "$SESS"/*.tmp
+
+# a sessions directory others may write to is not trusted at all
+chmod 0777 "$SESS"
+expect "reap: a group/world-writable sessions directory is refused" 2 "not group- or world-writable" \
+	"$PAM_AGENT" reap --config "$CONF"
+chmod 0700 "$SESS"
+
+echo "$passes passed, $fails failed"
+[ "$fails" -eq 0 ]

@@ -1,0 +1,76 @@
+#!/bin/sh
+# The shipped systemd units and tmpfiles.d entry of pam-agent reap: the
+# service runs the installed pam-agent, systemd accepts both units, the
+# syscall filter keeps keyctl, and the directories tmpfiles.d makes are the
+# ones the reaper trusts. Each check that needs a tool or root skips visibly.
+set -u
+B=${top_builddir:-.}
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d /tmp/pa-units.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM HUP
+passes=0 fails=0 skips=0
+pass() { echo "PASS: $1"; passes=$((passes + 1)); }
+fail() { echo "FAIL: $1"; fails=$((fails + 1)); }
+skip() { echo "SKIP: $1"; skips=$((skips + 1)); }
+check() {
+	name=$1
+	shift
+	if "$@"; then pass "$name"; else fail "$name"; fi
+}
+
+IN=$SRC/etc/systemd/pam-agent-reap.service.in
+TIMER=$SRC/etc/systemd/pam-agent-reap.timer
+TMPFILES=$SRC/etc/tmpfiles.d/pam_agent.conf
+UNIT=$B/etc/systemd/pam-agent-reap.service
+if [ -f "$UNIT" ]; then
+	check "the built unit runs an absolute pam-agent reap, nothing left unsubstituted" \
+		sh -c 'grep -Eq "^ExecStart=/.*/pam-agent reap$" "$1" && ! grep -q "@[a-z]*@" "$1"' sh "$UNIT"
+else
+	skip "the built unit (configured --with-systemdsystemunitdir=no)"
+fi
+check "the service is a oneshot with the state directory writable, keyrings private" \
+	sh -c 'grep -qx "Type=oneshot" "$1" && grep -qx "ReadWritePaths=/run/pam_agent" "$1" &&
+		grep -qx "ProtectSystem=strict" "$1" && grep -qx "KeyringMode=private" "$1" &&
+		! grep -q "^ProtectProc=invisible" "$1" && ! grep -q "^PrivateUsers=yes" "$1"' sh "$IN"
+check "the timer starts it every minute" \
+	sh -c 'grep -qx "OnBootSec=1min" "$1" && grep -qx "OnUnitActiveSec=1min" "$1" &&
+		grep -qx "WantedBy=timers.target" "$1"' sh "$TIMER"
+
+if command -v systemd-analyze >/dev/null 2>&1; then
+	mkdir "$work/units"
+	sed "s|@sbindir@|$(cd "$B" && pwd)|" "$IN" > "$work/units/pam-agent-reap.service"
+	cp "$TIMER" "$work/units/"
+	if out=$(systemd-analyze verify "$work/units/pam-agent-reap.service" \
+		"$work/units/pam-agent-reap.timer" 2>&1); then
+		pass "systemd-analyze verify accepts the service and the timer"
+	else
+		fail "systemd-analyze verify:"
+		printf '%s\n' "$out" | sed 's/^/    /'
+	fi
+	check "@system-service keeps keyctl and add_key (the filter must not break revocation)" \
+		sh -c 'systemd-analyze syscall-filter @system-service | grep -q "@keyring" &&
+			systemd-analyze syscall-filter @keyring | grep -qw keyctl &&
+			! systemd-analyze syscall-filter @privileged @resources | grep -qw keyctl'
+else
+	skip "systemd-analyze verify (systemd-analyze not installed)"
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+	skip "tmpfiles.d entry (systemd-tmpfiles chowns to root: needs root)"
+elif ! command -v systemd-tmpfiles >/dev/null 2>&1; then
+	skip "tmpfiles.d entry (systemd-tmpfiles not installed)"
+else
+	mkdir "$work/root"
+	systemd-tmpfiles --create --root="$work/root" "$TMPFILES"
+	check "tmpfiles.d makes /run/pam_agent 0755 and sessions/ 0700, root-owned" test \
+		"$(stat -c '%a %u' "$work/root/run/pam_agent" "$work/root/run/pam_agent/sessions" | tr '\n' ' ')" \
+		= "755 0 700 0 "
+	printf '[global]\naudience = x\nstate_dir = %s\n' "$work/root/run/pam_agent" > "$work/c.conf"
+	check "pam-agent reap trusts that layout (nothing to reap, exit 0)" \
+		sh -c '"$1" reap --config "$2" | grep -q "nothing to reap: no sessions"' \
+		sh "$B/pam-agent" "$work/c.conf"
+fi
+
+echo "$passes passed, $fails failed, $skips skipped"
+[ "$fails" -eq 0 ]

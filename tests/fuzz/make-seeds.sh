@@ -1,0 +1,163 @@
+#!/bin/sh
+# Regenerates the seed corpora of the fuzz targets in tests/fuzz/corpus/
+# from real inputs: tokens minted by `pam-agent testca mint` with the test
+# CA in tests/fuzz/testca (its public key is embedded in fuzz_jws.c), the
+# independent fixtures of tests/data/independent, the policy files of
+# tests/data/policy and the examples of docs/helper.md.
+# Usage: tests/fuzz/make-seeds.sh BUILD-DIR   (where pam-agent was built)
+# Regression seeds (regress-*) are kept; everything else is rewritten.
+set -eu
+top=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:?usage: make-seeds.sh BUILD-DIR}
+pa="$build/pam-agent"
+corpus=$top/tests/fuzz/corpus
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+for t in fuzz_jws fuzz_jwks fuzz_config fuzz_helper_reply fuzz_b64url; do
+	mkdir -p "$corpus/$t"
+	find "$corpus/$t" -type f ! -name 'regress-*' -delete
+done
+
+# ---- fuzz_jws: minted tokens, the independent cases, split and claims forms
+# testca mint wants its key root-owned (or ours) and 0600: git keeps 0644
+cp -r "$top/tests/fuzz/testca" "$tmp/ca"
+chmod 700 "$tmp/ca"
+chmod 600 "$tmp/ca/signing.key"
+aud=spiffe://example.org/host/test
+now=1700000050
+mint() { # NAME ARGS…
+	name=$1
+	shift
+	"$pa" testca mint "$tmp/ca" --now "$now" "$@" | tr -d '\n' >"$corpus/fuzz_jws/$name"
+}
+mint testca-basic --id spiffe://fuzz.example/agents/bot --aud $aud
+mint testca-task-scope --id spiffe://fuzz.example/agents/bot --aud $aud \
+	--claim task=T-42 --claim scope=tickets:read
+mint testca-aud-array --id spiffe://fuzz.example/agents/bot --aud $aud --aud other
+mint testca-act --id spiffe://fuzz.example/agents/bot --aud $aud \
+	--claim 'act={"sub":"spiffe://fuzz.example/orchestrator","act":{"sub":"spiffe://example.org/human/alice"}}'
+mint testca-nbf --id spiffe://fuzz.example/agents/bot --aud $aud --claim nbf=1700000040
+mint testca-expired --id spiffe://fuzz.example/agents/bot --aud $aud --ttl 10s
+mint testca-too-long --id spiffe://fuzz.example/agents/bot --aud $aud --ttl 2h
+mint testca-oidc --id spiffe://fuzz.example/agents/bot --aud pam-agent-fuzz \
+	--claim iss=https://issuer.fuzz.example --claim sub=ci-runner-7
+mint testca-real-times --id spiffe://fuzz.example/agents/bot --aud $aud \
+	--claim iat=1700000050.5 --claim exp=1700000300.9
+python3 - "$top/tests/data/independent/cases.json" "$corpus/fuzz_jws" <<'EOF'
+import base64, json, re, sys
+cases, out = sys.argv[1], sys.argv[2]
+def name(s):
+    return re.sub(r'[^a-z0-9]+', '-', s.lower()).strip('-')
+def b64d(s):
+    return base64.urlsafe_b64decode(s + '=' * (-len(s) % 4))
+for c in json.load(open(cases))['cases']:
+    tok = c['token']
+    open(f"{out}/case-{name(c['name'])}", 'w').write(tok)
+import glob
+for path in sorted(glob.glob(out + '/case-valid-*') + glob.glob(out + '/testca-*')):
+    parts = open(path).read().split('.')
+    if len(parts) != 3:
+        continue
+    try:
+        h, p, s = (b64d(x) for x in parts)
+    except Exception:
+        continue
+    base = path.rsplit('/', 1)[1]
+    # split form: HEADER \0 PAYLOAD \0 SIG
+    open(f"{out}/split-{base}", 'wb').write(h + b'\0' + p + b'\0' + s)
+    # claims form: the payload alone (signed by the target's own keys)
+    open(f"{out}/claims-{base}", 'wb').write(p)
+EOF
+
+# ---- fuzz_jwks: bundles and JWKS
+cp "$top/tests/data/independent/bundle.json" "$corpus/fuzz_jwks/independent-bundle.json"
+cp "$top/tests/data/independent/oidc_jwks.json" "$corpus/fuzz_jwks/independent-oidc-jwks.json"
+cp "$top/tests/fuzz/testca/bundle.json" "$corpus/fuzz_jwks/testca-es256-bundle.json"
+for alg in ES384 ES512 RS256 PS256; do
+	"$pa" testca init "$tmp/ca-$alg" --trust-domain fuzz.example --alg $alg >/dev/null
+	cp "$tmp/ca-$alg/bundle.json" "$corpus/fuzz_jwks/testca-$(echo $alg | tr A-Z a-z)-bundle.json"
+done
+
+# ---- fuzz_config: the policy files, and main + drop-in for pol_config_load
+for f in base.conf narrow.conf base.d/50-deny.conf; do
+	cp "$top/tests/data/policy/$f" "$corpus/fuzz_config/$(echo "$f" | tr / -)"
+done
+{
+	cat "$top/tests/data/policy/base.conf"
+	printf '\n#%%drop-in\n'
+	cat "$top/tests/data/policy/base.d/50-deny.conf"
+} >"$corpus/fuzz_config/base-with-dropin.conf"
+{
+	cat "$top/tests/data/policy/narrow.conf"
+	printf '\n#%%drop-in\n[service sshd]\nclass = write\n#%%drop-in\n'
+	printf '[deny spiffe://example.org/agents/*]\nreason = maintenance\n'
+} >"$corpus/fuzz_config/narrow-with-two-dropins.conf"
+
+# ---- fuzz_helper_reply: the docs/helper.md examples
+h=$corpus/fuzz_helper_reply
+cat >"$h/open-request.json" <<'EOF'
+{"op":"open","sid":"6f1c","ring":123456789,
+ "agent":"spiffe://example.org/agents/bot","task":"T-42","scope":"read",
+ "act":{"sub":"spiffe://example.org/agents/orchestrator"},
+ "user":"svc-bot","uid":1001,"max_session":900,"timeout":30,
+ "grants":[
+   {"name":"tickets-ro","class":"read","source":"mint",
+    "audience":"https://tickets.example.org","scope":"tickets:read","ttl":600,
+    "command":null,"revoke":null,"path":null},
+   {"name":"tickets-rw","class":"write","source":"exec","audience":null,
+    "scope":null,"ttl":300,"command":"/usr/libexec/vault-broker issue tickets-rw",
+    "revoke":"/usr/libexec/vault-broker revoke","path":null}],
+ "broker":{"key":"/etc/pam_agent/broker.key",
+           "issuer":"pam_agent:web01","jwks":"/run/pam_agent/broker.jwks"}}
+EOF
+cat >"$h/open-reply-ok.json" <<'EOF'
+{"ok":true,"keys":[
+  {"grant":"tickets-ro","serial":402918,"expires_at":1718014200,"handle":null,"revoke":null},
+  {"grant":"tickets-rw","serial":402919,"expires_at":1718013900,"handle":"lease-1",
+   "revoke":"/usr/libexec/vault-broker revoke"}]}
+EOF
+cat >"$h/open-reply-refused.json" <<'EOF'
+{"ok":false,"error":"broker /usr/libexec/vault-broker exited with status 1 (stderr: denied)",
+ "grant":"tickets-rw"}
+EOF
+cat >"$h/close-request.json" <<'EOF'
+{"op":"close","sid":"6f1c","ring":123456789,
+ "agent":"spiffe://example.org/agents/bot","timeout":30,
+ "keys":[{"grant":"tickets-rw","serial":402919,"expires_at":1718013900,
+          "revoke":"/usr/libexec/vault-broker revoke","handle":"lease-1"}]}
+EOF
+cat >"$h/close-reply.json" <<'EOF'
+{"ok":false,"ring_revoked":true,"results":[
+  {"grant":"tickets-ro","serial":402918,"revoked":true,"broker":"none"},
+  {"grant":"tickets-rw","serial":402919,"revoked":true,
+   "broker":"failed: revoke /usr/libexec/vault-broker exited with status 2 (stderr: lease not found)"}]}
+EOF
+cat >"$h/keys-state.json" <<'EOF'
+[{"grant":"tickets-ro","serial":402918,"expires_at":1718014200},
+ {"grant":"tickets-rw","serial":402919,"expires_at":1718013900,"handle":"lease-1",
+  "revoke":"/usr/libexec/vault-broker revoke"}]
+EOF
+cat >"$h/broker-answer.json" <<'EOF'
+{"secret":"hvs.CAESIJ","expires_at":1718013900,"revoke_handle":"auth/token/lease-1"}
+EOF
+cat >"$h/broker-answer-rfc3339.json" <<'EOF'
+{"secret":"AKIA-secret","expires_at":"2024-06-10T10:00:00.123+02:00","Version":1}
+EOF
+printf '/usr/libexec/vault-broker issue  tickets-rw\t--ttl 300' >"$h/command-line.txt"
+
+# ---- fuzz_b64url: segments of real tokens
+b=$corpus/fuzz_b64url
+i=0
+for f in "$corpus"/fuzz_jws/testca-basic "$corpus"/fuzz_jws/case-valid-rs256 \
+	"$corpus"/fuzz_jws/case-valid-eddsa-oidc; do
+	for seg in 1 2 3; do
+		i=$((i + 1))
+		cut -d. -f$seg "$f" | tr -d '\n' >"$b/segment-$i"
+	done
+done
+printf 'AQAB' >"$b/rsa-exponent"
+printf 'QQ' >"$b/one-byte"
+printf 'QUI' >"$b/two-bytes"
+: >"$b/empty"
+echo "make-seeds.sh: corpora written under $corpus"
