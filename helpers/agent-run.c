@@ -6,7 +6,7 @@
  * status.
  *
  * agent-run [--token-file F | --token-fd N] [--service S] [--user U]
- *           [--config FILE] -- CMD [ARG…]
+ *           [--config DIR] -- CMD [ARG…]
  */
 #include "config.h"
 
@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -112,11 +113,13 @@ static void forward(int sig)
 static int usage(FILE *f, int code)
 {
 	fprintf(f, "usage: agent-run [--token-file F | --token-fd N] [--service S] [--user U]\n"
-		   "                 -- CMD [ARG...]\n"
+		   "                 [--config DIR] -- CMD [ARG...]\n"
 		   "Runs the PAM stack of service S (default agent-run) for user U (default\n"
 		   "the current one) with the agent's token, then CMD as U inside the new\n"
 		   "session; closes the session (revoking its credentials) when CMD ends and\n"
-		   "exits with CMD's status. Refusals print one line and exit %d.\n",
+		   "exits with CMD's status. Refusals print one line and exit %d.\n"
+		   "--config DIR reads the PAM service files from DIR instead of /etc/pam.d\n"
+		   "(it must be owned by root or the caller and not group/world-writable).\n",
 		EXIT_REFUSED);
 	return code;
 }
@@ -136,16 +139,17 @@ int main(int argc, char **argv)
 		{ "token-fd", required_argument, NULL, 'd' },
 		{ "service", required_argument, NULL, 's' },
 		{ "user", required_argument, NULL, 'u' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *service = "agent-run", *user = NULL, *token_file = NULL;
+	const char *service = "agent-run", *user = NULL, *token_file = NULL, *confdir = NULL;
 	struct conv_state st = { 0 };
 	struct pam_conv conv = { conversation, &st };
 	pam_handle_t *pamh = NULL;
 	struct passwd *pw;
 	char *token = NULL, **env;
-	int token_fd = -1, c, ret, status = 0, code = EXIT_TROUBLE;
+	int token_fd = -1, c, ret = PAM_SYSTEM_ERR, status = 0, code = EXIT_TROUBLE;
 	bool session_open = false, cred_set = false;
 	struct sigaction sa;
 	pid_t pid;
@@ -156,6 +160,7 @@ int main(int argc, char **argv)
 		case 'd': token_fd = atoi(optarg); break;
 		case 's': service = optarg; break;
 		case 'u': user = optarg; break;
+		case 'c': confdir = optarg; break;
 		case 'h': return usage(stdout, 0);
 		default: return usage(stderr, EXIT_TROUBLE);
 		}
@@ -186,7 +191,19 @@ int main(int argc, char **argv)
 	}
 	st.token = token;
 
-	ret = pam_start(service, pw->pw_name, &conv, &pamh);
+	if (confdir != NULL) {
+		struct stat dir;
+
+		/* service files name modules to load: only trusted ones */
+		if (stat(confdir, &dir) != 0 || !S_ISDIR(dir.st_mode) ||
+		    (dir.st_uid != 0 && dir.st_uid != geteuid()) || (dir.st_mode & 022) != 0) {
+			fprintf(stderr, "agent-run: --config %s: must be a directory owned by root "
+				"or you, not group/world-writable\n", confdir);
+			goto out;
+		}
+	}
+	ret = confdir != NULL ? pam_start_confdir(service, pw->pw_name, &conv, confdir, &pamh)
+			      : pam_start(service, pw->pw_name, &conv, &pamh);
 	if (ret != PAM_SUCCESS) {
 		fprintf(stderr, "agent-run: pam_start: %s\n", pam_strerror(pamh, ret));
 		goto out;

@@ -103,6 +103,12 @@ expect "signals reach CMD" 143 "" \
 		run "$@" & pid=$!; sleep 1; kill -TERM $pid; wait $pid' \
 	sh "$AGENT_RUN" "$PA_PAM_WRAPPER_SO" "$work/pam.d" "$work/token" "$me"
 expect "usage error" 125 "usage: agent-run" "$AGENT_RUN" --token-file x
+# --config DIR: the service files from DIR through the plain libpam
+expect "--config DIR without pam_wrapper" 0 "via confdir" \
+	"$AGENT_RUN" --config "$work/pam.d" --token-file "$work/token" --user "$me" -- echo via confdir
+mkdir -m 0777 "$work/open.d" && chmod 0777 "$work/open.d"
+expect "--config refuses a world-writable directory" 125 "not group/world-writable" \
+	"$AGENT_RUN" --config "$work/open.d" --token-file "$work/token" --user "$me" -- echo no
 
 # the minted credential, as the agent reads it, is a JWT that a relying
 # service verifies with the broker's published JWKS (pam-agent verify)
