@@ -853,7 +853,7 @@ static int reap_one(struct run *r, const struct record *rec, const char *why)
 	struct hp_close_results res;
 	bool *reused = NULL, ok = true;
 	int32_t ring = rec->ring;
-	char err[512], failures[2048] = "", reason[640], g1[PA_ESCAPE_MAX];
+	char err[512], failures[2048] = "", reason[2400], g1[PA_ESCAPE_MAX];
 	size_t i, j, n_revoked = 0, n_broker = 0;
 
 	memset(&res, 0, sizeof(res));
