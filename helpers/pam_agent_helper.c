@@ -498,7 +498,7 @@ static json_t *do_open(const json_t *req)
 	ctx.now = (int64_t)time(NULL);
 	for (i = 0; i < n; i++) {
 		const struct hp_grant *g = &grants[i];
-		int64_t ttl = hp_grant_ttl(&ctx, g);
+		int64_t ttl = hp_grant_ttl(&ctx, g), placed_at;
 		int32_t serial;
 
 		if (acquire(&ctx, g, &b, &cred, why, sizeof(why)) != 0) {
@@ -516,14 +516,17 @@ static json_t *do_open(const json_t *req)
 			placed[i].handle = cred.handle;
 			cred.handle = NULL;
 		}
+		/* the clock now, not at the start: a slow broker must not
+		 * stretch the key past the credential's own expiry */
+		placed_at = (int64_t)time(NULL);
 		if (cred.expires_at != 0) {
-			if (cred.expires_at <= ctx.now) {
+			if (cred.expires_at <= placed_at) {
 				pa_err(why, sizeof(why), "the credential has already expired");
 				failed = g->name;
 				goto rollback;
 			}
-			if (cred.expires_at - ctx.now < ttl)
-				ttl = cred.expires_at - ctx.now;
+			if (cred.expires_at - placed_at < ttl)
+				ttl = cred.expires_at - placed_at;
 		}
 		serial = kr_key_add((int32_t)ring, g->name, cred.secret, cred.len, ttl, why,
 				    sizeof(why));
@@ -533,7 +536,7 @@ static json_t *do_open(const json_t *req)
 			goto rollback;
 		}
 		placed[i].serial = serial;
-		placed[i].expires_at = ctx.now + ttl;
+		placed[i].expires_at = placed_at + ttl;
 	}
 
 	keys = json_array();
