@@ -132,6 +132,7 @@ int pa_read_file_safely(const char *path, const struct pa_file_rules *rules,
 {
 	char *buf = NULL;
 	size_t cap, len = 0;
+	struct stat st;
 	int fd;
 
 	*out = NULL;
@@ -139,15 +140,38 @@ int pa_read_file_safely(const char *path, const struct pa_file_rules *rules,
 	fd = pa_open_safely(path, rules, err, errlen);
 	if (fd < 0)
 		return -1;
-	/* one byte more than allowed so growth past the cap is detected */
-	cap = rules->max_size + 1;
+	/*
+	 * Sized from the file (already checked against the limit), plus one
+	 * byte so growth is noticed; the buffer grows up to the limit + 1 if
+	 * the file grows while it is read, and growth past the limit fails.
+	 */
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return pa_err(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+	}
+	cap = (size_t)st.st_size + 1;
 	buf = malloc(cap + 1);
 	if (buf == NULL) {
 		close(fd);
 		return pa_err(err, errlen, "%s: out of memory", path);
 	}
 	for (;;) {
-		ssize_t n = read(fd, buf + len, cap - len);
+		ssize_t n;
+
+		if (len == cap && cap <= rules->max_size) {
+			size_t bigger = cap * 2 > rules->max_size + 1 ? rules->max_size + 1 : cap * 2;
+			char *grown = malloc(bigger + 1);
+
+			if (grown == NULL) {
+				pa_err(err, errlen, "%s: out of memory", path);
+				goto fail;
+			}
+			memcpy(grown, buf, len);
+			pa_free_secret_buf(buf, cap + 1);
+			buf = grown;
+			cap = bigger;
+		}
+		n = read(fd, buf + len, cap - len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -158,7 +182,7 @@ int pa_read_file_safely(const char *path, const struct pa_file_rules *rules,
 		if (n == 0)
 			break;
 		len += (size_t)n;
-		if (len == cap) {
+		if (len > rules->max_size) {
 			pa_err(err, errlen, "%s: larger than the limit of %zu bytes",
 			       path, rules->max_size);
 			goto fail;
