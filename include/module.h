@@ -126,6 +126,9 @@ int pa_token_get(struct pa_call *call, const char *user, char **token,
  */
 int pa_config_load(struct pa_call *call, struct pol_config **cfg);
 
+/* A string PAM item (PAM_SERVICE, PAM_USER, …), or NULL when unset. */
+const char *pa_item(pam_handle_t *pamh, int type);
+
 struct aud_event;
 /*
  * Adds the PAM items to ev and writes it (syslog through pam_syslog, and

@@ -14,16 +14,6 @@
 #include "audit.h"
 #include "module.h"
 
-/* A PAM item as a string, or NULL. */
-static const char *item(pam_handle_t *pamh, int type)
-{
-	const void *value = NULL;
-
-	if (pam_get_item(pamh, type, &value) != PAM_SUCCESS)
-		return NULL;
-	return value;
-}
-
 /* Logs and audits a denial with one reason. */
 static int deny(struct pa_call *call, const struct pol_config *cfg,
 		const struct id_identity *id, const char *reason, int pamret)
@@ -78,10 +68,10 @@ int pa_account(struct pa_call *call)
 
 	memset(&req, 0, sizeof(req));
 	req.id = ctx->identity;
-	req.service = item(call->pamh, PAM_SERVICE);
+	req.service = pa_item(call->pamh, PAM_SERVICE);
 	req.user = user;
-	req.rhost = item(call->pamh, PAM_RHOST);
-	req.tty = item(call->pamh, PAM_TTY);
+	req.rhost = pa_item(call->pamh, PAM_RHOST);
+	req.tty = pa_item(call->pamh, PAM_TTY);
 	req.now = now;
 	if (pol_decide(cfg, &req, &decision) != 0) {
 		ret = deny(call, cfg, ctx->identity, "out of memory while deciding", PAM_BUF_ERR);

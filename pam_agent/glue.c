@@ -65,8 +65,7 @@ static void audit_to_pam(int priority, const char *line, void *ctx)
 		   "audit: %s", line);
 }
 
-/* A PAM item as a string, or NULL. */
-static const char *item(pam_handle_t *pamh, int type)
+const char *pa_item(pam_handle_t *pamh, int type)
 {
 	const void *value = NULL;
 
@@ -85,8 +84,8 @@ int pa_audit(struct pa_call *call, const struct pol_config *cfg, struct aud_even
 		pa_log(call, LOG_CRIT, "out of memory for an audit event");
 		return -1;
 	}
-	aud_event_set_context(ev, item(call->pamh, PAM_SERVICE), item(call->pamh, PAM_USER),
-			      item(call->pamh, PAM_RHOST), item(call->pamh, PAM_TTY));
+	aud_event_set_context(ev, pa_item(call->pamh, PAM_SERVICE), pa_item(call->pamh, PAM_USER),
+			      pa_item(call->pamh, PAM_RHOST), pa_item(call->pamh, PAM_TTY));
 	sink.file = cfg != NULL ? cfg->global.audit_log : NULL;
 	sink.syslog_fn = audit_to_pam;
 	sink.syslog_ctx = call;
