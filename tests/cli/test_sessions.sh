@@ -33,6 +33,11 @@ cleanup() {
 	if [ -f "$work/serials" ]; then
 		while read -r s; do keyctl revoke "$s" >/dev/null 2>&1; done < "$work/serials"
 	fi
+	# pam_wrapper's copies of our service files, left by the agent-run we
+	# killed with -9 (no destructor ran): only those naming our directory
+	for d in /tmp/pam.?; do
+		[ -d "$d" ] && grep -qs -- "$work" "$d"/* && rm -rf -- "$d"
+	done
 	rm -rf "$work"
 }
 trap cleanup EXIT

@@ -30,6 +30,34 @@ static int remove_entry(const char *path, const struct stat *st, int flag,
 	return remove(path);
 }
 
+/*
+ * pam_wrapper 1.1.4 keeps its copy of the services in /tmp/pam.X (it does
+ * not honour PAM_WRAPPER_RUNTIME_DIR) and leaves it behind when its
+ * process ends without running destructors: remove the one our child
+ * used, named in the log ("Copy config files from ... to DIR").
+ */
+static void remove_wrapper_dir(void)
+{
+	static const char mark[] = " to /tmp/pam.";
+	char buf[65536], dir[64];
+	ssize_t n;
+	char *p;
+	int fd = open(log_path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	p = strstr(buf, mark);
+	if (p == NULL || p[sizeof(mark) - 1] == '\0' || p[sizeof(mark)] != '\n')
+		return;
+	snprintf(dir, sizeof(dir), "/tmp/pam.%c", p[sizeof(mark) - 1]);
+	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* Copies the captured log to fd. */
 static void dump_log(int fd)
 {
@@ -89,8 +117,10 @@ static int run_child(char **argv)
 		fprintf(stderr, "harness: test killed by signal %d\n", WTERMSIG(status));
 		code = 1;
 	}
-	if (getenv("PA_KEEP_TEST_DIR") == NULL)
+	if (getenv("PA_KEEP_TEST_DIR") == NULL) {
+		remove_wrapper_dir();
 		nftw(base_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	}
 	else
 		fprintf(stderr, "harness: kept %s\n", base_dir);
 	exit(code);
