@@ -54,58 +54,12 @@ static int64_t sat_add(int64_t a, int64_t b)
 	return r;
 }
 
-/*
- * Reads the NumericDate claim name as the verifier does: an integer, or a
- * real rounded toward the strict side (down for exp, up for nbf/iat).
- * Returns 1 when present, 0 when absent, -1 when not a usable number.
- */
-static int claim_time(const json_t *claims, const char *name, bool round_up,
-		      int64_t *out, char *err, size_t errlen)
-{
-	const json_t *v = json_object_get(claims, name);
-	double d;
-
-	*out = 0;
-	if (v == NULL)
-		return 0;
-	if (json_is_integer(v)) {
-		*out = (int64_t)json_integer_value(v);
-		return 1;
-	}
-	if (!json_is_real(v))
-		return pa_err(err, errlen, "\"%s\" is not a number", name);
-	d = json_real_value(v);
-	if (!(d >= -9.0e18 && d <= 9.0e18))
-		return pa_err(err, errlen, "\"%s\" is out of range", name);
-	*out = (int64_t)d;
-	if (round_up && (double)*out < d)
-		(*out)++;
-	else if (!round_up && (double)*out > d)
-		(*out)--;
-	return 1;
-}
-
-/* Reads the optional string claim name: 1 present, 0 absent, -1 bad type. */
-static int claim_string(const json_t *claims, const char *name, const char **out,
-			char *err, size_t errlen)
-{
-	const json_t *v = json_object_get(claims, name);
-
-	*out = NULL;
-	if (v == NULL)
-		return 0;
-	if (!json_is_string(v))
-		return pa_err(err, errlen, "\"%s\" is not a string", name);
-	*out = json_string_value(v);
-	return 1;
-}
-
 /* Copies the optional string claim name into *field. Returns 0 or -1. */
 static int copy_claim(const json_t *claims, const char *name, char **field,
 		      char *err, size_t errlen)
 {
 	const char *s = NULL;
-	int rc = claim_string(claims, name, &s, err, errlen);
+	int rc = id_claim_string(claims, name, &s, err, errlen);
 
 	if (rc <= 0)
 		return rc;
@@ -113,19 +67,6 @@ static int copy_claim(const json_t *claims, const char *name, char **field,
 	if (*field == NULL)
 		return pa_err(err, errlen, "out of memory");
 	return 0;
-}
-
-/* Whether s is non-empty and free of control characters (the verifier's rule for sub). */
-static bool printable_subject(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	if (*p == '\0')
-		return false;
-	for (; *p != '\0'; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			return false;
-	return true;
 }
 
 /*
@@ -141,8 +82,8 @@ static int identity_names(struct id_identity *id, const char *agent_id, const js
 	const char *sub = NULL, *iss = NULL, *hash;
 	char td[256], why[256], e[PA_ESCAPE_MAX];
 
-	if (claim_string(claims, "sub", &sub, err, errlen) < 0 ||
-	    claim_string(claims, "iss", &iss, err, errlen) < 0)
+	if (id_claim_string(claims, "sub", &sub, err, errlen) < 0 ||
+	    id_claim_string(claims, "iss", &iss, err, errlen) < 0)
 		return -1;
 	pa_escape(agent_id, strlen(agent_id), e, sizeof(e));
 	if (strncmp(agent_id, "spiffe://", 9) == 0) {
@@ -166,7 +107,7 @@ static int identity_names(struct id_identity *id, const char *agent_id, const js
 	id->subject = strdup(hash + 1);
 	if (id->issuer == NULL || id->subject == NULL)
 		return pa_err(err, errlen, "out of memory");
-	if (!printable_subject(id->subject))
+	if (!id_subject_printable(id->subject))
 		return pa_err(err, errlen, "--id %s: the subject is empty or has control characters",
 			      e);
 	if (iss != NULL && strcmp(iss, id->issuer) != 0)
@@ -206,9 +147,9 @@ static struct id_identity *build_identity(const char *agent_id, const json_t *cl
 	    copy_claim(all, "task", &id->task, err, errlen) != 0 ||
 	    copy_claim(all, "scope", &id->scope, err, errlen) != 0)
 		goto fail;
-	has_exp = claim_time(all, "exp", false, &id->exp, err, errlen);
-	has_nbf = claim_time(all, "nbf", true, &id->nbf, err, errlen);
-	has_iat = claim_time(all, "iat", true, &id->iat, err, errlen);
+	has_exp = id_claim_time(all, "exp", false, &id->exp, err, errlen);
+	has_nbf = id_claim_time(all, "nbf", true, &id->nbf, err, errlen);
+	has_iat = id_claim_time(all, "iat", true, &id->iat, err, errlen);
 	if (has_exp < 0 || has_nbf < 0 || has_iat < 0)
 		goto fail;
 	if (has_exp == 0)

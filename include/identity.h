@@ -205,6 +205,21 @@ void id_identity_free(struct id_identity *id);
 /* The claims of a verified identity as a new JSON object (for output). */
 json_t *id_identity_to_json(const struct id_identity *id);
 
+/* ---- claims, read the way the verifier reads them ---------------------- */
+
+/*
+ * The NumericDate claim name: an integer, or a real rounded toward the
+ * strict side (down for exp, up for nbf/iat: round_up). Returns 1 when
+ * present, 0 when absent, -1 with err when not a usable number.
+ */
+int id_claim_time(const json_t *claims, const char *name, bool round_up,
+		  int64_t *out, char *err, size_t errlen);
+/* The optional string claim name: 1 present, 0 absent, -1 bad type. */
+int id_claim_string(const json_t *claims, const char *name,
+		    const char **out, char *err, size_t errlen);
+/* Whether an OIDC subject is non-empty and free of control characters. */
+bool id_subject_printable(const char *s);
+
 /* ---- SPIFFE IDs ------------------------------------------------------- */
 
 /*

@@ -154,8 +154,8 @@ int id_verifier_load(struct id_verifier *v, char *err, size_t errlen)
  * toward the strict side: down for exp, up for nbf/iat (round_up).
  * Returns 1 when present, 0 when absent, -1 when not a usable number.
  */
-static int claim_time(const json_t *claims, const char *name, bool round_up,
-		      int64_t *out, char *err, size_t errlen)
+int id_claim_time(const json_t *claims, const char *name, bool round_up,
+		  int64_t *out, char *err, size_t errlen)
 {
 	const json_t *v = json_object_get(claims, name);
 	double d;
@@ -181,8 +181,8 @@ static int claim_time(const json_t *claims, const char *name, bool round_up,
 }
 
 /* Reads the optional string claim name: 1 present, 0 absent, -1 bad type. */
-static int claim_string(const json_t *claims, const char *name,
-			const char **out, char *err, size_t errlen)
+int id_claim_string(const json_t *claims, const char *name,
+		    const char **out, char *err, size_t errlen)
 {
 	const json_t *v = json_object_get(claims, name);
 
@@ -227,7 +227,7 @@ static int check_audience(const json_t *claims, const char *want,
 }
 
 /* Whether s is non-empty and free of control characters. */
-static bool printable_subject(const char *s)
+bool id_subject_printable(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 
@@ -250,13 +250,13 @@ static int check_times(const struct id_verifier *v, const json_t *claims,
 	int64_t leeway = v->leeway > 0 ? v->leeway : 0, life;
 	int has_iat, has_nbf, has_exp;
 
-	has_exp = claim_time(claims, "exp", false, &id->exp, err, errlen);
+	has_exp = id_claim_time(claims, "exp", false, &id->exp, err, errlen);
 	if (has_exp < 0)
 		return -1;
 	if (has_exp == 0)
 		return pa_err(err, errlen, "token has no \"exp\"");
-	has_nbf = claim_time(claims, "nbf", true, &id->nbf, err, errlen);
-	has_iat = claim_time(claims, "iat", true, &id->iat, err, errlen);
+	has_nbf = id_claim_time(claims, "nbf", true, &id->nbf, err, errlen);
+	has_iat = id_claim_time(claims, "iat", true, &id->iat, err, errlen);
 	if (has_nbf < 0 || has_iat < 0)
 		return -1;
 	if (id->exp <= sat_sub(now, leeway))
@@ -347,15 +347,15 @@ static int check_claims(const json_t *claims, const char *want_aud,
 
 	if (check_audience(claims, want_aud, err, errlen) != 0)
 		return -1;
-	if (claim_string(claims, "sub", &sub, err, errlen) < 0 ||
-	    claim_string(claims, "iss", &iss, err, errlen) < 0 ||
-	    claim_string(claims, "jti", &jti, err, errlen) < 0 ||
-	    claim_string(claims, "task", &task, err, errlen) < 0 ||
-	    claim_string(claims, "scope", &scope, err, errlen) < 0)
+	if (id_claim_string(claims, "sub", &sub, err, errlen) < 0 ||
+	    id_claim_string(claims, "iss", &iss, err, errlen) < 0 ||
+	    id_claim_string(claims, "jti", &jti, err, errlen) < 0 ||
+	    id_claim_string(claims, "task", &task, err, errlen) < 0 ||
+	    id_claim_string(claims, "scope", &scope, err, errlen) < 0)
 		return -1;
 	if (sub == NULL)
 		return pa_err(err, errlen, "token has no \"sub\"");
-	if (!printable_subject(sub))
+	if (!id_subject_printable(sub))
 		return pa_err(err, errlen, "\"sub\" is empty or has control characters");
 	act = json_object_get(claims, "act");
 	if (act != NULL && !json_is_object(act))
