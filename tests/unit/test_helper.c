@@ -791,7 +791,11 @@ static void test_broker_hangs(void **state)
 	sh_pid = strtol(read_at(f, "sh.pid"), NULL, 10);
 	sleep_pid = strtol(read_at(f, "sleep.pid"), NULL, 10);
 	assert_true(sh_pid > 0 && sleep_pid > 0);
-	/* its whole process group was killed */
+	/* its whole process group was killed (SIGKILL lands asynchronously:
+	 * give the kernel up to 2 s to finish the orphaned sleep) */
+	for (int i = 0; i < 200 && !(process_gone((pid_t)sh_pid) &&
+				     process_gone((pid_t)sleep_pid)); i++)
+		usleep(10000);
 	assert_true(process_gone((pid_t)sh_pid));
 	assert_true(process_gone((pid_t)sleep_pid));
 }
