@@ -37,7 +37,7 @@ void pa_free_secret_buf(void *p, size_t len)
 	free(p);
 }
 
-int pa_err(char *err, size_t errlen, const char *fmt, ...)
+void pa_errf(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -46,7 +46,6 @@ int pa_err(char *err, size_t errlen, const char *fmt, ...)
 		vsnprintf(err, errlen, fmt, ap);
 		va_end(ap);
 	}
-	return -1;
 }
 
 /* Bytes one input byte takes once escaped. */

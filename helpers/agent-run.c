@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -97,6 +98,11 @@ static char *read_token(int fd)
 	}
 	while (len > 0 && strchr(" \t\r\n", buf[len - 1]) != NULL)
 		len--;
+	/* a NUL would hide the rest of the token from pa_free_secret's wipe */
+	if (memchr(buf, '\0', len) != NULL) {
+		pa_free_secret_buf(buf, TOKEN_MAX + 1);
+		return NULL;
+	}
 	buf[len] = '\0';
 	return buf;
 }
@@ -108,6 +114,19 @@ static void forward(int sig)
 {
 	if (child_pid > 0)
 		kill((pid_t)child_pid, sig);
+}
+
+/* A --token-fd argument: a descriptor number, or -2 when it is not one. */
+static int fd_arg(const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < 0 || v > INT_MAX)
+		return -2;
+	return (int)v;
 }
 
 static int usage(FILE *f, int code)
@@ -157,7 +176,7 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': token_file = optarg; break;
-		case 'd': token_fd = atoi(optarg); break;
+		case 'd': token_fd = fd_arg(optarg); break;
 		case 's': service = optarg; break;
 		case 'u': user = optarg; break;
 		case 'c': confdir = optarg; break;
@@ -165,7 +184,12 @@ int main(int argc, char **argv)
 		default: return usage(stderr, EXIT_TROUBLE);
 		}
 	}
-	if (optind >= argc || (token_file != NULL && token_fd >= 0))
+	if (token_fd == -2) {
+		fprintf(stderr, "agent-run: --token-fd wants a file descriptor number\n");
+		return EXIT_TROUBLE;
+	}
+	if (service == NULL || *service == '\0' || optind >= argc ||
+	    (token_file != NULL && token_fd >= 0))
 		return usage(stderr, EXIT_TROUBLE);
 	pw = user != NULL ? getpwnam(user) : getpwuid(getuid());
 	if (pw == NULL) {
@@ -205,7 +229,9 @@ int main(int argc, char **argv)
 	ret = confdir != NULL ? pam_start_confdir(service, pw->pw_name, &conv, confdir, &pamh)
 			      : pam_start(service, pw->pw_name, &conv, &pamh);
 	if (ret != PAM_SUCCESS) {
-		fprintf(stderr, "agent-run: pam_start: %s\n", pam_strerror(pamh, ret));
+		/* pam_start leaves no handle to ask pam_strerror with */
+		fprintf(stderr, "agent-run: pam_start for service %s failed (PAM error %d); "
+			"see the system log\n", service, ret);
 		goto out;
 	}
 	ret = pam_authenticate(pamh, PAM_DISALLOW_NULL_AUTHTOK);

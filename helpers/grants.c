@@ -88,6 +88,10 @@ int hp_split_command(const char *command, char ***argv, char *err, size_t errlen
 		n++;
 		p += len;
 	}
+	if (n == 0) { /* cannot happen: the command starts with '/' */
+		hp_argv_free(v);
+		return pa_err(err, errlen, "the command is empty");
+	}
 	*argv = v;
 	return 0;
 }
@@ -228,7 +232,7 @@ int hp_grant_exec(const struct hp_grant_ctx *ctx, const struct hp_grant *g, int 
 	json_t *in = NULL, *ans = NULL;
 	const json_t *sec, *exp;
 	char prog[PA_ESCAPE_MAX], how[128], note[PA_ESCAPE_MAX + 16], why[256];
-	json_error_t jerr;
+	json_error_t jerr = { 0 };
 	bool bad = false;
 	int rc = -1;
 

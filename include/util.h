@@ -35,11 +35,19 @@ void pa_free_secret(char *s);
 /* Wipe len bytes at p and free it. NULL is fine. */
 void pa_free_secret_buf(void *p, size_t len);
 
+/* Formats into err (of size errlen, may be 0) like snprintf. */
+void pa_errf(char *err, size_t errlen, const char *fmt, ...) PA_PRINTF(3, 4);
+
 /*
- * Formats into err (of size errlen, may be 0) like snprintf; returns -1 so
- * callers can write `return pa_err(err, errlen, "...")`.
+ * pa_errf, evaluating to -1, so callers can write
+ * `return pa_err(err, errlen, "...")`. A GNU statement expression (gcc and
+ * clang) so the -1 is visible to the compiler and to static analysers.
  */
-int pa_err(char *err, size_t errlen, const char *fmt, ...) PA_PRINTF(3, 4);
+#define pa_err(err, errlen, ...) \
+	({ \
+		pa_errf((err), (errlen), __VA_ARGS__); \
+		-1; \
+	})
 
 /*
  * Writes a printable, length-capped rendering of untrusted bytes into out:

@@ -92,7 +92,8 @@ int agent_cred_get(const char *name, char **secret, size_t *len)
 		return AGENT_CRED_EINVAL;
 	snprintf(desc, sizeof(desc), AC_PREFIX "%s", name);
 
-	id = keyctl_search(KEY_SPEC_SESSION_KEYRING, "user", desc, 0);
+	/* libkeyutils returns long; the kernel's key serials are int32_t */
+	id = (key_serial_t)keyctl_search(KEY_SPEC_SESSION_KEYRING, "user", desc, 0);
 	if (id < 0)
 		return map_errno(errno);
 	/*

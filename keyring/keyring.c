@@ -674,7 +674,8 @@ int32_t kr_session_find(const char *sid, char *err, size_t errlen)
 			      "invalid session id \"%s\": must be 1 to %d hexadecimal digits",
 			      show(sid, esc, sizeof(esc)), KR_SID_MAX);
 	snprintf(desc, sizeof(desc), KR_PREFIX "%s", sid);
-	id = keyctl_search(KEY_SPEC_SESSION_KEYRING, "keyring", desc, 0);
+	/* libkeyutils returns long; the kernel's key serials are int32_t */
+	id = (key_serial_t)keyctl_search(KEY_SPEC_SESSION_KEYRING, "keyring", desc, 0);
 	if (id < 0) {
 		if (gone(errno))
 			return 0;

@@ -86,7 +86,7 @@ void pa_log_failure(const struct pa_call *call, const char *agent,
 
 void pa_tell(const struct pa_call *call, const char *reason)
 {
-	if ((call->flags & PAM_SILENT) != 0 || call->args.quiet)
+	if ((call->flags & (int)PAM_SILENT) != 0 || call->args.quiet)
 		return;
 	pam_error(call->pamh, "pam_agent: %s", reason);
 }

@@ -484,7 +484,7 @@ int pol_decide(const struct pol_config *cfg, const struct pol_request *req,
 		x.oom = true;
 		goto out;
 	}
-	strcpy(parties[0].role, "agent");
+	snprintf(parties[0].role, sizeof(parties[0].role), "agent");
 
 	x.svc = pol_config_find_service(cfg, req->service);
 	if (x.svc == NULL) {
@@ -533,11 +533,14 @@ int pol_decide(const struct pol_config *cfg, const struct pol_request *req,
 	}
 	if (!x.ok || x.oom)
 		goto out;
-	/* allowed: the intersection over every party */
-	out->max_session = parties[0].rule->max_session;
-	for (i = 1; i < n; i++)
+	/* allowed: the intersection over every party (each has its rule) */
+	out->max_session = INT64_MAX;
+	for (i = 0; i < n; i++) {
+		if (parties[i].rule == NULL)
+			goto out; /* cannot happen when x.ok; never allow without a rule */
 		if (parties[i].rule->max_session < out->max_session)
 			out->max_session = parties[i].rule->max_session;
+	}
 	pick_grants(&x, parties, n);
 	if (x.oom)
 		goto out;

@@ -15,12 +15,12 @@ static void verifier_undo(struct id_verifier *v)
 	size_t i;
 
 	free(v->audience);
-	for (i = 0; i < v->n_domains; i++) {
+	for (i = 0; v->domains != NULL && i < v->n_domains; i++) {
 		free(v->domains[i].name);
 		free(v->domains[i].bundle_path);
 	}
 	free(v->domains);
-	for (i = 0; i < v->n_issuers; i++) {
+	for (i = 0; v->issuers != NULL && i < v->n_issuers; i++) {
 		free(v->issuers[i].url);
 		free(v->issuers[i].jwks_path);
 		free(v->issuers[i].audience);
