@@ -238,54 +238,17 @@ static void free_names(char **names, size_t n)
 
 /* ---- one record ------------------------------------------------------------------ */
 
-struct record {
-	char name[KR_SID_MAX + 1];
-	json_t *root;
-	const char *sid, *agent, *user, *task; /* point into root; task may be NULL */
-	int64_t uid, pid, start_time, opened, expires;
-	int32_t ring; /* 0: none */
-	struct hp_keys keys;
-};
-
-static void record_clear(struct record *rec)
-{
-	hp_keys_clear(&rec->keys);
-	json_decref(rec->root);
-	memset(rec, 0, sizeof(*rec));
-}
-
-static int get_int(const json_t *o, const char *name, int64_t min, int64_t max, int64_t *out)
-{
-	const json_t *v = json_object_get(o, name);
-
-	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-		return -1;
-	*out = json_integer_value(v);
-	return 0;
-}
-
-static const char *get_str(const json_t *o, const char *name)
-{
-	const json_t *v = json_object_get(o, name);
-
-	return json_is_string(v) && json_string_length(v) > 0 &&
-		       strlen(json_string_value(v)) == json_string_length(v)
-		   ? json_string_value(v)
-		   : NULL;
-}
-
 /*
  * Reads and checks the record name of the sessions directory into *rec.
  * Returns 0, or -1 with err (the record is then left alone).
  */
-static int record_read(int dirfd, const char *name, struct record *rec, char *err, size_t errlen)
+static int record_read(int dirfd, const char *name, struct cli_record *rec, char *err,
+		       size_t errlen)
 {
 	struct stat st;
-	json_error_t jerr;
 	char *buf = NULL;
 	size_t len = 0;
 	ssize_t got;
-	int64_t ring;
 	int fd, rc = -1;
 
 	memset(rec, 0, sizeof(*rec));
@@ -339,49 +302,10 @@ static int record_read(int dirfd, const char *name, struct record *rec, char *er
 		pa_err(err, errlen, "changed while being read");
 		goto out;
 	}
-	rec->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (rec->root == NULL || !json_is_object(rec->root)) {
-		pa_err(err, errlen, "not a JSON object (line %d, column %d)", jerr.line,
-		       jerr.column);
-		goto out;
-	}
-	rec->sid = get_str(rec->root, "sid");
-	rec->agent = get_str(rec->root, "agent");
-	rec->user = get_str(rec->root, "user");
-	rec->task = get_str(rec->root, "task");
-	if (rec->sid == NULL || strcmp(rec->sid, name) != 0) {
-		pa_err(err, errlen, "\"sid\" does not match the file name");
-		goto out;
-	}
-	if (rec->agent == NULL || rec->user == NULL) {
-		pa_err(err, errlen, "no valid \"agent\" or \"user\"");
-		goto out;
-	}
-	if (json_object_get(rec->root, "task") != NULL &&
-	    !json_is_null(json_object_get(rec->root, "task")) && rec->task == NULL) {
-		pa_err(err, errlen, "bad \"task\"");
-		goto out;
-	}
-	if (get_int(rec->root, "uid", 0, UINT32_MAX, &rec->uid) != 0 ||
-	    get_int(rec->root, "pid", 1, INT_MAX, &rec->pid) != 0 ||
-	    get_int(rec->root, "start_time", 0, INT64_MAX, &rec->start_time) != 0 ||
-	    get_int(rec->root, "opened", 0, INT64_MAX, &rec->opened) != 0 ||
-	    get_int(rec->root, "expires", 0, INT64_MAX, &rec->expires) != 0 ||
-	    get_int(rec->root, "ring", 0, INT32_MAX, &ring) != 0) {
-		pa_err(err, errlen,
-		       "missing or bad \"uid\", \"pid\", \"start_time\", \"opened\", \"expires\" "
-		       "or \"ring\"");
-		goto out;
-	}
-	rec->ring = (int32_t)ring;
-	if (hp_keys_from_json(json_object_get(rec->root, "keys"), &rec->keys, err, errlen) != 0)
+	if (cli_record_parse(buf, len, name, rec, err, errlen) != 0)
 		goto out;
 	rc = 0;
 out:
-	if (rc != 0) {
-		json_decref(rec->root);
-		rec->root = NULL;
-	}
 	free(buf);
 	close(fd);
 	return rc;
@@ -440,7 +364,7 @@ static int proc_stat(pid_t pid, char *state, unsigned long long *start)
 }
 
 /* Whether the process that opened rec still runs; why says how we know. */
-static enum owner owner_state(const struct record *rec, char *why, size_t len)
+static enum owner owner_state(const struct cli_record *rec, char *why, size_t len)
 {
 	pid_t pid = (pid_t)rec->pid;
 	unsigned long long start = 0;
@@ -538,7 +462,7 @@ static enum kstate key_state(int32_t serial, const char *type, const char *desc)
 	return s;
 }
 
-static enum kstate ring_state(const struct record *rec)
+static enum kstate ring_state(const struct cli_record *rec)
 {
 	char desc[KR_SID_MAX + 16];
 
@@ -585,7 +509,7 @@ static void problem(struct run *r, json_t *problems, const char *name, const cha
 
 /* ---- pam-agent sessions ------------------------------------------------------------------ */
 
-static json_t *session_json(const struct record *rec, enum owner o, const char *why)
+static json_t *session_json(const struct cli_record *rec, enum owner o, const char *why)
 {
 	json_t *keys = json_array(), *obj;
 	size_t i;
@@ -608,7 +532,7 @@ static json_t *session_json(const struct record *rec, enum owner o, const char *
 	return obj;
 }
 
-static void session_text(const struct record *rec, enum owner o, const char *why)
+static void session_text(const struct cli_record *rec, enum owner o, const char *why)
 {
 	char a[PA_ESCAPE_MAX], u[PA_ESCAPE_MAX], t[PA_ESCAPE_MAX], g[PA_ESCAPE_MAX];
 	char t1[32], t2[32];
@@ -698,7 +622,7 @@ int cmd_sessions(int argc, char **argv)
 		}
 	}
 	for (i = 0; i < n; i++) {
-		struct record rec;
+		struct cli_record rec;
 		enum owner o;
 
 		if (record_read(r.dirfd, names[i], &rec, err, sizeof(err)) != 0) {
@@ -714,7 +638,7 @@ int cmd_sessions(int argc, char **argv)
 				printf("\n");
 			session_text(&rec, o, why);
 		}
-		record_clear(&rec);
+		cli_record_clear(&rec);
 	}
 	if (r.json) {
 		char *text;
@@ -753,7 +677,7 @@ out:
 /* ---- pam-agent reap ------------------------------------------------------------------------ */
 
 /* Audits one event about a reaped session (reap goes on when the audit fails). */
-static void audit(const struct run *r, const struct record *rec, enum aud_kind kind, bool ok,
+static void audit(const struct run *r, const struct cli_record *rec, enum aud_kind kind, bool ok,
 		  const char *reason)
 {
 	struct aud_sink sink = {.file = r->cfg->global.audit_log};
@@ -778,7 +702,7 @@ static void audit(const struct run *r, const struct record *rec, enum aud_kind k
 }
 
 /* Replaces the record by one listing only keys (what is still to do), atomically. */
-static int record_rewrite(int dirfd, const struct record *rec, const struct hp_keys *keys,
+static int record_rewrite(int dirfd, const struct cli_record *rec, const struct hp_keys *keys,
 			  char *err, size_t errlen)
 {
 	char tmp[KR_SID_MAX + 16], *text = NULL;
@@ -846,7 +770,7 @@ static void note(char *buf, size_t len, const char *fmt, ...)
  * reused directly; removes the record when everything worked, else keeps
  * in it what is still to do. Returns 0 or -1 (reported).
  */
-static int reap_one(struct run *r, const struct record *rec, const char *why)
+static int reap_one(struct run *r, const struct cli_record *rec, const char *why)
 {
 	const struct pol_global *g = &r->cfg->global;
 	struct hp_keys pass = {0}, todo = {0};
@@ -1051,7 +975,7 @@ int cmd_reap(int argc, char **argv)
 	if (list_records(&r, &names, &n) != 0)
 		goto out;
 	for (i = 0; i < n; i++) {
-		struct record rec;
+		struct cli_record rec;
 		enum owner o;
 
 		if (record_read(r.dirfd, names[i], &rec, err, sizeof(err)) != 0) {
@@ -1073,7 +997,7 @@ int cmd_reap(int argc, char **argv)
 			else if (reap_one(&r, &rec, why) == 0)
 				reaped++;
 		}
-		record_clear(&rec);
+		cli_record_clear(&rec);
 	}
 	if (n == 0)
 		printf("nothing to reap: no sessions in %s\n", r.sessions_dir);

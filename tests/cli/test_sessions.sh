@@ -157,7 +157,8 @@ cat > "$work/cmd" <<'EOF'
 #!/bin/sh
 echo $$ > "$1/cmd.pid"
 n=0
-while [ ! -e "$1/trigger" ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
+# (up to 3 min: the steps before the trigger take over 30 s on a loaded machine)
+while [ ! -e "$1/trigger" ] && [ $n -lt 1800 ]; do sleep 0.1; n=$((n + 1)); done
 keyctl print %user:pam_agent:legacy-db > "$1/after" 2>&1
 echo $? >> "$1/after"
 exec sleep 30

@@ -3,7 +3,10 @@
 # from real inputs: tokens minted by `pam-agent testca mint` with the test
 # CA in tests/fuzz/testca (its public key is embedded in fuzz_jws.c), the
 # independent fixtures of tests/data/independent, the policy files of
-# tests/data/policy and the examples of docs/helper.md.
+# tests/data/policy, the examples of docs/helper.md, and the session records
+# the module wrote for two real sessions (agent-run through the real
+# Linux-PAM library and pam_wrapper, in a throwaway session keyring; needs
+# the built module, helper and agent-run, pam_wrapper and keyctl).
 # Usage: tests/fuzz/make-seeds.sh BUILD-DIR   (where pam-agent was built)
 # Regression seeds (regress-*) are kept; everything else is rewritten.
 set -eu
@@ -12,9 +15,17 @@ build=${1:?usage: make-seeds.sh BUILD-DIR}
 pa="$build/pam-agent"
 corpus=$top/tests/fuzz/corpus
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+cleanup() {
+	# pam_wrapper's copies of the service files of the sessions below (a
+	# process that loaded it and then exec'd leaves its copy): only ours
+	for d in /tmp/pam.?; do
+		[ -d "$d" ] && grep -qs -- "$tmp" "$d"/* && rm -rf -- "$d"
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
 
-for t in fuzz_jws fuzz_jwks fuzz_config fuzz_helper_reply fuzz_b64url; do
+for t in fuzz_jws fuzz_jwks fuzz_config fuzz_helper_reply fuzz_b64url fuzz_session; do
 	mkdir -p "$corpus/$t"
 	find "$corpus/$t" -type f ! -name 'regress-*' -delete
 done
@@ -160,4 +171,92 @@ printf 'AQAB' >"$b/rsa-exponent"
 printf 'QQ' >"$b/one-byte"
 printf 'QUI' >"$b/two-bytes"
 : >"$b/empty"
+# ---- fuzz_session: records written by the module, and hand-written forms
+s=$corpus/fuzz_session
+pw=$(sed -n 's/^PAM_WRAPPER_SO = //p' "$build/Makefile")
+if [ -z "$pw" ] || [ ! -f "$pw" ] || ! command -v keyctl >/dev/null 2>&1; then
+	echo "make-seeds.sh: fuzz_session needs pam_wrapper (libpam-wrapper) and keyctl (keyutils)" >&2
+	exit 1
+fi
+bdir=$(cd "$build" && pwd)
+w=$tmp/session
+mkdir -p "$w/pam.d" "$w/out"
+chmod 755 "$tmp" "$w"
+me=$(id -un)
+printf 'S3CR3T-seed\n' >"$w/file.secret"
+chmod 600 "$w/file.secret"
+printf '#!/bin/sh\ncat >/dev/null\necho %s\n' \
+	"'{\"secret\":\"seed-secret\",\"expires_at\":null,\"revoke_handle\":\"lease-42\"}'" >"$w/issue"
+printf '#!/bin/sh\ncat >/dev/null\n' >"$w/revoke"
+# the agent: copies the record of its own session while the session is open
+printf '#!/bin/sh\ncp "$1"/state/sessions/* "$1/out/$2"\n' >"$w/cmd"
+chmod 755 "$w/issue" "$w/revoke" "$w/cmd"
+{
+	printf '[global]\naudience = %s\nbroker_key = %s\nhelper = %s\n' \
+		"$aud" "$tmp/ca/signing.key" "$bdir/pam_agent_helper"
+	printf 'state_dir = %s\naudit_log = %s\n' "$w/state" "$w/audit.log"
+	printf '[trust_domain fuzz.example]\nbundle = %s\n' "$tmp/ca/bundle.json"
+	printf '[service agent-run]\nclass = read\n'
+	printf '[grant legacy-db]\nclass = read\nsource = file\npath = %s\nttl = 10m\n' \
+		"$w/file.secret"
+	printf '[grant tickets-ro]\nclass = read\nsource = mint\n'
+	printf 'audience = https://tickets.example.org\nttl = 10m\n'
+	printf '[grant vault-ro]\nclass = read\nsource = exec\ncommand = %s\n' "$w/issue"
+	printf 'revoke = %s %s\nttl = 10m\n' "$w/revoke" "$w/revoked.log"
+	printf '[agent spiffe://fuzz.example/agents/bot]\nusers = %s\nservices = agent-run\n' "$me"
+	printf 'grants = legacy-db tickets-ro vault-ro\n'
+	printf '[agent spiffe://fuzz.example/agents/plain]\nusers = %s\nservices = agent-run\n' "$me"
+} >"$w/pam_agent.conf"
+chmod 644 "$w/pam_agent.conf"
+for f in auth account session; do
+	echo "$f required $bdir/.libs/pam_agent.so config=$w/pam_agent.conf"
+done >"$w/pam.d/agent-run"
+printf 'auth required pam_deny.so\naccount required pam_deny.so\nsession required pam_deny.so\n' \
+	>"$w/pam.d/other"
+session() { # NAME MINT-ARGS...: one real session; its record becomes the seed module-NAME
+	name=$1
+	shift
+	"$pa" testca mint "$tmp/ca" "$@" --aud "$aud" >"$w/token"
+	rm -rf "$w/state"
+	if ! keyctl session - env LD_PRELOAD="$pw" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$w/pam.d" \
+		UID_WRAPPER_DISABLE_DEEPBIND=1 "$bdir/agent-run" --token-file "$w/token" \
+		--user "$me" -- "$w/cmd" "$w" "$name" >"$w/agent-run.out" 2>&1 ||
+		[ ! -s "$w/out/$name" ]; then
+		cat "$w/agent-run.out" >&2
+		echo "make-seeds.sh: the session for the seed module-$name failed" >&2
+		exit 1
+	fi
+	cat "$w/out/$name" >"$s/module-$name"
+}
+session three-grants --id spiffe://fuzz.example/agents/bot --claim task=T-42
+session no-grants --id spiffe://fuzz.example/agents/plain
+# the forms tests/cli/test_sessions.sh writes by hand (its record()): pid
+# reuse with a broker revoke, two keys and a keyring, no keys, limits
+rec() { # NAME SID PID START RING TASK KEYS
+	printf '{"agent":"spiffe://example.org/agents/bot","expires":1700000600,"keys":%s,"opened":1700000000,"pid":%s,"ring":%s,"sid":"%s","start_time":%s,"task":%s,"uid":1000,"user":"svc-bot"}' \
+		"$7" "$3" "$5" "$2" "$4" "$6" >"$s/$1"
+}
+sid=6f1c2a9e0b3d4c5f8a7e6d5c4b3a2918
+rec hand-pid-reuse $sid 4242 1 0 null \
+	'[{"grant":"g1","serial":402918,"expires_at":1,"handle":"h1","revoke":"/usr/libexec/vault-broker revoke"}]'
+rec hand-two-keys $sid 4242 987654 123456789 '"T-42"' \
+	'[{"grant":"g4a","serial":402918,"expires_at":1718014200,"handle":"a","revoke":"/usr/libexec/vault-broker revoke"},{"grant":"g4b","serial":402919,"expires_at":1718013900,"handle":"b","revoke":"/usr/libexec/vault-broker revoke --flaky"}]'
+rec hand-no-keys $sid 1 0 0 null '[]'
+rec hand-limits 0123456789abcdef 2147483647 9223372036854775807 2147483647 '"x"' \
+	'[{"grant":"tickets-ro","serial":2147483647,"expires_at":-1}]'
+printf '{"sid":"%s", not json' $sid >"$s/hand-not-json"
+# HP_GRANTS_MAX (256) keys, and one more (refused)
+keys() { # N
+	i=1
+	printf '['
+	while [ "$i" -le "$1" ]; do
+		[ "$i" -gt 1 ] && printf ','
+		printf '{"grant":"g%d","serial":%d}' "$i" "$i"
+		i=$((i + 1))
+	done
+	printf ']'
+}
+rec hand-256-keys $sid 4242 1 0 null "$(keys 256)"
+rec hand-257-keys $sid 4242 1 0 null "$(keys 257)"
+
 echo "make-seeds.sh: corpora written under $corpus"

@@ -1,0 +1,108 @@
+/*
+ * session_record.c - the contents of a session record,
+ * STATE_DIR/sessions/<sid>: what the module writes when a session opens
+ * (pam_agent/session.c) and `pam-agent sessions` / `reap` read back
+ * (helpers/sessions.c, which opens and checks the file and hands its bytes
+ * here). No file access, so tests/fuzz/fuzz_session.c feeds it directly.
+ * docs/sessions.md.
+ *
+ * A record is one strict JSON object (no duplicate members):
+ *   "sid" (= the file name), "agent", "user" (non-empty strings without NUL),
+ *   "task" (such a string, null or absent), "uid" (0..UINT32_MAX),
+ *   "pid" (1..INT_MAX), "start_time", "opened", "expires" (>= 0),
+ *   "ring" (0..INT32_MAX, 0: none), "keys" (hp_keys_from_json).
+ * Other members are ignored.
+ */
+#include "config.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "helper.h"
+#include "util.h"
+
+void cli_record_clear(struct cli_record *rec)
+{
+	hp_keys_clear(&rec->keys);
+	json_decref(rec->root);
+	memset(rec, 0, sizeof(*rec));
+}
+
+static int get_int(const json_t *o, const char *name, int64_t min, int64_t max, int64_t *out)
+{
+	const json_t *v = json_object_get(o, name);
+
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+		return -1;
+	*out = json_integer_value(v);
+	return 0;
+}
+
+static const char *get_str(const json_t *o, const char *name)
+{
+	const json_t *v = json_object_get(o, name);
+
+	return json_is_string(v) && json_string_length(v) > 0 &&
+		       strlen(json_string_value(v)) == json_string_length(v)
+		   ? json_string_value(v)
+		   : NULL;
+}
+
+int cli_record_parse(const char *buf, size_t len, const char *name, struct cli_record *rec,
+		     char *err, size_t errlen)
+{
+	json_error_t jerr;
+	int64_t ring;
+
+	memset(rec, 0, sizeof(*rec));
+	snprintf(rec->name, sizeof(rec->name), "%s", name);
+	rec->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (rec->root == NULL || !json_is_object(rec->root)) {
+		pa_err(err, errlen, "not a JSON object (line %d, column %d)", jerr.line,
+		       jerr.column);
+		goto fail;
+	}
+	rec->sid = get_str(rec->root, "sid");
+	rec->agent = get_str(rec->root, "agent");
+	rec->user = get_str(rec->root, "user");
+	rec->task = get_str(rec->root, "task");
+	if (rec->sid == NULL || strcmp(rec->sid, name) != 0) {
+		pa_err(err, errlen, "\"sid\" does not match the file name");
+		goto fail;
+	}
+	if (rec->agent == NULL || rec->user == NULL) {
+		pa_err(err, errlen, "no valid \"agent\" or \"user\"");
+		goto fail;
+	}
+	if (json_object_get(rec->root, "task") != NULL &&
+	    !json_is_null(json_object_get(rec->root, "task")) && rec->task == NULL) {
+		pa_err(err, errlen, "bad \"task\"");
+		goto fail;
+	}
+	if (get_int(rec->root, "uid", 0, UINT32_MAX, &rec->uid) != 0 ||
+	    get_int(rec->root, "pid", 1, INT_MAX, &rec->pid) != 0 ||
+	    get_int(rec->root, "start_time", 0, INT64_MAX, &rec->start_time) != 0 ||
+	    get_int(rec->root, "opened", 0, INT64_MAX, &rec->opened) != 0 ||
+	    get_int(rec->root, "expires", 0, INT64_MAX, &rec->expires) != 0 ||
+	    get_int(rec->root, "ring", 0, INT32_MAX, &ring) != 0) {
+		pa_err(err, errlen,
+		       "missing or bad \"uid\", \"pid\", \"start_time\", \"opened\", \"expires\" "
+		       "or \"ring\"");
+		goto fail;
+	}
+	rec->ring = (int32_t)ring;
+	if (hp_keys_from_json(json_object_get(rec->root, "keys"), &rec->keys, err, errlen) != 0)
+		goto fail;
+	return 0;
+fail:
+	/* nothing points into a freed document: only the name is left */
+	json_decref(rec->root);
+	memset(rec, 0, sizeof(*rec));
+	snprintf(rec->name, sizeof(rec->name), "%s", name);
+	return -1;
+}
