@@ -76,6 +76,8 @@ char *cli_read_token(const char *path)
 		return NULL;
 	}
 	buf = malloc(cap);
+	/* unbuffered: no copy of the token in a stdio buffer that is never wiped */
+	setvbuf(f, NULL, _IONBF, 0);
 	if (buf != NULL)
 		len = fread(buf, 1, cap - 1, f);
 	if (f != stdin)

@@ -94,6 +94,11 @@ static int token_from_file(struct pa_call *call, const char *user, char **token,
 	rules.max_size = ID_TOKEN_MAX + 2; /* a trailing newline is fine */
 	if (pa_read_file_safely(path, &rules, &buf, &len, err, errlen) != 0)
 		return -1;
+	/* a NUL would hide the rest of the token from pa_free_secret's wipe */
+	if (memchr(buf, '\0', len) != NULL) {
+		pa_free_secret_buf(buf, len);
+		return pa_err(err, errlen, "token_file: the file contains a NUL byte");
+	}
 	*token = trimmed_copy(buf, len);
 	pa_free_secret_buf(buf, len);
 	if (*token == NULL)
@@ -110,12 +115,14 @@ static int token_from_prompt(struct pa_call *call, char **token, bool *cut,
 	int ret;
 
 	ret = pam_prompt(call->pamh, PAM_PROMPT_ECHO_OFF, &resp, "Agent token: ");
-	if (ret != PAM_SUCCESS || resp == NULL) {
+	if (ret != PAM_SUCCESS && ret != PAM_CONV_ERR) {
 		pa_free_secret(resp);
-		if (ret == PAM_CONV_ERR || ret == PAM_SUCCESS)
-			return pa_err(err, errlen, "no token: the application gave no answer to the token prompt");
 		return pa_err(err, errlen, "no token: conversation failed: %s",
 			      pam_strerror(call->pamh, ret));
+	}
+	if (ret != PAM_SUCCESS || resp == NULL) {
+		pa_free_secret(resp);
+		return pa_err(err, errlen, "no token: the application gave no answer to the token prompt");
 	}
 	/* conversation answers are cut at PAM_MAX_RESP_SIZE by many clients */
 	*cut = strlen(resp) >= PAM_MAX_RESP_SIZE - 1;

@@ -662,8 +662,8 @@ static int ecdsa_raw_to_der(const struct id_key *key, const unsigned char *sig,
 	rc = 0;
 out:
 	ECDSA_SIG_free(esig);
-	BN_free(r);
-	BN_free(s);
+	BN_clear_free(r); /* the token's signature: wiped like the token */
+	BN_clear_free(s);
 	return rc;
 }
 
@@ -749,7 +749,9 @@ int id_sig_verify(const struct id_key *key, enum id_alg alg,
 	rc = 0;
 out:
 	EVP_MD_CTX_free(mctx);
-	OPENSSL_free(der);
+	/* the token's signature in DER: with the claims, enough to rebuild the token */
+	if (der != NULL)
+		OPENSSL_clear_free(der, (size_t)derlen);
 	ERR_clear_error();
 	return rc;
 }
