@@ -109,15 +109,62 @@ out:
 	return ret;
 }
 
-/* Audits one event about the session's keys. */
-static void audit_keys(struct pa_call *call, const struct pol_config *cfg, enum aud_kind kind,
-		       enum aud_result result, const struct pa_context *ctx, const char *reason)
+/* The session record of ctx (docs/sessions.md), or NULL when out of memory. */
+static json_t *session_record(const struct pa_context *ctx, const char *user, uid_t uid)
+{
+	return json_pack("{s:s, s:s, s:s, s:I, s:s?, s:I, s:I, s:I, s:I, s:i, s:o}", "sid",
+			 ctx->session.sid, "agent", ctx->identity->agent_id, "user", user, "uid",
+			 (json_int_t)uid, "task", ctx->identity->task, "pid", (json_int_t)getpid(),
+			 "start_time", (json_int_t)self_start_time(), "opened",
+			 (json_int_t)time(NULL), "expires",
+			 (json_int_t)(time(NULL) + ctx->decision.max_session), "ring",
+			 (int)ctx->session.ring, "keys", hp_keys_to_json(&ctx->session.keys));
+}
+
+/*
+ * Write-ahead entries: one per exec grant with a revoke command, before any
+ * broker is asked, so that a helper or an application killed during the
+ * open leaves a record that close or `pam-agent reap` can act on. An entry
+ * has no handle yet (the revoke command then gets null; sid and grant name
+ * the lease) and carries the ring's serial as its key: that serial never
+ * names a "user" key, so the reaper runs the broker revocation itself, and
+ * the helper's close revokes the ring, which drops whatever was placed.
+ */
+static int pending_keys(const struct pa_context *ctx, struct hp_keys *out)
+{
+	size_t i;
+
+	out->n = 0;
+	out->v = calloc(ctx->decision.n_grants, sizeof(*out->v));
+	if (out->v == NULL)
+		return -1;
+	for (i = 0; i < ctx->decision.n_grants; i++) {
+		const struct pol_grant *g = &ctx->decision.grants[i];
+		struct hp_key *k = &out->v[out->n];
+
+		if (g->source != POL_SOURCE_EXEC || g->revoke == NULL)
+			continue;
+		out->n++;
+		k->serial = ctx->session.ring;
+		k->grant = strdup(g->name);
+		k->revoke = strdup(g->revoke);
+		if (k->grant == NULL || k->revoke == NULL) {
+			hp_keys_clear(out);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Audits one event about the session's keys; -1 when it was not written. */
+static int audit_keys(struct pa_call *call, const struct pol_config *cfg, enum aud_kind kind,
+		      enum aud_result result, const struct pa_context *ctx, const char *reason)
 {
 	struct aud_event *ev = aud_event_new(kind, result, NULL);
 	size_t i;
 
 	if (ev == NULL)
-		return;
+		return pa_audit(call, cfg, NULL);
 	if (ctx->identity != NULL)
 		aud_event_set_identity(ev, ctx->identity);
 	aud_event_set_session(ev, ctx->session.sid);
@@ -127,7 +174,70 @@ static void audit_keys(struct pa_call *call, const struct pol_config *cfg, enum 
 		aud_event_add_key(ev, ctx->session.keys.v[i].grant, ctx->session.keys.v[i].serial);
 	if (reason != NULL)
 		aud_event_add_reason(ev, reason);
-	pa_audit(call, cfg, ev);
+	return pa_audit(call, cfg, ev);
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/*
+ * The account phase's decision, made again under the configuration as it
+ * is now (docs/configuration.md, "Changed during a transaction"): 0 when
+ * it is the same decision, -1 with what differs. A configuration changed
+ * between account and session never gives the session a grant, a class or
+ * a length that the account phase did not decide, nor one that the new
+ * configuration no longer allows: the session is refused and starts again.
+ */
+static int decision_holds(struct pa_call *call, const struct pol_config *cfg,
+			  const struct pa_context *ctx, const char *user, char *err, size_t errlen)
+{
+	const struct pol_decision *was = &ctx->decision;
+	struct pol_decision now;
+	struct pol_request req;
+	size_t i;
+	int ret = -1;
+
+	memset(&req, 0, sizeof(req));
+	req.id = ctx->identity;
+	req.service = pa_item(call->pamh, PAM_SERVICE);
+	req.user = user;
+	req.rhost = pa_item(call->pamh, PAM_RHOST);
+	req.tty = pa_item(call->pamh, PAM_TTY);
+	req.now = (int64_t)time(NULL);
+	if (pol_decide(cfg, &req, &now) != 0) {
+		pol_decision_clear(&now);
+		return pa_err(err, errlen, "out of memory while deciding");
+	}
+	if (!now.allow) {
+		pa_err(err, errlen, "it now denies: %s",
+		       now.denial != NULL ? now.denial : "denied");
+		goto out;
+	}
+	if (now.cls != was->cls || now.max_session != was->max_session ||
+	    now.n_grants != was->n_grants) {
+		pa_err(err, errlen, "class %s, max session %llds, %zu grant(s) now instead of "
+		       "%s, %llds, %zu", pol_class_name(now.cls), (long long)now.max_session,
+		       now.n_grants, pol_class_name(was->cls), (long long)was->max_session,
+		       was->n_grants);
+		goto out;
+	}
+	for (i = 0; i < was->n_grants; i++) {
+		const struct pol_grant *a = &was->grants[i], *b = &now.grants[i];
+
+		if (!same_str(a->name, b->name) || a->cls != b->cls || a->source != b->source ||
+		    !same_str(a->audience, b->audience) || !same_str(a->scope, b->scope) ||
+		    !same_str(a->command, b->command) || !same_str(a->revoke, b->revoke) ||
+		    !same_str(a->path, b->path) || a->ttl != b->ttl) {
+			pa_err(err, errlen, "grant %s is no longer granted as it was", a->name);
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	pol_decision_clear(&now);
+	return ret;
 }
 
 int pa_open_session(struct pa_call *call)
@@ -135,10 +245,11 @@ int pa_open_session(struct pa_call *call)
 	struct pa_context *ctx = pa_context_peek(call->pamh);
 	struct pol_config *cfg = NULL;
 	struct hp_open_args args;
+	struct hp_keys placed = { 0 };
 	struct passwd pw, *pwp = NULL;
 	json_t *record = NULL;
 	unsigned char rnd[16];
-	char pwbuf[4096], err[512], failed[128], env[128];
+	char pwbuf[4096], err[512], failed[128], env[128], path[4200];
 	const char *user = NULL;
 	size_t i;
 	int ret = PAM_SESSION_ERR;
@@ -179,6 +290,17 @@ int pa_open_session(struct pa_call *call)
 	snprintf(ctx->session.state_dir, sizeof(ctx->session.state_dir), "%s",
 		 cfg->global.state_dir);
 	ctx->session.timeout = (int)cfg->global.helper_timeout;
+	if (decision_holds(call, cfg, ctx, user, err, sizeof(err)) != 0) {
+		char reason[768];
+
+		snprintf(reason, sizeof(reason),
+			 "configuration changed since the account phase (%s): session refused",
+			 err);
+		pa_log_failure(call, ctx->identity->agent_id, reason);
+		pa_tell(call, reason);
+		(void)audit_keys(call, cfg, AUD_CREDENTIAL_PLACED, AUD_RESULT_FAILED, ctx, reason);
+		goto out;
+	}
 
 	if (ctx->decision.n_grants > 0) {
 		/*
@@ -195,6 +317,25 @@ int pa_open_session(struct pa_call *call)
 			pa_tell(call, err);
 			goto out;
 		}
+		if (pending_keys(ctx, &ctx->session.keys) != 0 ||
+		    (record = session_record(ctx, user, pw.pw_uid)) == NULL ||
+		    write_state(ctx->session.state_dir, record, ctx->session.sid, err,
+				sizeof(err)) != 0) {
+			char revoke_err[256], reason[768];
+
+			/* nothing was asked of any broker yet */
+			hp_keys_clear(&ctx->session.keys);
+			if (kr_session_revoke(ctx->session.ring, revoke_err, sizeof(revoke_err)) != 0)
+				pa_log(call, LOG_ERR, "session %s: %s", ctx->session.sid, revoke_err);
+			snprintf(reason, sizeof(reason), "session record not written, session "
+				 "refused: %s", record == NULL ? "out of memory" : err);
+			pa_log_failure(call, ctx->identity->agent_id, reason);
+			pa_tell(call, reason);
+			audit_keys(call, cfg, AUD_CREDENTIAL_PLACED, AUD_RESULT_FAILED, ctx, reason);
+			goto out;
+		}
+		json_decref(record);
+		record = NULL;
 		memset(&args, 0, sizeof(args));
 		args.sid = ctx->session.sid;
 		args.ring = ctx->session.ring;
@@ -204,33 +345,57 @@ int pa_open_session(struct pa_call *call)
 		args.decision = &ctx->decision;
 		args.global = &cfg->global;
 		failed[0] = '\0';
-		if (hp_open(&args, &ctx->session.keys, failed, sizeof(failed), err, sizeof(err)) != 0) {
+		if (hp_open(&args, &placed, failed, sizeof(failed), err, sizeof(err)) != 0) {
+			struct hp_keys pending = ctx->session.keys;
 			char revoke_err[256];
 			char reason[768];
 
-			/* all or nothing: whatever the helper placed goes with the ring */
-			if (kr_session_revoke(ctx->session.ring, revoke_err, sizeof(revoke_err)) != 0)
-				pa_log(call, LOG_ERR, "session %s: %s", ctx->session.sid, revoke_err);
+			memset(&ctx->session.keys, 0, sizeof(ctx->session.keys));
 			snprintf(reason, sizeof(reason), "credentials not placed, session refused: %s",
 				 err);
 			pa_log_failure(call, ctx->identity->agent_id, reason);
 			pa_tell(call, reason);
 			audit_keys(call, cfg, AUD_CREDENTIAL_PLACED, AUD_RESULT_FAILED, ctx, reason);
-			hp_keys_clear(&ctx->session.keys);
+			if (failed[0] == '\0') {
+				/*
+				 * No answer naming a grant (the helper crashed, was
+				 * killed or timed out): what it acquired is unknown,
+				 * so every exec grant's broker is told, and the
+				 * record stays for the reaper if that fails.
+				 */
+				ctx->session.keys = pending;
+				ctx->session.open = true;
+				pa_session_close(call, cfg, ctx,
+						 "open failed: no answer from the helper");
+				goto out;
+			}
+			hp_keys_clear(&pending);
+			/* all or nothing: the helper rolled its grants back; whatever
+			 * it placed goes with the ring */
+			if (kr_session_revoke(ctx->session.ring, revoke_err, sizeof(revoke_err)) != 0)
+				pa_log(call, LOG_ERR, "session %s: %s", ctx->session.sid, revoke_err);
+			state_path(ctx->session.state_dir, ctx->session.sid, path, sizeof(path));
+			if (unlink(path) != 0)
+				pa_log(call, LOG_ERR, "session %s: cannot remove %s: %s",
+				       ctx->session.sid, path, strerror(errno));
 			goto out;
 		}
+		hp_keys_clear(&ctx->session.keys);
+		ctx->session.keys = placed;
+		memset(&placed, 0, sizeof(placed));
 	}
-	record = json_pack("{s:s, s:s, s:s, s:I, s:s?, s:I, s:I, s:I, s:I, s:i, s:o}",
-			   "sid", ctx->session.sid, "agent", ctx->identity->agent_id, "user", user,
-			   "uid", (json_int_t)pw.pw_uid, "task", ctx->identity->task,
-			   "pid", (json_int_t)getpid(), "start_time",
-			   (json_int_t)self_start_time(), "opened", (json_int_t)time(NULL),
-			   "expires", (json_int_t)(time(NULL) + ctx->decision.max_session),
-			   "ring", (int)ctx->session.ring, "keys", hp_keys_to_json(&ctx->session.keys));
+	record = session_record(ctx, user, pw.pw_uid);
 	if (record == NULL || write_state(ctx->session.state_dir, record, ctx->session.sid, err,
 					  sizeof(err)) != 0) {
 		pa_log_failure(call, ctx->identity->agent_id,
 			       record == NULL ? "out of memory for the session record" : err);
+		goto undo;
+	}
+	/* an action that cannot be audited is not allowed (docs/audit.md) */
+	if (audit_keys(call, cfg, AUD_CREDENTIAL_PLACED, AUD_RESULT_OK, ctx, NULL) != 0) {
+		pa_log_failure(call, ctx->identity->agent_id,
+			       "audit event not written: credentials revoked, session refused");
+		pa_tell(call, "audit event not written: session refused");
 		goto undo;
 	}
 	snprintf(env, sizeof(env), "PAM_AGENT_SESSION=%s", ctx->session.sid);
@@ -239,7 +404,6 @@ int pa_open_session(struct pa_call *call)
 		goto undo;
 	}
 	ctx->session.open = true;
-	audit_keys(call, cfg, AUD_CREDENTIAL_PLACED, AUD_RESULT_OK, ctx, NULL);
 	pa_log(call, LOG_INFO, "session %s opened: %zu credential(s) in keyring %d, max %llds",
 	       ctx->session.sid, ctx->session.keys.n, (int)ctx->session.ring,
 	       (long long)ctx->decision.max_session);
@@ -250,6 +414,7 @@ undo:
 	ctx->session.open = true;
 	pa_session_close(call, cfg, ctx, "session refused");
 out:
+	hp_keys_clear(&placed);
 	json_decref(record);
 	pol_config_unref(cfg);
 	return ret;
@@ -301,10 +466,17 @@ int pa_session_close(struct pa_call *call, const struct pol_config *cfg, struct 
 					   results.ok ? AUD_RESULT_OK : AUD_RESULT_FAILED, ctx, why);
 		}
 	}
+	/* a revocation that failed, or a helper that gave no answer: the
+	 * record stays, and `pam-agent reap` retries once this process is gone */
 	state_path(ctx->session.state_dir, ctx->session.sid, path, sizeof(path));
-	if (unlink(path) != 0 && errno != ENOENT && call != NULL)
+	if (ret != 0) {
+		if (call != NULL)
+			pa_log(call, LOG_ERR, "session %s: record %s kept for pam-agent reap",
+			       ctx->session.sid, path);
+	} else if (unlink(path) != 0 && errno != ENOENT && call != NULL) {
 		pa_log(call, LOG_ERR, "session %s: cannot remove %s: %s", ctx->session.sid, path,
 		       strerror(errno));
+	}
 	if (call != NULL) {
 		audit_keys(call, cfg, AUD_SESSION_CLOSED, ret == 0 ? AUD_RESULT_OK : AUD_RESULT_FAILED,
 			   ctx, why);
