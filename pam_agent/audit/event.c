@@ -515,5 +515,16 @@ char *aud_event_to_json(const struct aud_event *ev)
 	if (rc == 0)
 		line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(o);
+	/* jansson 2.14's json_dumps ignores a failed write of an object key
+	 * when memory runs out and returns a malformed line: check it parses */
+	if (line != NULL) {
+		json_t *back = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
+
+		if (!json_is_object(back)) {
+			free(line);
+			line = NULL;
+		}
+		json_decref(back);
+	}
 	return line;
 }

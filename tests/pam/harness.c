@@ -34,28 +34,36 @@ static int remove_entry(const char *path, const struct stat *st, int flag,
  * pam_wrapper 1.1.4 keeps its copy of the services in /tmp/pam.X (it does
  * not honour PAM_WRAPPER_RUNTIME_DIR) and leaves it behind when its
  * process ends without running destructors: remove the one our child
- * used, named in the log ("Copy config files from ... to DIR").
+ * used, named in the log ("Copy config files from ... to DIR"), every one.
  */
 static void remove_wrapper_dir(void)
 {
 	static const char mark[] = " to /tmp/pam.";
-	char buf[65536], dir[64];
+	char buf[65536 + sizeof(mark)], dir[64];
+	size_t keep = 0;
 	ssize_t n;
 	char *p;
 	int fd = open(log_path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return;
-	n = read(fd, buf, sizeof(buf) - 1);
+	/* the whole log, in chunks that overlap by the mark's length: every
+	 * one named (under valgrind pam_wrapper initialises twice, and again
+	 * in a test's fork child, anywhere in the log) */
+	while ((n = read(fd, buf + keep, sizeof(buf) - 1 - keep)) > 0) {
+		size_t len = keep + (size_t)n;
+
+		buf[len] = '\0';
+		for (p = strstr(buf, mark); p != NULL; p = strstr(p + 1, mark)) {
+			if (p[sizeof(mark) - 1] == '\0' || p[sizeof(mark)] != '\n')
+				continue;
+			snprintf(dir, sizeof(dir), "/tmp/pam.%c", p[sizeof(mark) - 1]);
+			nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+		}
+		keep = len < sizeof(mark) ? len : sizeof(mark);
+		memmove(buf, buf + len - keep, keep);
+	}
 	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = '\0';
-	p = strstr(buf, mark);
-	if (p == NULL || p[sizeof(mark) - 1] == '\0' || p[sizeof(mark)] != '\n')
-		return;
-	snprintf(dir, sizeof(dir), "/tmp/pam.%c", p[sizeof(mark) - 1]);
-	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Copies the captured log to fd. */
@@ -102,7 +110,16 @@ static int run_child(char **argv)
 	if (pid < 0)
 		die("fork");
 	if (pid == 0) {
-		execv("/proc/self/exe", argv);
+		/* the program's own path, not "/proc/self/exe": under valgrind
+		 * (make check-valgrind) that names the tool, and valgrind's
+		 * readlink answers with the program it runs */
+		char self[4096];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+		if (n <= 0 || (size_t)n >= sizeof(self) - 1)
+			die("readlink /proc/self/exe");
+		self[n] = '\0';
+		execv(self, argv);
 		die("re-exec under pam_wrapper");
 	}
 	while (waitpid(pid, &status, 0) < 0)
