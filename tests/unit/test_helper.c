@@ -748,7 +748,7 @@ static void test_open_request_default_issuer(void **state)
 static const char *open_with_bad_broker(struct fx *f, const char *body, int timeout)
 {
 	static char err[ERRLEN];
-	struct hp_open_args a = open_args(f);
+	struct hp_open_args a;
 	struct hp_keys keys = { 0 };
 	char failed[80], path[256], cmd[256];
 

@@ -151,12 +151,6 @@ static int teardown_cfg(void **state)
 	return 0;
 }
 
-struct req {
-	const char *service, *user, *rhost;
-	int64_t now;
-	const struct pol_runtime *rt;
-};
-
 /* Decides for id and returns allow; *d holds the decision. */
 static bool decide(const struct pol_config *cfg, const struct id_identity *id,
 		   const char *service, const char *user, const char *rhost, int64_t now,

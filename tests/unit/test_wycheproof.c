@@ -171,6 +171,9 @@ static void record(struct wp_count *c, const char *file, const json_t *t, bool b
 	if (ex != NULL) {
 		c->exceptions++;
 		ok = accepted == ex->accept;
+		print_message("%s tcId %d: upstream %s, here %s: %s\n", file, tc_id,
+			      valid ? "valid" : "invalid", ex->accept ? "accepted" : "refused",
+			      ex->why);
 	} else if (by_design) {
 		ok = !accepted;
 		if (valid && ok)
@@ -509,6 +512,8 @@ static void test_wycheproof_base64_segments(void **state)
 				if (wp_b64_exceptions[k].tc_id == tc_id) {
 					expect = wp_b64_exceptions[k].decodes;
 					exceptions++;
+					print_message("base64 tcId %d: %s\n", tc_id,
+						      wp_b64_exceptions[k].why);
 				}
 			}
 			if (decodes != expect)
