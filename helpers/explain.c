@@ -18,6 +18,7 @@
 
 #include "cli.h"
 #include "identity.h"
+#include "pa_json.h"
 #include "policy.h"
 #include "util.h"
 
@@ -327,7 +328,7 @@ int cmd_explain(int argc, char **argv)
 				       "must not be empty");
 	if (claims_text != NULL) {
 		/* the verifier's JSON rules: no duplicate names, no NUL in strings */
-		claims = json_loads(claims_text, JSON_REJECT_DUPLICATES, &jerr);
+		claims = pa_json_loads(claims_text, JSON_REJECT_DUPLICATES, &jerr);
 		if (claims == NULL)
 			return cli_usage_error("explain: --claims: not valid JSON at column %d: %s",
 					       jerr.column, jerr.text);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "helper.h"
+#include "pa_json.h"
 #include "util.h"
 
 /* Bytes of randomness in a minted token's jti. */
@@ -255,7 +256,7 @@ int hp_grant_exec(const struct hp_grant_ctx *ctx, const struct hp_grant *g, int 
 	put_str(in, "sid", ctx->sid, &bad);
 	put_str(in, "grant", g->name, &bad);
 	put_str(in, "user", ctx->user, &bad);
-	text = bad ? NULL : json_dumps(in, JSON_COMPACT);
+	text = bad ? NULL : pa_json_dumps(in, JSON_COMPACT);
 	if (text == NULL) {
 		pa_err(err, errlen, "cannot encode the broker context");
 		goto out;
@@ -270,7 +271,7 @@ int hp_grant_exec(const struct hp_grant_ctx *ctx, const struct hp_grant *g, int 
 		goto out;
 	}
 	if (!x.overflow && x.outlen > 0)
-		ans = json_loadb(x.out, x.outlen, JSON_REJECT_DUPLICATES, &jerr);
+		ans = pa_json_loadb(x.out, x.outlen, JSON_REJECT_DUPLICATES, &jerr);
 	if (json_is_object(ans) && take_handle(ans, &out->handle) != 0) {
 		pa_err(err, errlen, "broker %s: \"revoke_handle\" is not a string of 1 to %d bytes",
 		       prog, HP_HANDLE_MAX);
@@ -362,7 +363,7 @@ int hp_revoke_run(const char *command, const char *handle, const char *sid, cons
 	put_str(in, "sid", sid, &bad);
 	put_str(in, "agent", agent, &bad);
 	put_str(in, "grant", grant, &bad);
-	text = bad ? NULL : json_dumps(in, JSON_COMPACT);
+	text = bad ? NULL : pa_json_dumps(in, JSON_COMPACT);
 	if (text == NULL) {
 		pa_err(err, errlen, "cannot encode the revoke context");
 		goto out;
@@ -438,7 +439,7 @@ int hp_write_jwks(const char *path, const struct id_signer *s, char *err, size_t
 	doc = json_object();
 	if (jwk == NULL || keys == NULL || doc == NULL || json_array_append(keys, jwk) != 0 ||
 	    json_object_set(doc, "keys", keys) != 0 ||
-	    (text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL) {
+	    (text = pa_json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL) {
 		pa_err(err, errlen, "%s: cannot encode the JWKS", path);
 		goto out;
 	}

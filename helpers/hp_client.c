@@ -24,6 +24,7 @@
 
 #include "helper.h"
 #include "keyring.h"
+#include "pa_json.h"
 #include "util.h"
 
 /* ---- the bounded exchange ------------------------------------------------------ */
@@ -460,7 +461,7 @@ int hp_run(const char *helper_path, const json_t *request, int timeout_s, json_t
 		return pa_err(err, errlen, "the helper path must be absolute");
 	if (timeout_s <= 0 || timeout_s > 3600)
 		return pa_err(err, errlen, "helper timeout %d s out of range", timeout_s);
-	text = json_dumps(request, JSON_COMPACT);
+	text = pa_json_dumps(request, JSON_COMPACT);
 	if (text == NULL)
 		return pa_err(err, errlen, "cannot encode the helper request");
 	x.in = text;
@@ -484,7 +485,7 @@ int hp_run(const char *helper_path, const json_t *request, int timeout_s, json_t
 	first_line(x.errtext, line, sizeof(line));
 	hp_exchange_describe(&x, why, sizeof(why));
 	if (x.outlen > 0)
-		r = json_loadb(x.out, x.outlen, JSON_REJECT_DUPLICATES, &jerr);
+		r = pa_json_loadb(x.out, x.outlen, JSON_REJECT_DUPLICATES, &jerr);
 	if (r == NULL || !json_is_object(r) || !json_is_boolean(json_object_get(r, "ok"))) {
 		if (r == NULL && x.outlen > 0)
 			pa_escape(jerr.text, strlen(jerr.text), reason, sizeof(reason));

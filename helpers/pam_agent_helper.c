@@ -27,6 +27,7 @@
 
 #include "helper.h"
 #include "keyring.h"
+#include "pa_json.h"
 #include "util.h"
 
 /* Exit statuses: the reply says the rest. */
@@ -150,7 +151,7 @@ static char *read_stdin(size_t max, size_t *len, char *err, size_t errlen)
 /* Writes the reply and a newline to stdout. Returns 0 or -1. */
 static int write_reply(const json_t *reply)
 {
-	char *text = json_dumps(reply, JSON_COMPACT);
+	char *text = pa_json_dumps(reply, JSON_COMPACT);
 	size_t len, off = 0;
 	int rc = -1;
 
@@ -681,7 +682,7 @@ int main(int argc, char **argv)
 		reply = fail_reply(why, NULL);
 		goto out;
 	}
-	req = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	req = pa_json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!json_is_object(req)) {
 		char shown[PA_ESCAPE_MAX];
 

@@ -24,6 +24,7 @@
 
 #include "cli.h"
 #include "helper.h"
+#include "pa_json.h"
 #include "util.h"
 
 void cli_record_clear(struct cli_record *rec)
@@ -61,7 +62,7 @@ int cli_record_parse(const char *buf, size_t len, const char *name, struct cli_r
 
 	memset(rec, 0, sizeof(*rec));
 	snprintf(rec->name, sizeof(rec->name), "%s", name);
-	rec->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	rec->root = pa_json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (rec->root == NULL || !json_is_object(rec->root)) {
 		pa_err(err, errlen, "not a JSON object (line %d, column %d)", jerr.line,
 		       jerr.column);

@@ -50,6 +50,7 @@
 #include "cli.h"
 #include "helper.h"
 #include "keyring.h"
+#include "pa_json.h"
 #include "policy.h"
 #include "util.h"
 
@@ -645,7 +646,7 @@ int cmd_sessions(int argc, char **argv)
 
 		out = json_pack("{s:s, s:O, s:O}", "sessions_dir", r.sessions_dir, "sessions", list,
 				"problems", problems);
-		text = out != NULL ? json_dumps(out, JSON_INDENT(2)) : NULL;
+		text = out != NULL ? pa_json_dumps(out, JSON_INDENT(2)) : NULL;
 		if (text == NULL) {
 			ret = cli_usage_error("out of memory");
 			goto out;
@@ -711,7 +712,7 @@ static int record_rewrite(int dirfd, const struct cli_record *rec, const struct 
 	int fd = -1, rc = -1;
 
 	if (copy == NULL || arr == NULL || json_object_set(copy, "keys", arr) != 0 ||
-	    (text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
+	    (text = pa_json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
 		pa_err(err, errlen, "out of memory");
 		goto out;
 	}

@@ -19,6 +19,7 @@
 
 #include "cli.h"
 #include "identity.h"
+#include "pa_json.h"
 #include "util.h"
 
 #define KEY_FILE "signing.key"
@@ -133,11 +134,11 @@ static int cmd_init(int argc, char **argv)
 		fprintf(stderr, "pam-agent: testca: out of memory\n");
 		goto out;
 	}
-	text = json_dumps(bundle, JSON_INDENT(2));
+	text = pa_json_dumps(bundle, JSON_INDENT(2));
 	if (text == NULL || write_file(path_in(path, sizeof(path), dir, BUNDLE_FILE), text, 0644) != 0)
 		goto out;
 	free(text);
-	text = json_dumps(meta, JSON_INDENT(2));
+	text = pa_json_dumps(meta, JSON_INDENT(2));
 	if (text == NULL || write_file(path_in(path, sizeof(path), dir, META_FILE), text, 0644) != 0)
 		goto out;
 	printf("trust domain %s (%s, kid %s)\n  key:    %s/%s\n  bundle: %s/%s\n", tdbuf,
@@ -162,7 +163,7 @@ static int add_claim(json_t *claims, const char *arg)
 
 	if (eq == NULL || eq == arg)
 		return cli_usage_error("testca: --claim %s: expected NAME=VALUE", arg);
-	value = json_loads(eq + 1, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+	value = pa_json_loads(eq + 1, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
 	if (value == NULL)
 		value = json_string(eq + 1);
 	name = strndup(arg, (size_t)(eq - arg));

@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "identity.h"
+#include "pa_json.h"
 #include "policy.h"
 #include "util.h"
 
@@ -182,9 +183,9 @@ int cmd_verify(int argc, char **argv)
 	}
 	if (json_line) {
 		out = id_identity_to_json(id);
-		text = out != NULL ? json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		text = out != NULL ? pa_json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	} else {
-		text = json_dumps(id->claims, JSON_INDENT(2) | JSON_SORT_KEYS);
+		text = pa_json_dumps(id->claims, JSON_INDENT(2) | JSON_SORT_KEYS);
 	}
 	if (text == NULL) {
 		ret = cli_usage_error("out of memory");

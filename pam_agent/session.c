@@ -24,6 +24,7 @@
 #include "helper.h"
 #include "keyring.h"
 #include "module.h"
+#include "pa_json.h"
 
 /* Start time of this process in clock ticks since boot (/proc/self/stat). */
 static unsigned long long self_start_time(void)
@@ -83,7 +84,7 @@ static int write_state(const char *state_dir, const json_t *record, const char *
 		return -1;
 	state_path(state_dir, sid, path, sizeof(path));
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	text = json_dumps(record, JSON_COMPACT | JSON_SORT_KEYS);
+	text = pa_json_dumps(record, JSON_COMPACT | JSON_SORT_KEYS);
 	if (text == NULL)
 		return pa_err(err, errlen, "out of memory");
 	len = strlen(text);

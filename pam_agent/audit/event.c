@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "audit.h"
+#include "pa_json.h"
 
 struct aud_strlist {
 	char **v;
@@ -513,18 +514,7 @@ char *aud_event_to_json(const struct aud_event *ev)
 		rc |= put_int(o, "duration_ms", (json_int_t)ev->duration_ms);
 	rc |= put_list(o, "reasons", &ev->reasons);
 	if (rc == 0)
-		line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+		line = pa_json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(o);
-	/* jansson 2.14's json_dumps ignores a failed write of an object key
-	 * when memory runs out and returns a malformed line: check it parses */
-	if (line != NULL) {
-		json_t *back = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
-
-		if (!json_is_object(back)) {
-			free(line);
-			line = NULL;
-		}
-		json_decref(back);
-	}
 	return line;
 }

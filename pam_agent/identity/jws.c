@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "identity.h"
+#include "pa_json.h"
 #include "util.h"
 
 /*
@@ -45,7 +46,7 @@ static json_t *parse_object(const unsigned char *buf, size_t len,
 	json_t *obj;
 	char esc[PA_ESCAPE_MAX];
 
-	obj = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	obj = pa_json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (obj == NULL) {
 		pa_err(err, errlen, "token %s is not valid JSON: %s", what,
 		       pa_escape(jerr.text, strlen(jerr.text), esc, sizeof(esc)));

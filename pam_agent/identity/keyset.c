@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "identity.h"
+#include "pa_json.h"
 #include "util.h"
 
 struct id_keyset {
@@ -116,7 +117,7 @@ struct id_keyset *id_keyset_parse(const char *json, size_t len,
 		return NULL;
 	}
 	/* duplicates refused; the default EOF check refuses trailing bytes */
-	doc = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+	doc = pa_json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (doc == NULL) {
 		pa_err(err, errlen, "not valid JSON at line %d column %d: %s",
 		       jerr.line, jerr.column,

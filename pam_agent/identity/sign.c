@@ -27,6 +27,7 @@
 #include <openssl/rsa.h>
 
 #include "identity.h"
+#include "pa_json.h"
 #include "util.h"
 
 /* RSA keys made by id_signer_generate(). */
@@ -186,7 +187,7 @@ static int thumbprint(const EVP_PKEY *pkey, const struct sign_alg *a,
 	if (members == NULL)
 		return -1;
 	/* all values are base64url or fixed ASCII: nothing jansson escapes */
-	canon = json_dumps(members, JSON_COMPACT | JSON_SORT_KEYS);
+	canon = pa_json_dumps(members, JSON_COMPACT | JSON_SORT_KEYS);
 	if (canon == NULL)
 		goto out;
 	if (EVP_Digest(canon, strlen(canon), md, &mdlen, EVP_sha256(), NULL) != 1 ||
@@ -614,8 +615,8 @@ char *id_sign_jwt(const struct id_signer *s, const json_t *claims,
 			   "kid", s->kid, "typ", "JWT");
 	if (header == NULL)
 		goto nomem;
-	hdr_json = json_dumps(header, JSON_COMPACT | JSON_SORT_KEYS);
-	claims_json = json_dumps(claims, JSON_COMPACT | JSON_SORT_KEYS);
+	hdr_json = pa_json_dumps(header, JSON_COMPACT | JSON_SORT_KEYS);
+	claims_json = pa_json_dumps(claims, JSON_COMPACT | JSON_SORT_KEYS);
 	if (hdr_json == NULL || claims_json == NULL)
 		goto nomem;
 	h64 = id_b64url_encode((const unsigned char *)hdr_json, strlen(hdr_json));

@@ -117,7 +117,7 @@ static int grant_copy(const struct pol_grant *g, struct pol_grant *out)
  * first, into parties[1..]. An actor is named by its sub when that is a
  * SPIFFE ID, else as ISSUER#SUB with its own iss (or the token's).
  * Returns the number of actors, or -1 with why when the chain is malformed
- * or deeper than POL_DELEGATION_MAX.
+ * or deeper than POL_DELEGATION_MAX, -2 when out of memory.
  */
 static long parse_act(const struct id_identity *id, struct party *parties, const char **why)
 {
@@ -159,7 +159,7 @@ static long parse_act(const struct id_identity *id, struct party *parties, const
 		}
 		if (name == NULL) {
 			*why = "out of memory";
-			return -1;
+			return -2;
 		}
 		n++;
 		parties[n].id = name;
@@ -497,6 +497,8 @@ int pol_decide(const struct pol_config *cfg, const struct pol_request *req,
 	}
 
 	actors = parse_act(req->id, parties, &why);
+	if (actors == -2)
+		x.oom = true;
 	if (actors < 0) {
 		reason(&x, "the act chain is refused: %s", why);
 		x.ok = false;
