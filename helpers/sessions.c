@@ -69,6 +69,7 @@ struct run {
 	bool json;
 	bool dry_run;
 	bool verbose;
+	bool reaping;	 /* reap: also removes stale temporary files */
 	size_t problems; /* records that could not be read or reaped */
 };
 
@@ -162,6 +163,43 @@ static bool valid_sid(const char *s)
 	return i > 0;
 }
 
+/* A record's temporary file (SID.tmp of the module, SID.reap.tmp of reap). */
+static bool temp_record(const char *name)
+{
+	const char *dot = strchr(name, '.');
+	char sid[KR_SID_MAX + 1];
+
+	if (dot == NULL || (size_t)(dot - name) > KR_SID_MAX ||
+	    (strcmp(dot, ".tmp") != 0 && strcmp(dot, ".reap.tmp") != 0))
+		return false;
+	memcpy(sid, name, (size_t)(dot - name));
+	sid[dot - name] = '\0';
+	return valid_sid(sid);
+}
+
+/*
+ * Removes a temporary record file left by a process killed while writing
+ * it: one older than a minute (a write takes milliseconds). The record it
+ * was to replace, if any, is still there and is reaped as such.
+ */
+static void remove_stale_temp(struct run *r, const char *name)
+{
+	struct stat st;
+
+	if (fstatat(r->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_mtime > time(NULL) - 60)
+		return;
+	if (r->dry_run) {
+		printf("would remove the stale temporary file %s/%s\n", r->sessions_dir, name);
+		return;
+	}
+	if (unlinkat(r->dirfd, name, 0) != 0)
+		fprintf(stderr, "pam-agent: cannot remove %s/%s: %s\n", r->sessions_dir, name,
+			strerror(errno));
+	else if (r->verbose)
+		printf("removed the stale temporary file %s/%s\n", r->sessions_dir, name);
+}
+
 static int cmp_names(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -196,6 +234,11 @@ static int list_records(struct run *r, char ***names, size_t *n)
 	while ((e = readdir(d)) != NULL) {
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
+		if (temp_record(e->d_name)) {
+			if (r->reaping)
+				remove_stale_temp(r, e->d_name);
+			continue;
+		}
 		if (!valid_sid(e->d_name)) {
 			fprintf(stderr, "pam-agent: note: %s/%s is not a session record; ignored\n",
 				r->sessions_dir,
@@ -933,7 +976,7 @@ int cmd_reap(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	const char *config = PA_DEFAULT_CONFIG;
-	struct run r = {.dirfd = -1};
+	struct run r = {.dirfd = -1, .reaping = true};
 	char **names = NULL, err[512], why[256];
 	size_t i, n = 0, orphans = 0, reaped = 0;
 	int c, ret = CLI_USAGE;

@@ -326,7 +326,11 @@ record "$SESS/$s6" "$s6" "$dead" 1 0 "[{\"grant\":\"g6\",\"serial\":$k6,\"expire
 chmod 0644 "$SESS/$s6"
 s7=$(newsid)
 ln -s "$SESS/$s6" "$SESS/$s7"
-: > "$SESS/$(newsid).tmp"
+fresh_tmp="$SESS/$(newsid).tmp" stale_tmp="$SESS/$(newsid).reap.tmp"
+: > "$fresh_tmp"
+: > "$stale_tmp"
+touch -d '2 minutes ago' "$stale_tmp"
+: > "$SESS/notes.txt"
 expect "sessions: a malformed record is reported, exit 1" 1 "$s5: not a JSON object" \
 	"$PAM_AGENT" sessions --config "$CONF"
 expect "sessions --json: problems listed" 1 "\"record\": \"$s6\"" \
@@ -334,12 +338,14 @@ expect "sessions --json: problems listed" 1 "\"record\": \"$s6\"" \
 expect "reap: a record readable by others is refused" 1 "$s6: mode 0644" \
 	"$PAM_AGENT" reap --config "$CONF"
 expect "reap: a symbolic link is refused" 1 "$s7: cannot open" "$PAM_AGENT" reap --config "$CONF"
-expect "reap: other names are only noted" 1 ".tmp is not a session record" \
+expect "reap: other names are only noted" 1 "notes.txt is not a session record" \
 	"$PAM_AGENT" reap --config "$CONF"
+check "reap: a temporary record file older than a minute is removed, a fresh one kept" \
+	sh -c 'test ! -e "$1" && test -f "$2"' sh "$stale_tmp" "$fresh_tmp"
 check "untrusted records are left in place, their key untouched" \
 	sh -c 'test -f "$1" && test -f "$2" && test -L "$3" && keyctl print "$4" >/dev/null' \
 	sh "$SESS/$s5" "$SESS/$s6" "$SESS/$s7" "$k6"
-rm -f "$SESS/$s5" "$SESS/$s6" "$SESS/$s7" "$SESS"/*.tmp
+rm -f "$SESS/$s5" "$SESS/$s6" "$SESS/$s7" "$SESS"/*.tmp "$SESS/notes.txt"
 
 # a sessions directory others may write to is not trusted at all
 chmod 0777 "$SESS"
