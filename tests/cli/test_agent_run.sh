@@ -103,6 +103,12 @@ expect "signals reach CMD" 143 "" \
 		run "$@" & pid=$!; sleep 1; kill -TERM $pid; wait $pid' \
 	sh "$AGENT_RUN" "$PA_PAM_WRAPPER_SO" "$work/pam.d" "$work/token" "$me"
 expect "usage error" 125 "usage: agent-run" "$AGENT_RUN" --token-file x
+expect "--token-fd must be a number" 125 "--token-fd wants a file descriptor number" \
+	"$AGENT_RUN" --token-fd 4x -- echo no
+{ head -c 20 "$work/token"; printf '\000'; tail -c +21 "$work/token"; } > "$work/nul"
+expect "a token with a NUL byte is refused, CMD never runs" 125 \
+	"agent-run: cannot read the token" \
+	run --token-file "$work/nul" --user "$me" -- echo SHOULD-NOT-RUN
 # --config DIR: the service files from DIR through the plain libpam
 expect "--config DIR without pam_wrapper" 0 "via confdir" \
 	"$AGENT_RUN" --config "$work/pam.d" --token-file "$work/token" --user "$me" -- echo via confdir

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -163,6 +164,23 @@ static void test_token_file_too_open(void **state)
 	fx_file(name, good_token(), 0640);
 	AUTH("pa_file", NULL, PAM_AUTH_ERR);
 	expect_log(".jwt: mode 0640 is too open");
+}
+
+static void test_token_file_nul(void **state)
+{
+	char name[256];
+	const char *path;
+	int fd;
+
+	(void)state;
+	snprintf(name, sizeof(name), "%s.jwt", fx_user());
+	path = fx_file(name, good_token(), 0600);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "", 1, 20), 1); /* a NUL inside the header */
+	close(fd);
+	AUTH("pa_file", NULL, PAM_AUTH_ERR);
+	expect_log("token_file: the file contains a NUL byte");
 }
 
 static void test_expired(void **state)
@@ -360,6 +378,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup(test_try_first_pass_falls_back_to_prompt, reset),
 		cmocka_unit_test_setup(test_token_file, reset),
 		cmocka_unit_test_setup(test_token_file_too_open, reset),
+		cmocka_unit_test_setup(test_token_file_nul, reset),
 		cmocka_unit_test_setup(test_expired, reset),
 		cmocka_unit_test_setup(test_wrong_audience, reset),
 		cmocka_unit_test_setup(test_unknown_kid, reset),
