@@ -565,8 +565,14 @@ static json_t *do_open(const json_t *req)
 rollback:
 	hp_cred_clear(&cred);
 	rollback(grants, placed, n, &ctx, &b, note, sizeof(note));
-	snprintf(full, sizeof(full), "%s%s", why, note);
-	reply = fail_reply(full, failed);
+	/* a rollback that left something undone names no grant (only in the
+	 * text): the module then revokes everything again and keeps the
+	 * record for the reaper */
+	if (note[0] == '\0' || failed == NULL)
+		snprintf(full, sizeof(full), "%s%s", why, note);
+	else
+		snprintf(full, sizeof(full), "grant %s: %s%s", failed, why, note);
+	reply = fail_reply(full, note[0] == '\0' ? failed : NULL);
 out:
 	hp_cred_clear(&cred);
 	if (placed != NULL)

@@ -10,7 +10,11 @@
  * allocations (common/json.c) and refuse the result of a call during which
  * one failed. The first call installs the watch for the whole process, on
  * top of the allocator installed before it; so the module is never
- * unloaded (-z nodelete) while jansson could still call into it.
+ * unloaded (-z nodelete) while jansson could still call into it. Two
+ * copies of this code in one process (the module and a program linking
+ * the engines) chain and both watch. A component that later installs an
+ * allocator of its own without chaining ends the watch: jansson's own
+ * behaviour again (docs/security.md).
  */
 #ifndef PA_JSON_H
 #define PA_JSON_H

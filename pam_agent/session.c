@@ -295,7 +295,8 @@ int pa_open_session(struct pa_call *call)
 		char reason[768];
 
 		snprintf(reason, sizeof(reason),
-			 "configuration changed since the account phase (%s): session refused",
+			 "decision changed since the account phase (configuration or clock: %s): "
+			 "session refused",
 			 err);
 		pa_log_failure(call, ctx->identity->agent_id, reason);
 		pa_tell(call, reason);
@@ -351,12 +352,12 @@ int pa_open_session(struct pa_call *call)
 			char revoke_err[256];
 			char reason[768];
 
-			memset(&ctx->session.keys, 0, sizeof(ctx->session.keys));
 			snprintf(reason, sizeof(reason), "credentials not placed, session refused: %s",
 				 err);
 			pa_log_failure(call, ctx->identity->agent_id, reason);
 			pa_tell(call, reason);
 			audit_keys(call, cfg, AUD_CREDENTIAL_PLACED, AUD_RESULT_FAILED, ctx, reason);
+			memset(&ctx->session.keys, 0, sizeof(ctx->session.keys));
 			if (failed[0] == '\0') {
 				/*
 				 * No answer naming a grant (the helper crashed, was
@@ -370,13 +371,18 @@ int pa_open_session(struct pa_call *call)
 						 "open failed: no answer from the helper");
 				goto out;
 			}
-			hp_keys_clear(&pending);
 			/* all or nothing: the helper rolled its grants back; whatever
 			 * it placed goes with the ring */
-			if (kr_session_revoke(ctx->session.ring, revoke_err, sizeof(revoke_err)) != 0)
-				pa_log(call, LOG_ERR, "session %s: %s", ctx->session.sid, revoke_err);
+			if (kr_session_revoke(ctx->session.ring, revoke_err, sizeof(revoke_err)) != 0) {
+				/* the record (with its pending entries) stays for the reaper */
+				pa_log(call, LOG_ERR, "session %s: %s; record kept for pam-agent reap",
+				       ctx->session.sid, revoke_err);
+				hp_keys_clear(&pending);
+				goto out;
+			}
+			hp_keys_clear(&pending);
 			state_path(ctx->session.state_dir, ctx->session.sid, path, sizeof(path));
-			if (unlink(path) != 0)
+			if (unlink(path) != 0 && errno != ENOENT)
 				pa_log(call, LOG_ERR, "session %s: cannot remove %s: %s",
 				       ctx->session.sid, path, strerror(errno));
 			goto out;

@@ -160,7 +160,7 @@ static bool untrack(const void *p)
  */
 static int shielded;
 /* set by the json_* entries, which check pam_agent's own answer to it
- * (common/json.c: errno ENOMEM after the call refuses the result) */
+ * (common/json.c: a failed allocation during the call refuses the result) */
 static bool unshielded;
 
 /* Whether this allocation is the one to fail. */

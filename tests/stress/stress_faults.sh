@@ -228,7 +228,7 @@ if [ -n "$PAM_EXEC" ]; then
 		> "$work/midway.action"
 	run conf-grant midsess "$work/token.bot"
 	closed "(d) a grant removed between account and session" \
-		"configuration changed since the account phase"
+		"decision changed since the account phase"
 	conf "$CONF"
 	{ sed '/agents\/bot\]/,$d' "$CONF"; printf '[agent spiffe://example.org/agents/plain]\nusers = %s\nservices = agent-run\n' "$user"; } > "$work/next.conf"
 	chmod 0644 "$work/next.conf"
@@ -236,7 +236,7 @@ if [ -n "$PAM_EXEC" ]; then
 		> "$work/midway.action"
 	run conf-agent midsess "$work/token.bot"
 	closed "(d) the agent removed between account and session" \
-		"configuration changed since the account phase (it now denies"
+		"decision changed since the account phase (configuration or clock: it now denies"
 	conf "$CONF"
 	printf 'printf "[global\\n" >> %s\n' "$CONF" > "$work/midway.action"
 	run conf-broken midsess "$work/token.bot"

@@ -198,6 +198,17 @@ echo "running $S_SESSIONS launchers for $S_SECONDS s, a SIGKILL attempt every $S
 wait
 t1=$(ms)
 sleep 2 # the last agents' "am I orphaned" check
+# helpers orphaned by a killed agent-run finish on their own (bounded by
+# helper_timeout): the reaper must not race their rollback
+helpers_alive() {
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/exe" 2>/dev/null)" = "$HELPER" ] && return 0
+	done
+	return 1
+}
+n=0
+while helpers_alive && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
+helpers_alive && echo "note: a pam_agent_helper is still running after 30 s"
 cat "$work"/rc.* > "$work/rcs" 2>/dev/null
 ok=$(grep -c '^0$' "$work/rcs")
 killed=$(grep -c '^137$' "$work/rcs")
@@ -229,7 +240,7 @@ echo "reap: exit $reap_rc in $((t3 - t2)) ms, $before record(s) before, $(grep -
 check "reap: no session could not be revoked" sh -c '! grep -q "^FAILED" "$1"' sh "$work/reap.out" ||
 	grep '^FAILED' "$work/reap.out" | head -5 | sed 's/^/    /'
 tmps=$(ls "$work/state/sessions" 2>/dev/null | grep -c '\.tmp$')
-[ "$tmps" -gt 0 ] && echo "note: $tmps temporary record(s) of a launcher killed while writing its record (the reaper skips them)"
+[ "$tmps" -gt 0 ] && echo "note: $tmps temporary record(s) of a launcher killed while writing its record (the reaper removes them once a minute old)"
 check "no session record left after reap" \
 	sh -c '[ -z "$(ls "$1" 2>/dev/null | grep -v "\.tmp$")" ]' sh "$work/state/sessions" ||
 	ls "$work/state/sessions" | head -5 | sed 's/^/    /'

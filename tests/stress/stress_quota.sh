@@ -48,6 +48,12 @@ if [ "$(id -u)" -eq 0 ]; then
 		--user-group "$tuser" || { echo "FAIL: cannot create a test user"; exit 1; }
 	user=$tuser
 	asuser() { setpriv --reuid="$tuser" --regid="$tuser" --clear-groups "$@"; }
+	# the build directory may be out of the test user's reach (a clone under
+	# mktemp -d is 0700): it runs copies from the 0755 work directory
+	mkdir "$work/bin"
+	cp "$AGENT_RUN" "$HELPER" "$PA_MODULE" "$SHIM" "$work/bin/"
+	AGENT_RUN=$work/bin/agent-run HELPER=$work/bin/pam_agent_helper
+	PA_MODULE=$work/bin/$(basename "$PA_MODULE") SHIM=$work/bin/$(basename "$SHIM")
 else
 	user=$(id -un)
 	asuser() { "$@"; }

@@ -897,6 +897,34 @@ static void test_all_or_nothing(void **state)
 	json_decref(r);
 }
 
+/*
+ * The second grant fails and the first broker's revocation fails too: the
+ * refusal names no grant, so the module treats it as an open without an
+ * answer (revokes everything again, keeps the record for the reaper).
+ */
+static void test_rollback_incomplete_names_no_grant(void **state)
+{
+	struct fx *f = *state;
+	struct hp_open_args a = open_args(f);
+	struct hp_keys keys = { 0 };
+	char err[ERRLEN], failed[80], cmd[256], rev[256], bad[256];
+
+	need_helper(f);
+	write_script(f, "issue.sh", issue_body);
+	write_script(f, "revoke-fails.sh", "cat >/dev/null; echo down >&2; exit 1\n");
+	write_script(f, "bad.sh", "exit 3\n");
+	snprintf(cmd, sizeof(cmd), "%s/issue.sh", f->dir);
+	snprintf(rev, sizeof(rev), "%s/revoke-fails.sh", f->dir);
+	snprintf(bad, sizeof(bad), "%s/bad.sh", f->dir);
+	add_grant(f, "first", POL_SOURCE_EXEC, cmd, rev, 60);
+	add_grant(f, "second", POL_SOURCE_EXEC, bad, rev, 60);
+	assert_int_equal(hp_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)), -1);
+	assert_string_equal(failed, "");
+	assert_contains(err, "grant second: broker ");
+	assert_contains(err, "broker of grant first not told");
+	assert_int_equal(live_keys(f->ring), 0);
+}
+
 /* A broker that fails but names a revoke handle is revoked too. */
 static void test_failed_broker_with_handle_revoked(void **state)
 {
@@ -1508,6 +1536,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_broker_huge_answer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_broker_not_executable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_all_or_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rollback_incomplete_names_no_grant, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_failed_broker_with_handle_revoked, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_close_revokes, setup, teardown),
