@@ -515,7 +515,7 @@ static bool closed_only(const char *text, const char *ref, const char *open_mark
 static void run_entry(const struct entry *e)
 {
 	char *ref = NULL, *text;
-	unsigned long k, allocs, total = 0, errors = 0, absorbed = 0, closed = 0;
+	unsigned long k, allocs, total = 0, errors = 0, absorbed = 0, denials = 0;
 	bool leaked;
 	int rc;
 
@@ -543,7 +543,7 @@ static void run_entry(const struct entry *e)
 		}
 		if (rc == 0 && e->open_mark != NULL && text != NULL && strcmp(text, ref) != 0 &&
 		    closed_only(text, ref, e->open_mark)) {
-			closed++; /* denied: fails closed */
+			denials++; /* denied: fails closed */
 		} else if (rc == 0) {
 			if (text == NULL || strcmp(text, ref) != 0)
 				violation(e->name, k, "success with a different result:\n    got  %s\n    want %s",
@@ -562,7 +562,7 @@ static void run_entry(const struct entry *e)
 	}
 	printf("%s %s: %lu allocations per call, %lu failure points: %lu errors, %lu denials, "
 	       "%lu absorbed; %zu blocks retained by OpenSSL's caches\n",
-	       violations ? "  " : "ok", e->name, total, k - 1, errors, closed, absorbed,
+	       violations ? "  " : "ok", e->name, total, k - 1, errors, denials, absorbed,
 	       ossl_retained);
 	free(ref);
 	forget_all();
