@@ -1169,7 +1169,7 @@ static void release_hp_client(void)
 }
 
 /* the helper program's request handling (open with mint/exec/file, close) */
-json_t *mem_helper_request(const json_t *req);
+json_t *pa_test_helper_request(const json_t *req);
 static json_t *helper_reply;
 static int32_t next_serial;
 
@@ -1275,7 +1275,7 @@ static int run_helper(json_t *req)
 	const json_t *ok;
 
 	next_serial = 500;
-	helper_reply = mem_helper_request(req);
+	helper_reply = pa_test_helper_request(req);
 	if (helper_reply == NULL)
 		return -1;
 	ok = json_object_get(helper_reply, "ok");
