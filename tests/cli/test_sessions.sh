@@ -8,6 +8,7 @@
 # pid reuse, a live owner, a serial that now names another key, a broker
 # revocation that fails once, malformed and over-permissive records.
 # Runs as any user: keys and files are owned by the effective uid.
+. "$(dirname "$0")/../pamd.sh"
 set -u
 B=${top_builddir:-.}
 PAM_AGENT=$B/pam-agent
@@ -131,14 +132,7 @@ services = agent-run
 grants = legacy-db tickets-ro vault-ro
 CONF
 chmod 0644 "$CONF"
-mkdir "$work/pam.d"
-cat > "$work/pam.d/agent-run" <<SVC
-auth     required $PA_MODULE config=$CONF
-account  required $PA_MODULE config=$CONF
-session  required $PA_MODULE config=$CONF
-session  required pam_permit.so
-SVC
-printf 'auth required pam_deny.so\naccount required pam_deny.so\nsession required pam_deny.so\n' > "$work/pam.d/other"
+pam_service_dir "$work/pam.d" "$CONF"
 "$PAM_AGENT" testca mint "$work/ca" --id spiffe://example.org/agents/bot --aud "$AUD" \
 	--claim task=T-42 > "$work/token"
 

@@ -8,6 +8,7 @@
 # $PA_VALGRIND (tests/mem/valgrind.sh LOGDIR, set by check-valgrind.sh);
 # brokers and CMD are shell scripts in the work directory and run
 # natively. Without PA_VALGRIND it is a plain functional test.
+. "$(dirname "$0")/../pamd.sh"
 set -u
 B=$(cd "${top_builddir:-.}" && pwd)
 PAM_AGENT=$B/pam-agent
@@ -132,15 +133,7 @@ services = agent-run
 grants = legacy-db tickets-ro vault-ro
 CONF
 chmod 0644 "$CONF"
-mkdir "$work/pam.d"
-cat > "$work/pam.d/agent-run" <<SVC
-auth     required $PA_MODULE config=$CONF
-account  required $PA_MODULE config=$CONF
-session  required $PA_MODULE config=$CONF
-session  required pam_permit.so
-SVC
-printf 'auth required pam_deny.so\naccount required pam_deny.so\nsession required pam_deny.so\n' \
-	> "$work/pam.d/other"
+pam_service_dir "$work/pam.d" "$CONF"
 "$PAM_AGENT" testca mint "$work/ca" --id spiffe://example.org/agents/bot --aud "$AUD" \
 	--claim task=T-1 > "$work/token"
 "$PAM_AGENT" testca mint "$work/ca" --id spiffe://example.org/agents/bot \

@@ -14,6 +14,7 @@
 #    agents that hold them are still running;
 #  - every audit line is well-formed (tests/stress/check_audit.py).
 # As root: a real test user (removed at the end); otherwise the caller.
+. "$(dirname "$0")/../pamd.sh"
 set -u
 . "$(dirname "$0")/lib.sh"
 need keyctl python3 awk
@@ -108,15 +109,7 @@ services = agent-run
 grants = $E1 $F1 $E2
 CONF
 chmod 0644 "$CONF"
-mkdir "$work/pam.d"
-cat > "$work/pam.d/agent-run" <<SVC
-auth     required $PA_MODULE config=$CONF
-account  required $PA_MODULE config=$CONF
-session  required $PA_MODULE config=$CONF
-session  required pam_permit.so
-SVC
-printf 'auth required pam_deny.so\naccount required pam_deny.so\nsession required pam_deny.so\n' \
-	> "$work/pam.d/other"
+pam_service_dir "$work/pam.d" "$CONF"
 "$PAM_AGENT" testca mint "$work/ca" --id spiffe://example.org/agents/bot --aud "$AUD" \
 	--ttl 30m > "$work/token"
 if ! "$PAM_AGENT" check --config "$CONF" >/dev/null; then
