@@ -21,6 +21,100 @@ void pa_overwrite(void *p, size_t len)
 		explicit_bzero(p, len);
 }
 
+/*
+ * Wipes depth bytes of stack below the caller: alloca in a function that
+ * is never inlined, so the area starts where the caller's callees ran.
+ */
+static __attribute__((noinline)) void scrub_below(size_t depth)
+{
+	unsigned char *area = __builtin_alloca(depth);
+
+	explicit_bzero(area, depth);
+	/* keep the area (and so the wipe) alive to the end */
+	__asm__ __volatile__("" : : "r"(area) : "memory");
+}
+
+#if defined(__x86_64__)
+/*
+ * The vector registers: xmm/ymm 0-15 everywhere (SSE2 is the x86-64
+ * baseline), and zmm 16-31 where the CPU and the kernel enabled AVX-512
+ * (glibc's EVEX string functions keep data there, and an XSAVE area puts
+ * them on the stack at each lazy binding or signal).
+ */
+static __attribute__((noinline, target("avx512f"))) void zero_zmm16_31(void)
+{
+	__asm__ __volatile__("vpxord %%zmm16, %%zmm16, %%zmm16\n\t"
+			     "vpxord %%zmm17, %%zmm17, %%zmm17\n\t"
+			     "vpxord %%zmm18, %%zmm18, %%zmm18\n\t"
+			     "vpxord %%zmm19, %%zmm19, %%zmm19\n\t"
+			     "vpxord %%zmm20, %%zmm20, %%zmm20\n\t"
+			     "vpxord %%zmm21, %%zmm21, %%zmm21\n\t"
+			     "vpxord %%zmm22, %%zmm22, %%zmm22\n\t"
+			     "vpxord %%zmm23, %%zmm23, %%zmm23\n\t"
+			     "vpxord %%zmm24, %%zmm24, %%zmm24\n\t"
+			     "vpxord %%zmm25, %%zmm25, %%zmm25\n\t"
+			     "vpxord %%zmm26, %%zmm26, %%zmm26\n\t"
+			     "vpxord %%zmm27, %%zmm27, %%zmm27\n\t"
+			     "vpxord %%zmm28, %%zmm28, %%zmm28\n\t"
+			     "vpxord %%zmm29, %%zmm29, %%zmm29\n\t"
+			     "vpxord %%zmm30, %%zmm30, %%zmm30\n\t"
+			     "vpxord %%zmm31, %%zmm31, %%zmm31"
+			     :
+			     :
+			     : "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22",
+			       "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29",
+			       "xmm30", "xmm31");
+}
+
+static __attribute__((noinline, target("avx"))) void zero_ymm0_15(void)
+{
+	__asm__ __volatile__("vzeroall"
+			     :
+			     :
+			     : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
+			       "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
+			       "xmm15");
+}
+
+static __attribute__((noinline)) void zero_xmm0_15(void)
+{
+	__asm__ __volatile__("pxor %%xmm0, %%xmm0\n\tpxor %%xmm1, %%xmm1\n\t"
+			     "pxor %%xmm2, %%xmm2\n\tpxor %%xmm3, %%xmm3\n\t"
+			     "pxor %%xmm4, %%xmm4\n\tpxor %%xmm5, %%xmm5\n\t"
+			     "pxor %%xmm6, %%xmm6\n\tpxor %%xmm7, %%xmm7\n\t"
+			     "pxor %%xmm8, %%xmm8\n\tpxor %%xmm9, %%xmm9\n\t"
+			     "pxor %%xmm10, %%xmm10\n\tpxor %%xmm11, %%xmm11\n\t"
+			     "pxor %%xmm12, %%xmm12\n\tpxor %%xmm13, %%xmm13\n\t"
+			     "pxor %%xmm14, %%xmm14\n\tpxor %%xmm15, %%xmm15"
+			     :
+			     :
+			     : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
+			       "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
+			       "xmm15");
+}
+
+static void zero_vector_registers(void)
+{
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f"))
+		zero_zmm16_31();
+	if (__builtin_cpu_supports("avx"))
+		zero_ymm0_15();
+	else
+		zero_xmm0_15();
+}
+#else
+static void zero_vector_registers(void)
+{
+}
+#endif
+
+void pa_scrub_stack(size_t depth)
+{
+	scrub_below(depth);
+	zero_vector_registers();
+}
+
 void pa_free_secret(char *s)
 {
 	if (s == NULL)

@@ -328,5 +328,6 @@ out:
 	if (pamh != NULL)
 		pam_end(pamh, ret);
 	pa_free_secret(token);
+	pa_scrub_stack(PA_SCRUB_PROGRAM);
 	return code;
 }

@@ -715,5 +715,6 @@ out:
 	json_decref(reply);
 	json_decref(req);
 	free(text);
+	pa_scrub_stack(PA_SCRUB_PROGRAM);
 	return status;
 }

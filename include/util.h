@@ -29,6 +29,23 @@
 /* Overwrite len bytes at p with zeros in a way the compiler cannot elide. */
 void pa_overwrite(void *p, size_t len);
 
+/*
+ * Wipes what finished work may have left below the caller's stack frame:
+ * locals of functions that have returned (ours, and library frames such as
+ * vfprintf's, jansson's and libcrypto's, which no caller can wipe), and the
+ * vector registers that ld.so's lazy-binding trampoline and signal delivery
+ * save on the stack (XSAVE areas). Then zeroes the vector registers
+ * themselves, so a later spill saves zeros. Call it from a frame above every
+ * function that handled a secret, once that work is done: main of the
+ * programs, each pam_sm_* of the module before it returns. depth is the
+ * number of bytes below the caller wiped; PA_SCRUB_PROGRAM for a program's
+ * main thread, PA_SCRUB_MODULE inside an application's thread, whose stack
+ * may be small. docs/security.md "Secrets in memory".
+ */
+#define PA_SCRUB_PROGRAM (128 * 1024)
+#define PA_SCRUB_MODULE (32 * 1024)
+void pa_scrub_stack(size_t depth);
+
 /* Wipe a NUL-terminated secret string and free it. NULL is fine. */
 void pa_free_secret(char *s);
 

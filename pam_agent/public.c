@@ -25,6 +25,8 @@ PA_PUBLIC int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	if (ret == PAM_SUCCESS)
 		ret = pa_authenticate(&call);
 	pa_call_end(&call);
+	/* what the phase left on the stack and in vector registers */
+	pa_scrub_stack(PA_SCRUB_MODULE);
 	return ret;
 }
 
@@ -58,6 +60,8 @@ PA_PUBLIC int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc,
 	if (ret == PAM_SUCCESS)
 		ret = pa_account(&call);
 	pa_call_end(&call);
+	/* what the phase left on the stack and in vector registers */
+	pa_scrub_stack(PA_SCRUB_MODULE);
 	return ret;
 }
 
@@ -71,6 +75,8 @@ PA_PUBLIC int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
 	if (ret == PAM_SUCCESS)
 		ret = pa_open_session(&call);
 	pa_call_end(&call);
+	/* what the phase left on the stack and in vector registers */
+	pa_scrub_stack(PA_SCRUB_MODULE);
 	return ret;
 }
 
@@ -84,6 +90,8 @@ PA_PUBLIC int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc,
 	if (ret == PAM_SUCCESS)
 		ret = pa_close_session(&call);
 	pa_call_end(&call);
+	/* what the phase left on the stack and in vector registers */
+	pa_scrub_stack(PA_SCRUB_MODULE);
 	return ret;
 }
 

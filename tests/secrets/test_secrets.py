@@ -14,7 +14,8 @@ though the allocator overwrote its first bytes.
    directly with the request the module sends (docs/helper.md), under an
    LD_PRELOAD shim (tests/secrets/shim.c) that stops it with SIGSTOP right
    after main returned; this test, its parent, then reads every writable or
-   anonymous mapping through /proc/PID/mem. Open with mint, exec and file
+   anonymous mapping through /proc/PID/mem, once for each of three
+   environment sizes (PADS). Open with mint, exec and file
    grants; opens failing at each stage (rollback after a missing file, a
    broker that exits non-zero after printing its answer, a broker printing
    broken JSON, an already expired credential, a keyring that cannot take
@@ -67,6 +68,13 @@ AUD = "spiffe://example.org/host/test"
 AGENT = "spiffe://example.org/agents/bot"
 BROKER_ISS = "https://broker.example.org"
 FRAG = 16          # fragment length, bytes
+# Each memory scan runs once per environment size: the kernel puts the
+# environment at the top of the stack, so its size moves every frame below,
+# and with it which stale bytes later frames happen to overwrite. A copy
+# that survives only under one layout is caught here, not on the next
+# machine. The sizes are not multiples of 16 or 64, so the alignment of
+# frames and XSAVE areas differs between them too.
+PADS = (0, 1237, 6151)
 TIMEOUT = 60       # seconds any one program may take
 
 passes = 0
@@ -298,8 +306,10 @@ class Stopped:
     it stopped itself after main (or exited, or timed out)."""
 
     def __init__(self, argv, env, stdin_path, out_prefix, stop_name, preload=(),
-                 during=None):
+                 during=None, pad=0):
         env = dict(env)
+        if pad:
+            env["PA_SECRETS_PAD"] = "p" * pad
         env["LD_PRELOAD"] = " ".join(list(preload) + [SHIM])
         env["PA_SECRETS_STOP"] = stop_name
         self.out_path, self.err_path = out_prefix + ".stdout", out_prefix + ".stderr"
@@ -488,6 +498,12 @@ def run_all(work, rings):
     S_TOKEN = jwt_secret("the agent token", token)
     S_WRONG = jwt_secret("the refused agent token", wrong)
     static = [S_FILE, S_EXEC, S_KEY, S_TOKEN, S_WRONG]
+    # one more single-use token for each further environment size's session
+    for pad in PADS[1:]:
+        more = sh(PAM_AGENT, "testca", "mint", os.path.join(src, "ca"), "--id", AGENT,
+                  "--aud", AUD).strip()
+        write(os.path.join(src, "token-%d" % pad), more + b"\n")
+        static.append(jwt_secret("the agent token (environment +%d bytes)" % pad, more))
     minted = []  # minted credentials, as they become known
 
     # -- brokers (they read the secret from src/, never through an argv) --
@@ -555,7 +571,8 @@ def helper_part(work, src, rings, me, uid, key_path, jwks, static, minted, minte
         rings.append(r)
         return r
 
-    def run(tag, req, env=None):
+    def run(tag, req, env=None, pad=0):
+        tag = "%s-%d" % (tag, pad)
         path = os.path.join(work, "req-" + tag + ".json")
         write(path, json.dumps(req))
         # the module gives the helper an empty environment; the sanitizers'
@@ -563,7 +580,7 @@ def helper_part(work, src, rings, me, uid, key_path, jwks, static, minted, minte
         env = dict(env or {}, **{k: v for k, v in os.environ.items()
                                  if k.split("_")[0] in ("ASAN", "UBSAN", "LSAN")})
         return Stopped([HELPER], env, path, os.path.join(work, "helper-" + tag),
-                       "pam_agent_helper")
+                       "pam_agent_helper", pad=pad)
 
     def reply_of(r):
         try:
@@ -571,32 +588,41 @@ def helper_part(work, src, rings, me, uid, key_path, jwks, static, minted, minte
         except ValueError:
             return {}
 
-    # -- open: mint, exec and file, all placed --
-    ring = newring()
-    r = run("open", request(ring, [G_MINT, G_EXEC, G_FILE]))
-    if r.stopped:
-        serial = sh("keyctl", "search", str(ring), "user", "pam_agent:m1").strip()
-        minted.append(jwt_secret("the minted credential (helper run)",
-                                 sh("keyctl", "pipe", serial.decode())))
-        placed = {g: sh("keyctl", "pipe", sh("keyctl", "search", str(ring), "user",
-                                             "pam_agent:" + g).strip().decode())
-                  for g in ("e1", "f1")}
-        check(placed["e1"] == static[1].forms[0][1] and placed["f1"] == static[0].forms[0][1],
-              "helper open: the keys hold the exec and the file secret (the scan's targets)")
-    marker = minted_marker() if os.path.exists(jwks) else None
-    every = static + minted + ([marker] if marker else [])
-    memory_check("helper open (mint, exec, file): no secret left in its memory", r, every)
-    check(r.finish() == 0 and reply_of(r).get("ok") is True, "helper open succeeded",
-          "status %s, reply %r" % (r.status, r.stdout()[:300]))
-    keys = reply_of(r).get("keys", [])
+    def open_and_close(pad):
+        """An open with mint, exec and file, all placed, then its close."""
+        env = " (environment +%d bytes)" % pad
+        ring = newring()
+        r = run("open", request(ring, [G_MINT, G_EXEC, G_FILE]), pad=pad)
+        if r.stopped:
+            serial = sh("keyctl", "search", str(ring), "user", "pam_agent:m1").strip()
+            minted.append(jwt_secret("the minted credential (helper run%s)" % env,
+                                     sh("keyctl", "pipe", serial.decode())))
+            placed = {g: sh("keyctl", "pipe", sh("keyctl", "search", str(ring), "user",
+                                                 "pam_agent:" + g).strip().decode())
+                      for g in ("e1", "f1")}
+            check(placed["e1"] == static[1].forms[0][1] and
+                  placed["f1"] == static[0].forms[0][1],
+                  "helper open%s: the keys hold the exec and the file secret (the scan's "
+                  "targets)" % env)
+        marker = minted_marker() if os.path.exists(jwks) else None
+        every = static + minted + ([marker] if marker else [])
+        memory_check("helper open (mint, exec, file)%s: no secret left in its memory" % env,
+                     r, every)
+        check(r.finish() == 0 and reply_of(r).get("ok") is True,
+              "helper open succeeded" + env,
+              "status %s, reply %r" % (r.status, r.stdout()[:300]))
+        keys = reply_of(r).get("keys", [])
+        req = {"op": "close", "sid": "ab" * 16, "ring": ring, "agent": AGENT, "timeout": 30,
+               "keys": keys}
+        r = run("close", req, pad=pad)
+        memory_check("helper close%s: no secret left in its memory" % env, r, every)
+        check(r.finish() == 0 and reply_of(r).get("ok") is True,
+              "helper close succeeded" + env,
+              "status %s, reply %r" % (r.status, r.stdout()[:300]))
+        return every
 
-    # -- close of that open --
-    req = {"op": "close", "sid": "ab" * 16, "ring": ring, "agent": AGENT, "timeout": 30,
-           "keys": keys}
-    r = run("close", req)
-    memory_check("helper close: no secret left in its memory", r, every)
-    check(r.finish() == 0 and reply_of(r).get("ok") is True, "helper close succeeded",
-          "status %s, reply %r" % (r.status, r.stdout()[:300]))
+    for pad in PADS:
+        every = open_and_close(pad)
 
     # -- opens that fail, each after secrets were acquired --
     failing = [
@@ -612,22 +638,25 @@ def helper_part(work, src, rings, me, uid, key_path, jwks, static, minted, minte
          [G_MINT, grant("e4", "exec", command=os.path.join(src, "issue-expired"),
                         revoke=revoke)], "e4"),
     ]
-    for tag, what, grants, failed in failing:
-        r = run(tag, request(newring(), grants))
-        memory_check("helper %s: no secret left in its memory" % what, r, every)
+    for pad in PADS:
+        env = " (environment +%d bytes)" % pad
+        for tag, what, grants, failed in failing:
+            r = run(tag, request(newring(), grants), pad=pad)
+            memory_check("helper %s%s: no secret left in its memory" % (what, env), r, every)
+            rep = reply_of(r)
+            check(r.finish() == 1 and rep.get("ok") is False and rep.get("grant") == failed,
+                  "helper %s%s: refused, naming grant %s" % (what, env, failed),
+                  "status %s, reply %r" % (r.status, r.stdout()[:300]))
+        # a keyring that cannot take the key: the first grant's secret was acquired
+        dead = newring()
+        sh("keyctl", "revoke", str(dead))
+        r = run("deadring", request(dead, [G_FILE, G_MINT, G_EXEC]), pad=pad)
+        memory_check("helper open into a revoked keyring%s: no secret left in its memory" % env,
+                     r, every)
         rep = reply_of(r)
-        check(r.finish() == 1 and rep.get("ok") is False and rep.get("grant") == failed,
-              "helper %s: refused, naming grant %s" % (what, failed),
+        check(r.finish() == 1 and rep.get("ok") is False and rep.get("grant") == "f1",
+              "helper open into a revoked keyring%s: refused at grant f1" % env,
               "status %s, reply %r" % (r.status, r.stdout()[:300]))
-    # a keyring that cannot take the key: the first grant's secret was acquired
-    dead = newring()
-    sh("keyctl", "revoke", str(dead))
-    r = run("deadring", request(dead, [G_FILE, G_MINT, G_EXEC]))
-    memory_check("helper open into a revoked keyring: no secret left in its memory", r, every)
-    rep = reply_of(r)
-    check(r.finish() == 1 and rep.get("ok") is False and rep.get("grant") == "f1",
-          "helper open into a revoked keyring: refused at grant f1",
-          "status %s, reply %r" % (r.status, r.stdout()[:300]))
 
     # -- positive control: the same open, with the secrets planted in freed heap --
     plant = os.path.join(src, "plant")
@@ -742,7 +771,7 @@ ttl = 10m
     if got["minted"].count(b".") == 2:
         minted.append(jwt_secret("the minted credential (session)", got["minted"]))
     every = static + minted + [minted_marker()]
-    known = openssl_der_copy({t.name: dict(t.forms)["raw signature"] for t in static[3:5]})
+    known = openssl_der_copy({t.name: dict(t.forms)["raw signature"] for t in static[3:]})
     memory_check("agent-run after pam_end (the module ran in it): no secret left in its "
                  "memory", r, every, known=known)
     status = r.finish()
@@ -755,26 +784,53 @@ ttl = 10m
           "positive control: the scan finds the credentials in the files CMD wrote",
           "found only %s" % sorted(found))
 
-    # a refused token: the module's failure path, in agent-run's memory
-    r2 = Stopped([AGENT_RUN, "--token-file", os.path.join(src, "wrong"), "--user", me, "--",
-                  "true"], env, devnull, os.path.join(work, "agent-run-refused"),
-                 "agent-run", preload=[WRAPPER])
-    memory_check("agent-run after a refused token: no secret left in its memory", r2, every,
-                 known=known)
-    status = r2.finish()
-    check(status == 77 and b"audience mismatch" in r2.stderr(),
-          "the refused token: agent-run exited 77 with the reason",
-          "status %s, stderr %r" % (status, r2.stderr()[-300:]))
-    # replay of the same single-use token: refused, and its memory clean too
-    r3 = Stopped([AGENT_RUN, "--token-file", os.path.join(src, "token"), "--user", me, "--",
-                  "true"], env, devnull, os.path.join(work, "agent-run-replay"),
-                 "agent-run", preload=[WRAPPER])
-    memory_check("agent-run after a replayed token: no secret left in its memory", r3, every,
-                 known=known)
-    status = r3.finish()
-    check(status == 77 and b"replayed" in r3.stderr(),
-          "the replayed token: agent-run exited 77 with the reason",
-          "status %s, stderr %r" % (status, r3.stderr()[-300:]))
+    # the same session under the other environment sizes, each with its own
+    # single-use token; CMD only reads the minted credential, to scan for it
+    for pad in PADS[1:]:
+        what = " (environment +%d bytes)" % pad
+        got = os.path.join(out, "minted-%d" % pad)
+        r = Stopped([AGENT_RUN, "--token-file", os.path.join(src, "token-%d" % pad), "--user",
+                     me, "--", "sh", "-c", "keyctl pipe %%user:pam_agent:tickets > %s" % got],
+                    env, devnull, os.path.join(work, "agent-run-%d" % pad), "agent-run",
+                    preload=[WRAPPER], pad=pad)
+        try:
+            with open(got, "rb") as f:
+                cred = f.read()
+        except OSError:
+            cred = b""
+        if check(cred.count(b".") == 2, "the session%s: CMD read its minted credential" % what):
+            minted.append(jwt_secret("the minted credential (session%s)" % what, cred))
+        every = static + minted + [minted_marker()]
+        memory_check("agent-run after pam_end%s: no secret left in its memory" % what, r, every,
+                     known=known)
+        status = r.finish()
+        check(status == 0, "the session ran%s: agent-run exited 0" % what,
+              "status %s, stderr: %s" % (status, r.stderr()[-600:].decode(errors="replace")))
+
+    for pad in PADS:
+        what = " (environment +%d bytes)" % pad
+        # a refused token: the module's failure path, in agent-run's memory
+        r2 = Stopped([AGENT_RUN, "--token-file", os.path.join(src, "wrong"), "--user", me,
+                      "--", "true"], env, devnull,
+                     os.path.join(work, "agent-run-refused-%d" % pad), "agent-run",
+                     preload=[WRAPPER], pad=pad)
+        memory_check("agent-run after a refused token%s: no secret left in its memory" % what,
+                     r2, every, known=known)
+        status = r2.finish()
+        check(status == 77 and b"audience mismatch" in r2.stderr(),
+              "the refused token%s: agent-run exited 77 with the reason" % what,
+              "status %s, stderr %r" % (status, r2.stderr()[-300:]))
+        # replay of the same single-use token: refused, and its memory clean too
+        r3 = Stopped([AGENT_RUN, "--token-file", os.path.join(src, "token"), "--user", me,
+                      "--", "true"], env, devnull,
+                     os.path.join(work, "agent-run-replay-%d" % pad), "agent-run",
+                     preload=[WRAPPER], pad=pad)
+        memory_check("agent-run after a replayed token%s: no secret left in its memory" % what,
+                     r3, every, known=known)
+        status = r3.finish()
+        check(status == 77 and b"replayed" in r3.stderr(),
+              "the replayed token%s: agent-run exited 77 with the reason" % what,
+              "status %s, stderr %r" % (status, r3.stderr()[-300:]))
 
     # -- the captures prove they captured --
     def has(path, needle):
