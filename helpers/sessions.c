@@ -893,6 +893,10 @@ static int reap_one(struct run *r, const struct cli_record *rec, const char *why
 						cr = &res.v[j];
 				done = cr != NULL && cr->revoked &&
 				       strncmp(cr->broker, "failed", 6) != 0;
+				if (cr != NULL && cr->note != NULL)
+					fprintf(stderr, "pam-agent: note: session %s: grant %s: %s\n",
+						rec->sid, show(pass.v[i].grant, g1, sizeof(g1)),
+						show(cr->note, reason, sizeof(reason)));
 				if (cr != NULL && cr->revoked)
 					n_revoked++;
 				if (cr != NULL && strcmp(cr->broker, "ok") == 0)
