@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "helper.h"
 #include "identity.h"
 #include "policy.h"
 #include "util.h"
@@ -34,7 +35,10 @@ static int usage(FILE *f, int code)
 		"Validates the configuration (default %s) and its\n"
 		"drop-ins (FILE without .conf, plus .d): syntax, references and file\n"
 		"permissions, every trust bundle and issuer JWKS, the replay cache\n"
-		"directory (with single_use) and the audit log's directory.\n"
+		"directory (with single_use) and the audit log's directory. Warns\n"
+		"(FILE:LINE: warning: ..., exit status unchanged) when several [agent]\n"
+		"rules share one local account and when an exec grant's command or\n"
+		"revoke has a relative-looking file argument.\n"
 		"Exit 0 and a one-line summary when everything is usable; exit 1 and\n"
 		"one problem per line (FILE:LINE: message, or FILE: message) otherwise;\n"
 		"exit 2 on usage errors.\n",
@@ -212,6 +216,140 @@ static void check_audit_log(const struct pol_global *g, struct pol_errors *error
 			       (unsigned)(st.st_mode & 07777));
 }
 
+/* ---- warnings: usable, but weaker than it looks ------------------------------------- */
+
+/*
+ * Agents that are one local account can ptrace each other (read the
+ * other's memory, keys it read, tokens; act in its session), signal each
+ * other and write each other's files: the policy then separates them less
+ * than its [agent] rules suggest. One warning per account that several
+ * rules name, listing the rules (security review H2).
+ */
+static void warn_shared_accounts(const struct pol_config *cfg, struct pol_errors *warnings)
+{
+	size_t i, j, k, u;
+	char rules[2048];
+
+	for (i = 0; i < cfg->n_agents; i++) {
+		const struct pol_agent *a = &cfg->agents[i];
+
+		for (u = 0; u < a->users.n; u++) {
+			const char *user = a->users.v[u];
+			size_t n = 1, used;
+			bool seen = false;
+
+			/* reported once, at the first rule that names it */
+			for (j = 0; j < i && !seen; j++)
+				seen = pol_list_has(&cfg->agents[j].users, user);
+			for (k = 0; k < u && !seen; k++)
+				seen = strcmp(a->users.v[k], user) == 0;
+			if (seen)
+				continue;
+			used = (size_t)snprintf(rules, sizeof(rules), "[agent %s] (%s:%u)",
+						a->pattern, a->where.file, a->where.line);
+			for (j = i + 1; j < cfg->n_agents; j++) {
+				const struct pol_agent *b = &cfg->agents[j];
+
+				if (!pol_list_has(&b->users, user))
+					continue;
+				n++;
+				if (used < sizeof(rules))
+					used += (size_t)snprintf(rules + used, sizeof(rules) - used,
+								 ", [agent %s] (%s:%u)", b->pattern,
+								 b->where.file, b->where.line);
+			}
+			if (n < 2)
+				continue;
+			pol_errors_add(warnings,
+				       "%s:%u: warning: local account '%s' is shared by %zu agent "
+				       "rules: %s; agents running as one uid can ptrace each other "
+				       "(read each other's memory, credentials and tokens) unless "
+				       "kernel.yama.ptrace_scope is at least 1, and signal each "
+				       "other and share their files in any case: give each agent "
+				       "an account of its own",
+				       a->where.file, a->where.line, user, n, rules);
+		}
+	}
+}
+
+/* Whether word ends in suffix. */
+static bool ends_with(const char *word, const char *suffix)
+{
+	size_t w = strlen(word), s = strlen(suffix);
+
+	return w > s && strcmp(word + w - s, suffix) == 0;
+}
+
+/*
+ * The rule of docs/configuration.md for the arguments of exec commands:
+ * brokers run as root in "/", and an argument that names a file must be
+ * absolute. A word (or the value of --name=value) that does not start with
+ * "/" looks like a relative file name when it is "." or "..", starts with
+ * "./" or "../", or ends in a script extension; with a python program,
+ * "-m NAME" (a module looked up from the working directory first) too.
+ * Returns why, or NULL.
+ */
+static const char *relative_arg(const char *prog, const char *prev, const char *word)
+{
+	static const char *const exts[] = { ".py", ".pyc", ".pl", ".pm", ".rb", ".sh",
+					    ".bash", ".js", ".mjs", ".cjs", ".php", ".lua",
+					    ".jar", ".tcl", NULL };
+	const char *base = strrchr(prog, '/') != NULL ? strrchr(prog, '/') + 1 : prog;
+	bool python = strncmp(base, "python", 6) == 0;
+	size_t i;
+
+	if (python && (strcmp(prev, "-m") == 0 || (strncmp(word, "-m", 2) == 0 && word[2])))
+		return "a python module name (-m), looked up in the working directory first";
+	if (word[0] == '-' && strchr(word, '=') != NULL)
+		word = strchr(word, '=') + 1;
+	if (word[0] == '/' || word[0] == '\0' || strstr(word, "://") != NULL)
+		return NULL;
+	if (strcmp(word, ".") == 0 || strcmp(word, "..") == 0 || strncmp(word, "./", 2) == 0 ||
+	    strncmp(word, "../", 3) == 0)
+		return "a relative path";
+	for (i = 0; exts[i] != NULL; i++)
+		if (ends_with(word, exts[i]))
+			return "a relative script file name";
+	return NULL;
+}
+
+/* Warns about each relative-looking argument of an exec grant's command or revoke. */
+static void warn_command(const struct pol_grant *g, const char *key, const char *command,
+			 struct pol_errors *warnings)
+{
+	char **argv = NULL, err[256];
+	const char *why;
+	size_t i;
+
+	if (command == NULL || hp_split_command(command, &argv, err, sizeof(err)) != 0)
+		return; /* the loader refused it already */
+	for (i = 1; argv[i] != NULL; i++) {
+		why = relative_arg(argv[0], argv[i - 1], argv[i]);
+		if (why == NULL)
+			continue;
+		pol_errors_add(warnings,
+			       "%s:%u: warning: [grant %s] %s: argument '%s' is %s: brokers run "
+			       "as root in \"/\", so it resolves against \"/\"; name files by "
+			       "absolute paths",
+			       g->where.file, g->where.line, g->name, key, argv[i], why);
+	}
+	hp_argv_free(argv);
+}
+
+static void warn_exec_arguments(const struct pol_config *cfg, struct pol_errors *warnings)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_grants; i++) {
+		const struct pol_grant *g = &cfg->grants[i];
+
+		if (g->source != POL_SOURCE_EXEC)
+			continue;
+		warn_command(g, "command", g->command, warnings);
+		warn_command(g, "revoke", g->revoke, warnings);
+	}
+}
+
 /*
  * Runs every check on the configuration at path. Prints the summary and
  * returns CLI_OK, or prints each problem on its own line and returns
@@ -219,7 +357,7 @@ static void check_audit_log(const struct pol_global *g, struct pol_errors *error
  */
 static int check_config(const char *path)
 {
-	struct pol_errors errors = { 0 };
+	struct pol_errors errors = { 0 }, warnings = { 0 };
 	struct check_counts counts = { 0 };
 	struct pol_config *cfg = NULL;
 	char dropins[4096];
@@ -233,18 +371,26 @@ static int check_config(const char *path)
 		check_verifier(cfg, &errors);
 	check_replay_dir(&cfg->global, &errors);
 	check_audit_log(&cfg->global, &errors);
-	if (errors.n == 0 && errors.dropped == 0) {
-		printf("configuration OK: %zu files, %zu trust domains (%zu keys), %zu issuers, "
-		       "%zu agent rules, %zu grants\n", cfg->n_files, cfg->n_domains,
-		       counts.domain_keys, cfg->n_issuers, cfg->n_agents, cfg->n_grants);
+	warn_shared_accounts(cfg, &warnings);
+	warn_exec_arguments(cfg, &warnings);
+	if (errors.n == 0 && errors.dropped == 0)
 		ret = CLI_OK;
-	}
 out:
 	for (i = 0; i < errors.n; i++)
 		printf("%s\n", errors.msgs[i]);
 	if (errors.dropped > 0)
 		printf("%s: ... and %zu more problems\n", path, errors.dropped);
+	for (i = 0; i < warnings.n; i++)
+		printf("%s\n", warnings.msgs[i]);
+	if (warnings.dropped > 0)
+		printf("%s: ... and %zu more warnings\n", path, warnings.dropped);
+	if (ret == CLI_OK)
+		printf("configuration OK: %zu files, %zu trust domains (%zu keys), %zu issuers, "
+		       "%zu agent rules, %zu grants%s\n", cfg->n_files, cfg->n_domains,
+		       counts.domain_keys, cfg->n_issuers, cfg->n_agents, cfg->n_grants,
+		       warnings.n + warnings.dropped > 0 ? " (with warnings above)" : "");
 	pol_errors_clear(&errors);
+	pol_errors_clear(&warnings);
 	pol_config_unref(cfg);
 	return ret;
 }

@@ -96,6 +96,9 @@ static void close_from(unsigned first, unsigned last, unsigned limit)
 		close((int)fd);
 }
 
+/* What failed in the child, sent with errno on the exec pipe. */
+enum { HP_CHILD_EXEC = 0, HP_CHILD_CHDIR = 1 };
+
 /*
  * The child between fork and execve: only async-signal-safe calls. Never
  * returns; an execve failure is reported as errno on execfd.
@@ -105,11 +108,20 @@ static void child_exec(const char *const argv[], char *const envp[], int in, int
 {
 	struct sigaction dfl;
 	sigset_t none;
-	int sig, e;
+	int sig, e[2] = { HP_CHILD_EXEC, 0 };
 
 	setpgid(0, 0);
 	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0)
 		goto fail;
+	/*
+	 * Never in the caller's directory: under sudo or su that is the
+	 * agent's, and a program run as root may load files relative to it
+	 * (python3 -m NAME, ./x). Fail closed.
+	 */
+	if (chdir("/") != 0) {
+		e[0] = HP_CHILD_CHDIR;
+		goto fail;
+	}
 	memset(&dfl, 0, sizeof(dfl));
 	dfl.sa_handler = SIG_DFL;
 	sigemptyset(&dfl.sa_mask);
@@ -121,8 +133,8 @@ static void child_exec(const char *const argv[], char *const envp[], int in, int
 	close_from((unsigned)execfd + 1, ~0U, fdlimit);
 	execve(argv[0], (char *const *)argv, envp);
 fail:
-	e = errno;
-	while (write(execfd, &e, sizeof(e)) < 0 && errno == EINTR)
+	e[1] = errno;
+	while (write(execfd, e, sizeof(e)) < 0 && errno == EINTR)
 		;
 	_exit(127);
 }
@@ -217,7 +229,7 @@ int hp_exchange_run(const char *const argv[], struct hp_exchange *x, char *err, 
 	int64_t deadline;
 	pid_t pid = -1;
 	ssize_t n;
-	int rc = -1, e = 0;
+	int rc = -1, e[2] = { 0, 0 };
 
 	x->out = NULL;
 	x->outlen = x->outcap = 0;
@@ -268,12 +280,14 @@ int hp_exchange_run(const char *const argv[], struct hp_exchange *x, char *err, 
 	close_fd(&devnull);
 	/* the exec pipe closes on a successful execve, else carries errno */
 	do
-		n = read(execp[0], &e, sizeof(e));
+		n = read(execp[0], e, sizeof(e));
 	while (n < 0 && errno == EINTR);
 	close_fd(&execp[0]);
 	if (n == (ssize_t)sizeof(e)) {
 		reap(pid, deadline, x);
-		pa_err(err, errlen, "cannot execute: %s", strerror(e));
+		pa_err(err, errlen, "%s: %s",
+		       e[0] == HP_CHILD_CHDIR ? "cannot change directory to /" : "cannot execute",
+		       strerror(e[1]));
 		goto out;
 	}
 	if (x->inlen == 0)
@@ -875,6 +889,7 @@ void hp_close_results_clear(struct hp_close_results *r)
 	for (i = 0; i < r->n; i++) {
 		free(r->v[i].grant);
 		free(r->v[i].broker);
+		free(r->v[i].note);
 	}
 	free(r->v);
 	r->v = NULL;
@@ -887,8 +902,9 @@ int hp_close_reply_parse(const json_t *reply, struct hp_close_results *out, char
 {
 	static const char *const names[] = { "ok", "ring_revoked", "results", "error",
 					     "grant", NULL };
-	static const char *const rnames[] = { "grant", "serial", "revoked", "broker", NULL };
-	const json_t *res, *o;
+	static const char *const rnames[] = { "grant", "serial", "revoked", "broker", "note",
+					      NULL };
+	const json_t *res, *o, *nt;
 	char why[512];
 	size_t i, n;
 
@@ -922,7 +938,8 @@ int hp_close_reply_parse(const json_t *reply, struct hp_close_results *out, char
 		    !json_is_string(json_object_get(o, "grant")) ||
 		    get_serial(o, "serial", &r->serial) != 0 ||
 		    !json_is_boolean(json_object_get(o, "revoked")) ||
-		    !json_is_string(json_object_get(o, "broker"))) {
+		    !json_is_string(json_object_get(o, "broker")) ||
+		    ((nt = json_object_get(o, "note")) != NULL && !json_is_string(nt))) {
 			pa_err(err, errlen, "helper reply: result %zu is malformed", i);
 			hp_close_results_clear(out);
 			return -1;
@@ -930,7 +947,8 @@ int hp_close_reply_parse(const json_t *reply, struct hp_close_results *out, char
 		r->revoked = json_is_true(json_object_get(o, "revoked"));
 		r->grant = strdup(json_string_value(json_object_get(o, "grant")));
 		r->broker = strdup(json_string_value(json_object_get(o, "broker")));
-		if (r->grant == NULL || r->broker == NULL) {
+		r->note = nt != NULL ? strdup(json_string_value(nt)) : NULL;
+		if (r->grant == NULL || r->broker == NULL || (nt != NULL && r->note == NULL)) {
 			hp_close_results_clear(out);
 			return pa_err(err, errlen, "out of memory");
 		}

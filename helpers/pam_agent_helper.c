@@ -22,8 +22,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <keyutils.h>
 
 #include "helper.h"
 #include "keyring.h"
@@ -86,6 +89,28 @@ static void close_extra_fds(void)
 #endif
 	for (fd = 3; fd < 65536; fd++)
 		close(fd);
+}
+
+/*
+ * Leaves everything of the PAM application that the helper and its brokers
+ * (root in production) could be led by: its working directory (under sudo
+ * or su the agent's own, where `python3 -m NAME` or `./x` would find the
+ * agent's files) and its session keyring (the agent's, which the agent can
+ * write: a broker searching @s would find keys the agent planted). The
+ * helper joins a new anonymous session keyring of its own; it places and
+ * revokes keys by the serials of the request, which need no possession
+ * (it owns them). Fails closed: 0, or -1 with why.
+ */
+static int isolate(char *why, size_t whylen)
+{
+	if (chdir("/") != 0)
+		return pa_err(why, whylen, "cannot change directory to /: %s", strerror(errno));
+	if (keyctl_join_session_keyring(NULL) < 0)
+		return pa_err(why, whylen,
+			      "cannot join a session keyring of its own (keyctl_join_session_keyring): "
+			      "%s; refusing to run brokers in the caller's session keyring",
+			      strerror(errno));
+	return 0;
 }
 
 static int64_t mono_ms(void)
@@ -587,6 +612,76 @@ out:
 
 /* ---- close ------------------------------------------------------------------------------ */
 
+/* What a serial of a close request names now. */
+enum kcheck {
+	KC_OURS,    /* the key we placed ("user", our euid, "pam_agent:<grant>") */
+	KC_RING,    /* the session's keyring (a write-ahead entry of the module) */
+	KC_GONE,    /* revoked, expired or no key: nothing to revoke */
+	KC_OTHER,   /* another key: ours is gone, its serial was reused */
+	KC_UNKNOWN, /* cannot tell: not revoked */
+};
+
+/*
+ * Describes serial before close revokes it. Serials are handed out again
+ * once a key is garbage-collected, so a recorded serial may now name
+ * someone else's key: only what matches the record — type, owner (our
+ * effective uid, as every key we place) and description — is revoked. A
+ * key owned by us always lets its owner view it (KR_PERM): EACCES means
+ * it is not ours. why says what else was found.
+ */
+static enum kcheck key_check(int32_t serial, const char *grant, const char *sid, char *why,
+			     size_t whylen)
+{
+	char *buf = NULL, *p, want_key[KR_NAME_MAX + 32], want_ring[KR_SID_MAX + 32];
+	char shown[PA_ESCAPE_MAX];
+	enum kcheck c = KC_OTHER;
+	unsigned long uid;
+
+	why[0] = '\0';
+	if (keyctl_describe_alloc(serial, &buf) < 0) {
+		if (errno == EKEYREVOKED || errno == EKEYEXPIRED || errno == ENOKEY)
+			return KC_GONE;
+		if (errno == EACCES) {
+			pa_err(why, whylen,
+			       "serial %d now names a key we may not view: ours is gone, that "
+			       "key was left alone",
+			       (int)serial);
+			return KC_OTHER;
+		}
+		pa_err(why, whylen, "cannot describe key %d: %s; not revoked", (int)serial,
+		       strerror(errno));
+		return KC_UNKNOWN;
+	}
+	/* "type;uid;gid;perm;description" */
+	snprintf(want_key, sizeof(want_key), "user;%lu;", (unsigned long)geteuid());
+	snprintf(want_ring, sizeof(want_ring), "keyring;%lu;", (unsigned long)geteuid());
+	p = strchr(buf, ';');
+	p = p != NULL ? strchr(p + 1, ';') : NULL; /* after uid */
+	p = p != NULL ? strchr(p + 1, ';') : NULL; /* after gid */
+	p = p != NULL ? strchr(p + 1, ';') : NULL; /* after perm */
+	if (p != NULL) {
+		p++;
+		if (strncmp(buf, want_key, strlen(want_key)) == 0 &&
+		    strncmp(p, KR_PREFIX, strlen(KR_PREFIX)) == 0 &&
+		    strcmp(p + strlen(KR_PREFIX), grant) == 0)
+			c = KC_OURS;
+		else if (strncmp(buf, want_ring, strlen(want_ring)) == 0 &&
+			 strncmp(p, KR_PREFIX, strlen(KR_PREFIX)) == 0 &&
+			 strcmp(p + strlen(KR_PREFIX), sid) == 0)
+			c = KC_RING;
+	}
+	if (c == KC_OTHER) {
+		uid = strtoul(strchr(buf, ';') != NULL ? strchr(buf, ';') + 1 : "0", NULL, 10);
+		pa_escape(p != NULL ? p : buf, strlen(p != NULL ? p : buf), shown, sizeof(shown));
+		pa_err(why, whylen,
+		       "serial %d now names another key (owner %lu, \"%s\"): ours is gone, that "
+		       "key was left alone",
+		       (int)serial, uid, shown);
+	}
+	free(buf);
+	return c;
+}
+
 static json_t *do_close(const json_t *req)
 {
 	static const char *const names[] = { "op", "sid", "ring", "agent", "timeout", "keys",
@@ -595,7 +690,7 @@ static json_t *do_close(const json_t *req)
 	struct budget b;
 	json_t *results = NULL, *reply = NULL;
 	const char *sid, *agent;
-	char why[WHY], broker[WHY + 16];
+	char why[WHY], broker[WHY + 16], note[WHY];
 	int64_t ring, timeout;
 	bool ok = true, ring_revoked = true;
 	size_t i;
@@ -619,9 +714,21 @@ static json_t *do_close(const json_t *req)
 	}
 	for (i = 0; i < keys.n; i++) {
 		const struct hp_key *k = &keys.v[i];
-		bool revoked = kr_revoke(k->serial, why, sizeof(why)) == 0;
+		enum kcheck kc = key_check(k->serial, k->grant, sid, note, sizeof(note));
+		bool revoked;
 		json_t *r;
 
+		if (kc == KC_OURS || kc == KC_RING) {
+			revoked = kr_revoke(k->serial, why, sizeof(why)) == 0;
+			if (!revoked)
+				snprintf(note, sizeof(note), "%s", why);
+		} else {
+			/* gone or another key: ours no longer exists */
+			revoked = kc != KC_UNKNOWN;
+		}
+		if (note[0] != '\0')
+			syslog(LOG_AUTHPRIV | LOG_WARNING, "session %s, grant %s: %s", sid,
+			       k->grant, note);
 		ok = ok && revoked;
 		if (k->revoke == NULL) {
 			snprintf(broker, sizeof(broker), "none");
@@ -632,8 +739,9 @@ static json_t *do_close(const json_t *req)
 			snprintf(broker, sizeof(broker), "failed: %s", why);
 			ok = false;
 		}
-		r = json_pack("{s:s, s:I, s:b, s:s}", "grant", k->grant, "serial",
-			      (json_int_t)k->serial, "revoked", revoked, "broker", broker);
+		r = json_pack("{s:s, s:I, s:b, s:s, s:s*}", "grant", k->grant, "serial",
+			      (json_int_t)k->serial, "revoked", revoked, "broker", broker, "note",
+			      note[0] != '\0' ? note : NULL);
 		if (json_array_append_new(results, r) != 0) {
 			reply = fail_reply("out of memory", NULL);
 			goto out;
@@ -663,6 +771,7 @@ int main(int argc, char **argv)
 	const json_t *op;
 	json_error_t jerr;
 	int status = EXIT_NO_REPLY;
+	bool isolated;
 
 	(void)argv;
 	if (ensure_std_fds() != 0)
@@ -680,9 +789,15 @@ int main(int argc, char **argv)
 	umask(077);
 	close_extra_fds();
 	clearenv();
+	openlog("pam_agent_helper", LOG_PID, LOG_AUTHPRIV);
 	signal(SIGPIPE, SIG_IGN); /* our own process; brokers get SIG_DFL back */
 	json_set_alloc_funcs(malloc, wipe_free);
+	isolated = isolate(why, sizeof(why)) == 0;
 
+	if (!isolated) {
+		reply = fail_reply(why, NULL);
+		goto out;
+	}
 	text = read_stdin(HP_REQUEST_MAX, &len, why, sizeof(why));
 	if (text == NULL) {
 		reply = fail_reply(why, NULL);

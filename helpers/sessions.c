@@ -2,7 +2,9 @@
  * sessions.c - `pam-agent sessions` (the sessions recorded in
  * STATE_DIR/sessions and the state of their keys) and `pam-agent reap`
  * (revokes the sessions whose owner process is gone, i.e. whose
- * close_session never ran: crash, kill -9). docs/sessions.md.
+ * close_session never ran: crash, kill -9, and the sessions past their
+ * expiry, max_session, whether or not their owner is alive).
+ * docs/sessions.md.
  *
  * A record is trusted only as much as the directory and the file it comes
  * from: the state directory and its sessions/ directory must be owned by
@@ -745,6 +747,31 @@ static void audit(const struct run *r, const struct cli_record *rec, enum aud_ki
 	aud_event_free(ev);
 }
 
+/*
+ * Audits a record reap cannot read (revoke_failed, the record's path and
+ * why): it is left alone, and its keys and leases stay until their
+ * timeouts, so it must not go unnoticed.
+ */
+static void audit_unreadable(const struct run *r, const char *name, const char *error)
+{
+	struct aud_sink sink = {.file = r->cfg->global.audit_log};
+	struct aud_event *ev = aud_event_new(AUD_REVOKE_FAILED, AUD_RESULT_FAILED, NULL);
+	char err[512], reason[AUD_REASON_MAX + 4800];
+
+	if (ev == NULL) {
+		fprintf(stderr, "pam-agent: warning: audit: out of memory\n");
+		return;
+	}
+	snprintf(reason, sizeof(reason),
+		 "pam-agent reap: record %s/%s cannot be read: %s; left alone, nothing revoked",
+		 r->sessions_dir, name, error);
+	aud_event_set_session(ev, name);
+	aud_event_add_reason(ev, reason);
+	if (aud_emit(&sink, ev, err, sizeof(err)) != 0)
+		fprintf(stderr, "pam-agent: warning: audit: %s\n", err);
+	aud_event_free(ev);
+}
+
 /* Replaces the record by one listing only keys (what is still to do), atomically. */
 static int record_rewrite(int dirfd, const struct cli_record *rec, const struct hp_keys *keys,
 			  char *err, size_t errlen)
@@ -866,6 +893,10 @@ static int reap_one(struct run *r, const struct cli_record *rec, const char *why
 						cr = &res.v[j];
 				done = cr != NULL && cr->revoked &&
 				       strncmp(cr->broker, "failed", 6) != 0;
+				if (cr != NULL && cr->note != NULL)
+					fprintf(stderr, "pam-agent: note: session %s: grant %s: %s\n",
+						rec->sid, show(pass.v[i].grant, g1, sizeof(g1)),
+						show(cr->note, reason, sizeof(reason)));
 				if (cr != NULL && cr->revoked)
 					n_revoked++;
 				if (cr != NULL && strcmp(cr->broker, "ok") == 0)
@@ -953,11 +984,12 @@ static int reap_usage(FILE *f, int code)
 		"usage: pam-agent reap [--config FILE] [--dry-run] [--verbose]\n"
 		"\n"
 		"Revokes the sessions of STATE_DIR/sessions whose owner process is gone\n"
-		"(its pid is free, or now belongs to a process with another start time):\n"
+		"(its pid is free, or now belongs to a process with another start time),\n"
+		"and those past their expiry (max_session) even when the owner is alive:\n"
 		"every key and the per-session keyring in the kernel, and each exec grant's\n"
 		"broker revocation, through the helper as close_session does; then removes\n"
-		"the record. Sessions whose owner is alive are left alone (--verbose lists\n"
-		"them too). --dry-run only says what it would do. Exit 0 when everything was "
+		"the record. Unexpired sessions whose owner is alive are left alone (--verbose\n"
+		"lists them too). --dry-run only says what it would do. Exit 0 when everything was "
 		"reaped or there was\n"
 		"nothing to do, 1 when something could not be revoked (the record is kept\n"
 		"with what is left to do) or a record could not be read, 2 on usage or\n"
@@ -977,8 +1009,9 @@ int cmd_reap(int argc, char **argv)
 	};
 	const char *config = PA_DEFAULT_CONFIG;
 	struct run r = {.dirfd = -1, .reaping = true};
-	char **names = NULL, err[512], why[256];
+	char **names = NULL, err[512], why[256], ewhy[512], t1[32];
 	size_t i, n = 0, orphans = 0, reaped = 0;
+	int64_t now = (int64_t)time(NULL);
 	int c, ret = CLI_USAGE;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -1024,10 +1057,23 @@ int cmd_reap(int argc, char **argv)
 
 		if (record_read(r.dirfd, names[i], &rec, err, sizeof(err)) != 0) {
 			problem(&r, NULL, names[i], err);
+			if (!r.dry_run)
+				audit_unreadable(&r, names[i], err);
 			continue;
 		}
 		o = owner_state(&rec, why, sizeof(why));
-		if (o == OWNER_ALIVE) {
+		if (o != OWNER_GONE && rec.expires > 0 && rec.expires <= now) {
+			/* past max_session: revoked whether or not its owner lives on */
+			snprintf(ewhy, sizeof(ewhy),
+				 "expired: its max_session ended at %s (owner %s: %s)",
+				 utc(rec.expires, t1, sizeof(t1)), owner_name(o), why);
+			orphans++;
+			if (r.dry_run)
+				printf("would reap %s: %s; %zu key(s)%s\n", rec.sid, ewhy,
+				       rec.keys.n, rec.ring > 0 ? " and its keyring" : "");
+			else if (reap_one(&r, &rec, ewhy) == 0)
+				reaped++;
+		} else if (o == OWNER_ALIVE) {
 			if (r.verbose)
 				printf("alive %s: %s; left alone\n", rec.sid, why);
 		} else if (o == OWNER_UNKNOWN) {
@@ -1046,10 +1092,10 @@ int cmd_reap(int argc, char **argv)
 	if (n == 0)
 		printf("nothing to reap: no sessions in %s\n", r.sessions_dir);
 	else if (orphans == 0)
-		printf("nothing to reap: %zu session(s), none orphaned\n", n);
+		printf("nothing to reap: %zu session(s), none orphaned or expired\n", n);
 	else if (!r.dry_run)
-		printf("%zu orphaned session(s), %zu reaped, %zu failed\n", orphans, reaped,
-		       orphans - reaped);
+		printf("%zu orphaned or expired session(s), %zu reaped, %zu failed\n", orphans,
+		       reaped, orphans - reaped);
 	ret = r.problems > 0 ? CLI_REJECT : CLI_OK;
 out:
 	free_names(names, n);

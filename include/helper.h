@@ -32,7 +32,15 @@
  *          {"ok":false,"error":REASON,"grant":N|null}
  *   close: {"ok":BOOL,"ring_revoked":BOOL,
  *           "results":[{"grant":N,"serial":S,"revoked":BOOL,
- *                       "broker":"ok"|"failed: REASON"|"none"}, …]}
+ *                       "broker":"ok"|"failed: REASON"|"none",
+ *                       "note":STR (optional)}, …]}
+ *
+ *          Before revoking a serial the helper describes it: only a "user"
+ *          key owned by its effective uid named "pam_agent:<grant>" (or the
+ *          session's keyring "pam_agent:<sid>", a write-ahead entry) is
+ *          revoked. A serial that now names another key (serials are
+ *          reused once a key is garbage-collected) is left alone and counts
+ *          as revoked (ours is gone); "note" says so.
  *
  * The helper exits 0 after an ok:true reply, 1 after an ok:false reply, 2
  * when it could not reply at all (terminal on stdin, bad usage).
@@ -97,8 +105,9 @@ struct hp_exchange {
 };
 
 /*
- * Runs argv[0] (an absolute path; no PATH search, no shell) with argv, an
- * environment of HP_ENV_PATH only, default signal dispositions, an empty
+ * Runs argv[0] (an absolute path; no PATH search, no shell) with argv, the
+ * working directory "/" (never the caller's; a failing chdir fails the
+ * run), an environment of HP_ENV_PATH only, default signal dispositions, an empty
  * signal mask, its own process group, stdin/stdout/stderr as described
  * above and every other descriptor closed. Safe inside a PAM module: it
  * changes no signal disposition and no global state (SIGPIPE is blocked
@@ -197,6 +206,7 @@ struct hp_close_result {
 	int32_t serial;
 	bool revoked;
 	char *broker; /* "ok", "failed: …" or "none" */
+	char *note;   /* why the key was not revoked in the kernel, or NULL */
 };
 
 struct hp_close_results {

@@ -267,9 +267,24 @@ n_agents=$(cat "$base" "$tmp/policy/base-local.d"/*.conf | grep -c '^\[agent ')
 n_grants=$(cat "$base" "$tmp/policy/base-local.d"/*.conf | grep -c '^\[grant ')
 n_files=$((1 + $(ls "$tmp/policy/base-local.d" | grep -c '\.conf$')))
 
+# the scenario configuration lets several agent rules be one local account
+# (svc-support, agent): check warns about each such account (security review
+# H2), naming the rules; the warnings follow any problems
+line_of() { grep -n "^\[agent $2\]" "$1" | cut -d: -f1; }
+shared_warnings() { # shared_warnings FILE: the two warnings for FILE
+	sw_ptrace="agents running as one uid can ptrace each other (read each other's memory, credentials and tokens) unless kernel.yama.ptrace_scope is at least 1, and signal each other and share their files in any case: give each agent an account of its own"
+	sw_sup=$(line_of "$1" spiffe://example.org/agents/support-bot)
+	sw_all=$(line_of "$1" 'spiffe://example.org/agents/\*')
+	sw_orch=$(line_of "$1" spiffe://example.org/orchestrator)
+	printf '%s\n%s' \
+		"$1:$sw_sup: warning: local account 'svc-support' is shared by 3 agent rules: [agent spiffe://example.org/agents/support-bot] ($1:$sw_sup), [agent spiffe://example.org/agents/*] ($1:$sw_all), [agent spiffe://example.org/orchestrator] ($1:$sw_orch); $sw_ptrace" \
+		"$1:$sw_all: warning: local account 'agent' is shared by 2 agent rules: [agent spiffe://example.org/agents/*] ($1:$sw_all), [agent spiffe://example.org/orchestrator] ($1:$sw_orch); $sw_ptrace"
+}
+
 run_expect "check lists every key set that does not load" 1 \
 "$base:$td_line: [trust_domain example.org] bundle: $keys/example.org.json: cannot open: No such file or directory
-$base:$iss_line: [issuer https://login.example.org] jwks: $keys/login.example.org.json: cannot open: No such file or directory" \
+$base:$iss_line: [issuer https://login.example.org] jwks: $keys/login.example.org.json: cannot open: No such file or directory
+$(shared_warnings "$base")" \
 	"$PA" check --config "$base"
 
 "$PA" testca init "$tmp/ca" --trust-domain example.org >/dev/null || bad "testca init"
@@ -277,14 +292,16 @@ cp "$tmp/ca/bundle.json" "$keys/example.org.json" || exit 1
 cp "$data/independent/oidc_jwks.json" "$keys/login.example.org.json" || exit 1
 chmod 644 "$keys"/*.json
 
-run_expect "check accepts the scenario configuration" 0 \
-	"configuration OK: $n_files files, 1 trust domains (1 keys), 1 issuers, $n_agents agent rules, $n_grants grants" \
+run_expect "check accepts the scenario configuration, warning about shared accounts" 0 \
+	"$(shared_warnings "$base")
+configuration OK: $n_files files, 1 trust domains (1 keys), 1 issuers, $n_agents agent rules, $n_grants grants (with warnings above)" \
 	"$PA" check --config "$base"
 
 printf '{"keys": [}\n' >"$keys/broken.json"
 sed -e "s|$keys/login.example.org.json|$keys/broken.json|" "$base" >"$tmp/policy/badjwks.conf"
 run_expect "check names a key set that is not JSON" 1 \
-	"$tmp/policy/badjwks.conf:$iss_line: [issuer https://login.example.org] jwks: $keys/broken.json: not valid JSON at line 1 column 11: unexpected token near '}'" \
+	"$tmp/policy/badjwks.conf:$iss_line: [issuer https://login.example.org] jwks: $keys/broken.json: not valid JSON at line 1 column 11: unexpected token near '}'
+$(shared_warnings "$tmp/policy/badjwks.conf")" \
 	"$PA" check --config "$tmp/policy/badjwks.conf"
 
 # broken configurations, each written here (owned by us, 0644 unless said)
@@ -310,6 +327,27 @@ printf '%s\n%s\n' "$good_head" "$good_tail" >"$b/good.conf"
 run_expect "check accepts a small configuration" 0 \
 	"configuration OK: 1 files, 1 trust domains (1 keys), 0 issuers, 1 agent rules, 0 grants" \
 	"$PA" check --config "$b/good.conf"
+
+# H2: two agent rules that are one local account: a warning naming both, exit 0
+printf '%s\n%s\n[agent spiffe://example.org/other]\nusers = nobody root\nservices = sshd\n' \
+	"$good_head" "$good_tail" >"$b/shared.conf"
+run_expect "check warns when two agent rules share a local account" 0 \
+	"$b/shared.conf:7: warning: local account 'root' is shared by 2 agent rules: [agent spiffe://example.org/bot] ($b/shared.conf:7), [agent spiffe://example.org/other] ($b/shared.conf:10); agents running as one uid can ptrace each other (read each other's memory, credentials and tokens) unless kernel.yama.ptrace_scope is at least 1, and signal each other and share their files in any case: give each agent an account of its own
+configuration OK: 1 files, 1 trust domains (1 keys), 0 issuers, 2 agent rules, 0 grants (with warnings above)" \
+	"$PA" check --config "$b/shared.conf"
+
+# M1: exec brokers run as root in "/"; arguments that look like relative file
+# names (python -m NAME, ./x, x.py) are warned about; URLs and other words not
+printf '%s\n%s\ngrants = py sh ok\n[grant py]\nclass = read\nsource = exec\ncommand = /usr/bin/python3 -m somebroker\nrevoke = /usr/bin/python3 broker.py --conf=./b.conf\nttl = 5m\n[grant sh]\nclass = read\nsource = exec\ncommand = /bin/sh ./issue\nttl = 5m\n[grant ok]\nclass = read\nsource = exec\ncommand = /usr/libexec/vault-broker issue kv/tickets https://vault.example.org --conf=/etc/b.conf\nrevoke = /usr/bin/python3 /usr/libexec/broker.py revoke\nttl = 5m\n' \
+	"$good_head" "$good_tail" >"$b/relative.conf"
+rel_tail='brokers run as root in "/", so it resolves against "/"; name files by absolute paths'
+run_expect "check warns about relative-looking broker arguments" 0 \
+	"$b/relative.conf:11: warning: [grant py] command: argument 'somebroker' is a python module name (-m), looked up in the working directory first: $rel_tail
+$b/relative.conf:11: warning: [grant py] revoke: argument 'broker.py' is a relative script file name: $rel_tail
+$b/relative.conf:11: warning: [grant py] revoke: argument '--conf=./b.conf' is a relative path: $rel_tail
+$b/relative.conf:17: warning: [grant sh] command: argument './issue' is a relative path: $rel_tail
+configuration OK: 1 files, 1 trust domains (1 keys), 0 issuers, 1 agent rules, 3 grants (with warnings above)" \
+	"$PA" check --config "$b/relative.conf"
 
 printf '%s\ncolour = blue\n%s\n' "$good_head" "$good_tail" >"$b/unknown-key.conf"
 run_expect "check: unknown key" 1 \

@@ -224,8 +224,12 @@ check "after reap: every key and the keyring read back revoked" \
 : > "$work/trigger"
 i=0
 while [ ! -s "$work/after" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+# (only its own secret counts: this agent runs as the test's uid, which owns
+# every key the helper places, and keyutils' %user: look-up falls back to
+# scanning /proc/keys, so it may find a key of another test running
+# meanwhile as the same uid; in production the keys are root's)
 check "the agent, still running, can no longer read its credential" \
-	sh -c '[ -s "$1" ] && [ "$(tail -n1 "$1")" != 0 ] && ! grep -qF -- "$(cat "$2")" "$1"' \
+	sh -c '[ -s "$1" ] && ! grep -qF -- "$(tr -d "\n" < "$2")" "$1"' \
 	sh "$work/after" "$work/file.secret" || sed 's/^/    /' "$work/after"
 kill -9 "$cmd_pid" 2>/dev/null
 cmd_pid=""
@@ -246,14 +250,19 @@ check "no secret in the audit file or in agent-run's output" \
 
 # ---- hand-written records ------------------------------------------------------------------------
 # record FILE SID PID START RING KEYS-JSON: a record as session.c writes it
+# (EXPIRES: its expiry, default in 10 minutes; TASK: its task JSON, default null)
 record() {
 	umask 077
-	printf '{"agent":"spiffe://example.org/agents/bot","expires":%s,"keys":%s,"opened":%s,"pid":%s,"ring":%s,"sid":"%s","start_time":%s,"task":null,"uid":%s,"user":"%s"}' \
-		"$(($(date +%s) + 600))" "$6" "$(date +%s)" "$3" "$5" "$2" "$4" "$(id -u)" "$me" > "$1"
+	printf '{"agent":"spiffe://example.org/agents/bot","expires":%s,"keys":%s,"opened":%s,"pid":%s,"ring":%s,"sid":"%s","start_time":%s,"task":%s,"uid":%s,"user":"%s"}' \
+		"${EXPIRES:-$(($(date +%s) + 600))}" "$6" "$(date +%s)" "$3" "$5" "$2" "$4" "${TASK:-null}" "$(id -u)" "$me" > "$1"
 	chmod 0600 "$1"
 }
-key() { # key NAME: a key as the helper places it, in this shell's session keyring
-	k=$(keyctl add user "pam_agent:$1" "value-of-$1" @s) && echo "$k" >> "$work/serials" && echo "$k"
+# key NAME: a key as the helper places it (permissions 0x0b3f0000: the helper,
+# in a session keyring of its own, revokes it as its owner), linked in this
+# shell's session keyring
+key() {
+	k=$(keyctl add user "pam_agent:$1" "value-of-$1" @s) && keyctl setperm "$k" 0x0b3f0000 &&
+		echo "$k" >> "$work/serials" && echo "$k"
 }
 
 # pid reuse: the pid lives (this shell), the start time is another one
@@ -275,6 +284,41 @@ expect "reap: same pid and start time: alive, left alone" 0 "alive $s2" \
 check "live owner: key still readable, record kept" \
 	sh -c 'keyctl print "$1" >/dev/null 2>&1 && test -f "$2"' sh "$k2" "$SESS/$s2"
 rm -f "$SESS/$s2"
+
+# F5: a session past its expiry (max_session) is reaped although its owner
+# lives on (this shell, same start time): key revoked, broker told, audited
+s2e=$(newsid)
+k2e=$(key g2e)
+EXPIRES=$(($(date +%s) - 5)) record "$SESS/$s2e" "$s2e" $$ "$(starttime $$)" 0 "[{\"grant\":\"g2e\",\"serial\":$k2e,\"expires_at\":1,\"handle\":\"h2e\",\"revoke\":\"$work/revoke $work/r2e.log\"}]"
+s2f=$(newsid)
+k2f=$(key g2f)
+record "$SESS/$s2f" "$s2f" $$ "$(starttime $$)" 0 "[{\"grant\":\"g2f\",\"serial\":$k2f,\"expires_at\":1,\"handle\":\"h2f\",\"revoke\":\"$work/revoke $work/r2f.log\"}]"
+expect "reap --dry-run: an expired session with a live owner would be reaped" 0 \
+	"would reap $s2e: expired: its max_session ended at" "$PAM_AGENT" reap --config "$CONF" --dry-run
+expect "reap: an expired session with a live owner is reaped" 0 "reaped $s2e: expired" \
+	"$PAM_AGENT" reap --config "$CONF"
+check "expired, owner alive: key revoked, broker told once, record removed" \
+	sh -c '! keyctl print "$1" >/dev/null 2>&1 && test "$(wc -l < "$2")" -eq 1 && test ! -e "$3"' \
+	sh "$k2e" "$work/r2e.log" "$SESS/$s2e"
+check "audit: the expired session is closed with reason expired" \
+	sh -c 'grep "\"sid\":\"$2\"" "$1" | grep "\"event\":\"session_closed\",\"result\":\"ok\"" | grep -q "expired"' \
+	sh "$work/audit.log" "$s2e"
+check "not yet expired, owner alive: key readable, no broker revocation, record kept" \
+	sh -c 'keyctl print "$1" >/dev/null 2>&1 && test ! -e "$2" && test -f "$3"' \
+	sh "$k2f" "$work/r2f.log" "$SESS/$s2f"
+rm -f "$SESS/$s2f"
+
+# a record with "task":"" (tokens with an empty task, before verification
+# refused them) is still reaped, not left unreadable forever
+s2t=$(newsid)
+k2t=$(key g2t)
+sh -c 'exit 0' & dead=$!
+wait $dead
+TASK='""' record "$SESS/$s2t" "$s2t" "$dead" 1 0 "[{\"grant\":\"g2t\",\"serial\":$k2t,\"expires_at\":1,\"handle\":null,\"revoke\":\"$work/revoke $work/r2t.log\"}]"
+expect "reap: a record with an empty task is reaped" 0 "reaped $s2t" "$PAM_AGENT" reap --config "$CONF"
+check "empty task: key revoked, broker told, record removed" \
+	sh -c '! keyctl print "$1" >/dev/null 2>&1 && test "$(wc -l < "$2")" -eq 1 && test ! -e "$3"' \
+	sh "$k2t" "$work/r2t.log" "$SESS/$s2t"
 
 # serials that now name other keys: neither the key nor the keyring is touched,
 # the broker revocation still runs
@@ -334,6 +378,9 @@ expect "reap: a record readable by others is refused" 1 "$s6: mode 0644" \
 expect "reap: a symbolic link is refused" 1 "$s7: cannot open" "$PAM_AGENT" reap --config "$CONF"
 expect "reap: other names are only noted" 1 "notes.txt is not a session record" \
 	"$PAM_AGENT" reap --config "$CONF"
+check "audit: an unreadable record is reported with its path (revoke_failed)" \
+	sh -c 'grep "\"sid\":\"$2\"" "$1" | grep "\"event\":\"revoke_failed\",\"result\":\"failed\"" | grep -qF "record $3/$2 cannot be read"' \
+	sh "$work/audit.log" "$s5" "$SESS"
 check "reap: a temporary record file older than a minute is removed, a fresh one kept" \
 	sh -c 'test ! -e "$1" && test -f "$2"' sh "$stale_tmp" "$fresh_tmp"
 check "untrusted records are left in place, their key untouched" \

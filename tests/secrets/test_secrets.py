@@ -568,6 +568,9 @@ def helper_part(work, src, rings, me, uid, key_path, jwks, static, minted, minte
 
     def newring():
         r = int(sh("keyctl", "newring", "pa-secrets-%d" % len(rings), "@s"))
+        # the module's per-session ring: owner "all" (the helper, in a session
+        # keyring of its own, places keys in it as its owner, not possessor)
+        sh("keyctl", "setperm", str(r), "0x0b3f0000")
         rings.append(r)
         return r
 

@@ -1040,6 +1040,268 @@ static void test_close_broker_fails(void **state)
 	hp_close_results_clear(&res);
 }
 
+/* ---- isolation from the caller (security review F9, M1; docs/security.md) ------------ */
+
+/*
+ * F9: the helper and its brokers (root in production) ran in the PAM
+ * application's session keyring, which is the agent's and writable by it.
+ * A key planted there must not be found by a broker searching its own @s,
+ * neither at open nor at close (revoke broker).
+ */
+static void test_brokers_own_session_keyring(void **state)
+{
+	struct fx *f = *state;
+	struct hp_open_args a = open_args(f);
+	struct hp_keys keys = { 0 };
+	struct hp_close_results res = { 0 };
+	char err[ERRLEN], failed[80], cmd[256], rev[256], desc[64];
+	key_serial_t planted;
+
+	need_helper(f);
+	if (access("/usr/bin/keyctl", X_OK) != 0 && access("/bin/keyctl", X_OK) != 0) {
+		print_message("keyctl (keyutils) is not installed\n");
+		skip();
+	}
+	snprintf(desc, sizeof(desc), "pa-planted-%s", f->sid);
+	/* the keyring the helper is started in: this test's session keyring */
+	planted = add_key("user", desc, "planted", 7, KEY_SPEC_SESSION_KEYRING);
+	assert_true(planted > 0);
+	/* the test itself finds it (so the broker would, in the same keyring) */
+	assert_int_equal(keyctl_search(KEY_SPEC_SESSION_KEYRING, "user", desc, 0), planted);
+	{
+		char body[1024];
+
+		snprintf(body, sizeof(body),
+			 "cat > /dev/null\n"
+			 "if keyctl search @s user %s >/dev/null 2>&1; then echo found; "
+			 "else echo absent; fi >> @D@/@WHO@.search\n",
+			 desc);
+		write_script(f, "search.sh", body);
+	}
+	{
+		/* two copies: one issues, one revokes */
+		const char *t = read_at(f, "search.sh");
+		char issue[2048], revoke[2048], *p;
+
+		snprintf(issue, sizeof(issue), "%s", t + strlen("#!/bin/sh\n"));
+		p = strstr(issue, "@WHO@");
+		assert_non_null(p);
+		snprintf(revoke, sizeof(revoke), "%.*sissue%s"
+			 "echo '{\"secret\":\"s\",\"revoke_handle\":\"h\"}'\n",
+			 (int)(p - issue), issue, p + 5);
+		write_script(f, "issue.sh", revoke);
+		snprintf(revoke, sizeof(revoke), "%.*srevoke%s", (int)(p - issue), issue, p + 5);
+		write_script(f, "revoke.sh", revoke);
+	}
+	snprintf(cmd, sizeof(cmd), "%s/issue.sh", f->dir);
+	snprintf(rev, sizeof(rev), "%s/revoke.sh", f->dir);
+	add_grant(f, "tickets-rw", POL_SOURCE_EXEC, cmd, rev, 60);
+	if (hp_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)) != 0)
+		fail_msg("hp_open: %s", err);
+	assert_string_equal(read_at(f, "issue.search"), "absent\n");
+	/* the key still went into the per-session keyring it was told about */
+	assert_int_equal(live_keys(f->ring), 1);
+	if (hp_close(f->helper, 20, f->sid, f->ring, AGENT, &keys, &res, err, sizeof(err)) != 0)
+		fail_msg("hp_close: %s", err);
+	assert_true(res.ok);
+	assert_string_equal(read_at(f, "revoke.search"), "absent\n");
+	hp_close_results_clear(&res);
+	hp_keys_clear(&keys);
+	keyctl_revoke(planted);
+	keyctl_unlink(planted, KEY_SPEC_SESSION_KEYRING);
+}
+
+/* Changes the working directory to dir; returns the old one for back_dir. */
+static int in_dir(const char *dir)
+{
+	int old = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	assert_true(old >= 0);
+	assert_int_equal(chdir(dir), 0);
+	return old;
+}
+
+static void back_dir(int old)
+{
+	assert_int_equal(fchdir(old), 0);
+	close(old);
+}
+
+/*
+ * M1: the helper and its brokers ran in the PAM application's working
+ * directory (under sudo or su the agent's own). A broker must run in "/",
+ * the helper too, and files planted in the caller's directory must not be
+ * picked up by a broker that resolves arguments against its directory.
+ */
+static void test_brokers_run_in_root_dir(void **state)
+{
+	struct fx *f = *state;
+	struct hp_open_args a = open_args(f);
+	struct hp_keys keys = { 0 };
+	char err[ERRLEN], failed[80], cmd[256], planted[128], path[256];
+	int old;
+
+	need_helper(f);
+	snprintf(planted, sizeof(planted), "%s/agent-home", f->dir);
+	assert_int_equal(mkdir(planted, 0755), 0);
+	/* what the agent leaves in its directory: a shell script and a python module */
+	snprintf(path, sizeof(path), "touch %s/PLANTED-RAN\necho '{\"secret\":\"planted\"}'\n",
+		 f->dir);
+	write_file_at(planted, "pa_planted.sh", path, 0755);
+	snprintf(path, sizeof(path),
+		 "open('%s/PLANTED-RAN', 'w').close()\nprint('{\"secret\":\"planted\"}')\n",
+		 f->dir);
+	write_file_at(planted, "pa_planted_broker.py", path, 0644);
+	write_script(f, "cwd.sh",
+		     "cat > /dev/null\npwd > @D@/broker.cwd\n"
+		     "readlink /proc/$PPID/cwd > @D@/helper.cwd\n"
+		     "echo '{\"secret\":\"s\"}'\n");
+
+	old = in_dir(planted);
+	/* the broker and the helper record where they run */
+	snprintf(cmd, sizeof(cmd), "%s/cwd.sh", f->dir);
+	add_grant(f, "where", POL_SOURCE_EXEC, cmd, NULL, 60);
+	if (hp_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)) != 0)
+		fail_msg("hp_open: %s", err);
+	hp_keys_clear(&keys);
+	assert_string_equal(read_at(f, "broker.cwd"), "/\n");
+	assert_string_equal(read_at(f, "helper.cwd"), "/\n");
+
+	/* relative arguments resolve against "/", never the caller's directory */
+	new_session(f);
+	a = open_args(f);
+	add_grant(f, "sh-rel", POL_SOURCE_EXEC, "/bin/sh pa_planted.sh", NULL, 60);
+	assert_int_equal(hp_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)), -1);
+	assert_string_equal(failed, "sh-rel");
+	if (access("/usr/bin/python3", X_OK) == 0) {
+		new_session(f);
+		a = open_args(f);
+		add_grant(f, "py-mod", POL_SOURCE_EXEC, "/usr/bin/python3 -m pa_planted_broker",
+			  NULL, 60);
+		assert_int_equal(hp_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)),
+				 -1);
+		assert_string_equal(failed, "py-mod");
+	} else {
+		print_message("/usr/bin/python3 missing: the python -m case is not run\n");
+	}
+	back_dir(old);
+	snprintf(path, sizeof(path), "%s/PLANTED-RAN", f->dir);
+	assert_int_equal(access(path, F_OK), -1);
+}
+
+/*
+ * M1, the helper on its own: started in another directory by something
+ * other than hp_run (here a shell that cds first), it still runs itself and
+ * its brokers in "/".
+ */
+static void test_helper_chdirs_itself(void **state)
+{
+	struct fx *f = *state;
+	struct hp_open_args a = open_args(f);
+	struct hp_exchange x;
+	char err[ERRLEN], cmd[256], shline[512];
+	const char *argv[] = { "/bin/sh", "-c", shline, NULL };
+	json_t *req, *reply;
+	char *text;
+
+	need_helper(f);
+	write_script(f, "cwd.sh",
+		     "cat > /dev/null\npwd > @D@/broker.cwd\n"
+		     "readlink /proc/$PPID/cwd > @D@/helper.cwd\n"
+		     "echo '{\"secret\":\"s\"}'\n");
+	snprintf(cmd, sizeof(cmd), "%s/cwd.sh", f->dir);
+	add_grant(f, "where", POL_SOURCE_EXEC, cmd, NULL, 60);
+	req = hp_open_request(&a, err, sizeof(err));
+	assert_non_null(req);
+	text = json_dumps(req, JSON_COMPACT);
+	assert_non_null(text);
+	snprintf(shline, sizeof(shline), "cd '%s' && exec '%s'", f->dir, f->helper);
+	memset(&x, 0, sizeof(x));
+	x.in = text;
+	x.inlen = strlen(text);
+	x.out_max = HP_REPLY_MAX;
+	x.timeout_ms = 20000;
+	x.want_stderr = true;
+	assert_int_equal(hp_exchange_run(argv, &x, err, sizeof(err)), 0);
+	reply = json_loadb(x.out ? x.out : "", x.outlen, 0, NULL);
+	if (!json_is_true(json_object_get(reply, "ok")))
+		fail_msg("helper: %s / %s", x.out ? x.out : "", x.errtext);
+	assert_string_equal(read_at(f, "helper.cwd"), "/\n");
+	assert_string_equal(read_at(f, "broker.cwd"), "/\n");
+	json_decref(reply);
+	json_decref(req);
+	free(text);
+	hp_exchange_clear(&x);
+}
+
+/*
+ * close describes each serial before revoking it: a serial that now names
+ * another key (reused after ours was garbage-collected) is left alone and
+ * counts as revoked, with a note; the broker is still told. A write-ahead
+ * entry (the ring's serial) is still revoked with the ring.
+ */
+static void test_close_checks_what_serial_names(void **state)
+{
+	struct fx *f = *state;
+	struct hp_keys keys = { 0 };
+	struct hp_close_results res = { 0 };
+	struct hp_key k[3];
+	char err[ERRLEN], rev[256];
+	int32_t victim, victim_ring;
+	char *v;
+
+	need_helper(f);
+	write_script(f, "revoke.sh", revoke_body);
+	snprintf(rev, sizeof(rev), "%s/revoke.sh", f->dir);
+	/* keys of someone else that now carry the serials the record names */
+	victim = kr_key_add(f->ring, "victim", "victim-value", 12, 60, err, sizeof(err));
+	assert_true(victim > 0);
+	victim_ring = add_key("keyring", KR_PREFIX "tickets-ro", NULL, 0,
+			      KEY_SPEC_SESSION_KEYRING);
+	assert_true(victim_ring > 0);
+	memset(k, 0, sizeof(k));
+	k[0].grant = (char *)"tickets-rw"; /* described "pam_agent:victim" */
+	k[0].serial = victim;
+	k[0].revoke = rev;
+	k[0].handle = (char *)"lease-7";
+	k[1].grant = (char *)"tickets-ro"; /* right name, wrong type */
+	k[1].serial = victim_ring;
+	k[2].grant = (char *)"pending"; /* a write-ahead entry: the ring's serial */
+	k[2].serial = f->ring;
+	k[2].revoke = rev;
+	keys.v = k;
+	keys.n = 3;
+	if (hp_close(f->helper, 20, f->sid, 0, AGENT, &keys, &res, err, sizeof(err)) != 0)
+		fail_msg("hp_close: %s", err);
+	assert_int_equal(res.n, 3);
+	/* the other keys are untouched */
+	v = key_value(victim);
+	assert_non_null(v);
+	assert_string_equal(v, "victim-value");
+	free(v);
+	assert_int_equal(keyctl_describe_alloc(victim_ring, &v) > 0, 1);
+	free(v);
+	assert_true(res.v[0].revoked);
+	assert_non_null(res.v[0].note);
+	assert_contains(res.v[0].note, "now names another key");
+	assert_contains(res.v[0].note, "pam_agent:victim");
+	assert_string_equal(res.v[0].broker, "ok");
+	assert_true(res.v[1].revoked);
+	assert_non_null(res.v[1].note);
+	assert_contains(res.v[1].note, "now names another key");
+	/* the write-ahead entry: the session's ring, ours, revoked */
+	assert_true(res.v[2].revoked);
+	assert_null(res.v[2].note);
+	errno = 0;
+	assert_null(key_value(f->ring));
+	assert_int_equal(errno, EKEYREVOKED);
+	assert_true(res.ok);
+	assert_int_equal(count_lines(f, "revoked.log"), 2);
+	hp_close_results_clear(&res);
+	keyctl_revoke(victim_ring);
+	keyctl_unlink(victim_ring, KEY_SPEC_SESSION_KEYRING);
+}
+
 /* ---- the helper program itself ---------------------------------------------------- */
 
 static void test_helper_refuses_terminal(void **state)
@@ -1542,6 +1804,11 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_close_revokes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_broker_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_brokers_own_session_keyring, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_brokers_run_in_root_dir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_helper_chdirs_itself, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_checks_what_serial_names, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_helper_refuses_terminal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_helper_bad_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_helper_output_has_no_secret, setup, teardown),
