@@ -498,6 +498,39 @@ static int put_list(json_t *o, const char *key, const struct aud_strlist *l)
 	return 0;
 }
 
+/*
+ * JSON_ENSURE_ASCII escapes everything below 0x20 and above 0x7e but the
+ * DEL byte (0x7f), which JSON allows raw in a string: a claim could put
+ * it on the line. Every raw DEL of the dumped line is inside a string,
+ * so it becomes the escape \u007f and the line stays printable ASCII.
+ * Frees line; returns the new line or NULL when out of memory.
+ */
+static char *escape_del(char *line)
+{
+	size_t n = 0, len = 0, i, o = 0;
+	char *out;
+
+	for (i = 0; line[i] != '\0'; i++)
+		n += line[i] == 0x7f;
+	len = i;
+	if (n == 0)
+		return line;
+	out = malloc(len + 5 * n + 1);
+	if (out != NULL) {
+		for (i = 0; i < len; i++) {
+			if (line[i] == 0x7f) {
+				memcpy(out + o, "\\u007f", 6);
+				o += 6;
+			} else {
+				out[o++] = line[i];
+			}
+		}
+		out[o] = '\0';
+	}
+	free(line);
+	return out;
+}
+
 char *aud_event_to_json(const struct aud_event *ev)
 {
 	char when[96], host[256];
@@ -577,5 +610,5 @@ char *aud_event_to_json(const struct aud_event *ev)
 	if (rc == 0)
 		line = pa_json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(o);
-	return line;
+	return line != NULL ? escape_del(line) : NULL;
 }

@@ -338,7 +338,7 @@ static void test_strings_sanitized(void **state)
 	big[sizeof(big) - 1] = '\0';
 	/* control bytes, quotes, invalid UTF-8, a valid multibyte character */
 	assert_int_equal(aud_event_set_context(ev, "sshd\n{\"fake\":1}", big,
-					       "h\xff\xfe\xc3\xa9\xed\xa0\x80", "tty\x1b[2J"), 0);
+					       "h\xff\xfe\xc3\xa9\xed\xa0\x80", "tty\x1b[2J\x7f"), 0);
 	assert_int_equal(aud_event_add_reason(ev, big), 0);
 	line = aud_event_to_json(ev);
 	assert_non_null(line);
@@ -350,6 +350,9 @@ static void test_strings_sanitized(void **state)
 	assert_non_null(o);
 	assert_null(json_object_get(o, "fake"));
 	assert_string_equal(json_string_value(json_object_get(o, "service")), "sshd\n{\"fake\":1}");
+	/* DEL, which JSON would allow raw, is escaped and reads back the same */
+	assert_non_null(strstr(line, "tty\\u001B[2J\\u007f"));
+	assert_string_equal(json_string_value(json_object_get(o, "tty")), "tty\x1b[2J\x7f");
 	/* invalid bytes (and a UTF-16 surrogate) became U+FFFD, é was kept */
 	assert_string_equal(json_string_value(json_object_get(o, "rhost")),
 			    "h\xef\xbf\xbd\xef\xbf\xbd\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
