@@ -61,6 +61,8 @@ static int ends_with_newline(int fd, off_t size)
 	do
 		r = pread(fd, &last, 1, size - 1);
 	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return 1; /* cut in the meantime (logrotate's copytruncate): nothing to end */
 	if (r != 1)
 		return -1;
 	return last == '\n';
@@ -113,8 +115,7 @@ int aud_file_append(const char *path, const char *line, char *err, size_t errlen
 	 */
 	nl = ends_with_newline(fd, st.st_size);
 	if (nl < 0) {
-		pa_err(err, errlen, "%s: cannot read its last byte: %s", path,
-		       errno ? strerror(errno) : "short read");
+		pa_err(err, errlen, "%s: cannot read its last byte: %s", path, strerror(errno));
 		goto out;
 	}
 	lead = nl ? 0 : 1;
