@@ -5,7 +5,8 @@
  *
  * The event has a fixed set of typed fields and no way to add an
  * arbitrary one: there is no field for a token or a secret. Every string
- * is capped, made valid UTF-8, and anything in it that looks like a
+ * is capped (identifiers at AUD_ID_MAX, kept apart by a hash when
+ * changed), made valid UTF-8, and anything in it that looks like a
  * compact JWS is replaced by "[redacted]" before it is stored.
  * No PAM headers here.
  */
@@ -22,8 +23,14 @@
 
 /* Version of the line format ("v" field). */
 #define AUD_FORMAT_VERSION 1
-/* Longest string field kept (bytes, before JSON escaping). */
+/* Longest free-text string field kept (bytes, before JSON escaping). */
 #define AUD_STRING_MAX 256
+/*
+ * Longest identifier kept whole (agent, issuer, actors, jti, sid): the
+ * SPIFFE ID maximum. An identifier that had to be cut or changed ends in
+ * " [sha256:HEX]" of the original, so different ids never look alike.
+ */
+#define AUD_ID_MAX 2048
 /* Longest reason kept. */
 #define AUD_REASON_MAX 512
 /* Most entries kept in each list (reasons, grants, keys, actors). */
@@ -112,11 +119,13 @@ int aud_emit(const struct aud_sink *sink, const struct aud_event *ev,
 	     char *err, size_t errlen);
 
 /*
- * Appends line plus "\n" to path with one write(2): opened
- * O_WRONLY|O_APPEND|O_CREAT|O_NOFOLLOW|O_CLOEXEC, created 0600, and
+ * Appends line plus "\n" to path, normally with one write(2): opened
+ * O_RDWR|O_APPEND|O_CREAT|O_NOFOLLOW|O_CLOEXEC, created 0600, and
  * checked on the descriptor: a regular file owned by root or the
- * effective uid, not group/world-writable. Never truncates. Returns 0 or
- * -1 with err.
+ * effective uid, not group/world-writable. Under an flock(2) (waited for
+ * at most 2 s): a newline first when the file does not end in one, and
+ * after a short write the partial line is cut off again (docs/audit.md).
+ * Never truncates anything else. Returns 0 or -1 with err.
  */
 int aud_file_append(const char *path, const char *line, char *err, size_t errlen);
 

@@ -2,6 +2,8 @@
  * event.c - the audit event builder: typed fields only, every string
  * capped, made valid UTF-8 and cleared of anything that looks like a
  * token, and one JSON line in a fixed key order (docs/audit.md).
+ * Identifiers (agent, issuer, actors, jti, sid) are kept whole up to
+ * AUD_ID_MAX and marked with the hash of the original when changed.
  */
 #include "config.h"
 
@@ -11,6 +13,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "audit.h"
 #include "pa_json.h"
@@ -178,11 +181,54 @@ static char *sanitize(const char *s, size_t cap, bool *oom)
 	return out;
 }
 
-/* Replaces *field by a sanitized copy of value. */
-static int set_field(char **field, const char *value)
+/*
+ * A copy of the identifier s fit for the log: kept whole up to
+ * AUD_ID_MAX bytes. When sanitize() had to change it (cut, a
+ * token-looking run redacted, invalid UTF-8 replaced), " [sha256:HEX]"
+ * of the original bytes is appended, so two different identifiers never
+ * give the same field. The marker cannot occur in a SPIFFE ID (no space,
+ * no brackets). NULL when s is NULL or memory ran out (*oom set).
+ */
+static char *sanitize_id(const char *s, bool *oom)
+{
+	static const char hexd[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0, i;
+	char *out = sanitize(s, AUD_ID_MAX, oom), *grown;
+	size_t o;
+
+	if (out == NULL || strcmp(out, s) == 0)
+		return out;
+	if (EVP_Digest(s, strlen(s), md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
+		free(out);
+		*oom = true;
+		return NULL;
+	}
+	o = strlen(out);
+	/* " [sha256:" + 64 hex + "]" + NUL */
+	grown = realloc(out, o + 9 + 64 + 2);
+	if (grown == NULL) {
+		free(out);
+		*oom = true;
+		return NULL;
+	}
+	out = grown;
+	memcpy(out + o, " [sha256:", 9);
+	o += 9;
+	for (i = 0; i < mdlen; i++) {
+		out[o++] = hexd[md[i] >> 4];
+		out[o++] = hexd[md[i] & 15];
+	}
+	out[o++] = ']';
+	out[o] = '\0';
+	return out;
+}
+
+/* Replaces *field by a sanitized copy of value (an identifier when is_id). */
+static int set_field_as(char **field, const char *value, bool is_id)
 {
 	bool oom = false;
-	char *s = sanitize(value, AUD_STRING_MAX, &oom);
+	char *s = is_id ? sanitize_id(value, &oom) : sanitize(value, AUD_STRING_MAX, &oom);
 
 	if (oom)
 		return -1;
@@ -191,7 +237,22 @@ static int set_field(char **field, const char *value)
 	return 0;
 }
 
-/* Appends a sanitized copy of value (capped at cap); counts overflow. 0 or -1. */
+/* Replaces *field by a sanitized copy of the free-text value. */
+static int set_field(char **field, const char *value)
+{
+	return set_field_as(field, value, false);
+}
+
+/* Replaces *field by a sanitized copy of the identifier value. */
+static int set_id_field(char **field, const char *value)
+{
+	return set_field_as(field, value, true);
+}
+
+/*
+ * Appends a sanitized copy of value (capped at cap; cap 0: an identifier,
+ * see sanitize_id); counts overflow. 0 or -1.
+ */
 static int list_add(struct aud_strlist *l, const char *value, size_t cap)
 {
 	bool oom = false;
@@ -204,7 +265,7 @@ static int list_add(struct aud_strlist *l, const char *value, size_t cap)
 		l->dropped++;
 		return 0;
 	}
-	s = sanitize(value, cap, &oom);
+	s = cap == 0 ? sanitize_id(value, &oom) : sanitize(value, cap, &oom);
 	if (s == NULL)
 		return -1;
 	grown = realloc(l->v, (l->n + 1) * sizeof(*grown));
@@ -274,7 +335,7 @@ void aud_event_free(struct aud_event *ev)
 
 int aud_event_set_agent(struct aud_event *ev, const char *agent_id)
 {
-	return set_field(&ev->agent, agent_id);
+	return set_id_field(&ev->agent, agent_id);
 }
 
 int aud_event_set_identity(struct aud_event *ev, const struct id_identity *id)
@@ -285,10 +346,10 @@ int aud_event_set_identity(struct aud_event *ev, const struct id_identity *id)
 
 	if (id == NULL)
 		return 0;
-	rc |= set_field(&ev->agent, id->agent_id);
-	rc |= set_field(&ev->issuer, id->issuer);
+	rc |= set_id_field(&ev->agent, id->agent_id);
+	rc |= set_id_field(&ev->issuer, id->issuer);
 	rc |= set_field(&ev->task, id->task);
-	rc |= set_field(&ev->jti, id->jti);
+	rc |= set_id_field(&ev->jti, id->jti);
 	rc |= set_field(&ev->fingerprint, id->fingerprint[0] ? id->fingerprint : NULL);
 	/* the actors, named as the policy engine names them */
 	list_clear(&ev->actors);
@@ -299,14 +360,14 @@ int aud_event_set_identity(struct aud_event *ev, const struct id_identity *id)
 		char *name = NULL;
 
 		if (sub == NULL) {
-			rc |= list_add(&ev->actors, "(no sub)", AUD_STRING_MAX);
+			rc |= list_add(&ev->actors, "(no sub)", 0);
 			continue;
 		}
 		if (strncmp(sub, "spiffe://", 9) != 0 && (iss != NULL || id->issuer != NULL)) {
 			if (asprintf(&name, "%s#%s", iss ? iss : id->issuer, sub) < 0)
 				return -1;
 		}
-		rc |= list_add(&ev->actors, name ? name : sub, AUD_STRING_MAX);
+		rc |= list_add(&ev->actors, name ? name : sub, 0);
 		free(name);
 	}
 	return rc != 0 ? -1 : 0;
@@ -326,7 +387,7 @@ int aud_event_set_context(struct aud_event *ev, const char *service, const char 
 
 int aud_event_set_session(struct aud_event *ev, const char *sid)
 {
-	return set_field(&ev->sid, sid);
+	return set_id_field(&ev->sid, sid);
 }
 
 void aud_event_set_class(struct aud_event *ev, enum pol_class cls)
@@ -437,6 +498,39 @@ static int put_list(json_t *o, const char *key, const struct aud_strlist *l)
 	return 0;
 }
 
+/*
+ * JSON_ENSURE_ASCII escapes everything below 0x20 and above 0x7e but the
+ * DEL byte (0x7f), which JSON allows raw in a string: a claim could put
+ * it on the line. Every raw DEL of the dumped line is inside a string,
+ * so it becomes the escape \u007f and the line stays printable ASCII.
+ * Frees line; returns the new line or NULL when out of memory.
+ */
+static char *escape_del(char *line)
+{
+	size_t n = 0, len = 0, i, o = 0;
+	char *out;
+
+	for (i = 0; line[i] != '\0'; i++)
+		n += line[i] == 0x7f;
+	len = i;
+	if (n == 0)
+		return line;
+	out = malloc(len + 5 * n + 1);
+	if (out != NULL) {
+		for (i = 0; i < len; i++) {
+			if (line[i] == 0x7f) {
+				memcpy(out + o, "\\u007f", 6);
+				o += 6;
+			} else {
+				out[o++] = line[i];
+			}
+		}
+		out[o] = '\0';
+	}
+	free(line);
+	return out;
+}
+
 char *aud_event_to_json(const struct aud_event *ev)
 {
 	char when[96], host[256];
@@ -516,5 +610,5 @@ char *aud_event_to_json(const struct aud_event *ev)
 	if (rc == 0)
 		line = pa_json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(o);
-	return line;
+	return line != NULL ? escape_del(line) : NULL;
 }

@@ -7,23 +7,78 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "audit.h"
 
+/* How long to wait for the audit file's lock, and how often to try. */
+#define AUD_LOCK_WAIT_MS 2000
+#define AUD_LOCK_STEP_MS 5
+
+/*
+ * Takes the exclusive flock of fd, waiting at most AUD_LOCK_WAIT_MS.
+ * Returns whether it got it. The wait is bounded because flock(2) needs
+ * only a descriptor: a reader of a 0640 log could otherwise hold the
+ * lock and stall every login. The lock keeps our own writers' repairs
+ * (below) clean; without it a line is still written whole by one
+ * O_APPEND write and still starts on a line of its own.
+ */
+static bool lock_file(int fd)
+{
+	const struct timespec step = { 0, AUD_LOCK_STEP_MS * 1000000L };
+	int waited = 0;
+
+	for (;;) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return true;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return false;
+		if (waited >= AUD_LOCK_WAIT_MS)
+			return false;
+		nanosleep(&step, NULL);
+		waited += AUD_LOCK_STEP_MS;
+	}
+}
+
+/*
+ * Whether the file (of size size) ends in a newline, i.e. the next line
+ * starts fresh. 1 yes (or empty), 0 no, -1 read error.
+ */
+static int ends_with_newline(int fd, off_t size)
+{
+	char last;
+	ssize_t r;
+
+	if (size == 0)
+		return 1;
+	do
+		r = pread(fd, &last, 1, size - 1);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return 1; /* cut in the meantime (logrotate's copytruncate): nothing to end */
+	if (r != 1)
+		return -1;
+	return last == '\n';
+}
+
 int aud_file_append(const char *path, const char *line, char *err, size_t errlen)
 {
 	struct stat st;
-	size_t len = strlen(line);
+	size_t len = strlen(line), total, done = 0, lead;
 	char *buf = NULL;
+	const char *what;
+	off_t end;
 	ssize_t n;
-	int fd, rc = -1;
+	int fd, rc = -1, nl, werr;
 
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
 	if (fd < 0) {
 		if (errno == ELOOP)
 			return pa_err(err, errlen, "%s: is a symbolic link", path);
@@ -47,26 +102,72 @@ int aud_file_append(const char *path, const char *line, char *err, size_t errlen
 		       (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
-	buf = malloc(len + 1);
+	(void)lock_file(fd); /* released by close() */
+	/* the size now, under the lock: where our line goes */
+	if (fstat(fd, &st) != 0) {
+		pa_err(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+		goto out;
+	}
+	/*
+	 * A file that does not end in a newline (a writer that crashed or
+	 * lost power mid-line) gets one first: the fragment stays as the
+	 * (unparseable) line it is, and ours starts on a line of its own.
+	 */
+	nl = ends_with_newline(fd, st.st_size);
+	if (nl < 0) {
+		pa_err(err, errlen, "%s: cannot read its last byte: %s", path, strerror(errno));
+		goto out;
+	}
+	lead = nl ? 0 : 1;
+	total = lead + len + 1;
+	buf = malloc(total);
 	if (buf == NULL) {
 		pa_err(err, errlen, "%s: out of memory", path);
 		goto out;
 	}
-	memcpy(buf, line, len);
-	buf[len] = '\n';
-	/* one write: O_APPEND keeps concurrent lines whole */
-	do
-		n = write(fd, buf, len + 1);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		pa_err(err, errlen, "%s: write failed: %s", path, strerror(errno));
+	buf[0] = '\n';
+	memcpy(buf + lead, line, len);
+	buf[lead + len] = '\n';
+	/* one write normally: O_APPEND keeps concurrent lines whole */
+	werr = 0;
+	while (done < total) {
+		n = write(fd, buf + done, total - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			werr = n < 0 ? errno : ENOSPC;
+			break;
+		}
+		done += (size_t)n;
+	}
+	if (done == total) {
+		rc = 0;
 		goto out;
 	}
-	if ((size_t)n != len + 1) {
-		pa_err(err, errlen, "%s: short write (%zd of %zu bytes)", path, n, len + 1);
+	if (done == 0) {
+		pa_err(err, errlen, "%s: write failed: %s", path, strerror(werr));
 		goto out;
 	}
-	rc = 0;
+	/*
+	 * A short write (full file system, file size limit): take our
+	 * partial line back out, so that the next line is not glued onto
+	 * it - but only when nothing was appended after it (all our writers
+	 * take the lock, but the lock is advisory).
+	 */
+	end = lseek(fd, 0, SEEK_CUR);
+	if (end < (off_t)done || fstat(fd, &st) != 0) {
+		what = strerror(errno);
+	} else if (st.st_size != end) {
+		what = "the file grew after it";
+	} else if (ftruncate(fd, end - (off_t)done) != 0) {
+		what = strerror(errno);
+	} else {
+		pa_err(err, errlen, "%s: short write (%zu of %zu bytes): %s; the partial line was "
+		       "removed", path, done, total, strerror(werr));
+		goto out;
+	}
+	pa_err(err, errlen, "%s: short write (%zu of %zu bytes): %s; the partial line could not "
+	       "be removed: %s", path, done, total, strerror(werr), what);
 out:
 	free(buf);
 	if (close(fd) != 0 && rc == 0)

@@ -15,8 +15,12 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -334,7 +338,7 @@ static void test_strings_sanitized(void **state)
 	big[sizeof(big) - 1] = '\0';
 	/* control bytes, quotes, invalid UTF-8, a valid multibyte character */
 	assert_int_equal(aud_event_set_context(ev, "sshd\n{\"fake\":1}", big,
-					       "h\xff\xfe\xc3\xa9\xed\xa0\x80", "tty\x1b[2J"), 0);
+					       "h\xff\xfe\xc3\xa9\xed\xa0\x80", "tty\x1b[2J\x7f"), 0);
 	assert_int_equal(aud_event_add_reason(ev, big), 0);
 	line = aud_event_to_json(ev);
 	assert_non_null(line);
@@ -346,6 +350,9 @@ static void test_strings_sanitized(void **state)
 	assert_non_null(o);
 	assert_null(json_object_get(o, "fake"));
 	assert_string_equal(json_string_value(json_object_get(o, "service")), "sshd\n{\"fake\":1}");
+	/* DEL, which JSON would allow raw, is escaped and reads back the same */
+	assert_non_null(strstr(line, "tty\\u001B[2J\\u007f"));
+	assert_string_equal(json_string_value(json_object_get(o, "tty")), "tty\x1b[2J\x7f");
 	/* invalid bytes (and a UTF-16 surrogate) became U+FFFD, é was kept */
 	assert_string_equal(json_string_value(json_object_get(o, "rhost")),
 			    "h\xef\xbf\xbd\xef\xbf\xbd\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
@@ -381,15 +388,112 @@ static void test_cap_keeps_utf8_whole(void **state)
 	/* a 3-byte character straddling the cap */
 	memset(text, 'x', AUD_STRING_MAX - 1);
 	memcpy(text + AUD_STRING_MAX - 1, "\xe2\x82\xac" "yz", 6);
-	assert_int_equal(aud_event_set_agent(ev, text), 0);
+	assert_int_equal(aud_event_set_context(ev, "sshd", text, NULL, NULL), 0);
 	line = aud_event_to_json(ev);
 	o = json_loads(line, 0, NULL);
-	s = json_string_value(json_object_get(o, "agent"));
+	s = json_string_value(json_object_get(o, "user"));
 	assert_int_equal(strlen(s), AUD_STRING_MAX - 1 + 3);
 	assert_string_equal(s + AUD_STRING_MAX - 1, "...");
 	json_decref(o);
 	free(line);
 	aud_event_free(ev);
+}
+
+/* The "agent" field of an event for agent_id (heap string). */
+static char *agent_field(const char *agent_id)
+{
+	struct aud_event *ev = aud_event_new(AUD_AUTHENTICATE, AUD_RESULT_OK, &when);
+	char *line, *out;
+	json_t *o;
+
+	assert_non_null(ev);
+	assert_int_equal(aud_event_set_agent(ev, agent_id), 0);
+	line = aud_event_to_json(ev);
+	assert_non_null(line);
+	o = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
+	assert_non_null(o);
+	out = strdup(json_string_value(json_object_get(o, "agent")));
+	assert_non_null(out);
+	json_decref(o);
+	free(line);
+	aud_event_free(ev);
+	return out;
+}
+
+/* A SPIFFE ID of exactly len bytes ending in last. */
+static char *long_id(size_t len, char last)
+{
+	static const char prefix[] = "spiffe://example.org/agents/";
+	char *s = malloc(len + 1);
+
+	assert_non_null(s);
+	memcpy(s, prefix, sizeof(prefix) - 1);
+	memset(s + sizeof(prefix) - 1, 'a', len - (sizeof(prefix) - 1));
+	s[len - 1] = last;
+	s[len] = '\0';
+	return s;
+}
+
+/* L4: ids that differ only past the free-text cap stay apart; 2048 bytes whole. */
+static void test_ids_kept_whole(void **state)
+{
+	char *a = long_id(300, '1'), *b = long_id(300, '2'), *max = long_id(AUD_ID_MAX, 'z');
+	char *over = long_id(AUD_ID_MAX + 1, 'y'), *over2 = long_id(AUD_ID_MAX + 1, 'x');
+	char *fa = agent_field(a), *fb = agent_field(b), *fmax = agent_field(max);
+	char *fover = agent_field(over), *fover2 = agent_field(over2);
+	char *t1, *t2;
+	struct id_identity *id;
+	struct aud_event *ev;
+	char *line;
+	json_t *o, *actors;
+
+	(void)state;
+	assert_string_equal(fa, a);
+	assert_string_equal(fb, b);
+	assert_string_not_equal(fa, fb);
+	assert_string_equal(fmax, max);
+	/* longer than any SPIFFE ID: cut, marked, and still told apart by the hash */
+	assert_non_null(strstr(fover, "... [sha256:"));
+	assert_string_not_equal(fover, fover2);
+	assert_int_equal(strncmp(fover, over, AUD_ID_MAX), 0);
+	/* ids that sanitizing changes (redaction, invalid UTF-8) are told apart too */
+	t1 = agent_field("spiffe://example.org/eyJhbGci.AAAA");
+	t2 = agent_field("spiffe://example.org/eyJhbGci.BBBB");
+	assert_non_null(strstr(t1, "[redacted] [sha256:"));
+	assert_string_not_equal(t1, t2);
+	free(t1);
+	free(t2);
+	t1 = agent_field("spiffe://example.org/\xff");
+	t2 = agent_field("spiffe://example.org/\xfe");
+	assert_string_not_equal(t1, t2);
+	free(t1);
+	free(t2);
+	/* the act chain's actors are ids as well */
+	id = mkid();
+	json_decref(id->act);
+	id->act = json_pack("{s:s,s:{s:s}}", "sub", a, "act", "sub", b);
+	assert_non_null(id->act);
+	ev = aud_event_new(AUD_DECISION, AUD_RESULT_ALLOW, &when);
+	assert_int_equal(aud_event_set_identity(ev, id), 0);
+	line = aud_event_to_json(ev);
+	o = json_loads(line, 0, NULL);
+	actors = json_object_get(o, "actors");
+	assert_string_equal(json_string_value(json_array_get(actors, 0)), a);
+	assert_string_equal(json_string_value(json_array_get(actors, 1)), b);
+	json_decref(o);
+	free(line);
+	aud_event_free(ev);
+	idfree(id);
+	free(a);
+	free(b);
+	free(max);
+	free(over);
+	free(over2);
+	free(fa);
+	free(fb);
+	free(fmax);
+	free(fover);
+	free(fover2);
 }
 
 /* ---- the file ------------------------------------------------------------------------- */
@@ -513,6 +617,127 @@ static void test_emit_reports_failure(void **state)
 	sink.file = NULL;
 	assert_int_equal(aud_emit(&sink, ev, err, sizeof(err)), 0);
 	aud_event_free(ev);
+}
+
+/* Size of path, or -1. */
+static off_t file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* Emits one authenticate event for agent to path. */
+static int emit_one(const char *path, const char *agent, char *err, size_t errlen)
+{
+	struct aud_sink sink = { path, true, NULL, NULL };
+	struct aud_event *ev = aud_event_new(AUD_AUTHENTICATE, AUD_RESULT_OK, &when);
+	int rc;
+
+	if (ev == NULL || aud_event_set_agent(ev, agent) != 0)
+		return -2;
+	rc = aud_emit(&sink, ev, err, errlen);
+	aud_event_free(ev);
+	return rc;
+}
+
+/*
+ * L3: a short write (here EFBIG from RLIMIT_FSIZE, with SIGXFSZ ignored:
+ * what a full file system does with ENOSPC) is reported and its partial
+ * line taken back out; the next event is a line of its own. In a child,
+ * as the limit is per process.
+ */
+static void test_short_write_rolled_back(void **state)
+{
+	struct fx *f = *state;
+	char err[512];
+	pid_t pid;
+	int status;
+
+	assert_int_equal(emit_one(f->path, "spiffe://example.org/first", err, sizeof(err)), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		off_t before = file_size(f->path);
+		struct rlimit rl;
+
+		signal(SIGXFSZ, SIG_IGN);
+		if (getrlimit(RLIMIT_FSIZE, &rl) != 0)
+			_exit(10);
+		/* room for 40 more bytes: the next line is cut in the middle */
+		rl.rlim_cur = (rlim_t)before + 40;
+		if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+			_exit(11);
+		if (emit_one(f->path, "spiffe://example.org/second", err, sizeof(err)) != -1)
+			_exit(12);
+		if (file_size(f->path) != before) {
+			fprintf(stderr, "size %lld, was %lld\n", (long long)file_size(f->path),
+				(long long)before);
+			_exit(14);
+		}
+		if (strstr(err, "short write") == NULL || strstr(err, "partial line was removed") == NULL) {
+			fprintf(stderr, "unexpected error: %s\n", err);
+			_exit(13);
+		}
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* with room again, the next event is a whole, parseable line */
+	assert_int_equal(emit_one(f->path, "spiffe://example.org/third", err, sizeof(err)), 0);
+	{
+		char *text = slurp(f->path);
+
+		assert_int_equal(check_lines(text), 2);
+		assert_null(strstr(text, "second"));
+		assert_non_null(strstr(text, "spiffe://example.org/third"));
+		free(text);
+	}
+}
+
+/* L3: a fragment left by a crash mid-line stays a line of its own. */
+static void test_partial_tail_gets_newline(void **state)
+{
+	static const char frag[] = "{\"v\":1,\"event\":\"authent";
+	struct fx *f = *state;
+	char err[256], *text, *nl;
+	int fd;
+
+	fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, frag, sizeof(frag) - 1), (ssize_t)sizeof(frag) - 1);
+	close(fd);
+	assert_int_equal(emit_one(f->path, "spiffe://example.org/after", err, sizeof(err)), 0);
+	assert_int_equal(emit_one(f->path, "spiffe://example.org/again", err, sizeof(err)), 0);
+	text = slurp(f->path);
+	/* the fragment is kept as its own line, and every line after it parses */
+	assert_int_equal(strncmp(text, frag, sizeof(frag) - 1), 0);
+	assert_int_equal(text[sizeof(frag) - 1], '\n');
+	nl = text + sizeof(frag);
+	assert_int_equal(check_lines(nl), 2);
+	free(text);
+}
+
+/*
+ * The lock is flock(2), which any reader of a 0640 log could take: a
+ * writer waits a bounded time for it, then writes anyway (still one
+ * O_APPEND write), so a reader cannot stall logins.
+ */
+static void test_lock_holder_cannot_stall(void **state)
+{
+	struct fx *f = *state;
+	char err[256], *text;
+	int fd;
+
+	fd = open(f->path, O_RDONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	assert_int_equal(emit_one(f->path, "spiffe://example.org/a", err, sizeof(err)), 0);
+	close(fd);
+	text = slurp(f->path);
+	assert_int_equal(check_lines(text), 1);
+	free(text);
 }
 
 struct captured {
@@ -641,11 +866,15 @@ int main(void)
 		cmocka_unit_test(test_session_events),
 		cmocka_unit_test(test_strings_sanitized),
 		cmocka_unit_test(test_cap_keeps_utf8_whole),
+		cmocka_unit_test(test_ids_kept_whole),
 		cmocka_unit_test_setup_teardown(test_file_created_0600, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_appends, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_emit_reports_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_short_write_rolled_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partial_tail_gets_newline, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_holder_cannot_stall, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_syslog_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_token_in_audit_file, setup, teardown),
 	};

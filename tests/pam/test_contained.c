@@ -1,0 +1,557 @@
+/*
+ * test_contained.c - attacks from the security reviews that are contained
+ * without a change (docs/security.md, "contained"), through the real
+ * Linux-PAM library and the real helper and brokers:
+ *
+ * - PAM call sequences an application (or an attacker driving one) may
+ *   make: close_session twice, open_session twice on one handle, a failed
+ *   re-authentication on a handle that already had an allowing decision,
+ *   pam_end in a forked child with and without PAM_DATA_SILENT;
+ * - claims that try to forge audit or syslog lines (newlines, control
+ *   characters, quotes, a whole JSON object in "task");
+ * - deep act chains: deeper than pam_agent ever accepts (refused at the
+ *   account phase, the audit line still well-formed) and deeper than the
+ *   JSON parser's limit (refused at authentication, no crash).
+ *
+ * Calls libpam directly (pam_start ... pam_end) under pam_wrapper (see
+ * harness.h), because libpamtest runs every case on a fresh handle.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#ifndef PA_NO_PAMTEST
+#include <jansson.h>
+#include <security/pam_appl.h>
+
+#include "fixtures.h"
+#include "harness.h"
+
+#define BOT "spiffe://example.org/agents/bot"
+#define SERVICE "pa-contained"
+
+static const struct pa_service services[] = {
+	{ SERVICE, "auth required @MODULE@ config=@DIR@/policy.conf\n"
+		   "account required @MODULE@ config=@DIR@/policy.conf\n"
+		   "session required @MODULE@ config=@DIR@/policy.conf\n"
+		   "session required pam_permit.so\n" },
+	{ NULL, NULL },
+};
+
+static const char policy[] =
+	"[global]\n"
+	"audience = " FX_AUDIENCE "\n"
+	"audit_log = @DIR@/audit.jsonl\n"
+	"helper = %s\n"
+	"state_dir = @DIR@/state\n"
+	"max_delegation_depth = 2\n"
+	"[trust_domain example.org]\n"
+	"bundle = @DIR@/example.org.bundle.json\n"
+	"[service " SERVICE "]\n"
+	"class = read\n"
+	"[agent spiffe://example.org/agents/*]\n"
+	"users = @USER@\n"
+	"services = " SERVICE "\n"
+	"grants = lease\n"
+	"[grant lease]\n"
+	"class = read\n"
+	"source = exec\n"
+	"command = @DIR@/issue.sh\n"
+	"revoke = @DIR@/revoke.sh\n"
+	"ttl = 5m\n";
+
+/* issue: a secret with a revoke handle; revoke: one line per revocation */
+static const char issue_sh[] = "#!/bin/sh\ncat >/dev/null\n"
+			       "echo '{\"secret\":\"lease-secret\",\"revoke_handle\":\"h-1\"}'\n";
+static const char revoke_sh[] = "#!/bin/sh\n{ cat; echo; } >> @DIR@/revoked.log\n";
+
+static struct fx_domain example;
+static int64_t now;
+
+/* ---- helpers ------------------------------------------------------------------------- */
+
+/* The conversation: answers every hidden prompt with the token in appdata. */
+static int conv(int n, const struct pam_message **msg, struct pam_response **resp, void *appdata)
+{
+	struct pam_response *r = calloc((size_t)n, sizeof(*r));
+	int i;
+
+	if (r == NULL)
+		return PAM_BUF_ERR;
+	for (i = 0; i < n; i++) {
+		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF && appdata != NULL) {
+			r[i].resp = strdup(appdata);
+			if (r[i].resp == NULL) {
+				while (i-- > 0)
+					free(r[i].resp);
+				free(r);
+				return PAM_BUF_ERR;
+			}
+		}
+	}
+	*resp = r;
+	return PAM_SUCCESS;
+}
+
+struct txn {
+	pam_handle_t *pamh;
+	struct pam_conv c;
+	char *token;
+};
+
+/* pam_start on SERVICE for the test user, answering prompts with token. */
+static void txn_start(struct txn *t, char *token)
+{
+	memset(t, 0, sizeof(*t));
+	t->token = token;
+	t->c.conv = conv;
+	t->c.appdata_ptr = token;
+	assert_int_equal(pam_start(SERVICE, fx_user(), &t->c, &t->pamh), PAM_SUCCESS);
+}
+
+static void txn_end(struct txn *t, int status)
+{
+	assert_int_equal(pam_end(t->pamh, status), PAM_SUCCESS);
+	t->pamh = NULL;
+	free(t->token);
+	t->token = NULL;
+}
+
+/* Checks one PAM call's result, with the log on failure. */
+#define EXPECT(call, want)                                                                       \
+	do {                                                                                     \
+		int rv_ = (call);                                                                \
+		if (rv_ != (want))                                                               \
+			fail_msg("%s: %d (%s), expected %d\nlog:\n%s", #call, rv_,               \
+				 pam_strerror(NULL, rv_), (want), pa_harness_log());             \
+	} while (0)
+
+/* auth + account + open_session on a fresh handle. */
+static void open_full(struct txn *t, const char *sub)
+{
+	txn_start(t, fx_mint(&example, sub, FX_AUDIENCE, now, now + 300, NULL));
+	EXPECT(pam_authenticate(t->pamh, 0), PAM_SUCCESS);
+	EXPECT(pam_acct_mgmt(t->pamh, 0), PAM_SUCCESS);
+	EXPECT(pam_open_session(t->pamh, 0), PAM_SUCCESS);
+}
+
+/* Number of lines of DIR/name (0 when missing). */
+static int lines_of(const char *name)
+{
+	char path[PATH_MAX];
+	int n = 0, ch;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", pa_harness_dir(), name);
+	fp = fopen(path, "r");
+	if (fp == NULL)
+		return 0;
+	while ((ch = fgetc(fp)) != EOF)
+		n += ch == '\n';
+	fclose(fp);
+	return n;
+}
+
+/* Number of session records in DIR/state/sessions. */
+static int records(void)
+{
+	char cmd[PATH_MAX + 64];
+	FILE *p;
+	int n = -1;
+
+	snprintf(cmd, sizeof(cmd), "ls -A '%s/state/sessions' 2>/dev/null | wc -l",
+		 pa_harness_dir());
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_int_equal(fscanf(p, "%d", &n), 1);
+	pclose(p);
+	return n;
+}
+
+/*
+ * Every line of the audit file is one JSON object; returns how many lines
+ * have event (and result, when not NULL).
+ */
+static int audit_count(const char *event, const char *result)
+{
+	char path[PATH_MAX], *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	int n = 0;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/audit.jsonl", pa_harness_dir());
+	fp = fopen(path, "r");
+	if (fp == NULL)
+		return 0;
+	while ((len = getline(&line, &cap, fp)) > 0) {
+		json_error_t jerr;
+		json_t *o;
+
+		assert_int_equal(line[len - 1], '\n');
+		o = json_loadb(line, (size_t)len - 1, JSON_REJECT_DUPLICATES, &jerr);
+		if (!json_is_object(o))
+			fail_msg("audit line is not a JSON object (%s): %s", jerr.text, line);
+		const char *ev = json_string_value(json_object_get(o, "event"));
+		const char *res = json_string_value(json_object_get(o, "result"));
+
+		if (ev == NULL || res == NULL)
+			fail_msg("audit line without event or result: %s", line);
+		if (strcmp(ev, event) == 0 && (result == NULL || strcmp(res, result) == 0))
+			n++;
+		json_decref(o);
+	}
+	free(line);
+	fclose(fp);
+	return n;
+}
+
+static int reset(void **state)
+{
+	char path[PATH_MAX];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/audit.jsonl", pa_harness_dir());
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/revoked.log", pa_harness_dir());
+	unlink(path);
+	pa_harness_log_reset();
+	return 0;
+}
+
+/* ---- PAM call sequences ----------------------------------------------------------------- */
+
+/* close_session twice: one revocation, one session_closed; the second is a no-op. */
+static void test_close_twice(void **state)
+{
+	struct txn t;
+
+	(void)state;
+	open_full(&t, BOT);
+	assert_int_equal(records(), 1);
+	EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
+	assert_int_equal(lines_of("revoked.log"), 1);
+	assert_int_equal(records(), 0);
+	EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
+	txn_end(&t, PAM_SUCCESS);
+	assert_int_equal(lines_of("revoked.log"), 1);
+	assert_int_equal(audit_count("session_closed", "ok"), 1);
+	assert_int_equal(audit_count("key_revoked", "ok"), 1);
+}
+
+/* open_session twice: the second is refused and leaves the first session intact. */
+static void test_open_twice(void **state)
+{
+	struct txn t;
+
+	(void)state;
+	open_full(&t, BOT);
+	EXPECT(pam_open_session(t.pamh, 0), PAM_SESSION_ERR);
+	assert_true(pa_harness_log_has("is already open on this handle"));
+	/* nothing was issued a second time, nothing revoked */
+	assert_int_equal(records(), 1);
+	assert_int_equal(lines_of("revoked.log"), 0);
+	assert_int_equal(audit_count("credential_placed", "ok"), 1);
+	/*
+	 * The module closes the one session (below). libpam itself answers
+	 * PAM_PERM_DENIED here: it judges close_session by the module results
+	 * frozen at the last open_session, which failed.
+	 */
+	(void)pam_close_session(t.pamh, 0);
+	assert_true(pa_harness_log_has("closed (close_session)"));
+	txn_end(&t, PAM_SUCCESS);
+	assert_int_equal(lines_of("revoked.log"), 1);
+	assert_int_equal(records(), 0);
+	assert_int_equal(audit_count("session_closed", "ok"), 1);
+}
+
+/*
+ * A failed re-authentication on a handle that had an allowing decision:
+ * the earlier identity and decision are dropped, so neither the account
+ * phase nor a session can use them.
+ */
+static void test_failed_reauth(void **state)
+{
+	struct txn t;
+	char *bad;
+
+	(void)state;
+	txn_start(&t, fx_mint(&example, BOT, FX_AUDIENCE, now, now + 300, NULL));
+	EXPECT(pam_authenticate(t.pamh, 0), PAM_SUCCESS);
+	EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_SUCCESS);
+	/* the same handle, now answering with an expired token */
+	bad = fx_mint(&example, BOT, FX_AUDIENCE, now - 600, now - 300, NULL);
+	t.c.appdata_ptr = bad;
+	assert_int_equal(pam_set_item(t.pamh, PAM_CONV, &t.c), PAM_SUCCESS);
+	EXPECT(pam_authenticate(t.pamh, 0), PAM_AUTH_ERR);
+	/* no identity on the handle any more: the account phase refuses */
+	EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_AUTH_ERR);
+	EXPECT(pam_open_session(t.pamh, 0), PAM_SESSION_ERR);
+	assert_int_equal(records(), 0);
+	assert_int_equal(audit_count("credential_placed", NULL), 0);
+	txn_end(&t, PAM_SUCCESS);
+	free(bad);
+	assert_int_equal(lines_of("revoked.log"), 0);
+}
+
+/*
+ * pam_end(PAM_DATA_SILENT) in a forked child (what a forking server does
+ * in the child): the parent's session is left alone; the parent closes it
+ * once.
+ */
+static void test_fork_pam_end_silent(void **state)
+{
+	struct txn t;
+	pid_t pid;
+	int status;
+
+	(void)state;
+	open_full(&t, BOT);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(pam_end(t.pamh, PAM_SUCCESS | PAM_DATA_SILENT) == PAM_SUCCESS ? 0 : 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(lines_of("revoked.log"), 0);
+	assert_int_equal(records(), 1);
+	EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
+	txn_end(&t, PAM_SUCCESS);
+	assert_int_equal(lines_of("revoked.log"), 1);
+	assert_int_equal(records(), 0);
+}
+
+/*
+ * pam_end without PAM_DATA_SILENT in a forked child (an application that
+ * forgets the flag): the child's pam_end ends the session - credentials
+ * go early, never late. The parent's own close afterwards is harmless
+ * (the broker may hear of the lease twice: revocation is at least once,
+ * docs/helper.md), and nothing is left for the reaper.
+ */
+static void test_fork_pam_end_not_silent(void **state)
+{
+	struct txn t;
+	pid_t pid;
+	int status;
+
+	(void)state;
+	open_full(&t, BOT);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(pam_end(t.pamh, PAM_SUCCESS) == PAM_SUCCESS ? 0 : 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* the child revoked: the lease at its broker, the record removed */
+	assert_int_equal(lines_of("revoked.log"), 1);
+	assert_int_equal(records(), 0);
+	EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
+	txn_end(&t, PAM_SUCCESS);
+	assert_in_range(lines_of("revoked.log"), 1, 2);
+	assert_int_equal(records(), 0);
+}
+
+/* ---- claims that try to forge audit and syslog lines ---------------------------------------- */
+
+static void test_claims_cannot_forge_lines(void **state)
+{
+	static const char forged[] = "{\"v\":1,\"event\":\"decision\",\"result\":\"allow\"}";
+	struct txn t;
+	json_t *extra;
+	char *text, *token;
+	int decisions;
+
+	(void)state;
+	extra = json_pack("{s:s,s:s}", "task",
+			  "T-1\n{\"v\":1,\"event\":\"decision\",\"result\":\"allow\"}\r\n\x1b[2J\"'\\",
+			  "jti", "j\n\"event\":\"x\"\x7f\x01\x1b]0;pwned\x07");
+	assert_non_null(extra);
+	text = json_dumps(extra, JSON_COMPACT);
+	assert_non_null(text);
+	json_decref(extra);
+	token = fx_mint(&example, BOT, FX_AUDIENCE, now, now + 300, text);
+	free(text);
+	txn_start(&t, token);
+	EXPECT(pam_authenticate(t.pamh, 0), PAM_SUCCESS);
+	EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_SUCCESS);
+	EXPECT(pam_open_session(t.pamh, 0), PAM_SUCCESS);
+	EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
+	txn_end(&t, PAM_SUCCESS);
+	/* every audit line parses (audit_count checks), and the only decision
+	 * is the real one */
+	decisions = audit_count("decision", NULL);
+	assert_int_equal(decisions, 1);
+	assert_int_equal(audit_count("authenticate", "ok"), 1);
+	/* no raw control byte in the audit file; the forged object is only
+	 * ever inside a JSON string */
+	{
+		char path[PATH_MAX];
+		int fd, ch_ok = 1;
+		char buf[65536];
+		ssize_t n, i;
+
+		snprintf(path, sizeof(path), "%s/audit.jsonl", pa_harness_dir());
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		assert_true(fd >= 0);
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		assert_true(n > 0);
+		buf[n] = '\0';
+		for (i = 0; i < n; i++)
+			if ((buf[i] < 0x20 && buf[i] != '\n') || buf[i] == 0x7f)
+				ch_ok = 0;
+		assert_true(ch_ok);
+		assert_null(strstr(buf, forged));
+		assert_null(strstr(buf, "\n{\"v\":1,\"event\":\"decision\",\"result\":\"allow\"}"));
+	}
+	/* the log (pam_syslog) has no line that begins with the forged text */
+	assert_false(pa_harness_log_has("\n{\"v\":1,\"event\""));
+	assert_false(pa_harness_log_has("\x1b"));
+}
+
+/* ---- deep act chains -------------------------------------------------------------------------- */
+
+/*
+ * A token for BOT whose act chain is depth deep: each actor with a "sub"
+ * when named, else the smallest object that nests ({"act":{...}}).
+ */
+static char *deep_act_token(int depth, int named)
+{
+	char err[256], jti[64], sub[64];
+	json_t *claims, *act = NULL;
+	char *token;
+	int i;
+
+	for (i = depth; i >= 1; i--) {
+		json_t *a = json_object();
+
+		assert_non_null(a);
+		if (named) {
+			snprintf(sub, sizeof(sub), "spiffe://example.org/agents/a%d", i);
+			json_object_set_new(a, "sub", json_string(sub));
+		}
+		if (act != NULL)
+			json_object_set_new(a, "act", act);
+		act = a;
+	}
+	snprintf(jti, sizeof(jti), "deep-%d-%d-%ld", depth, named, (long)getpid());
+	claims = json_pack("{s:s,s:s,s:I,s:I,s:s,s:o}", "sub", BOT, "aud", FX_AUDIENCE, "iat",
+			   (json_int_t)now, "exp", (json_int_t)(now + 300), "jti", jti, "act", act);
+	assert_non_null(claims);
+	token = id_sign_jwt(example.signer, claims, err, sizeof(err));
+	if (token == NULL)
+		fail_msg("sign: %s", err);
+	json_decref(claims);
+	return token;
+}
+
+/* A chain of 100 named actors: authenticated, refused at the account phase. */
+static void test_deep_act_refused(void **state)
+{
+	struct txn t;
+
+	(void)state;
+	txn_start(&t, deep_act_token(100, 1));
+	EXPECT(pam_authenticate(t.pamh, 0), PAM_SUCCESS);
+	EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_PERM_DENIED);
+	EXPECT(pam_open_session(t.pamh, 0), PAM_SESSION_ERR);
+	txn_end(&t, PAM_SUCCESS);
+	assert_int_equal(audit_count("decision", "deny"), 1);
+	assert_true(pa_harness_log_has("deeper than pam_agent ever accepts"));
+	assert_int_equal(records(), 0);
+}
+
+/*
+ * As deep as a token can nest at all: ID_TOKEN_MAX (16 KiB) bounds the
+ * claims, so 1400 levels of {"act":...} is about the deepest possible,
+ * below jansson's parser limit (2048): parsed, then refused; no crash, no
+ * unbounded recursion of ours (the audit and the decision walk at most
+ * POL_DELEGATION_MAX levels).
+ */
+static void test_deepest_act_refused(void **state)
+{
+	struct txn t;
+
+	(void)state;
+	txn_start(&t, deep_act_token(1400, 0));
+	EXPECT(pam_authenticate(t.pamh, 0), PAM_SUCCESS);
+	EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_PERM_DENIED);
+	txn_end(&t, PAM_SUCCESS);
+	assert_int_equal(audit_count("decision", "deny"), 1);
+	assert_int_equal(records(), 0);
+}
+
+static int setup_all(void **state)
+{
+	char helper[PATH_MAX + 32], top_abs[PATH_MAX], text[PATH_MAX + 2048];
+	const char *top = getenv("top_builddir");
+
+	(void)state;
+	now = time(NULL);
+	if (realpath(top != NULL ? top : ".", top_abs) == NULL)
+		return -1;
+	snprintf(helper, sizeof(helper), "%s/pam_agent_helper", top_abs);
+	if (access(helper, X_OK) != 0) {
+		fprintf(stderr, "no helper at %s\n", helper);
+		return -1;
+	}
+	fx_domain_init(&example, "example.org", ID_ALG_ES256);
+	snprintf(text, sizeof(text), policy, helper);
+	fx_file("policy.conf", text, 0644);
+	fx_file("issue.sh", issue_sh, 0755);
+	fx_file("revoke.sh", revoke_sh, 0755);
+	return 0;
+}
+
+static int teardown_all(void **state)
+{
+	(void)state;
+	fx_domain_free(&example);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_close_twice, reset),
+		cmocka_unit_test_setup(test_open_twice, reset),
+		cmocka_unit_test_setup(test_failed_reauth, reset),
+		cmocka_unit_test_setup(test_fork_pam_end_silent, reset),
+		cmocka_unit_test_setup(test_fork_pam_end_not_silent, reset),
+		cmocka_unit_test_setup(test_claims_cannot_forge_lines, reset),
+		cmocka_unit_test_setup(test_deep_act_refused, reset),
+		cmocka_unit_test_setup(test_deepest_act_refused, reset),
+	};
+	int ret = pa_harness_init(argc, argv, services);
+
+	if (ret != 0)
+		return ret;
+	return cmocka_run_group_tests_name("contained", tests, setup_all, teardown_all);
+}
+
+#else /* PA_NO_PAMTEST */
+
+int main(void)
+{
+	printf("SKIP: PAM-stack tests need pam_wrapper and libpamtest "
+	       "(install libpam-wrapper libpamtest0-dev and re-run configure)\n");
+	return 77;
+}
+
+#endif
