@@ -26,6 +26,8 @@
 
 #define OPTS "config=@DIR@/policy.conf"
 #define BOT "spiffe://example.org/agents/bot"
+#define EVIL "spiffe://example.org/agents/team/evil"
+#define OTHER_USER "pa-no-such-user"
 
 static const struct pa_service services[] = {
 	{ "pa_conv", "auth required @MODULE@ " OPTS "\naccount required @MODULE@ " OPTS "\n" },
@@ -35,6 +37,14 @@ static const struct pa_service services[] = {
 		    "auth required @MODULE@ try_first_pass " OPTS "\n" },
 	{ "pa_file", "auth required @MODULE@ token_file=@DIR@/%u.jwt " OPTS "\n" },
 	{ "pa_once", "auth required @MODULE@ config=@DIR@/single.conf\n" },
+	/*
+	 * Auth-only applications (screen lockers, vlock, VPN and web front
+	 * ends): pam_authenticate and nothing else, so the auth phase alone
+	 * must refuse what the policy does not allow.
+	 */
+	{ "pa_lock", "auth required @MODULE@ " OPTS "\n" },
+	{ "pa_lock_other", "auth required @MODULE@ " OPTS "\n" },
+	{ "pa_lock_norule", "auth required @MODULE@ " OPTS "\n" },
 	{ NULL, NULL },
 };
 
@@ -52,9 +62,26 @@ static const char policy[] =
 	"bundle = @DIR@/other.org.bundle.json\n"
 	"[service pa_conv]\n"
 	"class = read\n"
+	"[service pa_first]\n"
+	"class = read\n"
+	"[service pa_try]\n"
+	"class = read\n"
+	"[service pa_file]\n"
+	"class = read\n"
+	"[service pa_once]\n"
+	"class = read\n"
+	"[service pa_lock]\n"
+	"class = read\n"
+	"[service pa_lock_other]\n"
+	"class = read\n"
 	"[agent " BOT "]\n"
 	"users = @USER@\n"
-	"services = pa_conv\n";
+	"services = pa_conv pa_first pa_try pa_file pa_once pa_lock\n"
+	"[agent spiffe://example.org/agents/team/*]\n"
+	"users = @USER@\n"
+	"services = pa_lock\n"
+	"[deny " EVIL "]\n"
+	"reason = compromised in the test\n";
 
 static struct fx_domain example, other;
 static int64_t now;
@@ -313,6 +340,75 @@ static void test_replay_rejected_also_from_other_process(void **state)
 	AUTH("pa_once", good_token(), PAM_SUCCESS);
 }
 
+/* Runs only pam_authenticate on service as user with answer as the token. */
+static void auth_only(const char *service, const char *user, const char *answer, int expected)
+{
+	const char *answers[] = { answer, NULL };
+	struct pamtest_conv_data conv = { .in_echo_off = answers };
+	struct pam_testcase t[] = { pam_test(PAMTEST_AUTHENTICATE, expected) };
+	enum pamtest_err perr = run_pamtest(service, user, &conv, t, NULL);
+
+	if (perr != PAMTEST_ERR_OK)
+		fail_msg("%s as %s: %s (got %d)\nlog:\n%s", service, user, pamtest_strerror(perr),
+			 perr == PAMTEST_ERR_CASE ? pamtest_failed_case(t)->op_rv : -1,
+			 pa_harness_log());
+}
+
+/* F2: an auth-only application lets an allowed agent in, as its user. */
+static void test_auth_only_allowed(void **state)
+{
+	(void)state;
+	auth_only("pa_lock", fx_user(), good_token(), PAM_SUCCESS);
+	auth_only("pa_lock", fx_user(),
+		  keep(fx_mint(&example, "spiffe://example.org/agents/team/a", FX_AUDIENCE, now,
+			       now + 300, NULL)), PAM_SUCCESS);
+	expect_log("authenticated");
+}
+
+/* F2: a valid token does not authenticate as a user no rule allows (root). */
+static void test_auth_only_other_user(void **state)
+{
+	(void)state;
+	auth_only("pa_lock", OTHER_USER, good_token(), PAM_AUTH_ERR);
+	expect_log("auth: denied: service=pa_lock user=" OTHER_USER);
+	expect_log("not allowed by the policy: user " OTHER_USER " is not in the users of [agent "
+		   BOT "]");
+	assert_false(pa_harness_log_has("authenticated"));
+	assert_true(fx_file_has("audit.jsonl", "\"user\":\"" OTHER_USER "\""));
+}
+
+/* F2: a [deny]-ed identity does not authenticate, though a prefix rule allows it. */
+static void test_auth_only_denied_identity(void **state)
+{
+	(void)state;
+	auth_only("pa_lock", fx_user(), keep(fx_mint(&example, EVIL, FX_AUDIENCE, now, now + 300,
+						     NULL)), PAM_AUTH_ERR);
+	expect_log("not allowed by the policy: agent " EVIL " matches [deny " EVIL "]");
+	assert_false(pa_harness_log_has("authenticated"));
+}
+
+/* F2: not on a service the rule does not list, nor on one without [service]. */
+static void test_auth_only_wrong_service(void **state)
+{
+	(void)state;
+	auth_only("pa_lock_other", fx_user(), good_token(), PAM_AUTH_ERR);
+	expect_log("service pa_lock_other is not in the services of [agent " BOT "]");
+	auth_only("pa_lock_norule", fx_user(), good_token(), PAM_AUTH_ERR);
+	expect_log("service pa_lock_norule has no [service] section");
+	assert_false(pa_harness_log_has("authenticated"));
+}
+
+/* F2: an identity no [agent] rule names does not authenticate. */
+static void test_auth_only_no_rule(void **state)
+{
+	(void)state;
+	auth_only("pa_lock", fx_user(),
+		  keep(fx_mint(&example, "spiffe://example.org/agents/stranger", FX_AUDIENCE, now,
+			       now + 300, NULL)), PAM_AUTH_ERR);
+	expect_log("no [agent] rule matches agent spiffe://example.org/agents/stranger");
+	assert_false(pa_harness_log_has("authenticated"));
+}
+
 static void test_bad_config_denies(void **state)
 {
 	(void)state;
@@ -388,6 +484,11 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup(test_alg_none, reset),
 		cmocka_unit_test_setup(test_truncated_by_conversation, reset),
 		cmocka_unit_test_setup(test_replay_rejected_also_from_other_process, reset),
+		cmocka_unit_test_setup(test_auth_only_allowed, reset),
+		cmocka_unit_test_setup(test_auth_only_other_user, reset),
+		cmocka_unit_test_setup(test_auth_only_denied_identity, reset),
+		cmocka_unit_test_setup(test_auth_only_wrong_service, reset),
+		cmocka_unit_test_setup(test_auth_only_no_rule, reset),
 		cmocka_unit_test_setup(test_audit_and_no_token_leak, reset),
 		cmocka_unit_test_setup(test_bad_config_denies, reset),
 	};
