@@ -158,6 +158,30 @@ static void test_use_first_pass(void **state)
 	expect_log("authenticated");
 }
 
+/*
+ * A human password shaped like X.Y.Z reaches pam_agent with use_first_pass
+ * (the pam-auth-update profile): "aGVsbG8.d29ybGQ.eA" decodes to "hello",
+ * "world", "x". Nothing decoded from it may reach the log, the audit file
+ * or the application.
+ */
+static void test_password_shaped_like_token_not_logged(void **state)
+{
+	(void)state;
+	setenv("PAM_AUTHTOK", "aGVsbG8.d29ybGQ.eA", 1);
+	AUTH("pa_first", NULL, PAM_AUTH_ERR);
+	if (pa_harness_log_has("hello") || pa_harness_log_has("world"))
+		fail_msg("a decoded part of the password reached the log:\n%s", pa_harness_log());
+	assert_false(fx_file_has("audit.jsonl", "hello"));
+	assert_false(fx_file_has("audit.jsonl", "world"));
+	expect_log("token rejected: token header is not valid JSON: a syntax error at byte");
+	/* the same for the claims segment of a header that parses */
+	setenv("PAM_AUTHTOK", "eyJhbGciOiJFUzI1NiJ9.d29ybGQ.eA", 1);
+	AUTH("pa_first", NULL, PAM_AUTH_ERR);
+	expect_log("token rejected: token claims is not valid JSON: a syntax error at byte");
+	assert_false(pa_harness_log_has("world"));
+	assert_false(fx_file_has("audit.jsonl", "world"));
+}
+
 static void test_use_first_pass_without_authtok(void **state)
 {
 	(void)state;
@@ -471,6 +495,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup(test_conversation, reset),
 		cmocka_unit_test_setup(test_use_first_pass, reset),
 		cmocka_unit_test_setup(test_use_first_pass_without_authtok, reset),
+		cmocka_unit_test_setup(test_password_shaped_like_token_not_logged, reset),
 		cmocka_unit_test_setup(test_try_first_pass_falls_back_to_prompt, reset),
 		cmocka_unit_test_setup(test_token_file, reset),
 		cmocka_unit_test_setup(test_token_file_too_open, reset),
