@@ -916,8 +916,17 @@ static void open_section(struct parse_ctx *c, const char *text)
 				}
 			break;
 		case SEC_SERVICE:
-			why = chars_ok(arg, "._+-") ? NULL
-				: "a service name allows only [A-Za-z0-9._+-]";
+			/*
+			 * Linux-PAM lower-cases the service name in pam_start and
+			 * pam_set_item(PAM_SERVICE): a rule with an upper-case
+			 * letter could never match a request.
+			 */
+			why = !chars_ok(arg, "._+-")
+				? "a service name allows only [a-z0-9._+-]"
+				: strpbrk(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != NULL
+				? "a service name has no upper-case letters: Linux-PAM lower-cases "
+				  "the service name, so this section could never match"
+				: NULL;
 			break;
 		case SEC_GRANT:
 			why = chars_ok(arg, "._-") && strlen(arg) <= 64 ? NULL
