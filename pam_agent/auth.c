@@ -37,13 +37,18 @@ static int auth_failed(struct pa_call *call, const struct pol_config *cfg,
 }
 
 /*
- * Single use: records the token's (issuer, jti) in the host-wide cache.
+ * Single use: records the token's (issuer, jti) in the host-wide cache,
+ * counted against the agent's quota. Only called after the policy allowed
+ * the token, so that an agent the policy refuses never takes a place.
  * Returns 0 when this is its first use, -1 with a reason otherwise.
  */
 static int check_replay(const struct pol_config *cfg, const struct id_identity *id,
 			int64_t now, char *err, size_t errlen)
 {
 	char issuer[512];
+	/* one agent holds at most replay_agent_quota percent of the entries */
+	size_t max = (size_t)cfg->global.replay_max_entries;
+	uint64_t quota = (uint64_t)max * (uint64_t)cfg->global.replay_agent_quota / 100;
 	int r;
 
 	if (id->jti == NULL || id->jti[0] == '\0')
@@ -52,8 +57,8 @@ static int check_replay(const struct pol_config *cfg, const struct id_identity *
 		snprintf(issuer, sizeof(issuer), "%s", id->issuer);
 	else
 		snprintf(issuer, sizeof(issuer), "spiffe://%s", id->trust_domain);
-	r = id_replay_check(cfg->global.replay_dir, issuer, id->jti, id->exp, now,
-			    (size_t)cfg->global.replay_max_entries, err, errlen);
+	r = id_replay_check_agent(cfg->global.replay_dir, issuer, id->jti, id->agent_id,
+				  id->exp, now, max, quota > 0 ? (size_t)quota : 1, err, errlen);
 	if (r == 1) {
 		char shown[PA_ESCAPE_MAX];
 

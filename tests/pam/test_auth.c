@@ -37,6 +37,7 @@ static const struct pa_service services[] = {
 		    "auth required @MODULE@ try_first_pass " OPTS "\n" },
 	{ "pa_file", "auth required @MODULE@ token_file=@DIR@/%u.jwt " OPTS "\n" },
 	{ "pa_once", "auth required @MODULE@ config=@DIR@/single.conf\n" },
+	{ "pa_quota", "auth required @MODULE@ config=@DIR@/quota.conf\n" },
 	/*
 	 * Auth-only applications (screen lockers, vlock, VPN and web front
 	 * ends): pam_authenticate and nothing else, so the auth phase alone
@@ -54,7 +55,6 @@ static const char policy[] =
 	"clock_skew = 30s\n"
 	"max_token_age = 10m\n"
 	"audit_log = @DIR@/audit.jsonl\n"
-	"replay_dir = @DIR@/replay\n"
 	"%s"
 	"[trust_domain example.org]\n"
 	"bundle = @DIR@/example.org.bundle.json\n"
@@ -72,14 +72,16 @@ static const char policy[] =
 	"class = read\n"
 	"[service pa_lock]\n"
 	"class = read\n"
+	"[service pa_quota]\n"
+	"class = read\n"
 	"[service pa_lock_other]\n"
 	"class = read\n"
 	"[agent " BOT "]\n"
 	"users = @USER@\n"
-	"services = pa_conv pa_first pa_try pa_file pa_once pa_lock\n"
+	"services = pa_conv pa_first pa_try pa_file pa_once pa_lock pa_quota\n"
 	"[agent spiffe://example.org/agents/team/*]\n"
 	"users = @USER@\n"
-	"services = pa_lock\n"
+	"services = pa_lock pa_quota\n"
 	"[deny " EVIL "]\n"
 	"reason = compromised in the test\n";
 
@@ -365,6 +367,50 @@ static void test_replay_rejected_also_from_other_process(void **state)
 }
 
 /* Runs only pam_authenticate on service as user with answer as the token. */
+static void auth_only(const char *service, const char *user, const char *answer, int expected);
+
+/*
+ * F4: a token the policy refuses takes no place in the replay cache: the
+ * same token, refused for a user no rule allows, still works for the right
+ * user afterwards.
+ */
+static void test_denied_token_not_recorded(void **state)
+{
+	char *token = good_token();
+
+	(void)state;
+	auth_only("pa_once", OTHER_USER, token, PAM_AUTH_ERR);
+	expect_log("user " OTHER_USER " is not in the users of [agent " BOT "]");
+	pa_harness_log_reset();
+	auth_only("pa_once", fx_user(), token, PAM_SUCCESS);
+	assert_false(pa_harness_log_has("token replayed"));
+	auth_only("pa_once", fx_user(), token, PAM_AUTH_ERR);
+	expect_log("token replayed: jti \"");
+}
+
+/*
+ * F4: one agent filling its replay cache quota is refused, while another
+ * agent is still accepted.
+ */
+static void test_replay_quota_per_agent(void **state)
+{
+	char *first = good_token();
+
+	(void)state;
+	auth_only("pa_quota", fx_user(), first, PAM_SUCCESS);
+	auth_only("pa_quota", fx_user(), good_token(), PAM_SUCCESS);
+	auth_only("pa_quota", fx_user(), good_token(), PAM_AUTH_ERR);
+	expect_log("agent " BOT " holds 2 live entries, its quota (replay_agent_quota) of 2");
+	/* another agent is not locked out */
+	auth_only("pa_quota", fx_user(),
+		  keep(fx_mint(&example, "spiffe://example.org/agents/team/b", FX_AUDIENCE, now,
+			       now + 300, NULL)), PAM_SUCCESS);
+	/* and the agent at its quota still meets its replays as replays */
+	pa_harness_log_reset();
+	auth_only("pa_quota", fx_user(), first, PAM_AUTH_ERR);
+	expect_log("token replayed: jti \"");
+}
+
 static void auth_only(const char *service, const char *user, const char *answer, int expected)
 {
 	const char *answers[] = { answer, NULL };
@@ -472,8 +518,13 @@ static int setup(void **state)
 	fx_domain_init(&other, "other.org", ID_ALG_ES256);
 	snprintf(text, sizeof(text), policy, "");
 	fx_file("policy.conf", text, 0644);
-	snprintf(text, sizeof(text), policy, "single_use = yes\n");
+	snprintf(text, sizeof(text), policy, "single_use = yes\nreplay_dir = @DIR@/replay\n");
 	fx_file("single.conf", text, 0644);
+	/* 10 entries, 20 % each: an agent holds at most 2 */
+	snprintf(text, sizeof(text), policy,
+		 "single_use = yes\nreplay_dir = @DIR@/replay-quota\n"
+		 "replay_max_entries = 10\nreplay_agent_quota = 20\n");
+	fx_file("quota.conf", text, 0644);
 	return 0;
 }
 
@@ -514,6 +565,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup(test_auth_only_denied_identity, reset),
 		cmocka_unit_test_setup(test_auth_only_wrong_service, reset),
 		cmocka_unit_test_setup(test_auth_only_no_rule, reset),
+		cmocka_unit_test_setup(test_denied_token_not_recorded, reset),
+		cmocka_unit_test_setup(test_replay_quota_per_agent, reset),
 		cmocka_unit_test_setup(test_audit_and_no_token_leak, reset),
 		cmocka_unit_test_setup(test_bad_config_denies, reset),
 	};
