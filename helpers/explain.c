@@ -194,6 +194,9 @@ static void print_auth_notes(const struct pol_config *cfg, const struct id_ident
 			printf("note: trust domain %s is not configured: the module refuses its "
 			       "tokens at authentication\n", id->trust_domain);
 	}
+	if (id->task != NULL && id->task[0] == '\0')
+		printf("note: the \"task\" claim is empty: the module refuses such a token at "
+		       "authentication\n");
 	if (act != NULL && !json_is_object(act))
 		printf("note: \"act\" is not a JSON object: the module refuses such a token at "
 		       "authentication\n");
@@ -297,6 +300,7 @@ int cmd_explain(int argc, char **argv)
 	struct pol_request req;
 	json_t *claims = NULL;
 	json_error_t jerr;
+	char *service_lc = NULL, *p;
 	int64_t now = (int64_t)time(NULL);
 	char *text = NULL, err[512];
 	const char *early = NULL;
@@ -345,9 +349,24 @@ int cmd_explain(int argc, char **argv)
 		ret = cli_usage_error("explain: %s", err);
 		goto out;
 	}
+	/*
+	 * Linux-PAM lower-cases the service name in pam_start, so the module
+	 * never sees an upper-case one: decide for what the module would see.
+	 */
+	service_lc = strdup(service);
+	if (service_lc == NULL) {
+		ret = cli_usage_error("explain: out of memory");
+		goto out;
+	}
+	for (p = service_lc; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	if (strcmp(service_lc, service) != 0)
+		fprintf(stderr, "pam-agent: explain: Linux-PAM lower-cases service names: "
+			"deciding for service %s\n", service_lc);
 	memset(&req, 0, sizeof(req));
 	req.id = id;
-	req.service = service;
+	req.service = service_lc;
 	req.user = user;
 	req.rhost = rhost;
 	req.tty = NULL;
@@ -376,6 +395,7 @@ int cmd_explain(int argc, char **argv)
 	ret = d.allow ? CLI_OK : CLI_REJECT;
 out:
 	free(text);
+	free(service_lc);
 	pol_decision_clear(&d);
 	id_identity_free(id);
 	json_decref(claims);

@@ -64,12 +64,15 @@ int cli_parse_epoch(const char *text, int64_t *out)
 	return 0;
 }
 
-char *cli_read_token(const char *path)
+char *cli_read_token(const char *path, int *code)
 {
+	/* what the module's token_file= reads: the token and a trailing newline */
 	size_t cap = ID_TOKEN_MAX + 3, len = 0, start = 0;
 	FILE *f = stdin;
-	char *buf, *tok;
+	char *buf, *tok, extra;
+	bool more = false;
 
+	*code = CLI_USAGE;
 	/* an administrator's own file: read, not trusted, so no owner rule */
 	if (strcmp(path, "-") != 0 && (f = fopen(path, "re")) == NULL) {
 		fprintf(stderr, "pam-agent: %s: %s\n", path, strerror(errno));
@@ -78,27 +81,42 @@ char *cli_read_token(const char *path)
 	buf = malloc(cap);
 	/* unbuffered: no copy of the token in a stdio buffer that is never wiped */
 	setvbuf(f, NULL, _IONBF, 0);
-	if (buf != NULL)
+	if (buf != NULL) {
 		len = fread(buf, 1, cap - 1, f);
+		more = len == cap - 1 && fread(&extra, 1, 1, f) == 1;
+	}
 	if (f != stdin)
 		fclose(f);
 	if (buf == NULL) {
 		fprintf(stderr, "pam-agent: out of memory\n");
 		return NULL;
 	}
+	*code = CLI_REJECT;
+	/*
+	 * The module's token_file= and agent-run refuse a NUL anywhere, and
+	 * so does this: the token is what the whole input says, never what a
+	 * strlen() of it says.
+	 */
+	if (memchr(buf, '\0', len) != NULL) {
+		fprintf(stderr, "rejected: the token contains a NUL byte\n");
+		pa_free_secret_buf(buf, cap);
+		return NULL;
+	}
 	while (start < len && strchr(" \t\r\n", buf[start]) != NULL)
 		start++;
 	while (len > start && strchr(" \t\r\n", buf[len - 1]) != NULL)
 		len--;
-	if (len - start > ID_TOKEN_MAX) {
+	if (more || len - start > ID_TOKEN_MAX) {
 		fprintf(stderr, "rejected: token longer than %d bytes\n", ID_TOKEN_MAX);
 		pa_free_secret_buf(buf, cap);
 		return NULL;
 	}
 	tok = strndup(buf + start, len - start);
 	pa_free_secret_buf(buf, cap);
-	if (tok == NULL)
+	if (tok == NULL) {
+		*code = CLI_USAGE;
 		fprintf(stderr, "pam-agent: out of memory\n");
+	}
 	return tok;
 }
 

@@ -162,9 +162,9 @@ int cmd_verify(int argc, char **argv)
 	if ((n_bundles > 0) != (audience != NULL))
 		return cli_usage_error("verify: --bundle and --audience go together");
 
-	token = cli_read_token(input);
+	token = cli_read_token(input, &ret);
 	if (token == NULL)
-		return CLI_USAGE;
+		return ret;
 	if (n_bundles > 0)
 		ret = verifier_from_bundles(&v, bundles, n_bundles, audience, token);
 	else

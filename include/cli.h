@@ -24,10 +24,13 @@ int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
  * Reads a token from path ("-" = stdin), at most the identity engine's cap,
- * without surrounding whitespace. Returns a heap string the caller wipes
- * (pa_free_secret), or NULL after printing why.
+ * without surrounding whitespace; a NUL byte anywhere or more input than
+ * the cap is a rejected token, as for the module's token_file=. Returns a
+ * heap string the caller wipes (pa_free_secret), or NULL after printing
+ * why, with *code CLI_REJECT (the input is not a usable token) or
+ * CLI_USAGE (it could not be read).
  */
-char *cli_read_token(const char *path);
+char *cli_read_token(const char *path, int *code);
 
 /* Parses --now EPOCH; returns 0 or -1. */
 int cli_parse_epoch(const char *text, int64_t *out);

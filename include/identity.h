@@ -235,14 +235,24 @@ int id_spiffe_id_parse(const char *id, char *td, size_t tdlen,
 /* ---- replay cache ------------------------------------------------------- */
 
 /*
- * Records (issuer, jti) as used until exp in the host-wide cache under dir
- * (created 0700 root when missing), under an exclusive lock shared by all
- * processes. Returns 0 when the pair was not seen before (and is now
+ * Records (issuer, jti), used by agent, as used until exp in the host-wide
+ * cache under dir (created 0700 root when missing), under an exclusive
+ * lock shared by all processes. Call it only for a token the policy
+ * allowed. Returns 0 when the pair was not seen before (and is now
  * recorded), 1 when it was already used (a replay), -1 when the cache
- * cannot be used (the caller must then fail closed). Expired entries are
- * dropped; at most max_entries live entries are kept: when full, the call
- * fails closed (-1) rather than forgetting a live jti.
+ * cannot be used or the agent may not record it (the caller must then
+ * fail closed). Expired entries are dropped; at most max_entries live
+ * entries are kept, at most agent_quota of them of one agent (>=
+ * max_entries: no quota). When the cache is full, the agent with the most
+ * entries loses its oldest ones behind a floor (its tokens that expire by
+ * then are refused from then on), so that an agent under its quota still
+ * gets in; a live jti is never forgotten in a way that lets it be
+ * replayed. docs/replay-cache.md.
  */
+int id_replay_check_agent(const char *dir, const char *issuer, const char *jti,
+			  const char *agent, int64_t exp, int64_t now, size_t max_entries,
+			  size_t agent_quota, char *err, size_t errlen);
+/* id_replay_check_agent for one anonymous agent without a quota. */
 int id_replay_check(const char *dir, const char *issuer, const char *jti,
 		    int64_t exp, int64_t now, size_t max_entries,
 		    char *err, size_t errlen);

@@ -66,6 +66,7 @@ struct pol_global {
 	char *audit_log;	    /* absolute path, or NULL */
 	char *replay_dir;	    /* default /run/pam_agent */
 	int64_t replay_max_entries; /* default 10000 */
+	int64_t replay_agent_quota; /* percent of replay_max_entries one agent may hold, default 10 */
 	int64_t escalate_max_age;   /* seconds, default 60 */
 	int64_t max_delegation_depth; /* default 0 (no act chain allowed) */
 	char *broker_key;	    /* absolute path of the mint signing key, or NULL */

@@ -1,7 +1,12 @@
 /*
  * auth.c - the auth phase: get the token, verify it against the trust
- * bundles of the configuration, refuse replays of single-use tokens, and
- * keep the identity on the handle for the later phases.
+ * bundles of the configuration, ask the policy engine whether this
+ * identity may be this user on this service (an application that never
+ * calls pam_acct_mgmt - a screen locker, vlock, a VPN or web front end -
+ * must not let any valid token in as anyone), only then record the jti of
+ * a single-use token, and keep the identity on the handle for the later
+ * phases. The account phase decides again, with the configuration as it is
+ * then.
  */
 #include "config.h"
 
@@ -32,13 +37,18 @@ static int auth_failed(struct pa_call *call, const struct pol_config *cfg,
 }
 
 /*
- * Single use: records the token's (issuer, jti) in the host-wide cache.
+ * Single use: records the token's (issuer, jti) in the host-wide cache,
+ * counted against the agent's quota. Only called after the policy allowed
+ * the token, so that an agent the policy refuses never takes a place.
  * Returns 0 when this is its first use, -1 with a reason otherwise.
  */
 static int check_replay(const struct pol_config *cfg, const struct id_identity *id,
 			int64_t now, char *err, size_t errlen)
 {
 	char issuer[512];
+	/* one agent holds at most replay_agent_quota percent of the entries */
+	size_t max = (size_t)cfg->global.replay_max_entries;
+	uint64_t quota = (uint64_t)max * (uint64_t)cfg->global.replay_agent_quota / 100;
 	int r;
 
 	if (id->jti == NULL || id->jti[0] == '\0')
@@ -47,8 +57,8 @@ static int check_replay(const struct pol_config *cfg, const struct id_identity *
 		snprintf(issuer, sizeof(issuer), "%s", id->issuer);
 	else
 		snprintf(issuer, sizeof(issuer), "spiffe://%s", id->trust_domain);
-	r = id_replay_check(cfg->global.replay_dir, issuer, id->jti, id->exp, now,
-			    (size_t)cfg->global.replay_max_entries, err, errlen);
+	r = id_replay_check_agent(cfg->global.replay_dir, issuer, id->jti, id->agent_id,
+				  id->exp, now, max, quota > 0 ? (size_t)quota : 1, err, errlen);
 	if (r == 1) {
 		char shown[PA_ESCAPE_MAX];
 
@@ -56,6 +66,62 @@ static int check_replay(const struct pol_config *cfg, const struct id_identity *
 		return pa_err(err, errlen, "token replayed: jti \"%s\" was already used", shown);
 	}
 	return r == 0 ? 0 : -1;
+}
+
+/*
+ * The policy decision for this identity, service, user and host, made in
+ * the auth phase with the same engine (pol_decide) as the account phase.
+ * Returns 0 when it allows; otherwise logs and audits the denial (every
+ * reason) and returns the PAM code to return.
+ */
+static int auth_decide(struct pa_call *call, const struct pol_config *cfg,
+		       const struct id_identity *id, const char *user, int64_t now)
+{
+	struct pol_decision d;
+	struct pol_request req;
+	struct aud_event *ev;
+	char reasons[1024], line[1400];
+	size_t i, o = 0;
+
+	memset(&req, 0, sizeof(req));
+	req.id = id;
+	req.service = pa_item(call->pamh, PAM_SERVICE);
+	req.user = user;
+	req.rhost = pa_item(call->pamh, PAM_RHOST);
+	req.tty = pa_item(call->pamh, PAM_TTY);
+	req.now = now;
+	if (pol_decide(cfg, &req, &d) != 0) {
+		pol_decision_clear(&d);
+		return auth_failed(call, cfg, id->agent_id, "out of memory while deciding",
+				   PAM_BUF_ERR);
+	}
+	if (d.allow) {
+		pol_decision_clear(&d);
+		return 0;
+	}
+	reasons[0] = '\0';
+	for (i = 0; i < d.n_reasons && o + 3 < sizeof(reasons); i++) {
+		int n = snprintf(reasons + o, sizeof(reasons) - o, "%s%s", i > 0 ? "; " : "",
+				 d.reasons[i]);
+
+		if (n < 0)
+			break;
+		o += (size_t)n;
+	}
+	snprintf(line, sizeof(line), "not allowed by the policy: %s (all reasons: %s)",
+		 d.denial != NULL ? d.denial : "denied", reasons);
+	pa_log_failure(call, id->agent_id, line);
+	snprintf(line, sizeof(line), "not allowed by the policy: %s",
+		 d.denial != NULL ? d.denial : "denied");
+	pa_tell(call, line);
+	ev = aud_event_new(AUD_AUTHENTICATE, AUD_RESULT_FAILED, NULL);
+	if (ev != NULL) {
+		aud_event_set_identity(ev, id);
+		aud_event_set_decision(ev, &d);
+	}
+	pa_audit(call, cfg, ev);
+	pol_decision_clear(&d);
+	return PAM_AUTH_ERR;
 }
 
 int pa_authenticate(struct pa_call *call)
@@ -112,6 +178,14 @@ int pa_authenticate(struct pa_call *call)
 		ret = auth_failed(call, cfg, NULL, reason, PAM_AUTH_ERR);
 		goto out;
 	}
+	/*
+	 * The policy first: a token this identity may not use here neither
+	 * authenticates nor takes a place in the replay cache. The replay
+	 * check-and-record is one locked operation after an allowing decision.
+	 */
+	ret = auth_decide(call, cfg, id, user, now);
+	if (ret != 0)
+		goto out;
 	if (cfg->global.single_use && check_replay(cfg, id, now, err, sizeof(err)) != 0) {
 		ret = auth_failed(call, cfg, id->agent_id, err, PAM_AUTH_ERR);
 		goto out;

@@ -35,21 +35,56 @@ void id_jws_clear(struct id_jws *jws)
 }
 
 /*
+ * What went wrong in a JSON text, in words of our own. jansson's error
+ * text quotes the input near the error ("... near 'hello'"), and the input
+ * here is a decoded token segment - or, with use_first_pass, a human's
+ * password that happens to look like X.Y.Z: none of it may reach a log
+ * line, the audit file or the application.
+ */
+static const char *json_problem(const json_error_t *jerr)
+{
+	if (strcmp(jerr->text, "out of memory") == 0) /* pa_json_loadb's own */
+		return "out of memory";
+	switch (json_error_code(jerr)) {
+	case json_error_out_of_memory:
+		return "out of memory";
+	case json_error_stack_overflow:
+		return "nested too deeply";
+	case json_error_invalid_utf8:
+		return "invalid UTF-8";
+	case json_error_premature_end_of_input:
+		return "ends early";
+	case json_error_end_of_input_expected:
+		return "text after the value";
+	case json_error_null_character:
+	case json_error_null_byte_in_key:
+		return "a NUL character";
+	case json_error_duplicate_key:
+		return "a duplicate member name";
+	case json_error_numeric_overflow:
+		return "a number out of range";
+	default:
+		return "a syntax error";
+	}
+}
+
+/*
  * Parses len bytes of decoded JSON that must be one object: duplicate
  * names refused, nothing but whitespace after it, no NUL in strings
  * (jansson refuses \u0000 unless JSON_ALLOW_NUL, which is not given).
+ * The reason names the problem and its byte offset, never the bytes.
  */
 static json_t *parse_object(const unsigned char *buf, size_t len,
 			    const char *what, char *err, size_t errlen)
 {
 	json_error_t jerr;
 	json_t *obj;
-	char esc[PA_ESCAPE_MAX];
 
 	obj = pa_json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (obj == NULL) {
-		pa_err(err, errlen, "token %s is not valid JSON: %s", what,
-		       pa_escape(jerr.text, strlen(jerr.text), esc, sizeof(esc)));
+		pa_err(err, errlen, "token %s is not valid JSON: %s at byte %d", what,
+		       json_problem(&jerr), jerr.position);
+		pa_overwrite(&jerr, sizeof(jerr));
 		return NULL;
 	}
 	if (!json_is_object(obj)) {

@@ -1,37 +1,50 @@
 /*
  * replay.c - the host-wide replay cache for single-use tokens
- * (id_replay_check, see include/identity.h).
+ * (id_replay_check_agent, see include/identity.h and docs/replay-cache.md).
  *
  * One file, DIR/replay.db, shared by every process that loads the module
  * (sshd, sudo, su, agent-run, ...). Every check-and-insert runs under an
  * exclusive flock(2) on that file, so two processes can never both accept
  * the same (issuer, jti).
  *
- * File format, native byte order (the file lives on a local tmpfs such as
- * /run and is never carried between hosts; a foreign byte order shows up as
- * a bad version and fails closed):
+ * File format (version 2), native byte order (the file lives on a local
+ * tmpfs such as /run and is never carried between hosts; a foreign byte
+ * order shows up as a bad version and fails closed):
  *
  *   header, 64 bytes (struct rc_header)
  *     magic      8 bytes "PAREPLAY"
- *     version    u32 1
- *     slot_size  u32 24
- *     capacity   u64 number of slots, a power of two
+ *     version    u32 2
+ *     slot_size  u32 32
+ *     capacity   u64 number of slots, a power of two; the agent table has
+ *                    as many entries
  *     count      u64 non-empty slots: live entries plus expired entries not
  *                    yet reclaimed (the live count depends on the clock, so
  *                    it is never stored; count is an upper bound of it)
  *     min_exp    i64 a lower bound of the expiry of every non-empty slot,
  *                    INT64_MAX when there is none (lets a full table answer
  *                    "full" without a scan)
- *     key        16 random bytes, the secret key of the slot hash
- *     reserved   8 zero bytes
- *   capacity slots of 24 bytes (struct rc_slot)
+ *     key        16 random bytes, the secret key of the hashes
+ *     agents     u64 non-empty entries of the agent table
+ *   capacity slots of 32 bytes (struct rc_slot)
  *     hash       the first 16 bytes of SHA-256(key || issuer || 0x00 || jti)
  *                (neither string can contain a NUL, so the input is
  *                unambiguous; the key keeps token issuers from choosing jtis
  *                that collide and build long probe chains)
  *     exp        expiry in Unix seconds; 0 marks a never-used (empty) slot
+ *     agent      the tag of the agent that used the token: the first 8
+ *                bytes of SHA-256(key || 0x01 || agent id) with the top bit
+ *                set (RC_TAG_UNKNOWN for entries carried over from a
+ *                version 1 file, which did not record the agent)
+ *   capacity agent entries of 32 bytes (struct rc_agent)
+ *     tag        the agent's tag; 0 marks an empty entry
+ *     count      non-empty slots of this agent (an upper bound of its live
+ *                entries, as for the header's count)
+ *     min_exp    a lower bound of the expiry of those slots
+ *     floor      tokens of this agent whose entry would expire at or before
+ *                floor are refused: their entries were evicted (see below)
  *
- * Open addressing with linear probing from hash & (capacity - 1).
+ * Open addressing with linear probing from hash & (capacity - 1), in both
+ * tables.
  *
  * Slot states and tombstone semantics:
  *   - empty (exp == 0): never written since the file was built. It ends
@@ -44,28 +57,49 @@
  *     chain up to the empty slot has been searched without a live match.
  * Since the chain is always searched to its empty slot before anything is
  * written, a key never has two live slots, and overwriting a tombstone
- * never hides an entry that sits further on the chain.
+ * never hides an entry that sits further on the chain. Agent entries are
+ * never removed except by a rebuild, so their chains need no tombstones.
  *
  * Size and reclaiming: the capacity is the next power of two >= 2 *
  * max_entries (at least 8), and count is kept <= max_entries, so at most
  * half of the slots are non-empty and chains stay short. A new entry goes
  * into a tombstone on its chain when there is one, else into the empty
- * slot when count < max_entries. Otherwise, if no slot can have expired
- * (min_exp > now) the table holds max_entries live entries and the call
- * fails closed ("full"): a live entry is never evicted. If some may have
- * expired, the table is compacted: rebuilt with only its live entries.
+ * slot when count < max_entries. If no slot is free but some may have
+ * expired (min_exp <= now), the table is compacted: rebuilt with only its
+ * live entries.
  *
- * Rebuilds (first use, compaction, a change of max_entries that changes
- * the capacity) write a complete new table to DIR/replay.db.tmp (reserved
- * with posix_fallocate, so running out of space is reported here and later
- * writes into the table cannot fail for lack of space), fsync it and
- * rename it over replay.db while holding the lock on the old file and on
- * the new one. A process that was waiting for the lock on the old file sees
- * that the path now names another file and starts over with the new one.
- * Live entries are always carried over; a rebuild that would have to drop
- * a live entry (shrinking below the number of live entries) fails closed.
+ * Quota and eviction (one agent must not lock every other out): an entry
+ * is recorded only after the policy allowed the token (auth.c), and an
+ * agent holding quota entries (the caller's replay_agent_quota share of
+ * max_entries) gets no more until some expire. When the table holds
+ * max_entries live entries and an agent under its quota needs a slot, the
+ * agent with the most entries (the "victim", which must hold more than the
+ * newcomer would) loses its oldest sixteenth: the table is rebuilt without
+ * the victim's entries that expire at or before F, and the victim's floor
+ * becomes F. A token of the victim that would expire at or before its
+ * floor is then refused, so an evicted entry never turns into a replay:
+ * the price of eviction is paid by the largest holder, in refused tokens,
+ * never in accepted replays. Only when no agent holds more entries than
+ * the newcomer (max_entries agents with one live token each, or every
+ * agent at an equal share) is a new token refused as "full". Entries
+ * carried over from a version 1 file belong to no known agent and are
+ * never evicted. At most max_entries + max_entries / 2 agents (with live
+ * entries or a floor) are tracked; beyond that new agents are refused
+ * until entries expire.
  *
- * A file that is not a replay cache of this version (bad magic, version,
+ * Rebuilds (first use, compaction, eviction, a change of max_entries that
+ * changes the capacity, a version 1 file) write a complete new table to
+ * DIR/replay.db.tmp (reserved with posix_fallocate, so running out of
+ * space is reported here and later writes into the table cannot fail for
+ * lack of space), fsync it and rename it over replay.db while holding the
+ * lock on the old file and on the new one. A process that was waiting for
+ * the lock on the old file sees that the path now names another file and
+ * starts over with the new one. Live entries (but those an eviction drops
+ * behind a floor) and floors are always carried over; a rebuild that would
+ * have to drop a live entry (shrinking below the number of live entries)
+ * fails closed.
+ *
+ * A file that is not a replay cache of version 1 or 2 (bad magic, version,
  * size, or header fields) is never rebuilt automatically: it might hold
  * live entries that could not be read, and forgetting them would let used
  * tokens be replayed. Such a cache fails closed until an administrator
@@ -78,6 +112,8 @@
  * Writes go through pwrite(2) into the page cache, so they are visible to
  * every other process at once; they are not fsync'ed per call (the cache
  * lives on tmpfs, and a crash of the host also ends every token session).
+ * A process killed between its writes can leave an agent's count off by
+ * one; every rebuild recounts.
  */
 #include "config.h"
 
@@ -105,12 +141,13 @@
 #define RC_FILE "replay.db"
 #define RC_TMP_FILE "replay.db.tmp"
 #define RC_MAGIC "PAREPLAY"
-#define RC_VERSION 1u
+#define RC_VERSION 2u
+#define RC_VERSION_1 1u
 #define RC_HASH_LEN 16
 #define RC_KEY_LEN 16
 /* Entries outlive their token by this many seconds (see the top comment). */
 #define RC_EXP_MARGIN 300
-/* Largest max_entries accepted: 2^25 slots, a 768 MiB file. */
+/* Largest max_entries accepted: 2^25 slots and agent entries, a 2 GiB file. */
 #define RC_MAX_ENTRIES ((size_t)1 << 24)
 #define RC_MIN_CAPACITY 8
 /* How long a caller waits for another process holding the lock. */
@@ -120,6 +157,11 @@
 /* Slots read per pread() while probing, and while rebuilding. */
 #define RC_PROBE_CHUNK 64
 #define RC_REBUILD_CHUNK 4096
+/* Real agent tags have the top bit set; this one marks version 1 entries. */
+#define RC_TAG_BIT ((uint64_t)1 << 63)
+#define RC_TAG_UNKNOWN ((uint64_t)1)
+/* An eviction drops about this fraction (1/N) of the victim's entries. */
+#define RC_EVICT_DIVISOR 16
 
 struct rc_header {
 	char magic[8];
@@ -129,22 +171,39 @@ struct rc_header {
 	uint64_t count;
 	int64_t min_exp;
 	unsigned char key[RC_KEY_LEN];
-	unsigned char reserved[8];
+	uint64_t agents; /* version 1: reserved, zero */
 };
 
 struct rc_slot {
 	unsigned char hash[RC_HASH_LEN];
 	int64_t exp;
+	uint64_t agent;
+};
+
+/* A slot of a version 1 file, read only to carry its entries over. */
+struct rc_slot_v1 {
+	unsigned char hash[RC_HASH_LEN];
+	int64_t exp;
+};
+
+struct rc_agent {
+	uint64_t tag;
+	uint64_t count;
+	int64_t min_exp;
+	int64_t floor;
 };
 
 _Static_assert(sizeof(struct rc_header) == 64, "replay header must be 64 bytes");
-_Static_assert(sizeof(struct rc_slot) == 24, "replay slot must be 24 bytes");
-_Static_assert(offsetof(struct rc_header, min_exp) ==
-	       offsetof(struct rc_header, count) + 8,
-	       "count and min_exp are written together");
+_Static_assert(sizeof(struct rc_slot) == 32, "replay slot must be 32 bytes");
+_Static_assert(sizeof(struct rc_slot_v1) == 24, "version 1 slot must be 24 bytes");
+_Static_assert(sizeof(struct rc_agent) == 32, "agent entry must be 32 bytes");
+_Static_assert(offsetof(struct rc_header, agents) == 56, "agents ends the header");
 
 #define RC_HDR_SIZE ((off_t)sizeof(struct rc_header))
 #define RC_SLOT_SIZE ((off_t)sizeof(struct rc_slot))
+#define RC_AGENT_SIZE ((off_t)sizeof(struct rc_agent))
+/* The header's mutable tail: count, min_exp, key (unchanged), agents. */
+#define RC_HDR_TAIL ((off_t)offsetof(struct rc_header, count))
 
 /* Outcome of one probe of an open, locked, valid table. */
 enum rc_result {
@@ -152,14 +211,17 @@ enum rc_result {
 	RC_FIRST = 0,	/* not seen before, now recorded */
 	RC_REPLAY = 1,	/* a live entry for the key exists */
 	RC_COMPACT = 2,	/* no room, but entries may have expired: rebuild */
+	RC_EVICT = 3,	/* no room for an agent under its quota: evict */
 };
 
-/* State of one id_replay_check() call. */
+/* State of one id_replay_check_agent() call. */
 struct rc {
 	int dirfd;
 	int fd;
 	char shown[PA_ESCAPE_MAX + sizeof("/" RC_FILE)]; /* escaped, for messages */
+	char agent_shown[PA_ESCAPE_MAX];		   /* escaped agent id */
 	struct rc_header hdr;
+	uint32_t src_version;				   /* of the open file */
 };
 
 /* The slot count for max_entries: the next power of two >= 2 * max_entries. */
@@ -172,10 +234,33 @@ static uint64_t rc_capacity_for(size_t max_entries)
 	return cap;
 }
 
-/* File size of a table of cap slots. */
+/* Most agents tracked at once (see the top comment); < the capacity. */
+static uint64_t rc_agents_limit(size_t max_entries)
+{
+	return (uint64_t)max_entries + (uint64_t)max_entries / 2;
+}
+
+/* File size of a table of cap slots (and cap agent entries). */
 static off_t rc_file_size(uint64_t cap)
 {
-	return RC_HDR_SIZE + (off_t)cap * RC_SLOT_SIZE;
+	return RC_HDR_SIZE + (off_t)cap * (RC_SLOT_SIZE + RC_AGENT_SIZE);
+}
+
+/* File size of a version 1 table of cap slots. */
+static off_t rc_file_size_v1(uint64_t cap)
+{
+	return RC_HDR_SIZE + (off_t)cap * (off_t)sizeof(struct rc_slot_v1);
+}
+
+/* Offset of slot i, and of agent entry i, in a version 2 file of cap slots. */
+static off_t rc_slot_off(uint64_t i)
+{
+	return RC_HDR_SIZE + (off_t)i * RC_SLOT_SIZE;
+}
+
+static off_t rc_agent_off(uint64_t cap, uint64_t i)
+{
+	return RC_HDR_SIZE + (off_t)cap * RC_SLOT_SIZE + (off_t)i * RC_AGENT_SIZE;
 }
 
 /* Reads exactly len bytes at off, or fails (a short file is an error). */
@@ -220,14 +305,10 @@ static int rc_pwrite_full(int fd, const void *buf, size_t len, off_t off)
 	return 0;
 }
 
-/*
- * The keyed slot hash of (issuer, jti): the first RC_HASH_LEN bytes of
- * SHA-256(key || issuer || 0x00 || jti). Returns 0 or -1.
- */
-static int rc_hash(const unsigned char key[RC_KEY_LEN], const char *issuer,
-		   const char *jti, unsigned char out[RC_HASH_LEN])
+/* SHA-256(key || a || b) into md. Returns 0 or -1. */
+static int rc_sha256(const unsigned char key[RC_KEY_LEN], const void *a, size_t alen,
+		     const void *b, size_t blen, unsigned char md[EVP_MAX_MD_SIZE])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	EVP_MD_CTX *ctx;
 	int ok;
@@ -237,14 +318,45 @@ static int rc_hash(const unsigned char key[RC_KEY_LEN], const char *issuer,
 		return -1;
 	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
 	     EVP_DigestUpdate(ctx, key, RC_KEY_LEN) == 1 &&
-	     EVP_DigestUpdate(ctx, issuer, strlen(issuer) + 1) == 1 &&
-	     EVP_DigestUpdate(ctx, jti, strlen(jti)) == 1 &&
+	     EVP_DigestUpdate(ctx, a, alen) == 1 &&
+	     EVP_DigestUpdate(ctx, b, blen) == 1 &&
 	     EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen >= RC_HASH_LEN;
 	EVP_MD_CTX_free(ctx);
-	if (ok)
+	return ok ? 0 : -1;
+}
+
+/*
+ * The keyed slot hash of (issuer, jti): the first RC_HASH_LEN bytes of
+ * SHA-256(key || issuer || 0x00 || jti). Returns 0 or -1.
+ */
+static int rc_hash(const unsigned char key[RC_KEY_LEN], const char *issuer,
+		   const char *jti, unsigned char out[RC_HASH_LEN])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	int rv = rc_sha256(key, issuer, strlen(issuer) + 1, jti, strlen(jti), md);
+
+	if (rv == 0)
 		memcpy(out, md, RC_HASH_LEN);
 	pa_overwrite(md, sizeof(md));
-	return ok ? 0 : -1;
+	return rv;
+}
+
+/*
+ * The tag of an agent id: the first 8 bytes of SHA-256(key || 0x01 ||
+ * agent) with the top bit set, so that it is never 0 (an empty agent
+ * entry) nor RC_TAG_UNKNOWN. Returns 0 or -1.
+ */
+static int rc_agent_tag(const unsigned char key[RC_KEY_LEN], const char *agent, uint64_t *tag)
+{
+	static const unsigned char sep = 0x01;
+	unsigned char md[EVP_MAX_MD_SIZE];
+
+	if (rc_sha256(key, &sep, 1, agent, strlen(agent), md) != 0)
+		return -1;
+	memcpy(tag, md, sizeof(*tag));
+	*tag |= RC_TAG_BIT;
+	pa_overwrite(md, sizeof(md));
+	return 0;
 }
 
 /* The home slot of a hash in a table with capacity cap (a power of two). */
@@ -254,6 +366,12 @@ static uint64_t rc_home(const unsigned char hash[RC_HASH_LEN], uint64_t cap)
 
 	memcpy(&h, hash, sizeof(h));
 	return h & (cap - 1);
+}
+
+/* The home entry of an agent tag (its low bits are uniform). */
+static uint64_t rc_agent_home(uint64_t tag, uint64_t cap)
+{
+	return tag & (cap - 1);
 }
 
 /*
@@ -372,12 +490,13 @@ static int rc_lock(const struct rc *rc, int fd, char *err, size_t errlen)
 
 /*
  * Reads and validates the header of a non-empty cache file of size bytes
- * into rc->hdr. Returns 0, or -1 with err naming what is wrong.
+ * into rc->hdr (version 2, or version 1 to be carried over). Returns 0, or
+ * -1 with err naming what is wrong.
  */
 static int rc_read_header(struct rc *rc, off_t size, char *err, size_t errlen)
 {
-	static const unsigned char zero[8];
 	struct rc_header *h = &rc->hdr;
+	off_t want;
 
 	if (size < RC_HDR_SIZE)
 		return pa_err(err, errlen,
@@ -391,24 +510,30 @@ static int rc_read_header(struct rc *rc, off_t size, char *err, size_t errlen)
 		return pa_err(err, errlen,
 			      "replay cache %s: bad magic, not a replay cache; "
 			      "refusing to discard it, remove it to reset", rc->shown);
-	if (h->version != RC_VERSION || h->slot_size != sizeof(struct rc_slot))
+	if (h->version == RC_VERSION && h->slot_size == sizeof(struct rc_slot)) {
+		rc->src_version = RC_VERSION;
+	} else if (h->version == RC_VERSION_1 && h->slot_size == sizeof(struct rc_slot_v1)) {
+		rc->src_version = RC_VERSION_1;
+	} else {
 		return pa_err(err, errlen,
 			      "replay cache %s: unsupported version %" PRIu32
 			      " (slot size %" PRIu32 "); refusing to discard it, "
 			      "remove it to reset", rc->shown, h->version, h->slot_size);
+	}
 	if (h->capacity < RC_MIN_CAPACITY ||
 	    h->capacity > rc_capacity_for(RC_MAX_ENTRIES) ||
 	    (h->capacity & (h->capacity - 1)) != 0 || h->count > h->capacity ||
-	    memcmp(h->reserved, zero, sizeof(zero)) != 0)
+	    (rc->src_version == RC_VERSION_1 ? h->agents != 0 : h->agents >= h->capacity))
 		return pa_err(err, errlen,
 			      "replay cache %s: corrupt header; refusing to discard it, "
 			      "remove it to reset", rc->shown);
-	if (size != rc_file_size(h->capacity))
+	want = rc->src_version == RC_VERSION ? rc_file_size(h->capacity)
+					     : rc_file_size_v1(h->capacity);
+	if (size != want)
 		return pa_err(err, errlen,
 			      "replay cache %s: corrupt (%jd bytes, expected %jd for %" PRIu64
 			      " slots); refusing to discard it, remove it to reset",
-			      rc->shown, (intmax_t)size,
-			      (intmax_t)rc_file_size(h->capacity), h->capacity);
+			      rc->shown, (intmax_t)size, (intmax_t)want, h->capacity);
 	return 0;
 }
 
@@ -416,8 +541,7 @@ static int rc_read_header(struct rc *rc, off_t size, char *err, size_t errlen)
  * Inserts a live entry into an in-memory table being built (linear probe
  * to the first empty slot; the caller guarantees one exists).
  */
-static void rc_table_put(struct rc_slot *slots, uint64_t cap,
-			 const struct rc_slot *s)
+static void rc_table_put(struct rc_slot *slots, uint64_t cap, const struct rc_slot *s)
 {
 	uint64_t i = rc_home(s->hash, cap);
 
@@ -427,21 +551,67 @@ static void rc_table_put(struct rc_slot *slots, uint64_t cap,
 }
 
 /*
- * Replaces DIR/replay.db with a freshly built table of new_cap slots that
- * holds every live entry (exp > now) of the currently open table, or no
- * entry when fresh is true (a new, empty file; a new hash key is drawn).
- * Never drops a live entry: when more than max_entries are live, nothing
- * is replaced and the call fails. Returns 0 when the new file is in place.
+ * The entry of tag in an in-memory agent table being built, added when
+ * missing (*n counts the entries). NULL when the table has no room left:
+ * one empty entry is always kept, so that probes end.
+ */
+static struct rc_agent *rc_table_agent(struct rc_agent *agents, uint64_t cap, uint64_t tag,
+				       uint64_t *n)
+{
+	uint64_t i = rc_agent_home(tag, cap);
+
+	while (agents[i].tag != 0 && agents[i].tag != tag)
+		i = (i + 1) & (cap - 1);
+	if (agents[i].tag == 0) {
+		if (*n + 1 >= cap)
+			return NULL;
+		agents[i].tag = tag;
+		agents[i].min_exp = INT64_MAX;
+		(*n)++;
+	}
+	return &agents[i];
+}
+
+/* One slot of the open file, whatever its version. */
+static void rc_slot_at(const struct rc *rc, const unsigned char *chunk, uint64_t j,
+		       struct rc_slot *out)
+{
+	if (rc->src_version == RC_VERSION) {
+		memcpy(out, chunk + j * sizeof(struct rc_slot), sizeof(*out));
+	} else {
+		struct rc_slot_v1 v1;
+
+		memcpy(&v1, chunk + j * sizeof(v1), sizeof(v1));
+		memcpy(out->hash, v1.hash, RC_HASH_LEN);
+		out->exp = v1.exp;
+		out->agent = RC_TAG_UNKNOWN;
+	}
+}
+
+/*
+ * Replaces DIR/replay.db with a freshly built version 2 table of new_cap
+ * slots that holds every live entry (exp > now) of the currently open
+ * table (version 1 or 2) and every floor still in force, or nothing when
+ * fresh is true (a new, empty file; a new hash key is drawn). When
+ * evict_tag is not 0, that agent's entries that expire at or before
+ * evict_floor are left out and its floor is raised to evict_floor. Never
+ * drops any other live entry: when more than max_entries are live,
+ * nothing is replaced and the call fails. Returns 0 when the new file is
+ * in place.
  */
 static int rc_rebuild(struct rc *rc, bool fresh, uint64_t new_cap, int64_t now,
-		      size_t max_entries, char *err, size_t errlen)
+		      size_t max_entries, uint64_t evict_tag, int64_t evict_floor,
+		      char *err, size_t errlen)
 {
+	const size_t src_slot = rc->src_version == RC_VERSION ? sizeof(struct rc_slot)
+							       : sizeof(struct rc_slot_v1);
 	struct rc_header nh;
-	struct rc_slot *chunk = NULL;
+	unsigned char *chunk = NULL;
 	struct rc_slot *slots;
+	struct rc_agent *agents, *a;
 	unsigned char *map = MAP_FAILED;
 	off_t size = rc_file_size(new_cap);
-	uint64_t i, n;
+	uint64_t i, n, n_agents = 0;
 	int tfd = -1, rv = -1, e;
 
 	memset(&nh, 0, sizeof(nh));
@@ -489,11 +659,12 @@ static int rc_rebuild(struct rc *rc, bool fresh, uint64_t new_cap, int64_t now,
 		       rc->shown, RC_TMP_FILE, strerror(errno));
 		goto cleanup;
 	}
-	/* mmap returns page-aligned memory; the 64-byte header keeps slots aligned */
+	/* mmap returns page-aligned memory; the 64-byte header keeps both tables aligned */
 	slots = (struct rc_slot *)(void *)(map + RC_HDR_SIZE);
+	agents = (struct rc_agent *)(void *)(map + rc_agent_off(new_cap, 0));
 
 	if (!fresh) {
-		chunk = calloc(RC_REBUILD_CHUNK, sizeof(*chunk));
+		chunk = calloc(RC_REBUILD_CHUNK, sizeof(struct rc_slot));
 		if (chunk == NULL) {
 			pa_err(err, errlen, "replay cache %s: out of memory", rc->shown);
 			goto cleanup;
@@ -504,15 +675,20 @@ static int rc_rebuild(struct rc *rc, bool fresh, uint64_t new_cap, int64_t now,
 			n = rc->hdr.capacity - i;
 			if (n > RC_REBUILD_CHUNK)
 				n = RC_REBUILD_CHUNK;
-			if (rc_pread_full(rc->fd, chunk, (size_t)n * sizeof(*chunk),
-					  RC_HDR_SIZE + (off_t)i * RC_SLOT_SIZE) != 0) {
+			if (rc_pread_full(rc->fd, chunk, (size_t)n * src_slot,
+					  RC_HDR_SIZE + (off_t)i * (off_t)src_slot) != 0) {
 				pa_err(err, errlen, "replay cache %s: cannot read: %s",
 				       rc->shown, strerror(errno));
 				goto cleanup;
 			}
 			for (j = 0; j < n; j++) {
-				if (chunk[j].exp <= now)
+				struct rc_slot s;
+
+				rc_slot_at(rc, chunk, j, &s);
+				if (s.exp <= now)
 					continue; /* empty or expired */
+				if (evict_tag != 0 && s.agent == evict_tag && s.exp <= evict_floor)
+					continue; /* evicted: the floor below refuses it */
 				if (nh.count >= max_entries) {
 					pa_err(err, errlen,
 					       "replay cache %s: holds more than max_entries %zu live "
@@ -521,13 +697,51 @@ static int rc_rebuild(struct rc *rc, bool fresh, uint64_t new_cap, int64_t now,
 					       rc->shown, max_entries);
 					goto cleanup;
 				}
-				rc_table_put(slots, new_cap, &chunk[j]);
+				a = rc_table_agent(agents, new_cap, s.agent, &n_agents);
+				if (a == NULL)
+					goto too_many;
+				rc_table_put(slots, new_cap, &s);
 				nh.count++;
-				if (chunk[j].exp < nh.min_exp)
-					nh.min_exp = chunk[j].exp;
+				a->count++;
+				if (s.exp < a->min_exp)
+					a->min_exp = s.exp;
+				if (s.exp < nh.min_exp)
+					nh.min_exp = s.exp;
 			}
 		}
+		/* floors still in force are never dropped: they stand for evicted entries */
+		for (i = 0; rc->src_version == RC_VERSION && i < rc->hdr.capacity; i += n) {
+			struct rc_agent *old = (struct rc_agent *)(void *)chunk;
+			uint64_t j;
+
+			n = rc->hdr.capacity - i;
+			if (n > RC_REBUILD_CHUNK)
+				n = RC_REBUILD_CHUNK;
+			if (rc_pread_full(rc->fd, chunk, (size_t)n * sizeof(struct rc_agent),
+					  rc_agent_off(rc->hdr.capacity, i)) != 0) {
+				pa_err(err, errlen, "replay cache %s: cannot read: %s",
+				       rc->shown, strerror(errno));
+				goto cleanup;
+			}
+			for (j = 0; j < n; j++) {
+				if (old[j].tag == 0 || old[j].floor <= now)
+					continue;
+				a = rc_table_agent(agents, new_cap, old[j].tag, &n_agents);
+				if (a == NULL)
+					goto too_many;
+				if (old[j].floor > a->floor)
+					a->floor = old[j].floor;
+			}
+		}
+		if (evict_tag != 0 && evict_floor > now) {
+			a = rc_table_agent(agents, new_cap, evict_tag, &n_agents);
+			if (a == NULL)
+				goto too_many;
+			if (evict_floor > a->floor)
+				a->floor = evict_floor;
+		}
 	}
+	nh.agents = n_agents;
 	memcpy(map, &nh, sizeof(nh));
 	if (msync(map, (size_t)size, MS_SYNC) != 0 || fsync(tfd) != 0) {
 		pa_err(err, errlen, "replay cache %s: cannot sync %s: %s",
@@ -542,6 +756,10 @@ static int rc_rebuild(struct rc *rc, bool fresh, uint64_t new_cap, int64_t now,
 	(void)fsync(rc->dirfd); /* best effort: the new name is in place */
 	rv = 0;
 	goto out;
+too_many:
+	pa_err(err, errlen, "replay cache %s: more agents with live entries or floors than "
+	       "a table of %" PRIu64 " entries holds; not rebuilding it, which would forget "
+	       "some (raise max_entries or wait until they expire)", rc->shown, new_cap);
 cleanup:
 	(void)unlinkat(rc->dirfd, RC_TMP_FILE, 0);
 out:
@@ -553,44 +771,90 @@ out:
 	return rv;
 }
 
-/* Writes a slot and then the header's count and min_exp. Returns 0 or -1. */
-static int rc_store(struct rc *rc, uint64_t idx, const struct rc_slot *s,
-		    bool was_empty, char *err, size_t errlen)
+/*
+ * Looks tag up in the agent table of the open, locked table. Returns 1
+ * with its entry in *a and its index in *idx, 0 when it has none (*idx is
+ * then the empty entry where it goes and *a a new entry for it), -1 with
+ * err.
+ */
+static int rc_agent_find(struct rc *rc, uint64_t tag, uint64_t *idx, struct rc_agent *a,
+			 char *err, size_t errlen)
 {
-	int64_t counters[2];
+	struct rc_agent buf[RC_PROBE_CHUNK];
+	const uint64_t cap = rc->hdr.capacity;
+	uint64_t i = rc_agent_home(tag, cap), probed = 0;
 
-	if (rc_pwrite_full(rc->fd, s, sizeof(*s),
-			   RC_HDR_SIZE + (off_t)idx * RC_SLOT_SIZE) != 0)
+	while (probed < cap) {
+		uint64_t n = cap - i, j;
+
+		if (n > cap - probed)
+			n = cap - probed;
+		if (n > RC_PROBE_CHUNK)
+			n = RC_PROBE_CHUNK;
+		if (rc_pread_full(rc->fd, buf, (size_t)n * sizeof(buf[0]), rc_agent_off(cap, i)) != 0)
+			return pa_err(err, errlen, "replay cache %s: cannot read: %s",
+				      rc->shown, strerror(errno));
+		for (j = 0; j < n; j++) {
+			if (buf[j].tag == tag || buf[j].tag == 0) {
+				*idx = i;
+				if (buf[j].tag == tag) {
+					*a = buf[j];
+					return 1;
+				}
+				memset(a, 0, sizeof(*a));
+				a->tag = tag;
+				a->min_exp = INT64_MAX;
+				return 0;
+			}
+			i = (i + 1) & (cap - 1);
+			probed++;
+		}
+	}
+	return pa_err(err, errlen, "replay cache %s: corrupt (the agent table has no empty "
+		      "entry); remove it to reset", rc->shown);
+}
+
+/* Writes agent entry idx. Returns 0 or -1 with err. */
+static int rc_agent_store(struct rc *rc, uint64_t idx, const struct rc_agent *a,
+			  char *err, size_t errlen)
+{
+	if (rc_pwrite_full(rc->fd, a, sizeof(*a), rc_agent_off(rc->hdr.capacity, idx)) != 0)
 		return pa_err(err, errlen, "replay cache %s: cannot write: %s",
-			      rc->shown, strerror(errno));
-	if (was_empty)
-		rc->hdr.count++;
-	if (s->exp < rc->hdr.min_exp)
-		rc->hdr.min_exp = s->exp;
-	counters[0] = (int64_t)rc->hdr.count;
-	counters[1] = rc->hdr.min_exp;
-	if (rc_pwrite_full(rc->fd, counters, sizeof(counters),
-			   (off_t)offsetof(struct rc_header, count)) != 0)
-		return pa_err(err, errlen, "replay cache %s: cannot write header: %s",
 			      rc->shown, strerror(errno));
 	return 0;
 }
 
-/*
- * Looks the key up in the open, locked, validated table and records it
- * with expiry exp when it is not live there. Returns RC_REPLAY, RC_FIRST,
- * RC_COMPACT (no room unless expired entries are reclaimed) or RC_FAIL.
- */
-static enum rc_result rc_probe(struct rc *rc, const unsigned char hash[RC_HASH_LEN],
-			       int64_t exp, int64_t now, size_t max_entries,
-			       char *err, size_t errlen)
-{
-	struct rc_slot buf[RC_PROBE_CHUNK] = { { { 0 }, 0 } };
-	const uint64_t cap = rc->hdr.capacity, none = UINT64_MAX;
-	uint64_t idx = rc_home(hash, cap), probed = 0;
-	uint64_t reuse = none, empty = none;
-	struct rc_slot s;
+/* What one call asks of the table. */
+struct rc_want {
+	unsigned char hash[RC_HASH_LEN];
+	uint64_t tag;		/* the agent's tag */
+	int64_t exp;		/* expiry of the new entry */
+	int64_t now;
+	size_t max_entries;
+	size_t quota;		/* entries one agent may hold; >= max_entries: no quota */
+	bool compacted;		/* a rebuild already ran in this call: do not ask again */
+	uint64_t agent_count;	/* out: the agent's entries, for the eviction */
+};
 
+/*
+ * Looks the key up in the open, locked, validated version 2 table and
+ * records it for the agent when it is not live there and the agent may
+ * have it. Returns RC_REPLAY, RC_FIRST, RC_COMPACT (reclaiming expired
+ * entries may make room), RC_EVICT (no room for an agent under its quota)
+ * or RC_FAIL with err.
+ */
+static enum rc_result rc_probe(struct rc *rc, struct rc_want *w, char *err, size_t errlen)
+{
+	struct rc_slot buf[RC_PROBE_CHUNK];
+	const uint64_t cap = rc->hdr.capacity, none = UINT64_MAX;
+	uint64_t idx = rc_home(w->hash, cap), probed = 0, aidx = 0;
+	uint64_t reuse = none, empty = none, reuse_owner = 0;
+	struct rc_agent a;
+	struct rc_slot s;
+	bool found;
+	int r;
+
+	memset(buf, 0, sizeof(buf));
 	while (probed < cap && empty == none) {
 		uint64_t n = cap - idx, i;
 
@@ -598,8 +862,7 @@ static enum rc_result rc_probe(struct rc *rc, const unsigned char hash[RC_HASH_L
 			n = cap - probed;
 		if (n > RC_PROBE_CHUNK)
 			n = RC_PROBE_CHUNK;
-		if (rc_pread_full(rc->fd, buf, (size_t)n * sizeof(buf[0]),
-				  RC_HDR_SIZE + (off_t)idx * RC_SLOT_SIZE) != 0) {
+		if (rc_pread_full(rc->fd, buf, (size_t)n * sizeof(buf[0]), rc_slot_off(idx)) != 0) {
 			pa_err(err, errlen, "replay cache %s: cannot read: %s",
 			       rc->shown, strerror(errno));
 			return RC_FAIL;
@@ -609,11 +872,13 @@ static enum rc_result rc_probe(struct rc *rc, const unsigned char hash[RC_HASH_L
 				empty = idx;
 				break;
 			}
-			if (buf[i].exp <= now) {
+			if (buf[i].exp <= w->now) {
 				/* tombstone: reusable, but the chain goes on */
-				if (reuse == none)
+				if (reuse == none) {
 					reuse = idx;
-			} else if (memcmp(buf[i].hash, hash, RC_HASH_LEN) == 0) {
+					reuse_owner = buf[i].agent;
+				}
+			} else if (memcmp(buf[i].hash, w->hash, RC_HASH_LEN) == 0) {
 				return RC_REPLAY;
 			}
 			idx = (idx + 1) & (cap - 1);
@@ -621,58 +886,223 @@ static enum rc_result rc_probe(struct rc *rc, const unsigned char hash[RC_HASH_L
 		}
 	}
 
-	memcpy(s.hash, hash, RC_HASH_LEN);
-	s.exp = exp;
-	/* a tombstone keeps count unchanged: live entries stay <= count */
-	if (reuse != none && rc->hdr.count <= max_entries)
-		return rc_store(rc, reuse, &s, false, err, errlen) == 0 ? RC_FIRST : RC_FAIL;
-	if (empty != none && rc->hdr.count < max_entries)
-		return rc_store(rc, empty, &s, true, err, errlen) == 0 ? RC_FIRST : RC_FAIL;
-	if (rc->hdr.min_exp > now) {
+	r = rc_agent_find(rc, w->tag, &aidx, &a, err, errlen);
+	if (r < 0)
+		return RC_FAIL;
+	found = r == 1;
+	w->agent_count = a.count;
+	if (found && a.floor >= w->exp) {
 		pa_err(err, errlen,
-		       "replay cache %s: full (%" PRIu64 " live entries, max_entries %zu); "
-		       "refusing new tokens until entries expire", rc->shown,
-		       rc->hdr.count, max_entries);
+		       "replay cache %s: agent %s: the cache was full and its records up to %"
+		       PRId64 " were dropped to make room for other agents, so its tokens that "
+		       "expire by then are refused (use a fresh token)", rc->shown,
+		       rc->agent_shown, a.floor - RC_EXP_MARGIN);
 		return RC_FAIL;
 	}
-	return RC_COMPACT;
+	if (w->quota < w->max_entries && a.count >= w->quota) {
+		if (a.min_exp <= w->now && !w->compacted)
+			return RC_COMPACT;
+		pa_err(err, errlen,
+		       "replay cache %s: agent %s holds %" PRIu64 " live entries, its quota "
+		       "(replay_agent_quota) of %zu; refusing its new tokens until some expire",
+		       rc->shown, rc->agent_shown, a.count, w->quota);
+		return RC_FAIL;
+	}
+	if (!found && rc->hdr.agents >= rc_agents_limit(w->max_entries)) {
+		if (!w->compacted)
+			return RC_COMPACT;
+		pa_err(err, errlen,
+		       "replay cache %s: %" PRIu64 " agents hold live entries, the most it "
+		       "tracks for max_entries %zu; refusing new agents until entries expire",
+		       rc->shown, rc->hdr.agents, w->max_entries);
+		return RC_FAIL;
+	}
+
+	memcpy(s.hash, w->hash, RC_HASH_LEN);
+	s.exp = w->exp;
+	s.agent = w->tag;
+	/* a tombstone keeps count unchanged: live entries stay <= count */
+	if (reuse != none && rc->hdr.count <= w->max_entries) {
+		idx = reuse;
+	} else if (empty != none && rc->hdr.count < w->max_entries) {
+		idx = empty;
+	} else if (rc->hdr.min_exp <= w->now && !w->compacted) {
+		return RC_COMPACT;
+	} else {
+		return RC_EVICT;
+	}
+
+	/* the slot, then the agents' counts, then the header */
+	if (rc_pwrite_full(rc->fd, &s, sizeof(s), rc_slot_off(idx)) != 0) {
+		pa_err(err, errlen, "replay cache %s: cannot write: %s", rc->shown,
+		       strerror(errno));
+		return RC_FAIL;
+	}
+	if (idx == empty) {
+		rc->hdr.count++;
+		a.count++;
+	} else if (reuse_owner != w->tag) {
+		struct rc_agent owner;
+		uint64_t oidx;
+
+		a.count++;
+		r = rc_agent_find(rc, reuse_owner, &oidx, &owner, err, errlen);
+		if (r < 0)
+			return RC_FAIL;
+		if (r == 1 && owner.count > 0) {
+			owner.count--;
+			if (rc_agent_store(rc, oidx, &owner, err, errlen) != 0)
+				return RC_FAIL;
+		}
+	}
+	if (w->exp < a.min_exp)
+		a.min_exp = w->exp;
+	if (rc_agent_store(rc, aidx, &a, err, errlen) != 0)
+		return RC_FAIL;
+	if (!found)
+		rc->hdr.agents++;
+	if (w->exp < rc->hdr.min_exp)
+		rc->hdr.min_exp = w->exp;
+	if (rc_pwrite_full(rc->fd, (const unsigned char *)&rc->hdr + RC_HDR_TAIL,
+			   sizeof(rc->hdr) - (size_t)RC_HDR_TAIL, RC_HDR_TAIL) != 0) {
+		pa_err(err, errlen, "replay cache %s: cannot write header: %s",
+		       rc->shown, strerror(errno));
+		return RC_FAIL;
+	}
+	return RC_FIRST;
+}
+
+static int rc_cmp_i64(const void *x, const void *y)
+{
+	int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+
+	return (a > b) - (a < b);
 }
 
 /*
- * Records (issuer, jti) until exp + RC_EXP_MARGIN in DIR/replay.db under
- * an exclusive lock. Returns 0 when the pair was not live in the cache (it
- * is now), 1 when it was (a replay), -1 with err when the cache cannot be
- * used: bad directory or file ownership/permissions, a corrupt file, a
- * full table, an I/O error. Never accepts when in doubt.
+ * Chooses what to evict so that an agent with agent_count entries gets a
+ * slot in a table full of live entries: the agent with the most entries
+ * (not the newcomer, not the unattributed version 1 entries), when it has
+ * at least two and more than agent_count + 1, loses its oldest
+ * 1/RC_EVICT_DIVISOR (at least one): *floor is the expiry at or before
+ * which they expire. Returns 0 with *victim and *floor, 1 when there is
+ * no such agent, -1 with err.
  */
-int id_replay_check(const char *dir, const char *issuer, const char *jti,
-		    int64_t exp, int64_t now, size_t max_entries,
-		    char *err, size_t errlen)
+static int rc_evict_plan(struct rc *rc, uint64_t tag, uint64_t agent_count, int64_t now,
+			 uint64_t *victim, int64_t *floor, char *err, size_t errlen)
+{
+	const uint64_t cap = rc->hdr.capacity;
+	struct rc_agent best, *ab;
+	struct rc_slot *sb;
+	int64_t *exps = NULL;
+	size_t n_exps = 0, k;
+	void *chunk;
+	uint64_t i, n;
+	int rv = -1;
+
+	memset(&best, 0, sizeof(best));
+	chunk = calloc(RC_REBUILD_CHUNK, sizeof(struct rc_slot));
+	if (chunk == NULL)
+		return pa_err(err, errlen, "replay cache %s: out of memory", rc->shown);
+	ab = chunk;
+	sb = chunk;
+	for (i = 0; i < cap; i += n) {
+		uint64_t j;
+
+		n = cap - i < RC_REBUILD_CHUNK ? cap - i : RC_REBUILD_CHUNK;
+		if (rc_pread_full(rc->fd, chunk, (size_t)n * sizeof(struct rc_agent),
+				  rc_agent_off(cap, i)) != 0) {
+			pa_err(err, errlen, "replay cache %s: cannot read: %s", rc->shown,
+			       strerror(errno));
+			goto out;
+		}
+		for (j = 0; j < n; j++)
+			if (ab[j].tag != 0 && ab[j].tag != tag && ab[j].tag != RC_TAG_UNKNOWN &&
+			    ab[j].count > best.count)
+				best = ab[j];
+	}
+	if (best.count < 2 || best.count <= agent_count + 1) {
+		rv = 1;
+		goto out;
+	}
+	exps = calloc((size_t)best.count, sizeof(*exps));
+	if (exps == NULL) {
+		pa_err(err, errlen, "replay cache %s: out of memory", rc->shown);
+		goto out;
+	}
+	for (i = 0; i < cap; i += n) {
+		uint64_t j;
+
+		n = cap - i < RC_REBUILD_CHUNK ? cap - i : RC_REBUILD_CHUNK;
+		if (rc_pread_full(rc->fd, chunk, (size_t)n * sizeof(struct rc_slot),
+				  rc_slot_off(i)) != 0) {
+			pa_err(err, errlen, "replay cache %s: cannot read: %s", rc->shown,
+			       strerror(errno));
+			goto out;
+		}
+		for (j = 0; j < n && n_exps < best.count; j++)
+			if (sb[j].agent == best.tag && sb[j].exp > now)
+				exps[n_exps++] = sb[j].exp;
+	}
+	if (n_exps == 0) {
+		rv = 1;
+		goto out;
+	}
+	qsort(exps, n_exps, sizeof(*exps), rc_cmp_i64);
+	k = n_exps / RC_EVICT_DIVISOR;
+	*victim = best.tag;
+	*floor = exps[k > 0 ? k - 1 : 0];
+	rv = 0;
+out:
+	free(exps);
+	free(chunk);
+	return rv;
+}
+
+/*
+ * Records (issuer, jti) of agent until exp + RC_EXP_MARGIN in
+ * DIR/replay.db under an exclusive lock. Returns 0 when the pair was not
+ * live in the cache (it is now), 1 when it was (a replay), -1 with err
+ * when the cache cannot be used or the agent may not record it: bad
+ * directory or file ownership/permissions, a corrupt file, the agent at
+ * its quota or behind its floor, a full table with nothing to evict, an
+ * I/O error. Never accepts when in doubt.
+ */
+int id_replay_check_agent(const char *dir, const char *issuer, const char *jti,
+			  const char *agent, int64_t exp, int64_t now, size_t max_entries,
+			  size_t agent_quota, char *err, size_t errlen)
 {
 	struct rc rc = { .dirfd = -1, .fd = -1 };
-	unsigned char hash[RC_HASH_LEN];
+	struct rc_want w;
 	uint64_t want_cap;
-	int64_t expiry;
+	bool evicted = false;
 	int attempt, rv = -1;
 
-	if (dir == NULL || *dir == '\0' || issuer == NULL || jti == NULL)
-		return pa_err(err, errlen, "replay cache: missing directory, issuer or jti");
+	memset(&w, 0, sizeof(w));
+	if (dir == NULL || *dir == '\0' || issuer == NULL || jti == NULL || agent == NULL)
+		return pa_err(err, errlen, "replay cache: missing directory, issuer, jti or agent");
 	if (*jti == '\0')
 		return pa_err(err, errlen, "replay cache: empty jti");
 	if (max_entries < 1 || max_entries > RC_MAX_ENTRIES)
 		return pa_err(err, errlen, "replay cache: max_entries %zu out of range 1..%zu",
 			      max_entries, RC_MAX_ENTRIES);
+	if (agent_quota < 1)
+		return pa_err(err, errlen, "replay cache: agent quota 0");
 	if (now <= 0)
 		return pa_err(err, errlen, "replay cache: invalid current time %" PRId64, now);
-	expiry = exp > INT64_MAX - RC_EXP_MARGIN ? INT64_MAX : exp + RC_EXP_MARGIN;
-	if (expiry <= now)
+	w.exp = exp > INT64_MAX - RC_EXP_MARGIN ? INT64_MAX : exp + RC_EXP_MARGIN;
+	if (w.exp <= now)
 		return pa_err(err, errlen,
 			      "replay cache: token expired at %" PRId64 ", now is %" PRId64,
 			      exp, now);
+	w.now = now;
+	w.max_entries = max_entries;
+	w.quota = agent_quota;
 	want_cap = rc_capacity_for(max_entries);
 
 	pa_escape(dir, strlen(dir), rc.shown, PA_ESCAPE_MAX);
 	strcat(rc.shown, "/" RC_FILE);
+	pa_escape(agent, strlen(agent), rc.agent_shown, sizeof(rc.agent_shown));
 	rc.dirfd = rc_open_dir(dir, err, errlen);
 	if (rc.dirfd < 0)
 		return -1;
@@ -680,6 +1110,8 @@ int id_replay_check(const char *dir, const char *issuer, const char *jti,
 	for (attempt = 0; attempt < RC_MAX_ATTEMPTS; attempt++) {
 		struct stat st, cur;
 		enum rc_result r;
+		uint64_t victim = 0;
+		int64_t floor = 0;
 
 		rc.fd = openat(rc.dirfd, RC_FILE,
 			       O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
@@ -711,29 +1143,55 @@ int id_replay_check(const char *dir, const char *issuer, const char *jti,
 			goto out;
 
 		if (st.st_size == 0) {
-			if (rc_rebuild(&rc, true, want_cap, now, max_entries, err, errlen) != 0)
+			if (rc_rebuild(&rc, true, want_cap, now, max_entries, 0, 0, err, errlen) != 0)
 				goto out;
 			goto again;
 		}
 		if (rc_read_header(&rc, st.st_size, err, errlen) != 0)
 			goto out;
-		if (rc.hdr.capacity != want_cap) {
-			if (rc_rebuild(&rc, false, want_cap, now, max_entries, err, errlen) != 0)
+		if (rc.src_version != RC_VERSION || rc.hdr.capacity != want_cap) {
+			if (rc_rebuild(&rc, false, want_cap, now, max_entries, 0, 0, err, errlen) != 0)
 				goto out;
 			goto again;
 		}
 		/* the key belongs to this file: hash again after every reopen */
-		if (rc_hash(rc.hdr.key, issuer, jti, hash) != 0) {
+		if (rc_hash(rc.hdr.key, issuer, jti, w.hash) != 0 ||
+		    rc_agent_tag(rc.hdr.key, agent, &w.tag) != 0) {
 			pa_err(err, errlen, "replay cache %s: SHA-256 failed", rc.shown);
 			goto out;
 		}
-		r = rc_probe(&rc, hash, expiry, now, max_entries, err, errlen);
-		if (r != RC_COMPACT) {
+		r = rc_probe(&rc, &w, err, errlen);
+		if (r == RC_FAIL || r == RC_FIRST || r == RC_REPLAY) {
 			rv = r == RC_FAIL ? -1 : (int)r;
 			goto out;
 		}
-		if (rc_rebuild(&rc, false, want_cap, now, max_entries, err, errlen) != 0)
+		if (r == RC_EVICT) {
+			int p;
+
+			if (evicted) {
+				pa_err(err, errlen, "replay cache %s: still full after an eviction",
+				       rc.shown);
+				goto out;
+			}
+			p = rc_evict_plan(&rc, w.tag, w.agent_count, now, &victim, &floor,
+					  err, errlen);
+			if (p < 0)
+				goto out;
+			if (p > 0) {
+				pa_err(err, errlen,
+				       "replay cache %s: full (%" PRIu64 " live entries, max_entries "
+				       "%zu) and no other agent holds more entries than agent %s "
+				       "(%" PRIu64 "); refusing new tokens until entries expire",
+				       rc.shown, rc.hdr.count, max_entries, rc.agent_shown,
+				       w.agent_count);
+				goto out;
+			}
+			evicted = true;
+		}
+		if (rc_rebuild(&rc, false, want_cap, now, max_entries, victim, floor,
+			       err, errlen) != 0)
 			goto out;
+		w.compacted = true;
 again:
 		close(rc.fd);
 		rc.fd = -1;
@@ -745,4 +1203,13 @@ out:
 		close(rc.fd);
 	close(rc.dirfd);
 	return rv;
+}
+
+int id_replay_check(const char *dir, const char *issuer, const char *jti,
+		    int64_t exp, int64_t now, size_t max_entries,
+		    char *err, size_t errlen)
+{
+	/* one anonymous agent without a quota: the table's own limit alone */
+	return id_replay_check_agent(dir, issuer, jti, "", exp, now, max_entries,
+				     max_entries, err, errlen);
 }

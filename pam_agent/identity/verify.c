@@ -355,6 +355,12 @@ static int check_claims(const json_t *claims, const char *want_aud,
 		return -1;
 	if (sub == NULL)
 		return pa_err(err, errlen, "token has no \"sub\"");
+	/*
+	 * An empty task is no task: require_task counts it as missing, and a
+	 * session record holding it is one `pam-agent reap` refuses to read.
+	 */
+	if (task != NULL && task[0] == '\0')
+		return pa_err(err, errlen, "\"task\" claim is empty (omit it, or name the task)");
 	if (!id_subject_printable(sub))
 		return pa_err(err, errlen, "\"sub\" is empty or has control characters");
 	act = json_object_get(claims, "act");

@@ -232,6 +232,7 @@ static const struct key_def global_keys[] = {
 	{ "audit_log", VT_PATH, G(audit_log), 0, 0, 0, -1 },
 	{ "replay_dir", VT_PATH, G(replay_dir), 0, 0, 0, -1 },
 	{ "replay_max_entries", VT_COUNT, G(replay_max_entries), 0, 1, 10000000, -1 },
+	{ "replay_agent_quota", VT_COUNT, G(replay_agent_quota), 0, 1, 100, -1 },
 	{ "escalate_max_age", VT_DUR, G(escalate_max_age), 0, 1, DAY, -1 },
 	{ "max_delegation_depth", VT_COUNT, G(max_delegation_depth), 0, 0,
 	  POL_DELEGATION_MAX, -1 },
@@ -916,8 +917,17 @@ static void open_section(struct parse_ctx *c, const char *text)
 				}
 			break;
 		case SEC_SERVICE:
-			why = chars_ok(arg, "._+-") ? NULL
-				: "a service name allows only [A-Za-z0-9._+-]";
+			/*
+			 * Linux-PAM lower-cases the service name in pam_start and
+			 * pam_set_item(PAM_SERVICE): a rule with an upper-case
+			 * letter could never match a request.
+			 */
+			why = !chars_ok(arg, "._+-")
+				? "a service name allows only [a-z0-9._+-]"
+				: strpbrk(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != NULL
+				? "a service name has no upper-case letters: Linux-PAM lower-cases "
+				  "the service name, so this section could never match"
+				: NULL;
 			break;
 		case SEC_GRANT:
 			why = chars_ok(arg, "._-") && strlen(arg) <= 64 ? NULL
@@ -1397,6 +1407,7 @@ static struct pol_config *config_new(void)
 	cfg->global.clock_skew = 30;
 	cfg->global.max_token_age = 3600;
 	cfg->global.replay_max_entries = 10000;
+	cfg->global.replay_agent_quota = 10;
 	cfg->global.escalate_max_age = 60;
 	cfg->global.max_delegation_depth = 0;
 	cfg->global.helper_timeout = 30;

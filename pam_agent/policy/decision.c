@@ -117,10 +117,13 @@ static int grant_copy(const struct pol_grant *g, struct pol_grant *out)
  * first, into parties[1..]. An actor is named by its sub when that is a
  * SPIFFE ID, else as ISSUER#SUB with its own iss (or the token's).
  * Returns the number of actors, or -1 with why when the chain is malformed
- * or deeper than POL_DELEGATION_MAX, -2 when out of memory.
+ * (a SPIFFE actor that is not a canonical SPIFFE ID included) or deeper
+ * than POL_DELEGATION_MAX, -2 when out of memory.
  */
-static long parse_act(const struct id_identity *id, struct party *parties, const char **why)
+static long parse_act(const struct id_identity *id, struct party *parties, char *why,
+		      size_t whylen)
 {
+	char perr[256];
 	const json_t *act = id->act;
 	long n = 0;
 
@@ -130,35 +133,57 @@ static long parse_act(const struct id_identity *id, struct party *parties, const
 		char *name = NULL;
 
 		if (n >= POL_DELEGATION_MAX) {
-			*why = "the act chain is deeper than pam_agent ever accepts";
+			snprintf(why, whylen, "the act chain is deeper than pam_agent ever accepts");
 			return -1;
 		}
 		if (!json_is_object(act)) {
-			*why = "an act claim is not a JSON object";
+			snprintf(why, whylen, "an act claim is not a JSON object");
 			return -1;
 		}
 		sub = json_object_get(act, "sub");
 		if (!json_is_string(sub) || json_string_length(sub) == 0 ||
 		    strlen(json_string_value(sub)) != json_string_length(sub)) {
-			*why = "an actor in the act chain has no usable sub";
+			snprintf(why, whylen, "an actor in the act chain has no usable sub");
 			return -1;
 		}
 		s = json_string_value(sub);
 		if (strncmp(s, "spiffe://", 9) == 0) {
+			/*
+			 * Rules and deny rules compare ids byte for byte, so an
+			 * actor must be written the one way a SPIFFE ID can be:
+			 * "…/orch//evil", "…/orch/./evil" or "…/orch/evil/."
+			 * would otherwise escape [deny …/orch/evil] and still
+			 * match an [agent …/orch/ *] rule. The verifier checks the
+			 * subject the same way; act is only read here.
+			 */
+			if (id_spiffe_id_parse(s, NULL, 0, perr, sizeof(perr)) != 0) {
+				char shown[PA_ESCAPE_MAX];
+
+				snprintf(why, whylen, "actor %ld %s is not a canonical SPIFFE ID (%s)",
+					 n + 1, pa_escape(s, strlen(s), shown, sizeof(shown)), perr);
+				return -1;
+			}
 			name = strdup(s);
 		} else {
 			iss = json_object_get(act, "iss");
 			issuer = json_is_string(iss) ? json_string_value(iss) : id->issuer;
 			if (issuer == NULL || *issuer == '\0' ||
 			    (json_is_string(iss) && strlen(issuer) != json_string_length(iss))) {
-				*why = "an actor in the act chain is neither a SPIFFE ID nor has an issuer";
+				snprintf(why, whylen,
+					 "an actor in the act chain is neither a SPIFFE ID nor has an issuer");
+				return -1;
+			}
+			/* ISSUER#SUB must split one way only: no '#' in the issuer */
+			if (strchr(issuer, '#') != NULL || !id_subject_printable(s)) {
+				snprintf(why, whylen, "an OIDC actor in the act chain has an issuer "
+					 "with '#' or a subject with control characters");
 				return -1;
 			}
 			if (asprintf(&name, "%s#%s", issuer, s) < 0)
 				name = NULL;
 		}
 		if (name == NULL) {
-			*why = "out of memory";
+			snprintf(why, whylen, "out of memory");
 			return -2;
 		}
 		n++;
@@ -459,7 +484,7 @@ int pol_decide(const struct pol_config *cfg, const struct pol_request *req,
 {
 	struct party parties[POL_DELEGATION_MAX + 1];
 	struct dctx x;
-	const char *why = NULL;
+	char why[PA_ESCAPE_MAX + 320] = "";
 	char e1[PA_ESCAPE_MAX];
 	long actors = 0;
 	size_t n = 1, i;
@@ -496,7 +521,7 @@ int pol_decide(const struct pol_config *cfg, const struct pol_request *req,
 		out->cls = x.svc->cls;
 	}
 
-	actors = parse_act(req->id, parties, &why);
+	actors = parse_act(req->id, parties, why, sizeof(why));
 	if (actors == -2)
 		x.oom = true;
 	if (actors < 0) {

@@ -92,8 +92,8 @@ mint spiffe://example.org/host/other > "$work/wrong"
 expect "wrong audience: one line, exit 77, CMD never runs" 77 \
 	"agent-run: authentication refused: Authentication failure: pam_agent: token rejected: audience mismatch" \
 	run --token-file "$work/wrong" --user "$me" -- echo SHOULD-NOT-RUN
-expect "escalate service: refused at account, exit 77" 77 \
-	"agent-run: account refused: Permission denied: pam_agent: service sudo needs class escalate" \
+expect "escalate service: refused by the policy at authentication, exit 77" 77 \
+	"agent-run: authentication refused: Authentication failure: pam_agent: not allowed by the policy: service sudo needs class escalate" \
 	run --service sudo --token-file "$work/token" --user "$me" -- echo SHOULD-NOT-RUN
 out=$(run --service sudo --token-file "$work/token" --user "$me" -- echo SHOULD-NOT-RUN 2>&1)
 case "$out" in *SHOULD-NOT-RUN*) echo "FAIL: CMD ran after a refusal"; fails=$((fails + 1)) ;;

@@ -446,6 +446,22 @@ run_grep "explain notes an unconfigured issuer" 1 \
 run_grep "explain notes an unconfigured trust domain" 1 \
 	"note: trust domain other.org is not configured" \
 	"$PA" explain --config "$base" --id spiffe://other.org/x --service sshd --user root --now $now
+# Linux-PAM lower-cases the service name in pam_start: the module never sees
+# "SSHD", so explain decides for "sshd" as the module would, and check refuses
+# a [service] section that could never match
+run_grep "explain: an upper-case --service is decided lower-cased, as Linux-PAM does" 0 \
+	"service:     sshd" \
+	"$PA" explain --config "$base" --id "$ops" --service SSHD --user root --now $now
+run_grep "explain: says that it lower-cased the service" 0 \
+	"Linux-PAM lower-cases service names: deciding for service sshd" \
+	"$PA" explain --config "$base" --id "$ops" --service SSHD --user root --now $now
+printf '%s\n[trust_domain example.org]\nbundle = %s\n[service Sudo]\nclass = read\n' \
+	"[global]
+audience = spiffe://example.org/host/h1" "$(sed -n 's/^bundle = //p' "$base" | head -n 1)" \
+	>"$tmp/policy/upper-service.conf"
+run_grep "check: an upper-case [service] name is refused" 1 \
+	"upper-service.conf:5: [service Sudo]: a service name has no upper-case letters: Linux-PAM lower-cases the service name" \
+	"$PA" check --config "$tmp/policy/upper-service.conf"
 run_grep "explain: a refused configuration exits 2 with the problems" 2 \
 	"$b/unknown-key.conf:3: unknown key 'colour' in [global]" \
 	"$PA" explain --config "$b/unknown-key.conf" --id "$ops" --service sshd --user root

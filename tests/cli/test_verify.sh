@@ -48,6 +48,16 @@ expect "valid token from stdin with --json" 0 '"agent_id":"spiffe://example.org/
 	sh -c "printf '%s' '$tok' | '$PAM_AGENT' verify --bundle '$work/ca/bundle.json' --audience '$AUD' --json -"
 expect "RS256 token" 0 '"sub": "spiffe://example.org/agents/bot"' \
 	sh -c "printf '%s' '$rsa' | '$PAM_AGENT' verify --bundle example.org='$work/ca-rsa/bundle.json' --audience '$AUD'"
+# the module's token_file= and agent-run refuse a NUL byte; verify must too,
+# not check what strlen() sees (the token) and ignore the junk after it
+printf '%s\000junk' "$tok" > "$work/tok-nul"
+expect "token followed by a NUL and junk: exit 1" 1 "rejected: the token contains a NUL byte" \
+	"$PAM_AGENT" verify --bundle "$work/ca/bundle.json" --audience "$AUD" "$work/tok-nul"
+expect "token with a NUL from stdin: exit 1" 1 "rejected: the token contains a NUL byte" \
+	sh -c "'$PAM_AGENT' verify --bundle '$work/ca/bundle.json' --audience '$AUD' - < '$work/tok-nul'"
+{ printf '%s' "$tok"; head -c 20000 /dev/zero | tr '\000' ' '; printf 'junk'; } > "$work/tok-long"
+expect "token, 20000 blanks and junk: exit 1" 1 "rejected: token longer than 16384 bytes" \
+	"$PAM_AGENT" verify --bundle "$work/ca/bundle.json" --audience "$AUD" "$work/tok-long"
 expect "wrong audience: exit 1, rejected: reason" 1 "rejected: audience mismatch" \
 	"$PAM_AGENT" verify --bundle "$work/ca/bundle.json" --audience spiffe://example.org/host/x "$work/tok"
 expect "expired at --now: exit 1" 1 "rejected: token expired at" \

@@ -138,11 +138,12 @@ static void test_same_token_read_allowed_escalate_denied(void **state)
 	(void)state;
 	transaction("agent-read", token, PAM_SUCCESS, PAM_SUCCESS);
 	expect_log("account: allowed: class read, 1 grant(s)");
-	transaction("sudo", token, PAM_SUCCESS, PAM_PERM_DENIED);
-	expect_log("account: denied: service=sudo");
+	/* the auth phase decides with the same engine and refuses already */
+	transaction("sudo", token, PAM_AUTH_ERR, 0);
+	expect_log("auth: denied: service=sudo");
 	expect_log("service sudo needs class escalate, above max_class write");
 	assert_true(fx_file_has("audit.jsonl", "\"event\":\"decision\",\"result\":\"allow\""));
-	assert_true(fx_file_has("audit.jsonl", "\"event\":\"decision\",\"result\":\"deny\""));
+	assert_true(fx_file_has("audit.jsonl", "\"event\":\"authenticate\",\"result\":\"failed\""));
 }
 
 static void test_write_gets_both_grants(void **state)
@@ -159,16 +160,15 @@ static void test_deny_rule_beats_allow(void **state)
 	/* a prefix rule would allow agents/evil on agent-read; the deny wins */
 	transaction("agent-read", token_for("spiffe://example.org/agents/helper", NULL),
 		    PAM_SUCCESS, PAM_SUCCESS);
-	transaction("agent-read", token_for(EVIL, NULL), PAM_SUCCESS, PAM_PERM_DENIED);
-	expect_log("account: denied: service=agent-read");
+	transaction("agent-read", token_for(EVIL, NULL), PAM_AUTH_ERR, 0);
+	expect_log("auth: denied: service=agent-read");
 	expect_log("this agent is quarantined");
 }
 
 static void test_scope_narrows_class(void **state)
 {
 	(void)state;
-	transaction("agent-write", token_for(BOT, "{\"scope\":\"read\"}"), PAM_SUCCESS,
-		    PAM_PERM_DENIED);
+	transaction("agent-write", token_for(BOT, "{\"scope\":\"read\"}"), PAM_AUTH_ERR, 0);
 	expect_log("the token scope allows up to read");
 }
 
@@ -178,7 +178,7 @@ static void test_handoff_beyond_depth_denied(void **state)
 	/* max_delegation_depth defaults to 0: no act chain at all */
 	transaction("agent-read",
 		    token_for(BOT, "{\"act\":{\"sub\":\"spiffe://example.org/agents/planner\"}}"),
-		    PAM_SUCCESS, PAM_PERM_DENIED);
+		    PAM_AUTH_ERR, 0);
 	expect_log("act chain of depth 1 exceeds max_delegation_depth 0");
 }
 
@@ -203,7 +203,7 @@ static void test_config_change_takes_effect_next_transaction(void **state)
 	transaction("agent-write", token_for(BOT, NULL), PAM_SUCCESS, PAM_SUCCESS);
 	/* the administrator takes agent-write away; no restart of anything */
 	write_policy("", 0644);
-	transaction("agent-write", token_for(BOT, NULL), PAM_SUCCESS, PAM_PERM_DENIED);
+	transaction("agent-write", token_for(BOT, NULL), PAM_AUTH_ERR, 0);
 	expect_log("service agent-write is not in the services of [agent " BOT "]");
 }
 

@@ -26,6 +26,8 @@
 
 #define OPTS "config=@DIR@/policy.conf"
 #define BOT "spiffe://example.org/agents/bot"
+#define EVIL "spiffe://example.org/agents/team/evil"
+#define OTHER_USER "pa-no-such-user"
 
 static const struct pa_service services[] = {
 	{ "pa_conv", "auth required @MODULE@ " OPTS "\naccount required @MODULE@ " OPTS "\n" },
@@ -35,6 +37,15 @@ static const struct pa_service services[] = {
 		    "auth required @MODULE@ try_first_pass " OPTS "\n" },
 	{ "pa_file", "auth required @MODULE@ token_file=@DIR@/%u.jwt " OPTS "\n" },
 	{ "pa_once", "auth required @MODULE@ config=@DIR@/single.conf\n" },
+	{ "pa_quota", "auth required @MODULE@ config=@DIR@/quota.conf\n" },
+	/*
+	 * Auth-only applications (screen lockers, vlock, VPN and web front
+	 * ends): pam_authenticate and nothing else, so the auth phase alone
+	 * must refuse what the policy does not allow.
+	 */
+	{ "pa_lock", "auth required @MODULE@ " OPTS "\n" },
+	{ "pa_lock_other", "auth required @MODULE@ " OPTS "\n" },
+	{ "pa_lock_norule", "auth required @MODULE@ " OPTS "\n" },
 	{ NULL, NULL },
 };
 
@@ -44,7 +55,6 @@ static const char policy[] =
 	"clock_skew = 30s\n"
 	"max_token_age = 10m\n"
 	"audit_log = @DIR@/audit.jsonl\n"
-	"replay_dir = @DIR@/replay\n"
 	"%s"
 	"[trust_domain example.org]\n"
 	"bundle = @DIR@/example.org.bundle.json\n"
@@ -52,9 +62,28 @@ static const char policy[] =
 	"bundle = @DIR@/other.org.bundle.json\n"
 	"[service pa_conv]\n"
 	"class = read\n"
+	"[service pa_first]\n"
+	"class = read\n"
+	"[service pa_try]\n"
+	"class = read\n"
+	"[service pa_file]\n"
+	"class = read\n"
+	"[service pa_once]\n"
+	"class = read\n"
+	"[service pa_lock]\n"
+	"class = read\n"
+	"[service pa_quota]\n"
+	"class = read\n"
+	"[service pa_lock_other]\n"
+	"class = read\n"
 	"[agent " BOT "]\n"
 	"users = @USER@\n"
-	"services = pa_conv\n";
+	"services = pa_conv pa_first pa_try pa_file pa_once pa_lock pa_quota\n"
+	"[agent spiffe://example.org/agents/team/*]\n"
+	"users = @USER@\n"
+	"services = pa_lock pa_quota\n"
+	"[deny " EVIL "]\n"
+	"reason = compromised in the test\n";
 
 static struct fx_domain example, other;
 static int64_t now;
@@ -129,6 +158,30 @@ static void test_use_first_pass(void **state)
 	setenv("PAM_AUTHTOK", good_token(), 1);
 	AUTH("pa_first", NULL, PAM_SUCCESS);
 	expect_log("authenticated");
+}
+
+/*
+ * A human password shaped like X.Y.Z reaches pam_agent with use_first_pass
+ * (the pam-auth-update profile): "aGVsbG8.d29ybGQ.eA" decodes to "hello",
+ * "world", "x". Nothing decoded from it may reach the log, the audit file
+ * or the application.
+ */
+static void test_password_shaped_like_token_not_logged(void **state)
+{
+	(void)state;
+	setenv("PAM_AUTHTOK", "aGVsbG8.d29ybGQ.eA", 1);
+	AUTH("pa_first", NULL, PAM_AUTH_ERR);
+	if (pa_harness_log_has("hello") || pa_harness_log_has("world"))
+		fail_msg("a decoded part of the password reached the log:\n%s", pa_harness_log());
+	assert_false(fx_file_has("audit.jsonl", "hello"));
+	assert_false(fx_file_has("audit.jsonl", "world"));
+	expect_log("token rejected: token header is not valid JSON: a syntax error at byte");
+	/* the same for the claims segment of a header that parses */
+	setenv("PAM_AUTHTOK", "eyJhbGciOiJFUzI1NiJ9.d29ybGQ.eA", 1);
+	AUTH("pa_first", NULL, PAM_AUTH_ERR);
+	expect_log("token rejected: token claims is not valid JSON: a syntax error at byte");
+	assert_false(pa_harness_log_has("world"));
+	assert_false(fx_file_has("audit.jsonl", "world"));
 }
 
 static void test_use_first_pass_without_authtok(void **state)
@@ -313,6 +366,119 @@ static void test_replay_rejected_also_from_other_process(void **state)
 	AUTH("pa_once", good_token(), PAM_SUCCESS);
 }
 
+/* Runs only pam_authenticate on service as user with answer as the token. */
+static void auth_only(const char *service, const char *user, const char *answer, int expected);
+
+/*
+ * F4: a token the policy refuses takes no place in the replay cache: the
+ * same token, refused for a user no rule allows, still works for the right
+ * user afterwards.
+ */
+static void test_denied_token_not_recorded(void **state)
+{
+	char *token = good_token();
+
+	(void)state;
+	auth_only("pa_once", OTHER_USER, token, PAM_AUTH_ERR);
+	expect_log("user " OTHER_USER " is not in the users of [agent " BOT "]");
+	pa_harness_log_reset();
+	auth_only("pa_once", fx_user(), token, PAM_SUCCESS);
+	assert_false(pa_harness_log_has("token replayed"));
+	auth_only("pa_once", fx_user(), token, PAM_AUTH_ERR);
+	expect_log("token replayed: jti \"");
+}
+
+/*
+ * F4: one agent filling its replay cache quota is refused, while another
+ * agent is still accepted.
+ */
+static void test_replay_quota_per_agent(void **state)
+{
+	char *first = good_token();
+
+	(void)state;
+	auth_only("pa_quota", fx_user(), first, PAM_SUCCESS);
+	auth_only("pa_quota", fx_user(), good_token(), PAM_SUCCESS);
+	auth_only("pa_quota", fx_user(), good_token(), PAM_AUTH_ERR);
+	expect_log("agent " BOT " holds 2 live entries, its quota (replay_agent_quota) of 2");
+	/* another agent is not locked out */
+	auth_only("pa_quota", fx_user(),
+		  keep(fx_mint(&example, "spiffe://example.org/agents/team/b", FX_AUDIENCE, now,
+			       now + 300, NULL)), PAM_SUCCESS);
+	/* and the agent at its quota still meets its replays as replays */
+	pa_harness_log_reset();
+	auth_only("pa_quota", fx_user(), first, PAM_AUTH_ERR);
+	expect_log("token replayed: jti \"");
+}
+
+static void auth_only(const char *service, const char *user, const char *answer, int expected)
+{
+	const char *answers[] = { answer, NULL };
+	struct pamtest_conv_data conv = { .in_echo_off = answers };
+	struct pam_testcase t[] = { pam_test(PAMTEST_AUTHENTICATE, expected) };
+	enum pamtest_err perr = run_pamtest(service, user, &conv, t, NULL);
+
+	if (perr != PAMTEST_ERR_OK)
+		fail_msg("%s as %s: %s (got %d)\nlog:\n%s", service, user, pamtest_strerror(perr),
+			 perr == PAMTEST_ERR_CASE ? pamtest_failed_case(t)->op_rv : -1,
+			 pa_harness_log());
+}
+
+/* F2: an auth-only application lets an allowed agent in, as its user. */
+static void test_auth_only_allowed(void **state)
+{
+	(void)state;
+	auth_only("pa_lock", fx_user(), good_token(), PAM_SUCCESS);
+	auth_only("pa_lock", fx_user(),
+		  keep(fx_mint(&example, "spiffe://example.org/agents/team/a", FX_AUDIENCE, now,
+			       now + 300, NULL)), PAM_SUCCESS);
+	expect_log("authenticated");
+}
+
+/* F2: a valid token does not authenticate as a user no rule allows (root). */
+static void test_auth_only_other_user(void **state)
+{
+	(void)state;
+	auth_only("pa_lock", OTHER_USER, good_token(), PAM_AUTH_ERR);
+	expect_log("auth: denied: service=pa_lock user=" OTHER_USER);
+	expect_log("not allowed by the policy: user " OTHER_USER " is not in the users of [agent "
+		   BOT "]");
+	assert_false(pa_harness_log_has("authenticated"));
+	assert_true(fx_file_has("audit.jsonl", "\"user\":\"" OTHER_USER "\""));
+}
+
+/* F2: a [deny]-ed identity does not authenticate, though a prefix rule allows it. */
+static void test_auth_only_denied_identity(void **state)
+{
+	(void)state;
+	auth_only("pa_lock", fx_user(), keep(fx_mint(&example, EVIL, FX_AUDIENCE, now, now + 300,
+						     NULL)), PAM_AUTH_ERR);
+	expect_log("not allowed by the policy: agent " EVIL " matches [deny " EVIL "]");
+	assert_false(pa_harness_log_has("authenticated"));
+}
+
+/* F2: not on a service the rule does not list, nor on one without [service]. */
+static void test_auth_only_wrong_service(void **state)
+{
+	(void)state;
+	auth_only("pa_lock_other", fx_user(), good_token(), PAM_AUTH_ERR);
+	expect_log("service pa_lock_other is not in the services of [agent " BOT "]");
+	auth_only("pa_lock_norule", fx_user(), good_token(), PAM_AUTH_ERR);
+	expect_log("service pa_lock_norule has no [service] section");
+	assert_false(pa_harness_log_has("authenticated"));
+}
+
+/* F2: an identity no [agent] rule names does not authenticate. */
+static void test_auth_only_no_rule(void **state)
+{
+	(void)state;
+	auth_only("pa_lock", fx_user(),
+		  keep(fx_mint(&example, "spiffe://example.org/agents/stranger", FX_AUDIENCE, now,
+			       now + 300, NULL)), PAM_AUTH_ERR);
+	expect_log("no [agent] rule matches agent spiffe://example.org/agents/stranger");
+	assert_false(pa_harness_log_has("authenticated"));
+}
+
 static void test_bad_config_denies(void **state)
 {
 	(void)state;
@@ -352,8 +518,13 @@ static int setup(void **state)
 	fx_domain_init(&other, "other.org", ID_ALG_ES256);
 	snprintf(text, sizeof(text), policy, "");
 	fx_file("policy.conf", text, 0644);
-	snprintf(text, sizeof(text), policy, "single_use = yes\n");
+	snprintf(text, sizeof(text), policy, "single_use = yes\nreplay_dir = @DIR@/replay\n");
 	fx_file("single.conf", text, 0644);
+	/* 10 entries, 20 % each: an agent holds at most 2 */
+	snprintf(text, sizeof(text), policy,
+		 "single_use = yes\nreplay_dir = @DIR@/replay-quota\n"
+		 "replay_max_entries = 10\nreplay_agent_quota = 20\n");
+	fx_file("quota.conf", text, 0644);
 	return 0;
 }
 
@@ -375,6 +546,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup(test_conversation, reset),
 		cmocka_unit_test_setup(test_use_first_pass, reset),
 		cmocka_unit_test_setup(test_use_first_pass_without_authtok, reset),
+		cmocka_unit_test_setup(test_password_shaped_like_token_not_logged, reset),
 		cmocka_unit_test_setup(test_try_first_pass_falls_back_to_prompt, reset),
 		cmocka_unit_test_setup(test_token_file, reset),
 		cmocka_unit_test_setup(test_token_file_too_open, reset),
@@ -388,6 +560,13 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup(test_alg_none, reset),
 		cmocka_unit_test_setup(test_truncated_by_conversation, reset),
 		cmocka_unit_test_setup(test_replay_rejected_also_from_other_process, reset),
+		cmocka_unit_test_setup(test_auth_only_allowed, reset),
+		cmocka_unit_test_setup(test_auth_only_other_user, reset),
+		cmocka_unit_test_setup(test_auth_only_denied_identity, reset),
+		cmocka_unit_test_setup(test_auth_only_wrong_service, reset),
+		cmocka_unit_test_setup(test_auth_only_no_rule, reset),
+		cmocka_unit_test_setup(test_denied_token_not_recorded, reset),
+		cmocka_unit_test_setup(test_replay_quota_per_agent, reset),
 		cmocka_unit_test_setup(test_audit_and_no_token_leak, reset),
 		cmocka_unit_test_setup(test_bad_config_denies, reset),
 	};

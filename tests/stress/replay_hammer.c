@@ -264,12 +264,13 @@ int main(int argc, char **argv)
 	while (cap < 2 * (uint64_t)max)
 		cap <<= 1;
 	snprintf(path, sizeof(path), "%s/replay.db", dir);
-	if (stat(path, &st) != 0 || (uint64_t)st.st_size != 64 + 24 * cap) {
+	/* the header, cap slots of 32 bytes and cap agent entries of 32 bytes */
+	if (stat(path, &st) != 0 || (uint64_t)st.st_size != 64 + 64 * cap) {
 		printf("FAIL: %s is %lld bytes, expected %llu\n", path, (long long)st.st_size,
-		       (unsigned long long)(64 + 24 * cap));
+		       (unsigned long long)(64 + 64 * cap));
 		fails++;
 	} else {
-		printf("PASS: %s is %lld bytes (64 + 24 x %llu slots)\n", path,
+		printf("PASS: %s is %lld bytes (64 + (32 + 32) x %llu slots)\n", path,
 		       (long long)st.st_size, (unsigned long long)cap);
 	}
 	free(accepted);

@@ -604,7 +604,7 @@ static void test_err_section_names(void **state)
 		      "3: [grant a/b]: a grant name allows only [A-Za-z0-9._-], at most 64 bytes",
 		      NULL);
 	expect_errors(f, GLOBAL "[service ../x]\nclass = read\n",
-		      "3: [service ../x]: a service name allows only [A-Za-z0-9._+-]", NULL);
+		      "3: [service ../x]: a service name allows only [a-z0-9._+-]", NULL);
 	expect_errors(f, GLOBAL "[trust_domain Example.org]\nbundle = /b\n",
 		      "3: [trust_domain Example.org]: a trust domain name allows only [a-z0-9.-_]",
 		      NULL);

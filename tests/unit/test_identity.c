@@ -494,6 +494,7 @@ static void c_no_sub(json_t *c) { json_object_del(c, "sub"); }
 static void c_sub_number(json_t *c) { set_int(c, "sub", 5); }
 static void c_jti_number(json_t *c) { set_int(c, "jti", 5); }
 static void c_task_number(json_t *c) { set_int(c, "task", 5); }
+static void c_task_empty(json_t *c) { json_object_set_new(c, "task", json_string("")); }
 static void c_scope_array(json_t *c) { json_object_set_new(c, "scope", json_pack("[s]", "read")); }
 static void c_act_string(json_t *c) { json_object_set_new(c, "act", json_string("spiffe://example.org/x")); }
 static void c_iss_number(json_t *c) { set_int(c, "iss", 5); }
@@ -740,6 +741,9 @@ static const struct tok_case token_cases[] = {
 	  .reason = "\"jti\" is not a string" },
 	{ "reject task a number", ID_ALG_ES256, K_EC256, "ec256", .claims = c_task_number,
 	  .reason = "\"task\" is not a string" },
+	/* a session record with task "" is one `pam-agent reap` never accepts */
+	{ "reject task empty", ID_ALG_ES256, K_EC256, "ec256", .claims = c_task_empty,
+	  .reason = "\"task\" claim is empty (omit it, or name the task)" },
 	{ "reject scope an array", ID_ALG_ES256, K_EC256, "ec256", .claims = c_scope_array,
 	  .reason = "\"scope\" is not a string" },
 	{ "reject act a string", ID_ALG_ES256, K_EC256, "ec256", .claims = c_act_string,

@@ -764,6 +764,48 @@ static void test_delegation_oidc_actor(void **state)
 	idfree(id);
 }
 
+/*
+ * F8: rules compare ids byte for byte, so an actor written in a
+ * non-canonical form would escape an exact [deny] and still match a prefix
+ * rule. Every SPIFFE actor must parse as a SPIFFE ID.
+ */
+static void test_delegation_actor_not_canonical(void **state)
+{
+	static const char *const forms[] = {
+		"spiffe://td/a//bot2", "spiffe://td/a/./bot2", "spiffe://td/a/bot2/.",
+		"spiffe://td/a/x/../bot2", "spiffe://td/a/bot2/", "spiffe://TD/a/bot2",
+		"spiffe://td/a/bot2?x", "spiffe://td/a/b%6ft2",
+	};
+	struct id_identity *id = mkid("spiffe://td/orch");
+	size_t i;
+
+	/* the canonical form is denied by [deny spiffe://td/a/bot2] */
+	set_act(id, "{\"sub\":\"spiffe://td/a/bot2\"}");
+	expect(*state, id, "agent-read", "u1", NULL, MON10, false, 0, NULL,
+	       "actor 1 spiffe://td/a/bot2 matches [deny spiffe://td/a/bot2]");
+	/* and a canonical sibling is allowed by [agent spiffe://td/a/ *] */
+	set_act(id, "{\"sub\":\"spiffe://td/a/bot3\"}");
+	expect(*state, id, "agent-read", "u1", NULL, MON10, true, POL_CLASS_READ, "ro", NULL);
+	for (i = 0; i < PA_ARRAY_SIZE(forms); i++) {
+		char act[256];
+
+		snprintf(act, sizeof(act), "{\"sub\":\"%s\"}", forms[i]);
+		set_act(id, act);
+		print_message("actor %s\n", forms[i]);
+		expect(*state, id, "agent-read", "u1", NULL, MON10, false, 0, NULL,
+		       "is not a canonical SPIFFE ID");
+	}
+	/* deeper in the chain too */
+	set_act(id, "{\"sub\":\"spiffe://td/a/bot3\",\"act\":{\"sub\":\"spiffe://td/a//bot2\"}}");
+	expect(*state, id, "agent-read", "u1", NULL, MON10, false, 0, NULL,
+	       "actor 2 spiffe://td/a//bot2 is not a canonical SPIFFE ID");
+	/* an OIDC actor whose issuer holds '#' could be read two ways */
+	set_act(id, "{\"sub\":\"x\",\"iss\":\"https://login.example.org#admin\"}");
+	expect(*state, id, "agent-read", "u1", NULL, MON10, false, 0, NULL,
+	       "an OIDC actor in the act chain has an issuer with '#'");
+	idfree(id);
+}
+
 /* ---- explain, escaping -------------------------------------------------------------------------- */
 
 static void test_explain(void **state)
@@ -823,7 +865,8 @@ static void test_reasons_escaped(void **state)
 	id = mkid("spiffe://td/orch");
 	set_act(id, "{\"sub\":\"spiffe://td/a/bot x\"}");
 	assert_false(decide(*state, id, "agent-read", "u1", NULL, MON10, NULL, &d));
-	assert_true(has_reason(&d, "actor 1 spiffe://td/a/bot x has bytes no agent id contains"));
+	/* a SPIFFE actor is refused by the SPIFFE ID parser before the rules */
+	assert_true(has_reason(&d, "actor 1 spiffe://td/a/bot x is not a canonical SPIFFE ID"));
 	pol_decision_clear(&d);
 	idfree(id);
 }
@@ -1038,6 +1081,7 @@ int main(void)
 		cmocka_unit_test(test_delegation_depth1),
 		cmocka_unit_test(test_delegation_depth2),
 		cmocka_unit_test(test_delegation_actor_not_allowed),
+		cmocka_unit_test(test_delegation_actor_not_canonical),
 		cmocka_unit_test(test_delegation_widening),
 		cmocka_unit_test(test_delegation_malformed),
 		cmocka_unit_test(test_delegation_oidc_actor),

@@ -26,6 +26,8 @@
 
 #include <cmocka.h>
 
+#include <openssl/evp.h>
+
 #include "identity.h"
 #include "util.h"
 
@@ -33,9 +35,12 @@
 #define MARGIN 300
 #define NOW 1700000000
 #define ERRLEN 512
-/* Header and slot sizes of the on-disk format (see replay.c). */
+/* Header, slot and agent entry sizes of the on-disk format (see replay.c). */
 #define HDR_SIZE 64
-#define SLOT_SIZE 24
+#define SLOT_SIZE 32
+#define AGENT_SIZE 32
+/* File size of a table of cap slots: the slots, then as many agent entries. */
+#define FILE_SIZE(cap) (HDR_SIZE + (cap) * (SLOT_SIZE + AGENT_SIZE))
 
 struct fixture {
 	char root[64];	 /* mkdtemp directory */
@@ -170,7 +175,7 @@ static void test_first_use_then_replay(void **state)
 	assert_int_equal(st.st_mode & 07777, 0600);
 	assert_int_equal(st.st_uid, geteuid());
 	/* capacity 256 for max_entries 100 */
-	assert_int_equal(st.st_size, HDR_SIZE + 256 * SLOT_SIZE);
+	assert_int_equal(st.st_size, FILE_SIZE(256));
 }
 
 static void test_bad_arguments(void **state)
@@ -336,7 +341,7 @@ static void test_matches_model(void **state)
 	assert_true(seen[1] > 50);
 	assert_true(seen[2] > 50);
 	/* and the table never grew */
-	assert_int_equal(file_size(f->db), HDR_SIZE + 32 * SLOT_SIZE);
+	assert_int_equal(file_size(f->db), FILE_SIZE(32));
 }
 
 static void test_capacity_change_keeps_live_entries(void **state)
@@ -349,27 +354,27 @@ static void test_capacity_change_keeps_live_entries(void **state)
 		snprintf(jti, sizeof(jti), "c-%d", i);
 		assert_int_equal(check(f, "iss", jti, NOW + 100, NOW, 4), 0);
 	}
-	assert_int_equal(file_size(f->db), HDR_SIZE + 8 * SLOT_SIZE);
+	assert_int_equal(file_size(f->db), FILE_SIZE(8));
 	/* grow: 1000 -> 2048 slots, every live entry carried over */
 	for (i = 0; i < 4; i++) {
 		snprintf(jti, sizeof(jti), "c-%d", i);
 		assert_int_equal(check(f, "iss", jti, NOW + 100, NOW + 1, 1000), 1);
 	}
-	assert_int_equal(file_size(f->db), HDR_SIZE + 2048 * SLOT_SIZE);
+	assert_int_equal(file_size(f->db), FILE_SIZE(2048));
 	assert_int_equal(check(f, "iss", "c-4", NOW + 100, NOW + 1, 1000), 0);
 	/* shrinking below the live entries would forget some: fail closed */
 	assert_int_equal(check(f, "iss", "c-0", NOW + 100, NOW + 2, 2), -1);
 	assert_non_null(strstr(f->err, "max_entries 2"));
-	assert_int_equal(file_size(f->db), HDR_SIZE + 2048 * SLOT_SIZE);
+	assert_int_equal(file_size(f->db), FILE_SIZE(2048));
 	/* shrink to 5: all five live entries fit and are kept */
 	for (i = 0; i < 5; i++) {
 		snprintf(jti, sizeof(jti), "c-%d", i);
 		assert_int_equal(check(f, "iss", jti, NOW + 100, NOW + 3, 5), 1);
 	}
-	assert_int_equal(file_size(f->db), HDR_SIZE + 16 * SLOT_SIZE);
+	assert_int_equal(file_size(f->db), FILE_SIZE(16));
 	/* once they have expired the small size is fine */
 	assert_int_equal(check(f, "iss", "c-0", NOW + 1000, NOW + 100 + MARGIN, 2), 0);
-	assert_int_equal(file_size(f->db), HDR_SIZE + 8 * SLOT_SIZE);
+	assert_int_equal(file_size(f->db), FILE_SIZE(8));
 	assert_int_equal(check(f, "iss", "c-0", NOW + 1000, NOW + 100 + MARGIN, 2), 1);
 	/* no temporary file is left behind */
 	{
@@ -520,7 +525,7 @@ static void test_corrupt_header_fields(void **state)
 	pwrite_at(f->db, 8, &version, sizeof(version));
 	assert_fails_closed(f, "unsupported version 7");
 
-	version = 1;
+	version = 2;
 	pwrite_at(f->db, 8, &version, sizeof(version));
 	assert_int_equal(check(f, "iss", "jti-1", NOW + 100, NOW, 100), 1);
 	pwrite_at(f->db, 16, &cap, sizeof(cap));
@@ -554,7 +559,7 @@ static void test_empty_file_and_stale_tmp(void **state)
 	close(fd);
 	assert_int_equal(check(f, "iss", "e-1", NOW + 100, NOW, 10), 0);
 	assert_int_equal(check(f, "iss", "e-1", NOW + 100, NOW, 10), 1);
-	assert_int_equal(file_size(f->db), HDR_SIZE + 32 * SLOT_SIZE);
+	assert_int_equal(file_size(f->db), FILE_SIZE(32));
 	assert_int_equal(access(tmp, F_OK), -1);
 }
 
@@ -651,8 +656,230 @@ static void test_two_processes_while_rebuilding(void **state)
 
 	race(f, 600, 600, 2000);
 	/* the last writer decided the size: one of the two capacities */
-	assert_true(file_size(f->db) == HDR_SIZE + 2048 * SLOT_SIZE ||
-		    file_size(f->db) == HDR_SIZE + 4096 * SLOT_SIZE);
+	assert_true(file_size(f->db) == FILE_SIZE(2048) ||
+		    file_size(f->db) == FILE_SIZE(4096));
+}
+
+/* id_replay_check_agent with a quota; err goes into f->err. */
+static int check_agent(struct fixture *f, const char *agent, const char *jti, int64_t exp,
+		       int64_t now, size_t max, size_t quota)
+{
+	f->err[0] = '\0';
+	return id_replay_check_agent(f->dir, "iss", jti, agent, exp, now, max, quota, f->err,
+				     sizeof(f->err));
+}
+
+/*
+ * F4: one agent filling its quota is refused while another agent is still
+ * accepted; its replays are still replays, and it gets room again when its
+ * entries expire.
+ */
+static void test_agent_quota(void **state)
+{
+	struct fixture *f = *state;
+	char jti[32];
+	int i;
+
+	for (i = 0; i < 10; i++) {
+		snprintf(jti, sizeof(jti), "a-%d", i);
+		assert_int_equal(check_agent(f, "agent-a", jti, NOW + 100, NOW, 100, 10), 0);
+	}
+	assert_int_equal(check_agent(f, "agent-a", "a-10", NOW + 100, NOW, 100, 10), -1);
+	assert_non_null(strstr(f->err, "agent agent-a holds 10 live entries, its quota"));
+	/* a replay of the agent at its quota is still reported as a replay */
+	assert_int_equal(check_agent(f, "agent-a", "a-3", NOW + 100, NOW, 100, 10), 1);
+	/* the table is far from full: every other agent is accepted */
+	for (i = 0; i < 10; i++) {
+		snprintf(jti, sizeof(jti), "b-%d", i);
+		assert_int_equal(check_agent(f, "agent-b", jti, NOW + 100, NOW, 100, 10), 0);
+	}
+	assert_int_equal(check_agent(f, "agent-c", "c-0", NOW + 100, NOW, 100, 10), 0);
+	/* the same jti of another agent of the same issuer is still a replay */
+	assert_int_equal(check_agent(f, "agent-b", "a-0", NOW + 100, NOW, 100, 10), 1);
+	/* once a's entries have expired it has room again */
+	assert_int_equal(check_agent(f, "agent-a", "a-10", NOW + 1000, NOW + 100 + MARGIN,
+				     100, 10), 0);
+}
+
+/*
+ * F4: a full cache does not refuse an agent under its quota: the agent with
+ * the most entries loses its oldest, and its evicted tokens are refused
+ * (behind its floor), never accepted again.
+ */
+static void test_full_cache_evicts_largest(void **state)
+{
+	struct fixture *f = *state;
+	char jti[32];
+	int i;
+
+	/* max 16: a holds 12 (its quota), b 4: full */
+	for (i = 0; i < 12; i++) {
+		snprintf(jti, sizeof(jti), "a-%d", i);
+		assert_int_equal(check_agent(f, "a", jti, NOW + 100 + i, NOW, 16, 12), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		snprintf(jti, sizeof(jti), "b-%d", i);
+		assert_int_equal(check_agent(f, "b", jti, NOW + 200, NOW, 16, 12), 0);
+	}
+	/* c has nothing: it gets in, a loses its oldest entry (a-0) */
+	assert_int_equal(check_agent(f, "c", "c-0", NOW + 300, NOW + 1, 16, 12), 0);
+	/* a-0 is not accepted again: a's floor refuses it */
+	assert_int_equal(check_agent(f, "a", "a-0", NOW + 100, NOW + 2, 16, 12), -1);
+	assert_non_null(strstr(f->err, "agent a: the cache was full and its records up to"));
+	/* every other entry is still there */
+	for (i = 1; i < 12; i++) {
+		snprintf(jti, sizeof(jti), "a-%d", i);
+		assert_int_equal(check_agent(f, "a", jti, NOW + 100 + i, NOW + 2, 16, 12), 1);
+	}
+	for (i = 0; i < 4; i++) {
+		snprintf(jti, sizeof(jti), "b-%d", i);
+		assert_int_equal(check_agent(f, "b", jti, NOW + 200, NOW + 2, 16, 12), 1);
+	}
+	assert_int_equal(check_agent(f, "c", "c-0", NOW + 300, NOW + 2, 16, 12), 1);
+	/* b (4) gets in again at a's expense (a has 11) */
+	assert_int_equal(check_agent(f, "b", "b-4", NOW + 200, NOW + 2, 16, 12), 0);
+	assert_int_equal(check_agent(f, "a", "a-1", NOW + 101, NOW + 2, 16, 12), -1);
+	assert_non_null(strstr(f->err, "were dropped to make room"));
+	/*
+	 * a, now the newcomer with 10 entries, finds no agent holding more:
+	 * the full cache refuses it rather than evicting others' entries
+	 */
+	assert_int_equal(check_agent(f, "a", "a-new", NOW + 400, NOW + 2, 16, 12), -1);
+	assert_non_null(strstr(f->err, "full ("));
+	assert_non_null(strstr(f->err, "no other agent holds more entries than agent a"));
+	/* once a's floor has passed, a new token of a is fine (room made by expiry) */
+	assert_int_equal(check_agent(f, "a", "a-new", NOW + 1000, NOW + 111 + MARGIN, 16, 12), 0);
+}
+
+/*
+ * F4: whatever quotas and evictions do, a token accepted once is never
+ * accepted again while its entry would be live: random calls of four
+ * agents (one greedy) on a small table, each call presenting the current
+ * token of an (agent, jti) again until its replay window has passed, then
+ * a new token with that jti. Refusals are only quota, floor or "no other
+ * agent holds more" ones.
+ */
+static void test_eviction_never_allows_replay(void **state)
+{
+	enum { AGENTS = 4, JTI = 60, MAX = 16, QUOTA = 6, STEPS = 5000 };
+	struct fixture *f = *state;
+	int64_t token_exp[AGENTS][JTI] = { { 0 } };
+	bool accepted_once[AGENTS][JTI] = { { false } };
+	int64_t now = NOW;
+	uint64_t seed = 0x2545f4914f6cdd1dull;
+	unsigned accepted = 0, refused = 0, replays = 0;
+	unsigned quota = 0, floor = 0, full = 0, others_refused = 0, others_new = 0;
+	char agent[16], jti[16];
+	int step;
+
+	for (step = 0; step < STEPS; step++) {
+		/* agent 0 calls four times as often as each other one */
+		int r = (int)(prng(&seed) % 7), i = r < 4 ? 0 : r - 3;
+		int j = (int)(prng(&seed) % JTI);
+		int got;
+
+		now += (int64_t)(prng(&seed) % 40);
+		if (token_exp[i][j] + MARGIN <= now) {
+			/* the old token is past any replay window: a new one */
+			token_exp[i][j] = now + 20 + (int64_t)(prng(&seed) % 40);
+			accepted_once[i][j] = false;
+		}
+		snprintf(agent, sizeof(agent), "agent-%d", i);
+		snprintf(jti, sizeof(jti), "%d-%d", i, j);
+		got = check_agent(f, agent, jti, token_exp[i][j], now, MAX, QUOTA);
+		if (accepted_once[i][j] && got == 0)
+			fail_msg("step %d: token %s (exp %" PRId64 ") accepted twice, at %" PRId64,
+				 step, jti, token_exp[i][j], now);
+		if (!accepted_once[i][j] && got == 1)
+			fail_msg("step %d: token %s called a replay before it was accepted: %s",
+				 step, jti, f->err);
+		if (got == 0) {
+			accepted_once[i][j] = true;
+			accepted++;
+		} else if (got == 1) {
+			replays++;
+		} else {
+			refused++;
+			if (strstr(f->err, "quota") != NULL)
+				quota++;
+			else if (strstr(f->err, "dropped") != NULL)
+				floor++;
+			else if (strstr(f->err, "no other agent holds more") != NULL)
+				full++;
+			else
+				fail_msg("step %d: unexpected refusal: %s", step, f->err);
+			if (i != 0)
+				others_refused++;
+		}
+		if (i != 0 && got != 1)
+			others_new++;
+	}
+	print_message("%u accepted, %u replays, %u refused (%u quota, %u floor, %u full); "
+		      "the other agents: %u of %u new tokens refused\n", accepted, replays,
+		      refused, quota, floor, full, others_refused, others_new);
+	assert_true(accepted > 500);
+	assert_true(replays > 50);
+	/* the greedy agent meets its quota; the others rarely meet a full cache */
+	assert_true(quota > 100);
+	assert_true(others_refused * 10 < others_new);
+}
+
+/*
+ * A version 1 file (no agent tags) is carried over: its live entries stay
+ * replays, belong to no agent and are never evicted.
+ */
+static void test_version1_file_carried_over(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char file[64 + 8 * 24], md[EVP_MAX_MD_SIZE];
+	unsigned char key[16];
+	unsigned int mdlen = 0;
+	uint32_t u32;
+	uint64_t u64, home;
+	int64_t i64;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int fd;
+
+	memset(file, 0, sizeof(file));
+	memset(key, 0x42, sizeof(key));
+	memcpy(file, "PAREPLAY", 8);
+	u32 = 1;
+	memcpy(file + 8, &u32, 4);
+	u32 = 24;
+	memcpy(file + 12, &u32, 4);
+	u64 = 8;
+	memcpy(file + 16, &u64, 8);
+	u64 = 1;
+	memcpy(file + 24, &u64, 8);
+	i64 = NOW + 100 + MARGIN;
+	memcpy(file + 32, &i64, 8);
+	memcpy(file + 40, key, 16);
+	assert_non_null(ctx);
+	assert_int_equal(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL), 1);
+	assert_int_equal(EVP_DigestUpdate(ctx, key, 16), 1);
+	assert_int_equal(EVP_DigestUpdate(ctx, "iss", 4), 1);
+	assert_int_equal(EVP_DigestUpdate(ctx, "old-jti", 7), 1);
+	assert_int_equal(EVP_DigestFinal_ex(ctx, md, &mdlen), 1);
+	EVP_MD_CTX_free(ctx);
+	memcpy(&home, md, 8);
+	home &= 7;
+	memcpy(file + 64 + home * 24, md, 16);
+	memcpy(file + 64 + home * 24 + 16, &i64, 8);
+	assert_int_equal(mkdir(f->dir, 0700), 0);
+	fd = open(f->db, O_CREAT | O_WRONLY | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, file, sizeof(file)), (ssize_t)sizeof(file));
+	close(fd);
+
+	assert_int_equal(check_agent(f, "a", "old-jti", NOW + 100, NOW, 4, 4), 1);
+	assert_int_equal(file_size(f->db), FILE_SIZE(8));
+	assert_int_equal(check_agent(f, "a", "a-1", NOW + 100, NOW, 4, 4), 0);
+	assert_int_equal(check_agent(f, "a", "a-2", NOW + 100, NOW, 4, 4), 0);
+	assert_int_equal(check_agent(f, "b", "b-1", NOW + 100, NOW, 4, 4), 0);
+	/* full: a (2) is the largest agent; the old entry is never the victim */
+	assert_int_equal(check_agent(f, "c", "c-1", NOW + 100, NOW, 4, 4), 0);
+	assert_int_equal(check_agent(f, "a", "old-jti", NOW + 100, NOW, 4, 4), 1);
+	assert_int_equal(check_agent(f, "zz", "old-jti", NOW + 100, NOW, 4, 4), 1);
 }
 
 int main(void)
@@ -675,6 +902,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_corrupt_short, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_header_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_file_and_stale_tmp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_agent_quota, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_cache_evicts_largest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eviction_never_allows_replay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_version1_file_carried_over, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_processes_10000, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_processes_while_rebuilding,
 						setup, teardown),
