@@ -46,12 +46,13 @@ int32_t kr_session_keyring_ensure(uid_t uid, gid_t gid, char *err, size_t errlen
 
 /*
  * Makes the calling process join a new anonymous session keyring owned by
- * root (0:0, charged to root's key quota, not the user's) with
- * KR_SESSION_PERM: every agent session starts from one, whatever it is
- * granted, and inherits nothing from the caller's keyring (a root login's
- * keys, @u linked by pam_keyinit, an earlier session's grants). Needs
- * effective uid 0 (the real ids are switched to 0 for the join and
- * restored on every path). Returns its serial or -1 with err.
+ * its effective ids (root, 0:0, in production: charged to root's key
+ * quota, not the user's) with KR_SESSION_PERM: every agent session starts
+ * from one, whatever it is granted, and inherits nothing from the
+ * caller's keyring (a root login's keys, @u linked by pam_keyinit, an
+ * earlier session's grants). The real ids are switched to the effective
+ * ones for the join and restored on every path. Returns its serial or -1
+ * with err.
  */
 int32_t kr_session_keyring_new(char *err, size_t errlen);
 

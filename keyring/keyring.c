@@ -488,13 +488,15 @@ int32_t kr_session_keyring_ensure(uid_t uid, gid_t gid, char *err, size_t errlen
 
 /*
  * The session keyring of an agent session (docs/sessions.md, "The session
- * keyring"): a new anonymous keyring owned by root (0:0), so that it is
- * charged to root's key quota and no process of the user can change its
- * permissions; possessors may view, read, write and search it (the
- * module links the per-session keyring in; the agent reads its keys), and
- * nobody may link it elsewhere (`keyctl link @s @u` fails) or set its
- * attributes. The kernel makes the keyring owned by the *real* ids, so
- * they are switched to 0 for the join (the effective uid must be 0).
+ * keyring"): a new anonymous keyring owned by the effective ids of the
+ * caller, root (0:0) in production, as the per-session keyring and the
+ * keys are: charged to that uid's key quota, never the user's, and no
+ * process of the user can change its permissions. Possessors may view,
+ * read, write and search it (the module links the per-session keyring in;
+ * the agent reads its keys); nobody may link it elsewhere (`keyctl link @s
+ * @u` fails) or set its attributes. The kernel makes the keyring owned by
+ * the *real* ids, so they are switched to the effective ones for the join
+ * (always allowed) and restored on every path.
  */
 int32_t kr_session_keyring_new(char *err, size_t errlen)
 {
@@ -507,42 +509,39 @@ int32_t kr_session_keyring_new(char *err, size_t errlen)
 	if (getresuid(&ru, &eu, &su) != 0 || getresgid(&rg, &eg, &sg) != 0)
 		return pa_err(err, errlen, "cannot read the ids of this process: %s",
 			      strerror(errno));
-	if (eu != 0)
-		return pa_err(err, errlen,
-			      "a root-owned session keyring needs effective uid 0 (this process "
-			      "runs as uid %lu): pam_agent's session phase must run as root",
-			      (unsigned long)eu);
-	if (rg != 0) {
-		if (setresgid(0, (gid_t)-1, (gid_t)-1) != 0) {
+	if (rg != eg) {
+		if (setresgid(eg, (gid_t)-1, (gid_t)-1) != 0) {
 			pa_err(err, errlen,
-			       "cannot switch the real gid to 0 to make a session keyring: %s",
-			       strerror(errno));
+			       "cannot switch the real gid to %lu to make a session keyring: %s",
+			       (unsigned long)eg, strerror(errno));
 			goto restore;
 		}
 		gid_switched = true;
 	}
-	if (ru != 0) {
-		if (setresuid(0, (uid_t)-1, (uid_t)-1) != 0) {
+	if (ru != eu) {
+		if (setresuid(eu, (uid_t)-1, (uid_t)-1) != 0) {
 			pa_err(err, errlen,
-			       "cannot switch the real uid to 0 to make a session keyring: %s",
-			       strerror(errno));
+			       "cannot switch the real uid to %lu to make a session keyring: %s",
+			       (unsigned long)eu, strerror(errno));
 			goto restore;
 		}
 		uid_switched = true;
 	}
 	s = keyctl_join_session_keyring(NULL);
 	if (s < 0) {
-		fail(err, errlen, errno, 0, "cannot create a new session keyring");
+		fail(err, errlen, errno, eu, "cannot create a new session keyring");
 		goto restore;
 	}
 	/*
 	 * Until this setperm the new keyring has the kernel's default
-	 * permissions (possessor all; owner, root, view/read/link): only this
-	 * thread possesses it and only root processes own it.
+	 * permissions (possessor all; owner view/read/link): only this
+	 * thread possesses it, and only processes of the owner (root in
+	 * production) could see it.
 	 */
 	if (keyctl_setperm(s, KR_SESSION_PERM) < 0) {
-		fail(err, errlen, errno, 0, "cannot set permissions %08x on the new session keyring %d",
-		     KR_SESSION_PERM, s);
+		fail(err, errlen, errno, eu,
+		     "cannot set permissions %08x on the new session keyring %d", KR_SESSION_PERM,
+		     s);
 		/* nothing may use it with the default permissions */
 		(void)keyctl_revoke(s);
 		goto restore;

@@ -419,18 +419,26 @@ check "no grants: CMD's session keyring is a new root-owned one (0f000000)" \
 
 # ---- 5. the user's key quota full: a session still opens -----------------------------------------
 # the agent (any process of the account) fills its user keyring to the
-# quota; each key expires by itself should the test die before clearing
+# quota; cleared at exit (clear_fill), and each key expires by itself
+# should even that not run (@u linked in @s: possessed, so the filler may
+# set their timeouts)
 cat > "$work/fill" <<'EOF'
 #!/bin/sh
+keyctl link @u @s || exit 1
 i=0
 while id=$(keyctl add user "pa-fill-$i" x @u 2>/dev/null); do
-	keyctl timeout "$id" 300
+	keyctl timeout "$id" 300 || exit 1
 	i=$((i + 1))
 done
 keyctl add user pa-fill-more x @u 2>&1 | grep -q "quota" || exit 1
 echo "$i"
 EOF
 chmod 0755 "$work/fill"
+clear_fill() {
+	setpriv --reuid="$tuid" --regid="$tgid" --clear-groups keyctl session - keyctl clear @u \
+		>/dev/null 2>&1
+}
+trap 'clear_fill; pa_root_cleanup' EXIT
 n=$(setpriv --reuid="$tuid" --regid="$tgid" --clear-groups keyctl session - "$work/fill")
 check "the test user's key quota is full (EDQUOT after $n keys)" test -n "$n"
 o=$work/out5
@@ -441,7 +449,7 @@ check "user's key quota full: a session with grants still opens (agent-run exits
 	sed 's/^/    /' "$o.stderr"
 check "user's key quota full: CMD reads its credential" \
 	test "$(cat "$o/read.f" 2>/dev/null)" = "$(tr -d '\n' < "$work/file.secret")"
-setpriv --reuid="$tuid" --regid="$tgid" --clear-groups keyctl session - keyctl clear @u
+clear_fill
 
 # ---- no secret anywhere it could leak ---------------------------------------------------------------
 check "the audit file has the session events" \

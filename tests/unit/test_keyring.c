@@ -709,17 +709,22 @@ static int child_new_keyring(void *arg, char *msg, size_t msglen)
 	return 0;
 }
 
-/* Without effective uid 0 there is no root-owned keyring: refused, unchanged. */
-static int child_new_keyring_refused(void *arg, char *msg, size_t msglen)
+/* Without root: a new keyring owned by the effective ids, same permissions. */
+static int child_new_keyring_user(void *arg, char *msg, size_t msglen)
 {
-	key_serial_t before = keyctl_get_keyring_ID(KEY_SPEC_SESSION_KEYRING, 0);
+	key_serial_t before = keyctl_get_keyring_ID(KEY_SPEC_SESSION_KEYRING, 0), got;
 	char err[512] = "";
+	struct desc d;
 
 	(void)arg;
-	CHILD_CHECK(kr_session_keyring_new(err, sizeof(err)) == -1, "a non-root process made one");
-	CHILD_CHECK(strstr(err, "needs effective uid 0") != NULL, "message: %s", err);
-	CHILD_CHECK(keyctl_get_keyring_ID(KEY_SPEC_SESSION_KEYRING, 0) == before,
-		    "session keyring changed");
+	got = kr_session_keyring_new(err, sizeof(err));
+	CHILD_CHECK(got > 0 && got != before, "kr_session_keyring_new: %d %s", got, err);
+	CHILD_CHECK(describe(got, &d) == 0 && d.uid == (long)geteuid() &&
+			d.gid == (long)getegid() && d.perm == KR_SESSION_PERM,
+		    "new session keyring is %ld:%ld %08lx", d.uid, d.gid, d.perm);
+	CHILD_CHECK(keyctl_link(KEY_SPEC_SESSION_KEYRING, KEY_SPEC_USER_KEYRING) < 0 &&
+			errno == EACCES,
+		    "link @s @u: %s", strerror(errno));
 	return 0;
 }
 
@@ -729,7 +734,7 @@ static void test_new_keyring(void **state)
 
 	(void)state;
 	if (geteuid() != 0) {
-		in_child(child_new_keyring_refused, NULL);
+		in_child(child_new_keyring_user, NULL);
 		return;
 	}
 	in_child(child_new_keyring, &real);
