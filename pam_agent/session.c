@@ -438,7 +438,8 @@ static int open_session(struct pa_call *call, struct pa_context *ctx)
 	}
 	/*
 	 * Every agent session, granted anything or not, starts from a new
-	 * root-owned session keyring (kr_session_keyring_new): it inherits
+	 * session keyring owned by root (the module's effective uid) with
+	 * possessor-only permissions (kr_session_keyring_new): it inherits
 	 * nothing from the caller's (a root login's keys, root's @u linked by
 	 * pam_keyinit, an earlier session's grants), is charged to root's key
 	 * quota, and cannot be linked into the user's keyrings.
