@@ -243,10 +243,15 @@ out:
 	return ret;
 }
 
-/* The highest class of credential that [agent] rule a can ever be given. */
+/*
+ * The highest session class [agent] rule a can be given: its max_class,
+ * or the highest class of its services when that is lower. Classes are
+ * the policy's trust levels: an agent entitled to class C is entitled to
+ * hold credentials of class C, whatever its own grants are.
+ */
 static enum pol_class rule_ceiling(const struct pol_config *cfg, const struct pol_agent *a)
 {
-	enum pol_class svc_max = POL_CLASS_NONE, best = POL_CLASS_NONE;
+	enum pol_class svc_max = POL_CLASS_NONE;
 	size_t i;
 
 	for (i = 0; i < a->services.n; i++) {
@@ -255,15 +260,7 @@ static enum pol_class rule_ceiling(const struct pol_config *cfg, const struct po
 		if (svc != NULL && svc->cls > svc_max)
 			svc_max = svc->cls;
 	}
-	if (svc_max > a->max_class)
-		svc_max = a->max_class;
-	for (i = 0; i < a->grants.n; i++) {
-		const struct pol_grant *g = pol_config_find_grant(cfg, a->grants.v[i]);
-
-		if (g != NULL && g->cls <= svc_max && g->cls > best)
-			best = g->cls;
-	}
-	return best;
+	return svc_max < a->max_class ? svc_max : a->max_class;
 }
 
 /*
@@ -311,9 +308,9 @@ static int read_ptrace_scope(const char *path, long *scope, char *err, size_t er
  * keys"): every agent of an account runs under the account's uid, and with
  * Yama's ptrace_scope 0 (or no Yama) any of them can attach to another's
  * processes and read the keys in their memory. So a session whose
- * credentials are of a class above what some other [agent] rule of the
- * same account can be given is refused unless ptrace_scope >= 1. Returns
- * 0 when the session may go on, -1 with the reason in err.
+ * credentials are of a class above the class some other [agent] rule of
+ * the same account can be given is refused unless ptrace_scope >= 1.
+ * Returns 0 when the session may go on, -1 with the reason in err.
  */
 static int ptrace_boundary(const struct pa_call *call, const struct pol_config *cfg,
 			   const struct pol_decision *d, const char *user, char *err,
