@@ -37,11 +37,24 @@
 int32_t kr_session_keyring_ensure(uid_t uid, gid_t gid, char *err, size_t errlen);
 
 /*
- * Like kr_session_keyring_ensure, but always joins a new anonymous session
- * keyring (owned by uid/gid): for escalate sessions, which inherit nothing
- * from the keyring the caller had. Returns its serial or -1 with err.
+ * Permissions of the session keyring of an agent session: possessor
+ * view/read/write/search; nothing for the owner (root), group or others,
+ * and no link or setattr for anyone, so it cannot be linked into another
+ * keyring (`keyctl link @s @u` fails) nor its permissions changed.
  */
-int32_t kr_session_keyring_new(uid_t uid, gid_t gid, char *err, size_t errlen);
+#define KR_SESSION_PERM 0x0f000000u
+
+/*
+ * Makes the calling process join a new anonymous session keyring owned by
+ * its effective ids (root, 0:0, in production: charged to root's key
+ * quota, not the user's) with KR_SESSION_PERM: every agent session starts
+ * from one, whatever it is granted, and inherits nothing from the
+ * caller's keyring (a root login's keys, @u linked by pam_keyinit, an
+ * earlier session's grants). The real ids are switched to the effective
+ * ones for the join and restored on every path. Returns its serial or -1
+ * with err.
+ */
+int32_t kr_session_keyring_new(char *err, size_t errlen);
 
 /*
  * Creates the keyring "pam_agent:<sid>" with KR_PERM and a timeout of

@@ -20,6 +20,11 @@
 #define PA_DEFAULT_CONFIG "/etc/security/pam_agent.conf"
 #endif
 
+/* Yama's ptrace_scope (docs/sessions.md, "Who can read a session's keys"). */
+#ifndef PA_PTRACE_SCOPE_FILE
+#define PA_PTRACE_SCOPE_FILE "/proc/sys/kernel/yama/ptrace_scope"
+#endif
+
 /* Name under which the per-handle state is stored with pam_set_data. */
 #define PA_DATA_CONTEXT "pam_agent_context"
 
@@ -29,6 +34,9 @@ struct pa_args {
 	bool debug;	     /* debug */
 	bool optional;	     /* optional: PAM_IGNORE for handles without an agent identity */
 	bool quiet;	     /* quiet: no informational log or messages */
+	/* ptrace_scope_file=PATH: read instead of PA_PTRACE_SCOPE_FILE; for
+	 * the tests (a root-owned or own file, like config=) */
+	char *ptrace_scope_file;
 	char *token_file;    /* token_file=TEMPLATE (%u = user) */
 	bool try_first_pass; /* try_first_pass */
 	bool use_first_pass; /* use_first_pass */
@@ -86,6 +94,7 @@ struct pa_session {
 	bool open;
 	char sid[33];	      /* 16 random bytes, hex */
 	int32_t ring;	      /* the per-session keyring, 0 when none */
+	enum pol_class cls;   /* the decision's class (the decision is gone once open) */
 	struct hp_keys keys;  /* what the helper placed */
 	char helper[4096];    /* what close needs even when the config changed */
 	char state_dir[4096];

@@ -392,16 +392,13 @@ out:
 	return ret;
 }
 
-/*
- * kr_session_keyring_ensure (force false) and kr_session_keyring_new
- * (force true, as pam_keyinit's "force" option).
- */
-static int32_t session_keyring(uid_t uid, gid_t gid, bool force, char *err, size_t errlen)
+/* kr_session_keyring_ensure. */
+static int32_t session_keyring(uid_t uid, gid_t gid, char *err, size_t errlen)
 {
 	uid_t ru, eu, su;
 	gid_t rg, eg, sg;
 	key_serial_t s, us;
-	bool join = force, uid_switched = false, gid_switched = false;
+	bool join = false, uid_switched = false, gid_switched = false;
 	struct kdesc d;
 	int32_t ret = -1;
 
@@ -486,12 +483,78 @@ restore:
 
 int32_t kr_session_keyring_ensure(uid_t uid, gid_t gid, char *err, size_t errlen)
 {
-	return session_keyring(uid, gid, false, err, errlen);
+	return session_keyring(uid, gid, err, errlen);
 }
 
-int32_t kr_session_keyring_new(uid_t uid, gid_t gid, char *err, size_t errlen)
+/*
+ * The session keyring of an agent session (docs/sessions.md, "The session
+ * keyring"): a new anonymous keyring owned by the effective ids of the
+ * caller, root (0:0) in production, as the per-session keyring and the
+ * keys are: charged to that uid's key quota, never the user's, and no
+ * process of the user can change its permissions. Possessors may view,
+ * read, write and search it (the module links the per-session keyring in;
+ * the agent reads its keys); nobody may link it elsewhere (`keyctl link @s
+ * @u` fails) or set its attributes. The kernel makes the keyring owned by
+ * the *real* ids, so they are switched to the effective ones for the join
+ * (always allowed) and restored on every path.
+ */
+int32_t kr_session_keyring_new(char *err, size_t errlen)
 {
-	return session_keyring(uid, gid, true, err, errlen);
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+	bool uid_switched = false, gid_switched = false;
+	key_serial_t s;
+	int32_t ret = -1;
+
+	if (getresuid(&ru, &eu, &su) != 0 || getresgid(&rg, &eg, &sg) != 0)
+		return pa_err(err, errlen, "cannot read the ids of this process: %s",
+			      strerror(errno));
+	if (rg != eg) {
+		if (setresgid(eg, (gid_t)-1, (gid_t)-1) != 0) {
+			pa_err(err, errlen,
+			       "cannot switch the real gid to %lu to make a session keyring: %s",
+			       (unsigned long)eg, strerror(errno));
+			goto restore;
+		}
+		gid_switched = true;
+	}
+	if (ru != eu) {
+		if (setresuid(eu, (uid_t)-1, (uid_t)-1) != 0) {
+			pa_err(err, errlen,
+			       "cannot switch the real uid to %lu to make a session keyring: %s",
+			       (unsigned long)eu, strerror(errno));
+			goto restore;
+		}
+		uid_switched = true;
+	}
+	s = keyctl_join_session_keyring(NULL);
+	if (s < 0) {
+		fail(err, errlen, errno, eu, "cannot create a new session keyring");
+		goto restore;
+	}
+	/*
+	 * Until this setperm the new keyring has the kernel's default
+	 * permissions (possessor all; owner view/read/link): only this
+	 * thread possesses it, and only processes of the owner (root in
+	 * production) could see it.
+	 */
+	if (keyctl_setperm(s, KR_SESSION_PERM) < 0) {
+		fail(err, errlen, errno, eu,
+		     "cannot set permissions %08x on the new session keyring %d", KR_SESSION_PERM,
+		     s);
+		/* nothing may use it with the default permissions */
+		(void)keyctl_revoke(s);
+		goto restore;
+	}
+	ret = s;
+restore:
+	if (uid_switched && setresuid(ru, eu, su) != 0)
+		ret = pa_err(err, errlen, "cannot switch the real uid back to %lu: %s",
+			     (unsigned long)ru, strerror(errno));
+	if (gid_switched && setresgid(rg, eg, sg) != 0)
+		ret = pa_err(err, errlen, "cannot switch the real gid back to %lu: %s",
+			     (unsigned long)rg, strerror(errno));
+	return ret;
 }
 
 int32_t kr_session_create(const char *sid, int64_t timeout, char *err, size_t errlen)

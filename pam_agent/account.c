@@ -55,6 +55,10 @@ int pa_account(struct pa_call *call)
 			    "no verified agent identity on this PAM handle (did the auth "
 			    "phase run pam_agent and succeed?)", PAM_AUTH_ERR);
 	}
+	/* an earlier allowing decision on this handle never outlives a new
+	 * account phase: only this one's allow may stand */
+	pol_decision_clear(&ctx->decision);
+	ctx->have_decision = false;
 	if (pam_get_item(call->pamh, PAM_USER, (const void **)&user) != PAM_SUCCESS ||
 	    user == NULL || getpwnam_r(user, &pw, pwbuf, sizeof(pwbuf), &pwp) != 0 || pwp == NULL)
 		return deny(call, NULL, ctx->identity, "target user unknown", PAM_USER_UNKNOWN);

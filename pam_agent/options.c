@@ -24,6 +24,7 @@ static const struct option_def options[] = {
 	STRING(config),
 	FLAG(debug),
 	FLAG(optional),
+	STRING(ptrace_scope_file),
 	FLAG(quiet),
 	STRING(token_file),
 	FLAG(try_first_pass),
@@ -47,6 +48,7 @@ void pa_args_clear(struct pa_args *args)
 {
 	free(args->config);
 	free(args->token_file);
+	free(args->ptrace_scope_file);
 	memset(args, 0, sizeof(*args));
 }
 
@@ -111,6 +113,12 @@ int pa_args_parse(int argc, const char **argv, struct pa_args *args,
 	if (args->token_file != NULL && args->token_file[0] != '/') {
 		pa_escape(args->token_file, strlen(args->token_file), shown, sizeof(shown));
 		pa_err(err, errlen, "token_file=%s: must be an absolute path", shown);
+		goto fail;
+	}
+	if (args->ptrace_scope_file != NULL && args->ptrace_scope_file[0] != '/') {
+		pa_escape(args->ptrace_scope_file, strlen(args->ptrace_scope_file), shown,
+			  sizeof(shown));
+		pa_err(err, errlen, "ptrace_scope_file=%s: must be an absolute path", shown);
 		goto fail;
 	}
 	return 0;

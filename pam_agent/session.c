@@ -171,6 +171,8 @@ static int audit_keys(struct pa_call *call, const struct pol_config *cfg, enum a
 	aud_event_set_session(ev, ctx->session.sid);
 	if (ctx->have_decision)
 		aud_event_set_class(ev, ctx->decision.cls);
+	else if (ctx->session.cls != POL_CLASS_NONE)
+		aud_event_set_class(ev, ctx->session.cls);
 	for (i = 0; i < ctx->session.keys.n; i++)
 		aud_event_add_key(ev, ctx->session.keys.v[i].grant, ctx->session.keys.v[i].serial);
 	if (reason != NULL)
@@ -241,9 +243,132 @@ out:
 	return ret;
 }
 
-int pa_open_session(struct pa_call *call)
+/*
+ * The highest session class [agent] rule a can be given: its max_class,
+ * or the highest class of its services when that is lower. Classes are
+ * the policy's trust levels: an agent entitled to class C is entitled to
+ * hold credentials of class C, whatever its own grants are.
+ */
+static enum pol_class rule_ceiling(const struct pol_config *cfg, const struct pol_agent *a)
 {
-	struct pa_context *ctx = pa_context_peek(call->pamh);
+	enum pol_class svc_max = POL_CLASS_NONE;
+	size_t i;
+
+	for (i = 0; i < a->services.n; i++) {
+		const struct pol_service *svc = pol_config_find_service(cfg, a->services.v[i]);
+
+		if (svc != NULL && svc->cls > svc_max)
+			svc_max = svc->cls;
+	}
+	return svc_max < a->max_class ? svc_max : a->max_class;
+}
+
+/*
+ * Reads the Yama ptrace_scope from path into *scope: -1 when Yama is
+ * absent (no such file). Returns 0, or -1 with err (fail closed).
+ */
+static int read_ptrace_scope(const char *path, long *scope, char *err, size_t errlen)
+{
+	char buf[32], *end;
+	struct stat st;
+	ssize_t n;
+	long v;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0) {
+		if (errno == ENOENT) {
+			*scope = -1; /* no Yama: ptrace between processes of one uid is allowed */
+			return 0;
+		}
+		return pa_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+	}
+	/* /proc/sys in production; a file of the tests' own otherwise */
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & 022) != 0) {
+		close(fd);
+		return pa_err(err, errlen, "%s: must be a regular file owned by root (or uid %lu), "
+			      "not group/world-writable", path, (unsigned long)geteuid());
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return pa_err(err, errlen, "cannot read %s: %s", path,
+			      n == 0 ? "empty" : strerror(errno));
+	buf[n] = '\0';
+	errno = 0;
+	v = strtol(buf, &end, 10);
+	if (errno != 0 || end == buf || (*end != '\n' && *end != '\0') || v < 0 || v > 3)
+		return pa_err(err, errlen, "%s: not a ptrace_scope value (0 to 3)", path);
+	*scope = v;
+	return 0;
+}
+
+/*
+ * The ptrace boundary (docs/sessions.md, "Who can read a session's
+ * keys"): every agent of an account runs under the account's uid, and with
+ * Yama's ptrace_scope 0 (or no Yama) any of them can attach to another's
+ * processes and read the keys in their memory. So a session whose
+ * credentials are of a class above the class some other [agent] rule of
+ * the same account can be given is refused unless ptrace_scope >= 1.
+ * Returns 0 when the session may go on, -1 with the reason in err.
+ */
+static int ptrace_boundary(const struct pa_call *call, const struct pol_config *cfg,
+			   const struct pol_decision *d, const char *user, char *err,
+			   size_t errlen)
+{
+	enum pol_class mine = POL_CLASS_NONE, lowest = POL_CLASS_ESCALATE;
+	const struct pol_agent *weakest = NULL;
+	const char *path = call->args.ptrace_scope_file != NULL ? call->args.ptrace_scope_file
+								: PA_PTRACE_SCOPE_FILE;
+	char why[512];
+	long scope;
+	size_t i;
+
+	for (i = 0; i < d->n_grants; i++)
+		if (d->grants[i].cls > mine)
+			mine = d->grants[i].cls;
+	for (i = 0; i < cfg->n_agents; i++) {
+		const struct pol_agent *a = &cfg->agents[i];
+		enum pol_class c;
+
+		if (!pol_list_has(&a->users, user) ||
+		    (d->rule != NULL && strcmp(a->pattern, d->rule) == 0))
+			continue;
+		c = rule_ceiling(cfg, a);
+		if (weakest == NULL || c < lowest) {
+			lowest = c;
+			weakest = a;
+		}
+	}
+	/* no other agent of this account, or none that may hold less */
+	if (weakest == NULL || mine <= lowest)
+		return 0;
+	if (read_ptrace_scope(path, &scope, why, sizeof(why)) != 0)
+		return pa_err(err, errlen,
+			      "kernel.yama.ptrace_scope unknown (%s): refusing to place %s "
+			      "credentials where [agent %s] (at most %s) shares user %s",
+			      why, pol_class_name(mine), weakest->pattern,
+			      pol_class_name(lowest), user);
+	if (scope < 1) {
+		char now[128];
+
+		if (scope < 0)
+			snprintf(now, sizeof(now), "this kernel has no Yama: %s is absent", path);
+		else
+			snprintf(now, sizeof(now), "%s is %ld", path, scope);
+		return pa_err(err, errlen,
+			      "kernel.yama.ptrace_scope must be >= 1 (%s) to place %s credentials "
+			      "for user %s, which [agent %s] (at most %s) shares: it could read "
+			      "them with ptrace; set the sysctl kernel.yama.ptrace_scope=1 or give "
+			      "each agent its own user",
+			      now, pol_class_name(mine), user, weakest->pattern,
+			      pol_class_name(lowest));
+	}
+	return 0;
+}
+
+static int open_session(struct pa_call *call, struct pa_context *ctx)
+{
 	struct pol_config *cfg = NULL;
 	struct hp_open_args args;
 	struct hp_keys placed = { 0 };
@@ -255,22 +380,6 @@ int pa_open_session(struct pa_call *call)
 	size_t i;
 	int ret = PAM_SESSION_ERR;
 
-	if (ctx == NULL || !ctx->have_decision) {
-		if (call->args.optional && (ctx == NULL || ctx->identity == NULL)) {
-			pa_debug(call, "no agent identity on this handle; ignoring (optional)");
-			return PAM_IGNORE;
-		}
-		pa_log_failure(call, ctx != NULL && ctx->identity != NULL ? ctx->identity->agent_id
-									: NULL,
-			       "no allowing policy decision on this handle (the account phase must "
-			       "run pam_agent first)");
-		pa_tell(call, "no policy decision for this session");
-		return PAM_SESSION_ERR;
-	}
-	if (ctx->session.open) {
-		pa_log(call, LOG_ERR, "session %s is already open on this handle", ctx->session.sid);
-		return PAM_SESSION_ERR;
-	}
 	if (pam_get_item(call->pamh, PAM_USER, (const void **)&user) != PAM_SUCCESS ||
 	    user == NULL || getpwnam_r(user, &pw, pwbuf, sizeof(pwbuf), &pwp) != 0 || pwp == NULL) {
 		pa_log_failure(call, ctx->identity->agent_id, "target user unknown");
@@ -281,6 +390,7 @@ int pa_open_session(struct pa_call *call)
 		return PAM_SESSION_ERR;
 	}
 	memset(&ctx->session, 0, sizeof(ctx->session));
+	ctx->session.cls = ctx->decision.cls;
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
 		pa_log(call, LOG_CRIT, "no random bytes for a session id");
 		goto out;
@@ -291,6 +401,15 @@ int pa_open_session(struct pa_call *call)
 	snprintf(ctx->session.state_dir, sizeof(ctx->session.state_dir), "%s",
 		 cfg->global.state_dir);
 	ctx->session.timeout = (int)cfg->global.helper_timeout;
+	/* the token's lifetime bounds every phase, not only auth and account */
+	if ((int64_t)time(NULL) >= ctx->identity->exp + cfg->global.clock_skew) {
+		const char *reason = "token expired since authentication: session refused";
+
+		pa_log_failure(call, ctx->identity->agent_id, reason);
+		pa_tell(call, reason);
+		(void)audit_keys(call, cfg, AUD_CREDENTIAL_PLACED, AUD_RESULT_FAILED, ctx, reason);
+		goto out;
+	}
 	if (decision_holds(call, cfg, ctx, user, err, sizeof(err)) != 0) {
 		char reason[768];
 
@@ -304,15 +423,35 @@ int pa_open_session(struct pa_call *call)
 		goto out;
 	}
 
+	if (ctx->decision.n_grants > 0 &&
+	    ptrace_boundary(call, cfg, &ctx->decision, user, err, sizeof(err)) != 0) {
+		char reason[768];
+
+		snprintf(reason, sizeof(reason), "session refused: %s", err);
+		pa_log_failure(call, ctx->identity->agent_id, reason);
+		pa_tell(call, reason);
+		(void)audit_keys(call, cfg, AUD_CREDENTIAL_PLACED, AUD_RESULT_FAILED, ctx, reason);
+		goto out;
+	}
+	/*
+	 * Every agent session, granted anything or not, starts from a new
+	 * session keyring owned by root (the module's effective uid) with
+	 * possessor-only permissions (kr_session_keyring_new): it inherits
+	 * nothing from the caller's (a root login's keys, root's @u linked by
+	 * pam_keyinit, an earlier session's grants), is charged to root's key
+	 * quota, and cannot be linked into the user's keyrings.
+	 */
+	if (kr_session_keyring_new(err, sizeof(err)) < 0) {
+		char reason[768];
+
+		snprintf(reason, sizeof(reason), "no session keyring, session refused: %s", err);
+		pa_log_failure(call, ctx->identity->agent_id, reason);
+		pa_tell(call, reason);
+		(void)audit_keys(call, cfg, AUD_CREDENTIAL_PLACED, AUD_RESULT_FAILED, ctx, reason);
+		goto out;
+	}
 	if (ctx->decision.n_grants > 0) {
-		/*
-		 * Every agent session starts from a new session keyring owned by
-		 * the user: it inherits nothing from the caller's (a root login's
-		 * keys, an earlier session's grants), so an escalate session in
-		 * particular starts empty.
-		 */
-		if (kr_session_keyring_new(pw.pw_uid, pw.pw_gid, err, sizeof(err)) < 0 ||
-		    (ctx->session.ring = kr_session_create(ctx->session.sid, ctx->decision.max_session,
+		if ((ctx->session.ring = kr_session_create(ctx->session.sid, ctx->decision.max_session,
 							   err, sizeof(err))) < 0) {
 			ctx->session.ring = 0;
 			pa_log_failure(call, ctx->identity->agent_id, err);
@@ -424,6 +563,39 @@ out:
 	hp_keys_clear(&placed);
 	json_decref(record);
 	pol_config_unref(cfg);
+	return ret;
+}
+
+/*
+ * An allowing decision is good for one open: whatever the open's outcome,
+ * it is cleared afterwards, so neither a second open on the handle nor an
+ * open after close places keys without a new account phase (which checks
+ * the token's expiry again).
+ */
+int pa_open_session(struct pa_call *call)
+{
+	struct pa_context *ctx = pa_context_peek(call->pamh);
+	int ret;
+
+	if (ctx != NULL && ctx->session.open) {
+		pa_log(call, LOG_ERR, "session %s is already open on this handle", ctx->session.sid);
+		return PAM_SESSION_ERR;
+	}
+	if (ctx == NULL || !ctx->have_decision) {
+		if (call->args.optional && (ctx == NULL || ctx->identity == NULL)) {
+			pa_debug(call, "no agent identity on this handle; ignoring (optional)");
+			return PAM_IGNORE;
+		}
+		pa_log_failure(call, ctx != NULL && ctx->identity != NULL ? ctx->identity->agent_id
+									: NULL,
+			       "no allowing policy decision on this handle (the account phase must "
+			       "run pam_agent first, once for each session)");
+		pa_tell(call, "no policy decision for this session");
+		return PAM_SESSION_ERR;
+	}
+	ret = open_session(call, ctx);
+	pol_decision_clear(&ctx->decision);
+	ctx->have_decision = false;
 	return ret;
 }
 

@@ -13,6 +13,9 @@
 #    by serial, runs the broker revocation once and removes the record;
 #  - all or nothing: the second of three grants fails, agent-run exits 77,
 #    CMD never runs, the first grant's key is revoked, its broker told once;
+#  - the session keyring is a new root-owned one (0f000000) even without
+#    grants: CMD cannot reach a key of the caller's session keyring, cannot
+#    link @s into @u; a user whose key quota is full still gets a session;
 #  - no test secret in any process's argv or environment, in the audit
 #    file, in the helper's stderr or in agent-run's output.
 . "$(dirname "$0")/lib.sh"
@@ -30,6 +33,7 @@ chmod 0755 "$work"
 tuser=$(pa_root_user) || { echo "FAIL: cannot create a test user"; exit 1; }
 tuid=$(id -u "$tuser")
 tgid=$(id -g "$tuser")
+tuser2=$(pa_root_user) || { echo "FAIL: cannot create a test user"; exit 1; }
 tag=t$$ # grant names unique to this run (they show in /proc/keys)
 CONF=$work/pam_agent.conf
 SESS=$work/state/sessions
@@ -140,9 +144,10 @@ grant_exec() {
 	[ -n "${3:-}" ] && printf 'revoke = %s/revoke %s\n' "$work" "$3"
 	return 0
 }
-agent() {
-	printf '[agent spiffe://example.org/agents/%s]\nusers = %s\nservices = %s\ngrants = %s\n' \
-		"$1" "$tuser" "$svc" "$2"
+agent() { # agent NAME GRANTS [USER]
+	printf '[agent spiffe://example.org/agents/%s]\nusers = %s\nservices = %s\n' "$1" "${3:-$tuser}" "$svc"
+	[ -n "$2" ] && printf 'grants = %s\n' "$2"
+	return 0
 }
 {
 	printf '[global]\naudience = %s\nbroker_key = %s\nhelper = %s\nstate_dir = %s\naudit_log = %s\n' \
@@ -161,10 +166,11 @@ agent() {
 	agent bot "$F $M $E $I"
 	agent crash "$S $C"
 	agent aon "$A1 $A2 $A3"
+	agent nogrant "" "$tuser2" # a user of its own (the ptrace boundary: root_ptrace.sh)
 } > "$CONF"
 chmod 0644 "$CONF"
 umask 077
-for a in bot crash aon; do
+for a in bot crash aon nogrant; do
 	"$PAM_AGENT" testca mint "$work/ca" --id "spiffe://example.org/agents/$a" --aud "$AUD" \
 		> "$work/token.$a"
 done
@@ -172,7 +178,7 @@ umask 022
 # every secret of this test, one a line: the scans read them from this file
 # (never from an argv, where the scan itself would put them)
 { tr -d '\n' < "$work/file.secret"; echo; cat "$work/exec.secret"; echo; cat "$work/token.bot"
-	cat "$work/token.crash"; cat "$work/token.aon"; } | sed '/^$/d' > "$work/secrets"
+	cat "$work/token.crash"; cat "$work/token.aon"; cat "$work/token.nogrant"; } | sed '/^$/d' > "$work/secrets"
 chmod 0600 "$work/secrets"
 
 # run_agent OUT TOKEN CMD...: agent-run as root for the test user, in the background
@@ -180,9 +186,9 @@ run_agent() {
 	o=$1 t=$2
 	shift 2
 	mkdir -p "$o"
-	chown "$tuser:" "$o"
+	chown "${ruser:-$tuser}:" "$o"
 	chmod 0700 "$o"
-	"$AGENT_RUN" --service "$svc" --user "$tuser" --token-file "$t" -- "$@" \
+	"$AGENT_RUN" --service "$svc" --user "${ruser:-$tuser}" --token-file "$t" -- "$@" \
 		> "$o.stdout" 2> "$o.stderr" &
 	ar=$!
 	pa_root_track_pid "$ar"
@@ -215,6 +221,8 @@ try update keyctl update "$s" replaced
 try revoke keyctl revoke "$s"
 try chown keyctl chown "$s" "$(id -u)"
 try clear keyctl clear "$ring"
+try linkses keyctl link @s @u
+keyctl rdescribe @s > "$out/describe.s" 2>&1
 : > "$out/ready"
 n=0
 while [ ! -e "$out/go" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
@@ -260,6 +268,9 @@ denied "CMD cannot update the key" "$o/try.update"
 denied "CMD cannot revoke the key" "$o/try.revoke"
 denied "CMD cannot chown the key" "$o/try.chown"
 denied "CMD cannot clear the session ring" "$o/try.clear"
+denied "CMD cannot link its session keyring into its user keyring (keyctl link @s @u)" "$o/try.linkses"
+check "the session keyring is root's, possessor view/read/write/search only (0f000000)" \
+	grep -Eq "^keyring;0;0;0f000000;" "$o/describe.s" || sed 's/^/    /' "$o/describe.s"
 check "keys and ring are owned by root with permissions 0b3f0000" \
 	sh -c 'for s in "$@"; do keyctl rdescribe "$s" | grep -Eq "^(user|keyring);0;0;0b3f0000;pam_agent:" || exit 1; done' \
 	sh "$ring" "$sf" "$sm" "$se" "$si"
@@ -375,6 +386,69 @@ revoked_in_proc_keys "the first grant's key is revoked (or was never placed)" "$
 revoked_in_proc_keys "no key of the third grant is live" "$A3"
 check "the first grant's broker revocation ran exactly once" test "$(lines "$work/revoked.a1")" = 1
 check "no session record is left behind" sh -c '[ -z "$(ls -A "$1")" ]' sh "$SESS"
+
+# ---- 4. a session without grants gets a keyring of its own too ----------------------------------
+# a key in the caller's (the test's, as a root login's) session keyring
+planted=$(printf 'S3CR3T-planted-%s' "$(rnd)" | keyctl padd user "pam_agent:planted_$tag" @s)
+pa_root_track_key "$planted"
+cat > "$work/cmd-nogrant" <<'EOF'
+#!/bin/sh
+out=$1 name=$2
+keyctl print "%user:pam_agent:$name" > "$out/read.planted" 2>&1
+echo $? >> "$out/read.planted"
+keyctl search @s user "pam_agent:$name" > "$out/search.planted" 2>&1
+echo $? >> "$out/search.planted"
+keyctl rdescribe @s > "$out/describe.s" 2>&1
+EOF
+chmod 0755 "$work/cmd-nogrant"
+o=$work/out4
+ruser=$tuser2
+run_agent "$o" "$work/token.nogrant" /bin/sh "$work/cmd-nogrant" "$o" "planted_$tag"
+ruser=
+wait "$ar"
+rc=$?
+check "a session without grants opens: agent-run exits 0" test "$rc" = 0 ||
+	sed 's/^/    /' "$o.stderr"
+check "no grants: CMD cannot read the key of the caller's session keyring" \
+	sh -c '[ "$(tail -n1 "$1")" != 0 ] && ! grep -q S3CR3T "$1"' sh "$o/read.planted"
+check "no grants: CMD cannot find the key of the caller's session keyring" \
+	sh -c '[ "$(tail -n1 "$1")" != 0 ]' sh "$o/search.planted"
+check "no grants: CMD's session keyring is a new root-owned one (0f000000)" \
+	grep -Eq "^keyring;0;0;0f000000;" "$o/describe.s" || sed 's/^/    /' "$o/describe.s"
+
+# ---- 5. the user's key quota full: a session still opens -----------------------------------------
+# the agent (any process of the account) fills its user keyring to the
+# quota; cleared at exit (clear_fill), and each key expires by itself
+# should even that not run (@u linked in @s: possessed, so the filler may
+# set their timeouts)
+cat > "$work/fill" <<'EOF'
+#!/bin/sh
+keyctl link @u @s || exit 1
+i=0
+while id=$(keyctl add user "pa-fill-$i" x @u 2>/dev/null); do
+	keyctl timeout "$id" 300 || exit 1
+	i=$((i + 1))
+done
+keyctl add user pa-fill-more x @u 2>&1 | grep -q "quota" || exit 1
+echo "$i"
+EOF
+chmod 0755 "$work/fill"
+clear_fill() {
+	setpriv --reuid="$tuid" --regid="$tgid" --clear-groups keyctl session - keyctl clear @u \
+		>/dev/null 2>&1
+}
+trap 'clear_fill; pa_root_cleanup' EXIT
+n=$(setpriv --reuid="$tuid" --regid="$tgid" --clear-groups keyctl session - "$work/fill")
+check "the test user's key quota is full (EDQUOT after $n keys)" test -n "$n"
+o=$work/out5
+run_agent "$o" "$work/token.bot" /bin/sh -c 'keyctl print "%user:pam_agent:$2" > "$1/read.f"' sh "$o" "$F"
+wait "$ar"
+rc=$?
+check "user's key quota full: a session with grants still opens (agent-run exits 0)" test "$rc" = 0 ||
+	sed 's/^/    /' "$o.stderr"
+check "user's key quota full: CMD reads its credential" \
+	test "$(cat "$o/read.f" 2>/dev/null)" = "$(tr -d '\n' < "$work/file.secret")"
+clear_fill
 
 # ---- no secret anywhere it could leak ---------------------------------------------------------------
 check "the audit file has the session events" \

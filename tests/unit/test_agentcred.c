@@ -135,6 +135,19 @@ static int become_nobody(char *msg, size_t msglen)
 
 /* ---- reading --------------------------------------------------------------------- */
 
+/*
+ * libagentcred takes only root-owned keys (what the module and helper
+ * place in production): a test reading one must place it as root.
+ */
+#define NEED_ROOT()                                                                                \
+	do {                                                                                       \
+		if (geteuid() != 0) {                                                              \
+			print_message("      SKIP: needs root (libagentcred reads only "          \
+				      "root-owned keys)\n");                                      \
+			skip();                                                                    \
+		}                                                                                  \
+	} while (0)
+
 static void test_get_round_trip(void **state)
 {
 	static const unsigned char binary[] = {'a', 0, 'b', 0xff, 0, '\n'};
@@ -143,6 +156,7 @@ static void test_get_round_trip(void **state)
 	size_t len = 99;
 
 	(void)state;
+	NEED_ROOT();
 	ring = new_ring();
 	place(ring, "tickets-ro", "tok-123", 7, 60);
 	place(ring, "bin.ary_1", binary, sizeof(binary), 60);
@@ -168,11 +182,15 @@ static void test_not_found_and_invalid(void **state)
 	    "x\n", "0123456789012345678901234567890123456789012345678901234567890123x"};
 	char *secret = (char *)"sentinel";
 	size_t len = 5, i;
+	key_serial_t ring;
 
 	(void)state;
+	/* a live session keyring without that grant */
+	ring = new_ring();
 	assert_int_equal(agent_cred_get("no-such-grant", &secret, &len), AGENT_CRED_ENOTFOUND);
 	assert_null(secret);
 	assert_int_equal(len, 0);
+	revoke_ring(ring);
 	for (i = 0; i < PA_ARRAY_SIZE(bad); i++)
 		if (agent_cred_get(bad[i], &secret, &len) != AGENT_CRED_EINVAL)
 			fail_msg("name \"%s\" not refused", bad[i]);
@@ -190,6 +208,7 @@ static void test_revoked(void **state)
 	size_t len = 0;
 
 	(void)state;
+	NEED_ROOT();
 	ring = new_ring();
 	k = place(ring, "gone-soon", "x", 1, 60);
 	assert_int_equal(agent_cred_get("gone-soon", &secret, &len), 0);
@@ -198,11 +217,66 @@ static void test_revoked(void **state)
 	assert_int_equal(kr_revoke(k, err, sizeof(err)), 0);
 	assert_int_equal(agent_cred_get("gone-soon", &secret, &len), AGENT_CRED_EREVOKED);
 	assert_null(secret);
-	/* once the ring itself is revoked the kernel empties it: ENOTFOUND */
+	/*
+	 * Once the ring itself is revoked (the session closed) the kernel
+	 * empties it: still EREVOKED, not "no such credential", while the
+	 * revoked ring is linked in the session keyring.
+	 */
 	place(ring, "other", "y", 1, 60);
 	revoke_ring(ring);
+	assert_int_equal(agent_cred_get("other", &secret, &len), AGENT_CRED_EREVOKED);
+	assert_int_equal(agent_cred_get("gone-soon", &secret, &len), AGENT_CRED_EREVOKED);
+	assert_null(secret);
+	/* a new live session keyring without the name: not found */
+	ring = new_ring();
 	assert_int_equal(agent_cred_get("other", &secret, &len), AGENT_CRED_ENOTFOUND);
-	assert_int_equal(agent_cred_get("gone-soon", &secret, &len), AGENT_CRED_ENOTFOUND);
+	revoke_ring(ring);
+}
+
+/*
+ * Only root-owned keys in root-owned per-session keyrings count: a key of
+ * that name that any process of the session planted (it may write its
+ * session keyring) or that is not root's is never returned.
+ */
+static void test_only_root_owned(void **state)
+{
+	char *secret = NULL;
+	key_serial_t ring, planted, other, k;
+	size_t len = 0;
+
+	(void)state;
+	if (geteuid() != 0 || getuid() != 0) {
+		print_message("      SKIP: needs root (root-owned keys and uid %d)\n", NOBODY);
+		skip();
+	}
+	/* planted directly in the session keyring */
+	planted = add_key("user", KR_PREFIX "forged", "planted", 7, KEY_SPEC_SESSION_KEYRING);
+	assert_true(planted > 0);
+	ring = new_ring();
+	assert_int_equal(agent_cred_get("forged", &secret, &len), AGENT_CRED_ENOTFOUND);
+	assert_null(secret);
+	/* in a per-session keyring that is not root's */
+	other = add_key("keyring", KR_PREFIX "00ff00ff", NULL, 0, KEY_SPEC_SESSION_KEYRING);
+	assert_true(other > 0);
+	assert_true(add_key("user", KR_PREFIX "forged2", "planted", 7, other) > 0);
+	assert_int_equal(keyctl_chown(other, NOBODY, (gid_t)-1), 0);
+	assert_int_equal(agent_cred_get("forged2", &secret, &len), AGENT_CRED_ENOTFOUND);
+	assert_null(secret);
+	/* in root's per-session keyring, but owned by another user */
+	k = place(ring, "not-roots", "x", 1, 60);
+	assert_int_equal(keyctl_chown(k, NOBODY, (gid_t)-1), 0);
+	assert_int_equal(agent_cred_get("not-roots", &secret, &len), AGENT_CRED_EACCES);
+	assert_null(secret);
+	/* the real one next to them still reads */
+	place(ring, "real", "ok", 2, 60);
+	assert_int_equal(agent_cred_get("real", &secret, &len), 0);
+	assert_memory_equal(secret, "ok", 3);
+	agent_cred_free(secret, len);
+	assert_int_equal(keyctl_revoke(planted), 0);
+	(void)keyctl_unlink(other, KEY_SPEC_SESSION_KEYRING);
+	/* no longer root's to revoke: unlinked, it expires in 60 s */
+	assert_int_equal(keyctl_unlink(k, ring), 0);
+	revoke_ring(ring);
 }
 
 static void test_expired(void **state)
@@ -212,6 +286,7 @@ static void test_expired(void **state)
 	size_t len = 0;
 
 	(void)state;
+	NEED_ROOT();
 	ring = new_ring();
 	place(ring, "short", "x", 1, 1);
 	assert_int_equal(agent_cred_get("short", &secret, &len), 0);
@@ -228,6 +303,7 @@ static void test_not_readable(void **state)
 	size_t len = 0;
 
 	(void)state;
+	NEED_ROOT();
 	ring = new_ring();
 	k = place(ring, "unreadable", "x", 1, 60);
 	/*
@@ -309,6 +385,7 @@ static void test_same_uid_other_session(void **state)
 	struct scope sc = {.name = "scoped", .secret = "only-this-session"};
 
 	(void)state;
+	NEED_ROOT();
 	sc.ring = new_ring();
 	sc.key = place(sc.ring, sc.name, sc.secret, strlen(sc.secret), 60);
 	in_child(child_same_uid_other_session, &sc);
@@ -516,6 +593,7 @@ int main(void)
 	    cmocka_unit_test(test_get_round_trip),
 	    cmocka_unit_test(test_not_found_and_invalid),
 	    cmocka_unit_test(test_revoked),
+	    cmocka_unit_test(test_only_root_owned),
 	    cmocka_unit_test(test_expired),
 	    cmocka_unit_test(test_not_readable),
 	    cmocka_unit_test(test_strerror),

@@ -623,42 +623,124 @@ static void test_ensure_other_user(void **state)
 		in_child(child_other_user_refused, NULL);
 }
 
-/* kr_session_keyring_new replaces even a session keyring of uid's own. */
+/*
+ * kr_session_keyring_new: a new session keyring owned by root with
+ * KR_SESSION_PERM, whatever the caller's real ids (a setuid-root caller
+ * such as su has the user's), inheriting nothing from the caller's
+ * keyring; a process of the user inside it reads its keys but can neither
+ * link the keyring into its user keyring nor change its permissions.
+ */
 static int child_new_keyring(void *arg, char *msg, size_t msglen)
 {
-	uid_t uid = *(uid_t *)arg;
-	key_serial_t before = keyctl_get_keyring_ID(KEY_SPEC_SESSION_KEYRING, 0), got, again;
+	uid_t real = *(uid_t *)arg;
+	key_serial_t before, planted, got, again, ring, k, found;
 	uid_t ru, eu, su;
 	gid_t rg, eg, sg;
-	char err[512] = "";
+	struct desc d;
+	char err[512] = "", sid[32], buf[16];
+	long n;
+	int status;
+	pid_t pid;
 
+	/* a key of the caller's session keyring, as a root login's would be */
+	planted = add_key("user", KR_PREFIX "planted", "caller-secret", 13, KEY_SPEC_SESSION_KEYRING);
+	CHILD_CHECK(planted > 0, "add_key planted: %s", strerror(errno));
+	if (real != 0)
+		CHILD_CHECK(setresuid(real, (uid_t)-1, (uid_t)-1) == 0 &&
+				setresgid(real, (gid_t)-1, (gid_t)-1) == 0,
+			    "setres*id: %s", strerror(errno));
+	before = keyctl_get_keyring_ID(KEY_SPEC_SESSION_KEYRING, 0);
 	getresuid(&ru, &eu, &su);
 	getresgid(&rg, &eg, &sg);
-	got = kr_session_keyring_new(uid, uid == getuid() ? getgid() : uid, err, sizeof(err));
-	CHILD_CHECK(got > 0, "kr_session_keyring_new: %s", err);
-	if (check_joined(before, got, uid, uid == ru ? rg : uid, msg, msglen) != 0)
-		return 1;
+	got = kr_session_keyring_new(err, sizeof(err));
+	CHILD_CHECK(got > 0 && got != before, "kr_session_keyring_new: %d %s", got, err);
+	CHILD_CHECK(keyctl_get_keyring_ID(KEY_SPEC_SESSION_KEYRING, 0) == got,
+		    "the new keyring %d is not the session keyring", got);
 	if (check_ids(ru, eu, su, rg, eg, sg, msg, msglen) != 0)
 		return 1;
-	/* the new keyring is uid's own now, and still replaced */
-	again = kr_session_keyring_new(uid, uid == ru ? rg : uid, err, sizeof(err));
+	CHILD_CHECK(describe(got, &d) == 0, "describe %d: %s", got, strerror(errno));
+	CHILD_CHECK(strcmp(d.type, "keyring") == 0 && d.uid == 0 && d.gid == 0 &&
+			d.perm == KR_SESSION_PERM,
+		    "new session keyring is %s;%ld;%ld;%08lx, expected keyring;0;0;%08x", d.type,
+		    d.uid, d.gid, d.perm, KR_SESSION_PERM);
+	found = (key_serial_t)keyctl_search(KEY_SPEC_SESSION_KEYRING, "user", KR_PREFIX "planted", 0);
+	CHILD_CHECK(found < 0 && errno == ENOKEY,
+		    "the caller's key %d is reachable from the new session keyring (search: %d)",
+		    planted, found);
+	again = kr_session_keyring_new(err, sizeof(err));
 	CHILD_CHECK(again > 0 && again != got, "second kr_session_keyring_new: %d %s", again, err);
-	/* while ensure keeps it */
-	CHILD_CHECK(kr_session_keyring_ensure(uid, uid == ru ? rg : uid, err, sizeof(err)) == again,
-		    "ensure after new: %s", err);
-	return check_ids(ru, eu, su, rg, eg, sg, msg, msglen);
+	if (check_ids(ru, eu, su, rg, eg, sg, msg, msglen) != 0)
+		return 1;
+
+	/* a key placed as the module does, then a process of nobody inside */
+	snprintf(sid, sizeof(sid), "%s", new_sid());
+	ring = kr_session_create(sid, 600, err, sizeof(err));
+	CHILD_CHECK(ring > 0, "kr_session_create: %s", err);
+	k = kr_key_add(ring, "inside", "in", 2, 60, err, sizeof(err));
+	CHILD_CHECK(k > 0, "kr_key_add: %s", err);
+	fflush(NULL);
+	pid = fork();
+	CHILD_CHECK(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		key_serial_t id;
+
+		if (setgroups(0, NULL) != 0 || setresgid(NOBODY, NOBODY, NOBODY) != 0 ||
+		    setresuid(NOBODY, NOBODY, NOBODY) != 0)
+			_exit(10);
+		id = (key_serial_t)keyctl_search(KEY_SPEC_SESSION_KEYRING, "user",
+						 KR_PREFIX "inside", 0);
+		if (id != k || keyctl_read(id, buf, sizeof(buf)) != 2)
+			_exit(11); /* the agent reads its key */
+		if (keyctl_link(KEY_SPEC_SESSION_KEYRING, KEY_SPEC_USER_KEYRING) == 0 ||
+		    errno != EACCES)
+			_exit(12); /* keyctl link @s @u */
+		if (keyctl_setperm(KEY_SPEC_SESSION_KEYRING, 0x3f3f3f3f) == 0)
+			_exit(13);
+		if (keyctl_chown(KEY_SPEC_SESSION_KEYRING, NOBODY, (gid_t)-1) == 0)
+			_exit(14);
+		_exit(0);
+	}
+	CHILD_CHECK(waitpid(pid, &status, 0) == pid, "waitpid");
+	n = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	CHILD_CHECK(n == 0, "as nobody inside the session: step %ld failed (11: read its key, "
+		    "12: link @s @u refused, 13: setperm refused, 14: chown refused)", n);
+	CHILD_CHECK(kr_session_revoke(ring, err, sizeof(err)) == 0, "revoke: %s", err);
+	(void)keyctl_revoke(planted);
+	return 0;
+}
+
+/* Without root: a new keyring owned by the effective ids, same permissions. */
+static int child_new_keyring_user(void *arg, char *msg, size_t msglen)
+{
+	key_serial_t before = keyctl_get_keyring_ID(KEY_SPEC_SESSION_KEYRING, 0), got;
+	char err[512] = "";
+	struct desc d;
+
+	(void)arg;
+	got = kr_session_keyring_new(err, sizeof(err));
+	CHILD_CHECK(got > 0 && got != before, "kr_session_keyring_new: %d %s", got, err);
+	CHILD_CHECK(describe(got, &d) == 0 && d.uid == (long)geteuid() &&
+			d.gid == (long)getegid() && d.perm == KR_SESSION_PERM,
+		    "new session keyring is %ld:%ld %08lx", d.uid, d.gid, d.perm);
+	CHILD_CHECK(keyctl_link(KEY_SPEC_SESSION_KEYRING, KEY_SPEC_USER_KEYRING) < 0 &&
+			errno == EACCES,
+		    "link @s @u: %s", strerror(errno));
+	return 0;
 }
 
 static void test_new_keyring(void **state)
 {
-	uid_t uid = getuid();
+	uid_t real = 0;
 
 	(void)state;
-	in_child(child_new_keyring, &uid);
-	if (geteuid() == 0 && getuid() == 0) {
-		uid = NOBODY;
-		in_child(child_new_keyring, &uid);
+	if (geteuid() != 0) {
+		in_child(child_new_keyring_user, NULL);
+		return;
 	}
+	in_child(child_new_keyring, &real);
+	/* a setuid-root caller: the user's real ids, effective root */
+	real = NOBODY;
+	in_child(child_new_keyring, &real);
 }
 
 static int child_ensure_errors(void *arg, char *msg, size_t msglen)

@@ -1,0 +1,314 @@
+/*
+ * test_session.c - the session phase in the real Linux-PAM library, on one
+ * handle driven step by step (pam_start .. pam_end under pam_wrapper):
+ *  - an allowing decision is good for one open: after open and close, a
+ *    second open without a new account phase is refused, and so is an
+ *    open after an account phase that refused (the token expired);
+ *  - open refuses a token that expired since authentication (clock_skew);
+ *  - the ptrace boundary: an account shared by a read agent and a write
+ *    agent gets no write credentials while kernel.yama.ptrace_scope (here
+ *    a file of the test's, ptrace_scope_file=) is 0, naming the sysctl.
+ * The clock is never waited for: the token's exp is in the past from the
+ * start, and the configuration's clock_skew decides whether it is valid.
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#ifndef PA_NO_PAMTEST
+#include <security/pam_appl.h>
+
+#include "fixtures.h"
+#include "harness.h"
+
+#define READER "spiffe://example.org/agents/reader"
+#define WRITER "spiffe://example.org/agents/writer"
+#define LONER "spiffe://example.org/agents/loner"
+#define OPTS "config=@DIR@/policy.conf ptrace_scope_file=@DIR@/ptrace_scope"
+#define STACK(name) { name, "auth required @MODULE@ " OPTS "\n" \
+			    "account required @MODULE@ " OPTS "\n" \
+			    "session required @MODULE@ " OPTS "\n" }
+
+static const struct pa_service services[] = {
+	STACK("agent-read"), STACK("agent-write"),
+	{ NULL, NULL },
+};
+
+/* %s: clock_skew */
+static const char policy[] =
+	"[global]\n"
+	"audience = " FX_AUDIENCE "\n"
+	"clock_skew = %s\n"
+	"audit_log = @DIR@/audit.jsonl\n"
+	"state_dir = @DIR@/state\n"
+	"helper = @DIR@/no-such-helper\n"
+	"[trust_domain example.org]\n"
+	"bundle = @DIR@/example.org.bundle.json\n"
+	"[service agent-read]\n"
+	"class = read\n"
+	"[service agent-write]\n"
+	"class = write\n"
+	"[agent " LONER "]\n"
+	"users = @USER@\n"
+	"services = agent-read\n"
+	"[agent " READER "]\n"
+	"users = @USER@\n"
+	"services = agent-read\n"
+	"grants = tickets-ro\n"
+	"[agent " WRITER "]\n"
+	"users = @USER@\n"
+	"services = agent-read agent-write\n"
+	"max_class = write\n"
+	"grants = tickets-ro tickets-rw\n"
+	"[grant tickets-ro]\n"
+	"class = read\n"
+	"source = mint\n"
+	"audience = https://tickets.example.org\n"
+	"ttl = 10m\n"
+	"[grant tickets-rw]\n"
+	"class = write\n"
+	"source = mint\n"
+	"audience = https://tickets.example.org\n"
+	"ttl = 5m\n";
+
+static struct fx_domain example;
+static int64_t now;
+static char *token;
+
+static void write_policy(const char *skew)
+{
+	char text[4096];
+
+	snprintf(text, sizeof(text), policy, skew);
+	fx_file("policy.conf", text, 0644);
+}
+
+static int conv(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
+{
+	struct pam_response *r = calloc((size_t)n, sizeof(*r));
+	int i;
+
+	if (r == NULL)
+		return PAM_BUF_ERR;
+	for (i = 0; i < n; i++)
+		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF)
+			r[i].resp = strdup((const char *)data);
+	*resp = r;
+	return PAM_SUCCESS;
+}
+
+static pam_handle_t *start(const char *service, const char *tok)
+{
+	struct pam_conv c = { conv, (void *)tok };
+	pam_handle_t *pamh = NULL;
+
+	assert_int_equal(pam_start(service, fx_user(), &c, &pamh), PAM_SUCCESS);
+	return pamh;
+}
+
+static void expect_log(const char *text)
+{
+	if (!pa_harness_log_has(text))
+		fail_msg("log lacks \"%s\"; log was:\n%s", text, pa_harness_log());
+}
+
+static void expect_no_log(const char *text)
+{
+	if (pa_harness_log_has(text))
+		fail_msg("log has \"%s\"; log was:\n%s", text, pa_harness_log());
+}
+
+static int reset(void **state)
+{
+	(void)state;
+	write_policy("30");
+	fx_file("ptrace_scope", "0\n", 0644);
+	pa_harness_log_reset();
+	return 0;
+}
+
+/* The open of a session without grants: its own new session keyring. */
+static void expect_grantless_open(pam_handle_t *pamh)
+{
+	int rv = pam_open_session(pamh, 0);
+
+	if (rv != PAM_SUCCESS)
+		fail_msg("open: %d; log:\n%s", rv, pa_harness_log());
+	assert_int_equal(pam_close_session(pamh, 0), PAM_SUCCESS);
+}
+
+/* open, close, open again: the second open has no decision. */
+static void test_decision_good_for_one_open(void **state)
+{
+	pam_handle_t *pamh = start("agent-read", token);
+
+	(void)state;
+	assert_int_equal(pam_authenticate(pamh, 0), PAM_SUCCESS);
+	assert_int_equal(pam_acct_mgmt(pamh, 0), PAM_SUCCESS);
+	expect_grantless_open(pamh);
+	pa_harness_log_reset();
+	assert_int_equal(pam_open_session(pamh, 0), PAM_SESSION_ERR);
+	expect_log("no allowing policy decision on this handle");
+	pam_end(pamh, PAM_SUCCESS);
+}
+
+/* an account phase that refuses drops the earlier allowing decision */
+static void test_refused_account_drops_decision(void **state)
+{
+	pam_handle_t *pamh = start("agent-read", token);
+
+	(void)state;
+	assert_int_equal(pam_authenticate(pamh, 0), PAM_SUCCESS);
+	assert_int_equal(pam_acct_mgmt(pamh, 0), PAM_SUCCESS);
+	write_policy("0"); /* the token (exp 10 s ago) has expired now */
+	assert_int_equal(pam_acct_mgmt(pamh, 0), PAM_PERM_DENIED);
+	expect_log("token expired since authentication");
+	pa_harness_log_reset();
+	assert_int_equal(pam_open_session(pamh, 0), PAM_SESSION_ERR);
+	expect_log("no allowing policy decision on this handle");
+	pam_end(pamh, PAM_SUCCESS);
+}
+
+/* the token expires between account and open: open refuses */
+static void test_open_refuses_expired_token(void **state)
+{
+	pam_handle_t *pamh = start("agent-read", token);
+
+	(void)state;
+	assert_int_equal(pam_authenticate(pamh, 0), PAM_SUCCESS);
+	assert_int_equal(pam_acct_mgmt(pamh, 0), PAM_SUCCESS);
+	write_policy("0");
+	pa_harness_log_reset();
+	assert_int_equal(pam_open_session(pamh, 0), PAM_SESSION_ERR);
+	expect_log("token expired since authentication: session refused");
+	pam_end(pamh, PAM_SUCCESS);
+}
+
+static char *mint(const char *sub)
+{
+	return fx_mint(&example, sub, FX_AUDIENCE, now - 60, now + 300, NULL);
+}
+
+/* a write session on an account a read agent shares: ptrace_scope 0 refuses */
+static void test_ptrace_scope_zero_refuses_write(void **state)
+{
+	char *t = mint(WRITER);
+	pam_handle_t *pamh = start("agent-write", t);
+
+	(void)state;
+	assert_int_equal(pam_authenticate(pamh, 0), PAM_SUCCESS);
+	assert_int_equal(pam_acct_mgmt(pamh, 0), PAM_SUCCESS);
+	assert_int_equal(pam_open_session(pamh, 0), PAM_SESSION_ERR);
+	expect_log("kernel.yama.ptrace_scope must be >= 1");
+	expect_log("ptrace_scope is 0) to place write credentials");
+	pam_end(pamh, PAM_SUCCESS);
+
+	/* no Yama at all (the file absent) is the same as 0 */
+	pa_harness_log_reset();
+	assert_int_equal(unlink(fx_file("ptrace_scope", "", 0644)), 0);
+	pamh = start("agent-write", t);
+	assert_int_equal(pam_authenticate(pamh, 0), PAM_SUCCESS);
+	assert_int_equal(pam_acct_mgmt(pamh, 0), PAM_SUCCESS);
+	assert_int_equal(pam_open_session(pamh, 0), PAM_SESSION_ERR);
+	expect_log("this kernel has no Yama");
+	pam_end(pamh, PAM_SUCCESS);
+
+	/* an unreadable value fails closed */
+	pa_harness_log_reset();
+	fx_file("ptrace_scope", "maybe\n", 0644);
+	pamh = start("agent-write", t);
+	assert_int_equal(pam_authenticate(pamh, 0), PAM_SUCCESS);
+	assert_int_equal(pam_acct_mgmt(pamh, 0), PAM_SUCCESS);
+	assert_int_equal(pam_open_session(pamh, 0), PAM_SESSION_ERR);
+	expect_log("kernel.yama.ptrace_scope unknown");
+	pam_end(pamh, PAM_SUCCESS);
+	free(t);
+}
+
+/* ptrace_scope 1: the write session passes the boundary; a read session
+ * passes at 0, since every other agent of the account may be given read */
+static void test_ptrace_scope_one_allows_write(void **state)
+{
+	char *w = mint(WRITER), *r = mint(READER);
+	pam_handle_t *pamh;
+
+	(void)state;
+	fx_file("ptrace_scope", "1\n", 0644);
+	pamh = start("agent-write", w);
+	assert_int_equal(pam_authenticate(pamh, 0), PAM_SUCCESS);
+	assert_int_equal(pam_acct_mgmt(pamh, 0), PAM_SUCCESS);
+	assert_int_equal(pam_open_session(pamh, 0), PAM_SESSION_ERR);
+	/* refused further on: the helper of this test does not exist */
+	expect_no_log("kernel.yama.ptrace_scope");
+	expect_log("credentials not placed");
+	pam_end(pamh, PAM_SUCCESS);
+
+	/* the others of the account (the writer, and the loner, which has no
+	 * grants) may be given read sessions: a read session passes at 0 */
+	pa_harness_log_reset();
+	fx_file("ptrace_scope", "0\n", 0644);
+	pamh = start("agent-read", r);
+	assert_int_equal(pam_authenticate(pamh, 0), PAM_SUCCESS);
+	assert_int_equal(pam_acct_mgmt(pamh, 0), PAM_SUCCESS);
+	assert_int_equal(pam_open_session(pamh, 0), PAM_SESSION_ERR);
+	expect_no_log("kernel.yama.ptrace_scope");
+	expect_log("credentials not placed");
+	pam_end(pamh, PAM_SUCCESS);
+	free(w);
+	free(r);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	now = (int64_t)time(NULL);
+	fx_domain_init(&example, "example.org", ID_ALG_ES256);
+	/* valid only within the default clock_skew of 30 s: exp 10 s ago */
+	token = fx_mint(&example, LONER, FX_AUDIENCE, now - 60, now - 10, NULL);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	free(token);
+	fx_domain_free(&example);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_decision_good_for_one_open, reset),
+		cmocka_unit_test_setup(test_refused_account_drops_decision, reset),
+		cmocka_unit_test_setup(test_open_refuses_expired_token, reset),
+		cmocka_unit_test_setup(test_ptrace_scope_zero_refuses_write, reset),
+		cmocka_unit_test_setup(test_ptrace_scope_one_allows_write, reset),
+	};
+	int ret = pa_harness_init(argc, argv, services);
+
+	if (ret != 0)
+		return ret;
+	return cmocka_run_group_tests_name("pam-session", tests, setup, teardown);
+}
+
+#else /* PA_NO_PAMTEST */
+
+int main(void)
+{
+	printf("SKIP: PAM-stack tests need pam_wrapper and libpamtest "
+	       "(install libpam-wrapper libpamtest0-dev and re-run configure)\n");
+	return 77;
+}
+
+#endif
