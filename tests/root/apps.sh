@@ -61,18 +61,24 @@ pa_apps_backup() {
 }
 
 # pa_apps_user: like pa_root_user, but with a login shell (/bin/sh): ssh,
-# su and sudo run the command through it. Prints the name.
+# su and sudo run the command through it. Prints the name. Its uid is one
+# that holds no keys: keys are charged per uid (kernel.keys.maxkeys), and a
+# uid that useradd reuses may still carry keys an earlier user left behind,
+# enough to make the module's keyring creation fail with EDQUOT.
 pa_apps_user() {
 	name="pa-a$$-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
+	n=0
+	while :; do
+		u=$((59000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 1000))
+		getent passwd "$u" >/dev/null || getent group "$u" >/dev/null ||
+			grep -q "^ *$u:" /proc/key-users 2>/dev/null || break
+		n=$((n + 1))
+		[ $n -lt 100 ] || return 1
+	done
 	printf 'user:%s\n' "$name" >> "$PA_ROOT_LIST"
-	useradd --system --no-create-home --home-dir /nonexistent \
-		--shell /bin/sh --user-group "$name" || return 1
-	# system uids are reused: keys an earlier user of this uid left behind
-	# count against this one's quota (kernel.keys.maxkeys)
-	u=$(id -u "$name")
-	if grep -q "^ *$u:" /proc/key-users 2>/dev/null; then
-		echo "NOTE: uid $u of $name already holds keys: $(grep "^ *$u:" /proc/key-users)" >&2
-	fi
+	groupadd --gid "$u" "$name" || return 1
+	useradd --no-create-home --home-dir /nonexistent --uid "$u" --gid "$u" \
+		--shell /bin/sh "$name" || return 1
 	printf '%s\n' "$name"
 }
 

@@ -141,7 +141,7 @@ MaxAuthTries 3
 LoginGraceTime 60
 LogLevel DEBUG3
 EOF
-	"$work/bin/$svc" -D -f "$work/sshd_config" -E "$work/sshd.log" &
+	"$work/bin/$svc" -D -f "$work/sshd_config" -E "$work/sshd.log" < /dev/null > /dev/null 2>&1 &
 	sshd_pid=$!
 	pa_apps_track_daemon "$sshd_pid"
 	i=0
