@@ -208,6 +208,10 @@ session_case() {
 		test "$(cat "$o/read.$G1" 2>/dev/null)" = "$(tr -d '\n' < "$work/one.secret")"
 	target "$xf" "$why" "$m: the session reads key $G2 (keyctl print)" \
 		test "$(cat "$o/read.$G2" 2>/dev/null)" = "$(tr -d '\n' < "$work/two.secret")"
+	# today and after issue 12 alike: a command that runs has its keys
+	check "$m: no command runs in a session without its credentials" \
+		sh -c '[ ! -e "$1/ready" ] || [ "$(cat "$1/read.$2" 2>/dev/null)" = "$(tr -d "\n" < "$3")" ]' \
+		sh "$o" "$G1" "$work/one.secret"
 	for g in "$G1" "$G2"; do
 		target "$xf" "$why" "$m: the same user in another session keyring cannot read key $g" \
 			sh -c '[ -s "$1" ] && [ "$(tail -n1 "$1")" != 0 ] && grep -q "Permission denied" "$1"' sh "$o/other.$g"
