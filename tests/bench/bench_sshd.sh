@@ -75,7 +75,7 @@ ssh-keygen -q -t ed25519 -N '' -C bench -f "$work/hostkey"
 # start_sshd SERVICE: prints the port of a private sshd running as SERVICE
 start_sshd() {
 	ln -s /usr/sbin/sshd "$work/bin/$1"
-	for try in 1 2 3 4 5; do
+	for _ in 1 2 3 4 5; do
 		p=$(free_port)
 		cat > "$work/$1.config" <<EOF
 Port $p
@@ -121,7 +121,7 @@ pe_port=$(start_sshd "$permit") || { echo "FAIL: the pam_permit sshd did not sta
 # one PORT REMOTE-COMMAND: one login, its wall time in microseconds on stdout
 one() {
 	t0=$(date +%s%N)
-	SSH_ASKPASS=$work/askpass SSH_ASKPASS_REQUIRE=force DISPLAY= \
+	SSH_ASKPASS=$work/askpass SSH_ASKPASS_REQUIRE=force DISPLAY='' \
 		timeout 60 ssh -F /dev/null -T -p "$1" -o UserKnownHostsFile="$work/known_hosts" \
 		-o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes \
 		-o PreferredAuthentications=password -o PubkeyAuthentication=no \

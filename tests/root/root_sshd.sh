@@ -121,7 +121,7 @@ EOF
 chmod 0755 "$work/in-session" "$work/askpass"
 
 port=
-for try in 1 2 3 4 5; do
+for _ in 1 2 3 4 5; do
 	p=$(free_port)
 	cat > "$work/sshd_config" <<EOF
 Port $p
@@ -168,7 +168,7 @@ printf '[127.0.0.1]:%s %s\n' "$port" "$(cut -d' ' -f1,2 "$work/hostkey.pub")" > 
 login() {
 	m=$1 t=$2
 	shift 2
-	PA_TOKEN_FILE=$t SSH_ASKPASS=$work/askpass SSH_ASKPASS_REQUIRE=force DISPLAY= \
+	PA_TOKEN_FILE=$t SSH_ASKPASS=$work/askpass SSH_ASKPASS_REQUIRE=force DISPLAY='' \
 		timeout 90 ssh -F /dev/null -T -p "$port" -o UserKnownHostsFile="$work/known_hosts" \
 		-o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes \
 		-o PreferredAuthentications="$m" -o PubkeyAuthentication=no -o NumberOfPasswordPrompts=1 \
