@@ -14,6 +14,8 @@ trap pa_apps_cleanup EXIT
 trap 'exit 141' PIPE
 
 pa_apps_cleanup() {
+	# a signal now would end the cleanup half-way (lib.sh's handler exits)
+	trap '' INT TERM HUP PIPE
 	if [ -s "$PA_APPS_DAEMONS" ]; then
 		while IFS= read -r pid; do pa_apps_stop "$pid"; done < "$PA_APPS_DAEMONS"
 	fi

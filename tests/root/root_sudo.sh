@@ -102,7 +102,7 @@ fi
 drop=/etc/sudoers.d/pam-agent-test-$$-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
 cat > "$work/sudoers" <<EOF
 Defaults:$tuser pam_service=$svc, timestamp_timeout=0, passwd_tries=1, !lecture
-$tuser ALL=(root) ALL
+$tuser ALL=(root) $work/cmd
 EOF
 chmod 0440 "$work/sudoers"
 visudo -cq -f "$work/sudoers" || { echo "FAIL: visudo refuses the test drop-in"; exit 1; }
