@@ -7,7 +7,8 @@ PKGS="build-essential autoconf automake libtool pkg-config autoconf-archive
 libpam0g-dev libpam-modules libpam-runtime libkeyutils-dev keyutils libssl-dev openssl
 libjansson-dev libinih-dev libcmocka-dev libpam-wrapper libpamtest0-dev
 python3 python3-cryptography groff-base mandoc clang libclang-rt-dev valgrind
-pamtester util-linux libnss-wrapper libfaketime cppcheck clang-tools"
+pamtester util-linux libnss-wrapper libfaketime cppcheck clang-tools
+openssh-server openssh-client sudo"
 
 missing=""
 for p in $PKGS; do

@@ -1,0 +1,267 @@
+#!/bin/sh
+# Root-only: the module under the distribution's own OpenSSH sshd (UsePAM
+# yes, privilege separation), logged into with the real ssh client, for
+# keyboard-interactive and for password authentication (docs/applications.md
+# says which sshd process runs which PAM phase):
+#  - a private sshd on 127.0.0.1 (a free port, its own sshd_config and host
+#    key, its own PAM service: sshd names its PAM service after its argv[0],
+#    so it runs through a symlink named like the /etc/pam.d file);
+#  - inside the session PAM_AGENT_SESSION is set, each key reads back with
+#    `keyctl print`, and the same uid in another session keyring cannot
+#    read it; after logout the keys are revoked and `pam-agent sessions`
+#    lists nothing;
+#  - expired, other-audience and replayed tokens are refused.
+# keyboard-interactive places nothing today (issue 12: the identity stays in
+# sshd's forked authentication child); its checks report XFAIL while
+# PA_KBDINT_EXPECT_FAIL=1 (the default until the hand-off is built).
+. "$(dirname "$0")/lib.sh"
+pa_root_require "root_sshd.sh" keyctl useradd userdel setpriv ssh ssh-keygen ss timeout
+if [ ! -x /usr/sbin/sshd ]; then
+	echo "SKIP: root_sshd.sh needs /usr/sbin/sshd (scripts/deps.sh installs openssh-server)"
+	exit 77
+fi
+. "$(dirname "$0")/apps.sh"
+PA_KBDINT_EXPECT_FAIL=${PA_KBDINT_EXPECT_FAIL:-1}
+KWHY="issue 12: hand-off not built yet"
+
+[ -f "$PA_MODULE" ] || { echo "FAIL: module $PA_MODULE not built"; exit 1; }
+B=$(cd "${top_builddir:-.}" && pwd)
+PAM_AGENT=$B/pam-agent
+AUD=spiffe://example.org/host/root-sshd
+
+work=$(mktemp -d /tmp/pam-agent-root-sshd.XXXXXX)
+pa_root_track_dir "$work"
+chmod 0755 "$work"
+install -m 0755 "$PA_MODULE" "$work/pam_agent.so"
+PA_MODULE=$work/pam_agent.so
+tuser=$(pa_apps_user) || { echo "FAIL: cannot create a test user"; exit 1; }
+tuid=$(id -u "$tuser")
+tgid=$(id -g "$tuser")
+tag=t$$
+CONF=$work/pam_agent.conf
+# sshd refuses to start without its privilege separation directory
+if [ ! -d /run/sshd ]; then
+	mkdir -m 0755 /run/sshd
+	pa_root_track_dir /run/sshd
+fi
+
+# ---- trust domain, secrets, policy, PAM service ------------------------------------------
+"$PAM_AGENT" testca init "$work/ca" --trust-domain example.org >/dev/null
+chmod 0755 "$work/ca"
+umask 077
+printf 'S3CR3T-one-%s\n' "$(rnd)" > "$work/one.secret"
+printf 'S3CR3T-two-%s\n' "$(rnd)" > "$work/two.secret"
+umask 022
+svc=$(pa_root_service "auth required @MODULE@ config=$CONF
+account required @MODULE@ config=$CONF
+session optional pam_keyinit.so force revoke
+session required @MODULE@ config=$CONF")
+G1=one_$tag G2=two_$tag
+cat > "$CONF" <<EOF
+[global]
+audience = $AUD
+single_use = yes
+replay_dir = $work/replay
+state_dir = $work/state
+audit_log = $work/audit.log
+helper = $B/pam_agent_helper
+[trust_domain example.org]
+bundle = $work/ca/bundle.json
+[service $svc]
+class = read
+[grant $G1]
+class = read
+source = file
+path = $work/one.secret
+ttl = 10m
+[grant $G2]
+class = read
+source = file
+path = $work/two.secret
+ttl = 10m
+[agent spiffe://example.org/agents/sshbot]
+users = $tuser
+services = $svc
+grants = $G1 $G2
+EOF
+chmod 0644 "$CONF"
+"$PAM_AGENT" check --config "$CONF" > "$work/check.out" 2>&1 ||
+	{ echo "FAIL: pam-agent check refused the test configuration:"; sed 's/^/    /' "$work/check.out"; exit 1; }
+# mint FILE [ARGS...]: a token of the agent, root-only, in FILE
+mint() {
+	f=$1
+	shift
+	(umask 077 && "$PAM_AGENT" testca mint "$work/ca" --id spiffe://example.org/agents/sshbot "$@" > "$f")
+}
+
+# ---- the private sshd --------------------------------------------------------------------------------
+mkdir -m 0755 "$work/bin"
+# sshd uses basename(argv[0]) as its PAM service (auth-pam.c: SSHD_PAM_SERVICE
+# is __progname unless built --with-pam-service; Debian does not)
+ln -s /usr/sbin/sshd "$work/bin/$svc"
+ssh-keygen -q -t ed25519 -N '' -C pam-agent-test -f "$work/hostkey"
+# the session command: reports what the session holds, then waits for "go"
+cat > "$work/in-session" <<'EOF'
+#!/bin/sh
+out=$1
+shift
+echo "$PAM_AGENT_SESSION" > "$out/sid"
+for g in "$@"; do
+	keyctl print "%user:pam_agent:$g" > "$out/read.$g" 2>&1
+	keyctl search @s user "pam_agent:$g" > "$out/serial.$g" 2>&1
+done
+: > "$out/ready"
+n=0
+while [ ! -e "$out/go" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+EOF
+cat > "$work/askpass" <<'EOF'
+#!/bin/sh
+exec cat "$PA_TOKEN_FILE"
+EOF
+chmod 0755 "$work/in-session" "$work/askpass"
+
+port=
+for _ in 1 2 3 4 5; do
+	p=$(free_port)
+	cat > "$work/sshd_config" <<EOF
+Port $p
+ListenAddress 127.0.0.1
+HostKey $work/hostkey
+PidFile $work/sshd.pid
+UsePAM yes
+KbdInteractiveAuthentication yes
+PasswordAuthentication yes
+PubkeyAuthentication no
+AuthorizedKeysFile none
+PermitRootLogin no
+AllowUsers $tuser
+UseDNS no
+PrintMotd no
+MaxAuthTries 3
+LoginGraceTime 60
+LogLevel DEBUG3
+EOF
+	"$work/bin/$svc" -D -f "$work/sshd_config" -E "$work/sshd.log" < /dev/null > /dev/null 2>&1 &
+	sshd_pid=$!
+	pa_apps_track_daemon "$sshd_pid"
+	i=0
+	while [ $i -lt 100 ] && kill -0 "$sshd_pid" 2>/dev/null &&
+		! ss -Hltn "sport = :$p" 2>/dev/null | grep -q .; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if kill -0 "$sshd_pid" 2>/dev/null && ss -Hltn "sport = :$p" | grep -q .; then
+		port=$p
+		break
+	fi
+	pa_apps_stop "$sshd_pid"
+done
+if [ -z "$port" ]; then
+	echo "FAIL: the private sshd did not start; its log:"
+	tail -n 20 "$work/sshd.log" | sed 's/^/    /'
+	exit 1
+fi
+printf '[127.0.0.1]:%s %s\n' "$port" "$(cut -d' ' -f1,2 "$work/hostkey.pub")" > "$work/known_hosts"
+
+# login METHOD TOKEN-FILE COMMAND...: ssh as the test user, answering the
+# prompt from TOKEN-FILE through SSH_ASKPASS
+login() {
+	m=$1 t=$2
+	shift 2
+	PA_TOKEN_FILE=$t SSH_ASKPASS=$work/askpass SSH_ASKPASS_REQUIRE=force DISPLAY='' \
+		timeout 90 ssh -F /dev/null -T -p "$port" -o UserKnownHostsFile="$work/known_hosts" \
+		-o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes \
+		-o PreferredAuthentications="$m" -o PubkeyAuthentication=no -o NumberOfPasswordPrompts=1 \
+		-o ConnectTimeout=20 -o LogLevel=ERROR "$tuser@127.0.0.1" "$@" < /dev/null
+}
+
+witness=$(keyctl newring pa-witness @s)
+pa_root_track_key "$witness"
+
+# ---- a login with credentials, per method ------------------------------------------------------------
+# session_case METHOD EXPECT-FAIL WHY
+session_case() {
+	m=$1 xf=$2 why=$3
+	o=$work/out.$m
+	mkdir -m 0700 "$o"
+	chown "$tuser:" "$o"
+	mint "$work/tok.$m" --aud "$AUD"
+	login "$m" "$work/tok.$m" "$work/in-session" "$o" "$G1" "$G2" > "$o.ssh" 2>&1 &
+	sp=$!
+	pa_root_track_pid "$sp"
+	if wait_for "$o/ready" "$sp"; then
+		for g in "$G1" "$G2"; do
+			s=$(cat "$o/serial.$g")
+			pa_root_track_key "$s"
+			keyctl link "$s" "$witness" 2>/dev/null
+			# the same uid, while the session runs, in another session
+			# keyring (made by root: a keyring of the test user's own
+			# would count against its uid's key quota)
+			keyctl session - setpriv --reuid="$tuid" --regid="$tgid" --clear-groups \
+				keyctl print "$s" > "$o/other.$g" 2>&1
+			echo $? >> "$o/other.$g"
+		done
+	fi
+	target "$xf" "$why" "$m: PAM_AGENT_SESSION is set in the ssh session" \
+		grep -Eqs '^[A-Za-z0-9_-]{8,}$' "$o/sid"
+	target "$xf" "$why" "$m: the session reads key $G1 (keyctl print)" \
+		test "$(cat "$o/read.$G1" 2>/dev/null)" = "$(tr -d '\n' < "$work/one.secret")"
+	target "$xf" "$why" "$m: the session reads key $G2 (keyctl print)" \
+		test "$(cat "$o/read.$G2" 2>/dev/null)" = "$(tr -d '\n' < "$work/two.secret")"
+	# today and after issue 12 alike: a command that runs has its keys
+	check "$m: no command runs in a session without its credentials" \
+		sh -c '[ ! -e "$1/ready" ] || [ "$(cat "$1/read.$2" 2>/dev/null)" = "$(tr -d "\n" < "$3")" ]' \
+		sh "$o" "$G1" "$work/one.secret"
+	for g in "$G1" "$G2"; do
+		target "$xf" "$why" "$m: the same user in another session keyring cannot read key $g" \
+			sh -c '[ -s "$1" ] && [ "$(tail -n1 "$1")" != 0 ] && grep -q "Permission denied" "$1"' sh "$o/other.$g"
+	done
+	: > "$o/go"
+	wait "$sp"
+	rc=$?
+	target "$xf" "$why" "$m: the ssh login exits 0" test "$rc" = 0
+	if [ "$rc" != 0 ]; then
+		echo "    ssh exited $rc: $(tr '\n' ' ' < "$o.ssh")"
+		grep -E "pam_agent|PAM:" "$work/sshd.log" | tail -n 4 | sed 's/^/    sshd: /'
+	fi
+	# sshd's monitor closes the PAM session once the connection is gone
+	check "$m: after logout pam-agent sessions lists nothing" no_sessions "$PAM_AGENT" "$CONF"
+	target "$xf" "$why" "$m: after logout key $G1 is revoked" revoked "$(cat "$o/serial.$G1" 2>/dev/null || echo 0)"
+	target "$xf" "$why" "$m: after logout key $G2 is revoked" revoked "$(cat "$o/serial.$G2" 2>/dev/null || echo 0)"
+}
+
+# refused NAME METHOD TOKEN-FILE: the login fails at authentication and
+# runs nothing
+refused() {
+	name=$1 m=$2 t=$3
+	rm -f "$work/box/ran"
+	login "$m" "$t" "touch $work/box/ran" > "$work/refused.out" 2>&1
+	rc=$?
+	if [ "$rc" = 255 ] && grep -q "Permission denied" "$work/refused.out" && [ ! -e "$work/box/ran" ]; then
+		pass "$name"
+	else
+		fail "$name: ssh exited $rc: $(tr '\n' ' ' < "$work/refused.out")"
+	fi
+}
+
+session_case password 0 ""
+session_case keyboard-interactive "$PA_KBDINT_EXPECT_FAIL" "$KWHY"
+# a refused login's command would leave a mark here
+mkdir -m 0700 "$work/box"
+chown "$tuser:" "$work/box"
+
+for m in keyboard-interactive password; do
+	mint "$work/expired.$m" --aud "$AUD" --now $(($(date +%s) - 7200)) --ttl 5m
+	refused "$m: an expired token is refused" "$m" "$work/expired.$m"
+	mint "$work/other.$m" --aud spiffe://example.org/host/other
+	refused "$m: a token for another audience is refused" "$m" "$work/other.$m"
+	# the token of the session case above: authentication accepted it once
+	refused "$m: a replayed token is refused" "$m" "$work/tok.$m"
+done
+
+check "the audit file names the service sshd ran as (its argv[0])" \
+	grep -q "\"service\":\"$svc\"" "$work/audit.log"
+check "the audit file records the replay refusals" grep -qi "replay" "$work/audit.log"
+pa_apps_stop "$sshd_pid"
+check "the private sshd is stopped" sh -c '! kill -0 "$1" 2>/dev/null' sh "$sshd_pid"
+pa_apps_summary
