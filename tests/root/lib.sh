@@ -30,6 +30,8 @@ pa_root_require() {
 # gone, and removes their group too).
 pa_root_cleanup() {
 	[ -n "$PA_ROOT_LIST" ] || return 0
+	# a signal now would end the cleanup half-way: finish it first
+	trap '' INT TERM HUP
 	for pa_pass in pid key path user; do
 		while IFS= read -r entry; do
 			case "$pa_pass:$entry" in
