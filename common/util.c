@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,9 +111,40 @@ static void zero_vector_registers(void)
 }
 #endif
 
+/*
+ * How much of depth fits below the caller on this thread's stack. The main
+ * thread's stack grows on demand (up to RLIMIT_STACK, megabytes); another
+ * thread's is fixed, and a PAM application may give it little: what is
+ * left below here, less its guard and a margin for scrub_below's own frame
+ * and a signal frame, bounds the wipe.
+ */
+static size_t stack_room(size_t depth)
+{
+	const size_t margin = 16 * 1024;
+	pthread_attr_t attr;
+	void *low = NULL;
+	size_t size = 0, guard = 0, room;
+	uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+
+	if (getpid() == gettid())
+		return depth;
+	if (pthread_getattr_np(pthread_self(), &attr) != 0)
+		return 0;
+	if (pthread_attr_getstack(&attr, &low, &size) != 0 ||
+	    pthread_attr_getguardsize(&attr, &guard) != 0)
+		low = NULL;
+	pthread_attr_destroy(&attr);
+	if (low == NULL || here <= (uintptr_t)low + guard + margin)
+		return 0;
+	room = (size_t)(here - (uintptr_t)low) - guard - margin;
+	return room < depth ? room : depth;
+}
+
 void pa_scrub_stack(size_t depth)
 {
-	scrub_below(depth);
+	depth = stack_room(depth);
+	if (depth > 0)
+		scrub_below(depth);
 	zero_vector_registers();
 }
 

@@ -4,6 +4,8 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -159,6 +161,42 @@ static void test_open_safely(void **state)
 	assert_non_null(strstr(err, "cannot open"));
 }
 
+/* Runs pa_scrub_stack(PA_SCRUB_MODULE) at the top of a thread. */
+static void *scrub_thread(void *arg)
+{
+	(void)arg;
+	pa_scrub_stack(PA_SCRUB_MODULE);
+	return (void *)1;
+}
+
+/*
+ * A PAM application may run the module on a thread whose stack is smaller
+ * than the module's wipe (32 KiB): the wipe must stay inside the stack
+ * rather than run into the guard page (which would kill the process), on
+ * the smallest stack a thread may have and on a roomy one.
+ */
+static void test_scrub_small_thread_stack(void **state)
+{
+	const size_t sizes[] = { (size_t)PTHREAD_STACK_MIN, 2 * (size_t)PTHREAD_STACK_MIN, 256 * 1024 };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		pthread_attr_t attr;
+		pthread_t t;
+		void *ret = NULL;
+
+		assert_int_equal(pthread_attr_init(&attr), 0);
+		assert_int_equal(pthread_attr_setstacksize(&attr, sizes[i]), 0);
+		assert_int_equal(pthread_create(&t, &attr, scrub_thread, NULL), 0);
+		assert_int_equal(pthread_join(t, &ret), 0);
+		assert_ptr_equal(ret, (void *)1);
+		pthread_attr_destroy(&attr);
+	}
+	/* and the main thread, whose stack grows */
+	pa_scrub_stack(PA_SCRUB_PROGRAM);
+}
+
 static void test_overwrite(void **state)
 {
 	char buf[8] = "secret!";
@@ -201,6 +239,7 @@ int main(void)
 		cmocka_unit_test(test_dropin_dir),
 		cmocka_unit_test(test_open_safely),
 		cmocka_unit_test(test_overwrite),
+		cmocka_unit_test(test_scrub_small_thread_stack),
 	};
 
 	return cmocka_run_group_tests_name("common", tests, setup, teardown);
