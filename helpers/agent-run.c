@@ -403,7 +403,7 @@ static bool tio_saved;
 static void restore_tty(void)
 {
 	if (tio_saved) {
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tio);
+		tcsetattr(STDIN_FILENO, TCSADRAIN, &saved_tio);
 		tio_saved = false;
 	}
 }
@@ -1114,7 +1114,7 @@ int main(int argc, char **argv)
 			cfmakeraw(&raw);
 			tio_saved = true;
 			atexit(restore_tty);
-			tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw);
+			tcsetattr(STDIN_FILENO, TCSANOW, &raw);
 		}
 	}
 	pid = fork();
