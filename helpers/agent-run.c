@@ -735,6 +735,23 @@ static _Noreturn void run_cmd(const struct account *a, int slave, mode_t mask, c
 	_exit(errno == ENOENT ? 127 : 126);
 }
 
+/* Opens /dev/null on fd (which must be free and the lowest free one). */
+static bool reopen_null(int fd)
+{
+	int n = open("/dev/null", O_RDWR);
+
+	if (n == fd)
+		return true;
+	if (n >= 0) {
+		if (dup2(n, fd) == fd) {
+			close(n);
+			return true;
+		}
+		close(n);
+	}
+	return false;
+}
+
 /* A --token-fd argument: a descriptor number, or -2 when it is not one. */
 static int fd_arg(const char *s)
 {
@@ -942,6 +959,14 @@ int main(int argc, char **argv)
 	const char *sid;
 	pid_t pid;
 
+	/*
+	 * 0, 1 and 2 open (on /dev/null when the supervisor closed them): a
+	 * descriptor agent-run or a module opens must never become CMD's
+	 * standard input or output
+	 */
+	for (c = 0; c <= 2; c++)
+		if (fcntl(c, F_GETFD) < 0 && (errno != EBADF || !reopen_null(c)))
+			return EXIT_TROUBLE;
 	eopts = calloc((size_t)argc, sizeof(*eopts));
 	if (eopts == NULL)
 		return EXIT_TROUBLE;
@@ -1015,6 +1040,11 @@ int main(int argc, char **argv)
 	} else if (token_fd >= 0) {
 		token = read_token(token_fd);
 		close(token_fd);
+		/* CMD then reads /dev/null there, never a descriptor opened later */
+		if (token_fd <= 2 && !reopen_null(token_fd)) {
+			fprintf(stderr, "agent-run: cannot open /dev/null: %s\n", strerror(errno));
+			goto out;
+		}
 	}
 	if ((token_file != NULL || token_fd >= 0) && token == NULL) {
 		fprintf(stderr, "agent-run: cannot read the token\n");

@@ -186,6 +186,10 @@ VAULT_TOKEN=hvs.test-vault run "$work/pam.d" --token-file "$(tok keep)" --user "
 	--env EXTRA=given --keep-env VAULT_TOKEN -- env > "$work/keep.out" 2>&1
 present "M2: --keep-env VAULT_TOKEN passes it" "VAULT_TOKEN=hvs.test-vault" "$work/keep.out"
 present "M2: --env EXTRA=given is set" "EXTRA=given" "$work/keep.out"
+run "$work/pam.d" --token-fd 0 --user "$me" -- sh -c 'echo "stdin=$(readlink /proc/$$/fd/0)"' \
+	< "$(tok fd0)" > "$work/fd0.out" 2>&1
+present "M2: after --token-fd 0, CMD's stdin is /dev/null (not closed, no descriptor of agent-run)" \
+	"stdin=/dev/null" "$work/fd0.out"
 expect "M2: --umask 077" 0 "0077" run "$work/pam.d" --token-file "$(tok umask)" --user "$me" \
 	--umask 077 -- sh -c umask
 expect "M2: --env refuses a bad name" 125 "--env wants NAME=VALUE" \
