@@ -512,6 +512,8 @@ static int catch_signals(void)
 		sigaction(forwarded[i], &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
 	sigaction(SIGWINCH, &sa, NULL);
+	/* a closed stdout must not kill agent-run before the session is closed */
+	signal(SIGPIPE, SIG_IGN);
 	return 0;
 }
 
@@ -692,13 +694,15 @@ static _Noreturn void run_cmd(const struct account *a, int slave, mode_t mask, c
 			      char **argv)
 {
 	sigset_t none;
-	size_t i;
+	int sig;
 
-	/* the handlers and the blocked set are agent-run's, not CMD's */
-	for (i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
-		signal(forwarded[i], SIG_DFL);
-	signal(SIGCHLD, SIG_DFL);
-	signal(SIGWINCH, SIG_DFL);
+	/*
+	 * the handlers, the ignored signals (agent-run's, or a supervisor's
+	 * nohup) and the blocked set are not CMD's: every signal to its default
+	 */
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* a session of its own: no controlling terminal of the operator's */
