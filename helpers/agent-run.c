@@ -1168,6 +1168,10 @@ int main(int argc, char **argv)
 	end_processes(pid, &status, &cmd_done, &master, GRACE_SECONDS * 1000);
 	drain_master(&master);
 	restore_tty();
+	/* the close's own children (the module's helper) are the module's */
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGWINCH, SIG_DFL);
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
 	if (max_reached)
 		syslog(LOG_NOTICE, "session %s ended at its max_session", sid);
 	code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
