@@ -984,6 +984,7 @@ int main(int argc, char **argv)
 		case 'e':
 			if (!env_name_ok(optarg, strcspn(optarg, "=")) || strchr(optarg, '=') == NULL) {
 				fprintf(stderr, "agent-run: --env wants NAME=VALUE, not %s\n", optarg);
+				free(eopts);
 				return EXIT_TROUBLE;
 			}
 			eopts[n_eopts++] = (struct env_opt){ false, optarg };
@@ -992,6 +993,7 @@ int main(int argc, char **argv)
 			if (!env_name_ok(optarg, strlen(optarg))) {
 				fprintf(stderr, "agent-run: --keep-env wants a variable name, not %s\n",
 					optarg);
+				free(eopts);
 				return EXIT_TROUBLE;
 			}
 			eopts[n_eopts++] = (struct env_opt){ true, optarg };
@@ -1004,31 +1006,37 @@ int main(int argc, char **argv)
 			if (errno != 0 || end == optarg || *end != '\0' || m > 0777) {
 				fprintf(stderr, "agent-run: --umask wants an octal mode, not %s\n",
 					optarg);
+				free(eopts);
 				return EXIT_TROUBLE;
 			}
 			mask = (mode_t)m;
 			break;
 		}
-		case 'h': return usage(stdout, 0);
-		default: return usage(stderr, EXIT_TROUBLE);
+		case 'h': free(eopts); return usage(stdout, 0);
+		default: free(eopts); return usage(stderr, EXIT_TROUBLE);
 		}
 	}
 	if (token_fd == -2) {
 		fprintf(stderr, "agent-run: --token-fd wants a file descriptor number\n");
+		free(eopts);
 		return EXIT_TROUBLE;
 	}
 	if (service == NULL || *service == '\0' || optind >= argc ||
-	    (token_file != NULL && token_fd >= 0))
+	    (token_file != NULL && token_fd >= 0)) {
+		free(eopts);
 		return usage(stderr, EXIT_TROUBLE);
+	}
 	/* a service is a file name in the PAM directory, never a path */
 	if (strchr(service, '/') != NULL || strcmp(service, ".") == 0 ||
 	    strcmp(service, "..") == 0) {
 		fprintf(stderr, "agent-run: --service %s: not a service name\n", service);
+		free(eopts);
 		return EXIT_TROUBLE;
 	}
 	if (account_lookup(user, getuid(), &acct) != 0) {
 		fprintf(stderr, "agent-run: unknown user %s%s%s\n", user != NULL ? user : "(current)",
 			errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
+		free(eopts);
 		return EXIT_TROUBLE;
 	}
 	openlog("agent-run", LOG_PID, LOG_AUTHPRIV);
