@@ -1182,7 +1182,10 @@ int main(int argc, char **argv)
 	prctl(PR_SET_CHILD_SUBREAPER, 0);
 	if (max_reached)
 		syslog(LOG_NOTICE, "session %s ended at its max_session", sid);
-	code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	if (cmd_done)
+		code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	else /* end_processes said why; the session is closed all the same */
+		code = EXIT_TROUBLE;
 out:
 	if (session_open) {
 		ret = pam_close_session(pamh, 0);
