@@ -30,7 +30,9 @@ if [ -z "${PA_PROBE_MODULE:-}" ] || [ ! -f "$PA_PROBE_MODULE" ]; then
 	echo "FAIL: the probe module ${PA_PROBE_MODULE:-(PA_PROBE_MODULE unset)} is not built"
 	exit 1
 fi
-command -v timeout >/dev/null 2>&1 || { echo "SKIP: needs timeout(1)"; exit 77; }
+for tool in timeout pgrep; do
+	command -v $tool >/dev/null 2>&1 || { echo "SKIP: needs $tool (coreutils, procps)"; exit 77; }
+done
 work=$(mktemp -d /tmp/pa-agent-run-iso.XXXXXX)
 pids="" # processes a CMD left: killed at exit whatever happened
 cleanup() {
@@ -213,7 +215,8 @@ absent "prompt: the token never reached the other module" "$(cut -c1-40 "$work/t
 cat > "$work/forever" <<'EOF2'
 #!/bin/sh
 echo $$ > "$1"
-exec sleep 1000
+sleep 1000
+echo "not reached"
 EOF2
 chmod 0755 "$work/forever"
 rm -f "$work/probe.log"
@@ -221,9 +224,11 @@ expect "F5: CMD sleeping forever is ended at max_session (2 s): SIGTERM, status 
 	"reached its max_session" \
 	run "$work/exp.d" --token-file "$(tok exp)" --user "$me" -- "$work/forever" "$work/f5.pid"
 p=$(cat "$work/f5.pid" 2>/dev/null)
-pids="$pids $p"
-if [ -n "$p" ] && ! kill -0 "$p" 2>/dev/null; then pass "F5: the sleeping CMD is gone"
-else fail "F5: CMD (pid ${p:-?}) still runs"; fi
+pids="$pids $p $(pgrep -f "$work/forever")"
+# CMD (the shell running the script, with its path in its command line)
+left=$(pgrep -f "$work/forever")
+if [ -z "$left" ]; then pass "F5: CMD is gone"
+else fail "F5: CMD ($left) still runs"; fi
 if grep -qx 'close=' "$work/probe.log" 2>/dev/null; then pass "F5: the session was closed after"
 else fail "F5: no close_session after max_session"; fi
 expect "F5: an unreadable PAM_AGENT_EXPIRES refuses the session, CMD never runs" 77 \
