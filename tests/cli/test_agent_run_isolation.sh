@@ -18,6 +18,7 @@
 #  - --config: a symbolic link to a directory, a world-writable service file
 #    and a symbolic link to a service file are refused.
 # Each would have run CMD, or leaked, or hung (bounded by `timeout`) before.
+# shellcheck disable=SC2016 # CMD scripts in single quotes expand in CMD
 set -u
 B=$(cd "${top_builddir:-.}" && pwd)
 PAM_AGENT=$B/pam-agent
@@ -134,10 +135,12 @@ run() {
 	env LD_PRELOAD="$PA_PAM_WRAPPER_SO" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$d" \
 		UID_WRAPPER_DISABLE_DEEPBIND=1 timeout -s KILL 60 "$AGENT_RUN" "$@"
 }
-mint() {
-	"$PAM_AGENT" testca mint "$work/ca" --id spiffe://example.org/agents/bot --aud "$AUD" "$@"
+# tok NAME: a fresh token (tokens are single-use) in a file; prints its path
+tok() {
+	"$PAM_AGENT" testca mint "$work/ca" --id spiffe://example.org/agents/bot --aud "$AUD" \
+		> "$work/token.$1"
+	printf '%s' "$work/token.$1"
 }
-tok() { mint > "$work/token.$1"; printf '%s' "$work/token.$1"; }
 
 # ---- M2: environment, descriptors, umask, directory ----
 printf 'root-only-secret\n' > "$work/secret"
@@ -258,7 +261,7 @@ for f in a b c; do
 	if [ -z "$p" ]; then
 		fail "L2: process $f never started"
 	elif kill -0 "$p" 2>/dev/null; then
-		fail "L2: process $f (pid $p: $(tr '\0' ' ' < /proc/$p/cmdline 2>/dev/null)) outlived agent-run"
+		fail "L2: process $f (pid $p: $(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null)) outlived agent-run"
 	else
 		pass "L2: process $f (pid $p) is gone once agent-run returned"
 	fi
