@@ -715,7 +715,6 @@ static _Noreturn void run_cmd(const struct account *a, int slave, mode_t mask, c
 		fprintf(stderr, "agent-run: cannot give CMD its terminal: %s\n", strerror(errno));
 		_exit(EXIT_TROUBLE);
 	}
-	close_from_3();
 	/* become the user; nothing to switch when we already are (tests) */
 	if ((geteuid() != a->uid || getegid() != a->gid) &&
 	    (setgid(a->gid) != 0 || initgroups(a->name, a->gid) != 0 || setuid(a->uid) != 0)) {
@@ -733,6 +732,8 @@ static _Noreturn void run_cmd(const struct account *a, int slave, mode_t mask, c
 		if (chdir("/") != 0)
 			_exit(EXIT_TROUBLE);
 	}
+	/* last, so that what the lookups above opened (NSS) goes too */
+	close_from_3();
 	environ = env;
 	execvp(argv[0], argv);
 	fprintf(stderr, "agent-run: %s: %s\n", argv[0], strerror(errno));

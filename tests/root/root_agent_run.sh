@@ -10,6 +10,7 @@
 #    which stands alone when dev.tty.legacy_tiocsti=0). tests/root/tiocsti.py.
 #  - F6: a module in the session stack that calls getpwnam("root") (the
 #    probe module, tests/cli/pam_ar_probe.c) must not make CMD run as root.
+#  - M2 as a real user: umask 022, / when the home is missing, no fd of root's;
 #  - L2: a process CMD detaches (setsid, double fork) does not outlive
 #    agent-run: no process of the test user remains.
 . "$(dirname "$0")/lib.sh"
@@ -66,6 +67,19 @@ if [ "$rc" -eq 0 ] && [ "$out" = "$tuid" ]; then
 else
 	fail "F6: CMD ran as uid '$out' (exit $rc), want $tuid"
 	cat "$work/f6.err"
+fi
+
+# ---- M2 with a real switch of user: no descriptor of root's, umask, directory ----
+printf 'root-only\n' > "$work/root-only"
+chmod 0600 "$work/root-only"
+# shellcheck disable=SC2016 # expanded by CMD
+out=$(umask 000; exec 7< "$work/root-only"; "$AGENT_RUN" --config "$work/pam.d" --user "$tuser" -- \
+	sh -c 'echo "umask=$(umask) cwd=$(pwd)"; exec ls /proc/self/fd' 2> "$work/m2.err" | tr '\n' ' ')
+if [ "$out" = "umask=0022 cwd=/ 0 1 2 3 " ] && grep -q "starting in /" "$work/m2.err"; then
+	pass "M2: as $tuser: umask 022, / (its home /nonexistent is missing, said so), no fd 7 of root's"
+else
+	fail "M2: as $tuser: got '$out'"
+	cat "$work/m2.err"
 fi
 
 # ---- L2: nothing of the user outlives agent-run ----
