@@ -1,0 +1,99 @@
+#!/bin/sh
+# Root-only: agent-run with a real unprivileged test user and the real
+# Linux-PAM library (service files through --config; pam_permit stacks), against what the
+# security review of 2026-12 found (docs/security.md, "### agent-run"):
+#  - F1: the agent cannot type into the root shell that started agent-run.
+#    An interactive root sh in a pty of its own runs agent-run; CMD pushes
+#    "touch MARKER" into its controlling terminal with TIOCSTI; the shell
+#    must not run it after agent-run returns. CMD's session and controlling
+#    terminal are checked against the shell's as well (the structural part,
+#    which stands alone when dev.tty.legacy_tiocsti=0). tests/root/tiocsti.py.
+#  - F6: a module in the session stack that calls getpwnam("root") (the
+#    probe module, tests/cli/pam_ar_probe.c) must not make CMD run as root.
+#  - M2 as a real user: umask 022, / when the home is missing, no fd of root's;
+#  - L2: a process CMD detaches (setsid, double fork) does not outlive
+#    agent-run: no process of the test user remains.
+. "$(dirname "$0")/lib.sh"
+pa_root_require "root_agent_run.sh" keyctl useradd userdel python3
+
+[ -f "${PA_PROBE_MODULE:-}" ] || { echo "FAIL: probe module ${PA_PROBE_MODULE:-(unset)} not built"; exit 1; }
+B=$(cd "${top_builddir:-.}" && pwd)
+AGENT_RUN=$B/agent-run
+
+work=$(mktemp -d /tmp/pam-agent-root-agent-run.XXXXXX)
+pa_root_track_dir "$work"
+chmod 0755 "$work"
+tuser=$(pa_root_user) || { echo "FAIL: cannot create a test user"; exit 1; }
+tuid=$(id -u "$tuser")
+pa_fails=0 pa_passes=0
+pass() { echo "PASS: $1"; pa_passes=$((pa_passes + 1)); }
+fail() { echo "FAIL: $1"; pa_fails=$((pa_fails + 1)); }
+
+# The stacks are pam_permit (and the probe module): what is tested is
+# agent-run, and a stack without keys does not depend on the key quota of a
+# test uid that an earlier test user may have filled.
+# service DIR EXTRA-SESSION: the service agent-run (and other) in DIR
+service() {
+	mkdir -m 0755 "$1"
+	{
+		echo "auth     required pam_permit.so"
+		echo "account  required pam_permit.so"
+		[ -n "$2" ] && echo "session  required $PA_PROBE_MODULE $2"
+		echo "session  required pam_permit.so"
+	} > "$1/agent-run"
+	printf 'auth required pam_deny.so\naccount required pam_deny.so\nsession required pam_deny.so\n' \
+		> "$1/other"
+	chmod 0644 "$1/agent-run" "$1/other"
+}
+service "$work/pam.d" ""
+service "$work/pw.d" "getpwnam_root"
+mkdir -m 0700 "$work/out"
+chown "$tuser:" "$work/out"
+cp "$(dirname "$0")/tiocsti.py" "$work/tiocsti.py"
+chmod 0755 "$work/tiocsti.py"
+
+# ---- F1: the operator's terminal ----
+python3 "$work/tiocsti.py" drive "$work" "$AGENT_RUN" "$work/pam.d" "$tuser" > "$work/f1.out" 2>&1
+cat "$work/f1.out"
+pa_passes=$((pa_passes + $(grep -c '^PASS:' "$work/f1.out")))
+pa_fails=$((pa_fails + $(grep -c '^FAIL:' "$work/f1.out")))
+grep -q '^PASS:' "$work/f1.out" || fail "F1: the driver ran no check"
+
+# ---- F6: a module's getpwnam("root") ----
+out=$("$AGENT_RUN" --config "$work/pw.d" --user "$tuser" -- id -u 2> "$work/f6.err")
+rc=$?
+if [ "$rc" -eq 0 ] && [ "$out" = "$tuid" ]; then
+	pass "F6: a getpwnam(\"root\") in the session stack: CMD still runs as $tuser (uid $tuid)"
+else
+	fail "F6: CMD ran as uid '$out' (exit $rc), want $tuid"
+	cat "$work/f6.err"
+fi
+
+# ---- M2 with a real switch of user: no descriptor of root's, umask, directory ----
+printf 'root-only\n' > "$work/root-only"
+chmod 0600 "$work/root-only"
+# shellcheck disable=SC2016 # expanded by CMD
+out=$(umask 000; exec 7< "$work/root-only"; "$AGENT_RUN" --config "$work/pam.d" --user "$tuser" -- \
+	sh -c 'echo "umask=$(umask) cwd=$(pwd)"; exec ls /proc/self/fd' 2> "$work/m2.err" | tr '\n' ' ')
+if [ "$out" = "umask=0022 cwd=/ 0 1 2 3 " ] && grep -q "starting in /" "$work/m2.err"; then
+	pass "M2: as $tuser: umask 022, / (its home /nonexistent is missing, said so), no fd 7 of root's"
+else
+	fail "M2: as $tuser: got '$out'"
+	cat "$work/m2.err"
+fi
+
+# ---- L2: nothing of the user outlives agent-run ----
+"$AGENT_RUN" --config "$work/pam.d" --user "$tuser" -- sh -c '
+	setsid sleep 1000 < /dev/null > /dev/null 2>&1 &
+	( setsid sh -c "exec sleep 1001" < /dev/null > /dev/null 2>&1 & )
+	exit 0' > "$work/l2.out" 2>&1
+rc=$?
+left=$(ps -o pid=,args= -u "$tuid" 2>/dev/null)
+if [ "$rc" -eq 0 ] && [ -z "$left" ]; then
+	pass "L2: no process of $tuser outlives agent-run (setsid child, double-forked daemon)"
+else
+	fail "L2: exit $rc; left: $left"
+	cat "$work/l2.out"
+fi
+
+pa_root_summary
