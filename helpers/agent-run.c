@@ -811,6 +811,11 @@ static int session_limit(pam_handle_t *pamh, int64_t *limit_ms, long long *expir
 
 	*limit_ms = -1;
 	*expires = 0;
+	if (v == NULL && pam_getenv(pamh, "PAM_AGENT_SESSION") != NULL) {
+		fprintf(stderr, "agent-run: session refused: pam_agent opened a session but set no "
+			"%s; not running CMD without its limit\n", EXPIRES_VAR);
+		return -1;
+	}
 	if (v == NULL)
 		return 0;
 	errno = 0;

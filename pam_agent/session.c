@@ -111,14 +111,15 @@ out:
 }
 
 /* The session record of ctx (docs/sessions.md), or NULL when out of memory. */
-static json_t *session_record(const struct pa_context *ctx, const char *user, uid_t uid)
+static json_t *session_record(const struct pa_context *ctx, const char *user, uid_t uid,
+			      time_t opened)
 {
 	return json_pack("{s:s, s:s, s:s, s:I, s:s?, s:I, s:I, s:I, s:I, s:i, s:o}", "sid",
 			 ctx->session.sid, "agent", ctx->identity->agent_id, "user", user, "uid",
 			 (json_int_t)uid, "task", ctx->identity->task, "pid", (json_int_t)getpid(),
 			 "start_time", (json_int_t)self_start_time(), "opened",
-			 (json_int_t)time(NULL), "expires",
-			 (json_int_t)(time(NULL) + ctx->decision.max_session), "ring",
+			 (json_int_t)opened, "expires",
+			 (json_int_t)(opened + ctx->decision.max_session), "ring",
 			 (int)ctx->session.ring, "keys", hp_keys_to_json(&ctx->session.keys));
 }
 
@@ -377,6 +378,7 @@ static int open_session(struct pa_call *call, struct pa_context *ctx)
 	unsigned char rnd[16];
 	char pwbuf[4096], err[512], failed[128], env[128], path[4200];
 	const char *user = NULL;
+	const time_t opened = time(NULL);
 	size_t i;
 	int ret = PAM_SESSION_ERR;
 
@@ -459,7 +461,7 @@ static int open_session(struct pa_call *call, struct pa_context *ctx)
 			goto out;
 		}
 		if (pending_keys(ctx, &ctx->session.keys) != 0 ||
-		    (record = session_record(ctx, user, pw.pw_uid)) == NULL ||
+		    (record = session_record(ctx, user, pw.pw_uid, opened)) == NULL ||
 		    write_state(ctx->session.state_dir, record, ctx->session.sid, err,
 				sizeof(err)) != 0) {
 			char revoke_err[256], reason[768];
@@ -530,7 +532,7 @@ static int open_session(struct pa_call *call, struct pa_context *ctx)
 		ctx->session.keys = placed;
 		memset(&placed, 0, sizeof(placed));
 	}
-	record = session_record(ctx, user, pw.pw_uid);
+	record = session_record(ctx, user, pw.pw_uid, opened);
 	if (record == NULL || write_state(ctx->session.state_dir, record, ctx->session.sid, err,
 					  sizeof(err)) != 0) {
 		pa_log_failure(call, ctx->identity->agent_id,
@@ -547,6 +549,13 @@ static int open_session(struct pa_call *call, struct pa_context *ctx)
 	snprintf(env, sizeof(env), "PAM_AGENT_SESSION=%s", ctx->session.sid);
 	if (pam_putenv(call->pamh, env) != PAM_SUCCESS) {
 		pa_log(call, LOG_ERR, "cannot set PAM_AGENT_SESSION");
+		goto undo;
+	}
+	/* the session's end, for a launcher that ends CMD there (agent-run) */
+	snprintf(env, sizeof(env), "PAM_AGENT_EXPIRES=%lld",
+		 (long long)opened + (long long)ctx->decision.max_session);
+	if (pam_putenv(call->pamh, env) != PAM_SUCCESS) {
+		pa_log(call, LOG_ERR, "cannot set PAM_AGENT_EXPIRES");
 		goto undo;
 	}
 	ctx->session.open = true;

@@ -234,6 +234,23 @@ if [ -z "$left" ]; then pass "F5: CMD is gone"
 else fail "F5: CMD ($left) still runs"; fi
 if grep -qx 'close=' "$work/probe.log" 2>/dev/null; then pass "F5: the session was closed after"
 else fail "F5: no close_session after max_session"; fi
+# the same through pam_agent alone: its session sets PAM_AGENT_EXPIRES from
+# the rule's max_session
+sed 's/^grants = tickets$/grants = tickets\nmax_session = 2s/' "$work/pam_agent.conf" \
+	> "$work/short.conf"
+chmod 0644 "$work/short.conf"
+mkdir -p "$work/short.d" && chmod 0755 "$work/short.d"
+sed "s|config=$work/pam_agent.conf|config=$work/short.conf|" "$work/pam.d/agent-run" \
+	> "$work/short.d/agent-run"
+cp "$work/pam.d/other" "$work/short.d/other"
+chmod 0644 "$work/short.d/agent-run" "$work/short.d/other"
+expect "F5: a rule's max_session = 2s ends CMD through pam_agent's PAM_AGENT_EXPIRES" 143 \
+	"reached its max_session" \
+	run "$work/short.d" --token-file "$(tok short)" --user "$me" -- "$work/forever" "$work/f5b.pid"
+pids="$pids $(cat "$work/f5b.pid" 2>/dev/null)"
+left=$(pgrep -f "$work/forever")
+if [ -z "$left" ]; then pass "F5: CMD ended by pam_agent's max_session is gone"
+else fail "F5: CMD ($left) still runs after pam_agent's max_session"; fi
 expect "F5: an unreadable PAM_AGENT_EXPIRES refuses the session, CMD never runs" 77 \
 	"PAM_AGENT_EXPIRES=soon is not a time" \
 	run "$work/badexp.d" --token-file "$(tok badexp)" --user "$me" -- echo SHOULD-NOT-RUN
