@@ -614,7 +614,7 @@ out:
 
 /* What a serial of a close request names now. */
 enum kcheck {
-	KC_OURS,    /* the key we placed ("user", our euid, "pam_agent:<grant>") */
+	KC_OURS,    /* the key we placed ("user", our euid, "pam_agent:<grant>", in the ring) */
 	KC_RING,    /* the session's keyring (a write-ahead entry of the module) */
 	KC_GONE,    /* revoked, expired or no key: nothing to revoke */
 	KC_OTHER,   /* another key: ours is gone, its serial was reused */
@@ -622,15 +622,83 @@ enum kcheck {
 };
 
 /*
+ * What the session's keyring (the close request's "ring") held when close
+ * began: a keyring's payload is the list of the serials linked in it. The
+ * ring is revoked only after the keys, so this is what close checks keys
+ * against.
+ */
+struct ring_view {
+	int32_t ring;      /* the serial of the request, 0 when none */
+	key_serial_t *ids; /* what is linked in it */
+	size_t n;
+	int err; /* errno of reading it, 0 when it was read */
+};
+
+static void ring_view_read(struct ring_view *v, int64_t ring)
+{
+	void *buf = NULL;
+	long len;
+
+	memset(v, 0, sizeof(*v));
+	if (ring <= 0)
+		return;
+	v->ring = (int32_t)ring;
+	len = keyctl_read_alloc(v->ring, &buf);
+	if (len < 0) {
+		v->err = errno;
+		return;
+	}
+	v->ids = buf;
+	v->n = (size_t)len / sizeof(key_serial_t);
+}
+
+/*
+ * Whether serial is linked in the session's keyring: 1 yes, 0 no, -1
+ * cannot tell (no ring named, or it is gone or unreadable); why says
+ * what for 0 and -1.
+ */
+static int ring_has(const struct ring_view *v, int32_t serial, const char *sid, char *why,
+		    size_t whylen)
+{
+	size_t i;
+
+	if (v->ring <= 0) {
+		pa_err(why, whylen,
+		       "key %d cannot be verified as this session's (no session keyring in the "
+		       "request); not revoked",
+		       (int)serial);
+		return -1;
+	}
+	if (v->ids == NULL && v->err != 0) {
+		pa_err(why, whylen,
+		       "key %d cannot be verified as this session's: its keyring %d cannot be "
+		       "read (%s); not revoked",
+		       (int)serial, (int)v->ring, strerror(v->err));
+		return -1;
+	}
+	for (i = 0; i < v->n; i++)
+		if (v->ids[i] == serial)
+			return 1;
+	pa_err(why, whylen,
+	       "serial %d names a key of this grant that is not in session %s's keyring %d "
+	       "(another session's): ours is gone, that key was left alone",
+	       (int)serial, sid, (int)v->ring);
+	return 0;
+}
+
+/*
  * Describes serial before close revokes it. Serials are handed out again
  * once a key is garbage-collected, so a recorded serial may now name
  * someone else's key: only what matches the record — type, owner (our
- * effective uid, as every key we place) and description — is revoked. A
- * key owned by us always lets its owner view it (KR_PERM): EACCES means
- * it is not ours. why says what else was found.
+ * effective uid, as every key we place) and description — and is linked in
+ * this session's keyring is revoked: the description carries no session,
+ * so without the ring a serial reused by another session's key of the
+ * same grant would be revoked. A key owned by us always lets its owner
+ * view it (KR_PERM): EACCES means it is not ours. why says what else was
+ * found.
  */
-static enum kcheck key_check(int32_t serial, const char *grant, const char *sid, char *why,
-			     size_t whylen)
+static enum kcheck key_check(int32_t serial, const char *grant, const char *sid,
+			     const struct ring_view *ring, char *why, size_t whylen)
 {
 	char *buf = NULL, *p, want_key[KR_NAME_MAX + 32], want_ring[KR_SID_MAX + 32];
 	char shown[PA_ESCAPE_MAX];
@@ -670,6 +738,12 @@ static enum kcheck key_check(int32_t serial, const char *grant, const char *sid,
 			 strcmp(p + strlen(KR_PREFIX), sid) == 0)
 			c = KC_RING;
 	}
+	if (c == KC_OURS) {
+		int in = ring_has(ring, serial, sid, why, whylen);
+
+		free(buf);
+		return in > 0 ? KC_OURS : in == 0 ? KC_OTHER : KC_UNKNOWN;
+	}
 	if (c == KC_OTHER) {
 		uid = strtoul(strchr(buf, ';') != NULL ? strchr(buf, ';') + 1 : "0", NULL, 10);
 		pa_escape(p != NULL ? p : buf, strlen(p != NULL ? p : buf), shown, sizeof(shown));
@@ -687,6 +761,7 @@ static json_t *do_close(const json_t *req)
 	static const char *const names[] = { "op", "sid", "ring", "agent", "timeout", "keys",
 					     NULL };
 	struct hp_keys keys = { 0 };
+	struct ring_view view = { 0 };
 	struct budget b;
 	json_t *results = NULL, *reply = NULL;
 	const char *sid, *agent;
@@ -712,9 +787,10 @@ static json_t *do_close(const json_t *req)
 		reply = fail_reply("out of memory", NULL);
 		goto out;
 	}
+	ring_view_read(&view, ring); /* before anything is revoked */
 	for (i = 0; i < keys.n; i++) {
 		const struct hp_key *k = &keys.v[i];
-		enum kcheck kc = key_check(k->serial, k->grant, sid, note, sizeof(note));
+		enum kcheck kc = key_check(k->serial, k->grant, sid, &view, note, sizeof(note));
 		bool revoked;
 		json_t *r;
 
@@ -723,7 +799,7 @@ static json_t *do_close(const json_t *req)
 			if (!revoked)
 				snprintf(note, sizeof(note), "%s", why);
 		} else {
-			/* gone or another key: ours no longer exists */
+			/* gone or another key: ours no longer exists; unknown: not revoked */
 			revoked = kc != KC_UNKNOWN;
 		}
 		if (note[0] != '\0')
@@ -755,6 +831,7 @@ static json_t *do_close(const json_t *req)
 	if (reply == NULL)
 		reply = fail_reply("out of memory", NULL);
 out:
+	free(view.ids);
 	json_decref(results);
 	hp_keys_clear(&keys);
 	return reply;

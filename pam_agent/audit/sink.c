@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +28,10 @@
  * Takes the exclusive flock of fd, waiting at most AUD_LOCK_WAIT_MS.
  * Returns whether it got it. The wait is bounded because flock(2) needs
  * only a descriptor: a reader of a 0640 log could otherwise hold the
- * lock and stall every login. The lock keeps our own writers' repairs
- * (below) clean; without it a line is still written whole by one
- * O_APPEND write and still starts on a line of its own.
+ * lock and stall every login (it can still add up to AUD_LOCK_WAIT_MS to
+ * each line: docs/audit.md). The lock makes our own writers' repairs
+ * (below) safe; without it a line is still written whole by one O_APPEND
+ * write, but a short write is not cut back out.
  */
 static bool lock_file(int fd)
 {
@@ -68,15 +71,54 @@ static int ends_with_newline(int fd, off_t size)
 	return last == '\n';
 }
 
+/*
+ * One write(2) of buf, with SIGXFSZ blocked: a write past RLIMIT_FSIZE
+ * raises it, and its default action kills the process - an agent could
+ * set `ulimit -f` before su and have su die at close, its keys and leases
+ * left behind. Blocked, the write just fails or is short (EFBIG). A
+ * SIGXFSZ our write left pending is taken back out (sigtimedwait, no
+ * wait) - only when none was pending before, so the application's own
+ * signals stay as they were - and the old mask is restored. Returns what
+ * write returned, with its errno.
+ */
+static ssize_t write_no_sigxfsz(int fd, const void *buf, size_t len)
+{
+	static const struct timespec now = { 0, 0 };
+	sigset_t xfsz, old, pending;
+	bool was_pending;
+	ssize_t n;
+	int e;
+
+	sigemptyset(&xfsz);
+	sigaddset(&xfsz, SIGXFSZ);
+	e = pthread_sigmask(SIG_BLOCK, &xfsz, &old);
+	if (e != 0) {
+		errno = e;
+		return -1; /* not written: better an error than a dead process */
+	}
+	was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGXFSZ) == 1;
+	do
+		n = write(fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	e = errno;
+	if (!was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGXFSZ) == 1)
+		while (sigtimedwait(&xfsz, NULL, &now) < 0 && errno == EINTR)
+			;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = e;
+	return n;
+}
+
 int aud_file_append(const char *path, const char *line, char *err, size_t errlen)
 {
 	struct stat st;
-	size_t len = strlen(line), total, done = 0, lead;
+	size_t len = strlen(line), total, done, lead;
 	char *buf = NULL;
 	const char *what;
+	bool locked;
 	off_t end;
 	ssize_t n;
-	int fd, rc = -1, nl, werr;
+	int fd, rc = -1, nl;
 
 	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
 	if (fd < 0) {
@@ -102,8 +144,8 @@ int aud_file_append(const char *path, const char *line, char *err, size_t errlen
 		       (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
-	(void)lock_file(fd); /* released by close() */
-	/* the size now, under the lock: where our line goes */
+	locked = lock_file(fd); /* released by close() */
+	/* the size now, under the lock if we have it: where our line goes */
 	if (fstat(fd, &st) != 0) {
 		pa_err(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
 		goto out;
@@ -112,6 +154,9 @@ int aud_file_append(const char *path, const char *line, char *err, size_t errlen
 	 * A file that does not end in a newline (a writer that crashed or
 	 * lost power mid-line) gets one first: the fragment stays as the
 	 * (unparseable) line it is, and ours starts on a line of its own.
+	 * Without the lock too: this only adds a byte, and at worst (another
+	 * writer ended the line in the meantime) makes an empty line, while
+	 * leaving it out would glue our line onto the fragment.
 	 */
 	nl = ends_with_newline(fd, st.st_size);
 	if (nl < 0) {
@@ -128,46 +173,47 @@ int aud_file_append(const char *path, const char *line, char *err, size_t errlen
 	buf[0] = '\n';
 	memcpy(buf + lead, line, len);
 	buf[lead + len] = '\n';
-	/* one write normally: O_APPEND keeps concurrent lines whole */
-	werr = 0;
-	while (done < total) {
-		n = write(fd, buf + done, total - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			werr = n < 0 ? errno : ENOSPC;
-			break;
-		}
-		done += (size_t)n;
+	/*
+	 * One write: O_APPEND keeps concurrent lines whole. A short write
+	 * (full file system, file size limit) is not continued: the rest
+	 * would only fail the same way (and, for the size limit, raise
+	 * SIGXFSZ again).
+	 */
+	n = write_no_sigxfsz(fd, buf, total);
+	if (n < 0 || n == 0) {
+		pa_err(err, errlen, "%s: write failed: %s", path,
+		       n < 0 ? strerror(errno) : "nothing written");
+		goto out;
 	}
+	done = (size_t)n;
 	if (done == total) {
 		rc = 0;
 		goto out;
 	}
-	if (done == 0) {
-		pa_err(err, errlen, "%s: write failed: %s", path, strerror(werr));
-		goto out;
-	}
 	/*
-	 * A short write (full file system, file size limit): take our
-	 * partial line back out, so that the next line is not glued onto
-	 * it - but only when nothing was appended after it (all our writers
-	 * take the lock, but the lock is advisory).
+	 * A short write: take our partial line back out, so that the next
+	 * line is not glued onto it - only under the lock (the size we check
+	 * could change before ftruncate otherwise, and the cut take another
+	 * writer's line with it), and only when nothing was appended after it
+	 * (all our writers take the lock, but the lock is advisory).
 	 */
 	end = lseek(fd, 0, SEEK_CUR);
-	if (end < (off_t)done || fstat(fd, &st) != 0) {
+	if (!locked) {
+		what = "the file's lock could not be taken, and cutting the file without it "
+		       "could cut another writer's line";
+	} else if (end < (off_t)done || fstat(fd, &st) != 0) {
 		what = strerror(errno);
 	} else if (st.st_size != end) {
 		what = "the file grew after it";
 	} else if (ftruncate(fd, end - (off_t)done) != 0) {
 		what = strerror(errno);
 	} else {
-		pa_err(err, errlen, "%s: short write (%zu of %zu bytes): %s; the partial line was "
-		       "removed", path, done, total, strerror(werr));
+		pa_err(err, errlen, "%s: short write (%zu of %zu bytes: file size limit or file "
+		       "system full); the partial line was removed", path, done, total);
 		goto out;
 	}
-	pa_err(err, errlen, "%s: short write (%zu of %zu bytes): %s; the partial line could not "
-	       "be removed: %s", path, done, total, strerror(werr), what);
+	pa_err(err, errlen, "%s: short write (%zu of %zu bytes: file size limit or file system "
+	       "full); the partial line could not be removed: %s", path, done, total, what);
 out:
 	free(buf);
 	if (close(fd) != 0 && rc == 0)

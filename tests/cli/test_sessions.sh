@@ -257,18 +257,26 @@ record() {
 		"${EXPIRES:-$(($(date +%s) + 600))}" "$6" "$(date +%s)" "$3" "$5" "$2" "$4" "${TASK:-null}" "$(id -u)" "$me" > "$1"
 	chmod 0600 "$1"
 }
-# key NAME: a key as the helper places it (permissions 0x0b3f0000: the helper,
-# in a session keyring of its own, revokes it as its owner), linked in this
-# shell's session keyring
+# ring SID: the session's keyring "pam_agent:SID" as the module makes it
+# (permissions 0x0b3f0000), linked in this shell's session keyring
+ring() {
+	r=$(keyctl newring "pam_agent:$1" @s) && keyctl setperm "$r" 0x0b3f0000 &&
+		echo "$r" >> "$work/serials" && echo "$r"
+}
+# key NAME RING: a key as the helper places it (permissions 0x0b3f0000: the
+# helper, in a session keyring of its own, revokes it as its owner), linked
+# in RING (close revokes only keys linked in the session's keyring) and in
+# this shell's session keyring
 key() {
 	k=$(keyctl add user "pam_agent:$1" "value-of-$1" @s) && keyctl setperm "$k" 0x0b3f0000 &&
-		echo "$k" >> "$work/serials" && echo "$k"
+		keyctl link "$k" "$2" && echo "$k" >> "$work/serials" && echo "$k"
 }
 
 # pid reuse: the pid lives (this shell), the start time is another one
 s1=$(newsid)
-k1=$(key g1)
-record "$SESS/$s1" "$s1" $$ 1 0 "[{\"grant\":\"g1\",\"serial\":$k1,\"expires_at\":1,\"handle\":\"h1\",\"revoke\":\"$work/revoke $work/r1.log\"}]"
+r1=$(ring "$s1")
+k1=$(key g1 "$r1")
+record "$SESS/$s1" "$s1" $$ 1 "$r1" "[{\"grant\":\"g1\",\"serial\":$k1,\"expires_at\":1,\"handle\":\"h1\",\"revoke\":\"$work/revoke $work/r1.log\"}]"
 expect "sessions: a reused pid counts as gone" 0 "pid reused" "$PAM_AGENT" sessions --config "$CONF"
 expect "reap: a session whose pid was reused is reaped" 0 "reaped $s1" "$PAM_AGENT" reap --config "$CONF"
 check "pid reuse: key revoked, broker told once, record removed" \
@@ -277,8 +285,9 @@ check "pid reuse: key revoked, broker told once, record removed" \
 
 # a live owner with the right start time is left alone
 s2=$(newsid)
-k2=$(key g2)
-record "$SESS/$s2" "$s2" $$ "$(starttime $$)" 0 "[{\"grant\":\"g2\",\"serial\":$k2,\"expires_at\":1,\"handle\":null,\"revoke\":null}]"
+r2=$(ring "$s2")
+k2=$(key g2 "$r2")
+record "$SESS/$s2" "$s2" $$ "$(starttime $$)" "$r2" "[{\"grant\":\"g2\",\"serial\":$k2,\"expires_at\":1,\"handle\":null,\"revoke\":null}]"
 expect "reap: same pid and start time: alive, left alone" 0 "alive $s2" \
 	"$PAM_AGENT" reap --config "$CONF" --verbose
 check "live owner: key still readable, record kept" \
@@ -288,11 +297,13 @@ rm -f "$SESS/$s2"
 # F5: a session past its expiry (max_session) is reaped although its owner
 # lives on (this shell, same start time): key revoked, broker told, audited
 s2e=$(newsid)
-k2e=$(key g2e)
-EXPIRES=$(($(date +%s) - 5)) record "$SESS/$s2e" "$s2e" $$ "$(starttime $$)" 0 "[{\"grant\":\"g2e\",\"serial\":$k2e,\"expires_at\":1,\"handle\":\"h2e\",\"revoke\":\"$work/revoke $work/r2e.log\"}]"
+r2e=$(ring "$s2e")
+k2e=$(key g2e "$r2e")
+EXPIRES=$(($(date +%s) - 5)) record "$SESS/$s2e" "$s2e" $$ "$(starttime $$)" "$r2e" "[{\"grant\":\"g2e\",\"serial\":$k2e,\"expires_at\":1,\"handle\":\"h2e\",\"revoke\":\"$work/revoke $work/r2e.log\"}]"
 s2f=$(newsid)
-k2f=$(key g2f)
-record "$SESS/$s2f" "$s2f" $$ "$(starttime $$)" 0 "[{\"grant\":\"g2f\",\"serial\":$k2f,\"expires_at\":1,\"handle\":\"h2f\",\"revoke\":\"$work/revoke $work/r2f.log\"}]"
+r2f=$(ring "$s2f")
+k2f=$(key g2f "$r2f")
+record "$SESS/$s2f" "$s2f" $$ "$(starttime $$)" "$r2f" "[{\"grant\":\"g2f\",\"serial\":$k2f,\"expires_at\":1,\"handle\":\"h2f\",\"revoke\":\"$work/revoke $work/r2f.log\"}]"
 expect "reap --dry-run: an expired session with a live owner would be reaped" 0 \
 	"would reap $s2e: expired: its max_session ended at" "$PAM_AGENT" reap --config "$CONF" --dry-run
 expect "reap: an expired session with a live owner is reaped" 0 "reaped $s2e: expired" \
@@ -311,10 +322,11 @@ rm -f "$SESS/$s2f"
 # a record with "task":"" (tokens with an empty task, before verification
 # refused them) is still reaped, not left unreadable forever
 s2t=$(newsid)
-k2t=$(key g2t)
+r2t=$(ring "$s2t")
+k2t=$(key g2t "$r2t")
 sh -c 'exit 0' & dead=$!
 wait $dead
-TASK='""' record "$SESS/$s2t" "$s2t" "$dead" 1 0 "[{\"grant\":\"g2t\",\"serial\":$k2t,\"expires_at\":1,\"handle\":null,\"revoke\":\"$work/revoke $work/r2t.log\"}]"
+TASK='""' record "$SESS/$s2t" "$s2t" "$dead" 1 "$r2t" "[{\"grant\":\"g2t\",\"serial\":$k2t,\"expires_at\":1,\"handle\":null,\"revoke\":\"$work/revoke $work/r2t.log\"}]"
 expect "reap: a record with an empty task is reaped" 0 "reaped $s2t" "$PAM_AGENT" reap --config "$CONF"
 check "empty task: key revoked, broker told, record removed" \
 	sh -c '! keyctl print "$1" >/dev/null 2>&1 && test "$(wc -l < "$2")" -eq 1 && test ! -e "$3"' \
@@ -339,9 +351,10 @@ check "reused serials: the other key and keyring live on, broker told once" \
 
 # a broker revocation that fails: exit 1, the record keeps only what is left
 s4=$(newsid)
-k4a=$(key g4a)
-k4b=$(key g4b)
-record "$SESS/$s4" "$s4" "$dead" 1 0 "[{\"grant\":\"g4a\",\"serial\":$k4a,\"expires_at\":1,\"handle\":\"a\",\"revoke\":\"$work/revoke $work/r4a.log\"},{\"grant\":\"g4b\",\"serial\":$k4b,\"expires_at\":1,\"handle\":\"b\",\"revoke\":\"$work/flaky $work/r4b.log\"}]"
+r4=$(ring "$s4")
+k4a=$(key g4a "$r4")
+k4b=$(key g4b "$r4")
+record "$SESS/$s4" "$s4" "$dead" 1 "$r4" "[{\"grant\":\"g4a\",\"serial\":$k4a,\"expires_at\":1,\"handle\":\"a\",\"revoke\":\"$work/revoke $work/r4a.log\"},{\"grant\":\"g4b\",\"serial\":$k4b,\"expires_at\":1,\"handle\":\"b\",\"revoke\":\"$work/flaky $work/r4b.log\"}]"
 expect "reap: a failing broker revocation: exit 1, record kept" 1 "FAILED $s4" \
 	"$PAM_AGENT" reap --config "$CONF"
 check "failing broker: both keys revoked, the record keeps only g4b" test \
@@ -359,8 +372,9 @@ s5=$(newsid)
 printf '{"sid":"%s", not json' "$s5" > "$SESS/$s5"
 chmod 0600 "$SESS/$s5"
 s6=$(newsid)
-k6=$(key g6)
-record "$SESS/$s6" "$s6" "$dead" 1 0 "[{\"grant\":\"g6\",\"serial\":$k6,\"expires_at\":1,\"handle\":null,\"revoke\":null}]"
+r6=$(ring "$s6")
+k6=$(key g6 "$r6")
+record "$SESS/$s6" "$s6" "$dead" 1 "$r6" "[{\"grant\":\"g6\",\"serial\":$k6,\"expires_at\":1,\"handle\":null,\"revoke\":null}]"
 chmod 0644 "$SESS/$s6"
 s7=$(newsid)
 ln -s "$SESS/$s6" "$SESS/$s7"

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -641,49 +642,116 @@ static int emit_one(const char *path, const char *agent, char *err, size_t errle
 	return rc;
 }
 
+/* How a short_write_child treats SIGXFSZ. */
+enum xfsz {
+	XFSZ_IGNORED, /* SIG_IGN: what a full file system does with ENOSPC */
+	XFSZ_DEFAULT, /* SIG_DFL and unblocked: what su or sshd inherit, kills */
+	XFSZ_PENDING, /* SIG_DFL, blocked, one already pending (the host's own) */
+};
+
 /*
- * L3: a short write (here EFBIG from RLIMIT_FSIZE, with SIGXFSZ ignored:
- * what a full file system does with ENOSPC) is reported and its partial
- * line taken back out; the next event is a line of its own. In a child,
- * as the limit is per process.
+ * In a child (the file size limit is per process): limits files to room
+ * bytes past the current size of path, emits a line that does not fit,
+ * and exits 0 only when the call failed with want and want2 in its error,
+ * the file is then extra bytes longer than before, and the signal state
+ * is as it was (nothing of ours pending, the mask restored). The parent
+ * sees a child killed by SIGXFSZ as a signal status.
+ */
+static pid_t short_write_child(const char *path, enum xfsz mode, off_t room, const char *want,
+			       const char *want2, off_t extra)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		off_t before = file_size(path);
+		sigset_t set, mask, pending;
+		struct rlimit rl;
+		char err[512];
+
+		sigemptyset(&set);
+		sigaddset(&set, SIGXFSZ);
+		signal(SIGXFSZ, mode == XFSZ_IGNORED ? SIG_IGN : SIG_DFL);
+		if (sigprocmask(mode == XFSZ_PENDING ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL) != 0)
+			_exit(9);
+		if (mode == XFSZ_PENDING && raise(SIGXFSZ) != 0)
+			_exit(9);
+		if (getrlimit(RLIMIT_FSIZE, &rl) != 0)
+			_exit(10);
+		rl.rlim_cur = (rlim_t)(before + room);
+		if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+			_exit(11);
+		if (emit_one(path, "spiffe://example.org/second", err, sizeof(err)) != -1)
+			_exit(12);
+		if (strstr(err, want) == NULL || strstr(err, want2) == NULL) {
+			fprintf(stderr, "unexpected error: %s\n", err);
+			_exit(13);
+		}
+		if (file_size(path) != before + extra) {
+			fprintf(stderr, "size %lld, was %lld\n", (long long)file_size(path),
+				(long long)before);
+			_exit(14);
+		}
+		if (sigprocmask(SIG_BLOCK, NULL, &mask) != 0 || sigpending(&pending) != 0)
+			_exit(15);
+		if (sigismember(&mask, SIGXFSZ) != (mode == XFSZ_PENDING)) {
+			fprintf(stderr, "the signal mask was not restored\n");
+			_exit(16);
+		}
+		if (mode == XFSZ_PENDING) {
+			/* the host's own signal is still there, once */
+			static const struct timespec now = { 0, 0 };
+
+			if (sigismember(&pending, SIGXFSZ) != 1) {
+				fprintf(stderr, "the pending SIGXFSZ was taken\n");
+				_exit(17);
+			}
+			if (sigtimedwait(&set, NULL, &now) != SIGXFSZ || sigpending(&pending) != 0)
+				_exit(18);
+		}
+		if (sigismember(&pending, SIGXFSZ) != 0) {
+			fprintf(stderr, "a SIGXFSZ was left pending\n");
+			_exit(19);
+		}
+		_exit(0);
+	}
+	return pid;
+}
+
+/* Waits for a short_write_child; fails the test unless it exited 0. */
+static void child_ok(pid_t pid)
+{
+	int status;
+
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (WIFSIGNALED(status))
+		fail_msg("the writer was killed by signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/*
+ * L3: a short write (here from RLIMIT_FSIZE) is reported and its partial
+ * line taken back out; the next event is a line of its own. With SIGXFSZ
+ * ignored (what a full file system does with ENOSPC) and with its default
+ * action, which kills the process unless the writer blocks it: an agent
+ * can `ulimit -f` before su, and su (which keeps the limit) must survive
+ * to close the session. Also with no room at all (the write fails).
  */
 static void test_short_write_rolled_back(void **state)
 {
 	struct fx *f = *state;
 	char err[512];
-	pid_t pid;
-	int status;
 
 	assert_int_equal(emit_one(f->path, "spiffe://example.org/first", err, sizeof(err)), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		off_t before = file_size(f->path);
-		struct rlimit rl;
-
-		signal(SIGXFSZ, SIG_IGN);
-		if (getrlimit(RLIMIT_FSIZE, &rl) != 0)
-			_exit(10);
-		/* room for 40 more bytes: the next line is cut in the middle */
-		rl.rlim_cur = (rlim_t)before + 40;
-		if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
-			_exit(11);
-		if (emit_one(f->path, "spiffe://example.org/second", err, sizeof(err)) != -1)
-			_exit(12);
-		if (file_size(f->path) != before) {
-			fprintf(stderr, "size %lld, was %lld\n", (long long)file_size(f->path),
-				(long long)before);
-			_exit(14);
-		}
-		if (strstr(err, "short write") == NULL || strstr(err, "partial line was removed") == NULL) {
-			fprintf(stderr, "unexpected error: %s\n", err);
-			_exit(13);
-		}
-		_exit(0);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	/* room for 40 more bytes: the next line is cut in the middle */
+	child_ok(short_write_child(f->path, XFSZ_IGNORED, 40, "short write (40 of ",
+				   "the partial line was removed", 0));
+	child_ok(short_write_child(f->path, XFSZ_DEFAULT, 40, "short write (40 of ",
+				   "the partial line was removed", 0));
+	child_ok(short_write_child(f->path, XFSZ_DEFAULT, 0, "write failed: File too large",
+				   "", 0));
 	/* with room again, the next event is a whole, parseable line */
 	assert_int_equal(emit_one(f->path, "spiffe://example.org/third", err, sizeof(err)), 0);
 	{
@@ -694,6 +762,56 @@ static void test_short_write_rolled_back(void **state)
 		assert_non_null(strstr(text, "spiffe://example.org/third"));
 		free(text);
 	}
+}
+
+/*
+ * The writer blocks SIGXFSZ only around its write and takes back only the
+ * SIGXFSZ its write raised: one the application had pending (blocked)
+ * before stays pending, and its mask is restored.
+ */
+static void test_sigxfsz_of_the_host_kept(void **state)
+{
+	struct fx *f = *state;
+	char err[512];
+
+	assert_int_equal(emit_one(f->path, "spiffe://example.org/first", err, sizeof(err)), 0);
+	child_ok(short_write_child(f->path, XFSZ_PENDING, 40, "short write (40 of ",
+				   "the partial line was removed", 0));
+}
+
+/*
+ * Without the lock (someone holds it past the bounded wait) a short write
+ * is reported but the file is not cut: the size checked before ftruncate
+ * could change in between, and the cut take another writer's line. The
+ * fragment stays, and the next line still starts on a line of its own.
+ */
+static void test_short_write_without_lock_not_cut(void **state)
+{
+	struct fx *f = *state;
+	char err[512], *text, *nl;
+	off_t before;
+	int fd;
+
+	assert_int_equal(emit_one(f->path, "spiffe://example.org/first", err, sizeof(err)), 0);
+	before = file_size(f->path);
+	fd = open(f->path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	child_ok(short_write_child(f->path, XFSZ_IGNORED, 40, "short write (40 of ",
+				   "the partial line could not be removed: the file's lock could "
+				   "not be taken", 40));
+	close(fd);
+	assert_int_equal(file_size(f->path), before + 40);
+	assert_int_equal(emit_one(f->path, "spiffe://example.org/third", err, sizeof(err)), 0);
+	text = slurp(f->path);
+	/* first line, the 40-byte fragment on a line of its own, the third line */
+	nl = strchr(text, '\n');
+	assert_non_null(nl);
+	assert_int_equal(nl + 1 - text, before);
+	assert_int_equal(text[before + 40], '\n');
+	assert_int_equal(check_lines(text + before + 41), 1);
+	assert_non_null(strstr(text + before + 41, "spiffe://example.org/third"));
+	free(text);
 }
 
 /* L3: a fragment left by a crash mid-line stays a line of its own. */
@@ -719,21 +837,38 @@ static void test_partial_tail_gets_newline(void **state)
 	free(text);
 }
 
+/* Milliseconds on the monotonic clock. */
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /*
  * The lock is flock(2), which any reader of a 0640 log could take: a
- * writer waits a bounded time for it, then writes anyway (still one
- * O_APPEND write), so a reader cannot stall logins.
+ * writer waits a bounded time for it (2 s), then writes anyway (still one
+ * O_APPEND write), so a reader cannot stall logins for longer. That the
+ * lock is tried at all shows in the time the call takes while a holder
+ * keeps it: at least the 2 s (a lower bound only, no upper one).
  */
 static void test_lock_holder_cannot_stall(void **state)
 {
 	struct fx *f = *state;
 	char err[256], *text;
+	long long t0, took;
 	int fd;
 
 	fd = open(f->path, O_RDONLY | O_CREAT, 0600);
 	assert_true(fd >= 0);
 	assert_int_equal(flock(fd, LOCK_EX), 0);
+	t0 = now_ms();
 	assert_int_equal(emit_one(f->path, "spiffe://example.org/a", err, sizeof(err)), 0);
+	took = now_ms() - t0;
+	if (took < 2000)
+		fail_msg("the writer took %lld ms with the lock held: it did not wait for it",
+			 took);
 	close(fd);
 	text = slurp(f->path);
 	assert_int_equal(check_lines(text), 1);
@@ -873,6 +1008,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_file_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_emit_reports_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_short_write_rolled_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sigxfsz_of_the_host_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_short_write_without_lock_not_cut, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_partial_tail_gets_newline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_holder_cannot_stall, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_syslog_line, setup, teardown),

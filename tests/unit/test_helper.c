@@ -1302,6 +1302,102 @@ static void test_close_checks_what_serial_names(void **state)
 	keyctl_unlink(victim_ring, KEY_SPEC_SESSION_KEYRING);
 }
 
+/*
+ * A key's description ("pam_agent:<grant>") carries no session: when a
+ * serial of session A's record is reused by session B's key of the same
+ * grant, close for A must not revoke it. close revokes a key only when it
+ * is linked in A's own keyring; when that ring is not named, gone or
+ * unreadable, it cannot tell and revokes nothing (reported not revoked).
+ */
+static void test_close_leaves_other_sessions_key(void **state)
+{
+	struct fx *f = *state;
+	struct hp_keys keys = { 0 };
+	struct hp_close_results res = { 0 };
+	struct hp_key k[2];
+	char err[ERRLEN], sid_b[40], sid_c[40];
+	int32_t ring_b, ring_c, key_a, key_b;
+	char *v;
+
+	need_helper(f);
+	/* session A is the fixture's; session B has a key of the same grant */
+	new_sid(sid_b, sizeof(sid_b));
+	ring_b = kr_session_create(sid_b, 600, err, sizeof(err));
+	if (ring_b <= 0)
+		fail_msg("kr_session_create: %s", err);
+	key_a = kr_key_add(f->ring, "tickets-rw", "value-of-a", 10, 60, err, sizeof(err));
+	assert_true(key_a > 0);
+	key_b = kr_key_add(ring_b, "tickets-rw", "value-of-b", 10, 60, err, sizeof(err));
+	assert_true(key_b > 0);
+	/* keep B's key reachable (and A's) after their rings are revoked, to check them */
+	assert_int_equal(keyctl_link(key_a, KEY_SPEC_SESSION_KEYRING), 0);
+	assert_int_equal(keyctl_link(key_b, KEY_SPEC_SESSION_KEYRING), 0);
+	memset(k, 0, sizeof(k));
+	k[0].grant = (char *)"tickets-rw";
+	k[0].serial = key_b; /* A's record, the serial now names B's key */
+	keys.v = k;
+	keys.n = 1;
+
+	/* no ring in the request: cannot tell whose key it is, left alone */
+	if (hp_close(f->helper, 20, f->sid, 0, AGENT, &keys, &res, err, sizeof(err)) != 0)
+		fail_msg("hp_close: %s", err);
+	assert_int_equal(res.n, 1);
+	assert_false(res.v[0].revoked);
+	assert_false(res.ok);
+	assert_non_null(res.v[0].note);
+	assert_contains(res.v[0].note, "cannot be verified as this session's");
+	hp_close_results_clear(&res);
+	v = key_value(key_b);
+	assert_non_null(v);
+	assert_string_equal(v, "value-of-b");
+	free(v);
+
+	/* a ring that is gone (revoked): cannot tell either, left alone */
+	new_sid(sid_c, sizeof(sid_c));
+	ring_c = kr_session_create(sid_c, 600, err, sizeof(err));
+	assert_true(ring_c > 0);
+	assert_int_equal(kr_session_revoke(ring_c, err, sizeof(err)), 0);
+	if (hp_close(f->helper, 20, sid_c, ring_c, AGENT, &keys, &res, err, sizeof(err)) != 0)
+		fail_msg("hp_close: %s", err);
+	assert_int_equal(res.n, 1);
+	assert_false(res.v[0].revoked);
+	assert_non_null(res.v[0].note);
+	assert_contains(res.v[0].note, "cannot be read");
+	hp_close_results_clear(&res);
+	v = key_value(key_b);
+	assert_non_null(v);
+	assert_string_equal(v, "value-of-b");
+	free(v);
+
+	/* session A's close naming its own key and B's: only A's is revoked */
+	k[1].grant = (char *)"tickets-rw";
+	k[1].serial = key_a;
+	keys.n = 2;
+	if (hp_close(f->helper, 20, f->sid, f->ring, AGENT, &keys, &res, err, sizeof(err)) != 0)
+		fail_msg("hp_close: %s", err);
+	assert_int_equal(res.n, 2);
+	assert_true(res.v[0].revoked); /* ours is gone: the serial names another key */
+	assert_non_null(res.v[0].note);
+	assert_contains(res.v[0].note, "not in session");
+	assert_contains(res.v[0].note, "left alone");
+	assert_true(res.v[1].revoked);
+	assert_null(res.v[1].note);
+	assert_true(res.ring_revoked);
+	hp_close_results_clear(&res);
+	v = key_value(key_b);
+	assert_non_null(v);
+	assert_string_equal(v, "value-of-b");
+	free(v);
+	errno = 0;
+	assert_null(key_value(key_a));
+	assert_int_equal(errno, EKEYREVOKED);
+
+	assert_int_equal(kr_session_revoke(ring_b, err, sizeof(err)), 0);
+	keyctl_revoke(key_b);
+	keyctl_unlink(key_a, KEY_SPEC_SESSION_KEYRING);
+	keyctl_unlink(key_b, KEY_SPEC_SESSION_KEYRING);
+}
+
 /* ---- the helper program itself ---------------------------------------------------- */
 
 static void test_helper_refuses_terminal(void **state)
@@ -1807,6 +1903,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_brokers_own_session_keyring, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_brokers_run_in_root_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_helper_chdirs_itself, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_leaves_other_sessions_key, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_close_checks_what_serial_names, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_helper_refuses_terminal, setup, teardown),
