@@ -1,6 +1,6 @@
 /*
- * handoff.h - the identity hand-off record (docs/sessions.md, "Identity
- * across processes"): what an allowing account phase leaves in
+ * handoff.h - the identity hand-off record (docs/handoff.md): what an
+ * allowing account phase leaves in
  * STATE_DIR/handoff for the process that opens the session when the
  * application authenticated in another process (sshd's keyboard-interactive
  * child). The record holds the verified identity (never the token), the
@@ -23,7 +23,7 @@
 
 /* The handle: 16 random bytes, hex. */
 #define HO_HANDLE_LEN 32
-/* Seconds a record may wait for its session (docs/sessions.md). */
+/* Seconds a record may wait for its session (docs/handoff.md). */
 #define HO_TTL 60
 /* Largest record read. */
 #define HO_RECORD_MAX (64 * 1024)

@@ -111,11 +111,14 @@ struct pa_context {
 	bool have_decision;	      /* set by an allowing account phase */
 	struct pol_decision decision;
 	struct pa_session session;
-	/* the hand-off record this handle wrote (docs/sessions.md, "Identity
-	 * across processes"): its handle, where, and by which process */
+	/* the hand-off record this handle wrote (docs/handoff.md): its
+	 * handle, where, and by which process */
 	char handoff[33];
 	char *handoff_dir;
 	pid_t handoff_pid;
+	/* a hand-off presented to this handle was refused: no session, even
+	 * with "optional" (an application may ignore a failed setcred) */
+	bool handoff_refused;
 };
 
 /*
@@ -161,8 +164,8 @@ int pa_open_session(struct pa_call *call);
 int pa_close_session(struct pa_call *call);
 
 /*
- * The identity hand-off (pam_agent/handoff.c, docs/sessions.md "Identity
- * across processes"). pa_handoff_offer, at the end of an allowing account
+ * The identity hand-off (pam_agent/handoff.c, docs/handoff.md).
+ * pa_handoff_offer, at the end of an allowing account
  * phase: writes the record and puts its handle into the PAM environment;
  * returns 0, or -1 after logging (the account phase then refuses).
  * pa_handoff_claim, first thing in setcred and open_session: removes the

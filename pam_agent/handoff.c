@@ -1,6 +1,6 @@
 /*
  * handoff.c - identity across the processes of one application
- * (docs/sessions.md, "Identity across processes").
+ * (docs/handoff.md).
  *
  * sshd's keyboard-interactive authentication runs pam_authenticate and
  * pam_acct_mgmt in a forked child, which sends only its PAM environment
@@ -282,8 +282,14 @@ int pa_handoff_claim(struct pa_call *call)
 	char handle[HO_HANDLE_LEN + 1], shown[PA_ESCAPE_MAX];
 	int ret;
 
-	if (value == NULL)
+	if (value == NULL) {
+		if (ctx != NULL && ctx->handoff_refused) {
+			pa_log_failure(call, NULL, "the identity hand-off presented to this handle "
+				       "was refused: no session");
+			return PAM_PERM_DENIED;
+		}
 		return PAM_SUCCESS;
+	}
 	if (!ho_handle_valid(value)) {
 		pa_escape(value, strlen(value), shown, sizeof(shown));
 		if (pam_putenv(call->pamh, HO_ENV) != PAM_SUCCESS) {
@@ -295,6 +301,9 @@ int pa_handoff_claim(struct pa_call *call)
 			       "this handle has its own identity", shown);
 			return PAM_SUCCESS;
 		}
+		ctx = pa_context_get(call);
+		if (ctx != NULL)
+			ctx->handoff_refused = true;
 		return refuse(call, NULL, NULL, shown, "not a hand-off handle (forged)");
 	}
 	memcpy(handle, value, sizeof(handle));
@@ -322,6 +331,8 @@ int pa_handoff_claim(struct pa_call *call)
 		return PAM_BUF_ERR;
 	}
 	ret = restore(call, ctx, handle);
+	if (ret != PAM_SUCCESS)
+		ctx->handoff_refused = true;
 	pa_overwrite(handle, sizeof(handle));
 	return ret;
 }

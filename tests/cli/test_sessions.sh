@@ -389,8 +389,7 @@ check "untrusted records are left in place, their key untouched" \
 	sh "$SESS/$s5" "$SESS/$s6" "$SESS/$s7" "$k6"
 rm -f "$SESS/$s5" "$SESS/$s6" "$SESS/$s7" "$SESS"/*.tmp "$SESS/notes.txt"
 
-# identity hand-off records (docs/sessions.md, "Identity across
-# processes"): one never taken and older than its 60 s is removed, and so is
+# identity hand-off records (docs/handoff.md): one never taken and older than its 60 s is removed, and so is
 # an old tombstone; fresh ones stay, other names are left alone
 HO=$work/state/handoff
 mkdir -p -m 0700 "$HO"

@@ -1,6 +1,6 @@
 /*
  * test_handoff.c - identity across the processes of one application
- * (docs/sessions.md, "Identity across processes"), through the real
+ * (docs/handoff.md), through the real
  * Linux-PAM library, the real helper and a broker:
  *
  * - what sshd does with keyboard-interactive: pam_start in the parent,
@@ -49,6 +49,7 @@
 #define BOT "spiffe://example.org/agents/bot"
 #define SERVICE "pa-handoff"
 #define OTHER_SERVICE "pa-handoff-other"
+#define OPTIONAL_SERVICE "pa-handoff-optional"
 #define RHOST "192.0.2.7"
 #define STACK "auth required @MODULE@ config=@DIR@/policy.conf\n" \
 	      "account required @MODULE@ config=@DIR@/policy.conf\n" \
@@ -57,6 +58,10 @@
 static const struct pa_service services[] = {
 	{ SERVICE, STACK },
 	{ OTHER_SERVICE, STACK },
+	{ OPTIONAL_SERVICE, "auth required @MODULE@ config=@DIR@/policy.conf\n"
+			    "account required @MODULE@ config=@DIR@/policy.conf optional\n"
+			    "session required @MODULE@ config=@DIR@/policy.conf optional\n"
+			    "session required pam_permit.so\n" },
 	{ NULL, NULL },
 };
 
@@ -73,9 +78,11 @@ static const char policy[] =
 	"class = read\n"
 	"[service " OTHER_SERVICE "]\n"
 	"class = read\n"
+	"[service " OPTIONAL_SERVICE "]\n"
+	"class = read\n"
 	"[agent spiffe://example.org/agents/*]\n"
 	"users = @USER@\n"
-	"services = " SERVICE " " OTHER_SERVICE "\n"
+	"services = " SERVICE " " OTHER_SERVICE " " OPTIONAL_SERVICE "\n"
 	"grants = lease\n"
 	"[grant lease]\n"
 	"class = read\n"
@@ -340,8 +347,9 @@ static int present(struct txn *t, const char *service, const char *user, const c
 	rv = pam_setcred(u.pamh, PAM_ESTABLISH_CRED);
 	/* refused or not, the handle is gone from the PAM environment */
 	assert_false(env_has_handoff(u.pamh));
+	/* a refused hand-off opens no session afterwards either */
 	if (rv != PAM_SUCCESS)
-		EXPECT(pam_open_session(u.pamh, 0), PAM_SESSION_ERR);
+		EXPECT(pam_open_session(u.pamh, 0), PAM_PERM_DENIED);
 	txn_end(&u);
 	return rv;
 }
@@ -443,7 +451,7 @@ static void test_late_handle(void **state)
 	EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_PERM_DENIED);
 	expect_log("refused: expired");
 	assert_false(env_has_handoff(t.pamh));
-	EXPECT(pam_open_session(t.pamh, 0), PAM_SESSION_ERR);
+	EXPECT(pam_open_session(t.pamh, 0), PAM_PERM_DENIED);
 	assert_int_equal(audit_has("credential_placed", "ok", NULL), 0);
 	txn_end(&t);
 }
@@ -472,6 +480,30 @@ static void test_forged_handle(void **state)
 	EXPECT(pam_setcred(u.pamh, PAM_ESTABLISH_CRED), PAM_SUCCESS);
 	assert_false(env_has_handoff(u.pamh));
 	txn_end(&u);
+}
+
+/*
+ * "optional" on the session line, and an application that ignores a failed
+ * setcred (sudo does): a refused hand-off still opens no session, where a
+ * handle without any identity would be ignored
+ */
+static void test_refused_handoff_is_not_ignored(void **state)
+{
+	struct txn t;
+
+	(void)state;
+	txn_start(&t, OPTIONAL_SERVICE, RHOST);
+	assert_int_equal(pam_putenv(t.pamh, "PAM_AGENT_HANDOFF=0123456789abcdef0123456789abcdef"),
+			 PAM_SUCCESS);
+	EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_PERM_DENIED);
+	EXPECT(pam_open_session(t.pamh, 0), PAM_PERM_DENIED);
+	expect_log("was refused: no session");
+	txn_end(&t);
+	/* the same stack without any hand-off: pam_agent ignores it, as before */
+	txn_start(&t, OPTIONAL_SERVICE, RHOST);
+	EXPECT(pam_open_session(t.pamh, 0), PAM_SUCCESS);
+	EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
+	txn_end(&t);
 }
 
 /* presented for another user, service or rhost: refused, and used up */
@@ -653,6 +685,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup(test_replayed_handle, reset),
 		cmocka_unit_test_setup(test_late_handle, reset),
 		cmocka_unit_test_setup(test_forged_handle, reset),
+		cmocka_unit_test_setup(test_refused_handoff_is_not_ignored, reset),
 		cmocka_unit_test_setup(test_handle_bound_to_user_service_rhost, reset),
 		cmocka_unit_test_setup(test_not_the_parent, reset),
 		cmocka_unit_test_setup(test_untrusted_record, reset),

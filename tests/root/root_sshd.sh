@@ -13,7 +13,7 @@
 #  - expired, other-audience and replayed tokens are refused;
 #  - keyboard-interactive authenticates in a forked child of sshd's monitor:
 #    the identity reaches the monitor through the hand-off record
-#    (docs/sessions.md, "Identity across processes"), whose handle never
+#    (docs/handoff.md), whose handle never
 #    reaches the session's environment; a handle planted in the PAM
 #    environment (pam_env.so reading a file of the test, standing for any
 #    module or file that sets PAM environment variables) is refused for
