@@ -113,6 +113,8 @@ int pa_handoff_offer(struct pa_call *call, const struct pol_config *cfg,
 	pa_overwrite(env, sizeof(env));
 	memcpy(ctx->handoff, handle, sizeof(ctx->handoff));
 	ctx->handoff_pid = getpid();
+	/* an allowing account phase in this process supersedes an earlier refused hand-off */
+	ctx->handoff_refused = false;
 	pa_overwrite(handle, sizeof(handle));
 	pa_debug(call, "hand-off record written for the session phase (%.8s…)", ctx->handoff);
 	return 0;
