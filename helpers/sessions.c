@@ -1040,7 +1040,7 @@ int cmd_reap(int argc, char **argv)
 	if (open_state(&r) != 0)
 		goto out;
 	if (!r.dry_run) {
-		/* identity hand-off records never taken (docs/sessions.md) */
+		/* identity hand-off records never taken (docs/handoff.md) */
 		long gone = ho_reap(r.state_dir, now, err, sizeof(err));
 
 		if (gone < 0) {

@@ -184,7 +184,8 @@ void pa_handoff_forget(pam_handle_t *pamh, struct pa_context *ctx, bool silent);
 /*
  * Revokes the session's keys (kernel and brokers, through the helper; the
  * kernel alone when the helper fails), removes its record, audits and logs
- * when call is not NULL (the pam_set_data destructor has no call). Returns
+ * when call is not NULL (the pam_set_data destructor makes one from the
+ * handle and the session's config=). Returns
  * 0 when everything was revoked, -1 otherwise.
  */
 int pa_session_close(struct pa_call *call, const struct pol_config *cfg,
