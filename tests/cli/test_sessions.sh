@@ -392,7 +392,7 @@ rm -f "$SESS/$s5" "$SESS/$s6" "$SESS/$s7" "$SESS"/*.tmp "$SESS/notes.txt"
 # identity hand-off records (docs/handoff.md): one never taken and older than its 60 s is removed, and so is
 # an old tombstone; fresh ones stay, other names are left alone
 HO=$work/state/handoff
-mkdir -p -m 0700 "$HO"
+mkdir -m 0700 "$HO"
 ho_old=$HO/$(newsid)$(newsid) ho_used=$HO/$(newsid)$(newsid).used ho_new=$HO/$(newsid)$(newsid)
 : > "$ho_old"
 : > "$ho_used"
