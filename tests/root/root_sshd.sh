@@ -17,7 +17,9 @@
 #    reaches the session's environment; a handle planted in the PAM
 #    environment (pam_env.so reading a file of the test, standing for any
 #    module or file that sets PAM environment variables) is refused for
-#    keyboard-interactive and ignored for password logins.
+#    keyboard-interactive and ignored for password logins: a forged one, a
+#    replayed one (captured by pam_exec, taken by its own login), and a live
+#    one leaked from another connection.
 . "$(dirname "$0")/lib.sh"
 pa_root_require "root_sshd.sh" keyctl useradd userdel setpriv ssh ssh-keygen ss timeout
 if [ ! -x /usr/sbin/sshd ]; then
@@ -59,9 +61,19 @@ umask 022
 : > "$work/planted.env"
 : > "$work/empty.conf"
 chmod 0644 "$work/planted.env" "$work/empty.conf"
+# pam_exec after the account line: writes down each hand-off handle the
+# account phase made (in sshd's authentication child for
+# keyboard-interactive), the way a leak would reveal one
+cat > "$work/capture" <<EOF
+#!/bin/sh
+[ -n "\${PAM_AGENT_HANDOFF:-}" ] && echo "\$PAM_AGENT_HANDOFF" >> "$work/captured"
+exit 0
+EOF
+chmod 0755 "$work/capture"
 svc=$(pa_root_service "auth optional pam_env.so conffile=$work/empty.conf envfile=$work/planted.env
 auth required @MODULE@ config=$CONF
 account required @MODULE@ config=$CONF
+account optional pam_exec.so quiet $work/capture
 session optional pam_keyinit.so force revoke
 session required @MODULE@ config=$CONF")
 G1=one_$tag G2=two_$tag
@@ -257,6 +269,7 @@ refused() {
 
 session_case password
 session_case keyboard-interactive
+kbd_handle=$(tail -n 1 "$work/captured" 2>/dev/null)
 check "keyboard-interactive: the identity came from sshd's authentication child" \
 	grep -q "identity handed over from the account phase of process" "$work/audit.log"
 check "no hand-off record is left after the logins" \
@@ -286,6 +299,27 @@ check "keyboard-interactive: a planted (forged) handle refuses the login, nothin
 	sh -c '[ "$1" != 0 ] && [ ! -e "$2" ]' sh "$rc" "$work/box/ran"
 check "the forged handle is refused with its reason in the audit file" \
 	grep -q "identity hand-off .* refused: no such hand-off record" "$work/audit.log"
+# that login's own handle, never taken (the planted one replaced it): live
+# for a minute, and now known to whoever read it
+leaked=$(tail -n 1 "$work/captured" 2>/dev/null)
+# planted NAME HANDLE AUDIT-TEXT: a keyboard-interactive login with HANDLE
+# planted over its own is refused, nothing runs, the audit says why
+planted() {
+	printf 'PAM_AGENT_HANDOFF=%s\n' "$2" > "$work/planted.env"
+	mint "$work/tok.planted" --aud "$AUD"
+	rm -f "$work/box/ran"
+	login keyboard-interactive "$work/tok.planted" "touch $work/box/ran" > "$work/planted.out" 2>&1
+	rc=$?
+	check "keyboard-interactive: $1 refuses the login, nothing runs" \
+		sh -c '[ "$1" != 0 ] && [ ! -e "$2" ]' sh "$rc" "$work/box/ran"
+	check "keyboard-interactive: $1 is refused in the audit file: $3" \
+		grep -q "identity hand-off $(printf '%.8s' "$2")[^ ]* refused: $3" "$work/audit.log"
+}
+check "the account phases' handles were captured" \
+	sh -c '[ ${#1} = 32 ] && [ ${#2} = 32 ] && [ "$1" != "$2" ]' sh "$kbd_handle" "$leaked"
+planted "the handle of an earlier login (taken then)" "$kbd_handle" "it was already used (a replay)"
+planted "a live handle of another connection" "$leaked" \
+	"presented by process [0-9]*, which is not the parent"
 # a password login has its identity in the monitor: the planted handle is
 # ignored and never reaches the session
 session_case password planted
