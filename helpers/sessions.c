@@ -50,6 +50,7 @@
 
 #include "audit.h"
 #include "cli.h"
+#include "handoff.h"
 #include "helper.h"
 #include "keyring.h"
 #include "pa_json.h"
@@ -1038,9 +1039,20 @@ int cmd_reap(int argc, char **argv)
 	r.state_dir = r.cfg->global.state_dir;
 	if (open_state(&r) != 0)
 		goto out;
+	if (!r.dry_run) {
+		/* identity hand-off records never taken (docs/handoff.md) */
+		long gone = ho_reap(r.state_dir, now, err, sizeof(err));
+
+		if (gone < 0) {
+			fprintf(stderr, "pam-agent: hand-off records: %s; left alone\n", err);
+			r.problems++;
+		} else if (gone > 0) {
+			printf("removed %ld stale identity hand-off record(s)\n", gone);
+		}
+	}
 	if (r.dirfd < 0) {
 		printf("nothing to reap: %s does not exist\n", r.sessions_dir);
-		ret = CLI_OK;
+		ret = r.problems > 0 ? CLI_REJECT : CLI_OK;
 		goto out;
 	}
 	/* one reaper at a time, so no broker hears of a session twice */

@@ -99,6 +99,9 @@ struct pa_session {
 	char helper[4096];    /* what close needs even when the config changed */
 	char state_dir[4096];
 	int timeout;
+	/* the config= of the open, so a pam_end without close_session can
+	 * load the audit sink (empty: the default configuration) */
+	char config[4096];
 };
 
 /* State kept across the phases of one PAM handle (pam_set_data). */
@@ -108,6 +111,14 @@ struct pa_context {
 	bool have_decision;	      /* set by an allowing account phase */
 	struct pol_decision decision;
 	struct pa_session session;
+	/* the hand-off record this handle wrote (docs/handoff.md): its
+	 * handle, where, and by which process */
+	char handoff[33];
+	char *handoff_dir;
+	pid_t handoff_pid;
+	/* a hand-off presented to this handle was refused: no session, even
+	 * with "optional" (an application may ignore a failed setcred) */
+	bool handoff_refused;
 };
 
 /*
@@ -153,9 +164,28 @@ int pa_open_session(struct pa_call *call);
 int pa_close_session(struct pa_call *call);
 
 /*
+ * The identity hand-off (pam_agent/handoff.c, docs/handoff.md).
+ * pa_handoff_offer, at the end of an allowing account
+ * phase: writes the record and puts its handle into the PAM environment;
+ * returns 0, or -1 after logging (the account phase then refuses).
+ * pa_handoff_claim, first thing in setcred and open_session: removes the
+ * handle from the PAM environment; when this handle has no identity of its
+ * own, takes the record and restores identity and decision into the
+ * context. Returns PAM_SUCCESS (nothing to do, done, or restored), or the
+ * PAM code of a refusal it logged and audited. pa_handoff_forget, from
+ * the pam_set_data destructor: removes an untaken record this process
+ * wrote, unless silent (a forked child's pam_end).
+ */
+int pa_handoff_offer(struct pa_call *call, const struct pol_config *cfg,
+		     struct pa_context *ctx, const char *user);
+int pa_handoff_claim(struct pa_call *call);
+void pa_handoff_forget(pam_handle_t *pamh, struct pa_context *ctx, bool silent);
+
+/*
  * Revokes the session's keys (kernel and brokers, through the helper; the
  * kernel alone when the helper fails), removes its record, audits and logs
- * when call is not NULL (the pam_set_data destructor has no call). Returns
+ * when call is not NULL (the pam_set_data destructor makes one from the
+ * handle and the session's config=). Returns
  * 0 when everything was revoked, -1 otherwise.
  */
 int pa_session_close(struct pa_call *call, const struct pol_config *cfg,

@@ -59,6 +59,7 @@ int pa_account(struct pa_call *call)
 	 * account phase: only this one's allow may stand */
 	pol_decision_clear(&ctx->decision);
 	ctx->have_decision = false;
+	pa_handoff_forget(call->pamh, ctx, false);
 	if (pam_get_item(call->pamh, PAM_USER, (const void **)&user) != PAM_SUCCESS ||
 	    user == NULL || getpwnam_r(user, &pw, pwbuf, sizeof(pwbuf), &pwp) != 0 || pwp == NULL)
 		return deny(call, NULL, ctx->identity, "target user unknown", PAM_USER_UNKNOWN);
@@ -117,6 +118,14 @@ int pa_account(struct pa_call *call)
 	ctx->decision = decision;
 	ctx->have_decision = true;
 	memset(&decision, 0, sizeof(decision));
+	/* for a session opened in another process (sshd's keyboard-interactive) */
+	if (pa_handoff_offer(call, cfg, ctx, user) != 0) {
+		pol_decision_clear(&ctx->decision);
+		ctx->have_decision = false;
+		ret = deny(call, cfg, ctx->identity, "identity hand-off record not written",
+			   PAM_PERM_DENIED);
+		goto out;
+	}
 	ret = PAM_SUCCESS;
 out:
 	pol_decision_clear(&decision);

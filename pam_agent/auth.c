@@ -151,6 +151,7 @@ int pa_authenticate(struct pa_call *call)
 	ctx->identity = NULL;
 	pol_decision_clear(&ctx->decision);
 	ctx->have_decision = false;
+	pa_handoff_forget(call->pamh, ctx, false);
 
 	if (pa_config_load(call, &cfg) != 0) {
 		ret = auth_failed(call, NULL, NULL, "configuration refused", PAM_AUTH_ERR);

@@ -33,7 +33,8 @@ PA_PUBLIC int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 /*
  * Credentials are placed and revoked by the session hooks (so this is safe
  * in either order with open_session, as sshd calls it first); here the
- * stack only learns whether this module authenticated the handle.
+ * stack only learns whether this module authenticated the handle, after
+ * an identity handed over from another process was restored.
  */
 PA_PUBLIC int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc,
 			     const char **argv)
@@ -41,6 +42,10 @@ PA_PUBLIC int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc,
 	struct pa_call call;
 	int ret = pa_call_begin(&call, pamh, "setcred", flags, argc, argv);
 
+	/* an identity from another process of the application comes first
+	 * (sshd: authenticated in a child, setcred before open_session) */
+	if (ret == PAM_SUCCESS && ((unsigned int)flags & PAM_DELETE_CRED) == 0)
+		ret = pa_handoff_claim(&call);
 	if (ret == PAM_SUCCESS) {
 		const struct pa_context *ctx = pa_context_peek(pamh);
 

@@ -403,6 +403,8 @@ static int open_session(struct pa_call *call, struct pa_context *ctx)
 	snprintf(ctx->session.state_dir, sizeof(ctx->session.state_dir), "%s",
 		 cfg->global.state_dir);
 	ctx->session.timeout = (int)cfg->global.helper_timeout;
+	snprintf(ctx->session.config, sizeof(ctx->session.config), "%s",
+		 call->args.config != NULL ? call->args.config : "");
 	/* the token's lifetime bounds every phase, not only auth and account */
 	if ((int64_t)time(NULL) >= ctx->identity->exp + cfg->global.clock_skew) {
 		const char *reason = "token expired since authentication: session refused";
@@ -583,9 +585,12 @@ out:
  */
 int pa_open_session(struct pa_call *call)
 {
-	struct pa_context *ctx = pa_context_peek(call->pamh);
-	int ret;
+	struct pa_context *ctx;
+	int ret = pa_handoff_claim(call);
 
+	if (ret != PAM_SUCCESS)
+		return ret;
+	ctx = pa_context_peek(call->pamh);
 	if (ctx != NULL && ctx->session.open) {
 		pa_log(call, LOG_ERR, "session %s is already open on this handle", ctx->session.sid);
 		return PAM_SESSION_ERR;

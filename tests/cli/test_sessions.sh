@@ -6,7 +6,8 @@
 # (they read back revoked), runs the exec grant's broker revocation once and
 # removes the record; a second reap finds nothing. Then hand-written records:
 # pid reuse, a live owner, a serial that now names another key, a broker
-# revocation that fails once, malformed and over-permissive records.
+# revocation that fails once, malformed and over-permissive records; stale
+# identity hand-off records.
 # Runs as any user: keys and files are owned by the effective uid.
 . "$(dirname "$0")/../pamd.sh"
 set -u
@@ -401,6 +402,27 @@ check "untrusted records are left in place, their key untouched" \
 	sh -c 'test -f "$1" && test -f "$2" && test -L "$3" && keyctl print "$4" >/dev/null' \
 	sh "$SESS/$s5" "$SESS/$s6" "$SESS/$s7" "$k6"
 rm -f "$SESS/$s5" "$SESS/$s6" "$SESS/$s7" "$SESS"/*.tmp "$SESS/notes.txt"
+
+# identity hand-off records (docs/handoff.md): one never taken and older than its 60 s is removed, and so is
+# an old tombstone; fresh ones stay, other names are left alone
+HO=$work/state/handoff
+mkdir -m 0700 "$HO"
+ho_old=$HO/$(newsid)$(newsid) ho_used=$HO/$(newsid)$(newsid).used ho_new=$HO/$(newsid)$(newsid)
+: > "$ho_old"
+: > "$ho_used"
+: > "$ho_new"
+: > "$HO/notes.txt"
+chmod 0600 "$HO"/*
+touch -d '2 minutes ago' "$ho_old" "$ho_used" "$HO/notes.txt"
+expect "reap removes stale hand-off records" 0 "removed 2 stale identity hand-off record(s)" \
+	"$PAM_AGENT" reap --config "$CONF"
+check "reap: stale hand-off record and tombstone removed, a fresh record and other names kept" \
+	sh -c 'test ! -e "$1" && test ! -e "$2" && test -f "$3" && test -f "$4"' \
+	sh "$ho_old" "$ho_used" "$ho_new" "$HO/notes.txt"
+chmod 0755 "$HO"
+expect "reap: a hand-off directory others may read is left alone, exit 1" 1 \
+	"hand-off records: $HO: must be a directory owned by uid" "$PAM_AGENT" reap --config "$CONF"
+rm -rf "$HO"
 
 # a sessions directory others may write to is not trusted at all
 chmod 0777 "$SESS"

@@ -6,7 +6,8 @@
  * - PAM call sequences an application (or an attacker driving one) may
  *   make: close_session twice, open_session twice on one handle, a failed
  *   re-authentication on a handle that already had an allowing decision,
- *   pam_end in a forked child with and without PAM_DATA_SILENT;
+ *   pam_end in a forked child with and without PAM_DATA_SILENT, pam_end
+ *   without close_session (revoked and audited);
  * - claims that try to forge audit or syslog lines (newlines, control
  *   characters, quotes, a whole JSON object in "task");
  * - deep act chains: deeper than pam_agent ever accepts (refused at the
@@ -361,10 +362,35 @@ static void test_fork_pam_end_not_silent(void **state)
 	/* the child revoked: the lease at its broker, the record removed */
 	assert_int_equal(lines_of("revoked.log"), 1);
 	assert_int_equal(records(), 0);
+	/* and audited it, naming why */
+	assert_int_equal(audit_count("session_closed", "ok"), 1);
+	assert_int_equal(audit_count("key_revoked", "ok"), 1);
+	assert_true(fx_file_has("audit.jsonl", "pam_end without close_session"));
 	EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
 	txn_end(&t, PAM_SUCCESS);
 	assert_in_range(lines_of("revoked.log"), 1, 2);
 	assert_int_equal(records(), 0);
+}
+
+/*
+ * pam_end without close_session (an application that skips it): the
+ * session is revoked when the handle ends, and audited like a close
+ * (key_revoked and session_closed, the reason naming pam_end), in the
+ * audit file of the configuration the session was opened with.
+ */
+static void test_pam_end_without_close_audited(void **state)
+{
+	struct txn t;
+
+	(void)state;
+	open_full(&t, BOT);
+	assert_int_equal(audit_count("session_closed", NULL), 0);
+	txn_end(&t, PAM_SUCCESS);
+	assert_int_equal(lines_of("revoked.log"), 1);
+	assert_int_equal(records(), 0);
+	assert_int_equal(audit_count("key_revoked", "ok"), 1);
+	assert_int_equal(audit_count("session_closed", "ok"), 1);
+	assert_true(fx_file_has("audit.jsonl", "pam_end without close_session"));
 }
 
 /* ---- claims that try to forge audit and syslog lines ---------------------------------------- */
@@ -538,6 +564,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup(test_failed_reauth, reset),
 		cmocka_unit_test_setup(test_fork_pam_end_silent, reset),
 		cmocka_unit_test_setup(test_fork_pam_end_not_silent, reset),
+		cmocka_unit_test_setup(test_pam_end_without_close_audited, reset),
 		cmocka_unit_test_setup(test_claims_cannot_forge_lines, reset),
 		cmocka_unit_test_setup(test_deep_act_refused, reset),
 		cmocka_unit_test_setup(test_deepest_act_refused, reset),

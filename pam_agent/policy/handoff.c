@@ -1,0 +1,559 @@
+/*
+ * handoff.c - the identity hand-off record, STATE_DIR/handoff/<name>
+ * (include/handoff.h, docs/handoff.md).
+ *
+ * <name> is the SHA-256 (hex) of the handle, so a listing of the directory
+ * names no usable handle. A record is one strict JSON object:
+ *   {"v":1, "service", "user", "rhost"|null, "tty"|null,
+ *    "created", "expires", "pid", "pid_start", "ppid", "ppid_start",
+ *    "decision": sha256 hex,
+ *    "identity": {"kind", "agent_id", "issuer", "subject", "trust_domain",
+ *                 "jti", "task", "scope", "kid", "alg", "exp", "iat",
+ *                 "nbf", "act", "fingerprint"}}
+ * It holds no token and no secret: the claims the later phases decide and
+ * audit with, nothing that could be presented anywhere as a credential.
+ * Taking it renames it to <name>.used (the tombstone, emptied), so a second
+ * take is told "used", and two concurrent takes cannot both succeed.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "handoff.h"
+#include "pa_json.h"
+#include "util.h"
+
+#define HO_DIR "handoff"
+#define HO_USED_SUFFIX ".used"
+
+void ho_record_clear(struct ho_record *rec)
+{
+	free(rec->service);
+	free(rec->user);
+	free(rec->rhost);
+	free(rec->tty);
+	id_identity_free(rec->identity);
+	memset(rec, 0, sizeof(*rec));
+}
+
+static void hex(const unsigned char *in, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+int ho_handle_new(char *out)
+{
+	unsigned char rnd[HO_HANDLE_LEN / 2];
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return -1;
+	hex(rnd, sizeof(rnd), out);
+	pa_overwrite(rnd, sizeof(rnd));
+	return 0;
+}
+
+bool ho_handle_valid(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (i >= HO_HANDLE_LEN || !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return i == HO_HANDLE_LEN;
+}
+
+/* SHA-256 of len bytes at p as hex into out (65 bytes); "" on failure. */
+static void sha256_hex(const void *p, size_t len, char *out)
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+
+	out[0] = '\0';
+	if (EVP_Digest(p, len, md, &mdlen, EVP_sha256(), NULL) == 1 && mdlen == sizeof(md))
+		hex(md, sizeof(md), out);
+}
+
+/* The file name of handle's record into out (65 bytes). */
+static void record_name(const char *handle, char *out)
+{
+	sha256_hex(handle, strlen(handle), out);
+}
+
+/* Appends one length-prefixed field ("-" for NULL) to the digest text. */
+static int field(char *buf, size_t len, size_t *o, const char *s)
+{
+	int n = s == NULL ? snprintf(buf + *o, len - *o, "-;")
+			  : snprintf(buf + *o, len - *o, "%zu:%s;", strlen(s), s);
+
+	if (n < 0 || (size_t)n >= len - *o)
+		return -1;
+	*o += (size_t)n;
+	return 0;
+}
+
+void ho_decision_digest(const struct pol_decision *d, char *out)
+{
+	size_t len = 256, o = 0, i;
+	char *buf;
+	int n;
+
+	for (i = 0; i < d->n_grants; i++) {
+		const struct pol_grant *g = &d->grants[i];
+
+		len += 128;
+		len += g->name ? strlen(g->name) : 0;
+		len += g->audience ? strlen(g->audience) : 0;
+		len += g->scope ? strlen(g->scope) : 0;
+		len += g->command ? strlen(g->command) : 0;
+		len += g->revoke ? strlen(g->revoke) : 0;
+		len += g->path ? strlen(g->path) : 0;
+	}
+	out[0] = '\0';
+	buf = malloc(len);
+	if (buf == NULL)
+		return;
+	n = snprintf(buf, len, "v1;allow=%d;class=%d;max=%lld;escalate=%d;n=%zu;", d->allow ? 1 : 0,
+		     (int)d->cls, (long long)d->max_session, d->escalate ? 1 : 0, d->n_grants);
+	if (n < 0 || (size_t)n >= len)
+		goto out;
+	o = (size_t)n;
+	for (i = 0; i < d->n_grants; i++) {
+		const struct pol_grant *g = &d->grants[i];
+
+		n = snprintf(buf + o, len - o, "grant;cls=%d;src=%d;ttl=%lld;", (int)g->cls,
+			     (int)g->source, (long long)g->ttl);
+		if (n < 0 || (size_t)n >= len - o)
+			goto out;
+		o += (size_t)n;
+		if (field(buf, len, &o, g->name) != 0 || field(buf, len, &o, g->audience) != 0 ||
+		    field(buf, len, &o, g->scope) != 0 || field(buf, len, &o, g->command) != 0 ||
+		    field(buf, len, &o, g->revoke) != 0 || field(buf, len, &o, g->path) != 0)
+			goto out;
+	}
+	sha256_hex(buf, o, out);
+out:
+	free(buf);
+}
+
+/* ---- the directory ------------------------------------------------------------------ */
+
+/* Checks an open directory: ours, and not writable (private: not readable) by others. */
+static int check_dir(int fd, const char *path, mode_t forbid, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return pa_err(err, errlen, "%s: %s", path, strerror(errno));
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & forbid) != 0)
+		return pa_err(err, errlen,
+			      "%s: must be a directory owned by uid %lu with mode %s (it is owned "
+			      "by uid %lu, mode %04o)",
+			      path, (unsigned long)geteuid(), forbid == 077 ? "0700" : "without "
+			      "group/world write", (unsigned long)st.st_uid,
+			      (unsigned)(st.st_mode & 07777));
+	return 0;
+}
+
+/*
+ * Opens STATE_DIR/handoff (creating both when create), without following
+ * links, and checks both. Returns the descriptor, -1 with err, or -2 when
+ * it does not exist (and create is false).
+ */
+static int open_dir(const char *state_dir, bool create, char *err, size_t errlen)
+{
+	char path[4200];
+	int sfd, dfd;
+
+	if (create && mkdir(state_dir, 0755) != 0 && errno != EEXIST)
+		return pa_err(err, errlen, "%s: cannot create: %s", state_dir, strerror(errno));
+	sfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sfd < 0) {
+		if (errno == ENOENT && !create)
+			return -2;
+		return pa_err(err, errlen, "%s: %s", state_dir, strerror(errno));
+	}
+	if (check_dir(sfd, state_dir, 022, err, errlen) != 0) {
+		close(sfd);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/" HO_DIR, state_dir);
+	if (create && mkdirat(sfd, HO_DIR, 0700) != 0 && errno != EEXIST) {
+		pa_err(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+		close(sfd);
+		return -1;
+	}
+	dfd = openat(sfd, HO_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	close(sfd);
+	if (dfd < 0) {
+		if (errno == ENOENT && !create)
+			return -2;
+		return pa_err(err, errlen, "%s: %s%s", path, strerror(errno),
+			      errno == ELOOP || errno == ENOTDIR ? " (a link, or not a directory)"
+								 : "");
+	}
+	if (check_dir(dfd, path, 077, err, errlen) != 0) {
+		close(dfd);
+		return -1;
+	}
+	return dfd;
+}
+
+/* ---- writing -------------------------------------------------------------------------- */
+
+static json_t *identity_json(const struct id_identity *id)
+{
+	return json_pack("{s:i, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s, s:I, s:I, "
+			 "s:I, s:O?, s:s}",
+			 "kind", (int)id->kind, "agent_id", id->agent_id, "issuer", id->issuer,
+			 "subject", id->subject, "trust_domain", id->trust_domain, "jti", id->jti,
+			 "task", id->task, "scope", id->scope, "kid", id->kid, "alg",
+			 id_alg_name(id->alg), "exp", (json_int_t)id->exp, "iat",
+			 (json_int_t)id->iat, "nbf", (json_int_t)id->nbf, "act", id->act,
+			 "fingerprint", id->fingerprint);
+}
+
+int ho_write(const char *state_dir, const char *handle, const struct ho_record *rec,
+	     char *err, size_t errlen)
+{
+	char name[65], *text = NULL;
+	json_t *idj, *root = NULL;
+	size_t len;
+	int dfd, fd = -1, ret = -1;
+
+	if (!ho_handle_valid(handle) || rec->identity == NULL || rec->identity->agent_id == NULL)
+		return pa_err(err, errlen, "bad hand-off record");
+	idj = identity_json(rec->identity);
+	if (idj != NULL)
+		root = json_pack("{s:i, s:s, s:s, s:s?, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:s, "
+				 "s:o}",
+				 "v", 1, "service", rec->service, "user", rec->user, "rhost",
+				 rec->rhost, "tty", rec->tty, "created", (json_int_t)rec->created,
+				 "expires", (json_int_t)rec->expires, "pid", (json_int_t)rec->pid,
+				 "pid_start", (json_int_t)rec->pid_start, "ppid",
+				 (json_int_t)rec->ppid, "ppid_start", (json_int_t)rec->ppid_start,
+				 "decision", rec->decision, "identity", idj);
+	if (root == NULL || (text = pa_json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
+		json_decref(root);
+		return pa_err(err, errlen, "out of memory for the hand-off record");
+	}
+	json_decref(root);
+	len = strlen(text);
+	dfd = open_dir(state_dir, true, err, errlen);
+	if (dfd < 0)
+		goto out;
+	record_name(handle, name);
+	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		pa_err(err, errlen, "%s/" HO_DIR "/%s: %s", state_dir, name, strerror(errno));
+		goto out;
+	}
+	if (write(fd, text, len) != (ssize_t)len || close(fd) != 0) {
+		pa_err(err, errlen, "%s/" HO_DIR "/%s: write failed: %s", state_dir, name,
+		       strerror(errno));
+		fd = -1;
+		(void)unlinkat(dfd, name, 0);
+		goto out;
+	}
+	fd = -1;
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	free(text);
+	return ret;
+}
+
+/* ---- taking --------------------------------------------------------------------------- */
+
+static int get_i64(const json_t *o, const char *name, int64_t *out)
+{
+	const json_t *v = json_object_get(o, name);
+
+	if (!json_is_integer(v))
+		return -1;
+	*out = json_integer_value(v);
+	return 0;
+}
+
+/* A copy of the string member name: 0 (also for null/absent when optional), -1 bad. */
+static int get_str(const json_t *o, const char *name, bool optional, char **out)
+{
+	const json_t *v = json_object_get(o, name);
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v))
+		return optional ? 0 : -1;
+	if (!json_is_string(v) || json_string_length(v) == 0 ||
+	    strlen(json_string_value(v)) != json_string_length(v))
+		return -1;
+	*out = strdup(json_string_value(v));
+	return *out == NULL ? -1 : 0;
+}
+
+static struct id_identity *identity_parse(const json_t *o)
+{
+	struct id_identity *id = calloc(1, sizeof(*id));
+	const json_t *act = json_object_get(o, "act");
+	const char *alg = json_string_value(json_object_get(o, "alg"));
+	const char *fp = json_string_value(json_object_get(o, "fingerprint"));
+	int64_t kind;
+
+	if (id == NULL || !json_is_object(o))
+		goto fail;
+	if (get_i64(o, "kind", &kind) != 0 || (kind != ID_KIND_SPIFFE && kind != ID_KIND_OIDC))
+		goto fail;
+	id->kind = (enum id_kind)kind;
+	if (get_str(o, "agent_id", false, &id->agent_id) != 0 ||
+	    get_str(o, "issuer", true, &id->issuer) != 0 ||
+	    get_str(o, "subject", true, &id->subject) != 0 ||
+	    get_str(o, "trust_domain", true, &id->trust_domain) != 0 ||
+	    get_str(o, "jti", true, &id->jti) != 0 || get_str(o, "task", true, &id->task) != 0 ||
+	    get_str(o, "scope", true, &id->scope) != 0 || get_str(o, "kid", true, &id->kid) != 0)
+		goto fail;
+	if (alg == NULL || (id->alg = id_alg_from_name(alg)) == ID_ALG_NONE)
+		goto fail;
+	if (get_i64(o, "exp", &id->exp) != 0 || get_i64(o, "iat", &id->iat) != 0 ||
+	    get_i64(o, "nbf", &id->nbf) != 0)
+		goto fail;
+	if (act != NULL && !json_is_null(act)) {
+		if (!json_is_object(act))
+			goto fail;
+		id->act = json_deep_copy(act);
+		if (id->act == NULL)
+			goto fail;
+	}
+	if (fp == NULL || strlen(fp) > ID_FINGERPRINT_LEN)
+		goto fail;
+	snprintf(id->fingerprint, sizeof(id->fingerprint), "%s", fp);
+	return id;
+fail:
+	id_identity_free(id);
+	return NULL;
+}
+
+static int record_parse(const char *buf, size_t len, struct ho_record *rec, char *err,
+			size_t errlen)
+{
+	json_error_t jerr;
+	json_t *root = pa_json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	const char *digest;
+	int64_t v;
+	int ret = -1;
+
+	memset(rec, 0, sizeof(*rec));
+	if (root == NULL || !json_is_object(root)) {
+		pa_err(err, errlen, "not a JSON object (line %d, column %d)", jerr.line, jerr.column);
+		goto out;
+	}
+	digest = json_string_value(json_object_get(root, "decision"));
+	if (get_i64(root, "v", &v) != 0 || v != 1 ||
+	    get_str(root, "service", false, &rec->service) != 0 ||
+	    get_str(root, "user", false, &rec->user) != 0 ||
+	    get_str(root, "rhost", true, &rec->rhost) != 0 ||
+	    get_str(root, "tty", true, &rec->tty) != 0 || get_i64(root, "created", &rec->created) != 0 ||
+	    get_i64(root, "expires", &rec->expires) != 0 || get_i64(root, "pid", &rec->pid) != 0 ||
+	    get_i64(root, "pid_start", &rec->pid_start) != 0 ||
+	    get_i64(root, "ppid", &rec->ppid) != 0 ||
+	    get_i64(root, "ppid_start", &rec->ppid_start) != 0 || digest == NULL ||
+	    strlen(digest) != 64) {
+		pa_err(err, errlen, "malformed record");
+		goto out;
+	}
+	memcpy(rec->decision, digest, 65);
+	rec->identity = identity_parse(json_object_get(root, "identity"));
+	if (rec->identity == NULL) {
+		pa_err(err, errlen, "malformed identity in the record");
+		goto out;
+	}
+	ret = 0;
+out:
+	if (ret != 0)
+		ho_record_clear(rec);
+	json_decref(root);
+	return ret;
+}
+
+int ho_take(const char *state_dir, const char *handle, struct ho_record *rec, char *err,
+	    size_t errlen)
+{
+	char name[65], used[80], *buf = NULL;
+	struct stat st;
+	size_t len = 0;
+	ssize_t got;
+	int dfd, fd = -1, ret = HO_ERROR;
+
+	memset(rec, 0, sizeof(*rec));
+	if (!ho_handle_valid(handle)) {
+		pa_errf(err, errlen, "the handle is not %d hex digits", HO_HANDLE_LEN);
+		return HO_MISSING;
+	}
+	dfd = open_dir(state_dir, false, err, errlen);
+	if (dfd == -2) {
+		pa_errf(err, errlen, "no such hand-off record (no hand-off directory)");
+		return HO_MISSING;
+	}
+	if (dfd < 0)
+		return HO_ERROR;
+	record_name(handle, name);
+	snprintf(used, sizeof(used), "%s" HO_USED_SUFFIX, name);
+	/* single use: of two takers, one renames; the other finds the tombstone */
+	if (renameat(dfd, name, dfd, used) != 0) {
+		if (errno == ENOENT) {
+			if (fstatat(dfd, used, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+				pa_err(err, errlen, "it was already used");
+				ret = HO_USED;
+			} else {
+				pa_err(err, errlen, "no such hand-off record");
+				ret = HO_MISSING;
+			}
+		} else {
+			pa_err(err, errlen, "cannot take %s/" HO_DIR "/%s: %s", state_dir, name,
+			       strerror(errno));
+		}
+		goto out;
+	}
+	fd = openat(dfd, used, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		pa_err(err, errlen, "cannot open the record: %s%s", strerror(errno),
+		       errno == ELOOP ? " (a symbolic link)" : "");
+		goto out;
+	}
+	if (fstat(fd, &st) != 0) {
+		pa_err(err, errlen, "cannot stat the record: %s", strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		pa_err(err, errlen, "the record is not a regular file");
+		goto out;
+	}
+	if (st.st_uid != geteuid()) {
+		pa_err(err, errlen, "the record is owned by uid %lu, not by uid %lu",
+		       (unsigned long)st.st_uid, (unsigned long)geteuid());
+		goto out;
+	}
+	if ((st.st_mode & 077) != 0) {
+		pa_err(err, errlen, "the record has mode %04o (group or other bits set)",
+		       (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	if (st.st_nlink != 1) {
+		pa_err(err, errlen, "the record has %lu hard links", (unsigned long)st.st_nlink);
+		goto out;
+	}
+	if (st.st_size > HO_RECORD_MAX) {
+		pa_err(err, errlen, "the record is larger than %d bytes", HO_RECORD_MAX);
+		goto out;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (buf == NULL) {
+		pa_err(err, errlen, "out of memory");
+		goto out;
+	}
+	while (len <= (size_t)st.st_size &&
+	       (got = read(fd, buf + len, (size_t)st.st_size + 1 - len)) != 0) {
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			pa_err(err, errlen, "cannot read the record: %s", strerror(errno));
+			goto out;
+		}
+		len += (size_t)got;
+	}
+	if (len != (size_t)st.st_size) {
+		pa_err(err, errlen, "the record changed while being read");
+		goto out;
+	}
+	if (record_parse(buf, len, rec, err, errlen) != 0)
+		goto out;
+	/* the tombstone keeps nothing of the identity */
+	if (ftruncate(fd, 0) != 0) {
+		/* harmless: the tombstone is root-only and reaped */
+	}
+	ret = HO_TAKEN;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	free(buf);
+	return ret;
+}
+
+void ho_remove(const char *state_dir, const char *handle)
+{
+	char name[65], err[256];
+	int dfd;
+
+	if (!ho_handle_valid(handle))
+		return;
+	dfd = open_dir(state_dir, false, err, sizeof(err));
+	if (dfd < 0)
+		return;
+	record_name(handle, name);
+	(void)unlinkat(dfd, name, 0);
+	close(dfd);
+}
+
+/* Whether name is a record's or a tombstone's (64 hex digits, then ".used" or nothing). */
+static bool ours(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < 64; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+			return false;
+	return name[64] == '\0' || strcmp(name + 64, HO_USED_SUFFIX) == 0;
+}
+
+long ho_reap(const char *state_dir, int64_t now, char *err, size_t errlen)
+{
+	struct dirent *e;
+	struct stat st;
+	long removed = 0;
+	DIR *d;
+	int dfd = open_dir(state_dir, false, err, errlen);
+
+	if (dfd == -2)
+		return 0;
+	if (dfd < 0)
+		return -1;
+	d = fdopendir(dfd);
+	if (d == NULL) {
+		close(dfd);
+		return pa_err(err, errlen, "%s/" HO_DIR ": %s", state_dir, strerror(errno));
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (strlen(e->d_name) < 64 || !ours(e->d_name))
+			continue;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			continue;
+		/* written once: its mtime is when it was written or taken */
+		if ((int64_t)st.st_mtime > now - HO_TTL)
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
+}
