@@ -37,8 +37,9 @@ static int usage(FILE *f, int code)
 		"permissions, every trust bundle and issuer JWKS, the replay cache\n"
 		"directory (with single_use) and the audit log's directory. Warns\n"
 		"(FILE:LINE: warning: ..., exit status unchanged) when several [agent]\n"
-		"rules share one local account and when an exec grant's command or\n"
-		"revoke has a relative-looking file argument.\n"
+		"rules can log in as one uid (one principal) and when an exec grant's\n"
+		"command or revoke has a relative-looking file argument; an error when\n"
+		"the module refuses sessions because of such a shared uid.\n"
 		"Exit 0 and a one-line summary when everything is usable; exit 1 and\n"
 		"one problem per line (FILE:LINE: message, or FILE: message) otherwise;\n"
 		"exit 2 on usage errors.\n",
@@ -218,58 +219,198 @@ static void check_audit_log(const struct pol_global *g, struct pol_errors *error
 
 /* ---- warnings: usable, but weaker than it looks ------------------------------------- */
 
-/*
- * Agents that are one local account can ptrace each other (read the
- * other's memory, keys it read, tokens; act in its session), signal each
- * other and write each other's files: the policy then separates them less
- * than its [agent] rules suggest. One warning per account that several
- * rules name, listing the rules (security review H2).
- */
-static void warn_shared_accounts(const struct pol_config *cfg, struct pol_errors *warnings)
-{
-	size_t i, j, k, u;
-	char rules[2048];
+/* One name of one [agent] rule's users, and what it is here. */
+struct check_login {
+	const struct pol_agent *rule;
+	const char *name;
+	enum pol_class ceiling; /* pol_rule_ceiling of rule */
+	int found;		/* 0: uid is its uid; 1: no such user here */
+	uid_t uid;
+	bool done; /* reported with an earlier one */
+};
 
+/* Whether a and b are one account: one uid, or one name that is no user here. */
+static bool same_account(const struct check_login *a, const struct check_login *b)
+{
+	if (a->found != b->found)
+		return false;
+	return a->found == 0 ? a->uid == b->uid : strcmp(a->name, b->name) == 0;
+}
+
+/*
+ * Writes to f what the module refuses among the logins of one account
+ * (g[0..n)): for each rule, its grants of a class above the lowest
+ * ceiling of the other rules there, which no session of it gets placed
+ * (pam_agent/session.c, shared_uid_boundary). Returns how many rules lose
+ * sessions.
+ */
+static size_t refusals(const struct pol_config *cfg, struct check_login **g, size_t n, FILE *f)
+{
+	size_t i, j, k, refused = 0;
+
+	for (i = 0; i < n; i++) {
+		const struct pol_agent *r = g[i]->rule, *low = NULL;
+		enum pol_class lowest = POL_CLASS_ESCALATE;
+		bool first = true, seen = false;
+
+		for (j = 0; j < i && !seen; j++)
+			seen = g[j]->rule == r;
+		if (seen)
+			continue;
+		for (j = 0; j < n; j++)
+			if (g[j]->rule != r && (low == NULL || g[j]->ceiling < lowest)) {
+				lowest = g[j]->ceiling;
+				low = g[j]->rule;
+			}
+		if (low == NULL || lowest >= g[i]->ceiling)
+			continue;
+		for (k = 0; k < r->grants.n; k++) {
+			const struct pol_grant *gr = pol_config_find_grant(cfg, r->grants.v[k]);
+
+			if (gr == NULL || gr->cls <= lowest || gr->cls > g[i]->ceiling)
+				continue;
+			if (first)
+				fprintf(f, "%s[agent %s] gets no session that would receive %s",
+					refused > 0 ? "; " : "", r->pattern, gr->name);
+			else
+				fprintf(f, ", %s", gr->name);
+			fprintf(f, " (%s)", pol_class_name(gr->cls));
+			first = false;
+		}
+		if (!first) {
+			fprintf(f, ", above the at most %s of [agent %s]", pol_class_name(lowest),
+				low->pattern);
+			refused++;
+		}
+	}
+	return refused;
+}
+
+/*
+ * A uid is one principal (docs/sessions.md, "Who can read a session's
+ * keys"; security review H2): agents that log in as one uid read each
+ * other's credentials through /proc/PID/fd and environ, the files of
+ * their shared home and ptrace, and the module refuses to place
+ * credentials of a class above what another rule of the uid may hold.
+ * Each rule's users are looked up (two names can be one uid) and grouped
+ * by uid; a name that is no user here is grouped by name. For each
+ * account several rules can log in as (rules that open no session, their
+ * services all above max_class or undefined, are left out): an error when
+ * the module refuses
+ * some of their sessions (exit 1, like every other configuration that
+ * makes the module refuse requests), else a warning (they are one
+ * principal). A lookup that fails is an error: the module refuses then.
+ */
+static void check_shared_uids(const struct pol_config *cfg, struct pol_errors *errors,
+			      struct pol_errors *warnings)
+{
+	struct check_login *l = NULL, **g = NULL;
+	size_t i, j, k, n = 0, cap = 0, ng, rules;
+	char why[512];
+
+	for (i = 0; i < cfg->n_agents; i++)
+		cap += cfg->agents[i].users.n;
+	if (cap == 0)
+		return;
+	l = calloc(cap, sizeof(*l));
+	g = calloc(cap, sizeof(*g));
+	if (l == NULL || g == NULL) {
+		pol_errors_add(errors, "%s: out of memory", cfg->files[0]);
+		goto out;
+	}
 	for (i = 0; i < cfg->n_agents; i++) {
 		const struct pol_agent *a = &cfg->agents[i];
 
-		for (u = 0; u < a->users.n; u++) {
-			const char *user = a->users.v[u];
-			size_t n = 1, used;
-			bool seen = false;
+		for (k = 0; k < a->users.n; k++) {
+			struct check_login *e = &l[n];
 
-			/* reported once, at the first rule that names it */
-			for (j = 0; j < i && !seen; j++)
-				seen = pol_list_has(&cfg->agents[j].users, user);
-			for (k = 0; k < u && !seen; k++)
-				seen = strcmp(a->users.v[k], user) == 0;
-			if (seen)
+			e->rule = a;
+			e->name = a->users.v[k];
+			e->ceiling = pol_rule_ceiling(cfg, a);
+			if (e->ceiling == POL_CLASS_NONE)
+				continue; /* the rule opens no session at all */
+			e->found = pol_user_uid(NULL, e->name, &e->uid, why, sizeof(why));
+			if (e->found < 0) {
+				pol_errors_add(errors,
+					       "%s:%u: [agent %s]: cannot look up user %s (%s): until "
+					       "it can, the module refuses every session whose "
+					       "credentials are above %s, the most this rule may hold",
+					       a->where.file, a->where.line, a->pattern, e->name, why,
+					       pol_class_name(e->ceiling));
 				continue;
-			used = (size_t)snprintf(rules, sizeof(rules), "[agent %s] (%s:%u)",
-						a->pattern, a->where.file, a->where.line);
-			for (j = i + 1; j < cfg->n_agents; j++) {
-				const struct pol_agent *b = &cfg->agents[j];
-
-				if (!pol_list_has(&b->users, user))
-					continue;
-				n++;
-				if (used < sizeof(rules))
-					used += (size_t)snprintf(rules + used, sizeof(rules) - used,
-								 ", [agent %s] (%s:%u)", b->pattern,
-								 b->where.file, b->where.line);
 			}
-			if (n < 2)
-				continue;
-			pol_errors_add(warnings,
-				       "%s:%u: warning: local account '%s' is shared by %zu agent "
-				       "rules: %s; agents running as one uid can ptrace each other "
-				       "(read each other's memory, credentials and tokens) unless "
-				       "kernel.yama.ptrace_scope is at least 1, and signal each "
-				       "other and share their files in any case: give each agent "
-				       "an account of its own",
-				       a->where.file, a->where.line, user, n, rules);
+			n++;
 		}
 	}
+	for (i = 0; i < n; i++) {
+		char *text = NULL;
+		size_t len = 0, refused;
+		FILE *f;
+
+		if (l[i].done)
+			continue;
+		for (j = i, ng = 0, rules = 0; j < n; j++) {
+			bool seen = false;
+
+			if (!same_account(&l[i], &l[j]))
+				continue;
+			l[j].done = true;
+			for (k = 0; k < ng && !seen; k++)
+				seen = g[k]->rule == l[j].rule;
+			rules += seen ? 0 : 1;
+			g[ng++] = &l[j];
+		}
+		if (rules < 2)
+			continue;
+		f = open_memstream(&text, &len);
+		if (f == NULL) {
+			pol_errors_add(errors, "%s: out of memory", cfg->files[0]);
+			break;
+		}
+		if (l[i].found == 0) {
+			fprintf(f, "uid %lu (user", (unsigned long)l[i].uid);
+			for (j = 0; j < ng; j++) {
+				bool seen = false;
+
+				for (k = 0; k < j && !seen; k++)
+					seen = strcmp(g[k]->name, g[j]->name) == 0;
+				if (!seen)
+					fprintf(f, " %s", g[j]->name);
+			}
+			fprintf(f, ") is shared by %zu agent rules: ", rules);
+		} else {
+			fprintf(f, "user %s (no such user here) is named by %zu agent rules: ",
+				l[i].name, rules);
+		}
+		for (j = 0; j < ng; j++)
+			fprintf(f, "%s[agent %s] (%s:%u) as %s, at most %s", j > 0 ? ", " : "",
+				g[j]->rule->pattern, g[j]->rule->where.file, g[j]->rule->where.line,
+				g[j]->name, pol_class_name(g[j]->ceiling));
+		fprintf(f, "; one uid is one principal: its processes read each other's "
+			   "credentials (/proc/PID/fd and environ, files planted in the shared "
+			   "home, ptrace)");
+		fprintf(f, "%s", l[i].found == 0 ? ", and the module refuses: " :
+			   "; where it is a user, the module refuses: ");
+		refused = refusals(cfg, g, ng, f);
+		if (refused == 0)
+			fprintf(f, "nothing, the rules may hold the same classes");
+		fprintf(f, "; give each agent an account of its own");
+		if (fclose(f) != 0 || text == NULL) {
+			free(text);
+			pol_errors_add(errors, "%s: out of memory", cfg->files[0]);
+			break;
+		}
+		if (refused > 0 && l[i].found == 0)
+			pol_errors_add(errors, "%s:%u: %s", l[i].rule->where.file,
+				       l[i].rule->where.line, text);
+		else
+			pol_errors_add(warnings, "%s:%u: warning: %s", l[i].rule->where.file,
+				       l[i].rule->where.line, text);
+		free(text);
+	}
+out:
+	free(l);
+	free(g);
 }
 
 /* Whether word ends in suffix. */
@@ -371,7 +512,7 @@ static int check_config(const char *path)
 		check_verifier(cfg, &errors);
 	check_replay_dir(&cfg->global, &errors);
 	check_audit_log(&cfg->global, &errors);
-	warn_shared_accounts(cfg, &warnings);
+	check_shared_uids(cfg, &errors, &warnings);
 	warn_exec_arguments(cfg, &warnings);
 	if (errors.n == 0 && errors.dropped == 0)
 		ret = CLI_OK;

@@ -20,11 +20,6 @@
 #define PA_DEFAULT_CONFIG "/etc/security/pam_agent.conf"
 #endif
 
-/* Yama's ptrace_scope (docs/sessions.md, "Who can read a session's keys"). */
-#ifndef PA_PTRACE_SCOPE_FILE
-#define PA_PTRACE_SCOPE_FILE "/proc/sys/kernel/yama/ptrace_scope"
-#endif
-
 /* Name under which the per-handle state is stored with pam_set_data. */
 #define PA_DATA_CONTEXT "pam_agent_context"
 
@@ -34,9 +29,10 @@ struct pa_args {
 	bool debug;	     /* debug */
 	bool optional;	     /* optional: PAM_IGNORE for handles without an agent identity */
 	bool quiet;	     /* quiet: no informational log or messages */
-	/* ptrace_scope_file=PATH: read instead of PA_PTRACE_SCOPE_FILE; for
-	 * the tests (a root-owned or own file, like config=) */
-	char *ptrace_scope_file;
+	/* passwd_file=PATH: the users of the [agent] rules are looked up in
+	 * this passwd(5) file instead of the name service, for the shared-uid
+	 * boundary only; for the tests (a root-owned or own file, like config=) */
+	char *passwd_file;
 	char *token_file;    /* token_file=TEMPLATE (%u = user) */
 	bool try_first_pass; /* try_first_pass */
 	bool use_first_pass; /* use_first_pass */

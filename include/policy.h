@@ -314,6 +314,28 @@ void pol_decision_clear(struct pol_decision *d);
  */
 char *pol_explain(const struct pol_request *req, const struct pol_decision *d);
 
+/* ---- accounts: the shared-uid boundary (docs/sessions.md) ---------------- */
+
+/*
+ * The highest class of credentials the sessions of rule a can hold: the
+ * highest class among its services that max_class allows (a service above
+ * max_class is refused). POL_CLASS_NONE: the rule can open no session.
+ * Classes are the policy's trust levels: an agent entitled to sessions of
+ * class C is entitled to credentials of class C, whatever its own grants.
+ */
+enum pol_class pol_rule_ceiling(const struct pol_config *cfg, const struct pol_agent *a);
+
+/*
+ * The uid of login name: through the system's name service (getpwnam_r)
+ * when passwd_file is NULL, else from that passwd(5) file (a regular file
+ * owned by root or the effective uid, not group/world-writable; for the
+ * tests). Returns 0 and *uid; 1 when there is no such user; -1 with err
+ * when the lookup failed (a name service that did not answer, an
+ * unreadable file): then nobody can tell which uid name is.
+ */
+int pol_user_uid(const char *passwd_file, const char *name, uid_t *uid, char *err,
+		 size_t errlen);
+
 /* ---- internal to the policy engine (shared between its files) -------- */
 
 /*

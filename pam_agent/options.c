@@ -24,7 +24,7 @@ static const struct option_def options[] = {
 	STRING(config),
 	FLAG(debug),
 	FLAG(optional),
-	STRING(ptrace_scope_file),
+	STRING(passwd_file),
 	FLAG(quiet),
 	STRING(token_file),
 	FLAG(try_first_pass),
@@ -48,7 +48,7 @@ void pa_args_clear(struct pa_args *args)
 {
 	free(args->config);
 	free(args->token_file);
-	free(args->ptrace_scope_file);
+	free(args->passwd_file);
 	memset(args, 0, sizeof(*args));
 }
 
@@ -115,10 +115,9 @@ int pa_args_parse(int argc, const char **argv, struct pa_args *args,
 		pa_err(err, errlen, "token_file=%s: must be an absolute path", shown);
 		goto fail;
 	}
-	if (args->ptrace_scope_file != NULL && args->ptrace_scope_file[0] != '/') {
-		pa_escape(args->ptrace_scope_file, strlen(args->ptrace_scope_file), shown,
-			  sizeof(shown));
-		pa_err(err, errlen, "ptrace_scope_file=%s: must be an absolute path", shown);
+	if (args->passwd_file != NULL && args->passwd_file[0] != '/') {
+		pa_escape(args->passwd_file, strlen(args->passwd_file), shown, sizeof(shown));
+		pa_err(err, errlen, "passwd_file=%s: must be an absolute path", shown);
 		goto fail;
 	}
 	return 0;

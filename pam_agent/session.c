@@ -245,127 +245,79 @@ out:
 }
 
 /*
- * The highest session class [agent] rule a can be given: its max_class,
- * or the highest class of its services when that is lower. Classes are
- * the policy's trust levels: an agent entitled to class C is entitled to
- * hold credentials of class C, whatever its own grants are.
+ * The shared-uid boundary (docs/sessions.md, "Who can read a session's
+ * keys"). Every process of a uid can read what any other holds, whatever
+ * kernel.yama.ptrace_scope says: /proc/PID/fd/N and /proc/PID/environ need
+ * only PTRACE_MODE_READ, which Yama does not restrict; the processes share
+ * $HOME, so one plants ~/.profile, ~/.bashrc or usercustomize.py for the
+ * next session to run while it holds its keys; and ptrace itself where
+ * Yama allows it. A uid is one principal. So, until each agent has an
+ * account of its own, credentials of a class above what another [agent]
+ * rule that may log in as the same uid can be given (pol_rule_ceiling) are
+ * never placed: compared by uid (each of that rule's users looked up,
+ * since two names can be one uid), not by name. A name that is no user
+ * cannot log in and is skipped; a lookup that fails refuses (nobody can
+ * tell whether it is this uid). Returns 0 when the session may go on, -1
+ * with the reason in err.
  */
-static enum pol_class rule_ceiling(const struct pol_config *cfg, const struct pol_agent *a)
+static int shared_uid_boundary(const struct pa_call *call, const struct pol_config *cfg,
+			       const struct pol_decision *d, const char *user, uid_t uid,
+			       char *err, size_t errlen)
 {
-	enum pol_class svc_max = POL_CLASS_NONE;
-	size_t i;
+	enum pol_class mine = POL_CLASS_NONE;
+	const char *top = NULL;
+	char others[1536], why[512];
+	size_t i, k, used = 0, n_others = 0;
 
-	for (i = 0; i < a->services.n; i++) {
-		const struct pol_service *svc = pol_config_find_service(cfg, a->services.v[i]);
-
-		if (svc != NULL && svc->cls > svc_max)
-			svc_max = svc->cls;
-	}
-	return svc_max < a->max_class ? svc_max : a->max_class;
-}
-
-/*
- * Reads the Yama ptrace_scope from path into *scope: -1 when Yama is
- * absent (no such file). Returns 0, or -1 with err (fail closed).
- */
-static int read_ptrace_scope(const char *path, long *scope, char *err, size_t errlen)
-{
-	char buf[32], *end;
-	struct stat st;
-	ssize_t n;
-	long v;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-
-	if (fd < 0) {
-		if (errno == ENOENT) {
-			*scope = -1; /* no Yama: ptrace between processes of one uid is allowed */
-			return 0;
-		}
-		return pa_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
-	}
-	/* /proc/sys in production; a file of the tests' own otherwise */
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    (st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & 022) != 0) {
-		close(fd);
-		return pa_err(err, errlen, "%s: must be a regular file owned by root (or uid %lu), "
-			      "not group/world-writable", path, (unsigned long)geteuid());
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return pa_err(err, errlen, "cannot read %s: %s", path,
-			      n == 0 ? "empty" : strerror(errno));
-	buf[n] = '\0';
-	errno = 0;
-	v = strtol(buf, &end, 10);
-	if (errno != 0 || end == buf || (*end != '\n' && *end != '\0') || v < 0 || v > 3)
-		return pa_err(err, errlen, "%s: not a ptrace_scope value (0 to 3)", path);
-	*scope = v;
-	return 0;
-}
-
-/*
- * The ptrace boundary (docs/sessions.md, "Who can read a session's
- * keys"): every agent of an account runs under the account's uid, and with
- * Yama's ptrace_scope 0 (or no Yama) any of them can attach to another's
- * processes and read the keys in their memory. So a session whose
- * credentials are of a class above the class some other [agent] rule of
- * the same account can be given is refused unless ptrace_scope >= 1.
- * Returns 0 when the session may go on, -1 with the reason in err.
- */
-static int ptrace_boundary(const struct pa_call *call, const struct pol_config *cfg,
-			   const struct pol_decision *d, const char *user, char *err,
-			   size_t errlen)
-{
-	enum pol_class mine = POL_CLASS_NONE, lowest = POL_CLASS_ESCALATE;
-	const struct pol_agent *weakest = NULL;
-	const char *path = call->args.ptrace_scope_file != NULL ? call->args.ptrace_scope_file
-								: PA_PTRACE_SCOPE_FILE;
-	char why[512];
-	long scope;
-	size_t i;
-
+	others[0] = '\0';
 	for (i = 0; i < d->n_grants; i++)
-		if (d->grants[i].cls > mine)
+		if (top == NULL || d->grants[i].cls > mine) {
 			mine = d->grants[i].cls;
+			top = d->grants[i].name;
+		}
 	for (i = 0; i < cfg->n_agents; i++) {
 		const struct pol_agent *a = &cfg->agents[i];
-		enum pol_class c;
+		enum pol_class c = pol_rule_ceiling(cfg, a);
 
-		if (!pol_list_has(&a->users, user) ||
-		    (d->rule != NULL && strcmp(a->pattern, d->rule) == 0))
+		/* the session's own rule; a rule that opens no session; one
+		 * that may hold credentials of this class anyway */
+		if ((d->rule != NULL && strcmp(a->pattern, d->rule) == 0) ||
+		    c == POL_CLASS_NONE || c >= mine)
 			continue;
-		c = rule_ceiling(cfg, a);
-		if (weakest == NULL || c < lowest) {
-			lowest = c;
-			weakest = a;
+		for (k = 0; k < a->users.n; k++) {
+			const char *name = a->users.v[k];
+			uid_t other;
+			int rc = pol_user_uid(call->args.passwd_file, name, &other, why,
+					      sizeof(why));
+
+			if (rc < 0)
+				return pa_err(err, errlen,
+					      "cannot tell whether user %s of [agent %s] (%s:%u, "
+					      "at most %s) is uid %lu (%s): %s credentials (grant "
+					      "%s) not placed for user %s",
+					      name, a->pattern, a->where.file, a->where.line,
+					      pol_class_name(c), (unsigned long)uid, why,
+					      pol_class_name(mine), top, user);
+			if (rc != 0 || other != uid)
+				continue;
+			n_others++;
+			if (used < sizeof(others))
+				used += (size_t)snprintf(others + used, sizeof(others) - used,
+							 "%s[agent %s] (%s:%u) as user %s, at most %s",
+							 n_others > 1 ? "; " : "", a->pattern,
+							 a->where.file, a->where.line, name,
+							 pol_class_name(c));
+			break;
 		}
 	}
-	/* no other agent of this account, or none that may hold less */
-	if (weakest == NULL || mine <= lowest)
+	if (n_others == 0)
 		return 0;
-	if (read_ptrace_scope(path, &scope, why, sizeof(why)) != 0)
-		return pa_err(err, errlen,
-			      "kernel.yama.ptrace_scope unknown (%s): refusing to place %s "
-			      "credentials where [agent %s] (at most %s) shares user %s",
-			      why, pol_class_name(mine), weakest->pattern,
-			      pol_class_name(lowest), user);
-	if (scope < 1) {
-		char now[128];
-
-		if (scope < 0)
-			snprintf(now, sizeof(now), "this kernel has no Yama: %s is absent", path);
-		else
-			snprintf(now, sizeof(now), "%s is %ld", path, scope);
-		return pa_err(err, errlen,
-			      "kernel.yama.ptrace_scope must be >= 1 (%s) to place %s credentials "
-			      "for user %s, which [agent %s] (at most %s) shares: it could read "
-			      "them with ptrace; set the sysctl kernel.yama.ptrace_scope=1 or give "
-			      "each agent its own user",
-			      now, pol_class_name(mine), user, weakest->pattern,
-			      pol_class_name(lowest));
-	}
-	return 0;
+	return pa_err(err, errlen,
+		      "uid %lu (user %s) is shared with %s; one uid is one principal (its "
+		      "processes read each other's /proc/PID/fd, environ, home files): %s "
+		      "credentials (grant %s) are not placed on it; give each agent an "
+		      "account of its own",
+		      (unsigned long)uid, user, others, pol_class_name(mine), top);
 }
 
 static int open_session(struct pa_call *call, struct pa_context *ctx)
@@ -428,7 +380,8 @@ static int open_session(struct pa_call *call, struct pa_context *ctx)
 	}
 
 	if (ctx->decision.n_grants > 0 &&
-	    ptrace_boundary(call, cfg, &ctx->decision, user, err, sizeof(err)) != 0) {
+	    shared_uid_boundary(call, cfg, &ctx->decision, user, pw.pw_uid, err,
+				sizeof(err)) != 0) {
 		char reason[768];
 
 		snprintf(reason, sizeof(reason), "session refused: %s", err);

@@ -268,17 +268,20 @@ n_grants=$(cat "$base" "$tmp/policy/base-local.d"/*.conf | grep -c '^\[grant ')
 n_files=$((1 + $(ls "$tmp/policy/base-local.d" | grep -c '\.conf$')))
 
 # the scenario configuration lets several agent rules be one local account
-# (svc-support, agent): check warns about each such account (security review
-# H2), naming the rules; the warnings follow any problems
+# (svc-support, agent, no users on a test machine): check warns about each
+# (security review H2), naming the rules, their ceilings and the sessions the
+# module would refuse where the account exists; the warnings follow any problems
 line_of() { grep -n "^\[agent $2\]" "$1" | cut -d: -f1; }
 shared_warnings() { # shared_warnings FILE: the two warnings for FILE
-	sw_ptrace="agents running as one uid can ptrace each other (read each other's memory, credentials and tokens) unless kernel.yama.ptrace_scope is at least 1, and signal each other and share their files in any case: give each agent an account of its own"
 	sw_sup=$(line_of "$1" spiffe://example.org/agents/support-bot)
 	sw_all=$(line_of "$1" 'spiffe://example.org/agents/\*')
 	sw_orch=$(line_of "$1" spiffe://example.org/orchestrator)
+	sw_one="one uid is one principal: its processes read each other's credentials (/proc/PID/fd and environ, files planted in the shared home, ptrace); where it is a user, the module refuses:"
+	sw_rw="gets no session that would receive tickets-rw (write), above the at most read of [agent spiffe://example.org/agents/*]"
+	sw_end="give each agent an account of its own"
 	printf '%s\n%s' \
-		"$1:$sw_sup: warning: local account 'svc-support' is shared by 3 agent rules: [agent spiffe://example.org/agents/support-bot] ($1:$sw_sup), [agent spiffe://example.org/agents/*] ($1:$sw_all), [agent spiffe://example.org/orchestrator] ($1:$sw_orch); $sw_ptrace" \
-		"$1:$sw_all: warning: local account 'agent' is shared by 2 agent rules: [agent spiffe://example.org/agents/*] ($1:$sw_all), [agent spiffe://example.org/orchestrator] ($1:$sw_orch); $sw_ptrace"
+		"$1:$sw_sup: warning: user svc-support (no such user here) is named by 3 agent rules: [agent spiffe://example.org/agents/support-bot] ($1:$sw_sup) as svc-support, at most write, [agent spiffe://example.org/agents/*] ($1:$sw_all) as svc-support, at most read, [agent spiffe://example.org/orchestrator] ($1:$sw_orch) as svc-support, at most write; $sw_one [agent spiffe://example.org/agents/support-bot] $sw_rw; [agent spiffe://example.org/orchestrator] $sw_rw; $sw_end" \
+		"$1:$sw_all: warning: user agent (no such user here) is named by 2 agent rules: [agent spiffe://example.org/agents/*] ($1:$sw_all) as agent, at most read, [agent spiffe://example.org/orchestrator] ($1:$sw_orch) as agent, at most write; $sw_one [agent spiffe://example.org/orchestrator] $sw_rw; $sw_end"
 }
 
 run_expect "check lists every key set that does not load" 1 \
@@ -328,13 +331,23 @@ run_expect "check accepts a small configuration" 0 \
 	"configuration OK: 1 files, 1 trust domains (1 keys), 0 issuers, 1 agent rules, 0 grants" \
 	"$PA" check --config "$b/good.conf"
 
-# H2: two agent rules that are one local account: a warning naming both, exit 0
-printf '%s\n%s\n[agent spiffe://example.org/other]\nusers = nobody root\nservices = sshd\n' \
+# H2: two agent rules that can log in as one uid (root, uid 0 everywhere),
+# both of class write at most: one principal, a warning naming both, exit 0
+printf '%s\n%s\nmax_class = write\n[agent spiffe://example.org/other]\nusers = nobody root\nservices = sshd\nmax_class = write\n' \
 	"$good_head" "$good_tail" >"$b/shared.conf"
-run_expect "check warns when two agent rules share a local account" 0 \
-	"$b/shared.conf:7: warning: local account 'root' is shared by 2 agent rules: [agent spiffe://example.org/bot] ($b/shared.conf:7), [agent spiffe://example.org/other] ($b/shared.conf:10); agents running as one uid can ptrace each other (read each other's memory, credentials and tokens) unless kernel.yama.ptrace_scope is at least 1, and signal each other and share their files in any case: give each agent an account of its own
+run_expect "check warns when two agent rules of one class share a uid" 0 \
+	"$b/shared.conf:7: warning: uid 0 (user root) is shared by 2 agent rules: [agent spiffe://example.org/bot] ($b/shared.conf:7) as root, at most write, [agent spiffe://example.org/other] ($b/shared.conf:11) as root, at most write; one uid is one principal: its processes read each other's credentials (/proc/PID/fd and environ, files planted in the shared home, ptrace), and the module refuses: nothing, the rules may hold the same classes; give each agent an account of its own
 configuration OK: 1 files, 1 trust domains (1 keys), 0 issuers, 2 agent rules, 0 grants (with warnings above)" \
 	"$PA" check --config "$b/shared.conf"
+
+# H2: a read rule on the uid of a rule with write grants: the module refuses
+# those sessions, so check reports an error (exit 1) naming the grant; a rule
+# whose services are all above its max_class opens no session and is left out
+printf '%s\n%s\nmax_class = write\ngrants = rw ro\n[service reads]\nclass = read\n[agent spiffe://example.org/reader]\nusers = root\nservices = reads\n[agent spiffe://example.org/none]\nusers = root\nservices = sshd\n[grant rw]\nclass = write\nsource = file\npath = /etc/hostname\nttl = 5m\n[grant ro]\nclass = read\nsource = file\npath = /etc/hostname\nttl = 5m\n' \
+	"$good_head" "$good_tail" >"$b/shared-refused.conf"
+run_expect "check: a shared uid that makes the module refuse sessions is an error" 1 \
+	"$b/shared-refused.conf:7: uid 0 (user root) is shared by 2 agent rules: [agent spiffe://example.org/bot] ($b/shared-refused.conf:7) as root, at most write, [agent spiffe://example.org/reader] ($b/shared-refused.conf:14) as root, at most read; one uid is one principal: its processes read each other's credentials (/proc/PID/fd and environ, files planted in the shared home, ptrace), and the module refuses: [agent spiffe://example.org/bot] gets no session that would receive rw (write), above the at most read of [agent spiffe://example.org/reader]; give each agent an account of its own" \
+	"$PA" check --config "$b/shared-refused.conf"
 
 # M1: exec brokers run as root in "/"; arguments that look like relative file
 # names (python -m NAME, ./x, x.py) are warned about; URLs and other words not

@@ -5,9 +5,12 @@
  *    second open without a new account phase is refused, and so is an
  *    open after an account phase that refused (the token expired);
  *  - open refuses a token that expired since authentication (clock_skew);
- *  - the ptrace boundary: an account shared by a read agent and a write
- *    agent gets no write credentials while kernel.yama.ptrace_scope (here
- *    a file of the test's, ptrace_scope_file=) is 0, naming the sysctl.
+ *  - the shared-uid boundary: a uid that a read agent may log in as gets
+ *    no write credentials, whether the read agent's rule names the same
+ *    user or another name of the same uid (passwd_file=, a passwd file of
+ *    the test's); a service above max_class does not raise a rule's
+ *    ceiling; another uid, or a name that is no user, does not refuse; a
+ *    lookup that fails refuses.
  * The clock is never waited for: the token's exp is in the past from the
  * start, and the configuration's clock_skew decides whether it is valid.
  */
@@ -34,7 +37,13 @@
 #define READER "spiffe://example.org/agents/reader"
 #define WRITER "spiffe://example.org/agents/writer"
 #define LONER "spiffe://example.org/agents/loner"
-#define OPTS "config=@DIR@/policy.conf ptrace_scope_file=@DIR@/ptrace_scope"
+#define MIXED "spiffe://example.org/agents/mixed"
+#define OPTS "config=@DIR@/policy.conf passwd_file=@DIR@/passwd"
+/* in the test's passwd file: another name of the test user's uid, a
+ * user of another uid; NOUSER is in no passwd file */
+#define ALIAS "pa-alias"
+#define STRANGER "pa-stranger"
+#define NOUSER "pa-no-such-user"
 #define STACK(name) { name, "auth required @MODULE@ " OPTS "\n" \
 			    "account required @MODULE@ " OPTS "\n" \
 			    "session required @MODULE@ " OPTS "\n" }
@@ -44,7 +53,7 @@ static const struct pa_service services[] = {
 	{ NULL, NULL },
 };
 
-/* %s: clock_skew */
+/* %s: clock_skew, the users of READER, the users of MIXED */
 static const char policy[] =
 	"[global]\n"
 	"audience = " FX_AUDIENCE "\n"
@@ -58,13 +67,20 @@ static const char policy[] =
 	"class = read\n"
 	"[service agent-write]\n"
 	"class = write\n"
+	"[service agent-escalate]\n"
+	"class = escalate\n"
 	"[agent " LONER "]\n"
 	"users = @USER@\n"
-	"services = agent-read\n"
+	"services = agent-read agent-write\n"
+	"max_class = write\n"
 	"[agent " READER "]\n"
-	"users = @USER@\n"
+	"users = %s\n"
 	"services = agent-read\n"
 	"grants = tickets-ro\n"
+	"[agent " MIXED "]\n"
+	"users = %s\n"
+	"services = agent-read agent-escalate\n"
+	"max_class = write\n"
 	"[agent " WRITER "]\n"
 	"users = @USER@\n"
 	"services = agent-read agent-write\n"
@@ -85,12 +101,31 @@ static struct fx_domain example;
 static int64_t now;
 static char *token;
 
-static void write_policy(const char *skew)
+static void write_policy3(const char *skew, const char *reader, const char *mixed)
 {
 	char text[4096];
 
-	snprintf(text, sizeof(text), policy, skew);
+	snprintf(text, sizeof(text), policy, skew, reader, mixed);
 	fx_file("policy.conf", text, 0644);
+}
+
+static void write_policy(const char *skew)
+{
+	write_policy3(skew, "@USER@", NOUSER);
+}
+
+/* the test user, ALIAS with the same uid, STRANGER with another uid */
+static void write_passwd(mode_t mode)
+{
+	unsigned long uid = (unsigned long)geteuid(), other = uid == 4242 ? 4243 : 4242;
+	char text[1024];
+
+	snprintf(text, sizeof(text),
+		 "@USER@:x:%lu:%lu::/nonexistent:/bin/sh\n"
+		 ALIAS ":x:%lu:%lu::/nonexistent:/bin/sh\n"
+		 STRANGER ":x:%lu:%lu::/nonexistent:/bin/sh\n",
+		 uid, uid, uid, uid, other, other);
+	fx_file("passwd", text, mode);
 }
 
 static int conv(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
@@ -132,7 +167,7 @@ static int reset(void **state)
 {
 	(void)state;
 	write_policy("30");
-	fx_file("ptrace_scope", "0\n", 0644);
+	write_passwd(0644);
 	pa_harness_log_reset();
 	return 0;
 }
@@ -199,73 +234,106 @@ static char *mint(const char *sub)
 	return fx_mint(&example, sub, FX_AUDIENCE, now - 60, now + 300, NULL);
 }
 
-/* a write session on an account a read agent shares: ptrace_scope 0 refuses */
-static void test_ptrace_scope_zero_refuses_write(void **state)
+/* auth, account and open of tok on service: the open's result */
+static int open_with(const char *service, const char *tok)
 {
-	char *t = mint(WRITER);
-	pam_handle_t *pamh = start("agent-write", t);
+	pam_handle_t *pamh = start(service, tok);
+	int rv;
 
-	(void)state;
 	assert_int_equal(pam_authenticate(pamh, 0), PAM_SUCCESS);
 	assert_int_equal(pam_acct_mgmt(pamh, 0), PAM_SUCCESS);
-	assert_int_equal(pam_open_session(pamh, 0), PAM_SESSION_ERR);
-	expect_log("kernel.yama.ptrace_scope must be >= 1");
-	expect_log("ptrace_scope is 0) to place write credentials");
+	rv = pam_open_session(pamh, 0);
 	pam_end(pamh, PAM_SUCCESS);
-
-	/* no Yama at all (the file absent) is the same as 0 */
-	pa_harness_log_reset();
-	assert_int_equal(unlink(fx_file("ptrace_scope", "", 0644)), 0);
-	pamh = start("agent-write", t);
-	assert_int_equal(pam_authenticate(pamh, 0), PAM_SUCCESS);
-	assert_int_equal(pam_acct_mgmt(pamh, 0), PAM_SUCCESS);
-	assert_int_equal(pam_open_session(pamh, 0), PAM_SESSION_ERR);
-	expect_log("this kernel has no Yama");
-	pam_end(pamh, PAM_SUCCESS);
-
-	/* an unreadable value fails closed */
-	pa_harness_log_reset();
-	fx_file("ptrace_scope", "maybe\n", 0644);
-	pamh = start("agent-write", t);
-	assert_int_equal(pam_authenticate(pamh, 0), PAM_SUCCESS);
-	assert_int_equal(pam_acct_mgmt(pamh, 0), PAM_SUCCESS);
-	assert_int_equal(pam_open_session(pamh, 0), PAM_SESSION_ERR);
-	expect_log("kernel.yama.ptrace_scope unknown");
-	pam_end(pamh, PAM_SUCCESS);
-	free(t);
+	return rv;
 }
 
-/* ptrace_scope 1: the write session passes the boundary; a read session
- * passes at 0, since every other agent of the account may be given read */
-static void test_ptrace_scope_one_allows_write(void **state)
+/* past the boundary: refused only further on (this test has no helper) */
+static void expect_past_boundary(const char *service, const char *tok)
 {
-	char *w = mint(WRITER), *r = mint(READER);
-	pam_handle_t *pamh;
+	pa_harness_log_reset();
+	assert_int_equal(open_with(service, tok), PAM_SESSION_ERR);
+	expect_no_log("is shared with");
+	expect_no_log("cannot tell whether");
+	expect_log("credentials not placed");
+}
+
+/* a write session on a uid a read agent may log in as: refused, whatever
+ * kernel.yama.ptrace_scope is (it is not read), by the same name or by
+ * another name of the same uid */
+static void test_shared_uid_refuses_write(void **state)
+{
+	char *w = mint(WRITER);
 
 	(void)state;
-	fx_file("ptrace_scope", "1\n", 0644);
-	pamh = start("agent-write", w);
-	assert_int_equal(pam_authenticate(pamh, 0), PAM_SUCCESS);
-	assert_int_equal(pam_acct_mgmt(pamh, 0), PAM_SUCCESS);
-	assert_int_equal(pam_open_session(pamh, 0), PAM_SESSION_ERR);
-	/* refused further on: the helper of this test does not exist */
-	expect_no_log("kernel.yama.ptrace_scope");
-	expect_log("credentials not placed");
-	pam_end(pamh, PAM_SUCCESS);
+	/* the same user name */
+	assert_int_equal(open_with("agent-write", w), PAM_SESSION_ERR);
+	expect_log("is shared with [agent " READER "] (");
+	expect_log("as user ");
+	expect_log(", at most read; one uid is one principal");
+	expect_log("write credentials (grant tickets-rw) are not placed on it; give each agent "
+		   "an account of its own");
+	expect_no_log("credentials not placed");
 
-	/* the others of the account (the writer, and the loner, which has no
-	 * grants) may be given read sessions: a read session passes at 0 */
+	/* another name of the same uid: compared by uid, not by name */
+	write_policy3("30", ALIAS, NOUSER);
 	pa_harness_log_reset();
-	fx_file("ptrace_scope", "0\n", 0644);
-	pamh = start("agent-read", r);
-	assert_int_equal(pam_authenticate(pamh, 0), PAM_SUCCESS);
-	assert_int_equal(pam_acct_mgmt(pamh, 0), PAM_SUCCESS);
-	assert_int_equal(pam_open_session(pamh, 0), PAM_SESSION_ERR);
-	expect_no_log("kernel.yama.ptrace_scope");
-	expect_log("credentials not placed");
-	pam_end(pamh, PAM_SUCCESS);
+	assert_int_equal(open_with("agent-write", w), PAM_SESSION_ERR);
+	expect_log("is shared with [agent " READER "] (");
+	expect_log("as user " ALIAS ", at most read");
+	expect_no_log("credentials not placed");
+	free(w);
+}
+
+/* a service above max_class does not count: MIXED (read and escalate
+ * services, max_class write) can only be given read sessions */
+static void test_ceiling_ignores_services_above_max_class(void **state)
+{
+	char *w = mint(WRITER);
+
+	(void)state;
+	write_policy3("30", STRANGER, ALIAS);
+	assert_int_equal(open_with("agent-write", w), PAM_SESSION_ERR);
+	expect_log("is shared with [agent " MIXED "] (");
+	expect_log("as user " ALIAS ", at most read");
+	expect_no_log("credentials not placed");
+	free(w);
+}
+
+/* another uid, or a name that is no user, shares nothing; a read session
+ * passes on a shared uid (every rule there may be given read) */
+static void test_own_uid_allows_write(void **state)
+{
+	char *w = mint(WRITER), *r = mint(READER);
+
+	(void)state;
+	write_policy3("30", STRANGER " " NOUSER, NOUSER);
+	expect_past_boundary("agent-write", w);
+
+	write_policy("30");
+	expect_past_boundary("agent-read", r);
 	free(w);
 	free(r);
+}
+
+/* a lookup that fails (here: the passwd file is unusable) refuses */
+static void test_failed_lookup_refuses(void **state)
+{
+	char *w = mint(WRITER);
+
+	(void)state;
+	write_policy3("30", STRANGER, NOUSER);
+	write_passwd(0666);
+	assert_int_equal(open_with("agent-write", w), PAM_SESSION_ERR);
+	expect_log("cannot tell whether user " STRANGER " of [agent " READER "] (");
+	expect_log("not group/world-writable): write credentials (grant tickets-rw) not placed");
+	expect_no_log("credentials not placed");
+
+	assert_int_equal(unlink(fx_file("passwd", "", 0644)), 0);
+	pa_harness_log_reset();
+	assert_int_equal(open_with("agent-write", w), PAM_SESSION_ERR);
+	expect_log("cannot tell whether user " STRANGER " of [agent " READER "] (");
+	expect_log("cannot open: No such file or directory");
+	free(w);
 }
 
 static int setup(void **state)
@@ -292,8 +360,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup(test_decision_good_for_one_open, reset),
 		cmocka_unit_test_setup(test_refused_account_drops_decision, reset),
 		cmocka_unit_test_setup(test_open_refuses_expired_token, reset),
-		cmocka_unit_test_setup(test_ptrace_scope_zero_refuses_write, reset),
-		cmocka_unit_test_setup(test_ptrace_scope_one_allows_write, reset),
+		cmocka_unit_test_setup(test_shared_uid_refuses_write, reset),
+		cmocka_unit_test_setup(test_ceiling_ignores_services_above_max_class, reset),
+		cmocka_unit_test_setup(test_own_uid_allows_write, reset),
+		cmocka_unit_test_setup(test_failed_lookup_refuses, reset),
 	};
 	int ret = pa_harness_init(argc, argv, services);
 

@@ -1,10 +1,12 @@
 /*
- * ptrace_peek.c - the same-uid ptrace attack on a session's key material,
- * for tests/root/root_ptrace.sh (no gdb):
+ * ptrace_peek.c - same-uid attacks on a session's key material (ptrace; the
+ * victim for /proc/PID/fd and environ), for tests/root/root_ptrace.sh (no gdb):
  *
  *   ptrace_peek hold NAME DIR   the victim: reads its credential NAME with
- *                               libagentcred into memory, writes
- *                               "PID ADDR LEN" to DIR/victim, waits for
+ *                               libagentcred into memory and into a file
+ *                               it keeps open and unlinks (a credential
+ *                               handed to a tool as a file), writes
+ *                               "PID ADDR LEN FD" to DIR/victim, waits for
  *                               DIR/go (at most 120 s), exits
  *   ptrace_peek peek PID ADDR LEN
  *                               the attacker: reads LEN bytes at ADDR of
@@ -20,6 +22,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -40,7 +43,7 @@ static int hold(const char *name, const char *dir)
 {
 	char *secret = NULL, path[4096], go[4096];
 	size_t len = 0;
-	int rc = agent_cred_get(name, &secret, &len), i;
+	int rc = agent_cred_get(name, &secret, &len), i, fd;
 	FILE *f;
 
 	if (rc != 0) {
@@ -52,12 +55,18 @@ static int hold(const char *name, const char *dir)
 		return 1;
 	}
 	memcpy((char *)held, secret, len);
+	snprintf(path, sizeof(path), "%s/key", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, secret, len) != (ssize_t)len || unlink(path) != 0) {
+		agent_cred_free(secret, len);
+		return 1;
+	}
 	agent_cred_free(secret, len);
 	snprintf(path, sizeof(path), "%s/victim.tmp", dir);
 	f = fopen(path, "w");
 	if (f == NULL)
 		return 1;
-	fprintf(f, "%ld %lx %zu\n", (long)getpid(), (unsigned long)(uintptr_t)held, len);
+	fprintf(f, "%ld %lx %zu %d\n", (long)getpid(), (unsigned long)(uintptr_t)held, len, fd);
 	fclose(f);
 	snprintf(go, sizeof(go), "%s/victim", dir);
 	if (rename(path, go) != 0)

@@ -1,20 +1,20 @@
 #!/bin/sh
-# Root-only: the ptrace boundary of an account shared by two agents
-# (docs/sessions.md, "Who can read a session's keys"). A read agent and a
-# write agent both log in as one test user:
-#  - the module: with kernel.yama.ptrace_scope 0 (a file of this test,
-#    ptrace_scope_file=) the write session is refused, naming the sysctl,
-#    and CMD never runs; with 1 it opens and CMD reads its write key; with
-#    the machine's real /proc/sys/kernel/yama/ptrace_scope it decides as
-#    that value says (absent: no Yama, refused);
-#  - the attack itself, with a small C program (tests/root/ptrace_peek.c,
-#    no gdb): a second process of the same uid, outside the session, reads
-#    the session process's copy of its key with process_vm_readv and with
-#    PTRACE_ATTACH + PTRACE_PEEKDATA. With ptrace_scope >= 1 both are
-#    refused. When the machine's ptrace_scope is 0 the test sets it to 1
-#    for the attack and restores it on every path (trap); without Yama
-#    that part is a visible SKIP, and the test shows instead that the
-#    attack does read the key (which is why the module refuses).
+# Root-only: one uid is one principal (docs/sessions.md, "Who can read a
+# session's keys"). With real users:
+#  - the attack: a write session's CMD (tests/root/ptrace_peek.c, no gdb)
+#    holds its write key in memory, in a file it keeps open (unlinked) and,
+#    handed over by the shell that started it, in its environment. A second
+#    process of the same uid, outside the session, reads the key through
+#    /proc/PID/fd/N and /proc/PID/environ (PTRACE_MODE_READ, which Yama does
+#    not restrict), and with ptrace where Yama allows it. With Yama the
+#    attack runs under kernel.yama.ptrace_scope 1 (set for it when the
+#    machine has 0, restored on every path): ptrace is refused, the /proc
+#    reads are not. Without Yama that part is a visible SKIP.
+#  - the rule: a read agent whose rule names another name of the same uid
+#    (useradd -o -u) makes the module refuse the write session (CMD never
+#    runs), naming the rule; `pam-agent check` reports the shared uid as an
+#    error, naming both names. With the read agent on a user of its own uid
+#    the write session opens.
 . "$(dirname "$0")/lib.sh"
 pa_root_require "root_ptrace.sh" keyctl useradd userdel setpriv
 
@@ -44,6 +44,13 @@ chmod 0755 "$work"
 tuser=$(pa_root_user) || { echo "FAIL: cannot create a test user"; exit 1; }
 tuid=$(id -u "$tuser")
 tgid=$(id -g "$tuser")
+other=$(pa_root_user) || { echo "FAIL: cannot create a second test user"; exit 1; }
+# alias: a second passwd name of tuser's uid
+alias="pa-t$$-a$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')"
+printf 'user:%s\n' "$alias" >> "$PA_ROOT_LIST"
+useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+	--user-group --non-unique --uid "$tuid" "$alias" ||
+	{ echo "FAIL: cannot create a second name of uid $tuid"; exit 1; }
 tag=t$$
 CONF=$work/pam_agent.conf
 pa_fails=0 pa_passes=0
@@ -72,15 +79,9 @@ printf 'S3CR3T-write-%s' "$(rnd)" > "$work/write.secret"
 umask 022
 cp "$PEEK" "$work/ptrace_peek"
 chmod 0755 "$work/ptrace_peek"
-printf '0\n' > "$work/scope"
-chmod 0644 "$work/scope"
 
 opts="config=$CONF"
-svc_fake=$(pa_root_service "auth required @MODULE@ $opts
-account required @MODULE@ $opts
-session required @MODULE@ $opts ptrace_scope_file=$work/scope
-session required pam_permit.so")
-svc_real=$(pa_root_service "auth required @MODULE@ $opts
+svc_write=$(pa_root_service "auth required @MODULE@ $opts
 account required @MODULE@ $opts
 session required @MODULE@ $opts
 session required pam_permit.so")
@@ -89,20 +90,24 @@ account required @MODULE@ $opts
 session required @MODULE@ $opts
 session required pam_permit.so")
 R=r_$tag W=w_$tag
-{
-	printf '[global]\naudience = %s\nbroker_key = %s\nhelper = %s\nstate_dir = %s\n' \
-		"$AUD" "$work/ca/signing.key" "$B/pam_agent_helper" "$work/state"
-	printf '[trust_domain example.org]\nbundle = %s\n' "$work/ca/bundle.json"
-	printf '[service %s]\nclass = write\n' "$svc_fake" "$svc_real"
-	printf '[service %s]\nclass = read\n' "$svc_read"
-	printf '[grant %s]\nclass = read\nsource = file\npath = %s\nttl = 10m\n' "$R" "$work/read.secret"
-	printf '[grant %s]\nclass = write\nsource = file\npath = %s\nttl = 10m\n' "$W" "$work/write.secret"
-	printf '[agent spiffe://example.org/agents/reader]\nusers = %s\nservices = %s\ngrants = %s\n' \
-		"$tuser" "$svc_read" "$R"
-	printf '[agent spiffe://example.org/agents/writer]\nusers = %s\nservices = %s %s\nmax_class = write\ngrants = %s %s\n' \
-		"$tuser" "$svc_fake" "$svc_real" "$R" "$W"
-} > "$CONF"
-chmod 0644 "$CONF"
+# write_conf READER-USERS: the reader's rule logs in as READER-USERS, the writer as tuser
+write_conf() {
+	{
+		printf '[global]\naudience = %s\nbroker_key = %s\nhelper = %s\nstate_dir = %s\n' \
+			"$AUD" "$work/ca/signing.key" "$B/pam_agent_helper" "$work/state"
+		printf '[trust_domain example.org]\nbundle = %s\n' "$work/ca/bundle.json"
+		printf '[service %s]\nclass = write\n' "$svc_write"
+		printf '[service %s]\nclass = read\n' "$svc_read"
+		printf '[grant %s]\nclass = read\nsource = file\npath = %s\nttl = 10m\n' "$R" "$work/read.secret"
+		printf '[grant %s]\nclass = write\nsource = file\npath = %s\nttl = 10m\n' "$W" "$work/write.secret"
+		printf '[agent spiffe://example.org/agents/reader]\nusers = %s\nservices = %s\ngrants = %s\n' \
+			"$1" "$svc_read" "$R"
+		printf '[agent spiffe://example.org/agents/writer]\nusers = %s\nservices = %s %s\nmax_class = write\ngrants = %s %s\n' \
+			"$tuser" "$svc_read" "$svc_write" "$R" "$W"
+	} > "$CONF.tmp"
+	chmod 0644 "$CONF.tmp"
+	mv -f "$CONF.tmp" "$CONF"
+}
 umask 077
 for a in reader writer; do
 	"$PAM_AGENT" testca mint "$work/ca" --id "spiffe://example.org/agents/$a" --aud "$AUD" \
@@ -123,98 +128,83 @@ run_agent() {
 	pa_root_track_pid "$ar"
 }
 
-# ---- 1. the module's refusal ---------------------------------------------------------------
+# ---- 1. the rule: the reader logs in as another name of the writer's uid --------------------
+write_conf "$alias"
 o=$work/out1
-run_agent "$o" "$svc_fake" "$work/token.writer" /bin/sh -c ': > "$1/ran"' sh "$o"
+run_agent "$o" "$svc_write" "$work/token.writer" /bin/sh -c ': > "$1/ran"' sh "$o"
 wait "$ar"
 rc=$?
-check "ptrace_scope 0: the write session is refused (agent-run exits 77)" test "$rc" = 77
-check "ptrace_scope 0: the refusal names kernel.yama.ptrace_scope" \
-	grep -q "kernel.yama.ptrace_scope must be >= 1" "$o.stderr" || sed 's/^/    /' "$o.stderr"
-check "ptrace_scope 0: CMD never ran" test ! -e "$o/ran"
+check "a read agent on another name of the uid: the write session is refused (agent-run exits 77)" \
+	test "$rc" = 77
+check "the refusal names the reader's rule and its user" \
+	grep -q "uid $tuid (user $tuser) is shared with \[agent spiffe://example.org/agents/reader\] ($CONF:[0-9]*) as user $alias, at most read" \
+	"$o.stderr" || sed 's/^/    /' "$o.stderr"
+check "the write session's CMD never ran" test ! -e "$o/ran"
 
-printf '1\n' > "$work/scope"
+"$PAM_AGENT" check --config "$CONF" > "$work/check.out" 2>&1
+rc=$?
+check "pam-agent check: the shared uid is an error (exit 1) naming both names and the refused grant" \
+	sh -c 'test "$1" = 1 && grep -qF "uid $2 (user $3 $4) is shared by 2 agent rules" "$5" &&
+		grep -qF "[agent spiffe://example.org/agents/writer] gets no session that would receive $6 (write)" "$5"' \
+	sh "$rc" "$tuid" "$alias" "$tuser" "$work/check.out" "$W" || sed 's/^/    /' "$work/check.out"
+
+# the reader on a user of its own uid: nothing shared, the write session opens
+write_conf "$other"
 o=$work/out2
-run_agent "$o" "$svc_fake" "$work/token.writer" /bin/sh -c 'keyctl print "%user:pam_agent:$2" > "$1/read"' sh "$o" "$W"
+run_agent "$o" "$svc_write" "$work/token.writer" /bin/sh -c 'keyctl print "%user:pam_agent:$2" > "$1/read"' sh "$o" "$W"
 wait "$ar"
 rc=$?
-check "ptrace_scope 1: the write session opens (agent-run exits 0)" test "$rc" = 0 ||
+check "the reader on its own uid: the write session opens (agent-run exits 0)" test "$rc" = 0 ||
 	sed 's/^/    /' "$o.stderr"
-check "ptrace_scope 1: CMD reads its write credential" \
+check "the reader on its own uid: CMD reads its write credential" \
 	test "$(cat "$o/read" 2>/dev/null)" = "$(cat "$work/write.secret")"
+"$PAM_AGENT" check --config "$CONF" > "$work/check2.out" 2>&1
+check "pam-agent check: no uid shared, configuration OK" \
+	grep -q "^configuration OK" "$work/check2.out" || sed 's/^/    /' "$work/check2.out"
 
+# ---- 2. the attack the rule answers: any process of the uid reads the session's key ---------
 if [ -r "$YAMA" ]; then machine=$(cat "$YAMA"); else machine=absent; fi
-o=$work/out3
-run_agent "$o" "$svc_real" "$work/token.writer" /bin/sh -c ': > "$1/ran"' sh "$o"
-wait "$ar"
-rc=$?
-case "$machine" in
-0 | absent)
-	check "this machine's ptrace_scope ($machine): the write session is refused, naming the sysctl" \
-		sh -c 'test "$1" = 77 && grep -q "kernel.yama.ptrace_scope must be >= 1" "$2" && test ! -e "$3/ran"' \
-		sh "$rc" "$o.stderr" "$o" || sed 's/^/    /' "$o.stderr" ;;
-*)
-	check "this machine's ptrace_scope ($machine): the write session opens" \
-		sh -c 'test "$1" = 0 && test -e "$2/ran"' sh "$rc" "$o" || sed 's/^/    /' "$o.stderr" ;;
-esac
-
-# ---- 2. the attack ---------------------------------------------------------------------------------
-# victim VICTIM-OUT SERVICE TOKEN GRANT: a session whose CMD holds its key in memory
-victim() {
-	run_agent "$1" "$2" "$3" "$work/ptrace_peek" hold "$4" "$1"
-	if ! wait_for "$1/victim" "$ar"; then
-		fail "the victim session did not start; agent-run said:"
-		sed 's/^/    /' "$1.stderr"
-		return 1
-	fi
-	read -r vpid vaddr vlen < "$1/victim"
-	pa_root_track_pid "$vpid"
-}
-# attack OUT: the same uid, outside the session (its own session keyring,
-# not a descendant of the victim), reads the victim's memory
-attack() {
-	setpriv --reuid="$tuid" --regid="$tgid" --clear-groups keyctl session - \
-		"$work/ptrace_peek" peek "$vpid" "$vaddr" "$vlen" > "$1" 2>&1
-	echo $? >> "$1"
-}
-
-# the control: the program does read a process it may trace
-self=$(setpriv --reuid="$tuid" --regid="$tgid" --clear-groups "$work/ptrace_peek" self 2>&1)
-case "$machine" in
-absent | 0 | 1) check "control: ptrace_peek reads a child of its own ($self)" \
-	sh -c 'case "$1" in *"process_vm_readv read, ptrace read"*) ;; *) exit 1 ;; esac' sh "$self" ;;
-*) echo "NOTE: control skipped: ptrace_scope $machine refuses even a child ($self)" ;;
-esac
-
-if [ "$machine" = absent ]; then
-	# the read session is allowed without Yama (the writer may hold read
-	# credentials anyway); the attack on it shows what the module prevents
-	o=$work/out4
-	if victim "$o" "$svc_read" "$work/token.reader" "$R"; then
-		attack "$work/attack0"
-		check "no Yama: a process of the same uid reads the session's key from its memory (hence the refusal)" \
-			grep -qF "$(cat "$work/read.secret")" "$work/attack0" || sed 's/^/    /' "$work/attack0"
-		: > "$o/go"
-		wait "$ar"
-	fi
-	echo "SKIP: the attack under ptrace_scope >= 1: this kernel has no Yama ($YAMA absent)"
-else
-	if [ "$machine" = 0 ]; then
-		yama_saved=0
-		echo 1 > "$YAMA" || { fail "cannot set kernel.yama.ptrace_scope=1"; pa_root_summary; exit 1; }
-		echo "NOTE: kernel.yama.ptrace_scope set to 1 for the attack (restored to 0 at exit)"
-	fi
-	o=$work/out5
-	if victim "$o" "$svc_real" "$work/token.writer" "$W"; then
-		attack "$work/attack1"
-		check "ptrace_scope $(cat "$YAMA"): the same uid outside the session cannot read the write key (process_vm_readv and PTRACE_ATTACH refused)" \
-			sh -c 'test "$(tail -n1 "$1")" = 3 && ! grep -qF "$(cat "$2")" "$1" &&
-				grep -q "process_vm_readv refused" "$1" && grep -q "PTRACE_ATTACH refused" "$1"' \
-			sh "$work/attack1" "$work/write.secret" || sed 's/^/    /' "$work/attack1"
-		: > "$o/go"
-		wait "$ar"
-	fi
-	restore_yama
+if [ "$machine" = 0 ]; then
+	yama_saved=0
+	echo 1 > "$YAMA" || { fail "cannot set kernel.yama.ptrace_scope=1"; pa_root_summary; exit 1; }
+	echo "NOTE: kernel.yama.ptrace_scope set to 1 for the attack (restored to 0 at exit)"
 fi
+scope=$(cat "$YAMA" 2>/dev/null || echo absent)
+o=$work/out3
+# the shell that starts the tool hands it the key in its environment as well
+run_agent "$o" "$svc_write" "$work/token.writer" /bin/sh -c \
+	'PA_TOKEN=$(keyctl pipe "%user:pam_agent:$2") exec "$3" hold "$2" "$1"' sh "$o" "$W" "$work/ptrace_peek"
+if ! wait_for "$o/victim" "$ar"; then
+	fail "the victim session did not start; agent-run said:"
+	sed 's/^/    /' "$o.stderr"
+else
+	read -r vpid vaddr vlen vfd < "$o/victim"
+	pa_root_track_pid "$vpid"
+	secret=$(cat "$work/write.secret")
+	# the same uid, outside the session: its own session keyring, not a
+	# descendant of the victim, no capability
+	as_uid() { setpriv --reuid="$tuid" --regid="$tgid" --clear-groups keyctl session - "$@"; }
+	as_uid cat "/proc/$vpid/fd/$vfd" > "$work/attack.fd" 2>&1
+	check "ptrace_scope $scope: a process of the same uid reads the write key through /proc/PID/fd/$vfd" \
+		grep -qF "$secret" "$work/attack.fd" || sed 's/^/    /' "$work/attack.fd"
+	as_uid sh -c 'tr "\0" "\n" < "/proc/$1/environ"' sh "$vpid" > "$work/attack.env" 2>&1
+	check "ptrace_scope $scope: a process of the same uid reads the write key in /proc/PID/environ" \
+		grep -qF "PA_TOKEN=$secret" "$work/attack.env" || sed 's/^/    /' "$work/attack.env"
+	as_uid "$work/ptrace_peek" peek "$vpid" "$vaddr" "$vlen" > "$work/attack.ptrace" 2>&1
+	echo $? >> "$work/attack.ptrace"
+	case "$scope" in
+	absent)
+		check "no Yama: a process of the same uid reads the write key from memory too (ptrace)" \
+			grep -qF "$secret" "$work/attack.ptrace" || sed 's/^/    /' "$work/attack.ptrace"
+		echo "SKIP: the /proc reads under kernel.yama.ptrace_scope 1: this kernel has no Yama ($YAMA absent)" ;;
+	*)
+		check "ptrace_scope $scope: ptrace and process_vm_readv are refused (what Yama does, and all it does)" \
+			sh -c 'test "$(tail -n1 "$1")" = 3 && ! grep -qF "$2" "$1"' \
+			sh "$work/attack.ptrace" "$secret" || sed 's/^/    /' "$work/attack.ptrace" ;;
+	esac
+fi
+: > "$o/go"
+wait "$ar"
+restore_yama
 
 pa_root_summary

@@ -166,7 +166,7 @@ agent() { # agent NAME GRANTS [USER]
 	agent bot "$F $M $E $I"
 	agent crash "$S $C"
 	agent aon "$A1 $A2 $A3"
-	agent nogrant "" "$tuser2" # a user of its own (the ptrace boundary: root_ptrace.sh)
+	agent nogrant "" "$tuser2" # a user of its own (one uid is one principal: root_ptrace.sh)
 } > "$CONF"
 chmod 0644 "$CONF"
 umask 077
