@@ -411,6 +411,7 @@ static int open_session(struct pa_call *call, struct pa_context *ctx)
 	json_t *record = NULL;
 	unsigned char rnd[16];
 	char pwbuf[4096], err[512], failed[128], env[128], path[4200];
+	char note[2 * PA_ESCAPE_MAX + 32] = "";
 	const char *user = NULL;
 	bool run_as, run_as_denied = false;
 	size_t i;
@@ -595,7 +596,16 @@ static int open_session(struct pa_call *call, struct pa_context *ctx)
 		goto undo;
 	}
 	/* an action that cannot be audited is not allowed (docs/audit.md) */
-	if (audit_keys(call, cfg, AUD_CREDENTIAL_PLACED, AUD_RESULT_OK, ctx, NULL) != 0) {
+	/* a run-as session says for whom it runs: the event's user is the target */
+	if (run_as) {
+		char e1[PA_ESCAPE_MAX], e2[PA_ESCAPE_MAX];
+
+		snprintf(note, sizeof(note), "run as %s for %s (run_as)",
+			 pa_escape(user, strlen(user), e1, sizeof(e1)),
+			 pa_escape(ctx->decision.user, strlen(ctx->decision.user), e2, sizeof(e2)));
+	}
+	if (audit_keys(call, cfg, AUD_CREDENTIAL_PLACED, AUD_RESULT_OK, ctx,
+		       run_as ? note : NULL) != 0) {
 		pa_log_failure(call, ctx->identity->agent_id,
 			       "audit event not written: credentials revoked, session refused");
 		pa_tell(call, "audit event not written: session refused");
@@ -608,11 +618,9 @@ static int open_session(struct pa_call *call, struct pa_context *ctx)
 	}
 	ctx->session.open = true;
 	if (run_as)
-		pa_log(call, LOG_INFO, "session %s opened as %s for %s (run_as): %zu credential(s) "
-		       "in keyring %d, max %llds", ctx->session.sid,
-		       pa_escape(user, strlen(user), err, sizeof(err)), ctx->decision.user,
-		       ctx->session.keys.n, (int)ctx->session.ring,
-		       (long long)ctx->decision.max_session);
+		pa_log(call, LOG_INFO, "session %s opened, %s: %zu credential(s) in keyring %d, "
+		       "max %llds", ctx->session.sid, note, ctx->session.keys.n,
+		       (int)ctx->session.ring, (long long)ctx->decision.max_session);
 	else
 		pa_log(call, LOG_INFO, "session %s opened: %zu credential(s) in keyring %d, max %llds",
 		       ctx->session.sid, ctx->session.keys.n, (int)ctx->session.ring,

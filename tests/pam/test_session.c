@@ -340,7 +340,7 @@ static void test_run_as_allowed(void **state)
 	rv = pam_open_session(pamh, 0);
 	if (rv != PAM_SUCCESS)
 		fail_msg("open as %s: %d; log:\n%s", other_user(), rv, pa_harness_log());
-	snprintf(want, sizeof(want), "opened as %s for %s (run_as)", other_user(), fx_user());
+	snprintf(want, sizeof(want), "opened, run as %s for %s (run_as)", other_user(), fx_user());
 	expect_log(want);
 	assert_non_null(pam_getenv(pamh, "PAM_AGENT_SESSION"));
 	assert_int_equal(pam_close_session(pamh, 0), PAM_SUCCESS);

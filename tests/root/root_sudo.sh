@@ -156,7 +156,7 @@ serial=$(grep -Es '^[0-9]+$' "$o/serial")
 check "escalate agent: the key is revoked when sudo exits" \
 	revoked "${serial:-0}"
 check "escalate agent: the session was opened as root for the invoking user (run_as)" \
-	grep -q "\"event\":\"credential_placed\",\"result\":\"ok\".*agents/esc\".*\"user\":\"root\"" "$work/audit.log"
+	grep -q "\"event\":\"credential_placed\",\"result\":\"ok\".*agents/esc\".*\"user\":\"root\".*run as root for $tuser (run_as)" "$work/audit.log"
 check "escalate agent: pam-agent sessions lists nothing after sudo" no_sessions "$PAM_AGENT" "$CONF"
 
 # ---- an agent whose rule does not allow the target user ---------------------------
