@@ -595,7 +595,6 @@ static int open_session(struct pa_call *call, struct pa_context *ctx)
 			       record == NULL ? "out of memory for the session record" : err);
 		goto undo;
 	}
-	/* an action that cannot be audited is not allowed (docs/audit.md) */
 	/* a run-as session says for whom it runs: the event's user is the target */
 	if (run_as) {
 		char e1[PA_ESCAPE_MAX], e2[PA_ESCAPE_MAX];
@@ -604,6 +603,7 @@ static int open_session(struct pa_call *call, struct pa_context *ctx)
 			 pa_escape(user, strlen(user), e1, sizeof(e1)),
 			 pa_escape(ctx->decision.user, strlen(ctx->decision.user), e2, sizeof(e2)));
 	}
+	/* an action that cannot be audited is not allowed (docs/audit.md) */
 	if (audit_keys(call, cfg, AUD_CREDENTIAL_PLACED, AUD_RESULT_OK, ctx,
 		       run_as ? note : NULL) != 0) {
 		pa_log_failure(call, ctx->identity->agent_id,
