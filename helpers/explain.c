@@ -1,7 +1,8 @@
 /*
  * explain.c - `pam-agent explain`: the account-phase decision for an
  * identity given by hand (an agent id and the token's claims), a PAM
- * service, user and remote host, at a given time, made by the module's own
+ * service, user and remote host (and, with --run-as, the session phase's
+ * decision for a run-as target), at a given time, made by the module's own
  * code: the same two checks the module makes before the rules (the target
  * user exists; the token has not expired since authentication), then
  * pol_decide, printed with pol_explain. Nothing is verified (there is no
@@ -28,14 +29,19 @@
 static int usage(FILE *f, int code)
 {
 	fprintf(f,
-		"usage: pam-agent explain --id ID --service S --user U [--rhost H]\n"
-		"                         [--claims JSON] [--config FILE] [--now EPOCH]\n"
+		"usage: pam-agent explain --id ID --service S --user U [--run-as T]\n"
+		"                         [--rhost H] [--claims JSON] [--config FILE]\n"
+		"                         [--now EPOCH]\n"
 		"\n"
 		"Prints the decision pam_agent.so's account phase makes for an agent (a\n"
 		"SPIFFE ID, or ISSUER#SUBJECT for an OIDC identity) on PAM service S as\n"
 		"user U from host H (none: local), under the configuration (default\n"
 		"%s) at time EPOCH (default now):\n"
 		"allow or deny, class, session length, grants and every reason.\n"
+		"With --run-as, U is the invoking user (PAM_USER at authentication and\n"
+		"account, as sudo sets it) and T the user the application switches\n"
+		"PAM_USER to before the session (sudo -u T): the decision the session\n"
+		"phase makes, which needs SERVICE:T in the run_as of the agent's rule.\n"
 		"JSON is the token's claims as an object (task, scope, act, iat, exp, nbf,\n"
 		"jti, iss, sub), taken as the verifier takes them. Without --claims the\n"
 		"token is a fresh one: iat = now, exp = now + %ds. With --claims an\n"
@@ -285,6 +291,7 @@ int cmd_explain(int argc, char **argv)
 		{ "id", required_argument, NULL, 'i' },
 		{ "service", required_argument, NULL, 's' },
 		{ "user", required_argument, NULL, 'u' },
+		{ "run-as", required_argument, NULL, 'a' },
 		{ "rhost", required_argument, NULL, 'r' },
 		{ "claims", required_argument, NULL, 'j' },
 		{ "config", required_argument, NULL, 'c' },
@@ -292,7 +299,7 @@ int cmd_explain(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *agent = NULL, *service = NULL, *user = NULL, *rhost = NULL;
+	const char *agent = NULL, *service = NULL, *user = NULL, *rhost = NULL, *run_as = NULL;
 	const char *claims_text = NULL, *config = PA_DEFAULT_CONFIG;
 	struct pol_config *cfg = NULL;
 	struct id_identity *id = NULL;
@@ -312,6 +319,7 @@ int cmd_explain(int argc, char **argv)
 		case 'i': agent = optarg; break;
 		case 's': service = optarg; break;
 		case 'u': user = optarg; break;
+		case 'a': run_as = optarg; break;
 		case 'r': rhost = optarg; break;
 		case 'j': claims_text = optarg; break;
 		case 'c': config = optarg; break;
@@ -327,8 +335,9 @@ int cmd_explain(int argc, char **argv)
 		return usage(stderr, CLI_USAGE);
 	if (agent == NULL || service == NULL || user == NULL)
 		return cli_usage_error("explain: --id, --service and --user are required");
-	if (agent[0] == '\0' || service[0] == '\0' || user[0] == '\0' || config[0] == '\0')
-		return cli_usage_error("explain: --id, --service, --user and --config "
+	if (agent[0] == '\0' || service[0] == '\0' || user[0] == '\0' || config[0] == '\0' ||
+	    (run_as != NULL && run_as[0] == '\0'))
+		return cli_usage_error("explain: --id, --service, --user, --run-as and --config "
 				       "must not be empty");
 	if (claims_text != NULL) {
 		/* the verifier's JSON rules: no duplicate names, no NUL in strings */
@@ -368,13 +377,14 @@ int cmd_explain(int argc, char **argv)
 	req.id = id;
 	req.service = service_lc;
 	req.user = user;
+	req.run_as = run_as;
 	req.rhost = rhost;
 	req.tty = NULL;
 	req.now = now;
 	req.runtime = NULL;
 
 	/* the account phase's own checks before the rules, with its reasons */
-	if (!user_known(user))
+	if (!user_known(user) || (run_as != NULL && !user_known(run_as)))
 		early = "target user unknown";
 	else if (now >= sat_add(id->exp, cfg->global.clock_skew))
 		early = "token expired since authentication";
@@ -392,6 +402,10 @@ int cmd_explain(int argc, char **argv)
 	if (early != NULL)
 		print_rules_alone(cfg, &req);
 	print_auth_notes(cfg, id);
+	if (run_as != NULL && strcmp(run_as, user) != 0)
+		printf("note: with --run-as this is the session phase's decision; the account "
+		       "phase decides for user %s alone, so a run-as target the rule does not "
+		       "allow is refused when the session opens\n", user);
 	ret = d.allow ? CLI_OK : CLI_REJECT;
 out:
 	free(text);

@@ -109,6 +109,9 @@ struct pol_agent {
 	char *pattern;		/* as written: an id, or a prefix ending in / * or # * */
 	bool prefix;		/* pattern ends in "*" */
 	struct pol_list users;	/* required: PAM_USER must be one of them */
+	/* "SERVICE:USER" words: the users an application may switch PAM_USER
+	 * to after the account phase (sudo's run-as user), per service */
+	struct pol_list run_as;
 	struct pol_list services; /* required: PAM service names */
 	struct pol_list rhosts;	/* when has_rhosts: PAM_RHOST must match */
 	bool has_rhosts;
@@ -275,11 +278,19 @@ struct pol_runtime {
 struct pol_request {
 	const struct id_identity *id; /* verified identity (NULL: none) */
 	const char *service;	      /* PAM_SERVICE */
-	const char *user;	      /* PAM_USER */
+	const char *user;	      /* PAM_USER at authentication and account:
+					 the user the agent logs in as */
 	const char *rhost;	      /* PAM_RHOST, NULL or "" when local */
 	const char *tty;	      /* PAM_TTY (recorded, not a rule input) */
 	int64_t now;		      /* seconds since the epoch */
 	const struct pol_runtime *runtime; /* NULL: not attested */
+	/*
+	 * The user the application runs the session as, when it differs from
+	 * user (sudo sets PAM_USER to its run-as user before open_session):
+	 * the service must be allowed to switch to it by the run_as of every
+	 * party's rule. NULL (or equal to user): no run-as request.
+	 */
+	const char *run_as;
 };
 
 struct pol_decision {
@@ -294,6 +305,9 @@ struct pol_decision {
 	size_t depth;		 /* act chain length */
 	bool escalate;		 /* an escalate session: inherits nothing */
 	const char *denial;	 /* on deny: the first reason that denied (in reasons) */
+	bool run_as_denied;	 /* on deny: that reason is a run-as target not allowed */
+	char *user;		 /* copy of the request's user (who was decided for) */
+	char *run_as;		 /* copy of the request's run-as user, or NULL */
 };
 
 /*

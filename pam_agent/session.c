@@ -195,7 +195,8 @@ static bool same_str(const char *a, const char *b)
  * configuration no longer allows: the session is refused and starts again.
  */
 static int decision_holds(struct pa_call *call, const struct pol_config *cfg,
-			  const struct pa_context *ctx, const char *user, char *err, size_t errlen)
+			  const struct pa_context *ctx, const char *run_as, bool *run_as_denied,
+			  char *err, size_t errlen)
 {
 	const struct pol_decision *was = &ctx->decision;
 	struct pol_decision now;
@@ -203,10 +204,12 @@ static int decision_holds(struct pa_call *call, const struct pol_config *cfg,
 	size_t i;
 	int ret = -1;
 
+	*run_as_denied = false;
 	memset(&req, 0, sizeof(req));
 	req.id = ctx->identity;
 	req.service = pa_item(call->pamh, PAM_SERVICE);
-	req.user = user;
+	req.user = was->user;
+	req.run_as = run_as;
 	req.rhost = pa_item(call->pamh, PAM_RHOST);
 	req.tty = pa_item(call->pamh, PAM_TTY);
 	req.now = (int64_t)time(NULL);
@@ -215,8 +218,13 @@ static int decision_holds(struct pa_call *call, const struct pol_config *cfg,
 		return pa_err(err, errlen, "out of memory while deciding");
 	}
 	if (!now.allow) {
-		pa_err(err, errlen, "it now denies: %s",
-		       now.denial != NULL ? now.denial : "denied");
+		/* a run-as target the rules do not allow is not a change: say so as is */
+		*run_as_denied = now.run_as_denied;
+		if (now.run_as_denied)
+			pa_err(err, errlen, "%s", now.denial);
+		else
+			pa_err(err, errlen, "it now denies: %s",
+			       now.denial != NULL ? now.denial : "denied");
 		goto out;
 	}
 	if (now.cls != was->cls || now.max_session != was->max_session ||
@@ -320,6 +328,33 @@ static int shared_uid_boundary(const struct pa_call *call, const struct pol_conf
 		      (unsigned long)uid, user, others, pol_class_name(mine), top);
 }
 
+/*
+ * The invoking side of a run-as request (PAM_USER at open is not the user
+ * the account phase decided for): the account decision must name its user,
+ * and that user must be the application's PAM_RUSER when it set one (sudo
+ * and su set it to the invoking user's name). Returns 0, or -1 with the
+ * reason in err.
+ */
+static int run_as_invoker(struct pa_call *call, const struct pa_context *ctx, const char *user,
+			  char *err, size_t errlen)
+{
+	const char *ruser = pa_item(call->pamh, PAM_RUSER);
+	const char *was = ctx->decision.user;
+	char e1[PA_ESCAPE_MAX], e2[PA_ESCAPE_MAX], e3[PA_ESCAPE_MAX];
+
+	if (was == NULL)
+		return pa_err(err, errlen, "session refused: the account phase's decision names no "
+			      "user, so a session as %s cannot be checked against it",
+			      pa_escape(user, strlen(user), e1, sizeof(e1)));
+	if (ruser != NULL && ruser[0] != '\0' && strcmp(ruser, was) != 0)
+		return pa_err(err, errlen, "session refused: run as %s requested, but PAM_RUSER %s "
+			      "is not %s, the user the account phase decided for",
+			      pa_escape(user, strlen(user), e1, sizeof(e1)),
+			      pa_escape(ruser, strlen(ruser), e2, sizeof(e2)),
+			      pa_escape(was, strlen(was), e3, sizeof(e3)));
+	return 0;
+}
+
 static int open_session(struct pa_call *call, struct pa_context *ctx)
 {
 	struct pol_config *cfg = NULL;
@@ -329,10 +364,14 @@ static int open_session(struct pa_call *call, struct pa_context *ctx)
 	json_t *record = NULL;
 	unsigned char rnd[16];
 	char pwbuf[4096], err[512], failed[128], env[128], path[4200];
+	char note[2 * PA_ESCAPE_MAX + 32] = "";
 	const char *user = NULL;
 	const time_t opened = time(NULL);
+	bool run_as, run_as_denied = false;
 	size_t i;
-	int ret = PAM_SESSION_ERR;
+	/* never PAM_SESSION_ERR: sudo runs the command after that one
+	 * (docs/applications.md); every refusal of an open must stop it */
+	int ret = PAM_PERM_DENIED;
 
 	if (pam_get_item(call->pamh, PAM_USER, (const void **)&user) != PAM_SUCCESS ||
 	    user == NULL || getpwnam_r(user, &pw, pwbuf, sizeof(pwbuf), &pwp) != 0 || pwp == NULL) {
@@ -341,7 +380,8 @@ static int open_session(struct pa_call *call, struct pa_context *ctx)
 	}
 	if (pa_config_load(call, &cfg) != 0) {
 		pa_log_failure(call, ctx->identity->agent_id, "configuration refused");
-		return PAM_SESSION_ERR;
+		pa_tell(call, "configuration refused");
+		return PAM_PERM_DENIED;
 	}
 	memset(&ctx->session, 0, sizeof(ctx->session));
 	ctx->session.cls = ctx->decision.cls;
@@ -366,13 +406,31 @@ static int open_session(struct pa_call *call, struct pa_context *ctx)
 		(void)audit_keys(call, cfg, AUD_CREDENTIAL_PLACED, AUD_RESULT_FAILED, ctx, reason);
 		goto out;
 	}
-	if (decision_holds(call, cfg, ctx, user, err, sizeof(err)) != 0) {
+	/*
+	 * A run-as request: the application opens the session for another user
+	 * than the one the account phase decided for (sudo switches PAM_USER to
+	 * its run-as user; docs/applications.md). The decided user must be the
+	 * invoking one (PAM_RUSER, when the application set it), and the
+	 * decision is made again with the target: run_as must allow it.
+	 */
+	run_as = ctx->decision.user == NULL || strcmp(user, ctx->decision.user) != 0;
+	if (run_as && run_as_invoker(call, ctx, user, err, sizeof(err)) != 0) {
+		pa_log_failure(call, ctx->identity->agent_id, err);
+		pa_tell(call, err);
+		(void)audit_keys(call, cfg, AUD_CREDENTIAL_PLACED, AUD_RESULT_FAILED, ctx, err);
+		goto out;
+	}
+	if (decision_holds(call, cfg, ctx, run_as ? user : NULL, &run_as_denied, err,
+			   sizeof(err)) != 0) {
 		char reason[768];
 
-		snprintf(reason, sizeof(reason),
-			 "decision changed since the account phase (configuration or clock: %s): "
-			 "session refused",
-			 err);
+		if (run_as_denied)
+			snprintf(reason, sizeof(reason), "session refused: %s", err);
+		else
+			snprintf(reason, sizeof(reason),
+				 "decision changed since the account phase (configuration or "
+				 "clock: %s): session refused",
+				 err);
 		pa_log_failure(call, ctx->identity->agent_id, reason);
 		pa_tell(call, reason);
 		(void)audit_keys(call, cfg, AUD_CREDENTIAL_PLACED, AUD_RESULT_FAILED, ctx, reason);
@@ -494,8 +552,17 @@ static int open_session(struct pa_call *call, struct pa_context *ctx)
 			       record == NULL ? "out of memory for the session record" : err);
 		goto undo;
 	}
+	/* a run-as session says for whom it runs: the event's user is the target */
+	if (run_as) {
+		char e1[PA_ESCAPE_MAX], e2[PA_ESCAPE_MAX];
+
+		snprintf(note, sizeof(note), "run as %s for %s (run_as)",
+			 pa_escape(user, strlen(user), e1, sizeof(e1)),
+			 pa_escape(ctx->decision.user, strlen(ctx->decision.user), e2, sizeof(e2)));
+	}
 	/* an action that cannot be audited is not allowed (docs/audit.md) */
-	if (audit_keys(call, cfg, AUD_CREDENTIAL_PLACED, AUD_RESULT_OK, ctx, NULL) != 0) {
+	if (audit_keys(call, cfg, AUD_CREDENTIAL_PLACED, AUD_RESULT_OK, ctx,
+		       run_as ? note : NULL) != 0) {
 		pa_log_failure(call, ctx->identity->agent_id,
 			       "audit event not written: credentials revoked, session refused");
 		pa_tell(call, "audit event not written: session refused");
@@ -514,9 +581,14 @@ static int open_session(struct pa_call *call, struct pa_context *ctx)
 		goto undo;
 	}
 	ctx->session.open = true;
-	pa_log(call, LOG_INFO, "session %s opened: %zu credential(s) in keyring %d, max %llds",
-	       ctx->session.sid, ctx->session.keys.n, (int)ctx->session.ring,
-	       (long long)ctx->decision.max_session);
+	if (run_as)
+		pa_log(call, LOG_INFO, "session %s opened, %s: %zu credential(s) in keyring %d, "
+		       "max %llds", ctx->session.sid, note, ctx->session.keys.n,
+		       (int)ctx->session.ring, (long long)ctx->decision.max_session);
+	else
+		pa_log(call, LOG_INFO, "session %s opened: %zu credential(s) in keyring %d, max %llds",
+		       ctx->session.sid, ctx->session.keys.n, (int)ctx->session.ring,
+		       (long long)ctx->decision.max_session);
 	ret = PAM_SUCCESS;
 	goto out;
 undo:
@@ -546,19 +618,25 @@ int pa_open_session(struct pa_call *call)
 	ctx = pa_context_peek(call->pamh);
 	if (ctx != NULL && ctx->session.open) {
 		pa_log(call, LOG_ERR, "session %s is already open on this handle", ctx->session.sid);
-		return PAM_SESSION_ERR;
+		return PAM_PERM_DENIED;
 	}
-	if (ctx == NULL || !ctx->have_decision) {
-		if (call->args.optional && (ctx == NULL || ctx->identity == NULL)) {
-			pa_debug(call, "no agent identity on this handle; ignoring (optional)");
-			return PAM_IGNORE;
-		}
-		pa_log_failure(call, ctx != NULL && ctx->identity != NULL ? ctx->identity->agent_id
-									: NULL,
+	/*
+	 * A session-only caller (cron, or any stack whose authentication was
+	 * not pam_agent's): no agent identity on the handle, so there is no
+	 * agent session to open and nothing to refuse, with or without
+	 * "optional". Quiet: such stacks run all the time.
+	 */
+	if (ctx == NULL || ctx->identity == NULL) {
+		pa_debug(call, "no agent identity on this handle (no pam_agent authentication): "
+			 "not an agent session; ignoring");
+		return PAM_IGNORE;
+	}
+	if (!ctx->have_decision) {
+		pa_log_failure(call, ctx->identity->agent_id,
 			       "no allowing policy decision on this handle (the account phase must "
 			       "run pam_agent first, once for each session)");
 		pa_tell(call, "no policy decision for this session");
-		return PAM_SESSION_ERR;
+		return PAM_PERM_DENIED;
 	}
 	ret = open_session(call, ctx);
 	pol_decision_clear(&ctx->decision);

@@ -115,15 +115,33 @@ static int token_from_prompt(struct pa_call *call, char **token, bool *cut,
 	int ret;
 
 	ret = pam_prompt(call->pamh, PAM_PROMPT_ECHO_OFF, &resp, "Agent token: ");
-	if (ret != PAM_SUCCESS && ret != PAM_CONV_ERR) {
+	if (ret == PAM_CONV_ERR) {
+		/*
+		 * The application's conversation function failed the prompt
+		 * instead of answering it (libpam logs "conversation failed").
+		 * The usual causes are its answer limit - sudo reads up to 1023
+		 * bytes and then discards an answer of PAM_MAX_RESP_SIZE (512)
+		 * bytes or more, failing the conversation (docs/applications.md),
+		 * which a token easily is - or nobody to ask (sudo -n, no
+		 * terminal). Say so: "no token" alone sends the operator looking
+		 * for a missing file.
+		 */
 		pa_free_secret(resp);
-		return pa_err(err, errlen, "no token: conversation failed: %s",
-			      pam_strerror(call->pamh, ret));
+		return pa_err(err, errlen,
+			      "no token: the PAM conversation failed at the token prompt "
+			      "(PAM_CONV_ERR): the application returned no answer; likely its "
+			      "answer limit (sudo discards answers of %d bytes or more, "
+			      "PAM_MAX_RESP_SIZE) or no terminal to ask (sudo -n): give the token "
+			      "with token_file= or launch the agent with agent-run",
+			      PAM_MAX_RESP_SIZE);
 	}
-	if (ret != PAM_SUCCESS || resp == NULL) {
+	if (ret != PAM_SUCCESS) {
 		pa_free_secret(resp);
+		return pa_err(err, errlen, "no token: the PAM conversation failed at the token "
+			      "prompt: %s", pam_strerror(call->pamh, ret));
+	}
+	if (resp == NULL)
 		return pa_err(err, errlen, "no token: the application gave no answer to the token prompt");
-	}
 	/* conversation answers are cut at PAM_MAX_RESP_SIZE by many clients */
 	*cut = strlen(resp) >= PAM_MAX_RESP_SIZE - 1;
 	*token = trimmed_copy(resp, strlen(resp));

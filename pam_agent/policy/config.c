@@ -101,6 +101,7 @@ static void agent_clear(struct pol_agent *a)
 {
 	free(a->pattern);
 	list_clear(&a->users);
+	list_clear(&a->run_as);
 	list_clear(&a->services);
 	list_clear(&a->rhosts);
 	list_clear(&a->grants);
@@ -271,6 +272,7 @@ static const struct key_def agent_keys[] = {
 	{ "require_task", VT_BOOL, A(require_task), 0, 0, 0, -1 },
 	{ "hours", VT_HOURS, 0, 0, 0, 0, -1 },
 	{ "grants", VT_LIST, A(grants), 0, 0, 0, -1 },
+	{ "run_as", VT_LIST, A(run_as), 0, 0, 0, -1 },
 	{ "runtime.unit", VT_STR, A(runtime_unit), 0, 0, 0, -1 },
 	{ "runtime.exe", VT_PATH, A(runtime_exe), 0, 0, 0, -1 },
 	{ "runtime.uid", VT_UID, A(runtime_uid), 0, 0, 0, A(has_runtime_uid) },
@@ -1312,6 +1314,45 @@ static unsigned key_line(const struct sect_rec *rec, const char *name)
 	return 0;
 }
 
+/*
+ * The run_as words of agent a: each SERVICE:USER, the service one of the
+ * rule's own services (a run-as right on a service the agent may not use
+ * at all would never apply, and is most likely a typo), the user a name.
+ */
+static void check_run_as(struct parse_ctx *c, const struct sect_rec *rec,
+			 const struct pol_agent *a)
+{
+	const char *f = rec->where.file;
+	unsigned ln = key_line(rec, "run_as");
+	size_t i;
+
+	for (i = 0; i < a->run_as.n; i++) {
+		const char *w = a->run_as.v[i];
+		const char *colon = strchr(w, ':');
+		char *service;
+
+		if (colon == NULL || colon == w || colon[1] == '\0') {
+			PERR(c, "%s:%u: [%s]: run_as \"%s\" is not SERVICE:USER (like sudo:root)", f,
+			     ln, rec->label, w);
+			continue;
+		}
+		if (strchr(colon + 1, ':') != NULL || strchr(colon + 1, '*') != NULL) {
+			PERR(c, "%s:%u: [%s]: run_as \"%s\": the user is one user name (no ':', "
+			     "no '*')", f, ln, rec->label, w);
+			continue;
+		}
+		service = strndup(w, (size_t)(colon - w));
+		if (service == NULL) {
+			PERR(c, "%s:%u: out of memory", f, ln);
+			return;
+		}
+		if (!pol_list_has(&a->services, service))
+			PERR(c, "%s:%u: [%s]: run_as \"%s\" names service '%s', which is not in "
+			     "its services", f, ln, rec->label, w, service);
+		free(service);
+	}
+}
+
 /* Required keys, per-source keys of grants, and references of agents. */
 static void check_sections(struct parse_ctx *c)
 {
@@ -1355,6 +1396,7 @@ static void check_sections(struct parse_ctx *c)
 					PERR(c, "%s:%u: [%s] lists service '%s', which has no "
 					     "[service %s] section", f, key_line(rec, "services"),
 					     rec->label, a->services.v[i], a->services.v[i]);
+			check_run_as(c, rec, a);
 			for (i = 0; i < a->grants.n; i++)
 				if (pol_config_find_grant(cfg, a->grants.v[i]) == NULL)
 					PERR(c, "%s:%u: [%s] references grant '%s', which is not "

@@ -34,30 +34,59 @@ struct dctx {
 	bool oom;
 };
 
-/* Appends one reason to the decision. */
-static void PA_PRINTF(2, 3) reason(struct dctx *x, const char *fmt, ...)
+/* Appends one reason to the decision; returns it (NULL when out of memory). */
+static const char *vreason(struct dctx *x, const char *fmt, va_list ap) PA_PRINTF(2, 0);
+
+static const char *vreason(struct dctx *x, const char *fmt, va_list ap)
 {
 	struct pol_decision *d = x->d;
 	char *msg = NULL;
 	char **grown;
-	va_list ap;
 
-	va_start(ap, fmt);
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
-	va_end(ap);
 	if (msg == NULL) {
 		x->oom = true;
-		return;
+		return NULL;
 	}
 	grown = realloc(d->reasons, (d->n_reasons + 1) * sizeof(*grown));
 	if (grown == NULL) {
 		free(msg);
 		x->oom = true;
-		return;
+		return NULL;
 	}
 	d->reasons = grown;
 	d->reasons[d->n_reasons++] = msg;
+	return msg;
+}
+
+/* Appends one reason that says how the request stands (not a refusal). */
+static void PA_PRINTF(2, 3) reason(struct dctx *x, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vreason(x, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Appends a reason that refuses the request. The first refusal is the
+ * decision's decisive reason (d->denial), whatever informational reasons
+ * follow it ("escalate session: inherits nothing" after a stale token, say):
+ * the log's main reason and `pam-agent explain` name the one that denied.
+ */
+static void PA_PRINTF(2, 3) refuse(struct dctx *x, const char *fmt, ...)
+{
+	const char *msg;
+	va_list ap;
+
+	va_start(ap, fmt);
+	msg = vreason(x, fmt, ap);
+	va_end(ap);
+	x->ok = false;
+	if (x->d->denial == NULL)
+		x->d->denial = msg;
 }
 
 /* An escaped, capped rendering of untrusted text (or "(none)"). */
@@ -87,6 +116,8 @@ void pol_decision_clear(struct pol_decision *d)
 		free(d->reasons[i]);
 	free(d->reasons);
 	free(d->rule);
+	free(d->user);
+	free(d->run_as);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -249,30 +280,50 @@ static void check_runtime(struct dctx *x, const struct pol_agent *a)
 	if (a->runtime_unit == NULL && a->runtime_exe == NULL && !a->has_runtime_uid)
 		return;
 	if (rt == NULL) {
-		reason(x, "[agent %s] requires runtime properties; the caller was not attested",
+		refuse(x, "[agent %s] requires runtime properties; the caller was not attested",
 		       a->pattern);
-		x->ok = false;
 		return;
 	}
-	if (a->runtime_unit != NULL && (rt->unit == NULL || strcmp(rt->unit, a->runtime_unit) != 0)) {
-		reason(x, "the caller runs in unit %s; [agent %s] requires runtime.unit %s",
+	if (a->runtime_unit != NULL && (rt->unit == NULL || strcmp(rt->unit, a->runtime_unit) != 0))
+		refuse(x, "the caller runs in unit %s; [agent %s] requires runtime.unit %s",
 		       esc(rt->unit, e1), a->pattern, a->runtime_unit);
-		x->ok = false;
-	}
-	if (a->runtime_exe != NULL && (rt->exe == NULL || strcmp(rt->exe, a->runtime_exe) != 0)) {
-		reason(x, "the caller runs %s; [agent %s] requires runtime.exe %s",
+	if (a->runtime_exe != NULL && (rt->exe == NULL || strcmp(rt->exe, a->runtime_exe) != 0))
+		refuse(x, "the caller runs %s; [agent %s] requires runtime.exe %s",
 		       esc(rt->exe, e1), a->pattern, a->runtime_exe);
-		x->ok = false;
-	}
 	if (a->has_runtime_uid && (!rt->has_uid || rt->uid != a->runtime_uid)) {
 		if (rt->has_uid)
-			reason(x, "the caller runs as uid %lu; [agent %s] requires runtime.uid %lu",
+			refuse(x, "the caller runs as uid %lu; [agent %s] requires runtime.uid %lu",
 			       (unsigned long)rt->uid, a->pattern, (unsigned long)a->runtime_uid);
 		else
-			reason(x, "the caller's uid is unknown; [agent %s] requires runtime.uid %lu",
+			refuse(x, "the caller's uid is unknown; [agent %s] requires runtime.uid %lu",
 			       a->pattern, (unsigned long)a->runtime_uid);
-		x->ok = false;
 	}
+}
+
+/*
+ * Whether req asks to run the session as another user than the one the
+ * agent logs in as (sudo's run-as user).
+ */
+static bool is_run_as(const struct pol_request *req)
+{
+	return req->run_as != NULL && (req->user == NULL || strcmp(req->run_as, req->user) != 0);
+}
+
+/* Whether the run_as of rule a lists SERVICE:USER for this service and user. */
+static bool run_as_ok(const struct pol_agent *a, const char *service, const char *user)
+{
+	size_t i, slen;
+
+	if (service == NULL || user == NULL)
+		return false;
+	slen = strlen(service);
+	for (i = 0; i < a->run_as.n; i++) {
+		const char *w = a->run_as.v[i];
+
+		if (strncmp(w, service, slen) == 0 && w[slen] == ':' && strcmp(w + slen + 1, user) == 0)
+			return true;
+	}
+	return false;
 }
 
 /*
@@ -300,55 +351,62 @@ static void check_party(struct dctx *x, struct party *p)
 
 	esc(p->id, e1);
 	if (!well_formed(p->id)) {
-		reason(x, "%s %s has bytes no agent id contains", p->role, e1);
-		x->ok = false;
+		refuse(x, "%s %s has bytes no agent id contains", p->role, e1);
 		return;
 	}
 	deny = pol_config_match_deny(x->cfg, p->id);
 	if (deny != NULL) {
-		reason(x, "%s %s matches [deny %s] (%s:%u): %s", p->role, e1, deny->pattern,
+		refuse(x, "%s %s matches [deny %s] (%s:%u): %s", p->role, e1, deny->pattern,
 		       deny->where.file, deny->where.line, deny->reason);
-		x->ok = false;
 		return;
 	}
 	a = pol_config_match_agent(x->cfg, p->id);
 	if (a == NULL) {
-		reason(x, "no [agent] rule matches %s %s", p->role, e1);
-		x->ok = false;
+		refuse(x, "no [agent] rule matches %s %s", p->role, e1);
 		return;
 	}
 	p->rule = a;
 	reason(x, "%s %s matches [agent %s] (%s:%u)", p->role, e1, a->pattern, a->where.file,
 	       a->where.line);
-	if (!pol_list_has(&a->services, req->service)) {
-		reason(x, "service %s is not in the services of [agent %s]",
+	if (!pol_list_has(&a->services, req->service))
+		refuse(x, "service %s is not in the services of [agent %s]",
 		       esc(req->service, e2), a->pattern);
-		x->ok = false;
-	}
-	if (x->svc != NULL && x->svc->cls > a->max_class) {
-		reason(x, "service %s needs class %s, above max_class %s of [agent %s]",
+	if (x->svc != NULL && x->svc->cls > a->max_class)
+		refuse(x, "service %s needs class %s, above max_class %s of [agent %s]",
 		       x->svc->name, pol_class_name(x->svc->cls), pol_class_name(a->max_class),
 		       a->pattern);
-		x->ok = false;
-	}
-	if (!pol_list_has(&a->users, req->user)) {
-		reason(x, "user %s is not in the users of [agent %s]", esc(req->user, e2),
+	if (!pol_list_has(&a->users, req->user))
+		refuse(x, "user %s is not in the users of [agent %s]", esc(req->user, e2),
 		       a->pattern);
-		x->ok = false;
+	/*
+	 * A run-as request (sudo -u TARGET): the agent logged in as user (checked
+	 * above); running the session as TARGET is a right of its own, per
+	 * service, that users never implies.
+	 */
+	if (is_run_as(req)) {
+		char e3[PA_ESCAPE_MAX];
+
+		esc(req->run_as, e2);
+		esc(req->service, e3);
+		if (run_as_ok(a, req->service, req->run_as)) {
+			reason(x, "%s %s may run as %s through %s (run_as of [agent %s])", p->role,
+			       e1, e2, e3, a->pattern);
+		} else {
+			bool first = x->d->denial == NULL;
+
+			refuse(x, "%s %s may not run as %s through %s: no run_as for it in [agent %s]",
+			       p->role, e1, e2, e3, a->pattern);
+			if (first)
+				x->d->run_as_denied = true;
+		}
 	}
-	if (a->has_rhosts && !rhost_ok(a, req->rhost)) {
-		reason(x, "remote host %s is not in the rhosts of [agent %s]",
+	if (a->has_rhosts && !rhost_ok(a, req->rhost))
+		refuse(x, "remote host %s is not in the rhosts of [agent %s]",
 		       req->rhost && *req->rhost ? esc(req->rhost, e2) : "(local)", a->pattern);
-		x->ok = false;
-	}
-	if (!hours_ok(a, req->now, when, sizeof(when))) {
-		reason(x, "%s is outside the hours of [agent %s]", when, a->pattern);
-		x->ok = false;
-	}
-	if (a->require_task && (req->id->task == NULL || req->id->task[0] == '\0')) {
-		reason(x, "[agent %s] requires a task claim; the token has none", a->pattern);
-		x->ok = false;
-	}
+	if (!hours_ok(a, req->now, when, sizeof(when)))
+		refuse(x, "%s is outside the hours of [agent %s]", when, a->pattern);
+	if (a->require_task && (req->id->task == NULL || req->id->task[0] == '\0'))
+		refuse(x, "[agent %s] requires a task claim; the token has none", a->pattern);
 	check_runtime(x, a);
 }
 
@@ -388,12 +446,10 @@ static void check_scope(struct dctx *x)
 		return;
 	ceiling = scope_ceiling(scope);
 	if (ceiling == POL_CLASS_NONE) {
-		reason(x, "the token scope names none of read, write, escalate: nothing is allowed");
-		x->ok = false;
+		refuse(x, "the token scope names none of read, write, escalate: nothing is allowed");
 	} else if (x->svc != NULL && x->svc->cls > ceiling) {
-		reason(x, "service %s needs class %s; the token scope allows up to %s",
+		refuse(x, "service %s needs class %s; the token scope allows up to %s",
 		       x->svc->name, pol_class_name(x->svc->cls), pol_class_name(ceiling));
-		x->ok = false;
 	} else {
 		reason(x, "the token scope allows up to %s", pol_class_name(ceiling));
 	}
@@ -409,14 +465,12 @@ static void check_escalate(struct dctx *x)
 		return;
 	x->d->escalate = true;
 	if (id->iat <= 0) {
-		reason(x, "escalate needs a token with an iat claim; this one has none");
-		x->ok = false;
+		refuse(x, "escalate needs a token with an iat claim; this one has none");
 	} else {
 		age = x->req->now > id->iat ? x->req->now - id->iat : 0;
 		if (age > max) {
-			reason(x, "escalate needs a token issued at most %llds ago; this one is %llds old",
+			refuse(x, "escalate needs a token issued at most %llds ago; this one is %llds old",
 			       (long long)max, (long long)age);
-			x->ok = false;
 		} else {
 			reason(x, "escalate: the token is %llds old (at most %llds)", (long long)age,
 			       (long long)max);
@@ -469,16 +523,6 @@ static void pick_grants(struct dctx *x, struct party *parties, size_t n)
 	}
 }
 
-/*
- * Remembers the reason that turned the decision into a deny: the checks
- * add their reason and then clear x->ok, so it is the latest one.
- */
-static void note_denial(struct dctx *x)
-{
-	if (!x->ok && x->d->denial == NULL && x->d->n_reasons > 0)
-		x->d->denial = x->d->reasons[x->d->n_reasons - 1];
-}
-
 int pol_decide(const struct pol_config *cfg, const struct pol_request *req,
 	       struct pol_decision *out)
 {
@@ -496,12 +540,18 @@ int pol_decide(const struct pol_config *cfg, const struct pol_request *req,
 	x.req = req;
 	x.d = out;
 	x.ok = true;
+	/* who was decided for: the session phase compares it with PAM_USER then */
+	if ((req->user != NULL && (out->user = strdup(req->user)) == NULL) ||
+	    (is_run_as(req) && (out->run_as = strdup(req->run_as)) == NULL)) {
+		x.oom = true;
+		goto out;
+	}
 	if (cfg == NULL) {
-		reason(&x, "the configuration was refused or could not be read: everything is denied");
+		refuse(&x, "the configuration was refused or could not be read: everything is denied");
 		goto out;
 	}
 	if (req->id == NULL || req->id->agent_id == NULL || req->id->agent_id[0] == '\0') {
-		reason(&x, "no verified agent identity");
+		refuse(&x, "no verified agent identity");
 		goto out;
 	}
 	parties[0].id = strdup(req->id->agent_id);
@@ -513,9 +563,7 @@ int pol_decide(const struct pol_config *cfg, const struct pol_request *req,
 
 	x.svc = pol_config_find_service(cfg, req->service);
 	if (x.svc == NULL) {
-		reason(&x, "service %s has no [service] section", esc(req->service, e1));
-		x.ok = false;
-		note_denial(&x);
+		refuse(&x, "service %s has no [service] section", esc(req->service, e1));
 	} else {
 		reason(&x, "service %s has class %s", x.svc->name, pol_class_name(x.svc->cls));
 		out->cls = x.svc->cls;
@@ -525,17 +573,15 @@ int pol_decide(const struct pol_config *cfg, const struct pol_request *req,
 	if (actors == -2)
 		x.oom = true;
 	if (actors < 0) {
-		reason(&x, "the act chain is refused: %s", why);
-		x.ok = false;
+		refuse(&x, "the act chain is refused: %s", why);
 		for (i = 1; i <= POL_DELEGATION_MAX; i++) {
 			free(parties[i].id);
 			parties[i].id = NULL;
 		}
 		actors = 0;
 	} else if (actors > cfg->global.max_delegation_depth) {
-		reason(&x, "act chain of depth %ld exceeds max_delegation_depth %lld", actors,
+		refuse(&x, "act chain of depth %ld exceeds max_delegation_depth %lld", actors,
 		       (long long)cfg->global.max_delegation_depth);
-		x.ok = false;
 	} else if (actors > 0) {
 		reason(&x, "act chain of depth %ld (max_delegation_depth %lld): every actor must "
 		       "be allowed, the result is the intersection", actors,
@@ -544,15 +590,10 @@ int pol_decide(const struct pol_config *cfg, const struct pol_request *req,
 	out->depth = (size_t)actors;
 	n = 1 + (size_t)actors;
 
-	note_denial(&x);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		check_party(&x, &parties[i]);
-		note_denial(&x);
-	}
 	check_scope(&x);
-	note_denial(&x);
 	check_escalate(&x);
-	note_denial(&x);
 	if (parties[0].rule != NULL) {
 		out->rule = strdup(parties[0].rule->pattern);
 		if (out->rule == NULL)
@@ -624,6 +665,8 @@ char *pol_explain(const struct pol_request *req, const struct pol_decision *d)
 		fprintf(f, "task:        %s\n", esc(req->id->task, e));
 	fprintf(f, "service:     %s\n", esc(req->service, e));
 	fprintf(f, "user:        %s\n", esc(req->user, e));
+	if (is_run_as(req))
+		fprintf(f, "run as:      %s\n", esc(req->run_as, e));
 	fprintf(f, "rhost:       %s\n", req->rhost && *req->rhost ? esc(req->rhost, e) : "(local)");
 	fprintf(f, "time:        %s (%lld)\n", when, (long long)req->now);
 	fprintf(f, "rule:        %s\n", d->rule ? d->rule : "(none)");

@@ -475,6 +475,54 @@ audience = spiffe://example.org/host/h1" "$(sed -n 's/^bundle = //p' "$base" | h
 run_grep "check: an upper-case [service] name is refused" 1 \
 	"upper-service.conf:5: [service Sudo]: a service name has no upper-case letters: Linux-PAM lower-cases the service name" \
 	"$PA" check --config "$tmp/policy/upper-service.conf"
+# run_as: sudo authenticates and decides for the invoking user, then opens the
+# session as the run-as user; explain --run-as shows the session's decision
+cat >"$tmp/policy/runas.conf" <<EOF
+[global]
+audience = spiffe://example.org/host/h1
+[trust_domain example.org]
+bundle = $(sed -n 's/^bundle = //p' "$base" | head -n 1)
+[service sudo]
+class = escalate
+[agent spiffe://example.org/agents/runner]
+users = nobody
+services = sudo
+max_class = escalate
+run_as = sudo:root
+[agent spiffe://example.org/agents/norun]
+users = nobody
+services = sudo
+max_class = escalate
+EOF
+runner=spiffe://example.org/agents/runner
+norun=spiffe://example.org/agents/norun
+run_grep "check: run_as accepted" 0 "configuration OK" "$PA" check --config "$tmp/policy/runas.conf"
+run_grep "explain --run-as: allowed by run_as" 0 \
+	"agent $runner may run as root through sudo (run_as of [agent $runner])" \
+	"$PA" explain --config "$tmp/policy/runas.conf" --id "$runner" \
+	--service sudo --user nobody --run-as root --now $now
+run_grep "explain --run-as: shows the target" 0 "run as:      root" \
+	"$PA" explain --config "$tmp/policy/runas.conf" --id "$runner" \
+	--service sudo --user nobody --run-as root --now $now
+run_grep "explain --run-as: no run_as, denied with the run-as reason" 1 \
+	"agent $norun may not run as root through sudo: no run_as for it in [agent $norun]" \
+	"$PA" explain --config "$tmp/policy/runas.conf" --id "$norun" \
+	--service sudo --user nobody --run-as root --now $now
+run_grep "explain without --run-as: the account phase allows the invoking user" 0 \
+	"decision:    allow" \
+	"$PA" explain --config "$tmp/policy/runas.conf" --id "$norun" \
+	--service sudo --user nobody --now $now
+run_grep "explain: run_as never makes the target a login user" 1 \
+	"user root is not in the users of [agent $runner]" \
+	"$PA" explain --config "$tmp/policy/runas.conf" --id "$runner" \
+	--service sudo --user root --now $now
+{
+	cat "$tmp/policy/runas.conf"
+	printf '[agent spiffe://example.org/agents/typo]\nusers = nobody\nservices = sudo\nrun_as = su:root\n'
+} >"$tmp/policy/runas-typo.conf"
+run_grep "check: run_as on a service the rule does not list is refused" 1 \
+	"runas-typo.conf:19: [agent spiffe://example.org/agents/typo]: run_as \"su:root\" names service 'su', which is not in its services" \
+	"$PA" check --config "$tmp/policy/runas-typo.conf"
 run_grep "explain: a refused configuration exits 2 with the problems" 2 \
 	"$b/unknown-key.conf:3: unknown key 'colour' in [global]" \
 	"$PA" explain --config "$b/unknown-key.conf" --id "$ops" --service sshd --user root

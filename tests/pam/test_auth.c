@@ -339,6 +339,46 @@ static void test_truncated_by_conversation(void **state)
 		   "clients): give it with token_file= or launch the agent with agent-run");
 }
 
+/* A conversation function that fails every prompt, as sudo's does for an
+ * answer of PAM_MAX_RESP_SIZE bytes or more (docs/applications.md). */
+static int failing_conv(int n, const struct pam_message **msg, struct pam_response **resp,
+			void *data)
+{
+	(void)n;
+	(void)msg;
+	(void)data;
+	*resp = NULL;
+	return *(const int *)data;
+}
+
+/*
+ * The conversation fails instead of answering: the reason names the
+ * failure and its likely cause (the application's answer limit), not only
+ * "no token".
+ */
+static void test_conversation_fails(void **state)
+{
+	int code = PAM_CONV_ERR;
+	struct pam_conv c = { failing_conv, &code };
+	pam_handle_t *pamh = NULL;
+
+	(void)state;
+	assert_int_equal(pam_start("pa_conv", fx_user(), &c, &pamh), PAM_SUCCESS);
+	assert_int_equal(pam_authenticate(pamh, 0), PAM_AUTH_ERR);
+	expect_log("no token: the PAM conversation failed at the token prompt (PAM_CONV_ERR): "
+		   "the application returned no answer; likely its answer limit (sudo discards "
+		   "answers of 512 bytes or more, PAM_MAX_RESP_SIZE)");
+	pam_end(pamh, PAM_SUCCESS);
+
+	/* another failure code is named as a conversation failure too */
+	pa_harness_log_reset();
+	code = PAM_BUF_ERR;
+	assert_int_equal(pam_start("pa_conv", fx_user(), &c, &pamh), PAM_SUCCESS);
+	assert_int_equal(pam_authenticate(pamh, 0), PAM_AUTH_ERR);
+	expect_log("no token: the PAM conversation failed at the token prompt: ");
+	pam_end(pamh, PAM_SUCCESS);
+}
+
 static void test_replay_rejected_also_from_other_process(void **state)
 {
 	char *token = good_token();
@@ -559,6 +599,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup(test_tampered_claims, reset),
 		cmocka_unit_test_setup(test_alg_none, reset),
 		cmocka_unit_test_setup(test_truncated_by_conversation, reset),
+		cmocka_unit_test_setup(test_conversation_fails, reset),
 		cmocka_unit_test_setup(test_replay_rejected_also_from_other_process, reset),
 		cmocka_unit_test_setup(test_auth_only_allowed, reset),
 		cmocka_unit_test_setup(test_auth_only_other_user, reset),

@@ -192,7 +192,7 @@ static void test_decision_good_for_one_open(void **state)
 	assert_int_equal(pam_acct_mgmt(pamh, 0), PAM_SUCCESS);
 	expect_grantless_open(pamh);
 	pa_harness_log_reset();
-	assert_int_equal(pam_open_session(pamh, 0), PAM_SESSION_ERR);
+	assert_int_equal(pam_open_session(pamh, 0), PAM_PERM_DENIED);
 	expect_log("no allowing policy decision on this handle");
 	pam_end(pamh, PAM_SUCCESS);
 }
@@ -209,7 +209,7 @@ static void test_refused_account_drops_decision(void **state)
 	assert_int_equal(pam_acct_mgmt(pamh, 0), PAM_PERM_DENIED);
 	expect_log("token expired since authentication");
 	pa_harness_log_reset();
-	assert_int_equal(pam_open_session(pamh, 0), PAM_SESSION_ERR);
+	assert_int_equal(pam_open_session(pamh, 0), PAM_PERM_DENIED);
 	expect_log("no allowing policy decision on this handle");
 	pam_end(pamh, PAM_SUCCESS);
 }
@@ -224,7 +224,7 @@ static void test_open_refuses_expired_token(void **state)
 	assert_int_equal(pam_acct_mgmt(pamh, 0), PAM_SUCCESS);
 	write_policy("0");
 	pa_harness_log_reset();
-	assert_int_equal(pam_open_session(pamh, 0), PAM_SESSION_ERR);
+	assert_int_equal(pam_open_session(pamh, 0), PAM_PERM_DENIED);
 	expect_log("token expired since authentication: session refused");
 	pam_end(pamh, PAM_SUCCESS);
 }
@@ -251,7 +251,7 @@ static int open_with(const char *service, const char *tok)
 static void expect_past_boundary(const char *service, const char *tok)
 {
 	pa_harness_log_reset();
-	assert_int_equal(open_with(service, tok), PAM_SESSION_ERR);
+	assert_int_equal(open_with(service, tok), PAM_PERM_DENIED);
 	expect_no_log("is shared with");
 	expect_no_log("cannot tell whether");
 	expect_log("credentials not placed");
@@ -266,7 +266,7 @@ static void test_shared_uid_refuses_write(void **state)
 
 	(void)state;
 	/* the same user name */
-	assert_int_equal(open_with("agent-write", w), PAM_SESSION_ERR);
+	assert_int_equal(open_with("agent-write", w), PAM_PERM_DENIED);
 	expect_log("is shared with [agent " READER "] (");
 	expect_log("as user ");
 	expect_log(", at most read; one uid is one principal");
@@ -277,7 +277,7 @@ static void test_shared_uid_refuses_write(void **state)
 	/* another name of the same uid: compared by uid, not by name */
 	write_policy3("30", ALIAS, NOUSER);
 	pa_harness_log_reset();
-	assert_int_equal(open_with("agent-write", w), PAM_SESSION_ERR);
+	assert_int_equal(open_with("agent-write", w), PAM_PERM_DENIED);
 	expect_log("is shared with [agent " READER "] (");
 	expect_log("as user " ALIAS ", at most read");
 	expect_no_log("credentials not placed");
@@ -292,7 +292,7 @@ static void test_ceiling_ignores_services_above_max_class(void **state)
 
 	(void)state;
 	write_policy3("30", STRANGER, ALIAS);
-	assert_int_equal(open_with("agent-write", w), PAM_SESSION_ERR);
+	assert_int_equal(open_with("agent-write", w), PAM_PERM_DENIED);
 	expect_log("is shared with [agent " MIXED "] (");
 	expect_log("as user " ALIAS ", at most read");
 	expect_no_log("credentials not placed");
@@ -323,14 +323,14 @@ static void test_failed_lookup_refuses(void **state)
 	(void)state;
 	write_policy3("30", STRANGER, NOUSER);
 	write_passwd(0666);
-	assert_int_equal(open_with("agent-write", w), PAM_SESSION_ERR);
+	assert_int_equal(open_with("agent-write", w), PAM_PERM_DENIED);
 	expect_log("cannot tell whether user " STRANGER " of [agent " READER "] (");
 	expect_log("not group/world-writable): write credentials (grant tickets-rw) not placed");
 	expect_no_log("credentials not placed");
 
 	assert_int_equal(unlink(fx_file("passwd", "", 0644)), 0);
 	pa_harness_log_reset();
-	assert_int_equal(open_with("agent-write", w), PAM_SESSION_ERR);
+	assert_int_equal(open_with("agent-write", w), PAM_PERM_DENIED);
 	expect_log("cannot tell whether user " STRANGER " of [agent " READER "] (");
 	expect_log("cannot open: No such file or directory");
 	free(w);

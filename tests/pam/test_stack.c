@@ -30,6 +30,8 @@ static const struct pa_service services[] = {
 	{ "pa_conflict", "auth required @MODULE@ use_first_pass try_first_pass\n" },
 	{ "pa_escape", "auth required @MODULE@ config=@DIR@/missing.conf\n" },
 	{ "pa_session", "session required @MODULE@ debug\n" "session required pam_permit.so\n" },
+	/* what cron's stack is: session lines only, no pam_agent authentication */
+	{ "pa_cron", "session required @MODULE@\n" "session required pam_permit.so\n" },
 	{ "pa_session_opt", "session required @MODULE@ optional debug\n" "session required pam_permit.so\n" },
 	{ NULL, NULL },
 };
@@ -143,13 +145,29 @@ static void test_log_escapes_user(void **state)
 	expect_log("user=evil\\x0auser=root ");
 }
 
-/* No allowing decision on the handle: no session, and the log says why. */
-static void test_session_without_decision(void **state)
+/*
+ * A session-only caller (cron, or any stack whose authentication was not
+ * pam_agent's): no agent identity on the handle, so no agent session.
+ * pam_agent answers PAM_IGNORE, with or without "optional", says nothing
+ * to the application, and logs at debug level only: the rest of the stack
+ * decides, as if pam_agent were not there.
+ */
+static void test_session_only_caller(void **state)
 {
 	(void)state;
-	expect_op("pa_session", "agent1", PAMTEST_OPEN_SESSION, PAM_SESSION_ERR);
-	expect_log("session: denied: service=pa_session user=agent1 rhost=- agent=-: no allowing "
-		   "policy decision on this handle");
+	expect_op("pa_cron", "agent1", PAMTEST_OPEN_SESSION, PAM_SUCCESS);
+	assert_string_equal(app_error_buf[0], "");
+	/* quiet: not one line without "debug" */
+	if (pa_harness_log_has("pam_agent"))
+		fail_msg("a session-only caller left log lines:\n%s", pa_harness_log());
+	expect_op("pa_cron", "agent1", PAMTEST_CLOSE_SESSION, PAM_SUCCESS);
+	/* with "debug", one debug line says why */
+	pa_harness_log_reset();
+	expect_op("pa_session", "agent1", PAMTEST_OPEN_SESSION, PAM_SUCCESS);
+	expect_log("session: no agent identity on this handle (no pam_agent authentication): "
+		   "not an agent session; ignoring");
+	if (pa_harness_log_has("denied"))
+		fail_msg("a session-only caller was denied:\n%s", pa_harness_log());
 	/* closing what never opened is not an error */
 	expect_op("pa_session", "agent1", PAMTEST_CLOSE_SESSION, PAM_SUCCESS);
 }
@@ -159,7 +177,8 @@ static void test_session_optional(void **state)
 {
 	(void)state;
 	expect_op("pa_session_opt", "agent1", PAMTEST_OPEN_SESSION, PAM_SUCCESS);
-	expect_log("session: no agent identity on this handle; ignoring (optional)");
+	expect_log("session: no agent identity on this handle (no pam_agent authentication): "
+		   "not an agent session; ignoring");
 }
 
 int main(int argc, char **argv)
@@ -174,7 +193,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup(test_flag_with_value, reset),
 		cmocka_unit_test_setup(test_conflicting_options, reset),
 		cmocka_unit_test_setup(test_log_escapes_user, reset),
-		cmocka_unit_test_setup(test_session_without_decision, reset),
+		cmocka_unit_test_setup(test_session_only_caller, reset),
 		cmocka_unit_test_setup(test_session_optional, reset),
 	};
 	int ret = pa_harness_init(argc, argv, services);

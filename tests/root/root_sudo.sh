@@ -11,17 +11,17 @@
 #    the agent's credentials in its session; revoked when sudo exits;
 #  - an agent whose rule does not allow the target user: sudo exits
 #    non-zero and the command does not run (it would leave a marker);
-#  - a write-class agent: refused at the account phase, nothing runs.
-# No run-as policy exists yet (issue 12): the first two report XFAIL while
-# PA_SUDO_RUNAS_EXPECT_FAIL=1. PA_SUDO_RUNAS_LINE is the line that allows
-# the target user root in the first agent's rule, in the syntax the feature
-# will define; a line `pam-agent check` refuses is left out (and said so).
+#  - a write-class agent: refused before the command, nothing runs.
+# The run-as right is `run_as = SERVICE:root` in the first agent's rule
+# (docs/configuration.md); the second agent may use the same service as the
+# same user but has no run_as, so its session is refused with
+# PAM_PERM_DENIED, which sudo treats as fatal (PAM_SESSION_ERR it would
+# ignore). PA_SUDO_RUNAS_LINE overrides that line (@SERVICE@ is the
+# test's PAM service).
 . "$(dirname "$0")/lib.sh"
 pa_root_require "root_sudo.sh" keyctl useradd userdel setpriv sudo visudo
 . "$(dirname "$0")/apps.sh"
-PA_SUDO_RUNAS_EXPECT_FAIL=${PA_SUDO_RUNAS_EXPECT_FAIL:-1}
-PA_SUDO_RUNAS_LINE=${PA_SUDO_RUNAS_LINE-runas = root}
-RWHY="issue 12: no run-as policy yet"
+PA_SUDO_RUNAS_LINE=${PA_SUDO_RUNAS_LINE-run_as = @SERVICE@:root}
 
 [ -f "$PA_MODULE" ] || { echo "FAIL: module $PA_MODULE not built"; exit 1; }
 B=$(cd "${top_builddir:-.}" && pwd)
@@ -73,7 +73,7 @@ services = $svc
 max_class = escalate
 grants = $G
 EOF
-	[ -n "$1" ] && printf '%s\n' "$1"
+	[ -n "$1" ] && printf '%s\n' "$1" | sed "s/@SERVICE@/$svc/g"
 	cat <<EOF
 [agent spiffe://example.org/agents/norunas]
 users = $tuser
@@ -89,11 +89,6 @@ EOF
 }
 conf "$PA_SUDO_RUNAS_LINE" > "$CONF"
 chmod 0644 "$CONF"
-if [ -n "$PA_SUDO_RUNAS_LINE" ] && ! "$PAM_AGENT" check --config "$CONF" > "$work/check.out" 2>&1; then
-	echo "NOTE: pam-agent check refuses the run-as line \"$PA_SUDO_RUNAS_LINE\"; left out:"
-	sed 's/^/    /' "$work/check.out"
-	conf "" > "$CONF"
-fi
 "$PAM_AGENT" check --config "$CONF" > "$work/check.out" 2>&1 ||
 	{ echo "FAIL: pam-agent check refused the test configuration:"; sed 's/^/    /' "$work/check.out"; exit 1; }
 
@@ -115,12 +110,15 @@ check "visudo -c accepts the sudoers files with the test drop-in" visudo -cq
 # the command sudo runs as root: leaves a marker, reports its session
 cat > "$work/cmd" <<'EOF'
 #!/bin/sh
-out=$1 g=$2
+out=$1 g=$2 witness=$3
 : > "$out/ran"
 id -u > "$out/uid"
 echo "$PAM_AGENT_SESSION" > "$out/sid"
 keyctl print "%user:pam_agent:$g" > "$out/read" 2>&1
 keyctl search @s user "pam_agent:$g" > "$out/serial" 2>&1
+# the test's witness keyring holds the key, so that it reads back as revoked
+# (not garbage-collected) once sudo has closed the session
+keyctl link "$(cat "$out/serial")" "$witness" > "$out/link" 2>&1
 exit 0
 EOF
 chmod 0755 "$work/cmd"
@@ -133,47 +131,60 @@ as_agent() {
 		> "$work/tokens/$tuser")
 	chown "$tuser:" "$work/tokens/$tuser"
 	setpriv --reuid="$tuid" --regid="$tgid" --init-groups \
-		sudo -u root -- "$work/cmd" "$o" "$G" < /dev/null > "$o.out" 2>&1
+		sudo -u root -- "$work/cmd" "$o" "$G" "$witness" < /dev/null > "$o.out" 2>&1
 	rc=$?
 	echo "    sudo exited $rc: $(tr '\n' ' ' < "$o.out")"
 	return 0
 }
 
+# the command (root, not a possessor) links its key here: write for uid 0
 witness=$(keyctl newring pa-witness @s)
 pa_root_track_key "$witness"
+keyctl setperm "$witness" 0x3f3f0000
 
 # ---- an escalate agent allowed to run as root ---------------------------------------
 o=$work/box/esc
 as_agent esc "$o"
 check "escalate agent: sudo exits 0" test "$rc" = 0
 check "escalate agent: the command ran, as root" test "$(cat "$o/uid" 2>/dev/null)" = 0
-target "$PA_SUDO_RUNAS_EXPECT_FAIL" "$RWHY" "escalate agent: PAM_AGENT_SESSION is set in the command's environment" \
+check "escalate agent: PAM_AGENT_SESSION is set in the command's environment" \
 	grep -Eqs '^[A-Za-z0-9_-]{8,}$' "$o/sid"
-target "$PA_SUDO_RUNAS_EXPECT_FAIL" "$RWHY" "escalate agent: the command reads its escalate credential (keyctl print)" \
+check "escalate agent: the command reads its escalate credential (keyctl print)" \
 	test "$(cat "$o/read" 2>/dev/null)" = "$(tr -d '\n' < "$work/grant.secret")"
 serial=$(grep -Es '^[0-9]+$' "$o/serial")
 [ -n "$serial" ] && pa_root_track_key "$serial"
-target "$PA_SUDO_RUNAS_EXPECT_FAIL" "$RWHY" "escalate agent: the key is revoked when sudo exits" \
+check "escalate agent: the key is revoked when sudo exits" \
 	revoked "${serial:-0}"
+check "escalate agent: the session was opened as root for the invoking user (run_as)" \
+	grep -q "\"event\":\"credential_placed\",\"result\":\"ok\".*agents/esc\".*\"user\":\"root\".*run as root for $tuser (run_as)" "$work/audit.log"
 check "escalate agent: pam-agent sessions lists nothing after sudo" no_sessions "$PAM_AGENT" "$CONF"
 
 # ---- an agent whose rule does not allow the target user ---------------------------
 o=$work/box/norunas
 as_agent norunas "$o"
-target "$PA_SUDO_RUNAS_EXPECT_FAIL" "$RWHY" "agent not allowed to run as root: sudo exits non-zero" \
+check "agent not allowed to run as root: sudo exits non-zero" \
 	test "$rc" != 0
-target "$PA_SUDO_RUNAS_EXPECT_FAIL" "$RWHY" "agent not allowed to run as root: the command did not run" \
+check "agent not allowed to run as root: the command did not run" \
 	test ! -e "$o/ran"
 check "agent not allowed to run as root: no credential reached the command" \
 	sh -c '! grep -qs S3CR3T "$1"' sh "$o/read"
+check "agent not allowed to run as root: sudo stopped at pam_open_session (Permission denied)" \
+	grep -q "pam_open_session: Permission denied" "$o.out"
+check "agent not allowed to run as root: the audit file says why" \
+	grep -q "\"event\":\"credential_placed\",\"result\":\"failed\".*agents/norunas\".*may not run as root through $svc: no run_as for it in \[agent spiffe://example.org/agents/norunas\]" "$work/audit.log"
 
-# ---- a write-class agent: refused at account ---------------------------------------------
+# ---- a write-class agent on an escalate service: refused by the policy -------------------
+# The auth phase makes the account phase's decision too (docs/configuration.md,
+# "Changed during a transaction"), so the refusal comes at authentication
+# ("1 incorrect password attempt" from sudo), before sudo asks the account.
 o=$work/box/writer
 as_agent writer "$o"
 check "write-class agent: sudo exits non-zero" test "$rc" != 0
 check "write-class agent: the command did not run" test ! -e "$o/ran"
-check "write-class agent: refused at the account phase (sudo says so)" \
-	grep -q "PAM account management error" "$o.out"
+check "write-class agent: refused by the policy, max_class write (audit file)" \
+	grep -q "\"event\":\"authenticate\",\"result\":\"failed\".*agents/writer\".*service $svc needs class escalate, above max_class write" "$work/audit.log"
+check "write-class agent: no session was opened" \
+	sh -c '! grep -q "\"event\":\"credential_placed\".*agents/writer\"" "$1"' sh "$work/audit.log"
 
 # what sudo does with PAM, as the module saw it (docs/applications.md)
 check "sudo: authenticate sees PAM_USER = the invoking user" \

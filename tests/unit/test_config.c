@@ -501,6 +501,50 @@ static void test_err_hours(void **state)
 		      "8: 'hours': \"Mon\" is not a window like \"Mon-Fri 08:00-18:00\"", NULL);
 }
 
+/* run_as: SERVICE:USER words, the service one of the rule's own */
+static void test_run_as(void **state)
+{
+	struct fx *f = *state;
+	struct pol_config *cfg;
+	const struct pol_agent *a;
+
+	cfg = expect_ok(f, GLOBAL "[service sudo]\nclass = escalate\n[service su]\nclass = read\n"
+			"[agent spiffe://example.org/a]\nusers = u\nservices = sudo su\n"
+			"run_as = sudo:root\n  su:svc-x sudo:svc-y\n");
+	a = &cfg->agents[0];
+	assert_int_equal(a->run_as.n, 3);
+	assert_string_equal(a->run_as.v[0], "sudo:root");
+	assert_string_equal(a->run_as.v[1], "su:svc-x");
+	assert_string_equal(a->run_as.v[2], "sudo:svc-y");
+	pol_config_unref(cfg);
+
+	expect_errors(f, GLOBAL "[service sudo]\nclass = escalate\n[agent spiffe://example.org/a]\n"
+		      "users = u\nservices = sudo\nrun_as = root\n",
+		      "8: [agent spiffe://example.org/a]: run_as \"root\" is not SERVICE:USER "
+		      "(like sudo:root)", NULL);
+	expect_errors(f, GLOBAL "[service sudo]\nclass = escalate\n[agent spiffe://example.org/a]\n"
+		      "users = u\nservices = sudo\nrun_as = sudo: :root\n",
+		      "8: [agent spiffe://example.org/a]: run_as \"sudo:\" is not SERVICE:USER "
+		      "(like sudo:root)",
+		      "8: [agent spiffe://example.org/a]: run_as \":root\" is not SERVICE:USER "
+		      "(like sudo:root)", NULL);
+	expect_errors(f, GLOBAL "[service sudo]\nclass = escalate\n[agent spiffe://example.org/a]\n"
+		      "users = u\nservices = sudo\nrun_as = sudo:* sudo:a:b\n",
+		      "8: [agent spiffe://example.org/a]: run_as \"sudo:*\": the user is one user "
+		      "name (no ':', no '*')",
+		      "8: [agent spiffe://example.org/a]: run_as \"sudo:a:b\": the user is one user "
+		      "name (no ':', no '*')", NULL);
+	/* a run-as right on a service the rule does not list would never apply */
+	expect_errors(f, GLOBAL "[service sudo]\nclass = escalate\n[service su]\nclass = read\n"
+		      "[agent spiffe://example.org/a]\nusers = u\nservices = su\n"
+		      "run_as = sudo:root\n",
+		      "10: [agent spiffe://example.org/a]: run_as \"sudo:root\" names service 'sudo', "
+		      "which is not in its services", NULL);
+	expect_errors(f, GLOBAL "[service sudo]\nclass = escalate\n[agent spiffe://example.org/a]\n"
+		      "users = u\nservices = sudo\nrun_as = sudo:root sudo:root\n",
+		      "8: 'run_as' lists \"sudo:root\" twice", NULL);
+}
+
 static void test_hours_forms(void **state)
 {
 	struct pol_config *cfg = expect_ok(*state, GLOBAL "[service s]\nclass = read\n"
@@ -1196,6 +1240,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_err_duplicate_across_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_err_bad_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_err_hours, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_run_as, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hours_forms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_err_missing_required, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_err_grant_sources, setup, teardown),

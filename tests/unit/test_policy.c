@@ -48,6 +48,9 @@ static const char base_conf[] =
 	"[agent spiffe://td/ops]\n"
 	"users = root u1\nservices = agent-read sshd sudo\nmax_class = escalate\n"
 	"max_session = 30m\ngrants = ro rw esc\n"
+	"[agent spiffe://td/runner]\n"
+	"users = u1\nservices = sshd sudo\nmax_class = escalate\ngrants = ro\n"
+	"run_as = sudo:root sshd:u2\n"
 	"[agent spiffe://td/task]\n"
 	"users = u1\nservices = agent-read\nrequire_task = yes\n"
 	"[agent spiffe://td/remote]\n"
@@ -156,7 +159,7 @@ static bool decide(const struct pol_config *cfg, const struct id_identity *id,
 		   const char *service, const char *user, const char *rhost, int64_t now,
 		   const struct pol_runtime *rt, struct pol_decision *d)
 {
-	struct pol_request r = { id, service, user, rhost, "pts/1", now, rt };
+	struct pol_request r = { id, service, user, rhost, "pts/1", now, rt, NULL };
 
 	assert_int_equal(pol_decide(cfg, &r, d), 0);
 	if (d->allow) {
@@ -569,6 +572,20 @@ static void test_escalate_fresh(void **state)
 static void test_escalate_stale(void **state)
 {
 	struct id_identity *id = mkid("spiffe://td/ops");
+	struct pol_decision d;
+
+	/* the decisive reason is the age, not the "inherits nothing" that follows it */
+	id->iat = MON10 - 90;
+	assert_false(decide(*state, id, "sudo", "root", NULL, MON10, NULL, &d));
+	assert_non_null(d.denial);
+	assert_string_equal(d.denial, "escalate needs a token issued at most 60s ago; this one is "
+			    "90s old");
+	assert_true(has_reason(&d, "escalate session: inherits nothing"));
+	pol_decision_clear(&d);
+	id->iat = 0;
+	assert_false(decide(*state, id, "sudo", "root", NULL, MON10, NULL, &d));
+	assert_string_equal(d.denial, "escalate needs a token with an iat claim; this one has none");
+	pol_decision_clear(&d);
 
 	id->iat = MON10 - 61;
 	expect(*state, id, "sudo", "root", NULL, MON10, false, 0, NULL,
@@ -579,6 +596,78 @@ static void test_escalate_stale(void **state)
 	/* staleness does not matter below escalate */
 	id->iat = MON10 - 3000;
 	expect(*state, id, "sshd", "root", NULL, MON10, true, POL_CLASS_WRITE, "ro rw", NULL);
+	idfree(id);
+}
+
+/* ---- run-as (sudo switches PAM_USER to its run-as user before the session) ---------- */
+
+/* Decides for id as user, running the session as run_as. */
+static bool decide_run_as(const struct pol_config *cfg, const struct id_identity *id,
+			  const char *service, const char *user, const char *run_as,
+			  struct pol_decision *d)
+{
+	struct pol_request r = { id, service, user, NULL, "pts/1", MON10, NULL, run_as };
+
+	assert_int_equal(pol_decide(cfg, &r, d), 0);
+	return d->allow;
+}
+
+static void test_run_as(void **state)
+{
+	struct id_identity *id = mkid("spiffe://td/runner");
+	struct pol_decision d;
+
+	/* invoked as u1 (in users), run as root through sudo (in run_as) */
+	assert_true(decide_run_as(*state, id, "sudo", "u1", "root", &d));
+	assert_int_equal(d.cls, POL_CLASS_ESCALATE);
+	assert_string_equal(grant_names(&d), "ro");
+	assert_string_equal(d.user, "u1");
+	assert_string_equal(d.run_as, "root");
+	assert_true(has_reason(&d, "agent spiffe://td/runner may run as root through sudo (run_as "
+			       "of [agent spiffe://td/runner])"));
+	pol_decision_clear(&d);
+	/* run_as is per service: root through sshd is not listed */
+	assert_false(decide_run_as(*state, id, "sshd", "u1", "root", &d));
+	assert_true(d.run_as_denied);
+	assert_string_equal(d.denial, "agent spiffe://td/runner may not run as root through sshd: "
+			    "no run_as for it in [agent spiffe://td/runner]");
+	pol_decision_clear(&d);
+	assert_true(decide_run_as(*state, id, "sshd", "u1", "u2", &d));
+	pol_decision_clear(&d);
+	/* run_as never lets the agent log in as the target */
+	assert_false(decide_run_as(*state, id, "sudo", "root", NULL, &d));
+	assert_true(has_reason(&d, "user root is not in the users of [agent spiffe://td/runner]"));
+	assert_false(d.run_as_denied);
+	pol_decision_clear(&d);
+	/* the invoking user must still be in users */
+	assert_false(decide_run_as(*state, id, "sudo", "u2", "root", &d));
+	assert_string_equal(d.denial, "user u2 is not in the users of [agent spiffe://td/runner]");
+	assert_false(d.run_as_denied);
+	pol_decision_clear(&d);
+	/* running as oneself is no run-as request */
+	assert_true(decide_run_as(*state, id, "sudo", "u1", "u1", &d));
+	assert_null(d.run_as);
+	pol_decision_clear(&d);
+	idfree(id);
+
+	/* users never implies run_as: ops may log in as root, not run as root as u1 */
+	id = mkid("spiffe://td/ops");
+	assert_true(decide_run_as(*state, id, "sudo", "root", NULL, &d));
+	pol_decision_clear(&d);
+	assert_false(decide_run_as(*state, id, "sudo", "u1", "root", &d));
+	assert_true(d.run_as_denied);
+	assert_string_equal(d.denial, "agent spiffe://td/ops may not run as root through sudo: no "
+			    "run_as for it in [agent spiffe://td/ops]");
+	pol_decision_clear(&d);
+	idfree(id);
+
+	/* every actor must allow the run-as too */
+	id = mkid("spiffe://td/runner");
+	set_act(id, "{\"sub\":\"spiffe://td/ops\"}");
+	assert_false(decide_run_as(*state, id, "sudo", "u1", "root", &d));
+	assert_true(d.run_as_denied);
+	assert_true(has_reason(&d, "actor 1 spiffe://td/ops may not run as root through sudo"));
+	pol_decision_clear(&d);
 	idfree(id);
 }
 
@@ -811,7 +900,7 @@ static void test_delegation_actor_not_canonical(void **state)
 static void test_explain(void **state)
 {
 	struct id_identity *id = mkid("spiffe://td/ops");
-	struct pol_request r = { id, "sshd", "root", "10.0.0.1", "pts/0", MON10, NULL };
+	struct pol_request r = { id, "sshd", "root", "10.0.0.1", "pts/0", MON10, NULL, NULL };
 	struct pol_decision d;
 	char *text;
 
@@ -1075,6 +1164,7 @@ int main(void)
 		cmocka_unit_test(test_runtime),
 		cmocka_unit_test(test_escalate_fresh),
 		cmocka_unit_test(test_escalate_stale),
+		cmocka_unit_test(test_run_as),
 		cmocka_unit_test(test_grant_filtering),
 		cmocka_unit_test(test_decision_outlives_config),
 		cmocka_unit_test(test_delegation_depth0),
