@@ -62,26 +62,10 @@ pa_apps_backup() {
 	printf '%s\t%s\n' "$1" "$b" >> "$PA_APPS_RESTORE"
 }
 
-# pa_apps_user: like pa_root_user, but with a login shell (/bin/sh): ssh,
-# su and sudo run the command through it. Prints the name. Its uid is one
-# that holds no keys: keys are charged per uid (kernel.keys.maxkeys), and a
-# uid that useradd reuses may still carry keys an earlier user left behind,
-# enough to make the module's keyring creation fail with EDQUOT.
+# pa_apps_user: pa_root_user with a login shell (/bin/sh): ssh, su and
+# sudo run the command through it. Prints the name.
 pa_apps_user() {
-	name="pa-a$$-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
-	n=0
-	while :; do
-		u=$((59000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 1000))
-		getent passwd "$u" >/dev/null || getent group "$u" >/dev/null ||
-			grep -q "^ *$u:" /proc/key-users 2>/dev/null || break
-		n=$((n + 1))
-		[ $n -lt 100 ] || return 1
-	done
-	printf 'user:%s\n' "$name" >> "$PA_ROOT_LIST"
-	groupadd --gid "$u" "$name" || return 1
-	useradd --no-create-home --home-dir /nonexistent --uid "$u" --gid "$u" \
-		--shell /bin/sh "$name" || return 1
-	printf '%s\n' "$name"
+	pa_root_user /bin/sh
 }
 
 pa_fails=0 pa_passes=0 pa_xfails=0

@@ -86,11 +86,26 @@ pa_root_track_key() {
 
 # pa_root_user: creates an unprivileged system user with a unique name (no
 # home, no login shell), removed at cleanup, and prints its name.
+#
+# Its uid is one that holds no keys and names no user or group: keys are
+# charged per uid (kernel.keys.maxkeys) and a user's keyrings outlive the
+# user, so a uid that useradd hands out again may still carry keys an
+# earlier user left behind, enough to make keyring creation fail with
+# EDQUOT. pa_root_user SHELL gives the user a login shell.
 pa_root_user() {
 	name="pa-t$$-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
+	n=0
+	while :; do
+		u=$((58000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 2000))
+		getent passwd "$u" >/dev/null || getent group "$u" >/dev/null ||
+			grep -q "^ *$u:" /proc/key-users 2>/dev/null || break
+		n=$((n + 1))
+		[ $n -lt 100 ] || return 1
+	done
 	printf 'user:%s\n' "$name" >> "$PA_ROOT_LIST"
-	useradd --system --no-create-home --home-dir /nonexistent \
-		--shell /usr/sbin/nologin --user-group "$name" || return 1
+	groupadd --gid "$u" "$name" || return 1
+	useradd --no-create-home --home-dir /nonexistent --uid "$u" --gid "$u" \
+		--shell "${1:-/usr/sbin/nologin}" "$name" || return 1
 	printf '%s\n' "$name"
 }
 
