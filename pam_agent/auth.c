@@ -171,8 +171,10 @@ int pa_authenticate(struct pa_call *call)
 		if (maybe_cut)
 			snprintf(reason, sizeof(reason),
 				 "token truncated by the PAM conversation (%zu bytes, the limit of "
-				 "many PAM clients): give it with token_file= or launch the agent "
-				 "with agent-run, which has no such limit (verifier said: %s)",
+				 "many PAM clients): launch the agent with agent-run, which has no such "
+				 "limit, use a client that does not cut it, or a shorter token; "
+				 "token_file= only for local callers such as sudo, never sshd "
+				 "(verifier said: %s)",
 				 strlen(token), err);
 		else
 			snprintf(reason, sizeof(reason), "token rejected: %s", err);

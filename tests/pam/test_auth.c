@@ -336,7 +336,7 @@ static void test_truncated_by_conversation(void **state)
 	token[PAM_MAX_RESP_SIZE - 1] = '\0'; /* what a 512-byte client passes on */
 	AUTH("pa_conv", token, PAM_AUTH_ERR);
 	expect_log("token truncated by the PAM conversation (511 bytes, the limit of many PAM "
-		   "clients): give it with token_file= or launch the agent with agent-run");
+		   "clients): launch the agent with agent-run, which has no such limit");
 }
 
 /* A conversation function that fails every prompt, as sudo's does for an
