@@ -132,7 +132,7 @@ int pa_authenticate(struct pa_call *call)
 	struct pa_context *ctx;
 	struct aud_event *ev;
 	const char *user = NULL;
-	char *token = NULL, err[512], reason[768];
+	char *token = NULL, err[512], reason[1024];
 	bool maybe_cut = false;
 	int64_t now = (int64_t)time(NULL);
 	int ret;

@@ -29,3 +29,29 @@ need() {
 		fi
 	done
 }
+
+# test_user NAME: creates a user NAME (and its group) whose uid holds no
+# keys and names no user or group. Keys are charged per uid
+# (kernel.keys.maxkeys) and a user's keyrings outlive the user: a uid that
+# useradd --system hands out again may carry keys an earlier user left,
+# enough to make the test's own keyrings fail with EDQUOT.
+test_user() {
+	tn=0
+	while :; do
+		tu=$((56000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 2000))
+		getent passwd "$tu" >/dev/null || getent group "$tu" >/dev/null ||
+			grep -q "^ *$tu:" /proc/key-users 2>/dev/null || break
+		tn=$((tn + 1))
+		[ $tn -lt 100 ] || return 1
+	done
+	groupadd --gid "$tu" "$1" || return 1
+	useradd --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+		--uid "$tu" --gid "$tu" "$1" || { groupdel "$1"; return 1; }
+}
+
+# drop_user_keys NAME: empties NAME's user and user-session keyrings (keys
+# a test process of NAME may have left there outlive NAME otherwise).
+drop_user_keys() {
+	setpriv --reuid="$1" --regid="$1" --clear-groups sh -c \
+		'keyctl clear @u; keyctl clear @us' >/dev/null 2>&1 || :
+}

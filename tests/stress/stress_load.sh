@@ -32,6 +32,7 @@ cleanup() {
 			kill -9 "$p" 2>/dev/null
 		done
 		sleep 0.3
+		drop_user_keys "$tuser"
 		userdel "$tuser" 2>/dev/null || echo "WARNING: could not remove test user $tuser" >&2
 		getent group "$tuser" >/dev/null 2>&1 && groupdel "$tuser" 2>/dev/null
 	fi
@@ -43,8 +44,7 @@ trap 'exit 130' INT TERM HUP PIPE
 if [ "$(id -u)" -eq 0 ]; then
 	need useradd userdel
 	tuser="pa-st$$-$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')"
-	useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
-		--user-group "$tuser" || { echo "FAIL: cannot create a test user"; exit 1; }
+	test_user "$tuser" || { tuser=""; echo "FAIL: cannot create a test user"; exit 1; }
 	user=$tuser
 	echo "mode: root, test user $user, keys owned by root"
 else

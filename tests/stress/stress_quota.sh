@@ -28,6 +28,7 @@ cleanup() {
 			kill -9 "$p" 2>/dev/null
 		done
 		sleep 0.3
+		drop_user_keys "$tuser"
 		userdel "$tuser" 2>/dev/null || echo "WARNING: could not remove test user $tuser" >&2
 		getent group "$tuser" >/dev/null 2>&1 && groupdel "$tuser" 2>/dev/null
 	fi
@@ -45,8 +46,7 @@ chmod 0755 "$work/ca"
 if [ "$(id -u)" -eq 0 ]; then
 	need useradd userdel
 	tuser="pa-sq$$-$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')"
-	useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
-		--user-group "$tuser" || { echo "FAIL: cannot create a test user"; exit 1; }
+	test_user "$tuser" || { tuser=""; echo "FAIL: cannot create a test user"; exit 1; }
 	user=$tuser
 	asuser() { setpriv --reuid="$tuser" --regid="$tuser" --clear-groups "$@"; }
 	# the build directory may be out of the test user's reach (a clone under
@@ -159,6 +159,7 @@ if [ -n "$tuser" ]; then
 	kill -9 "$filler" 2>/dev/null
 	wait "$filler" 2>/dev/null
 	filler=""
+	drop_user_keys "$tuser"
 	# its keys go with its session keyring, once the garbage collector ran
 	n=0
 	while [ "$(awk -v u="$uid:" '$1 == u { split($4, q, "/"); print q[1] }' /proc/key-users)" -gt 20 ] 2>/dev/null &&
