@@ -1,16 +1,33 @@
 #!/bin/sh
-# bench_sshd.sh - what pam_agent adds to one ssh login (not part of make
-# check; run as root from the build directory:
+# bench_sshd.sh - what pam_agent adds to one ssh login, with password and
+# with keyboard-interactive authentication (not part of make check; run as
+# root from the build directory:
 #   PA_MODULE=$PWD/.libs/pam_agent.so top_builddir=. keyctl session - \
 #       sh ../tests/bench/bench_sshd.sh [N]
-# ). Two private sshds from the same binary and the same sshd_config, on two
-# ports of 127.0.0.1, differ only in their PAM service (sshd names it after
-# its argv[0]): one runs pam_agent in auth, account and session (one file
-# grant placed in the session keyring), the other pam_permit. N logins
-# (default 20) with password authentication (`ssh ... true`, the token as
-# the password through SSH_ASKPASS) alternate between the two; the script
-# prints the median wall time of each and the difference.
-# Keyboard-interactive is not measured: it places nothing yet (issue 12).
+# ). Private sshds from the same binary and the same sshd_config (both
+# methods enabled), on ports of 127.0.0.1, differ only in their PAM service
+# (sshd names it after its argv[0]):
+#  - pam_agent: pam_agent in auth, account and session (one file grant
+#    placed in the session keyring); keyboard-interactive authenticates in
+#    a child of sshd's monitor and reaches the session through the identity
+#    hand-off (docs/handoff.md);
+#  - pam_permit: pam_permit in auth, account and session;
+#  - prompt: the same, but auth is pam_stress, which asks one password
+#    question through the conversation and accepts any answer.
+# The token is the answer, through SSH_ASKPASS. With password the client
+# sends it to every sshd, so pam_agent is compared with pam_permit. With
+# keyboard-interactive, sshd over pam_permit asks nothing (the client gets
+# a request with no prompt and never runs SSH_ASKPASS), so pam_agent is
+# compared with "prompt", which asks once like pam_agent does; pam_permit's
+# keyboard-interactive figure is printed too, as a note. The script checks
+# who ran SSH_ASKPASS during the warm-up.
+# N rounds (default 20) alternate one login of each kind; each runs the same
+# remote command, which reports whether `keyctl print
+# %user:pam_agent:bench` reads the grant in the session and
+# PAM_AGENT_SESSION is set. Every measured pam_agent login must have its
+# credential (the figure is the cost of a working login) and no baseline
+# login may have one, else the script fails. It prints, per method, the
+# median wall time of each side and the difference, in ms, and N.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../root/lib.sh"
 pa_root_require "bench_sshd.sh" keyctl useradd userdel ssh ssh-keygen ss timeout
@@ -44,6 +61,11 @@ permit=$(pa_root_service "auth required pam_permit.so
 account required pam_permit.so
 session optional pam_keyinit.so force revoke
 session required pam_permit.so")
+# pam_stress asks "STRESS Password: " (echo off) and accepts any answer
+prompt=$(pa_root_service "auth required pam_stress.so
+account required pam_permit.so
+session optional pam_keyinit.so force revoke
+session required pam_permit.so")
 cat > "$CONF" <<EOF
 [global]
 audience = $AUD
@@ -67,7 +89,8 @@ chmod 0644 "$CONF"
 "$PAM_AGENT" check --config "$CONF" >/dev/null || { echo "FAIL: configuration refused"; exit 1; }
 (umask 077 && "$PAM_AGENT" testca mint "$work/ca" --id spiffe://example.org/agents/bench --aud "$AUD" \
 	--ttl 30m > "$work/token")
-printf '#!/bin/sh\nexec cat %s\n' "$work/token" > "$work/askpass"
+# the askpass program notes each run in $work/asked (0644: ssh runs as root)
+printf '#!/bin/sh\necho x >> %s\nexec cat %s\n' "$work/asked" "$work/token" > "$work/askpass"
 chmod 0755 "$work/askpass"
 mkdir -m 0755 "$work/bin"
 ssh-keygen -q -t ed25519 -N '' -C bench -f "$work/hostkey"
@@ -83,7 +106,7 @@ ListenAddress 127.0.0.1
 HostKey $work/hostkey
 PidFile $work/$1.pid
 UsePAM yes
-KbdInteractiveAuthentication no
+KbdInteractiveAuthentication yes
 PasswordAuthentication yes
 PubkeyAuthentication no
 AuthorizedKeysFile none
@@ -113,43 +136,87 @@ EOF
 }
 pa_port=$(start_sshd "$agent") || { echo "FAIL: the pam_agent sshd did not start"; exit 1; }
 pe_port=$(start_sshd "$permit") || { echo "FAIL: the pam_permit sshd did not start"; exit 1; }
-{
-	printf '[127.0.0.1]:%s %s\n' "$pa_port" "$(cut -d' ' -f1,2 "$work/hostkey.pub")"
-	printf '[127.0.0.1]:%s %s\n' "$pe_port" "$(cut -d' ' -f1,2 "$work/hostkey.pub")"
-} > "$work/known_hosts"
+pr_port=$(start_sshd "$prompt") || { echo "FAIL: the pam_stress sshd did not start"; exit 1; }
+for p in "$pa_port" "$pe_port" "$pr_port"; do
+	printf '[127.0.0.1]:%s %s\n' "$p" "$(cut -d' ' -f1,2 "$work/hostkey.pub")"
+done > "$work/known_hosts"
 
-# one PORT REMOTE-COMMAND: one login, its wall time in microseconds on stdout
+# the remote command of every login: what the session holds
+R='if test -n "$PAM_AGENT_SESSION" && keyctl print %user:pam_agent:bench >/dev/null 2>&1; then echo placed; else echo none; fi'
+# one PORT METHOD NAME: one login; appends its wall time in microseconds to
+# $work/NAME.us and what the session found (placed or none) to
+# $work/NAME.found
 one() {
 	t0=$(date +%s%N)
 	SSH_ASKPASS=$work/askpass SSH_ASKPASS_REQUIRE=force DISPLAY='' \
 		timeout 60 ssh -F /dev/null -T -p "$1" -o UserKnownHostsFile="$work/known_hosts" \
 		-o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes \
-		-o PreferredAuthentications=password -o PubkeyAuthentication=no \
+		-o PreferredAuthentications="$2" -o PubkeyAuthentication=no \
 		-o NumberOfPasswordPrompts=1 -o LogLevel=ERROR "$tuser@127.0.0.1" \
-		"$2" < /dev/null > "$work/one.out" 2>&1 ||
-		{ echo "FAIL: login to port $1 failed: $(tr '\n' ' ' < "$work/one.out")" >&2; return 1; }
+		"$R" < /dev/null > "$work/one.out" 2>&1 ||
+		{ echo "FAIL: $3: login to port $1 failed: $(tr '\n' ' ' < "$work/one.out")" >&2; return 1; }
 	t1=$(date +%s%N)
-	echo $(((t1 - t0) / 1000))
+	echo $(((t1 - t0) / 1000)) >> "$work/$3.us"
+	grep -Ex 'placed|none' "$work/one.out" >> "$work/$3.found" ||
+		{ echo "FAIL: $3: unexpected output: $(tr '\n' ' ' < "$work/one.out")" >&2; return 1; }
 }
-# warm-up (page cache, first helper start)
-# the pam_agent login must have its session (the command fails without)
-A='test -n "$PAM_AGENT_SESSION"' P=true
-one "$pa_port" "$A" >/dev/null && one "$pe_port" "$P" >/dev/null || exit 1
-: > "$work/agent.us"
-: > "$work/permit.us"
+# NAME PORT METHOD, one login of each per round
+logins="agent-pw $pa_port password
+permit-pw $pe_port password
+agent-kbd $pa_port keyboard-interactive
+prompt-kbd $pr_port keyboard-interactive
+permit-kbd $pe_port keyboard-interactive"
+# round SUFFIX: one login of each kind, results under NAME-SUFFIX (the
+# askpass runs of each login counted in $work/NAME-SUFFIX.asked)
+round() {
+	echo "$logins" | while read -r name port method; do
+		: > "$work/asked"
+		one "$port" "$method" "$name$1" || exit 1
+		wc -l < "$work/asked" >> "$work/$name$1.asked"
+	done
+}
+# warm-up (page cache, first helper start), and who asks for the token
+round -warm || exit 1
+asked() { tr -d ' ' < "$work/$1-warm.asked"; }
+for name in agent-pw permit-pw agent-kbd prompt-kbd; do
+	[ "$(asked "$name")" = 1 ] ||
+		{ echo "FAIL: $name: SSH_ASKPASS ran $(asked "$name") times in the warm-up login, not once"; exit 1; }
+done
+case $(asked permit-kbd) in
+0) permit_kbd_note="asks nothing: the client answers an empty request, SSH_ASKPASS never runs" ;;
+1) permit_kbd_note="asks for the token like the others" ;;
+*) echo "FAIL: permit-kbd: SSH_ASKPASS ran $(asked permit-kbd) times in the warm-up login"; exit 1 ;;
+esac
 i=0
 while [ $i -lt "$N" ]; do
-	one "$pa_port" "$A" >> "$work/agent.us" || exit 1
-	one "$pe_port" "$P" >> "$work/permit.us" || exit 1
+	round "" || exit 1
 	i=$((i + 1))
 done
+# every measured pam_agent login placed its grant, no baseline login had one
+bad=0
+for name in agent-pw agent-kbd permit-pw prompt-kbd permit-kbd; do
+	case $name in agent-*) want=placed ;; *) want=none ;; esac
+	got=$(grep -cx "$want" "$work/$name.found")
+	if [ "$got" != "$N" ]; then
+		echo "FAIL: $name: $got of $N logins found '$want' in the session"
+		bad=1
+	fi
+done
+[ $bad = 0 ] || exit 1
 median() { sort -n "$1" | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
-ma=$(median "$work/agent.us")
-mp=$(median "$work/permit.us")
-echo "ssh logins (password, 'ssh HOST true'), $N each, alternating, on $(nproc) cores:"
-printf '  pam_agent  (auth+account+session, 1 file grant): median %d.%03d ms\n' $((ma / 1000)) $((ma % 1000))
-printf '  pam_permit (same sshd, same config):             median %d.%03d ms\n' $((mp / 1000)) $((mp % 1000))
-d=$((ma - mp))
-s=""
-[ $d -lt 0 ] && s="-" && d=$((-d))
-printf '  added by pam_agent: %s%d.%03d ms per login\n' "$s" $((d / 1000)) $((d % 1000))
+ms() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
+# line METHOD AGENT-NAME BASE-NAME BASE-LABEL
+line() {
+	ma=$(median "$work/$2.us")
+	mb=$(median "$work/$3.us")
+	d=$((ma - mb))
+	s=""
+	[ $d -lt 0 ] && s="-" && d=$((-d))
+	printf '  %-21s pam_agent %s ms, %s %s ms, added by pam_agent %s%s ms\n' \
+		"$1:" "$(ms "$ma")" "$4" "$(ms "$mb")" "$s" "$(ms "$d")"
+}
+echo "ssh logins (medians, N=$N per kind, alternating, on $(nproc) cores; pam_agent: auth+account+session,"
+echo "1 file grant, placed in all $((2 * N)) measured pam_agent logins):"
+line password agent-pw permit-pw pam_permit
+line keyboard-interactive agent-kbd prompt-kbd "prompt (pam_stress, asks once)"
+echo "  note: keyboard-interactive over pam_permit $permit_kbd_note: $(ms "$(median "$work/permit-kbd.us")") ms"
