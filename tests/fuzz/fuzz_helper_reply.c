@@ -356,6 +356,9 @@ static void broker_side(const uint8_t *data, size_t size, const json_t *j)
 	char err[512], **argv = NULL, *cmd;
 	int64_t t;
 
+	/* a success leaves err as it was: it must hold nothing of an earlier
+	 * input (a stale "no path" matched the secret "path" once) */
+	memset(err, 0, sizeof(err));
 	ctx.sid = "6f1c";
 	ctx.agent = "spiffe://example.org/agents/bot";
 	ctx.task = "T-42";
