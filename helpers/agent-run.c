@@ -554,15 +554,83 @@ static int64_t now_ms(void)
 /* ---- the session's processes ---- */
 
 /*
+ * Reads /proc/PID/stat: the parent's pid and the start time (clock ticks
+ * since boot), which with the pid names one process. Returns false when
+ * there is no such process (or its stat cannot be read).
+ */
+static bool proc_stat(pid_t pid, pid_t *ppid, unsigned long long *start)
+{
+	char path[64], buf[1024], *p, *f;
+	int fd, i;
+	ssize_t len;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return false;
+	buf[len] = '\0';
+	/* pid (comm) state ppid ... starttime (field 22): comm may hold ")" */
+	p = strrchr(buf, ')');
+	if (p == NULL || p[1] != ' ' || p[2] == '\0' || p[3] != ' ')
+		return false;
+	*ppid = (pid_t)strtol(p + 4, NULL, 10);
+	/* fields 3 to 21 are 19 words from state on; field 22 follows */
+	f = p + 2;
+	for (i = 3; i < 22; i++) {
+		f = strchr(f, ' ');
+		if (f == NULL)
+			return false;
+		f++;
+	}
+	errno = 0;
+	*start = strtoull(f, &p, 10);
+	return errno == 0 && p != f;
+}
+
+/*
+ * Sends sig to the process pid that was seen as ppid's child, started at
+ * start, and to no other: a pidfd names the process that has the pid now,
+ * /proc then confirms that it is still the one seen (same start time, same
+ * parent, or agent-run when its parent has gone: agent-run is their
+ * subreaper), and the signal goes through the pidfd. A process seen that
+ * has since been reaped (its pid free, perhaps already an unrelated
+ * process's) gets nothing. Returns true when sig was sent.
+ */
+static bool signal_process(pid_t pid, pid_t ppid, unsigned long long start, int sig)
+{
+	pid_t now_ppid;
+	unsigned long long now_start;
+	bool same;
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	if (pidfd < 0 && errno != ENOSYS)
+		return false; /* ESRCH: gone */
+	same = proc_stat(pid, &now_ppid, &now_start) && now_start == start &&
+	       (now_ppid == ppid || now_ppid == getpid());
+	if (pidfd < 0) /* a kernel before 5.3: no pidfd, the check just made */
+		return same && kill(pid, sig) == 0;
+	same = same && syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) == 0;
+	close(pidfd);
+	return same;
+}
+
+/*
  * Sends sig to every process that descends from agent-run, found through
  * /proc (parent links). agent-run is a child subreaper, so a process CMD
  * left behind (double fork, setsid) is re-parented to agent-run rather
- * than to init and still descends from it. Returns how many were sent.
+ * than to init and still descends from it. Each one gets the signal
+ * through signal_process: never a pid that has changed hands since the
+ * scan. Returns how many were sent.
  */
 static size_t signal_descendants(int sig)
 {
 	struct proc {
 		pid_t pid, ppid;
+		unsigned long long start;
 		bool mine;
 	} *v = NULL, *nv;
 	size_t n = 0, cap = 0, i, sent = 0;
@@ -574,26 +642,14 @@ static size_t signal_descendants(int sig)
 	if (d == NULL)
 		return 0;
 	while ((de = readdir(d)) != NULL) {
-		char path[64], buf[512], *p;
+		pid_t ppid;
+		unsigned long long start;
 		long pid;
-		int fd;
-		ssize_t len;
 
 		if (!isdigit((unsigned char)de->d_name[0]))
 			continue;
 		pid = strtol(de->d_name, NULL, 10);
-		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		len = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (len <= 0)
-			continue;
-		buf[len] = '\0';
-		/* pid (comm) state ppid ...: comm may hold anything, even ")" */
-		p = strrchr(buf, ')');
-		if (p == NULL || p[1] != ' ' || p[2] == '\0' || p[3] != ' ')
+		if (pid <= 0 || pid > INT_MAX || !proc_stat((pid_t)pid, &ppid, &start))
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 256;
@@ -603,7 +659,8 @@ static size_t signal_descendants(int sig)
 			v = nv;
 		}
 		v[n].pid = (pid_t)pid;
-		v[n].ppid = (pid_t)strtol(p + 4, NULL, 10);
+		v[n].ppid = ppid;
+		v[n].start = start;
 		v[n].mine = v[n].ppid == self;
 		n++;
 	}
@@ -624,7 +681,8 @@ static size_t signal_descendants(int sig)
 		}
 	}
 	for (i = 0; i < n; i++)
-		if (v[i].mine && v[i].pid != self && kill(v[i].pid, sig) == 0)
+		if (v[i].mine && v[i].pid != self &&
+		    signal_process(v[i].pid, v[i].ppid, v[i].start, sig))
 			sent++;
 	free(v);
 	return sent;
