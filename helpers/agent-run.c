@@ -52,6 +52,8 @@
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 /* the session's end, put in the PAM environment by pam_agent's session */
 #define EXPIRES_VAR "PAM_AGENT_EXPIRES"
+/* the farthest session end agent-run accepts: 100 years from now */
+#define MAX_LIMIT_SECONDS (100LL * 366 * 24 * 3600)
 
 extern char **environ;
 
@@ -398,6 +400,30 @@ static int open_confdir(const char *dir)
 
 static struct termios saved_tio;
 static bool tio_saved;
+/*
+ * The operator's terminal: which of fds 0-2 are terminals (bit i for fd
+ * i), the first of them (its settings and window size are CMD's), and
+ * where what CMD writes to its own terminal goes (the first terminal of
+ * fds 1-2, else stdout). A terminal of the operator's is never CMD's
+ * descriptor: CMD gets its pty's slave in its place.
+ */
+static unsigned tty_fds;
+static int term_fd = -1;
+static int out_fd = STDOUT_FILENO;
+
+static void find_terminals(void)
+{
+	int fd;
+
+	for (fd = 2; fd >= 0; fd--) {
+		if (isatty(fd)) {
+			tty_fds |= 1U << fd;
+			term_fd = fd;
+			if (fd > 0)
+				out_fd = fd;
+		}
+	}
+}
 
 /* Puts the operator's terminal back the way agent-run found it. */
 static void restore_tty(void)
@@ -430,9 +456,9 @@ static int open_pty(int *master, int *slave)
 		*master = -1;
 		return -1;
 	}
-	if (tcgetattr(STDIN_FILENO, &tio) == 0)
+	if (tcgetattr(term_fd, &tio) == 0)
 		tcsetattr(*slave, TCSANOW, &tio);
-	if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+	if (ioctl(term_fd, TIOCGWINSZ, &ws) == 0)
 		ioctl(*slave, TIOCSWINSZ, &ws);
 	return 0;
 }
@@ -459,7 +485,7 @@ static bool write_all(int fd, const char *buf, size_t len)
 	return true;
 }
 
-/* Copies what CMD's terminal has written, without waiting, to stdout. */
+/* Copies what CMD's terminal has written, without waiting, to out_fd. */
 static void drain_master(int *master)
 {
 	char buf[4096];
@@ -476,7 +502,7 @@ static void drain_master(int *master)
 			*master = -1;
 			return;
 		}
-		write_all(STDOUT_FILENO, buf, (size_t)n);
+		write_all(out_fd, buf, (size_t)n);
 	}
 }
 
@@ -528,15 +554,83 @@ static int64_t now_ms(void)
 /* ---- the session's processes ---- */
 
 /*
+ * Reads /proc/PID/stat: the parent's pid and the start time (clock ticks
+ * since boot), which with the pid names one process. Returns false when
+ * there is no such process (or its stat cannot be read).
+ */
+static bool proc_stat(pid_t pid, pid_t *ppid, unsigned long long *start)
+{
+	char path[64], buf[1024], *p, *f;
+	int fd, i;
+	ssize_t len;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return false;
+	buf[len] = '\0';
+	/* pid (comm) state ppid ... starttime (field 22): comm may hold ")" */
+	p = strrchr(buf, ')');
+	if (p == NULL || p[1] != ' ' || p[2] == '\0' || p[3] != ' ')
+		return false;
+	*ppid = (pid_t)strtol(p + 4, NULL, 10);
+	/* fields 3 to 21 are 19 words from state on; field 22 follows */
+	f = p + 2;
+	for (i = 3; i < 22; i++) {
+		f = strchr(f, ' ');
+		if (f == NULL)
+			return false;
+		f++;
+	}
+	errno = 0;
+	*start = strtoull(f, &p, 10);
+	return errno == 0 && p != f;
+}
+
+/*
+ * Sends sig to the process pid that was seen as ppid's child, started at
+ * start, and to no other: a pidfd names the process that has the pid now,
+ * /proc then confirms that it is still the one seen (same start time, same
+ * parent, or agent-run when its parent has gone: agent-run is their
+ * subreaper), and the signal goes through the pidfd. A process seen that
+ * has since been reaped (its pid free, perhaps already an unrelated
+ * process's) gets nothing. Returns true when sig was sent.
+ */
+static bool signal_process(pid_t pid, pid_t ppid, unsigned long long start, int sig)
+{
+	pid_t now_ppid;
+	unsigned long long now_start;
+	bool same;
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	if (pidfd < 0 && errno != ENOSYS)
+		return false; /* ESRCH: gone */
+	same = proc_stat(pid, &now_ppid, &now_start) && now_start == start &&
+	       (now_ppid == ppid || now_ppid == getpid());
+	if (pidfd < 0) /* a kernel before 5.3: no pidfd, the check just made */
+		return same && kill(pid, sig) == 0;
+	same = same && syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) == 0;
+	close(pidfd);
+	return same;
+}
+
+/*
  * Sends sig to every process that descends from agent-run, found through
  * /proc (parent links). agent-run is a child subreaper, so a process CMD
  * left behind (double fork, setsid) is re-parented to agent-run rather
- * than to init and still descends from it. Returns how many were sent.
+ * than to init and still descends from it. Each one gets the signal
+ * through signal_process: never a pid that has changed hands since the
+ * scan. Returns how many were sent.
  */
 static size_t signal_descendants(int sig)
 {
 	struct proc {
 		pid_t pid, ppid;
+		unsigned long long start;
 		bool mine;
 	} *v = NULL, *nv;
 	size_t n = 0, cap = 0, i, sent = 0;
@@ -548,26 +642,14 @@ static size_t signal_descendants(int sig)
 	if (d == NULL)
 		return 0;
 	while ((de = readdir(d)) != NULL) {
-		char path[64], buf[512], *p;
+		pid_t ppid;
+		unsigned long long start;
 		long pid;
-		int fd;
-		ssize_t len;
 
 		if (!isdigit((unsigned char)de->d_name[0]))
 			continue;
 		pid = strtol(de->d_name, NULL, 10);
-		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		len = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (len <= 0)
-			continue;
-		buf[len] = '\0';
-		/* pid (comm) state ppid ...: comm may hold anything, even ")" */
-		p = strrchr(buf, ')');
-		if (p == NULL || p[1] != ' ' || p[2] == '\0' || p[3] != ' ')
+		if (pid <= 0 || pid > INT_MAX || !proc_stat((pid_t)pid, &ppid, &start))
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 256;
@@ -577,7 +659,8 @@ static size_t signal_descendants(int sig)
 			v = nv;
 		}
 		v[n].pid = (pid_t)pid;
-		v[n].ppid = (pid_t)strtol(p + 4, NULL, 10);
+		v[n].ppid = ppid;
+		v[n].start = start;
 		v[n].mine = v[n].ppid == self;
 		n++;
 	}
@@ -598,7 +681,8 @@ static size_t signal_descendants(int sig)
 		}
 	}
 	for (i = 0; i < n; i++)
-		if (v[i].mine && v[i].pid != self && kill(v[i].pid, sig) == 0)
+		if (v[i].mine && v[i].pid != self &&
+		    signal_process(v[i].pid, v[i].ppid, v[i].start, sig))
 			sent++;
 	free(v);
 	return sent;
@@ -710,10 +794,18 @@ static _Noreturn void run_cmd(const struct account *a, int slave, mode_t mask, c
 		fprintf(stderr, "agent-run: setsid: %s\n", strerror(errno));
 		_exit(EXIT_TROUBLE);
 	}
-	if (slave >= 0 && (ioctl(slave, TIOCSCTTY, 0) != 0 || dup2(slave, 0) != 0 ||
-			   dup2(slave, 1) != 1 || dup2(slave, 2) != 2)) {
-		fprintf(stderr, "agent-run: cannot give CMD its terminal: %s\n", strerror(errno));
-		_exit(EXIT_TROUBLE);
+	/*
+	 * the pty's slave in place of every descriptor that is the operator's
+	 * terminal (the others, files or pipes, stay CMD's own)
+	 */
+	if (slave >= 0) {
+		int fd;
+
+		if (ioctl(slave, TIOCSCTTY, 0) != 0)
+			goto no_tty;
+		for (fd = 0; fd <= 2; fd++)
+			if ((tty_fds & (1U << fd)) && dup2(slave, fd) != fd)
+				goto no_tty;
 	}
 	/* become the user; nothing to switch when we already are (tests) */
 	if ((geteuid() != a->uid || getegid() != a->gid) &&
@@ -738,6 +830,9 @@ static _Noreturn void run_cmd(const struct account *a, int slave, mode_t mask, c
 	execvp(argv[0], argv);
 	fprintf(stderr, "agent-run: %s: %s\n", argv[0], strerror(errno));
 	_exit(errno == ENOENT ? 127 : 126);
+no_tty:
+	fprintf(stderr, "agent-run: cannot give CMD its terminal: %s\n", strerror(errno));
+	_exit(EXIT_TROUBLE);
 }
 
 /* Opens /dev/null on fd (which must be free and the lowest free one). */
@@ -777,8 +872,9 @@ static int usage(FILE *f, int code)
 		   "                 [--umask MODE] -- CMD [ARG...]\n"
 		   "Runs the PAM stack of service S (default agent-run) for user U (default\n"
 		   "the current one) with the agent's token, then CMD as U inside the new\n"
-		   "session (a terminal session of its own, a pseudo-terminal when stdin is a\n"
-		   "terminal, a minimal environment, umask 022, in U's home); ends it at the\n"
+		   "session (a terminal session of its own, a pseudo-terminal in place of\n"
+		   "any of stdin, stdout, stderr that is a terminal, a minimal environment,\n"
+		   "umask 022, in U's home); ends it at the\n"
 		   "session's max_session; when CMD ends, kills what it left running, closes\n"
 		   "the session (revoking its credentials) and exits with CMD's status.\n"
 		   "Refusals print one line and exit %d.\n"
@@ -825,8 +921,18 @@ static int session_limit(pam_handle_t *pamh, int64_t *limit_ms, long long *expir
 			"without its limit\n", EXPIRES_VAR, v);
 		return -1;
 	}
+	/*
+	 * t and now are both positive: t - now cannot overflow. An end past
+	 * MAX_LIMIT_SECONDS from now is no session's max_session (and its
+	 * milliseconds could overflow into a negative "no limit"): refused.
+	 */
 	*expires = t;
 	t -= (long long)time(NULL);
+	if (t > MAX_LIMIT_SECONDS) {
+		fprintf(stderr, "agent-run: session refused: %s=%s is more than 100 years away, "
+			"not a session's end; not running CMD without its limit\n", EXPIRES_VAR, v);
+		return -1;
+	}
 	*limit_ms = t > 0 ? (int64_t)t * 1000 : 0;
 	return 0;
 }
@@ -845,7 +951,8 @@ static bool supervise(pid_t pid, int *master, int64_t limit_ms, int *status, boo
 	int64_t start = now_ms(), grace_end = -1;
 	char in[4096];
 	size_t in_len = 0, in_off = 0;
-	bool in_open = *master >= 0;
+	/* the operator's keys: only from a terminal on stdin */
+	bool in_open = *master >= 0 && (tty_fds & 1U);
 
 	for (;;) {
 		struct pollfd p[3];
@@ -900,7 +1007,7 @@ static bool supervise(pid_t pid, int *master, int64_t limit_ms, int *status, boo
 				} else if (sig == SIGWINCH) {
 					struct winsize ws;
 
-					if (*master >= 0 && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+					if (*master >= 0 && ioctl(term_fd, TIOCGWINSZ, &ws) == 0)
 						ioctl(*master, TIOCSWINSZ, &ws);
 				} else {
 					if (kill(-pid, sig) != 0)
@@ -1143,7 +1250,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "agent-run: out of memory for CMD's environment\n");
 		goto out;
 	}
-	if (isatty(STDIN_FILENO) && open_pty(&master, &slave) != 0) {
+	/*
+	 * a pty as soon as any of fds 0-2 is a terminal: with stdin elsewhere
+	 * (--token-fd 0, < file), CMD must not get the operator's terminal on
+	 * stdout or stderr, where it could read the operator's keys
+	 */
+	find_terminals();
+	if (tty_fds != 0 && open_pty(&master, &slave) != 0) {
 		fprintf(stderr, "agent-run: cannot open a pseudo-terminal for CMD: %s\n",
 			strerror(errno));
 		goto out;
@@ -1153,7 +1266,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "agent-run: cannot supervise CMD: %s\n", strerror(errno));
 		goto out;
 	}
-	if (master >= 0) {
+	/* raw mode only when agent-run relays the keys typed on stdin */
+	if (master >= 0 && (tty_fds & 1U)) {
 		struct termios raw;
 
 		fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);

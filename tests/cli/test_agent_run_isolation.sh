@@ -126,6 +126,7 @@ service "$work/pam.d" "" ""
 service "$work/ask.d" "ask" ""
 service "$work/exp.d" "" "expires=2"
 service "$work/badexp.d" "" "expires_raw=soon"
+service "$work/farexp.d" "" "expires_raw=99999999999999999"
 service "$work/setuser.d" "" "setuser=nobody"
 
 # run DIR ARGS...: agent-run with the service files of DIR through pam_wrapper
@@ -254,6 +255,11 @@ else fail "F5: CMD ($left) still runs after pam_agent's max_session"; fi
 expect "F5: an unreadable PAM_AGENT_EXPIRES refuses the session, CMD never runs" 77 \
 	"PAM_AGENT_EXPIRES=soon is not a time" \
 	run "$work/badexp.d" --token-file "$(tok badexp)" --user "$me" -- echo SHOULD-NOT-RUN
+# review 2026-12: an end so far away that its milliseconds overflowed
+# int64 used to read as "no limit"; it is refused, CMD never runs
+expect "agent-run: a PAM_AGENT_EXPIRES past 100 years refuses the session, CMD never runs" 77 \
+	"PAM_AGENT_EXPIRES=99999999999999999 is more than 100 years away" \
+	run "$work/farexp.d" --token-file "$(tok farexp)" --user "$me" -- echo SHOULD-NOT-RUN
 
 # ---- L2: what CMD leaves behind is ended ----
 cat > "$work/leave" <<'EOF2'

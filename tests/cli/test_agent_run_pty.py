@@ -35,10 +35,13 @@ def check(ok, what, detail=""):
         print("FAIL: " + what + (": " + detail if detail else ""))
 
 
-def session(confdir, cmd, winsize=None, on_output=None, seconds=60):
+def session(confdir, cmd, winsize=None, on_output=None, seconds=60, stdin_null=False,
+            names=None):
     """Runs agent-run -- sh -c CMD in a fresh pty (as an operator's shell
-    would); returns (output, exit status, termios before, termios after,
-    the operator's sid and tty_nr)."""
+    would; with stdin_null, stdin is /dev/null and only stdout and stderr
+    are the terminal); returns (output, exit status, termios before,
+    termios after, the operator's sid and tty_nr). names, a list, gets the
+    operator's terminal's name."""
     r, w = os.pipe()
     r2, w2 = os.pipe()
     pid, master = pty.fork()
@@ -47,15 +50,22 @@ def session(confdir, cmd, winsize=None, on_output=None, seconds=60):
         os.close(w2)
         if winsize:
             fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", winsize[0], winsize[1], 0, 0))
-        os.write(w, b"ready")
+        name = os.ttyname(1).encode()
+        if stdin_null:
+            null = os.open("/dev/null", os.O_RDONLY)
+            os.dup2(null, 0)
+            os.close(null)
+        os.write(w, b"ready" + name)
         os.close(w)
         os.read(r2, 2)  # the parent has read the terminal's modes and our session
         os.close(r2)
         os.execv(AGENT_RUN, ["agent-run", "--config", confdir, "--", "sh", "-c", cmd])
     os.close(w)
     os.close(r2)
-    os.read(r, 5)  # the child has its terminal and session: read them
+    got = os.read(r, 4096)  # the child has its terminal and session: read them
     os.close(r)
+    if names is not None:
+        names.append(got[5:].decode())
     before = termios.tcgetattr(master)
     with open("/proc/%d/stat" % pid) as f:
         s = f.read()
@@ -140,6 +150,47 @@ def main():
             confdir, "echo READY; while :; do sleep 0.1; done", on_output=term)
         check(status == 143, "SIGTERM to agent-run ends CMD (status 143)", "status %s" % status)
         check(after == before, "the operator's terminal modes are restored after SIGTERM",
+              "before %r, after %r" % (before, after))
+
+        # review 2026-12: stdin not a terminal (--token-fd 0, < file), the
+        # operator's terminal on stdout and stderr only: CMD gets a pty there
+        # too, never the operator's terminal, and cannot read what the
+        # operator types (head reads its stderr: before, the operator's tty)
+        keys = os.path.join(work, "keys")
+        def type_keys(out, master, pid, seen):
+            if b"READY" in out and "typed" not in seen:
+                seen.add("typed")
+                os.write(master, b"SECRET-KEYS\n")
+        names = []
+        out, status, before, after, operator = session(
+            confdir, "echo FD2=$(readlink /proc/$$/fd/2); echo FD1=$(readlink /proc/$$/fd/1); "
+            "echo TTY=$(tty <&2); set -- $(cat /proc/$$/stat | sed 's/^.*) //'); "
+            "echo \"SID=$4 TTYNR=$5\"; echo READY; "
+            "timeout 5 head -c 6 <&2 > '%s'; exit 4" % keys,
+            on_output=type_keys, stdin_null=True, names=names)
+        outer = names[0] if names else "?"
+        fields = dict(w.split("=", 1) for w in out.replace("\r", "").split()
+                      if "=" in w and w.split("=", 1)[0] in ("FD1", "FD2", "TTY", "SID", "TTYNR"))
+        check(status == 4, "stdin /dev/null: CMD runs, its exit status 4 comes back",
+              "status %s, output %r" % (status, out))
+        check(fields.get("FD2", outer) != outer and fields.get("FD2", "").startswith("/dev/pts/"),
+              "stdin /dev/null: CMD's stderr (%s) is a pty of its own, not the operator's "
+              "terminal (%s)" % (fields.get("FD2"), outer), repr(out))
+        check(fields.get("FD1", outer) != outer and fields.get("TTY", outer) != outer,
+              "stdin /dev/null: CMD's stdout (%s) and terminal (%s) are not the operator's (%s)"
+              % (fields.get("FD1"), fields.get("TTY"), outer), repr(out))
+        check(fields.get("SID") not in (None, str(operator[0])) and
+              fields.get("TTYNR") not in (None, "0", str(operator[1])),
+              "stdin /dev/null: CMD has a session and a controlling terminal of its own",
+              repr(out))
+        try:
+            with open(keys, "rb") as f:
+                read = f.read()
+        except OSError as e:
+            read = repr(e).encode()
+        check(read == b"", "stdin /dev/null: keys typed on the operator's terminal do not "
+              "reach CMD", "CMD read %r" % read)
+        check(after == before, "stdin /dev/null: the operator's terminal modes are unchanged",
               "before %r, after %r" % (before, after))
     finally:
         shutil.rmtree(work, ignore_errors=True)

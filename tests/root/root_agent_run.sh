@@ -13,6 +13,8 @@
 #  - M2 as a real user: umask 022, / when the home is missing, no fd of root's;
 #  - L2: a process CMD detaches (setsid, double fork) does not outlive
 #    agent-run: no process of the test user remains.
+#  - review 2026-12: a descendant's pid that changes hands between agent-run's
+#    scan of /proc and its signal: the new owner is not signalled (pidfds).
 . "$(dirname "$0")/lib.sh"
 pa_root_require "root_agent_run.sh" keyctl useradd userdel python3
 
@@ -94,6 +96,121 @@ if [ "$rc" -eq 0 ] && [ -z "$left" ]; then
 else
 	fail "L2: exit $rc; left: $left"
 	cat "$work/l2.out"
+fi
+
+
+# ---- review 2026-12: a pid reused between the scan of /proc and the signal ----
+# In a pid namespace of its own (nothing else forks there), a hook preloaded
+# into agent-run (compiled here) holds it right after its first scan of
+# /proc, which saw D, a grandchild of CMD's. D is then killed and reaped by
+# its parent, and its pid is given to a root process that has nothing to do
+# with the session (ns_last_pid). agent-run then goes on: that process must
+# not get the SIGTERM meant for D (before: kill(D's pid) as root hit it).
+if ! command -v unshare > /dev/null 2>&1 || ! command -v "${CC:-cc}" > /dev/null 2>&1; then
+	echo "SKIP: pid reuse: needs unshare and a C compiler (${CC:-cc})"
+else
+	cat > "$work/hook.c" <<'EOFHOOK'
+/* test hook: pauses agent-run after its first scan of /proc (closedir) */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static DIR *proc_dir;
+static int done;
+
+DIR *opendir(const char *name)
+{
+	DIR *(*real)(const char *) = (DIR *(*)(const char *))dlsym(RTLD_NEXT, "opendir");
+	DIR *d = real(name);
+
+	if (d != NULL && strcmp(name, "/proc") == 0)
+		proc_dir = d;
+	return d;
+}
+
+int closedir(DIR *d)
+{
+	int (*real)(DIR *) = (int (*)(DIR *))dlsym(RTLD_NEXT, "closedir");
+	int ret, was = d == proc_dir, fd;
+	const char *out = getenv("AR_HOOK_OUT"), *in = getenv("AR_HOOK_IN");
+	char c;
+
+	ret = real(d);
+	if (!was || done || out == NULL || in == NULL)
+		return ret;
+	done = 1;
+	proc_dir = NULL;
+	fd = open(out, O_WRONLY);
+	if (fd >= 0) {
+		(void)!write(fd, "scanned\n", 8);
+		close(fd);
+	}
+	fd = open(in, O_RDONLY);
+	if (fd >= 0) {
+		(void)!read(fd, &c, 1);
+		close(fd);
+	}
+	return ret;
+}
+EOFHOOK
+	mkdir -m 0700 "$work/pr"
+	chown "$tuser:" "$work/pr"
+	cat > "$work/pr-cmd.sh" <<'EOFCMD'
+#!/bin/sh
+# P ignores SIGTERM, starts D, reaps it when it ends, then forks no more
+setsid sh -c 'trap "" TERM; sleep 1000 & echo $! > "$1/d.pid"; wait $!; exec sleep 1001' \
+	sh "$1" < /dev/null > /dev/null 2>&1 &
+i=0
+while [ ! -s "$1/d.pid" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+exit 0
+EOFCMD
+	cat > "$work/pr-driver.sh" <<'EOFDRV'
+#!/bin/sh
+# pid 1 of a pid namespace of its own: $1 work, $2 agent-run, $3 user
+w=$1
+mkfifo "$w/h.out" "$w/h.in"
+LD_PRELOAD=$w/hook.so AR_HOOK_OUT=$w/h.out AR_HOOK_IN=$w/h.in \
+	"$2" --config "$w/pam.d" --user "$3" -- "$w/pr-cmd.sh" "$w/pr" > "$w/pr.out" 2>&1 &
+ar=$!
+read -r _ < "$w/h.out"  # agent-run has scanned /proc and waits
+d=$(cat "$w/pr/d.pid")
+dstart=$(sed 's/^.*) //' "/proc/$d/stat" | cut -d' ' -f20)
+kill -KILL "$d"
+i=0
+while [ -e "/proc/$d" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+echo $((d - 1)) > /proc/sys/kernel/ns_last_pid
+sleep 1002 &
+victim=$!
+vstart=$(sed 's/^.*) //' "/proc/$victim/stat" | cut -d' ' -f20)
+echo go > "$w/h.in"
+wait "$ar"
+echo "agent-run: exit $?" >> "$w/pr.out"
+if [ "$victim" != "$d" ] || [ "$vstart" = "$dstart" ]; then
+	echo "SKIP: pid reuse not reproduced (D $d started $dstart, the other process $victim at $vstart)"
+elif grep -q '^[0-9]* (sleep) [RS]' "/proc/$victim/stat"; then
+	echo "PASS: pid reuse: the process that got D's pid ($d) after agent-run's scan is untouched"
+else
+	echo "FAIL: pid reuse: agent-run's signal for D hit the process that got its pid $d (ended: $(cat "/proc/$victim/stat" 2> /dev/null || echo reaped))"
+	cat "$w/pr.out"
+fi
+kill -KILL "$victim"
+EOFDRV
+	chmod 0755 "$work/pr-cmd.sh" "$work/pr-driver.sh"
+	if ! "${CC:-cc}" -shared -fPIC -o "$work/hook.so" "$work/hook.c" -ldl 2> "$work/hook.err"; then
+		fail "pid reuse: cannot compile the test hook"
+		cat "$work/hook.err"
+	else
+		timeout -s KILL 120 unshare --pid --fork --mount-proc \
+			"$work/pr-driver.sh" "$work" "$AGENT_RUN" "$tuser" > "$work/pr.res" 2>&1
+		cat "$work/pr.res"
+		pa_passes=$((pa_passes + $(grep -c '^PASS:' "$work/pr.res")))
+		pa_fails=$((pa_fails + $(grep -c '^FAIL:' "$work/pr.res")))
+		grep -q '^\(PASS\|FAIL\|SKIP\):' "$work/pr.res" || fail "pid reuse: the driver ran no check"
+	fi
 fi
 
 pa_root_summary
