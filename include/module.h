@@ -118,7 +118,7 @@ struct pa_context {
 	/* pam_agent's auth phase ran on this handle and failed (no token, a
 	 * token the verifier or the policy refused): setcred and open_session
 	 * refuse instead of treating the handle as a session-only caller
-	 * (docs/sessions.md). The first failure's reason, no secret in it. A
+	 * (docs/configuration.md). The first failure's reason, no secret in it. A
 	 * successful authentication clears both. */
 	bool auth_failed;
 	char auth_failure[256];

@@ -317,7 +317,7 @@ static void test_open_twice(void **state)
  * session-only caller's (which would get PAM_IGNORE and let the rest of
  * the stack open a session as if pam_agent were not there): pam_agent's
  * authentication ran on it and failed, so setcred and open_session refuse,
- * saying why (docs/sessions.md). Before this rule the open succeeded.
+ * saying why (docs/configuration.md). Before this rule the open succeeded.
  */
 static void test_failed_reauth(void **state)
 {
