@@ -633,7 +633,7 @@ int pa_no_identity(struct pa_call *call, const struct pa_context *ctx)
 		return PAM_IGNORE;
 	}
 	pa_log_failure(call, NULL, line);
-	pa_tell(call, "pam_agent authentication failed on this handle");
+	pa_tell(call, "the authentication failed on this handle: refused");
 	return PAM_PERM_DENIED;
 }
 
