@@ -115,6 +115,13 @@ struct pa_context {
 	/* a hand-off presented to this handle was refused: no session, even
 	 * with "optional" (an application may ignore a failed setcred) */
 	bool handoff_refused;
+	/* pam_agent's auth phase ran on this handle and failed (no token, a
+	 * token the verifier or the policy refused): setcred and open_session
+	 * refuse instead of treating the handle as a session-only caller
+	 * (docs/configuration.md). The first failure's reason, no secret in it. A
+	 * successful authentication clears both. */
+	bool auth_failed;
+	char auth_failure[256];
 };
 
 /*
@@ -157,6 +164,14 @@ int pa_audit(struct pa_call *call, const struct pol_config *cfg, struct aud_even
 int pa_authenticate(struct pa_call *call);
 int pa_account(struct pa_call *call);
 int pa_open_session(struct pa_call *call);
+/*
+ * What setcred and open_session answer for a handle without an agent
+ * identity (ctx may be NULL): PAM_IGNORE, quietly, when pam_agent's auth
+ * never failed on it (a session-only caller such as cron); when it did,
+ * PAM_PERM_DENIED with the first failure's reason, or PAM_IGNORE with a
+ * notice under "optional".
+ */
+int pa_no_identity(struct pa_call *call, const struct pa_context *ctx);
 int pa_close_session(struct pa_call *call);
 
 /*

@@ -37,6 +37,27 @@ static int auth_failed(struct pa_call *call, const struct pol_config *cfg,
 }
 
 /*
+ * Remembers on the handle that pam_agent's authentication failed, with the
+ * first failure's reason (never a secret: the reasons below name no token),
+ * so that setcred and open_session refuse instead of taking the handle for
+ * a session-only caller's (pa_no_identity).
+ */
+static void note_failure(struct pa_context *ctx, const char *reason)
+{
+	size_t n;
+
+	if (ctx->auth_failed)
+		return;
+	if (reason == NULL || reason[0] == '\0')
+		reason = "denied";
+	/* cut to fit: the log line of the auth phase has it whole */
+	n = strnlen(reason, sizeof(ctx->auth_failure) - 1);
+	memcpy(ctx->auth_failure, reason, n);
+	ctx->auth_failure[n] = '\0';
+	ctx->auth_failed = true;
+}
+
+/*
  * Single use: records the token's (issuer, jti) in the host-wide cache,
  * counted against the agent's quota. Only called after the policy allowed
  * the token, so that an agent the policy refuses never takes a place.
@@ -75,7 +96,8 @@ static int check_replay(const struct pol_config *cfg, const struct id_identity *
  * reason) and returns the PAM code to return.
  */
 static int auth_decide(struct pa_call *call, const struct pol_config *cfg,
-		       const struct id_identity *id, const char *user, int64_t now)
+		       const struct id_identity *id, const char *user, int64_t now,
+		       char *why, size_t whylen)
 {
 	struct pol_decision d;
 	struct pol_request req;
@@ -92,6 +114,7 @@ static int auth_decide(struct pa_call *call, const struct pol_config *cfg,
 	req.now = now;
 	if (pol_decide(cfg, &req, &d) != 0) {
 		pol_decision_clear(&d);
+		snprintf(why, whylen, "out of memory while deciding");
 		return auth_failed(call, cfg, id->agent_id, "out of memory while deciding",
 				   PAM_BUF_ERR);
 	}
@@ -114,6 +137,8 @@ static int auth_decide(struct pa_call *call, const struct pol_config *cfg,
 	snprintf(line, sizeof(line), "not allowed by the policy: %s",
 		 d.denial != NULL ? d.denial : "denied");
 	pa_tell(call, line);
+	snprintf(why, whylen, "not allowed by the policy: %s",
+		 d.denial != NULL ? d.denial : "denied");
 	ev = aud_event_new(AUD_AUTHENTICATE, AUD_RESULT_FAILED, NULL);
 	if (ev != NULL) {
 		aud_event_set_identity(ev, id);
@@ -133,37 +158,46 @@ int pa_authenticate(struct pa_call *call)
 	struct aud_event *ev;
 	const char *user = NULL;
 	char *token = NULL, err[512], reason[1024];
+	const char *why = NULL; /* the failure's reason, for note_failure */
 	bool maybe_cut = false;
 	int64_t now = (int64_t)time(NULL);
 	int ret;
 
 	memset(&verifier, 0, sizeof(verifier));
-	ret = pam_get_user(call->pamh, &user, NULL);
-	if (ret != PAM_SUCCESS || user == NULL) {
-		pa_log_pam(call, LOG_NOTICE, ret, "cannot determine the user");
-		return ret == PAM_SUCCESS ? PAM_USER_UNKNOWN : ret;
-	}
 	ctx = pa_context_get(call);
 	if (ctx == NULL)
 		return PAM_BUF_ERR;
-	/* a new authentication replaces whatever an earlier one left */
+	/*
+	 * A new authentication replaces whatever an earlier one left: a failed
+	 * one leaves no identity, and the handle marked as failed (pa_no_identity),
+	 * never as a handle pam_agent's authentication did not run on.
+	 */
 	id_identity_free(ctx->identity);
 	ctx->identity = NULL;
 	pol_decision_clear(&ctx->decision);
 	ctx->have_decision = false;
 	pa_handoff_forget(call->pamh, ctx, false);
 
+	ret = pam_get_user(call->pamh, &user, NULL);
+	if (ret != PAM_SUCCESS || user == NULL) {
+		pa_log_pam(call, LOG_NOTICE, ret, "cannot determine the user");
+		note_failure(ctx, "cannot determine the user");
+		return ret == PAM_SUCCESS ? PAM_USER_UNKNOWN : ret;
+	}
 	if (pa_config_load(call, &cfg) != 0) {
-		ret = auth_failed(call, NULL, NULL, "configuration refused", PAM_AUTH_ERR);
+		why = "configuration refused";
+		ret = auth_failed(call, NULL, NULL, why, PAM_AUTH_ERR);
 		goto out;
 	}
 	if (pol_config_to_verifier(cfg, &verifier, err, sizeof(err)) != 0 ||
 	    id_verifier_load(&verifier, err, sizeof(err)) != 0) {
 		snprintf(reason, sizeof(reason), "trust bundles unusable: %s", err);
+		why = reason;
 		ret = auth_failed(call, cfg, NULL, reason, PAM_AUTH_ERR);
 		goto out;
 	}
 	if (pa_token_get(call, user, &token, &maybe_cut, err, sizeof(err)) != 0) {
+		why = err;
 		ret = auth_failed(call, cfg, NULL, err, PAM_AUTH_ERR);
 		goto out;
 	}
@@ -178,6 +212,7 @@ int pa_authenticate(struct pa_call *call)
 				 strlen(token), err);
 		else
 			snprintf(reason, sizeof(reason), "token rejected: %s", err);
+		why = maybe_cut ? "token truncated by the PAM conversation" : reason;
 		ret = auth_failed(call, cfg, NULL, reason, PAM_AUTH_ERR);
 		goto out;
 	}
@@ -186,10 +221,12 @@ int pa_authenticate(struct pa_call *call)
 	 * authenticates nor takes a place in the replay cache. The replay
 	 * check-and-record is one locked operation after an allowing decision.
 	 */
-	ret = auth_decide(call, cfg, id, user, now);
+	why = reason;
+	ret = auth_decide(call, cfg, id, user, now, reason, sizeof(reason));
 	if (ret != 0)
 		goto out;
 	if (cfg->global.single_use && check_replay(cfg, id, now, err, sizeof(err)) != 0) {
+		why = err;
 		ret = auth_failed(call, cfg, id->agent_id, err, PAM_AUTH_ERR);
 		goto out;
 	}
@@ -197,6 +234,7 @@ int pa_authenticate(struct pa_call *call)
 	if (ev != NULL)
 		aud_event_set_identity(ev, id);
 	if (pa_audit(call, cfg, ev) != 0) {
+		why = "audit event not written";
 		ret = PAM_AUTH_ERR;
 		goto out;
 	}
@@ -205,8 +243,13 @@ int pa_authenticate(struct pa_call *call)
 	       id_alg_name(id->alg), id->kid != NULL ? id->kid : "-", id->fingerprint);
 	ctx->identity = id;
 	id = NULL;
+	/* a later successful authentication supersedes an earlier failure */
+	ctx->auth_failed = false;
+	ctx->auth_failure[0] = '\0';
 	ret = PAM_SUCCESS;
 out:
+	if (ret != PAM_SUCCESS)
+		note_failure(ctx, why);
 	pa_free_secret(token);
 	id_identity_free(id);
 	id_verifier_clear(&verifier);

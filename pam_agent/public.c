@@ -48,8 +48,18 @@ PA_PUBLIC int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc,
 		ret = pa_handoff_claim(&call);
 	if (ret == PAM_SUCCESS) {
 		const struct pa_context *ctx = pa_context_peek(pamh);
+		unsigned int what = (unsigned int)flags & (PAM_ESTABLISH_CRED | PAM_DELETE_CRED |
+							     PAM_REINITIALIZE_CRED | PAM_REFRESH_CRED);
 
-		ret = ctx != NULL && ctx->identity != NULL ? PAM_SUCCESS : PAM_IGNORE;
+		if (ctx != NULL && ctx->identity != NULL)
+			ret = PAM_SUCCESS;
+		/* establishing credentials after a failed pam_agent
+		 * authentication is refused like open_session (pa_no_identity);
+		 * Linux-PAM passes no credential flag as PAM_ESTABLISH_CRED */
+		else if (what == 0 || (what & (PAM_ESTABLISH_CRED | PAM_REINITIALIZE_CRED)) != 0)
+			ret = pa_no_identity(&call, ctx);
+		else
+			ret = PAM_IGNORE;
 	}
 	pa_call_end(&call);
 	return ret;

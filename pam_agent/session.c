@@ -602,6 +602,41 @@ out:
 	return ret;
 }
 
+int pa_no_identity(struct pa_call *call, const struct pa_context *ctx)
+{
+	char line[400];
+
+	/*
+	 * A session-only caller (cron, or any stack whose authentication was
+	 * not pam_agent's): no agent identity on the handle, so there is no
+	 * agent session to open and nothing to refuse, with or without
+	 * "optional". Quiet: such stacks run all the time.
+	 */
+	if (ctx == NULL || !ctx->auth_failed) {
+		pa_debug(call, "no agent identity on this handle (no pam_agent authentication): "
+			 "not an agent session; ignoring");
+		return PAM_IGNORE;
+	}
+	/*
+	 * pam_agent's authentication ran on this handle and failed, and the
+	 * application goes on (a fallback after "sufficient", an application
+	 * that ignores the result, a failed re-authentication that dropped an
+	 * earlier identity): not a session-only caller. Refused, unless this
+	 * line says "optional" (a stack for humans and agents alike, whose
+	 * other modules decide; the failure was already refused and logged by
+	 * the auth phase).
+	 */
+	snprintf(line, sizeof(line), "pam_agent authentication failed on this handle: %s",
+		 ctx->auth_failure);
+	if (call->args.optional) {
+		pa_log(call, LOG_NOTICE, "%s; not an agent session, ignoring (optional)", line);
+		return PAM_IGNORE;
+	}
+	pa_log_failure(call, NULL, line);
+	pa_tell(call, "the authentication failed on this handle: refused");
+	return PAM_PERM_DENIED;
+}
+
 /*
  * An allowing decision is good for one open: whatever the open's outcome,
  * it is cleared afterwards, so neither a second open on the handle nor an
@@ -620,17 +655,9 @@ int pa_open_session(struct pa_call *call)
 		pa_log(call, LOG_ERR, "session %s is already open on this handle", ctx->session.sid);
 		return PAM_PERM_DENIED;
 	}
-	/*
-	 * A session-only caller (cron, or any stack whose authentication was
-	 * not pam_agent's): no agent identity on the handle, so there is no
-	 * agent session to open and nothing to refuse, with or without
-	 * "optional". Quiet: such stacks run all the time.
-	 */
-	if (ctx == NULL || ctx->identity == NULL) {
-		pa_debug(call, "no agent identity on this handle (no pam_agent authentication): "
-			 "not an agent session; ignoring");
-		return PAM_IGNORE;
-	}
+	/* a session-only caller, or a failed pam_agent authentication */
+	if (ctx == NULL || ctx->identity == NULL)
+		return pa_no_identity(call, ctx);
 	if (!ctx->have_decision) {
 		pa_log_failure(call, ctx->identity->agent_id,
 			       "no allowing policy decision on this handle (the account phase must "

@@ -44,10 +44,35 @@
 
 #define BOT "spiffe://example.org/agents/bot"
 #define SERVICE "pa-contained"
+#define FALLBACK "pa-fallback"
+#define FALLBACK_OPT "pa-fallback-opt"
+#define GOES_ON "pa-goes-on"
 
 static const struct pa_service services[] = {
 	{ SERVICE, "auth required @MODULE@ config=@DIR@/policy.conf\n"
 		   "account required @MODULE@ config=@DIR@/policy.conf\n"
+		   "session required @MODULE@ config=@DIR@/policy.conf\n"
+		   "session required pam_permit.so\n" },
+	/*
+	 * pam_agent's auth "sufficient" with a fallback that lets everyone in
+	 * (pam_permit stands for any other module that accepts the user): a
+	 * failed pam_agent authentication reaches the session phase. The
+	 * policy does not list these services, so a valid token is refused by
+	 * the policy in the auth phase.
+	 */
+	{ FALLBACK, "auth sufficient @MODULE@ config=@DIR@/policy.conf\n"
+		    "auth required pam_permit.so\n"
+		    "account required pam_permit.so\n"
+		    "session required @MODULE@ config=@DIR@/policy.conf\n"
+		    "session required pam_permit.so\n" },
+	{ FALLBACK_OPT, "auth sufficient @MODULE@ config=@DIR@/policy.conf\n"
+			"auth required pam_permit.so\n"
+			"account required pam_permit.so\n"
+			"session required @MODULE@ config=@DIR@/policy.conf optional\n"
+			"session required pam_permit.so\n" },
+	/* auth required, and an application that goes on after a failed pam_authenticate */
+	{ GOES_ON, "auth required @MODULE@ config=@DIR@/policy.conf\n"
+		   "auth required pam_permit.so\n"
 		   "session required @MODULE@ config=@DIR@/policy.conf\n"
 		   "session required pam_permit.so\n" },
 	{ NULL, NULL },
@@ -114,14 +139,19 @@ struct txn {
 	char *token;
 };
 
-/* pam_start on SERVICE for the test user, answering prompts with token. */
-static void txn_start(struct txn *t, char *token)
+/* pam_start on service for the test user, answering prompts with token (none: NULL). */
+static void txn_start_on(struct txn *t, const char *service, char *token)
 {
 	memset(t, 0, sizeof(*t));
 	t->token = token;
 	t->c.conv = conv;
 	t->c.appdata_ptr = token;
-	assert_int_equal(pam_start(SERVICE, fx_user(), &t->c, &t->pamh), PAM_SUCCESS);
+	assert_int_equal(pam_start(service, fx_user(), &t->c, &t->pamh), PAM_SUCCESS);
+}
+
+static void txn_start(struct txn *t, char *token)
+{
+	txn_start_on(t, SERVICE, token);
 }
 
 static void txn_end(struct txn *t, int status)
@@ -283,7 +313,11 @@ static void test_open_twice(void **state)
 /*
  * A failed re-authentication on a handle that had an allowing decision:
  * the earlier identity and decision are dropped, so neither the account
- * phase nor a session can use them.
+ * phase nor a session can use them. Nor is the handle then taken for a
+ * session-only caller's (which would get PAM_IGNORE and let the rest of
+ * the stack open a session as if pam_agent were not there): pam_agent's
+ * authentication ran on it and failed, so setcred and open_session refuse,
+ * saying why (docs/configuration.md). Before this rule the open succeeded.
  */
 static void test_failed_reauth(void **state)
 {
@@ -301,13 +335,125 @@ static void test_failed_reauth(void **state)
 	EXPECT(pam_authenticate(t.pamh, 0), PAM_AUTH_ERR);
 	/* no identity on the handle any more: the account phase refuses */
 	EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_AUTH_ERR);
-	/* no pam_agent identity: not an agent session (PAM_IGNORE; pam_permit decides) */
-	EXPECT(pam_open_session(t.pamh, 0), PAM_SUCCESS);
+	/* a failed pam_agent authentication, not a session-only caller: refused */
+	EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_PERM_DENIED);
+	EXPECT(pam_open_session(t.pamh, 0), PAM_PERM_DENIED);
+	assert_true(pa_harness_log_has("pam_agent authentication failed on this handle: "
+				       "token rejected"));
 	assert_int_equal(records(), 0);
 	assert_int_equal(audit_count("credential_placed", NULL), 0);
 	txn_end(&t, PAM_SUCCESS);
 	free(bad);
 	assert_int_equal(lines_of("revoked.log"), 0);
+}
+
+/*
+ * Failures keep the first reason; a later successful authentication on the
+ * same handle clears the mark, and the session opens as usual.
+ */
+static void test_reauth_after_failure(void **state)
+{
+	struct txn t;
+	char *good;
+
+	(void)state;
+	txn_start(&t, fx_mint(&example, BOT, FX_AUDIENCE, now - 600, now - 300, NULL));
+	EXPECT(pam_authenticate(t.pamh, 0), PAM_AUTH_ERR);
+	/* a second failure, for another reason: no token at all */
+	t.c.appdata_ptr = NULL;
+	assert_int_equal(pam_set_item(t.pamh, PAM_CONV, &t.c), PAM_SUCCESS);
+	EXPECT(pam_authenticate(t.pamh, 0), PAM_AUTH_ERR);
+	pa_harness_log_reset();
+	EXPECT(pam_open_session(t.pamh, 0), PAM_PERM_DENIED);
+	assert_true(pa_harness_log_has("pam_agent authentication failed on this handle: "
+				       "token rejected"));
+	/* now a good token on the same handle */
+	good = fx_mint(&example, BOT, FX_AUDIENCE, now, now + 300, NULL);
+	t.c.appdata_ptr = good;
+	assert_int_equal(pam_set_item(t.pamh, PAM_CONV, &t.c), PAM_SUCCESS);
+	EXPECT(pam_authenticate(t.pamh, 0), PAM_SUCCESS);
+	EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_SUCCESS);
+	EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_SUCCESS);
+	EXPECT(pam_open_session(t.pamh, 0), PAM_SUCCESS);
+	assert_int_equal(records(), 1);
+	EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
+	txn_end(&t, PAM_SUCCESS);
+	free(good);
+	assert_int_equal(records(), 0);
+}
+
+/*
+ * "auth sufficient pam_agent" with a fallback that accepts the user, and
+ * an application that goes on: the failed pam_agent authentication must
+ * not make the handle a session-only caller's. Without "optional" on the
+ * session line the session is refused, with the first failure's reason;
+ * with it (a stack for humans and agents alike) pam_agent steps aside and
+ * says so. Three failures: no token, a token the verifier refuses, a token
+ * the policy refuses. Before this rule every open succeeded quietly.
+ */
+static void fallback_case(bool opt, char *token, const char *reason)
+{
+	const char *service = opt ? FALLBACK_OPT : FALLBACK;
+	char want[512];
+	struct txn t;
+
+	pa_harness_log_reset();
+	txn_start_on(&t, service, token);
+	EXPECT(pam_authenticate(t.pamh, 0), PAM_SUCCESS);
+	EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_SUCCESS);
+	EXPECT(pam_open_session(t.pamh, 0), opt ? PAM_SUCCESS : PAM_PERM_DENIED);
+	snprintf(want, sizeof(want), "pam_agent authentication failed on this handle: %s",
+		 reason);
+	if (!pa_harness_log_has(want))
+		fail_msg("%s: log lacks \"%s\":\n%s", service, want, pa_harness_log());
+	if (opt && !pa_harness_log_has("; not an agent session, ignoring (optional)"))
+		fail_msg("%s: no notice that pam_agent stepped aside:\n%s", service,
+			 pa_harness_log());
+	if (!opt && !pa_harness_log_has("session: denied: service=" FALLBACK))
+		fail_msg("%s: no denial line:\n%s", service, pa_harness_log());
+	assert_int_equal(records(), 0);
+	assert_int_equal(audit_count("credential_placed", NULL), 0);
+	txn_end(&t, PAM_SUCCESS);
+}
+
+static void test_failed_auth_fallback(void **state)
+{
+	int opt;
+
+	(void)state;
+	for (opt = 0; opt <= 1; opt++) {
+		fallback_case(opt, NULL, "no token");
+		fallback_case(opt, fx_mint(&example, BOT, FX_AUDIENCE, now - 600, now - 300, NULL),
+			      "token rejected");
+		fallback_case(opt, fx_mint(&example, BOT, FX_AUDIENCE, now, now + 300, NULL),
+			      "not allowed by the policy");
+	}
+}
+
+/*
+ * An application that ignores a failed pam_authenticate and goes on to
+ * setcred and open_session: both refused by pam_agent (the rest of the
+ * session stack would let the open through). Linux-PAM already fails
+ * setcred here on its own (it replays the auth results of a "required"
+ * line), so pam_agent's own refusal shows in its log line; before this
+ * rule pam_agent's setcred answered PAM_IGNORE and the open succeeded.
+ */
+static void test_failed_auth_app_goes_on(void **state)
+{
+	struct txn t;
+
+	(void)state;
+	txn_start_on(&t, GOES_ON, fx_mint(&example, BOT, FX_AUDIENCE, now - 600, now - 300, NULL));
+	EXPECT(pam_authenticate(t.pamh, 0), PAM_AUTH_ERR);
+	EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_PERM_DENIED);
+	EXPECT(pam_setcred(t.pamh, PAM_REINITIALIZE_CRED), PAM_PERM_DENIED);
+	EXPECT(pam_open_session(t.pamh, 0), PAM_PERM_DENIED);
+	assert_true(pa_harness_log_has("setcred: denied: service=" GOES_ON));
+	assert_true(pa_harness_log_has("session: denied: service=" GOES_ON));
+	assert_true(pa_harness_log_has("pam_agent authentication failed on this handle: "
+				       "token rejected"));
+	assert_int_equal(records(), 0);
+	txn_end(&t, PAM_SUCCESS);
 }
 
 /*
@@ -500,8 +646,11 @@ static void test_deep_act_refused(void **state)
 	txn_start(&t, deep_act_token(100, 1));
 	EXPECT(pam_authenticate(t.pamh, 0), PAM_AUTH_ERR);
 	assert_int_not_equal(pam_acct_mgmt(t.pamh, 0), PAM_SUCCESS);
-	/* no identity: not an agent session (PAM_IGNORE; pam_permit decides) */
-	EXPECT(pam_open_session(t.pamh, 0), PAM_SUCCESS);
+	/* pam_agent's authentication failed on this handle: no session either
+	 * (not a session-only caller's PAM_IGNORE, see test_failed_reauth) */
+	EXPECT(pam_open_session(t.pamh, 0), PAM_PERM_DENIED);
+	assert_true(pa_harness_log_has("pam_agent authentication failed on this handle: "
+				       "not allowed by the policy"));
 	assert_int_equal(audit_count("credential_placed", NULL), 0);
 	txn_end(&t, PAM_SUCCESS);
 	assert_int_equal(audit_count("authenticate", "failed"), 1);
@@ -565,6 +714,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup(test_close_twice, reset),
 		cmocka_unit_test_setup(test_open_twice, reset),
 		cmocka_unit_test_setup(test_failed_reauth, reset),
+		cmocka_unit_test_setup(test_reauth_after_failure, reset),
+		cmocka_unit_test_setup(test_failed_auth_fallback, reset),
+		cmocka_unit_test_setup(test_failed_auth_app_goes_on, reset),
 		cmocka_unit_test_setup(test_fork_pam_end_silent, reset),
 		cmocka_unit_test_setup(test_fork_pam_end_not_silent, reset),
 		cmocka_unit_test_setup(test_pam_end_without_close_audited, reset),

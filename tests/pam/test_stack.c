@@ -32,6 +32,9 @@ static const struct pa_service services[] = {
 	{ "pa_session", "session required @MODULE@ debug\n" "session required pam_permit.so\n" },
 	/* what cron's stack is: session lines only, no pam_agent authentication */
 	{ "pa_cron", "session required @MODULE@\n" "session required pam_permit.so\n" },
+	/* cron with pam_agent in its auth stack: cron calls setcred, never authenticate */
+	{ "pa_cron_cred", "auth required @MODULE@\n" "auth required pam_permit.so\n"
+			  "session required @MODULE@\n" "session required pam_permit.so\n" },
 	{ "pa_session_opt", "session required @MODULE@ optional debug\n" "session required pam_permit.so\n" },
 	{ NULL, NULL },
 };
@@ -161,6 +164,17 @@ static void test_session_only_caller(void **state)
 	if (pa_harness_log_has("pam_agent"))
 		fail_msg("a session-only caller left log lines:\n%s", pa_harness_log());
 	expect_op("pa_cron", "agent1", PAMTEST_CLOSE_SESSION, PAM_SUCCESS);
+	/*
+	 * setcred and open on a stack whose auth lists pam_agent but that never
+	 * authenticated (cron): still PAM_IGNORE, quiet. Only a handle where
+	 * pam_agent's authentication ran and failed is refused
+	 * (test_contained.c: test_failed_reauth, test_failed_auth_fallback).
+	 */
+	expect_op("pa_cron_cred", "agent1", PAMTEST_SETCRED, PAM_SUCCESS);
+	expect_op("pa_cron_cred", "agent1", PAMTEST_OPEN_SESSION, PAM_SUCCESS);
+	assert_string_equal(app_error_buf[0], "");
+	if (pa_harness_log_has("pam_agent"))
+		fail_msg("a session-only caller left log lines:\n%s", pa_harness_log());
 	/* with "debug", one debug line says why */
 	pa_harness_log_reset();
 	expect_op("pa_session", "agent1", PAMTEST_OPEN_SESSION, PAM_SUCCESS);
