@@ -176,6 +176,9 @@ int pa_handoff_offer(struct pa_call *call, const struct pol_config *cfg,
 		     struct pa_context *ctx, const char *user);
 int pa_handoff_claim(struct pa_call *call);
 void pa_handoff_forget(pam_handle_t *pamh, struct pa_context *ctx, bool silent);
+/* Removes PAM_AGENT_HANDOFF from the PAM environment, whatever it holds
+ * (setcred and open_session when their options are refused). */
+void pa_handoff_drop(pam_handle_t *pamh);
 
 /*
  * Revokes the session's keys (kernel and brokers, through the helper; the
