@@ -29,6 +29,9 @@
 #include "handoff.h"
 #include "module.h"
 
+/* state_dir's default (pam_agent/policy/config.c) */
+#define HO_DEFAULT_STATE_DIR "/run/pam_agent"
+
 static bool same_str(const char *a, const char *b)
 {
 	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
@@ -299,24 +302,25 @@ static int check_pending(struct pa_call *call)
 	struct pa_context *ctx;
 	struct aud_event *ev;
 	char err[512], reason[700];
+	const char *state_dir = HO_DEFAULT_STATE_DIR;
 	int64_t start;
 	int r;
 
-	if (pa_config_load(call, &cfg) != 0) {
-		/* not root: no record of root's could be waiting (offer) */
-		if (geteuid() != 0)
-			return PAM_SUCCESS;
-		snprintf(err, sizeof(err), "configuration refused");
+	/*
+	 * A session-only caller (cron) may run pam_agent with no configuration
+	 * at all; it is not refused for that, and not logged at each run. A
+	 * configuration that does not load (no account phase could write a
+	 * record with it) leaves the default state directory to look in.
+	 */
+	if (pa_config_load_quiet(call, &cfg) == 0)
+		state_dir = cfg->global.state_dir;
+	start = ho_start_time(getpid());
+	if (start < 0) {
+		snprintf(err, sizeof(err), "the start time of process %ld cannot be read (/proc)",
+			 (long)getpid());
 		r = -1;
 	} else {
-		start = ho_start_time(getpid());
-		if (start < 0) {
-			snprintf(err, sizeof(err), "the start time of process %ld cannot be read (/proc)",
-				 (long)getpid());
-			r = -1;
-		} else {
-			r = ho_pending(cfg->global.state_dir, getpid(), start, err, sizeof(err));
-		}
+		r = ho_pending(state_dir, getpid(), start, err, sizeof(err));
 	}
 	if (r == 0 || (r < 0 && geteuid() != 0)) {
 		/* not root: root's state directory is not ours to check, and no
@@ -343,10 +347,7 @@ static int check_pending(struct pa_call *call)
 	ev = aud_event_new(AUD_DECISION, AUD_RESULT_DENY, NULL);
 	if (ev != NULL)
 		aud_event_add_reason(ev, reason);
-	if (cfg != NULL)
-		pa_audit(call, cfg, ev);
-	else
-		aud_event_free(ev);
+	(void)pa_audit(call, cfg, ev); /* refused already: a failed audit changes nothing */
 	pol_config_unref(cfg);
 	return PAM_PERM_DENIED;
 }
