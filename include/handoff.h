@@ -65,7 +65,9 @@ void ho_decision_digest(const struct pol_decision *d, char *out);
 /*
  * Writes rec as STATE_DIR/handoff/<sha256(handle)>: the directory made
  * 0700 when missing and checked (owned by the effective uid, no group or
- * other bits, not a link), the file created O_EXCL|O_NOFOLLOW, mode 0600.
+ * other bits, not a link), the file created O_EXCL|O_NOFOLLOW, mode 0600,
+ * and the marker of its taker (rec->ppid, rec->ppid_start: ho_pending).
+ * Refuses a record whose start times are unknown (negative).
  * Returns 0 or -1 with err.
  */
 int ho_write(const char *state_dir, const char *handle, const struct ho_record *rec,
@@ -82,14 +84,33 @@ int ho_write(const char *state_dir, const char *handle, const struct ho_record *
 int ho_take(const char *state_dir, const char *handle, struct ho_record *rec, char *err,
 	    size_t errlen);
 
-/* Removes the record of handle if it is still there (no tombstone). */
+/* Removes the record of handle if it is still there (no tombstone), and its marker. */
 void ho_remove(const char *state_dir, const char *handle);
+
+/*
+ * The start time of process pid (field 22 of /proc/PID/stat, clock ticks
+ * since boot), or -1 when it cannot be read (a record is then neither
+ * written nor taken: the binding to a process would be the pid alone).
+ */
+int64_t ho_start_time(pid_t pid);
+
+/*
+ * Whether a record waits for process pid (started at start): ho_write
+ * leaves, next to each record, a marker for-<ppid>-<ppid_start>.<name>
+ * naming the process meant to take it, removed when the record is taken
+ * or removed, and by the reaper once that process is gone. Lets the taker
+ * tell that an identity was handed to it when the handle never reached it.
+ * Returns 1 (a marker), 0 (none, or no directory), -1 with err (untrusted
+ * or unreadable directory: the caller cannot tell).
+ */
+int ho_pending(const char *state_dir, pid_t pid, int64_t start, char *err, size_t errlen);
 
 /*
  * `pam-agent reap`: removes records and tombstones of STATE_DIR/handoff
  * last changed more than HO_TTL seconds before now (a record is written
- * once; past its expiry no one may take it). Untrusted directories are
- * left alone. Returns the number removed, or -1 with err.
+ * once; past its expiry no one may take it), and markers whose process is
+ * gone (no process with that pid and start time). Untrusted directories
+ * are left alone. Returns the number removed, or -1 with err.
  */
 long ho_reap(const char *state_dir, int64_t now, char *err, size_t errlen);
 

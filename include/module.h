@@ -148,6 +148,8 @@ int pa_token_get(struct pa_call *call, const char *user, char **token,
  * problem (the caller denies).
  */
 int pa_config_load(struct pa_call *call, struct pol_config **cfg);
+/* The same without logging (a caller with its own fallback). */
+int pa_config_load_quiet(struct pa_call *call, struct pol_config **cfg);
 
 /* A string PAM item (PAM_SERVICE, PAM_USER, …), or NULL when unset. */
 const char *pa_item(pam_handle_t *pamh, int type);
@@ -182,7 +184,9 @@ int pa_close_session(struct pa_call *call);
  * pa_handoff_claim, first thing in setcred and open_session: removes the
  * handle from the PAM environment; when this handle has no identity of its
  * own, takes the record and restores identity and decision into the
- * context. Returns PAM_SUCCESS (nothing to do, done, or restored), or the
+ * context; with neither identity nor handle, refuses when a record's
+ * marker names this process (the handle was removed on its way).
+ * Returns PAM_SUCCESS (nothing to do, done, or restored), or the
  * PAM code of a refusal it logged and audited. pa_handoff_forget, from
  * the pam_set_data destructor: removes an untaken record this process
  * wrote, unless silent (a forked child's pam_end).
@@ -191,6 +195,9 @@ int pa_handoff_offer(struct pa_call *call, const struct pol_config *cfg,
 		     struct pa_context *ctx, const char *user);
 int pa_handoff_claim(struct pa_call *call);
 void pa_handoff_forget(pam_handle_t *pamh, struct pa_context *ctx, bool silent);
+/* Removes PAM_AGENT_HANDOFF from the PAM environment, whatever it holds
+ * (setcred and open_session when their options are refused). */
+void pa_handoff_drop(pam_handle_t *pamh);
 
 /*
  * Revokes the session's keys (kernel and brokers, through the helper; the

@@ -35,7 +35,8 @@ __attribute__((destructor)) static void config_cache_fini(void)
 	config_cache = NULL;
 }
 
-int pa_config_load(struct pa_call *call, struct pol_config **cfg)
+/* Loads the configuration; on failure logs its problems unless quiet. */
+static int config_load(struct pa_call *call, struct pol_config **cfg, bool quiet)
 {
 	const char *path = call->args.config != NULL ? call->args.config : PA_DEFAULT_CONFIG;
 	struct pol_errors errors = { 0 };
@@ -49,6 +50,10 @@ int pa_config_load(struct pa_call *call, struct pol_config **cfg)
 		    ? pol_config_cache_get(config_cache, path, dropins, cfg, &errors) == 0
 		    : pol_config_load(path, dropins, cfg, &errors) == 0)
 		return 0;
+	if (quiet) {
+		pol_errors_clear(&errors);
+		return -1;
+	}
 	pa_log(call, LOG_ERR, "configuration refused, denying everything (%zu problem%s; "
 	       "'pam-agent check --config %s' lists them)", errors.n + errors.dropped,
 	       errors.n + errors.dropped == 1 ? "" : "s", path);
@@ -56,6 +61,16 @@ int pa_config_load(struct pa_call *call, struct pol_config **cfg)
 		pa_log(call, LOG_ERR, "configuration: %s", errors.msgs[i]);
 	pol_errors_clear(&errors);
 	return -1;
+}
+
+int pa_config_load(struct pa_call *call, struct pol_config **cfg)
+{
+	return config_load(call, cfg, false);
+}
+
+int pa_config_load_quiet(struct pa_call *call, struct pol_config **cfg)
+{
+	return config_load(call, cfg, true);
 }
 
 /* Audit lines go to syslog through pam_syslog (LOG_AUTHPRIV). */

@@ -29,30 +29,8 @@
 #include "handoff.h"
 #include "module.h"
 
-/* Start time of process pid in clock ticks since boot (/proc/PID/stat), 0 when unknown. */
-static int64_t start_time_of(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long start = 0;
-	FILE *f;
-	int field;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	f = fopen(path, "re");
-	if (f == NULL)
-		return 0;
-	if (fgets(buf, sizeof(buf), f) == NULL) {
-		fclose(f);
-		return 0;
-	}
-	fclose(f);
-	p = strrchr(buf, ')'); /* the command name may hold spaces */
-	for (field = 2; p != NULL && field < 22; field++)
-		p = strchr(p + 1, ' ');
-	if (p != NULL)
-		start = strtoull(p + 1, NULL, 10);
-	return (int64_t)start;
-}
+/* state_dir's default (pam_agent/policy/config.c) */
+#define HO_DEFAULT_STATE_DIR "/run/pam_agent"
 
 static bool same_str(const char *a, const char *b)
 {
@@ -84,9 +62,16 @@ int pa_handoff_offer(struct pa_call *call, const struct pol_config *cfg,
 	rec.created = now;
 	rec.expires = now + HO_TTL;
 	rec.pid = (int64_t)getpid();
-	rec.pid_start = start_time_of(getpid());
+	rec.pid_start = ho_start_time(getpid());
 	rec.ppid = (int64_t)getppid();
-	rec.ppid_start = start_time_of(getppid());
+	rec.ppid_start = ho_start_time(getppid());
+	/* the binding is to processes, pid and start time: the pid alone would be
+	 * a recycled pid's to take */
+	if (rec.pid_start < 0 || rec.ppid_start < 0) {
+		pa_log(call, LOG_ERR, "hand-off: cannot read the start time of process %lld (/proc)",
+		       (long long)(rec.pid_start < 0 ? rec.pid : rec.ppid));
+		return -1;
+	}
 	ho_decision_digest(&ctx->decision, rec.decision);
 	rec.identity = ctx->identity;
 	if (rec.decision[0] == '\0') {
@@ -134,6 +119,12 @@ int pa_handoff_offer(struct pa_call *call, const struct pol_config *cfg,
 	return 0;
 }
 
+void pa_handoff_drop(pam_handle_t *pamh)
+{
+	if (pam_getenv(pamh, HO_ENV) != NULL)
+		(void)pam_putenv(pamh, HO_ENV);
+}
+
 void pa_handoff_forget(pam_handle_t *pamh, struct pa_context *ctx, bool silent)
 {
 	const char *value;
@@ -179,7 +170,7 @@ static int check_binding(struct pa_call *call, const struct pol_config *cfg,
 	const char *tty = pa_item(call->pamh, PAM_TTY);
 	char a[PA_ESCAPE_MAX], b[PA_ESCAPE_MAX];
 	pid_t me = getpid();
-	int64_t start = start_time_of(me);
+	int64_t start = ho_start_time(me);
 
 #define SHOW(s, buf) ((s) == NULL ? "(unset)" : pa_escape((s), strlen(s), (buf), sizeof(buf)))
 	if (now >= rec->expires)
@@ -200,6 +191,10 @@ static int check_binding(struct pa_call *call, const struct pol_config *cfg,
 #undef SHOW
 	/* the parent of the process that wrote it: the writer itself has the
 	 * identity in its own handle, or dropped it (a failed re-authentication) */
+	if (start < 0 || rec->ppid_start < 0)
+		return pa_err(why, len, "the start time of process %ld cannot be read (/proc), so "
+			      "it cannot be told from an earlier process with the same pid",
+			      (long)me);
 	if (me != (pid_t)rec->ppid || start != rec->ppid_start)
 		return pa_err(why, len,
 			      "presented by process %ld, which is not the parent (process %lld) "
@@ -291,6 +286,72 @@ out:
 	return ret;
 }
 
+/*
+ * No handle in the PAM environment and no identity on this handle: was an
+ * identity handed to this process all the same? A module, a user's
+ * ~/.pam_environment (pam_env user_readenv=1) or the application may have
+ * dropped PAM_AGENT_HANDOFF on its way from the authenticating child; the
+ * session would then open without the account phase's keys, limits and
+ * audit. ho_write left a marker named after this process (pid and start
+ * time) next to the record: while it is there, no session without the
+ * identity. PAM_SUCCESS when nothing waits, else a logged refusal.
+ */
+static int check_pending(struct pa_call *call)
+{
+	struct pol_config *cfg = NULL;
+	struct pa_context *ctx;
+	struct aud_event *ev;
+	char err[512], reason[700];
+	const char *state_dir = HO_DEFAULT_STATE_DIR;
+	int64_t start;
+	int r;
+
+	/*
+	 * A session-only caller (cron) may run pam_agent with no configuration
+	 * at all; it is not refused for that, and not logged at each run. A
+	 * configuration that does not load (no account phase could write a
+	 * record with it) leaves the default state directory to look in.
+	 */
+	if (pa_config_load_quiet(call, &cfg) == 0)
+		state_dir = cfg->global.state_dir;
+	start = ho_start_time(getpid());
+	if (start < 0) {
+		snprintf(err, sizeof(err), "the start time of process %ld cannot be read (/proc)",
+			 (long)getpid());
+		r = -1;
+	} else {
+		r = ho_pending(state_dir, getpid(), start, err, sizeof(err));
+	}
+	if (r == 0 || (r < 0 && geteuid() != 0)) {
+		/* not root: root's state directory is not ours to check, and no
+		 * record of root's is meant for a process that is not root */
+		if (r < 0)
+			pa_debug(call, "no identity hand-off checked (%s): not root", err);
+		pol_config_unref(cfg);
+		return PAM_SUCCESS;
+	}
+	if (r > 0)
+		snprintf(reason, sizeof(reason),
+			 "identity hand-off refused: an agent identity was handed to this process, but "
+			 "its hand-off handle is missing from the PAM environment (removed by a module, "
+			 "a ~/.pam_environment, or the application)");
+	else
+		snprintf(reason, sizeof(reason),
+			 "identity hand-off refused: cannot tell whether an agent identity was handed "
+			 "to this process: %s", err);
+	ctx = pa_context_get(call);
+	if (ctx != NULL)
+		ctx->handoff_refused = true;
+	pa_log_failure(call, NULL, reason);
+	pa_tell(call, "identity hand-off refused");
+	ev = aud_event_new(AUD_DECISION, AUD_RESULT_DENY, NULL);
+	if (ev != NULL)
+		aud_event_add_reason(ev, reason);
+	(void)pa_audit(call, cfg, ev); /* refused already: a failed audit changes nothing */
+	pol_config_unref(cfg);
+	return PAM_PERM_DENIED;
+}
+
 int pa_handoff_claim(struct pa_call *call)
 {
 	struct pa_context *ctx = pa_context_peek(call->pamh);
@@ -304,7 +365,9 @@ int pa_handoff_claim(struct pa_call *call)
 				       "was refused: no session");
 			return PAM_PERM_DENIED;
 		}
-		return PAM_SUCCESS;
+		if (ctx != NULL && ctx->identity != NULL)
+			return PAM_SUCCESS;
+		return check_pending(call);
 	}
 	if (!ho_handle_valid(value)) {
 		pa_escape(value, strlen(value), shown, sizeof(shown));

@@ -42,6 +42,9 @@ PA_PUBLIC int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc,
 	struct pa_call call;
 	int ret = pa_call_begin(&call, pamh, "setcred", flags, argc, argv);
 
+	/* refused options: the handle still never reaches the session */
+	if (ret != PAM_SUCCESS && ((unsigned int)flags & PAM_DELETE_CRED) == 0)
+		pa_handoff_drop(pamh);
 	/* an identity from another process of the application comes first
 	 * (sshd: authenticated in a child, setcred before open_session) */
 	if (ret == PAM_SUCCESS && ((unsigned int)flags & PAM_DELETE_CRED) == 0)
@@ -89,6 +92,8 @@ PA_PUBLIC int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
 
 	if (ret == PAM_SUCCESS)
 		ret = pa_open_session(&call);
+	else
+		pa_handoff_drop(pamh); /* the handle never reaches the session */
 	pa_call_end(&call);
 	/* what the phase left on the stack and in vector registers */
 	pa_scrub_stack(PA_SCRUB_MODULE);

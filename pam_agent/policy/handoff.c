@@ -37,6 +37,8 @@
 
 #define HO_DIR "handoff"
 #define HO_USED_SUFFIX ".used"
+/* the marker of a record, for the process meant to take it: for-<pid>-<start>.<record name> */
+#define HO_FOR_PREFIX "for-"
 
 void ho_record_clear(struct ho_record *rec)
 {
@@ -96,6 +98,42 @@ static void sha256_hex(const void *p, size_t len, char *out)
 static void record_name(const char *handle, char *out)
 {
 	sha256_hex(handle, strlen(handle), out);
+}
+
+int64_t ho_start_time(pid_t pid)
+{
+	char path[64], buf[1024], *p, *end;
+	unsigned long long start;
+	FILE *f;
+	int field;
+
+	if (pid <= 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return -1;
+	if (fgets(buf, sizeof(buf), f) == NULL) {
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+	for (field = 2; p != NULL && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL || p[1] < '0' || p[1] > '9')
+		return -1;
+	errno = 0;
+	start = strtoull(p + 1, &end, 10);
+	if (errno != 0 || (*end != ' ' && *end != '\n' && *end != '\0') || start > INT64_MAX)
+		return -1;
+	return (int64_t)start;
+}
+
+/* The marker's name for the taker pid/start and the record name into out (128 bytes). */
+static void marker_name(int64_t pid, int64_t start, const char *record, char *out, size_t len)
+{
+	snprintf(out, len, HO_FOR_PREFIX "%lld-%lld.%s", (long long)pid, (long long)start, record);
 }
 
 /* Appends one length-prefixed field ("-" for NULL) to the digest text. */
@@ -234,13 +272,17 @@ static json_t *identity_json(const struct id_identity *id)
 int ho_write(const char *state_dir, const char *handle, const struct ho_record *rec,
 	     char *err, size_t errlen)
 {
-	char name[65], *text = NULL;
+	char name[65], marker[128], *text = NULL;
 	json_t *idj, *root = NULL;
 	size_t len;
-	int dfd, fd = -1, ret = -1;
+	int dfd, fd = -1, mfd, ret = -1;
 
 	if (!ho_handle_valid(handle) || rec->identity == NULL || rec->identity->agent_id == NULL)
 		return pa_err(err, errlen, "bad hand-off record");
+	/* bound to processes by start time: unknown start times bind nothing */
+	if (rec->pid <= 0 || rec->ppid <= 0 || rec->pid_start < 0 || rec->ppid_start < 0)
+		return pa_err(err, errlen, "bad hand-off record: the start time of the writer or of "
+			      "its parent is unknown");
 	idj = identity_json(rec->identity);
 	if (idj != NULL)
 		root = json_pack("{s:i, s:s, s:s, s:s?, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:s, "
@@ -274,6 +316,18 @@ int ho_write(const char *state_dir, const char *handle, const struct ho_record *
 		goto out;
 	}
 	fd = -1;
+	/*
+	 * The marker: the process meant to take the record can tell that one
+	 * waits for it even when the handle never reaches it (a module or a
+	 * user's ~/.pam_environment removed PAM_AGENT_HANDOFF): ho_pending.
+	 */
+	marker_name(rec->ppid, rec->ppid_start, name, marker, sizeof(marker));
+	mfd = openat(dfd, marker, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (mfd < 0 || close(mfd) != 0) {
+		pa_err(err, errlen, "%s/" HO_DIR "/%s: %s", state_dir, marker, strerror(errno));
+		(void)unlinkat(dfd, name, 0);
+		goto out;
+	}
 	ret = 0;
 out:
 	if (fd >= 0)
@@ -296,7 +350,11 @@ static int get_i64(const json_t *o, const char *name, int64_t *out)
 	return 0;
 }
 
-/* A copy of the string member name: 0 (also for null/absent when optional), -1 bad. */
+/*
+ * A copy of the string member name: 0 (also for null/absent when optional), -1 bad.
+ * An optional member may be "" (a PAM_RHOST of "", a token's empty "scope"):
+ * it is written as it was seen and read back the same; a required one may not.
+ */
 static int get_str(const json_t *o, const char *name, bool optional, char **out)
 {
 	const json_t *v = json_object_get(o, name);
@@ -304,7 +362,7 @@ static int get_str(const json_t *o, const char *name, bool optional, char **out)
 	*out = NULL;
 	if (v == NULL || json_is_null(v))
 		return optional ? 0 : -1;
-	if (!json_is_string(v) || json_string_length(v) == 0 ||
+	if (!json_is_string(v) || (json_string_length(v) == 0 && !optional) ||
 	    strlen(json_string_value(v)) != json_string_length(v))
 		return -1;
 	*out = strdup(json_string_value(v));
@@ -486,6 +544,13 @@ int ho_take(const char *state_dir, const char *handle, struct ho_record *rec, ch
 	}
 	if (record_parse(buf, len, rec, err, errlen) != 0)
 		goto out;
+	/* used up, whoever took it: its taker no longer waits for it */
+	{
+		char marker[128];
+
+		marker_name(rec->ppid, rec->ppid_start, name, marker, sizeof(marker));
+		(void)unlinkat(dfd, marker, 0);
+	}
 	/* the tombstone keeps nothing of the identity */
 	if (ftruncate(fd, 0) != 0) {
 		/* harmless: the tombstone is root-only and reaped */
@@ -500,6 +565,28 @@ out:
 	return ret;
 }
 
+/* Removes the markers of record name (for-<pid>-<start>.<name>). */
+static void remove_markers(int dfd, const char *name)
+{
+	struct dirent *e;
+	const char *dot;
+	DIR *d;
+	int fd = dup(dfd);
+
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return;
+	}
+	while ((e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, HO_FOR_PREFIX, strlen(HO_FOR_PREFIX)) == 0 &&
+		    (dot = strchr(e->d_name, '.')) != NULL && strcmp(dot + 1, name) == 0)
+			(void)unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+}
+
 void ho_remove(const char *state_dir, const char *handle)
 {
 	char name[65], err[256];
@@ -512,7 +599,49 @@ void ho_remove(const char *state_dir, const char *handle)
 		return;
 	record_name(handle, name);
 	(void)unlinkat(dfd, name, 0);
+	remove_markers(dfd, name);
 	close(dfd);
+}
+
+int ho_pending(const char *state_dir, pid_t pid, int64_t start, char *err, size_t errlen)
+{
+	char prefix[64];
+	struct dirent *e;
+	struct stat st;
+	size_t plen;
+	int found = 0;
+	DIR *d;
+	int dfd;
+
+	if (pid <= 0 || start < 0)
+		return pa_err(err, errlen, "the start time of process %ld is unknown", (long)pid);
+	dfd = open_dir(state_dir, false, err, errlen);
+	if (dfd == -2)
+		return 0;
+	if (dfd < 0)
+		return -1;
+	d = fdopendir(dfd);
+	if (d == NULL) {
+		close(dfd);
+		return pa_err(err, errlen, "%s/" HO_DIR ": %s", state_dir, strerror(errno));
+	}
+	snprintf(prefix, sizeof(prefix), HO_FOR_PREFIX "%ld-%lld.", (long)pid, (long long)start);
+	plen = strlen(prefix);
+	errno = 0;
+	while (found == 0 && (e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, prefix, plen) != 0 || strlen(e->d_name + plen) != 64)
+			continue;
+		/* only the directory's owner can create entries; check anyway */
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && st.st_uid == geteuid())
+			found = 1;
+	}
+	if (found == 0 && errno != 0) {
+		pa_err(err, errlen, "%s/" HO_DIR ": %s", state_dir, strerror(errno));
+		found = -1;
+	}
+	closedir(d);
+	return found;
 }
 
 /* Whether name is a record's or a tombstone's (64 hex digits, then ".used" or nothing). */
@@ -544,6 +673,20 @@ long ho_reap(const char *state_dir, int64_t now, char *err, size_t errlen)
 		return pa_err(err, errlen, "%s/" HO_DIR ": %s", state_dir, strerror(errno));
 	}
 	while ((e = readdir(d)) != NULL) {
+		long long pid, start;
+		int n = 0;
+
+		/* a marker lives as long as the process it names: while that
+		 * process runs, a session it opens without the handle is refused */
+		if (sscanf(e->d_name, HO_FOR_PREFIX "%lld-%lld.%n", &pid, &start, &n) == 2 && n > 0 &&
+		    strlen(e->d_name + n) == 64 && ours(e->d_name + n)) {
+			if (pid > 0 && pid <= INT32_MAX && start >= 0 &&
+			    ho_start_time((pid_t)pid) == (int64_t)start)
+				continue;
+			if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+				removed++;
+			continue;
+		}
 		if (strlen(e->d_name) < 64 || !ours(e->d_name))
 			continue;
 		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)

@@ -50,6 +50,7 @@
 #define SERVICE "pa-handoff"
 #define OTHER_SERVICE "pa-handoff-other"
 #define OPTIONAL_SERVICE "pa-handoff-optional"
+#define BADARGS_SERVICE "pa-handoff-badargs"
 #define RHOST "192.0.2.7"
 #define STACK "auth required @MODULE@ config=@DIR@/policy.conf\n" \
 	      "account required @MODULE@ config=@DIR@/policy.conf\n" \
@@ -58,10 +59,17 @@
 static const struct pa_service services[] = {
 	{ SERVICE, STACK },
 	{ OTHER_SERVICE, STACK },
+	/* pam_permit after pam_agent: setcred answers what pam_agent decides, and
+	 * PAM_SUCCESS where pam_agent ignores the handle (no identity) */
 	{ OPTIONAL_SERVICE, "auth required @MODULE@ config=@DIR@/policy.conf\n"
+			    "auth optional pam_permit.so\n"
 			    "account required @MODULE@ config=@DIR@/policy.conf optional\n"
 			    "session required @MODULE@ config=@DIR@/policy.conf optional\n"
 			    "session required pam_permit.so\n" },
+	/* the session line's options are refused (a typo in the service file) */
+	{ BADARGS_SERVICE, "auth required @MODULE@ config=@DIR@/policy.conf\n"
+			   "account required @MODULE@ config=@DIR@/policy.conf\n"
+			   "session required @MODULE@ config=@DIR@/policy.conf no_such_option\n" },
 	{ NULL, NULL },
 };
 
@@ -80,9 +88,11 @@ static const char policy[] =
 	"class = read\n"
 	"[service " OPTIONAL_SERVICE "]\n"
 	"class = read\n"
+	"[service " BADARGS_SERVICE "]\n"
+	"class = read\n"
 	"[agent spiffe://example.org/agents/*]\n"
 	"users = @USER@\n"
-	"services = " SERVICE " " OTHER_SERVICE " " OPTIONAL_SERVICE "\n"
+	"services = " SERVICE " " OTHER_SERVICE " " OPTIONAL_SERVICE " " BADARGS_SERVICE "\n"
 	"grants = lease\n"
 	"[grant lease]\n"
 	"class = read\n"
@@ -650,9 +660,104 @@ static void test_same_process_no_litter(void **state)
 	txn_start(&t, SERVICE, NULL);
 	EXPECT(pam_authenticate(t.pamh, 0), PAM_SUCCESS);
 	EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_SUCCESS);
-	assert_int_equal(handoff_entries(), 1);
+	assert_int_equal(handoff_entries(), 2); /* the record and its taker's marker */
 	txn_end(&t);
 	assert_int_equal(handoff_entries(), 0);
+}
+
+/*
+ * The handle removed from the PAM environment on its way to the parent (a
+ * user's ~/.pam_environment with pam_env user_readenv=1, a module that
+ * rebuilds the environment, sshd ignoring a failed pam_putenv): the parent
+ * has no identity and no handle, but a record was handed to it. Without
+ * the marker it opened the agent's session as a non-agent one (PAM_IGNORE,
+ * so "optional" and pam_permit let it through with no keys, no
+ * max_session, no audit); now setcred and open refuse.
+ */
+static void test_handle_removed_from_environment(void **state)
+{
+	struct txn t;
+
+	(void)state;
+	txn_start(&t, OPTIONAL_SERVICE, RHOST);
+	child_authenticates(&t);
+	import_env(&t);
+	assert_int_equal(pam_putenv(t.pamh, "PAM_AGENT_HANDOFF"), PAM_SUCCESS); /* deletes it */
+	assert_false(env_has_handoff(t.pamh));
+	pa_harness_log_reset();
+	EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_PERM_DENIED);
+	expect_log("an agent identity was handed to this process, but its hand-off handle is "
+		   "missing from the PAM environment");
+	EXPECT(pam_open_session(t.pamh, 0), PAM_PERM_DENIED);
+	assert_null(pam_getenv(t.pamh, "PAM_AGENT_SESSION"));
+	assert_int_equal(audit_has("credential_placed", "ok", NULL), 0);
+	assert_int_equal(audit_has("decision", "deny", "hand-off handle is missing"), 1);
+	txn_end(&t);
+
+	/* open_session without setcred, on a new handle of the same process: refused too */
+	txn_start(&t, OPTIONAL_SERVICE, RHOST);
+	EXPECT(pam_open_session(t.pamh, 0), PAM_PERM_DENIED);
+	txn_end(&t);
+
+	/* a record taken with its handle leaves no marker: sessions of this
+	 * process without an identity are not agent sessions again */
+	{
+		char cmd[PATH_MAX + 64];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s/state'", pa_harness_dir());
+		assert_int_equal(system(cmd), 0);
+	}
+	txn_start(&t, OPTIONAL_SERVICE, RHOST);
+	child_authenticates(&t);
+	import_env(&t);
+	EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_SUCCESS);
+	EXPECT(pam_open_session(t.pamh, 0), PAM_SUCCESS);
+	EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
+	txn_end(&t);
+	txn_start(&t, OPTIONAL_SERVICE, RHOST);
+	EXPECT(pam_open_session(t.pamh, 0), PAM_SUCCESS); /* pam_agent ignores; pam_permit */
+	EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
+	txn_end(&t);
+}
+
+/*
+ * A PAM_RHOST of "" (as the account phase saw it) is written and read back
+ * as "": the hand-off no longer refuses its own record as malformed.
+ */
+static void test_empty_rhost(void **state)
+{
+	struct txn t;
+
+	(void)state;
+	txn_start(&t, SERVICE, "");
+	child_authenticates(&t);
+	import_env(&t);
+	EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_SUCCESS);
+	expect_log("identity handed over from the account phase of process");
+	EXPECT(pam_open_session(t.pamh, 0), PAM_SUCCESS);
+	EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
+	txn_end(&t);
+}
+
+/*
+ * The session line's options are refused (PAM_SERVICE_ERR before the
+ * module looks at anything): the handle the account phase put into the
+ * PAM environment is removed all the same, so it never reaches the
+ * session (sudo and su copy the PAM environment into the command's).
+ */
+static void test_refused_options_drop_the_handle(void **state)
+{
+	struct txn t;
+
+	(void)state;
+	txn_start(&t, BADARGS_SERVICE, NULL);
+	EXPECT(pam_authenticate(t.pamh, 0), PAM_SUCCESS);
+	EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_SUCCESS);
+	assert_true(env_has_handoff(t.pamh));
+	EXPECT(pam_open_session(t.pamh, 0), PAM_SERVICE_ERR);
+	expect_log("unknown option");
+	assert_false(env_has_handoff(t.pamh));
+	txn_end(&t);
 }
 
 /*
@@ -727,6 +832,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup(test_decision_changed, reset),
 		cmocka_unit_test_setup(test_same_process_no_litter, reset),
 		cmocka_unit_test_setup(test_record_not_written, reset),
+		cmocka_unit_test_setup(test_handle_removed_from_environment, reset),
+		cmocka_unit_test_setup(test_empty_rhost, reset),
+		cmocka_unit_test_setup(test_refused_options_drop_the_handle, reset),
 	};
 	int ret = pa_harness_init(argc, argv, services);
 

@@ -19,7 +19,8 @@
 #    module or file that sets PAM environment variables) is refused for
 #    keyboard-interactive and ignored for password logins: a forged one, a
 #    replayed one (captured by pam_exec, taken by its own login), and a live
-#    one leaked from another connection.
+#    one leaked from another connection; and a handle removed on its way
+#    to the monitor (pam_env unsetting it) refuses the login too.
 . "$(dirname "$0")/lib.sh"
 pa_root_require "root_sshd.sh" keyctl useradd userdel setpriv ssh ssh-keygen ss timeout
 if [ ! -x /usr/sbin/sshd ]; then
@@ -324,6 +325,23 @@ planted "a live handle of another connection" "$leaked" \
 # ignored and never reaches the session
 session_case password planted
 printf '' > "$work/planted.env"
+
+# ---- the handle removed on its way to the monitor (docs/handoff.md) -----------------------------------
+# a ~/.pam_environment read by pam_env user_readenv=1 can unset
+# PAM_AGENT_HANDOFF in the monitor's setcred; pam_env's conffile here does
+# the same. The monitor then has neither identity nor handle: before the
+# marker it opened the agent's login as a non-agent session (no keys, no
+# max_session, no audit); now the record's marker names it, and it refuses
+echo 'PAM_AGENT_HANDOFF DEFAULT= OVERRIDE=' > "$work/empty.conf"
+mint "$work/tok.unset" --aud "$AUD"
+rm -f "$work/box/ran"
+login keyboard-interactive "$work/tok.unset" "touch $work/box/ran" > "$work/unset.out" 2>&1
+rc=$?
+check "keyboard-interactive: the handle removed from the monitor's PAM environment refuses the login, nothing runs" \
+	sh -c '[ "$1" != 0 ] && [ ! -e "$2" ]' sh "$rc" "$work/box/ran"
+check "the missing handle is refused with its reason in the audit file" \
+	grep -q "hand-off handle is missing from the PAM environment" "$work/audit.log"
+: > "$work/empty.conf"
 
 check "the audit file names the service sshd ran as (its argv[0])" \
 	grep -q "\"service\":\"$svc\"" "$work/audit.log"

@@ -6,7 +6,10 @@
  * handle, taking is single use (tombstone), unknown and malformed handles
  * are told apart, hard links, oversized and malformed records and an
  * untrusted directory are refused, the decision digest changes with every
- * field of every grant, and the reaper removes only what is old.
+ * field of every grant, the reaper removes only what is old (and markers
+ * of processes that are gone), the marker tells the intended taker that a
+ * record waits, unknown start times are refused and empty optional fields
+ * round-trip.
  *
  * Every test works in its own mkdtemp() directory, removed afterwards.
  */
@@ -106,8 +109,10 @@ static void record(struct ho_record *rec, struct id_identity *id)
 	rec->expires = NOW + HO_TTL;
 	rec->pid = 200;
 	rec->pid_start = 2000;
-	rec->ppid = 100;
-	rec->ppid_start = 1000;
+	/* the taker: this process, so its marker is a live process's */
+	rec->ppid = getpid();
+	rec->ppid_start = ho_start_time(getpid());
+	assert_true(rec->ppid_start >= 0);
 	memset(rec->decision, 'a', 64);
 	rec->decision[64] = '\0';
 	rec->identity = id;
@@ -161,8 +166,8 @@ static void test_round_trip(void **state)
 	assert_string_equal(got.rhost, "192.0.2.7");
 	assert_null(got.tty);
 	assert_int_equal(got.expires, NOW + HO_TTL);
-	assert_int_equal(got.ppid, 100);
-	assert_int_equal(got.ppid_start, 1000);
+	assert_int_equal(got.ppid, getpid());
+	assert_int_equal(got.ppid_start, ho_start_time(getpid()));
 	assert_string_equal(got.decision, rec.decision);
 	assert_string_equal(got.identity->agent_id, id->agent_id);
 	assert_string_equal(got.identity->task, "T-42");
@@ -367,12 +372,131 @@ static void test_reap(void **state)
 	ho_record_clear(&got);
 	/* fresh: kept */
 	assert_int_equal(ho_reap(f->state, now, f->err, sizeof(f->err)), 0);
-	/* a minute and more later: the record and the tombstone go */
+	/* a minute and more later: the record and the tombstone go; the marker
+	 * of the untaken record stays while its process (this one) runs */
 	assert_int_equal(ho_reap(f->state, now + HO_TTL + 1, f->err, sizeof(f->err)), 2);
 	assert_int_equal(only_file(f, path, sizeof(path)), 0);
 	assert_int_equal(ho_take(f->state, "66666666666666666666666666666666", &got, f->err,
 				 sizeof(f->err)),
 			 HO_MISSING);
+	assert_int_equal(ho_pending(f->state, getpid(), ho_start_time(getpid()), f->err,
+				    sizeof(f->err)),
+			 1);
+	/* a marker for a process that is gone (this pid, another start time) goes at once */
+	rec.ppid_start = ho_start_time(getpid()) + 1;
+	assert_int_equal(ho_write(f->state, "88888888888888888888888888888888", &rec, f->err,
+				  sizeof(f->err)),
+			 0);
+	assert_int_equal(ho_reap(f->state, now, f->err, sizeof(f->err)), 1);
+	assert_int_equal(ho_pending(f->state, getpid(), rec.ppid_start, f->err, sizeof(f->err)), 0);
+	id_identity_free(id);
+}
+
+/*
+ * The marker: the process meant to take a record can tell that one waits
+ * for it without the handle (docs/handoff.md); taking or removing the
+ * record removes it; it names one process, pid and start time.
+ */
+static void test_pending_marker(void **state)
+{
+	struct fixture *f = *state;
+	struct id_identity *id = identity();
+	struct ho_record rec, got;
+	const char *h1 = "99999999999999999999999999999999", *h2 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	int64_t start = ho_start_time(getpid());
+	char dir[256];
+
+	record(&rec, id);
+	/* no directory yet: nothing waits */
+	assert_int_equal(ho_pending(f->state, getpid(), start, f->err, sizeof(f->err)), 0);
+	assert_int_equal(ho_write(f->state, h1, &rec, f->err, sizeof(f->err)), 0);
+	assert_int_equal(ho_pending(f->state, getpid(), start, f->err, sizeof(f->err)), 1);
+	/* another process, or the same pid started at another time: nothing */
+	assert_int_equal(ho_pending(f->state, getpid(), start + 1, f->err, sizeof(f->err)), 0);
+	assert_int_equal(ho_pending(f->state, 1, start, f->err, sizeof(f->err)), 0);
+	/* taken: no longer waiting */
+	assert_int_equal(ho_take(f->state, h1, &got, f->err, sizeof(f->err)), HO_TAKEN);
+	ho_record_clear(&got);
+	assert_int_equal(ho_pending(f->state, getpid(), start, f->err, sizeof(f->err)), 0);
+	/* removed by its writer: no longer waiting */
+	assert_int_equal(ho_write(f->state, h2, &rec, f->err, sizeof(f->err)), 0);
+	assert_int_equal(ho_pending(f->state, getpid(), start, f->err, sizeof(f->err)), 1);
+	ho_remove(f->state, h2);
+	assert_int_equal(ho_pending(f->state, getpid(), start, f->err, sizeof(f->err)), 0);
+	/* an untrusted directory: cannot tell */
+	snprintf(dir, sizeof(dir), "%s/handoff", f->state);
+	assert_int_equal(chmod(dir, 0750), 0);
+	assert_int_equal(ho_pending(f->state, getpid(), start, f->err, sizeof(f->err)), -1);
+	assert_non_null(strstr(f->err, "mode 0700"));
+	id_identity_free(id);
+}
+
+/*
+ * Start times that cannot be read bind nothing: such a record is never
+ * written (the module refuses the account phase), and /proc of a pid that
+ * cannot exist reads as unknown, never as 0.
+ */
+static void test_unknown_start_time(void **state)
+{
+	struct fixture *f = *state;
+	struct id_identity *id = identity();
+	struct ho_record rec;
+	char path[512];
+
+	assert_true(ho_start_time(getpid()) >= 0);
+	assert_int_equal(ho_start_time(2147483647), -1);
+	assert_int_equal(ho_start_time(0), -1);
+	record(&rec, id);
+	rec.ppid_start = -1;
+	assert_int_equal(ho_write(f->state, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", &rec, f->err,
+				  sizeof(f->err)),
+			 -1);
+	assert_non_null(strstr(f->err, "start time"));
+	record(&rec, id);
+	rec.pid_start = -1;
+	assert_int_equal(ho_write(f->state, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", &rec, f->err,
+				  sizeof(f->err)),
+			 -1);
+	assert_int_equal(only_file(f, path, sizeof(path)), 0);
+	assert_int_equal(ho_pending(f->state, getpid(), -1, f->err, sizeof(f->err)), -1);
+	id_identity_free(id);
+}
+
+/*
+ * Optional fields seen as "" (a PAM_RHOST of "", a token's empty scope or
+ * key id) are written as they were and read back the same: a hand-off does
+ * not refuse its own record. Required ones ("" service) stay refused.
+ */
+static void test_empty_optional_fields(void **state)
+{
+	struct fixture *f = *state;
+	struct id_identity *id = identity();
+	struct ho_record rec, got;
+	const char *h = "cccccccccccccccccccccccccccccccc", *h2 = "dddddddddddddddddddddddddddddddd";
+
+	free(id->scope);
+	id->scope = strdup("");
+	free(id->kid);
+	id->kid = strdup("");
+	free(id->task);
+	id->task = strdup("");
+	record(&rec, id);
+	rec.rhost = (char *)"";
+	rec.tty = (char *)"";
+	assert_int_equal(ho_write(f->state, h, &rec, f->err, sizeof(f->err)), 0);
+	if (ho_take(f->state, h, &got, f->err, sizeof(f->err)) != HO_TAKEN)
+		fail_msg("a record with empty optional fields was refused: %s", f->err);
+	assert_string_equal(got.rhost, "");
+	assert_string_equal(got.tty, "");
+	assert_string_equal(got.identity->scope, "");
+	assert_string_equal(got.identity->kid, "");
+	assert_string_equal(got.identity->task, "");
+	ho_record_clear(&got);
+	record(&rec, id);
+	rec.service = (char *)"";
+	assert_int_equal(ho_write(f->state, h2, &rec, f->err, sizeof(f->err)), 0);
+	assert_int_equal(ho_take(f->state, h2, &got, f->err, sizeof(f->err)), HO_ERROR);
+	assert_non_null(strstr(f->err, "malformed record"));
 	id_identity_free(id);
 }
 
@@ -385,6 +509,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_untrusted_directory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_decision_digest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pending_marker, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_start_time, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_optional_fields, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("handoff", tests, NULL, NULL);
