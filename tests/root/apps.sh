@@ -68,7 +68,7 @@ pa_apps_user() {
 	pa_root_user /bin/sh
 }
 
-pa_fails=0 pa_passes=0 pa_xfails=0
+pa_fails=0 pa_passes=0
 pass() { echo "PASS: $1"; pa_passes=$((pa_passes + 1)); }
 fail() { echo "FAIL: $1"; pa_fails=$((pa_fails + 1)); }
 check() { # check NAME COMMAND...: passes when COMMAND succeeds
@@ -76,32 +76,8 @@ check() { # check NAME COMMAND...: passes when COMMAND succeeds
 	shift
 	if "$@"; then pass "$name"; else fail "$name"; return 1; fi
 }
-# target EXPECT-FAIL WHY NAME COMMAND...: a check of behaviour that is not
-# built yet. With EXPECT-FAIL=1 a failure is reported as XFAIL (WHY says
-# what is missing) and does not fail the run; a success is an XPASS, which
-# fails the run so that whoever builds the feature flips the variable.
-target() {
-	xf=$1 why=$2 name=$3
-	shift 3
-	if "$@"; then
-		if [ "$xf" = 1 ]; then
-			echo "XPASS: $name (expected to fail: $why; the feature works now, set its *_EXPECT_FAIL=0)"
-			pa_fails=$((pa_fails + 1))
-		else
-			pass "$name"
-		fi
-		return 0
-	fi
-	if [ "$xf" = 1 ]; then
-		echo "XFAIL: $name ($why)"
-		pa_xfails=$((pa_xfails + 1))
-	else
-		fail "$name"
-	fi
-	return 1
-}
 pa_apps_summary() {
-	echo "$pa_passes passed, $pa_xfails expected failures, $pa_fails failed"
+	echo "$pa_passes passed, $pa_fails failed"
 	[ "$pa_fails" -eq 0 ]
 }
 rnd() { od -An -N12 -tx1 /dev/urandom | tr -d ' \n'; }
