@@ -676,7 +676,7 @@ static int ring_has(const struct ring_view *v, int32_t serial, const char *sid, 
 		       (int)serial, (int)v->ring, strerror(v->err));
 		return -1;
 	}
-	for (i = 0; i < v->n; i++)
+	for (i = 0; v->ids != NULL && i < v->n; i++)
 		if (v->ids[i] == serial)
 			return 1;
 	pa_err(why, whylen,

@@ -195,6 +195,9 @@ struct rc_agent {
 
 _Static_assert(sizeof(struct rc_header) == 64, "replay header must be 64 bytes");
 _Static_assert(sizeof(struct rc_slot) == 32, "replay slot must be 32 bytes");
+#define RC_ENTRY_SIZE 32
+_Static_assert(sizeof(struct rc_slot) == RC_ENTRY_SIZE && sizeof(struct rc_agent) == RC_ENTRY_SIZE,
+	       "a rebuild chunk holds entries of either table");
 _Static_assert(sizeof(struct rc_slot_v1) == 24, "version 1 slot must be 24 bytes");
 _Static_assert(sizeof(struct rc_agent) == 32, "agent entry must be 32 bytes");
 _Static_assert(offsetof(struct rc_header, agents) == 56, "agents ends the header");
@@ -664,7 +667,9 @@ static int rc_rebuild(struct rc *rc, bool fresh, uint64_t new_cap, int64_t now,
 	agents = (struct rc_agent *)(void *)(map + rc_agent_off(new_cap, 0));
 
 	if (!fresh) {
-		chunk = calloc(RC_REBUILD_CHUNK, sizeof(struct rc_slot));
+		/* a byte buffer for RC_REBUILD_CHUNK entries of either table
+		 * (slots and agent entries are both RC_ENTRY_SIZE bytes) */
+		chunk = calloc(RC_REBUILD_CHUNK, RC_ENTRY_SIZE);
 		if (chunk == NULL) {
 			pa_err(err, errlen, "replay cache %s: out of memory", rc->shown);
 			goto cleanup;
@@ -783,6 +788,8 @@ static int rc_agent_find(struct rc *rc, uint64_t tag, uint64_t *idx, struct rc_a
 	struct rc_agent buf[RC_PROBE_CHUNK];
 	const uint64_t cap = rc->hdr.capacity;
 	uint64_t i = rc_agent_home(tag, cap), probed = 0;
+
+	memset(buf, 0, sizeof(buf)); /* each read fills what is used; no stale entry either way */
 
 	while (probed < cap) {
 		uint64_t n = cap - i, j;

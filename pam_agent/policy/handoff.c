@@ -105,7 +105,7 @@ int64_t ho_start_time(pid_t pid)
 	char path[64], buf[1024], *p, *end;
 	unsigned long long start;
 	FILE *f;
-	int field;
+	int nfield;
 
 	if (pid <= 0)
 		return -1;
@@ -119,7 +119,7 @@ int64_t ho_start_time(pid_t pid)
 	}
 	fclose(f);
 	p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
-	for (field = 2; p != NULL && field < 22; field++)
+	for (nfield = 2; p != NULL && nfield < 22; nfield++)
 		p = strchr(p + 1, ' ');
 	if (p == NULL || p[1] < '0' || p[1] > '9')
 		return -1;

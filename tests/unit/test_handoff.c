@@ -285,6 +285,13 @@ static void test_untrusted_directory(void **state)
 	id_identity_free(id);
 }
 
+/* Sets a grant's name and audience (the digest reads them through d.grants). */
+static void name_grant(struct pol_grant *g, const char *name, const char *audience)
+{
+	g->name = (char *)name;
+	g->audience = (char *)audience;
+}
+
 static void test_decision_digest(void **state)
 {
 	struct pol_grant g[2];
@@ -332,12 +339,10 @@ static void test_decision_digest(void **state)
 		g[1] = saved;
 	}
 	/* "ab" + "" is not "a" + "b": fields are length-prefixed */
-	g[0].name = (char *)"a-";
-	g[0].audience = (char *)"//x";
+	name_grant(&g[0], "a-", "//x");
 	ho_decision_digest(&d, other);
 	assert_string_not_equal(base, other);
-	g[0].name = (char *)"a";
-	g[0].audience = (char *)"https://x";
+	name_grant(&g[0], "a", "https://x");
 	d.max_session = 901;
 	ho_decision_digest(&d, other);
 	assert_string_not_equal(base, other);
