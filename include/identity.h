@@ -66,6 +66,14 @@ struct id_key *id_key_from_pkey(EVP_PKEY *pkey, const char *kid,
 				char *err, size_t errlen);
 void id_key_free(struct id_key *key);
 const char *id_key_kid(const struct id_key *key);
+/* The JWK's "x5t" (sha256 false) or "x5t#S256" (true), or NULL. */
+const char *id_key_x5t(const struct id_key *key, bool sha256);
+/*
+ * Whether jwk is of a kind id_key_from_jwk can load: kty RSA (2048 to
+ * 16384 bits), EC (P-256, P-384, P-521) or OKP (Ed25519). When not, why
+ * says what. A malformed key of a supported kind counts as supported.
+ */
+bool id_jwk_supported(const json_t *jwk, char *why, size_t whylen);
 /* Whether key may verify alg: kty/crv and the JWK's own "alg" decide. */
 bool id_key_allows(const struct id_key *key, enum id_alg alg);
 
@@ -90,10 +98,18 @@ enum id_keyset_kind {
 struct id_keyset;
 
 /*
- * Parses a JWKS document. For SPIFFE bundles only keys with
- * "use":"jwt-svid" are loaded (x509-svid entries are skipped), and
- * "spiffe_refresh_hint"/"spiffe_sequence" are accepted. Keys without a kid
- * and duplicate kids are refused. Returns NULL with err.
+ * Parses a JWKS document, following the SPIFFE Trust Domain and Bundle
+ * specification (docs/token-verification.md, "Key sets"). Loaded: SPIFFE
+ * elements with "use":"jwt-svid", OIDC elements without "use" or with
+ * "sig". Ignored, each with a notice (id_keyset_notice): a missing or
+ * unknown "use", an unknown "kty", an unsupported curve or RSA size, an
+ * x509-svid element without "x5c", an OIDC key without "kid"; OIDC "enc"
+ * keys are skipped quietly. x509-svid authorities are only counted. The
+ * document is refused (NULL with err) when it is not a JSON object with a
+ * "keys" array, when a jwt-svid key has no kid, when two loaded keys share
+ * a kid, or when a key of a supported kind is malformed. A set with no
+ * usable key is returned: for a SPIFFE bundle it means the trust domain
+ * has revoked its keys, and every token of it is refused.
  */
 struct id_keyset *id_keyset_parse(const char *json, size_t len,
 				  enum id_keyset_kind kind,
@@ -103,6 +119,10 @@ struct id_keyset *id_keyset_load(const char *path, enum id_keyset_kind kind,
 				 char *err, size_t errlen);
 void id_keyset_free(struct id_keyset *set);
 size_t id_keyset_count(const struct id_keyset *set);
+size_t id_keyset_x509_count(const struct id_keyset *set);
+/* How many elements were ignored; the first 16 described, "key N ignored: …". */
+size_t id_keyset_ignored(const struct id_keyset *set);
+const char *id_keyset_notice(const struct id_keyset *set, size_t i);
 /* The key with exactly this kid, or NULL. */
 const struct id_key *id_keyset_find(const struct id_keyset *set,
 				    const char *kid);
@@ -125,7 +145,7 @@ struct id_jws {
  * Splits and decodes a compact JWS: size cap, exactly three segments,
  * strict base64url, header a JSON object with no duplicate names, no
  * trailing bytes, no NUL in strings, alg on the allow-list, typ absent or
- * JWT/JOSE, none of jwk/jku/x5u/x5c/x5t/crit/b64/zip/enc/cty. The payload
+ * JWT/JOSE, none of jwk/jku/x5u/x5c/crit/b64/zip/enc/cty. The payload
  * is parsed as claims only when want_claims is true (then it must be a
  * JSON object under the same rules). Fills *jws, which the caller clears
  * with id_jws_clear() on every path.
@@ -143,6 +163,7 @@ struct id_trust_domain {
 	char *name;		/* "example.org" */
 	char *bundle_path;
 	struct id_keyset *keys; /* filled by id_verifier_load() */
+	char *load_error;	/* why keys is NULL, from id_verifier_load() */
 };
 
 struct id_issuer {
@@ -150,7 +171,11 @@ struct id_issuer {
 	char *jwks_path;
 	char *audience;		/* overrides the global audience, or NULL */
 	bool allow_eddsa;
+	bool has_leeway, has_max_token_age; /* else the verifier's are used */
+	int64_t leeway;		/* seconds, with has_leeway */
+	int64_t max_token_age;	/* seconds, with has_max_token_age */
 	struct id_keyset *keys;
+	char *load_error;	/* why keys is NULL, from id_verifier_load() */
 };
 
 /* What the verifier trusts and how strict it is. Owns its strings. */
@@ -164,7 +189,14 @@ struct id_verifier {
 	size_t n_issuers;
 };
 
-/* Loads every bundle and JWKS named in v. Returns 0 or -1 with err. */
+/*
+ * Checks the configuration in v and loads every bundle and JWKS it names.
+ * Returns -1 with err when the configuration itself is wrong (no trust
+ * domain and no issuer, a name twice, no audience, …). A key set that
+ * cannot be read or parsed is not an error here: its trust domain or
+ * issuer keeps the reason in load_error, and its tokens are refused with
+ * it; every other trust domain and issuer is unaffected.
+ */
 int id_verifier_load(struct id_verifier *v, char *err, size_t errlen);
 /* Frees everything v owns (not v itself). */
 void id_verifier_clear(struct id_verifier *v);

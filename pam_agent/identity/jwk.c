@@ -29,6 +29,8 @@ struct id_key {
 	EVP_PKEY *pkey;
 	char *kid;	   /* NULL when the JWK has none */
 	char *alg;	   /* the JWK's own "alg", NULL when absent */
+	char *x5t;	   /* the JWK's "x5t", NULL when absent */
+	char *x5t256;	   /* the JWK's "x5t#S256", NULL when absent */
 	enum id_kty kty;
 	int curve_nid;	   /* EC: NID of the named curve */
 	size_t coord_len;  /* EC: bytes per coordinate (32, 48, 66) */
@@ -112,6 +114,8 @@ void id_key_free(struct id_key *key)
 	BN_free(key->order);
 	free(key->kid);
 	free(key->alg);
+	free(key->x5t);
+	free(key->x5t256);
 	free(key);
 }
 
@@ -119,6 +123,14 @@ void id_key_free(struct id_key *key)
 const char *id_key_kid(const struct id_key *key)
 {
 	return key != NULL ? key->kid : NULL;
+}
+
+/* The key's "x5t" (sha256 false) or "x5t#S256" (true) member, or NULL. */
+const char *id_key_x5t(const struct id_key *key, bool sha256)
+{
+	if (key == NULL)
+		return NULL;
+	return sha256 ? key->x5t256 : key->x5t;
 }
 
 /*
@@ -487,6 +499,61 @@ static EVP_PKEY *jwk_okp(const json_t *jwk, char *err, size_t errlen)
 }
 
 /*
+ * Whether a JWK is of a kind this verifier can use at all (see
+ * identity.h): a known kty, an accepted curve, an RSA modulus within the
+ * size limits. Malformed members are not judged here: id_key_from_jwk
+ * refuses them.
+ */
+bool id_jwk_supported(const json_t *jwk, char *why, size_t whylen)
+{
+	const char *kty = json_string_value(json_object_get(jwk, "kty"));
+	const char *crv = json_string_value(json_object_get(jwk, "crv"));
+	const char *n = json_string_value(json_object_get(jwk, "n"));
+	char esc[PA_ESCAPE_MAX];
+	size_t i, bits;
+
+	if (kty == NULL) {
+		pa_err(why, whylen, "no \"kty\" string");
+		return false;
+	}
+	if ((strcmp(kty, "EC") == 0 || strcmp(kty, "OKP") == 0) && crv == NULL)
+		return true; /* malformed: id_key_from_jwk says so */
+	if (strcmp(kty, "EC") == 0) {
+		for (i = 0; i < PA_ARRAY_SIZE(ec_curves); i++)
+			if (strcmp(ec_curves[i].jwk_crv, crv) == 0)
+				return true;
+	} else if (strcmp(kty, "OKP") == 0) {
+		if (strcmp(crv, "Ed25519") == 0)
+			return true;
+	} else if (strcmp(kty, "RSA") == 0) {
+		unsigned char *raw = NULL;
+		size_t len = 0;
+
+		if (n == NULL || id_b64url_decode(n, strlen(n), &raw, &len) != 0 || len == 0) {
+			free(raw);
+			return true; /* malformed: id_key_from_jwk says so */
+		}
+		bits = len * 8;
+		for (i = 0x80; i > 0 && (raw[0] & i) == 0; i >>= 1)
+			bits--;
+		free(raw);
+		if (bits >= ID_RSA_MIN_BITS && bits <= ID_RSA_MAX_BITS)
+			return true;
+		pa_err(why, whylen, "RSA key of %zu bits (accepted: %d to %d)",
+		       bits, ID_RSA_MIN_BITS, ID_RSA_MAX_BITS);
+		return false;
+	} else {
+		pa_err(why, whylen, "\"kty\" \"%s\" is not RSA, EC or OKP",
+		       pa_escape(kty, strlen(kty), esc, sizeof(esc)));
+		return false;
+	}
+	pa_err(why, whylen, "%s curve \"%s\" is not accepted (%s)", kty,
+	       pa_escape(crv, strlen(crv), esc, sizeof(esc)),
+	       strcmp(kty, "EC") == 0 ? "P-256, P-384, P-521" : "Ed25519");
+	return false;
+}
+
+/*
  * Checks the members that say what a JWK may be used for: no private
  * member, "use" absent/"sig"/"jwt-svid", "key_ops" absent or an array of
  * strings naming "verify", "kid" and "alg" strings when present.
@@ -527,6 +594,36 @@ static int jwk_check_usage(const json_t *jwk, char *err, size_t errlen)
 	if (jwk_string(jwk, "kid", &s, err, errlen) != 0 ||
 	    jwk_string(jwk, "alg", &s, err, errlen) != 0)
 		return -1;
+	return 0;
+}
+
+/*
+ * Copies the optional thumbprint member name ("x5t", "x5t#S256": the
+ * base64url SHA-1 / SHA-256 of a certificate, RFC 7517 §4.8-4.9) into
+ * *out. It must be strict base64url of the digest's length.
+ */
+static int jwk_thumbprint(const json_t *jwk, const char *name, char **out,
+			  char *err, size_t errlen)
+{
+	size_t want = strcmp(name, "x5t") == 0 ? 20 : 32;
+	unsigned char *raw = NULL;
+	const char *s = NULL;
+	size_t rawlen = 0;
+
+	*out = NULL;
+	if (jwk_string(jwk, name, &s, err, errlen) != 0)
+		return -1;
+	if (s == NULL)
+		return 0;
+	if (id_b64url_decode(s, strlen(s), &raw, &rawlen) != 0 || rawlen != want) {
+		free(raw);
+		return pa_err(err, errlen, "JWK member \"%s\" is not the base64url of %zu bytes",
+			      name, want);
+	}
+	free(raw);
+	*out = strdup(s);
+	if (*out == NULL)
+		return pa_err(err, errlen, "out of memory");
 	return 0;
 }
 
@@ -571,6 +668,9 @@ struct id_key *id_key_from_jwk(const json_t *jwk, char *err, size_t errlen)
 		pa_err(err, errlen, "out of memory");
 		goto fail;
 	}
+	if (jwk_thumbprint(jwk, "x5t", &key->x5t, err, errlen) != 0 ||
+	    jwk_thumbprint(jwk, "x5t#S256", &key->x5t256, err, errlen) != 0)
+		goto fail;
 	EVP_PKEY_free(pkey);
 	ERR_clear_error();
 	return key;

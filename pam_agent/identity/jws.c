@@ -14,11 +14,13 @@
 
 /*
  * Header parameters refused outright: keys or certificates supplied by
- * the token itself, extensions we would have to understand (crit, b64),
- * compression, encryption and nested tokens (zip, enc, cty).
+ * the token itself, or pointers to them (RFC 8725 §3.10), extensions we
+ * would have to understand (crit, b64), compression, encryption and
+ * nested tokens (zip, enc, cty). The thumbprints x5t and x5t#S256 only
+ * name a key the verifier already holds: they are hints (id_verify_token).
  */
 static const char *const forbidden_headers[] = {
-	"jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256",
+	"jwk", "jku", "x5u", "x5c",
 	"crit", "b64", "zip", "enc", "cty",
 };
 

@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,10 +14,16 @@
 #include "pa_json.h"
 #include "util.h"
 
+/* At most this many ignored elements are described, then a count. */
+#define KEYSET_NOTICES_MAX 16
+
 struct id_keyset {
 	enum id_keyset_kind kind;
 	struct id_key **keys;
 	size_t n_keys;
+	size_t n_x509;	/* x509-svid elements with a certificate (not used here) */
+	char **notices; /* one line per ignored element */
+	size_t n_notices, n_ignored;
 };
 
 /* Frees a key set and its keys. NULL is fine. */
@@ -27,6 +35,9 @@ void id_keyset_free(struct id_keyset *set)
 		return;
 	for (i = 0; i < set->n_keys; i++)
 		id_key_free(set->keys[i]);
+	for (i = 0; i < set->n_notices; i++)
+		free(set->notices[i]);
+	free(set->notices);
 	free(set->keys);
 	free(set);
 }
@@ -35,6 +46,23 @@ void id_keyset_free(struct id_keyset *set)
 size_t id_keyset_count(const struct id_keyset *set)
 {
 	return set != NULL ? set->n_keys : 0;
+}
+
+/* Number of x509-svid authorities in a SPIFFE bundle. */
+size_t id_keyset_x509_count(const struct id_keyset *set)
+{
+	return set != NULL ? set->n_x509 : 0;
+}
+
+/* Number of ignored elements, and the description of the i-th (or NULL). */
+size_t id_keyset_ignored(const struct id_keyset *set)
+{
+	return set != NULL ? set->n_ignored : 0;
+}
+
+const char *id_keyset_notice(const struct id_keyset *set, size_t i)
+{
+	return set != NULL && i < set->n_notices ? set->notices[i] : NULL;
 }
 
 /* The key whose kid is exactly kid, or NULL. */
@@ -55,35 +83,125 @@ const struct id_key *id_keyset_find(const struct id_keyset *set,
 }
 
 /*
- * Decides whether the JWK at index i is loaded (1), skipped (0) or makes
- * the whole document unacceptable (-1), from its "use" member and kind.
+ * Records that element i is ignored, and why (a printf format). Returns 0,
+ * or -1 with err when out of memory.
  */
-static int keyset_wants(const json_t *jwk, size_t i, enum id_keyset_kind kind,
-			char *err, size_t errlen)
+static int keyset_ignore(struct id_keyset *set, size_t i, char *err, size_t errlen,
+			 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int keyset_ignore(struct id_keyset *set, size_t i, char *err, size_t errlen,
+			 const char *fmt, ...)
 {
-	const json_t *usev = json_object_get(jwk, "use");
-	const char *use;
-	char esc[PA_ESCAPE_MAX];
+	char why[256], *line = NULL;
+	va_list ap;
 
-	if (usev != NULL && !json_is_string(usev))
-		return pa_err(err, errlen, "key %zu: \"use\" is not a string", i);
-	use = json_string_value(usev);
-	if (kind == ID_KEYSET_SPIFFE) {
-		if (use == NULL)
-			return pa_err(err, errlen, "key %zu: SPIFFE bundle key without \"use\"", i);
-		if (strcmp(use, "jwt-svid") == 0)
-			return 1;
-		if (strcmp(use, "x509-svid") == 0)
-			return 0;
-		return pa_err(err, errlen, "key %zu: \"use\" \"%s\" is not jwt-svid or x509-svid",
-			      i, pa_escape(use, strlen(use), esc, sizeof(esc)));
-	}
-	if (use == NULL || strcmp(use, "sig") == 0)
-		return 1;
-	if (strcmp(use, "enc") == 0)
+	set->n_ignored++;
+	if (set->n_notices == KEYSET_NOTICES_MAX)
 		return 0;
-	return pa_err(err, errlen, "key %zu: \"use\" \"%s\" is not sig or enc",
-		      i, pa_escape(use, strlen(use), esc, sizeof(esc)));
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (asprintf(&line, "key %zu ignored: %s", i, why) < 0)
+		return pa_err(err, errlen, "out of memory");
+	set->notices[set->n_notices++] = line;
+	return 0;
+}
+
+/* What a key set does with one element, from its "use" (and kind). */
+enum keyset_use { USE_SIGN, USE_X509, USE_SKIP, USE_UNKNOWN };
+
+/*
+ * Sorts the element by its "use": a SPIFFE bundle loads jwt-svid keys and
+ * counts x509-svid authorities; every other or missing "use" is unknown
+ * (Trust Domain and Bundle §4.2.2). An OIDC JWKS loads keys without "use"
+ * or with "sig", skips "enc" keys quietly, and ignores any other "use".
+ */
+static enum keyset_use keyset_use(const json_t *jwk, enum id_keyset_kind kind,
+				  const char **use)
+{
+	*use = json_string_value(json_object_get(jwk, "use"));
+	if (kind == ID_KEYSET_SPIFFE) {
+		if (*use == NULL)
+			return USE_UNKNOWN;
+		if (strcmp(*use, "jwt-svid") == 0)
+			return USE_SIGN;
+		return strcmp(*use, "x509-svid") == 0 ? USE_X509 : USE_UNKNOWN;
+	}
+	if (json_object_get(jwk, "use") == NULL || (*use != NULL && strcmp(*use, "sig") == 0))
+		return USE_SIGN;
+	return *use != NULL && strcmp(*use, "enc") == 0 ? USE_SKIP : USE_UNKNOWN;
+}
+
+/*
+ * An x509-svid element counts when "x5c" has at least one value: the
+ * first is the authority, the others are ignored (X509-SVID §6.2).
+ */
+static int keyset_x509(struct id_keyset *set, const json_t *jwk, size_t i,
+		       char *err, size_t errlen)
+{
+	const json_t *x5c = json_object_get(jwk, "x5c");
+
+	if (!json_is_array(x5c) || json_array_size(x5c) == 0 ||
+	    !json_is_string(json_array_get(x5c, 0)))
+		return keyset_ignore(set, i, err, errlen,
+				     "x509-svid element without an \"x5c\" certificate");
+	set->n_x509++;
+	return 0;
+}
+
+/*
+ * Loads one signature key element into set: an unsupported key type,
+ * curve or size is ignored with a notice; a missing kid (SPIFFE), a
+ * duplicate kid or a malformed key makes the document unusable (-1).
+ */
+static int keyset_sign_key(struct id_keyset *set, const json_t *jwk, size_t i,
+			   char *err, size_t errlen)
+{
+	const json_t *kidv = json_object_get(jwk, "kid");
+	char why[256], esc[PA_ESCAPE_MAX];
+	struct id_key *key;
+
+	if (!id_jwk_supported(jwk, why, sizeof(why)))
+		return keyset_ignore(set, i, err, errlen, "%s", why);
+	if (!json_is_string(kidv) || json_string_length(kidv) == 0) {
+		if (set->kind == ID_KEYSET_OIDC)
+			return keyset_ignore(set, i, err, errlen,
+					     "no \"kid\", so no token can name it");
+		return pa_err(err, errlen, "key %zu: jwt-svid key without a \"kid\" string "
+			      "(JWT-SVID §6)", i);
+	}
+	pa_escape(json_string_value(kidv), json_string_length(kidv), esc, sizeof(esc));
+	if (id_keyset_find(set, json_string_value(kidv)) != NULL)
+		return pa_err(err, errlen, "duplicate kid \"%s\"", esc);
+	key = id_key_from_jwk(jwk, why, sizeof(why));
+	if (key == NULL)
+		return pa_err(err, errlen, "key \"%s\": %s", esc, why);
+	set->keys[set->n_keys++] = key;
+	return 0;
+}
+
+/* Sorts and loads element i of a key set document. Returns 0 or -1. */
+static int keyset_element(struct id_keyset *set, const json_t *jwk, size_t i,
+			  char *err, size_t errlen)
+{
+	char esc[PA_ESCAPE_MAX];
+	const char *use;
+
+	if (!json_is_object(jwk))
+		return pa_err(err, errlen, "key %zu is not a JSON object", i);
+	switch (keyset_use(jwk, set->kind, &use)) {
+	case USE_SIGN:
+		return keyset_sign_key(set, jwk, i, err, errlen);
+	case USE_X509:
+		return keyset_x509(set, jwk, i, err, errlen);
+	case USE_SKIP:
+		return 0;
+	case USE_UNKNOWN:
+	default:
+		if (use == NULL)
+			return keyset_ignore(set, i, err, errlen, "no \"use\" string");
+		return keyset_ignore(set, i, err, errlen, "\"use\" \"%s\" is not one this "
+				     "verifier uses", pa_escape(use, strlen(use), esc, sizeof(esc)));
+	}
 }
 
 /* Checks the SPIFFE bundle members next to "keys" that have a type. */
@@ -109,7 +227,7 @@ struct id_keyset *id_keyset_parse(const char *json, size_t len,
 	struct id_keyset *set = NULL;
 	json_t *doc = NULL, *keys, *jwk;
 	json_error_t jerr;
-	char kerr[256], esc[PA_ESCAPE_MAX];
+	char esc[PA_ESCAPE_MAX];
 	size_t i;
 
 	if (json == NULL) {
@@ -137,49 +255,15 @@ struct id_keyset *id_keyset_parse(const char *json, size_t len,
 	}
 	set = calloc(1, sizeof(*set));
 	if (set == NULL ||
-	    (set->keys = calloc(json_array_size(keys) + 1, sizeof(*set->keys))) == NULL) {
+	    (set->keys = calloc(json_array_size(keys) + 1, sizeof(*set->keys))) == NULL ||
+	    (set->notices = calloc(KEYSET_NOTICES_MAX, sizeof(*set->notices))) == NULL) {
 		pa_err(err, errlen, "out of memory");
 		goto fail;
 	}
 	set->kind = kind;
 	json_array_foreach(keys, i, jwk) {
-		struct id_key *key;
-		const json_t *kidv;
-		int want;
-
-		if (!json_is_object(jwk)) {
-			pa_err(err, errlen, "key %zu is not a JSON object", i);
+		if (keyset_element(set, jwk, i, err, errlen) != 0)
 			goto fail;
-		}
-		want = keyset_wants(jwk, i, kind, err, errlen);
-		if (want < 0)
-			goto fail;
-		if (want == 0)
-			continue;
-		kidv = json_object_get(jwk, "kid");
-		if (!json_is_string(kidv) || json_string_length(kidv) == 0) {
-			pa_err(err, errlen, "key %zu has no \"kid\" string", i);
-			goto fail;
-		}
-		if (id_keyset_find(set, json_string_value(kidv)) != NULL) {
-			pa_err(err, errlen, "duplicate kid \"%s\"",
-			       pa_escape(json_string_value(kidv), json_string_length(kidv),
-					 esc, sizeof(esc)));
-			goto fail;
-		}
-		key = id_key_from_jwk(jwk, kerr, sizeof(kerr));
-		if (key == NULL) {
-			pa_err(err, errlen, "key \"%s\": %s",
-			       pa_escape(json_string_value(kidv), json_string_length(kidv),
-					 esc, sizeof(esc)), kerr);
-			goto fail;
-		}
-		set->keys[set->n_keys++] = key;
-	}
-	if (set->n_keys == 0) {
-		pa_err(err, errlen, "key set has no usable %s key",
-		       kind == ID_KEYSET_SPIFFE ? "jwt-svid" : "signature");
-		goto fail;
 	}
 	json_decref(doc);
 	return set;

@@ -66,6 +66,7 @@ void id_verifier_clear(struct id_verifier *v)
 	for (i = 0; i < v->n_domains; i++) {
 		free(v->domains[i].name);
 		free(v->domains[i].bundle_path);
+		free(v->domains[i].load_error);
 		id_keyset_free(v->domains[i].keys);
 	}
 	free(v->domains);
@@ -73,6 +74,7 @@ void id_verifier_clear(struct id_verifier *v)
 		free(v->issuers[i].url);
 		free(v->issuers[i].jwks_path);
 		free(v->issuers[i].audience);
+		free(v->issuers[i].load_error);
 		id_keyset_free(v->issuers[i].keys);
 	}
 	free(v->issuers);
@@ -94,6 +96,25 @@ static bool td_name_valid(const char *name)
 	if (id_spiffe_id_parse(id, td, sizeof(td), NULL, 0) != 0)
 		return false;
 	return strcmp(td, name) == 0;
+}
+
+/*
+ * Loads the key set at path into *keys; when it cannot be used, keeps the
+ * reason in *load_error instead. -1 only when out of memory.
+ */
+static int load_keys(const char *path, enum id_keyset_kind kind, struct id_keyset **keys,
+		     char **load_error, char *err, size_t errlen)
+{
+	char why[512];
+
+	id_keyset_free(*keys);
+	free(*load_error);
+	*load_error = NULL;
+	*keys = id_keyset_load(path, kind, why, sizeof(why));
+	if (*keys != NULL)
+		return 0;
+	*load_error = strdup(why);
+	return *load_error != NULL ? 0 : pa_err(err, errlen, "out of memory");
 }
 
 /* Loads every bundle and JWKS of v after checking the configuration. */
@@ -123,9 +144,8 @@ int id_verifier_load(struct id_verifier *v, char *err, size_t errlen)
 					      d->name);
 		if (d->bundle_path == NULL)
 			return pa_err(err, errlen, "trust domain %s has no bundle", d->name);
-		id_keyset_free(d->keys);
-		d->keys = id_keyset_load(d->bundle_path, ID_KEYSET_SPIFFE, err, errlen);
-		if (d->keys == NULL)
+		if (load_keys(d->bundle_path, ID_KEYSET_SPIFFE, &d->keys, &d->load_error,
+			      err, errlen) != 0)
 			return -1;
 	}
 	for (i = 0; i < v->n_issuers; i++) {
@@ -138,12 +158,15 @@ int id_verifier_load(struct id_verifier *v, char *err, size_t errlen)
 				return pa_err(err, errlen, "issuer %s is configured twice", is->url);
 		if (is->jwks_path == NULL)
 			return pa_err(err, errlen, "issuer %s has no JWKS", is->url);
+		if ((is->has_leeway && is->leeway < 0) ||
+		    (is->has_max_token_age && is->max_token_age < 0))
+			return pa_err(err, errlen, "issuer %s: clock skew and maximum token age "
+				      "must not be negative", is->url);
 		if ((is->audience == NULL || is->audience[0] == '\0') && !have_audience)
 			return pa_err(err, errlen, "issuer %s has no audience and there is no global one",
 				      is->url);
-		id_keyset_free(is->keys);
-		is->keys = id_keyset_load(is->jwks_path, ID_KEYSET_OIDC, err, errlen);
-		if (is->keys == NULL)
+		if (load_keys(is->jwks_path, ID_KEYSET_OIDC, &is->keys, &is->load_error,
+			      err, errlen) != 0)
 			return -1;
 	}
 	return 0;
@@ -244,10 +267,10 @@ bool id_subject_printable(const char *s)
  * of id: exp required, exp > now - leeway, nbf/iat <= now + leeway, and
  * the lifetime bound.
  */
-static int check_times(const struct id_verifier *v, const json_t *claims,
+static int check_times(int64_t leeway, int64_t max_token_age, const json_t *claims,
 		       int64_t now, struct id_identity *id, char *err, size_t errlen)
 {
-	int64_t leeway = v->leeway > 0 ? v->leeway : 0, life;
+	int64_t life;
 	int has_iat, has_nbf, has_exp;
 
 	has_exp = id_claim_time(claims, "exp", false, &id->exp, err, errlen);
@@ -268,12 +291,12 @@ static int check_times(const struct id_verifier *v, const json_t *claims,
 	if (has_iat && id->iat > sat_add(now, leeway))
 		return pa_err(err, errlen, "token issued in the future at %" PRId64
 			      " (now %" PRId64 ", leeway %" PRId64 "s)", id->iat, now, leeway);
-	if (v->max_token_age > 0) {
+	if (max_token_age > 0) {
 		life = sat_sub(id->exp, has_iat ? id->iat : now);
-		if (life > v->max_token_age)
+		if (life > max_token_age)
 			return pa_err(err, errlen, "token lifetime of %" PRId64
 				      "s is longer than the maximum of %" PRId64 "s",
-				      life, v->max_token_age);
+				      life, max_token_age);
 	}
 	return 0;
 }
@@ -377,18 +400,155 @@ static int check_claims(const json_t *claims, const char *want_aud,
 	return 0;
 }
 
+/* What key selection found for a token: where it belongs, how to check it. */
+struct selection {
+	const struct id_issuer *issuer;	     /* OIDC path, or NULL */
+	const struct id_trust_domain *dom;   /* SPIFFE path, or NULL */
+	const struct id_key *key;
+	const char *audience;
+	int64_t leeway, max_token_age;
+};
+
+/*
+ * The key set of a trust domain or issuer, or -1 with the reason its
+ * tokens are all refused: its key set could not be loaded, or it has no
+ * usable key (for a trust domain: it has revoked its keys, Trust Domain
+ * and Bundle §4.1.3).
+ */
+static int usable_keys(const struct id_keyset *keys, const char *load_error,
+		       const char *what, const char *name, char *err, size_t errlen)
+{
+	if (keys == NULL)
+		return pa_err(err, errlen, "%s %s cannot be used, so none of its tokens is "
+			      "accepted: %s", what, name,
+			      load_error != NULL ? load_error : "not loaded");
+	if (id_keyset_count(keys) == 0)
+		return pa_err(err, errlen, "%s %s publishes no usable %s key, so every token "
+			      "of it is invalid (an empty key set revokes them all)", what, name,
+			      strcmp(what, "issuer") == 0 ? "signature" : "jwt-svid");
+	return 0;
+}
+
+/* Key selection on the OIDC path: the issuer's own keys and limits. */
+static int select_oidc(const struct id_verifier *v, const struct id_issuer *is,
+		       const struct id_jws *jws, const char *kid, struct selection *sel,
+		       char *err, size_t errlen)
+{
+	char esc[PA_ESCAPE_MAX];
+
+	if (jws->alg == ID_ALG_EDDSA && !is->allow_eddsa)
+		return pa_err(err, errlen, "EdDSA is not enabled for issuer %s", is->url);
+	if (usable_keys(is->keys, is->load_error, "issuer", is->url, err, errlen) != 0)
+		return -1;
+	sel->key = id_keyset_find(is->keys, kid);
+	if (sel->key == NULL)
+		return pa_err(err, errlen, "unknown kid \"%s\" for issuer %s",
+			      pa_escape(kid, strlen(kid), esc, sizeof(esc)), is->url);
+	sel->issuer = is;
+	sel->audience = is->audience != NULL && is->audience[0] != '\0' ? is->audience : v->audience;
+	sel->leeway = is->has_leeway ? is->leeway : v->leeway;
+	sel->max_token_age = is->has_max_token_age ? is->max_token_age : v->max_token_age;
+	return 0;
+}
+
+/* Key selection on the SPIFFE path: the trust domain of the unverified sub. */
+static int select_spiffe(const struct id_verifier *v, const struct id_jws *jws,
+			 const char *kid, struct selection *sel, char *err, size_t errlen)
+{
+	const char *sub = json_string_value(json_object_get(jws->claims, "sub"));
+	char td[TD_BUF], kerr[256], esc[PA_ESCAPE_MAX];
+	const struct id_trust_domain *dom;
+
+	if (sub == NULL)
+		return pa_err(err, errlen, "token has no \"sub\" string");
+	if (id_spiffe_id_parse(sub, td, sizeof(td), kerr, sizeof(kerr)) != 0)
+		return pa_err(err, errlen, "\"sub\" is not a valid SPIFFE ID: %s", kerr);
+	dom = find_domain(v, td);
+	if (dom == NULL)
+		return pa_err(err, errlen, "trust domain %s is not configured",
+			      pa_escape(td, strlen(td), esc, sizeof(esc)));
+	if (jws->alg == ID_ALG_EDDSA)
+		return pa_err(err, errlen, "EdDSA is not accepted for JWT-SVIDs");
+	if (usable_keys(dom->keys, dom->load_error, "trust domain", dom->name, err, errlen) != 0)
+		return -1;
+	sel->key = id_keyset_find(dom->keys, kid);
+	if (sel->key == NULL)
+		return pa_err(err, errlen, "unknown kid \"%s\" in trust domain %s",
+			      pa_escape(kid, strlen(kid), esc, sizeof(esc)), dom->name);
+	sel->dom = dom;
+	sel->audience = v->audience;
+	sel->leeway = v->leeway;
+	sel->max_token_age = v->max_token_age;
+	return 0;
+}
+
+/*
+ * The certificate thumbprint headers x5t and x5t#S256 (RFC 7515
+ * §4.1.7-4.1.8): never allowed in a JWT-SVID (JWT-SVID §2 admits no other
+ * header); in an OIDC token a hint that must equal the selected JWK's
+ * member when the JWK has one, and is otherwise ignored. Never used to
+ * find or build a key.
+ */
+static int check_thumbprints(const json_t *hdr, const struct selection *sel,
+			     char *err, size_t errlen)
+{
+	static const char *const names[] = { "x5t", "x5t#S256" };
+	const char *mine;
+	size_t i;
+
+	for (i = 0; i < PA_ARRAY_SIZE(names); i++) {
+		const json_t *h = json_object_get(hdr, names[i]);
+
+		if (h == NULL)
+			continue;
+		if (sel->issuer == NULL)
+			return pa_err(err, errlen, "token header parameter \"%s\" is not allowed in "
+				      "a JWT-SVID", names[i]);
+		if (!json_is_string(h))
+			return pa_err(err, errlen, "token header \"%s\" is not a string", names[i]);
+		mine = id_key_x5t(sel->key, i == 1);
+		if (mine != NULL && strcmp(mine, json_string_value(h)) != 0)
+			return pa_err(err, errlen, "token header \"%s\" does not match the one of key "
+				      "\"%s\"", names[i], id_key_kid(sel->key));
+	}
+	return 0;
+}
+
+/* Names the verified identity: agent id, trust domain, kid, fingerprint. */
+static int name_identity(const struct selection *sel, const struct id_jws *jws,
+			 const char *kid, const char *token, size_t len,
+			 struct id_identity *id, char *err, size_t errlen)
+{
+	id->kind = sel->issuer != NULL ? ID_KIND_OIDC : ID_KIND_SPIFFE;
+	id->alg = jws->alg;
+	id->kid = strdup(kid);
+	if (sel->issuer != NULL) {
+		if (asprintf(&id->agent_id, "%s#%s", sel->issuer->url, id->subject) < 0)
+			id->agent_id = NULL;
+	} else {
+		id->agent_id = strdup(id->subject);
+		id->trust_domain = strdup(sel->dom->name);
+	}
+	if (id->kid == NULL || id->agent_id == NULL ||
+	    (sel->issuer == NULL && id->trust_domain == NULL))
+		return pa_err(err, errlen, "out of memory");
+	if (fingerprint(token, len, id->fingerprint) != 0)
+		return pa_err(err, errlen, "cannot compute the token fingerprint");
+	id->claims = json_incref(jws->claims);
+	return 0;
+}
+
 /* Parses, verifies and checks a token at time now (see identity.h). */
 int id_verify_token(const struct id_verifier *v, const char *token,
 		    size_t len, int64_t now, struct id_identity **out,
 		    char *err, size_t errlen)
 {
-	struct id_jws jws;
+	struct selection sel = { 0 };
 	struct id_identity *id = NULL;
 	const struct id_issuer *issuer;
-	const struct id_trust_domain *dom = NULL;
-	const struct id_key *key;
-	const char *kid, *iss, *sub, *want_aud;
-	char td[TD_BUF], kerr[256], esc[PA_ESCAPE_MAX];
+	struct id_jws jws;
+	const char *kid;
+	char kerr[256];
 	int rc = -1;
 
 	*out = NULL;
@@ -402,50 +562,12 @@ int id_verify_token(const struct id_verifier *v, const char *token,
 		goto out;
 	}
 	/* key selection from the unverified iss/sub; nothing else is trusted yet */
-	iss = json_string_value(json_object_get(jws.claims, "iss"));
-	issuer = find_issuer(v, iss);
-	if (issuer != NULL) {
-		if (jws.alg == ID_ALG_EDDSA && !issuer->allow_eddsa) {
-			pa_err(err, errlen, "EdDSA is not enabled for issuer %s", issuer->url);
-			goto out;
-		}
-		key = id_keyset_find(issuer->keys, kid);
-		if (key == NULL) {
-			pa_err(err, errlen, "unknown kid \"%s\" for issuer %s",
-			       pa_escape(kid, strlen(kid), esc, sizeof(esc)), issuer->url);
-			goto out;
-		}
-		want_aud = issuer->audience != NULL && issuer->audience[0] != '\0' ?
-			   issuer->audience : v->audience;
-	} else {
-		sub = json_string_value(json_object_get(jws.claims, "sub"));
-		if (sub == NULL) {
-			pa_err(err, errlen, "token has no \"sub\" string");
-			goto out;
-		}
-		if (id_spiffe_id_parse(sub, td, sizeof(td), kerr, sizeof(kerr)) != 0) {
-			pa_err(err, errlen, "\"sub\" is not a valid SPIFFE ID: %s", kerr);
-			goto out;
-		}
-		dom = find_domain(v, td);
-		if (dom == NULL) {
-			pa_err(err, errlen, "trust domain %s is not configured",
-			       pa_escape(td, strlen(td), esc, sizeof(esc)));
-			goto out;
-		}
-		if (jws.alg == ID_ALG_EDDSA) {
-			pa_err(err, errlen, "EdDSA is not accepted for JWT-SVIDs");
-			goto out;
-		}
-		key = id_keyset_find(dom->keys, kid);
-		if (key == NULL) {
-			pa_err(err, errlen, "unknown kid \"%s\" in trust domain %s",
-			       pa_escape(kid, strlen(kid), esc, sizeof(esc)), dom->name);
-			goto out;
-		}
-		want_aud = v->audience;
-	}
-	if (id_jws_verify(&jws, key, kerr, sizeof(kerr)) != 0) {
+	issuer = find_issuer(v, json_string_value(json_object_get(jws.claims, "iss")));
+	if ((issuer != NULL ? select_oidc(v, issuer, &jws, kid, &sel, err, errlen) :
+			      select_spiffe(v, &jws, kid, &sel, err, errlen)) != 0 ||
+	    check_thumbprints(jws.header, &sel, err, errlen) != 0)
+		goto out;
+	if (id_jws_verify(&jws, sel.key, kerr, sizeof(kerr)) != 0) {
 		pa_err(err, errlen, "signature verification failed: %s", kerr);
 		goto out;
 	}
@@ -455,29 +577,11 @@ int id_verify_token(const struct id_verifier *v, const char *token,
 		pa_err(err, errlen, "out of memory");
 		goto out;
 	}
-	if (check_times(v, jws.claims, now, id, err, errlen) != 0 ||
-	    check_claims(jws.claims, want_aud, id, err, errlen) != 0)
+	if (check_times(sel.leeway > 0 ? sel.leeway : 0, sel.max_token_age, jws.claims, now,
+			id, err, errlen) != 0 ||
+	    check_claims(jws.claims, sel.audience, id, err, errlen) != 0 ||
+	    name_identity(&sel, &jws, kid, token, len, id, err, errlen) != 0)
 		goto out;
-	id->kind = issuer != NULL ? ID_KIND_OIDC : ID_KIND_SPIFFE;
-	id->alg = jws.alg;
-	id->kid = strdup(kid);
-	if (issuer != NULL) {
-		if (asprintf(&id->agent_id, "%s#%s", issuer->url, id->subject) < 0)
-			id->agent_id = NULL;
-	} else {
-		id->agent_id = strdup(id->subject);
-		id->trust_domain = strdup(dom->name);
-	}
-	if (id->kid == NULL || id->agent_id == NULL ||
-	    (issuer == NULL && id->trust_domain == NULL)) {
-		pa_err(err, errlen, "out of memory");
-		goto out;
-	}
-	if (fingerprint(token, len, id->fingerprint) != 0) {
-		pa_err(err, errlen, "cannot compute the token fingerprint");
-		goto out;
-	}
-	id->claims = json_incref(jws.claims);
 	*out = id;
 	id = NULL;
 	rc = 0;

@@ -89,6 +89,15 @@ for alg in ES384 ES512 RS256 PS256; do
 	"$pa" testca init "$tmp/ca-$alg" --trust-domain fuzz.example --alg $alg >/dev/null
 	cp "$tmp/ca-$alg/bundle.json" "$corpus/fuzz_jwks/testca-$(echo $alg | tr A-Z a-z)-bundle.json"
 done
+# the bundle consumption cases (unknown use and kty, X25519, x509-svid, empty,
+# duplicate kid, ...), "@KEY@" replaced by the test CA's jwt-svid key
+for f in "$top"/tests/data/bundles/*.json; do
+	case $f in */cases.json) continue ;; esac
+	python3 -c 'import json, sys
+key = json.dumps(json.load(open(sys.argv[1]))["keys"][0])
+sys.stdout.write(open(sys.argv[2]).read().replace("\"@KEY@\"", key))' \
+		"$top/tests/fuzz/testca/bundle.json" "$f" > "$corpus/fuzz_jwks/bundle-$(basename "$f")"
+done
 
 # ---- fuzz_config: the policy files, and main + drop-in for pol_config_load
 for f in base.conf narrow.conf base.d/50-deny.conf; do

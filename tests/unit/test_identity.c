@@ -998,6 +998,33 @@ static void expect_jwk_refused(json_t *jwk, const char *reason)
 	assert_non_null(strstr(err, reason));
 }
 
+/*
+ * Expects the key set built from jwk (as the only key) of kind to load
+ * with no key, the element ignored with a notice that contains reason.
+ */
+static void expect_jwk_ignored_as(json_t *jwk, enum id_keyset_kind kind, const char *reason)
+{
+	char err[512] = "";
+	struct id_keyset *set = parse_set(json_pack("{s:[o]}", "keys", jwk), kind, err, sizeof(err));
+	const char *notice = id_keyset_notice(set, 0);
+
+	if (set == NULL || notice == NULL || strstr(notice, reason) == NULL)
+		print_error("expected \"%s\", got \"%s\" / \"%s\"\n", reason, err,
+			    notice != NULL ? notice : "(no notice)");
+	assert_non_null(set);
+	assert_int_equal(id_keyset_count(set), 0);
+	assert_int_equal(id_keyset_ignored(set), 1);
+	assert_non_null(notice);
+	assert_non_null(strstr(notice, "key 0 ignored: "));
+	assert_non_null(strstr(notice, reason));
+	id_keyset_free(set);
+}
+
+static void expect_jwk_ignored(json_t *jwk, const char *reason)
+{
+	expect_jwk_ignored_as(jwk, ID_KEYSET_OIDC, reason);
+}
+
 /* An RSA key under 2048 bits is refused in a key set and as an EVP_PKEY. */
 static void test_jwk_rsa_1024_refused(void **state)
 {
@@ -1006,7 +1033,8 @@ static void test_jwk_rsa_1024_refused(void **state)
 
 	(void)state;
 	assert_non_null(small);
-	expect_jwk_refused(jwk_of(small, "small", "sig", NULL), "RSA key of 1024 bits is too small");
+	expect_jwk_ignored(jwk_of(small, "small", "sig", NULL),
+			   "RSA key of 1024 bits (accepted: 2048 to 16384)");
 	assert_null(id_key_from_pkey(small, "small", err, sizeof(err)));
 	assert_non_null(strstr(err, "too small"));
 	EVP_PKEY_free(small);
@@ -1112,7 +1140,8 @@ static void test_jwk_rules(void **state)
 
 	(void)state;
 	/* use and key_ops */
-	expect_jwk_refused(jwk_of(F.keys[K_EC256], "k", "x509", NULL), "\"use\" \"x509\" is not sig or enc");
+	expect_jwk_ignored(jwk_of(F.keys[K_EC256], "k", "x509", NULL),
+			   "\"use\" \"x509\" is not one this verifier uses");
 	jwk = jwk_of(F.keys[K_EC256], "k", NULL, NULL);
 	json_object_set_new(jwk, "key_ops", json_pack("[s]", "sign"));
 	expect_jwk_refused(jwk, "\"key_ops\" does not include \"verify\"");
@@ -1125,7 +1154,7 @@ static void test_jwk_rules(void **state)
 	/* kid and alg types */
 	jwk = jwk_of(F.keys[K_EC256], NULL, "sig", NULL);
 	json_object_set_new(jwk, "kid", json_integer(3));
-	expect_jwk_refused(jwk, "has no \"kid\" string");
+	expect_jwk_ignored(jwk, "no \"kid\", so no token can name it");
 	jwk = jwk_of(F.keys[K_EC256], "k", "sig", NULL);
 	json_object_set_new(jwk, "alg", json_integer(3));
 	expect_jwk_refused(jwk, "\"alg\" is not a string");
@@ -1135,18 +1164,18 @@ static void test_jwk_rules(void **state)
 	expect_jwk_refused(jwk, "\"x\" must be 48 bytes");
 	jwk = jwk_of(F.keys[K_EC256], "k", "sig", NULL);
 	json_object_set_new(jwk, "crv", json_string("secp256k1"));
-	expect_jwk_refused(jwk, "curve \"secp256k1\" is not accepted");
+	expect_jwk_ignored(jwk, "EC curve \"secp256k1\" is not accepted");
 	/* Ed448 and unknown kty */
 	assert_non_null(ed448);
 	assert_int_equal(EVP_PKEY_get_raw_public_key(ed448, raw, &rawlen), 1);
 	s = b64u(raw, rawlen);
-	expect_jwk_refused(json_pack("{s:s,s:s,s:s,s:s}", "kty", "OKP", "crv", "Ed448", "x", s,
-				     "kid", "k"), "\"Ed448\" is not accepted");
+	expect_jwk_ignored(json_pack("{s:s,s:s,s:s,s:s}", "kty", "OKP", "crv", "Ed448", "x", s,
+				     "kid", "k"), "OKP curve \"Ed448\" is not accepted");
 	free(s);
 	assert_null(id_key_from_pkey(ed448, "k", NULL, 0));
 	EVP_PKEY_free(ed448);
-	expect_jwk_refused(json_pack("{s:s,s:s,s:s}", "kty", "oct", "kid", "k", "alg", "HS256"),
-			   "\"kty\" \"oct\" is not accepted");
+	expect_jwk_ignored(json_pack("{s:s,s:s,s:s}", "kty", "oct", "kid", "k", "alg", "HS256"),
+			   "\"kty\" \"oct\" is not RSA, EC or OKP");
 	/* RSA exponent rules and the minimal encoding */
 	expect_jwk_refused(json_pack("{s:s,s:s,s:s,s:s}", "kty", "RSA", "kid", "k", "e", "AQ",
 				     "n", json_string_value(json_object_get(
@@ -1257,21 +1286,45 @@ static void test_keyset_parse(void **state)
 	assert_null(id_keyset_find(set, "A"));
 	assert_null(id_keyset_find(set, NULL));
 	id_keyset_free(set);
-	/* a bundle of x509-svid entries only has no usable key */
+	/* a bundle of x509-svid entries only has no usable key: loaded, empty */
 	set = parse_set(json_pack("{s:[o]}", "keys", jwk_of(F.keys[K_EC256], NULL, "x509-svid", NULL)),
 			ID_KEYSET_SPIFFE, err, sizeof(err));
-	assert_null(set);
-	assert_non_null(strstr(err, "no usable jwt-svid key"));
-	/* SPIFFE bundles: use is required and must be jwt-svid or x509-svid */
-	assert_null(parse_set(json_pack("{s:[o]}", "keys", jwk_of(F.keys[K_EC256], "a", NULL, NULL)),
-			      ID_KEYSET_SPIFFE, err, sizeof(err)));
-	assert_non_null(strstr(err, "without \"use\""));
-	assert_null(parse_set(json_pack("{s:[o]}", "keys", jwk_of(F.keys[K_EC256], "a", "sig", NULL)),
-			      ID_KEYSET_SPIFFE, err, sizeof(err)));
-	assert_non_null(strstr(err, "\"use\" \"sig\" is not jwt-svid or x509-svid"));
+	assert_non_null(set);
+	assert_int_equal(id_keyset_count(set), 0);
+	assert_int_equal(id_keyset_x509_count(set), 0);
+	id_keyset_free(set);
+	expect_jwk_ignored_as(jwk_of(F.keys[K_EC256], NULL, "x509-svid", NULL), ID_KEYSET_SPIFFE,
+			      "x509-svid element without an \"x5c\" certificate");
+	/* x509-svid: only the first x5c value counts (X509-SVID §6.2) */
+	x509 = jwk_of(F.keys[K_EC384], NULL, "x509-svid", NULL);
+	json_object_set_new(x509, "x5c", json_pack("[s,s]", "MIIB", "MIIC"));
+	set = parse_set(json_pack("{s:[o,o]}", "keys", x509,
+				  jwk_of(F.keys[K_EC256], "a", "jwt-svid", NULL)),
+			ID_KEYSET_SPIFFE, err, sizeof(err));
+	assert_non_null(set);
+	assert_int_equal(id_keyset_count(set), 1);
+	assert_int_equal(id_keyset_x509_count(set), 1);
+	assert_int_equal(id_keyset_ignored(set), 0);
+	id_keyset_free(set);
+	/* SPIFFE bundles: a missing or unknown use is ignored (Trust Domain and Bundle §4.2.2) */
+	expect_jwk_ignored_as(jwk_of(F.keys[K_EC256], "a", NULL, NULL), ID_KEYSET_SPIFFE,
+			      "no \"use\" string");
+	expect_jwk_ignored_as(jwk_of(F.keys[K_EC256], "a", "sig", NULL), ID_KEYSET_SPIFFE,
+			      "\"use\" \"sig\" is not one this verifier uses");
+	set = parse_set(json_pack("{s:[o,o]}", "keys", jwk_of(F.keys[K_EC256], "w", "wit-svid", NULL),
+				  jwk_of(F.keys[K_EC256], "a", "jwt-svid", NULL)),
+			ID_KEYSET_SPIFFE, err, sizeof(err));
+	assert_non_null(set);
+	assert_int_equal(id_keyset_count(set), 1);
+	assert_non_null(strstr(id_keyset_notice(set, 0), "key 0 ignored: \"use\" \"wit-svid\""));
+	id_keyset_free(set);
 	assert_null(parse_set(json_pack("{s:[o],s:s}", "keys", jwk_of(F.keys[K_EC256], "a", "jwt-svid", NULL),
 					"spiffe_refresh_hint", "300"), ID_KEYSET_SPIFFE, err, sizeof(err)));
 	assert_non_null(strstr(err, "spiffe_refresh_hint"));
+	/* a jwt-svid key without kid refuses the bundle (JWT-SVID §6) */
+	assert_null(parse_set(json_pack("{s:[o]}", "keys", jwk_of(F.keys[K_EC256], NULL, "jwt-svid", NULL)),
+			      ID_KEYSET_SPIFFE, err, sizeof(err)));
+	assert_non_null(strstr(err, "key 0: jwt-svid key without a \"kid\" string"));
 	/* OIDC: enc keys skipped, sig and no-use keys loaded */
 	set = parse_set(json_pack("{s:[o,o,o]}", "keys", jwk_of(F.keys[K_RSA], "enc1", "enc", "RSA-OAEP"),
 				  jwk_of(F.keys[K_EC256], "s1", "sig", NULL),
@@ -1281,19 +1334,38 @@ static void test_keyset_parse(void **state)
 	assert_null(id_keyset_find(set, "enc1"));
 	assert_non_null(id_keyset_find(set, "s2"));
 	id_keyset_free(set);
-	assert_null(parse_set(json_pack("{s:[o]}", "keys", jwk_of(F.keys[K_RSA], "enc1", "enc", NULL)),
-			      ID_KEYSET_OIDC, err, sizeof(err)));
-	assert_non_null(strstr(err, "no usable signature key"));
-	/* kid required and unique */
-	assert_null(parse_set(json_pack("{s:[o]}", "keys", jwk_of(F.keys[K_EC256], NULL, "sig", NULL)),
-			      ID_KEYSET_OIDC, err, sizeof(err)));
-	assert_non_null(strstr(err, "has no \"kid\""));
+	set = parse_set(json_pack("{s:[o]}", "keys", jwk_of(F.keys[K_RSA], "enc1", "enc", NULL)),
+			ID_KEYSET_OIDC, err, sizeof(err));
+	assert_non_null(set);
+	assert_int_equal(id_keyset_count(set), 0);
+	assert_int_equal(id_keyset_ignored(set), 0);
+	id_keyset_free(set);
+	/* an OIDC key without kid is ignored; duplicate kids refuse the set */
+	expect_jwk_ignored(jwk_of(F.keys[K_EC256], NULL, "sig", NULL), "no \"kid\"");
 	assert_null(parse_set(json_pack("{s:[o,o]}", "keys", jwk_of(F.keys[K_EC256], "a", "sig", NULL),
 					jwk_of(F.keys[K_EC384], "a", "sig", NULL)),
 			      ID_KEYSET_OIDC, err, sizeof(err)));
 	assert_non_null(strstr(err, "duplicate kid \"a\""));
-	/* document shape */
-	assert_null(parse_set(json_pack("{s:[]}", "keys"), ID_KEYSET_OIDC, err, sizeof(err)));
+	/* more than 16 ignored elements: 16 described, all counted */
+	{
+		json_t *many = json_array();
+
+		for (int k = 0; k < 20; k++)
+			json_array_append_new(many, json_pack("{s:s}", "kty", "oct"));
+		json_array_append_new(many, jwk_of(F.keys[K_EC256], "a", "sig", NULL));
+		set = parse_set(json_pack("{s:o}", "keys", many), ID_KEYSET_OIDC, err, sizeof(err));
+		assert_non_null(set);
+		assert_int_equal(id_keyset_count(set), 1);
+		assert_int_equal(id_keyset_ignored(set), 20);
+		assert_non_null(id_keyset_notice(set, 15));
+		assert_null(id_keyset_notice(set, 16));
+		id_keyset_free(set);
+	}
+	/* document shape; an empty "keys" is a set with no key (§4.1.3) */
+	set = parse_set(json_pack("{s:[]}", "keys"), ID_KEYSET_SPIFFE, err, sizeof(err));
+	assert_non_null(set);
+	assert_int_equal(id_keyset_count(set), 0);
+	id_keyset_free(set);
 	assert_null(parse_set(json_pack("{s:{}}", "keys"), ID_KEYSET_OIDC, err, sizeof(err)));
 	assert_non_null(strstr(err, "no \"keys\" array"));
 	assert_null(parse_set(json_pack("[]"), ID_KEYSET_OIDC, err, sizeof(err)));
@@ -1353,7 +1425,7 @@ static void test_keyset_load_file_rules(void **state)
 	/* a parse error names the file */
 	unlink(path);
 	free(path);
-	path = write_doc("load.json", json_pack("{s:[]}", "keys"), 0644);
+	path = write_doc("load.json", json_pack("{s:{}}", "keys"), 0644);
 	assert_null(id_keyset_load(path, ID_KEYSET_OIDC, err, sizeof(err)));
 	assert_non_null(strstr(err, path));
 	assert_null(id_keyset_load(F.dir, ID_KEYSET_OIDC, err, sizeof(err)));
@@ -1555,10 +1627,13 @@ static void test_verifier_load_errors(void **state)
 	assert_int_equal(id_verifier_load(&v, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "no audience"));
 	v.audience = aud;
+	/* a bundle that cannot be read is that trust domain's problem only */
 	d[0].bundle_path = nopath;
-	assert_int_equal(id_verifier_load(&v, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "/nonexistent/bundle.json"));
+	assert_int_equal(id_verifier_load(&v, err, sizeof(err)), 0);
 	assert_null(d[0].keys);
+	assert_non_null(d[0].load_error);
+	assert_non_null(strstr(d[0].load_error, "/nonexistent/bundle.json"));
+	free(d[0].load_error);
 }
 
 /* ---- fixtures from the independent implementation ---------------------- */
