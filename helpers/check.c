@@ -39,7 +39,12 @@ static int usage(FILE *f, int code)
 		"(FILE:LINE: warning: ..., exit status unchanged) when several [agent]\n"
 		"rules can log in as one uid (one principal) and when an exec grant's\n"
 		"command or revoke has a relative-looking file argument; an error when\n"
-		"the module refuses sessions because of such a shared uid.\n"
+		"the module refuses sessions because of such a shared uid. A trust\n"
+		"bundle or JWKS that cannot be used is an error (the module refuses the\n"
+		"tokens of that trust domain or issuer, and only those); one without a\n"
+		"usable key is a warning (its tokens are all refused: an empty bundle\n"
+		"revokes them); each key the loader ignores (unknown \"use\" or \"kty\",\n"
+		"unsupported curve or size) is a notice (FILE:LINE: notice: ...).\n"
 		"Exit 0 and a one-line summary when everything is usable; exit 1 and\n"
 		"one problem per line (FILE:LINE: message, or FILE: message) otherwise;\n"
 		"exit 2 on usage errors.\n",
@@ -48,53 +53,73 @@ static int usage(FILE *f, int code)
 }
 
 /*
- * Loads each trust bundle and each issuer JWKS on its own with the
- * identity engine's loader, adding one problem per file that fails and
- * counting the trust domains' keys. Returns the number of failures.
+ * Loads one key set with the identity engine's loader. A set that cannot
+ * be used is a problem (the module refuses the tokens of that trust
+ * domain or issuer, and only those); a set without a usable key is a
+ * warning (the trust domain has revoked its keys, or moved to keys this
+ * verifier does not know); each element the loader ignored is a notice.
+ * Adds the set's key count to *n_keys.
  */
-static size_t check_keysets(const struct pol_config *cfg, struct pol_errors *errors,
-			    struct check_counts *counts)
+static void check_keyset(const char *path, enum id_keyset_kind kind, const char *what,
+			const struct pol_where *where, struct pol_errors *errors,
+			struct pol_errors *warnings, size_t *n_keys)
 {
-	struct id_keyset *keys = NULL;
+	struct id_keyset *keys;
 	char err[512];
-	size_t i, failed = 0;
+	size_t i;
+
+	keys = id_keyset_load(path, kind, err, sizeof(err));
+	if (keys == NULL) {
+		pol_errors_add(errors, "%s:%u: %s: %s", where->file, where->line, what, err);
+		return;
+	}
+	for (i = 0; id_keyset_notice(keys, i) != NULL; i++)
+		pol_errors_add(warnings, "%s:%u: notice: %s: %s", where->file, where->line, what,
+			       id_keyset_notice(keys, i));
+	if (id_keyset_ignored(keys) > i)
+		pol_errors_add(warnings, "%s:%u: notice: %s: %zu more keys ignored", where->file,
+			       where->line, what, id_keyset_ignored(keys) - i);
+	if (id_keyset_count(keys) == 0)
+		pol_errors_add(warnings, "%s:%u: warning: %s has no usable %s key: every token "
+			       "of it is refused (its keys were revoked, or are all of kinds this "
+			       "verifier ignores)", where->file, where->line, what,
+			       kind == ID_KEYSET_SPIFFE ? "jwt-svid" : "signature");
+	*n_keys += id_keyset_count(keys);
+	id_keyset_free(keys);
+}
+
+/*
+ * Loads each trust bundle and each issuer JWKS on its own (check_keyset),
+ * counting the trust domains' keys.
+ */
+static void check_keysets(const struct pol_config *cfg, struct pol_errors *errors,
+			    struct pol_errors *warnings, struct check_counts *counts)
+{
+	char what[1024];
+	size_t i, issuer_keys = 0;
 
 	for (i = 0; i < cfg->n_domains; i++) {
 		const struct pol_trust_domain *d = &cfg->domains[i];
 
-		keys = id_keyset_load(d->bundle, ID_KEYSET_SPIFFE, err, sizeof(err));
-		if (keys == NULL) {
-			pol_errors_add(errors, "%s:%u: [trust_domain %s] bundle: %s", d->where.file,
-				       d->where.line, d->name, err);
-			failed++;
-			continue;
-		}
-		counts->domain_keys += id_keyset_count(keys);
-		id_keyset_free(keys);
-		keys = NULL;
+		snprintf(what, sizeof(what), "[trust_domain %s] bundle", d->name);
+		check_keyset(d->bundle, ID_KEYSET_SPIFFE, what, &d->where, errors,
+			     warnings, &counts->domain_keys);
 	}
 	for (i = 0; i < cfg->n_issuers; i++) {
 		const struct pol_issuer *is = &cfg->issuers[i];
 
-		keys = id_keyset_load(is->jwks, ID_KEYSET_OIDC, err, sizeof(err));
-		if (keys == NULL) {
-			pol_errors_add(errors, "%s:%u: [issuer %s] jwks: %s", is->where.file,
-				       is->where.line, is->url, err);
-			failed++;
-			continue;
-		}
-		id_keyset_free(keys);
-		keys = NULL;
+		snprintf(what, sizeof(what), "[issuer %s] jwks", is->url);
+		check_keyset(is->jwks, ID_KEYSET_OIDC, what, &is->where, errors,
+			     warnings, &issuer_keys);
 	}
-	return failed;
 }
 
 /*
  * Builds and loads the verifier exactly as the module does
  * (pol_config_to_verifier + id_verifier_load), adding its refusal, if
- * any, as a problem of the main file. Called only when every key set
- * loaded on its own, so what it adds is what the per-file pass cannot see
- * (no trust domain and no issuer, a missing audience, …).
+ * any, as a problem of the main file: what the per-file pass cannot see
+ * (no trust domain and no issuer, a missing audience, …). Key sets that
+ * cannot be used are check_keysets' to report.
  */
 static void check_verifier(const struct pol_config *cfg, struct pol_errors *errors)
 {
@@ -508,8 +533,8 @@ static int check_config(const char *path)
 	pa_dropin_dir(path, dropins, sizeof(dropins));
 	if (pol_config_load(path, dropins, &cfg, &errors) != 0)
 		goto out;
-	if (check_keysets(cfg, &errors, &counts) == 0)
-		check_verifier(cfg, &errors);
+	check_keysets(cfg, &errors, &warnings, &counts);
+	check_verifier(cfg, &errors);
 	check_replay_dir(&cfg->global, &errors);
 	check_audit_log(&cfg->global, &errors);
 	check_shared_uids(cfg, &errors, &warnings);

@@ -107,6 +107,8 @@ static int verifier_from_config(struct id_verifier *v, const char *path, bool *s
 		return CLI_USAGE;
 	}
 	*single_use = cfg->global.single_use;
+	for (i = 0; i < cfg->n_issuers; i++)
+		*single_use = *single_use || pol_single_use(cfg, cfg->issuers[i].url);
 	if (pol_config_to_verifier(cfg, v, err, sizeof(err)) != 0)
 		ret = cli_usage_error("configuration: %s", err);
 	pol_config_unref(cfg);

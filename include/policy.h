@@ -89,6 +89,10 @@ struct pol_issuer {
 	char *jwks;	/* absolute path */
 	char *audience; /* or NULL: the global audience */
 	bool allow_eddsa;
+	/* per-issuer limits; when not given, the [global] ones apply */
+	int64_t clock_skew, max_token_age;
+	bool single_use;
+	bool has_clock_skew, has_max_token_age, has_single_use;
 	struct pol_where where;
 };
 
@@ -233,6 +237,10 @@ const struct pol_service *pol_config_find_service(const struct pol_config *cfg,
 /* The [grant NAME] section, or NULL. */
 const struct pol_grant *pol_config_find_grant(const struct pol_config *cfg,
 					      const char *name);
+
+/* Whether tokens of issuer (NULL: a JWT-SVID) are single-use: its own
+ * single_use when given, else [global] single_use. */
+bool pol_single_use(const struct pol_config *cfg, const char *issuer);
 
 /*
  * Fills *v (which the caller zeroed) with copies of what the identity

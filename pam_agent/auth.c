@@ -225,7 +225,8 @@ int pa_authenticate(struct pa_call *call)
 	ret = auth_decide(call, cfg, id, user, now, reason, sizeof(reason));
 	if (ret != 0)
 		goto out;
-	if (cfg->global.single_use && check_replay(cfg, id, now, err, sizeof(err)) != 0) {
+	if (pol_single_use(cfg, id->kind == ID_KIND_OIDC ? id->issuer : NULL) &&
+	    check_replay(cfg, id, now, err, sizeof(err)) != 0) {
 		why = err;
 		ret = auth_failed(call, cfg, id->agent_id, err, PAM_AUTH_ERR);
 		goto out;

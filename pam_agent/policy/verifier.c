@@ -29,6 +29,16 @@ static void verifier_undo(struct id_verifier *v)
 	memset(v, 0, sizeof(*v));
 }
 
+bool pol_single_use(const struct pol_config *cfg, const char *issuer)
+{
+	size_t i;
+
+	for (i = 0; issuer != NULL && i < cfg->n_issuers; i++)
+		if (strcmp(cfg->issuers[i].url, issuer) == 0 && cfg->issuers[i].has_single_use)
+			return cfg->issuers[i].single_use;
+	return cfg->global.single_use;
+}
+
 int pol_config_to_verifier(const struct pol_config *cfg, struct id_verifier *v,
 			   char *err, size_t errlen)
 {
@@ -66,6 +76,10 @@ int pol_config_to_verifier(const struct pol_config *cfg, struct id_verifier *v,
 		is->jwks_path = strdup(src->jwks);
 		is->audience = src->audience ? strdup(src->audience) : NULL;
 		is->allow_eddsa = src->allow_eddsa;
+		is->has_leeway = src->has_clock_skew;
+		is->leeway = src->clock_skew;
+		is->has_max_token_age = src->has_max_token_age;
+		is->max_token_age = src->max_token_age;
 		if (is->url == NULL || is->jwks_path == NULL || (src->audience && !is->audience))
 			goto nomem;
 	}

@@ -102,7 +102,7 @@ expect "usage: bad --now" 2 "not an epoch time" \
 	"$PAM_AGENT" verify --bundle a --audience y --now yesterday "$work/tok"
 expect "usage: unknown option" 2 "usage: pam-agent verify" \
 	"$PAM_AGENT" verify --frobnicate
-expect "missing bundle file: exit 2" 2 "cannot open" \
+expect "missing bundle file: the token is refused, exit 1" 1 "trust domain example.org cannot be used, so none of its tokens is accepted: $work/nope.json: cannot open" \
 	"$PAM_AGENT" verify --bundle "$work/nope.json" --audience "$AUD" "$work/tok"
 expect "unknown command: exit 2" 2 'unknown command "frob"' "$PAM_AGENT" frob
 

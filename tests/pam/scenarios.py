@@ -8,7 +8,6 @@ with the scenario's clock (libfaketime), its users (nss_wrapper) and tokens
 signed here with Python's `cryptography` - an implementation independent of
 the project's own signer. Prints PASS/FAIL per scenario, exits 77 (SKIP)
 when a tool is missing."""
-import base64
 import calendar
 import json
 import os
@@ -19,57 +18,17 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import patest as T  # noqa: E402
+from patest import DATA, FAKETIME, MODULE, PAM_AGENT, NSS_WRAPPER, write  # noqa: E402
 
-def skip(why):
-    print("SKIP: %s" % why)
-    sys.exit(77)
-
-
-try:
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-except ImportError:
-    skip("python3-cryptography is not installed")
-
-MODULE = os.environ.get("PA_MODULE", "")
-DATA = os.environ.get("PA_TEST_DATA", "tests/data")
-PAM_AGENT = os.path.join(os.environ.get("top_builddir", "."), "pam-agent")
-WRAPPER = os.environ.get("PA_PAM_WRAPPER_SO", "")
-LIBDIR = os.path.dirname(WRAPPER) if WRAPPER else ""
-NSS_WRAPPER = os.path.join(LIBDIR, "libnss_wrapper.so")
-FAKETIME = os.path.join(LIBDIR, "faketime", "libfaketime.so.1")
-
-for path, pkg in ((WRAPPER, "libpam-wrapper"), (NSS_WRAPPER, "libnss-wrapper"),
-                  (FAKETIME, "libfaketime"), (MODULE, "the built module")):
-    if not path or not os.path.exists(path):
-        skip("%s not found (%s)" % (path or "pam_wrapper", pkg))
-if shutil.which("pamtester") is None:
-    skip("pamtester is not installed")
-
-
-def b64(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-KEY = ec.generate_private_key(ec.SECP256R1())
-NUMS = KEY.public_key().public_numbers()
-JWK = {"kty": "EC", "crv": "P-256", "kid": "scenario-key", "alg": "ES256",
-       "x": b64(NUMS.x.to_bytes(32, "big")), "y": b64(NUMS.y.to_bytes(32, "big"))}
+T.require_pam_stack(faketime=True)
+KEY = T.Key("scenario-key")
+JWK = KEY.jwk()
 
 
 def mint(claims):
-    header = b64(json.dumps({"alg": "ES256", "kid": "scenario-key", "typ": "JWT"}).encode())
-    payload = b64(json.dumps(claims).encode())
-    der = KEY.sign(("%s.%s" % (header, payload)).encode(), ec.ECDSA(hashes.SHA256()))
-    r, s = decode_dss_signature(der)
-    return "%s.%s.%s" % (header, payload, b64(r.to_bytes(32, "big") + s.to_bytes(32, "big")))
-
-
-def write(path, text, mode=0o644):
-    with open(path, "w") as f:
-        f.write(text)
-    os.chmod(path, mode)
+    return KEY.sign(claims)
 
 
 def prepare_config(work, name, dropins, bundle, jwks):
@@ -158,15 +117,10 @@ def run(work, scenarios):
         agent = "%s#%s" % (iss, ident["sub"]) if iss else ident["sub"]
         token = mint(claims)
 
-        env = dict(os.environ)
-        env.update({
-            "LD_PRELOAD": "%s %s %s" % (FAKETIME, WRAPPER, NSS_WRAPPER),
+        env = T.pam_env(os.path.join(base, "pam.d"), passwd, group, {
+            "LD_PRELOAD": "%s %s %s" % (FAKETIME, T.WRAPPER, NSS_WRAPPER),
             "FAKETIME": time.strftime("@%Y-%m-%d %H:%M:%S", time.gmtime(sc["now"])),
-            "TZ": "UTC",
-            "NSS_WRAPPER_PASSWD": passwd, "NSS_WRAPPER_GROUP": group,
-            "PAM_WRAPPER": "1", "PAM_WRAPPER_SERVICE_DIR": os.path.join(base, "pam.d"),
-            "PAM_WRAPPER_DEBUGLEVEL": "2", "UID_WRAPPER_DISABLE_DEEPBIND": "1",
-        })
+            "TZ": "UTC"})
         args = ["pamtester", "-v"]
         if sc.get("rhost"):
             args += ["-I", "rhost=%s" % sc["rhost"]]
