@@ -1,5 +1,5 @@
 /*
- * grants.c - the three grant sources of pam_agent_helper (DESIGN.md §5):
+ * grants.c - the three grant sources of pam_agent_helper (docs/helper.md):
  * mint (a JWT signed with the host broker key), exec (a broker command in
  * the credential_process style) and file (a static secret from a
  * root-only file), plus broker revocation and JWKS publication.

@@ -1,5 +1,5 @@
 /*
- * audit.h - structured audit events (DESIGN.md §6): one JSON object per
+ * audit.h - structured audit events (docs/audit.md): one JSON object per
  * line, to syslog (LOG_AUTHPRIV) and, when configured, appended to an
  * audit file. docs/audit.md documents every field.
  *

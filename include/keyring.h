@@ -1,7 +1,7 @@
 /*
  * keyring.h - the keyring engine: session keyrings, per-session keyrings
  * and credential keys in the kernel keyring, over libkeyutils. No PAM
- * headers here. DESIGN.md §5 is the specification.
+ * headers here. docs/sessions.md describes what it guarantees.
  *
  * Conventions: functions return 0 (or a serial > 0) on success and -1 on
  * failure with a one-line reason in err that names the cause, and for

@@ -27,7 +27,7 @@ enum pol_class {
 	POL_CLASS_ESCALATE = 3,
 };
 
-/* How a grant's credential is obtained (DESIGN.md §5). */
+/* How a grant's credential is obtained (docs/helper.md). */
 enum pol_source {
 	POL_SOURCE_MINT = 1,
 	POL_SOURCE_EXEC = 2,
@@ -275,7 +275,7 @@ int pol_config_cache_get(struct pol_cache *cache, const char *main_path,
 
 /* ---- decision ------------------------------------------------------------- */
 
-/* What attestation of the calling process found (DESIGN.md §3, item 3). */
+/* What attestation of the calling process found (docs/configuration.md, runtime.*). */
 struct pol_runtime {
 	const char *unit; /* systemd unit, or NULL when unknown */
 	const char *exe;  /* executable path, or NULL when unknown */

@@ -1,7 +1,7 @@
 /*
  * keyring.c - the keyring engine (see include/keyring.h): the session
  * keyring of a PAM session, the per-session keyring "pam_agent:<sid>" and
- * the credential keys in it, over libkeyutils. DESIGN.md §5.
+ * the credential keys in it, over libkeyutils (docs/sessions.md).
  *
  * Kernel facts this file relies on (each one exercised by
  * tests/unit/test_keyring.c against the running kernel):

@@ -1,5 +1,5 @@
 /*
- * decision.c - the request-time decision of DESIGN.md §4: default deny,
+ * decision.c - the request-time decision (docs/configuration.md): default deny,
  * deny rules first, the most specific agent rule, service class against
  * max_class and the token's scope, user, rhost, time window, task and
  * runtime requirements, fresh tokens for escalation, and RFC 8693 act

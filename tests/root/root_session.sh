@@ -1,7 +1,7 @@
 #!/bin/sh
 # Root-only: credentials in the session keyring, end to end, with the real
 # agent-run, a real /etc/pam.d service and a real unprivileged test user
-# (DESIGN.md §5):
+# (docs/sessions.md):
 #  - scoping: CMD, running as the user inside the session, reads its keys
 #    but cannot change their timeout or permissions, link them elsewhere,
 #    unlink them from the session ring, update or revoke them; a process of

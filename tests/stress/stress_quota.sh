@@ -1,5 +1,5 @@
 #!/bin/sh
-# Key quota exhausted (docs/sessions.md, DESIGN.md §5: the session
+# Key quota exhausted (docs/sessions.md: the session
 # keyring, the per-session keyring and the keys are owned by the effective
 # uid of the module and helper, root in production, and charged to its
 # quota, never the user's):

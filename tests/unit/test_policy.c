@@ -1,6 +1,6 @@
 /*
  * test_policy.c - the decision engine (pam_agent/policy/decision.c): each
- * rule of DESIGN.md §4 with its allow and its deny side, act chains
+ * rule of docs/configuration.md with its allow and its deny side, act chains
  * (depth 0/1/2, an actor not allowed, widening attempts), escalation,
  * time windows with a fixed clock, grant filtering, explain; and the
  * scenario table tests/data/policy/scenarios.json run through pol_decide.
