@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -379,4 +380,55 @@ char *pa_dropin_dir(const char *conf, char *out, size_t outlen)
 		len -= 5;
 	snprintf(out, outlen, "%.*s.d", (int)len, conf);
 	return out;
+}
+
+int64_t pa_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int pa_proc_stat(pid_t pid, struct pa_proc_stat *out)
+{
+	char path[64], buf[4096], *p, *end;
+	ssize_t n;
+	int fd, field, e;
+	long ppid;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	e = errno;
+	close(fd);
+	if (n <= 0) {
+		errno = n == 0 ? ENOENT : e; /* ESRCH: it exited while we read */
+		return -1;
+	}
+	buf[n] = '\0';
+	/* pid (comm) state ppid ...: comm may hold spaces and parentheses */
+	p = strrchr(buf, ')');
+	if (p == NULL || p[1] != ' ' || p[2] == '\0' || p[3] != ' ')
+		goto bad;
+	out->state = p[2];
+	errno = 0;
+	ppid = strtol(p + 4, &end, 10);
+	if (errno != 0 || end == p + 4 || *end != ' ' || ppid < 0 || ppid > INT_MAX)
+		goto bad;
+	out->ppid = (pid_t)ppid;
+	for (field = 2; p != NULL && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL || p[1] < '0' || p[1] > '9')
+		goto bad;
+	errno = 0;
+	out->start = strtoull(p + 1, &end, 10);
+	if (errno != 0 || (*end != ' ' && *end != '\n' && *end != '\0'))
+		goto bad;
+	return 0;
+bad:
+	errno = EBADMSG;
+	return -1;
 }

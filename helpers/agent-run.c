@@ -543,52 +543,22 @@ static int catch_signals(void)
 	return 0;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- the session's processes ---- */
 
 /*
- * Reads /proc/PID/stat: the parent's pid and the start time (clock ticks
- * since boot), which with the pid names one process. Returns false when
- * there is no such process (or its stat cannot be read).
+ * The parent's pid and the start time (clock ticks since boot) of pid,
+ * which with the pid name one process. False when there is no such
+ * process (or its stat cannot be read).
  */
 static bool proc_stat(pid_t pid, pid_t *ppid, unsigned long long *start)
 {
-	char path[64], buf[1024], *p, *f;
-	int fd, i;
-	ssize_t len;
+	struct pa_proc_stat ps;
 
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (pa_proc_stat(pid, &ps) != 0)
 		return false;
-	len = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (len <= 0)
-		return false;
-	buf[len] = '\0';
-	/* pid (comm) state ppid ... starttime (field 22): comm may hold ")" */
-	p = strrchr(buf, ')');
-	if (p == NULL || p[1] != ' ' || p[2] == '\0' || p[3] != ' ')
-		return false;
-	*ppid = (pid_t)strtol(p + 4, NULL, 10);
-	/* fields 3 to 21 are 19 words from state on; field 22 follows */
-	f = p + 2;
-	for (i = 3; i < 22; i++) {
-		f = strchr(f, ' ');
-		if (f == NULL)
-			return false;
-		f++;
-	}
-	errno = 0;
-	*start = strtoull(f, &p, 10);
-	return errno == 0 && p != f;
+	*ppid = ps.ppid;
+	*start = ps.start;
+	return true;
 }
 
 /*
@@ -726,21 +696,21 @@ static void sleep_ms(long ms)
  */
 static bool end_processes(pid_t cmd, int *status, bool *cmd_done, int *master, int64_t grace_ms)
 {
-	int64_t deadline = now_ms() + grace_ms, give_up;
+	int64_t deadline = pa_mono_ms() + grace_ms, give_up;
 
 	if (reap(cmd, status, cmd_done))
 		return true;
 	if (!*cmd_done)
 		kill(-cmd, SIGTERM);
 	signal_descendants(SIGTERM);
-	while (now_ms() < deadline) {
+	while (pa_mono_ms() < deadline) {
 		drain_master(master);
 		if (reap(cmd, status, cmd_done))
 			return true;
 		sleep_ms(20);
 	}
-	give_up = now_ms() + 10000;
-	while (now_ms() < give_up) {
+	give_up = pa_mono_ms() + 10000;
+	while (pa_mono_ms() < give_up) {
 		if (!*cmd_done)
 			kill(-cmd, SIGKILL);
 		signal_descendants(SIGKILL);
@@ -948,7 +918,7 @@ static int session_limit(pam_handle_t *pamh, int64_t *limit_ms, long long *expir
 static bool supervise(pid_t pid, int *master, int64_t limit_ms, int *status, bool *max_reached,
 		      const char *sid)
 {
-	int64_t start = now_ms(), grace_end = -1;
+	int64_t start = pa_mono_ms(), grace_end = -1;
 	char in[4096];
 	size_t in_len = 0, in_off = 0;
 	/* the operator's keys: only from a terminal on stdin */
@@ -957,7 +927,7 @@ static bool supervise(pid_t pid, int *master, int64_t limit_ms, int *status, boo
 	for (;;) {
 		struct pollfd p[3];
 		nfds_t np = 0;
-		int64_t now = now_ms(), wait = -1;
+		int64_t now = pa_mono_ms(), wait = -1;
 		int i_sig = -1, i_in = -1, i_m = -1;
 
 		if (limit_ms >= 0) {
@@ -1014,7 +984,7 @@ static bool supervise(pid_t pid, int *master, int64_t limit_ms, int *status, boo
 						kill(pid, sig);
 					if ((sig == SIGTERM || sig == SIGINT || sig == SIGHUP) &&
 					    grace_end < 0)
-						grace_end = now_ms() + GRACE_SECONDS * 1000;
+						grace_end = pa_mono_ms() + GRACE_SECONDS * 1000;
 				}
 			}
 		}

@@ -29,15 +29,6 @@
 
 /* ---- the bounded exchange ------------------------------------------------------ */
 
-/* Milliseconds on the monotonic clock. */
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Moves fd to a descriptor >= 3 (close-on-exec). Returns it, or -1 (fd closed). */
 static int fd_high(int fd)
 {
@@ -194,7 +185,7 @@ static void reap(pid_t pid, int64_t deadline, struct hp_exchange *x)
 			continue;
 		if (r < 0)
 			break; /* ECHILD: someone else reaped it */
-		if (mono_ms() >= deadline) {
+		if (pa_mono_ms() >= deadline) {
 			x->timed_out = true;
 			kill_child(pid);
 			killed = true;
@@ -263,7 +254,7 @@ int hp_exchange_run(const char *const argv[], struct hp_exchange *x, char *err, 
 		if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1)
 			pipe_pending = true;
 	}
-	deadline = mono_ms() + x->timeout_ms;
+	deadline = pa_mono_ms() + x->timeout_ms;
 	pid = fork();
 	if (pid < 0) {
 		pa_err(err, errlen, "cannot fork: %s", strerror(errno));
@@ -297,7 +288,7 @@ int hp_exchange_run(const char *const argv[], struct hp_exchange *x, char *err, 
 	while (inp[1] >= 0 || outp[0] >= 0 || errp[0] >= 0) {
 		struct pollfd fds[3];
 		int nfds = 0, wi = -1, oi = -1, ei = -1, r;
-		int64_t left = deadline - mono_ms();
+		int64_t left = deadline - pa_mono_ms();
 		char buf[4096];
 
 		if (left <= 0) {

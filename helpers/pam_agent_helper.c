@@ -113,14 +113,6 @@ static int isolate(char *why, size_t whylen)
 	return 0;
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Reads all of stdin (at most max bytes) into a NUL-terminated heap buffer. */
 static char *read_stdin(size_t max, size_t *len, char *err, size_t errlen)
 {
@@ -370,7 +362,7 @@ struct budget {
 
 static void budget_init(struct budget *b, int64_t timeout_s)
 {
-	int64_t start = mono_ms();
+	int64_t start = pa_mono_ms();
 
 	b->acquire_end = start + timeout_s * 1000 / 2;
 	b->end = start + timeout_s * 1000 - 1000;
@@ -381,7 +373,7 @@ static void budget_init(struct budget *b, int64_t timeout_s)
 /* Milliseconds a broker may take now, until end (0 when none left). */
 static int broker_ms(int64_t end)
 {
-	int64_t left = end - mono_ms();
+	int64_t left = end - pa_mono_ms();
 
 	if (left <= 0)
 		return 0;

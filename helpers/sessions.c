@@ -367,61 +367,17 @@ static const char *owner_name(enum owner o)
 	return o == OWNER_ALIVE ? "alive" : o == OWNER_GONE ? "gone" : "unknown";
 }
 
-/*
- * Reads the state (field 3) and start time (field 22) of /proc/pid/stat.
- * Returns 0, or -1 with errno (ENOENT: no such process visible).
- */
-static int proc_stat(pid_t pid, char *state, unsigned long long *start)
-{
-	char path[64], buf[4096], *p, *end;
-	ssize_t n;
-	int fd, field, e;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	e = errno;
-	close(fd);
-	if (n <= 0) {
-		errno = n == 0 ? ENOENT : e; /* ESRCH: it exited while we read */
-		return -1;
-	}
-	buf[n] = '\0';
-	p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
-	if (p == NULL || p[1] != ' ' || p[2] == '\0') {
-		errno = EBADMSG;
-		return -1;
-	}
-	*state = p[2];
-	for (field = 2; p != NULL && field < 22; field++)
-		p = strchr(p + 1, ' ');
-	if (p == NULL) {
-		errno = EBADMSG;
-		return -1;
-	}
-	errno = 0;
-	*start = strtoull(p + 1, &end, 10);
-	if (errno != 0 || end == p + 1) {
-		errno = EBADMSG;
-		return -1;
-	}
-	return 0;
-}
-
 /* Whether the process that opened rec still runs; why says how we know. */
 static enum owner owner_state(const struct cli_record *rec, char *why, size_t len)
 {
 	pid_t pid = (pid_t)rec->pid;
-	unsigned long long start = 0;
-	char state = '?';
+	struct pa_proc_stat ps = { .state = '?' };
 
 	if (kill(pid, 0) != 0 && errno == ESRCH) {
 		snprintf(why, len, "process %ld is gone", (long)pid);
 		return OWNER_GONE;
 	}
-	if (proc_stat(pid, &state, &start) != 0) {
+	if (pa_proc_stat(pid, &ps) != 0) {
 		int e = errno;
 
 		if ((e == ENOENT || e == ESRCH) && kill(pid, 0) != 0 && errno == ESRCH) {
@@ -434,13 +390,13 @@ static enum owner owner_state(const struct cli_record *rec, char *why, size_t le
 			 (long)pid, (long)pid, strerror(e));
 		return OWNER_UNKNOWN;
 	}
-	if (rec->start_time > 0 && start != (unsigned long long)rec->start_time) {
+	if (rec->start_time > 0 && ps.start != (unsigned long long)rec->start_time) {
 		snprintf(why, len,
 			 "process %ld is gone (pid reused: start time %llu, recorded %lld)",
-			 (long)pid, start, (long long)rec->start_time);
+			 (long)pid, ps.start, (long long)rec->start_time);
 		return OWNER_GONE;
 	}
-	if (state == 'Z' || state == 'X') {
+	if (ps.state == 'Z' || ps.state == 'X') {
 		snprintf(why, len, "process %ld is dead (a zombie)", (long)pid);
 		return OWNER_GONE;
 	}

@@ -118,4 +118,22 @@ char *pa_dropin_dir(const char *conf, char *out, size_t outlen);
 /* Parses a yes/no/true/false/on/off/1/0 boolean. Returns 0 or -1. */
 int pa_parse_bool(const char *text, bool *value);
 
+/* Milliseconds on the monotonic clock. */
+int64_t pa_mono_ms(void);
+
+/* What /proc/PID/stat says of a process; with its pid, start names it. */
+struct pa_proc_stat {
+	char state;		  /* field 3: R, S, Z, ... */
+	pid_t ppid;		  /* field 4 */
+	unsigned long long start; /* field 22: start time, clock ticks since boot */
+};
+
+/*
+ * Reads /proc/PID/stat (the one parser of it: the session record's writer,
+ * the reaper, the hand-off and agent-run must agree on the start time).
+ * Returns 0, or -1 with errno: ENOENT or ESRCH when no such process is
+ * visible, EBADMSG when the line cannot be parsed.
+ */
+int pa_proc_stat(pid_t pid, struct pa_proc_stat *out);
+
 #endif /* PA_UTIL_H */

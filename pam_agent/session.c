@@ -26,27 +26,12 @@
 #include "module.h"
 #include "pa_json.h"
 
-/* Start time of this process in clock ticks since boot (/proc/self/stat). */
+/* Start time of this process in clock ticks since boot, or 0. */
 static unsigned long long self_start_time(void)
 {
-	char buf[1024], *p;
-	unsigned long long start = 0;
-	FILE *f = fopen("/proc/self/stat", "re");
-	int field;
+	struct pa_proc_stat ps;
 
-	if (f == NULL)
-		return 0;
-	if (fgets(buf, sizeof(buf), f) == NULL) {
-		fclose(f);
-		return 0;
-	}
-	fclose(f);
-	p = strrchr(buf, ')'); /* the command name may hold spaces */
-	for (field = 2; p != NULL && field < 22; field++)
-		p = strchr(p + 1, ' ');
-	if (p != NULL)
-		start = strtoull(p + 1, NULL, 10);
-	return start;
+	return pa_proc_stat(getpid(), &ps) == 0 ? ps.start : 0;
 }
 
 /* Makes dir (0700 when created) and checks it is ours and private enough. */

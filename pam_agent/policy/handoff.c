@@ -102,32 +102,11 @@ static void record_name(const char *handle, char *out)
 
 int64_t ho_start_time(pid_t pid)
 {
-	char path[64], buf[1024], *p, *end;
-	unsigned long long start;
-	FILE *f;
-	int nfield;
+	struct pa_proc_stat ps;
 
-	if (pid <= 0)
+	if (pid <= 0 || pa_proc_stat(pid, &ps) != 0 || ps.start > INT64_MAX)
 		return -1;
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	f = fopen(path, "re");
-	if (f == NULL)
-		return -1;
-	if (fgets(buf, sizeof(buf), f) == NULL) {
-		fclose(f);
-		return -1;
-	}
-	fclose(f);
-	p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
-	for (nfield = 2; p != NULL && nfield < 22; nfield++)
-		p = strchr(p + 1, ' ');
-	if (p == NULL || p[1] < '0' || p[1] > '9')
-		return -1;
-	errno = 0;
-	start = strtoull(p + 1, &end, 10);
-	if (errno != 0 || (*end != ' ' && *end != '\n' && *end != '\0') || start > INT64_MAX)
-		return -1;
-	return (int64_t)start;
+	return (int64_t)ps.start;
 }
 
 /* The marker's name for the taker pid/start and the record name into out (128 bytes). */

@@ -3,16 +3,20 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -230,6 +234,57 @@ static int teardown(void **state)
 	return rmdir(dir);
 }
 
+/*
+ * pa_proc_stat: this process, a child whose name holds ") (" and spaces
+ * (the command name is not a delimiter), a zombie, a pid that is free.
+ */
+static void test_proc_stat(void **state)
+{
+	struct pa_proc_stat me, again, child;
+	int fds[2], status;
+	char c;
+	pid_t pid;
+	int64_t t0;
+
+	(void)state;
+	assert_int_equal(pa_proc_stat(getpid(), &me), 0);
+	assert_int_equal(me.state, 'R');
+	assert_int_equal(me.ppid, getppid());
+	assert_true(me.start > 0);
+	assert_int_equal(pa_proc_stat(getpid(), &again), 0);
+	assert_true(again.start == me.start);
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_NAME, "a) b (9 Z 1", 0, 0, 0);
+		close(fds[0]);
+		if (write(fds[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], &c, 1), 1);
+	assert_int_equal(pa_proc_stat(pid, &child), 0);
+	assert_int_equal(child.ppid, getpid());
+	assert_true(child.start >= me.start);
+	assert_true(child.state == 'S' || child.state == 'R');
+	kill(pid, SIGKILL);
+	/* a zombie until reaped: still there, state Z, same start */
+	t0 = pa_mono_ms();
+	while (pa_proc_stat(pid, &again) == 0 && again.state != 'Z' && pa_mono_ms() - t0 < 5000)
+		usleep(1000);
+	assert_int_equal(again.state, 'Z');
+	assert_true(again.start == child.start);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	close(fds[0]);
+	errno = 0;
+	assert_int_equal(pa_proc_stat(pid, &again), -1);
+	assert_true(errno == ENOENT || errno == ESRCH);
+	assert_true(pa_mono_ms() >= t0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -240,6 +295,7 @@ int main(void)
 		cmocka_unit_test(test_open_safely),
 		cmocka_unit_test(test_overwrite),
 		cmocka_unit_test(test_scrub_small_thread_stack),
+		cmocka_unit_test(test_proc_stat),
 	};
 
 	return cmocka_run_group_tests_name("common", tests, setup, teardown);
