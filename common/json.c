@@ -1,5 +1,5 @@
 /*
- * json.c - jansson calls that fail when memory ran out (include/pa_json.h).
+ * json.c - jansson calls that fail when memory ran out (common/pa_json.h).
  *
  * jansson's allocator is wrapped, once per process, by one that notes a
  * failed allocation in a thread-local flag and otherwise calls the

@@ -1,5 +1,5 @@
 /*
- * util.c - helpers shared by every component (see include/util.h).
+ * util.c - helpers shared by every component (see common/util.h).
  */
 #include "config.h"
 

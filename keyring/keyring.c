@@ -1,5 +1,5 @@
 /*
- * keyring.c - the keyring engine (see include/keyring.h): the session
+ * keyring.c - the keyring engine (see keyring/keyring.h): the session
  * keyring of a PAM session, the per-session keyring "pam_agent:<sid>" and
  * the credential keys in it, over libkeyutils (docs/sessions.md).
  *

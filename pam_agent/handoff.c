@@ -12,7 +12,7 @@
  * handle from the PAM environment (it never reaches the session) and, when
  * the handle of this process has no identity, takes the record, checks
  * what it is bound to and restores identity and decision. The record
- * engine is pam_agent/policy/handoff.c (include/handoff.h).
+ * engine is session/handoff.c (session/handoff.h).
  */
 #include "config.h"
 
@@ -29,7 +29,7 @@
 #include "handoff.h"
 #include "module.h"
 
-/* state_dir's default (pam_agent/policy/config.c) */
+/* state_dir's default (policy/config.c) */
 #define HO_DEFAULT_STATE_DIR "/run/pam_agent"
 
 static bool same_str(const char *a, const char *b)

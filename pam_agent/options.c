@@ -1,5 +1,5 @@
 /*
- * options.c - the module options table (see include/module.h).
+ * options.c - the module options table (see pam_agent/module.h).
  */
 #include "config.h"
 

@@ -1,6 +1,6 @@
 /*
  * fuzz_b64url.c - libFuzzer target for the strict base64url codec
- * (pam_agent/identity/b64url.c). Properties checked on every input:
+ * (identity/b64url.c). Properties checked on every input:
  *
  *   1. decode(encode(x)) == x for any bytes x;
  *   2. an accepted input is canonical: encode(decode(s)) == s, so no byte

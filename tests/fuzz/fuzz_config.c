@@ -1,6 +1,6 @@
 /*
  * fuzz_config.c - libFuzzer target for the configuration: the libinih-based
- * parser and validator of pam_agent/policy/config.c (and index.c,
+ * parser and validator of policy/config.c (and index.c,
  * errors.c), reached two ways:
  *
  *   text     every input through pol_config_parse_text;

@@ -1,6 +1,6 @@
 /*
  * fuzz_helper_reply.c - libFuzzer target for the helper protocol, both
- * sides (helpers/hp_client.c, helpers/grants.c, helpers/pam_agent_helper.c
+ * sides (session/hp_client.c, session/grants.c, helper/pam_agent_helper.c
  * through tests/fuzz/helper_request.c). Every input is:
  *
  *   1. parsed as JSON the way hp_run parses a reply (duplicate names

@@ -1,6 +1,6 @@
 /*
  * fuzz_session.c - libFuzzer target for the session records of
- * STATE_DIR/sessions/<sid> (helpers/session_record.c: cli_record_parse,
+ * STATE_DIR/sessions/<sid> (session/record.c: cli_record_parse,
  * what `pam-agent sessions` and `pam-agent reap` run on the bytes of a
  * record after opening and checking the file). Every input is parsed as
  * the record of the file FUZZ_SID and, when its "sid" is a name a record

@@ -2,7 +2,7 @@
  * helper_request.c - makes the request handling of pam_agent_helper
  * callable from tests: fuzz_helper_reply and tests/mem/test_allocfail. The
  * helper program parses its request in static functions of
- * helpers/pam_agent_helper.c (check_members, parse_common, parse_grant,
+ * helper/pam_agent_helper.c (check_members, parse_common, parse_grant,
  * do_open, do_close) and exposes no parse function, so this file compiles
  * the program's source as it is, with its main renamed, and adds one entry
  * point. What the handlers do after parsing (grant sources, keyring calls)
@@ -11,7 +11,7 @@
  */
 int pa_helper_program_main(int argc, char **argv);
 #define main pa_helper_program_main
-#include "../../helpers/pam_agent_helper.c"
+#include "../../helper/pam_agent_helper.c"
 #undef main
 
 json_t *pa_test_helper_request(const json_t *req);

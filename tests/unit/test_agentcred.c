@@ -1,5 +1,5 @@
 /*
- * test_agentcred.c - libagentcred (keyring/agent_cred.c, linked as the
+ * test_agentcred.c - libagentcred (agentcred/agent_cred.c, linked as the
  * built shared library) reading keys that the keyring engine placed in the
  * real kernel keyring, and the scoping of those keys between processes.
  *

@@ -1,5 +1,5 @@
 /*
- * test_audit.c - the audit engine (pam_agent/audit/): one well-formed
+ * test_audit.c - the audit engine (audit/): one well-formed
  * JSON object per line with the documented fields in the documented
  * order, strings capped and sanitized, the file created 0600 and only
  * ever appended to, refusals reported to the caller, and no token in the

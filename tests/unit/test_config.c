@@ -1,5 +1,5 @@
 /*
- * test_config.c - the configuration parser (pam_agent/policy/config.c),
+ * test_config.c - the configuration parser (policy/config.c),
  * the re-read cache (cache.c) and the verifier fill (verifier.c): every
  * refusal with its exact "FILE:LINE: message", drop-in order, the libinih
  * behaviours we rely on or refuse, and re-reading on change.

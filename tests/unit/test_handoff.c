@@ -1,6 +1,6 @@
 /*
  * test_handoff.c - unit tests of the identity hand-off record
- * (pam_agent/policy/handoff.c, include/handoff.h, docs/handoff.md):
+ * (session/handoff.c, session/handoff.h, docs/handoff.md):
  * a round trip keeps every claim the later phases use (act chain, nulls,
  * an OIDC identity), the file is named by a digest and never holds the
  * handle, taking is single use (tombstone), unknown and malformed handles

@@ -1,5 +1,5 @@
 /*
- * test_policy.c - the decision engine (pam_agent/policy/decision.c): each
+ * test_policy.c - the decision engine (policy/decision.c): each
  * rule of docs/configuration.md with its allow and its deny side, act chains
  * (depth 0/1/2, an actor not allowed, widening attempts), escalation,
  * time windows with a fixed clock, grant filtering, explain; and the

@@ -1,5 +1,5 @@
 /*
- * test_replay.c - unit tests of the replay cache (pam_agent/identity/replay.c).
+ * test_replay.c - unit tests of the replay cache (identity/replay.c).
  *
  * Every test works in its own mkdtemp() directory, removed afterwards. The
  * cache directory is a not-yet-existing subdirectory, so its creation is

@@ -1,5 +1,5 @@
 /*
- * test_sign.c - unit tests of JWS signing (pam_agent/identity/sign.c).
+ * test_sign.c - unit tests of JWS signing (identity/sign.c).
  *
  * Signatures are checked twice: with plain OpenSSL EVP_DigestVerify on a
  * public key the test builds itself from the published JWK (so a bug in

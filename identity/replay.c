@@ -1,6 +1,6 @@
 /*
  * replay.c - the host-wide replay cache for single-use tokens
- * (id_replay_check_agent, see include/identity.h and docs/replay-cache.md).
+ * (id_replay_check_agent, see identity/identity.h and docs/replay-cache.md).
  *
  * One file, DIR/replay.db, shared by every process that loads the module
  * (sshd, sudo, su, agent-run, ...). Every check-and-insert runs under an

@@ -242,7 +242,7 @@ int hp_close(const char *helper_path, int timeout_s, const char *sid, int32_t ri
 	     const char *agent, const struct hp_keys *keys, struct hp_close_results *out,
 	     char *err, size_t errlen);
 
-/* ---- helper program internals (helpers/grants.c) ----------------------------- */
+/* ---- helper program internals (session/grants.c) ----------------------------- */
 
 /* The context of an open request that every grant source sees. */
 struct hp_grant_ctx {

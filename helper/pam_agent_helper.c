@@ -3,7 +3,7 @@
  * them in the kernel keyring (open), or revokes them and tells the brokers
  * (close). Spawned by pam_agent.so only, like unix_chkpwd: it refuses a
  * terminal on stdin, ignores its environment and arguments, reads one JSON
- * request from stdin and writes one JSON reply to stdout. include/helper.h
+ * request from stdin and writes one JSON reply to stdout. session/helper.h
  * and docs/helper.md describe the protocol.
  *
  * Open is all or nothing: when one grant fails, every key this request

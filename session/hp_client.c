@@ -1,5 +1,5 @@
 /*
- * hp_client.c - the module's side of pam_agent_helper (include/helper.h):
+ * hp_client.c - the module's side of pam_agent_helper (session/helper.h):
  * the bounded child exchange (shared with the helper, which runs its
  * brokers the same way), hp_run, and the request builders and reply
  * parsers. No PAM headers: the module calls these from its session code.

@@ -38,7 +38,7 @@ int cli_parse_epoch(const char *text, int64_t *out);
 /*
  * A session record, STATE_DIR/sessions/<sid>: written by the module
  * (pam_agent/session.c), read by `pam-agent sessions` and `reap`
- * (helpers/session_record.c has the format; docs/sessions.md).
+ * (session/record.c has the format; docs/sessions.md).
  */
 struct cli_record {
 	char name[KR_SID_MAX + 1]; /* the file name it was read from */

@@ -2,7 +2,7 @@
  * session_record.c - the contents of a session record,
  * STATE_DIR/sessions/<sid>: what the module writes when a session opens
  * (pam_agent/session.c) and `pam-agent sessions` / `reap` read back
- * (helpers/sessions.c, which opens and checks the file and hands its bytes
+ * (cli/sessions.c, which opens and checks the file and hands its bytes
  * here). No file access, so tests/fuzz/fuzz_session.c feeds it directly.
  * docs/sessions.md.
  *

@@ -1,5 +1,5 @@
 /*
- * agent_cred.c - libagentcred (see include/agent_cred.h): reads the
+ * agent_cred.c - libagentcred (see agentcred/agent_cred.h): reads the
  * credentials pam_agent placed in the kernel keyring of the caller's PAM
  * session.
  *
