@@ -35,31 +35,6 @@ char *cli_read_token(const char *path, int *code);
 /* Parses --now EPOCH; returns 0 or -1. */
 int cli_parse_epoch(const char *text, int64_t *out);
 
-/*
- * A session record, STATE_DIR/sessions/<sid>: written by the module
- * (pam_agent/session.c), read by `pam-agent sessions` and `reap`
- * (session/record.c has the format; docs/sessions.md).
- */
-struct cli_record {
-	char name[KR_SID_MAX + 1]; /* the file name it was read from */
-	json_t *root;
-	const char *sid, *agent, *user, *task; /* point into root; task may be NULL */
-	int64_t uid, pid, start_time, opened, expires;
-	int32_t ring; /* 0: none */
-	struct hp_keys keys;
-};
-
-/*
- * Parses the len bytes of the record read from the file name (need not be
- * NUL-terminated) into *rec. Returns 0 (free it with cli_record_clear), or
- * -1 with a one-line reason in err and *rec empty but for its name.
- */
-int cli_record_parse(const char *buf, size_t len, const char *name, struct cli_record *rec,
-		     char *err, size_t errlen);
-
-/* Frees what rec owns; rec is empty afterwards. */
-void cli_record_clear(struct cli_record *rec);
-
 int cmd_check(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_reap(int argc, char **argv);

@@ -289,7 +289,7 @@ static void free_names(char **names, size_t n)
  * Reads and checks the record name of the sessions directory into *rec.
  * Returns 0, or -1 with err (the record is then left alone).
  */
-static int record_read(int dirfd, const char *name, struct cli_record *rec, char *err,
+static int record_read(int dirfd, const char *name, struct hp_record *rec, char *err,
 		       size_t errlen)
 {
 	struct stat st;
@@ -349,7 +349,7 @@ static int record_read(int dirfd, const char *name, struct cli_record *rec, char
 		pa_err(err, errlen, "changed while being read");
 		goto out;
 	}
-	if (cli_record_parse(buf, len, name, rec, err, errlen) != 0)
+	if (hp_record_parse(buf, len, name, rec, err, errlen) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -368,7 +368,7 @@ static const char *owner_name(enum owner o)
 }
 
 /* Whether the process that opened rec still runs; why says how we know. */
-static enum owner owner_state(const struct cli_record *rec, char *why, size_t len)
+static enum owner owner_state(const struct hp_record *rec, char *why, size_t len)
 {
 	pid_t pid = (pid_t)rec->pid;
 	struct pa_proc_stat ps = { .state = '?' };
@@ -465,7 +465,7 @@ static enum kstate key_state(int32_t serial, const char *type, const char *desc)
 	return s;
 }
 
-static enum kstate ring_state(const struct cli_record *rec)
+static enum kstate ring_state(const struct hp_record *rec)
 {
 	char desc[KR_SID_MAX + 16];
 
@@ -512,7 +512,7 @@ static void problem(struct run *r, json_t *problems, const char *name, const cha
 
 /* ---- pam-agent sessions ------------------------------------------------------------------ */
 
-static json_t *session_json(const struct cli_record *rec, enum owner o, const char *why)
+static json_t *session_json(const struct hp_record *rec, enum owner o, const char *why)
 {
 	json_t *keys = json_array(), *obj;
 	size_t i;
@@ -535,7 +535,7 @@ static json_t *session_json(const struct cli_record *rec, enum owner o, const ch
 	return obj;
 }
 
-static void session_text(const struct cli_record *rec, enum owner o, const char *why)
+static void session_text(const struct hp_record *rec, enum owner o, const char *why)
 {
 	char a[PA_ESCAPE_MAX], u[PA_ESCAPE_MAX], t[PA_ESCAPE_MAX], g[PA_ESCAPE_MAX];
 	char t1[32], t2[32];
@@ -625,7 +625,7 @@ int cmd_sessions(int argc, char **argv)
 		}
 	}
 	for (i = 0; i < n; i++) {
-		struct cli_record rec;
+		struct hp_record rec;
 		enum owner o;
 
 		if (record_read(r.dirfd, names[i], &rec, err, sizeof(err)) != 0) {
@@ -641,7 +641,7 @@ int cmd_sessions(int argc, char **argv)
 				printf("\n");
 			session_text(&rec, o, why);
 		}
-		cli_record_clear(&rec);
+		hp_record_clear(&rec);
 	}
 	if (r.json) {
 		char *text;
@@ -680,7 +680,7 @@ out:
 /* ---- pam-agent reap ------------------------------------------------------------------------ */
 
 /* Audits one event about a reaped session (reap goes on when the audit fails). */
-static void audit(const struct run *r, const struct cli_record *rec, enum aud_kind kind, bool ok,
+static void audit(const struct run *r, const struct hp_record *rec, enum aud_kind kind, bool ok,
 		  const char *reason)
 {
 	struct aud_sink sink = {.file = r->cfg->global.audit_log};
@@ -730,7 +730,7 @@ static void audit_unreadable(const struct run *r, const char *name, const char *
 }
 
 /* Replaces the record by one listing only keys (what is still to do), atomically. */
-static int record_rewrite(int dirfd, const struct cli_record *rec, const struct hp_keys *keys,
+static int record_rewrite(int dirfd, const struct hp_record *rec, const struct hp_keys *keys,
 			  char *err, size_t errlen)
 {
 	char tmp[KR_SID_MAX + 16], *text = NULL;
@@ -798,7 +798,7 @@ static void note(char *buf, size_t len, const char *fmt, ...)
  * reused directly; removes the record when everything worked, else keeps
  * in it what is still to do. Returns 0 or -1 (reported).
  */
-static int reap_one(struct run *r, const struct cli_record *rec, const char *why)
+static int reap_one(struct run *r, const struct hp_record *rec, const char *why)
 {
 	const struct pol_global *g = &r->cfg->global;
 	struct hp_keys pass = {0}, todo = {0};
@@ -1020,7 +1020,7 @@ int cmd_reap(int argc, char **argv)
 	if (list_records(&r, &names, &n) != 0)
 		goto out;
 	for (i = 0; i < n; i++) {
-		struct cli_record rec;
+		struct hp_record rec;
 		enum owner o;
 
 		if (record_read(r.dirfd, names[i], &rec, err, sizeof(err)) != 0) {
@@ -1055,7 +1055,7 @@ int cmd_reap(int argc, char **argv)
 			else if (reap_one(&r, &rec, why) == 0)
 				reaped++;
 		}
-		cli_record_clear(&rec);
+		hp_record_clear(&rec);
 	}
 	if (n == 0)
 		printf("nothing to reap: no sessions in %s\n", r.sessions_dir);

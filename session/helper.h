@@ -58,6 +58,7 @@
 #include <jansson.h>
 
 #include "identity.h"
+#include "keyring.h"
 #include "policy.h"
 
 /* Largest request the helper reads, and largest reply the module reads. */
@@ -345,5 +346,30 @@ int hp_parse_expiry(const json_t *v, int64_t *out);
  * Returns 0 or -1 with err.
  */
 int hp_write_jwks(const char *path, const struct id_signer *s, char *err, size_t errlen);
+
+/*
+ * A session record, STATE_DIR/sessions/<sid>: written by the module
+ * (pam_agent/session.c), read by `pam-agent sessions` and `reap`
+ * (session/record.c has the format; docs/sessions.md).
+ */
+struct hp_record {
+	char name[KR_SID_MAX + 1]; /* the file name it was read from */
+	json_t *root;
+	const char *sid, *agent, *user, *task; /* point into root; task may be NULL */
+	int64_t uid, pid, start_time, opened, expires;
+	int32_t ring; /* 0: none */
+	struct hp_keys keys;
+};
+
+/*
+ * Parses the len bytes of the record read from the file name (need not be
+ * NUL-terminated) into *rec. Returns 0 (free it with hp_record_clear), or
+ * -1 with a one-line reason in err and *rec empty but for its name.
+ */
+int hp_record_parse(const char *buf, size_t len, const char *name, struct hp_record *rec,
+		     char *err, size_t errlen);
+
+/* Frees what rec owns; rec is empty afterwards. */
+void hp_record_clear(struct hp_record *rec);
 
 #endif /* PA_HELPER_H */

@@ -22,12 +22,11 @@
 
 #include <jansson.h>
 
-#include "cli.h"
 #include "helper.h"
 #include "pa_json.h"
 #include "util.h"
 
-void cli_record_clear(struct cli_record *rec)
+void hp_record_clear(struct hp_record *rec)
 {
 	hp_keys_clear(&rec->keys);
 	json_decref(rec->root);
@@ -54,7 +53,7 @@ static const char *get_str(const json_t *o, const char *name)
 		   : NULL;
 }
 
-int cli_record_parse(const char *buf, size_t len, const char *name, struct cli_record *rec,
+int hp_record_parse(const char *buf, size_t len, const char *name, struct hp_record *rec,
 		     char *err, size_t errlen)
 {
 	json_error_t jerr;

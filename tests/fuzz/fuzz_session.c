@@ -1,6 +1,6 @@
 /*
  * fuzz_session.c - libFuzzer target for the session records of
- * STATE_DIR/sessions/<sid> (session/record.c: cli_record_parse,
+ * STATE_DIR/sessions/<sid> (session/record.c: hp_record_parse,
  * what `pam-agent sessions` and `pam-agent reap` run on the bytes of a
  * record after opening and checking the file). Every input is parsed as
  * the record of the file FUZZ_SID and, when its "sid" is a name a record
@@ -75,7 +75,7 @@ static void same_key(const struct hp_key *x, const struct hp_key *y)
 }
 
 /* Everything but the keys. */
-static void same_fields(const struct cli_record *a, const struct cli_record *b)
+static void same_fields(const struct hp_record *a, const struct hp_record *b)
 {
 	if (strcmp(a->name, b->name) != 0 || strcmp(a->sid, b->sid) != 0 ||
 	    strcmp(a->agent, b->agent) != 0 || strcmp(a->user, b->user) != 0 ||
@@ -85,7 +85,7 @@ static void same_fields(const struct cli_record *a, const struct cli_record *b)
 		die("re-read record", "a field differs");
 }
 
-static void check_refused(const struct cli_record *rec, const char *name, const char *err)
+static void check_refused(const struct hp_record *rec, const char *name, const char *err)
 {
 	if (err[0] == '\0' || strchr(err, '\n') != NULL)
 		die("refusal", err[0] == '\0' ? "no reason" : "reason of more than one line");
@@ -96,7 +96,7 @@ static void check_refused(const struct cli_record *rec, const char *name, const 
 		die("refusal", "the record lost its name");
 }
 
-static void check_accepted(const struct cli_record *rec, const char *name)
+static void check_accepted(const struct hp_record *rec, const char *name)
 {
 	size_t i;
 
@@ -122,13 +122,13 @@ static void check_accepted(const struct cli_record *rec, const char *name)
 }
 
 /* text must be read back as the record of name; returns it (caller clears). */
-static void reread(const char *text, const char *name, struct cli_record *back)
+static void reread(const char *text, const char *name, struct hp_record *back)
 {
 	char err[512] = "";
 
 	if (text == NULL)
 		die("json_dumps", "NULL");
-	if (cli_record_parse(text, strlen(text), name, back, err, sizeof(err)) != 0) {
+	if (hp_record_parse(text, strlen(text), name, back, err, sizeof(err)) != 0) {
 		fprintf(stderr, "fuzz_session: record: %s\n", text);
 		die("a record written back is refused", err);
 	}
@@ -136,9 +136,9 @@ static void reread(const char *text, const char *name, struct cli_record *back)
 }
 
 /* As pam_agent/session.c writes a record (write_state). */
-static void write_as_module(const struct cli_record *rec)
+static void write_as_module(const struct hp_record *rec)
 {
-	struct cli_record back;
+	struct hp_record back;
 	json_t *doc;
 	char *text;
 	size_t i;
@@ -158,15 +158,15 @@ static void write_as_module(const struct cli_record *rec)
 		die("re-read record", "key count differs");
 	for (i = 0; i < rec->keys.n; i++)
 		same_key(&rec->keys.v[i], &back.keys.v[i]);
-	cli_record_clear(&back);
+	hp_record_clear(&back);
 	free(text);
 	json_decref(doc);
 }
 
 /* As reap keeps what is left (record_rewrite): the keys of odd index, or none. */
-static void rewrite_as_reap(const struct cli_record *rec)
+static void rewrite_as_reap(const struct hp_record *rec)
 {
-	struct cli_record back;
+	struct hp_record back;
 	struct hp_keys left = { 0 };
 	json_t *copy, *arr;
 	char *text;
@@ -190,7 +190,7 @@ static void rewrite_as_reap(const struct cli_record *rec)
 		die("re-read rewritten record", "key count differs");
 	for (i = 0; i < left.n; i++)
 		same_key(&left.v[i], &back.keys.v[i]);
-	cli_record_clear(&back);
+	hp_record_clear(&back);
 	free(text);
 	json_decref(copy);
 	json_decref(arr);
@@ -199,19 +199,19 @@ static void rewrite_as_reap(const struct cli_record *rec)
 
 static void one(const uint8_t *data, size_t size, const char *name)
 {
-	struct cli_record rec;
+	struct hp_record rec;
 	char err[512] = "";
 
-	if (cli_record_parse((const char *)data, size, name, &rec, err, sizeof(err)) != 0) {
+	if (hp_record_parse((const char *)data, size, name, &rec, err, sizeof(err)) != 0) {
 		check_refused(&rec, name, err);
 		return;
 	}
 	check_accepted(&rec, name);
 	write_as_module(&rec);
 	rewrite_as_reap(&rec);
-	cli_record_clear(&rec);
+	hp_record_clear(&rec);
 	if (rec.root != NULL || rec.keys.v != NULL || rec.sid != NULL)
-		die("cli_record_clear", "something left");
+		die("hp_record_clear", "something left");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,0 +1,62 @@
+#!/bin/sh
+# layout.sh - the folder rules of docs/architecture.md ("The folders, and
+# which may use which"), read from the table between its layout markers:
+# every #include "X.h" of a file in a folder must name a header of that
+# folder or of a folder in its "may use" column, and <security/...> (PAM)
+# headers only where that column says PAM. Prints one line per violation.
+set -u
+top=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
+doc=$top/docs/architecture.md
+[ -r "$doc" ] || { echo "FAIL: $doc not found"; exit 1; }
+rules=$(sed -n '/<!-- layout:begin -->/,/<!-- layout:end -->/p' "$doc" |
+	grep '^| `[a-z_]*/` |' |
+	awk -F'|' '{ f = $2; u = $5; gsub(/[` \/]/, "", f); gsub(/`/, "", u); print f ":" u }')
+[ -n "$rules" ] || { echo "FAIL: no layout table between the markers of $doc"; exit 1; }
+
+nl='
+'
+# the folder that owns header name $1 (empty when it is no header of ours)
+owner() {
+	IFS=$nl
+	for r in $rules; do
+		d=${r%%:*}
+		[ -f "$top/$d/$1" ] && { echo "$d"; unset IFS; return; }
+	done
+	unset IFS
+}
+
+bad=0 files=0
+IFS=$nl
+for r in $rules; do
+	unset IFS
+	d=${r%%:*} uses=" ${r#*:} "
+	for f in "$top/$d"/*.c "$top/$d"/*.h; do
+		[ -f "$f" ] || continue
+		files=$((files + 1))
+		rel=${f#"$top"/}
+		# shellcheck disable=SC2013
+		for h in $(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$f"); do
+			case $h in config.h) continue ;; esac
+			o=$(owner "$h")
+			if [ -z "$o" ]; then
+				echo "FAIL: $rel includes \"$h\", which is no header of a folder in the table"
+				bad=$((bad + 1))
+			elif [ "$o" != "$d" ] && ! printf '%s' "$uses" | grep -q " $o "; then
+				echo "FAIL: $rel includes \"$h\" of $o/, which $d/ may not use (docs/architecture.md)"
+				bad=$((bad + 1))
+			fi
+		done
+		if grep -q '^[[:space:]]*#[[:space:]]*include[[:space:]]*<security/' "$f" &&
+			! printf '%s' "$uses" | grep -q " PAM "; then
+			echo "FAIL: $rel includes a PAM header; $d/ knows nothing of PAM (docs/architecture.md)"
+			bad=$((bad + 1))
+		fi
+	done
+done
+[ "$files" -gt 0 ] || { echo "FAIL: no source file found under $top"; exit 1; }
+if [ "$bad" -eq 0 ]; then
+	echo "PASS: $files files in $(echo "$rules" | wc -l) folders include only what docs/architecture.md allows"
+	exit 0
+fi
+echo "$bad violation(s)"
+exit 1
