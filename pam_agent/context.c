@@ -43,29 +43,10 @@ static void context_destroy(pam_handle_t *pamh, void *data, int error_status)
 
 	if (ctx == NULL || ctx->magic != CONTEXT_MAGIC)
 		return;
-	/* pam_end without close_session: the credentials must not outlive
-	 * the handle. A forked child (PAM_DATA_SILENT) leaves them alone. */
-	if (ctx->session.open && !silent) {
-		/* audited like a close: the audit sink of the configuration
-		 * the session was opened with (config=), as it is now */
-		struct pa_call call;
-		struct pol_config *cfg = NULL;
-
-		memset(&call, 0, sizeof(call));
-		call.pamh = pamh;
-		call.phase = "session";
-		call.args.config = ctx->session.config[0] != '\0' ? ctx->session.config : NULL;
-		if (pa_config_load(&call, &cfg) != 0)
-			cfg = NULL;
-		pa_session_close(&call, cfg, ctx,
-				 "pam_end without close_session: revoked when the PAM handle ended");
-		pol_config_unref(cfg);
-	}
 	/* an untaken hand-off record this process wrote (never a forked
 	 * child's: sshd's authentication child never calls pam_end at all) */
 	pa_handoff_forget(NULL, ctx, silent);
 	free(ctx->handoff_dir);
-	hp_keys_clear(&ctx->session.keys);
 	ctx->magic = 0;
 	id_identity_free(ctx->identity);
 	pol_decision_clear(&ctx->decision);

@@ -22,6 +22,7 @@
 
 /* Name under which the per-handle state is stored with pam_set_data. */
 #define PA_DATA_CONTEXT "pam_agent_context"
+#define PA_DATA_SESSION "pam_agent_session"
 
 /* Module options from one line of a PAM service file. Owns its strings. */
 struct pa_args {
@@ -86,7 +87,17 @@ int pa_call_begin(struct pa_call *call, pam_handle_t *pamh, const char *phase,
 void pa_call_end(struct pa_call *call);
 
 /* An open pam_agent session (open_session .. close_session). */
+struct pa_context;
+
+/*
+ * The session phase's own per-handle state (pam_agent/session.c): its own
+ * pam_set_data entry, made at the first open, whose destructor revokes a
+ * session still open at pam_end. The context (older, so destroyed after
+ * it: Linux-PAM destroys entries newest first) only points to it.
+ */
 struct pa_session {
+	unsigned int magic;
+	struct pa_context *ctx; /* the handle's context, which points back here */
 	bool open;
 	char sid[33];	      /* 16 random bytes, hex */
 	int32_t ring;	      /* the per-session keyring, 0 when none */
@@ -106,7 +117,7 @@ struct pa_context {
 	struct id_identity *identity; /* set by a successful auth phase */
 	bool have_decision;	      /* set by an allowing account phase */
 	struct pol_decision decision;
-	struct pa_session session;
+	struct pa_session *session; /* NULL before the first open (session.c owns it) */
 	/* the hand-off record this handle wrote (docs/handoff.md): its
 	 * handle, where, and by which process */
 	char handoff[33];
@@ -198,15 +209,5 @@ void pa_handoff_forget(pam_handle_t *pamh, struct pa_context *ctx, bool silent);
 /* Removes PAM_AGENT_HANDOFF from the PAM environment, whatever it holds
  * (setcred and open_session when their options are refused). */
 void pa_handoff_drop(pam_handle_t *pamh);
-
-/*
- * Revokes the session's keys (kernel and brokers, through the helper; the
- * kernel alone when the helper fails), removes its record, audits and logs
- * when call is not NULL (the pam_set_data destructor makes one from the
- * handle and the session's config=). Returns
- * 0 when everything was revoked, -1 otherwise.
- */
-int pa_session_close(struct pa_call *call, const struct pol_config *cfg,
-		     struct pa_context *ctx, const char *why);
 
 #endif /* PA_MODULE_H */

@@ -26,6 +26,75 @@
 #include "module.h"
 #include "pa_json.h"
 
+#define SESSION_MAGIC 0x70617373u /* "pass" */
+
+static int session_close(struct pa_call *call, const struct pol_config *cfg,
+			 struct pa_context *ctx, const char *why);
+
+/*
+ * pam_set_data destructor of the session state. A session still open at
+ * pam_end without close_session is closed here: the credentials must not
+ * outlive the handle. It is audited like a close, with the audit sink of
+ * the configuration the session was opened with (config=), as it is now.
+ * PAM_DATA_SILENT means a forked child is cleaning up its copy of the
+ * handle: free memory, change nothing outside. The context this state
+ * points to is still there: it was registered before (at the latest by
+ * the open that made this state), and Linux-PAM destroys a handle's
+ * entries newest first.
+ */
+static void session_destroy(pam_handle_t *pamh, void *data, int error_status)
+{
+	struct pa_session *s = data;
+
+	if (s == NULL || s->magic != SESSION_MAGIC)
+		return;
+	if (s->open && s->ctx != NULL && (error_status & PAM_DATA_SILENT) == 0) {
+		struct pa_call call;
+		struct pol_config *cfg = NULL;
+
+		memset(&call, 0, sizeof(call));
+		call.pamh = pamh;
+		call.phase = "session";
+		call.args.config = s->config[0] != '\0' ? s->config : NULL;
+		if (pa_config_load(&call, &cfg) != 0)
+			cfg = NULL;
+		session_close(&call, cfg, s->ctx,
+			      "pam_end without close_session: revoked when the PAM handle ended");
+		pol_config_unref(cfg);
+	}
+	hp_keys_clear(&s->keys);
+	if (s->ctx != NULL && s->ctx->session == s)
+		s->ctx->session = NULL;
+	s->magic = 0;
+	free(s);
+}
+
+/*
+ * The session state of ctx, emptied for a new open: made and registered
+ * (its own pam_set_data entry) at the first open of the handle. NULL when
+ * it cannot be made.
+ */
+static struct pa_session *session_state(struct pa_call *call, struct pa_context *ctx)
+{
+	struct pa_session *s = ctx->session;
+
+	if (s == NULL) {
+		s = calloc(1, sizeof(*s));
+		if (s == NULL)
+			return NULL;
+		if (pam_set_data(call->pamh, PA_DATA_SESSION, s, session_destroy) != PAM_SUCCESS) {
+			free(s);
+			return NULL;
+		}
+		ctx->session = s;
+	}
+	hp_keys_clear(&s->keys);
+	memset(s, 0, sizeof(*s));
+	s->magic = SESSION_MAGIC;
+	s->ctx = ctx;
+	return s;
+}
+
 /* Start time of this process in clock ticks since boot, or 0. */
 static unsigned long long self_start_time(void)
 {
@@ -100,12 +169,12 @@ static json_t *session_record(const struct pa_context *ctx, const char *user, ui
 			      time_t opened)
 {
 	return json_pack("{s:s, s:s, s:s, s:I, s:s?, s:I, s:I, s:I, s:I, s:i, s:o}", "sid",
-			 ctx->session.sid, "agent", ctx->identity->agent_id, "user", user, "uid",
+			 ctx->session->sid, "agent", ctx->identity->agent_id, "user", user, "uid",
 			 (json_int_t)uid, "task", ctx->identity->task, "pid", (json_int_t)getpid(),
 			 "start_time", (json_int_t)self_start_time(), "opened",
 			 (json_int_t)opened, "expires",
 			 (json_int_t)(opened + ctx->decision.max_session), "ring",
-			 (int)ctx->session.ring, "keys", hp_keys_to_json(&ctx->session.keys));
+			 (int)ctx->session->ring, "keys", hp_keys_to_json(&ctx->session->keys));
 }
 
 /*
@@ -132,7 +201,7 @@ static int pending_keys(const struct pa_context *ctx, struct hp_keys *out)
 		if (g->source != POL_SOURCE_EXEC || g->revoke == NULL)
 			continue;
 		out->n++;
-		k->serial = ctx->session.ring;
+		k->serial = ctx->session->ring;
 		k->grant = strdup(g->name);
 		k->revoke = strdup(g->revoke);
 		if (k->grant == NULL || k->revoke == NULL) {
@@ -154,13 +223,13 @@ static int audit_keys(struct pa_call *call, const struct pol_config *cfg, enum a
 		return pa_audit(call, cfg, NULL);
 	if (ctx->identity != NULL)
 		aud_event_set_identity(ev, ctx->identity);
-	aud_event_set_session(ev, ctx->session.sid);
+	aud_event_set_session(ev, ctx->session->sid);
 	if (ctx->have_decision)
 		aud_event_set_class(ev, ctx->decision.cls);
-	else if (ctx->session.cls != POL_CLASS_NONE)
-		aud_event_set_class(ev, ctx->session.cls);
-	for (i = 0; i < ctx->session.keys.n; i++)
-		aud_event_add_key(ev, ctx->session.keys.v[i].grant, ctx->session.keys.v[i].serial);
+	else if (ctx->session->cls != POL_CLASS_NONE)
+		aud_event_set_class(ev, ctx->session->cls);
+	for (i = 0; i < ctx->session->keys.n; i++)
+		aud_event_add_key(ev, ctx->session->keys.v[i].grant, ctx->session->keys.v[i].serial);
 	if (reason != NULL)
 		aud_event_add_reason(ev, reason);
 	return pa_audit(call, cfg, ev);
@@ -368,19 +437,22 @@ static int open_session(struct pa_call *call, struct pa_context *ctx)
 		pa_tell(call, "configuration refused");
 		return PAM_PERM_DENIED;
 	}
-	memset(&ctx->session, 0, sizeof(ctx->session));
-	ctx->session.cls = ctx->decision.cls;
+	if (session_state(call, ctx) == NULL) {
+		pa_log(call, LOG_CRIT, "out of memory");
+		goto out;
+	}
+	ctx->session->cls = ctx->decision.cls;
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
 		pa_log(call, LOG_CRIT, "no random bytes for a session id");
 		goto out;
 	}
 	for (i = 0; i < sizeof(rnd); i++)
-		snprintf(ctx->session.sid + 2 * i, 3, "%02x", rnd[i]);
-	snprintf(ctx->session.helper, sizeof(ctx->session.helper), "%s", cfg->global.helper);
-	snprintf(ctx->session.state_dir, sizeof(ctx->session.state_dir), "%s",
+		snprintf(ctx->session->sid + 2 * i, 3, "%02x", rnd[i]);
+	snprintf(ctx->session->helper, sizeof(ctx->session->helper), "%s", cfg->global.helper);
+	snprintf(ctx->session->state_dir, sizeof(ctx->session->state_dir), "%s",
 		 cfg->global.state_dir);
-	ctx->session.timeout = (int)cfg->global.helper_timeout;
-	snprintf(ctx->session.config, sizeof(ctx->session.config), "%s",
+	ctx->session->timeout = (int)cfg->global.helper_timeout;
+	snprintf(ctx->session->config, sizeof(ctx->session->config), "%s",
 		 call->args.config != NULL ? call->args.config : "");
 	/* the token's lifetime bounds every phase, not only auth and account */
 	if ((int64_t)time(NULL) >= ctx->identity->exp + cfg->global.clock_skew) {
@@ -451,23 +523,23 @@ static int open_session(struct pa_call *call, struct pa_context *ctx)
 		goto out;
 	}
 	if (ctx->decision.n_grants > 0) {
-		if ((ctx->session.ring = kr_session_create(ctx->session.sid, ctx->decision.max_session,
+		if ((ctx->session->ring = kr_session_create(ctx->session->sid, ctx->decision.max_session,
 							   err, sizeof(err))) < 0) {
-			ctx->session.ring = 0;
+			ctx->session->ring = 0;
 			pa_log_failure(call, ctx->identity->agent_id, err);
 			pa_tell(call, err);
 			goto out;
 		}
-		if (pending_keys(ctx, &ctx->session.keys) != 0 ||
+		if (pending_keys(ctx, &ctx->session->keys) != 0 ||
 		    (record = session_record(ctx, user, pw.pw_uid, opened)) == NULL ||
-		    write_state(ctx->session.state_dir, record, ctx->session.sid, err,
+		    write_state(ctx->session->state_dir, record, ctx->session->sid, err,
 				sizeof(err)) != 0) {
 			char revoke_err[256], reason[768];
 
 			/* nothing was asked of any broker yet */
-			hp_keys_clear(&ctx->session.keys);
-			if (kr_session_revoke(ctx->session.ring, revoke_err, sizeof(revoke_err)) != 0)
-				pa_log(call, LOG_ERR, "session %s: %s", ctx->session.sid, revoke_err);
+			hp_keys_clear(&ctx->session->keys);
+			if (kr_session_revoke(ctx->session->ring, revoke_err, sizeof(revoke_err)) != 0)
+				pa_log(call, LOG_ERR, "session %s: %s", ctx->session->sid, revoke_err);
 			snprintf(reason, sizeof(reason), "session record not written, session "
 				 "refused: %s", record == NULL ? "out of memory" : err);
 			pa_log_failure(call, ctx->identity->agent_id, reason);
@@ -478,8 +550,8 @@ static int open_session(struct pa_call *call, struct pa_context *ctx)
 		json_decref(record);
 		record = NULL;
 		memset(&args, 0, sizeof(args));
-		args.sid = ctx->session.sid;
-		args.ring = ctx->session.ring;
+		args.sid = ctx->session->sid;
+		args.ring = ctx->session->ring;
 		args.id = ctx->identity;
 		args.user = user;
 		args.uid = pw.pw_uid;
@@ -487,7 +559,7 @@ static int open_session(struct pa_call *call, struct pa_context *ctx)
 		args.global = &cfg->global;
 		failed[0] = '\0';
 		if (hp_open(&args, &placed, failed, sizeof(failed), err, sizeof(err)) != 0) {
-			struct hp_keys pending = ctx->session.keys;
+			struct hp_keys pending = ctx->session->keys;
 			char revoke_err[256];
 			char reason[768];
 
@@ -496,7 +568,7 @@ static int open_session(struct pa_call *call, struct pa_context *ctx)
 			pa_log_failure(call, ctx->identity->agent_id, reason);
 			pa_tell(call, reason);
 			audit_keys(call, cfg, AUD_CREDENTIAL_PLACED, AUD_RESULT_FAILED, ctx, reason);
-			memset(&ctx->session.keys, 0, sizeof(ctx->session.keys));
+			memset(&ctx->session->keys, 0, sizeof(ctx->session->keys));
 			if (failed[0] == '\0') {
 				/*
 				 * No answer naming a grant (the helper crashed, was
@@ -504,34 +576,34 @@ static int open_session(struct pa_call *call, struct pa_context *ctx)
 				 * so every exec grant's broker is told, and the
 				 * record stays for the reaper if that fails.
 				 */
-				ctx->session.keys = pending;
-				ctx->session.open = true;
-				pa_session_close(call, cfg, ctx,
+				ctx->session->keys = pending;
+				ctx->session->open = true;
+				session_close(call, cfg, ctx,
 						 "open failed: no answer from the helper");
 				goto out;
 			}
 			/* all or nothing: the helper rolled its grants back; whatever
 			 * it placed goes with the ring */
-			if (kr_session_revoke(ctx->session.ring, revoke_err, sizeof(revoke_err)) != 0) {
+			if (kr_session_revoke(ctx->session->ring, revoke_err, sizeof(revoke_err)) != 0) {
 				/* the record (with its pending entries) stays for the reaper */
 				pa_log(call, LOG_ERR, "session %s: %s; record kept for pam-agent reap",
-				       ctx->session.sid, revoke_err);
+				       ctx->session->sid, revoke_err);
 				hp_keys_clear(&pending);
 				goto out;
 			}
 			hp_keys_clear(&pending);
-			state_path(ctx->session.state_dir, ctx->session.sid, path, sizeof(path));
+			state_path(ctx->session->state_dir, ctx->session->sid, path, sizeof(path));
 			if (unlink(path) != 0 && errno != ENOENT)
 				pa_log(call, LOG_ERR, "session %s: cannot remove %s: %s",
-				       ctx->session.sid, path, strerror(errno));
+				       ctx->session->sid, path, strerror(errno));
 			goto out;
 		}
-		hp_keys_clear(&ctx->session.keys);
-		ctx->session.keys = placed;
+		hp_keys_clear(&ctx->session->keys);
+		ctx->session->keys = placed;
 		memset(&placed, 0, sizeof(placed));
 	}
 	record = session_record(ctx, user, pw.pw_uid, opened);
-	if (record == NULL || write_state(ctx->session.state_dir, record, ctx->session.sid, err,
+	if (record == NULL || write_state(ctx->session->state_dir, record, ctx->session->sid, err,
 					  sizeof(err)) != 0) {
 		pa_log_failure(call, ctx->identity->agent_id,
 			       record == NULL ? "out of memory for the session record" : err);
@@ -553,7 +625,7 @@ static int open_session(struct pa_call *call, struct pa_context *ctx)
 		pa_tell(call, "audit event not written: session refused");
 		goto undo;
 	}
-	snprintf(env, sizeof(env), "PAM_AGENT_SESSION=%s", ctx->session.sid);
+	snprintf(env, sizeof(env), "PAM_AGENT_SESSION=%s", ctx->session->sid);
 	if (pam_putenv(call->pamh, env) != PAM_SUCCESS) {
 		pa_log(call, LOG_ERR, "cannot set PAM_AGENT_SESSION");
 		goto undo;
@@ -565,21 +637,21 @@ static int open_session(struct pa_call *call, struct pa_context *ctx)
 		pa_log(call, LOG_ERR, "cannot set PAM_AGENT_EXPIRES");
 		goto undo;
 	}
-	ctx->session.open = true;
+	ctx->session->open = true;
 	if (run_as)
 		pa_log(call, LOG_INFO, "session %s opened, %s: %zu credential(s) in keyring %d, "
-		       "max %llds", ctx->session.sid, note, ctx->session.keys.n,
-		       (int)ctx->session.ring, (long long)ctx->decision.max_session);
+		       "max %llds", ctx->session->sid, note, ctx->session->keys.n,
+		       (int)ctx->session->ring, (long long)ctx->decision.max_session);
 	else
 		pa_log(call, LOG_INFO, "session %s opened: %zu credential(s) in keyring %d, max %llds",
-		       ctx->session.sid, ctx->session.keys.n, (int)ctx->session.ring,
+		       ctx->session->sid, ctx->session->keys.n, (int)ctx->session->ring,
 		       (long long)ctx->decision.max_session);
 	ret = PAM_SUCCESS;
 	goto out;
 undo:
 	/* nothing half-done: the keys go, and the brokers hear of it */
-	ctx->session.open = true;
-	pa_session_close(call, cfg, ctx, "session refused");
+	ctx->session->open = true;
+	session_close(call, cfg, ctx, "session refused");
 out:
 	hp_keys_clear(&placed);
 	json_decref(record);
@@ -636,8 +708,8 @@ int pa_open_session(struct pa_call *call)
 	if (ret != PAM_SUCCESS)
 		return ret;
 	ctx = pa_context_peek(call->pamh);
-	if (ctx != NULL && ctx->session.open) {
-		pa_log(call, LOG_ERR, "session %s is already open on this handle", ctx->session.sid);
+	if (ctx != NULL && ctx->session != NULL && ctx->session->open) {
+		pa_log(call, LOG_ERR, "session %s is already open on this handle", ctx->session->sid);
 		return PAM_PERM_DENIED;
 	}
 	/* a session-only caller, or a failed pam_agent authentication */
@@ -656,31 +728,37 @@ int pa_open_session(struct pa_call *call)
 	return ret;
 }
 
-int pa_session_close(struct pa_call *call, const struct pol_config *cfg, struct pa_context *ctx,
-		     const char *why)
+/*
+ * Revokes the session's keys (kernel and brokers, through the helper; the
+ * kernel alone when the helper fails), removes its record, audits and logs
+ * when call is not NULL. Returns 0 when everything was revoked, -1
+ * otherwise.
+ */
+static int session_close(struct pa_call *call, const struct pol_config *cfg,
+			 struct pa_context *ctx, const char *why)
 {
 	struct hp_close_results results;
 	char err[512], path[4200];
 	size_t i;
 	int ret = 0;
 
-	if (!ctx->session.open)
+	if (ctx->session == NULL || !ctx->session->open)
 		return 0;
 	memset(&results, 0, sizeof(results));
-	if (ctx->session.keys.n > 0 || ctx->session.ring > 0) {
-		if (hp_close(ctx->session.helper, ctx->session.timeout, ctx->session.sid,
-			     ctx->session.ring, ctx->identity != NULL ? ctx->identity->agent_id : NULL,
-			     &ctx->session.keys, &results, err, sizeof(err)) != 0) {
+	if (ctx->session->keys.n > 0 || ctx->session->ring > 0) {
+		if (hp_close(ctx->session->helper, ctx->session->timeout, ctx->session->sid,
+			     ctx->session->ring, ctx->identity != NULL ? ctx->identity->agent_id : NULL,
+			     &ctx->session->keys, &results, err, sizeof(err)) != 0) {
 			/* the kernel part does not need the helper */
 			char kerr[256];
 
 			ret = -1;
 			if (call != NULL)
 				pa_log(call, LOG_ERR, "session %s: helper failed at close (%s); "
-				       "revoking in the kernel only", ctx->session.sid, err);
-			if (kr_session_revoke(ctx->session.ring, kerr, sizeof(kerr)) != 0 &&
+				       "revoking in the kernel only", ctx->session->sid, err);
+			if (kr_session_revoke(ctx->session->ring, kerr, sizeof(kerr)) != 0 &&
 			    call != NULL)
-				pa_log(call, LOG_ERR, "session %s: %s", ctx->session.sid, kerr);
+				pa_log(call, LOG_ERR, "session %s: %s", ctx->session->sid, kerr);
 			if (call != NULL)
 				audit_keys(call, cfg, AUD_REVOKE_FAILED, AUD_RESULT_FAILED, ctx, err);
 		} else {
@@ -692,7 +770,7 @@ int pa_session_close(struct pa_call *call, const struct pol_config *cfg, struct 
 					ret = -1;
 					if (call != NULL)
 						pa_log(call, LOG_ERR, "session %s: grant %s (key %d): "
-						       "%s, broker %s", ctx->session.sid, r->grant,
+						       "%s, broker %s", ctx->session->sid, r->grant,
 						       (int)r->serial,
 						       r->revoked ? "revoked" : "NOT revoked", r->broker);
 				}
@@ -704,24 +782,24 @@ int pa_session_close(struct pa_call *call, const struct pol_config *cfg, struct 
 	}
 	/* a revocation that failed, or a helper that gave no answer: the
 	 * record stays, and `pam-agent reap` retries once this process is gone */
-	state_path(ctx->session.state_dir, ctx->session.sid, path, sizeof(path));
+	state_path(ctx->session->state_dir, ctx->session->sid, path, sizeof(path));
 	if (ret != 0) {
 		if (call != NULL)
 			pa_log(call, LOG_ERR, "session %s: record %s kept for pam-agent reap",
-			       ctx->session.sid, path);
+			       ctx->session->sid, path);
 	} else if (unlink(path) != 0 && errno != ENOENT && call != NULL) {
-		pa_log(call, LOG_ERR, "session %s: cannot remove %s: %s", ctx->session.sid, path,
+		pa_log(call, LOG_ERR, "session %s: cannot remove %s: %s", ctx->session->sid, path,
 		       strerror(errno));
 	}
 	if (call != NULL) {
 		audit_keys(call, cfg, AUD_SESSION_CLOSED, ret == 0 ? AUD_RESULT_OK : AUD_RESULT_FAILED,
 			   ctx, why);
 		pa_log(call, ret == 0 ? LOG_INFO : LOG_ERR, "session %s closed (%s)%s",
-		       ctx->session.sid, why, ret == 0 ? "" : ": some revocations failed");
+		       ctx->session->sid, why, ret == 0 ? "" : ": some revocations failed");
 	}
 	hp_close_results_clear(&results);
-	hp_keys_clear(&ctx->session.keys);
-	ctx->session.open = false;
+	hp_keys_clear(&ctx->session->keys);
+	ctx->session->open = false;
 	return ret;
 }
 
@@ -731,7 +809,7 @@ int pa_close_session(struct pa_call *call)
 	struct pol_config *cfg = NULL;
 	int ret;
 
-	if (ctx == NULL || !ctx->session.open) {
+	if (ctx == NULL || ctx->session == NULL || !ctx->session->open) {
 		pa_debug(call, "no open pam_agent session on this handle");
 		return PAM_IGNORE;
 	}
@@ -739,7 +817,7 @@ int pa_close_session(struct pa_call *call)
 	 * must not stop the revocation */
 	if (pa_config_load(call, &cfg) != 0)
 		cfg = NULL;
-	ret = pa_session_close(call, cfg, ctx, "close_session");
+	ret = session_close(call, cfg, ctx, "close_session");
 	pol_config_unref(cfg);
 	return ret == 0 ? PAM_SUCCESS : PAM_SESSION_ERR;
 }
