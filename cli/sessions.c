@@ -735,38 +735,18 @@ static int record_rewrite(int dirfd, const struct hp_record *rec, const struct h
 {
 	char tmp[KR_SID_MAX + 16], *text = NULL;
 	json_t *copy = json_deep_copy(rec->root), *arr = hp_keys_to_json(keys);
-	size_t len;
-	int fd = -1, rc = -1;
+	int rc = -1;
 
 	if (copy == NULL || arr == NULL || json_object_set(copy, "keys", arr) != 0 ||
 	    (text = pa_json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
 		pa_err(err, errlen, "out of memory");
 		goto out;
 	}
-	len = strlen(text);
 	snprintf(tmp, sizeof(tmp), "%s.reap.tmp", rec->name);
-	(void)unlinkat(dirfd, tmp, 0);
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		pa_err(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+	if (pa_write_atomic(dirfd, rec->name, tmp, text, strlen(text), 0600, err, errlen) != 0)
 		goto out;
-	}
-	if (write(fd, text, len) != (ssize_t)len || fsync(fd) != 0 || close(fd) != 0) {
-		pa_err(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-		fd = -1;
-		(void)unlinkat(dirfd, tmp, 0);
-		goto out;
-	}
-	fd = -1;
-	if (renameat(dirfd, tmp, dirfd, rec->name) != 0) {
-		pa_err(err, errlen, "cannot replace the record: %s", strerror(errno));
-		(void)unlinkat(dirfd, tmp, 0);
-		goto out;
-	}
 	rc = 0;
 out:
-	if (fd >= 0)
-		close(fd);
 	free(text);
 	json_decref(copy);
 	json_decref(arr);

@@ -51,27 +51,13 @@ static const char *path_in(char *buf, size_t len, const char *dir, const char *n
 	return buf;
 }
 
-/* Writes data to path atomically (temp file + rename), with mode. */
+/* Writes data to path atomically and durably (pa_write_file_atomic), with mode. */
 static int write_file(const char *path, const char *data, mode_t mode)
 {
-	char tmp[4200];
-	size_t len = strlen(data);
-	int fd;
+	char err[512];
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-	if (fd < 0) {
-		fprintf(stderr, "pam-agent: %s: %s\n", tmp, strerror(errno));
-		return -1;
-	}
-	if (write(fd, data, len) != (ssize_t)len || fsync(fd) != 0 || close(fd) != 0) {
-		fprintf(stderr, "pam-agent: %s: write failed: %s\n", tmp, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	if (rename(tmp, path) != 0) {
-		fprintf(stderr, "pam-agent: %s: %s\n", path, strerror(errno));
-		unlink(tmp);
+	if (pa_write_file_atomic(path, NULL, data, strlen(data), mode, err, sizeof(err)) != 0) {
+		fprintf(stderr, "pam-agent: %s\n", err);
 		return -1;
 	}
 	return 0;

@@ -432,3 +432,81 @@ bad:
 	errno = EBADMSG;
 	return -1;
 }
+
+int pa_write_atomic(int dirfd, const char *name, const char *tmp, const void *data, size_t len,
+		    mode_t mode, char *err, size_t errlen)
+{
+	const char *p = data;
+	size_t off = 0;
+	int fd, e;
+
+	(void)unlinkat(dirfd, tmp, 0);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0)
+		return pa_err(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
+	while (off < len) {
+		ssize_t n = write(fd, p + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			goto fail;
+		}
+		off += (size_t)n;
+	}
+	/* the mode asked for, whatever the umask took away */
+	if (fchmod(fd, mode) != 0 || fsync(fd) != 0)
+		goto fail;
+	e = close(fd);
+	fd = -1;
+	if (e != 0)
+		goto fail;
+	if (renameat(dirfd, tmp, dirfd, name) != 0) {
+		e = errno;
+		(void)unlinkat(dirfd, tmp, 0);
+		return pa_err(err, errlen, "%s: cannot replace: %s", name, strerror(e));
+	}
+	if (fsync(dirfd) != 0)
+		return pa_err(err, errlen, "%s: written, but its directory cannot be synced: %s",
+			      name, strerror(errno));
+	return 0;
+fail:
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	(void)unlinkat(dirfd, tmp, 0);
+	return pa_err(err, errlen, "%s: cannot write: %s", tmp, strerror(e));
+}
+
+int pa_write_file_atomic(const char *path, const char *tmp_suffix, const void *data, size_t len,
+			 mode_t mode, char *err, size_t errlen)
+{
+	const char *slash = strrchr(path, '/'), *base = slash != NULL ? slash + 1 : path;
+	char dir[PATH_MAX], tmp[NAME_MAX + 1], why[NAME_MAX + 256];
+	int dfd, rc, n;
+
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else if ((size_t)(slash - path) < sizeof(dir))
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	else
+		return pa_err(err, errlen, "%s: path too long", path);
+	if (tmp_suffix != NULL)
+		n = snprintf(tmp, sizeof(tmp), "%s%s", base, tmp_suffix);
+	else
+		n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", base, (long)getpid());
+	if (base[0] == '\0' || n < 0 || (size_t)n >= sizeof(tmp))
+		return pa_err(err, errlen, "%s: not a usable file name", path);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return pa_err(err, errlen, "%s: cannot open the directory: %s", dir, strerror(errno));
+	rc = pa_write_atomic(dfd, base, tmp, data, len, mode, why, sizeof(why));
+	close(dfd);
+	if (rc != 0)
+		pa_err(err, errlen, "%s/%s", dir, why);
+	return rc;
+}

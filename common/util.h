@@ -118,6 +118,27 @@ char *pa_dropin_dir(const char *conf, char *out, size_t outlen);
 /* Parses a yes/no/true/false/on/off/1/0 boolean. Returns 0 or -1. */
 int pa_parse_bool(const char *text, bool *value);
 
+/*
+ * Replaces the file name in the directory dirfd by len bytes of data,
+ * atomically and durably, the one way every state file, record, JWKS and
+ * test CA file is written: a temporary file tmp (in the same directory;
+ * an old one is removed first) created O_EXCL|O_NOFOLLOW with mode, all
+ * written, fsync'd, closed, renamed over name, then the directory
+ * fsync'd. A reader sees the old content or the new, never a part; after
+ * a crash, name holds one of them. Returns 0, or -1 with err (naming the
+ * file) and the temporary file removed.
+ */
+int pa_write_atomic(int dirfd, const char *name, const char *tmp, const void *data, size_t len,
+		    mode_t mode, char *err, size_t errlen);
+
+/*
+ * pa_write_atomic of the absolute or relative path, through its
+ * directory; the temporary file is path + tmp_suffix, or path +
+ * ".tmp.PID" when tmp_suffix is NULL.
+ */
+int pa_write_file_atomic(const char *path, const char *tmp_suffix, const void *data, size_t len,
+			 mode_t mode, char *err, size_t errlen);
+
 /* Milliseconds on the monotonic clock. */
 int64_t pa_mono_ms(void);
 

@@ -128,38 +128,19 @@ static void state_path(const char *state_dir, const char *sid, char *buf, size_t
 static int write_state(const char *state_dir, const json_t *record, const char *sid,
 		       char *err, size_t errlen)
 {
-	char dir[4200], path[4200], tmp[4300];
+	char dir[4200], path[4200];
 	char *text = NULL;
-	size_t len;
-	int fd, ret = -1;
+	int ret;
 
 	snprintf(dir, sizeof(dir), "%s/sessions", state_dir);
 	if (ensure_dir(state_dir, 0755, err, errlen) != 0 || ensure_dir(dir, 0700, err, errlen) != 0)
 		return -1;
 	state_path(state_dir, sid, path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	text = pa_json_dumps(record, JSON_COMPACT | JSON_SORT_KEYS);
 	if (text == NULL)
 		return pa_err(err, errlen, "out of memory");
-	len = strlen(text);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		pa_err(err, errlen, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (write(fd, text, len) != (ssize_t)len || fsync(fd) != 0) {
-		pa_err(err, errlen, "%s: write failed: %s", tmp, strerror(errno));
-		close(fd);
-		unlink(tmp);
-		goto out;
-	}
-	if (close(fd) != 0 || rename(tmp, path) != 0) {
-		pa_err(err, errlen, "%s: %s", path, strerror(errno));
-		unlink(tmp);
-		goto out;
-	}
-	ret = 0;
-out:
+	/* SID.tmp: the name `pam-agent reap` knows as a temporary record */
+	ret = pa_write_file_atomic(path, ".tmp", text, strlen(text), 0600, err, errlen);
 	free(text);
 	return ret;
 }

@@ -428,9 +428,8 @@ int hp_grant_file(const struct hp_grant_ctx *ctx, const struct hp_grant *g, stru
 int hp_write_jwks(const char *path, const struct id_signer *s, char *err, size_t errlen)
 {
 	json_t *doc = NULL, *keys = NULL, *jwk = NULL;
-	char *text = NULL, *tmp = NULL, *slash;
-	size_t len, off = 0;
-	int fd = -1, dfd = -1, rc = -1;
+	char *text = NULL, *line = NULL;
+	int rc = -1;
 
 	if (path == NULL || path[0] != '/')
 		return pa_err(err, errlen, "the JWKS path must be absolute");
@@ -439,69 +438,15 @@ int hp_write_jwks(const char *path, const struct id_signer *s, char *err, size_t
 	doc = json_object();
 	if (jwk == NULL || keys == NULL || doc == NULL || json_array_append(keys, jwk) != 0 ||
 	    json_object_set(doc, "keys", keys) != 0 ||
-	    (text = pa_json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL) {
+	    (text = pa_json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL ||
+	    asprintf(&line, "%s\n", text) < 0) {
+		line = NULL;
 		pa_err(err, errlen, "%s: cannot encode the JWKS", path);
 		goto out;
 	}
-	if (asprintf(&tmp, "%s.XXXXXX", path) < 0) {
-		tmp = NULL;
-		pa_err(err, errlen, "out of memory");
-		goto out;
-	}
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		pa_err(err, errlen, "%s: cannot create a temporary file: %s", path,
-		       strerror(errno));
-		goto out;
-	}
-	len = strlen(text);
-	if (fchmod(fd, 0644) != 0)
-		goto io_fail;
-	while (off < len) {
-		ssize_t n = write(fd, text + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto io_fail;
-		off += (size_t)n;
-	}
-	if (write(fd, "\n", 1) != 1 || fsync(fd) != 0)
-		goto io_fail;
-	if (close(fd) != 0) {
-		fd = -1;
-		goto io_fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0)
-		goto io_fail;
-	free(tmp);
-	tmp = NULL;
-	/* make the rename durable: fsync the directory (best effort) */
-	slash = strrchr(path, '/');
-	if (slash != NULL) {
-		char *dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
-
-		if (dir != NULL) {
-			dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			if (dfd >= 0)
-				(void)fsync(dfd);
-			free(dir);
-		}
-	}
-	rc = 0;
-	goto out;
-io_fail:
-	pa_err(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+	rc = pa_write_file_atomic(path, NULL, line, strlen(line), 0644, err, errlen);
 out:
-	if (fd >= 0)
-		close(fd);
-	if (dfd >= 0)
-		close(dfd);
-	if (tmp != NULL) {
-		unlink(tmp);
-		free(tmp);
-	}
+	free(line);
 	free(text);
 	json_decref(jwk);
 	json_decref(keys);

@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -285,6 +286,67 @@ static void test_proc_stat(void **state)
 	assert_true(pa_mono_ms() >= t0);
 }
 
+/*
+ * pa_write_file_atomic: new content replaces old whole, with the mode asked
+ * for whatever the umask; no temporary file stays, on success or failure;
+ * a failure (the name is a directory) leaves what was there.
+ */
+static void test_write_atomic(void **state)
+{
+	char top[] = "/tmp/pa_test_atomic.XXXXXX", path[256], sub[256], err[512], buf[64];
+	struct stat st;
+	mode_t old_umask;
+	FILE *f;
+	size_t n;
+
+	(void)state;
+	assert_non_null(mkdtemp(top));
+	snprintf(path, sizeof(path), "%s/state", top);
+	assert_int_equal(pa_write_file_atomic(path, NULL, "first", 5, 0600, err, sizeof(err)), 0);
+	old_umask = umask(077);
+	assert_int_equal(pa_write_file_atomic(path, ".tmp", "second!", 7, 0644, err, sizeof(err)),
+			 0);
+	umask(old_umask);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	assert_int_equal(n, 7);
+	assert_memory_equal(buf, "second!", 7);
+	/* a directory where the file should go: refused, named, nothing left */
+	snprintf(sub, sizeof(sub), "%s/adir", top);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(pa_write_file_atomic(sub, ".tmp", "x", 1, 0600, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "adir"));
+	assert_int_equal(stat(sub, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	snprintf(sub, sizeof(sub), "%s/adir.tmp", top);
+	assert_int_equal(access(sub, F_OK), -1);
+	/* only the file and the directory are there */
+	{
+		DIR *d = opendir(top);
+		struct dirent *e;
+		int entries = 0;
+
+		assert_non_null(d);
+		while ((e = readdir(d)) != NULL)
+			if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+				entries++;
+		closedir(d);
+		assert_int_equal(entries, 2);
+	}
+	/* no such directory */
+	snprintf(sub, sizeof(sub), "%s/none/file", top);
+	assert_int_equal(pa_write_file_atomic(sub, NULL, "x", 1, 0600, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "none"));
+	unlink(path);
+	snprintf(sub, sizeof(sub), "%s/adir", top);
+	rmdir(sub);
+	assert_int_equal(rmdir(top), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -296,6 +358,7 @@ int main(void)
 		cmocka_unit_test(test_overwrite),
 		cmocka_unit_test(test_scrub_small_thread_stack),
 		cmocka_unit_test(test_proc_stat),
+		cmocka_unit_test(test_write_atomic),
 	};
 
 	return cmocka_run_group_tests_name("common", tests, setup, teardown);
