@@ -216,11 +216,6 @@ static int audit_keys(struct pa_call *call, const struct pol_config *cfg, enum a
 	return pa_audit(call, cfg, ev);
 }
 
-static bool same_str(const char *a, const char *b)
-{
-	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
-}
-
 /*
  * The account phase's decision, made again under the configuration as it
  * is now (docs/configuration.md, "Changed during a transaction"): 0 when
@@ -273,10 +268,7 @@ static int decision_holds(struct pa_call *call, const struct pol_config *cfg,
 	for (i = 0; i < was->n_grants; i++) {
 		const struct pol_grant *a = &was->grants[i], *b = &now.grants[i];
 
-		if (!same_str(a->name, b->name) || a->cls != b->cls || a->source != b->source ||
-		    !same_str(a->audience, b->audience) || !same_str(a->scope, b->scope) ||
-		    !same_str(a->command, b->command) || !same_str(a->revoke, b->revoke) ||
-		    !same_str(a->path, b->path) || a->ttl != b->ttl) {
+		if (!pol_grant_equal(a, b)) {
 			pa_err(err, errlen, "grant %s is no longer granted as it was", a->name);
 			goto out;
 		}

@@ -97,6 +97,19 @@ static const char *esc(const char *s, char buf[PA_ESCAPE_MAX])
 	return pa_escape(s, strlen(s), buf, PA_ESCAPE_MAX);
 }
 
+static bool same_str(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+bool pol_grant_equal(const struct pol_grant *a, const struct pol_grant *b)
+{
+	return same_str(a->name, b->name) && a->cls == b->cls && a->source == b->source &&
+	       same_str(a->audience, b->audience) && same_str(a->scope, b->scope) &&
+	       same_str(a->command, b->command) && same_str(a->revoke, b->revoke) &&
+	       same_str(a->path, b->path) && a->ttl == b->ttl;
+}
+
 void pol_decision_clear(struct pol_decision *d)
 {
 	size_t i;

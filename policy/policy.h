@@ -330,6 +330,14 @@ int pol_decide(const struct pol_config *cfg, const struct pol_request *req,
 void pol_decision_clear(struct pol_decision *d);
 
 /*
+ * Whether two grants give the same credential: every field but where
+ * (the place in the configuration says nothing about what is granted).
+ * tests/unit/test_policy.c stops compiling when a field is added to struct
+ * pol_grant, until it is compared here and tested there.
+ */
+bool pol_grant_equal(const struct pol_grant *a, const struct pol_grant *b);
+
+/*
  * The text `pam-agent explain` prints: the request, the decision, class,
  * session length, grants and every reason, one per line. Heap string, or
  * NULL when out of memory.

@@ -1141,6 +1141,51 @@ static void test_scenarios(void **state)
 	assert_int_equal(failed, 0);
 }
 
+/*
+ * pol_grant_equal compares every field of struct pol_grant but where. The
+ * assertion below stops this file compiling when a field is added (every
+ * field before where moves it, and one after it grows the struct): compare
+ * the new field in pol_grant_equal, add its case here, then update the
+ * numbers.
+ */
+_Static_assert(offsetof(struct pol_grant, where) == 64 &&
+		       sizeof(struct pol_grant) == 64 + sizeof(struct pol_where),
+	       "struct pol_grant changed: compare the new field in pol_grant_equal "
+	       "(policy/decision.c) and add it to test_grant_equal");
+
+static void test_grant_equal(void **state)
+{
+	char name[] = "g", aud[] = "https://a", scope[] = "s", cmd[] = "/bin/c", rev[] = "/bin/r",
+	     path[] = "/etc/x", other[] = "other";
+	struct pol_grant a = {
+		.name = name, .cls = POL_CLASS_READ, .source = POL_SOURCE_EXEC, .audience = aud,
+		.scope = scope, .command = cmd, .revoke = rev, .path = path, .ttl = 60,
+	};
+	struct pol_grant b;
+	int field;
+
+	(void)state;
+	b = a;
+	b.where.line = 99; /* where is not what is granted */
+	assert_true(pol_grant_equal(&a, &b));
+	for (field = 0; field < 9; field++) {
+		b = a;
+		switch (field) {
+		case 0: b.name = other; break;
+		case 1: b.cls = POL_CLASS_WRITE; break;
+		case 2: b.source = POL_SOURCE_FILE; break;
+		case 3: b.audience = NULL; break;
+		case 4: b.scope = other; break;
+		case 5: b.command = other; break;
+		case 6: b.revoke = NULL; break;
+		case 7: b.path = other; break;
+		case 8: b.ttl = 61; break;
+		}
+		if (pol_grant_equal(&a, &b) || pol_grant_equal(&b, &a))
+			fail_msg("field %d changed, yet the grants compare equal", field);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1178,6 +1223,7 @@ int main(void)
 		cmocka_unit_test(test_explain),
 		cmocka_unit_test(test_reasons_escaped),
 		cmocka_unit_test(test_scenarios),
+		cmocka_unit_test(test_grant_equal),
 	};
 
 	umask(022);
