@@ -71,13 +71,7 @@ int pa_account(struct pa_call *call)
 		goto out;
 	}
 
-	memset(&req, 0, sizeof(req));
-	req.id = ctx->identity;
-	req.service = pa_item(call->pamh, PAM_SERVICE);
-	req.user = user;
-	req.rhost = pa_item(call->pamh, PAM_RHOST);
-	req.tty = pa_item(call->pamh, PAM_TTY);
-	req.now = now;
+	pa_request_fill(call, ctx->identity, user, now, &req);
 	if (pol_decide(cfg, &req, &decision) != 0) {
 		ret = deny(call, cfg, ctx->identity, "out of memory while deciding", PAM_BUF_ERR);
 		goto out;

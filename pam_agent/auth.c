@@ -105,13 +105,7 @@ static int auth_decide(struct pa_call *call, const struct pol_config *cfg,
 	char reasons[1024], line[1400];
 	size_t i, o = 0;
 
-	memset(&req, 0, sizeof(req));
-	req.id = id;
-	req.service = pa_item(call->pamh, PAM_SERVICE);
-	req.user = user;
-	req.rhost = pa_item(call->pamh, PAM_RHOST);
-	req.tty = pa_item(call->pamh, PAM_TTY);
-	req.now = now;
+	pa_request_fill(call, id, user, now, &req);
 	if (pol_decide(cfg, &req, &d) != 0) {
 		pol_decision_clear(&d);
 		snprintf(why, whylen, "out of memory while deciding");

@@ -89,6 +89,18 @@ const char *pa_item(pam_handle_t *pamh, int type)
 	return value;
 }
 
+void pa_request_fill(const struct pa_call *call, const struct id_identity *id, const char *user,
+		     int64_t now, struct pol_request *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->id = id;
+	req->service = pa_item(call->pamh, PAM_SERVICE);
+	req->user = user;
+	req->rhost = pa_item(call->pamh, PAM_RHOST);
+	req->tty = pa_item(call->pamh, PAM_TTY);
+	req->now = now;
+}
+
 int pa_audit(struct pa_call *call, const struct pol_config *cfg, struct aud_event *ev)
 {
 	struct aud_sink sink = { 0 };

@@ -61,9 +61,9 @@ void pa_log_pam(const struct pa_call *call, int prio, int pamret,
 static const char *item(const struct pa_call *call, int type, char *buf,
 			size_t buflen)
 {
-	const void *value = NULL;
+	const char *value = pa_item(call->pamh, type);
 
-	if (pam_get_item(call->pamh, type, &value) != PAM_SUCCESS || value == NULL)
+	if (value == NULL)
 		return "-";
 	return pa_escape(value, strlen(value), buf, buflen);
 }

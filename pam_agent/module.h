@@ -165,6 +165,14 @@ int pa_config_load_quiet(struct pa_call *call, struct pol_config **cfg);
 /* A string PAM item (PAM_SERVICE, PAM_USER, …), or NULL when unset. */
 const char *pa_item(pam_handle_t *pamh, int type);
 
+/*
+ * The policy request of this call: id, the PAM service, user, rhost and
+ * tty of the handle, now; everything else empty (the one place the three
+ * phases build it).
+ */
+void pa_request_fill(const struct pa_call *call, const struct id_identity *id, const char *user,
+		     int64_t now, struct pol_request *req);
+
 struct aud_event;
 /*
  * Adds the PAM items to ev and writes it (syslog through pam_syslog, and

@@ -235,14 +235,8 @@ static int decision_holds(struct pa_call *call, const struct pol_config *cfg,
 	int ret = -1;
 
 	*run_as_denied = false;
-	memset(&req, 0, sizeof(req));
-	req.id = ctx->identity;
-	req.service = pa_item(call->pamh, PAM_SERVICE);
-	req.user = was->user;
+	pa_request_fill(call, ctx->identity, was->user, (int64_t)time(NULL), &req);
 	req.run_as = run_as;
-	req.rhost = pa_item(call->pamh, PAM_RHOST);
-	req.tty = pa_item(call->pamh, PAM_TTY);
-	req.now = (int64_t)time(NULL);
 	if (pol_decide(cfg, &req, &now) != 0) {
 		pol_decision_clear(&now);
 		return pa_err(err, errlen, "out of memory while deciding");
