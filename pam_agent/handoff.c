@@ -12,7 +12,7 @@
  * handle from the PAM environment (it never reaches the session) and, when
  * the handle of this process has no identity, takes the record, checks
  * what it is bound to and restores identity and decision. The record
- * engine is session/handoff.c (session/handoff.h).
+ * engine is handoff/handoff.c (handoff/handoff.h).
  */
 #include "config.h"
 

@@ -1,6 +1,6 @@
 /*
  * test_handoff.c - unit tests of the identity hand-off record
- * (session/handoff.c, session/handoff.h, docs/handoff.md):
+ * (handoff/handoff.c, handoff/handoff.h, docs/handoff.md):
  * a round trip keeps every claim the later phases use (act chain, nulls,
  * an OIDC identity), the file is named by a digest and never holds the
  * handle, taking is single use (tombstone), unknown and malformed handles

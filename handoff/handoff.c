@@ -1,6 +1,6 @@
 /*
  * handoff.c - the identity hand-off record, STATE_DIR/handoff/<name>
- * (session/handoff.h, docs/handoff.md).
+ * (handoff/handoff.h, docs/handoff.md).
  *
  * <name> is the SHA-256 (hex) of the handle, so a listing of the directory
  * names no usable handle. A record is one strict JSON object:
