@@ -1,0 +1,146 @@
+/*
+ * config_check.c - the checks across sections and files, once every file
+ * is parsed: required keys, the keys of each grant source, references of
+ * agents to services and grants, run_as, a [global] section.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_int.h"
+
+/* Required keys of a grant per source (on top of class, source, ttl). */
+static const struct {
+	enum pol_source source;
+	const char *key;
+} grant_required[] = {
+	{ POL_SOURCE_MINT, "audience" },
+	{ POL_SOURCE_EXEC, "command" },
+	{ POL_SOURCE_FILE, "path" },
+};
+
+/* ---- checks across sections and files ---------------------------------------- */
+
+/* Line of key name in rec, or 0 when the section does not set it. */
+static unsigned key_line(const struct sect_rec *rec, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < pol_cfg_kinds[rec->kind].n_keys; i++)
+		if (strcmp(pol_cfg_kinds[rec->kind].keys[i].name, name) == 0 && (rec->seen & (1u << i)))
+			return rec->key_line[i];
+	return 0;
+}
+
+/*
+ * The run_as words of agent a: each SERVICE:USER, the service one of the
+ * rule's own services (a run-as right on a service the agent may not use
+ * at all would never apply, and is most likely a typo), the user a name.
+ */
+static void check_run_as(struct parse_ctx *c, const struct sect_rec *rec,
+			 const struct pol_agent *a)
+{
+	const char *f = rec->where.file;
+	unsigned ln = key_line(rec, "run_as");
+	size_t i;
+
+	for (i = 0; i < a->run_as.n; i++) {
+		const char *w = a->run_as.v[i];
+		const char *colon = strchr(w, ':');
+		char *service;
+
+		if (colon == NULL || colon == w || colon[1] == '\0') {
+			PERR(c, "%s:%u: [%s]: run_as \"%s\" is not SERVICE:USER (like sudo:root)", f,
+			     ln, rec->label, w);
+			continue;
+		}
+		if (strchr(colon + 1, ':') != NULL || strchr(colon + 1, '*') != NULL) {
+			PERR(c, "%s:%u: [%s]: run_as \"%s\": the user is one user name (no ':', "
+			     "no '*')", f, ln, rec->label, w);
+			continue;
+		}
+		service = strndup(w, (size_t)(colon - w));
+		if (service == NULL) {
+			PERR(c, "%s:%u: out of memory", f, ln);
+			return;
+		}
+		if (!pol_list_has(&a->services, service))
+			PERR(c, "%s:%u: [%s]: run_as \"%s\" names service '%s', which is not in "
+			     "its services", f, ln, rec->label, w, service);
+		free(service);
+	}
+}
+
+/* Required keys, per-source keys of grants, and references of agents. */
+static void check_sections(struct parse_ctx *c)
+{
+	struct pol_config *cfg = c->cfg;
+	size_t r, i;
+
+	for (r = 0; r < c->n_recs; r++) {
+		const struct sect_rec *rec = &c->recs[r];
+		const struct kind_def *k = &pol_cfg_kinds[rec->kind];
+		const char *f = rec->where.file;
+
+		for (i = 0; i < k->n_keys; i++)
+			if ((k->keys[i].flags & K_REQUIRED) && !(rec->seen & (1u << i)))
+				PERR(c, "%s:%u: [%s] has no '%s' (required)", f, rec->where.line,
+				     rec->label, k->keys[i].name);
+		if (rec->kind == SEC_GRANT) {
+			const struct pol_grant *g = &cfg->grants[rec->idx];
+			unsigned bit = g->source == POL_SOURCE_MINT ? K_MINT
+				       : g->source == POL_SOURCE_EXEC ? K_EXEC
+				       : g->source == POL_SOURCE_FILE ? K_FILE : 0;
+
+			if (bit == 0)
+				continue; /* no valid source: already reported */
+			for (i = 0; i < k->n_keys; i++)
+				if ((rec->seen & (1u << i)) && !(k->keys[i].flags & bit))
+					PERR(c, "%s:%u: '%s' does not apply to source = %s",
+					     f, rec->key_line[i], k->keys[i].name,
+					     pol_source_name(g->source));
+			for (i = 0; i < PA_ARRAY_SIZE(grant_required); i++)
+				if (grant_required[i].source == g->source &&
+				    key_line(rec, grant_required[i].key) == 0)
+					PERR(c, "%s:%u: [%s] with source = %s has no '%s' (required)",
+					     f, rec->where.line, rec->label,
+					     pol_source_name(g->source), grant_required[i].key);
+		}
+		if (rec->kind == SEC_AGENT) {
+			const struct pol_agent *a = &cfg->agents[rec->idx];
+
+			for (i = 0; i < a->services.n; i++)
+				if (pol_config_find_service(cfg, a->services.v[i]) == NULL)
+					PERR(c, "%s:%u: [%s] lists service '%s', which has no "
+					     "[service %s] section", f, key_line(rec, "services"),
+					     rec->label, a->services.v[i], a->services.v[i]);
+			check_run_as(c, rec, a);
+			for (i = 0; i < a->grants.n; i++)
+				if (pol_config_find_grant(cfg, a->grants.v[i]) == NULL)
+					PERR(c, "%s:%u: [%s] references grant '%s', which is not "
+					     "defined", f, key_line(rec, "grants"), rec->label,
+					     a->grants.v[i]);
+		}
+	}
+}
+
+/* Finishes a parse: cross-file checks; returns the config or NULL. */
+struct pol_config *pol_cfg_finish(struct parse_ctx *c, const char *main_name)
+{
+	size_t before;
+
+	if (!c->has_global && !c->unreadable && !c->global_seen)
+		PERR(c, "%s: no [global] section (it must set audience)", main_name);
+	before = c->errors->n;
+	if (pol_index_build(c->cfg, c->errors) != 0) {
+		PERR(c, "%s: out of memory", main_name);
+		return NULL;
+	}
+	/* references are looked up only in an index without duplicates */
+	if (c->errors->n == before)
+		check_sections(c);
+	if (c->errors->n > 0 || c->errors->dropped > 0)
+		return NULL;
+	return c->cfg;
+}
