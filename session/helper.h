@@ -348,6 +348,15 @@ int hp_parse_expiry(const json_t *v, int64_t *out);
 int hp_write_jwks(const char *path, const struct id_signer *s, char *err, size_t errlen);
 
 /*
+ * Refuses a member of the object o (a request or a reply, or a part of
+ * one, named what in the reason) that is not one of the NULL-terminated
+ * names: both sides of the protocol check what they are sent this way.
+ * Returns 0 or -1 with err.
+ */
+int hp_check_members(const json_t *o, const char *what, const char *const names[], char *err,
+		     size_t errlen);
+
+/*
  * A session record, STATE_DIR/sessions/<sid>: written by the module
  * (pam_agent/session.c), read by `pam-agent sessions` and `reap`
  * (session/record.c has the format; docs/sessions.md).

@@ -699,28 +699,27 @@ static void reason_text(const char *in, size_t inlen, char *out, size_t outlen)
 	snprintf(out, outlen, "%.*s", (int)(inlen < outlen ? inlen : outlen - 1), in);
 }
 
-/* Whether every member of o is one of the NULL-terminated names. */
-static bool only_members(const json_t *o, const char *const names[], char *err, size_t errlen)
+int hp_check_members(const json_t *o, const char *what, const char *const names[], char *err,
+		     size_t errlen)
 {
 	const char *key;
 	json_t *v;
 
 	json_object_foreach((json_t *)o, key, v) {
 		size_t i;
-		bool known = false;
 
 		(void)v;
-		for (i = 0; names[i] != NULL && !known; i++)
-			known = strcmp(key, names[i]) == 0;
-		if (!known) {
+		for (i = 0; names[i] != NULL; i++)
+			if (strcmp(names[i], key) == 0)
+				break;
+		if (names[i] == NULL) {
 			char shown[PA_ESCAPE_MAX];
 
 			pa_escape(key, strlen(key), shown, sizeof(shown));
-			pa_err(err, errlen, "unexpected member \"%s\"", shown);
-			return false;
+			return pa_err(err, errlen, "%s: unknown member \"%s\"", what, shown);
 		}
 	}
-	return true;
+	return 0;
 }
 
 /* A copy of an optional string member (NULL for null/absent); -1 when of another type. */
@@ -758,7 +757,7 @@ static int key_from_json(const json_t *o, struct hp_key *key, char *err, size_t 
 
 	if (!json_is_object(o))
 		return pa_err(err, errlen, "a key is not an object");
-	if (!only_members(o, names, err, errlen))
+	if (hp_check_members(o, "key", names, err, errlen) != 0)
 		return -1;
 	if (!json_is_string(json_object_get(o, "grant")) ||
 	    json_string_length(json_object_get(o, "grant")) == 0 ||
@@ -829,7 +828,7 @@ int hp_open_reply_parse(const json_t *reply, const struct pol_decision *d, struc
 	if (json_is_false(json_object_get(reply, "ok"))) {
 		const char *e;
 
-		if (!only_members(reply, fail_names, why, sizeof(why)))
+		if (hp_check_members(reply, "refusal", fail_names, why, sizeof(why)) != 0)
 			return pa_err(err, errlen, "helper reply: %s", why);
 		v = json_object_get(reply, "error");
 		/* an empty reason would leave err empty: the caller logs nothing */
@@ -847,7 +846,7 @@ int hp_open_reply_parse(const json_t *reply, const struct pol_decision *d, struc
 		reason_text(e, strlen(e), why, sizeof(why));
 		return pa_err(err, errlen, "%s", why);
 	}
-	if (!only_members(reply, ok_names, why, sizeof(why)))
+	if (hp_check_members(reply, "open", ok_names, why, sizeof(why)) != 0)
 		return pa_err(err, errlen, "helper reply: %s", why);
 	if (hp_keys_from_json(json_object_get(reply, "keys"), out, why, sizeof(why)) != 0)
 		return pa_err(err, errlen, "helper reply: %s", why);
@@ -902,7 +901,7 @@ int hp_close_reply_parse(const json_t *reply, struct hp_close_results *out, char
 	memset(out, 0, sizeof(*out));
 	if (!json_is_object(reply) || !json_is_boolean(json_object_get(reply, "ok")))
 		return pa_err(err, errlen, "helper reply: not an object with \"ok\"");
-	if (!only_members(reply, names, why, sizeof(why)))
+	if (hp_check_members(reply, "close", names, why, sizeof(why)) != 0)
 		return pa_err(err, errlen, "helper reply: %s", why);
 	res = json_object_get(reply, "results");
 	if (!json_is_array(res) || !json_is_boolean(json_object_get(reply, "ring_revoked"))) {
@@ -925,7 +924,7 @@ int hp_close_reply_parse(const json_t *reply, struct hp_close_results *out, char
 
 		out->n = i + 1;
 		o = json_array_get(res, i);
-		if (!json_is_object(o) || !only_members(o, rnames, why, sizeof(why)) ||
+		if (!json_is_object(o) || hp_check_members(o, "result", rnames, why, sizeof(why)) != 0 ||
 		    !json_is_string(json_object_get(o, "grant")) ||
 		    get_serial(o, "serial", &r->serial) != 0 ||
 		    !json_is_boolean(json_object_get(o, "revoked")) ||

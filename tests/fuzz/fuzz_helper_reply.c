@@ -1,7 +1,7 @@
 /*
  * fuzz_helper_reply.c - libFuzzer target for the helper protocol, both
- * sides (session/hp_client.c, session/grants.c, helper/pam_agent_helper.c
- * through tests/fuzz/helper_request.c). Every input is:
+ * sides (session/hp_client.c, session/grants.c, and helper/server.c, the
+ * helper's request handling). Every input is:
  *
  *   1. parsed as JSON the way hp_run parses a reply (duplicate names
  *      refused), then given to the module's reply parsers:
@@ -36,10 +36,10 @@
 #include <sys/wait.h>
 
 #include "helper.h"
+#include "server.h"
 #include "keyring.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-json_t *pa_test_helper_request(const json_t *req);
 
 /* ---- stand-ins (ld --wrap) ----------------------------------------------------------- */
 
@@ -209,7 +209,7 @@ static void use_keys(const struct hp_keys *keys)
 	req = hp_close_request("6f1c", 4242, "spiffe://example.org/agents/bot", keys, 30);
 	if (req == NULL)
 		die("hp_close_request", "NULL");
-	reply = pa_test_helper_request(req);
+	reply = hs_serve(req);
 	if (reply == NULL)
 		die("the helper gave no reply to a close", NULL);
 	if (hp_close_reply_parse(reply, &res, err, sizeof(err)) != 0)
@@ -337,7 +337,7 @@ static void helper_side(const json_t *j)
 
 	if (!json_is_object(j) || json_object_get(j, "op") == NULL)
 		return;
-	reply = pa_test_helper_request(j);
+	reply = hs_serve(j);
 	if (reply == NULL || !json_is_boolean(json_object_get(reply, "ok")))
 		die("the helper gave no reply with \"ok\"", NULL);
 	if (json_is_string(json_object_get(j, "op")) &&

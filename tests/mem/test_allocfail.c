@@ -47,6 +47,7 @@
 
 #include "audit.h"
 #include "helper.h"
+#include "server.h"
 #include "identity.h"
 #include "keyring.h"
 #include "policy.h"
@@ -1169,7 +1170,6 @@ static void release_hp_client(void)
 }
 
 /* the helper program's request handling (open with mint/exec/file, close) */
-json_t *pa_test_helper_request(const json_t *req);
 static json_t *helper_reply;
 static int32_t next_serial;
 
@@ -1275,7 +1275,7 @@ static int run_helper(json_t *req)
 	const json_t *ok;
 
 	next_serial = 500;
-	helper_reply = pa_test_helper_request(req);
+	helper_reply = hs_serve(req);
 	if (helper_reply == NULL)
 		return -1;
 	ok = json_object_get(helper_reply, "ok");
