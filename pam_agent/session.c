@@ -376,20 +376,256 @@ static int run_as_invoker(struct pa_call *call, const struct pa_context *ctx, co
 	return 0;
 }
 
+/* Refuses the open: logged, told to the application, audited. */
+static void refuse(struct pa_call *call, const struct pol_config *cfg,
+		   const struct pa_context *ctx, const char *reason)
+{
+	pa_log_failure(call, ctx->identity->agent_id, reason);
+	pa_tell(call, reason);
+	(void)audit_keys(call, cfg, AUD_CREDENTIAL_PLACED, AUD_RESULT_FAILED, ctx, reason);
+}
+
+/* A new session state for ctx: a random id, and what close needs later. */
+static int session_begin(struct pa_call *call, const struct pol_config *cfg,
+			 struct pa_context *ctx)
+{
+	unsigned char rnd[16];
+	struct pa_session *st = session_state(call, ctx);
+	size_t i;
+
+	if (st == NULL) {
+		pa_log(call, LOG_CRIT, "out of memory");
+		return -1;
+	}
+	st->cls = ctx->decision.cls;
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		pa_log(call, LOG_CRIT, "no random bytes for a session id");
+		return -1;
+	}
+	for (i = 0; i < sizeof(rnd); i++)
+		snprintf(st->sid + 2 * i, 3, "%02x", rnd[i]);
+	snprintf(st->helper, sizeof(st->helper), "%s", cfg->global.helper);
+	snprintf(st->state_dir, sizeof(st->state_dir), "%s", cfg->global.state_dir);
+	st->timeout = (int)cfg->global.helper_timeout;
+	snprintf(st->config, sizeof(st->config), "%s",
+		 call->args.config != NULL ? call->args.config : "");
+	return 0;
+}
+
+/*
+ * What must still hold when the session opens: the token has not expired,
+ * a run-as target is allowed, the decision is the one the account phase
+ * made, the uid is not shared above its ceiling; then the process gets a
+ * new session keyring. -1 when the open is refused (already reported).
+ */
+static int session_checks(struct pa_call *call, const struct pol_config *cfg,
+			  const struct pa_context *ctx, const char *user, uid_t uid, bool run_as)
+{
+	char err[512], reason[768];
+	bool run_as_denied = false;
+
+	/* the token's lifetime bounds every phase, not only auth and account */
+	if ((int64_t)time(NULL) >= ctx->identity->exp + cfg->global.clock_skew) {
+		refuse(call, cfg, ctx, "token expired since authentication: session refused");
+		return -1;
+	}
+	/*
+	 * A run-as request: the application opens the session for another user
+	 * than the one the account phase decided for (sudo switches PAM_USER to
+	 * its run-as user; docs/applications.md). The decided user must be the
+	 * invoking one (PAM_RUSER, when the application set it), and the
+	 * decision is made again with the target: run_as must allow it.
+	 */
+	if (run_as && run_as_invoker(call, ctx, user, err, sizeof(err)) != 0) {
+		refuse(call, cfg, ctx, err);
+		return -1;
+	}
+	if (decision_holds(call, cfg, ctx, run_as ? user : NULL, &run_as_denied, err,
+			   sizeof(err)) != 0) {
+		if (run_as_denied)
+			snprintf(reason, sizeof(reason), "session refused: %s", err);
+		else
+			snprintf(reason, sizeof(reason),
+				 "decision changed since the account phase (configuration or "
+				 "clock: %s): session refused",
+				 err);
+		refuse(call, cfg, ctx, reason);
+		return -1;
+	}
+	if (ctx->decision.n_grants > 0 &&
+	    shared_uid_boundary(call, cfg, &ctx->decision, user, uid, err, sizeof(err)) != 0) {
+		snprintf(reason, sizeof(reason), "session refused: %s", err);
+		refuse(call, cfg, ctx, reason);
+		return -1;
+	}
+	/*
+	 * Every agent session, granted anything or not, starts from a new
+	 * session keyring owned by root (the module's effective uid) with
+	 * possessor-only permissions (kr_session_keyring_new): it inherits
+	 * nothing from the caller's (a root login's keys, root's @u linked by
+	 * pam_keyinit, an earlier session's grants), is charged to root's key
+	 * quota, and cannot be linked into the user's keyrings.
+	 */
+	if (kr_session_keyring_new(err, sizeof(err)) < 0) {
+		snprintf(reason, sizeof(reason), "no session keyring, session refused: %s", err);
+		refuse(call, cfg, ctx, reason);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The open the helper did not complete: with no answer naming a grant (the
+ * helper crashed, was killed or timed out) what it acquired is unknown, so
+ * the session is closed, telling every exec grant's broker, the record
+ * staying for the reaper if that fails; otherwise the helper rolled its
+ * grants back, and whatever it placed goes with the ring.
+ */
+static void open_failed(struct pa_call *call, const struct pol_config *cfg,
+			struct pa_context *ctx, bool answered)
+{
+	struct pa_session *st = ctx->session;
+	struct hp_keys pending = st->keys;
+	char revoke_err[256], path[4200];
+
+	memset(&st->keys, 0, sizeof(st->keys));
+	if (!answered) {
+		st->keys = pending;
+		st->open = true;
+		session_close(call, cfg, ctx, "open failed: no answer from the helper");
+		return;
+	}
+	hp_keys_clear(&pending);
+	if (kr_session_revoke(st->ring, revoke_err, sizeof(revoke_err)) != 0) {
+		/* the record (with its pending entries) stays for the reaper */
+		pa_log(call, LOG_ERR, "session %s: %s; record kept for pam-agent reap", st->sid,
+		       revoke_err);
+		return;
+	}
+	state_path(st->state_dir, st->sid, path, sizeof(path));
+	if (unlink(path) != 0 && errno != ENOENT)
+		pa_log(call, LOG_ERR, "session %s: cannot remove %s: %s", st->sid, path,
+		       strerror(errno));
+}
+
+/*
+ * Places the decision's grants: the session's own keyring, a record with
+ * the write-ahead entries before any broker is asked, then the helper.
+ * -1 when the open is refused (reported, and nothing left half-done).
+ */
+static int place_grants(struct pa_call *call, const struct pol_config *cfg,
+			struct pa_context *ctx, const char *user, uid_t uid, time_t opened)
+{
+	struct pa_session *st = ctx->session;
+	struct hp_open_args args;
+	struct hp_keys placed = { 0 };
+	char err[512], failed[128], revoke_err[256], reason[768];
+	json_t *record;
+
+	if ((st->ring = kr_session_create(st->sid, ctx->decision.max_session, err,
+					  sizeof(err))) < 0) {
+		st->ring = 0;
+		pa_log_failure(call, ctx->identity->agent_id, err);
+		pa_tell(call, err);
+		return -1;
+	}
+	record = pending_keys(ctx, &st->keys) == 0 ? session_record(ctx, user, uid, opened) : NULL;
+	if (record == NULL || write_state(st->state_dir, record, st->sid, err, sizeof(err)) != 0) {
+		/* nothing was asked of any broker yet */
+		hp_keys_clear(&st->keys);
+		if (kr_session_revoke(st->ring, revoke_err, sizeof(revoke_err)) != 0)
+			pa_log(call, LOG_ERR, "session %s: %s", st->sid, revoke_err);
+		snprintf(reason, sizeof(reason), "session record not written, session refused: %s",
+			 record == NULL ? "out of memory" : err);
+		refuse(call, cfg, ctx, reason);
+		json_decref(record);
+		return -1;
+	}
+	json_decref(record);
+	memset(&args, 0, sizeof(args));
+	args.sid = st->sid;
+	args.ring = st->ring;
+	args.id = ctx->identity;
+	args.user = user;
+	args.uid = uid;
+	args.decision = &ctx->decision;
+	args.global = &cfg->global;
+	failed[0] = '\0';
+	if (hp_open(&args, &placed, failed, sizeof(failed), err, sizeof(err)) != 0) {
+		snprintf(reason, sizeof(reason), "credentials not placed, session refused: %s", err);
+		refuse(call, cfg, ctx, reason);
+		open_failed(call, cfg, ctx, failed[0] != '\0');
+		hp_keys_clear(&placed);
+		return -1;
+	}
+	hp_keys_clear(&st->keys);
+	st->keys = placed;
+	return 0;
+}
+
+/*
+ * Makes the placed session known: its record, the audit event (an action
+ * that cannot be audited is not allowed, docs/audit.md), PAM_AGENT_SESSION
+ * and PAM_AGENT_EXPIRES in the PAM environment, the log line. -1 when any
+ * of it fails (reported; the caller undoes the session).
+ */
+static int session_publish(struct pa_call *call, const struct pol_config *cfg,
+			   struct pa_context *ctx, const char *user, uid_t uid, time_t opened,
+			   bool run_as)
+{
+	struct pa_session *st = ctx->session;
+	char err[512], env[128], note[2 * PA_ESCAPE_MAX + 32] = "";
+	json_t *record = session_record(ctx, user, uid, opened);
+
+	if (record == NULL || write_state(st->state_dir, record, st->sid, err, sizeof(err)) != 0) {
+		pa_log_failure(call, ctx->identity->agent_id,
+			       record == NULL ? "out of memory for the session record" : err);
+		json_decref(record);
+		return -1;
+	}
+	json_decref(record);
+	/* a run-as session says for whom it runs: the event's user is the target */
+	if (run_as) {
+		char e1[PA_ESCAPE_MAX], e2[PA_ESCAPE_MAX];
+
+		snprintf(note, sizeof(note), "run as %s for %s (run_as)",
+			 pa_escape(user, strlen(user), e1, sizeof(e1)),
+			 pa_escape(ctx->decision.user, strlen(ctx->decision.user), e2, sizeof(e2)));
+	}
+	if (audit_keys(call, cfg, AUD_CREDENTIAL_PLACED, AUD_RESULT_OK, ctx,
+		       run_as ? note : NULL) != 0) {
+		pa_log_failure(call, ctx->identity->agent_id,
+			       "audit event not written: credentials revoked, session refused");
+		pa_tell(call, "audit event not written: session refused");
+		return -1;
+	}
+	snprintf(env, sizeof(env), "PAM_AGENT_SESSION=%s", st->sid);
+	if (pam_putenv(call->pamh, env) != PAM_SUCCESS) {
+		pa_log(call, LOG_ERR, "cannot set PAM_AGENT_SESSION");
+		return -1;
+	}
+	/* the session's end, for a launcher that ends CMD there (agent-run) */
+	snprintf(env, sizeof(env), "PAM_AGENT_EXPIRES=%lld",
+		 (long long)opened + (long long)ctx->decision.max_session);
+	if (pam_putenv(call->pamh, env) != PAM_SUCCESS) {
+		pa_log(call, LOG_ERR, "cannot set PAM_AGENT_EXPIRES");
+		return -1;
+	}
+	st->open = true;
+	pa_log(call, LOG_INFO, "session %s opened%s%s: %zu credential(s) in keyring %d, max %llds",
+	       st->sid, run_as ? ", " : "", note, st->keys.n, (int)st->ring,
+	       (long long)ctx->decision.max_session);
+	return 0;
+}
+
 static int open_session(struct pa_call *call, struct pa_context *ctx)
 {
 	struct pol_config *cfg = NULL;
-	struct hp_open_args args;
-	struct hp_keys placed = { 0 };
 	struct passwd pw, *pwp = NULL;
-	json_t *record = NULL;
-	unsigned char rnd[16];
-	char pwbuf[4096], err[512], failed[128], env[128], path[4200];
-	char note[2 * PA_ESCAPE_MAX + 32] = "";
+	char pwbuf[4096];
 	const char *user = NULL;
 	const time_t opened = time(NULL);
-	bool run_as, run_as_denied = false;
-	size_t i;
+	bool run_as;
 	/* never PAM_SESSION_ERR: sudo runs the command after that one
 	 * (docs/applications.md); every refusal of an open must stop it */
 	int ret = PAM_PERM_DENIED;
@@ -404,224 +640,20 @@ static int open_session(struct pa_call *call, struct pa_context *ctx)
 		pa_tell(call, "configuration refused");
 		return PAM_PERM_DENIED;
 	}
-	if (session_state(call, ctx) == NULL) {
-		pa_log(call, LOG_CRIT, "out of memory");
-		goto out;
-	}
-	ctx->session->cls = ctx->decision.cls;
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-		pa_log(call, LOG_CRIT, "no random bytes for a session id");
-		goto out;
-	}
-	for (i = 0; i < sizeof(rnd); i++)
-		snprintf(ctx->session->sid + 2 * i, 3, "%02x", rnd[i]);
-	snprintf(ctx->session->helper, sizeof(ctx->session->helper), "%s", cfg->global.helper);
-	snprintf(ctx->session->state_dir, sizeof(ctx->session->state_dir), "%s",
-		 cfg->global.state_dir);
-	ctx->session->timeout = (int)cfg->global.helper_timeout;
-	snprintf(ctx->session->config, sizeof(ctx->session->config), "%s",
-		 call->args.config != NULL ? call->args.config : "");
-	/* the token's lifetime bounds every phase, not only auth and account */
-	if ((int64_t)time(NULL) >= ctx->identity->exp + cfg->global.clock_skew) {
-		const char *reason = "token expired since authentication: session refused";
-
-		pa_log_failure(call, ctx->identity->agent_id, reason);
-		pa_tell(call, reason);
-		(void)audit_keys(call, cfg, AUD_CREDENTIAL_PLACED, AUD_RESULT_FAILED, ctx, reason);
-		goto out;
-	}
-	/*
-	 * A run-as request: the application opens the session for another user
-	 * than the one the account phase decided for (sudo switches PAM_USER to
-	 * its run-as user; docs/applications.md). The decided user must be the
-	 * invoking one (PAM_RUSER, when the application set it), and the
-	 * decision is made again with the target: run_as must allow it.
-	 */
 	run_as = ctx->decision.user == NULL || strcmp(user, ctx->decision.user) != 0;
-	if (run_as && run_as_invoker(call, ctx, user, err, sizeof(err)) != 0) {
-		pa_log_failure(call, ctx->identity->agent_id, err);
-		pa_tell(call, err);
-		(void)audit_keys(call, cfg, AUD_CREDENTIAL_PLACED, AUD_RESULT_FAILED, ctx, err);
+	if (session_begin(call, cfg, ctx) != 0 ||
+	    session_checks(call, cfg, ctx, user, pw.pw_uid, run_as) != 0 ||
+	    (ctx->decision.n_grants > 0 &&
+	     place_grants(call, cfg, ctx, user, pw.pw_uid, opened) != 0))
+		goto out;
+	if (session_publish(call, cfg, ctx, user, pw.pw_uid, opened, run_as) != 0) {
+		/* nothing half-done: the keys go, and the brokers hear of it */
+		ctx->session->open = true;
+		session_close(call, cfg, ctx, "session refused");
 		goto out;
 	}
-	if (decision_holds(call, cfg, ctx, run_as ? user : NULL, &run_as_denied, err,
-			   sizeof(err)) != 0) {
-		char reason[768];
-
-		if (run_as_denied)
-			snprintf(reason, sizeof(reason), "session refused: %s", err);
-		else
-			snprintf(reason, sizeof(reason),
-				 "decision changed since the account phase (configuration or "
-				 "clock: %s): session refused",
-				 err);
-		pa_log_failure(call, ctx->identity->agent_id, reason);
-		pa_tell(call, reason);
-		(void)audit_keys(call, cfg, AUD_CREDENTIAL_PLACED, AUD_RESULT_FAILED, ctx, reason);
-		goto out;
-	}
-
-	if (ctx->decision.n_grants > 0 &&
-	    shared_uid_boundary(call, cfg, &ctx->decision, user, pw.pw_uid, err,
-				sizeof(err)) != 0) {
-		char reason[768];
-
-		snprintf(reason, sizeof(reason), "session refused: %s", err);
-		pa_log_failure(call, ctx->identity->agent_id, reason);
-		pa_tell(call, reason);
-		(void)audit_keys(call, cfg, AUD_CREDENTIAL_PLACED, AUD_RESULT_FAILED, ctx, reason);
-		goto out;
-	}
-	/*
-	 * Every agent session, granted anything or not, starts from a new
-	 * session keyring owned by root (the module's effective uid) with
-	 * possessor-only permissions (kr_session_keyring_new): it inherits
-	 * nothing from the caller's (a root login's keys, root's @u linked by
-	 * pam_keyinit, an earlier session's grants), is charged to root's key
-	 * quota, and cannot be linked into the user's keyrings.
-	 */
-	if (kr_session_keyring_new(err, sizeof(err)) < 0) {
-		char reason[768];
-
-		snprintf(reason, sizeof(reason), "no session keyring, session refused: %s", err);
-		pa_log_failure(call, ctx->identity->agent_id, reason);
-		pa_tell(call, reason);
-		(void)audit_keys(call, cfg, AUD_CREDENTIAL_PLACED, AUD_RESULT_FAILED, ctx, reason);
-		goto out;
-	}
-	if (ctx->decision.n_grants > 0) {
-		if ((ctx->session->ring = kr_session_create(ctx->session->sid, ctx->decision.max_session,
-							   err, sizeof(err))) < 0) {
-			ctx->session->ring = 0;
-			pa_log_failure(call, ctx->identity->agent_id, err);
-			pa_tell(call, err);
-			goto out;
-		}
-		if (pending_keys(ctx, &ctx->session->keys) != 0 ||
-		    (record = session_record(ctx, user, pw.pw_uid, opened)) == NULL ||
-		    write_state(ctx->session->state_dir, record, ctx->session->sid, err,
-				sizeof(err)) != 0) {
-			char revoke_err[256], reason[768];
-
-			/* nothing was asked of any broker yet */
-			hp_keys_clear(&ctx->session->keys);
-			if (kr_session_revoke(ctx->session->ring, revoke_err, sizeof(revoke_err)) != 0)
-				pa_log(call, LOG_ERR, "session %s: %s", ctx->session->sid, revoke_err);
-			snprintf(reason, sizeof(reason), "session record not written, session "
-				 "refused: %s", record == NULL ? "out of memory" : err);
-			pa_log_failure(call, ctx->identity->agent_id, reason);
-			pa_tell(call, reason);
-			audit_keys(call, cfg, AUD_CREDENTIAL_PLACED, AUD_RESULT_FAILED, ctx, reason);
-			goto out;
-		}
-		json_decref(record);
-		record = NULL;
-		memset(&args, 0, sizeof(args));
-		args.sid = ctx->session->sid;
-		args.ring = ctx->session->ring;
-		args.id = ctx->identity;
-		args.user = user;
-		args.uid = pw.pw_uid;
-		args.decision = &ctx->decision;
-		args.global = &cfg->global;
-		failed[0] = '\0';
-		if (hp_open(&args, &placed, failed, sizeof(failed), err, sizeof(err)) != 0) {
-			struct hp_keys pending = ctx->session->keys;
-			char revoke_err[256];
-			char reason[768];
-
-			snprintf(reason, sizeof(reason), "credentials not placed, session refused: %s",
-				 err);
-			pa_log_failure(call, ctx->identity->agent_id, reason);
-			pa_tell(call, reason);
-			audit_keys(call, cfg, AUD_CREDENTIAL_PLACED, AUD_RESULT_FAILED, ctx, reason);
-			memset(&ctx->session->keys, 0, sizeof(ctx->session->keys));
-			if (failed[0] == '\0') {
-				/*
-				 * No answer naming a grant (the helper crashed, was
-				 * killed or timed out): what it acquired is unknown,
-				 * so every exec grant's broker is told, and the
-				 * record stays for the reaper if that fails.
-				 */
-				ctx->session->keys = pending;
-				ctx->session->open = true;
-				session_close(call, cfg, ctx,
-						 "open failed: no answer from the helper");
-				goto out;
-			}
-			/* all or nothing: the helper rolled its grants back; whatever
-			 * it placed goes with the ring */
-			if (kr_session_revoke(ctx->session->ring, revoke_err, sizeof(revoke_err)) != 0) {
-				/* the record (with its pending entries) stays for the reaper */
-				pa_log(call, LOG_ERR, "session %s: %s; record kept for pam-agent reap",
-				       ctx->session->sid, revoke_err);
-				hp_keys_clear(&pending);
-				goto out;
-			}
-			hp_keys_clear(&pending);
-			state_path(ctx->session->state_dir, ctx->session->sid, path, sizeof(path));
-			if (unlink(path) != 0 && errno != ENOENT)
-				pa_log(call, LOG_ERR, "session %s: cannot remove %s: %s",
-				       ctx->session->sid, path, strerror(errno));
-			goto out;
-		}
-		hp_keys_clear(&ctx->session->keys);
-		ctx->session->keys = placed;
-		memset(&placed, 0, sizeof(placed));
-	}
-	record = session_record(ctx, user, pw.pw_uid, opened);
-	if (record == NULL || write_state(ctx->session->state_dir, record, ctx->session->sid, err,
-					  sizeof(err)) != 0) {
-		pa_log_failure(call, ctx->identity->agent_id,
-			       record == NULL ? "out of memory for the session record" : err);
-		goto undo;
-	}
-	/* a run-as session says for whom it runs: the event's user is the target */
-	if (run_as) {
-		char e1[PA_ESCAPE_MAX], e2[PA_ESCAPE_MAX];
-
-		snprintf(note, sizeof(note), "run as %s for %s (run_as)",
-			 pa_escape(user, strlen(user), e1, sizeof(e1)),
-			 pa_escape(ctx->decision.user, strlen(ctx->decision.user), e2, sizeof(e2)));
-	}
-	/* an action that cannot be audited is not allowed (docs/audit.md) */
-	if (audit_keys(call, cfg, AUD_CREDENTIAL_PLACED, AUD_RESULT_OK, ctx,
-		       run_as ? note : NULL) != 0) {
-		pa_log_failure(call, ctx->identity->agent_id,
-			       "audit event not written: credentials revoked, session refused");
-		pa_tell(call, "audit event not written: session refused");
-		goto undo;
-	}
-	snprintf(env, sizeof(env), "PAM_AGENT_SESSION=%s", ctx->session->sid);
-	if (pam_putenv(call->pamh, env) != PAM_SUCCESS) {
-		pa_log(call, LOG_ERR, "cannot set PAM_AGENT_SESSION");
-		goto undo;
-	}
-	/* the session's end, for a launcher that ends CMD there (agent-run) */
-	snprintf(env, sizeof(env), "PAM_AGENT_EXPIRES=%lld",
-		 (long long)opened + (long long)ctx->decision.max_session);
-	if (pam_putenv(call->pamh, env) != PAM_SUCCESS) {
-		pa_log(call, LOG_ERR, "cannot set PAM_AGENT_EXPIRES");
-		goto undo;
-	}
-	ctx->session->open = true;
-	if (run_as)
-		pa_log(call, LOG_INFO, "session %s opened, %s: %zu credential(s) in keyring %d, "
-		       "max %llds", ctx->session->sid, note, ctx->session->keys.n,
-		       (int)ctx->session->ring, (long long)ctx->decision.max_session);
-	else
-		pa_log(call, LOG_INFO, "session %s opened: %zu credential(s) in keyring %d, max %llds",
-		       ctx->session->sid, ctx->session->keys.n, (int)ctx->session->ring,
-		       (long long)ctx->decision.max_session);
 	ret = PAM_SUCCESS;
-	goto out;
-undo:
-	/* nothing half-done: the keys go, and the brokers hear of it */
-	ctx->session->open = true;
-	session_close(call, cfg, ctx, "session refused");
 out:
-	hp_keys_clear(&placed);
-	json_decref(record);
 	pol_config_unref(cfg);
 	return ret;
 }
