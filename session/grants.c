@@ -224,25 +224,58 @@ static int take_handle(const json_t *ans, char **handle)
 	return *handle != NULL ? 0 : -1;
 }
 
+/*
+ * Runs a broker command line (the grant's command, role "broker", or its
+ * revoke, role "revoke") with the JSON object in on its stdin, filling x;
+ * prog gets the program's name for messages. 0 when it ran (the caller
+ * judges its exit and output, and clears x), -1 with err otherwise. The one
+ * way both issue and revoke run a broker.
+ */
+static int broker_run(const char *command, const char *role, const json_t *in, int timeout_ms,
+		      struct hp_exchange *x, char *prog, size_t proglen, char *err, size_t errlen)
+{
+	char **argv = NULL, *text = NULL, why[256];
+	int rc = -1;
+
+	snprintf(prog, proglen, "?");
+	if (hp_split_command(command, &argv, why, sizeof(why)) != 0)
+		return pa_err(err, errlen, "%s", why);
+	prog_name(argv, prog, proglen);
+	text = pa_json_dumps(in, JSON_COMPACT);
+	if (text == NULL) {
+		pa_err(err, errlen, "%s %s: cannot encode its input", role, prog);
+		goto out;
+	}
+	x->in = text;
+	x->inlen = strlen(text);
+	x->out_max = HP_BROKER_OUT_MAX;
+	x->timeout_ms = timeout_ms;
+	x->want_stderr = true;
+	if (hp_exchange_run((const char *const *)argv, x, why, sizeof(why)) != 0) {
+		pa_err(err, errlen, "%s %s: %s", role, prog, why);
+		goto out;
+	}
+	rc = 0;
+out:
+	x->in = NULL;
+	x->inlen = 0;
+	free(text);
+	hp_argv_free(argv);
+	return rc;
+}
+
 int hp_grant_exec(const struct hp_grant_ctx *ctx, const struct hp_grant *g, int timeout_ms,
 		  struct hp_cred *out, char *err, size_t errlen)
 {
 	struct hp_exchange x = { 0 };
-	char **argv = NULL;
-	char *text = NULL;
 	json_t *in = NULL, *ans = NULL;
 	const json_t *sec, *exp;
-	char prog[PA_ESCAPE_MAX], how[128], note[PA_ESCAPE_MAX + 16], why[256];
+	char prog[PA_ESCAPE_MAX], how[128], note[PA_ESCAPE_MAX + 16];
 	json_error_t jerr = { 0 };
 	bool bad = false;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (hp_split_command(g->command, &argv, why, sizeof(why)) != 0) {
-		pa_err(err, errlen, "%s", why);
-		goto out;
-	}
-	prog_name(argv, prog, sizeof(prog));
 	in = json_object();
 	if (in == NULL) {
 		pa_err(err, errlen, "out of memory");
@@ -256,20 +289,13 @@ int hp_grant_exec(const struct hp_grant_ctx *ctx, const struct hp_grant *g, int 
 	put_str(in, "sid", ctx->sid, &bad);
 	put_str(in, "grant", g->name, &bad);
 	put_str(in, "user", ctx->user, &bad);
-	text = bad ? NULL : pa_json_dumps(in, JSON_COMPACT);
-	if (text == NULL) {
+	if (bad) {
 		pa_err(err, errlen, "cannot encode the broker context");
 		goto out;
 	}
-	x.in = text;
-	x.inlen = strlen(text);
-	x.out_max = HP_BROKER_OUT_MAX;
-	x.timeout_ms = timeout_ms;
-	x.want_stderr = true;
-	if (hp_exchange_run((const char *const *)argv, &x, why, sizeof(why)) != 0) {
-		pa_err(err, errlen, "broker %s: %s", prog, why);
+	if (broker_run(g->command, "broker", in, timeout_ms, &x, prog, sizeof(prog), err,
+		       errlen) != 0)
 		goto out;
-	}
 	if (!x.overflow && x.outlen > 0)
 		ans = pa_json_loadb(x.out, x.outlen, JSON_REJECT_DUPLICATES, &jerr);
 	if (json_is_object(ans) && take_handle(ans, &out->handle) != 0) {
@@ -333,8 +359,6 @@ out:
 	}
 	hp_exchange_clear(&x);
 	json_decref(in);
-	free(text);
-	hp_argv_free(argv);
 	return rc;
 }
 
@@ -342,41 +366,23 @@ int hp_revoke_run(const char *command, const char *handle, const char *sid, cons
 		  const char *grant, int timeout_ms, char *err, size_t errlen)
 {
 	struct hp_exchange x = { 0 };
-	char **argv = NULL;
-	char *text = NULL;
-	json_t *in = NULL;
-	char prog[PA_ESCAPE_MAX], how[128], note[PA_ESCAPE_MAX + 16], why[256];
+	json_t *in = json_object();
+	char prog[PA_ESCAPE_MAX], how[128], note[PA_ESCAPE_MAX + 16];
 	bool bad = false;
 	int rc = -1;
 
-	if (hp_split_command(command, &argv, why, sizeof(why)) != 0) {
-		pa_err(err, errlen, "%s", why);
-		goto out;
-	}
-	prog_name(argv, prog, sizeof(prog));
-	in = json_object();
-	if (in == NULL) {
-		pa_err(err, errlen, "out of memory");
-		goto out;
-	}
+	if (in == NULL)
+		return pa_err(err, errlen, "out of memory");
 	put_str(in, "handle", handle, &bad);
 	put_str(in, "sid", sid, &bad);
 	put_str(in, "agent", agent, &bad);
 	put_str(in, "grant", grant, &bad);
-	text = bad ? NULL : pa_json_dumps(in, JSON_COMPACT);
-	if (text == NULL) {
+	if (bad) {
 		pa_err(err, errlen, "cannot encode the revoke context");
 		goto out;
 	}
-	x.in = text;
-	x.inlen = strlen(text);
-	x.out_max = HP_BROKER_OUT_MAX;
-	x.timeout_ms = timeout_ms;
-	x.want_stderr = true;
-	if (hp_exchange_run((const char *const *)argv, &x, why, sizeof(why)) != 0) {
-		pa_err(err, errlen, "revoke %s: %s", prog, why);
+	if (broker_run(command, "revoke", in, timeout_ms, &x, prog, sizeof(prog), err, errlen) != 0)
 		goto out;
-	}
 	if (!hp_exchange_ok(&x)) {
 		stderr_note(&x, note, sizeof(note));
 		pa_err(err, errlen, "revoke %s %s%s", prog,
@@ -387,8 +393,6 @@ int hp_revoke_run(const char *command, const char *handle, const char *sid, cons
 out:
 	hp_exchange_clear(&x);
 	json_decref(in);
-	free(text);
-	hp_argv_free(argv);
 	return rc;
 }
 
