@@ -218,4 +218,28 @@ void pa_handoff_forget(pam_handle_t *pamh, struct pa_context *ctx, bool silent);
  * (setcred and open_session when their options are refused). */
 void pa_handoff_drop(pam_handle_t *pamh);
 
+/* pam_agent/session_checks.c, used by the session phase (session.c) */
+
+/*
+ * Whether the account phase's decision still holds under cfg, made again
+ * for run_as (NULL: no run-as): 0, or -1 with what changed in err
+ * (*run_as_denied when the run-as target alone is refused).
+ */
+int pa_decision_holds(struct pa_call *call, const struct pol_config *cfg,
+		      const struct pa_context *ctx, const char *run_as, bool *run_as_denied,
+		      char *err, size_t errlen);
+/*
+ * Whether a run-as open of user comes from the user the account phase
+ * decided for (PAM_RUSER, when the application set it): 0 or -1 with err.
+ */
+int pa_run_as_invoker(struct pa_call *call, const struct pa_context *ctx, const char *user,
+		      char *err, size_t errlen);
+/*
+ * Refuses (-1 with err) grants above the lowest ceiling of the other
+ * agent rules that may log in as uid: one uid is one principal.
+ */
+int pa_shared_uid_boundary(const struct pa_call *call, const struct pol_config *cfg,
+			   const struct pol_decision *d, const char *user, uid_t uid, char *err,
+			   size_t errlen);
+
 #endif /* PA_MODULE_H */
