@@ -1,0 +1,440 @@
+/*
+ * exchange.c - the bounded exchange with a child program (session/helper.h,
+ * hp_exchange_run): stdin written, stdout and stderr read under one
+ * deadline and one size bound, in a process group of its own that is
+ * killed on timeout, with an empty environment but PATH, in /, and no
+ * descriptor of ours. The module runs the helper this way, and the helper
+ * its brokers.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helper.h"
+#include "util.h"
+
+/* ---- the bounded exchange ------------------------------------------------------ */
+
+/* Moves fd to a descriptor >= 3 (close-on-exec). Returns it, or -1 (fd closed). */
+static int fd_high(int fd)
+{
+	int nfd;
+
+	if (fd < 0 || fd >= 3)
+		return fd;
+	nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	close(fd);
+	return nfd;
+}
+
+/* A close-on-exec pipe whose two ends are both >= 3. Returns 0 or -1. */
+static int pipe_high(int p[2])
+{
+	if (pipe2(p, O_CLOEXEC) != 0) {
+		p[0] = p[1] = -1;
+		return -1;
+	}
+	p[0] = fd_high(p[0]);
+	p[1] = fd_high(p[1]);
+	if (p[0] < 0 || p[1] < 0) {
+		if (p[0] >= 0)
+			close(p[0]);
+		if (p[1] >= 0)
+			close(p[1]);
+		p[0] = p[1] = -1;
+		return -1;
+	}
+	return 0;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+/*
+ * Closes every descriptor from first to last (inclusive). Async-signal-safe:
+ * close_range(2) when the kernel has it, else a loop up to limit.
+ */
+static void close_from(unsigned first, unsigned last, unsigned limit)
+{
+	unsigned fd;
+
+	if (first > last)
+		return;
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, first, last, 0) == 0)
+		return;
+#endif
+	for (fd = first; fd <= last && fd < limit; fd++)
+		close((int)fd);
+}
+
+/* What failed in the child, sent with errno on the exec pipe. */
+enum { HP_CHILD_EXEC = 0, HP_CHILD_CHDIR = 1 };
+
+/*
+ * The child between fork and execve: only async-signal-safe calls. Never
+ * returns; an execve failure is reported as errno on execfd.
+ */
+static void child_exec(const char *const argv[], char *const envp[], int in, int out,
+		       int errfd, int execfd, unsigned fdlimit)
+{
+	struct sigaction dfl;
+	sigset_t none;
+	int sig, e[2] = { HP_CHILD_EXEC, 0 };
+
+	setpgid(0, 0);
+	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0)
+		goto fail;
+	/*
+	 * Never in the caller's directory: under sudo or su that is the
+	 * agent's, and a program run as root may load files relative to it
+	 * (python3 -m NAME, ./x). Fail closed.
+	 */
+	if (chdir("/") != 0) {
+		e[0] = HP_CHILD_CHDIR;
+		goto fail;
+	}
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	for (sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &dfl, NULL); /* SIGKILL/SIGSTOP/internal ones fail: fine */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	close_from(3, (unsigned)execfd - 1, fdlimit);
+	close_from((unsigned)execfd + 1, ~0U, fdlimit);
+	execve(argv[0], (char *const *)argv, envp);
+fail:
+	e[1] = errno;
+	while (write(execfd, e, sizeof(e)) < 0 && errno == EINTR)
+		;
+	_exit(127);
+}
+
+/* Appends len bytes to x->out, growing it without leaving unwiped copies. */
+static int out_append(struct hp_exchange *x, const char *buf, size_t len)
+{
+	if (x->outlen + len + 1 > x->outcap) {
+		size_t cap = x->outcap ? x->outcap : 4096;
+		char *n;
+
+		while (cap < x->outlen + len + 1)
+			cap *= 2;
+		n = malloc(cap);
+		if (n == NULL)
+			return -1;
+		if (x->out != NULL) {
+			memcpy(n, x->out, x->outlen);
+			pa_free_secret_buf(x->out, x->outcap);
+		}
+		x->out = n;
+		x->outcap = cap;
+	}
+	memcpy(x->out + x->outlen, buf, len);
+	x->outlen += len;
+	x->out[x->outlen] = '\0';
+	return 0;
+}
+
+/* Kills the child's process group (and the child, should setpgid have failed). */
+static void kill_child(pid_t pid)
+{
+	kill(-pid, SIGKILL);
+	kill(pid, SIGKILL);
+}
+
+/*
+ * Waits for pid until deadline (monotonic ms), then kills its group and
+ * waits for good. Fills x->reaped/status; ECHILD (reaped elsewhere, e.g.
+ * SIGCHLD ignored by the application) leaves reaped false.
+ */
+static void reap(pid_t pid, int64_t deadline, struct hp_exchange *x)
+{
+	bool killed = false;
+	long pause_us = 50; /* doubles up to 5 ms: a quick helper is reaped quickly */
+	int st = 0;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &st, killed ? 0 : WNOHANG);
+
+		if (r == pid) {
+			x->reaped = true;
+			x->status = st;
+			break;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			break; /* ECHILD: someone else reaped it */
+		if (pa_mono_ms() >= deadline) {
+			x->timed_out = true;
+			kill_child(pid);
+			killed = true;
+			continue;
+		}
+		{
+			struct timespec ts = { 0, pause_us * 1000 };
+
+			nanosleep(&ts, NULL);
+			if (pause_us < 5000)
+				pause_us *= 2;
+		}
+	}
+	/*
+	 * No kill of the group after the wait: once the child is reaped its
+	 * pid may be reused. Every path that kills does so before waiting.
+	 */
+}
+
+int hp_exchange_run(const char *const argv[], struct hp_exchange *x, char *err, size_t errlen)
+{
+	char path_env[] = HP_ENV_PATH;
+	char *envp[] = { path_env, NULL };
+	int inp[2] = { -1, -1 }, outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	int execp[2] = { -1, -1 }, devnull = -1;
+	sigset_t pipeset, oldmask, pending;
+	bool masked = false, pipe_pending = false, got_epipe = false;
+	const char *in = x->in;
+	size_t inoff = 0, errlen_have = 0;
+	struct rlimit rl;
+	unsigned fdlimit = 65536;
+	int64_t deadline;
+	pid_t pid = -1;
+	ssize_t n;
+	int rc = -1, e[2] = { 0, 0 };
+
+	x->out = NULL;
+	x->outlen = x->outcap = 0;
+	x->errtext[0] = '\0';
+	x->timed_out = x->overflow = x->reaped = false;
+	x->status = 0;
+	if (argv == NULL || argv[0] == NULL || argv[0][0] != '/')
+		return pa_err(err, errlen, "not an absolute program path");
+	if (x->timeout_ms <= 0)
+		return pa_err(err, errlen, "no time left to run the program");
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < (1u << 20))
+		fdlimit = (unsigned)rl.rlim_cur;
+	if (pipe_high(inp) != 0 || pipe_high(outp) != 0 || pipe_high(execp) != 0 ||
+	    (x->want_stderr && pipe_high(errp) != 0)) {
+		pa_err(err, errlen, "cannot create a pipe: %s", strerror(errno));
+		goto out;
+	}
+	if (!x->want_stderr) {
+		devnull = fd_high(open("/dev/null", O_WRONLY | O_CLOEXEC));
+		if (devnull < 0) {
+			pa_err(err, errlen, "cannot open /dev/null: %s", strerror(errno));
+			goto out;
+		}
+	}
+	/* a reader that goes away must not kill the caller: SIGPIPE blocked here only */
+	sigemptyset(&pipeset);
+	sigaddset(&pipeset, SIGPIPE);
+	if (pthread_sigmask(SIG_BLOCK, &pipeset, &oldmask) == 0) {
+		masked = true;
+		if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1)
+			pipe_pending = true;
+	}
+	deadline = pa_mono_ms() + x->timeout_ms;
+	pid = fork();
+	if (pid < 0) {
+		pa_err(err, errlen, "cannot fork: %s", strerror(errno));
+		goto out;
+	}
+	if (pid == 0)
+		child_exec(argv, envp, inp[0], outp[1], x->want_stderr ? errp[1] : devnull,
+			   execp[1], fdlimit);
+	setpgid(pid, pid); /* also done by the child; whichever runs first */
+	close_fd(&inp[0]);
+	close_fd(&outp[1]);
+	close_fd(&errp[1]);
+	close_fd(&execp[1]);
+	close_fd(&devnull);
+	/* the exec pipe closes on a successful execve, else carries errno */
+	do
+		n = read(execp[0], e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	close_fd(&execp[0]);
+	if (n == (ssize_t)sizeof(e)) {
+		reap(pid, deadline, x);
+		pa_err(err, errlen, "%s: %s",
+		       e[0] == HP_CHILD_CHDIR ? "cannot change directory to /" : "cannot execute",
+		       strerror(e[1]));
+		goto out;
+	}
+	if (x->inlen == 0)
+		close_fd(&inp[1]);
+	else if (fcntl(inp[1], F_SETFL, O_NONBLOCK) != 0)
+		close_fd(&inp[1]);
+	while (inp[1] >= 0 || outp[0] >= 0 || errp[0] >= 0) {
+		struct pollfd fds[3];
+		int nfds = 0, wi = -1, oi = -1, ei = -1, r;
+		int64_t left = deadline - pa_mono_ms();
+		char buf[4096];
+
+		if (left <= 0) {
+			x->timed_out = true;
+			kill_child(pid);
+			break;
+		}
+		if (inp[1] >= 0) {
+			wi = nfds;
+			fds[nfds++] = (struct pollfd){ .fd = inp[1], .events = POLLOUT };
+		}
+		if (outp[0] >= 0) {
+			oi = nfds;
+			fds[nfds++] = (struct pollfd){ .fd = outp[0], .events = POLLIN };
+		}
+		if (errp[0] >= 0) {
+			ei = nfds;
+			fds[nfds++] = (struct pollfd){ .fd = errp[0], .events = POLLIN };
+		}
+		r = poll(fds, (nfds_t)nfds, left > INT_MAX ? INT_MAX : (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			pa_err(err, errlen, "poll: %s", strerror(errno));
+			kill_child(pid);
+			reap(pid, deadline, x);
+			goto out;
+		}
+		if (wi >= 0 && fds[wi].revents != 0) {
+			if (fds[wi].revents & POLLOUT) {
+				n = write(inp[1], in + inoff, x->inlen - inoff);
+				if (n > 0) {
+					inoff += (size_t)n;
+					if (inoff == x->inlen)
+						close_fd(&inp[1]);
+				} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+					if (errno == EPIPE)
+						got_epipe = true;
+					close_fd(&inp[1]); /* the child stopped reading */
+				}
+			} else {
+				close_fd(&inp[1]);
+			}
+		}
+		if (oi >= 0 && fds[oi].revents != 0) {
+			n = read(outp[0], buf, sizeof(buf));
+			if (n > 0) {
+				if (x->outlen + (size_t)n > x->out_max) {
+					x->overflow = true;
+					kill_child(pid);
+					pa_overwrite(buf, sizeof(buf));
+					break;
+				}
+				if (out_append(x, buf, (size_t)n) != 0) {
+					pa_overwrite(buf, sizeof(buf));
+					pa_err(err, errlen, "out of memory");
+					kill_child(pid);
+					reap(pid, deadline, x);
+					goto out;
+				}
+			} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+				close_fd(&outp[0]);
+			}
+			pa_overwrite(buf, sizeof(buf));
+		}
+		if (ei >= 0 && fds[ei].revents != 0) {
+			n = read(errp[0], buf, sizeof(buf));
+			if (n > 0) {
+				size_t room = sizeof(x->errtext) - 1 - errlen_have;
+				size_t take = (size_t)n < room ? (size_t)n : room;
+
+				memcpy(x->errtext + errlen_have, buf, take);
+				errlen_have += take;
+				x->errtext[errlen_have] = '\0';
+			} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+				close_fd(&errp[0]);
+			}
+		}
+	}
+	close_fd(&inp[1]);
+	close_fd(&outp[0]);
+	close_fd(&errp[0]);
+	reap(pid, deadline, x);
+	rc = 0;
+out:
+	close_fd(&inp[0]);
+	close_fd(&inp[1]);
+	close_fd(&outp[0]);
+	close_fd(&outp[1]);
+	close_fd(&errp[0]);
+	close_fd(&errp[1]);
+	close_fd(&execp[0]);
+	close_fd(&execp[1]);
+	close_fd(&devnull);
+	if (masked) {
+		if (got_epipe && !pipe_pending) {
+			static const struct timespec zero = { 0, 0 };
+
+			while (sigtimedwait(&pipeset, NULL, &zero) < 0 && errno == EINTR)
+				;
+		}
+		pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
+	}
+	return rc;
+}
+
+void hp_exchange_clear(struct hp_exchange *x)
+{
+	if (x->out != NULL)
+		pa_free_secret_buf(x->out, x->outcap);
+	x->out = NULL;
+	x->outlen = x->outcap = 0;
+	pa_overwrite(x->errtext, sizeof(x->errtext));
+}
+
+bool hp_exchange_ok(const struct hp_exchange *x)
+{
+	return !x->timed_out && !x->overflow && x->reaped && WIFEXITED(x->status) &&
+	       WEXITSTATUS(x->status) == 0;
+}
+
+/* "10s" for whole seconds, else "2.5s". */
+static void format_seconds(int ms, char *buf, size_t len)
+{
+	if (ms % 1000 == 0)
+		snprintf(buf, len, "%ds", ms / 1000);
+	else
+		snprintf(buf, len, "%d.%03ds", ms / 1000, ms % 1000);
+}
+
+const char *hp_exchange_describe(const struct hp_exchange *x, char *buf, size_t len)
+{
+	char secs[32];
+
+	if (x->timed_out) {
+		format_seconds(x->timeout_ms, secs, sizeof(secs));
+		snprintf(buf, len, "timed out after %s", secs);
+	} else if (x->overflow) {
+		snprintf(buf, len, "wrote more than %zu bytes", x->out_max);
+	} else if (!x->reaped) {
+		snprintf(buf, len, "ended with an unknown status (reaped elsewhere)");
+	} else if (WIFEXITED(x->status)) {
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(x->status));
+	} else if (WIFSIGNALED(x->status)) {
+		snprintf(buf, len, "was killed by signal %d", WTERMSIG(x->status));
+	} else {
+		snprintf(buf, len, "ended with wait status 0x%x", (unsigned)x->status);
+	}
+	return buf;
+}
