@@ -35,6 +35,47 @@ char *cli_read_token(const char *path, int *code);
 /* Parses --now EPOCH; returns 0 or -1. */
 int cli_parse_epoch(const char *text, int64_t *out);
 
+/* ---- sessions and reap (cli/records.c) ---- */
+
+enum owner { OWNER_ALIVE, OWNER_GONE, OWNER_UNKNOWN };
+
+enum kstate {
+	K_LIVE,	   /* the key we placed, still there */
+	K_REVOKED, /* revoked (by close_session or an earlier reap) */
+	K_EXPIRED, /* its timeout passed */
+	K_GONE,	   /* no key has this serial any more */
+	K_OTHER,   /* the serial now names another key: ours is gone */
+	K_UNKNOWN, /* describing it failed otherwise */
+};
+
+/* One run of `sessions` or `reap`. */
+struct cli_run {
+	struct pol_config *cfg;
+	const char *state_dir;
+	char sessions_dir[4200];
+	int dirfd; /* STATE_DIR/sessions, or -1 when it does not exist */
+	bool json;
+	bool dry_run;
+	bool verbose;
+	bool reaping;	 /* reap: also removes stale temporary files */
+	size_t problems; /* records that could not be read or reaped */
+};
+
+int cli_load_config(const char *path, struct pol_config **out);
+int cli_open_state(struct cli_run *r);
+int cli_list_records(struct cli_run *r, char ***names, size_t *n);
+void cli_free_names(char **names, size_t n);
+int cli_record_read(int dirfd, const char *name, struct hp_record *rec, char *err,
+		       size_t errlen);
+const char *cli_owner_name(enum owner o);
+enum owner cli_owner_state(const struct hp_record *rec, char *why, size_t len);
+const char *cli_kstate_name(enum kstate s);
+enum kstate cli_ring_state(const struct hp_record *rec);
+enum kstate cli_cred_state(const struct hp_key *k);
+const char *cli_show(const char *s, char *buf, size_t len);
+const char *cli_utc(int64_t t, char *buf, size_t len);
+void cli_problem(struct cli_run *r, json_t *problems, const char *name, const char *err);
+
 int cmd_check(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_reap(int argc, char **argv);
