@@ -1,0 +1,45 @@
+/*
+ * key_int.h - a verification key inside the identity engine: what key.c
+ * (keys, algorithms, the signature check) and jwk.c (keys from JWKs)
+ * share. Used inside identity/ only.
+ */
+#ifndef PA_IDENTITY_KEY_INT_H
+#define PA_IDENTITY_KEY_INT_H
+
+#include <stddef.h>
+
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+
+#include "identity.h"
+
+/* Smallest and largest RSA modulus accepted, in bits. */
+#define ID_RSA_MIN_BITS 2048
+#define ID_RSA_MAX_BITS 16384
+
+enum id_kty { ID_KTY_RSA = 1, ID_KTY_EC, ID_KTY_OKP };
+
+struct id_key {
+	EVP_PKEY *pkey;
+	char *kid;	   /* NULL when the JWK has none */
+	char *alg;	   /* the JWK's own "alg", NULL when absent */
+	char *x5t;	   /* the JWK's "x5t", NULL when absent */
+	char *x5t256;	   /* the JWK's "x5t#S256", NULL when absent */
+	enum id_kty kty;
+	int curve_nid;	   /* EC: NID of the named curve */
+	size_t coord_len;  /* EC: bytes per coordinate (32, 48, 66) */
+	BIGNUM *order;	   /* EC: group order n */
+	size_t rsa_len;	   /* RSA: modulus length in bytes */
+};
+
+/* The EC curves JOSE names, with OpenSSL's name and the coordinate size. */
+struct id_ec_curve {
+	const char *jwk_crv;
+	const char *ossl_name;
+	int nid;
+	size_t coord_len;
+};
+#define ID_EC_CURVES 3
+extern const struct id_ec_curve id_ec_curves[ID_EC_CURVES];
+
+#endif /* PA_IDENTITY_KEY_INT_H */
