@@ -11,8 +11,7 @@
  * agent-run [--token-file F | --token-fd N] [--service S] [--user U]
  *           [--config DIR] [--env NAME=VALUE]... [--keep-env NAME]...
  *           [--umask MODE] -- CMD [ARG…]
- */
-#include "config.h"
+ */#include "config.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -42,18 +41,7 @@
 
 #include "util.h"
 
-#define EXIT_REFUSED 77	 /* authentication or account refused: CMD never ran */
-#define EXIT_TROUBLE 125 /* agent-run itself failed */
-#define TOKEN_MAX (64 * 1024)
-/* the one prompt pam_agent asks (pam_agent/token.c, token_from_prompt) */
-#define TOKEN_PROMPT "Agent token: "
-/* how long CMD and the processes it left get between SIGTERM and SIGKILL */
-#define GRACE_SECONDS 5
-#define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
-/* the session's end, put in the PAM environment by pam_agent's session */
-#define EXPIRES_VAR "PAM_AGENT_EXPIRES"
-/* the farthest session end agent-run accepts: 100 years from now */
-#define MAX_LIMIT_SECONDS (100LL * 366 * 24 * 3600)
+#include "agentrun.h"
 
 extern char **environ;
 
@@ -137,593 +125,6 @@ static char *read_token(int fd)
 	return buf;
 }
 
-/* ---- the target account, copied at once (getpwnam's buffer is shared) ---- */
-
-struct account {
-	uid_t uid;
-	gid_t gid;
-	char *name, *dir, *shell;
-};
-
-static void account_free(struct account *a)
-{
-	free(a->name);
-	free(a->dir);
-	free(a->shell);
-	memset(a, 0, sizeof(*a));
-}
-
-/*
- * Looks up name (or uid when name is NULL) with the reentrant calls into a
- * buffer of our own and copies what is used: a PAM module that calls
- * getpwnam() later cannot change it. Returns 0, or -1 (errno 0: no such
- * user).
- */
-static int account_lookup(const char *name, uid_t uid, struct account *a)
-{
-	struct passwd pwbuf, *pw = NULL;
-	long max = sysconf(_SC_GETPW_R_SIZE_MAX);
-	size_t len = max > 0 ? (size_t)max : 16384;
-	char *buf;
-	int err;
-
-	memset(a, 0, sizeof(*a));
-	for (;;) {
-		buf = malloc(len);
-		if (buf == NULL)
-			return -1;
-		err = name != NULL ? getpwnam_r(name, &pwbuf, buf, len, &pw)
-				   : getpwuid_r(uid, &pwbuf, buf, len, &pw);
-		if (err != ERANGE || len >= 1024 * 1024)
-			break;
-		free(buf);
-		len *= 2;
-	}
-	if (pw == NULL) {
-		free(buf);
-		errno = err;
-		return -1;
-	}
-	a->uid = pw->pw_uid;
-	a->gid = pw->pw_gid;
-	a->name = strdup(pw->pw_name);
-	a->dir = strdup(pw->pw_dir != NULL && pw->pw_dir[0] != '\0' ? pw->pw_dir : "/");
-	a->shell = strdup(pw->pw_shell != NULL && pw->pw_shell[0] != '\0' ? pw->pw_shell
-									   : "/bin/sh");
-	free(buf);
-	if (a->name == NULL || a->dir == NULL || a->shell == NULL) {
-		account_free(a);
-		errno = ENOMEM;
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * PAM_USER must still name the account agent-run resolved and authorized:
- * a module that changes it would otherwise have CMD run as one user in a
- * session opened for another. agent-run refuses instead of following it.
- */
-static bool user_unchanged(pam_handle_t *pamh, const char *name, const char *step)
-{
-	const void *item = NULL;
-
-	if (pam_get_item(pamh, PAM_USER, &item) == PAM_SUCCESS && item != NULL &&
-	    strcmp(item, name) == 0)
-		return true;
-	fprintf(stderr, "agent-run: %s refused: the PAM stack changed PAM_USER from %s to %s\n",
-		step, name, item != NULL ? (const char *)item : "(none)");
-	return false;
-}
-
-/* ---- CMD's environment ---- */
-
-struct envv {
-	char **v;
-	size_t n;
-};
-
-static bool env_name_ok(const char *s, size_t len)
-{
-	size_t i;
-
-	if (len == 0 || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
-		return false;
-	for (i = 1; i < len; i++)
-		if (!(isalnum((unsigned char)s[i]) || s[i] == '_'))
-			return false;
-	return true;
-}
-
-/* Sets NAME=VALUE (one string, copied), replacing an earlier NAME. */
-static int env_put(struct envv *e, const char *entry)
-{
-	size_t len = strcspn(entry, "="), i;
-	char *copy, **v;
-
-	if (entry[len] != '=')
-		return -1;
-	copy = strdup(entry);
-	if (copy == NULL)
-		return -1;
-	for (i = 0; i < e->n; i++) {
-		if (strncmp(e->v[i], entry, len + 1) == 0) {
-			free(e->v[i]);
-			e->v[i] = copy;
-			return 0;
-		}
-	}
-	v = realloc(e->v, (e->n + 2) * sizeof(*v));
-	if (v == NULL) {
-		free(copy);
-		return -1;
-	}
-	e->v = v;
-	e->v[e->n++] = copy;
-	e->v[e->n] = NULL;
-	return 0;
-}
-
-static int env_set(struct envv *e, const char *name, const char *value)
-{
-	size_t len = strlen(name) + strlen(value) + 2;
-	char *entry = malloc(len);
-	int ret;
-
-	if (entry == NULL)
-		return -1;
-	snprintf(entry, len, "%s=%s", name, value);
-	ret = env_put(e, entry);
-	free(entry);
-	return ret;
-}
-
-static void env_free(struct envv *e)
-{
-	size_t i;
-
-	for (i = 0; i < e->n; i++)
-		free(e->v[i]);
-	free(e->v);
-	e->v = NULL;
-	e->n = 0;
-}
-
-/* An --env or --keep-env option, in the order given. */
-struct env_opt {
-	bool keep;	 /* --keep-env NAME, else --env NAME=VALUE */
-	const char *arg;
-};
-
-/*
- * CMD's environment, built from nothing: PATH (a default), TERM when set,
- * the PAM environment, HOME, USER, LOGNAME and SHELL of the account, then
- * the --keep-env and --env options in order. Nothing else of agent-run's
- * own environment (a supervisor's API keys, SSH_AUTH_SOCK, KRB5CCNAME, …).
- */
-static int build_env(struct envv *e, pam_handle_t *pamh, const struct account *a,
-		     const struct env_opt *opts, size_t n_opts)
-{
-	const char *term = getenv("TERM");
-	char **pamenv = pam_getenvlist(pamh), **p;
-	size_t i;
-	int ret = 0;
-
-	if (env_set(e, "PATH", DEFAULT_PATH) != 0 ||
-	    (term != NULL && env_set(e, "TERM", term) != 0))
-		ret = -1;
-	for (p = pamenv; p != NULL && *p != NULL; p++) {
-		if (ret == 0 && env_put(e, *p) != 0)
-			ret = -1;
-		free(*p);
-	}
-	free(pamenv);
-	if (ret != 0 || env_set(e, "HOME", a->dir) != 0 || env_set(e, "USER", a->name) != 0 ||
-	    env_set(e, "LOGNAME", a->name) != 0 || env_set(e, "SHELL", a->shell) != 0)
-		return -1;
-	for (i = 0; i < n_opts; i++) {
-		if (opts[i].keep) {
-			const char *v = getenv(opts[i].arg);
-
-			if (v != NULL && env_set(e, opts[i].arg, v) != 0)
-				return -1;
-		} else if (env_put(e, opts[i].arg) != 0) {
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* ---- --config DIR ---- */
-
-/* A directory or file that may say which modules root loads. */
-static bool trusted_stat(const struct stat *st)
-{
-	return (st->st_uid == 0 || st->st_uid == geteuid()) && (st->st_mode & 022) == 0;
-}
-
-/*
- * Opens DIR without following a symbolic link and checks it, and every
- * entry in it (the service file, "other", and any file an include names),
- * on what was opened: the directory and each entry must belong to root or
- * the effective uid and not be group- or world-writable, and every entry
- * must be a regular file (not a symbolic link). Returns the directory's
- * descriptor, which pam_start_confdir then reads through /proc/self/fd so
- * that the directory checked is the one used; or -1 after one line.
- */
-static int open_confdir(const char *dir)
-{
-	struct stat st;
-	struct dirent *de;
-	DIR *d;
-	int fd, fd2, bad = 0;
-
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode) || !trusted_stat(&st)) {
-		fprintf(stderr, "agent-run: --config %s: must be a directory (not a symbolic link) "
-			"owned by root or you, not group/world-writable%s%s\n", dir,
-			fd < 0 ? ": " : "", fd < 0 ? strerror(errno) : "");
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	fd2 = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	d = fd2 >= 0 ? fdopendir(fd2) : NULL;
-	if (d == NULL) {
-		fprintf(stderr, "agent-run: --config %s: %s\n", dir, strerror(errno));
-		if (fd2 >= 0)
-			close(fd2);
-		close(fd);
-		return -1;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-		    !S_ISREG(st.st_mode) || !trusted_stat(&st)) {
-			fprintf(stderr, "agent-run: --config %s: %s must be a regular file (not a "
-				"symbolic link) owned by root or you, not group/world-writable\n",
-				dir, de->d_name);
-			bad = 1;
-			break;
-		}
-	}
-	closedir(d);
-	if (bad) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* ---- the terminal ---- */
-
-static struct termios saved_tio;
-static bool tio_saved;
-/*
- * The operator's terminal: which of fds 0-2 are terminals (bit i for fd
- * i), the first of them (its settings and window size are CMD's), and
- * where what CMD writes to its own terminal goes (the first terminal of
- * fds 1-2, else stdout). A terminal of the operator's is never CMD's
- * descriptor: CMD gets its pty's slave in its place.
- */
-static unsigned tty_fds;
-static int term_fd = -1;
-static int out_fd = STDOUT_FILENO;
-
-static void find_terminals(void)
-{
-	int fd;
-
-	for (fd = 2; fd >= 0; fd--) {
-		if (isatty(fd)) {
-			tty_fds |= 1U << fd;
-			term_fd = fd;
-			if (fd > 0)
-				out_fd = fd;
-		}
-	}
-}
-
-/* Puts the operator's terminal back the way agent-run found it. */
-static void restore_tty(void)
-{
-	if (tio_saved) {
-		tcsetattr(STDIN_FILENO, TCSADRAIN, &saved_tio);
-		tio_saved = false;
-	}
-}
-
-/*
- * A pseudo-terminal for CMD, like `su --pty`: its slave gets the
- * operator's terminal settings and window size. Returns 0 with *master and
- * *slave open (close-on-exec), or -1.
- */
-static int open_pty(int *master, int *slave)
-{
-	struct termios tio;
-	struct winsize ws;
-	char name[128];
-
-	*slave = -1;
-	*master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (*master < 0)
-		return -1;
-	if (grantpt(*master) != 0 || unlockpt(*master) != 0 ||
-	    ptsname_r(*master, name, sizeof(name)) != 0 ||
-	    (*slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
-		close(*master);
-		*master = -1;
-		return -1;
-	}
-	if (tcgetattr(term_fd, &tio) == 0)
-		tcsetattr(*slave, TCSANOW, &tio);
-	if (ioctl(term_fd, TIOCGWINSZ, &ws) == 0)
-		ioctl(*slave, TIOCSWINSZ, &ws);
-	return 0;
-}
-
-static bool write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			if (errno == EAGAIN) {
-				struct pollfd p = { .fd = fd, .events = POLLOUT };
-
-				poll(&p, 1, -1);
-				continue;
-			}
-			return false;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
-/* Copies what CMD's terminal has written, without waiting, to out_fd. */
-static void drain_master(int *master)
-{
-	char buf[4096];
-	ssize_t n;
-
-	while (*master >= 0) {
-		n = read(*master, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return;
-		if (n <= 0) { /* EIO: no process has the slave open any more */
-			close(*master);
-			*master = -1;
-			return;
-		}
-		write_all(out_fd, buf, (size_t)n);
-	}
-}
-
-/* ---- signals, through a pipe into the loop ---- */
-
-static int sig_pipe[2] = { -1, -1 };
-
-static void on_signal(int sig)
-{
-	int saved = errno;
-	unsigned char c = (unsigned char)sig;
-
-	if (write(sig_pipe[1], &c, 1) < 0) {
-		/* full pipe: the loop has signals to read anyway */
-	}
-	errno = saved;
-}
-
-static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
-
-static int catch_signals(void)
-{
-	struct sigaction sa;
-	size_t i;
-
-	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
-		return -1;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESTART;
-	for (i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
-		sigaction(forwarded[i], &sa, NULL);
-	sigaction(SIGCHLD, &sa, NULL);
-	sigaction(SIGWINCH, &sa, NULL);
-	/* a closed stdout must not kill agent-run before the session is closed */
-	signal(SIGPIPE, SIG_IGN);
-	return 0;
-}
-
-/* ---- the session's processes ---- */
-
-/*
- * The parent's pid and the start time (clock ticks since boot) of pid,
- * which with the pid name one process. False when there is no such
- * process (or its stat cannot be read).
- */
-static bool proc_stat(pid_t pid, pid_t *ppid, unsigned long long *start)
-{
-	struct pa_proc_stat ps;
-
-	if (pa_proc_stat(pid, &ps) != 0)
-		return false;
-	*ppid = ps.ppid;
-	*start = ps.start;
-	return true;
-}
-
-/*
- * Sends sig to the process pid that was seen as ppid's child, started at
- * start, and to no other: a pidfd names the process that has the pid now,
- * /proc then confirms that it is still the one seen (same start time, same
- * parent, or agent-run when its parent has gone: agent-run is their
- * subreaper), and the signal goes through the pidfd. A process seen that
- * has since been reaped (its pid free, perhaps already an unrelated
- * process's) gets nothing. Returns true when sig was sent.
- */
-static bool signal_process(pid_t pid, pid_t ppid, unsigned long long start, int sig)
-{
-	pid_t now_ppid;
-	unsigned long long now_start;
-	bool same;
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-
-	if (pidfd < 0 && errno != ENOSYS)
-		return false; /* ESRCH: gone */
-	same = proc_stat(pid, &now_ppid, &now_start) && now_start == start &&
-	       (now_ppid == ppid || now_ppid == getpid());
-	if (pidfd < 0) /* a kernel before 5.3: no pidfd, the check just made */
-		return same && kill(pid, sig) == 0;
-	same = same && syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) == 0;
-	close(pidfd);
-	return same;
-}
-
-/*
- * Sends sig to every process that descends from agent-run, found through
- * /proc (parent links). agent-run is a child subreaper, so a process CMD
- * left behind (double fork, setsid) is re-parented to agent-run rather
- * than to init and still descends from it. Each one gets the signal
- * through signal_process: never a pid that has changed hands since the
- * scan. Returns how many were sent.
- */
-static size_t signal_descendants(int sig)
-{
-	struct proc {
-		pid_t pid, ppid;
-		unsigned long long start;
-		bool mine;
-	} *v = NULL, *nv;
-	size_t n = 0, cap = 0, i, sent = 0;
-	bool more = true;
-	struct dirent *de;
-	DIR *d = opendir("/proc");
-	pid_t self = getpid();
-
-	if (d == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL) {
-		pid_t ppid;
-		unsigned long long start;
-		long pid;
-
-		if (!isdigit((unsigned char)de->d_name[0]))
-			continue;
-		pid = strtol(de->d_name, NULL, 10);
-		if (pid <= 0 || pid > INT_MAX || !proc_stat((pid_t)pid, &ppid, &start))
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 256;
-			nv = realloc(v, cap * sizeof(*v));
-			if (nv == NULL)
-				break;
-			v = nv;
-		}
-		v[n].pid = (pid_t)pid;
-		v[n].ppid = ppid;
-		v[n].start = start;
-		v[n].mine = v[n].ppid == self;
-		n++;
-	}
-	closedir(d);
-	while (more) {
-		more = false;
-		for (i = 0; i < n; i++) {
-			size_t j;
-
-			if (v[i].mine)
-				continue;
-			for (j = 0; j < n; j++) {
-				if (v[j].mine && v[j].pid == v[i].ppid) {
-					v[i].mine = more = true;
-					break;
-				}
-			}
-		}
-	}
-	for (i = 0; i < n; i++)
-		if (v[i].mine && v[i].pid != self &&
-		    signal_process(v[i].pid, v[i].ppid, v[i].start, sig))
-			sent++;
-	free(v);
-	return sent;
-}
-
-/*
- * Reaps every child that has ended; CMD's status goes to *status. Returns
- * true when agent-run has no child left at all.
- */
-static bool reap(pid_t cmd, int *status, bool *cmd_done)
-{
-	for (;;) {
-		int st;
-		pid_t p = waitpid(-1, &st, WNOHANG);
-
-		if (p < 0 && errno == EINTR)
-			continue;
-		if (p < 0)
-			return errno == ECHILD;
-		if (p == 0)
-			return false;
-		if (p == cmd) {
-			*status = st;
-			*cmd_done = true;
-		}
-	}
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-/*
- * Ends every process of the session: SIGTERM to CMD's process group and
- * to every descendant, up to grace_ms for them to go, then SIGKILL until
- * none is left. Returns false (after a message) when some could not be
- * ended.
- */
-static bool end_processes(pid_t cmd, int *status, bool *cmd_done, int *master, int64_t grace_ms)
-{
-	int64_t deadline = pa_mono_ms() + grace_ms, give_up;
-
-	if (reap(cmd, status, cmd_done))
-		return true;
-	if (!*cmd_done)
-		kill(-cmd, SIGTERM);
-	signal_descendants(SIGTERM);
-	while (pa_mono_ms() < deadline) {
-		drain_master(master);
-		if (reap(cmd, status, cmd_done))
-			return true;
-		sleep_ms(20);
-	}
-	give_up = pa_mono_ms() + 10000;
-	while (pa_mono_ms() < give_up) {
-		if (!*cmd_done)
-			kill(-cmd, SIGKILL);
-		signal_descendants(SIGKILL);
-		drain_master(master);
-		if (reap(cmd, status, cmd_done))
-			return true;
-		sleep_ms(10);
-	}
-	fprintf(stderr, "agent-run: processes of the session are still running after SIGKILL\n");
-	syslog(LOG_ERR, "processes of the session are still running after SIGKILL");
-	return false;
-}
-
 /* ---- the child: CMD ---- */
 
 /* Closes every descriptor from 3 up (close_range, else one by one). */
@@ -774,7 +175,7 @@ static _Noreturn void run_cmd(const struct account *a, int slave, mode_t mask, c
 		if (ioctl(slave, TIOCSCTTY, 0) != 0)
 			goto no_tty;
 		for (fd = 0; fd <= 2; fd++)
-			if ((tty_fds & (1U << fd)) && dup2(slave, fd) != fd)
+			if ((ar_tty_fds & (1U << fd)) && dup2(slave, fd) != fd)
 				goto no_tty;
 	}
 	/* become the user; nothing to switch when we already are (tests) */
@@ -922,7 +323,7 @@ static bool supervise(pid_t pid, int *master, int64_t limit_ms, int *status, boo
 	char in[4096];
 	size_t in_len = 0, in_off = 0;
 	/* the operator's keys: only from a terminal on stdin */
-	bool in_open = *master >= 0 && (tty_fds & 1U);
+	bool in_open = *master >= 0 && (ar_tty_fds & 1U);
 
 	for (;;) {
 		struct pollfd p[3];
@@ -947,7 +348,7 @@ static bool supervise(pid_t pid, int *master, int64_t limit_ms, int *status, boo
 			if (wait < 0 || grace_end - now < wait)
 				wait = grace_end - now;
 		}
-		p[np] = (struct pollfd){ .fd = sig_pipe[0], .events = POLLIN };
+		p[np] = (struct pollfd){ .fd = ar_sig_pipe[0], .events = POLLIN };
 		i_sig = (int)np++;
 		if (*master >= 0) {
 			if (in_open && in_len == 0) {
@@ -966,7 +367,7 @@ static bool supervise(pid_t pid, int *master, int64_t limit_ms, int *status, boo
 		}
 		if (p[i_sig].revents & POLLIN) {
 			unsigned char sigs[64];
-			ssize_t n = read(sig_pipe[0], sigs, sizeof(sigs)), k;
+			ssize_t n = read(ar_sig_pipe[0], sigs, sizeof(sigs)), k;
 
 			for (k = 0; k < n; k++) {
 				int sig = sigs[k];
@@ -977,7 +378,7 @@ static bool supervise(pid_t pid, int *master, int64_t limit_ms, int *status, boo
 				} else if (sig == SIGWINCH) {
 					struct winsize ws;
 
-					if (*master >= 0 && ioctl(term_fd, TIOCGWINSZ, &ws) == 0)
+					if (*master >= 0 && ioctl(ar_term_fd, TIOCGWINSZ, &ws) == 0)
 						ioctl(*master, TIOCSWINSZ, &ws);
 				} else {
 					if (kill(-pid, sig) != 0)
@@ -1007,14 +408,58 @@ static bool supervise(pid_t pid, int *master, int64_t limit_ms, int *status, boo
 			}
 		}
 		if (i_m >= 0 && (p[i_m].revents & (POLLIN | POLLHUP | POLLERR)))
-			drain_master(master);
+			ar_drain_master(master);
 		/* CMD may have ended without its SIGCHLD read yet (pipe full) */
 		if (waitpid(pid, status, WNOHANG) == pid)
 			return true;
 	}
 }
 
-int main(int argc, char **argv)
+/* What the command line asks for. */
+struct opts {
+	const char *service, *user, *token_file, *confdir;
+	int token_fd;
+	mode_t mask;
+	struct env_opt *eopts;
+	size_t n_eopts;
+	char **cmd;
+};
+
+/* One option of the environment (--env, --keep-env) or --umask; -1 when refused. */
+static int parse_value_option(int c, const char *arg, struct opts *o)
+{
+	unsigned long m;
+	char *end;
+
+	switch (c) {
+	case 'e':
+		if (!ar_env_name_ok(arg, strcspn(arg, "=")) || strchr(arg, '=') == NULL) {
+			fprintf(stderr, "agent-run: --env wants NAME=VALUE, not %s\n", arg);
+			return -1;
+		}
+		o->eopts[o->n_eopts++] = (struct env_opt){ false, arg };
+		return 0;
+	case 'k':
+		if (!ar_env_name_ok(arg, strlen(arg))) {
+			fprintf(stderr, "agent-run: --keep-env wants a variable name, not %s\n", arg);
+			return -1;
+		}
+		o->eopts[o->n_eopts++] = (struct env_opt){ true, arg };
+		return 0;
+	default: /* 'm' */
+		errno = 0;
+		m = strtoul(arg, &end, 8);
+		if (errno != 0 || end == arg || *end != '\0' || m > 0777) {
+			fprintf(stderr, "agent-run: --umask wants an octal mode, not %s\n", arg);
+			return -1;
+		}
+		o->mask = (mode_t)m;
+		return 0;
+	}
+}
+
+/* Parses the command line into *o: -1 to go on, else the exit code. */
+static int parse_options(int argc, char **argv, struct opts *o)
 {
 	static const struct option opts[] = {
 		{ "token-file", required_argument, NULL, 'f' },
@@ -1028,23 +473,243 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *service = "agent-run", *user = NULL, *token_file = NULL, *confdir = NULL;
-	struct conv_state st = { 0 };
-	struct pam_conv conv = { conversation, &st };
-	pam_handle_t *pamh = NULL;
-	struct account acct = { 0 };
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': o->token_file = optarg; break;
+		case 'd': o->token_fd = fd_arg(optarg); break;
+		case 's': o->service = optarg; break;
+		case 'u': o->user = optarg; break;
+		case 'c': o->confdir = optarg; break;
+		case 'e': case 'k': case 'm':
+			if (parse_value_option(c, optarg, o) != 0)
+				return EXIT_TROUBLE;
+			break;
+		case 'h': return usage(stdout, 0);
+		default: return usage(stderr, EXIT_TROUBLE);
+		}
+	}
+	if (o->token_fd == -2) {
+		fprintf(stderr, "agent-run: --token-fd wants a file descriptor number\n");
+		return EXIT_TROUBLE;
+	}
+	if (o->service == NULL || *o->service == '\0' || optind >= argc ||
+	    (o->token_file != NULL && o->token_fd >= 0))
+		return usage(stderr, EXIT_TROUBLE);
+	/* a service is a file name in the PAM directory, never a path */
+	if (strchr(o->service, '/') != NULL || strcmp(o->service, ".") == 0 ||
+	    strcmp(o->service, "..") == 0) {
+		fprintf(stderr, "agent-run: --service %s: not a service name\n", o->service);
+		return EXIT_TROUBLE;
+	}
+	o->cmd = argv + optind;
+	return -1;
+}
+
+/* The PAM transaction and what it holds. */
+struct run {
+	struct conv_state st;
+	struct pam_conv conv;
+	pam_handle_t *pamh;
+	struct account acct;
+	char *token;
+	int ret, conf_fd;
+	bool session_open, cred_set;
+};
+
+/* Reads the token of --token-file or --token-fd into r->token; 0 or -1 (reported). */
+static int take_token(const struct opts *o, struct run *r)
+{
+	if (o->token_file != NULL) {
+		int fd = open(o->token_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+		if (fd < 0) {
+			fprintf(stderr, "agent-run: %s: %s\n", o->token_file, strerror(errno));
+			return -1;
+		}
+		r->token = read_token(fd);
+		close(fd);
+	} else if (o->token_fd >= 0) {
+		r->token = read_token(o->token_fd);
+		close(o->token_fd);
+		/* CMD then reads /dev/null there, never a descriptor opened later */
+		if (o->token_fd <= 2 && !reopen_null(o->token_fd)) {
+			fprintf(stderr, "agent-run: cannot open /dev/null: %s\n", strerror(errno));
+			return -1;
+		}
+	}
+	if ((o->token_file != NULL || o->token_fd >= 0) && r->token == NULL) {
+		fprintf(stderr, "agent-run: cannot read the token\n");
+		return -1;
+	}
+	r->st.token = r->token;
+	return 0;
+}
+
+/* pam_start, from --config DIR when given (trusted service files only). */
+static int start_pam(const struct opts *o, struct run *r)
+{
+	r->conv = (struct pam_conv){ conversation, &r->st };
+	if (o->confdir != NULL) {
+		char path[64];
+
+		r->conf_fd = ar_open_confdir(o->confdir);
+		if (r->conf_fd < 0)
+			return -1;
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", r->conf_fd);
+		r->ret = pam_start_confdir(o->service, r->acct.name, &r->conv, path, &r->pamh);
+	} else {
+		r->ret = pam_start(o->service, r->acct.name, &r->conv, &r->pamh);
+	}
+	if (r->ret != PAM_SUCCESS) {
+		/* pam_start leaves no handle to ask pam_strerror with */
+		fprintf(stderr, "agent-run: pam_start for service %s failed (PAM error %d); "
+			"see the system log\n", o->service, r->ret);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Authentication, account, credentials and session, in sshd's order,
+ * checking after each that PAM_USER is still the account: 0, or the exit
+ * code.
+ */
+static int pam_phases(struct run *r)
+{
+	r->ret = pam_authenticate(r->pamh, PAM_DISALLOW_NULL_AUTHTOK);
+	if (r->ret != PAM_SUCCESS)
+		return refused(r->pamh, "authentication", r->ret, &r->st);
+	/* the token is no longer needed in this process */
+	pa_free_secret(r->token);
+	r->token = NULL;
+	r->st.token = NULL;
+	if (!ar_user_unchanged(r->pamh, r->acct.name, "authentication"))
+		return EXIT_REFUSED;
+	r->ret = pam_acct_mgmt(r->pamh, 0);
+	if (r->ret != PAM_SUCCESS)
+		return refused(r->pamh, "account", r->ret, &r->st);
+	if (!ar_user_unchanged(r->pamh, r->acct.name, "account"))
+		return EXIT_REFUSED;
+	r->ret = pam_setcred(r->pamh, PAM_ESTABLISH_CRED);
+	if (r->ret != PAM_SUCCESS)
+		return refused(r->pamh, "credentials", r->ret, &r->st);
+	r->cred_set = true;
+	r->ret = pam_open_session(r->pamh, 0);
+	if (r->ret != PAM_SUCCESS)
+		return refused(r->pamh, "session", r->ret, &r->st);
+	r->session_open = true;
+	if (!ar_user_unchanged(r->pamh, r->acct.name, "session"))
+		return EXIT_REFUSED;
+	return 0;
+}
+
+/*
+ * Runs CMD in the open session: its environment, a pty when any of fds 0-2
+ * is a terminal, supervision until it ends or the session's time is up,
+ * then every process it left ended. Returns the exit code.
+ */
+static int run_session(const struct opts *o, struct run *r)
+{
 	struct envv env = { 0 };
-	struct env_opt *eopts;
-	size_t n_eopts = 0;
-	char *token = NULL, *end;
-	int token_fd = -1, c, ret = PAM_SYSTEM_ERR, status = 0, code = EXIT_TROUBLE;
-	int conf_fd = -1, master = -1, slave = -1;
-	bool session_open = false, cred_set = false, cmd_done = false, max_reached = false;
-	mode_t mask = 022;
+	const char *sid = pam_getenv(r->pamh, "PAM_AGENT_SESSION");
+	int master = -1, slave = -1, status = 0, code = EXIT_TROUBLE;
+	bool cmd_done = false, max_reached = false;
 	int64_t limit_ms;
 	long long expires;
-	const char *sid;
 	pid_t pid;
+
+	sid = sid != NULL ? sid : "(no PAM_AGENT_SESSION)";
+	if (session_limit(r->pamh, &limit_ms, &expires) != 0)
+		return EXIT_REFUSED;
+	if (limit_ms == 0) {
+		fprintf(stderr, "agent-run: session refused: session %s is already past its "
+			"max_session (%s=%lld)\n", sid, EXPIRES_VAR, expires);
+		return EXIT_REFUSED;
+	}
+	if (ar_build_env(&env, r->pamh, &r->acct, o->eopts, o->n_eopts) != 0) {
+		fprintf(stderr, "agent-run: out of memory for CMD's environment\n");
+		goto out;
+	}
+	/*
+	 * a pty as soon as any of fds 0-2 is a terminal: with stdin elsewhere
+	 * (--token-fd 0, < file), CMD must not get the operator's terminal on
+	 * stdout or stderr, where it could read the operator's keys
+	 */
+	ar_find_terminals();
+	if (ar_tty_fds != 0 && ar_open_pty(&master, &slave) != 0) {
+		fprintf(stderr, "agent-run: cannot open a pseudo-terminal for CMD: %s\n",
+			strerror(errno));
+		goto out;
+	}
+	/* processes CMD leaves (double fork, setsid) are re-parented to us */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0 || ar_catch_signals() != 0) {
+		fprintf(stderr, "agent-run: cannot supervise CMD: %s\n", strerror(errno));
+		goto out;
+	}
+	/* raw mode only when agent-run relays the keys typed on stdin */
+	if (master >= 0 && (ar_tty_fds & 1U)) {
+		fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
+		ar_raw_mode();
+	}
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "agent-run: fork: %s\n", strerror(errno));
+		ar_restore_tty();
+		goto out;
+	}
+	if (pid == 0)
+		run_cmd(&r->acct, slave, o->mask, env.v, o->cmd);
+	if (slave >= 0)
+		close(slave);
+	slave = -1;
+	cmd_done = supervise(pid, &master, limit_ms, &status, &max_reached, sid);
+	/* CMD and every process it left, whatever ended it */
+	ar_drain_master(&master);
+	ar_end_processes(pid, &status, &cmd_done, &master, GRACE_SECONDS * 1000);
+	ar_drain_master(&master);
+	ar_restore_tty();
+	/* the close's own children (the module's helper) are the module's */
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGWINCH, SIG_DFL);
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
+	if (max_reached)
+		syslog(LOG_NOTICE, "session %s ended at its max_session", sid);
+	if (cmd_done)
+		code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	/* else end_processes said why; the session is closed all the same */
+out:
+	if (master >= 0)
+		close(master);
+	if (slave >= 0)
+		close(slave);
+	ar_env_free(&env);
+	return code;
+}
+
+/* Closes what the transaction opened: the session (revoking), the credentials, PAM. */
+static void end_pam(struct run *r)
+{
+	if (r->session_open) {
+		r->ret = pam_close_session(r->pamh, 0);
+		if (r->ret != PAM_SUCCESS)
+			fprintf(stderr, "agent-run: closing the session: %s\n",
+				pam_strerror(r->pamh, r->ret));
+	}
+	if (r->cred_set)
+		pam_setcred(r->pamh, PAM_DELETE_CRED);
+	if (r->pamh != NULL)
+		pam_end(r->pamh, r->ret);
+	if (r->conf_fd >= 0)
+		close(r->conf_fd);
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { .service = "agent-run", .token_fd = -1, .mask = 022 };
+	struct run r = { .ret = PAM_SYSTEM_ERR, .conf_fd = -1 };
+	int c, code;
 
 	/*
 	 * 0, 1 and 2 open (on /dev/null when the supervisor closed them): a
@@ -1054,248 +719,29 @@ int main(int argc, char **argv)
 	for (c = 0; c <= 2; c++)
 		if (fcntl(c, F_GETFD) < 0 && (errno != EBADF || !reopen_null(c)))
 			return EXIT_TROUBLE;
-	eopts = calloc((size_t)argc, sizeof(*eopts));
-	if (eopts == NULL)
+	o.eopts = calloc((size_t)argc, sizeof(*o.eopts));
+	if (o.eopts == NULL)
 		return EXIT_TROUBLE;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f': token_file = optarg; break;
-		case 'd': token_fd = fd_arg(optarg); break;
-		case 's': service = optarg; break;
-		case 'u': user = optarg; break;
-		case 'c': confdir = optarg; break;
-		case 'e':
-			if (!env_name_ok(optarg, strcspn(optarg, "=")) || strchr(optarg, '=') == NULL) {
-				fprintf(stderr, "agent-run: --env wants NAME=VALUE, not %s\n", optarg);
-				free(eopts);
-				return EXIT_TROUBLE;
-			}
-			eopts[n_eopts++] = (struct env_opt){ false, optarg };
-			break;
-		case 'k':
-			if (!env_name_ok(optarg, strlen(optarg))) {
-				fprintf(stderr, "agent-run: --keep-env wants a variable name, not %s\n",
-					optarg);
-				free(eopts);
-				return EXIT_TROUBLE;
-			}
-			eopts[n_eopts++] = (struct env_opt){ true, optarg };
-			break;
-		case 'm': {
-			unsigned long m;
-
-			errno = 0;
-			m = strtoul(optarg, &end, 8);
-			if (errno != 0 || end == optarg || *end != '\0' || m > 0777) {
-				fprintf(stderr, "agent-run: --umask wants an octal mode, not %s\n",
-					optarg);
-				free(eopts);
-				return EXIT_TROUBLE;
-			}
-			mask = (mode_t)m;
-			break;
-		}
-		case 'h': free(eopts); return usage(stdout, 0);
-		default: free(eopts); return usage(stderr, EXIT_TROUBLE);
-		}
-	}
-	if (token_fd == -2) {
-		fprintf(stderr, "agent-run: --token-fd wants a file descriptor number\n");
-		free(eopts);
-		return EXIT_TROUBLE;
-	}
-	if (service == NULL || *service == '\0' || optind >= argc ||
-	    (token_file != NULL && token_fd >= 0)) {
-		free(eopts);
-		return usage(stderr, EXIT_TROUBLE);
-	}
-	/* a service is a file name in the PAM directory, never a path */
-	if (strchr(service, '/') != NULL || strcmp(service, ".") == 0 ||
-	    strcmp(service, "..") == 0) {
-		fprintf(stderr, "agent-run: --service %s: not a service name\n", service);
-		free(eopts);
-		return EXIT_TROUBLE;
-	}
-	if (account_lookup(user, getuid(), &acct) != 0) {
-		fprintf(stderr, "agent-run: unknown user %s%s%s\n", user != NULL ? user : "(current)",
-			errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
-		free(eopts);
-		return EXIT_TROUBLE;
-	}
-	openlog("agent-run", LOG_PID, LOG_AUTHPRIV);
-	if (token_file != NULL) {
-		int fd = open(token_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-
-		if (fd < 0) {
-			fprintf(stderr, "agent-run: %s: %s\n", token_file, strerror(errno));
-			goto out;
-		}
-		token = read_token(fd);
-		close(fd);
-	} else if (token_fd >= 0) {
-		token = read_token(token_fd);
-		close(token_fd);
-		/* CMD then reads /dev/null there, never a descriptor opened later */
-		if (token_fd <= 2 && !reopen_null(token_fd)) {
-			fprintf(stderr, "agent-run: cannot open /dev/null: %s\n", strerror(errno));
-			goto out;
-		}
-	}
-	if ((token_file != NULL || token_fd >= 0) && token == NULL) {
-		fprintf(stderr, "agent-run: cannot read the token\n");
-		goto out;
-	}
-	st.token = token;
-
-	if (confdir != NULL) {
-		char path[64];
-
-		/* service files name modules to load: only trusted ones */
-		conf_fd = open_confdir(confdir);
-		if (conf_fd < 0)
-			goto out;
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", conf_fd);
-		ret = pam_start_confdir(service, acct.name, &conv, path, &pamh);
-	} else {
-		ret = pam_start(service, acct.name, &conv, &pamh);
-	}
-	if (ret != PAM_SUCCESS) {
-		/* pam_start leaves no handle to ask pam_strerror with */
-		fprintf(stderr, "agent-run: pam_start for service %s failed (PAM error %d); "
-			"see the system log\n", service, ret);
-		goto out;
-	}
-	ret = pam_authenticate(pamh, PAM_DISALLOW_NULL_AUTHTOK);
-	if (ret != PAM_SUCCESS) {
-		code = refused(pamh, "authentication", ret, &st);
-		goto out;
-	}
-	/* the token is no longer needed in this process */
-	pa_free_secret(token);
-	token = NULL;
-	st.token = NULL;
-	if (!user_unchanged(pamh, acct.name, "authentication")) {
-		code = EXIT_REFUSED;
-		goto out;
-	}
-	ret = pam_acct_mgmt(pamh, 0);
-	if (ret != PAM_SUCCESS) {
-		code = refused(pamh, "account", ret, &st);
-		goto out;
-	}
-	if (!user_unchanged(pamh, acct.name, "account")) {
-		code = EXIT_REFUSED;
-		goto out;
-	}
-	/* sshd's order: credentials first, then the session */
-	ret = pam_setcred(pamh, PAM_ESTABLISH_CRED);
-	if (ret != PAM_SUCCESS) {
-		code = refused(pamh, "credentials", ret, &st);
-		goto out;
-	}
-	cred_set = true;
-	ret = pam_open_session(pamh, 0);
-	if (ret != PAM_SUCCESS) {
-		code = refused(pamh, "session", ret, &st);
-		goto out;
-	}
-	session_open = true;
-	if (!user_unchanged(pamh, acct.name, "session")) {
-		code = EXIT_REFUSED;
-		goto out;
-	}
-	sid = pam_getenv(pamh, "PAM_AGENT_SESSION");
-	sid = sid != NULL ? sid : "(no PAM_AGENT_SESSION)";
-	if (session_limit(pamh, &limit_ms, &expires) != 0) {
-		code = EXIT_REFUSED;
-		goto out;
-	}
-	if (limit_ms == 0) {
-		fprintf(stderr, "agent-run: session refused: session %s is already past its "
-			"max_session (%s=%lld)\n", sid, EXPIRES_VAR, expires);
-		code = EXIT_REFUSED;
-		goto out;
-	}
-	if (build_env(&env, pamh, &acct, eopts, n_eopts) != 0) {
-		fprintf(stderr, "agent-run: out of memory for CMD's environment\n");
-		goto out;
-	}
-	/*
-	 * a pty as soon as any of fds 0-2 is a terminal: with stdin elsewhere
-	 * (--token-fd 0, < file), CMD must not get the operator's terminal on
-	 * stdout or stderr, where it could read the operator's keys
-	 */
-	find_terminals();
-	if (tty_fds != 0 && open_pty(&master, &slave) != 0) {
-		fprintf(stderr, "agent-run: cannot open a pseudo-terminal for CMD: %s\n",
-			strerror(errno));
-		goto out;
-	}
-	/* processes CMD leaves (double fork, setsid) are re-parented to us */
-	if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0 || catch_signals() != 0) {
-		fprintf(stderr, "agent-run: cannot supervise CMD: %s\n", strerror(errno));
-		goto out;
-	}
-	/* raw mode only when agent-run relays the keys typed on stdin */
-	if (master >= 0 && (tty_fds & 1U)) {
-		struct termios raw;
-
-		fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
-		if (tcgetattr(STDIN_FILENO, &saved_tio) == 0) {
-			raw = saved_tio;
-			cfmakeraw(&raw);
-			tio_saved = true;
-			atexit(restore_tty);
-			tcsetattr(STDIN_FILENO, TCSANOW, &raw);
-		}
-	}
-	pid = fork();
-	if (pid < 0) {
-		fprintf(stderr, "agent-run: fork: %s\n", strerror(errno));
-		restore_tty();
-		goto out;
-	}
-	if (pid == 0)
-		run_cmd(&acct, slave, mask, env.v, argv + optind);
-	if (slave >= 0)
-		close(slave);
-	slave = -1;
-	cmd_done = supervise(pid, &master, limit_ms, &status, &max_reached, sid);
-	/* CMD and every process it left, whatever ended it */
-	drain_master(&master);
-	end_processes(pid, &status, &cmd_done, &master, GRACE_SECONDS * 1000);
-	drain_master(&master);
-	restore_tty();
-	/* the close's own children (the module's helper) are the module's */
-	signal(SIGCHLD, SIG_DFL);
-	signal(SIGWINCH, SIG_DFL);
-	prctl(PR_SET_CHILD_SUBREAPER, 0);
-	if (max_reached)
-		syslog(LOG_NOTICE, "session %s ended at its max_session", sid);
-	if (cmd_done)
-		code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	else /* end_processes said why; the session is closed all the same */
+	code = parse_options(argc, argv, &o);
+	if (code < 0 && ar_account_lookup(o.user, getuid(), &r.acct) != 0) {
+		fprintf(stderr, "agent-run: unknown user %s%s%s\n",
+			o.user != NULL ? o.user : "(current)", errno != 0 ? ": " : "",
+			errno != 0 ? strerror(errno) : "");
 		code = EXIT_TROUBLE;
-out:
-	if (session_open) {
-		ret = pam_close_session(pamh, 0);
-		if (ret != PAM_SUCCESS)
-			fprintf(stderr, "agent-run: closing the session: %s\n", pam_strerror(pamh, ret));
 	}
-	if (cred_set)
-		pam_setcred(pamh, PAM_DELETE_CRED);
-	if (pamh != NULL)
-		pam_end(pamh, ret);
-	if (master >= 0)
-		close(master);
-	if (slave >= 0)
-		close(slave);
-	if (conf_fd >= 0)
-		close(conf_fd);
-	env_free(&env);
-	account_free(&acct);
-	free(eopts);
-	pa_free_secret(token);
+	if (code < 0) {
+		openlog("agent-run", LOG_PID, LOG_AUTHPRIV);
+		code = EXIT_TROUBLE;
+		if (take_token(&o, &r) == 0 && start_pam(&o, &r) == 0) {
+			code = pam_phases(&r);
+			if (code == 0)
+				code = run_session(&o, &r);
+		}
+		end_pam(&r);
+	}
+	ar_account_free(&r.acct);
+	free(o.eopts);
+	pa_free_secret(r.token);
 	pa_scrub_stack(PA_SCRUB_PROGRAM);
 	return code;
 }
