@@ -343,7 +343,7 @@ static bool name_ok(struct parse_ctx *c, const struct kind_def *k, const char *t
 static int new_element(struct parse_ctx *c, const struct kind_def *k, const char *arg,
 		       struct pol_where where, size_t *idx)
 {
-	char *name = strdup(arg);
+	char *name = arg != NULL ? strdup(arg) : NULL; /* name_ok refused a missing one */
 	void *el;
 
 	if (name == NULL)
