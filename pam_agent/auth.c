@@ -143,21 +143,68 @@ static int auth_decide(struct pa_call *call, const struct pol_config *cfg,
 	return PAM_AUTH_ERR;
 }
 
+/*
+ * The token of this call, verified against the trust bundles of cfg:
+ * PAM_SUCCESS with *id, else the refusal's code, logged and audited, with
+ * its reason in reason and *why pointing to what note_failure keeps.
+ */
+static int verify_presented(struct pa_call *call, const struct pol_config *cfg, const char *user,
+			    int64_t now, struct id_identity **id, char *reason, size_t reasonlen,
+			    const char **why)
+{
+	struct id_verifier verifier;
+	char *token = NULL, err[512];
+	bool maybe_cut = false;
+	int ret = PAM_AUTH_ERR;
+
+	memset(&verifier, 0, sizeof(verifier));
+	*why = reason;
+	if (pol_config_to_verifier(cfg, &verifier, err, sizeof(err)) != 0 ||
+	    id_verifier_load(&verifier, err, sizeof(err)) != 0) {
+		snprintf(reason, reasonlen, "trust bundles unusable: %s", err);
+		ret = auth_failed(call, cfg, NULL, reason, PAM_AUTH_ERR);
+		goto out;
+	}
+	if (pa_token_get(call, user, &token, &maybe_cut, err, sizeof(err)) != 0) {
+		snprintf(reason, reasonlen, "%s", err);
+		ret = auth_failed(call, cfg, NULL, reason, PAM_AUTH_ERR);
+		goto out;
+	}
+	if (id_verify_token(&verifier, token, strlen(token), now, id, err, sizeof(err)) != 0) {
+		if (maybe_cut)
+			snprintf(reason, reasonlen,
+				 "token truncated by the PAM conversation (%zu bytes, the limit of "
+				 "many PAM clients): launch the agent with agent-run, which has no such "
+				 "limit, use a client that does not cut it, or a shorter token; "
+				 "token_file= only for local callers such as sudo, never sshd "
+				 "(verifier said: %s)",
+				 strlen(token), err);
+		else
+			snprintf(reason, reasonlen, "token rejected: %s", err);
+		if (maybe_cut)
+			*why = "token truncated by the PAM conversation";
+		ret = auth_failed(call, cfg, NULL, reason, PAM_AUTH_ERR);
+		goto out;
+	}
+	ret = PAM_SUCCESS;
+out:
+	pa_free_secret(token);
+	id_verifier_clear(&verifier);
+	return ret;
+}
+
 int pa_authenticate(struct pa_call *call)
 {
 	struct pol_config *cfg = NULL;
-	struct id_verifier verifier;
 	struct id_identity *id = NULL;
 	struct pa_context *ctx;
 	struct aud_event *ev;
 	const char *user = NULL;
-	char *token = NULL, err[512], reason[1024];
+	char err[512], reason[1024];
 	const char *why = NULL; /* the failure's reason, for note_failure */
-	bool maybe_cut = false;
 	int64_t now = (int64_t)time(NULL);
 	int ret;
 
-	memset(&verifier, 0, sizeof(verifier));
 	ctx = pa_context_get(call);
 	if (ctx == NULL)
 		return PAM_BUF_ERR;
@@ -183,33 +230,9 @@ int pa_authenticate(struct pa_call *call)
 		ret = auth_failed(call, NULL, NULL, why, PAM_AUTH_ERR);
 		goto out;
 	}
-	if (pol_config_to_verifier(cfg, &verifier, err, sizeof(err)) != 0 ||
-	    id_verifier_load(&verifier, err, sizeof(err)) != 0) {
-		snprintf(reason, sizeof(reason), "trust bundles unusable: %s", err);
-		why = reason;
-		ret = auth_failed(call, cfg, NULL, reason, PAM_AUTH_ERR);
+	ret = verify_presented(call, cfg, user, now, &id, reason, sizeof(reason), &why);
+	if (ret != PAM_SUCCESS)
 		goto out;
-	}
-	if (pa_token_get(call, user, &token, &maybe_cut, err, sizeof(err)) != 0) {
-		why = err;
-		ret = auth_failed(call, cfg, NULL, err, PAM_AUTH_ERR);
-		goto out;
-	}
-	if (id_verify_token(&verifier, token, strlen(token), now, &id, err, sizeof(err)) != 0) {
-		if (maybe_cut)
-			snprintf(reason, sizeof(reason),
-				 "token truncated by the PAM conversation (%zu bytes, the limit of "
-				 "many PAM clients): launch the agent with agent-run, which has no such "
-				 "limit, use a client that does not cut it, or a shorter token; "
-				 "token_file= only for local callers such as sudo, never sshd "
-				 "(verifier said: %s)",
-				 strlen(token), err);
-		else
-			snprintf(reason, sizeof(reason), "token rejected: %s", err);
-		why = maybe_cut ? "token truncated by the PAM conversation" : reason;
-		ret = auth_failed(call, cfg, NULL, reason, PAM_AUTH_ERR);
-		goto out;
-	}
 	/*
 	 * The policy first: a token this identity may not use here neither
 	 * authenticates nor takes a place in the replay cache. The replay
@@ -245,9 +268,7 @@ int pa_authenticate(struct pa_call *call)
 out:
 	if (ret != PAM_SUCCESS)
 		note_failure(ctx, why);
-	pa_free_secret(token);
 	id_identity_free(id);
-	id_verifier_clear(&verifier);
 	pol_config_unref(cfg);
 	return ret;
 }
