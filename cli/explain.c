@@ -285,7 +285,15 @@ static bool user_known(const char *user)
 	return getpwnam_r(user, &pw, buf, sizeof(buf), &pwp) == 0 && pwp != NULL;
 }
 
-int cmd_explain(int argc, char **argv)
+/* What the command line asks explain for. */
+struct explain_opts {
+	const char *agent, *service, *user, *rhost, *run_as, *config;
+	json_t *claims; /* --claims, owned */
+	int64_t now;
+};
+
+/* Parses the command line into *o: -1 to go on, else the exit code. */
+static int explain_options(int argc, char **argv, struct explain_opts *o)
 {
 	static const struct option opts[] = {
 		{ "id", required_argument, NULL, 'i' },
@@ -299,32 +307,21 @@ int cmd_explain(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *agent = NULL, *service = NULL, *user = NULL, *rhost = NULL, *run_as = NULL;
-	const char *claims_text = NULL, *config = PA_DEFAULT_CONFIG;
-	struct pol_config *cfg = NULL;
-	struct id_identity *id = NULL;
-	struct pol_decision d;
-	struct pol_request req;
-	json_t *claims = NULL;
+	const char *claims_text = NULL;
 	json_error_t jerr;
-	char *service_lc = NULL, *p;
-	int64_t now = (int64_t)time(NULL);
-	char *text = NULL, err[512];
-	const char *early = NULL;
-	int c, ret = CLI_USAGE;
+	int c;
 
-	memset(&d, 0, sizeof(d));
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'i': agent = optarg; break;
-		case 's': service = optarg; break;
-		case 'u': user = optarg; break;
-		case 'a': run_as = optarg; break;
-		case 'r': rhost = optarg; break;
+		case 'i': o->agent = optarg; break;
+		case 's': o->service = optarg; break;
+		case 'u': o->user = optarg; break;
+		case 'a': o->run_as = optarg; break;
+		case 'r': o->rhost = optarg; break;
 		case 'j': claims_text = optarg; break;
-		case 'c': config = optarg; break;
+		case 'c': o->config = optarg; break;
 		case 'n':
-			if (cli_parse_epoch(optarg, &now) != 0)
+			if (cli_parse_epoch(optarg, &o->now) != 0)
 				return cli_usage_error("explain: --now %s: not an epoch time", optarg);
 			break;
 		case 'h': return usage(stdout, CLI_OK);
@@ -333,86 +330,118 @@ int cmd_explain(int argc, char **argv)
 	}
 	if (optind != argc)
 		return usage(stderr, CLI_USAGE);
-	if (agent == NULL || service == NULL || user == NULL)
+	if (o->agent == NULL || o->service == NULL || o->user == NULL)
 		return cli_usage_error("explain: --id, --service and --user are required");
-	if (agent[0] == '\0' || service[0] == '\0' || user[0] == '\0' || config[0] == '\0' ||
-	    (run_as != NULL && run_as[0] == '\0'))
+	if (o->agent[0] == '\0' || o->service[0] == '\0' || o->user[0] == '\0' ||
+	    o->config[0] == '\0' || (o->run_as != NULL && o->run_as[0] == '\0'))
 		return cli_usage_error("explain: --id, --service, --user, --run-as and --config "
 				       "must not be empty");
 	if (claims_text != NULL) {
 		/* the verifier's JSON rules: no duplicate names, no NUL in strings */
-		claims = pa_json_loads(claims_text, JSON_REJECT_DUPLICATES, &jerr);
-		if (claims == NULL)
+		o->claims = pa_json_loads(claims_text, JSON_REJECT_DUPLICATES, &jerr);
+		if (o->claims == NULL)
 			return cli_usage_error("explain: --claims: not valid JSON at column %d: %s",
 					       jerr.column, jerr.text);
-		if (!json_is_object(claims)) {
-			json_decref(claims);
+		if (!json_is_object(o->claims))
 			return cli_usage_error("explain: --claims must be a JSON object");
-		}
 	}
+	return -1;
+}
 
-	if (load_config(config, &cfg) != 0)
-		goto out;
-	id = build_identity(agent, claims, now, err, sizeof(err));
-	if (id == NULL) {
-		ret = cli_usage_error("explain: %s", err);
-		goto out;
-	}
-	/*
-	 * Linux-PAM lower-cases the service name in pam_start, so the module
-	 * never sees an upper-case one: decide for what the module would see.
-	 */
-	service_lc = strdup(service);
-	if (service_lc == NULL) {
-		ret = cli_usage_error("explain: out of memory");
-		goto out;
-	}
-	for (p = service_lc; *p != '\0'; p++)
+/*
+ * Linux-PAM lower-cases the service name in pam_start, so the module
+ * never sees an upper-case one: the name to decide for (heap), or NULL.
+ */
+static char *service_as_pam_sees_it(const char *service)
+{
+	char *lc = strdup(service), *p;
+
+	if (lc == NULL)
+		return NULL;
+	for (p = lc; *p != '\0'; p++)
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
-	if (strcmp(service_lc, service) != 0)
+	if (strcmp(lc, service) != 0)
 		fprintf(stderr, "pam-agent: explain: Linux-PAM lower-cases service names: "
-			"deciding for service %s\n", service_lc);
-	memset(&req, 0, sizeof(req));
-	req.id = id;
-	req.service = service_lc;
-	req.user = user;
-	req.run_as = run_as;
-	req.rhost = rhost;
-	req.tty = NULL;
-	req.now = now;
-	req.runtime = NULL;
+			"deciding for service %s\n", lc);
+	return lc;
+}
 
+/* Decides req under cfg as the account phase would, and prints why. */
+static int explain_decision(const struct pol_config *cfg, const struct pol_request *req,
+			    const struct explain_opts *o)
+{
+	struct pol_decision d;
+	const char *early = NULL;
+	char *text = NULL;
+	int ret = CLI_USAGE;
+
+	memset(&d, 0, sizeof(d));
 	/* the account phase's own checks before the rules, with its reasons */
-	if (!user_known(user) || (run_as != NULL && !user_known(run_as)))
+	if (!user_known(o->user) || (o->run_as != NULL && !user_known(o->run_as)))
 		early = "target user unknown";
-	else if (now >= sat_add(id->exp, cfg->global.clock_skew))
+	else if (o->now >= sat_add(req->id->exp, cfg->global.clock_skew))
 		early = "token expired since authentication";
-	if (early != NULL ? module_deny(cfg, &req, early, &d) != 0
-			  : pol_decide(cfg, &req, &d) != 0) {
+	if (early != NULL ? module_deny(cfg, req, early, &d) != 0 : pol_decide(cfg, req, &d) != 0) {
 		ret = cli_usage_error("explain: out of memory");
 		goto out;
 	}
-	text = pol_explain(&req, &d);
+	text = pol_explain(req, &d);
 	if (text == NULL) {
 		ret = cli_usage_error("explain: out of memory");
 		goto out;
 	}
 	fputs(text, stdout);
 	if (early != NULL)
-		print_rules_alone(cfg, &req);
-	print_auth_notes(cfg, id);
-	if (run_as != NULL && strcmp(run_as, user) != 0)
+		print_rules_alone(cfg, req);
+	print_auth_notes(cfg, req->id);
+	if (o->run_as != NULL && strcmp(o->run_as, o->user) != 0)
 		printf("note: with --run-as this is the session phase's decision; the account "
 		       "phase decides for user %s alone, so a run-as target the rule does not "
-		       "allow is refused when the session opens\n", user);
+		       "allow is refused when the session opens\n", o->user);
 	ret = d.allow ? CLI_OK : CLI_REJECT;
 out:
 	free(text);
-	free(service_lc);
 	pol_decision_clear(&d);
+	return ret;
+}
+
+int cmd_explain(int argc, char **argv)
+{
+	struct explain_opts o = { .config = PA_DEFAULT_CONFIG, .now = (int64_t)time(NULL) };
+	struct pol_config *cfg = NULL;
+	struct id_identity *id = NULL;
+	struct pol_request req;
+	char *service_lc = NULL, err[512];
+	int ret = explain_options(argc, argv, &o);
+
+	if (ret >= 0)
+		goto out;
+	ret = CLI_USAGE;
+	if (load_config(o.config, &cfg) != 0)
+		goto out;
+	id = build_identity(o.agent, o.claims, o.now, err, sizeof(err));
+	if (id == NULL) {
+		ret = cli_usage_error("explain: %s", err);
+		goto out;
+	}
+	service_lc = service_as_pam_sees_it(o.service);
+	if (service_lc == NULL) {
+		ret = cli_usage_error("explain: out of memory");
+		goto out;
+	}
+	memset(&req, 0, sizeof(req));
+	req.id = id;
+	req.service = service_lc;
+	req.user = o.user;
+	req.run_as = o.run_as;
+	req.rhost = o.rhost;
+	req.now = o.now;
+	ret = explain_decision(cfg, &req, &o);
+out:
+	free(service_lc);
 	id_identity_free(id);
-	json_decref(claims);
+	json_decref(o.claims);
 	pol_config_unref(cfg);
 	return ret;
 }
