@@ -312,37 +312,16 @@ static size_t refusals(const struct pol_config *cfg, struct check_login **g, siz
 }
 
 /*
- * A uid is one principal (docs/sessions.md, "Who can read a session's
- * keys"; security review H2): agents that log in as one uid read each
- * other's credentials through /proc/PID/fd and environ, the files of
- * their shared home and ptrace, and the module refuses to place
- * credentials of a class above what another rule of the uid may hold.
- * Each rule's users are looked up (two names can be one uid) and grouped
- * by uid; a name that is no user here is grouped by name. For each
- * account several rules can log in as (rules that open no session, their
- * services all above max_class or undefined, are left out): an error when
- * the module refuses
- * some of their sessions (exit 1, like every other configuration that
- * makes the module refuse requests), else a warning (they are one
- * principal). A lookup that fails is an error: the module refuses then.
+ * The logins of every [agent] rule that opens sessions, one per name of
+ * its users, with the uid each name has here, into l. A name whose lookup
+ * fails is a problem. Returns how many.
  */
-static void check_shared_uids(const struct pol_config *cfg, struct pol_errors *errors,
-			      struct pol_errors *warnings)
+static size_t collect_logins(const struct pol_config *cfg, struct check_login *l,
+			     struct pol_errors *errors)
 {
-	struct check_login *l = NULL, **g = NULL;
-	size_t i, j, k, n = 0, cap = 0, ng, rules;
+	size_t i, k, n = 0;
 	char why[512];
 
-	for (i = 0; i < cfg->n_agents; i++)
-		cap += cfg->agents[i].users.n;
-	if (cap == 0)
-		return;
-	l = calloc(cap, sizeof(*l));
-	g = calloc(cap, sizeof(*g));
-	if (l == NULL || g == NULL) {
-		pol_errors_add(errors, "%s: out of memory", cfg->files[0]);
-		goto out;
-	}
 	for (i = 0; i < cfg->n_agents; i++) {
 		const struct pol_agent *a = &cfg->agents[i];
 
@@ -367,6 +346,82 @@ static void check_shared_uids(const struct pol_config *cfg, struct pol_errors *e
 			n++;
 		}
 	}
+	return n;
+}
+
+/*
+ * Writes to f the account one of g[0..ng) (rules rules) and what the
+ * module refuses there; returns how many rules lose sessions.
+ */
+static size_t describe_account(FILE *f, const struct pol_config *cfg,
+			       const struct check_login *first,
+			       struct check_login **g, size_t ng, size_t rules)
+{
+	size_t j, k, refused;
+
+	if (first->found == 0) {
+		fprintf(f, "uid %lu (user", (unsigned long)first->uid);
+		for (j = 0; j < ng; j++) {
+			bool seen = false;
+
+			for (k = 0; k < j && !seen; k++)
+				seen = strcmp(g[k]->name, g[j]->name) == 0;
+			if (!seen)
+				fprintf(f, " %s", g[j]->name);
+		}
+		fprintf(f, ") is shared by %zu agent rules: ", rules);
+	} else {
+		fprintf(f, "user %s (no such user here) is named by %zu agent rules: ", first->name,
+			rules);
+	}
+	for (j = 0; j < ng; j++)
+		fprintf(f, "%s[agent %s] (%s:%u) as %s, at most %s", j > 0 ? ", " : "",
+			g[j]->rule->pattern, g[j]->rule->where.file, g[j]->rule->where.line,
+			g[j]->name, pol_class_name(g[j]->ceiling));
+	fprintf(f, "; one uid is one principal: its processes read each other's "
+		   "credentials (/proc/PID/fd and environ, files planted in the shared "
+		   "home, ptrace)");
+	fprintf(f, "%s", first->found == 0 ? ", and the module refuses: " :
+		   "; where it is a user, the module refuses: ");
+	refused = refusals(cfg, g, ng, f);
+	if (refused == 0)
+		fprintf(f, "nothing, the rules may hold the same classes");
+	fprintf(f, "; give each agent an account of its own");
+	return refused;
+}
+
+/*
+ * A uid is one principal (docs/sessions.md, "Who can read a session's
+ * keys"; security review H2): agents that log in as one uid read each
+ * other's credentials through /proc/PID/fd and environ, the files of
+ * their shared home and ptrace, and the module refuses to place
+ * credentials of a class above what another rule of the uid may hold.
+ * Each rule's users are looked up (two names can be one uid) and grouped
+ * by uid; a name that is no user here is grouped by name. For each
+ * account several rules can log in as (rules that open no session, their
+ * services all above max_class or undefined, are left out): an error when
+ * the module refuses
+ * some of their sessions (exit 1, like every other configuration that
+ * makes the module refuse requests), else a warning (they are one
+ * principal). A lookup that fails is an error: the module refuses then.
+ */
+static void check_shared_uids(const struct pol_config *cfg, struct pol_errors *errors,
+			      struct pol_errors *warnings)
+{
+	struct check_login *l = NULL, **g = NULL;
+	size_t i, j, k, n, cap = 0, ng, rules;
+
+	for (i = 0; i < cfg->n_agents; i++)
+		cap += cfg->agents[i].users.n;
+	if (cap == 0)
+		return;
+	l = calloc(cap, sizeof(*l));
+	g = calloc(cap, sizeof(*g));
+	if (l == NULL || g == NULL) {
+		pol_errors_add(errors, "%s: out of memory", cfg->files[0]);
+		goto out;
+	}
+	n = collect_logins(cfg, l, errors);
 	for (i = 0; i < n; i++) {
 		char *text = NULL;
 		size_t len = 0, refused;
@@ -392,34 +447,7 @@ static void check_shared_uids(const struct pol_config *cfg, struct pol_errors *e
 			pol_errors_add(errors, "%s: out of memory", cfg->files[0]);
 			break;
 		}
-		if (l[i].found == 0) {
-			fprintf(f, "uid %lu (user", (unsigned long)l[i].uid);
-			for (j = 0; j < ng; j++) {
-				bool seen = false;
-
-				for (k = 0; k < j && !seen; k++)
-					seen = strcmp(g[k]->name, g[j]->name) == 0;
-				if (!seen)
-					fprintf(f, " %s", g[j]->name);
-			}
-			fprintf(f, ") is shared by %zu agent rules: ", rules);
-		} else {
-			fprintf(f, "user %s (no such user here) is named by %zu agent rules: ",
-				l[i].name, rules);
-		}
-		for (j = 0; j < ng; j++)
-			fprintf(f, "%s[agent %s] (%s:%u) as %s, at most %s", j > 0 ? ", " : "",
-				g[j]->rule->pattern, g[j]->rule->where.file, g[j]->rule->where.line,
-				g[j]->name, pol_class_name(g[j]->ceiling));
-		fprintf(f, "; one uid is one principal: its processes read each other's "
-			   "credentials (/proc/PID/fd and environ, files planted in the shared "
-			   "home, ptrace)");
-		fprintf(f, "%s", l[i].found == 0 ? ", and the module refuses: " :
-			   "; where it is a user, the module refuses: ");
-		refused = refusals(cfg, g, ng, f);
-		if (refused == 0)
-			fprintf(f, "nothing, the rules may hold the same classes");
-		fprintf(f, "; give each agent an account of its own");
+		refused = describe_account(f, cfg, &l[i], g, ng, rules);
 		if (fclose(f) != 0 || text == NULL) {
 			free(text);
 			pol_errors_add(errors, "%s: out of memory", cfg->files[0]);
