@@ -292,6 +292,50 @@ static int reap_usage(FILE *f, int code)
 	return code;
 }
 
+/*
+ * Reads the record name and reaps it when its owner is gone or its
+ * max_session has ended (or says it would, with --dry-run), counting it.
+ */
+static void reap_record(struct cli_run *r, const char *name, int64_t now, size_t *orphans,
+			size_t *reaped)
+{
+	char err[512], why[256], ewhy[512], t1[32];
+	const char *reason = why;
+	struct hp_record rec;
+	enum owner o;
+
+	if (cli_record_read(r->dirfd, name, &rec, err, sizeof(err)) != 0) {
+		cli_problem(r, NULL, name, err);
+		if (!r->dry_run)
+			audit_unreadable(r, name, err);
+		return;
+	}
+	o = cli_owner_state(&rec, why, sizeof(why));
+	if (o != OWNER_GONE && rec.expires > 0 && rec.expires <= now) {
+		/* past max_session: revoked whether or not its owner lives on */
+		snprintf(ewhy, sizeof(ewhy), "expired: its max_session ended at %s (owner %s: %s)",
+			 cli_utc(rec.expires, t1, sizeof(t1)), cli_owner_name(o), why);
+		reason = ewhy;
+	} else if (o == OWNER_ALIVE) {
+		if (r->verbose)
+			printf("alive %s: %s; left alone\n", rec.sid, why);
+		reason = NULL;
+	} else if (o == OWNER_UNKNOWN) {
+		printf("kept %s: %s; not reaped (its keys expire with their timeouts)\n", rec.sid,
+		       why);
+		reason = NULL;
+	}
+	if (reason != NULL) {
+		(*orphans)++;
+		if (r->dry_run)
+			printf("would reap %s: %s; %zu key(s)%s\n", rec.sid, reason, rec.keys.n,
+			       rec.ring > 0 ? " and its keyring" : "");
+		else if (reap_one(r, &rec, reason) == 0)
+			(*reaped)++;
+	}
+	hp_record_clear(&rec);
+}
+
 int cmd_reap(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -303,7 +347,7 @@ int cmd_reap(int argc, char **argv)
 	};
 	const char *config = PA_DEFAULT_CONFIG;
 	struct cli_run r = {.dirfd = -1, .reaping = true};
-	char **names = NULL, err[512], why[256], ewhy[512], t1[32];
+	char **names = NULL, err[512];
 	size_t i, n = 0, orphans = 0, reaped = 0;
 	int64_t now = (int64_t)time(NULL);
 	int c, ret = CLI_USAGE;
@@ -356,44 +400,8 @@ int cmd_reap(int argc, char **argv)
 	}
 	if (cli_list_records(&r, &names, &n) != 0)
 		goto out;
-	for (i = 0; i < n; i++) {
-		struct hp_record rec;
-		enum owner o;
-
-		if (cli_record_read(r.dirfd, names[i], &rec, err, sizeof(err)) != 0) {
-			cli_problem(&r, NULL, names[i], err);
-			if (!r.dry_run)
-				audit_unreadable(&r, names[i], err);
-			continue;
-		}
-		o = cli_owner_state(&rec, why, sizeof(why));
-		if (o != OWNER_GONE && rec.expires > 0 && rec.expires <= now) {
-			/* past max_session: revoked whether or not its owner lives on */
-			snprintf(ewhy, sizeof(ewhy),
-				 "expired: its max_session ended at %s (owner %s: %s)",
-				 cli_utc(rec.expires, t1, sizeof(t1)), cli_owner_name(o), why);
-			orphans++;
-			if (r.dry_run)
-				printf("would reap %s: %s; %zu key(s)%s\n", rec.sid, ewhy,
-				       rec.keys.n, rec.ring > 0 ? " and its keyring" : "");
-			else if (reap_one(&r, &rec, ewhy) == 0)
-				reaped++;
-		} else if (o == OWNER_ALIVE) {
-			if (r.verbose)
-				printf("alive %s: %s; left alone\n", rec.sid, why);
-		} else if (o == OWNER_UNKNOWN) {
-			printf("kept %s: %s; not reaped (its keys expire with their timeouts)\n",
-			       rec.sid, why);
-		} else {
-			orphans++;
-			if (r.dry_run)
-				printf("would reap %s: %s; %zu key(s)%s\n", rec.sid, why,
-				       rec.keys.n, rec.ring > 0 ? " and its keyring" : "");
-			else if (reap_one(&r, &rec, why) == 0)
-				reaped++;
-		}
-		hp_record_clear(&rec);
-	}
+	for (i = 0; i < n; i++)
+		reap_record(&r, names[i], now, &orphans, &reaped);
 	if (n == 0)
 		printf("nothing to reap: no sessions in %s\n", r.sessions_dir);
 	else if (orphans == 0)
