@@ -130,6 +130,84 @@ static void note(char *buf, size_t len, const char *fmt, ...)
 }
 
 /*
+ * Matches the helper's close results to the keys passed (pass): counts
+ * what was revoked in the kernel and at brokers, adds to todo what is not
+ * done, and says so in failures. Returns whether everything is done.
+ */
+static bool judge_close(const struct hp_record *rec, const struct hp_keys *pass,
+			const struct hp_close_results *res, struct hp_keys *todo, char *failures,
+			size_t flen, size_t *n_revoked, size_t *n_broker)
+{
+	char g1[PA_ESCAPE_MAX], shown[2400];
+	bool ok = true;
+	size_t i, j;
+
+	for (i = 0; i < pass->n; i++) {
+		const struct hp_close_result *cr = NULL;
+		bool done;
+
+		for (j = 0; j < res->n && cr == NULL; j++)
+			if (res->v[j].serial == pass->v[i].serial &&
+			    strcmp(res->v[j].grant, pass->v[i].grant) == 0)
+				cr = &res->v[j];
+		done = cr != NULL && cr->revoked && strncmp(cr->broker, "failed", 6) != 0;
+		if (cr != NULL && cr->note != NULL)
+			fprintf(stderr, "pam-agent: note: session %s: grant %s: %s\n", rec->sid,
+				cli_show(pass->v[i].grant, g1, sizeof(g1)),
+				cli_show(cr->note, shown, sizeof(shown)));
+		if (cr != NULL && cr->revoked)
+			(*n_revoked)++;
+		if (cr != NULL && strcmp(cr->broker, "ok") == 0)
+			(*n_broker)++;
+		if (!done) {
+			ok = false;
+			todo->v[todo->n++] = pass->v[i];
+			note(failures, flen, "grant %s (key %d): %s, broker %s",
+			     cli_show(pass->v[i].grant, g1, sizeof(g1)), (int)pass->v[i].serial,
+			     cr == NULL ? "no answer" : cr->revoked ? "revoked" : "NOT revoked",
+			     cr == NULL ? "unknown" : cr->broker);
+		}
+	}
+	return ok;
+}
+
+/*
+ * The keys whose serial now names another key (reused): the credential
+ * expired long ago and that key is left alone; only the broker is told.
+ * Adds the failures to todo and failures; returns whether all went well.
+ */
+static bool revoke_reused(const struct hp_record *rec, const bool *reused, struct hp_keys *todo,
+			  char *failures, size_t flen, size_t *n_broker)
+{
+	char err[512], g1[PA_ESCAPE_MAX];
+	bool ok = true;
+	size_t i;
+
+	for (i = 0; i < rec->keys.n; i++) {
+		const struct hp_key *k = &rec->keys.v[i];
+
+		if (!reused[i])
+			continue;
+		fprintf(stderr,
+			"pam-agent: note: session %s: key %d of grant %s is gone and its serial now "
+			"names another key; that key is left alone\n",
+			rec->sid, (int)k->serial, cli_show(k->grant, g1, sizeof(g1)));
+		if (k->revoke == NULL)
+			continue;
+		if (hp_revoke_run(k->revoke, k->handle, rec->sid, rec->agent, k->grant,
+				  HP_BROKER_TIMEOUT * 1000, err, sizeof(err)) == 0) {
+			(*n_broker)++;
+		} else {
+			ok = false;
+			todo->v[todo->n++] = *k;
+			note(failures, flen, "grant %s: broker failed: %s",
+			     cli_show(k->grant, g1, sizeof(g1)), err);
+		}
+	}
+	return ok;
+}
+
+/*
  * Revokes one orphaned session: its keys and ring through the helper (as
  * close_session does), the broker revocation of keys whose serial was
  * reused directly; removes the record when everything worked, else keeps
@@ -142,8 +220,8 @@ static int reap_one(struct cli_run *r, const struct hp_record *rec, const char *
 	struct hp_close_results res;
 	bool *reused = NULL, ok = true;
 	int32_t ring = rec->ring;
-	char err[512], failures[2048] = "", reason[2400], g1[PA_ESCAPE_MAX];
-	size_t i, j, n_revoked = 0, n_broker = 0;
+	char err[512], failures[2048] = "", reason[2400];
+	size_t i, n_revoked = 0, n_broker = 0;
 
 	memset(&res, 0, sizeof(res));
 	if (rec->keys.n > 0) {
@@ -177,37 +255,8 @@ static int reap_one(struct cli_run *r, const struct hp_record *rec, const char *
 			for (i = 0; i < pass.n; i++)
 				todo.v[todo.n++] = pass.v[i];
 		} else {
-			for (i = 0; i < pass.n; i++) {
-				const struct hp_close_result *cr = NULL;
-				bool done;
-
-				for (j = 0; j < res.n && cr == NULL; j++)
-					if (res.v[j].serial == pass.v[i].serial &&
-					    strcmp(res.v[j].grant, pass.v[i].grant) == 0)
-						cr = &res.v[j];
-				done = cr != NULL && cr->revoked &&
-				       strncmp(cr->broker, "failed", 6) != 0;
-				if (cr != NULL && cr->note != NULL)
-					fprintf(stderr, "pam-agent: note: session %s: grant %s: %s\n",
-						rec->sid, cli_show(pass.v[i].grant, g1, sizeof(g1)),
-						cli_show(cr->note, reason, sizeof(reason)));
-				if (cr != NULL && cr->revoked)
-					n_revoked++;
-				if (cr != NULL && strcmp(cr->broker, "ok") == 0)
-					n_broker++;
-				if (!done) {
-					ok = false;
-					todo.v[todo.n++] = pass.v[i];
-					note(failures, sizeof(failures),
-					     "grant %s (key %d): %s, broker %s",
-					     cli_show(pass.v[i].grant, g1, sizeof(g1)),
-					     (int)pass.v[i].serial,
-					     cr == NULL	   ? "no answer"
-					     : cr->revoked ? "revoked"
-							   : "NOT revoked",
-					     cr == NULL ? "unknown" : cr->broker);
-				}
-			}
+			ok = judge_close(rec, &pass, &res, &todo, failures, sizeof(failures),
+					 &n_revoked, &n_broker);
 			if (ring > 0 && !res.ring_revoked) {
 				ok = false;
 				note(failures, sizeof(failures), "keyring %d NOT revoked",
@@ -216,28 +265,8 @@ static int reap_one(struct cli_run *r, const struct hp_record *rec, const char *
 		}
 	}
 	/* a reused serial: the credential expired long ago; only the broker is left */
-	for (i = 0; i < rec->keys.n; i++) {
-		const struct hp_key *k = &rec->keys.v[i];
-
-		if (!reused[i])
-			continue;
-		fprintf(
-		    stderr,
-		    "pam-agent: note: session %s: key %d of grant %s is gone and its serial now "
-		    "names another key; that key is left alone\n",
-		    rec->sid, (int)k->serial, cli_show(k->grant, g1, sizeof(g1)));
-		if (k->revoke == NULL)
-			continue;
-		if (hp_revoke_run(k->revoke, k->handle, rec->sid, rec->agent, k->grant,
-				  HP_BROKER_TIMEOUT * 1000, err, sizeof(err)) == 0) {
-			n_broker++;
-		} else {
-			ok = false;
-			todo.v[todo.n++] = *k;
-			note(failures, sizeof(failures), "grant %s: broker failed: %s",
-			     cli_show(k->grant, g1, sizeof(g1)), err);
-		}
-	}
+	if (!revoke_reused(rec, reused, &todo, failures, sizeof(failures), &n_broker))
+		ok = false;
 
 	if (ok) {
 		snprintf(reason, sizeof(reason), "reaped by pam-agent reap: %s", why);
