@@ -111,6 +111,9 @@ static ssize_t write_no_sigxfsz(int fd, const void *buf, size_t len)
 
 int aud_file_append(const char *path, const char *line, char *err, size_t errlen)
 {
+	const struct pa_file_rules rules = {
+		.owner = geteuid(), .or_root = true, .forbid_mode = 022, .max_size = SIZE_MAX,
+	};
 	struct stat st;
 	size_t len = strlen(line), total, done, lead;
 	char *buf = NULL;
@@ -126,24 +129,8 @@ int aud_file_append(const char *path, const char *line, char *err, size_t errlen
 			return pa_err(err, errlen, "%s: is a symbolic link", path);
 		return pa_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 	}
-	if (fstat(fd, &st) != 0) {
-		pa_err(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+	if (pa_check_fd(fd, path, &rules, &st, err, errlen) != 0)
 		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		pa_err(err, errlen, "%s: not a regular file", path);
-		goto out;
-	}
-	if (st.st_uid != 0 && st.st_uid != geteuid()) {
-		pa_err(err, errlen, "%s: owned by uid %lu, must be owned by root%s", path,
-		       (unsigned long)st.st_uid, geteuid() != 0 ? " or the effective uid" : "");
-		goto out;
-	}
-	if ((st.st_mode & 022) != 0) {
-		pa_err(err, errlen, "%s: mode %04o is too open (must not have any of 0022)", path,
-		       (unsigned)(st.st_mode & 07777));
-		goto out;
-	}
 	locked = lock_file(fd); /* released by close() */
 	/* the size now, under the lock if we have it: where our line goes */
 	if (fstat(fd, &st) != 0) {

@@ -212,6 +212,30 @@ char *pa_escape(const void *in, size_t inlen, char *out, size_t outlen)
 	return out;
 }
 
+int pa_check_fd(int fd, const char *path, const struct pa_file_rules *rules, struct stat *st,
+		char *err, size_t errlen)
+{
+	if (fstat(fd, st) != 0)
+		return pa_err(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+	if (!S_ISREG(st->st_mode))
+		return pa_err(err, errlen, "%s: not a regular file", path);
+	if (st->st_uid != rules->owner && !(rules->or_root && st->st_uid == 0)) {
+		if (rules->owner == 0)
+			return pa_err(err, errlen, "%s: owned by uid %lu, must be owned by root", path,
+				      (unsigned long)st->st_uid);
+		return pa_err(err, errlen, "%s: owned by uid %lu, must be owned by uid %lu%s", path,
+			      (unsigned long)st->st_uid, (unsigned long)rules->owner,
+			      rules->or_root ? " or root" : "");
+	}
+	if ((st->st_mode & rules->forbid_mode) != 0)
+		return pa_err(err, errlen, "%s: mode %04o is too open (must not have any of %04o)",
+			      path, (unsigned)(st->st_mode & 07777), (unsigned)rules->forbid_mode);
+	if ((uintmax_t)st->st_size > (uintmax_t)rules->max_size)
+		return pa_err(err, errlen, "%s: %jd bytes is larger than the limit of %zu", path,
+			      (intmax_t)st->st_size, rules->max_size);
+	return 0;
+}
+
 int pa_open_safely(const char *path, const struct pa_file_rules *rules,
 		   char *err, size_t errlen)
 {
@@ -224,34 +248,11 @@ int pa_open_safely(const char *path, const struct pa_file_rules *rules,
 			return pa_err(err, errlen, "%s: is a symbolic link", path);
 		return pa_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 	}
-	if (fstat(fd, &st) != 0) {
-		pa_err(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		pa_err(err, errlen, "%s: not a regular file", path);
-		goto fail;
-	}
-	if (st.st_uid != rules->owner && !(rules->or_root && st.st_uid == 0)) {
-		pa_err(err, errlen, "%s: owned by uid %lu, must be owned by uid %lu%s",
-		       path, (unsigned long)st.st_uid, (unsigned long)rules->owner,
-		       rules->or_root && rules->owner != 0 ? " or root" : "");
-		goto fail;
-	}
-	if ((st.st_mode & rules->forbid_mode) != 0) {
-		pa_err(err, errlen, "%s: mode %04o is too open (must not have any of %04o)",
-		       path, (unsigned)(st.st_mode & 07777), (unsigned)rules->forbid_mode);
-		goto fail;
-	}
-	if ((uintmax_t)st.st_size > (uintmax_t)rules->max_size) {
-		pa_err(err, errlen, "%s: %jd bytes is larger than the limit of %zu",
-		       path, (intmax_t)st.st_size, rules->max_size);
-		goto fail;
+	if (pa_check_fd(fd, path, rules, &st, err, errlen) != 0) {
+		close(fd);
+		return -1;
 	}
 	return fd;
-fail:
-	close(fd);
-	return -1;
 }
 
 int pa_read_file_safely(const char *path, const struct pa_file_rules *rules,

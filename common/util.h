@@ -83,6 +83,14 @@ struct pa_file_rules {
 };
 
 /*
+ * Checks the open descriptor fd of path against rules (a regular file, its
+ * owner, its mode, its size), filling *st: 0, or -1 with err naming path.
+ */
+struct stat;
+int pa_check_fd(int fd, const char *path, const struct pa_file_rules *rules, struct stat *st,
+		char *err, size_t errlen);
+
+/*
  * Opens path read-only with O_NOFOLLOW|O_CLOEXEC|O_NOCTTY and checks, on
  * the opened descriptor, that it is a regular file owned by rules->owner
  * (or by root, with rules->or_root),

@@ -924,7 +924,7 @@ static void test_file_owner(void **state)
 	}
 	write_file(f->path, GLOBAL, 0644);
 	assert_int_equal(chown(f->path, 65534, 65534), 0);
-	snprintf(want, sizeof(want), "%s: owned by uid 65534, must be owned by uid 0", f->path);
+	snprintf(want, sizeof(want), "%s: owned by uid 65534, must be owned by root", f->path);
 	expect_file_error(f, want);
 }
 
