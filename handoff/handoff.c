@@ -330,6 +330,71 @@ static int get_i64(const json_t *o, const char *name, int64_t *out)
 }
 
 /*
+ * Reads the taken record open at fd whole into *buf (heap, *len bytes)
+ * after checking it: a regular file of ours, no group or other bits, one
+ * link, at most HO_RECORD_MAX bytes. 0, or -1 with err.
+ */
+static int read_record_fd(int fd, char **buf_out, size_t *len_out, char *err, size_t errlen)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
+	ssize_t got;
+
+	if (fstat(fd, &st) != 0) {
+		pa_err(err, errlen, "cannot stat the record: %s", strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		pa_err(err, errlen, "the record is not a regular file");
+		goto fail;
+	}
+	if (st.st_uid != geteuid()) {
+		pa_err(err, errlen, "the record is owned by uid %lu, not by uid %lu",
+		       (unsigned long)st.st_uid, (unsigned long)geteuid());
+		goto fail;
+	}
+	if ((st.st_mode & 077) != 0) {
+		pa_err(err, errlen, "the record has mode %04o (group or other bits set)",
+		       (unsigned)(st.st_mode & 07777));
+		goto fail;
+	}
+	if (st.st_nlink != 1) {
+		pa_err(err, errlen, "the record has %lu hard links", (unsigned long)st.st_nlink);
+		goto fail;
+	}
+	if (st.st_size > HO_RECORD_MAX) {
+		pa_err(err, errlen, "the record is larger than %d bytes", HO_RECORD_MAX);
+		goto fail;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (buf == NULL) {
+		pa_err(err, errlen, "out of memory");
+		goto fail;
+	}
+	while (len <= (size_t)st.st_size &&
+	       (got = read(fd, buf + len, (size_t)st.st_size + 1 - len)) != 0) {
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			pa_err(err, errlen, "cannot read the record: %s", strerror(errno));
+			goto fail;
+		}
+		len += (size_t)got;
+	}
+	if (len != (size_t)st.st_size) {
+		pa_err(err, errlen, "the record changed while being read");
+		goto fail;
+	}
+	*buf_out = buf;
+	*len_out = len;
+	return 0;
+fail:
+	free(buf);
+	return -1;
+}
+
+/*
  * A copy of the string member name: 0 (also for null/absent when optional), -1 bad.
  * An optional member may be "" (a PAM_RHOST of "", a token's empty "scope"):
  * it is written as it was seen and read back the same; a required one may not.
@@ -437,7 +502,6 @@ int ho_take(const char *state_dir, const char *handle, struct ho_record *rec, ch
 	char name[65], used[80], *buf = NULL;
 	struct stat st;
 	size_t len = 0;
-	ssize_t got;
 	int dfd, fd = -1, ret = HO_ERROR;
 
 	memset(rec, 0, sizeof(*rec));
@@ -476,51 +540,8 @@ int ho_take(const char *state_dir, const char *handle, struct ho_record *rec, ch
 		       errno == ELOOP ? " (a symbolic link)" : "");
 		goto out;
 	}
-	if (fstat(fd, &st) != 0) {
-		pa_err(err, errlen, "cannot stat the record: %s", strerror(errno));
+	if (read_record_fd(fd, &buf, &len, err, errlen) != 0)
 		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		pa_err(err, errlen, "the record is not a regular file");
-		goto out;
-	}
-	if (st.st_uid != geteuid()) {
-		pa_err(err, errlen, "the record is owned by uid %lu, not by uid %lu",
-		       (unsigned long)st.st_uid, (unsigned long)geteuid());
-		goto out;
-	}
-	if ((st.st_mode & 077) != 0) {
-		pa_err(err, errlen, "the record has mode %04o (group or other bits set)",
-		       (unsigned)(st.st_mode & 07777));
-		goto out;
-	}
-	if (st.st_nlink != 1) {
-		pa_err(err, errlen, "the record has %lu hard links", (unsigned long)st.st_nlink);
-		goto out;
-	}
-	if (st.st_size > HO_RECORD_MAX) {
-		pa_err(err, errlen, "the record is larger than %d bytes", HO_RECORD_MAX);
-		goto out;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (buf == NULL) {
-		pa_err(err, errlen, "out of memory");
-		goto out;
-	}
-	while (len <= (size_t)st.st_size &&
-	       (got = read(fd, buf + len, (size_t)st.st_size + 1 - len)) != 0) {
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			pa_err(err, errlen, "cannot read the record: %s", strerror(errno));
-			goto out;
-		}
-		len += (size_t)got;
-	}
-	if (len != (size_t)st.st_size) {
-		pa_err(err, errlen, "the record changed while being read");
-		goto out;
-	}
 	if (record_parse(buf, len, rec, err, errlen) != 0)
 		goto out;
 	/* used up, whoever took it: its taker no longer waits for it */
