@@ -536,14 +536,63 @@ static void pick_grants(struct dctx *x, struct party *parties, size_t n)
 	}
 }
 
+/*
+ * The act chain of the request (RFC 8693): parsed into parties[1..], its
+ * depth checked against max_delegation_depth. Returns how many parties
+ * there are, the agent included (a refused chain leaves only the agent).
+ */
+static size_t decide_actors(struct dctx *x, struct party *parties)
+{
+	char why[PA_ESCAPE_MAX + 320] = "";
+	long actors = parse_act(x->req->id, parties, why, sizeof(why));
+	int64_t max = x->cfg->global.max_delegation_depth;
+	size_t i;
+
+	if (actors == -2)
+		x->oom = true;
+	if (actors < 0) {
+		refuse(x, "the act chain is refused: %s", why);
+		for (i = 1; i <= POL_DELEGATION_MAX; i++) {
+			free(parties[i].id);
+			parties[i].id = NULL;
+		}
+		actors = 0;
+	} else if (actors > max) {
+		refuse(x, "act chain of depth %ld exceeds max_delegation_depth %lld", actors,
+		       (long long)max);
+	} else if (actors > 0) {
+		reason(x, "act chain of depth %ld (max_delegation_depth %lld): every actor must "
+		       "be allowed, the result is the intersection", actors, (long long)max);
+	}
+	x->d->depth = (size_t)actors;
+	return 1 + (size_t)actors;
+}
+
+/* A deny carries no grants and no session length. */
+static void drop_grants(struct pol_decision *out)
+{
+	size_t i;
+
+	for (i = 0; i < out->n_grants; i++) {
+		free(out->grants[i].name);
+		free(out->grants[i].audience);
+		free(out->grants[i].scope);
+		free(out->grants[i].command);
+		free(out->grants[i].revoke);
+		free(out->grants[i].path);
+	}
+	free(out->grants);
+	out->grants = NULL;
+	out->n_grants = 0;
+	out->max_session = 0;
+}
+
 int pol_decide(const struct pol_config *cfg, const struct pol_request *req,
 	       struct pol_decision *out)
 {
 	struct party parties[POL_DELEGATION_MAX + 1];
 	struct dctx x;
-	char why[PA_ESCAPE_MAX + 320] = "";
 	char e1[PA_ESCAPE_MAX];
-	long actors = 0;
 	size_t n = 1, i;
 
 	memset(out, 0, sizeof(*out));
@@ -582,27 +631,7 @@ int pol_decide(const struct pol_config *cfg, const struct pol_request *req,
 		out->cls = x.svc->cls;
 	}
 
-	actors = parse_act(req->id, parties, why, sizeof(why));
-	if (actors == -2)
-		x.oom = true;
-	if (actors < 0) {
-		refuse(&x, "the act chain is refused: %s", why);
-		for (i = 1; i <= POL_DELEGATION_MAX; i++) {
-			free(parties[i].id);
-			parties[i].id = NULL;
-		}
-		actors = 0;
-	} else if (actors > cfg->global.max_delegation_depth) {
-		refuse(&x, "act chain of depth %ld exceeds max_delegation_depth %lld", actors,
-		       (long long)cfg->global.max_delegation_depth);
-	} else if (actors > 0) {
-		reason(&x, "act chain of depth %ld (max_delegation_depth %lld): every actor must "
-		       "be allowed, the result is the intersection", actors,
-		       (long long)cfg->global.max_delegation_depth);
-	}
-	out->depth = (size_t)actors;
-	n = 1 + (size_t)actors;
-
+	n = decide_actors(&x, parties);
 	for (i = 0; i < n; i++)
 		check_party(&x, &parties[i]);
 	check_scope(&x);
@@ -633,21 +662,8 @@ out:
 		out->denial = out->reasons[out->n_reasons - 1];
 	if (out->allow)
 		out->denial = NULL;
-	if (!out->allow) {
-		/* a deny carries no grants and no session length */
-		for (i = 0; i < out->n_grants; i++) {
-			free(out->grants[i].name);
-			free(out->grants[i].audience);
-			free(out->grants[i].scope);
-			free(out->grants[i].command);
-			free(out->grants[i].revoke);
-			free(out->grants[i].path);
-		}
-		free(out->grants);
-		out->grants = NULL;
-		out->n_grants = 0;
-		out->max_session = 0;
-	}
+	if (!out->allow)
+		drop_grants(out);
 	if (x.oom) {
 		out->allow = false;
 		return -1;
