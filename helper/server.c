@@ -264,53 +264,134 @@ static int acquire(struct hp_grant_ctx *ctx, const struct hp_grant *g, const str
 	return pa_err(err, errlen, "unknown source");
 }
 
-static json_t *do_open(const json_t *req)
+/*
+ * The members of an open request other than its grants into *ctx, *ring,
+ * *timeout and *arr (the grants array): NULL, or the refusal's reply.
+ */
+static json_t *open_request(const json_t *req, struct hp_grant_ctx *ctx, int64_t *ring,
+			    int64_t *timeout, const json_t **arr)
 {
 	static const char *const names[] = { "op", "sid", "ring", "agent", "task", "scope",
 					     "act", "user", "uid", "max_session", "timeout",
 					     "grants", "broker", NULL };
 	static const char *const bnames[] = { "key", "issuer", "jwks", NULL };
+	const json_t *broker, *act;
+	int64_t uid, max_session;
+	char why[WHY];
+
+	if (hp_check_members(req, "request", names, why, sizeof(why)) != 0 ||
+	    parse_common(req, &ctx->sid, ring, timeout, true, why, sizeof(why)) != 0 ||
+	    req_str(req, "request", "agent", &ctx->agent, why, sizeof(why)) != 0 ||
+	    opt_str(req, "request", "task", &ctx->task, why, sizeof(why)) != 0 ||
+	    opt_str(req, "request", "scope", &ctx->scope, why, sizeof(why)) != 0 ||
+	    req_str(req, "request", "user", &ctx->user, why, sizeof(why)) != 0 ||
+	    int_in(req, "request", "uid", 0, UINT32_MAX - 1, -1, &uid, why, sizeof(why)) != 0 ||
+	    int_in(req, "request", "max_session", 1, 7 * 86400, -1, &max_session, why,
+		   sizeof(why)) != 0)
+		return hs_fail_reply(why, NULL);
+	ctx->max_session = max_session;
+	act = json_object_get(req, "act");
+	if (act != NULL && !json_is_null(act) && !json_is_object(act))
+		return hs_fail_reply("request: \"act\" must be an object or null", NULL);
+	ctx->act = json_is_object(act) ? act : NULL;
+	broker = json_object_get(req, "broker");
+	if (!json_is_object(broker) ||
+	    hp_check_members(broker, "broker", bnames, why, sizeof(why)) != 0 ||
+	    opt_str(broker, "broker", "key", &ctx->broker_key, why, sizeof(why)) != 0 ||
+	    opt_str(broker, "broker", "issuer", &ctx->broker_issuer, why, sizeof(why)) != 0 ||
+	    opt_str(broker, "broker", "jwks", &ctx->broker_jwks, why, sizeof(why)) != 0)
+		return hs_fail_reply(json_is_object(broker) ? why : "request: no \"broker\" object",
+				     NULL);
+	if ((ctx->broker_key != NULL && ctx->broker_key[0] != '/') ||
+	    (ctx->broker_jwks != NULL && ctx->broker_jwks[0] != '/'))
+		return hs_fail_reply("request: broker paths must be absolute", NULL);
+	*arr = json_object_get(req, "grants");
+	if (!json_is_array(*arr) || json_array_size(*arr) > HP_GRANTS_MAX)
+		return hs_fail_reply("request: \"grants\" must be an array of at most 256", NULL);
+	return NULL;
+}
+
+/*
+ * Acquires grant g and places it in the ring: 0 with *p filled, or -1 with
+ * why (and *p holding an exec grant's handle to revoke, when it has one).
+ */
+static int place_grant(struct hp_grant_ctx *ctx, const struct hp_grant *g, int64_t ring,
+		       const struct budget *b, struct hp_cred *cred, struct placed *p, char *why,
+		       size_t whylen)
+{
+	int64_t ttl = hp_grant_ttl(ctx, g), placed_at;
+	int32_t serial;
+
+	if (acquire(ctx, g, b, cred, why, whylen) != 0) {
+		/* a failed broker that still named a handle gets revoked too */
+		if (g->source == POL_SOURCE_EXEC && cred->handle != NULL) {
+			p->issued = true;
+			p->handle = cred->handle;
+			cred->handle = NULL;
+		}
+		return -1;
+	}
+	if (g->source == POL_SOURCE_EXEC) {
+		p->issued = true;
+		p->handle = cred->handle;
+		cred->handle = NULL;
+	}
+	/* the clock now, not at the start: a slow broker must not
+	 * stretch the key past the credential's own expiry */
+	placed_at = (int64_t)time(NULL);
+	if (cred->expires_at != 0) {
+		if (cred->expires_at <= placed_at)
+			return pa_err(why, whylen, "the credential has already expired");
+		if (cred->expires_at - placed_at < ttl)
+			ttl = cred->expires_at - placed_at;
+	}
+	serial = kr_key_add((int32_t)ring, g->name, cred->secret, cred->len, ttl, why, whylen);
+	hp_cred_clear(cred);
+	if (serial <= 0)
+		return -1;
+	p->serial = serial;
+	p->expires_at = placed_at + ttl;
+	return 0;
+}
+
+/* The keys of a complete open, as its reply lists them; NULL when out of memory. */
+static json_t *placed_keys(const struct hp_grant *grants, const struct placed *placed, size_t n)
+{
+	json_t *keys = json_array();
+	size_t i;
+
+	for (i = 0; keys != NULL && i < n; i++) {
+		const char *revoke = grants[i].source == POL_SOURCE_EXEC ? grants[i].revoke : NULL;
+		json_t *k = json_pack("{s:s, s:I, s:I, s:s?, s:s?}", "grant", grants[i].name,
+				      "serial", (json_int_t)placed[i].serial, "expires_at",
+				      (json_int_t)placed[i].expires_at, "handle", placed[i].handle,
+				      "revoke", revoke);
+
+		if (json_array_append_new(keys, k) != 0) {
+			json_decref(keys);
+			keys = NULL;
+		}
+	}
+	return keys;
+}
+
+static json_t *do_open(const json_t *req)
+{
 	struct hp_grant_ctx ctx = { 0 };
 	struct hp_grant *grants = NULL;
 	struct placed *placed = NULL;
 	struct hp_cred cred = { 0 };
 	struct budget b;
-	const json_t *arr, *broker, *act;
-	json_t *reply = NULL, *keys = NULL;
+	const json_t *arr = NULL;
+	json_t *reply, *keys = NULL;
 	char why[WHY], note[WHY], full[2 * WHY + 8];
 	const char *failed = NULL;
-	int64_t ring, timeout, uid, max_session;
+	int64_t ring, timeout;
 	size_t n = 0, i, j;
 
-	if (hp_check_members(req, "request", names, why, sizeof(why)) != 0 ||
-	    parse_common(req, &ctx.sid, &ring, &timeout, true, why, sizeof(why)) != 0 ||
-	    req_str(req, "request", "agent", &ctx.agent, why, sizeof(why)) != 0 ||
-	    opt_str(req, "request", "task", &ctx.task, why, sizeof(why)) != 0 ||
-	    opt_str(req, "request", "scope", &ctx.scope, why, sizeof(why)) != 0 ||
-	    req_str(req, "request", "user", &ctx.user, why, sizeof(why)) != 0 ||
-	    int_in(req, "request", "uid", 0, UINT32_MAX - 1, -1, &uid, why, sizeof(why)) != 0 ||
-	    int_in(req, "request", "max_session", 1, 7 * 86400, -1, &max_session, why,
-		   sizeof(why)) != 0)
-		return hs_fail_reply(why, NULL);
-	ctx.max_session = max_session;
-	act = json_object_get(req, "act");
-	if (act != NULL && !json_is_null(act) && !json_is_object(act))
-		return hs_fail_reply("request: \"act\" must be an object or null", NULL);
-	ctx.act = json_is_object(act) ? act : NULL;
-	broker = json_object_get(req, "broker");
-	if (!json_is_object(broker) ||
-	    hp_check_members(broker, "broker", bnames, why, sizeof(why)) != 0 ||
-	    opt_str(broker, "broker", "key", &ctx.broker_key, why, sizeof(why)) != 0 ||
-	    opt_str(broker, "broker", "issuer", &ctx.broker_issuer, why, sizeof(why)) != 0 ||
-	    opt_str(broker, "broker", "jwks", &ctx.broker_jwks, why, sizeof(why)) != 0)
-		return hs_fail_reply(json_is_object(broker) ? why : "request: no \"broker\" object",
-				  NULL);
-	if ((ctx.broker_key != NULL && ctx.broker_key[0] != '/') ||
-	    (ctx.broker_jwks != NULL && ctx.broker_jwks[0] != '/'))
-		return hs_fail_reply("request: broker paths must be absolute", NULL);
-	arr = json_object_get(req, "grants");
-	if (!json_is_array(arr) || json_array_size(arr) > HP_GRANTS_MAX)
-		return hs_fail_reply("request: \"grants\" must be an array of at most 256", NULL);
+	reply = open_request(req, &ctx, &ring, &timeout, &arr);
+	if (reply != NULL)
+		return reply;
 	n = json_array_size(arr);
 	if (n > 0) {
 		grants = calloc(n, sizeof(*grants));
@@ -328,7 +409,7 @@ static json_t *do_open(const json_t *req)
 		for (j = 0; j < i; j++)
 			if (strcmp(grants[i].name, grants[j].name) == 0) {
 				reply = hs_fail_reply("request: a grant is listed twice",
-						   grants[i].name);
+						      grants[i].name);
 				goto out;
 			}
 	}
@@ -336,66 +417,14 @@ static json_t *do_open(const json_t *req)
 	budget_init(&b, timeout);
 	ctx.now = (int64_t)time(NULL);
 	for (i = 0; i < n; i++) {
-		const struct hp_grant *g = &grants[i];
-		int64_t ttl = hp_grant_ttl(&ctx, g), placed_at;
-		int32_t serial;
-
-		if (acquire(&ctx, g, &b, &cred, why, sizeof(why)) != 0) {
-			/* a failed broker that still named a handle gets revoked too */
-			if (g->source == POL_SOURCE_EXEC && cred.handle != NULL) {
-				placed[i].issued = true;
-				placed[i].handle = cred.handle;
-				cred.handle = NULL;
-			}
-			failed = g->name;
-			goto rollback;
-		}
-		if (g->source == POL_SOURCE_EXEC) {
-			placed[i].issued = true;
-			placed[i].handle = cred.handle;
-			cred.handle = NULL;
-		}
-		/* the clock now, not at the start: a slow broker must not
-		 * stretch the key past the credential's own expiry */
-		placed_at = (int64_t)time(NULL);
-		if (cred.expires_at != 0) {
-			if (cred.expires_at <= placed_at) {
-				pa_err(why, sizeof(why), "the credential has already expired");
-				failed = g->name;
-				goto rollback;
-			}
-			if (cred.expires_at - placed_at < ttl)
-				ttl = cred.expires_at - placed_at;
-		}
-		serial = kr_key_add((int32_t)ring, g->name, cred.secret, cred.len, ttl, why,
-				    sizeof(why));
-		hp_cred_clear(&cred);
-		if (serial <= 0) {
-			failed = g->name;
-			goto rollback;
-		}
-		placed[i].serial = serial;
-		placed[i].expires_at = placed_at + ttl;
-	}
-
-	keys = json_array();
-	if (keys == NULL) {
-		snprintf(why, sizeof(why), "out of memory");
-		goto rollback;
-	}
-	for (i = 0; i < n; i++) {
-		const char *revoke = grants[i].source == POL_SOURCE_EXEC ? grants[i].revoke : NULL;
-		json_t *k = json_pack("{s:s, s:I, s:I, s:s?, s:s?}", "grant", grants[i].name,
-				      "serial", (json_int_t)placed[i].serial, "expires_at",
-				      (json_int_t)placed[i].expires_at, "handle", placed[i].handle,
-				      "revoke", revoke);
-
-		if (json_array_append_new(keys, k) != 0) {
-			snprintf(why, sizeof(why), "out of memory");
+		if (place_grant(&ctx, &grants[i], ring, &b, &cred, &placed[i], why,
+				sizeof(why)) != 0) {
+			failed = grants[i].name;
 			goto rollback;
 		}
 	}
-	reply = json_pack("{s:b, s:O}", "ok", 1, "keys", keys);
+	keys = placed_keys(grants, placed, n);
+	reply = keys != NULL ? json_pack("{s:b, s:O}", "ok", 1, "keys", keys) : NULL;
 	if (reply != NULL)
 		goto out;
 	snprintf(why, sizeof(why), "out of memory");
