@@ -591,6 +591,97 @@ static void rc_slot_at(const struct rc *rc, const unsigned char *chunk, uint64_t
 	}
 }
 
+/* Where a rebuild writes: the new file's header and tables. */
+struct rc_target {
+	struct rc_header *nh;
+	struct rc_slot *slots;
+	struct rc_agent *agents;
+	uint64_t cap, n_agents;
+};
+
+/*
+ * Copies the live entries of the old file into t, except an evicted
+ * agent's entries below its new floor: 0, -1 with err, -2 when the agent
+ * table is full.
+ */
+static int rc_copy_live(struct rc *rc, struct rc_target *t, unsigned char *chunk, int64_t now,
+			size_t max_entries, uint64_t evict_tag, int64_t evict_floor, char *err,
+			size_t errlen)
+{
+	const size_t src_slot = rc->src_version == RC_VERSION ? sizeof(struct rc_slot)
+							       : sizeof(struct rc_slot_v1);
+	struct rc_agent *a;
+	uint64_t i, j, n;
+
+	for (i = 0; i < rc->hdr.capacity; i += n) {
+		n = rc->hdr.capacity - i;
+		if (n > RC_REBUILD_CHUNK)
+			n = RC_REBUILD_CHUNK;
+		if (rc_pread_full(rc->fd, chunk, (size_t)n * src_slot,
+				  RC_HDR_SIZE + (off_t)i * (off_t)src_slot) != 0)
+			return pa_err(err, errlen, "replay cache %s: cannot read: %s", rc->shown,
+				      strerror(errno));
+		for (j = 0; j < n; j++) {
+			struct rc_slot s;
+
+			rc_slot_at(rc, chunk, j, &s);
+			if (s.exp <= now)
+				continue; /* empty or expired */
+			if (evict_tag != 0 && s.agent == evict_tag && s.exp <= evict_floor)
+				continue; /* evicted: the floor below refuses it */
+			if (t->nh->count >= max_entries)
+				return pa_err(err, errlen,
+					      "replay cache %s: holds more than max_entries %zu live "
+					      "entries; not shrinking it, which would forget them "
+					      "(raise max_entries or wait until they expire)",
+					      rc->shown, max_entries);
+			a = rc_table_agent(t->agents, t->cap, s.agent, &t->n_agents);
+			if (a == NULL)
+				return -2;
+			rc_table_put(t->slots, t->cap, &s);
+			t->nh->count++;
+			a->count++;
+			if (s.exp < a->min_exp)
+				a->min_exp = s.exp;
+			if (s.exp < t->nh->min_exp)
+				t->nh->min_exp = s.exp;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Carries the floors still in force into t: they stand for evicted
+ * entries and are never dropped. 0, -1 with err, -2 when the agent table
+ * is full.
+ */
+static int rc_copy_floors(struct rc *rc, struct rc_target *t, unsigned char *chunk, int64_t now,
+			  char *err, size_t errlen)
+{
+	struct rc_agent *old = (struct rc_agent *)(void *)chunk, *a;
+	uint64_t i, j, n;
+
+	for (i = 0; rc->src_version == RC_VERSION && i < rc->hdr.capacity; i += n) {
+		n = rc->hdr.capacity - i;
+		if (n > RC_REBUILD_CHUNK)
+			n = RC_REBUILD_CHUNK;
+		if (rc_pread_full(rc->fd, chunk, (size_t)n * sizeof(struct rc_agent),
+				  rc_agent_off(rc->hdr.capacity, i)) != 0)
+			return pa_err(err, errlen, "replay cache %s: cannot read: %s", rc->shown,
+				      strerror(errno));
+		for (j = 0; j < n; j++) {
+			if (old[j].tag == 0 || old[j].floor <= now)
+				continue;
+			a = rc_table_agent(t->agents, t->cap, old[j].tag, &t->n_agents);
+			if (a == NULL)
+				return -2;
+			if (old[j].floor > a->floor)
+				a->floor = old[j].floor;
+		}
+	}
+	return 0;
+}
+
 /*
  * Replaces DIR/replay.db with a freshly built version 2 table of new_cap
  * slots that holds every live entry (exp > now) of the currently open
@@ -606,15 +697,13 @@ static int rc_rebuild(struct rc *rc, bool fresh, uint64_t new_cap, int64_t now,
 		      size_t max_entries, uint64_t evict_tag, int64_t evict_floor,
 		      char *err, size_t errlen)
 {
-	const size_t src_slot = rc->src_version == RC_VERSION ? sizeof(struct rc_slot)
-							       : sizeof(struct rc_slot_v1);
 	struct rc_header nh;
 	unsigned char *chunk = NULL;
 	struct rc_slot *slots;
 	struct rc_agent *agents, *a;
 	unsigned char *map = MAP_FAILED;
 	off_t size = rc_file_size(new_cap);
-	uint64_t i, n, n_agents = 0;
+	uint64_t n_agents = 0;
 	int tfd = -1, rv = -1, e;
 
 	memset(&nh, 0, sizeof(nh));
@@ -667,6 +756,9 @@ static int rc_rebuild(struct rc *rc, bool fresh, uint64_t new_cap, int64_t now,
 	agents = (struct rc_agent *)(void *)(map + rc_agent_off(new_cap, 0));
 
 	if (!fresh) {
+		struct rc_target t = { &nh, slots, agents, new_cap, 0 };
+		int r;
+
 		/* a byte buffer for RC_REBUILD_CHUNK entries of either table
 		 * (slots and agent entries are both RC_ENTRY_SIZE bytes) */
 		chunk = calloc(RC_REBUILD_CHUNK, RC_ENTRY_SIZE);
@@ -674,77 +766,22 @@ static int rc_rebuild(struct rc *rc, bool fresh, uint64_t new_cap, int64_t now,
 			pa_err(err, errlen, "replay cache %s: out of memory", rc->shown);
 			goto cleanup;
 		}
-		for (i = 0; i < rc->hdr.capacity; i += n) {
-			uint64_t j;
-
-			n = rc->hdr.capacity - i;
-			if (n > RC_REBUILD_CHUNK)
-				n = RC_REBUILD_CHUNK;
-			if (rc_pread_full(rc->fd, chunk, (size_t)n * src_slot,
-					  RC_HDR_SIZE + (off_t)i * (off_t)src_slot) != 0) {
-				pa_err(err, errlen, "replay cache %s: cannot read: %s",
-				       rc->shown, strerror(errno));
-				goto cleanup;
-			}
-			for (j = 0; j < n; j++) {
-				struct rc_slot s;
-
-				rc_slot_at(rc, chunk, j, &s);
-				if (s.exp <= now)
-					continue; /* empty or expired */
-				if (evict_tag != 0 && s.agent == evict_tag && s.exp <= evict_floor)
-					continue; /* evicted: the floor below refuses it */
-				if (nh.count >= max_entries) {
-					pa_err(err, errlen,
-					       "replay cache %s: holds more than max_entries %zu live "
-					       "entries; not shrinking it, which would forget them "
-					       "(raise max_entries or wait until they expire)",
-					       rc->shown, max_entries);
-					goto cleanup;
-				}
-				a = rc_table_agent(agents, new_cap, s.agent, &n_agents);
-				if (a == NULL)
-					goto too_many;
-				rc_table_put(slots, new_cap, &s);
-				nh.count++;
-				a->count++;
-				if (s.exp < a->min_exp)
-					a->min_exp = s.exp;
-				if (s.exp < nh.min_exp)
-					nh.min_exp = s.exp;
-			}
-		}
-		/* floors still in force are never dropped: they stand for evicted entries */
-		for (i = 0; rc->src_version == RC_VERSION && i < rc->hdr.capacity; i += n) {
-			struct rc_agent *old = (struct rc_agent *)(void *)chunk;
-			uint64_t j;
-
-			n = rc->hdr.capacity - i;
-			if (n > RC_REBUILD_CHUNK)
-				n = RC_REBUILD_CHUNK;
-			if (rc_pread_full(rc->fd, chunk, (size_t)n * sizeof(struct rc_agent),
-					  rc_agent_off(rc->hdr.capacity, i)) != 0) {
-				pa_err(err, errlen, "replay cache %s: cannot read: %s",
-				       rc->shown, strerror(errno));
-				goto cleanup;
-			}
-			for (j = 0; j < n; j++) {
-				if (old[j].tag == 0 || old[j].floor <= now)
-					continue;
-				a = rc_table_agent(agents, new_cap, old[j].tag, &n_agents);
-				if (a == NULL)
-					goto too_many;
-				if (old[j].floor > a->floor)
-					a->floor = old[j].floor;
-			}
-		}
-		if (evict_tag != 0 && evict_floor > now) {
-			a = rc_table_agent(agents, new_cap, evict_tag, &n_agents);
+		r = rc_copy_live(rc, &t, chunk, now, max_entries, evict_tag, evict_floor, err,
+				 errlen);
+		if (r == 0)
+			r = rc_copy_floors(rc, &t, chunk, now, err, errlen);
+		if (r == 0 && evict_tag != 0 && evict_floor > now) {
+			a = rc_table_agent(agents, new_cap, evict_tag, &t.n_agents);
 			if (a == NULL)
-				goto too_many;
-			if (evict_floor > a->floor)
+				r = -2;
+			else if (evict_floor > a->floor)
 				a->floor = evict_floor;
 		}
+		if (r == -2)
+			goto too_many;
+		if (r != 0)
+			goto cleanup;
+		n_agents = t.n_agents;
 	}
 	nh.agents = n_agents;
 	memcpy(map, &nh, sizeof(nh));
