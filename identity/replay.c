@@ -1103,6 +1103,68 @@ out:
 	return rv;
 }
 
+/* Checks the arguments of a check and fills w from them: 0, or -1 with err. */
+static int rc_want_init(struct rc_want *w, const char *dir, const char *issuer, const char *jti,
+			const char *agent, int64_t exp, int64_t now, size_t max_entries,
+			size_t agent_quota, char *err, size_t errlen)
+{
+	if (dir == NULL || *dir == '\0' || issuer == NULL || jti == NULL || agent == NULL)
+		return pa_err(err, errlen, "replay cache: missing directory, issuer, jti or agent");
+	if (*jti == '\0')
+		return pa_err(err, errlen, "replay cache: empty jti");
+	if (max_entries < 1 || max_entries > RC_MAX_ENTRIES)
+		return pa_err(err, errlen, "replay cache: max_entries %zu out of range 1..%zu",
+			      max_entries, RC_MAX_ENTRIES);
+	if (agent_quota < 1)
+		return pa_err(err, errlen, "replay cache: agent quota 0");
+	if (now <= 0)
+		return pa_err(err, errlen, "replay cache: invalid current time %" PRId64, now);
+	w->exp = exp > INT64_MAX - RC_EXP_MARGIN ? INT64_MAX : exp + RC_EXP_MARGIN;
+	if (w->exp <= now)
+		return pa_err(err, errlen,
+			      "replay cache: token expired at %" PRId64 ", now is %" PRId64,
+			      exp, now);
+	w->now = now;
+	w->max_entries = max_entries;
+	w->quota = agent_quota;
+	return 0;
+}
+
+/*
+ * Opens the file under rc->dirfd and locks it: 0 when the locked file is
+ * the one the name points at (checked again, *st its state), 1 when a
+ * rebuild replaced it meanwhile (close and try again), -1 with err.
+ */
+static int rc_open_locked(struct rc *rc, struct stat *st, char *err, size_t errlen)
+{
+	struct stat cur;
+
+	rc->fd = openat(rc->dirfd, RC_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+			0600);
+	if (rc->fd < 0) {
+		if (errno == ELOOP)
+			return pa_err(err, errlen, "replay cache %s: is a symbolic link", rc->shown);
+		return pa_err(err, errlen, "replay cache %s: cannot open: %s", rc->shown,
+			      strerror(errno));
+	}
+	if (rc_check_file(rc, rc->fd, st, err, errlen) != 0 ||
+	    rc_lock(rc, rc->fd, err, errlen) != 0)
+		return -1;
+	/*
+	 * The file we locked must still be the one the name points at:
+	 * a rebuild may have renamed a new file over it while we waited.
+	 */
+	if (fstatat(rc->dirfd, RC_FILE, &cur, AT_SYMLINK_NOFOLLOW) != 0) {
+		if (errno == ENOENT)
+			return 1;
+		return pa_err(err, errlen, "replay cache %s: cannot stat: %s", rc->shown,
+			      strerror(errno));
+	}
+	if (cur.st_dev != st->st_dev || cur.st_ino != st->st_ino)
+		return 1;
+	return rc_check_file(rc, rc->fd, st, err, errlen) != 0 ? -1 : 0;
+}
+
 /*
  * Records (issuer, jti) of agent until exp + RC_EXP_MARGIN in
  * DIR/replay.db under an exclusive lock. Returns 0 when the pair was not
@@ -1123,25 +1185,9 @@ int id_replay_check_agent(const char *dir, const char *issuer, const char *jti,
 	int attempt, rv = -1;
 
 	memset(&w, 0, sizeof(w));
-	if (dir == NULL || *dir == '\0' || issuer == NULL || jti == NULL || agent == NULL)
-		return pa_err(err, errlen, "replay cache: missing directory, issuer, jti or agent");
-	if (*jti == '\0')
-		return pa_err(err, errlen, "replay cache: empty jti");
-	if (max_entries < 1 || max_entries > RC_MAX_ENTRIES)
-		return pa_err(err, errlen, "replay cache: max_entries %zu out of range 1..%zu",
-			      max_entries, RC_MAX_ENTRIES);
-	if (agent_quota < 1)
-		return pa_err(err, errlen, "replay cache: agent quota 0");
-	if (now <= 0)
-		return pa_err(err, errlen, "replay cache: invalid current time %" PRId64, now);
-	w.exp = exp > INT64_MAX - RC_EXP_MARGIN ? INT64_MAX : exp + RC_EXP_MARGIN;
-	if (w.exp <= now)
-		return pa_err(err, errlen,
-			      "replay cache: token expired at %" PRId64 ", now is %" PRId64,
-			      exp, now);
-	w.now = now;
-	w.max_entries = max_entries;
-	w.quota = agent_quota;
+	if (rc_want_init(&w, dir, issuer, jti, agent, exp, now, max_entries, agent_quota, err,
+			 errlen) != 0)
+		return -1;
 	want_cap = rc_capacity_for(max_entries);
 
 	pa_escape(dir, strlen(dir), rc.shown, PA_ESCAPE_MAX);
@@ -1152,39 +1198,19 @@ int id_replay_check_agent(const char *dir, const char *issuer, const char *jti,
 		return -1;
 
 	for (attempt = 0; attempt < RC_MAX_ATTEMPTS; attempt++) {
-		struct stat st, cur;
+		struct stat st;
 		enum rc_result r;
 		uint64_t victim = 0;
 		int64_t floor = 0;
 
-		rc.fd = openat(rc.dirfd, RC_FILE,
-			       O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
-		if (rc.fd < 0) {
-			if (errno == ELOOP)
-				pa_err(err, errlen, "replay cache %s: is a symbolic link", rc.shown);
-			else
-				pa_err(err, errlen, "replay cache %s: cannot open: %s",
-				       rc.shown, strerror(errno));
-			goto out;
-		}
-		if (rc_check_file(&rc, rc.fd, &st, err, errlen) != 0 ||
-		    rc_lock(&rc, rc.fd, err, errlen) != 0)
-			goto out;
-		/*
-		 * The file we locked must still be the one the name points at:
-		 * a rebuild may have renamed a new file over it while we waited.
-		 */
-		if (fstatat(rc.dirfd, RC_FILE, &cur, AT_SYMLINK_NOFOLLOW) != 0) {
-			if (errno == ENOENT)
-				goto again;
-			pa_err(err, errlen, "replay cache %s: cannot stat: %s",
-			       rc.shown, strerror(errno));
-			goto out;
-		}
-		if (cur.st_dev != st.st_dev || cur.st_ino != st.st_ino)
+		switch (rc_open_locked(&rc, &st, err, errlen)) {
+		case 0:
+			break;
+		case 1:
 			goto again;
-		if (rc_check_file(&rc, rc.fd, &st, err, errlen) != 0)
+		default:
 			goto out;
+		}
 
 		if (st.st_size == 0) {
 			if (rc_rebuild(&rc, true, want_cap, now, max_entries, 0, 0, err, errlen) != 0)
