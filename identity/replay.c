@@ -881,6 +881,51 @@ struct rc_want {
 };
 
 /*
+ * Walks the probe chain of w->hash from its home slot to the first empty
+ * slot: 1 when the hash is there and live (a replay), 0 with the first
+ * tombstone (*reuse, its owner *reuse_owner) and the empty slot (*empty),
+ * either left UINT64_MAX when there is none, -1 with err.
+ */
+static int rc_scan(struct rc *rc, const struct rc_want *w, uint64_t *reuse,
+		   uint64_t *reuse_owner, uint64_t *empty, char *err, size_t errlen)
+{
+	struct rc_slot buf[RC_PROBE_CHUNK];
+	const uint64_t cap = rc->hdr.capacity, none = UINT64_MAX;
+	uint64_t idx = rc_home(w->hash, cap), probed = 0;
+
+	memset(buf, 0, sizeof(buf));
+	while (probed < cap && *empty == none) {
+		uint64_t n = cap - idx, i;
+
+		if (n > cap - probed)
+			n = cap - probed;
+		if (n > RC_PROBE_CHUNK)
+			n = RC_PROBE_CHUNK;
+		if (rc_pread_full(rc->fd, buf, (size_t)n * sizeof(buf[0]), rc_slot_off(idx)) != 0)
+			return pa_err(err, errlen, "replay cache %s: cannot read: %s", rc->shown,
+				      strerror(errno));
+		for (i = 0; i < n; i++) {
+			if (buf[i].exp == 0) {
+				*empty = idx;
+				break;
+			}
+			if (buf[i].exp <= w->now) {
+				/* tombstone: reusable, but the chain goes on */
+				if (*reuse == none) {
+					*reuse = idx;
+					*reuse_owner = buf[i].agent;
+				}
+			} else if (memcmp(buf[i].hash, w->hash, RC_HASH_LEN) == 0) {
+				return 1;
+			}
+			idx = (idx + 1) & (cap - 1);
+			probed++;
+		}
+	}
+	return 0;
+}
+
+/*
  * Looks the key up in the open, locked, validated version 2 table and
  * records it for the agent when it is not live there and the agent may
  * have it. Returns RC_REPLAY, RC_FIRST, RC_COMPACT (reclaiming expired
@@ -889,46 +934,17 @@ struct rc_want {
  */
 static enum rc_result rc_probe(struct rc *rc, struct rc_want *w, char *err, size_t errlen)
 {
-	struct rc_slot buf[RC_PROBE_CHUNK];
-	const uint64_t cap = rc->hdr.capacity, none = UINT64_MAX;
-	uint64_t idx = rc_home(w->hash, cap), probed = 0, aidx = 0;
-	uint64_t reuse = none, empty = none, reuse_owner = 0;
+	const uint64_t none = UINT64_MAX;
+	uint64_t idx, aidx = 0, reuse = none, empty = none, reuse_owner = 0;
 	struct rc_agent a;
 	struct rc_slot s;
 	bool found;
 	int r;
 
-	memset(buf, 0, sizeof(buf));
-	while (probed < cap && empty == none) {
-		uint64_t n = cap - idx, i;
-
-		if (n > cap - probed)
-			n = cap - probed;
-		if (n > RC_PROBE_CHUNK)
-			n = RC_PROBE_CHUNK;
-		if (rc_pread_full(rc->fd, buf, (size_t)n * sizeof(buf[0]), rc_slot_off(idx)) != 0) {
-			pa_err(err, errlen, "replay cache %s: cannot read: %s",
-			       rc->shown, strerror(errno));
-			return RC_FAIL;
-		}
-		for (i = 0; i < n; i++) {
-			if (buf[i].exp == 0) {
-				empty = idx;
-				break;
-			}
-			if (buf[i].exp <= w->now) {
-				/* tombstone: reusable, but the chain goes on */
-				if (reuse == none) {
-					reuse = idx;
-					reuse_owner = buf[i].agent;
-				}
-			} else if (memcmp(buf[i].hash, w->hash, RC_HASH_LEN) == 0) {
-				return RC_REPLAY;
-			}
-			idx = (idx + 1) & (cap - 1);
-			probed++;
-		}
-	}
+	r = rc_scan(rc, w, &reuse, &reuse_owner, &empty, err, errlen);
+	if (r != 0)
+		return r < 0 ? RC_FAIL : RC_REPLAY;
+	idx = empty;
 
 	r = rc_agent_find(rc, w->tag, &aidx, &a, err, errlen);
 	if (r < 0)
