@@ -482,6 +482,70 @@ static int rc_copy_floors(struct rc *rc, struct rc_target *t, unsigned char *chu
 	return 0;
 }
 
+/* The header of a new file of capacity cap: a new key when fresh, else rc's. */
+static int rc_new_header(const struct rc *rc, bool fresh, uint64_t cap, struct rc_header *nh,
+			 char *err, size_t errlen)
+{
+	memset(nh, 0, sizeof(*nh));
+	memcpy(nh->magic, RC_MAGIC, sizeof(nh->magic));
+	nh->version = RC_VERSION;
+	nh->slot_size = sizeof(struct rc_slot);
+	nh->capacity = cap;
+	nh->min_exp = INT64_MAX;
+	if (fresh) {
+		if (RAND_bytes(nh->key, RC_KEY_LEN) != 1)
+			return pa_err(err, errlen, "replay cache %s: no random bytes for the key",
+				      rc->shown);
+	} else {
+		memcpy(nh->key, rc->hdr.key, RC_KEY_LEN);
+	}
+	return 0;
+}
+
+/*
+ * Creates the temporary file of size bytes (a stale one, from a crash, is
+ * removed first: we hold the lock), locks it until it has replaced the
+ * old one, and maps it into *map: 0, or -1 with err (*tfd >= 0 when the
+ * file was created, and must be removed).
+ */
+static int rc_create_tmp(const struct rc *rc, off_t size, int *tfd, unsigned char **map,
+			 char *err, size_t errlen)
+{
+	int e;
+
+	if (unlinkat(rc->dirfd, RC_TMP_FILE, 0) != 0 && errno != ENOENT) {
+		pa_err(err, errlen, "replay cache %s: cannot remove stale %s: %s",
+		       rc->shown, RC_TMP_FILE, strerror(errno));
+		return -1;
+	}
+	*tfd = openat(rc->dirfd, RC_TMP_FILE, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		      0600);
+	if (*tfd < 0) {
+		pa_err(err, errlen, "replay cache %s: cannot create %s: %s",
+		       rc->shown, RC_TMP_FILE, strerror(errno));
+		return -1;
+	}
+	/* held until the new file has replaced the old one and is complete */
+	if (fchmod(*tfd, 0600) != 0 || flock(*tfd, LOCK_EX | LOCK_NB) != 0) {
+		pa_err(err, errlen, "replay cache %s: cannot set up %s: %s",
+		       rc->shown, RC_TMP_FILE, strerror(errno));
+		return -1;
+	}
+	e = posix_fallocate(*tfd, 0, size);
+	if (e != 0) {
+		pa_err(err, errlen, "replay cache %s: cannot allocate %jd bytes: %s",
+		       rc->shown, (intmax_t)size, strerror(e));
+		return -1;
+	}
+	*map = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, *tfd, 0);
+	if (*map == MAP_FAILED) {
+		pa_err(err, errlen, "replay cache %s: cannot map %s: %s",
+		       rc->shown, RC_TMP_FILE, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Replaces DIR/replay.db with a freshly built version 2 table of new_cap
  * slots that holds every live entry (exp > now) of the currently open
@@ -504,52 +568,14 @@ int id_rc_rebuild(struct rc *rc, bool fresh, uint64_t new_cap, int64_t now,
 	unsigned char *map = MAP_FAILED;
 	off_t size = rc_file_size(new_cap);
 	uint64_t n_agents = 0;
-	int tfd = -1, rv = -1, e;
+	int tfd = -1, rv = -1;
 
-	memset(&nh, 0, sizeof(nh));
-	memcpy(nh.magic, RC_MAGIC, sizeof(nh.magic));
-	nh.version = RC_VERSION;
-	nh.slot_size = sizeof(struct rc_slot);
-	nh.capacity = new_cap;
-	nh.min_exp = INT64_MAX;
-	if (fresh) {
-		if (RAND_bytes(nh.key, RC_KEY_LEN) != 1)
-			return pa_err(err, errlen, "replay cache %s: no random bytes for the key",
-				      rc->shown);
-	} else {
-		memcpy(nh.key, rc->hdr.key, RC_KEY_LEN);
-	}
-
-	/* a stale temporary file can only come from a crash: we hold the lock */
-	if (unlinkat(rc->dirfd, RC_TMP_FILE, 0) != 0 && errno != ENOENT) {
-		pa_err(err, errlen, "replay cache %s: cannot remove stale %s: %s",
-		       rc->shown, RC_TMP_FILE, strerror(errno));
+	if (rc_new_header(rc, fresh, new_cap, &nh, err, errlen) != 0)
+		return -1;
+	if (rc_create_tmp(rc, size, &tfd, &map, err, errlen) != 0) {
+		if (tfd >= 0)
+			goto cleanup;
 		goto out;
-	}
-	tfd = openat(rc->dirfd, RC_TMP_FILE,
-		     O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (tfd < 0) {
-		pa_err(err, errlen, "replay cache %s: cannot create %s: %s",
-		       rc->shown, RC_TMP_FILE, strerror(errno));
-		goto out;
-	}
-	/* held until the new file has replaced the old one and is complete */
-	if (fchmod(tfd, 0600) != 0 || flock(tfd, LOCK_EX | LOCK_NB) != 0) {
-		pa_err(err, errlen, "replay cache %s: cannot set up %s: %s",
-		       rc->shown, RC_TMP_FILE, strerror(errno));
-		goto cleanup;
-	}
-	e = posix_fallocate(tfd, 0, size);
-	if (e != 0) {
-		pa_err(err, errlen, "replay cache %s: cannot allocate %jd bytes: %s",
-		       rc->shown, (intmax_t)size, strerror(e));
-		goto cleanup;
-	}
-	map = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, tfd, 0);
-	if (map == MAP_FAILED) {
-		pa_err(err, errlen, "replay cache %s: cannot map %s: %s",
-		       rc->shown, RC_TMP_FILE, strerror(errno));
-		goto cleanup;
 	}
 	/* mmap returns page-aligned memory; the 64-byte header keeps both tables aligned */
 	slots = (struct rc_slot *)(void *)(map + RC_HDR_SIZE);
