@@ -204,22 +204,207 @@ static void reap(pid_t pid, int64_t deadline, struct hp_exchange *x)
 	 */
 }
 
-int hp_exchange_run(const char *const argv[], struct hp_exchange *x, char *err, size_t errlen)
+/* The descriptors and progress of one exchange. */
+struct xrun {
+	int inp[2], outp[2], errp[2], execp[2], devnull;
+	size_t inoff, errhave;
+	bool got_epipe;
+	pid_t pid;
+	int64_t deadline;
+};
+
+/* Closes every descriptor of r still open. */
+static void xrun_close(struct xrun *r)
+{
+	close_fd(&r->inp[0]);
+	close_fd(&r->inp[1]);
+	close_fd(&r->outp[0]);
+	close_fd(&r->outp[1]);
+	close_fd(&r->errp[0]);
+	close_fd(&r->errp[1]);
+	close_fd(&r->execp[0]);
+	close_fd(&r->execp[1]);
+	close_fd(&r->devnull);
+}
+
+/*
+ * Starts argv with stdin, stdout (and stderr when wanted) on pipes of r,
+ * under the deadline of x: 0 when it runs, -1 with err (a child that could
+ * not execute is reaped).
+ */
+static int xrun_spawn(const char *const argv[], struct hp_exchange *x, struct xrun *r,
+		      unsigned fdlimit, char *err, size_t errlen)
 {
 	char path_env[] = HP_ENV_PATH;
 	char *envp[] = { path_env, NULL };
-	int inp[2] = { -1, -1 }, outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
-	int execp[2] = { -1, -1 }, devnull = -1;
+	int e[2] = { 0, 0 };
+	ssize_t n;
+
+	if (pipe_high(r->inp) != 0 || pipe_high(r->outp) != 0 || pipe_high(r->execp) != 0 ||
+	    (x->want_stderr && pipe_high(r->errp) != 0))
+		return pa_err(err, errlen, "cannot create a pipe: %s", strerror(errno));
+	if (!x->want_stderr) {
+		r->devnull = fd_high(open("/dev/null", O_WRONLY | O_CLOEXEC));
+		if (r->devnull < 0)
+			return pa_err(err, errlen, "cannot open /dev/null: %s", strerror(errno));
+	}
+	r->deadline = pa_mono_ms() + x->timeout_ms;
+	r->pid = fork();
+	if (r->pid < 0)
+		return pa_err(err, errlen, "cannot fork: %s", strerror(errno));
+	if (r->pid == 0)
+		child_exec(argv, envp, r->inp[0], r->outp[1], x->want_stderr ? r->errp[1] : r->devnull,
+			   r->execp[1], fdlimit);
+	setpgid(r->pid, r->pid); /* also done by the child; whichever runs first */
+	close_fd(&r->inp[0]);
+	close_fd(&r->outp[1]);
+	close_fd(&r->errp[1]);
+	close_fd(&r->execp[1]);
+	close_fd(&r->devnull);
+	/* the exec pipe closes on a successful execve, else carries errno */
+	do
+		n = read(r->execp[0], e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	close_fd(&r->execp[0]);
+	if (n == (ssize_t)sizeof(e)) {
+		reap(r->pid, r->deadline, x);
+		return pa_err(err, errlen, "%s: %s",
+			      e[0] == HP_CHILD_CHDIR ? "cannot change directory to /" : "cannot execute",
+			      strerror(e[1]));
+	}
+	if (x->inlen == 0)
+		close_fd(&r->inp[1]);
+	else if (fcntl(r->inp[1], F_SETFL, O_NONBLOCK) != 0)
+		close_fd(&r->inp[1]);
+	return 0;
+}
+
+/* Writes what the child's stdin takes of x->in; closes it when done or refused. */
+static void xrun_feed(struct hp_exchange *x, struct xrun *r, short revents)
+{
+	ssize_t n;
+
+	if (!(revents & POLLOUT)) {
+		close_fd(&r->inp[1]);
+		return;
+	}
+	n = write(r->inp[1], (const char *)x->in + r->inoff, x->inlen - r->inoff);
+	if (n > 0) {
+		r->inoff += (size_t)n;
+		if (r->inoff == x->inlen)
+			close_fd(&r->inp[1]);
+	} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+		if (errno == EPIPE)
+			r->got_epipe = true;
+		close_fd(&r->inp[1]); /* the child stopped reading */
+	}
+}
+
+/*
+ * Reads the child's stdout into x (wiping the buffer it used): 0, 1 when
+ * it wrote more than x->out_max (the child is killed), -1 when out of
+ * memory (err; the child is killed and reaped).
+ */
+static int xrun_drain(struct hp_exchange *x, struct xrun *r, char *err, size_t errlen)
+{
+	char buf[4096];
+	ssize_t n = read(r->outp[0], buf, sizeof(buf));
+	int rc = 0;
+
+	if (n > 0) {
+		if (x->outlen + (size_t)n > x->out_max) {
+			x->overflow = true;
+			kill_child(r->pid);
+			rc = 1;
+		} else if (out_append(x, buf, (size_t)n) != 0) {
+			pa_err(err, errlen, "out of memory");
+			kill_child(r->pid);
+			reap(r->pid, r->deadline, x);
+			rc = -1;
+		}
+	} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+		close_fd(&r->outp[0]);
+	}
+	pa_overwrite(buf, sizeof(buf));
+	return rc;
+}
+
+/* Keeps the start of what the child writes on stderr in x->errtext. */
+static void xrun_stderr(struct hp_exchange *x, struct xrun *r)
+{
+	char buf[4096];
+	ssize_t n = read(r->errp[0], buf, sizeof(buf));
+
+	if (n > 0) {
+		size_t room = sizeof(x->errtext) - 1 - r->errhave;
+		size_t take = (size_t)n < room ? (size_t)n : room;
+
+		memcpy(x->errtext + r->errhave, buf, take);
+		r->errhave += take;
+		x->errtext[r->errhave] = '\0';
+	} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+		close_fd(&r->errp[0]);
+	}
+}
+
+/*
+ * One wait for the child's pipes, and what they have: 0 to go on, 1 when
+ * the exchange stops early (time is up, or too much output: the child is
+ * killed), -1 with err (the child is killed and reaped).
+ */
+static int xrun_pump(struct hp_exchange *x, struct xrun *r, char *err, size_t errlen)
+{
+	struct pollfd fds[3];
+	int nfds = 0, wi = -1, oi = -1, ei = -1, n;
+	int64_t left = r->deadline - pa_mono_ms();
+
+	if (left <= 0) {
+		x->timed_out = true;
+		kill_child(r->pid);
+		return 1;
+	}
+	if (r->inp[1] >= 0) {
+		wi = nfds;
+		fds[nfds++] = (struct pollfd){ .fd = r->inp[1], .events = POLLOUT };
+	}
+	if (r->outp[0] >= 0) {
+		oi = nfds;
+		fds[nfds++] = (struct pollfd){ .fd = r->outp[0], .events = POLLIN };
+	}
+	if (r->errp[0] >= 0) {
+		ei = nfds;
+		fds[nfds++] = (struct pollfd){ .fd = r->errp[0], .events = POLLIN };
+	}
+	n = poll(fds, (nfds_t)nfds, left > INT_MAX ? INT_MAX : (int)left);
+	if (n < 0 && errno == EINTR)
+		return 0;
+	if (n < 0) {
+		pa_err(err, errlen, "poll: %s", strerror(errno));
+		kill_child(r->pid);
+		reap(r->pid, r->deadline, x);
+		return -1;
+	}
+	if (wi >= 0 && fds[wi].revents != 0)
+		xrun_feed(x, r, fds[wi].revents);
+	if (oi >= 0 && fds[oi].revents != 0) {
+		n = xrun_drain(x, r, err, errlen);
+		if (n != 0)
+			return n;
+	}
+	if (ei >= 0 && fds[ei].revents != 0)
+		xrun_stderr(x, r);
+	return 0;
+}
+
+int hp_exchange_run(const char *const argv[], struct hp_exchange *x, char *err, size_t errlen)
+{
+	struct xrun r = { .inp = { -1, -1 }, .outp = { -1, -1 }, .errp = { -1, -1 },
+			  .execp = { -1, -1 }, .devnull = -1, .pid = -1 };
 	sigset_t pipeset, oldmask, pending;
-	bool masked = false, pipe_pending = false, got_epipe = false;
-	const char *in = x->in;
-	size_t inoff = 0, errlen_have = 0;
+	bool masked = false, pipe_pending = false;
 	struct rlimit rl;
 	unsigned fdlimit = 65536;
-	int64_t deadline;
-	pid_t pid = -1;
-	ssize_t n;
-	int rc = -1, e[2] = { 0, 0 };
+	int rc = -1, step = 0;
 
 	x->out = NULL;
 	x->outlen = x->outcap = 0;
@@ -233,18 +418,6 @@ int hp_exchange_run(const char *const argv[], struct hp_exchange *x, char *err, 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
 	    rl.rlim_cur < (1u << 20))
 		fdlimit = (unsigned)rl.rlim_cur;
-	if (pipe_high(inp) != 0 || pipe_high(outp) != 0 || pipe_high(execp) != 0 ||
-	    (x->want_stderr && pipe_high(errp) != 0)) {
-		pa_err(err, errlen, "cannot create a pipe: %s", strerror(errno));
-		goto out;
-	}
-	if (!x->want_stderr) {
-		devnull = fd_high(open("/dev/null", O_WRONLY | O_CLOEXEC));
-		if (devnull < 0) {
-			pa_err(err, errlen, "cannot open /dev/null: %s", strerror(errno));
-			goto out;
-		}
-	}
 	/* a reader that goes away must not kill the caller: SIGPIPE blocked here only */
 	sigemptyset(&pipeset);
 	sigaddset(&pipeset, SIGPIPE);
@@ -253,137 +426,19 @@ int hp_exchange_run(const char *const argv[], struct hp_exchange *x, char *err, 
 		if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1)
 			pipe_pending = true;
 	}
-	deadline = pa_mono_ms() + x->timeout_ms;
-	pid = fork();
-	if (pid < 0) {
-		pa_err(err, errlen, "cannot fork: %s", strerror(errno));
+	if (xrun_spawn(argv, x, &r, fdlimit, err, errlen) != 0)
 		goto out;
-	}
-	if (pid == 0)
-		child_exec(argv, envp, inp[0], outp[1], x->want_stderr ? errp[1] : devnull,
-			   execp[1], fdlimit);
-	setpgid(pid, pid); /* also done by the child; whichever runs first */
-	close_fd(&inp[0]);
-	close_fd(&outp[1]);
-	close_fd(&errp[1]);
-	close_fd(&execp[1]);
-	close_fd(&devnull);
-	/* the exec pipe closes on a successful execve, else carries errno */
-	do
-		n = read(execp[0], e, sizeof(e));
-	while (n < 0 && errno == EINTR);
-	close_fd(&execp[0]);
-	if (n == (ssize_t)sizeof(e)) {
-		reap(pid, deadline, x);
-		pa_err(err, errlen, "%s: %s",
-		       e[0] == HP_CHILD_CHDIR ? "cannot change directory to /" : "cannot execute",
-		       strerror(e[1]));
+	while (step == 0 && (r.inp[1] >= 0 || r.outp[0] >= 0 || r.errp[0] >= 0))
+		step = xrun_pump(x, &r, err, errlen);
+	if (step < 0)
 		goto out;
-	}
-	if (x->inlen == 0)
-		close_fd(&inp[1]);
-	else if (fcntl(inp[1], F_SETFL, O_NONBLOCK) != 0)
-		close_fd(&inp[1]);
-	while (inp[1] >= 0 || outp[0] >= 0 || errp[0] >= 0) {
-		struct pollfd fds[3];
-		int nfds = 0, wi = -1, oi = -1, ei = -1, r;
-		int64_t left = deadline - pa_mono_ms();
-		char buf[4096];
-
-		if (left <= 0) {
-			x->timed_out = true;
-			kill_child(pid);
-			break;
-		}
-		if (inp[1] >= 0) {
-			wi = nfds;
-			fds[nfds++] = (struct pollfd){ .fd = inp[1], .events = POLLOUT };
-		}
-		if (outp[0] >= 0) {
-			oi = nfds;
-			fds[nfds++] = (struct pollfd){ .fd = outp[0], .events = POLLIN };
-		}
-		if (errp[0] >= 0) {
-			ei = nfds;
-			fds[nfds++] = (struct pollfd){ .fd = errp[0], .events = POLLIN };
-		}
-		r = poll(fds, (nfds_t)nfds, left > INT_MAX ? INT_MAX : (int)left);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			pa_err(err, errlen, "poll: %s", strerror(errno));
-			kill_child(pid);
-			reap(pid, deadline, x);
-			goto out;
-		}
-		if (wi >= 0 && fds[wi].revents != 0) {
-			if (fds[wi].revents & POLLOUT) {
-				n = write(inp[1], in + inoff, x->inlen - inoff);
-				if (n > 0) {
-					inoff += (size_t)n;
-					if (inoff == x->inlen)
-						close_fd(&inp[1]);
-				} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-					if (errno == EPIPE)
-						got_epipe = true;
-					close_fd(&inp[1]); /* the child stopped reading */
-				}
-			} else {
-				close_fd(&inp[1]);
-			}
-		}
-		if (oi >= 0 && fds[oi].revents != 0) {
-			n = read(outp[0], buf, sizeof(buf));
-			if (n > 0) {
-				if (x->outlen + (size_t)n > x->out_max) {
-					x->overflow = true;
-					kill_child(pid);
-					pa_overwrite(buf, sizeof(buf));
-					break;
-				}
-				if (out_append(x, buf, (size_t)n) != 0) {
-					pa_overwrite(buf, sizeof(buf));
-					pa_err(err, errlen, "out of memory");
-					kill_child(pid);
-					reap(pid, deadline, x);
-					goto out;
-				}
-			} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-				close_fd(&outp[0]);
-			}
-			pa_overwrite(buf, sizeof(buf));
-		}
-		if (ei >= 0 && fds[ei].revents != 0) {
-			n = read(errp[0], buf, sizeof(buf));
-			if (n > 0) {
-				size_t room = sizeof(x->errtext) - 1 - errlen_have;
-				size_t take = (size_t)n < room ? (size_t)n : room;
-
-				memcpy(x->errtext + errlen_have, buf, take);
-				errlen_have += take;
-				x->errtext[errlen_have] = '\0';
-			} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-				close_fd(&errp[0]);
-			}
-		}
-	}
-	close_fd(&inp[1]);
-	close_fd(&outp[0]);
-	close_fd(&errp[0]);
-	reap(pid, deadline, x);
+	xrun_close(&r);
+	reap(r.pid, r.deadline, x);
 	rc = 0;
 out:
-	close_fd(&inp[0]);
-	close_fd(&inp[1]);
-	close_fd(&outp[0]);
-	close_fd(&outp[1]);
-	close_fd(&errp[0]);
-	close_fd(&errp[1]);
-	close_fd(&execp[0]);
-	close_fd(&execp[1]);
-	close_fd(&devnull);
+	xrun_close(&r);
 	if (masked) {
-		if (got_epipe && !pipe_pending) {
+		if (r.got_epipe && !pipe_pending) {
 			static const struct timespec zero = { 0, 0 };
 
 			while (sigtimedwait(&pipeset, NULL, &zero) < 0 && errno == EINTR)
