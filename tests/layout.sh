@@ -54,8 +54,37 @@ for r in $rules; do
 	done
 done
 [ "$files" -gt 0 ] || { echo "FAIL: no source file found under $top"; exit 1; }
+
+# sizes (docs/architecture.md, "Conventions"): no file of these folders over
+# 800 lines, no function over 100 (from the line of its name to its closing
+# brace, in the project's style: braces of functions at column 0)
+IFS=$nl
+for r in $rules; do
+	unset IFS
+	d=${r%%:*}
+	for f in "$top/$d"/*.c "$top/$d"/*.h; do
+		[ -f "$f" ] || continue
+		rel=${f#"$top"/}
+		lines=$(wc -l < "$f")
+		if [ "$lines" -gt 800 ]; then
+			echo "FAIL: $rel has $lines lines (at most 800)"
+			bad=$((bad + 1))
+		fi
+		long=$(awk -v f="$rel" '
+			/^[A-Za-z_].*\(/ { head = FNR; name = $0 }
+			/^\{/ { start = head ? head : FNR }
+			/^\}/ && start { if (FNR - start + 1 > 100)
+					printf "FAIL: %s:%d: a function of %d lines (at most 100): %s\n",
+						f, start, FNR - start + 1, name
+				start = 0; head = 0 }' "$f")
+		if [ -n "$long" ]; then
+			echo "$long"
+			bad=$((bad + $(printf '%s\n' "$long" | wc -l)))
+		fi
+	done
+done
 if [ "$bad" -eq 0 ]; then
-	echo "PASS: $files files in $(echo "$rules" | wc -l) folders include only what docs/architecture.md allows"
+	echo "PASS: $files files in $(echo "$rules" | wc -l) folders include only what docs/architecture.md allows, none over 800 lines, no function over 100"
 	exit 0
 fi
 echo "$bad violation(s)"
