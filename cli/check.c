@@ -266,7 +266,7 @@ static bool same_account(const struct check_login *a, const struct check_login *
  * Writes to f what the module refuses among the logins of one account
  * (g[0..n)): for each rule, its grants of a class above the lowest
  * ceiling of the other rules there, which no session of it gets placed
- * (pam_agent/session.c, shared_uid_boundary). Returns how many rules lose
+ * (pam_agent/session_checks.c, pa_shared_uid_boundary). Returns how many rules lose
  * sessions.
  */
 static size_t refusals(const struct pol_config *cfg, struct check_login **g, size_t n, FILE *f)
