@@ -220,7 +220,7 @@ static int reap_one(struct cli_run *r, const struct hp_record *rec, const char *
 	struct hp_close_results res;
 	bool *reused = NULL, ok = true;
 	int32_t ring = rec->ring;
-	char err[512], failures[2048] = "", reason[2400];
+	char err[512], failures[2048] = "", reason[2048 + 512 + 64];
 	size_t i, n_revoked = 0, n_broker = 0;
 
 	memset(&res, 0, sizeof(res));
