@@ -144,7 +144,7 @@ static struct id_identity *build_identity(const char *agent_id, const json_t *cl
 		pa_err(err, errlen, "out of memory");
 		goto fail;
 	}
-	id->agent_id = strdup(agent_id);
+	id->agent_id = agent_id != NULL ? strdup(agent_id) : NULL;
 	if (id->agent_id == NULL) {
 		pa_err(err, errlen, "out of memory");
 		goto fail;
@@ -354,7 +354,7 @@ static int explain_options(int argc, char **argv, struct explain_opts *o)
  */
 static char *service_as_pam_sees_it(const char *service)
 {
-	char *lc = strdup(service), *p;
+	char *lc = service != NULL ? strdup(service) : NULL, *p;
 
 	if (lc == NULL)
 		return NULL;

@@ -386,7 +386,7 @@ static json_t *do_open(const json_t *req)
 	json_t *reply, *keys = NULL;
 	char why[WHY], note[WHY], full[2 * WHY + 8];
 	const char *failed = NULL;
-	int64_t ring, timeout;
+	int64_t ring = 0, timeout = 0;
 	size_t n = 0, i, j;
 
 	reply = open_request(req, &ctx, &ring, &timeout, &arr);

@@ -268,7 +268,6 @@ static enum rc_result rc_probe(struct rc *rc, struct rc_want *w, char *err, size
 	r = rc_scan(rc, w, &reuse, &reuse_owner, &empty, err, errlen);
 	if (r != 0)
 		return r < 0 ? RC_FAIL : RC_REPLAY;
-	idx = empty;
 
 	r = rc_agent_find(rc, w->tag, &aidx, &a, err, errlen);
 	if (r < 0)

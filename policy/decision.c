@@ -499,6 +499,8 @@ static void pick_grants(struct dctx *x, struct party *parties, size_t n)
 	struct pol_decision *d = x->d;
 	size_t i, k;
 
+	if (subject == NULL) /* pol_decide never allows without a rule */
+		return;
 	d->grants = calloc(subject->grants.n ? subject->grants.n : 1, sizeof(*d->grants));
 	if (d->grants == NULL) {
 		x->oom = true;
