@@ -132,7 +132,7 @@ show "pam-agent verify --config pam_agent.conf token --json"
 
 say "4. agent-run starts the agent in a read session; the agent looks at what it got"
 # the agent: what it sees in its session keyring, its credentials, then exit
-cc -O1 -I"$build" -I"$top/include" "$top/docs/examples/agent_cred_example.c" "$top/keyring/agent_cred.c" \
+cc -O1 -I"$build" -I"$top/agentcred" "$top/docs/examples/agent_cred_example.c" "$top/agentcred/agent_cred.c" \
 	-lkeyutils -o "$demo/agent-cred"
 cat >"$demo/agent.sh" <<'AGENT'
 #!/bin/sh
