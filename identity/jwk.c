@@ -20,6 +20,17 @@
 #include "key_int.h"
 #include "util.h"
 
+/* The accepted EC curve JOSE names crv, or NULL. */
+static const struct id_ec_curve *ec_curve_named(const char *crv)
+{
+	size_t i;
+
+	for (i = 0; i < PA_ARRAY_SIZE(id_ec_curves); i++)
+		if (strcmp(id_ec_curves[i].jwk_crv, crv) == 0)
+			return &id_ec_curves[i];
+	return NULL;
+}
+
 /* Members that only a private (or symmetric) JWK carries. */
 static const char *const private_members[] = {
 	"d", "p", "q", "dp", "dq", "qi", "k", "oth",
@@ -127,7 +138,8 @@ out:
 static EVP_PKEY *jwk_ec(const json_t *jwk, char *err, size_t errlen)
 {
 	unsigned char *x = NULL, *y = NULL, *pt = NULL;
-	size_t xlen = 0, ylen = 0, i, clen;
+	const struct id_ec_curve *curve;
+	size_t xlen = 0, ylen = 0, clen;
 	OSSL_PARAM params[3];
 	EVP_PKEY_CTX *ctx = NULL;
 	EVP_PKEY *pkey = NULL;
@@ -140,17 +152,15 @@ static EVP_PKEY *jwk_ec(const json_t *jwk, char *err, size_t errlen)
 		pa_err(err, errlen, "EC JWK without \"crv\"");
 		goto out;
 	}
-	for (i = 0; i < PA_ARRAY_SIZE(id_ec_curves); i++)
-		if (strcmp(id_ec_curves[i].jwk_crv, crv) == 0)
-			break;
-	if (i == PA_ARRAY_SIZE(id_ec_curves)) {
+	curve = ec_curve_named(crv);
+	if (curve == NULL) {
 		char esc[PA_ESCAPE_MAX];
 
 		pa_err(err, errlen, "EC curve \"%s\" is not accepted (P-256, P-384, P-521 only)",
 		       pa_escape(crv, strlen(crv), esc, sizeof(esc)));
 		goto out;
 	}
-	clen = id_ec_curves[i].coord_len;
+	clen = curve->coord_len;
 	if (jwk_bytes(jwk, "x", clen, false, &x, &xlen, err, errlen) != 0 ||
 	    jwk_bytes(jwk, "y", clen, false, &y, &ylen, err, errlen) != 0 ||
 	    x == NULL || y == NULL)
@@ -163,7 +173,7 @@ static EVP_PKEY *jwk_ec(const json_t *jwk, char *err, size_t errlen)
 	pt[0] = 0x04; /* uncompressed point */
 	memcpy(pt + 1, x, clen);
 	memcpy(pt + 1 + clen, y, clen);
-	snprintf(group, sizeof(group), "%s", id_ec_curves[i].ossl_name);
+	snprintf(group, sizeof(group), "%s", curve->ossl_name);
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0);
 	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
 						      pt, 1 + 2 * clen);
@@ -172,7 +182,7 @@ static EVP_PKEY *jwk_ec(const json_t *jwk, char *err, size_t errlen)
 	if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
 	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1) {
 		pa_err(err, errlen, "EC public key is not a valid point of %s",
-		       id_ec_curves[i].jwk_crv);
+		       curve->jwk_crv);
 		EVP_PKEY_free(pkey);
 		pkey = NULL;
 	}
@@ -235,9 +245,8 @@ bool id_jwk_supported(const json_t *jwk, char *why, size_t whylen)
 	if ((strcmp(kty, "EC") == 0 || strcmp(kty, "OKP") == 0) && crv == NULL)
 		return true; /* malformed: id_key_from_jwk says so */
 	if (strcmp(kty, "EC") == 0) {
-		for (i = 0; i < PA_ARRAY_SIZE(id_ec_curves); i++)
-			if (strcmp(id_ec_curves[i].jwk_crv, crv) == 0)
-				return true;
+		if (ec_curve_named(crv) != NULL)
+			return true;
 	} else if (strcmp(kty, "OKP") == 0) {
 		if (strcmp(crv, "Ed25519") == 0)
 			return true;

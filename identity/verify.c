@@ -410,13 +410,15 @@ struct selection {
 };
 
 /*
- * The key set of a trust domain or issuer, or -1 with the reason its
+ * The key set of a trust domain or issuer (what, name; use names the keys
+ * it should publish), or -1 with the reason its
  * tokens are all refused: its key set could not be loaded, or it has no
  * usable key (for a trust domain: it has revoked its keys, Trust Domain
  * and Bundle §4.1.3).
  */
 static int usable_keys(const struct id_keyset *keys, const char *load_error,
-		       const char *what, const char *name, char *err, size_t errlen)
+		       const char *what, const char *name, const char *use, char *err,
+		       size_t errlen)
 {
 	if (keys == NULL)
 		return pa_err(err, errlen, "%s %s cannot be used, so none of its tokens is "
@@ -425,7 +427,7 @@ static int usable_keys(const struct id_keyset *keys, const char *load_error,
 	if (id_keyset_count(keys) == 0)
 		return pa_err(err, errlen, "%s %s publishes no usable %s key, so every token "
 			      "of it is invalid (an empty key set revokes them all)", what, name,
-			      strcmp(what, "issuer") == 0 ? "signature" : "jwt-svid");
+			      use);
 	return 0;
 }
 
@@ -438,7 +440,7 @@ static int select_oidc(const struct id_verifier *v, const struct id_issuer *is,
 
 	if (jws->alg == ID_ALG_EDDSA && !is->allow_eddsa)
 		return pa_err(err, errlen, "EdDSA is not enabled for issuer %s", is->url);
-	if (usable_keys(is->keys, is->load_error, "issuer", is->url, err, errlen) != 0)
+	if (usable_keys(is->keys, is->load_error, "issuer", is->url, "signature", err, errlen) != 0)
 		return -1;
 	sel->key = id_keyset_find(is->keys, kid);
 	if (sel->key == NULL)
@@ -469,7 +471,8 @@ static int select_spiffe(const struct id_verifier *v, const struct id_jws *jws,
 			      pa_escape(td, strlen(td), esc, sizeof(esc)));
 	if (jws->alg == ID_ALG_EDDSA)
 		return pa_err(err, errlen, "EdDSA is not accepted for JWT-SVIDs");
-	if (usable_keys(dom->keys, dom->load_error, "trust domain", dom->name, err, errlen) != 0)
+	if (usable_keys(dom->keys, dom->load_error, "trust domain", dom->name, "jwt-svid", err,
+			errlen) != 0)
 		return -1;
 	sel->key = id_keyset_find(dom->keys, kid);
 	if (sel->key == NULL)
