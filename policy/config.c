@@ -247,33 +247,6 @@ static struct pol_config *config_new(void)
 	return cfg;
 }
 
-int pol_config_parse_text(const char *name, const char *text, size_t len,
-			  struct pol_config **out, struct pol_errors *errors)
-{
-	struct pol_errors local = { 0 };
-	struct parse_ctx c;
-	struct pol_config *cfg = NULL;
-
-	*out = NULL;
-	memset(&c, 0, sizeof(c));
-	c.errors = &local;
-	c.cfg = config_new();
-	if (c.cfg == NULL) {
-		pol_errors_add(errors, "%s: out of memory", name);
-		return -1;
-	}
-	pol_cfg_parse_buffer(&c, name, text, len);
-	cfg = pol_cfg_finish(&c, name);
-	ctx_clear(&c);
-	if (cfg == NULL) {
-		config_free(c.cfg);
-		pol_errors_move(errors, &local);
-		return -1;
-	}
-	*out = cfg;
-	return 0;
-}
-
 /* ---- files ------------------------------------------------------------------------ */
 
 /* Reads path with the file checks and parses it. */
@@ -380,8 +353,13 @@ out:
 	closedir(d);
 }
 
-int pol_config_load(const char *main_path, const char *dropin_dir,
-		    struct pol_config **out, struct pol_errors *errors)
+/*
+ * One whole parse: the document text (len bytes) named name, or, when text
+ * is NULL, the file name and the drop-ins of dropin_dir; then the checks
+ * across them. 0 with *out, or -1 with the problems moved into errors.
+ */
+static int config_run(const char *name, const char *text, size_t len, const char *dropin_dir,
+		      struct pol_config **out, struct pol_errors *errors)
 {
 	struct pol_errors local = { 0 };
 	struct pol_config *cfg = NULL;
@@ -392,13 +370,17 @@ int pol_config_load(const char *main_path, const char *dropin_dir,
 	c.errors = &local;
 	c.cfg = config_new();
 	if (c.cfg == NULL) {
-		pol_errors_add(errors, "%s: out of memory", main_path);
+		pol_errors_add(errors, "%s: out of memory", name);
 		return -1;
 	}
-	parse_file(&c, main_path);
-	if (dropin_dir != NULL)
-		parse_dropins(&c, dropin_dir);
-	cfg = pol_cfg_finish(&c, main_path);
+	if (text != NULL) {
+		pol_cfg_parse_buffer(&c, name, text, len);
+	} else {
+		parse_file(&c, name);
+		if (dropin_dir != NULL)
+			parse_dropins(&c, dropin_dir);
+	}
+	cfg = pol_cfg_finish(&c, name);
 	ctx_clear(&c);
 	if (cfg == NULL) {
 		config_free(c.cfg);
@@ -407,4 +389,17 @@ int pol_config_load(const char *main_path, const char *dropin_dir,
 	}
 	*out = cfg;
 	return 0;
+}
+
+int pol_config_parse_text(const char *name, const char *text, size_t len,
+			  struct pol_config **out, struct pol_errors *errors)
+{
+	/* text may not be NULL here: it selects the document over the files */
+	return config_run(name, text != NULL ? text : "", len, NULL, out, errors);
+}
+
+int pol_config_load(const char *main_path, const char *dropin_dir,
+		    struct pol_config **out, struct pol_errors *errors)
+{
+	return config_run(main_path, NULL, 0, dropin_dir, out, errors);
 }
