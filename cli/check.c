@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "helper.h"
+#include "session.h"
 #include "identity.h"
 #include "policy.h"
 #include "util.h"

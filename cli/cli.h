@@ -9,7 +9,7 @@
 
 #include <jansson.h>
 
-#include "helper.h"
+#include "session.h"
 #include "keyring.h"
 
 /* Exit codes of every subcommand. */

@@ -48,7 +48,7 @@
 #include "audit.h"
 #include "cli.h"
 #include "handoff.h"
-#include "helper.h"
+#include "session.h"
 #include "keyring.h"
 #include "pa_json.h"
 #include "policy.h"

@@ -5,7 +5,7 @@
  * terminal on stdin, ignores its environment and arguments, reads one JSON
  * request from stdin and writes one JSON reply to stdout. This file is the
  * process (its hygiene, stdin, stdout); what it does with the request is
- * helper/server.c. session/helper.h and docs/helper.md describe the
+ * helper/server.c. session/session.h and docs/helper.md describe the
  * protocol.
  */
 #include "config.h"
@@ -26,7 +26,7 @@
 
 #include <keyutils.h>
 
-#include "helper.h"
+#include "session.h"
 #include "keyring.h"
 #include "pa_json.h"
 #include "server.h"

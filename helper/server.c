@@ -24,7 +24,7 @@
 
 #include <keyutils.h>
 
-#include "helper.h"
+#include "session.h"
 #include "keyring.h"
 #include "pa_json.h"
 #include "server.h"

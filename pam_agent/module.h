@@ -11,7 +11,7 @@
 
 #include <security/pam_modules.h>
 
-#include "helper.h"
+#include "session.h"
 #include "identity.h"
 #include "policy.h"
 #include "util.h"

@@ -21,7 +21,7 @@
 #include <security/pam_ext.h>
 
 #include "audit.h"
-#include "helper.h"
+#include "session.h"
 #include "keyring.h"
 #include "module.h"
 #include "pa_json.h"

@@ -1,5 +1,5 @@
 /*
- * exchange.c - the bounded exchange with a child program (session/helper.h,
+ * exchange.c - the bounded exchange with a child program (session/session.h,
  * hp_exchange_run): stdin written, stdout and stderr read under one
  * deadline and one size bound, in a process group of its own that is
  * killed on timeout, with an empty environment but PATH, in /, and no
@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "helper.h"
+#include "session.h"
 #include "util.h"
 
 /* ---- the bounded exchange ------------------------------------------------------ */

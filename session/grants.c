@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "helper.h"
+#include "session.h"
 #include "pa_json.h"
 #include "util.h"
 

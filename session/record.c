@@ -22,7 +22,7 @@
 
 #include <jansson.h>
 
-#include "helper.h"
+#include "session.h"
 #include "pa_json.h"
 #include "util.h"
 

@@ -1,6 +1,6 @@
 /*
  * fuzz_helper_reply.c - libFuzzer target for the helper protocol, both
- * sides (session/hp_client.c, session/grants.c, and helper/server.c, the
+ * sides (session/client.c, session/grants.c, and helper/server.c, the
  * helper's request handling). Every input is:
  *
  *   1. parsed as JSON the way hp_run parses a reply (duplicate names
@@ -35,7 +35,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "helper.h"
+#include "session.h"
 #include "server.h"
 #include "keyring.h"
 

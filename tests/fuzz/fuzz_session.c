@@ -32,7 +32,7 @@
 #include <jansson.h>
 
 #include "cli.h"
-#include "helper.h"
+#include "session.h"
 #include "keyring.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -46,7 +46,7 @@
 #include <openssl/err.h>
 
 #include "audit.h"
-#include "helper.h"
+#include "session.h"
 #include "server.h"
 #include "identity.h"
 #include "keyring.h"

@@ -31,7 +31,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "helper.h"
+#include "session.h"
 #include "identity.h"
 #include "policy.h"
 

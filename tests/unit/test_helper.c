@@ -33,7 +33,7 @@
 
 #include <keyutils.h>
 
-#include "helper.h"
+#include "session.h"
 #include "identity.h"
 #include "keyring.h"
 #include "policy.h"

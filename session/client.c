@@ -1,5 +1,5 @@
 /*
- * hp_client.c - the module's side of pam_agent_helper (session/helper.h):
+ * client.c - the module's side of pam_agent_helper (session/session.h):
  * hp_run, the request builders and the reply parsers. The child exchange
  * it runs the helper with is exchange.c. No PAM headers: the module calls
  * these from its session code.
@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "helper.h"
+#include "session.h"
 #include "keyring.h"
 #include "pa_json.h"
 #include "util.h"

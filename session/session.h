@@ -1,5 +1,5 @@
 /*
- * helper.h - pam_agent_helper: the protocol between the module and the
+ * session.h - pam_agent_helper: the protocol between the module and the
  * helper, the client side the module calls (hp_run and the request/reply
  * builders), the bounded child-process exchange both sides share, and the
  * grant sources of the helper program. No PAM headers here.

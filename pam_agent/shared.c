@@ -1,5 +1,5 @@
 /*
- * glue.c - what the phases share: loading the configuration with its
+ * shared.c - what the phases share: loading the configuration with its
  * errors logged, and writing audit events with the PAM items.
  */
 #include "config.h"
