@@ -515,7 +515,7 @@ static void warn_command(const struct pol_grant *g, const char *key, const char 
 	const char *why;
 	size_t i;
 
-	if (command == NULL || hp_split_command(command, &argv, err, sizeof(err)) != 0)
+	if (command == NULL || ses_split_command(command, &argv, err, sizeof(err)) != 0)
 		return; /* the loader refused it already */
 	for (i = 1; argv[i] != NULL; i++) {
 		why = relative_arg(argv[0], argv[i - 1], argv[i]);
@@ -527,7 +527,7 @@ static void warn_command(const struct pol_grant *g, const char *key, const char 
 			       "absolute paths",
 			       g->where.file, g->where.line, g->name, key, argv[i], why);
 	}
-	hp_argv_free(argv);
+	ses_argv_free(argv);
 }
 
 static void warn_exec_arguments(const struct pol_config *cfg, struct pol_errors *warnings)

@@ -65,13 +65,13 @@ int cli_load_config(const char *path, struct pol_config **out);
 int cli_open_state(struct cli_run *r);
 int cli_list_records(struct cli_run *r, char ***names, size_t *n);
 void cli_free_names(char **names, size_t n);
-int cli_record_read(int dirfd, const char *name, struct hp_record *rec, char *err,
+int cli_record_read(int dirfd, const char *name, struct ses_record *rec, char *err,
 		       size_t errlen);
 const char *cli_owner_name(enum owner o);
-enum owner cli_owner_state(const struct hp_record *rec, char *why, size_t len);
+enum owner cli_owner_state(const struct ses_record *rec, char *why, size_t len);
 const char *cli_kstate_name(enum kstate s);
-enum kstate cli_ring_state(const struct hp_record *rec);
-enum kstate cli_cred_state(const struct hp_key *k);
+enum kstate cli_ring_state(const struct ses_record *rec);
+enum kstate cli_cred_state(const struct ses_key *k);
 const char *cli_show(const char *s, char *buf, size_t len);
 const char *cli_utc(int64_t t, char *buf, size_t len);
 void cli_problem(struct cli_run *r, json_t *problems, const char *name, const char *err);

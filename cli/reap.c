@@ -37,7 +37,7 @@
 /* ---- pam-agent reap ------------------------------------------------------------------------ */
 
 /* Audits one event about a reaped session (reap goes on when the audit fails). */
-static void audit(const struct cli_run *r, const struct hp_record *rec, enum aud_kind kind, bool ok,
+static void audit(const struct cli_run *r, const struct ses_record *rec, enum aud_kind kind, bool ok,
 		  const char *reason)
 {
 	struct aud_sink sink = {.file = r->cfg->global.audit_log};
@@ -87,11 +87,11 @@ static void audit_unreadable(const struct cli_run *r, const char *name, const ch
 }
 
 /* Replaces the record by one listing only keys (what is still to do), atomically. */
-static int record_rewrite(int dirfd, const struct hp_record *rec, const struct hp_keys *keys,
+static int record_rewrite(int dirfd, const struct ses_record *rec, const struct ses_keys *keys,
 			  char *err, size_t errlen)
 {
 	char tmp[KR_SID_MAX + 16], *text = NULL;
-	json_t *copy = json_deep_copy(rec->root), *arr = hp_keys_to_json(keys);
+	json_t *copy = json_deep_copy(rec->root), *arr = ses_keys_to_json(keys);
 	int rc = -1;
 
 	if (copy == NULL || arr == NULL || json_object_set(copy, "keys", arr) != 0 ||
@@ -134,8 +134,8 @@ static void note(char *buf, size_t len, const char *fmt, ...)
  * what was revoked in the kernel and at brokers, adds to todo what is not
  * done, and says so in failures. Returns whether everything is done.
  */
-static bool judge_close(const struct hp_record *rec, const struct hp_keys *pass,
-			const struct hp_close_results *res, struct hp_keys *todo, char *failures,
+static bool judge_close(const struct ses_record *rec, const struct ses_keys *pass,
+			const struct ses_close_results *res, struct ses_keys *todo, char *failures,
 			size_t flen, size_t *n_revoked, size_t *n_broker)
 {
 	char g1[PA_ESCAPE_MAX], shown[2400];
@@ -143,7 +143,7 @@ static bool judge_close(const struct hp_record *rec, const struct hp_keys *pass,
 	size_t i, j;
 
 	for (i = 0; i < pass->n; i++) {
-		const struct hp_close_result *cr = NULL;
+		const struct ses_close_result *cr = NULL;
 		bool done;
 
 		for (j = 0; j < res->n && cr == NULL; j++)
@@ -176,7 +176,7 @@ static bool judge_close(const struct hp_record *rec, const struct hp_keys *pass,
  * expired long ago and that key is left alone; only the broker is told.
  * Adds the failures to todo and failures; returns whether all went well.
  */
-static bool revoke_reused(const struct hp_record *rec, const bool *reused, struct hp_keys *todo,
+static bool revoke_reused(const struct ses_record *rec, const bool *reused, struct ses_keys *todo,
 			  char *failures, size_t flen, size_t *n_broker)
 {
 	char err[512], g1[PA_ESCAPE_MAX];
@@ -184,7 +184,7 @@ static bool revoke_reused(const struct hp_record *rec, const bool *reused, struc
 	size_t i;
 
 	for (i = 0; i < rec->keys.n; i++) {
-		const struct hp_key *k = &rec->keys.v[i];
+		const struct ses_key *k = &rec->keys.v[i];
 
 		if (!reused[i])
 			continue;
@@ -194,8 +194,8 @@ static bool revoke_reused(const struct hp_record *rec, const bool *reused, struc
 			rec->sid, (int)k->serial, cli_show(k->grant, g1, sizeof(g1)));
 		if (k->revoke == NULL)
 			continue;
-		if (hp_revoke_run(k->revoke, k->handle, rec->sid, rec->agent, k->grant,
-				  HP_BROKER_TIMEOUT * 1000, err, sizeof(err)) == 0) {
+		if (ses_revoke_run(k->revoke, k->handle, rec->sid, rec->agent, k->grant,
+				  SES_BROKER_TIMEOUT * 1000, err, sizeof(err)) == 0) {
 			(*n_broker)++;
 		} else {
 			ok = false;
@@ -213,11 +213,11 @@ static bool revoke_reused(const struct hp_record *rec, const bool *reused, struc
  * reused directly; removes the record when everything worked, else keeps
  * in it what is still to do. Returns 0 or -1 (reported).
  */
-static int reap_one(struct cli_run *r, const struct hp_record *rec, const char *why)
+static int reap_one(struct cli_run *r, const struct ses_record *rec, const char *why)
 {
 	const struct pol_global *g = &r->cfg->global;
-	struct hp_keys pass = {0}, todo = {0};
-	struct hp_close_results res;
+	struct ses_keys pass = {0}, todo = {0};
+	struct ses_close_results res;
 	bool *reused = NULL, ok = true;
 	int32_t ring = rec->ring;
 	char err[512], failures[2048] = "", reason[2048 + 512 + 64];
@@ -247,7 +247,7 @@ static int reap_one(struct cli_run *r, const struct hp_record *rec, const char *
 		ring = 0; /* the ring is gone and its serial names another keyring */
 
 	if (pass.n > 0 || ring > 0) {
-		if (hp_close(g->helper, (int)g->helper_timeout, rec->sid, ring, rec->agent, &pass,
+		if (ses_close(g->helper, (int)g->helper_timeout, rec->sid, ring, rec->agent, &pass,
 			     &res, err, sizeof(err)) != 0) {
 			/* nothing is known to be done: keep everything for the next run */
 			ok = false;
@@ -294,7 +294,7 @@ static int reap_one(struct cli_run *r, const struct hp_record *rec, const char *
 	}
 	if (!ok)
 		r->problems++;
-	hp_close_results_clear(&res);
+	ses_close_results_clear(&res);
 	free(pass.v); /* shallow: nothing else to free */
 	free(todo.v);
 	free(reused);
@@ -330,7 +330,7 @@ static void reap_record(struct cli_run *r, const char *name, int64_t now, size_t
 {
 	char err[512], why[256], ewhy[512], t1[32];
 	const char *reason = why;
-	struct hp_record rec;
+	struct ses_record rec;
 	enum owner o;
 
 	if (cli_record_read(r->dirfd, name, &rec, err, sizeof(err)) != 0) {
@@ -362,7 +362,7 @@ static void reap_record(struct cli_run *r, const char *name, int64_t now, size_t
 		else if (reap_one(r, &rec, reason) == 0)
 			(*reaped)++;
 	}
-	hp_record_clear(&rec);
+	ses_record_clear(&rec);
 }
 
 int cmd_reap(int argc, char **argv)

@@ -54,7 +54,7 @@
 #include "policy.h"
 #include "util.h"
 
-/* Largest session record read (HP_GRANTS_MAX keys with long handles fit). */
+/* Largest session record read (SES_GRANTS_MAX keys with long handles fit). */
 #define REC_MAX (4 * 1024 * 1024)
 /* Most directory entries looked at in one run. */
 #define ENTRIES_MAX 100000
@@ -275,7 +275,7 @@ void cli_free_names(char **names, size_t n)
  * Reads and checks the record name of the sessions directory into *rec.
  * Returns 0, or -1 with err (the record is then left alone).
  */
-int cli_record_read(int dirfd, const char *name, struct hp_record *rec, char *err,
+int cli_record_read(int dirfd, const char *name, struct ses_record *rec, char *err,
 		       size_t errlen)
 {
 	struct stat st;
@@ -335,7 +335,7 @@ int cli_record_read(int dirfd, const char *name, struct hp_record *rec, char *er
 		pa_err(err, errlen, "changed while being read");
 		goto out;
 	}
-	if (hp_record_parse(buf, len, name, rec, err, errlen) != 0)
+	if (ses_record_parse(buf, len, name, rec, err, errlen) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -353,7 +353,7 @@ const char *cli_owner_name(enum owner o)
 }
 
 /* Whether the process that opened rec still runs; why says how we know. */
-enum owner cli_owner_state(const struct hp_record *rec, char *why, size_t len)
+enum owner cli_owner_state(const struct ses_record *rec, char *why, size_t len)
 {
 	pid_t pid = (pid_t)rec->pid;
 	struct pa_proc_stat ps = { .state = '?' };
@@ -442,7 +442,7 @@ static enum kstate key_state(int32_t serial, const char *type, const char *desc)
 	return s;
 }
 
-enum kstate cli_ring_state(const struct hp_record *rec)
+enum kstate cli_ring_state(const struct ses_record *rec)
 {
 	char desc[KR_SID_MAX + 16];
 
@@ -450,7 +450,7 @@ enum kstate cli_ring_state(const struct hp_record *rec)
 	return key_state(rec->ring, "keyring", desc);
 }
 
-enum kstate cli_cred_state(const struct hp_key *k)
+enum kstate cli_cred_state(const struct ses_key *k)
 {
 	char desc[KR_NAME_MAX + 16];
 

@@ -35,13 +35,13 @@
 
 /* ---- pam-agent sessions ------------------------------------------------------------------ */
 
-static json_t *session_json(const struct hp_record *rec, enum owner o, const char *why)
+static json_t *session_json(const struct ses_record *rec, enum owner o, const char *why)
 {
 	json_t *keys = json_array(), *obj;
 	size_t i;
 
 	for (i = 0; keys != NULL && i < rec->keys.n; i++) {
-		const struct hp_key *k = &rec->keys.v[i];
+		const struct ses_key *k = &rec->keys.v[i];
 
 		json_array_append_new(keys, json_pack("{s:s, s:I, s:I, s:s, s:b}", "grant",
 						      k->grant, "serial", (json_int_t)k->serial,
@@ -58,7 +58,7 @@ static json_t *session_json(const struct hp_record *rec, enum owner o, const cha
 	return obj;
 }
 
-static void session_text(const struct hp_record *rec, enum owner o, const char *why)
+static void session_text(const struct ses_record *rec, enum owner o, const char *why)
 {
 	char a[PA_ESCAPE_MAX], u[PA_ESCAPE_MAX], t[PA_ESCAPE_MAX], g[PA_ESCAPE_MAX];
 	char t1[32], t2[32];
@@ -78,7 +78,7 @@ static void session_text(const struct hp_record *rec, enum owner o, const char *
 		printf("  ring:    none\n");
 	printf("  keys:    %zu\n", rec->keys.n);
 	for (i = 0; i < rec->keys.n; i++) {
-		const struct hp_key *k = &rec->keys.v[i];
+		const struct ses_key *k = &rec->keys.v[i];
 
 		printf("    %-20s %11d  %-8s expires %s%s\n", cli_show(k->grant, g, sizeof(g)),
 		       (int)k->serial, cli_kstate_name(cli_cred_state(k)),
@@ -148,7 +148,7 @@ int cmd_sessions(int argc, char **argv)
 		}
 	}
 	for (i = 0; i < n; i++) {
-		struct hp_record rec;
+		struct ses_record rec;
 		enum owner o;
 
 		if (cli_record_read(r.dirfd, names[i], &rec, err, sizeof(err)) != 0) {
@@ -164,7 +164,7 @@ int cmd_sessions(int argc, char **argv)
 				printf("\n");
 			session_text(&rec, o, why);
 		}
-		hp_record_clear(&rec);
+		ses_record_clear(&rec);
 	}
 	if (r.json) {
 		char *text;

@@ -224,7 +224,7 @@ int main(int argc, char **argv)
 		reply = hs_fail_reply(why, NULL);
 		goto out;
 	}
-	text = read_stdin(HP_REQUEST_MAX, &len, why, sizeof(why));
+	text = read_stdin(SES_REQUEST_MAX, &len, why, sizeof(why));
 	if (text == NULL) {
 		reply = hs_fail_reply(why, NULL);
 		goto out;

@@ -107,7 +107,7 @@ static bool word_of(const char *s, size_t max, const char *set, bool alnum)
 }
 
 /* Parses one grant of an open request into *g. */
-static int parse_grant(const json_t *o, struct hp_grant *g, char *err, size_t errlen)
+static int parse_grant(const json_t *o, struct ses_grant *g, char *err, size_t errlen)
 {
 	static const char *const names[] = { "name", "class", "source", "audience", "scope",
 					     "ttl", "command", "revoke", "path", NULL };
@@ -116,7 +116,7 @@ static int parse_grant(const json_t *o, struct hp_grant *g, char *err, size_t er
 
 	if (!json_is_object(o))
 		return pa_err(err, errlen, "request: a grant is not an object");
-	if (hp_check_members(o, "grant", names, err, errlen) != 0 ||
+	if (ses_check_members(o, "grant", names, err, errlen) != 0 ||
 	    req_str(o, "grant", "name", &g->name, err, errlen) != 0)
 		return -1;
 	if (!word_of(g->name, KR_NAME_MAX, "._-", true))
@@ -174,7 +174,7 @@ static int parse_common(const json_t *req, const char **sid, int64_t *ring, int6
  * The helper keeps within the module's timeout: brokers that acquire
  * credentials must finish within the first half of it, revocations within
  * the rest (less a second to write the reply); each broker also within
- * HP_BROKER_TIMEOUT.
+ * SES_BROKER_TIMEOUT.
  */
 struct budget {
 	int64_t acquire_end; /* monotonic ms */
@@ -198,7 +198,7 @@ static int broker_ms(int64_t end)
 
 	if (left <= 0)
 		return 0;
-	return left < HP_BROKER_TIMEOUT * 1000 ? (int)left : HP_BROKER_TIMEOUT * 1000;
+	return left < SES_BROKER_TIMEOUT * 1000 ? (int)left : SES_BROKER_TIMEOUT * 1000;
 }
 
 /* A revocation gets at least a second, even when the budget is spent. */
@@ -220,8 +220,8 @@ struct placed {
 };
 
 /* Undoes an open: revokes every key placed, tells every broker that issued. */
-static void rollback(const struct hp_grant *grants, struct placed *p, size_t n,
-		     const struct hp_grant_ctx *ctx, const struct budget *b, char *note,
+static void rollback(const struct ses_grant *grants, struct placed *p, size_t n,
+		     const struct ses_grant_ctx *ctx, const struct budget *b, char *note,
 		     size_t notelen)
 {
 	char why[WHY];
@@ -235,7 +235,7 @@ static void rollback(const struct hp_grant *grants, struct placed *p, size_t n,
 						 "; key of grant %s not revoked: %s",
 						 grants[i].name, why);
 		if (p[i].issued && grants[i].revoke != NULL &&
-		    hp_revoke_run(grants[i].revoke, p[i].handle, ctx->sid, ctx->agent,
+		    ses_revoke_run(grants[i].revoke, p[i].handle, ctx->sid, ctx->agent,
 				  grants[i].name, revoke_ms(b), why, sizeof(why)) != 0 &&
 		    used < notelen)
 			used += (size_t)snprintf(note + used, notelen - used,
@@ -245,21 +245,21 @@ static void rollback(const struct hp_grant *grants, struct placed *p, size_t n,
 }
 
 /* Acquires one grant into *cred within the budget. */
-static int acquire(struct hp_grant_ctx *ctx, const struct hp_grant *g, const struct budget *b,
-		   struct hp_cred *cred, char *err, size_t errlen)
+static int acquire(struct ses_grant_ctx *ctx, const struct ses_grant *g, const struct budget *b,
+		   struct ses_cred *cred, char *err, size_t errlen)
 {
 	int ms;
 
 	switch (g->source) {
 	case POL_SOURCE_MINT:
-		return hp_grant_mint(ctx, g, cred, err, errlen);
+		return ses_grant_mint(ctx, g, cred, err, errlen);
 	case POL_SOURCE_FILE:
-		return hp_grant_file(ctx, g, cred, err, errlen);
+		return ses_grant_file(ctx, g, cred, err, errlen);
 	case POL_SOURCE_EXEC:
 		ms = broker_ms(b->acquire_end);
 		if (ms <= 0)
 			return pa_err(err, errlen, "no time left for the broker (helper_timeout)");
-		return hp_grant_exec(ctx, g, ms, cred, err, errlen);
+		return ses_grant_exec(ctx, g, ms, cred, err, errlen);
 	}
 	return pa_err(err, errlen, "unknown source");
 }
@@ -268,7 +268,7 @@ static int acquire(struct hp_grant_ctx *ctx, const struct hp_grant *g, const str
  * The members of an open request other than its grants into *ctx, *ring,
  * *timeout and *arr (the grants array): NULL, or the refusal's reply.
  */
-static json_t *open_request(const json_t *req, struct hp_grant_ctx *ctx, int64_t *ring,
+static json_t *open_request(const json_t *req, struct ses_grant_ctx *ctx, int64_t *ring,
 			    int64_t *timeout, const json_t **arr)
 {
 	static const char *const names[] = { "op", "sid", "ring", "agent", "task", "scope",
@@ -279,7 +279,7 @@ static json_t *open_request(const json_t *req, struct hp_grant_ctx *ctx, int64_t
 	int64_t uid, max_session;
 	char why[WHY];
 
-	if (hp_check_members(req, "request", names, why, sizeof(why)) != 0 ||
+	if (ses_check_members(req, "request", names, why, sizeof(why)) != 0 ||
 	    parse_common(req, &ctx->sid, ring, timeout, true, why, sizeof(why)) != 0 ||
 	    req_str(req, "request", "agent", &ctx->agent, why, sizeof(why)) != 0 ||
 	    opt_str(req, "request", "task", &ctx->task, why, sizeof(why)) != 0 ||
@@ -296,7 +296,7 @@ static json_t *open_request(const json_t *req, struct hp_grant_ctx *ctx, int64_t
 	ctx->act = json_is_object(act) ? act : NULL;
 	broker = json_object_get(req, "broker");
 	if (!json_is_object(broker) ||
-	    hp_check_members(broker, "broker", bnames, why, sizeof(why)) != 0 ||
+	    ses_check_members(broker, "broker", bnames, why, sizeof(why)) != 0 ||
 	    opt_str(broker, "broker", "key", &ctx->broker_key, why, sizeof(why)) != 0 ||
 	    opt_str(broker, "broker", "issuer", &ctx->broker_issuer, why, sizeof(why)) != 0 ||
 	    opt_str(broker, "broker", "jwks", &ctx->broker_jwks, why, sizeof(why)) != 0)
@@ -306,7 +306,7 @@ static json_t *open_request(const json_t *req, struct hp_grant_ctx *ctx, int64_t
 	    (ctx->broker_jwks != NULL && ctx->broker_jwks[0] != '/'))
 		return hs_fail_reply("request: broker paths must be absolute", NULL);
 	*arr = json_object_get(req, "grants");
-	if (!json_is_array(*arr) || json_array_size(*arr) > HP_GRANTS_MAX)
+	if (!json_is_array(*arr) || json_array_size(*arr) > SES_GRANTS_MAX)
 		return hs_fail_reply("request: \"grants\" must be an array of at most 256", NULL);
 	return NULL;
 }
@@ -315,11 +315,11 @@ static json_t *open_request(const json_t *req, struct hp_grant_ctx *ctx, int64_t
  * Acquires grant g and places it in the ring: 0 with *p filled, or -1 with
  * why (and *p holding an exec grant's handle to revoke, when it has one).
  */
-static int place_grant(struct hp_grant_ctx *ctx, const struct hp_grant *g, int64_t ring,
-		       const struct budget *b, struct hp_cred *cred, struct placed *p, char *why,
+static int place_grant(struct ses_grant_ctx *ctx, const struct ses_grant *g, int64_t ring,
+		       const struct budget *b, struct ses_cred *cred, struct placed *p, char *why,
 		       size_t whylen)
 {
-	int64_t ttl = hp_grant_ttl(ctx, g), placed_at;
+	int64_t ttl = ses_grant_ttl(ctx, g), placed_at;
 	int32_t serial;
 
 	if (acquire(ctx, g, b, cred, why, whylen) != 0) {
@@ -346,7 +346,7 @@ static int place_grant(struct hp_grant_ctx *ctx, const struct hp_grant *g, int64
 			ttl = cred->expires_at - placed_at;
 	}
 	serial = kr_key_add((int32_t)ring, g->name, cred->secret, cred->len, ttl, why, whylen);
-	hp_cred_clear(cred);
+	ses_cred_clear(cred);
 	if (serial <= 0)
 		return -1;
 	p->serial = serial;
@@ -355,7 +355,7 @@ static int place_grant(struct hp_grant_ctx *ctx, const struct hp_grant *g, int64
 }
 
 /* The keys of a complete open, as its reply lists them; NULL when out of memory. */
-static json_t *placed_keys(const struct hp_grant *grants, const struct placed *placed, size_t n)
+static json_t *placed_keys(const struct ses_grant *grants, const struct placed *placed, size_t n)
 {
 	json_t *keys = json_array();
 	size_t i;
@@ -377,10 +377,10 @@ static json_t *placed_keys(const struct hp_grant *grants, const struct placed *p
 
 static json_t *do_open(const json_t *req)
 {
-	struct hp_grant_ctx ctx = { 0 };
-	struct hp_grant *grants = NULL;
+	struct ses_grant_ctx ctx = { 0 };
+	struct ses_grant *grants = NULL;
 	struct placed *placed = NULL;
-	struct hp_cred cred = { 0 };
+	struct ses_cred cred = { 0 };
 	struct budget b;
 	const json_t *arr = NULL;
 	json_t *reply, *keys = NULL;
@@ -430,7 +430,7 @@ static json_t *do_open(const json_t *req)
 	snprintf(why, sizeof(why), "out of memory");
 
 rollback:
-	hp_cred_clear(&cred);
+	ses_cred_clear(&cred);
 	rollback(grants, placed, n, &ctx, &b, note, sizeof(note));
 	/* a rollback that left something undone names no grant (only in the
 	 * text): the module then revokes everything again and keeps the
@@ -441,7 +441,7 @@ rollback:
 		snprintf(full, sizeof(full), "grant %s: %s%s", failed, why, note);
 	reply = hs_fail_reply(full, note[0] == '\0' ? failed : NULL);
 out:
-	hp_cred_clear(&cred);
+	ses_cred_clear(&cred);
 	if (placed != NULL)
 		for (i = 0; i < n; i++)
 			free(placed[i].handle);
@@ -602,7 +602,7 @@ static json_t *do_close(const json_t *req)
 {
 	static const char *const names[] = { "op", "sid", "ring", "agent", "timeout", "keys",
 					     NULL };
-	struct hp_keys keys = { 0 };
+	struct ses_keys keys = { 0 };
 	struct ring_view view = { 0 };
 	struct budget b;
 	json_t *results = NULL, *reply = NULL;
@@ -612,11 +612,11 @@ static json_t *do_close(const json_t *req)
 	bool ok = true, ring_revoked = true;
 	size_t i;
 
-	if (hp_check_members(req, "request", names, why, sizeof(why)) != 0 ||
+	if (ses_check_members(req, "request", names, why, sizeof(why)) != 0 ||
 	    parse_common(req, &sid, &ring, &timeout, false, why, sizeof(why)) != 0 ||
 	    opt_str(req, "request", "agent", &agent, why, sizeof(why)) != 0)
 		return hs_fail_reply(why, NULL);
-	if (hp_keys_from_json(json_object_get(req, "keys"), &keys, why, sizeof(why)) != 0) {
+	if (ses_keys_from_json(json_object_get(req, "keys"), &keys, why, sizeof(why)) != 0) {
 		char full[WHY + 16];
 
 		snprintf(full, sizeof(full), "request: %s", why);
@@ -631,7 +631,7 @@ static json_t *do_close(const json_t *req)
 	}
 	ring_view_read(&view, ring); /* before anything is revoked */
 	for (i = 0; i < keys.n; i++) {
-		const struct hp_key *k = &keys.v[i];
+		const struct ses_key *k = &keys.v[i];
 		enum kcheck kc = key_check(k->serial, k->grant, sid, &view, note, sizeof(note));
 		bool revoked;
 		json_t *r;
@@ -650,7 +650,7 @@ static json_t *do_close(const json_t *req)
 		ok = ok && revoked;
 		if (k->revoke == NULL) {
 			snprintf(broker, sizeof(broker), "none");
-		} else if (hp_revoke_run(k->revoke, k->handle, sid, agent, k->grant, revoke_ms(&b),
+		} else if (ses_revoke_run(k->revoke, k->handle, sid, agent, k->grant, revoke_ms(&b),
 					 why, sizeof(why)) == 0) {
 			snprintf(broker, sizeof(broker), "ok");
 		} else {
@@ -675,7 +675,7 @@ static json_t *do_close(const json_t *req)
 out:
 	free(view.ids);
 	json_decref(results);
-	hp_keys_clear(&keys);
+	ses_keys_clear(&keys);
 	return reply;
 }
 

@@ -102,7 +102,7 @@ struct pa_session {
 	char sid[33];	      /* 16 random bytes, hex */
 	int32_t ring;	      /* the per-session keyring, 0 when none */
 	enum pol_class cls;   /* the decision's class (the decision is gone once open) */
-	struct hp_keys keys;  /* what the helper placed */
+	struct ses_keys keys;  /* what the helper placed */
 	char helper[4096];    /* what close needs even when the config changed */
 	char state_dir[4096];
 	int timeout;

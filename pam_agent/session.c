@@ -62,7 +62,7 @@ static void session_destroy(pam_handle_t *pamh, void *data, int error_status)
 			      "pam_end without close_session: revoked when the PAM handle ended");
 		pol_config_unref(cfg);
 	}
-	hp_keys_clear(&s->keys);
+	ses_keys_clear(&s->keys);
 	if (s->ctx != NULL && s->ctx->session == s)
 		s->ctx->session = NULL;
 	s->magic = 0;
@@ -88,7 +88,7 @@ static struct pa_session *session_state(struct pa_call *call, struct pa_context 
 		}
 		ctx->session = s;
 	}
-	hp_keys_clear(&s->keys);
+	ses_keys_clear(&s->keys);
 	memset(s, 0, sizeof(*s));
 	s->magic = SESSION_MAGIC;
 	s->ctx = ctx;
@@ -155,7 +155,7 @@ static json_t *session_record(const struct pa_context *ctx, const char *user, ui
 			 "start_time", (json_int_t)self_start_time(), "opened",
 			 (json_int_t)opened, "expires",
 			 (json_int_t)(opened + ctx->decision.max_session), "ring",
-			 (int)ctx->session->ring, "keys", hp_keys_to_json(&ctx->session->keys));
+			 (int)ctx->session->ring, "keys", ses_keys_to_json(&ctx->session->keys));
 }
 
 /*
@@ -167,7 +167,7 @@ static json_t *session_record(const struct pa_context *ctx, const char *user, ui
  * names a "user" key, so the reaper runs the broker revocation itself, and
  * the helper's close revokes the ring, which drops whatever was placed.
  */
-static int pending_keys(const struct pa_context *ctx, struct hp_keys *out)
+static int pending_keys(const struct pa_context *ctx, struct ses_keys *out)
 {
 	size_t i;
 
@@ -177,7 +177,7 @@ static int pending_keys(const struct pa_context *ctx, struct hp_keys *out)
 		return -1;
 	for (i = 0; i < ctx->decision.n_grants; i++) {
 		const struct pol_grant *g = &ctx->decision.grants[i];
-		struct hp_key *k = &out->v[out->n];
+		struct ses_key *k = &out->v[out->n];
 
 		if (g->source != POL_SOURCE_EXEC || g->revoke == NULL)
 			continue;
@@ -186,7 +186,7 @@ static int pending_keys(const struct pa_context *ctx, struct hp_keys *out)
 		k->grant = strdup(g->name);
 		k->revoke = strdup(g->revoke);
 		if (k->grant == NULL || k->revoke == NULL) {
-			hp_keys_clear(out);
+			ses_keys_clear(out);
 			return -1;
 		}
 	}
@@ -325,7 +325,7 @@ static void open_failed(struct pa_call *call, const struct pol_config *cfg,
 			struct pa_context *ctx, bool answered)
 {
 	struct pa_session *st = ctx->session;
-	struct hp_keys pending = st->keys;
+	struct ses_keys pending = st->keys;
 	char revoke_err[256], path[4200];
 
 	memset(&st->keys, 0, sizeof(st->keys));
@@ -335,7 +335,7 @@ static void open_failed(struct pa_call *call, const struct pol_config *cfg,
 		session_close(call, cfg, ctx, "open failed: no answer from the helper");
 		return;
 	}
-	hp_keys_clear(&pending);
+	ses_keys_clear(&pending);
 	if (kr_session_revoke(st->ring, revoke_err, sizeof(revoke_err)) != 0) {
 		/* the record (with its pending entries) stays for the reaper */
 		pa_log(call, LOG_ERR, "session %s: %s; record kept for pam-agent reap", st->sid,
@@ -357,8 +357,8 @@ static int place_grants(struct pa_call *call, const struct pol_config *cfg,
 			struct pa_context *ctx, const char *user, uid_t uid, time_t opened)
 {
 	struct pa_session *st = ctx->session;
-	struct hp_open_args args;
-	struct hp_keys placed = { 0 };
+	struct ses_open_args args;
+	struct ses_keys placed = { 0 };
 	char err[512], failed[128], revoke_err[256], reason[768];
 	json_t *record;
 
@@ -372,7 +372,7 @@ static int place_grants(struct pa_call *call, const struct pol_config *cfg,
 	record = pending_keys(ctx, &st->keys) == 0 ? session_record(ctx, user, uid, opened) : NULL;
 	if (record == NULL || write_state(st->state_dir, record, st->sid, err, sizeof(err)) != 0) {
 		/* nothing was asked of any broker yet */
-		hp_keys_clear(&st->keys);
+		ses_keys_clear(&st->keys);
 		if (kr_session_revoke(st->ring, revoke_err, sizeof(revoke_err)) != 0)
 			pa_log(call, LOG_ERR, "session %s: %s", st->sid, revoke_err);
 		snprintf(reason, sizeof(reason), "session record not written, session refused: %s",
@@ -391,14 +391,14 @@ static int place_grants(struct pa_call *call, const struct pol_config *cfg,
 	args.decision = &ctx->decision;
 	args.global = &cfg->global;
 	failed[0] = '\0';
-	if (hp_open(&args, &placed, failed, sizeof(failed), err, sizeof(err)) != 0) {
+	if (ses_open(&args, &placed, failed, sizeof(failed), err, sizeof(err)) != 0) {
 		snprintf(reason, sizeof(reason), "credentials not placed, session refused: %s", err);
 		refuse(call, cfg, ctx, reason);
 		open_failed(call, cfg, ctx, failed[0] != '\0');
-		hp_keys_clear(&placed);
+		ses_keys_clear(&placed);
 		return -1;
 	}
-	hp_keys_clear(&st->keys);
+	ses_keys_clear(&st->keys);
 	st->keys = placed;
 	return 0;
 }
@@ -576,7 +576,7 @@ int pa_open_session(struct pa_call *call)
 static int session_close(struct pa_call *call, const struct pol_config *cfg,
 			 struct pa_context *ctx, const char *why)
 {
-	struct hp_close_results results;
+	struct ses_close_results results;
 	char err[512], path[4200];
 	size_t i;
 	int ret = 0;
@@ -585,7 +585,7 @@ static int session_close(struct pa_call *call, const struct pol_config *cfg,
 		return 0;
 	memset(&results, 0, sizeof(results));
 	if (ctx->session->keys.n > 0 || ctx->session->ring > 0) {
-		if (hp_close(ctx->session->helper, ctx->session->timeout, ctx->session->sid,
+		if (ses_close(ctx->session->helper, ctx->session->timeout, ctx->session->sid,
 			     ctx->session->ring, ctx->identity != NULL ? ctx->identity->agent_id : NULL,
 			     &ctx->session->keys, &results, err, sizeof(err)) != 0) {
 			/* the kernel part does not need the helper */
@@ -602,7 +602,7 @@ static int session_close(struct pa_call *call, const struct pol_config *cfg,
 				audit_keys(call, cfg, AUD_REVOKE_FAILED, AUD_RESULT_FAILED, ctx, err);
 		} else {
 			for (i = 0; i < results.n; i++) {
-				const struct hp_close_result *r = &results.v[i];
+				const struct ses_close_result *r = &results.v[i];
 				bool good = r->revoked && strncmp(r->broker, "failed", 6) != 0;
 
 				if (!good) {
@@ -636,8 +636,8 @@ static int session_close(struct pa_call *call, const struct pol_config *cfg,
 		pa_log(call, ret == 0 ? LOG_INFO : LOG_ERR, "session %s closed (%s)%s",
 		       ctx->session->sid, why, ret == 0 ? "" : ": some revocations failed");
 	}
-	hp_close_results_clear(&results);
-	hp_keys_clear(&ctx->session->keys);
+	ses_close_results_clear(&results);
+	ses_keys_clear(&ctx->session->keys);
 	ctx->session->open = false;
 	return ret;
 }

@@ -1,6 +1,6 @@
 /*
  * client.c - the module's side of pam_agent_helper (session/session.h):
- * hp_run, the request builders and the reply parsers. The child exchange
+ * ses_run, the request builders and the reply parsers. The child exchange
  * it runs the helper with is exchange.c. No PAM headers: the module calls
  * these from its session code.
  */
@@ -35,12 +35,12 @@ static void first_line(const char *text, char *out, size_t outlen)
 	pa_escape(text, n, out, outlen);
 }
 
-/* ---- hp_run ------------------------------------------------------------------- */
+/* ---- ses_run ------------------------------------------------------------------- */
 
-int hp_run(const char *helper_path, const json_t *request, int timeout_s, json_t **reply,
+int ses_run(const char *helper_path, const json_t *request, int timeout_s, json_t **reply,
 	   char *err, size_t errlen)
 {
-	struct hp_exchange x = { 0 };
+	struct ses_exchange x = { 0 };
 	const char *argv[2] = { helper_path, NULL };
 	char why[128], line[PA_ESCAPE_MAX], reason[300];
 	json_error_t jerr;
@@ -58,10 +58,10 @@ int hp_run(const char *helper_path, const json_t *request, int timeout_s, json_t
 		return pa_err(err, errlen, "cannot encode the helper request");
 	x.in = text;
 	x.inlen = strlen(text);
-	x.out_max = HP_REPLY_MAX;
+	x.out_max = SES_REPLY_MAX;
 	x.timeout_ms = timeout_s * 1000;
 	x.want_stderr = true;
-	if (hp_exchange_run(argv, &x, reason, sizeof(reason)) != 0) {
+	if (ses_exchange_run(argv, &x, reason, sizeof(reason)) != 0) {
 		pa_escape(helper_path, strlen(helper_path), line, sizeof(line));
 		pa_err(err, errlen, "helper %s: %s", line, reason);
 		goto out;
@@ -71,11 +71,11 @@ int hp_run(const char *helper_path, const json_t *request, int timeout_s, json_t
 		goto out;
 	}
 	if (x.overflow) {
-		pa_err(err, errlen, "helper reply larger than %d bytes", HP_REPLY_MAX);
+		pa_err(err, errlen, "helper reply larger than %d bytes", SES_REPLY_MAX);
 		goto out;
 	}
 	first_line(x.errtext, line, sizeof(line));
-	hp_exchange_describe(&x, why, sizeof(why));
+	ses_exchange_describe(&x, why, sizeof(why));
 	if (x.outlen > 0)
 		r = pa_json_loadb(x.out, x.outlen, JSON_REJECT_DUPLICATES, &jerr);
 	if (r == NULL || !json_is_object(r) || !json_is_boolean(json_object_get(r, "ok"))) {
@@ -88,7 +88,7 @@ int hp_run(const char *helper_path, const json_t *request, int timeout_s, json_t
 		       line[0] ? ": " : "", line);
 		goto out;
 	}
-	if (json_is_true(json_object_get(r, "ok")) && !hp_exchange_ok(&x) && x.reaped) {
+	if (json_is_true(json_object_get(r, "ok")) && !ses_exchange_ok(&x) && x.reaped) {
 		pa_err(err, errlen, "helper %s after an ok reply", why);
 		goto out;
 	}
@@ -97,7 +97,7 @@ int hp_run(const char *helper_path, const json_t *request, int timeout_s, json_t
 	rc = 0;
 out:
 	json_decref(r);
-	hp_exchange_clear(&x);
+	ses_exchange_clear(&x);
 	free(text);
 	return rc;
 }
@@ -141,7 +141,7 @@ static json_t *grant_to_json(const struct pol_grant *g)
 	return o;
 }
 
-json_t *hp_open_request(const struct hp_open_args *a, char *err, size_t errlen)
+json_t *ses_open_request(const struct ses_open_args *a, char *err, size_t errlen)
 {
 	const struct pol_decision *d = a->decision;
 	const struct pol_global *g = a->global;
@@ -202,14 +202,14 @@ out:
 	return req;
 }
 
-json_t *hp_keys_to_json(const struct hp_keys *k)
+json_t *ses_keys_to_json(const struct ses_keys *k)
 {
 	json_t *arr = json_array();
 	bool bad = arr == NULL;
 	size_t i;
 
 	for (i = 0; !bad && i < k->n; i++) {
-		const struct hp_key *key = &k->v[i];
+		const struct ses_key *key = &k->v[i];
 		json_t *o = json_object();
 
 		if (o == NULL) {
@@ -231,8 +231,8 @@ json_t *hp_keys_to_json(const struct hp_keys *k)
 	return arr;
 }
 
-json_t *hp_close_request(const char *sid, int32_t ring, const char *agent,
-			 const struct hp_keys *keys, int timeout_s)
+json_t *ses_close_request(const char *sid, int32_t ring, const char *agent,
+			 const struct ses_keys *keys, int timeout_s)
 {
 	json_t *req = json_object();
 	bool bad = req == NULL;
@@ -244,7 +244,7 @@ json_t *hp_close_request(const char *sid, int32_t ring, const char *agent,
 	put(req, "ring", json_integer(ring > 0 ? ring : 0), &bad);
 	put(req, "agent", str_or_null(agent), &bad);
 	put(req, "timeout", json_integer(timeout_s), &bad);
-	put(req, "keys", hp_keys_to_json(keys), &bad);
+	put(req, "keys", ses_keys_to_json(keys), &bad);
 	if (bad) {
 		json_decref(req);
 		return NULL;
@@ -254,7 +254,7 @@ json_t *hp_close_request(const char *sid, int32_t ring, const char *agent,
 
 /* ---- replies ------------------------------------------------------------------ */
 
-void hp_keys_clear(struct hp_keys *k)
+void ses_keys_clear(struct ses_keys *k)
 {
 	size_t i;
 
@@ -286,7 +286,7 @@ static void reason_text(const char *in, size_t inlen, char *out, size_t outlen)
 	snprintf(out, outlen, "%.*s", (int)(inlen < outlen ? inlen : outlen - 1), in);
 }
 
-int hp_check_members(const json_t *o, const char *what, const char *const names[], char *err,
+int ses_check_members(const json_t *o, const char *what, const char *const names[], char *err,
 		     size_t errlen)
 {
 	const char *key;
@@ -336,7 +336,7 @@ static int get_serial(const json_t *o, const char *name, int32_t *out)
 }
 
 /* Reads one key object (reply or state form) into *key. */
-static int key_from_json(const json_t *o, struct hp_key *key, char *err, size_t errlen)
+static int key_from_json(const json_t *o, struct ses_key *key, char *err, size_t errlen)
 {
 	static const char *const names[] = { "grant", "serial", "expires_at", "handle",
 					     "revoke", NULL };
@@ -344,7 +344,7 @@ static int key_from_json(const json_t *o, struct hp_key *key, char *err, size_t 
 
 	if (!json_is_object(o))
 		return pa_err(err, errlen, "a key is not an object");
-	if (hp_check_members(o, "key", names, err, errlen) != 0)
+	if (ses_check_members(o, "key", names, err, errlen) != 0)
 		return -1;
 	if (!json_is_string(json_object_get(o, "grant")) ||
 	    json_string_length(json_object_get(o, "grant")) == 0 ||
@@ -365,7 +365,7 @@ static int key_from_json(const json_t *o, struct hp_key *key, char *err, size_t 
 	return 0;
 }
 
-int hp_keys_from_json(const json_t *arr, struct hp_keys *out, char *err, size_t errlen)
+int ses_keys_from_json(const json_t *arr, struct ses_keys *out, char *err, size_t errlen)
 {
 	size_t i, n;
 
@@ -374,7 +374,7 @@ int hp_keys_from_json(const json_t *arr, struct hp_keys *out, char *err, size_t 
 	if (!json_is_array(arr))
 		return pa_err(err, errlen, "\"keys\" is not an array");
 	n = json_array_size(arr);
-	if (n > HP_GRANTS_MAX)
+	if (n > SES_GRANTS_MAX)
 		return pa_err(err, errlen, "too many keys");
 	if (n == 0)
 		return 0;
@@ -384,7 +384,7 @@ int hp_keys_from_json(const json_t *arr, struct hp_keys *out, char *err, size_t 
 	for (i = 0; i < n; i++) {
 		out->n = i + 1;
 		if (key_from_json(json_array_get(arr, i), &out->v[i], err, errlen) != 0) {
-			hp_keys_clear(out);
+			ses_keys_clear(out);
 			return -1;
 		}
 	}
@@ -397,7 +397,7 @@ static bool same_opt(const char *a, const char *b)
 	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
-int hp_open_reply_parse(const json_t *reply, const struct pol_decision *d, struct hp_keys *out,
+int ses_open_reply_parse(const json_t *reply, const struct pol_decision *d, struct ses_keys *out,
 			char *failed, size_t failedlen, char *err, size_t errlen)
 {
 	static const char *const ok_names[] = { "ok", "keys", NULL };
@@ -415,7 +415,7 @@ int hp_open_reply_parse(const json_t *reply, const struct pol_decision *d, struc
 	if (json_is_false(json_object_get(reply, "ok"))) {
 		const char *e;
 
-		if (hp_check_members(reply, "refusal", fail_names, why, sizeof(why)) != 0)
+		if (ses_check_members(reply, "refusal", fail_names, why, sizeof(why)) != 0)
 			return pa_err(err, errlen, "helper reply: %s", why);
 		v = json_object_get(reply, "error");
 		/* an empty reason would leave err empty: the caller logs nothing */
@@ -433,9 +433,9 @@ int hp_open_reply_parse(const json_t *reply, const struct pol_decision *d, struc
 		reason_text(e, strlen(e), why, sizeof(why));
 		return pa_err(err, errlen, "%s", why);
 	}
-	if (hp_check_members(reply, "open", ok_names, why, sizeof(why)) != 0)
+	if (ses_check_members(reply, "open", ok_names, why, sizeof(why)) != 0)
 		return pa_err(err, errlen, "helper reply: %s", why);
-	if (hp_keys_from_json(json_object_get(reply, "keys"), out, why, sizeof(why)) != 0)
+	if (ses_keys_from_json(json_object_get(reply, "keys"), out, why, sizeof(why)) != 0)
 		return pa_err(err, errlen, "helper reply: %s", why);
 	if (out->n != d->n_grants) {
 		pa_err(err, errlen, "helper reply: %zu keys for %zu grants", out->n, d->n_grants);
@@ -455,11 +455,11 @@ int hp_open_reply_parse(const json_t *reply, const struct pol_decision *d, struc
 	}
 	return 0;
 fail:
-	hp_keys_clear(out);
+	ses_keys_clear(out);
 	return -1;
 }
 
-void hp_close_results_clear(struct hp_close_results *r)
+void ses_close_results_clear(struct ses_close_results *r)
 {
 	size_t i;
 
@@ -474,7 +474,7 @@ void hp_close_results_clear(struct hp_close_results *r)
 	r->ok = r->ring_revoked = false;
 }
 
-int hp_close_reply_parse(const json_t *reply, struct hp_close_results *out, char *err,
+int ses_close_reply_parse(const json_t *reply, struct ses_close_results *out, char *err,
 			 size_t errlen)
 {
 	static const char *const names[] = { "ok", "ring_revoked", "results", "error",
@@ -488,7 +488,7 @@ int hp_close_reply_parse(const json_t *reply, struct hp_close_results *out, char
 	memset(out, 0, sizeof(*out));
 	if (!json_is_object(reply) || !json_is_boolean(json_object_get(reply, "ok")))
 		return pa_err(err, errlen, "helper reply: not an object with \"ok\"");
-	if (hp_check_members(reply, "close", names, why, sizeof(why)) != 0)
+	if (ses_check_members(reply, "close", names, why, sizeof(why)) != 0)
 		return pa_err(err, errlen, "helper reply: %s", why);
 	res = json_object_get(reply, "results");
 	if (!json_is_array(res) || !json_is_boolean(json_object_get(reply, "ring_revoked"))) {
@@ -500,25 +500,25 @@ int hp_close_reply_parse(const json_t *reply, struct hp_close_results *out, char
 		return pa_err(err, errlen, "helper reply: no \"results\" or \"ring_revoked\"");
 	}
 	n = json_array_size(res);
-	if (n > HP_GRANTS_MAX)
+	if (n > SES_GRANTS_MAX)
 		return pa_err(err, errlen, "helper reply: too many results");
 	out->ok = json_is_true(json_object_get(reply, "ok"));
 	out->ring_revoked = json_is_true(json_object_get(reply, "ring_revoked"));
 	if (n > 0 && (out->v = calloc(n, sizeof(*out->v))) == NULL)
 		return pa_err(err, errlen, "out of memory");
 	for (i = 0; i < n; i++) {
-		struct hp_close_result *r = &out->v[i];
+		struct ses_close_result *r = &out->v[i];
 
 		out->n = i + 1;
 		o = json_array_get(res, i);
-		if (!json_is_object(o) || hp_check_members(o, "result", rnames, why, sizeof(why)) != 0 ||
+		if (!json_is_object(o) || ses_check_members(o, "result", rnames, why, sizeof(why)) != 0 ||
 		    !json_is_string(json_object_get(o, "grant")) ||
 		    get_serial(o, "serial", &r->serial) != 0 ||
 		    !json_is_boolean(json_object_get(o, "revoked")) ||
 		    !json_is_string(json_object_get(o, "broker")) ||
 		    ((nt = json_object_get(o, "note")) != NULL && !json_is_string(nt))) {
 			pa_err(err, errlen, "helper reply: result %zu is malformed", i);
-			hp_close_results_clear(out);
+			ses_close_results_clear(out);
 			return -1;
 		}
 		r->revoked = json_is_true(json_object_get(o, "revoked"));
@@ -526,7 +526,7 @@ int hp_close_reply_parse(const json_t *reply, struct hp_close_results *out, char
 		r->broker = strdup(json_string_value(json_object_get(o, "broker")));
 		r->note = nt != NULL ? strdup(json_string_value(nt)) : NULL;
 		if (r->grant == NULL || r->broker == NULL || (nt != NULL && r->note == NULL)) {
-			hp_close_results_clear(out);
+			ses_close_results_clear(out);
 			return pa_err(err, errlen, "out of memory");
 		}
 	}
@@ -535,7 +535,7 @@ int hp_close_reply_parse(const json_t *reply, struct hp_close_results *out, char
 
 /* ---- the whole round trips ------------------------------------------------------ */
 
-int hp_open(const struct hp_open_args *a, struct hp_keys *out, char *failed, size_t failedlen,
+int ses_open(const struct ses_open_args *a, struct ses_keys *out, char *failed, size_t failedlen,
 	    char *err, size_t errlen)
 {
 	json_t *req = NULL, *reply = NULL;
@@ -545,35 +545,35 @@ int hp_open(const struct hp_open_args *a, struct hp_keys *out, char *failed, siz
 	out->n = 0;
 	if (failed != NULL && failedlen > 0)
 		failed[0] = '\0';
-	req = hp_open_request(a, err, errlen);
+	req = ses_open_request(a, err, errlen);
 	if (req == NULL)
 		goto out;
-	if (hp_run(a->global->helper, req, (int)a->global->helper_timeout, &reply, err,
+	if (ses_run(a->global->helper, req, (int)a->global->helper_timeout, &reply, err,
 		   errlen) != 0)
 		goto out;
-	rc = hp_open_reply_parse(reply, a->decision, out, failed, failedlen, err, errlen);
+	rc = ses_open_reply_parse(reply, a->decision, out, failed, failedlen, err, errlen);
 out:
 	json_decref(req);
 	json_decref(reply);
 	return rc;
 }
 
-int hp_close(const char *helper_path, int timeout_s, const char *sid, int32_t ring,
-	     const char *agent, const struct hp_keys *keys, struct hp_close_results *out,
+int ses_close(const char *helper_path, int timeout_s, const char *sid, int32_t ring,
+	     const char *agent, const struct ses_keys *keys, struct ses_close_results *out,
 	     char *err, size_t errlen)
 {
 	json_t *req = NULL, *reply = NULL;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	req = hp_close_request(sid, ring, agent, keys, timeout_s);
+	req = ses_close_request(sid, ring, agent, keys, timeout_s);
 	if (req == NULL) {
 		pa_err(err, errlen, "cannot build the helper request");
 		goto out;
 	}
-	if (hp_run(helper_path, req, timeout_s, &reply, err, errlen) != 0)
+	if (ses_run(helper_path, req, timeout_s, &reply, err, errlen) != 0)
 		goto out;
-	rc = hp_close_reply_parse(reply, out, err, errlen);
+	rc = ses_close_reply_parse(reply, out, err, errlen);
 out:
 	json_decref(req);
 	json_decref(reply);

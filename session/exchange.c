@@ -1,6 +1,6 @@
 /*
  * exchange.c - the bounded exchange with a child program (session/session.h,
- * hp_exchange_run): stdin written, stdout and stderr read under one
+ * ses_exchange_run): stdin written, stdout and stderr read under one
  * deadline and one size bound, in a process group of its own that is
  * killed on timeout, with an empty environment but PATH, in /, and no
  * descriptor of ours. The module runs the helper this way, and the helper
@@ -87,7 +87,7 @@ static void close_from(unsigned first, unsigned last, unsigned limit)
 }
 
 /* What failed in the child, sent with errno on the exec pipe. */
-enum { HP_CHILD_EXEC = 0, HP_CHILD_CHDIR = 1 };
+enum { SES_CHILD_EXEC = 0, SES_CHILD_CHDIR = 1 };
 
 /*
  * The child between fork and execve: only async-signal-safe calls. Never
@@ -98,7 +98,7 @@ static void child_exec(const char *const argv[], char *const envp[], int in, int
 {
 	struct sigaction dfl;
 	sigset_t none;
-	int sig, e[2] = { HP_CHILD_EXEC, 0 };
+	int sig, e[2] = { SES_CHILD_EXEC, 0 };
 
 	setpgid(0, 0);
 	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0)
@@ -109,7 +109,7 @@ static void child_exec(const char *const argv[], char *const envp[], int in, int
 	 * (python3 -m NAME, ./x). Fail closed.
 	 */
 	if (chdir("/") != 0) {
-		e[0] = HP_CHILD_CHDIR;
+		e[0] = SES_CHILD_CHDIR;
 		goto fail;
 	}
 	memset(&dfl, 0, sizeof(dfl));
@@ -130,7 +130,7 @@ fail:
 }
 
 /* Appends len bytes to x->out, growing it without leaving unwiped copies. */
-static int out_append(struct hp_exchange *x, const char *buf, size_t len)
+static int out_append(struct ses_exchange *x, const char *buf, size_t len)
 {
 	if (x->outlen + len + 1 > x->outcap) {
 		size_t cap = x->outcap ? x->outcap : 4096;
@@ -166,7 +166,7 @@ static void kill_child(pid_t pid)
  * waits for good. Fills x->reaped/status; ECHILD (reaped elsewhere, e.g.
  * SIGCHLD ignored by the application) leaves reaped false.
  */
-static void reap(pid_t pid, int64_t deadline, struct hp_exchange *x)
+static void reap(pid_t pid, int64_t deadline, struct ses_exchange *x)
 {
 	bool killed = false;
 	long pause_us = 50; /* doubles up to 5 ms: a quick helper is reaped quickly */
@@ -232,10 +232,10 @@ static void xrun_close(struct xrun *r)
  * under the deadline of x: 0 when it runs, -1 with err (a child that could
  * not execute is reaped).
  */
-static int xrun_spawn(const char *const argv[], struct hp_exchange *x, struct xrun *r,
+static int xrun_spawn(const char *const argv[], struct ses_exchange *x, struct xrun *r,
 		      unsigned fdlimit, char *err, size_t errlen)
 {
-	char path_env[] = HP_ENV_PATH;
+	char path_env[] = SES_ENV_PATH;
 	char *envp[] = { path_env, NULL };
 	int e[2] = { 0, 0 };
 	ssize_t n;
@@ -269,7 +269,7 @@ static int xrun_spawn(const char *const argv[], struct hp_exchange *x, struct xr
 	if (n == (ssize_t)sizeof(e)) {
 		reap(r->pid, r->deadline, x);
 		return pa_err(err, errlen, "%s: %s",
-			      e[0] == HP_CHILD_CHDIR ? "cannot change directory to /" : "cannot execute",
+			      e[0] == SES_CHILD_CHDIR ? "cannot change directory to /" : "cannot execute",
 			      strerror(e[1]));
 	}
 	if (x->inlen == 0)
@@ -280,7 +280,7 @@ static int xrun_spawn(const char *const argv[], struct hp_exchange *x, struct xr
 }
 
 /* Writes what the child's stdin takes of x->in; closes it when done or refused. */
-static void xrun_feed(struct hp_exchange *x, struct xrun *r, short revents)
+static void xrun_feed(struct ses_exchange *x, struct xrun *r, short revents)
 {
 	ssize_t n;
 
@@ -305,7 +305,7 @@ static void xrun_feed(struct hp_exchange *x, struct xrun *r, short revents)
  * it wrote more than x->out_max (the child is killed), -1 when out of
  * memory (err; the child is killed and reaped).
  */
-static int xrun_drain(struct hp_exchange *x, struct xrun *r, char *err, size_t errlen)
+static int xrun_drain(struct ses_exchange *x, struct xrun *r, char *err, size_t errlen)
 {
 	char buf[4096];
 	ssize_t n = read(r->outp[0], buf, sizeof(buf));
@@ -330,7 +330,7 @@ static int xrun_drain(struct hp_exchange *x, struct xrun *r, char *err, size_t e
 }
 
 /* Keeps the start of what the child writes on stderr in x->errtext. */
-static void xrun_stderr(struct hp_exchange *x, struct xrun *r)
+static void xrun_stderr(struct ses_exchange *x, struct xrun *r)
 {
 	char buf[4096];
 	ssize_t n = read(r->errp[0], buf, sizeof(buf));
@@ -352,7 +352,7 @@ static void xrun_stderr(struct hp_exchange *x, struct xrun *r)
  * the exchange stops early (time is up, or too much output: the child is
  * killed), -1 with err (the child is killed and reaped).
  */
-static int xrun_pump(struct hp_exchange *x, struct xrun *r, char *err, size_t errlen)
+static int xrun_pump(struct ses_exchange *x, struct xrun *r, char *err, size_t errlen)
 {
 	struct pollfd fds[3];
 	int nfds = 0, wi = -1, oi = -1, ei = -1, n;
@@ -396,7 +396,7 @@ static int xrun_pump(struct hp_exchange *x, struct xrun *r, char *err, size_t er
 	return 0;
 }
 
-int hp_exchange_run(const char *const argv[], struct hp_exchange *x, char *err, size_t errlen)
+int ses_exchange_run(const char *const argv[], struct ses_exchange *x, char *err, size_t errlen)
 {
 	struct xrun r = { .inp = { -1, -1 }, .outp = { -1, -1 }, .errp = { -1, -1 },
 			  .execp = { -1, -1 }, .devnull = -1, .pid = -1 };
@@ -449,7 +449,7 @@ out:
 	return rc;
 }
 
-void hp_exchange_clear(struct hp_exchange *x)
+void ses_exchange_clear(struct ses_exchange *x)
 {
 	if (x->out != NULL)
 		pa_free_secret_buf(x->out, x->outcap);
@@ -458,7 +458,7 @@ void hp_exchange_clear(struct hp_exchange *x)
 	pa_overwrite(x->errtext, sizeof(x->errtext));
 }
 
-bool hp_exchange_ok(const struct hp_exchange *x)
+bool ses_exchange_ok(const struct ses_exchange *x)
 {
 	return !x->timed_out && !x->overflow && x->reaped && WIFEXITED(x->status) &&
 	       WEXITSTATUS(x->status) == 0;
@@ -473,7 +473,7 @@ static void format_seconds(int ms, char *buf, size_t len)
 		snprintf(buf, len, "%d.%03ds", ms / 1000, ms % 1000);
 }
 
-const char *hp_exchange_describe(const struct hp_exchange *x, char *buf, size_t len)
+const char *ses_exchange_describe(const struct ses_exchange *x, char *buf, size_t len)
 {
 	char secs[32];
 

@@ -4,7 +4,7 @@
  * the credential_process style) and file (a static secret from a
  * root-only file), plus broker revocation and JWKS publication.
  *
- * Every secret lives in a struct hp_cred or a buffer that is wiped on
+ * Every secret lives in a struct ses_cred or a buffer that is wiped on
  * every path; no message here ever quotes a broker's output.
  */
 #include "config.h"
@@ -27,7 +27,7 @@
 /* Bytes of randomness in a minted token's jti. */
 #define JTI_BYTES 16
 
-void hp_cred_clear(struct hp_cred *c)
+void ses_cred_clear(struct ses_cred *c)
 {
 	if (c->secret != NULL)
 		pa_free_secret_buf(c->secret, c->len + 1);
@@ -38,14 +38,14 @@ void hp_cred_clear(struct hp_cred *c)
 	c->expires_at = 0;
 }
 
-int64_t hp_grant_ttl(const struct hp_grant_ctx *ctx, const struct hp_grant *g)
+int64_t ses_grant_ttl(const struct ses_grant_ctx *ctx, const struct ses_grant *g)
 {
 	return g->ttl < ctx->max_session ? g->ttl : ctx->max_session;
 }
 
 /* ---- commands ------------------------------------------------------------------ */
 
-void hp_argv_free(char **argv)
+void ses_argv_free(char **argv)
 {
 	size_t i;
 
@@ -56,7 +56,7 @@ void hp_argv_free(char **argv)
 	free(argv);
 }
 
-int hp_split_command(const char *command, char ***argv, char *err, size_t errlen)
+int ses_split_command(const char *command, char ***argv, char *err, size_t errlen)
 {
 	char **v = NULL;
 	const char *p = command;
@@ -65,7 +65,7 @@ int hp_split_command(const char *command, char ***argv, char *err, size_t errlen
 	*argv = NULL;
 	if (command == NULL || command[0] != '/')
 		return pa_err(err, errlen, "the command must start with an absolute program path");
-	v = calloc(HP_ARGV_MAX + 1, sizeof(*v));
+	v = calloc(SES_ARGV_MAX + 1, sizeof(*v));
 	if (v == NULL)
 		return pa_err(err, errlen, "out of memory");
 	while (*p != '\0') {
@@ -76,21 +76,21 @@ int hp_split_command(const char *command, char ***argv, char *err, size_t errlen
 		len = strcspn(p, " \t");
 		if (len == 0)
 			break;
-		if (n == HP_ARGV_MAX) {
-			hp_argv_free(v);
+		if (n == SES_ARGV_MAX) {
+			ses_argv_free(v);
 			return pa_err(err, errlen, "the command has more than %d words",
-				      HP_ARGV_MAX);
+				      SES_ARGV_MAX);
 		}
 		v[n] = strndup(p, len);
 		if (v[n] == NULL) {
-			hp_argv_free(v);
+			ses_argv_free(v);
 			return pa_err(err, errlen, "out of memory");
 		}
 		n++;
 		p += len;
 	}
 	if (n == 0) { /* cannot happen: the command starts with '/' */
-		hp_argv_free(v);
+		ses_argv_free(v);
 		return pa_err(err, errlen, "the command is empty");
 	}
 	*argv = v;
@@ -104,7 +104,7 @@ static const char *prog_name(char *const *argv, char *buf, size_t len)
 }
 
 /* ", stderr: FIRST LINE" when the child wrote something, else "". */
-static void stderr_note(const struct hp_exchange *x, char *buf, size_t len)
+static void stderr_note(const struct ses_exchange *x, char *buf, size_t len)
 {
 	char line[PA_ESCAPE_MAX];
 	size_t n = strcspn(x->errtext, "\n");
@@ -187,7 +187,7 @@ static int parse_rfc3339(const char *s, int64_t *out)
 	return 0;
 }
 
-int hp_parse_expiry(const json_t *v, int64_t *out)
+int ses_parse_expiry(const json_t *v, int64_t *out)
 {
 	if (json_is_integer(v)) {
 		if (json_integer_value(v) <= 0)
@@ -218,7 +218,7 @@ static int take_handle(const json_t *ans, char **handle)
 	if (h == NULL || json_is_null(h))
 		return 0;
 	if (!json_is_string(h) || json_string_length(h) == 0 ||
-	    json_string_length(h) > HP_HANDLE_MAX)
+	    json_string_length(h) > SES_HANDLE_MAX)
 		return -1;
 	*handle = strdup(json_string_value(h));
 	return *handle != NULL ? 0 : -1;
@@ -232,13 +232,13 @@ static int take_handle(const json_t *ans, char **handle)
  * way both issue and revoke run a broker.
  */
 static int broker_run(const char *command, const char *role, const json_t *in, int timeout_ms,
-		      struct hp_exchange *x, char *prog, size_t proglen, char *err, size_t errlen)
+		      struct ses_exchange *x, char *prog, size_t proglen, char *err, size_t errlen)
 {
 	char **argv = NULL, *text = NULL, why[256];
 	int rc = -1;
 
 	snprintf(prog, proglen, "?");
-	if (hp_split_command(command, &argv, why, sizeof(why)) != 0)
+	if (ses_split_command(command, &argv, why, sizeof(why)) != 0)
 		return pa_err(err, errlen, "%s", why);
 	prog_name(argv, prog, proglen);
 	text = pa_json_dumps(in, JSON_COMPACT);
@@ -248,10 +248,10 @@ static int broker_run(const char *command, const char *role, const json_t *in, i
 	}
 	x->in = text;
 	x->inlen = strlen(text);
-	x->out_max = HP_BROKER_OUT_MAX;
+	x->out_max = SES_BROKER_OUT_MAX;
 	x->timeout_ms = timeout_ms;
 	x->want_stderr = true;
-	if (hp_exchange_run((const char *const *)argv, x, why, sizeof(why)) != 0) {
+	if (ses_exchange_run((const char *const *)argv, x, why, sizeof(why)) != 0) {
 		pa_err(err, errlen, "%s %s: %s", role, prog, why);
 		goto out;
 	}
@@ -260,14 +260,14 @@ out:
 	x->in = NULL;
 	x->inlen = 0;
 	free(text);
-	hp_argv_free(argv);
+	ses_argv_free(argv);
 	return rc;
 }
 
-int hp_grant_exec(const struct hp_grant_ctx *ctx, const struct hp_grant *g, int timeout_ms,
-		  struct hp_cred *out, char *err, size_t errlen)
+int ses_grant_exec(const struct ses_grant_ctx *ctx, const struct ses_grant *g, int timeout_ms,
+		  struct ses_cred *out, char *err, size_t errlen)
 {
-	struct hp_exchange x = { 0 };
+	struct ses_exchange x = { 0 };
 	json_t *in = NULL, *ans = NULL;
 	const json_t *sec, *exp;
 	char prog[PA_ESCAPE_MAX], how[128], note[PA_ESCAPE_MAX + 16];
@@ -284,7 +284,7 @@ int hp_grant_exec(const struct hp_grant_ctx *ctx, const struct hp_grant *g, int 
 	put_str(in, "agent", ctx->agent, &bad);
 	put_str(in, "task", ctx->task, &bad);
 	put_str(in, "scope", ctx->scope, &bad);
-	if (json_object_set_new(in, "ttl", json_integer(hp_grant_ttl(ctx, g))) != 0)
+	if (json_object_set_new(in, "ttl", json_integer(ses_grant_ttl(ctx, g))) != 0)
 		bad = true;
 	put_str(in, "sid", ctx->sid, &bad);
 	put_str(in, "grant", g->name, &bad);
@@ -300,13 +300,13 @@ int hp_grant_exec(const struct hp_grant_ctx *ctx, const struct hp_grant *g, int 
 		ans = pa_json_loadb(x.out, x.outlen, JSON_REJECT_DUPLICATES, &jerr);
 	if (json_is_object(ans) && take_handle(ans, &out->handle) != 0) {
 		pa_err(err, errlen, "broker %s: \"revoke_handle\" is not a string of 1 to %d bytes",
-		       prog, HP_HANDLE_MAX);
+		       prog, SES_HANDLE_MAX);
 		goto out;
 	}
-	if (!hp_exchange_ok(&x)) {
+	if (!ses_exchange_ok(&x)) {
 		stderr_note(&x, note, sizeof(note));
 		pa_err(err, errlen, "broker %s %s%s", prog,
-		       hp_exchange_describe(&x, how, sizeof(how)), note);
+		       ses_exchange_describe(&x, how, sizeof(how)), note);
 		goto out;
 	}
 	if (ans == NULL) {
@@ -329,7 +329,7 @@ int hp_grant_exec(const struct hp_grant_ctx *ctx, const struct hp_grant *g, int 
 		goto out;
 	}
 	exp = json_object_get(ans, "expires_at");
-	if (exp != NULL && !json_is_null(exp) && hp_parse_expiry(exp, &out->expires_at) != 0) {
+	if (exp != NULL && !json_is_null(exp) && ses_parse_expiry(exp, &out->expires_at) != 0) {
 		pa_err(err, errlen,
 		       "broker %s: \"expires_at\" is neither epoch seconds nor an RFC 3339 time",
 		       prog);
@@ -357,15 +357,15 @@ out:
 			pa_overwrite((char *)json_string_value(sec), json_string_length(sec));
 		json_decref(ans);
 	}
-	hp_exchange_clear(&x);
+	ses_exchange_clear(&x);
 	json_decref(in);
 	return rc;
 }
 
-int hp_revoke_run(const char *command, const char *handle, const char *sid, const char *agent,
+int ses_revoke_run(const char *command, const char *handle, const char *sid, const char *agent,
 		  const char *grant, int timeout_ms, char *err, size_t errlen)
 {
-	struct hp_exchange x = { 0 };
+	struct ses_exchange x = { 0 };
 	json_t *in = json_object();
 	char prog[PA_ESCAPE_MAX], how[128], note[PA_ESCAPE_MAX + 16];
 	bool bad = false;
@@ -383,29 +383,29 @@ int hp_revoke_run(const char *command, const char *handle, const char *sid, cons
 	}
 	if (broker_run(command, "revoke", in, timeout_ms, &x, prog, sizeof(prog), err, errlen) != 0)
 		goto out;
-	if (!hp_exchange_ok(&x)) {
+	if (!ses_exchange_ok(&x)) {
 		stderr_note(&x, note, sizeof(note));
 		pa_err(err, errlen, "revoke %s %s%s", prog,
-		       hp_exchange_describe(&x, how, sizeof(how)), note);
+		       ses_exchange_describe(&x, how, sizeof(how)), note);
 		goto out;
 	}
 	rc = 0;
 out:
-	hp_exchange_clear(&x);
+	ses_exchange_clear(&x);
 	json_decref(in);
 	return rc;
 }
 
 /* ---- file ------------------------------------------------------------------------ */
 
-int hp_grant_file(const struct hp_grant_ctx *ctx, const struct hp_grant *g, struct hp_cred *out,
+int ses_grant_file(const struct ses_grant_ctx *ctx, const struct ses_grant *g, struct ses_cred *out,
 		  char *err, size_t errlen)
 {
 	const struct pa_file_rules rules = {
 		.owner = geteuid(),
 		.or_root = false,
 		.forbid_mode = 077,
-		.max_size = HP_FILE_MAX,
+		.max_size = SES_FILE_MAX,
 	};
 	char *buf = NULL;
 	size_t len = 0;
@@ -429,7 +429,7 @@ int hp_grant_file(const struct hp_grant_ctx *ctx, const struct hp_grant *g, stru
 
 /* ---- mint ------------------------------------------------------------------------ */
 
-int hp_write_jwks(const char *path, const struct id_signer *s, char *err, size_t errlen)
+int ses_write_jwks(const char *path, const struct id_signer *s, char *err, size_t errlen)
 {
 	json_t *doc = NULL, *keys = NULL, *jwk = NULL;
 	char *text = NULL, *line = NULL;
@@ -479,13 +479,13 @@ static char *new_jti(void)
 	return jti;
 }
 
-int hp_grant_mint(struct hp_grant_ctx *ctx, const struct hp_grant *g, struct hp_cred *out,
+int ses_grant_mint(struct ses_grant_ctx *ctx, const struct ses_grant *g, struct ses_cred *out,
 		  char *err, size_t errlen)
 {
 	json_t *claims = NULL;
 	char *jti = NULL, *token = NULL;
 	char why[512];
-	int64_t ttl = hp_grant_ttl(ctx, g);
+	int64_t ttl = ses_grant_ttl(ctx, g);
 	bool bad = false;
 	int rc = -1;
 
@@ -499,7 +499,7 @@ int hp_grant_mint(struct hp_grant_ctx *ctx, const struct hp_grant *g, struct hp_
 		if (ctx->signer == NULL)
 			return pa_err(err, errlen, "broker key: %s", why);
 		if (ctx->broker_jwks != NULL &&
-		    hp_write_jwks(ctx->broker_jwks, ctx->signer, why, sizeof(why)) != 0) {
+		    ses_write_jwks(ctx->broker_jwks, ctx->signer, why, sizeof(why)) != 0) {
 			id_signer_free(ctx->signer);
 			ctx->signer = NULL;
 			return pa_err(err, errlen, "cannot publish the broker JWKS: %s", why);

@@ -10,7 +10,7 @@
  *   "sid" (= the file name), "agent", "user" (non-empty strings without NUL),
  *   "task" (such a string, null or absent), "uid" (0..UINT32_MAX),
  *   "pid" (1..INT_MAX), "start_time", "opened", "expires" (>= 0),
- *   "ring" (0..INT32_MAX, 0: none), "keys" (hp_keys_from_json).
+ *   "ring" (0..INT32_MAX, 0: none), "keys" (ses_keys_from_json).
  * Other members are ignored.
  */
 #include "config.h"
@@ -26,9 +26,9 @@
 #include "pa_json.h"
 #include "util.h"
 
-void hp_record_clear(struct hp_record *rec)
+void ses_record_clear(struct ses_record *rec)
 {
-	hp_keys_clear(&rec->keys);
+	ses_keys_clear(&rec->keys);
 	json_decref(rec->root);
 	memset(rec, 0, sizeof(*rec));
 }
@@ -53,7 +53,7 @@ static const char *get_str(const json_t *o, const char *name)
 		   : NULL;
 }
 
-int hp_record_parse(const char *buf, size_t len, const char *name, struct hp_record *rec,
+int ses_record_parse(const char *buf, size_t len, const char *name, struct ses_record *rec,
 		     char *err, size_t errlen)
 {
 	json_error_t jerr;
@@ -104,7 +104,7 @@ int hp_record_parse(const char *buf, size_t len, const char *name, struct hp_rec
 		goto fail;
 	}
 	rec->ring = (int32_t)ring;
-	if (hp_keys_from_json(json_object_get(rec->root, "keys"), &rec->keys, err, errlen) != 0)
+	if (ses_keys_from_json(json_object_get(rec->root, "keys"), &rec->keys, err, errlen) != 0)
 		goto fail;
 	return 0;
 fail:

@@ -1,6 +1,6 @@
 /*
  * session.h - pam_agent_helper: the protocol between the module and the
- * helper, the client side the module calls (hp_run and the request/reply
+ * helper, the client side the module calls (ses_run and the request/reply
  * builders), the bounded child-process exchange both sides share, and the
  * grant sources of the helper program. No PAM headers here.
  *
@@ -62,43 +62,43 @@
 #include "policy.h"
 
 /* Largest request the helper reads, and largest reply the module reads. */
-#define HP_REQUEST_MAX (1024 * 1024)
-#define HP_REPLY_MAX (1024 * 1024)
+#define SES_REQUEST_MAX (1024 * 1024)
+#define SES_REPLY_MAX (1024 * 1024)
 /* Largest answer of an exec broker; more and the broker is killed. */
-#define HP_BROKER_OUT_MAX (64 * 1024)
+#define SES_BROKER_OUT_MAX (64 * 1024)
 /* Longest time one broker command (issue or revoke) may take, in seconds. */
-#define HP_BROKER_TIMEOUT 10
+#define SES_BROKER_TIMEOUT 10
 /* Largest file grant secret, in bytes. */
-#define HP_FILE_MAX (64 * 1024)
+#define SES_FILE_MAX (64 * 1024)
 /* Longest revoke handle a broker may return, in bytes. */
-#define HP_HANDLE_MAX 4096
+#define SES_HANDLE_MAX 4096
 /* Most grants in one request, most words in one broker command. */
-#define HP_GRANTS_MAX 256
-#define HP_ARGV_MAX 64
+#define SES_GRANTS_MAX 256
+#define SES_ARGV_MAX 64
 /* The whole environment of the helper and of every broker it runs. */
-#define HP_ENV_PATH "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
+#define SES_ENV_PATH "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
 /* Bytes of a child's stderr kept for error messages. */
-#define HP_ERRTEXT_MAX 512
+#define SES_ERRTEXT_MAX 512
 
 /* ---- bounded exchange with a child program --------------------------------- */
 
 /*
  * One run of a program: input written to its stdin (then EOF), stdout
- * collected up to out_max bytes, stderr collected (first HP_ERRTEXT_MAX
+ * collected up to out_max bytes, stderr collected (first SES_ERRTEXT_MAX
  * bytes) or sent to /dev/null, all within timeout_ms from the spawn.
  */
-struct hp_exchange {
+struct ses_exchange {
 	/* filled by the caller */
 	const void *in;
 	size_t inlen;
 	size_t out_max;
 	int timeout_ms;
 	bool want_stderr;
-	/* filled by hp_exchange_run; cleared (wiped) by hp_exchange_clear */
+	/* filled by ses_exchange_run; cleared (wiped) by ses_exchange_clear */
 	char *out;	   /* stdout, NUL-terminated, outlen bytes */
 	size_t outlen;
 	size_t outcap;
-	char errtext[HP_ERRTEXT_MAX]; /* stderr, NUL-terminated (raw bytes) */
+	char errtext[SES_ERRTEXT_MAX]; /* stderr, NUL-terminated (raw bytes) */
 	bool timed_out;	   /* deadline passed: the process group was killed */
 	bool overflow;	   /* more than out_max on stdout: killed */
 	bool reaped;	   /* status is known (false: someone else reaped it) */
@@ -108,7 +108,7 @@ struct hp_exchange {
 /*
  * Runs argv[0] (an absolute path; no PATH search, no shell) with argv, the
  * working directory "/" (never the caller's; a failing chdir fails the
- * run), an environment of HP_ENV_PATH only, default signal dispositions, an empty
+ * run), an environment of SES_ENV_PATH only, default signal dispositions, an empty
  * signal mask, its own process group, stdin/stdout/stderr as described
  * above and every other descriptor closed. Safe inside a PAM module: it
  * changes no signal disposition and no global state (SIGPIPE is blocked
@@ -117,22 +117,22 @@ struct hp_exchange {
  * leaves reaped false). On timeout or overflow the child's process group
  * is killed with SIGKILL. Returns 0 when the program ran (the outcome is
  * in *x), -1 with err when it could not be started. The caller always
- * calls hp_exchange_clear.
+ * calls ses_exchange_clear.
  */
-int hp_exchange_run(const char *const argv[], struct hp_exchange *x, char *err, size_t errlen);
+int ses_exchange_run(const char *const argv[], struct ses_exchange *x, char *err, size_t errlen);
 
 /* Wipes and frees the collected output; *x may be reused. */
-void hp_exchange_clear(struct hp_exchange *x);
+void ses_exchange_clear(struct ses_exchange *x);
 
 /*
  * Describes how the run ended ("exited with status 1", "was killed by
  * signal 9", "timed out after 10s", "wrote more than 65536 bytes") into
  * buf. Returns buf.
  */
-const char *hp_exchange_describe(const struct hp_exchange *x, char *buf, size_t len);
+const char *ses_exchange_describe(const struct ses_exchange *x, char *buf, size_t len);
 
 /* Whether the run ended with exit status 0 (and no timeout or overflow). */
-bool hp_exchange_ok(const struct hp_exchange *x);
+bool ses_exchange_ok(const struct ses_exchange *x);
 
 /* ---- client side: what the module calls ------------------------------------ */
 
@@ -141,15 +141,15 @@ bool hp_exchange_ok(const struct hp_exchange *x);
  * reply object in *reply (new reference, the caller decrefs): any object
  * with a boolean "ok", parsed with duplicate names rejected. Fails (-1,
  * *reply NULL) when the helper cannot run, times out ("helper timed out
- * after Ns"; it is killed), answers more than HP_REPLY_MAX bytes, answers
+ * after Ns"; it is killed), answers more than SES_REPLY_MAX bytes, answers
  * no valid reply (the reason names its exit status and the first line of
  * its stderr), or answers ok:true with a non-zero exit status.
  */
-int hp_run(const char *helper_path, const json_t *request, int timeout_s, json_t **reply,
+int ses_run(const char *helper_path, const json_t *request, int timeout_s, json_t **reply,
 	   char *err, size_t errlen);
 
 /* What the module knows when it opens a session. */
-struct hp_open_args {
+struct ses_open_args {
 	const char *sid;		 /* session id, lowercase hex */
 	int32_t ring;			 /* the per-session keyring */
 	const struct id_identity *id;	 /* agent id, task, scope, act */
@@ -160,7 +160,7 @@ struct hp_open_args {
 };
 
 /* One key the helper placed, as the module keeps it. Owns its strings. */
-struct hp_key {
+struct ses_key {
 	char *grant;
 	int32_t serial;
 	int64_t expires_at; /* epoch seconds */
@@ -168,19 +168,19 @@ struct hp_key {
 	char *revoke;	    /* revoke command of an exec grant, or NULL */
 };
 
-struct hp_keys {
-	struct hp_key *v;
+struct ses_keys {
+	struct ses_key *v;
 	size_t n;
 };
 
 /* Frees what k owns; k is empty afterwards. */
-void hp_keys_clear(struct hp_keys *k);
+void ses_keys_clear(struct ses_keys *k);
 
 /*
  * The open request for a, or NULL with err. broker.issuer is
  * global->broker_issuer or, when unset, "pam_agent:" + the host name.
  */
-json_t *hp_open_request(const struct hp_open_args *a, char *err, size_t errlen);
+json_t *ses_open_request(const struct ses_open_args *a, char *err, size_t errlen);
 
 /*
  * Checks an open reply against the decision it answers. ok:true must list
@@ -189,20 +189,20 @@ json_t *hp_open_request(const struct hp_open_args *a, char *err, size_t errlen);
  * REASON alone) and the grant name in failed (size failedlen, may be 0;
  * "" when none). A malformed reply is -1 with err too.
  */
-int hp_open_reply_parse(const json_t *reply, const struct pol_decision *d, struct hp_keys *out,
+int ses_open_reply_parse(const json_t *reply, const struct pol_decision *d, struct ses_keys *out,
 			char *failed, size_t failedlen, char *err, size_t errlen);
 
 /* The keys as the JSON array of the close request and the state file. */
-json_t *hp_keys_to_json(const struct hp_keys *k);
+json_t *ses_keys_to_json(const struct ses_keys *k);
 /* Reads such an array back (strictly). Returns 0 or -1 with err. */
-int hp_keys_from_json(const json_t *arr, struct hp_keys *out, char *err, size_t errlen);
+int ses_keys_from_json(const json_t *arr, struct ses_keys *out, char *err, size_t errlen);
 
 /* The close request (agent may be NULL; ring 0 when unknown), or NULL. */
-json_t *hp_close_request(const char *sid, int32_t ring, const char *agent,
-			 const struct hp_keys *keys, int timeout_s);
+json_t *ses_close_request(const char *sid, int32_t ring, const char *agent,
+			 const struct ses_keys *keys, int timeout_s);
 
 /* What close did for one key. */
-struct hp_close_result {
+struct ses_close_result {
 	char *grant;
 	int32_t serial;
 	bool revoked;
@@ -210,28 +210,28 @@ struct hp_close_result {
 	char *note;   /* why the key was not revoked in the kernel, or NULL */
 };
 
-struct hp_close_results {
-	struct hp_close_result *v;
+struct ses_close_results {
+	struct ses_close_result *v;
 	size_t n;
 	bool ok;	   /* everything revoked, every broker told */
 	bool ring_revoked;
 };
 
-void hp_close_results_clear(struct hp_close_results *r);
+void ses_close_results_clear(struct ses_close_results *r);
 
 /* Parses a close reply strictly into *out. Returns 0 or -1 with err. */
-int hp_close_reply_parse(const json_t *reply, struct hp_close_results *out, char *err,
+int ses_close_reply_parse(const json_t *reply, struct ses_close_results *out, char *err,
 			 size_t errlen);
 
 /*
  * The whole open: builds the request, runs global->helper with
  * global->helper_timeout, parses the reply into *out. Returns 0, or -1
- * with err (and failed as in hp_open_reply_parse). When it fails for any
+ * with err (and failed as in ses_open_reply_parse). When it fails for any
  * reason other than an ok:false reply (timeout, crash), the helper may
  * have placed keys before it died: the caller revokes the per-session
  * keyring (kr_session_revoke) in every failure case.
  */
-int hp_open(const struct hp_open_args *a, struct hp_keys *out, char *failed, size_t failedlen,
+int ses_open(const struct ses_open_args *a, struct ses_keys *out, char *failed, size_t failedlen,
 	    char *err, size_t errlen);
 
 /*
@@ -239,14 +239,14 @@ int hp_open(const struct hp_open_args *a, struct hp_keys *out, char *failed, siz
  * helper. Returns 0 when the helper answered (results in *out, out->ok
  * says whether everything worked), -1 with err when it did not.
  */
-int hp_close(const char *helper_path, int timeout_s, const char *sid, int32_t ring,
-	     const char *agent, const struct hp_keys *keys, struct hp_close_results *out,
+int ses_close(const char *helper_path, int timeout_s, const char *sid, int32_t ring,
+	     const char *agent, const struct ses_keys *keys, struct ses_close_results *out,
 	     char *err, size_t errlen);
 
 /* ---- helper program internals (session/grants.c) ----------------------------- */
 
 /* The context of an open request that every grant source sees. */
-struct hp_grant_ctx {
+struct ses_grant_ctx {
 	const char *sid;
 	const char *agent;
 	const char *task;  /* or NULL */
@@ -262,7 +262,7 @@ struct hp_grant_ctx {
 };
 
 /* One grant of an open request. Strings point into the request. */
-struct hp_grant {
+struct ses_grant {
 	const char *name;
 	enum pol_source source;
 	const char *audience;
@@ -273,48 +273,48 @@ struct hp_grant {
 	int64_t ttl;
 };
 
-/* An acquired credential. Owns its strings; hp_cred_clear wipes them. */
-struct hp_cred {
+/* An acquired credential. Owns its strings; ses_cred_clear wipes them. */
+struct ses_cred {
 	char *secret;
 	size_t len;
 	int64_t expires_at; /* epoch seconds, 0 when the source gave none */
 	char *handle;	    /* exec: revoke handle, or NULL */
 };
 
-void hp_cred_clear(struct hp_cred *c);
+void ses_cred_clear(struct ses_cred *c);
 
 /* The lifetime a grant may have at ctx->now: min(ttl, max_session). */
-int64_t hp_grant_ttl(const struct hp_grant_ctx *ctx, const struct hp_grant *g);
+int64_t ses_grant_ttl(const struct ses_grant_ctx *ctx, const struct ses_grant *g);
 
 /*
  * mint: a JWT signed with the broker key (ES256, P-256 PEM key owned by
  * the effective uid, mode 0600), claims iss, sub, aud, scope, iat, exp =
- * iat + hp_grant_ttl, jti, sid, task, act. Loads the key into ctx->signer
+ * iat + ses_grant_ttl, jti, sid, task, act. Loads the key into ctx->signer
  * on first use and then (re)writes ctx->broker_jwks when set.
  */
-int hp_grant_mint(struct hp_grant_ctx *ctx, const struct hp_grant *g, struct hp_cred *out,
+int ses_grant_mint(struct ses_grant_ctx *ctx, const struct ses_grant *g, struct ses_cred *out,
 		  char *err, size_t errlen);
 
 /*
  * exec: runs the grant's command (split on blanks, no shell) with the JSON
  * context {"agent","task","scope","ttl","sid","grant","user"} on stdin
  * and reads {"secret": STR, "expires_at": EPOCH|RFC3339|null,
- * "revoke_handle": STR|null} from its stdout (at most HP_BROKER_OUT_MAX),
+ * "revoke_handle": STR|null} from its stdout (at most SES_BROKER_OUT_MAX),
  * within timeout_ms. Non-zero exit, a timeout, too much output, not a JSON
  * object, no non-empty "secret" string or a bad member are failures. Even
  * on failure out->handle is set when the answer carried a revoke handle,
  * so the caller can revoke what was issued. Error messages never quote
  * the broker's output.
  */
-int hp_grant_exec(const struct hp_grant_ctx *ctx, const struct hp_grant *g, int timeout_ms,
-		  struct hp_cred *out, char *err, size_t errlen);
+int ses_grant_exec(const struct ses_grant_ctx *ctx, const struct ses_grant *g, int timeout_ms,
+		  struct ses_cred *out, char *err, size_t errlen);
 
 /*
  * file: the secret in g->path (owned by the effective uid, no group/other
- * permission bits, at most HP_FILE_MAX bytes), one trailing newline
+ * permission bits, at most SES_FILE_MAX bytes), one trailing newline
  * removed; an empty secret is a failure.
  */
-int hp_grant_file(const struct hp_grant_ctx *ctx, const struct hp_grant *g, struct hp_cred *out,
+int ses_grant_file(const struct ses_grant_ctx *ctx, const struct ses_grant *g, struct ses_cred *out,
 		  char *err, size_t errlen);
 
 /*
@@ -322,30 +322,30 @@ int hp_grant_file(const struct hp_grant_ctx *ctx, const struct hp_grant *g, stru
  * stdin within timeout_ms; success is exit status 0 (output ignored).
  * Returns 0 or -1 with err.
  */
-int hp_revoke_run(const char *command, const char *handle, const char *sid, const char *agent,
+int ses_revoke_run(const char *command, const char *handle, const char *sid, const char *agent,
 		  const char *grant, int timeout_ms, char *err, size_t errlen);
 
 /*
  * Splits a command line on blanks into a NULL-terminated argv of at most
- * HP_ARGV_MAX words; the first must be an absolute path. The caller frees
- * it with hp_argv_free. Returns 0 or -1 with err.
+ * SES_ARGV_MAX words; the first must be an absolute path. The caller frees
+ * it with ses_argv_free. Returns 0 or -1 with err.
  */
-int hp_split_command(const char *command, char ***argv, char *err, size_t errlen);
-void hp_argv_free(char **argv);
+int ses_split_command(const char *command, char ***argv, char *err, size_t errlen);
+void ses_argv_free(char **argv);
 
 /*
  * Parses an expiry: a JSON integer (epoch seconds, > 0) or an RFC 3339
  * string ("2024-06-10T10:00:00Z", optional fraction, "Z" or "+HH:MM").
  * Returns 0 or -1.
  */
-int hp_parse_expiry(const json_t *v, int64_t *out);
+int ses_parse_expiry(const json_t *v, int64_t *out);
 
 /*
  * Writes {"keys":[public JWK of s, "use":"sig"]} to path atomically
  * (temporary file in the same directory, mode 0644, fsync, rename).
  * Returns 0 or -1 with err.
  */
-int hp_write_jwks(const char *path, const struct id_signer *s, char *err, size_t errlen);
+int ses_write_jwks(const char *path, const struct id_signer *s, char *err, size_t errlen);
 
 /*
  * Refuses a member of the object o (a request or a reply, or a part of
@@ -353,7 +353,7 @@ int hp_write_jwks(const char *path, const struct id_signer *s, char *err, size_t
  * names: both sides of the protocol check what they are sent this way.
  * Returns 0 or -1 with err.
  */
-int hp_check_members(const json_t *o, const char *what, const char *const names[], char *err,
+int ses_check_members(const json_t *o, const char *what, const char *const names[], char *err,
 		     size_t errlen);
 
 /*
@@ -361,24 +361,24 @@ int hp_check_members(const json_t *o, const char *what, const char *const names[
  * (pam_agent/session.c), read by `pam-agent sessions` and `reap`
  * (session/record.c has the format; docs/sessions.md).
  */
-struct hp_record {
+struct ses_record {
 	char name[KR_SID_MAX + 1]; /* the file name it was read from */
 	json_t *root;
 	const char *sid, *agent, *user, *task; /* point into root; task may be NULL */
 	int64_t uid, pid, start_time, opened, expires;
 	int32_t ring; /* 0: none */
-	struct hp_keys keys;
+	struct ses_keys keys;
 };
 
 /*
  * Parses the len bytes of the record read from the file name (need not be
- * NUL-terminated) into *rec. Returns 0 (free it with hp_record_clear), or
+ * NUL-terminated) into *rec. Returns 0 (free it with ses_record_clear), or
  * -1 with a one-line reason in err and *rec empty but for its name.
  */
-int hp_record_parse(const char *buf, size_t len, const char *name, struct hp_record *rec,
+int ses_record_parse(const char *buf, size_t len, const char *name, struct ses_record *rec,
 		     char *err, size_t errlen);
 
 /* Frees what rec owns; rec is empty afterwards. */
-void hp_record_clear(struct hp_record *rec);
+void ses_record_clear(struct ses_record *rec);
 
 #endif /* PA_HELPER_H */

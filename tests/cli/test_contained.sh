@@ -10,7 +10,7 @@
 #   refused (strict JSON), nothing is left;
 # - a hostile "revoke_handle" (shell syntax, newlines, quotes, a path) is
 #   handed back to the revoke command verbatim, inside JSON on stdin, and
-#   never interpreted; one longer than HP_HANDLE_MAX is refused;
+#   never interpreted; one longer than SES_HANDLE_MAX is refused;
 # - session records that are hard links are refused by the reaper and
 #   neither removed nor acted on.
 # Runs as any user: keys and files are owned by the effective uid.

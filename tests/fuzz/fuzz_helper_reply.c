@@ -3,27 +3,27 @@
  * sides (session/client.c, session/grants.c, and helper/server.c, the
  * helper's request handling). Every input is:
  *
- *   1. parsed as JSON the way hp_run parses a reply (duplicate names
+ *   1. parsed as JSON the way ses_run parses a reply (duplicate names
  *      refused), then given to the module's reply parsers:
- *      hp_open_reply_parse against the grants of docs/helper.md and
+ *      ses_open_reply_parse against the grants of docs/helper.md and
  *      against grants named after the reply's own keys,
- *      hp_close_reply_parse, and hp_keys_from_json on the value and on
+ *      ses_close_reply_parse, and ses_keys_from_json on the value and on
  *      its "keys" member (the close request and session state form);
- *      accepted keys must survive hp_keys_to_json -> hp_keys_from_json
+ *      accepted keys must survive ses_keys_to_json -> ses_keys_from_json
  *      unchanged, and a close request the module builds from them must be
  *      accepted by the helper, whose reply the module must accept;
  *   2. when it is an object with "op", handed to the helper's own request
  *      handling (do_open/do_close) as the helper's main would, with the
  *      grant sources and keyring calls replaced by deterministic
- *      stand-ins; an ok:true open reply must pass hp_open_reply_parse for
+ *      stand-ins; an ok:true open reply must pass ses_open_reply_parse for
  *      the grants of the request;
- *   3. taken as the stdout of an exec broker: hp_grant_exec runs with
- *      hp_exchange_run replaced (nothing is executed) and parses the bytes
+ *   3. taken as the stdout of an exec broker: ses_grant_exec runs with
+ *      ses_exchange_run replaced (nothing is executed) and parses the bytes
  *      as the broker's answer (secret, expires_at, revoke_handle);
- *      hp_parse_expiry and hp_split_command see the input too.
+ *      ses_parse_expiry and ses_split_command see the input too.
  *
- * Linked with -Wl,--wrap for hp_exchange_run, kr_key_add, kr_revoke,
- * kr_session_revoke, hp_grant_mint, hp_grant_file and hp_grant_exec
+ * Linked with -Wl,--wrap for ses_exchange_run, kr_key_add, kr_revoke,
+ * kr_session_revoke, ses_grant_mint, ses_grant_file and ses_grant_exec
  * (see Makefile.am, fuzz block).
  * Built and run by `make fuzz` / `make fuzz-run` (docs/fuzzing.md).
  */
@@ -43,20 +43,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* ---- stand-ins (ld --wrap) ----------------------------------------------------------- */
 
-int __wrap_hp_exchange_run(const char *const argv[], struct hp_exchange *x, char *err,
+int __wrap_ses_exchange_run(const char *const argv[], struct ses_exchange *x, char *err,
 			   size_t errlen);
 int32_t __wrap_kr_key_add(int32_t ring, const char *name, const void *secret, size_t len,
 			  int64_t timeout, char *err, size_t errlen);
 int __wrap_kr_revoke(int32_t serial, char *err, size_t errlen);
 int __wrap_kr_session_revoke(int32_t ring, char *err, size_t errlen);
-int __wrap_hp_grant_mint(struct hp_grant_ctx *ctx, const struct hp_grant *g,
-			 struct hp_cred *out, char *err, size_t errlen);
-int __wrap_hp_grant_file(const struct hp_grant_ctx *ctx, const struct hp_grant *g,
-			 struct hp_cred *out, char *err, size_t errlen);
-int __wrap_hp_grant_exec(const struct hp_grant_ctx *ctx, const struct hp_grant *g,
-			 int timeout_ms, struct hp_cred *out, char *err, size_t errlen);
-int __real_hp_grant_exec(const struct hp_grant_ctx *ctx, const struct hp_grant *g,
-			 int timeout_ms, struct hp_cred *out, char *err, size_t errlen);
+int __wrap_ses_grant_mint(struct ses_grant_ctx *ctx, const struct ses_grant *g,
+			 struct ses_cred *out, char *err, size_t errlen);
+int __wrap_ses_grant_file(const struct ses_grant_ctx *ctx, const struct ses_grant *g,
+			 struct ses_cred *out, char *err, size_t errlen);
+int __wrap_ses_grant_exec(const struct ses_grant_ctx *ctx, const struct ses_grant *g,
+			 int timeout_ms, struct ses_cred *out, char *err, size_t errlen);
+int __real_ses_grant_exec(const struct ses_grant_ctx *ctx, const struct ses_grant *g,
+			 int timeout_ms, struct ses_cred *out, char *err, size_t errlen);
 
 /* What the next "child program" writes and how it ends. */
 static const uint8_t *child_out;
@@ -71,7 +71,7 @@ static void die(const char *what, const char *detail)
 	abort();
 }
 
-int __wrap_hp_exchange_run(const char *const argv[], struct hp_exchange *x, char *err,
+int __wrap_ses_exchange_run(const char *const argv[], struct ses_exchange *x, char *err,
 			   size_t errlen)
 {
 	size_t n = child_outlen;
@@ -117,8 +117,8 @@ int __wrap_kr_session_revoke(int32_t ring, char *err, size_t errlen)
 }
 
 /* A credential, or a failure, decided by the grant's ttl. */
-static int fake_cred(const struct hp_grant_ctx *ctx, const struct hp_grant *g,
-		     struct hp_cred *out, char *err, size_t errlen)
+static int fake_cred(const struct ses_grant_ctx *ctx, const struct ses_grant *g,
+		     struct ses_cred *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
 	if (g->source == POL_SOURCE_EXEC && g->ttl % 2 == 0) {
@@ -139,23 +139,23 @@ static int fake_cred(const struct hp_grant_ctx *ctx, const struct hp_grant *g,
 	return 0;
 }
 
-int __wrap_hp_grant_mint(struct hp_grant_ctx *ctx, const struct hp_grant *g,
-			 struct hp_cred *out, char *err, size_t errlen)
+int __wrap_ses_grant_mint(struct ses_grant_ctx *ctx, const struct ses_grant *g,
+			 struct ses_cred *out, char *err, size_t errlen)
 {
 	return fake_cred(ctx, g, out, err, errlen);
 }
 
-int __wrap_hp_grant_file(const struct hp_grant_ctx *ctx, const struct hp_grant *g,
-			 struct hp_cred *out, char *err, size_t errlen)
+int __wrap_ses_grant_file(const struct ses_grant_ctx *ctx, const struct ses_grant *g,
+			 struct ses_cred *out, char *err, size_t errlen)
 {
 	return fake_cred(ctx, g, out, err, errlen);
 }
 
-int __wrap_hp_grant_exec(const struct hp_grant_ctx *ctx, const struct hp_grant *g,
-			 int timeout_ms, struct hp_cred *out, char *err, size_t errlen)
+int __wrap_ses_grant_exec(const struct ses_grant_ctx *ctx, const struct ses_grant *g,
+			 int timeout_ms, struct ses_cred *out, char *err, size_t errlen)
 {
 	if (timeout_ms <= 0)
-		die("hp_grant_exec", "no time given");
+		die("ses_grant_exec", "no time given");
 	return fake_cred(ctx, g, out, err, errlen);
 }
 
@@ -171,14 +171,14 @@ static struct pol_grant doc_grants[] = {
 	  .revoke = (char *)"/usr/libexec/vault-broker revoke", .ttl = 300 },
 };
 
-static void same_keys(const struct hp_keys *a, const struct hp_keys *b)
+static void same_keys(const struct ses_keys *a, const struct ses_keys *b)
 {
 	size_t i;
 
 	if (a->n != b->n)
 		die("keys round trip", "count differs");
 	for (i = 0; i < a->n; i++) {
-		const struct hp_key *x = &a->v[i], *y = &b->v[i];
+		const struct ses_key *x = &a->v[i], *y = &b->v[i];
 
 		if (strcmp(x->grant, y->grant) != 0 || x->serial != y->serial ||
 		    x->expires_at != y->expires_at || (x->handle == NULL) != (y->handle == NULL) ||
@@ -190,33 +190,33 @@ static void same_keys(const struct hp_keys *a, const struct hp_keys *b)
 }
 
 /* Keys the module accepted: round trip, then a close through the helper. */
-static void use_keys(const struct hp_keys *keys)
+static void use_keys(const struct ses_keys *keys)
 {
-	struct hp_keys back = { 0 };
-	struct hp_close_results res;
+	struct ses_keys back = { 0 };
+	struct ses_close_results res;
 	json_t *arr, *req, *reply;
 	char err[512];
 
-	arr = hp_keys_to_json(keys);
+	arr = ses_keys_to_json(keys);
 	if (arr == NULL)
-		die("hp_keys_to_json", "NULL");
-	if (hp_keys_from_json(arr, &back, err, sizeof(err)) != 0)
+		die("ses_keys_to_json", "NULL");
+	if (ses_keys_from_json(arr, &back, err, sizeof(err)) != 0)
 		die("keys round trip refused", err);
 	same_keys(keys, &back);
-	hp_keys_clear(&back);
+	ses_keys_clear(&back);
 	json_decref(arr);
 
-	req = hp_close_request("6f1c", 4242, "spiffe://example.org/agents/bot", keys, 30);
+	req = ses_close_request("6f1c", 4242, "spiffe://example.org/agents/bot", keys, 30);
 	if (req == NULL)
-		die("hp_close_request", "NULL");
+		die("ses_close_request", "NULL");
 	reply = hs_serve(req);
 	if (reply == NULL)
 		die("the helper gave no reply to a close", NULL);
-	if (hp_close_reply_parse(reply, &res, err, sizeof(err)) != 0)
+	if (ses_close_reply_parse(reply, &res, err, sizeof(err)) != 0)
 		die("the module refused the helper's close reply", err);
 	if (res.n != keys->n)
 		die("close reply", "not one result per key");
-	hp_close_results_clear(&res);
+	ses_close_results_clear(&res);
 	json_decref(reply);
 	json_decref(req);
 }
@@ -227,7 +227,7 @@ static void parse_with_own_grants(const json_t *reply)
 	const json_t *keys = json_object_get(reply, "keys"), *k;
 	struct pol_decision d = { 0 };
 	struct pol_grant g[8];
-	struct hp_keys out = { 0 };
+	struct ses_keys out = { 0 };
 	char err[512], failed[128];
 	size_t i;
 
@@ -246,51 +246,51 @@ static void parse_with_own_grants(const json_t *reply)
 	d.allow = true;
 	d.grants = g;
 	d.n_grants = json_array_size(keys);
-	if (hp_open_reply_parse(reply, &d, &out, failed, sizeof(failed), err, sizeof(err)) == 0) {
+	if (ses_open_reply_parse(reply, &d, &out, failed, sizeof(failed), err, sizeof(err)) == 0) {
 		if (out.n != d.n_grants)
-			die("hp_open_reply_parse", "accepted a wrong number of keys");
+			die("ses_open_reply_parse", "accepted a wrong number of keys");
 		use_keys(&out);
-		hp_keys_clear(&out);
+		ses_keys_clear(&out);
 	}
 }
 
 static void module_side(const json_t *j)
 {
 	struct pol_decision d = { 0 };
-	struct hp_keys keys = { 0 };
-	struct hp_close_results res;
+	struct ses_keys keys = { 0 };
+	struct ses_close_results res;
 	char err[512], failed[128];
 
 	d.allow = true;
 	d.grants = doc_grants;
 	d.n_grants = 2;
 	err[0] = '\0';
-	if (hp_open_reply_parse(j, &d, &keys, failed, sizeof(failed), err, sizeof(err)) == 0) {
+	if (ses_open_reply_parse(j, &d, &keys, failed, sizeof(failed), err, sizeof(err)) == 0) {
 		if (keys.n != 2)
-			die("hp_open_reply_parse", "accepted a wrong number of keys");
-		hp_keys_clear(&keys);
+			die("ses_open_reply_parse", "accepted a wrong number of keys");
+		ses_keys_clear(&keys);
 	} else if (err[0] == '\0' || keys.v != NULL) {
-		die("hp_open_reply_parse", "refusal without a reason, or keys left");
+		die("ses_open_reply_parse", "refusal without a reason, or keys left");
 	}
 	parse_with_own_grants(j);
 
 	err[0] = '\0';
-	if (hp_close_reply_parse(j, &res, err, sizeof(err)) == 0)
-		hp_close_results_clear(&res);
+	if (ses_close_reply_parse(j, &res, err, sizeof(err)) == 0)
+		ses_close_results_clear(&res);
 	else if (res.v != NULL || err[0] == '\0')
-		die("hp_close_reply_parse", "refusal without a reason, or results left");
+		die("ses_close_reply_parse", "refusal without a reason, or results left");
 
 	err[0] = '\0';
-	if (hp_keys_from_json(j, &keys, err, sizeof(err)) == 0) {
+	if (ses_keys_from_json(j, &keys, err, sizeof(err)) == 0) {
 		use_keys(&keys);
-		hp_keys_clear(&keys);
+		ses_keys_clear(&keys);
 	} else if (err[0] == '\0' || keys.v != NULL) {
-		die("hp_keys_from_json", "refusal without a reason, or keys left");
+		die("ses_keys_from_json", "refusal without a reason, or keys left");
 	}
-	if (json_is_object(j) && hp_keys_from_json(json_object_get(j, "keys"), &keys, err,
+	if (json_is_object(j) && ses_keys_from_json(json_object_get(j, "keys"), &keys, err,
 						   sizeof(err)) == 0) {
 		use_keys(&keys);
-		hp_keys_clear(&keys);
+		ses_keys_clear(&keys);
 	}
 }
 
@@ -301,7 +301,7 @@ static void check_open_reply(const json_t *req, const json_t *reply)
 {
 	const json_t *grants = json_object_get(req, "grants"), *o;
 	struct pol_decision d = { 0 };
-	struct hp_keys keys = { 0 };
+	struct ses_keys keys = { 0 };
 	struct pol_grant *g;
 	char err[512], failed[128];
 	size_t i, n = json_array_size(grants);
@@ -322,12 +322,12 @@ static void check_open_reply(const json_t *req, const json_t *reply)
 	d.allow = true;
 	d.grants = g;
 	d.n_grants = n;
-	rc = hp_open_reply_parse(reply, &d, &keys, failed, sizeof(failed), err, sizeof(err));
+	rc = ses_open_reply_parse(reply, &d, &keys, failed, sizeof(failed), err, sizeof(err));
 	if (json_is_true(json_object_get(reply, "ok")) && rc != 0)
 		die("the module refused the helper's ok:true open reply", err);
 	if (!json_is_true(json_object_get(reply, "ok")) && rc == 0)
 		die("the module accepted an ok:false open reply", NULL);
-	hp_keys_clear(&keys);
+	ses_keys_clear(&keys);
 	free(g);
 }
 
@@ -350,9 +350,9 @@ static void helper_side(const json_t *j)
 
 static void broker_side(const uint8_t *data, size_t size, const json_t *j)
 {
-	struct hp_grant_ctx ctx = { 0 };
-	struct hp_grant g = { 0 };
-	struct hp_cred cred = { 0 };
+	struct ses_grant_ctx ctx = { 0 };
+	struct ses_grant g = { 0 };
+	struct ses_cred cred = { 0 };
 	char err[512], **argv = NULL, *cmd;
 	int64_t t;
 
@@ -370,21 +370,21 @@ static void broker_side(const uint8_t *data, size_t size, const json_t *j)
 	g.command = "/usr/libexec/vault-broker issue tickets-rw";
 	g.revoke = "/usr/libexec/vault-broker revoke";
 	g.ttl = 300;
-	if (__real_hp_grant_exec(&ctx, &g, 10000, &cred, err, sizeof(err)) == 0) {
+	if (__real_ses_grant_exec(&ctx, &g, 10000, &cred, err, sizeof(err)) == 0) {
 		if (cred.secret == NULL || cred.len == 0 || strlen(cred.secret) != cred.len)
-			die("hp_grant_exec", "accepted an empty or truncated secret");
+			die("ses_grant_exec", "accepted an empty or truncated secret");
 		if (strstr(err, cred.secret) != NULL && cred.len > 3)
-			die("hp_grant_exec", "secret in the error buffer");
+			die("ses_grant_exec", "secret in the error buffer");
 	} else if (cred.secret != NULL) {
-		die("hp_grant_exec", "a secret left after a failure");
+		die("ses_grant_exec", "a secret left after a failure");
 	}
-	hp_cred_clear(&cred);
+	ses_cred_clear(&cred);
 
-	if (j != NULL && hp_parse_expiry(j, &t) == 0 && t <= 0)
-		die("hp_parse_expiry", "accepted a time <= 0");
-	if (json_is_object(j) && hp_parse_expiry(json_object_get(j, "expires_at"), &t) == 0 &&
+	if (j != NULL && ses_parse_expiry(j, &t) == 0 && t <= 0)
+		die("ses_parse_expiry", "accepted a time <= 0");
+	if (json_is_object(j) && ses_parse_expiry(json_object_get(j, "expires_at"), &t) == 0 &&
 	    t <= 0)
-		die("hp_parse_expiry", "accepted a time <= 0");
+		die("ses_parse_expiry", "accepted a time <= 0");
 
 	if (size > 4096)
 		return;
@@ -393,10 +393,10 @@ static void broker_side(const uint8_t *data, size_t size, const json_t *j)
 		die("out of memory", NULL);
 	memcpy(cmd, data, size);
 	cmd[size] = '\0';
-	if (hp_split_command(cmd, &argv, err, sizeof(err)) == 0) {
+	if (ses_split_command(cmd, &argv, err, sizeof(err)) == 0) {
 		if (argv == NULL || argv[0] == NULL || argv[0][0] != '/')
-			die("hp_split_command", "no absolute program");
-		hp_argv_free(argv);
+			die("ses_split_command", "no absolute program");
+		ses_argv_free(argv);
 	}
 	free(cmd);
 }

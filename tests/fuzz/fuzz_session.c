@@ -1,6 +1,6 @@
 /*
  * fuzz_session.c - libFuzzer target for the session records of
- * STATE_DIR/sessions/<sid> (session/record.c: hp_record_parse,
+ * STATE_DIR/sessions/<sid> (session/record.c: ses_record_parse,
  * what `pam-agent sessions` and `pam-agent reap` run on the bytes of a
  * record after opening and checking the file). Every input is parsed as
  * the record of the file FUZZ_SID and, when its "sid" is a name a record
@@ -11,7 +11,7 @@
  *     field pointer behind (the record keeps only its name);
  *   - an accepted record has the sid of its file name, an agent and a user
  *     (non-empty, no NUL), a task that is absent or such a string, every
- *     number in its range, at most HP_GRANTS_MAX keys each with a grant
+ *     number in its range, at most SES_GRANTS_MAX keys each with a grant
  *     of 1..KR_NAME_MAX bytes and a serial > 0;
  *   - written back as the module writes a record (pam_agent/session.c:
  *     the same json_pack format, JSON_COMPACT | JSON_SORT_KEYS) it is
@@ -66,7 +66,7 @@ static bool good_text(const char *s)
 	return s != NULL && s[0] != '\0';
 }
 
-static void same_key(const struct hp_key *x, const struct hp_key *y)
+static void same_key(const struct ses_key *x, const struct ses_key *y)
 {
 	if (strcmp(x->grant, y->grant) != 0 || x->serial != y->serial ||
 	    x->expires_at != y->expires_at || !same_opt(x->handle, y->handle) ||
@@ -75,7 +75,7 @@ static void same_key(const struct hp_key *x, const struct hp_key *y)
 }
 
 /* Everything but the keys. */
-static void same_fields(const struct hp_record *a, const struct hp_record *b)
+static void same_fields(const struct ses_record *a, const struct ses_record *b)
 {
 	if (strcmp(a->name, b->name) != 0 || strcmp(a->sid, b->sid) != 0 ||
 	    strcmp(a->agent, b->agent) != 0 || strcmp(a->user, b->user) != 0 ||
@@ -85,7 +85,7 @@ static void same_fields(const struct hp_record *a, const struct hp_record *b)
 		die("re-read record", "a field differs");
 }
 
-static void check_refused(const struct hp_record *rec, const char *name, const char *err)
+static void check_refused(const struct ses_record *rec, const char *name, const char *err)
 {
 	if (err[0] == '\0' || strchr(err, '\n') != NULL)
 		die("refusal", err[0] == '\0' ? "no reason" : "reason of more than one line");
@@ -96,7 +96,7 @@ static void check_refused(const struct hp_record *rec, const char *name, const c
 		die("refusal", "the record lost its name");
 }
 
-static void check_accepted(const struct hp_record *rec, const char *name)
+static void check_accepted(const struct ses_record *rec, const char *name)
 {
 	size_t i;
 
@@ -110,10 +110,10 @@ static void check_accepted(const struct hp_record *rec, const char *name)
 	if (rec->uid < 0 || rec->uid > UINT32_MAX || rec->pid < 1 || rec->pid > INT32_MAX ||
 	    rec->start_time < 0 || rec->opened < 0 || rec->expires < 0 || rec->ring < 0)
 		die("accepted", "a number out of range");
-	if (rec->keys.n > HP_GRANTS_MAX || (rec->keys.n > 0) != (rec->keys.v != NULL))
+	if (rec->keys.n > SES_GRANTS_MAX || (rec->keys.n > 0) != (rec->keys.v != NULL))
 		die("accepted", "bad key list");
 	for (i = 0; i < rec->keys.n; i++) {
-		const struct hp_key *k = &rec->keys.v[i];
+		const struct ses_key *k = &rec->keys.v[i];
 
 		if (k->grant == NULL || k->grant[0] == '\0' || strlen(k->grant) > KR_NAME_MAX ||
 		    k->serial <= 0)
@@ -122,13 +122,13 @@ static void check_accepted(const struct hp_record *rec, const char *name)
 }
 
 /* text must be read back as the record of name; returns it (caller clears). */
-static void reread(const char *text, const char *name, struct hp_record *back)
+static void reread(const char *text, const char *name, struct ses_record *back)
 {
 	char err[512] = "";
 
 	if (text == NULL)
 		die("json_dumps", "NULL");
-	if (hp_record_parse(text, strlen(text), name, back, err, sizeof(err)) != 0) {
+	if (ses_record_parse(text, strlen(text), name, back, err, sizeof(err)) != 0) {
 		fprintf(stderr, "fuzz_session: record: %s\n", text);
 		die("a record written back is refused", err);
 	}
@@ -136,9 +136,9 @@ static void reread(const char *text, const char *name, struct hp_record *back)
 }
 
 /* As pam_agent/session.c writes a record (write_state). */
-static void write_as_module(const struct hp_record *rec)
+static void write_as_module(const struct ses_record *rec)
 {
-	struct hp_record back;
+	struct ses_record back;
 	json_t *doc;
 	char *text;
 	size_t i;
@@ -148,7 +148,7 @@ static void write_as_module(const struct hp_record *rec)
 			"task", rec->task, "pid", (json_int_t)rec->pid, "start_time",
 			(json_int_t)rec->start_time, "opened", (json_int_t)rec->opened, "expires",
 			(json_int_t)rec->expires, "ring", (int)rec->ring, "keys",
-			hp_keys_to_json(&rec->keys));
+			ses_keys_to_json(&rec->keys));
 	if (doc == NULL)
 		die("json_pack of the module's record format", "NULL");
 	text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
@@ -158,16 +158,16 @@ static void write_as_module(const struct hp_record *rec)
 		die("re-read record", "key count differs");
 	for (i = 0; i < rec->keys.n; i++)
 		same_key(&rec->keys.v[i], &back.keys.v[i]);
-	hp_record_clear(&back);
+	ses_record_clear(&back);
 	free(text);
 	json_decref(doc);
 }
 
 /* As reap keeps what is left (record_rewrite): the keys of odd index, or none. */
-static void rewrite_as_reap(const struct hp_record *rec)
+static void rewrite_as_reap(const struct ses_record *rec)
 {
-	struct hp_record back;
-	struct hp_keys left = { 0 };
+	struct ses_record back;
+	struct ses_keys left = { 0 };
 	json_t *copy, *arr;
 	char *text;
 	size_t i;
@@ -180,7 +180,7 @@ static void rewrite_as_reap(const struct hp_record *rec)
 	for (i = 1; i < rec->keys.n; i += 2)
 		left.v[left.n++] = rec->keys.v[i]; /* shallow, as reap_one does */
 	copy = json_deep_copy(rec->root);
-	arr = hp_keys_to_json(&left);
+	arr = ses_keys_to_json(&left);
 	if (copy == NULL || arr == NULL || json_object_set(copy, "keys", arr) != 0)
 		die("rewrite", "out of memory");
 	text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
@@ -190,7 +190,7 @@ static void rewrite_as_reap(const struct hp_record *rec)
 		die("re-read rewritten record", "key count differs");
 	for (i = 0; i < left.n; i++)
 		same_key(&left.v[i], &back.keys.v[i]);
-	hp_record_clear(&back);
+	ses_record_clear(&back);
 	free(text);
 	json_decref(copy);
 	json_decref(arr);
@@ -199,19 +199,19 @@ static void rewrite_as_reap(const struct hp_record *rec)
 
 static void one(const uint8_t *data, size_t size, const char *name)
 {
-	struct hp_record rec;
+	struct ses_record rec;
 	char err[512] = "";
 
-	if (hp_record_parse((const char *)data, size, name, &rec, err, sizeof(err)) != 0) {
+	if (ses_record_parse((const char *)data, size, name, &rec, err, sizeof(err)) != 0) {
 		check_refused(&rec, name, err);
 		return;
 	}
 	check_accepted(&rec, name);
 	write_as_module(&rec);
 	rewrite_as_reap(&rec);
-	hp_record_clear(&rec);
+	ses_record_clear(&rec);
 	if (rec.root != NULL || rec.keys.v != NULL || rec.sid != NULL)
-		die("hp_record_clear", "something left");
+		die("ses_record_clear", "something left");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

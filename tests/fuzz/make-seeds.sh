@@ -254,7 +254,7 @@ rec hand-no-keys $sid 1 0 0 null '[]'
 rec hand-limits 0123456789abcdef 2147483647 9223372036854775807 2147483647 '"x"' \
 	'[{"grant":"tickets-ro","serial":2147483647,"expires_at":-1}]'
 printf '{"sid":"%s", not json' $sid >"$s/hand-not-json"
-# HP_GRANTS_MAX (256) keys, and one more (refused)
+# SES_GRANTS_MAX (256) keys, and one more (refused)
 keys() { # N
 	i=1
 	printf '['

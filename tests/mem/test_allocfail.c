@@ -1078,8 +1078,8 @@ static char *render_emit(void)
 
 /* the module's side of the helper protocol */
 static json_t *req_open, *req_close, *keys_json;
-static struct hp_keys hkeys;
-static struct hp_close_results closed;
+static struct ses_keys hkeys;
+static struct ses_close_results closed;
 static char failed_grant[128];
 static const char *open_reply_text =
 	"{\"ok\":true,\"keys\":["
@@ -1095,8 +1095,8 @@ static const char *close_reply_text =
 
 static int run_hp_client(void)
 {
-	struct hp_open_args a = { 0 };
-	struct hp_keys back = { 0 };
+	struct ses_open_args a = { 0 };
+	struct ses_keys back = { 0 };
 	json_t *reply;
 	json_error_t jerr;
 	int rc;
@@ -1108,32 +1108,32 @@ static int run_hp_client(void)
 	a.uid = 1001;
 	a.decision = &base_dec;
 	a.global = &base_cfg->global;
-	req_open = hp_open_request(&a, errbuf, sizeof(errbuf));
+	req_open = ses_open_request(&a, errbuf, sizeof(errbuf));
 	if (req_open == NULL)
 		return -1;
 	reply = json_loadb(open_reply_text, strlen(open_reply_text), JSON_REJECT_DUPLICATES, &jerr);
 	if (reply == NULL)
 		return -1;
-	rc = hp_open_reply_parse(reply, &base_dec, &hkeys, failed_grant, sizeof(failed_grant),
+	rc = ses_open_reply_parse(reply, &base_dec, &hkeys, failed_grant, sizeof(failed_grant),
 				 errbuf, sizeof(errbuf));
 	json_decref(reply);
 	if (rc != 0)
 		return -1;
-	keys_json = hp_keys_to_json(&hkeys);
+	keys_json = ses_keys_to_json(&hkeys);
 	if (keys_json == NULL)
 		return -1;
-	rc = hp_keys_from_json(keys_json, &back, errbuf, sizeof(errbuf));
-	hp_keys_clear(&back);
+	rc = ses_keys_from_json(keys_json, &back, errbuf, sizeof(errbuf));
+	ses_keys_clear(&back);
 	if (rc != 0)
 		return -1;
-	req_close = hp_close_request("0123456789abcdef", 4242, base_id->agent_id, &hkeys, 30);
+	req_close = ses_close_request("0123456789abcdef", 4242, base_id->agent_id, &hkeys, 30);
 	if (req_close == NULL)
 		return -1;
 	reply = json_loadb(close_reply_text, strlen(close_reply_text), JSON_REJECT_DUPLICATES,
 			   &jerr);
 	if (reply == NULL)
 		return -1;
-	rc = hp_close_reply_parse(reply, &closed, errbuf, sizeof(errbuf));
+	rc = ses_close_reply_parse(reply, &closed, errbuf, sizeof(errbuf));
 	json_decref(reply);
 	return rc;
 }
@@ -1165,15 +1165,15 @@ static void release_hp_client(void)
 	json_decref(req_close);
 	json_decref(keys_json);
 	req_open = req_close = keys_json = NULL;
-	hp_keys_clear(&hkeys);
-	hp_close_results_clear(&closed);
+	ses_keys_clear(&hkeys);
+	ses_close_results_clear(&closed);
 }
 
 /* the helper program's request handling (open with mint/exec/file, close) */
 static json_t *helper_reply;
 static int32_t next_serial;
 
-int __wrap_hp_exchange_run(const char *const argv[], struct hp_exchange *x, char *err,
+int __wrap_ses_exchange_run(const char *const argv[], struct ses_exchange *x, char *err,
 			   size_t errlen);
 int32_t __wrap_kr_key_add(int32_t ring, const char *name, const void *secret, size_t len,
 			  int64_t timeout, char *err, size_t errlen);
@@ -1181,7 +1181,7 @@ int __wrap_kr_revoke(int32_t serial, char *err, size_t errlen);
 int __wrap_kr_session_revoke(int32_t ring, char *err, size_t errlen);
 
 /* An exec broker that answers at once (nothing runs). */
-int __wrap_hp_exchange_run(const char *const argv[], struct hp_exchange *x, char *err,
+int __wrap_ses_exchange_run(const char *const argv[], struct ses_exchange *x, char *err,
 			   size_t errlen)
 {
 	static const char answer[] = "{\"secret\":\"S3CR3T-exec\",\"expires_at\":"
@@ -1310,13 +1310,13 @@ static void release_helper(void)
 	helper_reply = NULL;
 }
 
-/* hp_grant_exec: the broker's answer parsed (exchange stand-in above) */
-static struct hp_cred cred;
+/* ses_grant_exec: the broker's answer parsed (exchange stand-in above) */
+static struct ses_cred cred;
 
 static int run_grant_exec(void)
 {
-	struct hp_grant_ctx ctx = { 0 };
-	struct hp_grant g = { 0 };
+	struct ses_grant_ctx ctx = { 0 };
+	struct ses_grant g = { 0 };
 
 	ctx.sid = "0123456789abcdef";
 	ctx.agent = "spiffe://example.org/agents/support-bot";
@@ -1328,7 +1328,7 @@ static int run_grant_exec(void)
 	g.source = POL_SOURCE_EXEC;
 	g.command = "/usr/libexec/vault-broker issue tickets-rw";
 	g.ttl = 300;
-	return hp_grant_exec(&ctx, &g, 1000, &cred, errbuf, sizeof(errbuf));
+	return ses_grant_exec(&ctx, &g, 1000, &cred, errbuf, sizeof(errbuf));
 }
 
 static char *render_cred(void)
@@ -1343,7 +1343,7 @@ static char *render_cred(void)
 
 static void release_cred(void)
 {
-	hp_cred_clear(&cred);
+	ses_cred_clear(&cred);
 }
 
 static void release_nothing(void)

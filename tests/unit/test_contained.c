@@ -115,7 +115,7 @@ static void test_mint_claims_from_config(void **state)
 	json_t *act = json_pack("{s:s,s:I,s:s,s:s,s:s}", "sub", "spiffe://example.org/orch",
 				"exp", (json_int_t)99999999999, "aud", "https://evil.example",
 				"scope", "admin root", "iss", "https://evil.example");
-	struct hp_grant_ctx ctx = {
+	struct ses_grant_ctx ctx = {
 		.sid = "0123456789abcdef0123456789abcdef",
 		.agent = AGENT,
 		.task = "T-1\n\"injected\":true",
@@ -128,10 +128,10 @@ static void test_mint_claims_from_config(void **state)
 		.broker_issuer = "https://web01.example.org/broker",
 		.signer = signer,
 	};
-	struct hp_grant g = { .name = "tickets-ro", .source = POL_SOURCE_MINT,
+	struct ses_grant g = { .name = "tickets-ro", .source = POL_SOURCE_MINT,
 			      .audience = "https://tickets.example.org",
 			      .scope = "tickets:read", .ttl = 300 };
-	struct hp_cred cred = { 0 };
+	struct ses_cred cred = { 0 };
 	json_t *c;
 	const char *key;
 	json_t *v;
@@ -139,8 +139,8 @@ static void test_mint_claims_from_config(void **state)
 	(void)state;
 	assert_non_null(signer);
 	assert_non_null(act);
-	if (hp_grant_mint(&ctx, &g, &cred, err, sizeof(err)) != 0)
-		fail_msg("hp_grant_mint: %s", err);
+	if (ses_grant_mint(&ctx, &g, &cred, err, sizeof(err)) != 0)
+		fail_msg("ses_grant_mint: %s", err);
 	c = payload_of(cred.secret);
 	/* exactly these claims, each from the configuration or the helper */
 	json_object_foreach(c, key, v) {
@@ -170,26 +170,26 @@ static void test_mint_claims_from_config(void **state)
 	assert_null(json_object_get(c, "injected"));
 	assert_true(json_equal(json_object_get(c, "act"), act));
 	json_decref(c);
-	hp_cred_clear(&cred);
+	ses_cred_clear(&cred);
 
 	/* a grant without a scope mints no scope, whatever the token had */
 	g.scope = NULL;
-	if (hp_grant_mint(&ctx, &g, &cred, err, sizeof(err)) != 0)
-		fail_msg("hp_grant_mint: %s", err);
+	if (ses_grant_mint(&ctx, &g, &cred, err, sizeof(err)) != 0)
+		fail_msg("ses_grant_mint: %s", err);
 	c = payload_of(cred.secret);
 	assert_null(json_object_get(c, "scope"));
 	json_decref(c);
-	hp_cred_clear(&cred);
+	ses_cred_clear(&cred);
 
 	/* the session length caps the lifetime, not anything in the token */
 	ctx.max_session = 60;
 	g.ttl = 86400;
-	if (hp_grant_mint(&ctx, &g, &cred, err, sizeof(err)) != 0)
-		fail_msg("hp_grant_mint: %s", err);
+	if (ses_grant_mint(&ctx, &g, &cred, err, sizeof(err)) != 0)
+		fail_msg("ses_grant_mint: %s", err);
 	c = payload_of(cred.secret);
 	assert_int_equal(json_integer_value(json_object_get(c, "exp")), 1718013600 + 60);
 	json_decref(c);
-	hp_cred_clear(&cred);
+	ses_cred_clear(&cred);
 	json_decref(act);
 	id_signer_free(signer);
 }
@@ -211,8 +211,8 @@ static void test_jwks_symlink_replaced_not_followed(void **state)
 	snprintf(link, sizeof(link), "%s/broker.jwks", f->dir);
 	write_file(victim, "do not touch\n", 0600);
 	assert_int_equal(symlink(victim, link), 0);
-	if (hp_write_jwks(link, signer, err, sizeof(err)) != 0)
-		fail_msg("hp_write_jwks: %s", err);
+	if (ses_write_jwks(link, signer, err, sizeof(err)) != 0)
+		fail_msg("ses_write_jwks: %s", err);
 	/* the link was replaced by a regular file; its target is untouched */
 	assert_int_equal(lstat(link, &st), 0);
 	assert_true(S_ISREG(st.st_mode));

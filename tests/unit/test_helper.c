@@ -1,9 +1,9 @@
 /*
  * test_helper.c - pam_agent_helper end to end: the real built helper
- * (PA_HELPER) run through hp_run / hp_open / hp_close against the real
+ * (PA_HELPER) run through ses_run / ses_open / ses_close against the real
  * kernel keyring of this test's own session keyring (tests/run-test.sh),
  * with brokers written by the test as tiny shell scripts into a temporary
- * directory. Also hp_run against fake helpers (timeouts, crashes, bad or
+ * directory. Also ses_run against fake helpers (timeouts, crashes, bad or
  * huge replies, environment and descriptors), the request/reply parsers,
  * and the pieces of grants.c that have rules of their own.
  *
@@ -265,9 +265,9 @@ static void need_helper(const struct fx *f)
 	}
 }
 
-static struct hp_open_args open_args(struct fx *f)
+static struct ses_open_args open_args(struct fx *f)
 {
-	struct hp_open_args a = {
+	struct ses_open_args a = {
 		.sid = f->sid,
 		.ring = f->ring,
 		.id = &f->id,
@@ -403,8 +403,8 @@ static void assert_lacks(const char *hay, const char *needle)
 static void test_open_file(void **state)
 {
 	struct fx *f = *state;
-	struct hp_open_args a = open_args(f);
-	struct hp_keys keys = { 0 };
+	struct ses_open_args a = open_args(f);
+	struct ses_keys keys = { 0 };
 	char err[ERRLEN], failed[80], path[256];
 	char *v;
 	long t;
@@ -413,8 +413,8 @@ static void test_open_file(void **state)
 	write_file_at(f->dir, "legacy", FILE_SECRET "\n", 0600);
 	snprintf(path, sizeof(path), "%s/legacy", f->dir);
 	add_grant(f, "legacy-db", POL_SOURCE_FILE, path, NULL, 50);
-	if (hp_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)) != 0)
-		fail_msg("hp_open: %s", err);
+	if (ses_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)) != 0)
+		fail_msg("ses_open: %s", err);
 	assert_int_equal(keys.n, 1);
 	assert_string_equal(keys.v[0].grant, "legacy-db");
 	assert_null(keys.v[0].handle);
@@ -426,36 +426,36 @@ static void test_open_file(void **state)
 	t = key_timeout(keys.v[0].serial);
 	assert_in_range(t, 45, 50);
 	assert_in_range(keys.v[0].expires_at - time(NULL), 45, 50);
-	hp_keys_clear(&keys);
+	ses_keys_clear(&keys);
 }
 
 static void test_open_file_refused(void **state)
 {
 	struct fx *f = *state;
-	struct hp_open_args a = open_args(f);
-	struct hp_keys keys = { 0 };
+	struct ses_open_args a = open_args(f);
+	struct ses_keys keys = { 0 };
 	char err[ERRLEN], failed[80], path[256];
 
 	need_helper(f);
 	write_file_at(f->dir, "legacy", FILE_SECRET, 0640);
 	snprintf(path, sizeof(path), "%s/legacy", f->dir);
 	add_grant(f, "legacy-db", POL_SOURCE_FILE, path, NULL, 50);
-	assert_int_equal(hp_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)), -1);
+	assert_int_equal(ses_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)), -1);
 	assert_string_equal(failed, "legacy-db");
 	assert_contains(err, "grant legacy-db: ");
 	assert_contains(err, "too open");
 	assert_int_equal(live_keys(f->ring), 0);
 
 	write_file_at(f->dir, "legacy", "\n", 0600);
-	assert_int_equal(hp_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)), -1);
+	assert_int_equal(ses_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)), -1);
 	assert_contains(err, "empty");
 }
 
 static void test_open_ttl_session_cap(void **state)
 {
 	struct fx *f = *state;
-	struct hp_open_args a = open_args(f);
-	struct hp_keys keys = { 0 };
+	struct ses_open_args a = open_args(f);
+	struct ses_keys keys = { 0 };
 	char err[ERRLEN], failed[80], path[256];
 
 	need_helper(f);
@@ -463,17 +463,17 @@ static void test_open_ttl_session_cap(void **state)
 	snprintf(path, sizeof(path), "%s/legacy", f->dir);
 	add_grant(f, "legacy-db", POL_SOURCE_FILE, path, NULL, 600);
 	f->d.max_session = 40; /* min(ttl, max_session) */
-	if (hp_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)) != 0)
-		fail_msg("hp_open: %s", err);
+	if (ses_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)) != 0)
+		fail_msg("ses_open: %s", err);
 	assert_in_range(key_timeout(keys.v[0].serial), 35, 40);
-	hp_keys_clear(&keys);
+	ses_keys_clear(&keys);
 }
 
 static void test_open_exec(void **state)
 {
 	struct fx *f = *state;
-	struct hp_open_args a = open_args(f);
-	struct hp_keys keys = { 0 };
+	struct ses_open_args a = open_args(f);
+	struct ses_keys keys = { 0 };
 	char err[ERRLEN], failed[80], cmd[256], rev[256];
 	json_t *ctx;
 	char *v;
@@ -484,8 +484,8 @@ static void test_open_exec(void **state)
 	snprintf(cmd, sizeof(cmd), "%s/issue.sh issue  tickets-rw", f->dir);
 	snprintf(rev, sizeof(rev), "%s/revoke.sh revoke", f->dir);
 	add_grant(f, "tickets-rw", POL_SOURCE_EXEC, cmd, rev, 300);
-	if (hp_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)) != 0)
-		fail_msg("hp_open: %s", err);
+	if (ses_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)) != 0)
+		fail_msg("ses_open: %s", err);
 	assert_int_equal(keys.n, 1);
 	assert_string_equal(keys.v[0].handle, "lease-1");
 	assert_string_equal(keys.v[0].revoke, rev);
@@ -507,9 +507,9 @@ static void test_open_exec(void **state)
 	json_decref(ctx);
 	assert_contains(read_at(f, "broker.cmdline"), "issue.sh issue tickets-rw ");
 	/* empty environment but PATH, for the broker and for the helper */
-	assert_string_equal(read_at(f, "broker.environ"), HP_ENV_PATH "\n");
+	assert_string_equal(read_at(f, "broker.environ"), SES_ENV_PATH "\n");
 	/* (the helper's own view: valgrind may add its VALGRIND_* variables) */
-	assert_contains(read_at(f, "helper.environ"), HP_ENV_PATH "\n");
+	assert_contains(read_at(f, "helper.environ"), SES_ENV_PATH "\n");
 	assert_lacks(read_at(f, "helper.environ"), "PA_HELPER=");
 	assert_lacks(read_at(f, "helper.environ"), "PA_TEST_DATA=");
 	/* argv = { helper } (under valgrind, its own argv comes first) */
@@ -520,15 +520,15 @@ static void test_open_exec(void **state)
 
 		assert_true(ll >= cl && strcmp(line + ll - cl, cmd) == 0);
 	}
-	hp_keys_clear(&keys);
+	ses_keys_clear(&keys);
 }
 
 /* The RFC 3339 form of expires_at, and unknown members ignored. */
 static void test_open_exec_rfc3339(void **state)
 {
 	struct fx *f = *state;
-	struct hp_open_args a = open_args(f);
-	struct hp_keys keys = { 0 };
+	struct ses_open_args a = open_args(f);
+	struct ses_keys keys = { 0 };
 	char err[ERRLEN], failed[80], cmd[256];
 
 	need_helper(f);
@@ -539,26 +539,26 @@ static void test_open_exec_rfc3339(void **state)
 		     "\\\"expires_at\\\":\\\"$exp\\\"}\"\n");
 	snprintf(cmd, sizeof(cmd), "%s/issue.sh", f->dir);
 	add_grant(f, "sts", POL_SOURCE_EXEC, cmd, NULL, 300);
-	if (hp_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)) != 0)
-		fail_msg("hp_open: %s", err);
+	if (ses_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)) != 0)
+		fail_msg("ses_open: %s", err);
 	assert_in_range(key_timeout(keys.v[0].serial), 15, 20);
 	assert_null(keys.v[0].handle);
 	assert_null(keys.v[0].revoke);
-	hp_keys_clear(&keys);
+	ses_keys_clear(&keys);
 }
 
 static void test_open_exec_expired(void **state)
 {
 	struct fx *f = *state;
-	struct hp_open_args a = open_args(f);
-	struct hp_keys keys = { 0 };
+	struct ses_open_args a = open_args(f);
+	struct ses_keys keys = { 0 };
 	char err[ERRLEN], failed[80], cmd[256];
 
 	need_helper(f);
 	write_script(f, "issue.sh", "echo '{\"secret\":\"s\",\"expires_at\":1000}'\n");
 	snprintf(cmd, sizeof(cmd), "%s/issue.sh", f->dir);
 	add_grant(f, "sts", POL_SOURCE_EXEC, cmd, NULL, 300);
-	assert_int_equal(hp_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)), -1);
+	assert_int_equal(ses_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)), -1);
 	assert_contains(err, "grant sts: the credential has already expired");
 }
 
@@ -598,20 +598,20 @@ static json_t *verify_with_engine(const struct fx *f, const char *token)
 /* Opens a session with one mint grant; returns the token (caller frees). */
 static char *open_mint(struct fx *f, int64_t ttl)
 {
-	struct hp_open_args a = open_args(f);
-	struct hp_keys keys = { 0 };
+	struct ses_open_args a = open_args(f);
+	struct ses_keys keys = { 0 };
 	char err[ERRLEN], failed[80];
 	char *token;
 
 	make_broker_key(f);
 	add_grant(f, "tickets-ro", POL_SOURCE_MINT, "https://tickets.example.org",
 		  "tickets:read", ttl);
-	if (hp_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)) != 0)
-		fail_msg("hp_open: %s", err);
+	if (ses_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)) != 0)
+		fail_msg("ses_open: %s", err);
 	assert_in_range(key_timeout(keys.v[0].serial), ttl - 5, ttl);
 	token = key_value(keys.v[0].serial);
 	assert_non_null(token);
-	hp_keys_clear(&keys);
+	ses_keys_clear(&keys);
 	return token;
 }
 
@@ -697,23 +697,23 @@ static void test_open_mint_python(void **state)
 static void test_open_mint_refused(void **state)
 {
 	struct fx *f = *state;
-	struct hp_open_args a = open_args(f);
-	struct hp_keys keys = { 0 };
+	struct ses_open_args a = open_args(f);
+	struct ses_keys keys = { 0 };
 	char err[ERRLEN], failed[80];
 
 	need_helper(f);
 	add_grant(f, "tickets-ro", POL_SOURCE_MINT, "https://tickets.example.org", NULL, 60);
 	/* no key file */
-	assert_int_equal(hp_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)), -1);
+	assert_int_equal(ses_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)), -1);
 	assert_contains(err, "grant tickets-ro: broker key: ");
 	/* a key others may read */
 	make_broker_key(f);
 	assert_int_equal(chmod(f->key_path, 0640), 0);
-	assert_int_equal(hp_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)), -1);
+	assert_int_equal(ses_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)), -1);
 	assert_contains(err, "too open");
 	/* no broker_key at all */
 	f->g.broker_key = NULL;
-	assert_int_equal(hp_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)), -1);
+	assert_int_equal(ses_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)), -1);
 	assert_contains(err, "grant tickets-ro: source mint needs broker_key in [global]");
 	assert_int_equal(live_keys(f->ring), 0);
 }
@@ -722,13 +722,13 @@ static void test_open_mint_refused(void **state)
 static void test_open_request_default_issuer(void **state)
 {
 	struct fx *f = *state;
-	struct hp_open_args a = open_args(f);
+	struct ses_open_args a = open_args(f);
 	char err[ERRLEN], host[256], want[300];
 	json_t *req;
 
 	f->g.broker_issuer = NULL;
 	add_grant(f, "tickets-ro", POL_SOURCE_MINT, "https://tickets.example.org", NULL, 60);
-	req = hp_open_request(&a, err, sizeof(err));
+	req = ses_open_request(&a, err, sizeof(err));
 	assert_non_null(req);
 	assert_int_equal(gethostname(host, sizeof(host)), 0);
 	snprintf(want, sizeof(want), "pam_agent:%s", host);
@@ -748,8 +748,8 @@ static void test_open_request_default_issuer(void **state)
 static const char *open_with_bad_broker(struct fx *f, const char *body, int timeout)
 {
 	static char err[ERRLEN];
-	struct hp_open_args a;
-	struct hp_keys keys = { 0 };
+	struct ses_open_args a;
+	struct ses_keys keys = { 0 };
 	char failed[80], path[256], cmd[256];
 
 	new_session(f);
@@ -761,7 +761,7 @@ static const char *open_with_bad_broker(struct fx *f, const char *body, int time
 	snprintf(cmd, sizeof(cmd), "%s/bad.sh", f->dir);
 	add_grant(f, "bad", POL_SOURCE_EXEC, cmd, NULL, 60);
 	f->g.helper_timeout = timeout;
-	assert_int_equal(hp_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)), -1);
+	assert_int_equal(ses_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)), -1);
 	assert_string_equal(failed, "bad");
 	assert_null(keys.v);
 	/* the file key placed first was revoked: nothing readable is left */
@@ -847,14 +847,14 @@ static void test_broker_huge_answer(void **state)
 static void test_broker_not_executable(void **state)
 {
 	struct fx *f = *state;
-	struct hp_open_args a = open_args(f);
-	struct hp_keys keys = { 0 };
+	struct ses_open_args a = open_args(f);
+	struct ses_keys keys = { 0 };
 	char err[ERRLEN], failed[80], cmd[256];
 
 	need_helper(f);
 	snprintf(cmd, sizeof(cmd), "%s/missing.sh", f->dir);
 	add_grant(f, "gone", POL_SOURCE_EXEC, cmd, NULL, 60);
-	assert_int_equal(hp_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)), -1);
+	assert_int_equal(ses_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)), -1);
 	assert_contains(err, "grant gone: broker ");
 	assert_contains(err, "cannot execute: No such file or directory");
 }
@@ -863,8 +863,8 @@ static void test_broker_not_executable(void **state)
 static void test_all_or_nothing(void **state)
 {
 	struct fx *f = *state;
-	struct hp_open_args a = open_args(f);
-	struct hp_keys keys = { 0 };
+	struct ses_open_args a = open_args(f);
+	struct ses_keys keys = { 0 };
 	char err[ERRLEN], failed[80], cmd[256], rev[256], bad[256], path[256];
 	json_t *r;
 
@@ -880,7 +880,7 @@ static void test_all_or_nothing(void **state)
 	add_grant(f, "first", POL_SOURCE_EXEC, cmd, rev, 60);
 	add_grant(f, "second", POL_SOURCE_EXEC, bad, rev, 60);
 	add_grant(f, "third", POL_SOURCE_FILE, path, NULL, 60);
-	assert_int_equal(hp_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)), -1);
+	assert_int_equal(ses_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)), -1);
 	assert_string_equal(failed, "second");
 	assert_contains(err, "grant second: broker ");
 	assert_contains(err, "exited with status 3");
@@ -905,8 +905,8 @@ static void test_all_or_nothing(void **state)
 static void test_rollback_incomplete_names_no_grant(void **state)
 {
 	struct fx *f = *state;
-	struct hp_open_args a = open_args(f);
-	struct hp_keys keys = { 0 };
+	struct ses_open_args a = open_args(f);
+	struct ses_keys keys = { 0 };
 	char err[ERRLEN], failed[80], cmd[256], rev[256], bad[256];
 
 	need_helper(f);
@@ -918,7 +918,7 @@ static void test_rollback_incomplete_names_no_grant(void **state)
 	snprintf(bad, sizeof(bad), "%s/bad.sh", f->dir);
 	add_grant(f, "first", POL_SOURCE_EXEC, cmd, rev, 60);
 	add_grant(f, "second", POL_SOURCE_EXEC, bad, rev, 60);
-	assert_int_equal(hp_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)), -1);
+	assert_int_equal(ses_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)), -1);
 	assert_string_equal(failed, "");
 	assert_contains(err, "grant second: broker ");
 	assert_contains(err, "broker of grant first not told");
@@ -929,8 +929,8 @@ static void test_rollback_incomplete_names_no_grant(void **state)
 static void test_failed_broker_with_handle_revoked(void **state)
 {
 	struct fx *f = *state;
-	struct hp_open_args a = open_args(f);
-	struct hp_keys keys = { 0 };
+	struct ses_open_args a = open_args(f);
+	struct ses_keys keys = { 0 };
 	char err[ERRLEN], failed[80], cmd[256], rev[256];
 
 	need_helper(f);
@@ -940,7 +940,7 @@ static void test_failed_broker_with_handle_revoked(void **state)
 	snprintf(cmd, sizeof(cmd), "%s/issue.sh", f->dir);
 	snprintf(rev, sizeof(rev), "%s/revoke.sh", f->dir);
 	add_grant(f, "half", POL_SOURCE_EXEC, cmd, rev, 60);
-	assert_int_equal(hp_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)), -1);
+	assert_int_equal(ses_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)), -1);
 	assert_int_equal(count_lines(f, "revoked.log"), 1);
 	assert_contains(read_at(f, "revoked.log"), "\"handle\":\"half\"");
 }
@@ -950,9 +950,9 @@ static void test_failed_broker_with_handle_revoked(void **state)
 static void test_close_revokes(void **state)
 {
 	struct fx *f = *state;
-	struct hp_open_args a = open_args(f);
-	struct hp_keys keys = { 0 };
-	struct hp_close_results res = { 0 };
+	struct ses_open_args a = open_args(f);
+	struct ses_keys keys = { 0 };
+	struct ses_close_results res = { 0 };
 	char err[ERRLEN], failed[80], cmd[256], rev[256], path[256];
 	size_t i;
 
@@ -967,8 +967,8 @@ static void test_close_revokes(void **state)
 	add_grant(f, "tickets-ro", POL_SOURCE_MINT, "https://tickets.example.org", NULL, 60);
 	add_grant(f, "tickets-rw", POL_SOURCE_EXEC, cmd, rev, 60);
 	add_grant(f, "legacy-db", POL_SOURCE_FILE, path, NULL, 60);
-	if (hp_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)) != 0)
-		fail_msg("hp_open: %s", err);
+	if (ses_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)) != 0)
+		fail_msg("ses_open: %s", err);
 	assert_int_equal(keys.n, 3);
 	assert_int_equal(live_keys(f->ring), 3);
 	/*
@@ -979,8 +979,8 @@ static void test_close_revokes(void **state)
 	 */
 	for (i = 0; i < keys.n; i++)
 		assert_true(keyctl_link(keys.v[i].serial, KEY_SPEC_SESSION_KEYRING) == 0);
-	if (hp_close(f->helper, 20, f->sid, f->ring, AGENT, &keys, &res, err, sizeof(err)) != 0)
-		fail_msg("hp_close: %s", err);
+	if (ses_close(f->helper, 20, f->sid, f->ring, AGENT, &keys, &res, err, sizeof(err)) != 0)
+		fail_msg("ses_close: %s", err);
 	assert_true(res.ok);
 	assert_true(res.ring_revoked);
 	assert_int_equal(res.n, 3);
@@ -1001,24 +1001,24 @@ static void test_close_revokes(void **state)
 	assert_int_equal(errno, EKEYREVOKED);
 	assert_int_equal(count_lines(f, "revoked.log"), 1);
 	assert_contains(read_at(f, "revoked.log"), "\"handle\":\"lease-1\"");
-	hp_close_results_clear(&res);
+	ses_close_results_clear(&res);
 
 	/* closing again is harmless: everything is already revoked */
-	if (hp_close(f->helper, 20, f->sid, f->ring, AGENT, &keys, &res, err, sizeof(err)) != 0)
-		fail_msg("hp_close: %s", err);
+	if (ses_close(f->helper, 20, f->sid, f->ring, AGENT, &keys, &res, err, sizeof(err)) != 0)
+		fail_msg("ses_close: %s", err);
 	assert_true(res.ring_revoked);
 	for (i = 0; i < res.n; i++)
 		assert_true(res.v[i].revoked);
-	hp_close_results_clear(&res);
-	hp_keys_clear(&keys);
+	ses_close_results_clear(&res);
+	ses_keys_clear(&keys);
 }
 
 static void test_close_broker_fails(void **state)
 {
 	struct fx *f = *state;
-	struct hp_keys keys = { 0 };
-	struct hp_close_results res = { 0 };
-	struct hp_key k = { 0 };
+	struct ses_keys keys = { 0 };
+	struct ses_close_results res = { 0 };
+	struct ses_key k = { 0 };
 	char err[ERRLEN], rev[256];
 
 	need_helper(f);
@@ -1031,13 +1031,13 @@ static void test_close_broker_fails(void **state)
 	k.handle = (char *)"lease-9";
 	keys.v = &k;
 	keys.n = 1;
-	if (hp_close(f->helper, 20, f->sid, f->ring, AGENT, &keys, &res, err, sizeof(err)) != 0)
-		fail_msg("hp_close: %s", err);
+	if (ses_close(f->helper, 20, f->sid, f->ring, AGENT, &keys, &res, err, sizeof(err)) != 0)
+		fail_msg("ses_close: %s", err);
 	assert_false(res.ok);
 	assert_true(res.v[0].revoked);
 	assert_contains(res.v[0].broker, "failed: revoke ");
 	assert_contains(res.v[0].broker, "exited with status 2 (stderr: lease not found)");
-	hp_close_results_clear(&res);
+	ses_close_results_clear(&res);
 }
 
 /* ---- isolation from the caller (security review F9, M1; docs/security.md) ------------ */
@@ -1051,9 +1051,9 @@ static void test_close_broker_fails(void **state)
 static void test_brokers_own_session_keyring(void **state)
 {
 	struct fx *f = *state;
-	struct hp_open_args a = open_args(f);
-	struct hp_keys keys = { 0 };
-	struct hp_close_results res = { 0 };
+	struct ses_open_args a = open_args(f);
+	struct ses_keys keys = { 0 };
+	struct ses_close_results res = { 0 };
 	char err[ERRLEN], failed[80], cmd[256], rev[256], desc[64];
 	key_serial_t planted;
 
@@ -1096,17 +1096,17 @@ static void test_brokers_own_session_keyring(void **state)
 	snprintf(cmd, sizeof(cmd), "%s/issue.sh", f->dir);
 	snprintf(rev, sizeof(rev), "%s/revoke.sh", f->dir);
 	add_grant(f, "tickets-rw", POL_SOURCE_EXEC, cmd, rev, 60);
-	if (hp_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)) != 0)
-		fail_msg("hp_open: %s", err);
+	if (ses_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)) != 0)
+		fail_msg("ses_open: %s", err);
 	assert_string_equal(read_at(f, "issue.search"), "absent\n");
 	/* the key still went into the per-session keyring it was told about */
 	assert_int_equal(live_keys(f->ring), 1);
-	if (hp_close(f->helper, 20, f->sid, f->ring, AGENT, &keys, &res, err, sizeof(err)) != 0)
-		fail_msg("hp_close: %s", err);
+	if (ses_close(f->helper, 20, f->sid, f->ring, AGENT, &keys, &res, err, sizeof(err)) != 0)
+		fail_msg("ses_close: %s", err);
 	assert_true(res.ok);
 	assert_string_equal(read_at(f, "revoke.search"), "absent\n");
-	hp_close_results_clear(&res);
-	hp_keys_clear(&keys);
+	ses_close_results_clear(&res);
+	ses_keys_clear(&keys);
 	keyctl_revoke(planted);
 	keyctl_unlink(planted, KEY_SPEC_SESSION_KEYRING);
 }
@@ -1136,8 +1136,8 @@ static void back_dir(int old)
 static void test_brokers_run_in_root_dir(void **state)
 {
 	struct fx *f = *state;
-	struct hp_open_args a = open_args(f);
-	struct hp_keys keys = { 0 };
+	struct ses_open_args a = open_args(f);
+	struct ses_keys keys = { 0 };
 	char err[ERRLEN], failed[80], cmd[256], planted[128], path[256];
 	int old;
 
@@ -1161,9 +1161,9 @@ static void test_brokers_run_in_root_dir(void **state)
 	/* the broker and the helper record where they run */
 	snprintf(cmd, sizeof(cmd), "%s/cwd.sh", f->dir);
 	add_grant(f, "where", POL_SOURCE_EXEC, cmd, NULL, 60);
-	if (hp_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)) != 0)
-		fail_msg("hp_open: %s", err);
-	hp_keys_clear(&keys);
+	if (ses_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)) != 0)
+		fail_msg("ses_open: %s", err);
+	ses_keys_clear(&keys);
 	assert_string_equal(read_at(f, "broker.cwd"), "/\n");
 	assert_string_equal(read_at(f, "helper.cwd"), "/\n");
 
@@ -1171,14 +1171,14 @@ static void test_brokers_run_in_root_dir(void **state)
 	new_session(f);
 	a = open_args(f);
 	add_grant(f, "sh-rel", POL_SOURCE_EXEC, "/bin/sh pa_planted.sh", NULL, 60);
-	assert_int_equal(hp_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)), -1);
+	assert_int_equal(ses_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)), -1);
 	assert_string_equal(failed, "sh-rel");
 	if (access("/usr/bin/python3", X_OK) == 0) {
 		new_session(f);
 		a = open_args(f);
 		add_grant(f, "py-mod", POL_SOURCE_EXEC, "/usr/bin/python3 -m pa_planted_broker",
 			  NULL, 60);
-		assert_int_equal(hp_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)),
+		assert_int_equal(ses_open(&a, &keys, failed, sizeof(failed), err, sizeof(err)),
 				 -1);
 		assert_string_equal(failed, "py-mod");
 	} else {
@@ -1191,14 +1191,14 @@ static void test_brokers_run_in_root_dir(void **state)
 
 /*
  * M1, the helper on its own: started in another directory by something
- * other than hp_run (here a shell that cds first), it still runs itself and
+ * other than ses_run (here a shell that cds first), it still runs itself and
  * its brokers in "/".
  */
 static void test_helper_chdirs_itself(void **state)
 {
 	struct fx *f = *state;
-	struct hp_open_args a = open_args(f);
-	struct hp_exchange x;
+	struct ses_open_args a = open_args(f);
+	struct ses_exchange x;
 	char err[ERRLEN], cmd[256], shline[512];
 	const char *argv[] = { "/bin/sh", "-c", shline, NULL };
 	json_t *req, *reply;
@@ -1211,7 +1211,7 @@ static void test_helper_chdirs_itself(void **state)
 		     "echo '{\"secret\":\"s\"}'\n");
 	snprintf(cmd, sizeof(cmd), "%s/cwd.sh", f->dir);
 	add_grant(f, "where", POL_SOURCE_EXEC, cmd, NULL, 60);
-	req = hp_open_request(&a, err, sizeof(err));
+	req = ses_open_request(&a, err, sizeof(err));
 	assert_non_null(req);
 	text = json_dumps(req, JSON_COMPACT);
 	assert_non_null(text);
@@ -1219,10 +1219,10 @@ static void test_helper_chdirs_itself(void **state)
 	memset(&x, 0, sizeof(x));
 	x.in = text;
 	x.inlen = strlen(text);
-	x.out_max = HP_REPLY_MAX;
+	x.out_max = SES_REPLY_MAX;
 	x.timeout_ms = 20000;
 	x.want_stderr = true;
-	assert_int_equal(hp_exchange_run(argv, &x, err, sizeof(err)), 0);
+	assert_int_equal(ses_exchange_run(argv, &x, err, sizeof(err)), 0);
 	reply = json_loadb(x.out ? x.out : "", x.outlen, 0, NULL);
 	if (!json_is_true(json_object_get(reply, "ok")))
 		fail_msg("helper: %s / %s", x.out ? x.out : "", x.errtext);
@@ -1231,7 +1231,7 @@ static void test_helper_chdirs_itself(void **state)
 	json_decref(reply);
 	json_decref(req);
 	free(text);
-	hp_exchange_clear(&x);
+	ses_exchange_clear(&x);
 }
 
 /*
@@ -1243,9 +1243,9 @@ static void test_helper_chdirs_itself(void **state)
 static void test_close_checks_what_serial_names(void **state)
 {
 	struct fx *f = *state;
-	struct hp_keys keys = { 0 };
-	struct hp_close_results res = { 0 };
-	struct hp_key k[3];
+	struct ses_keys keys = { 0 };
+	struct ses_close_results res = { 0 };
+	struct ses_key k[3];
 	char err[ERRLEN], rev[256];
 	int32_t victim, victim_ring;
 	char *v;
@@ -1277,8 +1277,8 @@ static void test_close_checks_what_serial_names(void **state)
 	k[2].revoke = rev;
 	keys.v = k;
 	keys.n = 3;
-	if (hp_close(f->helper, 20, f->sid, 0, AGENT, &keys, &res, err, sizeof(err)) != 0)
-		fail_msg("hp_close: %s", err);
+	if (ses_close(f->helper, 20, f->sid, 0, AGENT, &keys, &res, err, sizeof(err)) != 0)
+		fail_msg("ses_close: %s", err);
 	assert_int_equal(res.n, 3);
 	/* the other keys are untouched */
 	v = key_value(victim);
@@ -1303,7 +1303,7 @@ static void test_close_checks_what_serial_names(void **state)
 	assert_int_equal(errno, EKEYREVOKED);
 	assert_true(res.ok);
 	assert_int_equal(count_lines(f, "revoked.log"), 2);
-	hp_close_results_clear(&res);
+	ses_close_results_clear(&res);
 	keyctl_revoke(victim_ring);
 	keyctl_unlink(victim_ring, KEY_SPEC_SESSION_KEYRING);
 	keyctl_revoke(victim);
@@ -1320,9 +1320,9 @@ static void test_close_checks_what_serial_names(void **state)
 static void test_close_leaves_other_sessions_key(void **state)
 {
 	struct fx *f = *state;
-	struct hp_keys keys = { 0 };
-	struct hp_close_results res = { 0 };
-	struct hp_key k[2];
+	struct ses_keys keys = { 0 };
+	struct ses_close_results res = { 0 };
+	struct ses_key k[2];
 	char err[ERRLEN], sid_b[40], sid_c[40];
 	int32_t ring_b, ring_c, key_a, key_b;
 	char *v;
@@ -1347,14 +1347,14 @@ static void test_close_leaves_other_sessions_key(void **state)
 	keys.n = 1;
 
 	/* no ring in the request: cannot tell whose key it is, left alone */
-	if (hp_close(f->helper, 20, f->sid, 0, AGENT, &keys, &res, err, sizeof(err)) != 0)
-		fail_msg("hp_close: %s", err);
+	if (ses_close(f->helper, 20, f->sid, 0, AGENT, &keys, &res, err, sizeof(err)) != 0)
+		fail_msg("ses_close: %s", err);
 	assert_int_equal(res.n, 1);
 	assert_false(res.v[0].revoked);
 	assert_false(res.ok);
 	assert_non_null(res.v[0].note);
 	assert_contains(res.v[0].note, "cannot be verified as this session's");
-	hp_close_results_clear(&res);
+	ses_close_results_clear(&res);
 	v = key_value(key_b);
 	assert_non_null(v);
 	assert_string_equal(v, "value-of-b");
@@ -1365,13 +1365,13 @@ static void test_close_leaves_other_sessions_key(void **state)
 	ring_c = kr_session_create(sid_c, 600, err, sizeof(err));
 	assert_true(ring_c > 0);
 	assert_int_equal(kr_session_revoke(ring_c, err, sizeof(err)), 0);
-	if (hp_close(f->helper, 20, sid_c, ring_c, AGENT, &keys, &res, err, sizeof(err)) != 0)
-		fail_msg("hp_close: %s", err);
+	if (ses_close(f->helper, 20, sid_c, ring_c, AGENT, &keys, &res, err, sizeof(err)) != 0)
+		fail_msg("ses_close: %s", err);
 	assert_int_equal(res.n, 1);
 	assert_false(res.v[0].revoked);
 	assert_non_null(res.v[0].note);
 	assert_contains(res.v[0].note, "cannot be read");
-	hp_close_results_clear(&res);
+	ses_close_results_clear(&res);
 	v = key_value(key_b);
 	assert_non_null(v);
 	assert_string_equal(v, "value-of-b");
@@ -1381,8 +1381,8 @@ static void test_close_leaves_other_sessions_key(void **state)
 	k[1].grant = (char *)"tickets-rw";
 	k[1].serial = key_a;
 	keys.n = 2;
-	if (hp_close(f->helper, 20, f->sid, f->ring, AGENT, &keys, &res, err, sizeof(err)) != 0)
-		fail_msg("hp_close: %s", err);
+	if (ses_close(f->helper, 20, f->sid, f->ring, AGENT, &keys, &res, err, sizeof(err)) != 0)
+		fail_msg("ses_close: %s", err);
 	assert_int_equal(res.n, 2);
 	assert_true(res.v[0].revoked); /* ours is gone: the serial names another key */
 	assert_non_null(res.v[0].note);
@@ -1391,7 +1391,7 @@ static void test_close_leaves_other_sessions_key(void **state)
 	assert_true(res.v[1].revoked);
 	assert_null(res.v[1].note);
 	assert_true(res.ring_revoked);
-	hp_close_results_clear(&res);
+	ses_close_results_clear(&res);
 	v = key_value(key_b);
 	assert_non_null(v);
 	assert_string_equal(v, "value-of-b");
@@ -1446,7 +1446,7 @@ static void test_helper_refuses_terminal(void **state)
 }
 
 /* Runs the helper on request text directly; returns its reply (caller decrefs). */
-static json_t *run_raw(const struct fx *f, const char *text, struct hp_exchange *x)
+static json_t *run_raw(const struct fx *f, const char *text, struct ses_exchange *x)
 {
 	const char *argv[] = { f->helper, NULL };
 	char err[ERRLEN];
@@ -1454,10 +1454,10 @@ static json_t *run_raw(const struct fx *f, const char *text, struct hp_exchange 
 	memset(x, 0, sizeof(*x));
 	x->in = text;
 	x->inlen = strlen(text);
-	x->out_max = HP_REPLY_MAX;
+	x->out_max = SES_REPLY_MAX;
 	x->timeout_ms = 20000;
 	x->want_stderr = true;
-	assert_int_equal(hp_exchange_run(argv, x, err, sizeof(err)), 0);
+	assert_int_equal(ses_exchange_run(argv, x, err, sizeof(err)), 0);
 	return json_loadb(x->out ? x->out : "", x->outlen, 0, NULL);
 }
 
@@ -1492,7 +1492,7 @@ static void test_helper_bad_requests(void **state)
 
 	need_helper(f);
 	for (i = 0; i < PA_ARRAY_SIZE(cases); i++) {
-		struct hp_exchange x;
+		struct ses_exchange x;
 		json_t *r = run_raw(f, cases[i].text, &x);
 		const char *e;
 
@@ -1505,7 +1505,7 @@ static void test_helper_bad_requests(void **state)
 			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, e, cases[i].want);
 		assert_true(x.reaped && WIFEXITED(x.status) && WEXITSTATUS(x.status) == 1);
 		json_decref(r);
-		hp_exchange_clear(&x);
+		ses_exchange_clear(&x);
 	}
 }
 
@@ -1513,8 +1513,8 @@ static void test_helper_bad_requests(void **state)
 static void test_helper_output_has_no_secret(void **state)
 {
 	struct fx *f = *state;
-	struct hp_open_args a = open_args(f);
-	struct hp_exchange x;
+	struct ses_open_args a = open_args(f);
+	struct ses_exchange x;
 	char err[ERRLEN], cmd[256], path[256], *text;
 	json_t *req, *r;
 
@@ -1525,7 +1525,7 @@ static void test_helper_output_has_no_secret(void **state)
 	snprintf(path, sizeof(path), "%s/legacy", f->dir);
 	add_grant(f, "legacy-db", POL_SOURCE_FILE, path, NULL, 60);
 	add_grant(f, "tickets-rw", POL_SOURCE_EXEC, cmd, NULL, 60);
-	req = hp_open_request(&a, err, sizeof(err));
+	req = ses_open_request(&a, err, sizeof(err));
 	assert_non_null(req);
 	text = json_dumps(req, JSON_COMPACT);
 	r = run_raw(f, text, &x);
@@ -1540,7 +1540,7 @@ static void test_helper_output_has_no_secret(void **state)
 	assert_lacks(read_at(f, "broker.environ"), EXEC_SECRET);
 	assert_lacks(read_at(f, "broker.cmdline"), EXEC_SECRET);
 	json_decref(r);
-	hp_exchange_clear(&x);
+	ses_exchange_clear(&x);
 	free(text);
 	json_decref(req);
 
@@ -1550,7 +1550,7 @@ static void test_helper_output_has_no_secret(void **state)
 	add_grant(f, "legacy-db", POL_SOURCE_FILE, path, NULL, 60);
 	add_grant(f, "tickets-rw", POL_SOURCE_EXEC, cmd, NULL, 60);
 	a = open_args(f);
-	req = hp_open_request(&a, err, sizeof(err));
+	req = ses_open_request(&a, err, sizeof(err));
 	text = json_dumps(req, JSON_COMPACT);
 	r = run_raw(f, text, &x);
 	assert_non_null(r);
@@ -1559,12 +1559,12 @@ static void test_helper_output_has_no_secret(void **state)
 	assert_lacks(x.out, FILE_SECRET);
 	assert_lacks(x.errtext, BADJSON_SECRET);
 	json_decref(r);
-	hp_exchange_clear(&x);
+	ses_exchange_clear(&x);
 	free(text);
 	json_decref(req);
 }
 
-/* ---- hp_run against fake helpers ---------------------------------------------------- */
+/* ---- ses_run against fake helpers ---------------------------------------------------- */
 
 /* Runs dir/name as the helper with a small request. */
 static int run_fake(struct fx *f, const char *name, int timeout, json_t **reply, char *err)
@@ -1574,7 +1574,7 @@ static int run_fake(struct fx *f, const char *name, int timeout, json_t **reply,
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
-	rc = hp_run(path, req, timeout, reply, err, ERRLEN);
+	rc = ses_run(path, req, timeout, reply, err, ERRLEN);
 	json_decref(req);
 	return rc;
 }
@@ -1630,7 +1630,7 @@ static void test_run_failures(void **state)
 	{
 		json_t *req = json_object();
 
-		assert_int_equal(hp_run("relative/helper", req, 5, &r, err, sizeof(err)), -1);
+		assert_int_equal(ses_run("relative/helper", req, 5, &r, err, sizeof(err)), -1);
 		assert_contains(err, "must be absolute");
 		json_decref(req);
 	}
@@ -1660,14 +1660,14 @@ static void test_run_sanitized(void **state)
 		 leak);
 	write_script(f, "h.sh", body);
 	if (run_fake(f, "h.sh", 5, &r, err) != 0)
-		fail_msg("hp_run: %s", err);
+		fail_msg("ses_run: %s", err);
 	close(leak);
 	unsetenv("PA_TEST_LEAK");
 	assert_true(json_is_true(json_object_get(r, "ok")));
 	json_decref(r);
 	assert_string_equal(read_at(f, "req.json"), "{\"op\":\"test\"}");
 	/* sh adds PWD (and may add SHLVL, _): the helper was given PATH only */
-	assert_contains(read_at(f, "env.txt"), HP_ENV_PATH "\n");
+	assert_contains(read_at(f, "env.txt"), SES_ENV_PATH "\n");
 	assert_lacks(read_at(f, "env.txt"), "PA_TEST_LEAK");
 	assert_lacks(read_at(f, "env.txt"), "PA_HELPER");
 	assert_string_equal(read_at(f, "fd.txt"), "");
@@ -1693,7 +1693,7 @@ static void test_run_sigpipe(void **state)
 	write_script(f, "h.sh", "echo '{\"ok\":false,\"error\":\"early\"}'\nexit 1\n");
 	snprintf(path, sizeof(path), "%s/h.sh", f->dir);
 	sigprocmask(SIG_SETMASK, NULL, &before);
-	assert_int_equal(hp_run(path, req, 5, &r, err, sizeof(err)), 0);
+	assert_int_equal(ses_run(path, req, 5, &r, err, sizeof(err)), 0);
 	sigprocmask(SIG_SETMASK, NULL, &after);
 	assert_int_equal(sigismember(&before, SIGPIPE), sigismember(&after, SIGPIPE));
 	assert_int_equal(sigpending(&pending), 0);
@@ -1718,7 +1718,7 @@ static void test_run_sigchld_ignored(void **state)
 	rc = run_fake(f, "h.sh", 5, &r, err);
 	sigaction(SIGCHLD, &old, NULL);
 	if (rc != 0)
-		fail_msg("hp_run: %s", err);
+		fail_msg("ses_run: %s", err);
 	assert_true(json_is_true(json_object_get(r, "ok")));
 	json_decref(r);
 }
@@ -1728,7 +1728,7 @@ static void test_run_sigchld_ignored(void **state)
 static void test_open_reply_parse(void **state)
 {
 	struct fx *f = *state;
-	struct hp_keys keys = { 0 };
+	struct ses_keys keys = { 0 };
 	char err[ERRLEN], failed[80];
 	json_t *r;
 
@@ -1738,7 +1738,7 @@ static void test_open_reply_parse(void **state)
 		       "\"handle\":null,\"revoke\":null},{\"grant\":\"b\",\"serial\":6,"
 		       "\"expires_at\":9,\"handle\":\"h\",\"revoke\":\"/bin/revoke\"}]}",
 		       0, NULL);
-	assert_int_equal(hp_open_reply_parse(r, &f->d, &keys, failed, sizeof(failed), err,
+	assert_int_equal(ses_open_reply_parse(r, &f->d, &keys, failed, sizeof(failed), err,
 					     sizeof(err)),
 			 0);
 	assert_int_equal(keys.n, 2);
@@ -1747,17 +1747,17 @@ static void test_open_reply_parse(void **state)
 	json_decref(r);
 	/* round trip through the state-file form */
 	{
-		json_t *arr = hp_keys_to_json(&keys);
-		struct hp_keys back = { 0 };
+		json_t *arr = ses_keys_to_json(&keys);
+		struct ses_keys back = { 0 };
 
-		assert_int_equal(hp_keys_from_json(arr, &back, err, sizeof(err)), 0);
+		assert_int_equal(ses_keys_from_json(arr, &back, err, sizeof(err)), 0);
 		assert_int_equal(back.n, 2);
 		assert_string_equal(back.v[1].revoke, "/bin/revoke");
 		assert_int_equal(back.v[0].expires_at, 9);
-		hp_keys_clear(&back);
+		ses_keys_clear(&back);
 		json_decref(arr);
 	}
-	hp_keys_clear(&keys);
+	ses_keys_clear(&keys);
 
 	/* wrong order, wrong count, wrong revoke, bad serial, extra member */
 	static const char *const bad[] = {
@@ -1777,7 +1777,7 @@ static void test_open_reply_parse(void **state)
 	for (i = 0; i < PA_ARRAY_SIZE(bad); i++) {
 		r = json_loads(bad[i], 0, NULL);
 		assert_non_null(r);
-		assert_int_equal(hp_open_reply_parse(r, &f->d, &keys, failed, sizeof(failed), err,
+		assert_int_equal(ses_open_reply_parse(r, &f->d, &keys, failed, sizeof(failed), err,
 						     sizeof(err)),
 				 -1);
 		assert_null(keys.v);
@@ -1785,7 +1785,7 @@ static void test_open_reply_parse(void **state)
 	}
 	r = json_loads("{\"ok\":false,\"error\":\"broker down\\n\",\"grant\":\"b\"}", 0, NULL);
 	assert_int_equal(
-		hp_open_reply_parse(r, &f->d, &keys, failed, sizeof(failed), err, sizeof(err)), -1);
+		ses_open_reply_parse(r, &f->d, &keys, failed, sizeof(failed), err, sizeof(err)), -1);
 	assert_string_equal(failed, "b");
 	assert_string_equal(err, "grant b: broker down\\x0a");
 	json_decref(r);
@@ -1793,7 +1793,7 @@ static void test_open_reply_parse(void **state)
 
 static void test_close_reply_parse(void **state)
 {
-	struct hp_close_results res = { 0 };
+	struct ses_close_results res = { 0 };
 	char err[ERRLEN];
 	json_t *r;
 
@@ -1801,19 +1801,19 @@ static void test_close_reply_parse(void **state)
 	r = json_loads("{\"ok\":false,\"ring_revoked\":true,\"results\":[{\"grant\":\"a\","
 		       "\"serial\":3,\"revoked\":true,\"broker\":\"failed: x\"}]}",
 		       0, NULL);
-	assert_int_equal(hp_close_reply_parse(r, &res, err, sizeof(err)), 0);
+	assert_int_equal(ses_close_reply_parse(r, &res, err, sizeof(err)), 0);
 	assert_false(res.ok);
 	assert_true(res.ring_revoked);
 	assert_string_equal(res.v[0].broker, "failed: x");
-	hp_close_results_clear(&res);
+	ses_close_results_clear(&res);
 	json_decref(r);
 	r = json_loads("{\"ok\":false,\"error\":\"request: bad\",\"grant\":null}", 0, NULL);
-	assert_int_equal(hp_close_reply_parse(r, &res, err, sizeof(err)), -1);
+	assert_int_equal(ses_close_reply_parse(r, &res, err, sizeof(err)), -1);
 	assert_string_equal(err, "request: bad");
 	json_decref(r);
 	r = json_loads("{\"ok\":true,\"ring_revoked\":true,\"results\":[{\"grant\":\"a\"}]}", 0,
 		       NULL);
-	assert_int_equal(hp_close_reply_parse(r, &res, err, sizeof(err)), -1);
+	assert_int_equal(ses_close_reply_parse(r, &res, err, sizeof(err)), -1);
 	json_decref(r);
 }
 
@@ -1852,7 +1852,7 @@ static void test_parse_expiry(void **state)
 		int64_t t = 0;
 
 		assert_non_null(v);
-		if ((hp_parse_expiry(v, &t) == 0) != cases[i].ok)
+		if ((ses_parse_expiry(v, &t) == 0) != cases[i].ok)
 			fail_msg("%s: expected %s", cases[i].json, cases[i].ok ? "ok" : "refusal");
 		if (cases[i].ok && t != cases[i].want)
 			fail_msg("%s: %lld, expected %lld", cases[i].json, (long long)t,
@@ -1867,21 +1867,21 @@ static void test_split_command(void **state)
 	size_t i;
 
 	(void)state;
-	assert_int_equal(hp_split_command("/usr/libexec/vault-broker  issue\ttickets-rw ", &argv,
+	assert_int_equal(ses_split_command("/usr/libexec/vault-broker  issue\ttickets-rw ", &argv,
 					  err, sizeof(err)),
 			 0);
 	assert_string_equal(argv[0], "/usr/libexec/vault-broker");
 	assert_string_equal(argv[1], "issue");
 	assert_string_equal(argv[2], "tickets-rw");
 	assert_null(argv[3]);
-	hp_argv_free(argv);
-	assert_int_equal(hp_split_command("vault-broker issue", &argv, err, sizeof(err)), -1);
+	ses_argv_free(argv);
+	assert_int_equal(ses_split_command("vault-broker issue", &argv, err, sizeof(err)), -1);
 	assert_null(argv);
-	assert_int_equal(hp_split_command("", &argv, err, sizeof(err)), -1);
+	assert_int_equal(ses_split_command("", &argv, err, sizeof(err)), -1);
 	strcpy(big, "/bin/x");
-	for (i = 0; i < HP_ARGV_MAX; i++)
+	for (i = 0; i < SES_ARGV_MAX; i++)
 		strcat(big, " a");
-	assert_int_equal(hp_split_command(big, &argv, err, sizeof(err)), -1);
+	assert_int_equal(ses_split_command(big, &argv, err, sizeof(err)), -1);
 	assert_contains(err, "more than 64 words");
 }
 
