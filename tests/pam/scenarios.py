@@ -8,7 +8,6 @@ with the scenario's clock (libfaketime), its users (nss_wrapper) and tokens
 signed here with Python's `cryptography` - an implementation independent of
 the project's own signer. Prints PASS/FAIL per scenario, exits 77 (SKIP)
 when a tool is missing."""
-import calendar
 import json
 import os
 import re
@@ -128,8 +127,9 @@ def run(work, scenarios):
         p = subprocess.run(args, input=token + "\n", env=env, capture_output=True, text=True)
         out = p.stdout + p.stderr
         module_allow = "account management done" in out
-        m = re.search(r"account: allowed: class (\w+), (\d+) grant", out)
-        module_class, module_ngrants = (m.group(1), int(m.group(2))) if m else (None, 0)
+        m = re.search(r"account: allowed: class (\w+), (\d+) grant\(s\), max session (\d+)s", out)
+        module_class, module_ngrants, module_max = \
+            (m.group(1), int(m.group(2)), int(m.group(3))) if m else (None, 0, None)
         g = re.findall(r'"event":"decision","result":"allow".*?"grants":\[([^\]]*)\]', out)
         module_grants = json.loads("[%s]" % g[-1]) if g else []
 
@@ -147,6 +147,8 @@ def run(work, scenarios):
         explain_allow = e.returncode == 0
         em = re.search(r"(?m)^class:\s*(\w+)", e.stdout)
         explain_class = em.group(1) if em else None
+        em = re.search(r"(?m)^max_session:\s*(\d+)s", e.stdout)
+        explain_max = int(em.group(1)) if em else None
 
         want = sc["expect"]
         problems = []
@@ -167,6 +169,16 @@ def run(work, scenarios):
                 problems.append("module grants %s, table %s" % (module_grants, want.get("grants")))
             if explain_class is not None and explain_class != module_class:
                 problems.append("explain class %s, module %s" % (explain_class, module_class))
+            if "max_session" in want and (module_max, explain_max) != (want["max_session"],) * 2:
+                problems.append("max_session: module %s, explain %s, table %s"
+                                % (module_max, explain_max, want["max_session"]))
+        reason = want.get("reason")
+        if reason is not None:
+            if want.get("module_reason", reason) not in out:
+                problems.append("the module logged no line with %r"
+                                % want.get("module_reason", reason))
+            if reason not in e.stdout:
+                problems.append("explain printed no line with %r" % reason)
         if problems:
             fails += 1
             print("FAIL: %s: %s" % (sc["name"], "; ".join(problems)))
