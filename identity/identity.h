@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -288,6 +289,89 @@ int id_replay_check_agent(const char *dir, const char *issuer, const char *jti,
 int id_replay_check(const char *dir, const char *issuer, const char *jti,
 		    int64_t exp, int64_t now, size_t max_entries,
 		    char *err, size_t errlen);
+
+/* ---- caller attestation (docs/attestation.md) -------------------------- */
+
+/* Length of a hex SHA-256, without NUL. */
+#define ID_SHA256_HEX 64
+/* Most parents id_attest records above the attested process. */
+#define ID_ATTEST_MAX_DEPTH 8
+
+/* What one process is. Owns its strings. */
+struct id_proc {
+	pid_t pid;
+	pid_t ppid;
+	unsigned long long start; /* start time, clock ticks since boot */
+	uid_t uid, euid;	  /* real and effective (status "Uid:") */
+	gid_t gid, egid;	  /* real and effective (status "Gid:") */
+	char *exe;		  /* executable path (readlink of /proc/PID/exe
+				     without the " (deleted)" suffix), NULL: unknown */
+	bool exe_deleted;	  /* the kernel marks the path "(deleted)" */
+	char exe_sha256[ID_SHA256_HEX + 1]; /* lowercase hex of the content read
+					      through /proc/PID/exe; "" when not hashed */
+	char *cgroup;		  /* cgroup v2 path ("0::" line; the name=systemd
+				     line on hybrid hosts when that is "/"), NULL: none */
+	char *unit;		  /* systemd unit named by the cgroup, NULL: none */
+	char *invocation_id;	  /* systemd invocation id of the unit's cgroup
+				     (xattr trusted.invocation_id), NULL: none */
+};
+
+/* A process and its parents. */
+struct id_runtime {
+	struct id_proc proc;
+	size_t n_parents;
+	struct id_proc parents[ID_ATTEST_MAX_DEPTH]; /* [0] = parent of proc */
+};
+
+/*
+ * Attests process pid race-free: opens a pidfd first, then reads through
+ * a directory descriptor of /proc/PID (status, stat, cgroup, exe - the
+ * content hashed through the descriptor that /proc/PID/exe opens, so a
+ * replaced path cannot fool it), and afterwards confirms through the
+ * pidfd that the process it opened is still alive: a process that exited
+ * and whose pid was reused in between is refused ("process P exited
+ * during attestation"). Records up to depth parents (each attested the
+ * same way, stopping at pid 1 or pid 0); the executable of parents[0] is
+ * hashed too, the others' are not. No systemd means unit NULL, not an
+ * error. Returns 0, or -1 with a reason; on failure *out is cleared.
+ */
+int id_attest(pid_t pid, unsigned depth, struct id_runtime *out, char *err, size_t errlen);
+void id_runtime_clear(struct id_runtime *rt);
+void id_proc_clear(struct id_proc *p);
+
+/* The steps of id_attest on one process (tests drive them one by one). */
+struct id_attest_handle;
+/* Opens the pidfd, then the /proc/PID directory. */
+int id_attest_open(pid_t pid, struct id_attest_handle **out, char *err, size_t errlen);
+/* Reads everything into *out; hash: whether to hash the executable. */
+int id_attest_read(struct id_attest_handle *h, bool hash, struct id_proc *out,
+		   char *err, size_t errlen);
+/* 0 when the process opened is still alive, else -1 with the reason. */
+int id_attest_confirm(struct id_attest_handle *h, char *err, size_t errlen);
+void id_attest_close(struct id_attest_handle *h);
+
+/*
+ * SHA-256 of the content of fd (a regular file, read with pread from
+ * offset 0, so fd's offset does not move), lowercase hex.
+ */
+int id_sha256_fd(int fd, char hex[ID_SHA256_HEX + 1], char *err, size_t errlen);
+
+/*
+ * The systemd unit a cgroup path names: the last component ending in
+ * .service or .scope (a unit's own sub-cgroups count as the unit), else
+ * none. Returns 1 with the unit in buf, 0 when the path names no unit,
+ * -1 when buf is too small.
+ */
+int id_unit_from_cgroup(const char *path, char *buf, size_t len);
+
+/*
+ * The JSON of what was attested (pam-agent attest, audit events):
+ * {"pid", "uid", "euid", "gid", "egid", "exe", "exe_deleted",
+ * "exe_sha256", "cgroup", "unit", "invocation_id", "start",
+ * "parents": [{...}]}; absent values are null. New reference.
+ */
+json_t *id_runtime_to_json(const struct id_runtime *rt);
+json_t *id_proc_to_json(const struct id_proc *p);
 
 /* ---- signing (test CA, minted grants) -------------------------------- */
 
