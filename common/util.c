@@ -391,15 +391,14 @@ int64_t pa_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int pa_proc_stat(pid_t pid, struct pa_proc_stat *out)
+/* Reads and parses the stat file open on fd, then closes fd (pa_proc_stat). */
+static int proc_stat_fd(int fd, struct pa_proc_stat *out)
 {
-	char path[64], buf[4096], *p, *end;
+	char buf[4096], *p, *end;
 	ssize_t n;
-	int fd, field, e;
+	int field, e;
 	long ppid;
 
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -432,6 +431,19 @@ int pa_proc_stat(pid_t pid, struct pa_proc_stat *out)
 bad:
 	errno = EBADMSG;
 	return -1;
+}
+
+int pa_proc_stat(pid_t pid, struct pa_proc_stat *out)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	return proc_stat_fd(open(path, O_RDONLY | O_CLOEXEC), out);
+}
+
+int pa_proc_stat_at(int dirfd, struct pa_proc_stat *out)
+{
+	return proc_stat_fd(openat(dirfd, "stat", O_RDONLY | O_CLOEXEC), out);
 }
 
 int pa_write_atomic(int dirfd, const char *name, const char *tmp, const void *data, size_t len,

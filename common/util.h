@@ -165,4 +165,11 @@ struct pa_proc_stat {
  */
 int pa_proc_stat(pid_t pid, struct pa_proc_stat *out);
 
+/*
+ * pa_proc_stat through dirfd, an open /proc/PID directory (the same
+ * parser): "stat" opened with openat. A dirfd whose process has exited
+ * gives -1 with ENOENT or ESRCH, even when its pid is in use again.
+ */
+int pa_proc_stat_at(int dirfd, struct pa_proc_stat *out);
+
 #endif /* PA_UTIL_H */

@@ -237,13 +237,15 @@ static int teardown(void **state)
 
 /*
  * pa_proc_stat: this process, a child whose name holds ") (" and spaces
- * (the command name is not a delimiter), a zombie, a pid that is free.
+ * (the command name is not a delimiter), a zombie, a pid that is free;
+ * pa_proc_stat_at the same through a /proc/PID directory held open, which
+ * fails once its process is gone.
  */
 static void test_proc_stat(void **state)
 {
 	struct pa_proc_stat me, again, child;
-	int fds[2], status;
-	char c;
+	int fds[2], status, dirfd;
+	char c, path[64];
 	pid_t pid;
 	int64_t t0;
 
@@ -271,6 +273,12 @@ static void test_proc_stat(void **state)
 	assert_int_equal(child.ppid, getpid());
 	assert_true(child.start >= me.start);
 	assert_true(child.state == 'S' || child.state == 'R');
+	snprintf(path, sizeof(path), "/proc/%ld", (long)pid);
+	dirfd = open(path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	assert_true(dirfd >= 0);
+	assert_int_equal(pa_proc_stat_at(dirfd, &again), 0);
+	assert_int_equal(again.ppid, child.ppid);
+	assert_true(again.start == child.start);
 	kill(pid, SIGKILL);
 	/* a zombie until reaped: still there, state Z, same start */
 	t0 = pa_mono_ms();
@@ -283,6 +291,10 @@ static void test_proc_stat(void **state)
 	errno = 0;
 	assert_int_equal(pa_proc_stat(pid, &again), -1);
 	assert_true(errno == ENOENT || errno == ESRCH);
+	errno = 0;
+	assert_int_equal(pa_proc_stat_at(dirfd, &again), -1);
+	assert_true(errno == ENOENT || errno == ESRCH);
+	close(dirfd);
 	assert_true(pa_mono_ms() >= t0);
 }
 
