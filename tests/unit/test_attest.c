@@ -1,0 +1,695 @@
+/*
+ * test_attest.c - unit tests of caller attestation (identity.h, "caller
+ * attestation"): a child this test starts, attested and compared with what
+ * the test finds out by other means (getuid(), realpath(), sha256sum run
+ * through popen, pa_proc_stat); a child that exits between the steps (the
+ * window in which its pid could be reused) and a zombie; an executable
+ * deleted while it runs; the unit a cgroup path names; a real cgroup v2
+ * unit directory with its invocation id, as root; a pid that does not
+ * exist; another user's process, as non-root; the JSON.
+ *
+ * Every test that starts a child or makes a file or cgroup leaves it to
+ * teardown(), which runs however the test ends: the child is killed and
+ * reaped first, then the cgroup directories and the files are removed.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "identity.h"
+#include "util.h"
+
+#define SLEEP "/bin/sleep"
+
+/* What teardown() undoes. */
+static struct {
+	pid_t child;		 /* killed and reaped */
+	char tmpdir[64];	 /* its files removed, then it */
+	char cg_sub[PATH_MAX];	 /* removed before cg_unit */
+	char cg_unit[PATH_MAX];
+} F;
+
+/* Waits for the child, killed, to be reaped; removes a cgroup directory (not busy any more). */
+static void kill_child(void)
+{
+	int status;
+
+	if (F.child > 0) {
+		kill(F.child, SIGKILL);
+		while (waitpid(F.child, &status, 0) < 0 && errno == EINTR)
+			;
+		F.child = 0;
+	}
+}
+
+static void remove_cgroup(const char *dir)
+{
+	int i;
+
+	if (dir[0] == '\0')
+		return;
+	/* the cgroup of a reaped child can be busy a moment longer */
+	for (i = 0; i < 200 && rmdir(dir) != 0 && errno == EBUSY; i++)
+		usleep(5000);
+	if (access(dir, F_OK) == 0)
+		print_message("      teardown: cannot remove %s: %s\n", dir, strerror(errno));
+}
+
+static int teardown(void **state)
+{
+	char path[PATH_MAX];
+
+	(void)state;
+	kill_child();
+	remove_cgroup(F.cg_sub);
+	remove_cgroup(F.cg_unit);
+	if (F.tmpdir[0] != '\0') {
+		snprintf(path, sizeof(path), "%s/sleep", F.tmpdir);
+		unlink(path);
+		rmdir(F.tmpdir);
+	}
+	memset(&F, 0, sizeof(F));
+	return 0;
+}
+
+/*
+ * Starts path with argument "30" and returns once it has exec'd (the
+ * close-on-exec end of a pipe closes at the exec; a failed exec writes
+ * errno there).
+ */
+static pid_t spawn(const char *path)
+{
+	int p[2], e = 0;
+	ssize_t n;
+	pid_t pid;
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char *argv[] = { (char *)path, (char *)"30", NULL };
+
+		close(p[0]);
+		execv(path, argv);
+		e = errno;
+		if (write(p[1], &e, sizeof(e)) != (ssize_t)sizeof(e))
+			_exit(126);
+		_exit(127);
+	}
+	close(p[1]);
+	F.child = pid;
+	do
+		n = read(p[0], &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	close(p[0]);
+	if (n != 0)
+		fail_msg("exec %s: %s", path, strerror(e));
+	return pid;
+}
+
+/* SHA-256 of the file at path, computed by sha256sum(1). */
+static void sha256sum(const char *path, char hex[ID_SHA256_HEX + 1])
+{
+	char cmd[PATH_MAX + 32], line[256];
+	FILE *p;
+
+	assert_null(strchr(path, '\''));
+	snprintf(cmd, sizeof(cmd), "sha256sum -- '%s'", path);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_non_null(fgets(line, sizeof(line), p));
+	assert_int_equal(pclose(p), 0);
+	assert_true(strlen(line) > ID_SHA256_HEX && line[ID_SHA256_HEX] == ' ');
+	memcpy(hex, line, ID_SHA256_HEX);
+	hex[ID_SHA256_HEX] = '\0';
+}
+
+/* Whether this test runs under valgrind (whose tool is then /proc/self/exe to the kernel). */
+static bool under_valgrind(void)
+{
+	const char *pre = getenv("LD_PRELOAD");
+
+	return pre != NULL && strstr(pre, "vgpreload") != NULL;
+}
+
+/*
+ * A child: its ids, executable and its hash, its start time, its parent
+ * (this process, hashed too); more parents, not hashed, each the parent
+ * of the one before; depth 0 records none.
+ */
+static void test_child(void **state)
+{
+	char exe[PATH_MAX], self[PATH_MAX], hex[ID_SHA256_HEX + 1], err[256];
+	struct pa_proc_stat ps, me;
+	struct id_runtime rt;
+	pid_t pid;
+	size_t i;
+
+	(void)state;
+	assert_non_null(realpath(SLEEP, exe));
+	assert_non_null(realpath("/proc/self/exe", self));
+	pid = spawn(SLEEP);
+	assert_int_equal(id_attest(pid, 1, &rt, err, sizeof(err)), 0);
+	assert_int_equal(rt.proc.pid, pid);
+	assert_int_equal(rt.proc.ppid, getpid());
+	assert_int_equal(rt.proc.uid, getuid());
+	assert_int_equal(rt.proc.euid, geteuid());
+	assert_int_equal(rt.proc.gid, getgid());
+	assert_int_equal(rt.proc.egid, getegid());
+	assert_string_equal(rt.proc.exe, exe);
+	assert_false(rt.proc.exe_deleted);
+	sha256sum(exe, hex);
+	assert_string_equal(rt.proc.exe_sha256, hex);
+	assert_int_equal(pa_proc_stat(pid, &ps), 0);
+	assert_true(rt.proc.start == ps.start);
+	assert_non_null(rt.proc.cgroup);
+	assert_true(rt.proc.cgroup[0] == '/');
+
+	assert_int_equal(rt.n_parents, 1);
+	assert_int_equal(rt.parents[0].pid, getpid());
+	assert_int_equal(rt.parents[0].ppid, getppid());
+	assert_int_equal(pa_proc_stat(getpid(), &me), 0);
+	assert_true(rt.parents[0].start == me.start);
+	assert_non_null(rt.parents[0].exe);
+	if (under_valgrind())
+		print_message("      under valgrind: this process's executable is %s\n",
+			      rt.parents[0].exe);
+	else
+		assert_string_equal(rt.parents[0].exe, self);
+	sha256sum(rt.parents[0].exe, hex);
+	assert_string_equal(rt.parents[0].exe_sha256, hex);
+	id_runtime_clear(&rt);
+	assert_null(rt.proc.exe);
+
+	/* the whole chain: each the parent of the one before, only [0] hashed */
+	assert_int_equal(id_attest(pid, ID_ATTEST_MAX_DEPTH + 5, &rt, err, sizeof(err)), 0);
+	assert_true(rt.n_parents >= 1 && rt.n_parents <= ID_ATTEST_MAX_DEPTH);
+	assert_int_equal(rt.parents[0].pid, getpid());
+	assert_true(rt.parents[0].exe_sha256[0] != '\0');
+	for (i = 1; i < rt.n_parents; i++) {
+		assert_int_equal(rt.parents[i].pid, rt.parents[i - 1].ppid);
+		assert_string_equal(rt.parents[i].exe_sha256, "");
+	}
+	if (rt.n_parents < ID_ATTEST_MAX_DEPTH && rt.parents[rt.n_parents - 1].ppid != 0) {
+		/* ended early: at a parent that cannot be read */
+		char link[64], target[PATH_MAX];
+
+		snprintf(link, sizeof(link), "/proc/%ld/exe",
+			 (long)rt.parents[rt.n_parents - 1].ppid);
+		assert_int_equal(readlink(link, target, sizeof(target)), -1);
+		print_message("      the chain ends below %s: %s\n", link, strerror(errno));
+	}
+	id_runtime_clear(&rt);
+
+	/* depth 0: the process alone, hashed all the same */
+	assert_int_equal(id_attest(pid, 0, &rt, err, sizeof(err)), 0);
+	assert_int_equal(rt.n_parents, 0);
+	sha256sum(exe, hex);
+	assert_string_equal(rt.proc.exe_sha256, hex);
+	id_runtime_clear(&rt);
+}
+
+/* The window in which the pid could be reused: exited after open, before read. */
+static void test_exited_before_read(void **state)
+{
+	struct id_attest_handle *h = NULL;
+	struct id_proc p;
+	char err[256];
+	pid_t pid;
+
+	(void)state;
+	pid = spawn(SLEEP);
+	assert_int_equal(id_attest_open(pid, &h, err, sizeof(err)), 0);
+	kill_child();
+	assert_int_equal(id_attest_read(h, true, &p, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "exited"));
+	assert_null(p.exe);
+	err[0] = '\0';
+	assert_int_equal(id_attest_confirm(h, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "exited"));
+	id_attest_close(h);
+}
+
+/* Read while alive, exited before the confirmation: refused. */
+static void test_exited_before_confirm(void **state)
+{
+	struct id_attest_handle *h = NULL;
+	struct id_proc p;
+	char err[256];
+	pid_t pid;
+
+	(void)state;
+	pid = spawn(SLEEP);
+	assert_int_equal(id_attest_open(pid, &h, err, sizeof(err)), 0);
+	assert_int_equal(id_attest_read(h, true, &p, err, sizeof(err)), 0);
+	assert_int_equal(id_attest_confirm(h, err, sizeof(err)), 0);
+	kill_child();
+	assert_int_equal(id_attest_confirm(h, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "exited"));
+	id_proc_clear(&p);
+	id_attest_close(h);
+}
+
+/* A zombie (exited, not yet reaped) has exited too. */
+static void test_zombie(void **state)
+{
+	struct id_attest_handle *h = NULL;
+	struct pa_proc_stat ps;
+	struct id_runtime rt;
+	struct id_proc p;
+	char err[256];
+	pid_t pid;
+	int i;
+
+	(void)state;
+	pid = spawn(SLEEP);
+	assert_int_equal(id_attest_open(pid, &h, err, sizeof(err)), 0);
+	kill(pid, SIGKILL);
+	for (i = 0; i < 5000 && pa_proc_stat(pid, &ps) == 0 && ps.state != 'Z'; i++)
+		usleep(1000);
+	assert_int_equal(ps.state, 'Z');
+	assert_int_equal(id_attest_confirm(h, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "exited"));
+	assert_int_equal(id_attest_read(h, false, &p, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "exited"));
+	id_attest_close(h);
+	assert_int_equal(id_attest(pid, 1, &rt, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "exited"));
+	assert_null(rt.proc.exe);
+	assert_int_equal(rt.n_parents, 0);
+}
+
+/* Copies src to dst, mode 0755. */
+static void copy_file(const char *src, const char *dst)
+{
+	char buf[65536];
+	ssize_t n;
+	int in = open(src, O_RDONLY | O_CLOEXEC);
+	int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
+
+	assert_true(in >= 0 && out >= 0);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		assert_int_equal(write(out, buf, (size_t)n), n);
+	assert_int_equal(n, 0);
+	assert_int_equal(fchmod(out, 0755), 0);
+	assert_int_equal(close(out), 0);
+	close(in);
+}
+
+/* An executable unlinked while it runs: marked deleted, its content still hashed. */
+static void test_deleted(void **state)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 8], hex[ID_SHA256_HEX + 1], err[256];
+	struct id_runtime rt;
+	pid_t pid;
+
+	(void)state;
+	snprintf(F.tmpdir, sizeof(F.tmpdir), "/tmp/pa-attest.XXXXXX");
+	assert_non_null(mkdtemp(F.tmpdir));
+	assert_non_null(realpath(F.tmpdir, dir));
+	snprintf(path, sizeof(path), "%s/sleep", dir);
+	copy_file(SLEEP, path);
+	sha256sum(path, hex);
+	pid = spawn(path);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(id_attest(pid, 0, &rt, err, sizeof(err)), 0);
+	assert_true(rt.proc.exe_deleted);
+	assert_string_equal(rt.proc.exe, path);
+	assert_string_equal(rt.proc.exe_sha256, hex);
+	id_runtime_clear(&rt);
+}
+
+static void test_unit_from_cgroup(void **state)
+{
+	static const struct {
+		const char *path;
+		int rc;
+		const char *unit;
+	} cases[] = {
+		{ "/system.slice/foo.service", 1, "foo.service" },
+		{ "/user.slice/user-1000.slice/user@1000.service/app.slice/bar.scope", 1,
+		  "bar.scope" },
+		{ "/user.slice/user-1000.slice/user@1000.service/app.slice", 1,
+		  "user@1000.service" },
+		{ "/user.slice/user-1000.slice/session-3.scope", 1, "session-3.scope" },
+		{ "/system.slice/foo.service/sub", 1, "foo.service" },
+		{ "/system.slice/foo.service/sub/deeper", 1, "foo.service" },
+		{ "/system.slice/docker-0123abcd.scope/init.scope", 1, "init.scope" },
+		{ "/init.scope", 1, "init.scope" },
+		{ "/", 0, "" },
+		{ "", 0, "" },
+		{ "/system.slice", 0, "" },
+		{ "/user.slice/user-1000.slice", 0, "" },
+		{ "/machine.slice/x.servicex", 0, "" },
+		{ "/.service/.scope", 0, "" },
+		{ "/a.service.d/b", 0, "" },
+		{ "//system.slice//foo.service//", 1, "foo.service" },
+	};
+	char buf[64];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < PA_ARRAY_SIZE(cases); i++) {
+		memset(buf, 'x', sizeof(buf));
+		assert_int_equal(id_unit_from_cgroup(cases[i].path, buf, sizeof(buf)), cases[i].rc);
+		assert_string_equal(buf, cases[i].unit);
+	}
+	assert_int_equal(id_unit_from_cgroup(NULL, buf, sizeof(buf)), 0);
+	/* "foo.service" needs 12 bytes */
+	assert_int_equal(id_unit_from_cgroup("/system.slice/foo.service", buf, 11), -1);
+	assert_int_equal(id_unit_from_cgroup("/system.slice/foo.service", buf, 12), 1);
+	assert_string_equal(buf, "foo.service");
+	assert_int_equal(id_unit_from_cgroup("/system.slice/foo.service", buf, 0), -1);
+}
+
+/* The mount point of the cgroup2 hierarchy, from /proc/self/mountinfo ("" if none). */
+static void cgroup2_mount(char *mnt, size_t len)
+{
+	char line[4096], root[PATH_MAX], point[PATH_MAX];
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+
+	mnt[0] = '\0';
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strstr(line, " - cgroup2 ") == NULL ||
+		    sscanf(line, "%*s %*s %*s %4095s %4095s", root, point) != 2 ||
+		    strcmp(root, "/") != 0 || strchr(point, '\\') != NULL)
+			continue;
+		snprintf(mnt, len, "%s", point);
+		break;
+	}
+	fclose(f);
+}
+
+/* Moves pid into the cgroup directory dir; 0 or -1 with errno. */
+static int move_to(const char *dir, pid_t pid)
+{
+	char path[PATH_MAX + 16];
+	int fd, ok;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ok = dprintf(fd, "%ld\n", (long)pid) > 0;
+	if (close(fd) != 0)
+		ok = 0;
+	return ok ? 0 : -1;
+}
+
+/* Attests pid (depth 0) and checks its unit and invocation id (NULL: none). */
+static void check_unit(pid_t pid, const char *cgroup, const char *unit, const char *inv)
+{
+	struct id_runtime rt;
+	char err[256];
+
+	assert_int_equal(id_attest(pid, 0, &rt, err, sizeof(err)), 0);
+	assert_string_equal(rt.proc.cgroup, cgroup);
+	assert_string_equal(rt.proc.unit, unit);
+	if (inv == NULL)
+		assert_null(rt.proc.invocation_id);
+	else
+		assert_string_equal(rt.proc.invocation_id, inv);
+	id_runtime_clear(&rt);
+}
+
+/*
+ * The invocation id systemd sets on a unit's cgroup: 16 raw bytes or 32
+ * hex digits, trusted.* (or user.*). Skipped visibly where the file system
+ * takes no such attribute.
+ */
+static void check_invocation_id(pid_t pid, const char *cgroup, const char *unit)
+{
+	static const unsigned char raw[16] = { 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
+					       0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff };
+	const char *hex = "00112233445566778899aabbccddeeff";
+
+	if (setxattr(F.cg_unit, "trusted.invocation_id", raw, sizeof(raw), 0) != 0) {
+		print_message("      SKIP (invocation id): setxattr trusted.* on %s: %s\n", F.cg_unit,
+			      strerror(errno));
+		return;
+	}
+	check_unit(pid, cgroup, unit, hex);
+	assert_int_equal(setxattr(F.cg_unit, "trusted.invocation_id",
+				  "00112233445566778899AABBCCDDEEFF", 32, 0),
+			 0);
+	check_unit(pid, cgroup, unit, hex);
+	/* neither 16 bytes nor 32 hex digits: none */
+	assert_int_equal(setxattr(F.cg_unit, "trusted.invocation_id", "not-an-id", 9, 0), 0);
+	check_unit(pid, cgroup, unit, NULL);
+	assert_int_equal(removexattr(F.cg_unit, "trusted.invocation_id"), 0);
+	if (setxattr(F.cg_unit, "user.invocation_id", hex, 32, 0) != 0) {
+		print_message("      SKIP (user.invocation_id): setxattr user.* on %s: %s\n",
+			      F.cg_unit, strerror(errno));
+		return;
+	}
+	check_unit(pid, cgroup, unit, hex);
+}
+
+/*
+ * As root with a writable cgroup v2 hierarchy: a child moved into
+ * "pa-attest-PID.service" is of that unit, with the invocation id set on
+ * that directory; moved into a sub-cgroup of it, still of that unit.
+ */
+static void test_cgroup_unit(void **state)
+{
+	char mnt[PATH_MAX], unit[64], cgroup[96];
+	pid_t pid;
+
+	(void)state;
+	if (geteuid() != 0) {
+		print_message("      SKIP: not root (a cgroup directory of our own needs root)\n");
+		skip();
+	}
+	cgroup2_mount(mnt, sizeof(mnt));
+	snprintf(unit, sizeof(unit), "pa-attest-%ld.service", (long)getpid());
+	if (mnt[0] == '\0' ||
+	    snprintf(F.cg_unit, sizeof(F.cg_unit), "%s/%s", mnt, unit) >= (int)sizeof(F.cg_unit) ||
+	    mkdir(F.cg_unit, 0755) != 0) {
+		print_message("      SKIP: no writable cgroup v2 (%s: %s)\n",
+			      mnt[0] != '\0' ? mnt : "no cgroup2 mount",
+			      mnt[0] != '\0' ? strerror(errno) : "-");
+		F.cg_unit[0] = '\0';
+		skip();
+	}
+	pid = spawn(SLEEP);
+	if (move_to(F.cg_unit, pid) != 0) {
+		print_message("      SKIP: no writable cgroup v2 (moving a process into %s: %s)\n",
+			      F.cg_unit, strerror(errno));
+		skip();
+	}
+	snprintf(cgroup, sizeof(cgroup), "/%s", unit);
+	check_unit(pid, cgroup, unit, NULL);
+	check_invocation_id(pid, cgroup, unit);
+
+	/* a unit's own sub-cgroup is the unit */
+	snprintf(F.cg_sub, sizeof(F.cg_sub), "%s/sub", F.cg_unit);
+	assert_int_equal(mkdir(F.cg_sub, 0755), 0);
+	assert_int_equal(move_to(F.cg_sub, pid), 0);
+	snprintf(cgroup, sizeof(cgroup), "/%s/sub", unit);
+	assert_int_equal(removexattr(F.cg_unit, "user.invocation_id") == 0 || errno == ENODATA ||
+				 errno == EOPNOTSUPP,
+			 1);
+	check_unit(pid, cgroup, unit, NULL);
+}
+
+/* A pid that no process has, and pids that are none. */
+static void test_no_such_pid(void **state)
+{
+	static char not_null;
+	struct id_attest_handle *h = (struct id_attest_handle *)&not_null;
+	struct id_runtime rt;
+	char err[256];
+	pid_t pid;
+	long max = 32768;
+	FILE *f = fopen("/proc/sys/kernel/pid_max", "r");
+
+	(void)state;
+	if (f != NULL) {
+		if (fscanf(f, "%ld", &max) != 1)
+			max = 32768;
+		fclose(f);
+	}
+	for (pid = (pid_t)max - 1; pid > 300 && (kill(pid, 0) == 0 || errno != ESRCH); pid--)
+		;
+	assert_true(pid > 300);
+	err[0] = '\0';
+	assert_int_equal(id_attest(pid, 1, &rt, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "does not exist"));
+	assert_null(rt.proc.exe);
+	assert_int_equal(id_attest_open(pid, &h, err, sizeof(err)), -1);
+	assert_null(h);
+	assert_int_equal(id_attest(0, 1, &rt, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "invalid pid"));
+	assert_int_equal(id_attest(-1, 1, &rt, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "invalid pid"));
+}
+
+/*
+ * As another user (root drops to nobody in a child; a user who is not root
+ * already is one): a process of root is refused with the reason; a process
+ * of one's own is attested, the chain ending at its parent of root.
+ */
+static void test_other_user(void **state)
+{
+	struct id_runtime rt;
+	char err[256];
+	int status;
+	pid_t pid, target;
+
+	(void)state;
+	target = getpid();
+	if (geteuid() != 0) {
+		target = 1;
+		if (pa_proc_stat(1, &(struct pa_proc_stat){ 0 }) != 0) {
+			print_message("      SKIP: not root and no pid 1 to look at\n");
+			skip();
+		}
+	}
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (geteuid() == 0 && (setgroups(0, NULL) != 0 || setgid(65534) != 0 ||
+				       setuid(65534) != 0))
+			_exit(2);
+		if (id_attest(target, 0, &rt, err, sizeof(err)) != -1 ||
+		    strstr(err, "permission denied") == NULL) {
+			fprintf(stderr, "attest of root's %ld as nobody: %s\n", (long)target, err);
+			_exit(3);
+		}
+		if (id_attest(getpid(), 1, &rt, err, sizeof(err)) != 0) {
+			fprintf(stderr, "attest of itself: %s\n", err);
+			_exit(4);
+		}
+		if (rt.proc.uid != getuid() || rt.proc.exe_sha256[0] == '\0' ||
+		    (target != 1 && rt.n_parents != 0)) {
+			fprintf(stderr, "attest of itself: uid %ld, %zu parents\n",
+				(long)rt.proc.uid, rt.n_parents);
+			_exit(5);
+		}
+		id_runtime_clear(&rt);
+		_exit(0);
+	}
+	F.child = pid;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	F.child = 0;
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void check_keys(const json_t *o, bool with_parents)
+{
+	static const char *const keys[] = { "pid",	 "uid",	       "euid",	 "gid",
+					    "egid",	 "exe",	       "exe_deleted", "exe_sha256",
+					    "cgroup", "unit",	       "invocation_id", "start" };
+	size_t i;
+
+	assert_true(json_is_object(o));
+	for (i = 0; i < PA_ARRAY_SIZE(keys); i++)
+		if (json_object_get(o, keys[i]) == NULL)
+			fail_msg("no \"%s\" in the JSON", keys[i]);
+	assert_int_equal(json_object_get(o, "parents") != NULL, with_parents);
+	assert_int_equal(json_object_size(o), PA_ARRAY_SIZE(keys) + (with_parents ? 1 : 0));
+}
+
+static void test_json(void **state)
+{
+	struct id_proc p = { .pid = 7, .uid = 1000, .start = 123456789012ULL };
+	struct id_runtime rt;
+	char err[256];
+	json_t *o, *parents;
+	pid_t pid;
+
+	(void)state;
+	pid = spawn(SLEEP);
+	assert_int_equal(id_attest(pid, 1, &rt, err, sizeof(err)), 0);
+	o = id_runtime_to_json(&rt);
+	check_keys(o, true);
+	assert_int_equal(json_integer_value(json_object_get(o, "pid")), pid);
+	assert_string_equal(json_string_value(json_object_get(o, "exe")), rt.proc.exe);
+	assert_string_equal(json_string_value(json_object_get(o, "exe_sha256")),
+			    rt.proc.exe_sha256);
+	assert_true(json_is_false(json_object_get(o, "exe_deleted")));
+	assert_true(json_integer_value(json_object_get(o, "start")) == (json_int_t)rt.proc.start);
+	parents = json_object_get(o, "parents");
+	assert_int_equal(json_array_size(parents), 1);
+	check_keys(json_array_get(parents, 0), false);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(parents, 0), "pid")),
+			 getpid());
+	json_decref(o);
+	id_runtime_clear(&rt);
+
+	/* absent values are null; bytes that are not UTF-8 are escaped */
+	o = id_proc_to_json(&p);
+	check_keys(o, false);
+	assert_true(json_is_null(json_object_get(o, "exe")));
+	assert_true(json_is_null(json_object_get(o, "exe_sha256")));
+	assert_true(json_is_null(json_object_get(o, "unit")));
+	assert_true(json_integer_value(json_object_get(o, "start")) == 123456789012LL);
+	json_decref(o);
+	p.exe = (char *)"/opt/\xff\xfe\"x";
+	o = id_proc_to_json(&p);
+	assert_string_equal(json_string_value(json_object_get(o, "exe")), "/opt/\\xff\\xfe\\x22x");
+	json_decref(o);
+}
+
+/* id_sha256_fd: known digests, the offset left alone, not a regular file. */
+static void test_sha256_fd(void **state)
+{
+	char path[] = "/tmp/pa-attest-sha.XXXXXX", hex[ID_SHA256_HEX + 1], err[256];
+	int fd = mkstemp(path), p[2];
+
+	(void)state;
+	assert_true(fd >= 0);
+	unlink(path);
+	assert_int_equal(id_sha256_fd(fd, hex, err, sizeof(err)), 0);
+	assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	assert_int_equal(write(fd, "abc", 3), 3);
+	assert_int_equal(id_sha256_fd(fd, hex, err, sizeof(err)), 0);
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_int_equal(lseek(fd, 0, SEEK_CUR), 3);
+	close(fd);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(id_sha256_fd(p[0], hex, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not a regular file"));
+	assert_string_equal(hex, "");
+	close(p[0]);
+	close(p[1]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_child, teardown),
+		cmocka_unit_test_teardown(test_exited_before_read, teardown),
+		cmocka_unit_test_teardown(test_exited_before_confirm, teardown),
+		cmocka_unit_test_teardown(test_zombie, teardown),
+		cmocka_unit_test_teardown(test_deleted, teardown),
+		cmocka_unit_test(test_unit_from_cgroup),
+		cmocka_unit_test_teardown(test_cgroup_unit, teardown),
+		cmocka_unit_test(test_no_such_pid),
+		cmocka_unit_test_teardown(test_other_user, teardown),
+		cmocka_unit_test_teardown(test_json, teardown),
+		cmocka_unit_test(test_sha256_fd),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
