@@ -108,6 +108,8 @@ static void agent_clear(struct pol_agent *a)
 	free(a->hours);
 	free(a->runtime_unit);
 	free(a->runtime_exe);
+	list_clear(&a->runtime_exe_sha256);
+	list_clear(&a->runtime_parent_sha256);
 }
 
 /* Frees what a [grant] owns (not the struct). */

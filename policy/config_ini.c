@@ -221,7 +221,8 @@ static int handler(void *user, const char *section, const char *name, const char
 		kd = c->prev_key;
 		if (kd == NULL)
 			return 1; /* continues a key already reported */
-		if (kd->type != VT_LIST && kd->type != VT_HOURS && kd->type != VT_TEXT) {
+		if (kd->type != VT_LIST && kd->type != VT_SHA256S && kd->type != VT_HOURS &&
+		    kd->type != VT_TEXT) {
 			PERR(c, "%s:%u: indented line: libinih reads it as more of '%s', which "
 			     "takes one value (remove the indentation)", f, ln, kd->name);
 			return 1;

@@ -34,6 +34,7 @@ enum vtype {
 	VT_CLASS,
 	VT_COUNT, /* decimal integer within [min, max] */
 	VT_LIST,  /* words; indented lines add more */
+	VT_SHA256S, /* hex SHA-256 digests (stored lower-case); indented lines add more */
 	VT_SOURCE,
 	VT_HOURS, /* time windows; indented lines add more */
 	VT_UID,

@@ -67,6 +67,9 @@ static const struct key_def agent_keys[] = {
 	{ "run_as", VT_LIST, A(run_as), 0, 0, 0, -1 },
 	{ "runtime.unit", VT_STR, A(runtime_unit), 0, 0, 0, -1 },
 	{ "runtime.exe", VT_PATH, A(runtime_exe), 0, 0, 0, -1 },
+	{ "runtime.exe_sha256", VT_SHA256S, A(runtime_exe_sha256), 0, 0, 0, -1 },
+	{ "runtime.parent_exe_sha256", VT_SHA256S, A(runtime_parent_sha256), 0, 0, 0, -1 },
+	{ "runtime.allow_deleted_exe", VT_BOOL, A(runtime_allow_deleted), 0, 0, 0, -1 },
 	{ "runtime.uid", VT_UID, A(runtime_uid), 0, 0, 0, A(has_runtime_uid) },
 };
 #undef A

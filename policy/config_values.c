@@ -240,6 +240,41 @@ static void set_list(struct parse_ctx *c, struct pol_list *l, const char *key, c
 	}
 }
 
+/* set_list of hex SHA-256 digests: 64 hex digits each, stored lower-case. */
+static void set_sha256s(struct parse_ctx *c, struct pol_list *l, const char *key,
+			const char *value)
+{
+	char buf[1024];
+	size_t i, len = strlen(value), run = 0;
+
+	if (len >= sizeof(buf)) {
+		PERR(c, "%s:%u: '%s': line too long (put more digests on indented lines)",
+		     c->file, c->lineno, key);
+		return;
+	}
+	for (i = 0; i <= len; i++) {
+		char ch = value[i];
+
+		if (ch == '\0' || is_blank(ch)) {
+			if (run != 0 && run != 64) {
+				PERR(c, "%s:%u: '%s': \"%.*s\" is not a SHA-256 (64 hex digits)",
+				     c->file, c->lineno, key, (int)(run < 80 ? run : 80),
+				     value + i - run);
+				return;
+			}
+			run = 0;
+		} else if (isxdigit((unsigned char)ch)) {
+			run++;
+		} else {
+			PERR(c, "%s:%u: '%s': '%c' is not a hex digit (a SHA-256 is 64 of them)",
+			     c->file, c->lineno, key, isprint((unsigned char)ch) ? ch : '?');
+			return;
+		}
+		buf[i] = (char)tolower((unsigned char)ch);
+	}
+	set_list(c, l, key, buf);
+}
+
 /* Stores the grant source named by value. */
 static void set_source(struct parse_ctx *c, enum pol_source *source, const char *key,
 		       const char *value)
@@ -346,6 +381,9 @@ void pol_cfg_set_value(struct parse_ctx *c, void *base, const struct key_def *kd
 		break;
 	case VT_LIST:
 		set_list(c, field, kd->name, value);
+		break;
+	case VT_SHA256S:
+		set_sha256s(c, field, kd->name, value);
 		break;
 	}
 	if (kd->has_off >= 0)

@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <fnmatch.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -284,25 +285,66 @@ static bool hours_ok(const struct pol_agent *a, int64_t now, char *when, size_t 
 	return false;
 }
 
-/* The runtime requirements of rule a against the attested caller. */
+/* Whether rule a requires anything of the attested runtime. */
+static bool wants_runtime(const struct pol_agent *a)
+{
+	return a->runtime_unit != NULL || a->runtime_exe != NULL || a->has_runtime_uid ||
+	       a->runtime_exe_sha256.n > 0 || a->runtime_parent_sha256.n > 0;
+}
+
+/* The executable requirements of rule a (path, content, deleted, mutable). */
+static void check_runtime_exe(struct dctx *x, const struct pol_agent *a,
+			      const struct pol_runtime *rt)
+{
+	const char *who = rt->subject != NULL ? rt->subject : "caller";
+	char e1[PA_ESCAPE_MAX];
+
+	if (a->runtime_exe == NULL && a->runtime_exe_sha256.n == 0)
+		return;
+	if (rt->exe_deleted && !a->runtime_allow_deleted)
+		refuse(x, "the %s's executable %s was deleted or replaced; [agent %s] does not "
+		       "set runtime.allow_deleted_exe", who, esc(rt->exe, e1), a->pattern);
+	if (rt->exe_mutable != NULL)
+		refuse(x, "the %s's executable %s can change before it runs (%s); [agent %s] "
+		       "requires runtime properties", who, esc(rt->exe, e1), rt->exe_mutable,
+		       a->pattern);
+	if (a->runtime_exe != NULL && (rt->exe == NULL || strcmp(rt->exe, a->runtime_exe) != 0))
+		refuse(x, "the %s runs %s; [agent %s] requires runtime.exe %s", who,
+		       esc(rt->exe, e1), a->pattern, a->runtime_exe);
+	if (a->runtime_exe_sha256.n > 0 &&
+	    (rt->exe_sha256 == NULL || !pol_list_has(&a->runtime_exe_sha256, rt->exe_sha256)))
+		refuse(x, "the %s's executable %s has SHA-256 %s, not one of the "
+		       "runtime.exe_sha256 of [agent %s]", who, esc(rt->exe, e1),
+		       rt->exe_sha256 != NULL ? rt->exe_sha256 : "(unknown)", a->pattern);
+}
+
+/* The runtime requirements of rule a against what attestation found. */
 static void check_runtime(struct dctx *x, const struct pol_agent *a)
 {
 	const struct pol_runtime *rt = x->req->runtime;
+	bool clean = x->d->denial == NULL;
 	char e1[PA_ESCAPE_MAX];
 
-	if (a->runtime_unit == NULL && a->runtime_exe == NULL && !a->has_runtime_uid)
+	if (!wants_runtime(a))
 		return;
-	if (rt == NULL) {
-		refuse(x, "[agent %s] requires runtime properties; the caller was not attested",
-		       a->pattern);
+	if (rt == NULL || rt->absent != NULL) {
+		refuse(x, "[agent %s] requires runtime properties; %s", a->pattern,
+		       rt != NULL ? rt->absent : "the caller was not attested");
 		return;
 	}
-	if (a->runtime_unit != NULL && (rt->unit == NULL || strcmp(rt->unit, a->runtime_unit) != 0))
+	if (a->runtime_unit != NULL &&
+	    (rt->unit == NULL || fnmatch(a->runtime_unit, rt->unit, 0) != 0))
 		refuse(x, "the caller runs in unit %s; [agent %s] requires runtime.unit %s",
-		       esc(rt->unit, e1), a->pattern, a->runtime_unit);
-	if (a->runtime_exe != NULL && (rt->exe == NULL || strcmp(rt->exe, a->runtime_exe) != 0))
-		refuse(x, "the caller runs %s; [agent %s] requires runtime.exe %s",
-		       esc(rt->exe, e1), a->pattern, a->runtime_exe);
+		       rt->unit != NULL ? esc(rt->unit, e1) : "(none)", a->pattern,
+		       a->runtime_unit);
+	check_runtime_exe(x, a, rt);
+	if (a->runtime_parent_sha256.n > 0 &&
+	    (rt->parent_exe_sha256 == NULL ||
+	     !pol_list_has(&a->runtime_parent_sha256, rt->parent_exe_sha256)))
+		refuse(x, "the caller's parent executable has SHA-256 %s, not one of the "
+		       "runtime.parent_exe_sha256 of [agent %s]",
+		       rt->parent_exe_sha256 != NULL ? rt->parent_exe_sha256 : "(unknown)",
+		       a->pattern);
 	if (a->has_runtime_uid && (!rt->has_uid || rt->uid != a->runtime_uid)) {
 		if (rt->has_uid)
 			refuse(x, "the caller runs as uid %lu; [agent %s] requires runtime.uid %lu",
@@ -311,6 +353,9 @@ static void check_runtime(struct dctx *x, const struct pol_agent *a)
 			refuse(x, "the caller's uid is unknown; [agent %s] requires runtime.uid %lu",
 			       a->pattern, (unsigned long)a->runtime_uid);
 	}
+	if (clean && x->d->denial == NULL)
+		reason(x, "the %s matches the runtime.* of [agent %s]",
+		       rt->subject != NULL ? rt->subject : "caller", a->pattern);
 }
 
 /*

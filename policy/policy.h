@@ -125,8 +125,12 @@ struct pol_agent {
 	bool require_task;
 	struct pol_window *hours; /* n_hours == 0: any time */
 	size_t n_hours;
-	char *runtime_unit; /* required systemd unit, or NULL */
-	char *runtime_exe;  /* required executable path, or NULL */
+	/* what the attested caller must be (docs/attestation.md) */
+	char *runtime_unit;		     /* systemd unit, exact or glob, or NULL */
+	char *runtime_exe;		     /* executable path, or NULL */
+	struct pol_list runtime_exe_sha256;    /* one of these, when any */
+	struct pol_list runtime_parent_sha256; /* the parent's executable: one of these */
+	bool runtime_allow_deleted; /* an executable whose path is "(deleted)" may match */
 	bool has_runtime_uid;
 	uid_t runtime_uid;
 	struct pol_where where;
@@ -275,10 +279,23 @@ int pol_config_cache_get(struct pol_cache *cache, const char *main_path,
 
 /* ---- decision ------------------------------------------------------------- */
 
-/* What attestation of the calling process found (docs/configuration.md, runtime.*). */
+/*
+ * What attestation found (docs/attestation.md): of the requesting process,
+ * and for agent-run of the workload it starts (exe, exe_sha256 of the
+ * measured executable; parent_exe_sha256 of the requesting process).
+ */
 struct pol_runtime {
-	const char *unit; /* systemd unit, or NULL when unknown */
-	const char *exe;  /* executable path, or NULL when unknown */
+	const char *absent;	       /* non-NULL: why nothing was attested
+					  (a remote login, a failed attestation) */
+	const char *subject;	       /* "caller" or "workload": whose exe is below */
+	const char *unit;	       /* systemd unit, or NULL when none */
+	const char *exe;	       /* executable path, or NULL when unknown */
+	const char *exe_sha256;	       /* hex SHA-256 of its content, or NULL */
+	bool exe_deleted;	       /* its path is marked "(deleted)" */
+	const char *exe_mutable;       /* non-NULL: why its content may still change
+					  before it runs (a workload not root-owned) */
+	const char *parent_exe_sha256; /* of the parent (the requesting process for
+					  the workload), or NULL */
 	bool has_uid;
 	uid_t uid;
 };

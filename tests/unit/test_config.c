@@ -380,10 +380,27 @@ static void test_err_unknown_key(void **state)
 	expect_errors(*state, GLOBAL "[service sshd]\nClass = read\n",
 		      "4: unknown key 'Class' in [service sshd]",
 		      "3: [service sshd] has no 'class' (required)", NULL);
-	/* runtime.* is exactly unit, exe, uid */
+	/* runtime.* is exactly the keys of docs/attestation.md */
 	expect_errors(*state, GLOBAL "[service s]\nclass = read\n"
 		      "[agent spiffe://example.org/a]\nusers = u\nservices = s\nruntime.gid = 5\n",
 		      "8: unknown key 'runtime.gid' in [agent spiffe://example.org/a]", NULL);
+	/* a SHA-256 is 64 hex digits, no more, no less, nothing else */
+	expect_errors(*state, GLOBAL "[service s]\nclass = read\n"
+		      "[agent spiffe://example.org/a]\nusers = u\nservices = s\n"
+		      "runtime.exe_sha256 = abc\n",
+		      "8: 'runtime.exe_sha256': \"abc\" is not a SHA-256 (64 hex digits)", NULL);
+	expect_errors(*state, GLOBAL "[service s]\nclass = read\n"
+		      "[agent spiffe://example.org/a]\nusers = u\nservices = s\n"
+		      "runtime.parent_exe_sha256 = "
+		      "g000000000000000000000000000000000000000000000000000000000000000\n",
+		      "8: 'runtime.parent_exe_sha256': 'g' is not a hex digit (a SHA-256 is 64 "
+		      "of them)", NULL);
+	expect_errors(*state, GLOBAL "[service s]\nclass = read\n"
+		      "[agent spiffe://example.org/a]\nusers = u\nservices = s\n"
+		      "runtime.exe_sha256 = "
+		      "00000000000000000000000000000000000000000000000000000000000000000\n",
+		      "8: 'runtime.exe_sha256': \"00000000000000000000000000000000000000000000000000000000000000000\" is not "
+		      "a SHA-256 (64 hex digits)", NULL);
 }
 
 static void test_err_duplicate_key(void **state)

@@ -28,6 +28,10 @@
 #define MON10 1718013600
 #define HOUR 3600
 #define DAY_S (24 * HOUR)
+/* executable hashes of the runtime rules */
+#define H1 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define H2 "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define HP "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
 
 static const char base_conf[] =
 	"[global]\n"
@@ -64,6 +68,12 @@ static const char base_conf[] =
 	"[agent spiffe://td/rt]\n"
 	"users = u1\nservices = agent-read\nruntime.unit = bot.service\n"
 	"runtime.exe = /usr/bin/bot\nruntime.uid = 1001\n"
+	"[agent spiffe://td/rthash]\n"
+	"users = u1\nservices = agent-read\nruntime.unit = bot-*.service\n"
+	"runtime.exe_sha256 = aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n  BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB\nruntime.parent_exe_sha256 = cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc\n"
+	"[agent spiffe://td/rtdel]\n"
+	"users = u1\nservices = agent-read\nruntime.exe_sha256 = aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"
+	"runtime.allow_deleted_exe = yes\n"
 	"[agent spiffe://td/reader]\n"
 	"users = u1 root\nservices = agent-read sshd\nmax_class = read\ngrants = ro\n"
 	"[agent spiffe://td/orch]\n"
@@ -515,7 +525,9 @@ static void test_require_task(void **state)
 static void test_runtime(void **state)
 {
 	struct id_identity *id = mkid("spiffe://td/rt");
-	struct pol_runtime rt = { "bot.service", "/usr/bin/bot", true, 1001 };
+	struct pol_runtime rt = {
+		.unit = "bot.service", .exe = "/usr/bin/bot", .has_uid = true, .uid = 1001
+	};
 	struct pol_decision d;
 
 	assert_true(decide(*state, id, "agent-read", "u1", NULL, MON10, &rt, &d));
@@ -542,6 +554,77 @@ static void test_runtime(void **state)
 	rt.has_uid = false;
 	assert_false(decide(*state, id, "agent-read", "u1", NULL, MON10, &rt, &d));
 	assert_true(has_reason(&d, "the caller's uid is unknown"));
+	pol_decision_clear(&d);
+	rt.has_uid = true;
+	rt.uid = 1001;
+	rt.absent = "a remote login from 192.0.2.7: there is no local caller to attest";
+	assert_false(decide(*state, id, "agent-read", "u1", NULL, MON10, &rt, &d));
+	assert_true(has_reason(&d, "[agent spiffe://td/rt] requires runtime properties; a remote "
+			       "login from 192.0.2.7: there is no local caller to attest"));
+	pol_decision_clear(&d);
+	idfree(id);
+}
+
+/* runtime.exe_sha256 (a list, any case), parent_exe_sha256, unit globs, deleted, mutable */
+static void test_runtime_hashes(void **state)
+{
+	struct id_identity *id = mkid("spiffe://td/rthash");
+	struct pol_runtime rt = {
+		.subject = "caller", .unit = "bot-7.service", .exe = "/opt/bot",
+		.exe_sha256 = H2, .parent_exe_sha256 = HP,
+	};
+	struct pol_decision d;
+
+	assert_true(decide(*state, id, "agent-read", "u1", NULL, MON10, &rt, &d));
+	assert_true(has_reason(&d, "the caller matches the runtime.* of [agent spiffe://td/rthash]"));
+	pol_decision_clear(&d);
+	rt.exe_sha256 = H1;
+	assert_true(decide(*state, id, "agent-read", "u1", NULL, MON10, &rt, &d));
+	pol_decision_clear(&d);
+	rt.exe_sha256 = HP;
+	assert_false(decide(*state, id, "agent-read", "u1", NULL, MON10, &rt, &d));
+	assert_true(has_reason(&d, "the caller's executable /opt/bot has SHA-256 " HP ", not one "
+			       "of the runtime.exe_sha256 of [agent spiffe://td/rthash]"));
+	pol_decision_clear(&d);
+	rt.exe_sha256 = NULL; /* not hashed: never a match */
+	assert_false(decide(*state, id, "agent-read", "u1", NULL, MON10, &rt, &d));
+	assert_true(has_reason(&d, "has SHA-256 (unknown)"));
+	pol_decision_clear(&d);
+	rt.exe_sha256 = H1;
+	rt.parent_exe_sha256 = H1;
+	assert_false(decide(*state, id, "agent-read", "u1", NULL, MON10, &rt, &d));
+	assert_true(has_reason(&d, "the caller's parent executable has SHA-256 " H1 ", not one of "
+			       "the runtime.parent_exe_sha256 of [agent spiffe://td/rthash]"));
+	pol_decision_clear(&d);
+	rt.parent_exe_sha256 = HP;
+	rt.unit = "bot.service"; /* the glob bot-*.service wants the dash */
+	assert_false(decide(*state, id, "agent-read", "u1", NULL, MON10, &rt, &d));
+	assert_true(has_reason(&d, "the caller runs in unit bot.service; [agent spiffe://td/rthash] "
+			       "requires runtime.unit bot-*.service"));
+	pol_decision_clear(&d);
+	rt.unit = NULL;
+	assert_false(decide(*state, id, "agent-read", "u1", NULL, MON10, &rt, &d));
+	assert_true(has_reason(&d, "the caller runs in unit (none)"));
+	pol_decision_clear(&d);
+	rt.unit = "bot-7.service";
+	rt.exe_deleted = true; /* refused by default, even with the right hash */
+	assert_false(decide(*state, id, "agent-read", "u1", NULL, MON10, &rt, &d));
+	assert_true(has_reason(&d, "the caller's executable /opt/bot was deleted or replaced; "
+			       "[agent spiffe://td/rthash] does not set runtime.allow_deleted_exe"));
+	pol_decision_clear(&d);
+	rt.exe_deleted = false;
+	rt.subject = "workload";
+	rt.exe_mutable = "owner uid 1000, mode 0755: only root may be able to write it";
+	assert_false(decide(*state, id, "agent-read", "u1", NULL, MON10, &rt, &d));
+	assert_true(has_reason(&d, "the workload's executable /opt/bot can change before it runs "
+			       "(owner uid 1000, mode 0755: only root may be able to write it)"));
+	pol_decision_clear(&d);
+	idfree(id);
+	/* runtime.allow_deleted_exe = yes: the hash alone decides */
+	id = mkid("spiffe://td/rtdel");
+	rt.exe_mutable = NULL;
+	rt.exe_deleted = true;
+	assert_true(decide(*state, id, "agent-read", "u1", NULL, MON10, &rt, &d));
 	pol_decision_clear(&d);
 	idfree(id);
 }
@@ -1207,6 +1290,7 @@ int main(void)
 		cmocka_unit_test(test_hours_wrapping_days),
 		cmocka_unit_test(test_require_task),
 		cmocka_unit_test(test_runtime),
+		cmocka_unit_test(test_runtime_hashes),
 		cmocka_unit_test(test_escalate_fresh),
 		cmocka_unit_test(test_escalate_stale),
 		cmocka_unit_test(test_run_as),
