@@ -81,6 +81,8 @@ int aud_event_set_context(struct aud_event *ev, const char *service, const char 
 			  const char *rhost, const char *tty);
 /* The session id ("sid"). */
 int aud_event_set_session(struct aud_event *ev, const char *sid);
+/* What attestation found of the requesting process or workload (NULL: nothing). */
+int aud_event_set_runtime(struct aud_event *ev, const struct pol_runtime *rt);
 /* class, max_session, grants, rule and reasons of a decision. */
 int aud_event_set_decision(struct aud_event *ev, const struct pol_decision *d);
 /* The session's class, when not set from a decision. */

@@ -42,6 +42,10 @@ struct aud_event {
 	enum pol_class cls;
 	int64_t max_session, duration_ms;
 	size_t depth;
+	/* what attestation found (docs/attestation.md); rt_set: any of it */
+	bool rt_set, rt_deleted, rt_has_uid;
+	uid_t rt_uid;
+	char *rt_absent, *rt_subject, *rt_exe, *rt_sha256, *rt_unit, *rt_parent_sha256, *rt_mutable;
 };
 
 const char *aud_kind_name(enum aud_kind kind)
@@ -324,6 +328,13 @@ void aud_event_free(struct aud_event *ev)
 	free(ev->rhost);
 	free(ev->tty);
 	free(ev->rule);
+	free(ev->rt_absent);
+	free(ev->rt_subject);
+	free(ev->rt_exe);
+	free(ev->rt_sha256);
+	free(ev->rt_unit);
+	free(ev->rt_parent_sha256);
+	free(ev->rt_mutable);
 	list_clear(&ev->actors);
 	list_clear(&ev->grants);
 	list_clear(&ev->reasons);
@@ -382,6 +393,26 @@ int aud_event_set_context(struct aud_event *ev, const char *service, const char 
 	rc |= set_field(&ev->user, user);
 	rc |= set_field(&ev->rhost, rhost && *rhost ? rhost : NULL);
 	rc |= set_field(&ev->tty, tty && *tty ? tty : NULL);
+	return rc != 0 ? -1 : 0;
+}
+
+int aud_event_set_runtime(struct aud_event *ev, const struct pol_runtime *rt)
+{
+	int rc = 0;
+
+	if (rt == NULL)
+		return 0;
+	ev->rt_set = true;
+	rc |= set_field(&ev->rt_absent, rt->absent);
+	rc |= set_id_field(&ev->rt_subject, rt->subject);
+	rc |= set_field(&ev->rt_exe, rt->exe);
+	rc |= set_id_field(&ev->rt_sha256, rt->exe_sha256);
+	rc |= set_field(&ev->rt_unit, rt->unit);
+	rc |= set_id_field(&ev->rt_parent_sha256, rt->parent_exe_sha256);
+	rc |= set_field(&ev->rt_mutable, rt->exe_mutable);
+	ev->rt_deleted = rt->exe_deleted;
+	ev->rt_has_uid = rt->has_uid;
+	ev->rt_uid = rt->uid;
 	return rc != 0 ? -1 : 0;
 }
 
@@ -498,6 +529,31 @@ static int put_list(json_t *o, const char *key, const struct aud_strlist *l)
 	return 0;
 }
 
+/* The "runtime" object of an event. Returns 0 or -1. */
+static int put_runtime(json_t *o, const struct aud_event *ev)
+{
+	json_t *r;
+	int rc = 0;
+
+	if (!ev->rt_set)
+		return 0;
+	r = json_object();
+	if (r == NULL)
+		return -1;
+	rc |= put_str(r, "absent", ev->rt_absent);
+	rc |= put_str(r, "subject", ev->rt_subject);
+	rc |= put_str(r, "exe", ev->rt_exe);
+	if (ev->rt_deleted)
+		rc |= json_object_set_new(r, "exe_deleted", json_true());
+	rc |= put_str(r, "exe_sha256", ev->rt_sha256);
+	rc |= put_str(r, "exe_mutable", ev->rt_mutable);
+	rc |= put_str(r, "unit", ev->rt_unit);
+	if (ev->rt_has_uid)
+		rc |= put_int(r, "uid", (json_int_t)ev->rt_uid);
+	rc |= put_str(r, "parent_exe_sha256", ev->rt_parent_sha256);
+	return rc | json_object_set_new(o, "runtime", r);
+}
+
 /*
  * JSON_ENSURE_ASCII escapes everything below 0x20 and above 0x7e but the
  * DEL byte (0x7f), which JSON allows raw in a string: a claim could put
@@ -606,6 +662,7 @@ char *aud_event_to_json(const struct aud_event *ev)
 	}
 	if (ev->has_duration)
 		rc |= put_int(o, "duration_ms", (json_int_t)ev->duration_ms);
+	rc |= put_runtime(o, ev);
 	rc |= put_list(o, "reasons", &ev->reasons);
 	if (rc == 0)
 		line = pa_json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
