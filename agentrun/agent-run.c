@@ -30,7 +30,6 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <termios.h>
@@ -42,8 +41,6 @@
 #include "util.h"
 
 #include "agentrun.h"
-
-extern char **environ;
 
 struct conv_state {
 	const char *token;   /* the answer to the module's token prompt */
@@ -127,25 +124,7 @@ static char *read_token(int fd)
 
 /* ---- the child: CMD ---- */
 
-/* Closes every descriptor from 3 up (close_range, else one by one). */
-static void close_from_3(void)
-{
-#ifdef SYS_close_range
-	if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0)
-		return;
-#endif
-	{
-		long max = sysconf(_SC_OPEN_MAX);
-		int fd;
-
-		if (max < 0 || max > 1024 * 1024)
-			max = 1024 * 1024;
-		for (fd = 3; fd < max; fd++)
-			close(fd);
-	}
-}
-
-static _Noreturn void run_cmd(const struct account *a, int slave, mode_t mask, char **env,
+static _Noreturn void run_cmd(const struct account *a, int exe, int slave, mode_t mask, char **env,
 			      char **argv)
 {
 	sigset_t none;
@@ -196,11 +175,9 @@ static _Noreturn void run_cmd(const struct account *a, int slave, mode_t mask, c
 			_exit(EXIT_TROUBLE);
 	}
 	/* last, so that what the lookups above opened (NSS) goes too */
-	close_from_3();
-	environ = env;
-	execvp(argv[0], argv);
+	ar_exec_measured(exe, argv, env);
 	fprintf(stderr, "agent-run: %s: %s\n", argv[0], strerror(errno));
-	_exit(errno == ENOENT ? 127 : 126);
+	_exit(126);
 no_tty:
 	fprintf(stderr, "agent-run: cannot give CMD its terminal: %s\n", strerror(errno));
 	_exit(EXIT_TROUBLE);
@@ -515,6 +492,8 @@ struct run {
 	struct account acct;
 	char *token;
 	int ret, conf_fd;
+	int exe_fd;		/* CMD's executable, measured and then run */
+	char exe_var[32];	/* WORKLOAD_VAR=N, as put in the PAM environment */
 	bool session_open, cred_set;
 };
 
@@ -568,6 +547,35 @@ static int start_pam(const struct opts *o, struct run *r)
 			"see the system log\n", o->service, r->ret);
 		return -1;
 	}
+	/* the module measures CMD's executable on this descriptor */
+	snprintf(r->exe_var, sizeof(r->exe_var), "%s=%d", WORKLOAD_VAR, r->exe_fd);
+	r->ret = pam_putenv(r->pamh, r->exe_var);
+	if (r->ret != PAM_SUCCESS) {
+		fprintf(stderr, "agent-run: pam_putenv: %s\n", pam_strerror(r->pamh, r->ret));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * After the session opened: the descriptor the module measured must be
+ * the one named at the start (no module of the stack changed the
+ * variable), and CMD's environment does not get it. 0, or the exit code.
+ */
+static int take_back_workload(struct run *r)
+{
+	const char *v = pam_getenv(r->pamh, WORKLOAD_VAR);
+
+	if (v == NULL || strcmp(v, r->exe_var + strlen(WORKLOAD_VAR) + 1) != 0) {
+		fprintf(stderr, "agent-run: session refused: a module of the PAM stack changed %s\n",
+			WORKLOAD_VAR);
+		return EXIT_REFUSED;
+	}
+	r->ret = pam_putenv(r->pamh, WORKLOAD_VAR);
+	if (r->ret != PAM_SUCCESS) {
+		fprintf(stderr, "agent-run: pam_putenv: %s\n", pam_strerror(r->pamh, r->ret));
+		return EXIT_TROUBLE;
+	}
 	return 0;
 }
 
@@ -602,7 +610,7 @@ static int pam_phases(struct run *r)
 	r->session_open = true;
 	if (!ar_user_unchanged(r->pamh, r->acct.name, "session"))
 		return EXIT_REFUSED;
-	return 0;
+	return take_back_workload(r);
 }
 
 /*
@@ -660,7 +668,7 @@ static int run_session(const struct opts *o, struct run *r)
 		goto out;
 	}
 	if (pid == 0)
-		run_cmd(&r->acct, slave, o->mask, env.v, o->cmd);
+		run_cmd(&r->acct, r->exe_fd, slave, o->mask, env.v, o->cmd);
 	if (slave >= 0)
 		close(slave);
 	slave = -1;
@@ -703,12 +711,14 @@ static void end_pam(struct run *r)
 		pam_end(r->pamh, r->ret);
 	if (r->conf_fd >= 0)
 		close(r->conf_fd);
+	if (r->exe_fd >= 0)
+		close(r->exe_fd);
 }
 
 int main(int argc, char **argv)
 {
 	struct opts o = { .service = "agent-run", .token_fd = -1, .mask = 022 };
-	struct run r = { .ret = PAM_SYSTEM_ERR, .conf_fd = -1 };
+	struct run r = { .ret = PAM_SYSTEM_ERR, .conf_fd = -1, .exe_fd = -1 };
 	int c, code;
 
 	/*
@@ -732,7 +742,8 @@ int main(int argc, char **argv)
 	if (code < 0) {
 		openlog("agent-run", LOG_PID, LOG_AUTHPRIV);
 		code = EXIT_TROUBLE;
-		if (take_token(&o, &r) == 0 && start_pam(&o, &r) == 0) {
+		r.exe_fd = ar_open_cmd(o.cmd[0], o.eopts, o.n_eopts, &code);
+		if (r.exe_fd >= 0 && take_token(&o, &r) == 0 && start_pam(&o, &r) == 0) {
 			code = pam_phases(&r);
 			if (code == 0)
 				code = run_session(&o, &r);

@@ -61,6 +61,19 @@ void ar_raw_mode(void);
 int ar_open_pty(int *master, int *slave);
 void ar_drain_master(int *master);
 int ar_catch_signals(void);
+/*
+ * Resolves CMD as execvp would (in the PATH of --env/--keep-env PATH, else
+ * the default) and opens it: the descriptor, or -1 after one line with
+ * *code 127 (not found) or 126 (not an executable file).
+ */
+int ar_open_cmd(const char *cmd, const struct env_opt *opts, size_t n_opts, int *code);
+/*
+ * In CMD's child: starts argv from exe as descriptor 3, every other
+ * descriptor from 3 up closed; returns only when fexecve failed (errno).
+ */
+void ar_exec_measured(int exe, char **argv, char **env);
+/* the PAM environment variable that names that descriptor to the module */
+#define WORKLOAD_VAR "PAM_AGENT_WORKLOAD_FD"
 bool ar_end_processes(pid_t cmd, int *status, bool *cmd_done, int *master, int64_t grace_ms);
 
 #endif /* PA_AGENTRUN_H */

@@ -9,8 +9,10 @@
 
 #include <jansson.h>
 
-#include "session.h"
+#include "identity.h"
 #include "keyring.h"
+#include "policy.h"
+#include "session.h"
 
 /* Exit codes of every subcommand. */
 enum {
@@ -76,6 +78,43 @@ const char *cli_show(const char *s, char *buf, size_t len);
 const char *cli_utc(int64_t t, char *buf, size_t len);
 void cli_problem(struct cli_run *r, json_t *problems, const char *name, const char *err);
 
+/* ---- runtime: pam-agent attest, explain's --runtime-* (cli/runtime.c) ---- */
+
+/* explain's runtime options (getopt values) */
+enum {
+	CLI_RT_PID = 1000,
+	CLI_RT_UID,
+	CLI_RT_EXE,
+	CLI_RT_SHA256,
+	CLI_RT_PARENT_SHA256,
+	CLI_RT_UNIT,
+	CLI_RT_WORKLOAD,
+};
+
+/* What explain was told of the runtime, and what it attested. */
+struct cli_runtime {
+	bool given;	    /* any --runtime-* option */
+	pid_t pid;	    /* --runtime-pid, 0: none */
+	const char *exe, *exe_sha256, *parent_sha256, *unit, *workload;
+	bool has_uid;
+	uid_t uid;
+	struct id_runtime att; /* of pid */
+	char workload_sha256[ID_SHA256_HEX + 1];
+	char mutable_why[160];
+	char absent[320];
+};
+
+/* One --runtime-* option: -1 to go on, else the exit code. */
+int cli_runtime_option(struct cli_runtime *r, int c, const char *arg);
+/*
+ * The runtime the module would see: remote (rhost) or attested (pid,
+ * workload), then the explicit values. 0, or -1 with err.
+ */
+int cli_runtime_build(struct cli_runtime *r, const char *rhost, struct pol_runtime *out,
+		      char *err, size_t errlen);
+void cli_runtime_clear(struct cli_runtime *r);
+
+int cmd_attest(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_reap(int argc, char **argv);

@@ -31,7 +31,10 @@ static int usage(FILE *f, int code)
 	fprintf(f,
 		"usage: pam-agent explain --id ID --service S --user U [--run-as T]\n"
 		"                         [--rhost H] [--claims JSON] [--config FILE]\n"
-		"                         [--now EPOCH]\n"
+		"                         [--now EPOCH] [--runtime-pid PID]\n"
+		"                         [--runtime-workload FILE] [--runtime-exe PATH]\n"
+		"                         [--runtime-exe-sha256 HEX] [--runtime-unit UNIT]\n"
+		"                         [--runtime-parent-exe-sha256 HEX] [--runtime-uid UID]\n"
 		"\n"
 		"Prints the decision pam_agent.so's account phase makes for an agent (a\n"
 		"SPIFFE ID, or ISSUER#SUBJECT for an OIDC identity) on PAM service S as\n"
@@ -46,7 +49,11 @@ static int usage(FILE *f, int code)
 		"jti, iss, sub), taken as the verifier takes them. Without --claims the\n"
 		"token is a fresh one: iat = now, exp = now + %ds. With --claims an\n"
 		"absent exp is now + %ds and an absent iat stays absent, as in a token\n"
-		"without one. Exit 0 allow, 1 deny, 2 usage or configuration error.\n",
+		"without one. The runtime.* rules see process PID attested as the module\n"
+		"attests the process that started the application, FILE measured as the\n"
+		"module measures agent-run's CMD, then the explicit --runtime-* values\n"
+		"(docs/attestation.md); with --rhost, a remote login, nothing.\n"
+		"Exit 0 allow, 1 deny, 2 usage or configuration error.\n",
 		PA_DEFAULT_CONFIG, EXPLAIN_DEFAULT_TTL, EXPLAIN_DEFAULT_TTL);
 	return code;
 }
@@ -290,6 +297,7 @@ struct explain_opts {
 	const char *agent, *service, *user, *rhost, *run_as, *config;
 	json_t *claims; /* --claims, owned */
 	int64_t now;
+	struct cli_runtime rt;
 };
 
 /* Parses the command line into *o: -1 to go on, else the exit code. */
@@ -304,12 +312,19 @@ static int explain_options(int argc, char **argv, struct explain_opts *o)
 		{ "claims", required_argument, NULL, 'j' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "now", required_argument, NULL, 'n' },
+		{ "runtime-pid", required_argument, NULL, CLI_RT_PID },
+		{ "runtime-uid", required_argument, NULL, CLI_RT_UID },
+		{ "runtime-exe", required_argument, NULL, CLI_RT_EXE },
+		{ "runtime-exe-sha256", required_argument, NULL, CLI_RT_SHA256 },
+		{ "runtime-parent-exe-sha256", required_argument, NULL, CLI_RT_PARENT_SHA256 },
+		{ "runtime-unit", required_argument, NULL, CLI_RT_UNIT },
+		{ "runtime-workload", required_argument, NULL, CLI_RT_WORKLOAD },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *claims_text = NULL;
 	json_error_t jerr;
-	int c;
+	int c, ret;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -325,7 +340,10 @@ static int explain_options(int argc, char **argv, struct explain_opts *o)
 				return cli_usage_error("explain: --now %s: not an epoch time", optarg);
 			break;
 		case 'h': return usage(stdout, CLI_OK);
-		default: return usage(stderr, CLI_USAGE);
+		case '?': return usage(stderr, CLI_USAGE);
+		default:
+			if ((ret = cli_runtime_option(&o->rt, c, optarg)) >= 0)
+				return ret;
 		}
 	}
 	if (optind != argc)
@@ -412,6 +430,7 @@ int cmd_explain(int argc, char **argv)
 	struct pol_config *cfg = NULL;
 	struct id_identity *id = NULL;
 	struct pol_request req;
+	struct pol_runtime runtime;
 	char *service_lc = NULL, err[512];
 	int ret = explain_options(argc, argv, &o);
 
@@ -437,8 +456,14 @@ int cmd_explain(int argc, char **argv)
 	req.run_as = o.run_as;
 	req.rhost = o.rhost;
 	req.now = o.now;
+	if (cli_runtime_build(&o.rt, o.rhost, &runtime, err, sizeof(err)) != 0) {
+		ret = cli_usage_error("explain: %s", err);
+		goto out;
+	}
+	req.runtime = &runtime;
 	ret = explain_decision(cfg, &req, &o);
 out:
+	cli_runtime_clear(&o.rt);
 	free(service_lc);
 	id_identity_free(id);
 	json_decref(o.claims);

@@ -22,6 +22,7 @@ static const struct {
 	const char *summary;
 } commands[] = {
 	{ "check", cmd_check, "validate the configuration, bundles and permissions" },
+	{ "attest", cmd_attest, "print what attestation sees of a process (JSON)" },
 	{ "explain", cmd_explain, "explain the policy decision for an agent, service and user" },
 	{ "reap", cmd_reap, "revoke the sessions whose owner process is gone" },
 	{ "sessions", cmd_sessions, "list live sessions and their keys" },

@@ -71,7 +71,7 @@ int pa_account(struct pa_call *call)
 		goto out;
 	}
 
-	pa_request_fill(call, ctx->identity, user, now, &req);
+	pa_request_fill(call, cfg, ctx->identity, user, now, &req);
 	if (pol_decide(cfg, &req, &decision) != 0) {
 		ret = deny(call, cfg, ctx->identity, "out of memory while deciding", PAM_BUF_ERR);
 		goto out;

@@ -105,7 +105,7 @@ static int auth_decide(struct pa_call *call, const struct pol_config *cfg,
 	char reasons[1024], line[1400];
 	size_t i, o = 0;
 
-	pa_request_fill(call, id, user, now, &req);
+	pa_request_fill(call, cfg, id, user, now, &req);
 	if (pol_decide(cfg, &req, &d) != 0) {
 		pol_decision_clear(&d);
 		snprintf(why, whylen, "out of memory while deciding");

@@ -50,6 +50,7 @@ static void context_destroy(pam_handle_t *pamh, void *data, int error_status)
 	ctx->magic = 0;
 	id_identity_free(ctx->identity);
 	pol_decision_clear(&ctx->decision);
+	pa_runtime_clear(&ctx->runtime);
 	free(ctx);
 }
 

@@ -242,6 +242,7 @@ static int restore(struct pa_call *call, struct pa_context *ctx, const char *han
 	req.rhost = rec.rhost;
 	req.tty = rec.tty;
 	req.now = now;
+	req.runtime = pa_runtime(call, cfg);
 	if (pol_decide(cfg, &req, &d) != 0) {
 		ret = refuse(call, cfg, rec.identity, handle, "out of memory while deciding");
 		goto out;

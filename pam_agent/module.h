@@ -26,6 +26,9 @@
 
 /* Module options from one line of a PAM service file. Owns its strings. */
 struct pa_args {
+	/* agent_run=PATH: the agent-run whose workload measurement
+	 * (PAM_AGENT_WORKLOAD_FD) the module accepts; default the installed one */
+	char *agent_run;
 	char *config;	     /* config=FILE */
 	bool debug;	     /* debug */
 	bool optional;	     /* optional: PAM_IGNORE for handles without an agent identity */
@@ -112,6 +115,23 @@ struct pa_session {
 };
 
 /* State kept across the phases of one PAM handle (pam_set_data). */
+/*
+ * Who asks (docs/attestation.md): the requesting process, and for
+ * agent-run the workload it starts; attested once per handle, at the
+ * first decision, by runtime.c.
+ */
+struct pa_runtime {
+	bool done;
+	char absent[320];	  /* why nothing was attested, "" when attested */
+	struct id_runtime caller; /* the requesting process (and its parent) */
+	bool workload;		  /* agent-run handed a measured executable */
+	char workload_exe[4096];
+	bool workload_deleted;
+	char workload_sha256[ID_SHA256_HEX + 1];
+	char workload_mutable[160]; /* why its content may change, "" when it cannot */
+	struct pol_runtime pol;	    /* what the policy sees; points into the above */
+};
+
 struct pa_context {
 	unsigned int magic;
 	struct id_identity *identity; /* set by a successful auth phase */
@@ -133,6 +153,7 @@ struct pa_context {
 	 * successful authentication clears both. */
 	bool auth_failed;
 	char auth_failure[256];
+	struct pa_runtime runtime;
 };
 
 /*
@@ -170,8 +191,18 @@ const char *pa_item(pam_handle_t *pamh, int type);
  * tty of the handle, now; everything else empty (the one place the three
  * phases build it).
  */
-void pa_request_fill(const struct pa_call *call, const struct id_identity *id, const char *user,
-		     int64_t now, struct pol_request *req);
+void pa_request_fill(const struct pa_call *call, const struct pol_config *cfg,
+		     const struct id_identity *id, const char *user, int64_t now,
+		     struct pol_request *req);
+
+/*
+ * What the policy's runtime.* rules see for this handle: attests the
+ * requesting process (and reads agent-run's workload) at the first call,
+ * hashing executables only when cfg has a rule that needs a hash.
+ * NULL only without a context (out of memory): the rules then deny.
+ */
+const struct pol_runtime *pa_runtime(const struct pa_call *call, const struct pol_config *cfg);
+void pa_runtime_clear(struct pa_runtime *rt);
 
 struct aud_event;
 /*

@@ -21,6 +21,7 @@ struct option_def {
 
 /* Sorted by name. */
 static const struct option_def options[] = {
+	STRING(agent_run),
 	STRING(config),
 	FLAG(debug),
 	FLAG(optional),
@@ -46,6 +47,7 @@ static int compare_option(const void *key, const void *member)
 
 void pa_args_clear(struct pa_args *args)
 {
+	free(args->agent_run);
 	free(args->config);
 	free(args->token_file);
 	free(args->passwd_file);
@@ -113,6 +115,11 @@ int pa_args_parse(int argc, const char **argv, struct pa_args *args,
 	if (args->token_file != NULL && args->token_file[0] != '/') {
 		pa_escape(args->token_file, strlen(args->token_file), shown, sizeof(shown));
 		pa_err(err, errlen, "token_file=%s: must be an absolute path", shown);
+		goto fail;
+	}
+	if (args->agent_run != NULL && args->agent_run[0] != '/') {
+		pa_escape(args->agent_run, strlen(args->agent_run), shown, sizeof(shown));
+		pa_err(err, errlen, "agent_run=%s: must be an absolute path", shown);
 		goto fail;
 	}
 	if (args->passwd_file != NULL && args->passwd_file[0] != '/') {

@@ -35,7 +35,7 @@ int pa_decision_holds(struct pa_call *call, const struct pol_config *cfg,
 	int ret = -1;
 
 	*run_as_denied = false;
-	pa_request_fill(call, ctx->identity, was->user, (int64_t)time(NULL), &req);
+	pa_request_fill(call, cfg, ctx->identity, was->user, (int64_t)time(NULL), &req);
 	req.run_as = run_as;
 	if (pol_decide(cfg, &req, &now) != 0) {
 		pol_decision_clear(&now);

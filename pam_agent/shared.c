@@ -89,8 +89,9 @@ const char *pa_item(pam_handle_t *pamh, int type)
 	return value;
 }
 
-void pa_request_fill(const struct pa_call *call, const struct id_identity *id, const char *user,
-		     int64_t now, struct pol_request *req)
+void pa_request_fill(const struct pa_call *call, const struct pol_config *cfg,
+		     const struct id_identity *id, const char *user, int64_t now,
+		     struct pol_request *req)
 {
 	memset(req, 0, sizeof(*req));
 	req->id = id;
@@ -99,6 +100,7 @@ void pa_request_fill(const struct pa_call *call, const struct id_identity *id, c
 	req->rhost = pa_item(call->pamh, PAM_RHOST);
 	req->tty = pa_item(call->pamh, PAM_TTY);
 	req->now = now;
+	req->runtime = pa_runtime(call, cfg);
 }
 
 int pa_audit(struct pa_call *call, const struct pol_config *cfg, struct aud_event *ev)
@@ -113,6 +115,8 @@ int pa_audit(struct pa_call *call, const struct pol_config *cfg, struct aud_even
 	}
 	aud_event_set_context(ev, pa_item(call->pamh, PAM_SERVICE), pa_item(call->pamh, PAM_USER),
 			      pa_item(call->pamh, PAM_RHOST), pa_item(call->pamh, PAM_TTY));
+	/* every event of a transaction carries what attestation found */
+	aud_event_set_runtime(ev, pa_runtime(call, cfg));
 	sink.file = cfg != NULL ? cfg->global.audit_log : NULL;
 	sink.syslog_fn = audit_to_pam;
 	sink.syslog_ctx = call;
