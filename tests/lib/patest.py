@@ -132,10 +132,12 @@ def pam_env(pamd, passwd, group, extra=None):
     return env
 
 
-def pamtester(env, service, user, token, *ops):
-    """Runs pamtester; returns (succeeded, the module's log lines)."""
+def pamtester(env, service, user, token, *ops, rhost=None):
+    """Runs pamtester (PAM_RHOST set when rhost is given); returns (succeeded,
+    the module's log lines, all output)."""
     ops = ops or ("authenticate",)
-    p = subprocess.run(["pamtester", "-v", service, user] + list(ops), input=token + "\n",
+    items = ["-I", "rhost=%s" % rhost] if rhost else []
+    p = subprocess.run(["pamtester", "-v"] + items + [service, user] + list(ops), input=token + "\n",
                        env=env, capture_output=True, text=True)
     out = p.stdout + p.stderr
     log = [line.split("): ", 1)[-1] for line in out.splitlines() if "SYSLOG" in line]
