@@ -252,8 +252,9 @@ static void set_sha256s(struct parse_ctx *c, struct pol_list *l, const char *key
 		     c->file, c->lineno, key);
 		return;
 	}
+	memcpy(buf, value, len + 1);
 	for (i = 0; i <= len; i++) {
-		char ch = value[i];
+		char ch = buf[i];
 
 		if (ch == '\0' || is_blank(ch)) {
 			if (run != 0 && run != 64) {
