@@ -5,7 +5,7 @@
  * with a breakdown per phase, and the reference costs the transaction
  * cannot beat: one signature verify, one mint signature, the keyctl calls
  * of one key, one spawn of a minimal static program, the replay cache.
- * Runs under pam_wrapper (tests/pam/harness.c). Not a test: prints a table
+ * Runs under pam_wrapper (tests/lib/harness.c). Not a test: prints a table
  * and writes bench-pam.csv. Figures are medians.
  */
 #include "config.h"

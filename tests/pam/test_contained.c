@@ -15,7 +15,7 @@
  *   JSON parser's limit (refused at authentication, no crash).
  *
  * Calls libpam directly (pam_start ... pam_end) under pam_wrapper (see
- * harness.h), because libpamtest runs every case on a fresh handle.
+ * tests/lib/harness.h), because libpamtest runs every case on a fresh handle.
  */
 #include "config.h"
 

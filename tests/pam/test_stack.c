@@ -1,6 +1,6 @@
 /*
  * test_stack.c - pam_agent.so inside the real Linux-PAM library, driven by
- * libpamtest over service files this test writes (see harness.h).
+ * libpamtest over service files this test writes (see tests/lib/harness.h).
  */
 #include "config.h"
 
