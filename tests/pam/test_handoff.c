@@ -80,8 +80,7 @@ static const char policy[] =
 	"audit_log = @DIR@/audit.jsonl\n"
 	"helper = %s\n"
 	"state_dir = @DIR@/state\n"
-	"[trust_domain example.org]\n"
-	"bundle = @DIR@/example.org.bundle.json\n"
+	FX_EXAMPLE_TRUST
 	"[service " SERVICE "]\n"
 	"class = read\n"
 	"[service " OTHER_SERVICE "]\n"
@@ -101,43 +100,9 @@ static const char policy[] =
 	"revoke = @DIR@/revoke.sh\n"
 	"ttl = %s\n";
 
-static const char issue_sh[] = "#!/bin/sh\ncat >/dev/null\n"
-			       "echo '{\"secret\":\"lease-secret\",\"revoke_handle\":\"h-1\"}'\n";
-static const char revoke_sh[] = "#!/bin/sh\n{ cat; echo; } >> @DIR@/revoked.log\n";
-
-static struct fx_domain example;
-static char helper[PATH_MAX + 32];
-static int64_t now;
+static const char *helper; /* fx_helper() */
 
 /* ---- helpers ------------------------------------------------------------------------- */
-
-static int conv(int n, const struct pam_message **msg, struct pam_response **resp, void *appdata)
-{
-	struct pam_response *r = calloc((size_t)n, sizeof(*r));
-	int i;
-
-	if (r == NULL)
-		return PAM_BUF_ERR;
-	for (i = 0; i < n; i++)
-		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF && appdata != NULL)
-			r[i].resp = strdup(appdata);
-	*resp = r;
-	return PAM_SUCCESS;
-}
-
-#define EXPECT(call, want)                                                                       \
-	do {                                                                                     \
-		int rv_ = (call);                                                                \
-		if (rv_ != (want))                                                               \
-			fail_msg("%s: %d (%s), expected %d\nlog:\n%s", #call, rv_,               \
-				 pam_strerror(NULL, rv_), (want), pa_harness_log());             \
-	} while (0)
-
-static void expect_log(const char *text)
-{
-	if (!pa_harness_log_has(text))
-		fail_msg("log lacks \"%s\"; log was:\n%s", text, pa_harness_log());
-}
 
 static void write_policy(const char *ttl)
 {
@@ -150,7 +115,6 @@ static void write_policy(const char *ttl)
 /* One handle: the parent's (the monitor's in sshd). */
 struct txn {
 	pam_handle_t *pamh;
-	struct pam_conv c;
 	char *token;
 	char handle[64]; /* PAM_AGENT_HANDOFF as the child sent it */
 	char env[4096];	 /* every string the child sent, NUL-separated */
@@ -160,10 +124,8 @@ struct txn {
 static void txn_start(struct txn *t, const char *service, const char *rhost)
 {
 	memset(t, 0, sizeof(*t));
-	t->token = fx_mint(&example, BOT, FX_AUDIENCE, now, now + 300, NULL);
-	t->c.conv = conv;
-	t->c.appdata_ptr = t->token;
-	assert_int_equal(pam_start(service, fx_user(), &t->c, &t->pamh), PAM_SUCCESS);
+	t->token = fx_mint(&fx_example, BOT, FX_AUDIENCE, fx_now, fx_now + 300, NULL);
+	t->pamh = fx_start(service, t->token);
 	/* as sshd sets them at pam_start */
 	if (rhost != NULL)
 		assert_int_equal(pam_set_item(t->pamh, PAM_RHOST, rhost), PAM_SUCCESS);
@@ -359,7 +321,7 @@ static int present(struct txn *t, const char *service, const char *user, const c
 	assert_false(env_has_handoff(u.pamh));
 	/* a refused hand-off opens no session afterwards either */
 	if (rv != PAM_SUCCESS)
-		EXPECT(pam_open_session(u.pamh, 0), PAM_PERM_DENIED);
+		FX_EXPECT(pam_open_session(u.pamh, 0), PAM_PERM_DENIED);
 	txn_end(&u);
 	return rv;
 }
@@ -399,18 +361,18 @@ static void test_forked_authentication_places_credentials(void **state)
 	import_env(&t);
 	assert_null(strstr(rec, t.handle));
 
-	EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_SUCCESS);
+	FX_EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_SUCCESS);
 	assert_false(env_has_handoff(t.pamh));
-	expect_log("identity handed over from the account phase of process");
-	EXPECT(pam_open_session(t.pamh, 0), PAM_SUCCESS);
+	fx_expect_log("identity handed over from the account phase of process");
+	FX_EXPECT(pam_open_session(t.pamh, 0), PAM_SUCCESS);
 	assert_non_null(pam_getenv(t.pamh, "PAM_AGENT_SESSION"));
 	assert_false(env_has_handoff(t.pamh));
 	assert_int_equal(audit_has("credential_placed", "ok", NULL), 1);
 	/* taken: only the (empty) tombstone is left */
 	assert_null(the_record());
 	assert_int_equal(handoff_entries(), 1);
-	EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
-	EXPECT(pam_setcred(t.pamh, PAM_DELETE_CRED), PAM_SUCCESS);
+	FX_EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_setcred(t.pamh, PAM_DELETE_CRED), PAM_SUCCESS);
 	txn_end(&t);
 	assert_true(fx_file_has("revoked.log", "h-1"));
 }
@@ -424,9 +386,9 @@ static void test_open_without_setcred(void **state)
 	txn_start(&t, SERVICE, RHOST);
 	child_authenticates(&t);
 	import_env(&t);
-	EXPECT(pam_open_session(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_open_session(t.pamh, 0), PAM_SUCCESS);
 	assert_false(env_has_handoff(t.pamh));
-	EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
 	txn_end(&t);
 }
 
@@ -439,10 +401,10 @@ static void test_replayed_handle(void **state)
 	txn_start(&t, SERVICE, RHOST);
 	child_authenticates(&t);
 	import_env(&t);
-	EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_SUCCESS);
+	FX_EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_SUCCESS);
 	pa_harness_log_reset();
-	EXPECT(present(&t, SERVICE, NULL, RHOST), PAM_PERM_DENIED);
-	expect_log("it was already used (a replay)");
+	FX_EXPECT(present(&t, SERVICE, NULL, RHOST), PAM_PERM_DENIED);
+	fx_expect_log("it was already used (a replay)");
 	assert_int_equal(audit_has("decision", "deny", "already used"), 1);
 	txn_end(&t);
 }
@@ -458,10 +420,10 @@ static void test_late_handle(void **state)
 	import_env(&t);
 	record_set("expires", (json_int_t)time(NULL) - 5);
 	pa_harness_log_reset();
-	EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_PERM_DENIED);
-	expect_log("refused: expired");
+	FX_EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_PERM_DENIED);
+	fx_expect_log("refused: expired");
 	assert_false(env_has_handoff(t.pamh));
-	EXPECT(pam_open_session(t.pamh, 0), PAM_PERM_DENIED);
+	FX_EXPECT(pam_open_session(t.pamh, 0), PAM_PERM_DENIED);
 	assert_int_equal(audit_has("credential_placed", "ok", NULL), 0);
 	txn_end(&t);
 }
@@ -474,20 +436,20 @@ static void test_forged_handle(void **state)
 	(void)state;
 	txn_start(&t, SERVICE, RHOST);
 	snprintf(t.handle, sizeof(t.handle), "0123456789abcdef0123456789abcdef");
-	EXPECT(present(&t, SERVICE, NULL, RHOST), PAM_PERM_DENIED);
-	expect_log("no such hand-off record");
+	FX_EXPECT(present(&t, SERVICE, NULL, RHOST), PAM_PERM_DENIED);
+	fx_expect_log("no such hand-off record");
 	snprintf(t.handle, sizeof(t.handle), "../../../../etc/passwd");
 	pa_harness_log_reset();
-	EXPECT(present(&t, SERVICE, NULL, RHOST), PAM_PERM_DENIED);
-	expect_log("not a hand-off handle (forged)");
+	FX_EXPECT(present(&t, SERVICE, NULL, RHOST), PAM_PERM_DENIED);
+	fx_expect_log("not a hand-off handle (forged)");
 	txn_end(&t);
 	/* a forged handle is ignored (and removed) on a handle with its own identity */
 	txn_start(&u, SERVICE, RHOST);
-	EXPECT(pam_authenticate(u.pamh, 0), PAM_SUCCESS);
-	EXPECT(pam_acct_mgmt(u.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_authenticate(u.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_acct_mgmt(u.pamh, 0), PAM_SUCCESS);
 	assert_int_equal(pam_putenv(u.pamh, "PAM_AGENT_HANDOFF=0123456789abcdef0123456789abcdef"),
 			 PAM_SUCCESS);
-	EXPECT(pam_setcred(u.pamh, PAM_ESTABLISH_CRED), PAM_SUCCESS);
+	FX_EXPECT(pam_setcred(u.pamh, PAM_ESTABLISH_CRED), PAM_SUCCESS);
 	assert_false(env_has_handoff(u.pamh));
 	txn_end(&u);
 }
@@ -505,14 +467,14 @@ static void test_refused_handoff_is_not_ignored(void **state)
 	txn_start(&t, OPTIONAL_SERVICE, RHOST);
 	assert_int_equal(pam_putenv(t.pamh, "PAM_AGENT_HANDOFF=0123456789abcdef0123456789abcdef"),
 			 PAM_SUCCESS);
-	EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_PERM_DENIED);
-	EXPECT(pam_open_session(t.pamh, 0), PAM_PERM_DENIED);
-	expect_log("was refused: no session");
+	FX_EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_PERM_DENIED);
+	FX_EXPECT(pam_open_session(t.pamh, 0), PAM_PERM_DENIED);
+	fx_expect_log("was refused: no session");
 	txn_end(&t);
 	/* the same stack without any hand-off: pam_agent ignores it, as before */
 	txn_start(&t, OPTIONAL_SERVICE, RHOST);
-	EXPECT(pam_open_session(t.pamh, 0), PAM_SUCCESS);
-	EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_open_session(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
 	txn_end(&t);
 }
 
@@ -530,28 +492,28 @@ static void test_handle_bound_to_user_service_rhost(void **state)
 	/* another user that exists: root, or nobody when the tests run as root */
 	other = strcmp(fx_user(), "root") == 0 ? "nobody" : "root";
 	snprintf(want, sizeof(want), "presented for user %s", other);
-	EXPECT(present(&t, SERVICE, other, RHOST), PAM_PERM_DENIED);
-	expect_log(want);
+	FX_EXPECT(present(&t, SERVICE, other, RHOST), PAM_PERM_DENIED);
+	fx_expect_log(want);
 	txn_end(&t);
 
 	txn_start(&t, SERVICE, RHOST);
 	child_authenticates(&t);
 	import_env(&t);
 	pa_harness_log_reset();
-	EXPECT(present(&t, OTHER_SERVICE, NULL, RHOST), PAM_PERM_DENIED);
-	expect_log("presented to service " OTHER_SERVICE);
+	FX_EXPECT(present(&t, OTHER_SERVICE, NULL, RHOST), PAM_PERM_DENIED);
+	fx_expect_log("presented to service " OTHER_SERVICE);
 	txn_end(&t);
 
 	txn_start(&t, SERVICE, RHOST);
 	child_authenticates(&t);
 	import_env(&t);
 	pa_harness_log_reset();
-	EXPECT(present(&t, SERVICE, NULL, "198.51.100.9"), PAM_PERM_DENIED);
-	expect_log("presented from rhost 198.51.100.9");
+	FX_EXPECT(present(&t, SERVICE, NULL, "198.51.100.9"), PAM_PERM_DENIED);
+	fx_expect_log("presented from rhost 198.51.100.9");
 	/* the refusal used it up: the rightful parent is refused too */
 	pa_harness_log_reset();
-	EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_PERM_DENIED);
-	expect_log("already used");
+	FX_EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_PERM_DENIED);
+	fx_expect_log("already used");
 	txn_end(&t);
 	assert_int_equal(audit_has("decision", "deny", "identity hand-off"), 4);
 }
@@ -574,7 +536,7 @@ static void test_not_the_parent(void **state)
 		_exit(pam_setcred(t.pamh, PAM_ESTABLISH_CRED) == PAM_PERM_DENIED ? 0 : 1);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	expect_log("which is not the parent");
+	fx_expect_log("which is not the parent");
 	txn_end(&t);
 }
 
@@ -590,8 +552,8 @@ static void test_untrusted_record(void **state)
 	child_authenticates(&t);
 	import_env(&t);
 	assert_int_equal(chmod(the_record(), 0640), 0);
-	EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_PERM_DENIED);
-	expect_log("group or other bits");
+	FX_EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_PERM_DENIED);
+	fx_expect_log("group or other bits");
 	txn_end(&t);
 
 	txn_start(&t, SERVICE, RHOST);
@@ -602,8 +564,8 @@ static void test_untrusted_record(void **state)
 	assert_int_equal(rename(rec, copy), 0);
 	assert_int_equal(symlink(copy, rec), 0);
 	pa_harness_log_reset();
-	EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_PERM_DENIED);
-	expect_log("a symbolic link");
+	FX_EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_PERM_DENIED);
+	fx_expect_log("a symbolic link");
 	txn_end(&t);
 
 	if (geteuid() != 0) {
@@ -615,8 +577,8 @@ static void test_untrusted_record(void **state)
 	import_env(&t);
 	assert_int_equal(chown(the_record(), 65534, 65534), 0);
 	pa_harness_log_reset();
-	EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_PERM_DENIED);
-	expect_log("owned by uid 65534");
+	FX_EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_PERM_DENIED);
+	fx_expect_log("owned by uid 65534");
 	txn_end(&t);
 }
 
@@ -630,8 +592,8 @@ static void test_decision_changed(void **state)
 	child_authenticates(&t);
 	import_env(&t);
 	write_policy("10m");
-	EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_PERM_DENIED);
-	expect_log("decision changed since the account phase in process");
+	FX_EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_PERM_DENIED);
+	fx_expect_log("decision changed since the account phase in process");
 	txn_end(&t);
 }
 
@@ -644,22 +606,22 @@ static void test_same_process_no_litter(void **state)
 
 	(void)state;
 	txn_start(&t, SERVICE, NULL);
-	EXPECT(pam_authenticate(t.pamh, 0), PAM_SUCCESS);
-	EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_authenticate(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_SUCCESS);
 	assert_non_null(the_record());
 	assert_true(env_has_handoff(t.pamh));
-	EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_SUCCESS);
+	FX_EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_SUCCESS);
 	assert_int_equal(handoff_entries(), 0);
 	assert_false(env_has_handoff(t.pamh));
-	EXPECT(pam_open_session(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_open_session(t.pamh, 0), PAM_SUCCESS);
 	assert_false(env_has_handoff(t.pamh));
-	EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
 	txn_end(&t);
 
 	/* authenticate and account only (a screen locker): removed at pam_end */
 	txn_start(&t, SERVICE, NULL);
-	EXPECT(pam_authenticate(t.pamh, 0), PAM_SUCCESS);
-	EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_authenticate(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_SUCCESS);
 	assert_int_equal(handoff_entries(), 2); /* the record and its taker's marker */
 	txn_end(&t);
 	assert_int_equal(handoff_entries(), 0);
@@ -685,10 +647,10 @@ static void test_handle_removed_from_environment(void **state)
 	assert_int_equal(pam_putenv(t.pamh, "PAM_AGENT_HANDOFF"), PAM_SUCCESS); /* deletes it */
 	assert_false(env_has_handoff(t.pamh));
 	pa_harness_log_reset();
-	EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_PERM_DENIED);
-	expect_log("an agent identity was handed to this process, but its hand-off handle is "
-		   "missing from the PAM environment");
-	EXPECT(pam_open_session(t.pamh, 0), PAM_PERM_DENIED);
+	FX_EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_PERM_DENIED);
+	fx_expect_log("an agent identity was handed to this process, but its hand-off handle is "
+		      "missing from the PAM environment");
+	FX_EXPECT(pam_open_session(t.pamh, 0), PAM_PERM_DENIED);
 	assert_null(pam_getenv(t.pamh, "PAM_AGENT_SESSION"));
 	assert_int_equal(audit_has("credential_placed", "ok", NULL), 0);
 	assert_int_equal(audit_has("decision", "deny", "hand-off handle is missing"), 1);
@@ -696,7 +658,7 @@ static void test_handle_removed_from_environment(void **state)
 
 	/* open_session without setcred, on a new handle of the same process: refused too */
 	txn_start(&t, OPTIONAL_SERVICE, RHOST);
-	EXPECT(pam_open_session(t.pamh, 0), PAM_PERM_DENIED);
+	FX_EXPECT(pam_open_session(t.pamh, 0), PAM_PERM_DENIED);
 	txn_end(&t);
 
 	/* a record taken with its handle leaves no marker: sessions of this
@@ -710,13 +672,13 @@ static void test_handle_removed_from_environment(void **state)
 	txn_start(&t, OPTIONAL_SERVICE, RHOST);
 	child_authenticates(&t);
 	import_env(&t);
-	EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_SUCCESS);
-	EXPECT(pam_open_session(t.pamh, 0), PAM_SUCCESS);
-	EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_SUCCESS);
+	FX_EXPECT(pam_open_session(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
 	txn_end(&t);
 	txn_start(&t, OPTIONAL_SERVICE, RHOST);
-	EXPECT(pam_open_session(t.pamh, 0), PAM_SUCCESS); /* pam_agent ignores; pam_permit */
-	EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_open_session(t.pamh, 0), PAM_SUCCESS); /* pam_agent ignores; pam_permit */
+	FX_EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
 	txn_end(&t);
 }
 
@@ -732,10 +694,10 @@ static void test_empty_rhost(void **state)
 	txn_start(&t, SERVICE, "");
 	child_authenticates(&t);
 	import_env(&t);
-	EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_SUCCESS);
-	expect_log("identity handed over from the account phase of process");
-	EXPECT(pam_open_session(t.pamh, 0), PAM_SUCCESS);
-	EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_SUCCESS);
+	fx_expect_log("identity handed over from the account phase of process");
+	FX_EXPECT(pam_open_session(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
 	txn_end(&t);
 }
 
@@ -751,11 +713,11 @@ static void test_refused_options_drop_the_handle(void **state)
 
 	(void)state;
 	txn_start(&t, BADARGS_SERVICE, NULL);
-	EXPECT(pam_authenticate(t.pamh, 0), PAM_SUCCESS);
-	EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_authenticate(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_SUCCESS);
 	assert_true(env_has_handoff(t.pamh));
-	EXPECT(pam_open_session(t.pamh, 0), PAM_SERVICE_ERR);
-	expect_log("unknown option");
+	FX_EXPECT(pam_open_session(t.pamh, 0), PAM_SERVICE_ERR);
+	fx_expect_log("unknown option");
 	assert_false(env_has_handoff(t.pamh));
 	txn_end(&t);
 }
@@ -777,14 +739,14 @@ static void test_record_not_written(void **state)
 	snprintf(target, sizeof(target), "%s", pa_harness_dir());
 	assert_int_equal(symlink(target, dir), 0);
 	txn_start(&t, SERVICE, NULL);
-	EXPECT(pam_authenticate(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_authenticate(t.pamh, 0), PAM_SUCCESS);
 	if (geteuid() == 0) {
-		EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_PERM_DENIED);
-		expect_log("hand-off record not written");
-		EXPECT(pam_open_session(t.pamh, 0), PAM_PERM_DENIED);
+		FX_EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_PERM_DENIED);
+		fx_expect_log("hand-off record not written");
+		FX_EXPECT(pam_open_session(t.pamh, 0), PAM_PERM_DENIED);
 	} else {
 		printf("# not root: the account phase goes on without a record\n");
-		EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_SUCCESS);
+		FX_EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_SUCCESS);
 	}
 	assert_false(env_has_handoff(t.pamh));
 	txn_end(&t);
@@ -792,28 +754,11 @@ static void test_record_not_written(void **state)
 
 static int setup_all(void **state)
 {
-	char top_abs[PATH_MAX];
-	const char *top = getenv("top_builddir");
-
-	(void)state;
-	now = time(NULL);
-	if (realpath(top != NULL ? top : ".", top_abs) == NULL)
+	helper = fx_helper();
+	if (helper == NULL)
 		return -1;
-	snprintf(helper, sizeof(helper), "%s/pam_agent_helper", top_abs);
-	if (access(helper, X_OK) != 0) {
-		fprintf(stderr, "no helper at %s\n", helper);
-		return -1;
-	}
-	fx_domain_init(&example, "example.org", ID_ALG_ES256);
-	fx_file("issue.sh", issue_sh, 0755);
-	fx_file("revoke.sh", revoke_sh, 0755);
-	return 0;
-}
-
-static int teardown_all(void **state)
-{
-	(void)state;
-	fx_domain_free(&example);
+	fx_setup(state);
+	fx_exec_broker();
 	return 0;
 }
 
@@ -836,20 +781,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup(test_empty_rhost, reset),
 		cmocka_unit_test_setup(test_refused_options_drop_the_handle, reset),
 	};
-	int ret = pa_harness_init(argc, argv, services);
 
-	if (ret != 0)
-		return ret;
-	return cmocka_run_group_tests_name("handoff", tests, setup_all, teardown_all);
+	return FX_MAIN(argc, argv, services, "handoff", tests, setup_all, fx_teardown);
 }
 
-#else /* PA_NO_PAMTEST */
-
-int main(void)
-{
-	printf("SKIP: PAM-stack tests need pam_wrapper and libpamtest "
-	       "(install libpam-wrapper libpamtest0-dev and re-run configure)\n");
-	return 77;
-}
-
-#endif
+#endif /* PA_NO_PAMTEST */
