@@ -139,6 +139,21 @@ static void open_full(struct txn *t, const char *sub)
 	FX_EXPECT(pam_open_session(t->pamh, 0), PAM_SUCCESS);
 }
 
+/* pam_end(flags) in a forked child, as a forking server does in its child; checks its result. */
+static void child_pam_end(struct txn *t, int flags)
+{
+	pid_t pid;
+	int status;
+
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(pam_end(t->pamh, flags) == PAM_SUCCESS ? 0 : 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 /* Number of lines of DIR/name (0 when missing). */
 static int lines_of(const char *name)
 {
@@ -426,18 +441,10 @@ static void test_failed_auth_app_goes_on(void **state)
 static void test_fork_pam_end_silent(void **state)
 {
 	struct txn t;
-	pid_t pid;
-	int status;
 
 	(void)state;
 	open_full(&t, BOT);
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(pam_end(t.pamh, PAM_SUCCESS | PAM_DATA_SILENT) == PAM_SUCCESS ? 0 : 1);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	child_pam_end(&t, PAM_SUCCESS | PAM_DATA_SILENT);
 	assert_int_equal(lines_of("revoked.log"), 0);
 	assert_int_equal(records(), 1);
 	FX_EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
@@ -456,18 +463,10 @@ static void test_fork_pam_end_silent(void **state)
 static void test_fork_pam_end_not_silent(void **state)
 {
 	struct txn t;
-	pid_t pid;
-	int status;
 
 	(void)state;
 	open_full(&t, BOT);
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(pam_end(t.pamh, PAM_SUCCESS) == PAM_SUCCESS ? 0 : 1);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	child_pam_end(&t, PAM_SUCCESS);
 	/* the child revoked: the lease at its broker, the record removed */
 	assert_int_equal(lines_of("revoked.log"), 1);
 	assert_int_equal(records(), 0);
