@@ -59,7 +59,12 @@ extern int64_t fx_now;
 int fx_setup(void **state);
 int fx_teardown(void **state);
 
-/* The section of a policy text (see fx_file) that trusts fx_example's bundle. */
+/*
+ * The start of a policy text (see fx_file): [global] with FX_AUDIENCE and
+ * the audit file DIR/audit.jsonl; the test's own [global] lines follow.
+ */
+#define FX_POLICY_GLOBAL "[global]\naudience = " FX_AUDIENCE "\naudit_log = @DIR@/audit.jsonl\n"
+/* The section of a policy text that trusts fx_example's bundle. */
 #define FX_EXAMPLE_TRUST "[trust_domain example.org]\nbundle = @DIR@/example.org.bundle.json\n"
 
 /*

@@ -42,9 +42,7 @@ const struct pa_service hx_services[] = {
 
 /* %s: the helper; %s: the grant's ttl */
 static const char policy[] =
-	"[global]\n"
-	"audience = " FX_AUDIENCE "\n"
-	"audit_log = @DIR@/audit.jsonl\n"
+	FX_POLICY_GLOBAL
 	"helper = %s\n"
 	"state_dir = @DIR@/state\n"
 	FX_EXAMPLE_TRUST

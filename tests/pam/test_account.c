@@ -35,9 +35,7 @@ static const struct pa_service services[] = {
 };
 
 static const char policy[] =
-	"[global]\n"
-	"audience = " FX_AUDIENCE "\n"
-	"audit_log = @DIR@/audit.jsonl\n"
+	FX_POLICY_GLOBAL
 	FX_EXAMPLE_TRUST
 	"[service agent-read]\n"
 	"class = read\n"

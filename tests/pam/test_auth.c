@@ -50,11 +50,9 @@ static const struct pa_service services[] = {
 };
 
 static const char policy[] =
-	"[global]\n"
-	"audience = " FX_AUDIENCE "\n"
+	FX_POLICY_GLOBAL
 	"clock_skew = 30s\n"
 	"max_token_age = 10m\n"
-	"audit_log = @DIR@/audit.jsonl\n"
 	"%s"
 	FX_EXAMPLE_TRUST
 	"[trust_domain other.org]\n"

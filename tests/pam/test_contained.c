@@ -79,9 +79,7 @@ static const struct pa_service services[] = {
 };
 
 static const char policy[] =
-	"[global]\n"
-	"audience = " FX_AUDIENCE "\n"
-	"audit_log = @DIR@/audit.jsonl\n"
+	FX_POLICY_GLOBAL
 	"helper = %s\n"
 	"state_dir = @DIR@/state\n"
 	"max_delegation_depth = 2\n"

@@ -49,11 +49,9 @@ static const struct pa_service services[] = {
 
 /* %s: clock_skew, escalate_max_age, the run-as target user (twice) */
 static const char policy[] =
-	"[global]\n"
-	"audience = " FX_AUDIENCE "\n"
+	FX_POLICY_GLOBAL
 	"clock_skew = %s\n"
 	"escalate_max_age = %s\n"
-	"audit_log = @DIR@/audit.jsonl\n"
 	"state_dir = @DIR@/state\n"
 	"helper = @DIR@/no-such-helper\n"
 	FX_EXAMPLE_TRUST

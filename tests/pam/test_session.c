@@ -55,10 +55,8 @@ static const struct pa_service services[] = {
 
 /* %s: clock_skew, the users of READER, the users of MIXED */
 static const char policy[] =
-	"[global]\n"
-	"audience = " FX_AUDIENCE "\n"
+	FX_POLICY_GLOBAL
 	"clock_skew = %s\n"
-	"audit_log = @DIR@/audit.jsonl\n"
 	"state_dir = @DIR@/state\n"
 	"helper = @DIR@/no-such-helper\n"
 	FX_EXAMPLE_TRUST
