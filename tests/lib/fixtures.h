@@ -79,6 +79,9 @@ const char *fx_helper(void);
  * revocation it is given to DIR/revoked.log.
  */
 void fx_exec_broker(void);
+/* The [grant lease] of a policy text, of class read, through fx_exec_broker; its ttl follows. */
+#define FX_EXEC_LEASE "[grant lease]\nclass = read\nsource = exec\n" \
+		      "command = @DIR@/issue.sh\nrevoke = @DIR@/revoke.sh\n"
 
 /*
  * A conversation that answers every hidden prompt (PAM_PROMPT_ECHO_OFF)

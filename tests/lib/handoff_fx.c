@@ -59,11 +59,7 @@ static const char policy[] =
 	"services = " HX_SERVICE " " HX_OTHER_SERVICE " " HX_OPTIONAL_SERVICE " "
 	HX_BADARGS_SERVICE "\n"
 	"grants = lease\n"
-	"[grant lease]\n"
-	"class = read\n"
-	"source = exec\n"
-	"command = @DIR@/issue.sh\n"
-	"revoke = @DIR@/revoke.sh\n"
+	FX_EXEC_LEASE
 	"ttl = %s\n";
 
 static const char *helper; /* fx_helper() */
