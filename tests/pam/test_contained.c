@@ -90,11 +90,7 @@ static const char policy[] =
 	"users = @USER@\n"
 	"services = " SERVICE "\n"
 	"grants = lease\n"
-	"[grant lease]\n"
-	"class = read\n"
-	"source = exec\n"
-	"command = @DIR@/issue.sh\n"
-	"revoke = @DIR@/revoke.sh\n"
+	FX_EXEC_LEASE
 	"ttl = 5m\n";
 
 /* ---- helpers ------------------------------------------------------------------------- */
@@ -126,6 +122,13 @@ static void txn_end(struct txn *t, int status)
 	t->pamh = NULL;
 	free(t->token);
 	t->token = NULL;
+}
+
+/* From now on the handle answers its prompts with token (none: NULL); t does not own it. */
+static void txn_answer(struct txn *t, char *token)
+{
+	t->c.appdata_ptr = token;
+	assert_int_equal(pam_set_item(t->pamh, PAM_CONV, &t->c), PAM_SUCCESS);
 }
 
 /* auth + account + open_session on a fresh handle. */
@@ -302,8 +305,7 @@ static void test_failed_reauth(void **state)
 	FX_EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_SUCCESS);
 	/* the same handle, now answering with an expired token */
 	bad = fx_mint(&fx_example, BOT, FX_AUDIENCE, fx_now - 600, fx_now - 300, NULL);
-	t.c.appdata_ptr = bad;
-	assert_int_equal(pam_set_item(t.pamh, PAM_CONV, &t.c), PAM_SUCCESS);
+	txn_answer(&t, bad);
 	FX_EXPECT(pam_authenticate(t.pamh, 0), PAM_AUTH_ERR);
 	/* no identity on the handle any more: the account phase refuses */
 	FX_EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_AUTH_ERR);
@@ -332,8 +334,7 @@ static void test_reauth_after_failure(void **state)
 	txn_start(&t, fx_mint(&fx_example, BOT, FX_AUDIENCE, fx_now - 600, fx_now - 300, NULL));
 	FX_EXPECT(pam_authenticate(t.pamh, 0), PAM_AUTH_ERR);
 	/* a second failure, for another reason: no token at all */
-	t.c.appdata_ptr = NULL;
-	assert_int_equal(pam_set_item(t.pamh, PAM_CONV, &t.c), PAM_SUCCESS);
+	txn_answer(&t, NULL);
 	FX_EXPECT(pam_authenticate(t.pamh, 0), PAM_AUTH_ERR);
 	pa_harness_log_reset();
 	FX_EXPECT(pam_open_session(t.pamh, 0), PAM_PERM_DENIED);
@@ -341,8 +342,7 @@ static void test_reauth_after_failure(void **state)
 				       "token rejected"));
 	/* now a good token on the same handle */
 	good = fx_mint(&fx_example, BOT, FX_AUDIENCE, fx_now, fx_now + 300, NULL);
-	t.c.appdata_ptr = good;
-	assert_int_equal(pam_set_item(t.pamh, PAM_CONV, &t.c), PAM_SUCCESS);
+	txn_answer(&t, good);
 	FX_EXPECT(pam_authenticate(t.pamh, 0), PAM_SUCCESS);
 	FX_EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_SUCCESS);
 	FX_EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_SUCCESS);
