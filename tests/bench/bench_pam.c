@@ -5,7 +5,7 @@
  * with a breakdown per phase, and the reference costs the transaction
  * cannot beat: one signature verify, one mint signature, the keyctl calls
  * of one key, one spawn of a minimal static program, the replay cache.
- * Runs under pam_wrapper (tests/pam/harness.c). Not a test: prints a table
+ * Runs under pam_wrapper (tests/lib/harness.c). Not a test: prints a table
  * and writes bench-pam.csv. Figures are medians.
  */
 #include "config.h"
@@ -156,13 +156,254 @@ static const char *write_file(const char *name, const char *text, mode_t mode)
 	return pa_harness_file(name, text, (int)mode);
 }
 
+/* What the steps share: the trust domain's key, the broker's, the tokens. */
+struct bench {
+	struct id_signer *ca, *broker;
+	json_t *jwk; /* the public key of ca */
+	time_t t;
+	char *tok[3]; /* for the agents of 1, 3 and 10 grants */
+};
+
+static const int n_grants[] = { 1, 3, 10 };
+
+/* USER_NAME: the login name of the effective uid (id -un), else $USER, else root. */
+static void set_user_name(void)
+{
+	char *u = NULL;
+	FILE *p;
+	char buf[64] = "";
+
+	setenv("USER_NAME", getenv("USER") != NULL ? getenv("USER") : "root", 0);
+	p = popen("id -un", "r");
+	if (p != NULL && fgets(buf, sizeof(buf), p) != NULL) {
+		buf[strcspn(buf, "\n")] = '\0';
+		u = buf;
+	}
+	if (p != NULL)
+		pclose(p);
+	if (u != NULL)
+		setenv("USER_NAME", u, 1);
+}
+
+/* The trust domain's key (DIR/bundle.json) and the broker's (DIR/broker.key). */
+static void make_keys(struct bench *b)
+{
+	char err[256], path[4400];
+	json_t *doc;
+	char *text;
+
+	b->ca = id_signer_generate(ID_ALG_ES256, err, sizeof(err));
+	b->broker = id_signer_generate(ID_ALG_ES256, err, sizeof(err));
+	if (b->ca == NULL || b->broker == NULL)
+		die("keys", err);
+	snprintf(path, sizeof(path), "%s/broker.key", pa_harness_dir());
+	if (id_signer_save(b->broker, path, err, sizeof(err)) != 0)
+		die("save", err);
+	b->jwk = id_signer_public_jwk(b->ca, "jwt-svid");
+	doc = json_pack("{s:[O]}", "keys", b->jwk);
+	text = json_dumps(doc, 0);
+	write_file("bundle.json", text, 0644);
+	free(text);
+	json_decref(doc);
+}
+
+/* DIR/bench.conf: a service and an agent for 1, 3 and 10 mint grants. */
+static void write_config(void)
+{
+	char conf[8192];
+	size_t o = 0;
+	char *d = (char *)pa_harness_dir();
+	int i;
+
+	o += (size_t)snprintf(conf + o, sizeof(conf) - o,
+			      "[global]\naudience = " AUD "\nstate_dir = %s/state\n"
+			      "helper = %s\nbroker_key = %s/broker.key\n"
+			      "broker_issuer = https://broker.bench\n"
+			      "[trust_domain example.org]\nbundle = %s/bundle.json\n",
+			      d, getenv("PA_HELPER"), d, d);
+	for (i = 0; i < 3; i++) {
+		char list[512] = "";
+		int k;
+
+		for (k = 1; k <= n_grants[i]; k++) {
+			char g[16];
+
+			snprintf(g, sizeof(g), "%sg%d", k > 1 ? " " : "", k);
+			strcat(list, g);
+		}
+		o += (size_t)snprintf(conf + o, sizeof(conf) - o,
+				      "[service pa-grants%d]\nclass = read\n"
+				      "[agent " SUB "/%d]\nusers = %s\nservices = pa-grants%d\n"
+				      "grants = %s\n",
+				      n_grants[i], n_grants[i], getenv("USER_NAME"), n_grants[i], list);
+	}
+	for (i = 1; i <= 10; i++)
+		o += (size_t)snprintf(conf + o, sizeof(conf) - o,
+				      "[grant g%d]\nclass = read\nsource = mint\n"
+				      "audience = https://svc.bench\nscope = read\nttl = 5m\n", i);
+	write_file("bench.conf", conf, 0644);
+}
+
+/* A token for each agent, then the transactions: pam_permit.so, then 1, 3 and 10 grants. */
+static void bench_transactions(struct bench *b)
+{
+	char err[256], label[64], service[32], sub[128];
+	json_t *claims;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(sub, sizeof(sub), SUB "/%d", n_grants[i]);
+		claims = json_pack("{s:s, s:s, s:I, s:I}", "sub", sub, "aud", AUD, "iat",
+				   (json_int_t)b->t, "exp", (json_int_t)b->t + 600);
+		b->tok[i] = id_sign_jwt(b->ca, claims, err, sizeof(err));
+		json_decref(claims);
+		if (b->tok[i] == NULL)
+			die("sign", err);
+	}
+	token = b->tok[0];
+	bench_stack("pa-permit", "pam_permit.so x3");
+	for (i = 0; i < 3; i++) {
+		token = b->tok[i];
+		snprintf(service, sizeof(service), "pa-grants%d", n_grants[i]);
+		snprintf(label, sizeof(label), "pam_agent, %d mint grant%s", n_grants[i],
+			 n_grants[i] > 1 ? "s" : "");
+		bench_stack(service, label);
+	}
+	token = b->tok[0];
+}
+
+/* reference: the signature verify and one mint signature */
+static void ref_signatures(const struct bench *b)
+{
+	char err[256];
+	double v[RUNS];
+	struct id_jws jws;
+	struct id_keyset *set;
+	json_t *doc = json_pack("{s:[O]}", "keys", b->jwk);
+	char *text = json_dumps(doc, 0);
+	const struct id_key *key;
+	int i;
+
+	set = id_keyset_parse(text, strlen(text), ID_KEYSET_SPIFFE, err, sizeof(err));
+	free(text);
+	json_decref(doc);
+	memset(&jws, 0, sizeof(jws));
+	if (set == NULL || id_jws_parse(token, strlen(token), true, &jws, err, sizeof(err)) != 0)
+		die("parse", err);
+	key = id_keyset_find(set, id_signer_kid(b->ca));
+	for (i = 0; i < RUNS; i++) {
+		double t0 = now_us();
+
+		if (id_jws_verify(&jws, key, err, sizeof(err)) != 0)
+			die("verify", err);
+		v[i] = now_us() - t0;
+	}
+	row("reference: ES256 signature verify", median(v, RUNS), "the auth floor");
+	id_jws_clear(&jws);
+	id_keyset_free(set);
+	for (i = 0; i < RUNS; i++) {
+		json_t *c = json_pack("{s:s}", "sub", SUB);
+		double t0 = now_us();
+		char *m = id_sign_jwt(b->broker, c, err, sizeof(err));
+
+		v[i] = now_us() - t0;
+		free(m);
+		json_decref(c);
+	}
+	row("reference: one ES256 mint signature", median(v, RUNS), "per mint grant");
+}
+
+/* reference: the keyctl calls of one key */
+static void ref_keyctl(void)
+{
+	double v[RUNS];
+	int i;
+
+	for (i = 0; i < RUNS; i++) {
+		double t0 = now_us();
+		key_serial_t k = add_key("user", "bench:key", "secret", 6, KEY_SPEC_SESSION_KEYRING);
+
+		if (k < 0 || keyctl_setperm(k, 0x0b3f0000) < 0 || keyctl_set_timeout(k, 60) < 0 ||
+		    keyctl_revoke(k) < 0)
+			die("keyctl", NULL);
+		v[i] = now_us() - t0;
+	}
+	row("reference: add_key+setperm+timeout+revoke", median(v, RUNS), "per key");
+}
+
+/* reference: one spawn of a minimal static program */
+static void ref_spawn(void)
+{
+	char cmd[9000], bin[4200], path[4400];
+	double v[RUNS];
+	int i;
+
+	snprintf(path, sizeof(path), "%s/true.c", pa_harness_dir());
+	write_file("true.c", "int main(void){return 0;}\n", 0644);
+	snprintf(bin, sizeof(bin), "%s/true-static", pa_harness_dir());
+	snprintf(cmd, sizeof(cmd), "cc -O2 -static -o %s %s 2>/dev/null", bin, path);
+	if (system(cmd) != 0) {
+		row("reference: spawn of a static program", -1, "SKIPPED: no static libc (libc6-dev)");
+		return;
+	}
+	for (i = 0; i < RUNS; i++) {
+		double t0 = now_us();
+		pid_t pid = fork();
+		int st;
+
+		if (pid == 0) {
+			execl(bin, bin, (char *)NULL);
+			_exit(127);
+		}
+		waitpid(pid, &st, 0);
+		v[i] = now_us() - t0;
+	}
+	row("reference: spawn of a static program", median(v, RUNS),
+	    "fork+exec+wait, the helper's floor");
+}
+
+/* replay cache: insert + lookup with 1 000 and 1 000 000 live entries */
+static void ref_replay(time_t t)
+{
+	static const size_t sizes[] = { 1000, 1000000 };
+	char err[256], path[4400];
+	double v[RUNS];
+	size_t s, k;
+	int i;
+
+	for (s = 0; s < 2; s++) {
+		char dir[4200], jti[64], name[96], note[96];
+		struct stat st;
+
+		snprintf(dir, sizeof(dir), "%s/replay%zu", pa_harness_dir(), s);
+		for (k = 0; k < sizes[s]; k++) {
+			snprintf(jti, sizeof(jti), "fill-%zu", k);
+			if (id_replay_check(dir, "iss", jti, (int64_t)t + 3600, (int64_t)t,
+					    sizes[s] + 100, err, sizeof(err)) != 0)
+				die("replay fill", err);
+		}
+		for (i = 0; i < RUNS; i++) {
+			double t0 = now_us();
+
+			snprintf(jti, sizeof(jti), "new-%d", i);
+			if (id_replay_check(dir, "iss", jti, (int64_t)t + 3600, (int64_t)t,
+					    sizes[s] + 100, err, sizeof(err)) != 0 ||
+			    id_replay_check(dir, "iss", jti, (int64_t)t + 3600, (int64_t)t,
+					    sizes[s] + 100, err, sizeof(err)) != 1)
+				die("replay", err);
+			v[i] = now_us() - t0;
+		}
+		snprintf(path, sizeof(path), "%s/replay.db", dir);
+		stat(path, &st);
+		snprintf(name, sizeof(name), "replay cache insert+lookup, %zu live", sizes[s]);
+		snprintf(note, sizeof(note), "file %.1f MiB", (double)st.st_size / 1048576.0);
+		row(name, median(v, RUNS), note);
+	}
+}
+
 int main(int argc, char **argv)
 {
-	struct id_signer *ca = NULL, *broker = NULL;
-	char err[256], conf[8192], path[4400], grants[512] = "";
-	json_t *jwk, *claims;
-	double v[RUNS];
-	time_t t = time(NULL);
+	struct bench b = { .t = time(NULL) };
 	int i, ret;
 
 	ret = pa_harness_init(argc, argv, services);
@@ -171,219 +412,21 @@ int main(int argc, char **argv)
 	csv = fopen("bench-pam.csv", "w");
 	if (csv != NULL)
 		fprintf(csv, "measure,median_us,note\n");
-	setenv("USER_NAME", getenv("USER") != NULL ? getenv("USER") : "root", 0);
-	{
-		char *u = NULL;
-		FILE *p = popen("id -un", "r");
-		char buf[64] = "";
-
-		if (p != NULL && fgets(buf, sizeof(buf), p) != NULL) {
-			buf[strcspn(buf, "\n")] = '\0';
-			u = buf;
-		}
-		if (p != NULL)
-			pclose(p);
-		if (u != NULL)
-			setenv("USER_NAME", u, 1);
-	}
-	ca = id_signer_generate(ID_ALG_ES256, err, sizeof(err));
-	broker = id_signer_generate(ID_ALG_ES256, err, sizeof(err));
-	if (ca == NULL || broker == NULL)
-		die("keys", err);
-	snprintf(path, sizeof(path), "%s/broker.key", pa_harness_dir());
-	if (id_signer_save(broker, path, err, sizeof(err)) != 0)
-		die("save", err);
-	jwk = id_signer_public_jwk(ca, "jwt-svid");
-	{
-		json_t *b = json_pack("{s:[O]}", "keys", jwk);
-		char *text = json_dumps(b, 0);
-
-		write_file("bundle.json", text, 0644);
-		free(text);
-		json_decref(b);
-	}
-	for (i = 1; i <= 10; i++) {
-		char g[32];
-
-		snprintf(g, sizeof(g), "%sg%d", i > 1 ? " " : "", i);
-		strcat(grants, g);
-	}
-	{
-		size_t o = 0;
-		char *d = (char *)pa_harness_dir();
-
-		o += (size_t)snprintf(conf + o, sizeof(conf) - o,
-				      "[global]\naudience = " AUD "\nstate_dir = %s/state\n"
-				      "helper = %s\nbroker_key = %s/broker.key\n"
-				      "broker_issuer = https://broker.bench\n"
-				      "[trust_domain example.org]\nbundle = %s/bundle.json\n",
-				      d, getenv("PA_HELPER"), d, d);
-		for (i = 1; i <= 3; i++) {
-			static const int n[] = { 1, 3, 10 };
-			char list[512] = "";
-			int k;
-
-			for (k = 1; k <= n[i - 1]; k++) {
-				char g[16];
-
-				snprintf(g, sizeof(g), "%sg%d", k > 1 ? " " : "", k);
-				strcat(list, g);
-			}
-			o += (size_t)snprintf(conf + o, sizeof(conf) - o,
-					      "[service pa-grants%d]\nclass = read\n"
-					      "[agent " SUB "/%d]\nusers = %s\nservices = pa-grants%d\n"
-					      "grants = %s\n",
-					      n[i - 1], n[i - 1], getenv("USER_NAME"), n[i - 1], list);
-		}
-		for (i = 1; i <= 10; i++)
-			o += (size_t)snprintf(conf + o, sizeof(conf) - o,
-					      "[grant g%d]\nclass = read\nsource = mint\n"
-					      "audience = https://svc.bench\nscope = read\nttl = 5m\n", i);
-		write_file("bench.conf", conf, 0644);
-	}
+	set_user_name();
+	make_keys(&b);
+	write_config();
 	printf("%-44s %12s\n", "measure", "median_us");
-	{
-		static const int n[] = { 1, 3, 10 };
-		char label[64], service[32], sub[128];
-		char *tok[3];
-
-		for (i = 0; i < 3; i++) {
-			snprintf(sub, sizeof(sub), SUB "/%d", n[i]);
-			claims = json_pack("{s:s, s:s, s:I, s:I}", "sub", sub, "aud", AUD, "iat",
-					   (json_int_t)t, "exp", (json_int_t)t + 600);
-			tok[i] = id_sign_jwt(ca, claims, err, sizeof(err));
-			json_decref(claims);
-			if (tok[i] == NULL)
-				die("sign", err);
-		}
-		token = tok[0];
-		bench_stack("pa-permit", "pam_permit.so x3");
-		for (i = 0; i < 3; i++) {
-			token = tok[i];
-			snprintf(service, sizeof(service), "pa-grants%d", n[i]);
-			snprintf(label, sizeof(label), "pam_agent, %d mint grant%s", n[i],
-				 n[i] > 1 ? "s" : "");
-			bench_stack(service, label);
-		}
-		token = tok[0];
-		/* reference: the signature verify and one mint signature */
-		{
-			struct id_jws jws;
-			struct id_keyset *set;
-			json_t *doc = json_pack("{s:[O]}", "keys", jwk);
-			char *text = json_dumps(doc, 0);
-			const struct id_key *key;
-
-			set = id_keyset_parse(text, strlen(text), ID_KEYSET_SPIFFE, err, sizeof(err));
-			free(text);
-			json_decref(doc);
-			memset(&jws, 0, sizeof(jws));
-			if (set == NULL || id_jws_parse(token, strlen(token), true, &jws, err,
-							sizeof(err)) != 0)
-				die("parse", err);
-			key = id_keyset_find(set, id_signer_kid(ca));
-			for (i = 0; i < RUNS; i++) {
-				double t0 = now_us();
-
-				if (id_jws_verify(&jws, key, err, sizeof(err)) != 0)
-					die("verify", err);
-				v[i] = now_us() - t0;
-			}
-			row("reference: ES256 signature verify", median(v, RUNS), "the auth floor");
-			id_jws_clear(&jws);
-			id_keyset_free(set);
-			for (i = 0; i < RUNS; i++) {
-				json_t *c = json_pack("{s:s}", "sub", SUB);
-				double t0 = now_us();
-				char *m = id_sign_jwt(broker, c, err, sizeof(err));
-
-				v[i] = now_us() - t0;
-				free(m);
-				json_decref(c);
-			}
-			row("reference: one ES256 mint signature", median(v, RUNS), "per mint grant");
-		}
-		/* reference: the keyctl calls of one key */
-		for (i = 0; i < RUNS; i++) {
-			double t0 = now_us();
-			key_serial_t k = add_key("user", "bench:key", "secret", 6,
-						 KEY_SPEC_SESSION_KEYRING);
-
-			if (k < 0 || keyctl_setperm(k, 0x0b3f0000) < 0 || keyctl_set_timeout(k, 60) < 0 ||
-			    keyctl_revoke(k) < 0)
-				die("keyctl", NULL);
-			v[i] = now_us() - t0;
-		}
-		row("reference: add_key+setperm+timeout+revoke", median(v, RUNS), "per key");
-		/* reference: one spawn of a minimal static program */
-		snprintf(path, sizeof(path), "%s/true.c", pa_harness_dir());
-		write_file("true.c", "int main(void){return 0;}\n", 0644);
-		{
-			char cmd[9000], bin[4200];
-
-			snprintf(bin, sizeof(bin), "%s/true-static", pa_harness_dir());
-			snprintf(cmd, sizeof(cmd), "cc -O2 -static -o %s %s 2>/dev/null", bin, path);
-			if (system(cmd) == 0) {
-				for (i = 0; i < RUNS; i++) {
-					double t0 = now_us();
-					pid_t pid = fork();
-					int st;
-
-					if (pid == 0) {
-						execl(bin, bin, (char *)NULL);
-						_exit(127);
-					}
-					waitpid(pid, &st, 0);
-					v[i] = now_us() - t0;
-				}
-				row("reference: spawn of a static program", median(v, RUNS),
-				    "fork+exec+wait, the helper's floor");
-			} else {
-				row("reference: spawn of a static program", -1,
-				    "SKIPPED: no static libc (libc6-dev)");
-			}
-		}
-		for (i = 0; i < 3; i++)
-			free(tok[i]);
-	}
-	/* replay cache: insert + lookup with 1 000 and 1 000 000 live entries */
-	{
-		static const size_t sizes[] = { 1000, 1000000 };
-		size_t s, k;
-
-		for (s = 0; s < 2; s++) {
-			char dir[4200], jti[64], name[96], note[96];
-			struct stat st;
-
-			snprintf(dir, sizeof(dir), "%s/replay%zu", pa_harness_dir(), s);
-			for (k = 0; k < sizes[s]; k++) {
-				snprintf(jti, sizeof(jti), "fill-%zu", k);
-				if (id_replay_check(dir, "iss", jti, (int64_t)t + 3600, (int64_t)t,
-						    sizes[s] + 100, err, sizeof(err)) != 0)
-					die("replay fill", err);
-			}
-			for (i = 0; i < RUNS; i++) {
-				double t0 = now_us();
-
-				snprintf(jti, sizeof(jti), "new-%d", i);
-				if (id_replay_check(dir, "iss", jti, (int64_t)t + 3600, (int64_t)t,
-						    sizes[s] + 100, err, sizeof(err)) != 0 ||
-				    id_replay_check(dir, "iss", jti, (int64_t)t + 3600, (int64_t)t,
-						    sizes[s] + 100, err, sizeof(err)) != 1)
-					die("replay", err);
-				v[i] = now_us() - t0;
-			}
-			snprintf(path, sizeof(path), "%s/replay.db", dir);
-			stat(path, &st);
-			snprintf(name, sizeof(name), "replay cache insert+lookup, %zu live", sizes[s]);
-			snprintf(note, sizeof(note), "file %.1f MiB", (double)st.st_size / 1048576.0);
-			row(name, median(v, RUNS), note);
-		}
-	}
+	bench_transactions(&b);
+	ref_signatures(&b);
+	ref_keyctl();
+	ref_spawn();
+	for (i = 0; i < 3; i++)
+		free(b.tok[i]);
+	ref_replay(b.t);
 	if (csv != NULL)
 		fclose(csv);
-	json_decref(jwk);
-	id_signer_free(ca);
-	id_signer_free(broker);
+	json_decref(b.jwk);
+	id_signer_free(b.ca);
+	id_signer_free(b.broker);
 	return 0;
 }

@@ -141,6 +141,101 @@ static struct id_keyset *make_keyset(json_t *jwk, json_t *const *fillers, size_t
 	return set;
 }
 
+/* One algorithm's signer, token, and the raw signature of the token's signing input. */
+struct subject {
+	enum id_alg alg;
+	bool oidc; /* EdDSA: the token of an OIDC issuer (SPIFFE has no EdDSA) */
+	struct id_signer *signer;
+	EVP_PKEY *pkey;
+	json_t *jwk;
+	char *token;
+	size_t signed_len; /* the signing input: the token up to its last dot */
+	unsigned char *sig;
+	size_t siglen;
+	time_t t;
+};
+
+static void subject_make(struct subject *s, enum id_alg alg)
+{
+	char err[256];
+	json_t *claims;
+
+	s->alg = alg;
+	s->oidc = alg == ID_ALG_EDDSA;
+	s->signer = id_signer_generate(alg, err, sizeof(err));
+	s->t = time(NULL);
+	if (s->signer == NULL)
+		die("signer", err);
+	s->pkey = signer_pkey(s->signer);
+	s->jwk = id_signer_public_jwk(s->signer, s->oidc ? "sig" : "jwt-svid");
+	claims = json_pack("{s:s, s:s, s:I, s:I, s:s}", "sub", SUB, "aud", AUD, "iat",
+			   (json_int_t)s->t, "exp", (json_int_t)s->t + 300, "jti", "bench");
+	if (s->oidc)
+		json_object_set_new(claims, "iss", json_string(ISS));
+	s->token = id_sign_jwt(s->signer, claims, err, sizeof(err));
+	json_decref(claims);
+	if (s->token == NULL)
+		die("sign", err);
+	s->signed_len = (size_t)(strrchr(s->token, '.') - s->token);
+	s->sig = raw_sign(s->pkey, alg, (const unsigned char *)s->token, s->signed_len,
+			  &s->siglen);
+}
+
+static void subject_free(struct subject *s)
+{
+	free(s->sig);
+	free(s->token);
+	json_decref(s->jwk);
+	EVP_PKEY_free(s->pkey);
+	id_signer_free(s->signer);
+}
+
+/* The medians of BATCHES batch means (us): the pipeline with set as its keys, the raw verify. */
+static void measure(const struct subject *s, struct id_keyset *set, double *pipe_us,
+		    double *raw_us)
+{
+	struct id_trust_domain td = { .name = (char *)"example.org" };
+	struct id_issuer is = { .url = (char *)ISS, .allow_eddsa = true };
+	struct id_verifier v = { .audience = (char *)AUD, .leeway = 30, .max_token_age = 3600 };
+	double pipe[BATCHES], raw[BATCHES];
+	char err[256];
+	size_t b, r;
+
+	if (s->oidc) {
+		is.keys = set;
+		is.audience = (char *)AUD;
+		v.issuers = &is;
+		v.n_issuers = 1;
+	} else {
+		td.keys = set;
+		v.domains = &td;
+		v.n_domains = 1;
+	}
+	for (b = 0; b < BATCHES; b++) {
+		double t0 = now_ns();
+
+		for (r = 0; r < BATCH; r++) {
+			struct id_identity *id = NULL;
+
+			if (id_verify_token(&v, s->token, strlen(s->token), (int64_t)s->t, &id, err,
+					    sizeof(err)) != 0)
+				die("verify", err);
+			id_identity_free(id);
+		}
+		pipe[b] = (now_ns() - t0) / BATCH / 1000.0;
+		t0 = now_ns();
+		for (r = 0; r < BATCH; r++)
+			if (!raw_verify(s->pkey, s->alg, (const unsigned char *)s->token, s->signed_len,
+					s->sig, s->siglen))
+				die("raw verify", NULL);
+		raw[b] = (now_ns() - t0) / BATCH / 1000.0;
+	}
+	qsort(pipe, BATCHES, sizeof(double), cmp_double);
+	qsort(raw, BATCHES, sizeof(double), cmp_double);
+	*pipe_us = pipe[BATCHES / 2];
+	*raw_us = raw[BATCHES / 2];
+}
+
 int main(void)
 {
 	static const enum id_alg algs[] = { ID_ALG_RS256, ID_ALG_PS256, ID_ALG_ES256,
@@ -164,87 +259,25 @@ int main(void)
 	if (csv != NULL)
 		fprintf(csv, "alg,keys,pipeline_us,raw_verify_us,ratio\n");
 	for (a = 0; a < sizeof(algs) / sizeof(algs[0]); a++) {
-		enum id_alg alg = algs[a];
-		bool oidc = alg == ID_ALG_EDDSA;
-		struct id_signer *signer = id_signer_generate(alg, err, sizeof(err));
-		EVP_PKEY *pkey;
-		json_t *claims, *jwk;
-		char *token;
-		const char *dot;
-		unsigned char *sig;
-		size_t siglen;
-		time_t t = time(NULL);
+		struct subject s;
 
-		if (signer == NULL)
-			die("signer", err);
-		pkey = signer_pkey(signer);
-		jwk = id_signer_public_jwk(signer, oidc ? "sig" : "jwt-svid");
-		claims = json_pack("{s:s, s:s, s:I, s:I, s:s}", "sub", SUB, "aud", AUD, "iat",
-				   (json_int_t)t, "exp", (json_int_t)t + 300, "jti", "bench");
-		if (oidc)
-			json_object_set_new(claims, "iss", json_string(ISS));
-		token = id_sign_jwt(signer, claims, err, sizeof(err));
-		if (token == NULL)
-			die("sign", err);
-		dot = strrchr(token, '.');
-		sig = raw_sign(pkey, alg, (const unsigned char *)token, (size_t)(dot - token), &siglen);
-
+		subject_make(&s, algs[a]);
 		for (k = 0; k < sizeof(key_counts) / sizeof(key_counts[0]); k++) {
-			struct id_trust_domain td = { .name = (char *)"example.org" };
-			struct id_issuer is = { .url = (char *)ISS, .allow_eddsa = true };
-			struct id_verifier v = { .audience = (char *)AUD, .leeway = 30,
-						 .max_token_age = 3600 };
-			double pipe[BATCHES], raw[BATCHES];
-			struct id_keyset *set = make_keyset(jwk, oidc ? fill_oidc : fill_spiffe,
+			struct id_keyset *set = make_keyset(s.jwk, s.oidc ? fill_oidc : fill_spiffe,
 							    key_counts[k] - 1,
-							    oidc ? ID_KEYSET_OIDC : ID_KEYSET_SPIFFE);
-			size_t b, r;
+							    s.oidc ? ID_KEYSET_OIDC : ID_KEYSET_SPIFFE);
+			const char *name = id_alg_name(s.alg);
+			double pipe, raw;
 
-			if (oidc) {
-				is.keys = set;
-				is.audience = (char *)AUD;
-				v.issuers = &is;
-				v.n_issuers = 1;
-			} else {
-				td.keys = set;
-				v.domains = &td;
-				v.n_domains = 1;
-			}
-			for (b = 0; b < BATCHES; b++) {
-				double t0 = now_ns();
-
-				for (r = 0; r < BATCH; r++) {
-					struct id_identity *id = NULL;
-
-					if (id_verify_token(&v, token, strlen(token), (int64_t)t, &id,
-							    err, sizeof(err)) != 0)
-						die("verify", err);
-					id_identity_free(id);
-				}
-				pipe[b] = (now_ns() - t0) / BATCH / 1000.0;
-				t0 = now_ns();
-				for (r = 0; r < BATCH; r++)
-					if (!raw_verify(pkey, alg, (const unsigned char *)token,
-							(size_t)(dot - token), sig, siglen))
-						die("raw verify", NULL);
-				raw[b] = (now_ns() - t0) / BATCH / 1000.0;
-			}
-			qsort(pipe, BATCHES, sizeof(double), cmp_double);
-			qsort(raw, BATCHES, sizeof(double), cmp_double);
-			printf("%-6s %5zu %14.1f %14.1f %7.2f\n", id_alg_name(alg), key_counts[k],
-			       pipe[BATCHES / 2], raw[BATCHES / 2], pipe[BATCHES / 2] / raw[BATCHES / 2]);
+			measure(&s, set, &pipe, &raw);
+			printf("%-6s %5zu %14.1f %14.1f %7.2f\n", name, key_counts[k], pipe, raw,
+			       pipe / raw);
 			if (csv != NULL)
-				fprintf(csv, "%s,%zu,%.1f,%.1f,%.3f\n", id_alg_name(alg), key_counts[k],
-					pipe[BATCHES / 2], raw[BATCHES / 2],
-					pipe[BATCHES / 2] / raw[BATCHES / 2]);
+				fprintf(csv, "%s,%zu,%.1f,%.1f,%.3f\n", name, key_counts[k], pipe, raw,
+					pipe / raw);
 			id_keyset_free(set);
 		}
-		free(sig);
-		free(token);
-		json_decref(claims);
-		json_decref(jwk);
-		EVP_PKEY_free(pkey);
-		id_signer_free(signer);
+		subject_free(&s);
 	}
 	for (i = 0; i < 99; i++) {
 		json_decref(fill_spiffe[i]);

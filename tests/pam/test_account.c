@@ -35,11 +35,8 @@ static const struct pa_service services[] = {
 };
 
 static const char policy[] =
-	"[global]\n"
-	"audience = " FX_AUDIENCE "\n"
-	"audit_log = @DIR@/audit.jsonl\n"
-	"[trust_domain example.org]\n"
-	"bundle = @DIR@/example.org.bundle.json\n"
+	FX_POLICY_GLOBAL
+	FX_EXAMPLE_TRUST
 	"[service agent-read]\n"
 	"class = read\n"
 	"[service agent-write]\n"
@@ -69,15 +66,13 @@ static const char policy[] =
 	"scope = tickets:write\n"
 	"ttl = 5m\n";
 
-static struct fx_domain example;
-static int64_t now;
 static char *tokens[32];
 static size_t n_tokens;
 
 static char *token_for(const char *sub, const char *extra)
 {
 	assert_true(n_tokens < sizeof(tokens) / sizeof(tokens[0]));
-	tokens[n_tokens] = fx_mint(&example, sub, FX_AUDIENCE, now, now + 300, extra);
+	tokens[n_tokens] = fx_mint(&fx_example, sub, FX_AUDIENCE, fx_now, fx_now + 300, extra);
 	return tokens[n_tokens++];
 }
 
@@ -117,12 +112,6 @@ static void transaction(const char *service, const char *token, int auth_rv, int
 			 failed != NULL ? failed->op_rv : -1, pa_harness_log());
 }
 
-static void expect_log(const char *text)
-{
-	if (!pa_harness_log_has(text))
-		fail_msg("log lacks \"%s\"; log was:\n%s", text, pa_harness_log());
-}
-
 static int reset(void **state)
 {
 	(void)state;
@@ -137,11 +126,11 @@ static void test_same_token_read_allowed_escalate_denied(void **state)
 
 	(void)state;
 	transaction("agent-read", token, PAM_SUCCESS, PAM_SUCCESS);
-	expect_log("account: allowed: class read, 1 grant(s)");
+	fx_expect_log("account: allowed: class read, 1 grant(s)");
 	/* the auth phase decides with the same engine and refuses already */
 	transaction("sudo", token, PAM_AUTH_ERR, 0);
-	expect_log("auth: denied: service=sudo");
-	expect_log("service sudo needs class escalate, above max_class write");
+	fx_expect_log("auth: denied: service=sudo");
+	fx_expect_log("service sudo needs class escalate, above max_class write");
 	assert_true(fx_file_has("audit.jsonl", "\"event\":\"decision\",\"result\":\"allow\""));
 	assert_true(fx_file_has("audit.jsonl", "\"event\":\"authenticate\",\"result\":\"failed\""));
 }
@@ -150,7 +139,7 @@ static void test_write_gets_both_grants(void **state)
 {
 	(void)state;
 	transaction("agent-write", token_for(BOT, NULL), PAM_SUCCESS, PAM_SUCCESS);
-	expect_log("account: allowed: class write, 2 grant(s)");
+	fx_expect_log("account: allowed: class write, 2 grant(s)");
 	assert_true(fx_file_has("audit.jsonl", "\"grants\":[\"tickets-ro\",\"tickets-rw\"]"));
 }
 
@@ -161,15 +150,15 @@ static void test_deny_rule_beats_allow(void **state)
 	transaction("agent-read", token_for("spiffe://example.org/agents/helper", NULL),
 		    PAM_SUCCESS, PAM_SUCCESS);
 	transaction("agent-read", token_for(EVIL, NULL), PAM_AUTH_ERR, 0);
-	expect_log("auth: denied: service=agent-read");
-	expect_log("this agent is quarantined");
+	fx_expect_log("auth: denied: service=agent-read");
+	fx_expect_log("this agent is quarantined");
 }
 
 static void test_scope_narrows_class(void **state)
 {
 	(void)state;
 	transaction("agent-write", token_for(BOT, "{\"scope\":\"read\"}"), PAM_AUTH_ERR, 0);
-	expect_log("the token scope allows up to read");
+	fx_expect_log("the token scope allows up to read");
 }
 
 static void test_handoff_beyond_depth_denied(void **state)
@@ -179,7 +168,7 @@ static void test_handoff_beyond_depth_denied(void **state)
 	transaction("agent-read",
 		    token_for(BOT, "{\"act\":{\"sub\":\"spiffe://example.org/agents/planner\"}}"),
 		    PAM_AUTH_ERR, 0);
-	expect_log("act chain of depth 1 exceeds max_delegation_depth 0");
+	fx_expect_log("act chain of depth 1 exceeds max_delegation_depth 0");
 }
 
 static void test_world_writable_config_denies_everything(void **state)
@@ -193,8 +182,8 @@ static void test_world_writable_config_denies_everything(void **state)
 		assert_int_equal(chmod(path, 0666), 0);
 	}
 	transaction("agent-read", token_for(BOT, NULL), PAM_AUTH_ERR, 0);
-	expect_log("configuration refused, denying everything");
-	expect_log("policy.conf: mode 0666 is too open");
+	fx_expect_log("configuration refused, denying everything");
+	fx_expect_log("policy.conf: mode 0666 is too open");
 }
 
 static void test_config_change_takes_effect_next_transaction(void **state)
@@ -204,7 +193,7 @@ static void test_config_change_takes_effect_next_transaction(void **state)
 	/* the administrator takes agent-write away; no restart of anything */
 	write_policy("", 0644);
 	transaction("agent-write", token_for(BOT, NULL), PAM_AUTH_ERR, 0);
-	expect_log("service agent-write is not in the services of [agent " BOT "]");
+	fx_expect_log("service agent-write is not in the services of [agent " BOT "]");
 }
 
 static void test_no_token_in_audit_or_log(void **state)
@@ -221,23 +210,13 @@ static void test_no_token_in_audit_or_log(void **state)
 	}
 }
 
-static int setup(void **state)
-{
-	(void)state;
-	now = (int64_t)time(NULL);
-	fx_domain_init(&example, "example.org", ID_ALG_ES256);
-	return 0;
-}
-
 static int teardown(void **state)
 {
 	size_t i;
 
-	(void)state;
 	for (i = 0; i < n_tokens; i++)
 		free(tokens[i]);
-	fx_domain_free(&example);
-	return 0;
+	return fx_teardown(state);
 }
 
 int main(int argc, char **argv)
@@ -252,20 +231,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup(test_config_change_takes_effect_next_transaction, reset),
 		cmocka_unit_test_setup(test_no_token_in_audit_or_log, reset),
 	};
-	int ret = pa_harness_init(argc, argv, services);
 
-	if (ret != 0)
-		return ret;
-	return cmocka_run_group_tests_name("pam-account", tests, setup, teardown);
+	return FX_MAIN(argc, argv, services, "pam-account", tests, fx_setup, teardown);
 }
 
-#else /* PA_NO_PAMTEST */
-
-int main(void)
-{
-	printf("SKIP: PAM-stack tests need pam_wrapper and libpamtest "
-	       "(install libpam-wrapper libpamtest0-dev and re-run configure)\n");
-	return 77;
-}
-
-#endif
+#endif /* PA_NO_PAMTEST */

@@ -50,14 +50,11 @@ static const struct pa_service services[] = {
 };
 
 static const char policy[] =
-	"[global]\n"
-	"audience = " FX_AUDIENCE "\n"
+	FX_POLICY_GLOBAL
 	"clock_skew = 30s\n"
 	"max_token_age = 10m\n"
-	"audit_log = @DIR@/audit.jsonl\n"
 	"%s"
-	"[trust_domain example.org]\n"
-	"bundle = @DIR@/example.org.bundle.json\n"
+	FX_EXAMPLE_TRUST
 	"[trust_domain other.org]\n"
 	"bundle = @DIR@/other.org.bundle.json\n"
 	"[service pa_conv]\n"
@@ -85,8 +82,7 @@ static const char policy[] =
 	"[deny " EVIL "]\n"
 	"reason = compromised in the test\n";
 
-static struct fx_domain example, other;
-static int64_t now;
+static struct fx_domain other;
 /* every token a test made, to prove none reaches a log or the audit file */
 static char *tokens[64];
 static size_t n_tokens;
@@ -100,7 +96,7 @@ static char *keep(char *token)
 
 static char *good_token(void)
 {
-	return keep(fx_mint(&example, BOT, FX_AUDIENCE, now, now + 300, NULL));
+	return keep(fx_mint(&fx_example, BOT, FX_AUDIENCE, fx_now, fx_now + 300, NULL));
 }
 
 /* Runs ops on service with the token as the conversation's answer. */
@@ -129,12 +125,6 @@ static void run(const char *service, const char *answer, enum pamtest_ops op, in
 #define AUTH(service, answer, expected) \
 	run(service, answer, PAMTEST_AUTHENTICATE, expected, (enum pamtest_ops)-1, 0)
 
-static void expect_log(const char *text)
-{
-	if (!pa_harness_log_has(text))
-		fail_msg("log lacks \"%s\"; log was:\n%s", text, pa_harness_log());
-}
-
 static int reset(void **state)
 {
 	(void)state;
@@ -148,8 +138,8 @@ static void test_conversation(void **state)
 	(void)state;
 	run("pa_conv", good_token(), PAMTEST_AUTHENTICATE, PAM_SUCCESS, PAMTEST_ACCOUNT,
 	    PAM_SUCCESS);
-	expect_log("auth: agent " BOT " authenticated (ES256, kid ");
-	expect_log("account: allowed: class read");
+	fx_expect_log("auth: agent " BOT " authenticated (ES256, kid ");
+	fx_expect_log("account: allowed: class read");
 }
 
 static void test_use_first_pass(void **state)
@@ -157,7 +147,7 @@ static void test_use_first_pass(void **state)
 	(void)state;
 	setenv("PAM_AUTHTOK", good_token(), 1);
 	AUTH("pa_first", NULL, PAM_SUCCESS);
-	expect_log("authenticated");
+	fx_expect_log("authenticated");
 }
 
 /*
@@ -175,11 +165,11 @@ static void test_password_shaped_like_token_not_logged(void **state)
 		fail_msg("a decoded part of the password reached the log:\n%s", pa_harness_log());
 	assert_false(fx_file_has("audit.jsonl", "hello"));
 	assert_false(fx_file_has("audit.jsonl", "world"));
-	expect_log("token rejected: token header is not valid JSON: a syntax error at byte");
+	fx_expect_log("token rejected: token header is not valid JSON: a syntax error at byte");
 	/* the same for the claims segment of a header that parses */
 	setenv("PAM_AUTHTOK", "eyJhbGciOiJFUzI1NiJ9.d29ybGQ.eA", 1);
 	AUTH("pa_first", NULL, PAM_AUTH_ERR);
-	expect_log("token rejected: token claims is not valid JSON: a syntax error at byte");
+	fx_expect_log("token rejected: token claims is not valid JSON: a syntax error at byte");
 	assert_false(pa_harness_log_has("world"));
 	assert_false(fx_file_has("audit.jsonl", "world"));
 }
@@ -188,7 +178,7 @@ static void test_use_first_pass_without_authtok(void **state)
 {
 	(void)state;
 	AUTH("pa_first", good_token(), PAM_AUTH_ERR);
-	expect_log("no token: use_first_pass is set and no earlier module or the application set PAM_AUTHTOK");
+	fx_expect_log("no token: use_first_pass is set and no earlier module or the application set PAM_AUTHTOK");
 }
 
 static void test_try_first_pass_falls_back_to_prompt(void **state)
@@ -205,7 +195,7 @@ static void test_token_file(void **state)
 	snprintf(name, sizeof(name), "%s.jwt", fx_user());
 	fx_file(name, good_token(), 0600);
 	AUTH("pa_file", NULL, PAM_SUCCESS);
-	expect_log("authenticated");
+	fx_expect_log("authenticated");
 }
 
 static void test_token_file_too_open(void **state)
@@ -216,7 +206,7 @@ static void test_token_file_too_open(void **state)
 	snprintf(name, sizeof(name), "%s.jwt", fx_user());
 	fx_file(name, good_token(), 0640);
 	AUTH("pa_file", NULL, PAM_AUTH_ERR);
-	expect_log(".jwt: mode 0640 is too open");
+	fx_expect_log(".jwt: mode 0640 is too open");
 }
 
 static void test_token_file_nul(void **state)
@@ -233,24 +223,25 @@ static void test_token_file_nul(void **state)
 	assert_int_equal(pwrite(fd, "", 1, 20), 1); /* a NUL inside the header */
 	close(fd);
 	AUTH("pa_file", NULL, PAM_AUTH_ERR);
-	expect_log("token_file: the file contains a NUL byte");
+	fx_expect_log("token_file: the file contains a NUL byte");
 }
 
 static void test_expired(void **state)
 {
 	(void)state;
-	AUTH("pa_conv", keep(fx_mint(&example, BOT, FX_AUDIENCE, now - 400, now - 100, NULL)),
+	AUTH("pa_conv",
+	     keep(fx_mint(&fx_example, BOT, FX_AUDIENCE, fx_now - 400, fx_now - 100, NULL)),
 	     PAM_AUTH_ERR);
-	expect_log("auth: denied: service=pa_conv");
-	expect_log("token rejected: token expired at");
+	fx_expect_log("auth: denied: service=pa_conv");
+	fx_expect_log("token rejected: token expired at");
 }
 
 static void test_wrong_audience(void **state)
 {
 	(void)state;
-	AUTH("pa_conv", keep(fx_mint(&example, BOT, "spiffe://example.org/host/other", now,
-				     now + 300, NULL)), PAM_AUTH_ERR);
-	expect_log("token rejected: audience mismatch: token aud does not contain \"" FX_AUDIENCE "\"");
+	AUTH("pa_conv", keep(fx_mint(&fx_example, BOT, "spiffe://example.org/host/other", fx_now,
+				     fx_now + 300, NULL)), PAM_AUTH_ERR);
+	fx_expect_log("token rejected: audience mismatch: token aud does not contain \"" FX_AUDIENCE "\"");
 }
 
 static void test_unknown_kid(void **state)
@@ -261,20 +252,20 @@ static void test_unknown_kid(void **state)
 	(void)state;
 	/* signed by a key no bundle holds */
 	fx_domain_init(&stranger, "stranger", ID_ALG_ES256);
-	token = keep(fx_mint(&stranger, BOT, FX_AUDIENCE, now, now + 300, NULL));
+	token = keep(fx_mint(&stranger, BOT, FX_AUDIENCE, fx_now, fx_now + 300, NULL));
 	fx_domain_free(&stranger);
 	AUTH("pa_conv", token, PAM_AUTH_ERR);
-	expect_log("token rejected: unknown kid");
+	fx_expect_log("token rejected: unknown kid");
 }
 
 static void test_kid_of_other_trust_domain(void **state)
 {
 	(void)state;
 	/* other.org's key is trusted, but only for other.org identities */
-	AUTH("pa_conv", keep(fx_mint(&other, BOT, FX_AUDIENCE, now, now + 300, NULL)),
+	AUTH("pa_conv", keep(fx_mint(&other, BOT, FX_AUDIENCE, fx_now, fx_now + 300, NULL)),
 	     PAM_AUTH_ERR);
-	expect_log("token rejected: unknown kid");
-	expect_log("in trust domain example.org");
+	fx_expect_log("token rejected: unknown kid");
+	fx_expect_log("in trust domain example.org");
 }
 
 static void test_tampered_signature(void **state)
@@ -286,14 +277,14 @@ static void test_tampered_signature(void **state)
 	(void)state;
 	*sig = *sig == 'A' ? 'B' : 'A';
 	AUTH("pa_conv", bad, PAM_AUTH_ERR);
-	expect_log("token rejected: signature");
+	fx_expect_log("token rejected: signature");
 }
 
 static void test_tampered_claims(void **state)
 {
 	char *token = good_token();
-	char *forged = keep(fx_mint(&example, "spiffe://example.org/agents/root", FX_AUDIENCE,
-				    now, now + 300, NULL));
+	char *forged = keep(fx_mint(&fx_example, "spiffe://example.org/agents/root", FX_AUDIENCE,
+				    fx_now, fx_now + 300, NULL));
 	char *mixed = keep(calloc(1, strlen(token) + strlen(forged)));
 	const char *dot1 = strchr(forged, '.'), *dot2 = strrchr(forged, '.');
 
@@ -303,7 +294,7 @@ static void test_tampered_claims(void **state)
 	strncat(mixed, dot1, (size_t)(dot2 - dot1));
 	strcat(mixed, strrchr(token, '.'));
 	AUTH("pa_conv", mixed, PAM_AUTH_ERR);
-	expect_log("token rejected: signature");
+	fx_expect_log("token rejected: signature");
 }
 
 static void test_alg_none(void **state)
@@ -317,8 +308,8 @@ static void test_alg_none(void **state)
 	snprintf(token, sizeof(token), "eyJhbGciOiJub25lIn0.%s.", claims);
 	free(claims);
 	AUTH("pa_conv", token, PAM_AUTH_ERR);
-	expect_log("token rejected:");
-	expect_log("none");
+	fx_expect_log("token rejected:");
+	fx_expect_log("none");
 }
 
 static void test_truncated_by_conversation(void **state)
@@ -331,12 +322,12 @@ static void test_truncated_by_conversation(void **state)
 	memset(pad, 'x', sizeof(pad) - 1);
 	pad[sizeof(pad) - 1] = '\0';
 	snprintf(extra, sizeof(extra), "{\"note\":\"%s\"}", pad);
-	token = keep(fx_mint(&example, BOT, FX_AUDIENCE, now, now + 300, extra));
+	token = keep(fx_mint(&fx_example, BOT, FX_AUDIENCE, fx_now, fx_now + 300, extra));
 	assert_true(strlen(token) > PAM_MAX_RESP_SIZE);
 	token[PAM_MAX_RESP_SIZE - 1] = '\0'; /* what a 512-byte client passes on */
 	AUTH("pa_conv", token, PAM_AUTH_ERR);
-	expect_log("token truncated by the PAM conversation (511 bytes, the limit of many PAM "
-		   "clients): launch the agent with agent-run, which has no such limit");
+	fx_expect_log("token truncated by the PAM conversation (511 bytes, the limit of many PAM "
+		      "clients): launch the agent with agent-run, which has no such limit");
 }
 
 /* A conversation function that fails every prompt, as sudo's does for an
@@ -365,9 +356,9 @@ static void test_conversation_fails(void **state)
 	(void)state;
 	assert_int_equal(pam_start("pa_conv", fx_user(), &c, &pamh), PAM_SUCCESS);
 	assert_int_equal(pam_authenticate(pamh, 0), PAM_AUTH_ERR);
-	expect_log("no token: the PAM conversation failed at the token prompt (PAM_CONV_ERR): "
-		   "the application returned no answer; likely its answer limit (sudo discards "
-		   "answers of 512 bytes or more, PAM_MAX_RESP_SIZE)");
+	fx_expect_log("no token: the PAM conversation failed at the token prompt (PAM_CONV_ERR): "
+		      "the application returned no answer; likely its answer limit (sudo discards "
+		      "answers of 512 bytes or more, PAM_MAX_RESP_SIZE)");
 	pam_end(pamh, PAM_SUCCESS);
 
 	/* another failure code is named as a conversation failure too */
@@ -375,7 +366,7 @@ static void test_conversation_fails(void **state)
 	code = PAM_BUF_ERR;
 	assert_int_equal(pam_start("pa_conv", fx_user(), &c, &pamh), PAM_SUCCESS);
 	assert_int_equal(pam_authenticate(pamh, 0), PAM_AUTH_ERR);
-	expect_log("no token: the PAM conversation failed at the token prompt: ");
+	fx_expect_log("no token: the PAM conversation failed at the token prompt: ");
 	pam_end(pamh, PAM_SUCCESS);
 }
 
@@ -388,7 +379,7 @@ static void test_replay_rejected_also_from_other_process(void **state)
 	(void)state;
 	AUTH("pa_once", token, PAM_SUCCESS);
 	AUTH("pa_once", token, PAM_AUTH_ERR);
-	expect_log("token replayed: jti \"");
+	fx_expect_log("token replayed: jti \"");
 	/* a second process on the host sees the same cache */
 	pid = fork();
 	assert_true(pid >= 0);
@@ -420,12 +411,12 @@ static void test_denied_token_not_recorded(void **state)
 
 	(void)state;
 	auth_only("pa_once", OTHER_USER, token, PAM_AUTH_ERR);
-	expect_log("user " OTHER_USER " is not in the users of [agent " BOT "]");
+	fx_expect_log("user " OTHER_USER " is not in the users of [agent " BOT "]");
 	pa_harness_log_reset();
 	auth_only("pa_once", fx_user(), token, PAM_SUCCESS);
 	assert_false(pa_harness_log_has("token replayed"));
 	auth_only("pa_once", fx_user(), token, PAM_AUTH_ERR);
-	expect_log("token replayed: jti \"");
+	fx_expect_log("token replayed: jti \"");
 }
 
 /*
@@ -440,15 +431,16 @@ static void test_replay_quota_per_agent(void **state)
 	auth_only("pa_quota", fx_user(), first, PAM_SUCCESS);
 	auth_only("pa_quota", fx_user(), good_token(), PAM_SUCCESS);
 	auth_only("pa_quota", fx_user(), good_token(), PAM_AUTH_ERR);
-	expect_log("agent " BOT " holds 2 live entries, its quota (replay_agent_quota) of 2");
+	fx_expect_log("agent " BOT " holds 2 live entries, its quota (replay_agent_quota) of 2");
 	/* another agent is not locked out */
 	auth_only("pa_quota", fx_user(),
-		  keep(fx_mint(&example, "spiffe://example.org/agents/team/b", FX_AUDIENCE, now,
-			       now + 300, NULL)), PAM_SUCCESS);
+		  keep(fx_mint(&fx_example, "spiffe://example.org/agents/team/b", FX_AUDIENCE,
+			       fx_now, fx_now + 300, NULL)),
+		  PAM_SUCCESS);
 	/* and the agent at its quota still meets its replays as replays */
 	pa_harness_log_reset();
 	auth_only("pa_quota", fx_user(), first, PAM_AUTH_ERR);
-	expect_log("token replayed: jti \"");
+	fx_expect_log("token replayed: jti \"");
 }
 
 static void auth_only(const char *service, const char *user, const char *answer, int expected)
@@ -470,9 +462,10 @@ static void test_auth_only_allowed(void **state)
 	(void)state;
 	auth_only("pa_lock", fx_user(), good_token(), PAM_SUCCESS);
 	auth_only("pa_lock", fx_user(),
-		  keep(fx_mint(&example, "spiffe://example.org/agents/team/a", FX_AUDIENCE, now,
-			       now + 300, NULL)), PAM_SUCCESS);
-	expect_log("authenticated");
+		  keep(fx_mint(&fx_example, "spiffe://example.org/agents/team/a", FX_AUDIENCE,
+			       fx_now, fx_now + 300, NULL)),
+		  PAM_SUCCESS);
+	fx_expect_log("authenticated");
 }
 
 /* F2: a valid token does not authenticate as a user no rule allows (root). */
@@ -480,9 +473,9 @@ static void test_auth_only_other_user(void **state)
 {
 	(void)state;
 	auth_only("pa_lock", OTHER_USER, good_token(), PAM_AUTH_ERR);
-	expect_log("auth: denied: service=pa_lock user=" OTHER_USER);
-	expect_log("not allowed by the policy: user " OTHER_USER " is not in the users of [agent "
-		   BOT "]");
+	fx_expect_log("auth: denied: service=pa_lock user=" OTHER_USER);
+	fx_expect_log("not allowed by the policy: user " OTHER_USER " is not in the users of "
+		      "[agent " BOT "]");
 	assert_false(pa_harness_log_has("authenticated"));
 	assert_true(fx_file_has("audit.jsonl", "\"user\":\"" OTHER_USER "\""));
 }
@@ -491,9 +484,10 @@ static void test_auth_only_other_user(void **state)
 static void test_auth_only_denied_identity(void **state)
 {
 	(void)state;
-	auth_only("pa_lock", fx_user(), keep(fx_mint(&example, EVIL, FX_AUDIENCE, now, now + 300,
-						     NULL)), PAM_AUTH_ERR);
-	expect_log("not allowed by the policy: agent " EVIL " matches [deny " EVIL "]");
+	auth_only("pa_lock", fx_user(),
+		  keep(fx_mint(&fx_example, EVIL, FX_AUDIENCE, fx_now, fx_now + 300, NULL)),
+		  PAM_AUTH_ERR);
+	fx_expect_log("not allowed by the policy: agent " EVIL " matches [deny " EVIL "]");
 	assert_false(pa_harness_log_has("authenticated"));
 }
 
@@ -502,9 +496,9 @@ static void test_auth_only_wrong_service(void **state)
 {
 	(void)state;
 	auth_only("pa_lock_other", fx_user(), good_token(), PAM_AUTH_ERR);
-	expect_log("service pa_lock_other is not in the services of [agent " BOT "]");
+	fx_expect_log("service pa_lock_other is not in the services of [agent " BOT "]");
 	auth_only("pa_lock_norule", fx_user(), good_token(), PAM_AUTH_ERR);
-	expect_log("service pa_lock_norule has no [service] section");
+	fx_expect_log("service pa_lock_norule has no [service] section");
 	assert_false(pa_harness_log_has("authenticated"));
 }
 
@@ -513,9 +507,10 @@ static void test_auth_only_no_rule(void **state)
 {
 	(void)state;
 	auth_only("pa_lock", fx_user(),
-		  keep(fx_mint(&example, "spiffe://example.org/agents/stranger", FX_AUDIENCE, now,
-			       now + 300, NULL)), PAM_AUTH_ERR);
-	expect_log("no [agent] rule matches agent spiffe://example.org/agents/stranger");
+		  keep(fx_mint(&fx_example, "spiffe://example.org/agents/stranger", FX_AUDIENCE,
+			       fx_now, fx_now + 300, NULL)),
+		  PAM_AUTH_ERR);
+	fx_expect_log("no [agent] rule matches agent spiffe://example.org/agents/stranger");
 	assert_false(pa_harness_log_has("authenticated"));
 }
 
@@ -524,8 +519,8 @@ static void test_bad_config_denies(void **state)
 	(void)state;
 	fx_file("policy.conf", "[global]\naudience = x\nbogus = 1\n", 0644);
 	AUTH("pa_conv", good_token(), PAM_AUTH_ERR);
-	expect_log("configuration refused, denying everything");
-	expect_log("policy.conf:3: ");
+	fx_expect_log("configuration refused, denying everything");
+	fx_expect_log("policy.conf:3: ");
 }
 
 /* Last: the audit file holds the events, and no token anywhere. */
@@ -552,9 +547,7 @@ static int setup(void **state)
 {
 	char text[4096];
 
-	(void)state;
-	now = (int64_t)time(NULL);
-	fx_domain_init(&example, "example.org", ID_ALG_ES256);
+	fx_setup(state);
 	fx_domain_init(&other, "other.org", ID_ALG_ES256);
 	snprintf(text, sizeof(text), policy, "");
 	fx_file("policy.conf", text, 0644);
@@ -572,12 +565,10 @@ static int teardown(void **state)
 {
 	size_t i;
 
-	(void)state;
 	for (i = 0; i < n_tokens; i++)
 		free(tokens[i]);
-	fx_domain_free(&example);
 	fx_domain_free(&other);
-	return 0;
+	return fx_teardown(state);
 }
 
 int main(int argc, char **argv)
@@ -611,20 +602,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup(test_audit_and_no_token_leak, reset),
 		cmocka_unit_test_setup(test_bad_config_denies, reset),
 	};
-	int ret = pa_harness_init(argc, argv, services);
 
-	if (ret != 0)
-		return ret;
-	return cmocka_run_group_tests_name("pam-auth", tests, setup, teardown);
+	return FX_MAIN(argc, argv, services, "pam-auth", tests, setup, teardown);
 }
 
-#else /* PA_NO_PAMTEST */
-
-int main(void)
-{
-	printf("SKIP: PAM-stack tests need pam_wrapper and libpamtest "
-	       "(install libpam-wrapper libpamtest0-dev and re-run configure)\n");
-	return 77;
-}
-
-#endif
+#endif /* PA_NO_PAMTEST */

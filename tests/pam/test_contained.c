@@ -15,7 +15,7 @@
  *   JSON parser's limit (refused at authentication, no crash).
  *
  * Calls libpam directly (pam_start ... pam_end) under pam_wrapper (see
- * harness.h), because libpamtest runs every case on a fresh handle.
+ * tests/lib/harness.h), because libpamtest runs every case on a fresh handle.
  */
 #include "config.h"
 
@@ -79,59 +79,21 @@ static const struct pa_service services[] = {
 };
 
 static const char policy[] =
-	"[global]\n"
-	"audience = " FX_AUDIENCE "\n"
-	"audit_log = @DIR@/audit.jsonl\n"
+	FX_POLICY_GLOBAL
 	"helper = %s\n"
 	"state_dir = @DIR@/state\n"
 	"max_delegation_depth = 2\n"
-	"[trust_domain example.org]\n"
-	"bundle = @DIR@/example.org.bundle.json\n"
+	FX_EXAMPLE_TRUST
 	"[service " SERVICE "]\n"
 	"class = read\n"
 	"[agent spiffe://example.org/agents/*]\n"
 	"users = @USER@\n"
 	"services = " SERVICE "\n"
 	"grants = lease\n"
-	"[grant lease]\n"
-	"class = read\n"
-	"source = exec\n"
-	"command = @DIR@/issue.sh\n"
-	"revoke = @DIR@/revoke.sh\n"
+	FX_EXEC_LEASE
 	"ttl = 5m\n";
 
-/* issue: a secret with a revoke handle; revoke: one line per revocation */
-static const char issue_sh[] = "#!/bin/sh\ncat >/dev/null\n"
-			       "echo '{\"secret\":\"lease-secret\",\"revoke_handle\":\"h-1\"}'\n";
-static const char revoke_sh[] = "#!/bin/sh\n{ cat; echo; } >> @DIR@/revoked.log\n";
-
-static struct fx_domain example;
-static int64_t now;
-
 /* ---- helpers ------------------------------------------------------------------------- */
-
-/* The conversation: answers every hidden prompt with the token in appdata. */
-static int conv(int n, const struct pam_message **msg, struct pam_response **resp, void *appdata)
-{
-	struct pam_response *r = calloc((size_t)n, sizeof(*r));
-	int i;
-
-	if (r == NULL)
-		return PAM_BUF_ERR;
-	for (i = 0; i < n; i++) {
-		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF && appdata != NULL) {
-			r[i].resp = strdup(appdata);
-			if (r[i].resp == NULL) {
-				while (i-- > 0)
-					free(r[i].resp);
-				free(r);
-				return PAM_BUF_ERR;
-			}
-		}
-	}
-	*resp = r;
-	return PAM_SUCCESS;
-}
 
 struct txn {
 	pam_handle_t *pamh;
@@ -144,7 +106,7 @@ static void txn_start_on(struct txn *t, const char *service, char *token)
 {
 	memset(t, 0, sizeof(*t));
 	t->token = token;
-	t->c.conv = conv;
+	t->c.conv = fx_conv;
 	t->c.appdata_ptr = token;
 	assert_int_equal(pam_start(service, fx_user(), &t->c, &t->pamh), PAM_SUCCESS);
 }
@@ -162,22 +124,35 @@ static void txn_end(struct txn *t, int status)
 	t->token = NULL;
 }
 
-/* Checks one PAM call's result, with the log on failure. */
-#define EXPECT(call, want)                                                                       \
-	do {                                                                                     \
-		int rv_ = (call);                                                                \
-		if (rv_ != (want))                                                               \
-			fail_msg("%s: %d (%s), expected %d\nlog:\n%s", #call, rv_,               \
-				 pam_strerror(NULL, rv_), (want), pa_harness_log());             \
-	} while (0)
+/* From now on the handle answers its prompts with token (none: NULL); t does not own it. */
+static void txn_answer(struct txn *t, char *token)
+{
+	t->c.appdata_ptr = token;
+	assert_int_equal(pam_set_item(t->pamh, PAM_CONV, &t->c), PAM_SUCCESS);
+}
 
 /* auth + account + open_session on a fresh handle. */
 static void open_full(struct txn *t, const char *sub)
 {
-	txn_start(t, fx_mint(&example, sub, FX_AUDIENCE, now, now + 300, NULL));
-	EXPECT(pam_authenticate(t->pamh, 0), PAM_SUCCESS);
-	EXPECT(pam_acct_mgmt(t->pamh, 0), PAM_SUCCESS);
-	EXPECT(pam_open_session(t->pamh, 0), PAM_SUCCESS);
+	txn_start(t, fx_mint(&fx_example, sub, FX_AUDIENCE, fx_now, fx_now + 300, NULL));
+	FX_EXPECT(pam_authenticate(t->pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_acct_mgmt(t->pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_open_session(t->pamh, 0), PAM_SUCCESS);
+}
+
+/* pam_end(flags) in a forked child, as a forking server does in its child; checks its result. */
+static void child_pam_end(struct txn *t, int flags)
+{
+	pid_t pid;
+	int status;
+
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(pam_end(t->pamh, flags) == PAM_SUCCESS ? 0 : 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 /* Number of lines of DIR/name (0 when missing). */
@@ -274,10 +249,10 @@ static void test_close_twice(void **state)
 	(void)state;
 	open_full(&t, BOT);
 	assert_int_equal(records(), 1);
-	EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
 	assert_int_equal(lines_of("revoked.log"), 1);
 	assert_int_equal(records(), 0);
-	EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
 	txn_end(&t, PAM_SUCCESS);
 	assert_int_equal(lines_of("revoked.log"), 1);
 	assert_int_equal(audit_count("session_closed", "ok"), 1);
@@ -291,7 +266,7 @@ static void test_open_twice(void **state)
 
 	(void)state;
 	open_full(&t, BOT);
-	EXPECT(pam_open_session(t.pamh, 0), PAM_PERM_DENIED);
+	FX_EXPECT(pam_open_session(t.pamh, 0), PAM_PERM_DENIED);
 	assert_true(pa_harness_log_has("is already open on this handle"));
 	/* nothing was issued a second time, nothing revoked */
 	assert_int_equal(records(), 1);
@@ -325,19 +300,18 @@ static void test_failed_reauth(void **state)
 	char *bad;
 
 	(void)state;
-	txn_start(&t, fx_mint(&example, BOT, FX_AUDIENCE, now, now + 300, NULL));
-	EXPECT(pam_authenticate(t.pamh, 0), PAM_SUCCESS);
-	EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_SUCCESS);
+	txn_start(&t, fx_mint(&fx_example, BOT, FX_AUDIENCE, fx_now, fx_now + 300, NULL));
+	FX_EXPECT(pam_authenticate(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_SUCCESS);
 	/* the same handle, now answering with an expired token */
-	bad = fx_mint(&example, BOT, FX_AUDIENCE, now - 600, now - 300, NULL);
-	t.c.appdata_ptr = bad;
-	assert_int_equal(pam_set_item(t.pamh, PAM_CONV, &t.c), PAM_SUCCESS);
-	EXPECT(pam_authenticate(t.pamh, 0), PAM_AUTH_ERR);
+	bad = fx_mint(&fx_example, BOT, FX_AUDIENCE, fx_now - 600, fx_now - 300, NULL);
+	txn_answer(&t, bad);
+	FX_EXPECT(pam_authenticate(t.pamh, 0), PAM_AUTH_ERR);
 	/* no identity on the handle any more: the account phase refuses */
-	EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_AUTH_ERR);
+	FX_EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_AUTH_ERR);
 	/* a failed pam_agent authentication, not a session-only caller: refused */
-	EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_PERM_DENIED);
-	EXPECT(pam_open_session(t.pamh, 0), PAM_PERM_DENIED);
+	FX_EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_PERM_DENIED);
+	FX_EXPECT(pam_open_session(t.pamh, 0), PAM_PERM_DENIED);
 	assert_true(pa_harness_log_has("pam_agent authentication failed on this handle: "
 				       "token rejected"));
 	assert_int_equal(records(), 0);
@@ -357,26 +331,24 @@ static void test_reauth_after_failure(void **state)
 	char *good;
 
 	(void)state;
-	txn_start(&t, fx_mint(&example, BOT, FX_AUDIENCE, now - 600, now - 300, NULL));
-	EXPECT(pam_authenticate(t.pamh, 0), PAM_AUTH_ERR);
+	txn_start(&t, fx_mint(&fx_example, BOT, FX_AUDIENCE, fx_now - 600, fx_now - 300, NULL));
+	FX_EXPECT(pam_authenticate(t.pamh, 0), PAM_AUTH_ERR);
 	/* a second failure, for another reason: no token at all */
-	t.c.appdata_ptr = NULL;
-	assert_int_equal(pam_set_item(t.pamh, PAM_CONV, &t.c), PAM_SUCCESS);
-	EXPECT(pam_authenticate(t.pamh, 0), PAM_AUTH_ERR);
+	txn_answer(&t, NULL);
+	FX_EXPECT(pam_authenticate(t.pamh, 0), PAM_AUTH_ERR);
 	pa_harness_log_reset();
-	EXPECT(pam_open_session(t.pamh, 0), PAM_PERM_DENIED);
+	FX_EXPECT(pam_open_session(t.pamh, 0), PAM_PERM_DENIED);
 	assert_true(pa_harness_log_has("pam_agent authentication failed on this handle: "
 				       "token rejected"));
 	/* now a good token on the same handle */
-	good = fx_mint(&example, BOT, FX_AUDIENCE, now, now + 300, NULL);
-	t.c.appdata_ptr = good;
-	assert_int_equal(pam_set_item(t.pamh, PAM_CONV, &t.c), PAM_SUCCESS);
-	EXPECT(pam_authenticate(t.pamh, 0), PAM_SUCCESS);
-	EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_SUCCESS);
-	EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_SUCCESS);
-	EXPECT(pam_open_session(t.pamh, 0), PAM_SUCCESS);
+	good = fx_mint(&fx_example, BOT, FX_AUDIENCE, fx_now, fx_now + 300, NULL);
+	txn_answer(&t, good);
+	FX_EXPECT(pam_authenticate(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_SUCCESS);
+	FX_EXPECT(pam_open_session(t.pamh, 0), PAM_SUCCESS);
 	assert_int_equal(records(), 1);
-	EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
 	txn_end(&t, PAM_SUCCESS);
 	free(good);
 	assert_int_equal(records(), 0);
@@ -399,9 +371,9 @@ static void fallback_case(bool opt, char *token, const char *reason)
 
 	pa_harness_log_reset();
 	txn_start_on(&t, service, token);
-	EXPECT(pam_authenticate(t.pamh, 0), PAM_SUCCESS);
-	EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_SUCCESS);
-	EXPECT(pam_open_session(t.pamh, 0), opt ? PAM_SUCCESS : PAM_PERM_DENIED);
+	FX_EXPECT(pam_authenticate(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_open_session(t.pamh, 0), opt ? PAM_SUCCESS : PAM_PERM_DENIED);
 	snprintf(want, sizeof(want), "pam_agent authentication failed on this handle: %s",
 		 reason);
 	if (!pa_harness_log_has(want))
@@ -423,9 +395,11 @@ static void test_failed_auth_fallback(void **state)
 	(void)state;
 	for (opt = 0; opt <= 1; opt++) {
 		fallback_case(opt, NULL, "no token");
-		fallback_case(opt, fx_mint(&example, BOT, FX_AUDIENCE, now - 600, now - 300, NULL),
+		fallback_case(opt, fx_mint(&fx_example, BOT, FX_AUDIENCE, fx_now - 600,
+					   fx_now - 300, NULL),
 			      "token rejected");
-		fallback_case(opt, fx_mint(&example, BOT, FX_AUDIENCE, now, now + 300, NULL),
+		fallback_case(opt, fx_mint(&fx_example, BOT, FX_AUDIENCE, fx_now, fx_now + 300,
+					   NULL),
 			      "not allowed by the policy");
 	}
 }
@@ -443,11 +417,12 @@ static void test_failed_auth_app_goes_on(void **state)
 	struct txn t;
 
 	(void)state;
-	txn_start_on(&t, GOES_ON, fx_mint(&example, BOT, FX_AUDIENCE, now - 600, now - 300, NULL));
-	EXPECT(pam_authenticate(t.pamh, 0), PAM_AUTH_ERR);
-	EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_PERM_DENIED);
-	EXPECT(pam_setcred(t.pamh, PAM_REINITIALIZE_CRED), PAM_PERM_DENIED);
-	EXPECT(pam_open_session(t.pamh, 0), PAM_PERM_DENIED);
+	txn_start_on(&t, GOES_ON,
+		     fx_mint(&fx_example, BOT, FX_AUDIENCE, fx_now - 600, fx_now - 300, NULL));
+	FX_EXPECT(pam_authenticate(t.pamh, 0), PAM_AUTH_ERR);
+	FX_EXPECT(pam_setcred(t.pamh, PAM_ESTABLISH_CRED), PAM_PERM_DENIED);
+	FX_EXPECT(pam_setcred(t.pamh, PAM_REINITIALIZE_CRED), PAM_PERM_DENIED);
+	FX_EXPECT(pam_open_session(t.pamh, 0), PAM_PERM_DENIED);
 	assert_true(pa_harness_log_has("setcred: denied: service=" GOES_ON));
 	assert_true(pa_harness_log_has("session: denied: service=" GOES_ON));
 	assert_true(pa_harness_log_has("pam_agent authentication failed on this handle: "
@@ -464,21 +439,13 @@ static void test_failed_auth_app_goes_on(void **state)
 static void test_fork_pam_end_silent(void **state)
 {
 	struct txn t;
-	pid_t pid;
-	int status;
 
 	(void)state;
 	open_full(&t, BOT);
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(pam_end(t.pamh, PAM_SUCCESS | PAM_DATA_SILENT) == PAM_SUCCESS ? 0 : 1);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	child_pam_end(&t, PAM_SUCCESS | PAM_DATA_SILENT);
 	assert_int_equal(lines_of("revoked.log"), 0);
 	assert_int_equal(records(), 1);
-	EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
 	txn_end(&t, PAM_SUCCESS);
 	assert_int_equal(lines_of("revoked.log"), 1);
 	assert_int_equal(records(), 0);
@@ -494,18 +461,10 @@ static void test_fork_pam_end_silent(void **state)
 static void test_fork_pam_end_not_silent(void **state)
 {
 	struct txn t;
-	pid_t pid;
-	int status;
 
 	(void)state;
 	open_full(&t, BOT);
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(pam_end(t.pamh, PAM_SUCCESS) == PAM_SUCCESS ? 0 : 1);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	child_pam_end(&t, PAM_SUCCESS);
 	/* the child revoked: the lease at its broker, the record removed */
 	assert_int_equal(lines_of("revoked.log"), 1);
 	assert_int_equal(records(), 0);
@@ -513,7 +472,7 @@ static void test_fork_pam_end_not_silent(void **state)
 	assert_int_equal(audit_count("session_closed", "ok"), 1);
 	assert_int_equal(audit_count("key_revoked", "ok"), 1);
 	assert_true(fx_file_has("audit.jsonl", "pam_end without close_session"));
-	EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
 	txn_end(&t, PAM_SUCCESS);
 	assert_in_range(lines_of("revoked.log"), 1, 2);
 	assert_int_equal(records(), 0);
@@ -558,13 +517,13 @@ static void test_claims_cannot_forge_lines(void **state)
 	text = json_dumps(extra, JSON_COMPACT);
 	assert_non_null(text);
 	json_decref(extra);
-	token = fx_mint(&example, BOT, FX_AUDIENCE, now, now + 300, text);
+	token = fx_mint(&fx_example, BOT, FX_AUDIENCE, fx_now, fx_now + 300, text);
 	free(text);
 	txn_start(&t, token);
-	EXPECT(pam_authenticate(t.pamh, 0), PAM_SUCCESS);
-	EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_SUCCESS);
-	EXPECT(pam_open_session(t.pamh, 0), PAM_SUCCESS);
-	EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_authenticate(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_acct_mgmt(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_open_session(t.pamh, 0), PAM_SUCCESS);
+	FX_EXPECT(pam_close_session(t.pamh, 0), PAM_SUCCESS);
 	txn_end(&t, PAM_SUCCESS);
 	/* every audit line parses (audit_count checks), and the only decision
 	 * is the real one */
@@ -625,9 +584,10 @@ static char *deep_act_token(int depth, int named)
 	}
 	snprintf(jti, sizeof(jti), "deep-%d-%d-%ld", depth, named, (long)getpid());
 	claims = json_pack("{s:s,s:s,s:I,s:I,s:s,s:o}", "sub", BOT, "aud", FX_AUDIENCE, "iat",
-			   (json_int_t)now, "exp", (json_int_t)(now + 300), "jti", jti, "act", act);
+			   (json_int_t)fx_now, "exp", (json_int_t)(fx_now + 300), "jti", jti, "act",
+			   act);
 	assert_non_null(claims);
-	token = id_sign_jwt(example.signer, claims, err, sizeof(err));
+	token = id_sign_jwt(fx_example.signer, claims, err, sizeof(err));
 	if (token == NULL)
 		fail_msg("sign: %s", err);
 	json_decref(claims);
@@ -644,11 +604,11 @@ static void test_deep_act_refused(void **state)
 
 	(void)state;
 	txn_start(&t, deep_act_token(100, 1));
-	EXPECT(pam_authenticate(t.pamh, 0), PAM_AUTH_ERR);
+	FX_EXPECT(pam_authenticate(t.pamh, 0), PAM_AUTH_ERR);
 	assert_int_not_equal(pam_acct_mgmt(t.pamh, 0), PAM_SUCCESS);
 	/* pam_agent's authentication failed on this handle: no session either
 	 * (not a session-only caller's PAM_IGNORE, see test_failed_reauth) */
-	EXPECT(pam_open_session(t.pamh, 0), PAM_PERM_DENIED);
+	FX_EXPECT(pam_open_session(t.pamh, 0), PAM_PERM_DENIED);
 	assert_true(pa_harness_log_has("pam_agent authentication failed on this handle: "
 				       "not allowed by the policy"));
 	assert_int_equal(audit_count("credential_placed", NULL), 0);
@@ -672,7 +632,7 @@ static void test_deepest_act_refused(void **state)
 
 	(void)state;
 	txn_start(&t, deep_act_token(1400, 0));
-	EXPECT(pam_authenticate(t.pamh, 0), PAM_AUTH_ERR);
+	FX_EXPECT(pam_authenticate(t.pamh, 0), PAM_AUTH_ERR);
 	txn_end(&t, PAM_SUCCESS);
 	assert_int_equal(audit_count("authenticate", "failed"), 1);
 	assert_true(pa_harness_log_has("the act chain is refused"));
@@ -681,30 +641,15 @@ static void test_deepest_act_refused(void **state)
 
 static int setup_all(void **state)
 {
-	char helper[PATH_MAX + 32], top_abs[PATH_MAX], text[PATH_MAX + 2048];
-	const char *top = getenv("top_builddir");
+	const char *helper = fx_helper();
+	char text[PATH_MAX + 2048];
 
-	(void)state;
-	now = time(NULL);
-	if (realpath(top != NULL ? top : ".", top_abs) == NULL)
+	if (helper == NULL)
 		return -1;
-	snprintf(helper, sizeof(helper), "%s/pam_agent_helper", top_abs);
-	if (access(helper, X_OK) != 0) {
-		fprintf(stderr, "no helper at %s\n", helper);
-		return -1;
-	}
-	fx_domain_init(&example, "example.org", ID_ALG_ES256);
+	fx_setup(state);
 	snprintf(text, sizeof(text), policy, helper);
 	fx_file("policy.conf", text, 0644);
-	fx_file("issue.sh", issue_sh, 0755);
-	fx_file("revoke.sh", revoke_sh, 0755);
-	return 0;
-}
-
-static int teardown_all(void **state)
-{
-	(void)state;
-	fx_domain_free(&example);
+	fx_exec_broker();
 	return 0;
 }
 
@@ -724,20 +669,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup(test_deep_act_refused, reset),
 		cmocka_unit_test_setup(test_deepest_act_refused, reset),
 	};
-	int ret = pa_harness_init(argc, argv, services);
 
-	if (ret != 0)
-		return ret;
-	return cmocka_run_group_tests_name("contained", tests, setup_all, teardown_all);
+	return FX_MAIN(argc, argv, services, "contained", tests, setup_all, fx_teardown);
 }
 
-#else /* PA_NO_PAMTEST */
-
-int main(void)
-{
-	printf("SKIP: PAM-stack tests need pam_wrapper and libpamtest "
-	       "(install libpam-wrapper libpamtest0-dev and re-run configure)\n");
-	return 77;
-}
-
-#endif
+#endif /* PA_NO_PAMTEST */

@@ -49,15 +49,12 @@ static const struct pa_service services[] = {
 
 /* %s: clock_skew, escalate_max_age, the run-as target user (twice) */
 static const char policy[] =
-	"[global]\n"
-	"audience = " FX_AUDIENCE "\n"
+	FX_POLICY_GLOBAL
 	"clock_skew = %s\n"
 	"escalate_max_age = %s\n"
-	"audit_log = @DIR@/audit.jsonl\n"
 	"state_dir = @DIR@/state\n"
 	"helper = @DIR@/no-such-helper\n"
-	"[trust_domain example.org]\n"
-	"bundle = @DIR@/example.org.bundle.json\n"
+	FX_EXAMPLE_TRUST
 	"[service agent-read]\n"
 	"class = read\n"
 	"[service agent-sudo]\n"
@@ -76,9 +73,6 @@ static const char policy[] =
 	"users = @USER@\n"
 	"services = agent-esc\n"
 	"max_class = escalate\n";
-
-static struct fx_domain example;
-static int64_t now;
 
 /* A user other than fx_user() that exists: the run-as target. */
 static const char *other_user(void)
@@ -99,41 +93,6 @@ static void write_policy(const char *skew)
 	write_policy_esc(skew, "60s");
 }
 
-static int conv(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
-{
-	struct pam_response *r = calloc((size_t)n, sizeof(*r));
-	int i;
-
-	if (r == NULL)
-		return PAM_BUF_ERR;
-	for (i = 0; i < n; i++)
-		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF)
-			r[i].resp = strdup((const char *)data);
-	*resp = r;
-	return PAM_SUCCESS;
-}
-
-static pam_handle_t *start(const char *service, const char *tok)
-{
-	struct pam_conv c = { conv, (void *)tok };
-	pam_handle_t *pamh = NULL;
-
-	assert_int_equal(pam_start(service, fx_user(), &c, &pamh), PAM_SUCCESS);
-	return pamh;
-}
-
-static void expect_log(const char *text)
-{
-	if (!pa_harness_log_has(text))
-		fail_msg("log lacks \"%s\"; log was:\n%s", text, pa_harness_log());
-}
-
-static void expect_no_log(const char *text)
-{
-	if (pa_harness_log_has(text))
-		fail_msg("log has \"%s\"; log was:\n%s", text, pa_harness_log());
-}
-
 static int reset(void **state)
 {
 	(void)state;
@@ -144,7 +103,7 @@ static int reset(void **state)
 
 static char *mint(const char *sub)
 {
-	return fx_mint(&example, sub, FX_AUDIENCE, now - 60, now + 300, NULL);
+	return fx_mint(&fx_example, sub, FX_AUDIENCE, fx_now - 60, fx_now + 300, NULL);
 }
 
 /* What sudo does before pam_open_session: PAM_USER := the run-as user. */
@@ -158,7 +117,7 @@ static void switch_user(pam_handle_t *pamh, const char *ruser, const char *user)
 /* auth and account as fx_user(), the way sudo runs them for the invoking user */
 static pam_handle_t *decided(const char *service, const char *tok)
 {
-	pam_handle_t *pamh = start(service, tok);
+	pam_handle_t *pamh = fx_start(service, tok);
 
 	assert_int_equal(pam_authenticate(pamh, 0), PAM_SUCCESS);
 	assert_int_equal(pam_acct_mgmt(pamh, 0), PAM_SUCCESS);
@@ -181,7 +140,7 @@ static void test_run_as_allowed(void **state)
 	if (rv != PAM_SUCCESS)
 		fail_msg("open as %s: %d; log:\n%s", other_user(), rv, pa_harness_log());
 	snprintf(want, sizeof(want), "opened, run as %s for %s (run_as)", other_user(), fx_user());
-	expect_log(want);
+	fx_expect_log(want);
 	assert_non_null(pam_getenv(pamh, "PAM_AGENT_SESSION"));
 	assert_int_equal(pam_close_session(pamh, 0), PAM_SUCCESS);
 	pam_end(pamh, PAM_SUCCESS);
@@ -211,9 +170,9 @@ static void test_run_as_refused(void **state)
 	assert_int_equal(pam_open_session(pamh, 0), PAM_PERM_DENIED);
 	snprintf(want, sizeof(want), "session refused: agent " NORUN " may not run as %s through "
 		 "agent-sudo: no run_as for it in [agent " NORUN "]", other_user());
-	expect_log(want);
-	expect_no_log("decision changed");
-	expect_no_log("opened");
+	fx_expect_log(want);
+	fx_expect_no_log("decision changed");
+	fx_expect_no_log("opened");
 	assert_null(pam_getenv(pamh, "PAM_AGENT_SESSION"));
 	pam_end(pamh, PAM_SUCCESS);
 
@@ -224,7 +183,7 @@ static void test_run_as_refused(void **state)
 	switch_user(pamh, fx_user(), other_user());
 	assert_int_equal(pam_open_session(pamh, 0), PAM_PERM_DENIED);
 	snprintf(want, sizeof(want), "may not run as %s through agent-read", other_user());
-	expect_log(want);
+	fx_expect_log(want);
 	pam_end(pamh, PAM_SUCCESS);
 	free(t);
 }
@@ -239,9 +198,9 @@ static void test_run_as_other_ruser(void **state)
 	pamh = decided("agent-sudo", t);
 	switch_user(pamh, "pa-someone-else", other_user());
 	assert_int_equal(pam_open_session(pamh, 0), PAM_PERM_DENIED);
-	expect_log("but PAM_RUSER pa-someone-else is not");
-	expect_log("the user the account phase decided for");
-	expect_no_log("opened");
+	fx_expect_log("but PAM_RUSER pa-someone-else is not");
+	fx_expect_log("the user the account phase decided for");
+	fx_expect_no_log("opened");
 	pam_end(pamh, PAM_SUCCESS);
 	free(t);
 }
@@ -253,43 +212,28 @@ static void test_run_as_other_ruser(void **state)
  */
 static void test_stale_escalate_reason(void **state)
 {
-	char *t = fx_mint(&example, ESC, FX_AUDIENCE, now - 90, now + 300, NULL);
+	char *t = fx_mint(&fx_example, ESC, FX_AUDIENCE, fx_now - 90, fx_now + 300, NULL);
 	pam_handle_t *pamh;
 
 	(void)state;
-	pamh = start("agent-esc", t);
+	pamh = fx_start("agent-esc", t);
 	assert_int_equal(pam_authenticate(pamh, 0), PAM_AUTH_ERR);
-	expect_log("agent=" ESC ": not allowed by the policy: escalate needs a token issued at "
-		   "most 60s ago; this one is ");
-	expect_no_log(": not allowed by the policy: escalate session: inherits nothing");
+	fx_expect_log("agent=" ESC ": not allowed by the policy: escalate needs a token issued at "
+		      "most 60s ago; this one is ");
+	fx_expect_no_log(": not allowed by the policy: escalate session: inherits nothing");
 	pam_end(pamh, PAM_SUCCESS);
 
 	/* fresh enough at auth; stale by the rules of the account phase */
 	write_policy_esc("30", "1h");
 	pa_harness_log_reset();
-	pamh = start("agent-esc", t);
+	pamh = fx_start("agent-esc", t);
 	assert_int_equal(pam_authenticate(pamh, 0), PAM_SUCCESS);
 	write_policy_esc("30", "60s");
 	assert_int_equal(pam_acct_mgmt(pamh, 0), PAM_PERM_DENIED);
-	expect_log("agent=" ESC ": escalate needs a token issued at most 60s ago; this one is ");
-	expect_no_log("agent=" ESC ": escalate session: inherits nothing");
+	fx_expect_log("agent=" ESC ": escalate needs a token issued at most 60s ago; this one is ");
+	fx_expect_no_log("agent=" ESC ": escalate session: inherits nothing");
 	pam_end(pamh, PAM_SUCCESS);
 	free(t);
-}
-
-static int setup(void **state)
-{
-	(void)state;
-	now = (int64_t)time(NULL);
-	fx_domain_init(&example, "example.org", ID_ALG_ES256);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	fx_domain_free(&example);
-	return 0;
 }
 
 int main(int argc, char **argv)
@@ -300,20 +244,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup(test_run_as_other_ruser, reset),
 		cmocka_unit_test_setup(test_stale_escalate_reason, reset),
 	};
-	int ret = pa_harness_init(argc, argv, services);
 
-	if (ret != 0)
-		return ret;
-	return cmocka_run_group_tests_name("pam-runas", tests, setup, teardown);
+	return FX_MAIN(argc, argv, services, "pam-runas", tests, fx_setup, fx_teardown);
 }
 
-#else /* PA_NO_PAMTEST */
-
-int main(void)
-{
-	printf("SKIP: PAM-stack tests need pam_wrapper and libpamtest "
-	       "(install libpam-wrapper libpamtest0-dev and re-run configure)\n");
-	return 77;
-}
-
-#endif
+#endif /* PA_NO_PAMTEST */

@@ -55,14 +55,11 @@ static const struct pa_service services[] = {
 
 /* %s: clock_skew, the users of READER, the users of MIXED */
 static const char policy[] =
-	"[global]\n"
-	"audience = " FX_AUDIENCE "\n"
+	FX_POLICY_GLOBAL
 	"clock_skew = %s\n"
-	"audit_log = @DIR@/audit.jsonl\n"
 	"state_dir = @DIR@/state\n"
 	"helper = @DIR@/no-such-helper\n"
-	"[trust_domain example.org]\n"
-	"bundle = @DIR@/example.org.bundle.json\n"
+	FX_EXAMPLE_TRUST
 	"[service agent-read]\n"
 	"class = read\n"
 	"[service agent-write]\n"
@@ -97,8 +94,6 @@ static const char policy[] =
 	"audience = https://tickets.example.org\n"
 	"ttl = 5m\n";
 
-static struct fx_domain example;
-static int64_t now;
 static char *token;
 
 static void write_policy3(const char *skew, const char *reader, const char *mixed)
@@ -128,41 +123,6 @@ static void write_passwd(mode_t mode)
 	fx_file("passwd", text, mode);
 }
 
-static int conv(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
-{
-	struct pam_response *r = calloc((size_t)n, sizeof(*r));
-	int i;
-
-	if (r == NULL)
-		return PAM_BUF_ERR;
-	for (i = 0; i < n; i++)
-		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF)
-			r[i].resp = strdup((const char *)data);
-	*resp = r;
-	return PAM_SUCCESS;
-}
-
-static pam_handle_t *start(const char *service, const char *tok)
-{
-	struct pam_conv c = { conv, (void *)tok };
-	pam_handle_t *pamh = NULL;
-
-	assert_int_equal(pam_start(service, fx_user(), &c, &pamh), PAM_SUCCESS);
-	return pamh;
-}
-
-static void expect_log(const char *text)
-{
-	if (!pa_harness_log_has(text))
-		fail_msg("log lacks \"%s\"; log was:\n%s", text, pa_harness_log());
-}
-
-static void expect_no_log(const char *text)
-{
-	if (pa_harness_log_has(text))
-		fail_msg("log has \"%s\"; log was:\n%s", text, pa_harness_log());
-}
-
 static int reset(void **state)
 {
 	(void)state;
@@ -185,7 +145,7 @@ static void expect_grantless_open(pam_handle_t *pamh)
 /* open, close, open again: the second open has no decision. */
 static void test_decision_good_for_one_open(void **state)
 {
-	pam_handle_t *pamh = start("agent-read", token);
+	pam_handle_t *pamh = fx_start("agent-read", token);
 
 	(void)state;
 	assert_int_equal(pam_authenticate(pamh, 0), PAM_SUCCESS);
@@ -193,31 +153,31 @@ static void test_decision_good_for_one_open(void **state)
 	expect_grantless_open(pamh);
 	pa_harness_log_reset();
 	assert_int_equal(pam_open_session(pamh, 0), PAM_PERM_DENIED);
-	expect_log("no allowing policy decision on this handle");
+	fx_expect_log("no allowing policy decision on this handle");
 	pam_end(pamh, PAM_SUCCESS);
 }
 
 /* an account phase that refuses drops the earlier allowing decision */
 static void test_refused_account_drops_decision(void **state)
 {
-	pam_handle_t *pamh = start("agent-read", token);
+	pam_handle_t *pamh = fx_start("agent-read", token);
 
 	(void)state;
 	assert_int_equal(pam_authenticate(pamh, 0), PAM_SUCCESS);
 	assert_int_equal(pam_acct_mgmt(pamh, 0), PAM_SUCCESS);
 	write_policy("0"); /* the token (exp 10 s ago) has expired now */
 	assert_int_equal(pam_acct_mgmt(pamh, 0), PAM_PERM_DENIED);
-	expect_log("token expired since authentication");
+	fx_expect_log("token expired since authentication");
 	pa_harness_log_reset();
 	assert_int_equal(pam_open_session(pamh, 0), PAM_PERM_DENIED);
-	expect_log("no allowing policy decision on this handle");
+	fx_expect_log("no allowing policy decision on this handle");
 	pam_end(pamh, PAM_SUCCESS);
 }
 
 /* the token expires between account and open: open refuses */
 static void test_open_refuses_expired_token(void **state)
 {
-	pam_handle_t *pamh = start("agent-read", token);
+	pam_handle_t *pamh = fx_start("agent-read", token);
 
 	(void)state;
 	assert_int_equal(pam_authenticate(pamh, 0), PAM_SUCCESS);
@@ -225,19 +185,19 @@ static void test_open_refuses_expired_token(void **state)
 	write_policy("0");
 	pa_harness_log_reset();
 	assert_int_equal(pam_open_session(pamh, 0), PAM_PERM_DENIED);
-	expect_log("token expired since authentication: session refused");
+	fx_expect_log("token expired since authentication: session refused");
 	pam_end(pamh, PAM_SUCCESS);
 }
 
 static char *mint(const char *sub)
 {
-	return fx_mint(&example, sub, FX_AUDIENCE, now - 60, now + 300, NULL);
+	return fx_mint(&fx_example, sub, FX_AUDIENCE, fx_now - 60, fx_now + 300, NULL);
 }
 
 /* auth, account and open of tok on service: the open's result */
 static int open_with(const char *service, const char *tok)
 {
-	pam_handle_t *pamh = start(service, tok);
+	pam_handle_t *pamh = fx_start(service, tok);
 	int rv;
 
 	assert_int_equal(pam_authenticate(pamh, 0), PAM_SUCCESS);
@@ -252,9 +212,9 @@ static void expect_past_boundary(const char *service, const char *tok)
 {
 	pa_harness_log_reset();
 	assert_int_equal(open_with(service, tok), PAM_PERM_DENIED);
-	expect_no_log("is shared with");
-	expect_no_log("cannot tell whether");
-	expect_log("credentials not placed");
+	fx_expect_no_log("is shared with");
+	fx_expect_no_log("cannot tell whether");
+	fx_expect_log("credentials not placed");
 }
 
 /* a write session on a uid a read agent may log in as: refused, whatever
@@ -267,20 +227,20 @@ static void test_shared_uid_refuses_write(void **state)
 	(void)state;
 	/* the same user name */
 	assert_int_equal(open_with("agent-write", w), PAM_PERM_DENIED);
-	expect_log("is shared with [agent " READER "] (");
-	expect_log("as user ");
-	expect_log(", at most read; one uid is one principal");
-	expect_log("write credentials (grant tickets-rw) are not placed on it; give each agent "
-		   "an account of its own");
-	expect_no_log("credentials not placed");
+	fx_expect_log("is shared with [agent " READER "] (");
+	fx_expect_log("as user ");
+	fx_expect_log(", at most read; one uid is one principal");
+	fx_expect_log("write credentials (grant tickets-rw) are not placed on it; give each agent "
+		      "an account of its own");
+	fx_expect_no_log("credentials not placed");
 
 	/* another name of the same uid: compared by uid, not by name */
 	write_policy3("30", ALIAS, NOUSER);
 	pa_harness_log_reset();
 	assert_int_equal(open_with("agent-write", w), PAM_PERM_DENIED);
-	expect_log("is shared with [agent " READER "] (");
-	expect_log("as user " ALIAS ", at most read");
-	expect_no_log("credentials not placed");
+	fx_expect_log("is shared with [agent " READER "] (");
+	fx_expect_log("as user " ALIAS ", at most read");
+	fx_expect_no_log("credentials not placed");
 	free(w);
 }
 
@@ -293,9 +253,9 @@ static void test_ceiling_ignores_services_above_max_class(void **state)
 	(void)state;
 	write_policy3("30", STRANGER, ALIAS);
 	assert_int_equal(open_with("agent-write", w), PAM_PERM_DENIED);
-	expect_log("is shared with [agent " MIXED "] (");
-	expect_log("as user " ALIAS ", at most read");
-	expect_no_log("credentials not placed");
+	fx_expect_log("is shared with [agent " MIXED "] (");
+	fx_expect_log("as user " ALIAS ", at most read");
+	fx_expect_no_log("credentials not placed");
 	free(w);
 }
 
@@ -324,34 +284,30 @@ static void test_failed_lookup_refuses(void **state)
 	write_policy3("30", STRANGER, NOUSER);
 	write_passwd(0666);
 	assert_int_equal(open_with("agent-write", w), PAM_PERM_DENIED);
-	expect_log("cannot tell whether user " STRANGER " of [agent " READER "] (");
-	expect_log("not group/world-writable): write credentials (grant tickets-rw) not placed");
-	expect_no_log("credentials not placed");
+	fx_expect_log("cannot tell whether user " STRANGER " of [agent " READER "] (");
+	fx_expect_log("not group/world-writable): write credentials (grant tickets-rw) not placed");
+	fx_expect_no_log("credentials not placed");
 
 	assert_int_equal(unlink(fx_file("passwd", "", 0644)), 0);
 	pa_harness_log_reset();
 	assert_int_equal(open_with("agent-write", w), PAM_PERM_DENIED);
-	expect_log("cannot tell whether user " STRANGER " of [agent " READER "] (");
-	expect_log("cannot open: No such file or directory");
+	fx_expect_log("cannot tell whether user " STRANGER " of [agent " READER "] (");
+	fx_expect_log("cannot open: No such file or directory");
 	free(w);
 }
 
 static int setup(void **state)
 {
-	(void)state;
-	now = (int64_t)time(NULL);
-	fx_domain_init(&example, "example.org", ID_ALG_ES256);
+	fx_setup(state);
 	/* valid only within the default clock_skew of 30 s: exp 10 s ago */
-	token = fx_mint(&example, LONER, FX_AUDIENCE, now - 60, now - 10, NULL);
+	token = fx_mint(&fx_example, LONER, FX_AUDIENCE, fx_now - 60, fx_now - 10, NULL);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	(void)state;
 	free(token);
-	fx_domain_free(&example);
-	return 0;
+	return fx_teardown(state);
 }
 
 int main(int argc, char **argv)
@@ -365,20 +321,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup(test_own_uid_allows_write, reset),
 		cmocka_unit_test_setup(test_failed_lookup_refuses, reset),
 	};
-	int ret = pa_harness_init(argc, argv, services);
 
-	if (ret != 0)
-		return ret;
-	return cmocka_run_group_tests_name("pam-session", tests, setup, teardown);
+	return FX_MAIN(argc, argv, services, "pam-session", tests, setup, teardown);
 }
 
-#else /* PA_NO_PAMTEST */
-
-int main(void)
-{
-	printf("SKIP: PAM-stack tests need pam_wrapper and libpamtest "
-	       "(install libpam-wrapper libpamtest0-dev and re-run configure)\n");
-	return 77;
-}
-
-#endif
+#endif /* PA_NO_PAMTEST */

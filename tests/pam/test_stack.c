@@ -1,6 +1,6 @@
 /*
  * test_stack.c - pam_agent.so inside the real Linux-PAM library, driven by
- * libpamtest over service files this test writes (see harness.h).
+ * libpamtest over service files this test writes (see tests/lib/harness.h).
  */
 #include "config.h"
 
@@ -16,7 +16,7 @@
 #ifndef PA_NO_PAMTEST
 #include <libpamtest.h>
 
-#include "harness.h"
+#include "fixtures.h"
 
 static const struct pa_service services[] = {
 	{ "pa_auth", "auth required @MODULE@ config=@DIR@/missing.conf\n" },
@@ -64,12 +64,6 @@ static void expect_op(const char *service, const char *user,
 	}
 }
 
-static void expect_log(const char *text)
-{
-	if (!pa_harness_log_has(text))
-		fail_msg("log lacks \"%s\"; log was:\n%s", text, pa_harness_log());
-}
-
 static int reset(void **state)
 {
 	(void)state;
@@ -82,9 +76,9 @@ static void test_auth_denies(void **state)
 {
 	(void)state;
 	expect_op("pa_auth", "agent1", PAMTEST_AUTHENTICATE, PAM_AUTH_ERR);
-	expect_log("auth: configuration refused, denying everything");
-	expect_log("missing.conf: cannot open: No such file or directory");
-	expect_log("auth: denied: service=pa_auth user=agent1 rhost=- agent=-: configuration refused");
+	fx_expect_log("auth: configuration refused, denying everything");
+	fx_expect_log("missing.conf: cannot open: No such file or directory");
+	fx_expect_log("auth: denied: service=pa_auth user=agent1 rhost=- agent=-: configuration refused");
 	/* the application is told too, in one line, without detail */
 	assert_string_equal(app_error_buf[0], "pam_agent: configuration refused");
 }
@@ -100,8 +94,8 @@ static void test_account_denies(void **state)
 {
 	(void)state;
 	expect_op("pa_acct", "agent1", PAMTEST_ACCOUNT, PAM_AUTH_ERR);
-	expect_log("account: denied: service=pa_acct user=agent1 rhost=- agent=-: no verified "
-		   "agent identity on this PAM handle");
+	fx_expect_log("account: denied: service=pa_acct user=agent1 rhost=- agent=-: no verified "
+		      "agent identity on this PAM handle");
 }
 
 /* "optional": a handle without an agent identity is none of our business. */
@@ -109,35 +103,35 @@ static void test_account_optional_ignores(void **state)
 {
 	(void)state;
 	expect_op("pa_acct_opt", "agent1", PAMTEST_ACCOUNT, PAM_SUCCESS);
-	expect_log("no agent identity on this handle; ignoring (optional)");
+	fx_expect_log("no agent identity on this handle; ignoring (optional)");
 }
 
 static void test_unknown_option(void **state)
 {
 	(void)state;
 	expect_op("pa_unknown", "agent1", PAMTEST_AUTHENTICATE, PAM_SERVICE_ERR);
-	expect_log("auth: bad module configuration: unknown option \"frobnicate=1\"");
+	fx_expect_log("auth: bad module configuration: unknown option \"frobnicate=1\"");
 }
 
 static void test_unknown_option_account(void **state)
 {
 	(void)state;
 	expect_op("pa_unknown2", "agent1", PAMTEST_ACCOUNT, PAM_SERVICE_ERR);
-	expect_log("unknown option \"use_frist_pass\"");
+	fx_expect_log("unknown option \"use_frist_pass\"");
 }
 
 static void test_flag_with_value(void **state)
 {
 	(void)state;
 	expect_op("pa_flagval", "agent1", PAMTEST_AUTHENTICATE, PAM_SERVICE_ERR);
-	expect_log("option \"debug=yes\" takes no value");
+	fx_expect_log("option \"debug=yes\" takes no value");
 }
 
 static void test_conflicting_options(void **state)
 {
 	(void)state;
 	expect_op("pa_conflict", "agent1", PAMTEST_AUTHENTICATE, PAM_SERVICE_ERR);
-	expect_log("use_first_pass and try_first_pass conflict");
+	fx_expect_log("use_first_pass and try_first_pass conflict");
 }
 
 /* Control characters from the application reach the log escaped. */
@@ -145,7 +139,7 @@ static void test_log_escapes_user(void **state)
 {
 	(void)state;
 	expect_op("pa_escape", "evil\nuser=root", PAMTEST_AUTHENTICATE, PAM_AUTH_ERR);
-	expect_log("user=evil\\x0auser=root ");
+	fx_expect_log("user=evil\\x0auser=root ");
 }
 
 /*
@@ -178,8 +172,8 @@ static void test_session_only_caller(void **state)
 	/* with "debug", one debug line says why */
 	pa_harness_log_reset();
 	expect_op("pa_session", "agent1", PAMTEST_OPEN_SESSION, PAM_SUCCESS);
-	expect_log("session: no agent identity on this handle (no pam_agent authentication): "
-		   "not an agent session; ignoring");
+	fx_expect_log("session: no agent identity on this handle (no pam_agent authentication): "
+		      "not an agent session; ignoring");
 	if (pa_harness_log_has("denied"))
 		fail_msg("a session-only caller was denied:\n%s", pa_harness_log());
 	/* closing what never opened is not an error */
@@ -191,8 +185,8 @@ static void test_session_optional(void **state)
 {
 	(void)state;
 	expect_op("pa_session_opt", "agent1", PAMTEST_OPEN_SESSION, PAM_SUCCESS);
-	expect_log("session: no agent identity on this handle (no pam_agent authentication): "
-		   "not an agent session; ignoring");
+	fx_expect_log("session: no agent identity on this handle (no pam_agent authentication): "
+		      "not an agent session; ignoring");
 }
 
 int main(int argc, char **argv)
@@ -210,20 +204,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup(test_session_only_caller, reset),
 		cmocka_unit_test_setup(test_session_optional, reset),
 	};
-	int ret = pa_harness_init(argc, argv, services);
 
-	if (ret != 0)
-		return ret;
-	return cmocka_run_group_tests_name("pam-stack", tests, NULL, NULL);
+	return FX_MAIN(argc, argv, services, "pam-stack", tests, NULL, NULL);
 }
 
-#else /* PA_NO_PAMTEST */
-
-int main(void)
-{
-	printf("SKIP: PAM-stack tests need pam_wrapper and libpamtest "
-	       "(install libpam-wrapper libpamtest0-dev and re-run configure)\n");
-	return 77;
-}
-
-#endif
+#endif /* PA_NO_PAMTEST */

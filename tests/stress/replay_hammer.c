@@ -98,63 +98,73 @@ static pid_t spawn(const char *dir, const char *resdir, unsigned idx, unsigned j
 	return pid;
 }
 
-int main(int argc, char **argv)
-{
+/* One run: its arguments, and what the workers and the reopen found. */
+struct run {
 	const char *dir, *resdir;
-	unsigned procs, jtis, kills, seconds, spawned = 0, killed = 0, i, k;
+	unsigned procs, jtis, kills, seconds, spawned, killed;
 	size_t max;
-	pid_t pids[MAX_PROCS];
-	unsigned *accepted = NULL;
-	unsigned long n_acc = 0, n_rep = 0, n_full = 0, n_other = 0, dup = 0;
-	unsigned long post_rep = 0, post_new = 0, post_err = 0, lost = 0;
 	double start, deadline;
-	int live, fails = 0;
-	uint64_t cap = 1;
-	struct stat st;
-	char path[4096];
+	unsigned *accepted; /* per jti: how many times it was accepted */
+	unsigned long n_acc, n_rep, n_full, n_other, dup;
+	unsigned long post_rep, post_new, post_err, lost;
+	int fails;
+};
 
+/* 0, or 2 after saying what is wrong. */
+static int parse_args(struct run *r, int argc, char **argv)
+{
 	if (argc != 8) {
 		fprintf(stderr, "usage: replay_hammer DIR RESULTS-DIR PROCS JTIS MAX_ENTRIES KILLS "
 				"SECONDS\n");
 		return 2;
 	}
-	dir = argv[1];
-	resdir = argv[2];
-	procs = (unsigned)strtoul(argv[3], NULL, 10);
-	jtis = (unsigned)strtoul(argv[4], NULL, 10);
-	max = (size_t)strtoul(argv[5], NULL, 10);
-	kills = (unsigned)strtoul(argv[6], NULL, 10);
-	seconds = (unsigned)strtoul(argv[7], NULL, 10);
-	if (procs == 0 || procs > MAX_PROCS || jtis == 0 || max == 0 || seconds == 0) {
+	r->dir = argv[1];
+	r->resdir = argv[2];
+	r->procs = (unsigned)strtoul(argv[3], NULL, 10);
+	r->jtis = (unsigned)strtoul(argv[4], NULL, 10);
+	r->max = (size_t)strtoul(argv[5], NULL, 10);
+	r->kills = (unsigned)strtoul(argv[6], NULL, 10);
+	r->seconds = (unsigned)strtoul(argv[7], NULL, 10);
+	if (r->procs == 0 || r->procs > MAX_PROCS || r->jtis == 0 || r->max == 0 ||
+	    r->seconds == 0) {
 		fprintf(stderr, "replay_hammer: bad arguments\n");
 		return 2;
 	}
-	start = now_s();
-	deadline = start + seconds;
+	return 0;
+}
+
+/* The workers, the random kills (each replaced by a new worker), the wait; 2 when fork fails. */
+static int hammer(struct run *r)
+{
+	pid_t pids[MAX_PROCS];
+	unsigned i;
+	int live;
+
+	r->start = now_s();
+	r->deadline = r->start + r->seconds;
 	srand((unsigned)getpid());
-	for (i = 0; i < procs; i++) {
-		pids[i] = spawn(dir, resdir, spawned++, jtis, max, deadline);
+	for (i = 0; i < r->procs; i++) {
+		pids[i] = spawn(r->dir, r->resdir, r->spawned++, r->jtis, r->max, r->deadline);
 		if (pids[i] < 0) {
 			perror("fork");
 			return 2;
 		}
 	}
-	/* random kills, each replaced by a new worker */
-	while (killed < kills && now_s() < deadline) {
+	while (r->killed < r->kills && now_s() < r->deadline) {
 		struct timespec ts = { 0, (long)(rand() % 40 + 5) * 1000000L };
 
 		nanosleep(&ts, NULL);
-		i = (unsigned)rand() % procs;
+		i = (unsigned)rand() % r->procs;
 		if (pids[i] > 0 && kill(pids[i], SIGKILL) == 0) {
 			int status;
 
 			waitpid(pids[i], &status, 0);
 			if (WIFSIGNALED(status))
-				killed++;
-			pids[i] = spawn(dir, resdir, spawned++, jtis, max, deadline);
+				r->killed++;
+			pids[i] = spawn(r->dir, r->resdir, r->spawned++, r->jtis, r->max, r->deadline);
 		}
 	}
-	for (live = 0, i = 0; i < procs; i++) {
+	for (live = 0, i = 0; i < r->procs; i++) {
 		int status;
 
 		if (pids[i] > 0 && waitpid(pids[i], &status, 0) > 0 &&
@@ -163,116 +173,157 @@ int main(int argc, char **argv)
 	}
 	if (live > 0) {
 		printf("FAIL: %d worker(s) could not run\n", live);
-		fails++;
+		r->fails++;
 	}
+	return 0;
+}
 
-	/* collect: every acceptance, per jti */
-	accepted = calloc(jtis, sizeof(*accepted));
-	if (accepted == NULL)
-		return 2;
-	for (k = 0; k < spawned; k++) {
+/* Every acceptance, per jti, from the workers' files; then what they add up to. */
+static void collect(struct run *r)
+{
+	char path[4096];
+	unsigned k;
+
+	for (k = 0; k < r->spawned; k++) {
 		FILE *f;
 		char line[700];
 
-		snprintf(path, sizeof(path), "%s/worker.%u", resdir, k);
+		snprintf(path, sizeof(path), "%s/worker.%u", r->resdir, k);
 		f = fopen(path, "re");
 		if (f == NULL)
 			continue;
 		while (fgets(line, sizeof(line), f) != NULL) {
 			unsigned j = (unsigned)strtoul(line + 2, NULL, 10);
 
-			if (j >= jtis)
+			if (j >= r->jtis)
 				continue;
 			if (line[0] == 'A') {
-				n_acc++;
-				if (accepted[j]++ > 0)
-					dup++;
+				r->n_acc++;
+				if (r->accepted[j]++ > 0)
+					r->dup++;
 			} else if (line[0] == 'R') {
-				n_rep++;
+				r->n_rep++;
 			} else if (strstr(line, ": full (") != NULL) {
-				n_full++;
+				r->n_full++;
 			} else {
-				if (n_other < 5)
+				if (r->n_other < 5)
 					printf("  error: %s", line);
-				n_other++;
+				r->n_other++;
 			}
 		}
 		fclose(f);
 	}
 	printf("replay: %u processes (%u spawned, %u killed), %u jtis, max_entries %zu, "
 	       "%.1f s: %lu accepted, %lu replays refused, %lu refused full, %lu other errors\n",
-	       procs, spawned, killed, jtis, max, now_s() - start, n_acc, n_rep, n_full, n_other);
-	if (dup > 0) {
-		printf("FAIL: %lu jti(s) accepted more than once\n", dup);
-		fails++;
+	       r->procs, r->spawned, r->killed, r->jtis, r->max, now_s() - r->start, r->n_acc,
+	       r->n_rep, r->n_full, r->n_other);
+	if (r->dup > 0) {
+		printf("FAIL: %lu jti(s) accepted more than once\n", r->dup);
+		r->fails++;
 	} else {
 		printf("PASS: no jti accepted twice\n");
 	}
-	if (n_other > 0) {
-		printf("FAIL: %lu errors other than \"full\"\n", n_other);
-		fails++;
+	if (r->n_other > 0) {
+		printf("FAIL: %lu errors other than \"full\"\n", r->n_other);
+		r->fails++;
 	}
-	if (n_acc > max) {
-		printf("FAIL: %lu accepted, more than max_entries %zu\n", n_acc, max);
-		fails++;
+	if (r->n_acc > r->max) {
+		printf("FAIL: %lu accepted, more than max_entries %zu\n", r->n_acc, r->max);
+		r->fails++;
 	}
+}
 
-	/* reopen: every accepted jti is a replay now; nothing reads as damaged */
-	for (k = 0; k < jtis; k++) {
+/* Reopen: every accepted jti is a replay now; nothing reads as damaged. */
+static void reopen(struct run *r)
+{
+	unsigned k;
+
+	for (k = 0; k < r->jtis; k++) {
 		char jti[64], err[512];
 		int64_t now = (int64_t)time(NULL);
-		int r;
+		int c;
 
 		jti_name(k, jti, sizeof(jti));
-		r = id_replay_check(dir, ISSUER, jti, now + 600, now, max, err, sizeof(err));
-		if (r == 1) {
-			post_rep++;
-		} else if (r == 0) {
-			post_new++;
-			if (accepted[k] > 0)
-				lost++;
+		c = id_replay_check(r->dir, ISSUER, jti, now + 600, now, r->max, err, sizeof(err));
+		if (c == 1) {
+			r->post_rep++;
+		} else if (c == 0) {
+			r->post_new++;
+			if (r->accepted[k] > 0)
+				r->lost++;
 		} else {
-			if (strstr(err, ": full (") == NULL || accepted[k] > 0) {
-				if (post_err < 3)
+			if (strstr(err, ": full (") == NULL || r->accepted[k] > 0) {
+				if (r->post_err < 3)
 					printf("  after the run, jti %u: %s\n", k, err);
-				post_err++;
+				r->post_err++;
 			}
 		}
 	}
-	printf("reopen: %lu replays, %lu new, %lu unexpected errors\n", post_rep, post_new,
-	       post_err);
-	if (lost > 0 || post_err > 0) {
+	printf("reopen: %lu replays, %lu new, %lu unexpected errors\n", r->post_rep, r->post_new,
+	       r->post_err);
+	if (r->lost > 0 || r->post_err > 0) {
 		printf("FAIL: after the run %lu accepted jti(s) were forgotten, %lu checks failed\n",
-		       lost, post_err);
-		fails++;
+		       r->lost, r->post_err);
+		r->fails++;
 	} else {
 		printf("PASS: the cache reopens intact: every accepted jti is refused as a replay\n");
 	}
-	if (max >= jtis && killed == 0 && n_acc != jtis) {
-		printf("FAIL: %lu of %u jtis accepted without kills or limit\n", n_acc, jtis);
-		fails++;
+}
+
+/* All accepted without kills or limit; with a limit, the cache fails closed. */
+static void check_limit(struct run *r)
+{
+	if (r->max >= r->jtis && r->killed == 0 && r->n_acc != r->jtis) {
+		printf("FAIL: %lu of %u jtis accepted without kills or limit\n", r->n_acc, r->jtis);
+		r->fails++;
 	}
-	if (max < jtis) {
-		if (n_full == 0 && post_err == 0) {
+	if (r->max < r->jtis) {
+		if (r->n_full == 0 && r->post_err == 0) {
 			printf("FAIL: max_entries %zu < %u jtis but nothing was refused as full\n",
-			       max, jtis);
-			fails++;
+			       r->max, r->jtis);
+			r->fails++;
 		} else {
-			printf("PASS: full cache fails closed (%lu accepted <= %zu)\n", n_acc, max);
+			printf("PASS: full cache fails closed (%lu accepted <= %zu)\n", r->n_acc,
+			       r->max);
 		}
 	}
-	while (cap < 2 * (uint64_t)max)
+}
+
+/* The file has the documented fixed size. */
+static void check_size(struct run *r)
+{
+	uint64_t cap = 1;
+	struct stat st;
+	char path[4096];
+
+	while (cap < 2 * (uint64_t)r->max)
 		cap <<= 1;
-	snprintf(path, sizeof(path), "%s/replay.db", dir);
+	snprintf(path, sizeof(path), "%s/replay.db", r->dir);
 	/* the header, cap slots of 32 bytes and cap agent entries of 32 bytes */
 	if (stat(path, &st) != 0 || (uint64_t)st.st_size != 64 + 64 * cap) {
 		printf("FAIL: %s is %lld bytes, expected %llu\n", path, (long long)st.st_size,
 		       (unsigned long long)(64 + 64 * cap));
-		fails++;
+		r->fails++;
 	} else {
 		printf("PASS: %s is %lld bytes (64 + (32 + 32) x %llu slots)\n", path,
 		       (long long)st.st_size, (unsigned long long)cap);
 	}
-	free(accepted);
-	return fails == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct run r;
+
+	memset(&r, 0, sizeof(r));
+	if (parse_args(&r, argc, argv) != 0 || hammer(&r) != 0)
+		return 2;
+	r.accepted = calloc(r.jtis, sizeof(*r.accepted));
+	if (r.accepted == NULL)
+		return 2;
+	collect(&r);
+	reopen(&r);
+	check_limit(&r);
+	check_size(&r);
+	free(r.accepted);
+	return r.fails == 0 ? 0 : 1;
 }

@@ -301,3 +301,17 @@ bool pa_harness_log_has(const char *text)
 {
 	return strstr(pa_harness_log(), text) != NULL;
 }
+
+#ifdef PA_NO_PAMTEST
+/*
+ * Built without pam_wrapper and libpamtest, a PAM-stack test keeps its own
+ * code inside #ifndef PA_NO_PAMTEST and is this main() alone: a visible
+ * SKIP. (Only the tests are built with PA_NO_PAMTEST, never bench_pam.)
+ */
+int main(void)
+{
+	printf("SKIP: PAM-stack tests need pam_wrapper and libpamtest "
+	       "(install libpam-wrapper libpamtest0-dev and re-run configure)\n");
+	return 77;
+}
+#endif

@@ -1,7 +1,9 @@
 /*
  * harness.h - runs real Linux-PAM stacks over service files written by the
  * test, through pam_wrapper, as non-root. Every later PAM-stack test uses
- * this: call pa_harness_init() first thing in main().
+ * this: call pa_harness_init() first thing in main() (FX_MAIN of
+ * fixtures.h does). Compiled with PA_NO_PAMTEST, harness.c is the main()
+ * of a test that skips.
  */
 #ifndef PA_TEST_HARNESS_H
 #define PA_TEST_HARNESS_H

@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <pwd.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,12 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "fixtures.h"
-#include "harness.h"
 
 void fx_domain_init(struct fx_domain *d, const char *name, enum id_alg alg)
 {
@@ -141,4 +142,101 @@ int fx_file_has(const char *name, const char *text)
 	found = strstr(buf, text) != NULL;
 	free(buf);
 	return found;
+}
+
+struct fx_domain fx_example;
+int64_t fx_now;
+
+int fx_setup(void **state)
+{
+	(void)state;
+	fx_now = (int64_t)time(NULL);
+	fx_domain_init(&fx_example, "example.org", ID_ALG_ES256);
+	return 0;
+}
+
+int fx_teardown(void **state)
+{
+	(void)state;
+	fx_domain_free(&fx_example);
+	return 0;
+}
+
+const char *fx_helper(void)
+{
+	static char helper[PATH_MAX + 32];
+	char top_abs[PATH_MAX];
+	const char *top = getenv("top_builddir");
+
+	if (realpath(top != NULL ? top : ".", top_abs) == NULL)
+		return NULL;
+	snprintf(helper, sizeof(helper), "%s/pam_agent_helper", top_abs);
+	if (access(helper, X_OK) != 0) {
+		fprintf(stderr, "no helper at %s\n", helper);
+		return NULL;
+	}
+	return helper;
+}
+
+void fx_exec_broker(void)
+{
+	fx_file("issue.sh", "#!/bin/sh\ncat >/dev/null\n"
+			    "echo '{\"secret\":\"lease-secret\",\"revoke_handle\":\"h-1\"}'\n",
+		0755);
+	fx_file("revoke.sh", "#!/bin/sh\n{ cat; echo; } >> @DIR@/revoked.log\n", 0755);
+}
+
+int fx_conv(int n, const struct pam_message **msg, struct pam_response **resp, void *appdata)
+{
+	struct pam_response *r = calloc((size_t)n, sizeof(*r));
+	int i;
+
+	if (r == NULL)
+		return PAM_BUF_ERR;
+	for (i = 0; i < n; i++) {
+		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF && appdata != NULL) {
+			r[i].resp = strdup(appdata);
+			if (r[i].resp == NULL) {
+				while (i-- > 0)
+					free(r[i].resp);
+				free(r);
+				return PAM_BUF_ERR;
+			}
+		}
+	}
+	*resp = r;
+	return PAM_SUCCESS;
+}
+
+pam_handle_t *fx_start(const char *service, const char *token)
+{
+	struct pam_conv c = { fx_conv, (void *)token };
+	pam_handle_t *pamh = NULL;
+
+	/* pam_start keeps a copy of c */
+	assert_int_equal(pam_start(service, fx_user(), &c, &pamh), PAM_SUCCESS);
+	return pamh;
+}
+
+void fx_expect_log(const char *text)
+{
+	if (!pa_harness_log_has(text))
+		fail_msg("log lacks \"%s\"; log was:\n%s", text, pa_harness_log());
+}
+
+void fx_expect_no_log(const char *text)
+{
+	if (pa_harness_log_has(text))
+		fail_msg("log has \"%s\"; log was:\n%s", text, pa_harness_log());
+}
+
+int fx_main(int argc, char **argv, const struct pa_service *services, const char *name,
+	    const struct CMUnitTest *tests, size_t count, CMFixtureFunction setup,
+	    CMFixtureFunction teardown)
+{
+	int ret = pa_harness_init(argc, argv, services);
+
+	if (ret != 0)
+		return ret;
+	return _cmocka_run_group_tests(name, tests, count, setup, teardown);
 }
