@@ -220,22 +220,9 @@ for m in keyboard-interactive password; do
 done
 
 # ---- hand-off abuse: a handle planted in the PAM environment -----------------------------------------
-# a well-formed handle that names no record, put into the monitor's PAM
-# environment by pam_env's setcred, over the one the child sent
-printf 'PAM_AGENT_HANDOFF=%s\n' "$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" > "$work/planted.env"
-mint "$work/tok.planted" --aud "$AUD"
-rm -f "$work/box/ran"
-login keyboard-interactive "$work/tok.planted" "touch $work/box/ran" > "$work/planted.out" 2>&1
-rc=$?
-check "keyboard-interactive: a planted (forged) handle refuses the login, nothing runs" \
-	sh -c '[ "$1" != 0 ] && [ ! -e "$2" ]' sh "$rc" "$work/box/ran"
-check "the forged handle is refused with its reason in the audit file" \
-	grep -q "identity hand-off .* refused: no such hand-off record" "$work/audit.log"
-# that login's own handle, never taken (the planted one replaced it): live
-# for a minute, and now known to whoever read it
-leaked=$(tail -n 1 "$work/captured" 2>/dev/null)
 # planted NAME HANDLE AUDIT-TEXT: a keyboard-interactive login with HANDLE
-# planted over its own is refused, nothing runs, the audit says why
+# planted over its own (into the monitor's PAM environment by pam_env's
+# setcred) is refused, nothing runs, the audit says why
 planted() {
 	printf 'PAM_AGENT_HANDOFF=%s\n' "$2" > "$work/planted.env"
 	mint "$work/tok.planted" --aud "$AUD"
@@ -247,6 +234,11 @@ planted() {
 	check "keyboard-interactive: $1 is refused in the audit file: $3" \
 		grep -q "identity hand-off $(printf '%.8s' "$2")[^ ]* refused: $3" "$work/audit.log"
 }
+# a well-formed handle that names no record
+planted "a planted (forged) handle" "$(rnd 16)" "no such hand-off record"
+# that login's own handle, never taken (the planted one replaced it): live
+# for a minute, and now known to whoever read it
+leaked=$(tail -n 1 "$work/captured" 2>/dev/null)
 check "the account phases' handles were captured" \
 	sh -c '[ ${#1} = 32 ] && [ ${#2} = 32 ] && [ "$1" != "$2" ]' sh "$kbd_handle" "$leaked"
 planted "the handle of an earlier login (taken then)" "$kbd_handle" "it was already used (a replay)"
