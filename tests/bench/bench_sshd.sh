@@ -35,23 +35,15 @@ pa_root_require "bench_sshd.sh" keyctl useradd userdel ssh ssh-keygen ss timeout
 . "$here/../root/apps.sh"
 N=${1:-20}
 
-[ -f "$PA_MODULE" ] || { echo "FAIL: module $PA_MODULE not built"; exit 1; }
-B=$(cd "${top_builddir:-.}" && pwd)
-PAM_AGENT=$B/pam-agent
 AUD=spiffe://example.org/host/bench-sshd
-work=$(mktemp -d /tmp/pam-agent-bench-sshd.XXXXXX)
-pa_root_track_dir "$work"
-chmod 0755 "$work"
-install -m 0755 "$PA_MODULE" "$work/pam_agent.so"
-PA_MODULE=$work/pam_agent.so
-tuser=$(pa_apps_user) || { echo "FAIL: cannot create a test user"; exit 1; }
+pa_root_work bench-sshd
+pa_apps_user
 CONF=$work/pam_agent.conf
 if [ ! -d /run/sshd ]; then
 	mkdir -m 0755 /run/sshd
 	pa_root_track_dir /run/sshd
 fi
-"$PAM_AGENT" testca init "$work/ca" --trust-domain example.org >/dev/null
-chmod 0755 "$work/ca"
+pa_testca
 (umask 077 && printf 'S3CR3T-bench-%s\n' "$(rnd)" > "$work/grant.secret")
 agent=$(pa_root_service "auth required @MODULE@ config=$CONF
 account required @MODULE@ config=$CONF
@@ -66,77 +58,29 @@ prompt=$(pa_root_service "auth required pam_stress.so
 account required pam_permit.so
 session optional pam_keyinit.so force revoke
 session required pam_permit.so")
-cat > "$CONF" <<EOF
-[global]
-audience = $AUD
-state_dir = $work/state
-helper = $B/pam_agent_helper
-[trust_domain example.org]
-bundle = $work/ca/bundle.json
-[service $agent]
-class = read
-[grant bench]
-class = read
-source = file
-path = $work/grant.secret
-ttl = 10m
-[agent spiffe://example.org/agents/bench]
-users = $tuser
-services = $agent
-grants = bench
-EOF
-chmod 0644 "$CONF"
-"$PAM_AGENT" check --config "$CONF" >/dev/null || { echo "FAIL: configuration refused"; exit 1; }
-(umask 077 && "$PAM_AGENT" testca mint "$work/ca" --id spiffe://example.org/agents/bench --aud "$AUD" \
-	--ttl 30m > "$work/token")
+{
+	pa_policy_head state_dir="$work/state" helper="$HELPER"
+	pa_section "service $agent" class=read
+	pa_section "grant bench" class=read source=file path="$work/grant.secret" ttl=10m
+	pa_section "agent spiffe://example.org/agents/bench" users="$tuser" services="$agent" grants=bench
+} | pa_write "$CONF"
+pa_check_conf "$CONF"
+(umask 077 && pa_mint bench "$AUD" --ttl 30m > "$work/token")
 # the askpass program notes each run in $work/asked (0644: ssh runs as root)
 printf '#!/bin/sh\necho x >> %s\nexec cat %s\n' "$work/asked" "$work/token" > "$work/askpass"
 chmod 0755 "$work/askpass"
-mkdir -m 0755 "$work/bin"
 ssh-keygen -q -t ed25519 -N '' -C bench -f "$work/hostkey"
 
-# start_sshd SERVICE: prints the port of a private sshd running as SERVICE
+# start_sshd SERVICE: a private sshd running as SERVICE; $port its port
 start_sshd() {
-	ln -s /usr/sbin/sshd "$work/bin/$1"
-	for _ in 1 2 3 4 5; do
-		p=$(free_port)
-		cat > "$work/$1.config" <<EOF
-Port $p
-ListenAddress 127.0.0.1
-HostKey $work/hostkey
-PidFile $work/$1.pid
-UsePAM yes
-KbdInteractiveAuthentication yes
-PasswordAuthentication yes
-PubkeyAuthentication no
-AuthorizedKeysFile none
-PermitRootLogin no
-AllowUsers $tuser
-UseDNS no
-PrintMotd no
-PrintLastLog no
-MaxStartups 100
-EOF
-		# not on our stdout: this runs inside $(...), which would wait for it
-		"$work/bin/$1" -D -f "$work/$1.config" -E "$work/$1.log" < /dev/null > /dev/null 2>&1 &
-		dp=$!
-		pa_apps_track_daemon "$dp"
-		i=0
-		while [ $i -lt 100 ] && kill -0 "$dp" 2>/dev/null && ! ss -Hltn "sport = :$p" | grep -q .; do
-			sleep 0.1
-			i=$((i + 1))
-		done
-		if kill -0 "$dp" 2>/dev/null && ss -Hltn "sport = :$p" | grep -q .; then
-			echo "$p"
-			return 0
-		fi
-		pa_apps_stop "$dp"
-	done
-	return 1
+	pa_apps_sshd "$1" "$1" "PrintLastLog no" "MaxStartups 100"
 }
-pa_port=$(start_sshd "$agent") || { echo "FAIL: the pam_agent sshd did not start"; exit 1; }
-pe_port=$(start_sshd "$permit") || { echo "FAIL: the pam_permit sshd did not start"; exit 1; }
-pr_port=$(start_sshd "$prompt") || { echo "FAIL: the pam_stress sshd did not start"; exit 1; }
+start_sshd "$agent" || pa_die "the pam_agent sshd did not start"
+pa_port=$port
+start_sshd "$permit" || pa_die "the pam_permit sshd did not start"
+pe_port=$port
+start_sshd "$prompt" || pa_die "the pam_stress sshd did not start"
+pr_port=$port
 for p in "$pa_port" "$pe_port" "$pr_port"; do
 	printf '[127.0.0.1]:%s %s\n' "$p" "$(cut -d' ' -f1,2 "$work/hostkey.pub")"
 done > "$work/known_hosts"

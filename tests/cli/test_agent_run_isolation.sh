@@ -20,13 +20,8 @@
 # Each would have run CMD, or leaked, or hung (bounded by `timeout`) before.
 # shellcheck disable=SC2016 # CMD scripts in single quotes expand in CMD
 set -u
-B=$(cd "${top_builddir:-.}" && pwd)
-PAM_AGENT=$B/pam-agent
-AGENT_RUN=$B/agent-run
-if [ -z "${PA_PAM_WRAPPER_SO:-}" ] || [ ! -f "$PA_PAM_WRAPPER_SO" ]; then
-	echo "SKIP: pam_wrapper is not available (install libpam-wrapper)"
-	exit 77
-fi
+. "$(dirname "$0")/../lib/lib.sh"
+need_pam_wrapper
 if [ -z "${PA_PROBE_MODULE:-}" ] || [ ! -f "$PA_PROBE_MODULE" ]; then
 	echo "FAIL: the probe module ${PA_PROBE_MODULE:-(PA_PROBE_MODULE unset)} is not built"
 	exit 1
@@ -34,34 +29,16 @@ fi
 for tool in timeout pgrep; do
 	command -v $tool >/dev/null 2>&1 || { echo "SKIP: needs $tool (coreutils, procps)"; exit 77; }
 done
-work=$(mktemp -d /tmp/pa-agent-run-iso.XXXXXX)
+pa_workdir pa-agent-run-iso
 pids="" # processes a CMD left: killed at exit whatever happened
 cleanup() {
 	for p in $pids; do kill -9 "$p" 2>/dev/null; done
-	rm -rf "$work"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-passes=0 fails=0
+pa_at_exit cleanup
 AUD=spiffe://example.org/host/test
 me=$(id -un)
 home=$(getent passwd "$me" | cut -d: -f6)
 
-pass() { echo "PASS: $1"; passes=$((passes + 1)); }
-fail() { echo "FAIL: $1"; fails=$((fails + 1)); }
-expect() {
-	name=$1 want=$2 text=$3
-	shift 3
-	out=$("$@" 2>&1)
-	rc=$?
-	if [ "$rc" -eq "$want" ] && { [ -z "$text" ] || printf "%s" "$out" | grep -qF -- "$text"; }; then
-		pass "$name"
-	else
-		fail "$name: exit $rc (want $want), output:"
-		printf '%s\n' "$out" | sed 's/^/    /'
-		echo "    wanted: $text"
-	fi
-}
 # absent NAME TEXT FILE: FILE does not contain TEXT
 absent() {
 	if grep -qF -- "$2" "$3"; then
@@ -80,36 +57,20 @@ present() {
 	fi
 }
 
-"$PAM_AGENT" testca init "$work/ca" --trust-domain example.org >/dev/null
-"$PAM_AGENT" testca init "$work/broker" --trust-domain broker.example.org >/dev/null
-cat > "$work/pam_agent.conf" <<CONF
-[global]
-audience = $AUD
-helper = $B/pam_agent_helper
-state_dir = $work/state
-broker_key = $work/broker/signing.key
-broker_issuer = https://broker.example.org
-broker_jwks = $work/broker-jwks.json
-[trust_domain example.org]
-bundle = $work/ca/bundle.json
-[service agent-run]
-class = read
-[agent spiffe://example.org/agents/bot]
-users = $me
-services = agent-run
-grants = tickets
-[grant tickets]
-class = read
-source = mint
-audience = https://tickets.example.org
-scope = tickets:read
-ttl = 5m
-CONF
-chmod 0644 "$work/pam_agent.conf"
+pa_testca
+pa_testca "$work/broker" broker.example.org
+{
+	pa_policy_head helper="$HELPER" state_dir="$work/state" broker_key="$work/broker/signing.key" \
+		broker_issuer=https://broker.example.org broker_jwks="$work/broker-jwks.json"
+	pa_section "service agent-run" class=read
+	pa_section "agent spiffe://example.org/agents/bot" users="$me" services=agent-run grants=tickets
+	pa_section "grant tickets" class=read source=mint audience=https://tickets.example.org \
+		scope=tickets:read ttl=5m
+} | pa_write "$work/pam_agent.conf"
 # service DIR EXTRA-AUTH EXTRA-SESSION: the service agent-run in DIR, with a
 # probe line before pam_agent's auth and one after its session
 service() {
-	mkdir -p "$1" && chmod 0755 "$1"
+	pa_pamd_other "$1"
 	{
 		[ -n "$2" ] && echo "auth     optional $PA_PROBE_MODULE $2 log=$work/probe.log"
 		echo "auth     required $PA_MODULE config=$work/pam_agent.conf"
@@ -118,9 +79,7 @@ service() {
 		[ -n "$3" ] && echo "session  required $PA_PROBE_MODULE $3 log=$work/probe.log"
 		echo "session  required pam_permit.so"
 	} > "$1/agent-run"
-	printf 'auth required pam_deny.so\naccount required pam_deny.so\nsession required pam_deny.so\n' \
-		> "$1/other"
-	chmod 0644 "$1/agent-run" "$1/other"
+	chmod 0644 "$1/agent-run"
 }
 service "$work/pam.d" "" ""
 service "$work/ask.d" "ask" ""
@@ -133,13 +92,11 @@ service "$work/setuser.d" "" "setuser=nobody"
 run() {
 	d=$1
 	shift
-	env LD_PRELOAD="$PA_PAM_WRAPPER_SO" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$d" \
-		UID_WRAPPER_DISABLE_DEEPBIND=1 timeout -s KILL 60 "$AGENT_RUN" "$@"
+	pa_wrapped "$d" timeout -s KILL 60 "$AGENT_RUN" "$@"
 }
 # tok NAME: a fresh token (tokens are single-use) in a file; prints its path
 tok() {
-	"$PAM_AGENT" testca mint "$work/ca" --id spiffe://example.org/agents/bot --aud "$AUD" \
-		> "$work/token.$1"
+	pa_mint bot "$AUD" > "$work/token.$1"
 	printf '%s' "$work/token.$1"
 }
 
@@ -351,5 +308,4 @@ expect "--config refuses a symbolic link to a service file" 125 "agent-run must 
 expect "--config: a good directory still works" 0 "via confdir" \
 	"$AGENT_RUN" --config "$work/pam.d" --token-file "$(tok good)" --user "$me" -- echo via confdir
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+pa_summary

@@ -14,64 +14,18 @@
 # - session records that are hard links are refused by the reaper and
 #   neither removed nor acted on.
 # Runs as any user: keys and files are owned by the effective uid.
-. "$(dirname "$0")/../pamd.sh"
 set -u
-B=${top_builddir:-.}
-PAM_AGENT=$B/pam-agent
-AGENT_RUN=$B/agent-run
-if [ -z "${PA_PAM_WRAPPER_SO:-}" ] || [ ! -f "$PA_PAM_WRAPPER_SO" ]; then
-	echo "SKIP: pam_wrapper is not available (install libpam-wrapper)"
-	exit 77
-fi
-for tool in keyctl python3; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "SKIP: test_contained.sh needs $tool (scripts/deps.sh installs it)"
-		exit 77
-	fi
-done
-HELPER=$(cd "$B" && pwd)/pam_agent_helper
-work=$(mktemp -d /tmp/pa-contained.XXXXXX)
-cleanup() {
-	if [ -f "$work/serials" ]; then
-		while read -r s; do keyctl revoke "$s" >/dev/null 2>&1; done < "$work/serials"
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-passes=0 fails=0
+. "$(dirname "$0")/../lib/lib.sh"
+need_pam_wrapper
+need keyctl python3
+pa_workdir pa-contained
+pa_at_exit pa_revoke_serials
 AUD=spiffe://example.org/host/test
 me=$(id -un)
 CONF=$work/pam_agent.conf
 SESS=$work/state/sessions
 
-pass() { echo "PASS: $1"; passes=$((passes + 1)); }
-fail() { echo "FAIL: $1"; fails=$((fails + 1)); }
-check() { # check NAME COMMAND...: passes when COMMAND succeeds
-	name=$1
-	shift
-	if "$@"; then pass "$name"; else fail "$name"; return 1; fi
-}
-expect() { # expect NAME STATUS TEXT COMMAND...
-	name=$1 want=$2 text=$3
-	shift 3
-	out=$("$@" 2>&1)
-	rc=$?
-	if [ "$rc" -eq "$want" ] && { [ -z "$text" ] || printf "%s" "$out" | grep -qF -- "$text"; }; then
-		pass "$name"
-	else
-		fail "$name: exit $rc (want $want), output:"
-		printf '%s\n' "$out" | sed 's/^/    /'
-		echo "    wanted: $text"
-	fi
-}
-json() { # json FILE EXPR: a Python expression over the JSON document j
-	python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
-}
-lines() { if [ -f "$1" ]; then wc -l < "$1" | tr -d ' '; else echo 0; fi; }
-newsid() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
-
-"$PAM_AGENT" testca init "$work/ca" --trust-domain example.org >/dev/null
+pa_testca
 # the broker answers what $work/answer holds (one JSON text), after
 # keeping its stdin and argv
 cat > "$work/issue" <<EOF
@@ -86,29 +40,13 @@ cat > "$work/revoke" <<EOF
 { cat; echo; } >> "$work/revoked.log"
 EOF
 chmod 0755 "$work/issue" "$work/revoke"
-cat > "$CONF" <<CONF
-[global]
-audience = $AUD
-helper = $HELPER
-state_dir = $work/state
-audit_log = $work/audit.log
-[trust_domain example.org]
-bundle = $work/ca/bundle.json
-[service agent-run]
-class = read
-[grant vault]
-class = read
-source = exec
-command = $work/issue
-revoke = $work/revoke
-ttl = 2m
-[agent spiffe://example.org/agents/bot]
-users = $me
-services = agent-run
-grants = vault
-CONF
-chmod 0644 "$CONF"
-pam_service_dir "$work/pam.d" "$CONF"
+{
+	pa_policy_head helper="$HELPER" state_dir="$work/state" audit_log="$work/audit.log"
+	pa_section "service agent-run" class=read
+	pa_section "grant vault" class=read source=exec command="$work/issue" revoke="$work/revoke" ttl=2m
+	pa_section "agent spiffe://example.org/agents/bot" users="$me" services=agent-run grants=vault
+} | pa_write "$CONF"
+pa_pamd "$work/pam.d" "$CONF"
 
 # CMD: the key's serial, its expiry column of /proc/keys, and its bytes in hex
 cat > "$work/cmd" <<'EOF'
@@ -122,8 +60,7 @@ EOF
 chmod 0755 "$work/cmd"
 
 run() { # run: agent-run with a fresh token, CMD above
-	"$PAM_AGENT" testca mint "$work/ca" --id spiffe://example.org/agents/bot --aud "$AUD" \
-		> "$work/token"
+	pa_mint bot "$AUD" > "$work/token"
 	keyctl session - env LD_PRELOAD="$PA_PAM_WRAPPER_SO" PAM_WRAPPER=1 \
 		PAM_WRAPPER_SERVICE_DIR="$work/pam.d" UID_WRAPPER_DISABLE_DEEPBIND=1 \
 		"$AGENT_RUN" --token-file "$work/token" --user "$me" -- "$work/cmd" "$work"
@@ -229,5 +166,4 @@ check "hard links: key untouched, no broker revocation, every name kept, the out
 	sh "$k1" "$work/revoked.log" "$SESS/$s1" "$SESS/$s2" "$SESS/$s3" "$work/victim"
 rm -f "$SESS/$s1" "$SESS/$s2" "$SESS/$s3"
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+pa_summary

@@ -9,77 +9,31 @@
 # revocation that fails once, malformed and over-permissive records; stale
 # identity hand-off records.
 # Runs as any user: keys and files are owned by the effective uid.
-. "$(dirname "$0")/../pamd.sh"
 set -u
-B=${top_builddir:-.}
-PAM_AGENT=$B/pam-agent
-AGENT_RUN=$B/agent-run
-if [ -z "${PA_PAM_WRAPPER_SO:-}" ] || [ ! -f "$PA_PAM_WRAPPER_SO" ]; then
-	echo "SKIP: pam_wrapper is not available (install libpam-wrapper)"
-	exit 77
-fi
-for tool in keyctl python3; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "SKIP: test_sessions.sh needs $tool (scripts/deps.sh installs it)"
-		exit 77
-	fi
-done
-HELPER=$(cd "$B" && pwd)/pam_agent_helper
-work=$(mktemp -d /tmp/pa-sessions.XXXXXX)
+. "$(dirname "$0")/../lib/lib.sh"
+need_pam_wrapper
+need keyctl python3
+pa_workdir pa-sessions
 ar_pid="" cmd_pid=""
 cleanup() {
 	# only what this test started, by pid
 	[ -n "$ar_pid" ] && kill -9 "$ar_pid" 2>/dev/null
 	[ -n "$cmd_pid" ] && kill -9 "$cmd_pid" 2>/dev/null
-	# keys this test made or saw, by serial (already revoked ones just fail)
-	if [ -f "$work/serials" ]; then
-		while read -r s; do keyctl revoke "$s" >/dev/null 2>&1; done < "$work/serials"
-	fi
-	# pam_wrapper's copies of our service files, left by the agent-run we
-	# killed with -9 (no destructor ran): only those naming our directory
-	for d in /tmp/pam.?; do
-		[ -d "$d" ] && grep -qs -- "$work" "$d"/* && rm -rf -- "$d"
-	done
-	rm -rf "$work"
+	# keys this test made or saw, by serial; the service files of the
+	# agent-run we killed with -9
+	pa_revoke_serials
+	pa_pamwrap_leftovers
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-passes=0 fails=0
+pa_at_exit cleanup
 AUD=spiffe://example.org/host/test
 me=$(id -un)
 CONF=$work/pam_agent.conf
 SESS=$work/state/sessions
 
-pass() { echo "PASS: $1"; passes=$((passes + 1)); }
-fail() { echo "FAIL: $1"; fails=$((fails + 1)); }
-check() { # check NAME COMMAND...: passes when COMMAND succeeds
-	name=$1
-	shift
-	if "$@"; then pass "$name"; else fail "$name"; return 1; fi
-}
-expect() { # expect NAME STATUS TEXT COMMAND...
-	name=$1 want=$2 text=$3
-	shift 3
-	out=$("$@" 2>&1)
-	rc=$?
-	if [ "$rc" -eq "$want" ] && { [ -z "$text" ] || printf "%s" "$out" | grep -qF -- "$text"; }; then
-		pass "$name"
-	else
-		fail "$name: exit $rc (want $want), output:"
-		printf '%s\n' "$out" | sed 's/^/    /'
-		echo "    wanted: $text"
-	fi
-}
-# json FILE EXPR: prints a Python expression over the JSON document j
-json() {
-	python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
-}
-lines() { if [ -f "$1" ]; then wc -l < "$1" | tr -d ' '; else echo 0; fi; }
-newsid() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
 starttime() { sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f20; }
 
 # ---- a trust domain, brokers, a policy ---------------------------------------------------
-"$PAM_AGENT" testca init "$work/ca" --trust-domain example.org >/dev/null
+pa_testca
 printf 'S3CR3T-file-%s\n' "$(newsid)" > "$work/file.secret"
 chmod 0600 "$work/file.secret"
 exec_secret=S3CR3T-exec-$(newsid)
@@ -100,42 +54,10 @@ if [ ! -e "$1.failed-once" ]; then : > "$1.failed-once"; cat >/dev/null; exit 1;
 { cat; echo; } >> "$1"
 EOF
 chmod 0755 "$work/issue" "$work/revoke" "$work/flaky"
-cat > "$CONF" <<CONF
-[global]
-audience = $AUD
-broker_key = $work/ca/signing.key
-helper = $HELPER
-state_dir = $work/state
-audit_log = $work/audit.log
-[trust_domain example.org]
-bundle = $work/ca/bundle.json
-[service agent-run]
-class = read
-[grant legacy-db]
-class = read
-source = file
-path = $work/file.secret
-ttl = 10m
-[grant tickets-ro]
-class = read
-source = mint
-audience = https://tickets.example.org
-ttl = 10m
-[grant vault-ro]
-class = read
-source = exec
-command = $work/issue
-revoke = $work/revoke $work/revoked.log
-ttl = 10m
-[agent spiffe://example.org/agents/bot]
-users = $me
-services = agent-run
-grants = legacy-db tickets-ro vault-ro
-CONF
-chmod 0644 "$CONF"
-pam_service_dir "$work/pam.d" "$CONF"
-"$PAM_AGENT" testca mint "$work/ca" --id spiffe://example.org/agents/bot --aud "$AUD" \
-	--claim task=T-42 > "$work/token"
+pa_policy_sessions broker_key="$work/ca/signing.key" helper="$HELPER" state_dir="$work/state" \
+	audit_log="$work/audit.log" | pa_write "$CONF"
+pa_pamd "$work/pam.d" "$CONF"
+pa_mint bot "$AUD" --claim task=T-42 > "$work/token"
 
 expect "no state directory yet: nothing to list" 0 "no sessions in $SESS" \
 	"$PAM_AGENT" sessions --config "$CONF"
@@ -170,7 +92,7 @@ cmd_pid=$(cat "$work/cmd.pid" 2>/dev/null)
 if [ -z "$cmd_pid" ]; then
 	fail "agent-run did not start CMD; its output:"
 	sed 's/^/    /' "$work/agent-run.out"
-	echo "$passes passed, $fails failed"
+	pa_summary
 	exit 1
 fi
 
@@ -430,5 +352,4 @@ expect "reap: a group/world-writable sessions directory is refused" 2 "not group
 	"$PAM_AGENT" reap --config "$CONF"
 chmod 0700 "$SESS"
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+pa_summary

@@ -4,20 +4,11 @@
 # syscall filter keeps keyctl, and the directories tmpfiles.d makes are the
 # ones the reaper trusts. Each check that needs a tool or root skips visibly.
 set -u
-B=${top_builddir:-.}
+. "$(dirname "$0")/../lib/lib.sh"
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
-work=$(mktemp -d /tmp/pa-units.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-trap 'exit 130' INT TERM HUP
-passes=0 fails=0 skips=0
-pass() { echo "PASS: $1"; passes=$((passes + 1)); }
-fail() { echo "FAIL: $1"; fails=$((fails + 1)); }
+pa_workdir pa-units
+skips=0
 skip() { echo "SKIP: $1"; skips=$((skips + 1)); }
-check() {
-	name=$1
-	shift
-	if "$@"; then pass "$name"; else fail "$name"; fi
-}
 
 IN=$SRC/etc/systemd/pam-agent-reap.service.in
 TIMER=$SRC/etc/systemd/pam-agent-reap.timer
@@ -69,8 +60,8 @@ else
 	printf '[global]\naudience = x\nstate_dir = %s\n' "$work/root/run/pam_agent" > "$work/c.conf"
 	check "pam-agent reap trusts that layout (nothing to reap, exit 0)" \
 		sh -c '"$1" reap --config "$2" | grep -q "nothing to reap: no sessions"' \
-		sh "$B/pam-agent" "$work/c.conf"
+		sh "$PAM_AGENT" "$work/c.conf"
 fi
 
-echo "$passes passed, $fails failed, $skips skipped"
-[ "$fails" -eq 0 ]
+echo "$pa_passes passed, $pa_fails failed, $skips skipped"
+[ "$pa_fails" -eq 0 ]

@@ -1,28 +1,9 @@
 #!/bin/sh
 # pam-agent verify and pam-agent testca: outputs and exit codes.
 set -u
-PAM_AGENT=${top_builddir:-.}/pam-agent
-work=$(mktemp -d /tmp/pa-verify.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-passes=0 fails=0
+. "$(dirname "$0")/../lib/lib.sh"
+pa_workdir pa-verify
 AUD=spiffe://example.org/host/web01
-
-# expect NAME WANT-EXIT WANT-TEXT CMD...: exit code and combined output
-expect() {
-	name=$1 want=$2 text=$3
-	shift 3
-	out=$("$@" 2>&1)
-	rc=$?
-	if [ "$rc" -eq "$want" ] && printf '%s' "$out" | grep -qF -- "$text"; then
-		echo "PASS: $name"
-		passes=$((passes + 1))
-	else
-		echo "FAIL: $name: exit $rc (want $want), output:"
-		printf '%s\n' "$out" | sed 's/^/    /'
-		echo "    wanted: $text"
-		fails=$((fails + 1))
-	fi
-}
 
 expect "testca init" 0 "trust domain example.org (ES256" \
 	"$PAM_AGENT" testca init "$work/ca" --trust-domain example.org
@@ -34,8 +15,7 @@ expect "testca init refuses HS256" 2 "not a JWT-SVID algorithm" \
 expect "testca init other domain" 0 "other.org" "$PAM_AGENT" testca init "$work/other" --trust-domain other.org
 expect "testca mint refuses an id of another trust domain" 2 "is not in trust domain example.org" \
 	"$PAM_AGENT" testca mint "$work/ca" --id spiffe://other.org/a --aud "$AUD"
-[ "$(stat -c %a "$work/ca/signing.key")" = 600 ] && echo "PASS: signing key is 0600" &&
-	passes=$((passes + 1)) || { echo "FAIL: signing key mode"; fails=$((fails + 1)); }
+check "signing key is 0600" test "$(stat -c %a "$work/ca/signing.key")" = 600
 
 tok=$("$PAM_AGENT" testca mint "$work/ca" --id spiffe://example.org/agents/bot --aud "$AUD" \
 	--ttl 5m --claim task=T-1 --claim 'act={"sub":"spiffe://example.org/agents/planner"}')
@@ -75,14 +55,7 @@ printf '%s' "$tok" | sed 's/\.\([^.]*\)$/.AAAA\1/' > "$work/tampered"
 expect "tampered signature: exit 1" 1 "rejected: " \
 	"$PAM_AGENT" verify --bundle "$work/ca/bundle.json" --audience "$AUD" "$work/tampered"
 
-cat > "$work/pam_agent.conf" <<CONF
-[global]
-audience = $AUD
-single_use = yes
-[trust_domain example.org]
-bundle = $work/ca/bundle.json
-CONF
-chmod 0644 "$work/pam_agent.conf"
+pa_policy_head single_use=yes | pa_write "$work/pam_agent.conf"
 expect "--config: valid, jti not recorded" 0 "verify did not record jti" \
 	"$PAM_AGENT" verify --config "$work/pam_agent.conf" "$work/tok"
 expect "--config twice: still valid (dry run)" 0 '"jti"' \
@@ -106,5 +79,4 @@ expect "missing bundle file: the token is refused, exit 1" 1 "trust domain examp
 	"$PAM_AGENT" verify --bundle "$work/nope.json" --audience "$AUD" "$work/tok"
 expect "unknown command: exit 2" 2 'unknown command "frob"' "$PAM_AGENT" frob
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+pa_summary

@@ -8,62 +8,27 @@
 # $PA_VALGRIND (tests/mem/valgrind.sh LOGDIR, set by check-valgrind.sh);
 # brokers and CMD are shell scripts in the work directory and run
 # natively. Without PA_VALGRIND it is a plain functional test.
-. "$(dirname "$0")/../pamd.sh"
 set -u
-B=$(cd "${top_builddir:-.}" && pwd)
-PAM_AGENT=$B/pam-agent
-AGENT_RUN=$B/agent-run
+. "$(dirname "$0")/../lib/lib.sh"
 VG=${PA_VALGRIND:-}
-if [ -z "${PA_PAM_WRAPPER_SO:-}" ] || [ ! -f "$PA_PAM_WRAPPER_SO" ]; then
-	echo "SKIP: pam_wrapper is not available (install libpam-wrapper)"
-	exit 77
-fi
+need_pam_wrapper
 if ! command -v keyctl >/dev/null 2>&1; then
-	echo "SKIP: vg_session.sh needs keyctl (Debian package keyutils)"
-	exit 77
+	pa_skip "vg_session.sh needs keyctl (Debian package keyutils)"
 fi
-work=$(mktemp -d /tmp/pa-vgsess.XXXXXX)
+pa_workdir pa-vgsess
 ar_pid=""
 cleanup() {
 	[ -n "$ar_pid" ] && kill -9 "$ar_pid" 2>/dev/null
-	# pam_wrapper's copies of our services, left by the agent-run killed
-	# with -9: only those naming our directory
-	for d in /tmp/pam.?; do
-		[ -d "$d" ] && grep -qs -- "$work" "$d"/* && rm -rf -- "$d"
-	done
-	rm -rf "$work"
+	pa_pamwrap_leftovers
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
+pa_at_exit cleanup
 # brokers and CMD run natively (valgrind.sh's --trace-children-skip)
 PA_VG_SKIP="/bin/*,/sbin/*,/usr/*,$work/*"
 export PA_VG_SKIP
-passes=0 fails=0
 AUD=spiffe://example.org/host/test
 me=$(id -un)
 CONF=$work/pam_agent.conf
 
-pass() { echo "PASS: $1"; passes=$((passes + 1)); }
-fail() { echo "FAIL: $1"; fails=$((fails + 1)); }
-check() { # check NAME COMMAND...
-	name=$1
-	shift
-	if "$@"; then pass "$name"; else fail "$name"; fi
-}
-expect() { # expect NAME STATUS TEXT COMMAND...
-	name=$1 want=$2 text=$3
-	shift 3
-	out=$("$@" 2>&1)
-	rc=$?
-	if [ "$rc" -eq "$want" ] && { [ -z "$text" ] || printf "%s" "$out" | grep -qF -- "$text"; }; then
-		pass "$name"
-	else
-		fail "$name: exit $rc (want $want), output:"
-		printf '%s\n' "$out" | sed 's/^/    /'
-		echo "    wanted: $text"
-	fi
-}
-lines() { if [ -f "$1" ]; then wc -l < "$1" | tr -d ' '; else echo 0; fi; }
 # agent-run through pam_wrapper; env is valgrind's first client, so the
 # preload reaches agent-run only (never the valgrind launcher)
 run() {
@@ -72,8 +37,8 @@ run() {
 		"$AGENT_RUN" "$@"
 }
 
-"$PAM_AGENT" testca init "$work/ca" --trust-domain example.org >/dev/null
-"$PAM_AGENT" testca init "$work/broker" --trust-domain broker.example.org >/dev/null
+pa_testca
+pa_testca "$work/broker" broker.example.org
 printf 'S3CR3T-file-vg\n' > "$work/file.secret"
 chmod 0600 "$work/file.secret"
 cat > "$work/issue" <<'SH'
@@ -98,46 +63,12 @@ echo $$ > "$1"
 exec sleep 60
 SH
 chmod 0755 "$work/issue" "$work/revoke" "$work/cmd" "$work/sleeper"
-cat > "$CONF" <<CONF
-[global]
-audience = $AUD
-helper = $B/pam_agent_helper
-state_dir = $work/state
-audit_log = $work/audit.log
-broker_key = $work/broker/signing.key
-broker_issuer = https://broker.example.org
-broker_jwks = $work/broker-jwks.json
-[trust_domain example.org]
-bundle = $work/ca/bundle.json
-[service agent-run]
-class = read
-[grant legacy-db]
-class = read
-source = file
-path = $work/file.secret
-ttl = 10m
-[grant tickets-ro]
-class = read
-source = mint
-audience = https://tickets.example.org
-ttl = 10m
-[grant vault-ro]
-class = read
-source = exec
-command = $work/issue
-revoke = $work/revoke $work/revoked.log
-ttl = 10m
-[agent spiffe://example.org/agents/bot]
-users = $me
-services = agent-run
-grants = legacy-db tickets-ro vault-ro
-CONF
-chmod 0644 "$CONF"
-pam_service_dir "$work/pam.d" "$CONF"
-"$PAM_AGENT" testca mint "$work/ca" --id spiffe://example.org/agents/bot --aud "$AUD" \
-	--claim task=T-1 > "$work/token"
-"$PAM_AGENT" testca mint "$work/ca" --id spiffe://example.org/agents/bot \
-	--aud spiffe://example.org/host/other > "$work/wrong"
+pa_policy_sessions helper="$HELPER" state_dir="$work/state" audit_log="$work/audit.log" \
+	broker_key="$work/broker/signing.key" broker_issuer=https://broker.example.org \
+	broker_jwks="$work/broker-jwks.json" | pa_write "$CONF"
+pa_pamd "$work/pam.d" "$CONF"
+pa_mint bot "$AUD" --claim task=T-1 > "$work/token"
+pa_mint bot spiffe://example.org/host/other > "$work/wrong"
 
 # 1. a whole session: open (3 grants placed by the helper), CMD, close
 expect "session: CMD sees its 3 keys, agent-run returns its status" 0 "CMD saw 3 keys" \
@@ -174,5 +105,4 @@ expect "reap revokes the orphaned session" 0 "reaped" $VG "$PAM_AGENT" reap --co
 check "reap: the broker revoke ran exactly once more" test "$(lines "$work/revoked.log")" = 2
 expect "a second reap finds nothing" 0 "nothing to reap" $VG "$PAM_AGENT" reap --config "$CONF"
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+pa_summary

@@ -1,8 +1,10 @@
+# shellcheck shell=sh
+# shellcheck disable=SC2154 # $work and $tuser: the test sets them (pa_root_work, pa_apps_user)
 # apps.sh - shared pieces of the real-application tests (root_sshd.sh,
 # root_sudo.sh, root_su.sh and tests/bench/bench_sshd.sh). Source it after
-# lib.sh and after pa_root_require: it takes over the EXIT trap so that
-# files changed under /etc are restored and daemons stopped before lib.sh's
-# pa_root_cleanup runs (docs/applications.md says what each application does
+# lib.sh and after pa_root_require: its cleanup runs at exit before lib.sh's
+# pa_root_cleanup, so that files changed under /etc are restored and daemons
+# stopped first (docs/applications.md says what each application does
 # with PAM; docs/deploying.md how to set it up).
 
 # "original<TAB>backup" a line: files this test changed in place
@@ -10,7 +12,7 @@ PA_APPS_RESTORE=$(mktemp /tmp/pam-agent-apps-restore.XXXXXX)
 # daemon pids: stopped with their children (sshd's per-connection
 # processes) before lib.sh kills what is left by pid
 PA_APPS_DAEMONS=$(mktemp /tmp/pam-agent-apps-daemons.XXXXXX)
-trap pa_apps_cleanup EXIT
+pa_at_exit pa_apps_cleanup
 trap 'exit 141' PIPE
 
 pa_apps_cleanup() {
@@ -30,7 +32,6 @@ pa_apps_cleanup() {
 		done < "$PA_APPS_RESTORE"
 	fi
 	rm -f -- "$PA_APPS_RESTORE" "$PA_APPS_DAEMONS"
-	pa_root_cleanup
 }
 
 # pa_apps_stop PID: SIGTERM to PID and each of its children (by pid), then
@@ -62,34 +63,12 @@ pa_apps_backup() {
 	printf '%s\t%s\n' "$1" "$b" >> "$PA_APPS_RESTORE"
 }
 
-# pa_apps_user: pa_root_user with a login shell (/bin/sh): ssh, su and
-# sudo run the command through it. Prints the name.
+# pa_apps_user: pa_root_test_user with a login shell (/bin/sh): ssh, su
+# and sudo run the command through it
 pa_apps_user() {
-	pa_root_user /bin/sh
+	pa_root_test_user /bin/sh
 }
 
-pa_fails=0 pa_passes=0
-pass() { echo "PASS: $1"; pa_passes=$((pa_passes + 1)); }
-fail() { echo "FAIL: $1"; pa_fails=$((pa_fails + 1)); }
-check() { # check NAME COMMAND...: passes when COMMAND succeeds
-	name=$1
-	shift
-	if "$@"; then pass "$name"; else fail "$name"; return 1; fi
-}
-pa_apps_summary() {
-	echo "$pa_passes passed, $pa_fails failed"
-	[ "$pa_fails" -eq 0 ]
-}
-rnd() { od -An -N12 -tx1 /dev/urandom | tr -d ' \n'; }
-# wait_for FILE PID: until FILE exists (30 s) or PID is gone
-wait_for() {
-	i=0
-	while [ ! -e "$1" ] && [ $i -lt 300 ] && kill -0 "$2" 2>/dev/null; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	[ -e "$1" ]
-}
 # revoked SERIAL: root reads SERIAL back as revoked (the key is held by a
 # witness keyring of the test, so it is not garbage-collected first)
 revoked() {
@@ -116,4 +95,56 @@ free_port() {
 		p=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 40000))
 		ss -Hltn "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
 	done
+}
+
+# pa_apps_sshd NAME SERVICE [LINE...]: starts a private sshd on a free port
+# of 127.0.0.1 for the test user, with the host key $work/hostkey and the
+# sshd_config $work/NAME.config (password and keyboard-interactive through
+# PAM, and each LINE), logging to $work/NAME.log. Its PAM service is
+# SERVICE: sshd uses basename(argv[0]) as its PAM service (auth-pam.c:
+# SSHD_PAM_SERVICE is __progname unless built --with-pam-service; Debian
+# does not), so it runs as $work/bin/SERVICE, a symbolic link. Sets $port
+# and $sshd_pid (stopped at exit); fails when it did not start on 5 ports.
+pa_apps_sshd() {
+	as_name=$1 as_svc=$2
+	shift 2
+	[ -d "$work/bin" ] || mkdir -m 0755 "$work/bin"
+	[ -e "$work/bin/$as_svc" ] || ln -s /usr/sbin/sshd "$work/bin/$as_svc"
+	for _ in 1 2 3 4 5; do
+		port=$(free_port)
+		{
+			cat <<EOF
+Port $port
+ListenAddress 127.0.0.1
+HostKey $work/hostkey
+PidFile $work/$as_name.pid
+UsePAM yes
+KbdInteractiveAuthentication yes
+PasswordAuthentication yes
+PubkeyAuthentication no
+AuthorizedKeysFile none
+PermitRootLogin no
+AllowUsers $tuser
+UseDNS no
+PrintMotd no
+EOF
+			printf '%s\n' "$@"
+		} > "$work/$as_name.config"
+		"$work/bin/$as_svc" -D -f "$work/$as_name.config" -E "$work/$as_name.log" \
+			< /dev/null > /dev/null 2>&1 &
+		sshd_pid=$!
+		pa_apps_track_daemon "$sshd_pid"
+		i=0
+		while [ $i -lt 100 ] && kill -0 "$sshd_pid" 2>/dev/null &&
+			! ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		if kill -0 "$sshd_pid" 2>/dev/null && ss -Hltn "sport = :$port" | grep -q .; then
+			return 0
+		fi
+		pa_apps_stop "$sshd_pid"
+	done
+	port=
+	return 1
 }

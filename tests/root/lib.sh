@@ -1,7 +1,11 @@
-# lib.sh - shared pieces of the root-only test layer. Source it.
+# shellcheck shell=sh
+# lib.sh - what only the root-only tests (tests/root, tests/bench/bench_sshd.sh)
+# share. Source it; it sources tests/lib/lib.sh (paths, PASS/FAIL, the work
+# directory, pa_useradd and pa_userdel, ...).
 #
 # These tests change the real system, so each one: skips visibly unless
 # root; names what it creates uniquely; removes it on every path (trap).
+. "$(dirname "$0")/../lib/lib.sh"
 
 # What a test created, one path a line: a file, because helpers such as
 # pa_root_service run in $(...) subshells whose variables do not come back.
@@ -12,16 +16,23 @@ pa_root_require() {
 		echo "SKIP: $1 needs root (CI runs it as root)"
 		exit 77
 	fi
-	for tool in "$@"; do
-		[ "$tool" = "$1" ] && continue
-		if ! command -v "$tool" >/dev/null 2>&1; then
-			echo "SKIP: $1 needs $tool (scripts/deps.sh installs it)"
-			exit 77
-		fi
-	done
+	shift
+	need "$@"
 	PA_ROOT_LIST=$(mktemp /tmp/pam-agent-root-list.XXXXXX)
-	trap pa_root_cleanup EXIT
-	trap 'exit 130' INT TERM HUP
+	pa_traps
+	pa_at_exit pa_root_cleanup
+}
+
+# pa_root_work NAME: the test's directory $work (/tmp/pam-agent-NAME.XXXXXX,
+# 0755: the test users reach what it holds), removed at exit; and a copy of
+# the module there (PA_MODULE): the build tree may sit below a directory
+# only root can enter (a CI clone in mktemp -d)
+pa_root_work() {
+	need_built "$PA_MODULE"
+	pa_workdir "pam-agent-$1"
+	chmod 0755 "$work"
+	install -m 0755 "$PA_MODULE" "$work/pam_agent.so"
+	PA_MODULE=$work/pam_agent.so
 }
 
 # Undoes everything registered with pa_root_track*, in an order that
@@ -37,33 +48,13 @@ pa_root_cleanup() {
 			case "$pa_pass:$entry" in
 			pid:pid:*) kill -9 "${entry#pid:}" 2>/dev/null ;;
 			key:key:*) keyctl revoke "${entry#key:}" >/dev/null 2>&1 ;;
-			user:user:*) pa_root_userdel "${entry#user:}" ;;
+			user:user:*) pa_userdel "${entry#user:}" ;;
 			path:pid:* | path:key:* | path:user:* | *:) ;;
 			path:*) rm -rf -- "$entry" ;;
 			esac
 		done < "$PA_ROOT_LIST"
 	done
 	rm -f -- "$PA_ROOT_LIST"
-}
-
-# Removes a user this test created: first every process still running
-# under its uid (all started by the test: CMDs that outlived a killed
-# launcher), by pid; then the user and its group.
-pa_root_userdel() {
-	pa_uid=$(id -u "$1" 2>/dev/null) || return 0
-	pa_try=0
-	while [ $pa_try -lt 25 ]; do
-		pa_pids=$(ps -o pid= -u "$pa_uid" 2>/dev/null; ps -o pid= -U "$pa_uid" 2>/dev/null)
-		[ -z "$pa_pids" ] && break
-		# shellcheck disable=SC2086 # one pid a word
-		kill -9 $pa_pids 2>/dev/null
-		sleep 0.2 # killed orphans (and zombies) wait for init to reap them
-		pa_try=$((pa_try + 1))
-	done
-	userdel "$1" 2>/dev/null || echo "WARNING: could not remove test user $1" >&2
-	if getent group "$1" >/dev/null 2>&1; then
-		groupdel "$1" 2>/dev/null || echo "WARNING: could not remove test group $1" >&2
-	fi
 }
 
 pa_root_track() {
@@ -84,29 +75,37 @@ pa_root_track_key() {
 	printf 'key:%s\n' "$1" >> "$PA_ROOT_LIST"
 }
 
-# pa_root_user: creates an unprivileged system user with a unique name (no
-# home, no login shell), removed at cleanup, and prints its name.
-#
-# Its uid is one that holds no keys and names no user or group: keys are
-# charged per uid (kernel.keys.maxkeys) and a user's keyrings outlive the
-# user, so a uid that useradd hands out again may still carry keys an
-# earlier user left behind, enough to make keyring creation fail with
-# EDQUOT. pa_root_user SHELL gives the user a login shell.
+# pa_root_user [SHELL]: creates an unprivileged system user with a unique
+# name (no home, SHELL or no login shell; pa_useradd), removed at cleanup,
+# and prints its name.
 pa_root_user() {
-	name="pa-t$$-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
-	n=0
-	while :; do
-		u=$((58000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 2000))
-		getent passwd "$u" >/dev/null || getent group "$u" >/dev/null ||
-			grep -q "^ *$u:" /proc/key-users 2>/dev/null || break
-		n=$((n + 1))
-		[ $n -lt 100 ] || return 1
-	done
+	name="pa-t$$-$(rnd 3)"
 	printf 'user:%s\n' "$name" >> "$PA_ROOT_LIST"
-	groupadd --gid "$u" "$name" || return 1
-	useradd --no-create-home --home-dir /nonexistent --uid "$u" --gid "$u" \
-		--shell "${1:-/usr/sbin/nologin}" "$name" || return 1
+	pa_useradd "$name" 58000 "${1:-}" || return 1
 	printf '%s\n' "$name"
+}
+
+# pa_root_test_user [SHELL]: a test user (pa_root_user) in $tuser, its uid
+# and gid in $tuid and $tgid; the test fails when it cannot be created
+pa_root_test_user() {
+	tuser=$(pa_root_user "${1:-}") || pa_die "cannot create a test user"
+	# shellcheck disable=SC2034 # for the test
+	tuid=$(id -u "$tuser") tgid=$(id -g "$tuser")
+}
+
+# pa_root_agent OUT SERVICE USER TOKEN CMD...: agent-run as root for USER in
+# the background, its pid in $ar (killed at cleanup); OUT is a directory
+# of USER's, OUT.stdout and OUT.stderr what agent-run printed
+pa_root_agent() {
+	o=$1 ra_svc=$2 ra_user=$3 ra_token=$4
+	shift 4
+	mkdir -p "$o"
+	chown "$ra_user:" "$o"
+	chmod 0700 "$o"
+	"$AGENT_RUN" --service "$ra_svc" --user "$ra_user" --token-file "$ra_token" -- "$@" \
+		> "$o.stdout" 2> "$o.stderr" &
+	ar=$!
+	pa_root_track_pid "$ar"
 }
 
 # pa_root_service CONTENT: writes a new /etc/pam.d service with a unique
@@ -121,9 +120,6 @@ pa_root_service() {
 	printf '%s\n' "$name"
 }
 
-pa_fails=0
-pa_passes=0
-
 # pa_expect NAME EXPECTED-TEXT COMMAND...: runs COMMAND, passes when its
 # combined output contains EXPECTED-TEXT.
 pa_expect() {
@@ -131,19 +127,10 @@ pa_expect() {
 	shift 2
 	out=$("$@" 2>&1)
 	case "$out" in
-	*"$want"*)
-		echo "PASS: $name"
-		pa_passes=$((pa_passes + 1))
-		;;
+	*"$want"*) pass "$name" ;;
 	*)
-		echo "FAIL: $name: expected \"$want\", got:"
+		fail "$name: expected \"$want\", got:"
 		printf '%s\n' "$out" | sed 's/^/    /'
-		pa_fails=$((pa_fails + 1))
 		;;
 	esac
-}
-
-pa_root_summary() {
-	echo "$pa_passes passed, $pa_fails failed"
-	[ "$pa_fails" -eq 0 ]
 }

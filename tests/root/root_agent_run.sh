@@ -19,33 +19,24 @@
 pa_root_require "root_agent_run.sh" keyctl useradd userdel python3
 
 [ -f "${PA_PROBE_MODULE:-}" ] || { echo "FAIL: probe module ${PA_PROBE_MODULE:-(unset)} not built"; exit 1; }
-B=$(cd "${top_builddir:-.}" && pwd)
-AGENT_RUN=$B/agent-run
 
-work=$(mktemp -d /tmp/pam-agent-root-agent-run.XXXXXX)
-pa_root_track_dir "$work"
+pa_workdir pam-agent-root-agent-run
 chmod 0755 "$work"
-tuser=$(pa_root_user) || { echo "FAIL: cannot create a test user"; exit 1; }
-tuid=$(id -u "$tuser")
-pa_fails=0 pa_passes=0
-pass() { echo "PASS: $1"; pa_passes=$((pa_passes + 1)); }
-fail() { echo "FAIL: $1"; pa_fails=$((pa_fails + 1)); }
+pa_root_test_user
 
 # The stacks are pam_permit (and the probe module): what is tested is
 # agent-run, and a stack without keys does not depend on the key quota of a
 # test uid that an earlier test user may have filled.
 # service DIR EXTRA-SESSION: the service agent-run (and other) in DIR
 service() {
-	mkdir -m 0755 "$1"
+	pa_pamd_other "$1"
 	{
 		echo "auth     required pam_permit.so"
 		echo "account  required pam_permit.so"
 		[ -n "$2" ] && echo "session  required $PA_PROBE_MODULE $2"
 		echo "session  required pam_permit.so"
 	} > "$1/agent-run"
-	printf 'auth required pam_deny.so\naccount required pam_deny.so\nsession required pam_deny.so\n' \
-		> "$1/other"
-	chmod 0644 "$1/agent-run" "$1/other"
+	chmod 0644 "$1/agent-run"
 }
 service "$work/pam.d" ""
 service "$work/pw.d" "getpwnam_root"
@@ -213,4 +204,4 @@ EOFDRV
 	fi
 fi
 
-pa_root_summary
+pa_summary

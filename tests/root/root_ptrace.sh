@@ -18,12 +18,8 @@
 . "$(dirname "$0")/lib.sh"
 pa_root_require "root_ptrace.sh" keyctl useradd userdel setpriv
 
-[ -f "$PA_MODULE" ] || { echo "FAIL: module $PA_MODULE not built"; exit 1; }
-B=$(cd "${top_builddir:-.}" && pwd)
-PAM_AGENT=$B/pam-agent
-AGENT_RUN=$B/agent-run
 PEEK=$B/tests/root/ptrace_peek
-[ -x "$PEEK" ] || { echo "FAIL: $PEEK not built"; exit 1; }
+need_built "$PA_MODULE" "$PEEK"
 AUD=spiffe://example.org/host/root-ptrace
 YAMA=/proc/sys/kernel/yama/ptrace_scope
 
@@ -36,43 +32,22 @@ restore_yama() {
 		yama_saved=""
 	fi
 }
-trap 'restore_yama; pa_root_cleanup' EXIT
+pa_at_exit restore_yama
 
-work=$(mktemp -d /tmp/pam-agent-root-ptrace.XXXXXX)
-pa_root_track_dir "$work"
+pa_workdir pam-agent-root-ptrace
 chmod 0755 "$work"
-tuser=$(pa_root_user) || { echo "FAIL: cannot create a test user"; exit 1; }
-tuid=$(id -u "$tuser")
-tgid=$(id -g "$tuser")
-other=$(pa_root_user) || { echo "FAIL: cannot create a second test user"; exit 1; }
+pa_root_test_user
+other=$(pa_root_user) || pa_die "cannot create a second test user"
 # alias: a second passwd name of tuser's uid
-alias="pa-t$$-a$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')"
+alias="pa-t$$-a$(rnd 2)"
 printf 'user:%s\n' "$alias" >> "$PA_ROOT_LIST"
 useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
 	--user-group --non-unique --uid "$tuid" "$alias" ||
-	{ echo "FAIL: cannot create a second name of uid $tuid"; exit 1; }
+	pa_die "cannot create a second name of uid $tuid"
 tag=t$$
 CONF=$work/pam_agent.conf
-pa_fails=0 pa_passes=0
-pass() { echo "PASS: $1"; pa_passes=$((pa_passes + 1)); }
-fail() { echo "FAIL: $1"; pa_fails=$((pa_fails + 1)); }
-check() {
-	name=$1
-	shift
-	if "$@"; then pass "$name"; else fail "$name"; return 1; fi
-}
-rnd() { od -An -N12 -tx1 /dev/urandom | tr -d ' \n'; }
-wait_for() {
-	i=0
-	while [ ! -e "$1" ] && [ $i -lt 200 ] && kill -0 "$2" 2>/dev/null; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	[ -e "$1" ]
-}
 
-"$PAM_AGENT" testca init "$work/ca" --trust-domain example.org >/dev/null
-chmod 0755 "$work/ca"
+pa_testca
 umask 077
 printf 'S3CR3T-read-%s' "$(rnd)" > "$work/read.secret"
 printf 'S3CR3T-write-%s' "$(rnd)" > "$work/write.secret"
@@ -93,39 +68,28 @@ R=r_$tag W=w_$tag
 # write_conf READER-USERS: the reader's rule logs in as READER-USERS, the writer as tuser
 write_conf() {
 	{
-		printf '[global]\naudience = %s\nbroker_key = %s\nhelper = %s\nstate_dir = %s\n' \
-			"$AUD" "$work/ca/signing.key" "$B/pam_agent_helper" "$work/state"
-		printf '[trust_domain example.org]\nbundle = %s\n' "$work/ca/bundle.json"
-		printf '[service %s]\nclass = write\n' "$svc_write"
-		printf '[service %s]\nclass = read\n' "$svc_read"
-		printf '[grant %s]\nclass = read\nsource = file\npath = %s\nttl = 10m\n' "$R" "$work/read.secret"
-		printf '[grant %s]\nclass = write\nsource = file\npath = %s\nttl = 10m\n' "$W" "$work/write.secret"
-		printf '[agent spiffe://example.org/agents/reader]\nusers = %s\nservices = %s\ngrants = %s\n' \
-			"$1" "$svc_read" "$R"
-		printf '[agent spiffe://example.org/agents/writer]\nusers = %s\nservices = %s %s\nmax_class = write\ngrants = %s %s\n' \
-			"$tuser" "$svc_read" "$svc_write" "$R" "$W"
-	} > "$CONF.tmp"
-	chmod 0644 "$CONF.tmp"
-	mv -f "$CONF.tmp" "$CONF"
+		pa_policy_head broker_key="$work/ca/signing.key" helper="$HELPER" state_dir="$work/state"
+		pa_section "service $svc_write" class=write
+		pa_section "service $svc_read" class=read
+		pa_section "grant $R" class=read source=file path="$work/read.secret" ttl=10m
+		pa_section "grant $W" class=write source=file path="$work/write.secret" ttl=10m
+		pa_section "agent spiffe://example.org/agents/reader" users="$1" services="$svc_read" grants="$R"
+		pa_section "agent spiffe://example.org/agents/writer" users="$tuser" \
+			services="$svc_read $svc_write" max_class=write grants="$R $W"
+	} | pa_write "$CONF"
 }
 umask 077
 for a in reader writer; do
-	"$PAM_AGENT" testca mint "$work/ca" --id "spiffe://example.org/agents/$a" --aud "$AUD" \
+	pa_mint "$a" "$AUD" \
 		> "$work/token.$a"
 done
 umask 022
 
 # run_agent OUT SERVICE TOKEN CMD...: agent-run for the test user, in the background
 run_agent() {
-	o=$1 s=$2 t=$3
-	shift 3
-	mkdir -p "$o"
-	chown "$tuser:" "$o"
-	chmod 0700 "$o"
-	"$AGENT_RUN" --service "$s" --user "$tuser" --token-file "$t" -- "$@" \
-		> "$o.stdout" 2> "$o.stderr" &
-	ar=$!
-	pa_root_track_pid "$ar"
+	o=$1 s=$2
+	shift 2
+	pa_root_agent "$o" "$s" "$tuser" "$@"
 }
 
 # ---- 1. the rule: the reader logs in as another name of the writer's uid --------------------
@@ -166,7 +130,7 @@ check "pam-agent check: no uid shared, configuration OK" \
 if [ -r "$YAMA" ]; then machine=$(cat "$YAMA"); else machine=absent; fi
 if [ "$machine" = 0 ]; then
 	yama_saved=0
-	echo 1 > "$YAMA" || { fail "cannot set kernel.yama.ptrace_scope=1"; pa_root_summary; exit 1; }
+	echo 1 > "$YAMA" || { fail "cannot set kernel.yama.ptrace_scope=1"; pa_summary; exit 1; }
 	echo "NOTE: kernel.yama.ptrace_scope set to 1 for the attack (restored to 0 at exit)"
 fi
 scope=$(cat "$YAMA" 2>/dev/null || echo absent)
@@ -174,7 +138,7 @@ o=$work/out3
 # the shell that starts the tool hands it the key in its environment as well
 run_agent "$o" "$svc_write" "$work/token.writer" /bin/sh -c \
 	'PA_TOKEN=$(keyctl pipe "%user:pam_agent:$2") exec "$3" hold "$2" "$1"' sh "$o" "$W" "$work/ptrace_peek"
-if ! wait_for "$o/victim" "$ar"; then
+if ! wait_for "$o/victim" "$ar" 200; then
 	fail "the victim session did not start; agent-run said:"
 	sed 's/^/    /' "$o.stderr"
 else
@@ -207,4 +171,4 @@ fi
 wait "$ar"
 restore_yama
 
-pa_root_summary
+pa_summary

@@ -21,42 +21,17 @@
 . "$(dirname "$0")/lib.sh"
 pa_root_require "root_session.sh" keyctl useradd userdel setpriv
 
-[ -f "$PA_MODULE" ] || { echo "FAIL: module $PA_MODULE not built"; exit 1; }
-B=$(cd "${top_builddir:-.}" && pwd)
-PAM_AGENT=$B/pam-agent
-AGENT_RUN=$B/agent-run
+need_built "$PA_MODULE"
 AUD=spiffe://example.org/host/root-session
 
-work=$(mktemp -d /tmp/pam-agent-root-session.XXXXXX)
-pa_root_track_dir "$work"
+pa_workdir pam-agent-root-session
 chmod 0755 "$work"
-tuser=$(pa_root_user) || { echo "FAIL: cannot create a test user"; exit 1; }
-tuid=$(id -u "$tuser")
-tgid=$(id -g "$tuser")
-tuser2=$(pa_root_user) || { echo "FAIL: cannot create a test user"; exit 1; }
+pa_root_test_user
+tuser2=$(pa_root_user) || pa_die "cannot create a test user"
 tag=t$$ # grant names unique to this run (they show in /proc/keys)
 CONF=$work/pam_agent.conf
 SESS=$work/state/sessions
-pa_fails=0 pa_passes=0
 
-pass() { echo "PASS: $1"; pa_passes=$((pa_passes + 1)); }
-fail() { echo "FAIL: $1"; pa_fails=$((pa_fails + 1)); }
-check() { # check NAME COMMAND...: passes when COMMAND succeeds
-	name=$1
-	shift
-	if "$@"; then pass "$name"; else fail "$name"; return 1; fi
-}
-lines() { if [ -f "$1" ]; then wc -l < "$1" | tr -d ' '; else echo 0; fi; }
-rnd() { od -An -N12 -tx1 /dev/urandom | tr -d ' \n'; }
-# wait_for FILE PID: until FILE exists (20 s) or PID is gone
-wait_for() {
-	i=0
-	while [ ! -e "$1" ] && [ $i -lt 200 ] && kill -0 "$2" 2>/dev/null; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	[ -e "$1" ]
-}
 # denied NAME FILE: FILE holds a keyctl's output then its exit status,
 # which must be a refusal for lack of permission
 denied() {
@@ -100,8 +75,7 @@ revoked_in_proc_keys() {
 }
 
 # ---- trust domain, secrets, brokers, helper, policy, service -------------------------------
-"$PAM_AGENT" testca init "$work/ca" --trust-domain example.org >/dev/null
-chmod 0755 "$work/ca" # signing.key stays 0600
+pa_testca
 umask 077
 printf 'S3CR3T-file-%s\n' "$(rnd)" > "$work/file.secret"
 printf 'S3CR3T-exec-%s' "$(rnd)" > "$work/exec.secret"
@@ -126,7 +100,7 @@ EOF
 # the helper, with its stderr kept for the secret scan
 cat > "$work/helper" <<EOF
 #!/bin/sh
-exec $B/pam_agent_helper 2>>$work/helper.stderr
+exec $HELPER 2>>$work/helper.stderr
 EOF
 chmod 0755 "$work/issue" "$work/broken" "$work/revoke" "$work/helper"
 
@@ -137,28 +111,27 @@ session required pam_permit.so")
 
 F=f_$tag M=m_$tag E=e_$tag I=i_$tag S=s_$tag C=c_$tag A1=a1_$tag A2=a2_$tag A3=a3_$tag
 grant_file() {
-	printf '[grant %s]\nclass = read\nsource = file\npath = %s\nttl = %s\n' "$1" "$work/file.secret" "$2"
+	pa_section "grant $1" class=read source=file path="$work/file.secret" ttl="$2"
 }
 grant_exec() {
-	printf '[grant %s]\nclass = read\nsource = exec\ncommand = %s\nttl = 10m\n' "$1" "$2"
+	pa_section "grant $1" class=read source=exec command="$2" ttl=10m
 	[ -n "${3:-}" ] && printf 'revoke = %s/revoke %s\n' "$work" "$3"
 	return 0
 }
 agent() { # agent NAME GRANTS [USER]
-	printf '[agent spiffe://example.org/agents/%s]\nusers = %s\nservices = %s\n' "$1" "${3:-$tuser}" "$svc"
+	pa_section "agent spiffe://example.org/agents/$1" users="${3:-$tuser}" services="$svc"
 	[ -n "$2" ] && printf 'grants = %s\n' "$2"
 	return 0
 }
 {
-	printf '[global]\naudience = %s\nbroker_key = %s\nhelper = %s\nstate_dir = %s\naudit_log = %s\n' \
-		"$AUD" "$work/ca/signing.key" "$work/helper" "$work/state" "$work/audit.log"
-	printf '[trust_domain example.org]\nbundle = %s\n' "$work/ca/bundle.json"
-	printf '[service %s]\nclass = read\n' "$svc"
+	pa_policy_head broker_key="$work/ca/signing.key" helper="$work/helper" state_dir="$work/state" \
+		audit_log="$work/audit.log"
+	pa_section "service $svc" class=read
 	grant_file "$F" 10m
 	grant_file "$I" 10m
 	grant_file "$S" 2s
 	grant_file "$A3" 10m
-	printf '[grant %s]\nclass = read\nsource = mint\naudience = https://tickets.example.org\nttl = 10m\n' "$M"
+	pa_section "grant $M" class=read source=mint audience=https://tickets.example.org ttl=10m
 	grant_exec "$E" "$work/issue $work/exec.secret" "$work/revoked.e"
 	grant_exec "$C" "$work/issue $work/exec.secret" "$work/revoked.c"
 	grant_exec "$A1" "$work/issue $work/exec.secret" "$work/revoked.a1"
@@ -167,12 +140,10 @@ agent() { # agent NAME GRANTS [USER]
 	agent crash "$S $C"
 	agent aon "$A1 $A2 $A3"
 	agent nogrant "" "$tuser2" # a user of its own (one uid is one principal: root_ptrace.sh)
-} > "$CONF"
-chmod 0644 "$CONF"
+} | pa_write "$CONF"
 umask 077
 for a in bot crash aon nogrant; do
-	"$PAM_AGENT" testca mint "$work/ca" --id "spiffe://example.org/agents/$a" --aud "$AUD" \
-		> "$work/token.$a"
+	pa_mint "$a" "$AUD" > "$work/token.$a"
 done
 umask 022
 # every secret of this test, one a line: the scans read them from this file
@@ -183,15 +154,9 @@ chmod 0600 "$work/secrets"
 
 # run_agent OUT TOKEN CMD...: agent-run as root for the test user, in the background
 run_agent() {
-	o=$1 t=$2
-	shift 2
-	mkdir -p "$o"
-	chown "${ruser:-$tuser}:" "$o"
-	chmod 0700 "$o"
-	"$AGENT_RUN" --service "$svc" --user "${ruser:-$tuser}" --token-file "$t" -- "$@" \
-		> "$o.stdout" 2> "$o.stderr" &
-	ar=$!
-	pa_root_track_pid "$ar"
+	o=$1
+	shift
+	pa_root_agent "$o" "$svc" "${ruser:-$tuser}" "$@"
 }
 
 # ---- 1. scoping, and revocation at close --------------------------------------------------
@@ -233,10 +198,10 @@ chmod 0755 "$work/cmd-scope"
 o=$work/out1
 run_agent "$o" "$work/token.bot" /bin/sh "$work/cmd-scope" "$o" "$F" "$M" "$E" "$I"
 ar1=$ar
-if ! wait_for "$o/ready" "$ar1"; then
+if ! wait_for "$o/ready" "$ar1" 200; then
 	fail "session 1: CMD never got ready; agent-run said:"
 	sed 's/^/    /' "$o.stderr" "$o.stdout"
-	pa_root_summary
+	pa_summary
 	exit 1
 fi
 pa_root_track_pid "$(cat "$o/pid")"
@@ -335,10 +300,10 @@ chmod 0755 "$work/cmd-crash"
 o=$work/out2
 run_agent "$o" "$work/token.crash" /bin/sh "$work/cmd-crash" "$o" "$S" "$C"
 ar2=$ar
-if ! wait_for "$o/ready" "$ar2"; then
+if ! wait_for "$o/ready" "$ar2" 200; then
 	fail "session 2: CMD never got ready; agent-run said:"
 	sed 's/^/    /' "$o.stderr" "$o.stdout"
-	pa_root_summary
+	pa_summary
 	exit 1
 fi
 cmd2=$(cat "$o/pid")
@@ -459,4 +424,4 @@ touch "$work/helper.stderr"
 no_secret "no secret in the helper's stderr" "$work/helper.stderr"
 no_secret "no secret in agent-run's or reap's output" "$work"/out?.stdout "$work"/out?.stderr "$work/reap.out"
 
-pa_root_summary
+pa_summary

@@ -29,19 +29,10 @@ if [ ! -x /usr/sbin/sshd ]; then
 fi
 . "$(dirname "$0")/apps.sh"
 
-[ -f "$PA_MODULE" ] || { echo "FAIL: module $PA_MODULE not built"; exit 1; }
-B=$(cd "${top_builddir:-.}" && pwd)
-PAM_AGENT=$B/pam-agent
 AUD=spiffe://example.org/host/root-sshd
 
-work=$(mktemp -d /tmp/pam-agent-root-sshd.XXXXXX)
-pa_root_track_dir "$work"
-chmod 0755 "$work"
-install -m 0755 "$PA_MODULE" "$work/pam_agent.so"
-PA_MODULE=$work/pam_agent.so
-tuser=$(pa_apps_user) || { echo "FAIL: cannot create a test user"; exit 1; }
-tuid=$(id -u "$tuser")
-tgid=$(id -g "$tuser")
+pa_root_work root-sshd
+pa_apps_user
 tag=t$$
 CONF=$work/pam_agent.conf
 # sshd refuses to start without its privilege separation directory
@@ -51,8 +42,7 @@ if [ ! -d /run/sshd ]; then
 fi
 
 # ---- trust domain, secrets, policy, PAM service ------------------------------------------
-"$PAM_AGENT" testca init "$work/ca" --trust-domain example.org >/dev/null
-chmod 0755 "$work/ca"
+pa_testca
 umask 077
 printf 'S3CR3T-one-%s\n' "$(rnd)" > "$work/one.secret"
 printf 'S3CR3T-two-%s\n' "$(rnd)" > "$work/two.secret"
@@ -78,36 +68,16 @@ account optional pam_exec.so quiet $work/capture
 session optional pam_keyinit.so force revoke
 session required @MODULE@ config=$CONF")
 G1=one_$tag G2=two_$tag
-cat > "$CONF" <<EOF
-[global]
-audience = $AUD
-single_use = yes
-replay_dir = $work/replay
-state_dir = $work/state
-audit_log = $work/audit.log
-helper = $B/pam_agent_helper
-[trust_domain example.org]
-bundle = $work/ca/bundle.json
-[service $svc]
-class = read
-[grant $G1]
-class = read
-source = file
-path = $work/one.secret
-ttl = 10m
-[grant $G2]
-class = read
-source = file
-path = $work/two.secret
-ttl = 10m
-[agent spiffe://example.org/agents/sshbot]
-users = $tuser
-services = $svc
-grants = $G1 $G2
-EOF
-chmod 0644 "$CONF"
-"$PAM_AGENT" check --config "$CONF" > "$work/check.out" 2>&1 ||
-	{ echo "FAIL: pam-agent check refused the test configuration:"; sed 's/^/    /' "$work/check.out"; exit 1; }
+{
+	pa_policy_head single_use=yes replay_dir="$work/replay" state_dir="$work/state" \
+		audit_log="$work/audit.log" helper="$HELPER"
+	pa_section "service $svc" class=read
+	pa_section "grant $G1" class=read source=file path="$work/one.secret" ttl=10m
+	pa_section "grant $G2" class=read source=file path="$work/two.secret" ttl=10m
+	pa_section "agent spiffe://example.org/agents/sshbot" users="$tuser" services="$svc" \
+		grants="$G1 $G2"
+} | pa_write "$CONF"
+pa_check_conf "$CONF"
 # mint FILE [ARGS...]: a token of the agent, root-only, in FILE
 mint() {
 	f=$1
@@ -116,10 +86,6 @@ mint() {
 }
 
 # ---- the private sshd --------------------------------------------------------------------------------
-mkdir -m 0755 "$work/bin"
-# sshd uses basename(argv[0]) as its PAM service (auth-pam.c: SSHD_PAM_SERVICE
-# is __progname unless built --with-pam-service; Debian does not)
-ln -s /usr/sbin/sshd "$work/bin/$svc"
 ssh-keygen -q -t ed25519 -N '' -C pam-agent-test -f "$work/hostkey"
 # the session command: reports what the session holds, then waits for "go"
 cat > "$work/in-session" <<'EOF'
@@ -142,42 +108,7 @@ exec cat "$PA_TOKEN_FILE"
 EOF
 chmod 0755 "$work/in-session" "$work/askpass"
 
-port=
-for _ in 1 2 3 4 5; do
-	p=$(free_port)
-	cat > "$work/sshd_config" <<EOF
-Port $p
-ListenAddress 127.0.0.1
-HostKey $work/hostkey
-PidFile $work/sshd.pid
-UsePAM yes
-KbdInteractiveAuthentication yes
-PasswordAuthentication yes
-PubkeyAuthentication no
-AuthorizedKeysFile none
-PermitRootLogin no
-AllowUsers $tuser
-UseDNS no
-PrintMotd no
-MaxAuthTries 3
-LoginGraceTime 60
-LogLevel DEBUG3
-EOF
-	"$work/bin/$svc" -D -f "$work/sshd_config" -E "$work/sshd.log" < /dev/null > /dev/null 2>&1 &
-	sshd_pid=$!
-	pa_apps_track_daemon "$sshd_pid"
-	i=0
-	while [ $i -lt 100 ] && kill -0 "$sshd_pid" 2>/dev/null &&
-		! ss -Hltn "sport = :$p" 2>/dev/null | grep -q .; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	if kill -0 "$sshd_pid" 2>/dev/null && ss -Hltn "sport = :$p" | grep -q .; then
-		port=$p
-		break
-	fi
-	pa_apps_stop "$sshd_pid"
-done
+pa_apps_sshd sshd "$svc" "MaxAuthTries 3" "LoginGraceTime 60" "LogLevel DEBUG3"
 if [ -z "$port" ]; then
 	echo "FAIL: the private sshd did not start; its log:"
 	tail -n 20 "$work/sshd.log" | sed 's/^/    /'
@@ -289,22 +220,9 @@ for m in keyboard-interactive password; do
 done
 
 # ---- hand-off abuse: a handle planted in the PAM environment -----------------------------------------
-# a well-formed handle that names no record, put into the monitor's PAM
-# environment by pam_env's setcred, over the one the child sent
-printf 'PAM_AGENT_HANDOFF=%s\n' "$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" > "$work/planted.env"
-mint "$work/tok.planted" --aud "$AUD"
-rm -f "$work/box/ran"
-login keyboard-interactive "$work/tok.planted" "touch $work/box/ran" > "$work/planted.out" 2>&1
-rc=$?
-check "keyboard-interactive: a planted (forged) handle refuses the login, nothing runs" \
-	sh -c '[ "$1" != 0 ] && [ ! -e "$2" ]' sh "$rc" "$work/box/ran"
-check "the forged handle is refused with its reason in the audit file" \
-	grep -q "identity hand-off .* refused: no such hand-off record" "$work/audit.log"
-# that login's own handle, never taken (the planted one replaced it): live
-# for a minute, and now known to whoever read it
-leaked=$(tail -n 1 "$work/captured" 2>/dev/null)
 # planted NAME HANDLE AUDIT-TEXT: a keyboard-interactive login with HANDLE
-# planted over its own is refused, nothing runs, the audit says why
+# planted over its own (into the monitor's PAM environment by pam_env's
+# setcred) is refused, nothing runs, the audit says why
 planted() {
 	printf 'PAM_AGENT_HANDOFF=%s\n' "$2" > "$work/planted.env"
 	mint "$work/tok.planted" --aud "$AUD"
@@ -316,6 +234,11 @@ planted() {
 	check "keyboard-interactive: $1 is refused in the audit file: $3" \
 		grep -q "identity hand-off $(printf '%.8s' "$2")[^ ]* refused: $3" "$work/audit.log"
 }
+# a well-formed handle that names no record
+planted "a planted (forged) handle" "$(rnd 16)" "no such hand-off record"
+# that login's own handle, never taken (the planted one replaced it): live
+# for a minute, and now known to whoever read it
+leaked=$(tail -n 1 "$work/captured" 2>/dev/null)
 check "the account phases' handles were captured" \
 	sh -c '[ ${#1} = 32 ] && [ ${#2} = 32 ] && [ "$1" != "$2" ]' sh "$kbd_handle" "$leaked"
 planted "the handle of an earlier login (taken then)" "$kbd_handle" "it was already used (a replay)"
@@ -348,4 +271,4 @@ check "the audit file names the service sshd ran as (its argv[0])" \
 check "the audit file records the replay refusals" grep -qi "replay" "$work/audit.log"
 pa_apps_stop "$sshd_pid"
 check "the private sshd is stopped" sh -c '! kill -0 "$1" 2>/dev/null' sh "$sshd_pid"
-pa_apps_summary
+pa_summary

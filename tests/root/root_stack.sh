@@ -4,34 +4,13 @@
 . "$(dirname "$0")/lib.sh"
 pa_root_require "root_stack.sh" pamtester setpriv
 
-[ -f "$PA_MODULE" ] || { echo "FAIL: module $PA_MODULE not built"; exit 1; }
-PAM_AGENT=${top_builddir:-.}/pam-agent
-
-# A test trust domain and a policy, root-owned, in a directory of our own.
-work=$(mktemp -d /tmp/pam-agent-root.XXXXXX)
-pa_root_track_dir "$work"
-chmod 0755 "$work"
-# the build tree may sit below a directory only root can enter (a CI
-# clone in mktemp -d): nobody's pamtester must still load the module
-install -m 0755 "$PA_MODULE" "$work/pam_agent.so"
-PA_MODULE=$work/pam_agent.so
-"$PAM_AGENT" testca init "$work/ca" --trust-domain example.org >/dev/null
-chmod 0755 "$work/ca"
-cat > "$work/pam_agent.conf" <<CONF
-[global]
-audience = spiffe://example.org/host/root-test
-[trust_domain example.org]
-bundle = $work/ca/bundle.json
-[service pam-agent-test]
-class = read
-[agent spiffe://example.org/agents/bot]
-users = root nobody
-services = pam-agent-test
-CONF
-chmod 0644 "$work/pam_agent.conf"
+# A test trust domain and a policy, root-owned, in a directory of our own
+# (nobody's pamtester must still load the module: pa_root_work copies it)
+pa_root_work root
+AUD=spiffe://example.org/host/root-test
+pa_testca
 mint() {
-	"$PAM_AGENT" testca mint "$work/ca" --id spiffe://example.org/agents/bot \
-		--aud "${1:-spiffe://example.org/host/root-test}"
+	pa_mint bot "${1:-$AUD}"
 }
 
 # the policy names the service by its class section; PAM_SERVICE is the file name
@@ -39,8 +18,11 @@ svc=$(pa_root_service "auth required @MODULE@ config=$work/pam_agent.conf
 account required @MODULE@ config=$work/pam_agent.conf
 session required @MODULE@ config=$work/pam_agent.conf
 session required pam_permit.so")
-sed -i "s/^\[service pam-agent-test\]/[service $svc]/; s/^services = pam-agent-test/services = $svc/" \
-	"$work/pam_agent.conf"
+{
+	pa_policy_head
+	pa_section "service $svc" class=read
+	pa_section "agent spiffe://example.org/agents/bot" users="root nobody" services="$svc"
+} | pa_write "$work/pam_agent.conf"
 
 pa_expect "root: valid token authenticates, account allowed" "account management done" \
 	sh -c "mint_out=\$1; printf '%s\n' \"\$mint_out\" | pamtester -v $svc root authenticate acct_mgmt" \
@@ -65,4 +47,4 @@ bad=$(pa_root_service "auth required @MODULE@ no_such_option")
 pa_expect "unknown option: service error" "Error in service module" \
 	pamtester -v "$bad" root authenticate </dev/null
 
-pa_root_summary
+pa_summary

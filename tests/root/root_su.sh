@@ -16,50 +16,26 @@
 pa_root_require "root_su.sh" keyctl useradd userdel su
 . "$(dirname "$0")/apps.sh"
 
-[ -f "$PA_MODULE" ] || { echo "FAIL: module $PA_MODULE not built"; exit 1; }
-B=$(cd "${top_builddir:-.}" && pwd)
-PAM_AGENT=$B/pam-agent
 AUD=spiffe://example.org/host/root-su
 SVC=su-l
 
-work=$(mktemp -d /tmp/pam-agent-root-su.XXXXXX)
-pa_root_track_dir "$work"
-chmod 0755 "$work"
-install -m 0755 "$PA_MODULE" "$work/pam_agent.so"
-PA_MODULE=$work/pam_agent.so
-tuser=$(pa_apps_user) || { echo "FAIL: cannot create a test user"; exit 1; }
+pa_root_work root-su
+pa_apps_user
 tag=t$$
 CONF=$work/pam_agent.conf
 G=g_$tag
 
-"$PAM_AGENT" testca init "$work/ca" --trust-domain example.org >/dev/null
-chmod 0755 "$work/ca"
+pa_testca
 umask 077
 printf 'S3CR3T-su-%s\n' "$(rnd)" > "$work/grant.secret"
 umask 022
-cat > "$CONF" <<EOF
-[global]
-audience = $AUD
-state_dir = $work/state
-audit_log = $work/audit.log
-helper = $B/pam_agent_helper
-[trust_domain example.org]
-bundle = $work/ca/bundle.json
-[service $SVC]
-class = read
-[grant $G]
-class = read
-source = file
-path = $work/grant.secret
-ttl = 10m
-[agent spiffe://example.org/agents/subot]
-users = $tuser
-services = $SVC
-grants = $G
-EOF
-chmod 0644 "$CONF"
-"$PAM_AGENT" check --config "$CONF" > "$work/check.out" 2>&1 ||
-	{ echo "FAIL: pam-agent check refused the test configuration:"; sed 's/^/    /' "$work/check.out"; exit 1; }
+{
+	pa_policy_head state_dir="$work/state" audit_log="$work/audit.log" helper="$HELPER"
+	pa_section "service $SVC" class=read
+	pa_section "grant $G" class=read source=file path="$work/grant.secret" ttl=10m
+	pa_section "agent spiffe://example.org/agents/subot" users="$tuser" services="$SVC" grants="$G"
+} | pa_write "$CONF"
+pa_check_conf "$CONF"
 
 # the test's su-l: its lines for the test user only, then the original file
 [ -f /etc/pam.d/$SVC ] || { echo "SKIP: root_su.sh: no /etc/pam.d/$SVC"; exit 77; }
@@ -105,7 +81,7 @@ chmod 0755 "$work/in-session"
 o=$work/out
 mkdir -m 0700 "$o"
 chown "$tuser:" "$o"
-(umask 077 && "$PAM_AGENT" testca mint "$work/ca" --id spiffe://example.org/agents/subot --aud "$AUD" > "$work/token")
+(umask 077 && pa_mint subot "$AUD" > "$work/token")
 
 witness=$(keyctl newring pa-witness @s)
 pa_root_track_key "$witness"
@@ -135,4 +111,4 @@ check "su: authenticate and the session ran in one process, PAM_USER the target 
 	sh "$work/audit.log" "$tuser"
 [ "$ns" = 1 ] && check "the real /etc/pam.d/$SVC has no line of the test" \
 	sh -c '! grep -q "$1" /etc/pam.d/su-l' sh "$work/pam_agent"
-pa_apps_summary
+pa_summary

@@ -22,26 +22,15 @@
 pa_root_require "root_sudo.sh" keyctl useradd userdel setpriv sudo visudo
 . "$(dirname "$0")/apps.sh"
 PA_SUDO_RUNAS_LINE=${PA_SUDO_RUNAS_LINE-run_as = @SERVICE@:root}
-
-[ -f "$PA_MODULE" ] || { echo "FAIL: module $PA_MODULE not built"; exit 1; }
-B=$(cd "${top_builddir:-.}" && pwd)
-PAM_AGENT=$B/pam-agent
 AUD=spiffe://example.org/host/root-sudo
 
-work=$(mktemp -d /tmp/pam-agent-root-sudo.XXXXXX)
-pa_root_track_dir "$work"
-chmod 0755 "$work"
-install -m 0755 "$PA_MODULE" "$work/pam_agent.so"
-PA_MODULE=$work/pam_agent.so
-tuser=$(pa_apps_user) || { echo "FAIL: cannot create a test user"; exit 1; }
-tuid=$(id -u "$tuser")
-tgid=$(id -g "$tuser")
+pa_root_work root-sudo
+pa_apps_user
 tag=t$$
 CONF=$work/pam_agent.conf
 mkdir -m 0755 "$work/tokens" "$work/box"
 
-"$PAM_AGENT" testca init "$work/ca" --trust-domain example.org >/dev/null
-chmod 0755 "$work/ca"
+pa_testca
 umask 077
 printf 'S3CR3T-sudo-%s\n' "$(rnd)" > "$work/grant.secret"
 umask 022
@@ -52,45 +41,19 @@ session required @MODULE@ config=$CONF")
 G=g_$tag
 # conf RUNAS-LINE: the policy
 conf() {
-	cat <<EOF
-[global]
-audience = $AUD
-state_dir = $work/state
-audit_log = $work/audit.log
-helper = $B/pam_agent_helper
-[trust_domain example.org]
-bundle = $work/ca/bundle.json
-[service $svc]
-class = escalate
-[grant $G]
-class = read
-source = file
-path = $work/grant.secret
-ttl = 10m
-[agent spiffe://example.org/agents/esc]
-users = $tuser
-services = $svc
-max_class = escalate
-grants = $G
-EOF
+	pa_policy_head state_dir="$work/state" audit_log="$work/audit.log" helper="$HELPER"
+	pa_section "service $svc" class=escalate
+	pa_section "grant $G" class=read source=file path="$work/grant.secret" ttl=10m
+	pa_section "agent spiffe://example.org/agents/esc" users="$tuser" services="$svc" \
+		max_class=escalate grants="$G"
 	[ -n "$1" ] && printf '%s\n' "$1" | sed "s/@SERVICE@/$svc/g"
-	cat <<EOF
-[agent spiffe://example.org/agents/norunas]
-users = $tuser
-services = $svc
-max_class = escalate
-grants = $G
-[agent spiffe://example.org/agents/writer]
-users = $tuser
-services = $svc
-max_class = write
-grants = $G
-EOF
+	pa_section "agent spiffe://example.org/agents/norunas" users="$tuser" services="$svc" \
+		max_class=escalate grants="$G"
+	pa_section "agent spiffe://example.org/agents/writer" users="$tuser" services="$svc" \
+		max_class=write grants="$G"
 }
-conf "$PA_SUDO_RUNAS_LINE" > "$CONF"
-chmod 0644 "$CONF"
-"$PAM_AGENT" check --config "$CONF" > "$work/check.out" 2>&1 ||
-	{ echo "FAIL: pam-agent check refused the test configuration:"; sed 's/^/    /' "$work/check.out"; exit 1; }
+conf "$PA_SUDO_RUNAS_LINE" | pa_write "$CONF"
+pa_check_conf "$CONF"
 
 # the sudoers drop-in: no dot in the name (sudo skips such files), 0440,
 # checked with visudo before it is put in place
@@ -127,8 +90,7 @@ chmod 0755 "$work/cmd"
 as_agent() {
 	a=$1 o=$2
 	mkdir -m 0700 "$o"
-	(umask 077 && "$PAM_AGENT" testca mint "$work/ca" --id "spiffe://example.org/agents/$a" --aud "$AUD" \
-		> "$work/tokens/$tuser")
+	(umask 077 && pa_mint "$a" "$AUD" > "$work/tokens/$tuser")
 	chown "$tuser:" "$work/tokens/$tuser"
 	setpriv --reuid="$tuid" --regid="$tgid" --init-groups \
 		sudo -u root -- "$work/cmd" "$o" "$G" "$witness" < /dev/null > "$o.out" 2>&1
@@ -194,4 +156,4 @@ check "sudo: the session phase sees PAM_USER = the run-as user (root), in the sa
 		grep "\"pid\":$a,.*agents/esc\"" "$1" | grep -v "\"event\":\"authenticate\"\|\"event\":\"decision\"" |
 		grep -q "\"user\":\"root\""' sh "$work/audit.log"
 check "no session of the test is left" no_sessions "$PAM_AGENT" "$CONF"
-pa_apps_summary
+pa_summary

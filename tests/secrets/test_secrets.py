@@ -77,27 +77,14 @@ FRAG = 16          # fragment length, bytes
 PADS = (0, 1237, 6151)
 TIMEOUT = 60       # seconds any one program may take
 
-passes = 0
-fails = 0
-
-
-def ok(name):
-    global passes
-    passes += 1
-    print("PASS: " + name, flush=True)
-
-
-def bad(name, detail=""):
-    global fails
-    fails += 1
-    print("FAIL: " + name + (": " + detail if detail else ""), flush=True)
+counts = {True: 0, False: 0}  # passes, fails
 
 
 def check(cond, name, detail=""):
-    if cond:
-        ok(name)
-    else:
-        bad(name, detail)
+    cond = bool(cond)
+    counts[cond] += 1
+    print(("PASS: " + name) if cond else ("FAIL: " + name + (": " + detail if detail else "")),
+          flush=True)
     return cond
 
 
@@ -191,15 +178,15 @@ def find_all(data, fr):
 
 
 def scan_files(paths, secs):
-    hits = []
-    for p in paths:
-        try:
-            with open(p, "rb") as f:
-                data = f.read()
-        except OSError:
-            continue
-        hits += [(p,) + h for h in scan_bytes(data, secs)]
-    return hits
+    return [(p,) + h for p in paths for h in scan_bytes(read(p), secs)]
+
+
+def read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
 
 
 def files_under(top, exclude=()):
@@ -320,19 +307,24 @@ class Stopped:
         self.pid = self.p.pid
         self.status = None
         self.stopped = False
+        self._wait(os.WUNTRACED, "timed out", during)
+
+    def _wait(self, flags, late, during=None):
+        """Until the program exits (or stops, with WUNTRACED in flags), for
+        TIMEOUT at most: then SIGKILL, and late is its status. Calls during
+        meanwhile until it returns true."""
         deadline = time.monotonic() + TIMEOUT
         while True:
-            pid, st = os.waitpid(self.pid, os.WUNTRACED | os.WNOHANG)
+            pid, st = os.waitpid(self.pid, flags | os.WNOHANG)
+            if pid == self.pid and os.WIFSTOPPED(st):
+                self.stopped = True
+                return
             if pid == self.pid:
-                if os.WIFSTOPPED(st):
-                    self.stopped = True
-                else:
-                    self.status = os.waitstatus_to_exitcode(st)
-                    self.p.returncode = self.status
+                self.status = self.p.returncode = os.waitstatus_to_exitcode(st)
                 return
             if time.monotonic() > deadline:
                 self.kill()
-                self.status = "timed out"
+                self.status = late
                 return
             if during is not None and during():
                 during = None
@@ -342,18 +334,8 @@ class Stopped:
         """Lets a stopped program exit; returns its exit status."""
         if self.stopped:
             os.kill(self.pid, signal.SIGCONT)
-            deadline = time.monotonic() + TIMEOUT
-            while self.status is None:
-                pid, st = os.waitpid(self.pid, os.WNOHANG)
-                if pid == self.pid and not os.WIFSTOPPED(st):
-                    self.status = os.waitstatus_to_exitcode(st)
-                    self.p.returncode = self.status
-                elif time.monotonic() > deadline:
-                    self.kill()
-                    self.status = "timed out after SIGCONT"
-                else:
-                    time.sleep(0.01)
             self.stopped = False
+            self._wait(0, "timed out after SIGCONT")
         return self.status
 
     def kill(self):
@@ -365,12 +347,10 @@ class Stopped:
             pass
 
     def stdout(self):
-        with open(self.out_path, "rb") as f:
-            return f.read()
+        return read(self.out_path)
 
     def stderr(self):
-        with open(self.err_path, "rb") as f:
-            return f.read()
+        return read(self.err_path)
 
 
 def openssl_der_copy(token_secrets):
@@ -402,8 +382,8 @@ def memory_check(name, run, secs, expect_found=(), known=None):
     found (positive control), else none of secs may be (known, when given,
     takes out the hits of a documented limit, saying so)."""
     if not run.stopped:
-        bad(name, "the program did not stop after main (status %s; stderr: %s)"
-            % (run.status, run.stderr()[-400:].decode(errors="replace")))
+        check(False, name, "the program did not stop after main (status %s; stderr: %s)"
+              % (run.status, run.stderr()[-400:].decode(errors="replace")))
         return None
     if asan_in(run.pid):
         skip(name, "AddressSanitizer build: memory left behind is not scanned")
@@ -425,6 +405,12 @@ def memory_check(name, run, secs, expect_found=(), known=None):
 
 
 # ---- the test ---------------------------------------------------------------------------
+
+def ini(sections):
+    """A policy file: {"HEADER": {"KEY": "VALUE", ...}, ...}, in that order."""
+    return "".join("[%s]\n" % h + "".join("%s = %s\n" % kv for kv in kvs.items())
+                   for h, kvs in sections.items())
+
 
 def sh(*argv, **kw):
     return subprocess.run(argv, check=True, stdout=subprocess.PIPE, **kw).stdout
@@ -460,8 +446,7 @@ def main():
         # pam_wrapper's copies of our service files, should an agent-run have been killed
         for d in glob.glob("/tmp/pam.?"):
             try:
-                if any(work in open(os.path.join(d, f), errors="replace").read()
-                       for f in os.listdir(d)):
+                if any(work.encode() in read(os.path.join(d, f)) for f in os.listdir(d)):
                     shutil.rmtree(d, ignore_errors=True)
             except OSError:
                 pass
@@ -476,22 +461,22 @@ def run_all(work, rings):
     uid = os.getuid()
 
     # -- the secrets: made here, kept under src/ (never scanned) --
-    sh(PAM_AGENT, "testca", "init", os.path.join(src, "ca"), "--trust-domain", "example.org")
-    sh(PAM_AGENT, "testca", "init", os.path.join(src, "broker"),
-       "--trust-domain", "broker.example.org")
+    for ca, domain in (("ca", "example.org"), ("broker", "broker.example.org")):
+        sh(PAM_AGENT, "testca", "init", os.path.join(src, ca), "--trust-domain", domain)
+
+    def mint(name, aud=AUD):
+        """A token of the agent for aud, also in the file src/name."""
+        t = sh(PAM_AGENT, "testca", "mint", os.path.join(src, "ca"), "--id", AGENT,
+               "--aud", aud).strip()
+        write(os.path.join(src, name), t + b"\n")
+        return t
     key_path = os.path.join(src, "broker", "signing.key")
-    with open(key_path, "rb") as f:
-        key_pem = f.read()
+    key_pem = read(key_path)
     file_secret = "file-" + secrets.token_hex(24)
     exec_secret = "exec-" + secrets.token_hex(24)
     write(os.path.join(src, "file.secret"), file_secret + "\n")
     write(os.path.join(src, "exec.secret"), exec_secret)
-    token = sh(PAM_AGENT, "testca", "mint", os.path.join(src, "ca"), "--id", AGENT,
-               "--aud", AUD).strip()
-    wrong = sh(PAM_AGENT, "testca", "mint", os.path.join(src, "ca"), "--id", AGENT,
-               "--aud", "spiffe://example.org/host/other").strip()
-    write(os.path.join(src, "token"), token + b"\n")
-    write(os.path.join(src, "wrong"), wrong + b"\n")
+    token, wrong = mint("token"), mint("wrong", "spiffe://example.org/host/other")
     S_FILE = text_secret("the file secret", file_secret)
     S_EXEC = text_secret("the exec broker's secret", exec_secret)
     S_KEY = ec_key_secret("the broker signing key", key_pem)
@@ -500,9 +485,7 @@ def run_all(work, rings):
     static = [S_FILE, S_EXEC, S_KEY, S_TOKEN, S_WRONG]
     # one more single-use token for each further environment size's session
     for pad in PADS[1:]:
-        more = sh(PAM_AGENT, "testca", "mint", os.path.join(src, "ca"), "--id", AGENT,
-                  "--aud", AUD).strip()
-        write(os.path.join(src, "token-%d" % pad), more + b"\n")
+        more = mint("token-%d" % pad)
         static.append(jwt_secret("the agent token (environment +%d bytes)" % pad, more))
     minted = []  # minted credentials, as they become known
 
@@ -542,8 +525,8 @@ def run_all(work, rings):
     helper_part(work, src, rings, me, uid, key_path, jwks, static, minted, minted_marker)
     session_part(work, src, out, me, key_path, jwks, static, minted, minted_marker, token)
 
-    print("%d passed, %d failed" % (passes, fails))
-    return 0 if fails == 0 else 1
+    print("%d passed, %d failed" % (counts[True], counts[False]))
+    return 0 if counts[False] == 0 else 1
 
 
 def grant(name, source, **kw):
@@ -591,18 +574,24 @@ def helper_part(work, src, rings, me, uid, key_path, jwks, static, minted, minte
         except ValueError:
             return {}
 
+    def finished(r, status, ok, name, grant=None):
+        """r exits status with a reply "ok": ok (naming grant, when given)."""
+        rep = reply_of(r)
+        check(r.finish() == status and rep.get("ok") is ok and
+              grant in (None, rep.get("grant")), name,
+              "status %s, reply %r" % (r.status, r.stdout()[:300]))
+
     def open_and_close(pad):
         """An open with mint, exec and file, all placed, then its close."""
         env = " (environment +%d bytes)" % pad
         ring = newring()
         r = run("open", request(ring, [G_MINT, G_EXEC, G_FILE]), pad=pad)
-        if r.stopped:
-            serial = sh("keyctl", "search", str(ring), "user", "pam_agent:m1").strip()
-            minted.append(jwt_secret("the minted credential (helper run%s)" % env,
-                                     sh("keyctl", "pipe", serial.decode())))
+        if r.stopped:  # the keys it placed in the ring: the minted one, exec's and file's
             placed = {g: sh("keyctl", "pipe", sh("keyctl", "search", str(ring), "user",
                                                  "pam_agent:" + g).strip().decode())
-                      for g in ("e1", "f1")}
+                      for g in ("m1", "e1", "f1")}
+            minted.append(jwt_secret("the minted credential (helper run%s)" % env,
+                                     placed["m1"]))
             check(placed["e1"] == static[1].forms[0][1] and
                   placed["f1"] == static[0].forms[0][1],
                   "helper open%s: the keys hold the exec and the file secret (the scan's "
@@ -611,55 +600,47 @@ def helper_part(work, src, rings, me, uid, key_path, jwks, static, minted, minte
         every = static + minted + ([marker] if marker else [])
         memory_check("helper open (mint, exec, file)%s: no secret left in its memory" % env,
                      r, every)
-        check(r.finish() == 0 and reply_of(r).get("ok") is True,
-              "helper open succeeded" + env,
-              "status %s, reply %r" % (r.status, r.stdout()[:300]))
+        finished(r, 0, True, "helper open succeeded" + env)
         keys = reply_of(r).get("keys", [])
         req = {"op": "close", "sid": "ab" * 16, "ring": ring, "agent": AGENT, "timeout": 30,
                "keys": keys}
         r = run("close", req, pad=pad)
         memory_check("helper close%s: no secret left in its memory" % env, r, every)
-        check(r.finish() == 0 and reply_of(r).get("ok") is True,
-              "helper close succeeded" + env,
-              "status %s, reply %r" % (r.status, r.stdout()[:300]))
+        finished(r, 0, True, "helper close succeeded" + env)
         return every
 
     for pad in PADS:
         every = open_and_close(pad)
 
-    # -- opens that fail, each after secrets were acquired --
+    def deadring():
+        dead = newring()
+        sh("keyctl", "revoke", str(dead))
+        return dead
+
+    # -- opens that fail, each after secrets were acquired; the last into a
+    # keyring that cannot take the key (the first grant's secret was acquired) --
     failing = [
         ("rollback", "open rolled back after mint and exec (missing file)",
          [G_MINT, G_EXEC, grant("f2", "file", path=os.path.join(src, "no-such-file"))],
-         "f2"),
+         "f2", newring),
         ("brokerfail", "open whose broker printed its secret, then exited 3",
          [G_FILE, G_MINT, grant("e2", "exec", command=os.path.join(src, "issue-then-fail"),
-                                revoke=revoke)], "e2"),
+                                revoke=revoke)], "e2", newring),
         ("badjson", "open whose broker printed broken JSON with the secret",
-         [G_FILE, grant("e3", "exec", command=os.path.join(src, "issue-badjson"))], "e3"),
+         [G_FILE, grant("e3", "exec", command=os.path.join(src, "issue-badjson"))], "e3",
+         newring),
         ("expired", "open whose broker's credential had already expired",
          [G_MINT, grant("e4", "exec", command=os.path.join(src, "issue-expired"),
-                        revoke=revoke)], "e4"),
+                        revoke=revoke)], "e4", newring),
+        ("deadring", "open into a revoked keyring", [G_FILE, G_MINT, G_EXEC], "f1", deadring),
     ]
     for pad in PADS:
         env = " (environment +%d bytes)" % pad
-        for tag, what, grants, failed in failing:
-            r = run(tag, request(newring(), grants), pad=pad)
+        for tag, what, grants, failed, ring in failing:
+            r = run(tag, request(ring(), grants), pad=pad)
             memory_check("helper %s%s: no secret left in its memory" % (what, env), r, every)
-            rep = reply_of(r)
-            check(r.finish() == 1 and rep.get("ok") is False and rep.get("grant") == failed,
-                  "helper %s%s: refused, naming grant %s" % (what, env, failed),
-                  "status %s, reply %r" % (r.status, r.stdout()[:300]))
-        # a keyring that cannot take the key: the first grant's secret was acquired
-        dead = newring()
-        sh("keyctl", "revoke", str(dead))
-        r = run("deadring", request(dead, [G_FILE, G_MINT, G_EXEC]), pad=pad)
-        memory_check("helper open into a revoked keyring%s: no secret left in its memory" % env,
-                     r, every)
-        rep = reply_of(r)
-        check(r.finish() == 1 and rep.get("ok") is False and rep.get("grant") == "f1",
-              "helper open into a revoked keyring%s: refused at grant f1" % env,
-              "status %s, reply %r" % (r.status, r.stdout()[:300]))
+            finished(r, 1, False, "helper %s%s: refused, naming grant %s" % (what, env, failed),
+                     failed)
 
     # -- positive control: the same open, with the secrets planted in freed heap --
     plant = os.path.join(src, "plant")
@@ -690,52 +671,28 @@ def session_part(work, src, out, me, key_path, jwks, static, minted, minted_mark
     conf = os.path.join(work, "pam_agent.conf")
     audit = os.path.join(work, "audit.log")
     syslog = os.path.join(work, "syslog.log")
-    write(conf, """[global]
-audience = %(aud)s
-helper = %(helper)s
-state_dir = %(work)s/state
-replay_dir = %(work)s/replay
-single_use = yes
-audit_log = %(audit)s
-broker_key = %(key)s
-broker_issuer = %(iss)s
-broker_jwks = %(jwks)s
-[trust_domain example.org]
-bundle = %(src)s/ca/bundle.json
-[service agent-run]
-class = read
-[agent %(agent)s]
-users = %(me)s
-services = agent-run
-grants = legacy-db tickets vault
-[grant legacy-db]
-class = read
-source = file
-path = %(src)s/file.secret
-ttl = 10m
-[grant tickets]
-class = read
-source = mint
-audience = https://tickets.example.org
-scope = tickets:read
-ttl = 10m
-[grant vault]
-class = read
-source = exec
-command = %(src)s/issue
-revoke = %(src)s/revoke
-ttl = 10m
-""" % {"aud": AUD, "helper": HELPER, "work": work, "audit": audit, "key": key_path,
-       "iss": BROKER_ISS, "jwks": jwks, "src": src, "agent": AGENT, "me": me}, 0o644)
+    rg = {"class": "read", "ttl": "10m"}
+    write(conf, ini({
+        "global": {"audience": AUD, "helper": HELPER, "state_dir": work + "/state",
+                   "replay_dir": work + "/replay", "single_use": "yes", "audit_log": audit,
+                   "broker_key": key_path, "broker_issuer": BROKER_ISS, "broker_jwks": jwks},
+        "trust_domain example.org": {"bundle": src + "/ca/bundle.json"},
+        "service agent-run": {"class": "read"},
+        "agent " + AGENT: {"users": me, "services": "agent-run",
+                           "grants": "legacy-db tickets vault"},
+        "grant legacy-db": dict(rg, source="file", path=src + "/file.secret"),
+        "grant tickets": dict(rg, source="mint", audience="https://tickets.example.org",
+                              scope="tickets:read"),
+        "grant vault": dict(rg, source="exec", command=src + "/issue", revoke=src + "/revoke"),
+    }), 0o644)
     pamd = os.path.join(work, "pam.d")
     os.makedirs(pamd)
-    for svc in ("agent-run",):
-        write(os.path.join(pamd, svc), "".join(
-            "%s required %s config=%s\n" % (t, MODULE, conf)
-            for t in ("auth", "account", "session")) + "session required pam_permit.so\n",
-            0o644)
-    write(os.path.join(pamd, "other"), "auth required pam_deny.so\naccount required "
-          "pam_deny.so\nsession required pam_deny.so\n", 0o644)
+    phases = ("auth", "account", "session")
+    write(os.path.join(pamd, "agent-run"), "".join(
+        "%s required %s config=%s\n" % (t, MODULE, conf) for t in phases) +
+        "session required pam_permit.so\n", 0o644)
+    write(os.path.join(pamd, "other"), "".join("%s required pam_deny.so\n" % t for t in phases),
+          0o644)
     env = dict(os.environ)
     env.update({"PAM_WRAPPER": "1", "PAM_WRAPPER_SERVICE_DIR": pamd,
                 "UID_WRAPPER_DISABLE_DEEPBIND": "1", "PAM_WRAPPER_USE_SYSLOG": "1",
@@ -760,26 +717,26 @@ ttl = 10m
         seen.update(session_processes(os.path.join(work, "proc-session.txt")))
         write(go, "")
         return True
-    devnull = os.devnull
-    r = Stopped([AGENT_RUN, "--token-file", os.path.join(src, "token"), "--user", me, "--",
-                 "sh", "-c", cmd], env, devnull, os.path.join(work, "agent-run"),
-                "agent-run", preload=[WRAPPER], during=during)
-    got = {}
-    for name in ("file", "exec", "minted"):
-        try:
-            with open(os.path.join(out, name), "rb") as f:
-                got[name] = f.read()
-        except OSError:
-            got[name] = b""
+    def agent_run(token, tag, cmd, pad=0, during=None):
+        """agent-run with the token src/TOKEN, stopped after main (its output: work/TAG.*)."""
+        return Stopped([AGENT_RUN, "--token-file", os.path.join(src, token), "--user", me, "--"]
+                       + cmd, env, os.devnull, os.path.join(work, tag), "agent-run",
+                       preload=[WRAPPER], during=during, pad=pad)
+
+    def ran(r, what):
+        status = r.finish()
+        check(status == 0, "the session ran%s: agent-run exited 0" % what,
+              "status %s, stderr: %s" % (status, r.stderr()[-600:].decode(errors="replace")))
+
+    r = agent_run("token", "agent-run", ["sh", "-c", cmd], during=during)
+    got = {name: read(os.path.join(out, name)) for name in ("file", "exec", "minted")}
     if got["minted"].count(b".") == 2:
         minted.append(jwt_secret("the minted credential (session)", got["minted"]))
     every = static + minted + [minted_marker()]
     known = openssl_der_copy({t.name: dict(t.forms)["raw signature"] for t in static[3:]})
     memory_check("agent-run after pam_end (the module ran in it): no secret left in its "
                  "memory", r, every, known=known)
-    status = r.finish()
-    check(status == 0, "the session ran: agent-run exited 0",
-          "status %s, stderr: %s" % (status, r.stderr()[-600:].decode(errors="replace")))
+    ran(r, "")
     # positive control: the files CMD wrote hold the credentials it read
     hits = scan_files([os.path.join(out, n) for n in got], every)
     found = {h[1] for h in hits}
@@ -792,61 +749,37 @@ ttl = 10m
     for pad in PADS[1:]:
         what = " (environment +%d bytes)" % pad
         got = os.path.join(out, "minted-%d" % pad)
-        r = Stopped([AGENT_RUN, "--token-file", os.path.join(src, "token-%d" % pad), "--user",
-                     me, "--", "sh", "-c", "keyctl pipe %%user:pam_agent:tickets > %s" % got],
-                    env, devnull, os.path.join(work, "agent-run-%d" % pad), "agent-run",
-                    preload=[WRAPPER], pad=pad)
-        try:
-            with open(got, "rb") as f:
-                cred = f.read()
-        except OSError:
-            cred = b""
+        r = agent_run("token-%d" % pad, "agent-run-%d" % pad,
+                      ["sh", "-c", "keyctl pipe %%user:pam_agent:tickets > %s" % got], pad=pad)
+        cred = read(got)
         if check(cred.count(b".") == 2, "the session%s: CMD read its minted credential" % what):
             minted.append(jwt_secret("the minted credential (session%s)" % what, cred))
         every = static + minted + [minted_marker()]
         memory_check("agent-run after pam_end%s: no secret left in its memory" % what, r, every,
                      known=known)
-        status = r.finish()
-        check(status == 0, "the session ran%s: agent-run exited 0" % what,
-              "status %s, stderr: %s" % (status, r.stderr()[-600:].decode(errors="replace")))
+        ran(r, what)
 
+    # a refused token (the module's failure path) and a replay of the same
+    # single-use token: refused, and agent-run's memory clean too
     for pad in PADS:
         what = " (environment +%d bytes)" % pad
-        # a refused token: the module's failure path, in agent-run's memory
-        r2 = Stopped([AGENT_RUN, "--token-file", os.path.join(src, "wrong"), "--user", me,
-                      "--", "true"], env, devnull,
-                     os.path.join(work, "agent-run-refused-%d" % pad), "agent-run",
-                     preload=[WRAPPER], pad=pad)
-        memory_check("agent-run after a refused token%s: no secret left in its memory" % what,
-                     r2, every, known=known)
-        status = r2.finish()
-        check(status == 77 and b"audience mismatch" in r2.stderr(),
-              "the refused token%s: agent-run exited 77 with the reason" % what,
-              "status %s, stderr %r" % (status, r2.stderr()[-300:]))
-        # replay of the same single-use token: refused, and its memory clean too
-        r3 = Stopped([AGENT_RUN, "--token-file", os.path.join(src, "token"), "--user", me,
-                      "--", "true"], env, devnull,
-                     os.path.join(work, "agent-run-replay-%d" % pad), "agent-run",
-                     preload=[WRAPPER], pad=pad)
-        memory_check("agent-run after a replayed token%s: no secret left in its memory" % what,
-                     r3, every, known=known)
-        status = r3.finish()
-        check(status == 77 and b"replayed" in r3.stderr(),
-              "the replayed token%s: agent-run exited 77 with the reason" % what,
-              "status %s, stderr %r" % (status, r3.stderr()[-300:]))
+        for token, tag, reason in (("wrong", "refused", b"audience mismatch"),
+                                   ("token", "replayed", b"replayed")):
+            r = agent_run(token, "agent-run-%s-%d" % (tag, pad), ["true"], pad=pad)
+            memory_check("agent-run after a %s token%s: no secret left in its memory"
+                         % (tag, what), r, every, known=known)
+            status = r.finish()
+            check(status == 77 and reason in r.stderr(),
+                  "the %s token%s: agent-run exited 77 with the reason" % (tag, what),
+                  "status %s, stderr %r" % (status, r.stderr()[-300:]))
 
     # -- the captures prove they captured --
-    def has(path, needle):
-        try:
-            with open(path, "rb") as f:
-                return needle in f.read()
-        except OSError:
-            return False
-    check(has(syslog, b"authenticated") and has(syslog, b"pam_agent"),
+    check(b"authenticated" in read(syslog) and b"pam_agent" in read(syslog),
           "the module's syslog lines were captured (its \"authenticated\" line)")
-    check(has(audit, b'"event":"credential_placed"') and has(audit, b'"event":"key_revoked"'),
+    check(b'"event":"credential_placed"' in read(audit) and
+          b'"event":"key_revoked"' in read(audit),
           "the audit file has the placements and revocations")
-    check(has(os.path.join(work, "cmd.environ"), b"PAM_AGENT_SESSION="),
+    check(b"PAM_AGENT_SESSION=" in read(os.path.join(work, "cmd.environ")),
           "CMD's own environ was read (it has PAM_AGENT_SESSION)")
     names = sorted(set(seen.values()))
     # agent-run starts CMD with fexecve: its name is its file's (dash for sh)

@@ -26,17 +26,16 @@ for d in /lib/x86_64-linux-gnu/security /usr/lib/x86_64-linux-gnu/security /lib/
 	/usr/lib/security /lib64/security; do
 	[ -f "$d/pam_exec.so" ] && PAM_EXEC=$d/pam_exec.so && break
 done
-[ -f "$SHIM" ] || { echo "FAIL: $SHIM not built"; exit 1; }
-work=$(mktemp -d /tmp/pa-stress-faults.XXXXXX)
+need_built "$SHIM"
+pa_workdir pa-stress-faults
+trap 'exit 130' PIPE
 chmod 0755 "$work"
 mounts="" bgpids=""
 cleanup() {
 	for p in $bgpids; do kill -9 "$p" 2>/dev/null; done
 	for m in $mounts; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
-	rm -rf "$work"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP PIPE
+pa_at_exit cleanup
 root=no
 [ "$(id -u)" -eq 0 ] && root=yes
 user=$(id -un)
@@ -46,11 +45,10 @@ AUD=spiffe://example.org/host/faults
 cp "$SRC/broker.sh" "$work/broker"
 chmod 0755 "$work/broker"
 for ca in ca ca2 ca3; do
-	"$PAM_AGENT" testca init "$work/$ca" --trust-domain example.org >/dev/null
-	chmod 0755 "$work/$ca"
+	pa_testca "$work/$ca"
 done
 umask 077
-printf 'S3CR3T-file-%s\n' "$(rnd)" > "$work/file.secret"
+printf 'S3CR3T-file-%s\n' "$(rnd 8)" > "$work/file.secret"
 umask 022
 mkdir "$work/state" "$work/swap"
 cp "$work/ca/bundle.json" "$work/swap/bundle.json"
@@ -59,31 +57,26 @@ cp "$work/ca/bundle.json" "$work/swap/bundle.json"
 bundle=$work/ca/bundle.json state=$work/state audit=$work/audit.log
 conf() {
 	{
-		printf '[global]\naudience = %s\nhelper = %s\nstate_dir = %s\naudit_log = %s\n' \
-			"$AUD" "$HELPER" "$state" "$audit"
+		pa_section global audience="$AUD" helper="$HELPER" state_dir="$state" audit_log="$audit"
 		[ -n "${2:-}" ] && printf '%s\n' "$2"
-		printf '[trust_domain example.org]\nbundle = %s\n' "$bundle"
-		for s in agent-run midsess midacct; do printf '[service %s]\nclass = read\n' "$s"; done
-		printf '[grant %s]\nclass = read\nsource = exec\ncommand = %s issue %s\nrevoke = %s revoke %s\nttl = 10m\n' \
-			"$E" "$work/broker" "$work/broker.log" "$work/broker" "$work/broker.log"
-		printf '[grant %s]\nclass = read\nsource = file\npath = %s\nttl = 10m\n' "$F" "$work/file.secret"
-		printf '[agent spiffe://example.org/agents/bot]\nusers = %s\nservices = agent-run midsess midacct\ngrants = %s\n' \
-			"$user" "${3-$E $F}"
-		printf '[agent spiffe://example.org/agents/plain]\nusers = %s\nservices = agent-run\n' "$user"
-	} > "$1.tmp"
-	chmod 0644 "$1.tmp"
-	mv -f "$1.tmp" "$1"
+		pa_section "trust_domain example.org" bundle="$bundle"
+		for s in agent-run midsess midacct; do pa_section "service $s" class=read; done
+		pa_section "grant $E" class=read source=exec command="$work/broker issue $work/broker.log" \
+			revoke="$work/broker revoke $work/broker.log" ttl=10m
+		pa_section "grant $F" class=read source=file path="$work/file.secret" ttl=10m
+		pa_section "agent spiffe://example.org/agents/bot" users="$user" \
+			services="agent-run midsess midacct" grants="${3-$E $F}"
+		pa_section "agent spiffe://example.org/agents/plain" users="$user" services=agent-run
+	} | pa_write "$1"
 }
 CONF=$work/pam_agent.conf
-mkdir "$work/pam.d"
+pa_pamd_other "$work/pam.d"
 svc() { # svc NAME LINES...
 	n=$1
 	shift
 	printf '%s\n' "$@" | sed "s|@M@|$PA_MODULE config=$CONF|" > "$work/pam.d/$n"
 }
 svc agent-run "auth required @M@" "account required @M@" "session required @M@"
-printf 'auth required pam_deny.so\naccount required pam_deny.so\nsession required pam_deny.so\n' \
-	> "$work/pam.d/other"
 # midway: a change between two phases, run by pam_exec; one shot
 cat > "$work/midway" <<EOF
 #!/bin/sh
@@ -99,8 +92,7 @@ if [ -n "$PAM_EXEC" ]; then
 		"account required @M@" "session required @M@"
 fi
 for a in bot plain; do
-	"$PAM_AGENT" testca mint "$work/ca" --id "spiffe://example.org/agents/$a" --aud "$AUD" \
-		--ttl 30m > "$work/token.$a"
+	pa_mint "$a" "$AUD" --ttl 30m > "$work/token.$a"
 done
 "$PAM_AGENT" testca mint "$work/ca2" --id spiffe://example.org/agents/plain --aud "$AUD" \
 	--ttl 30m > "$work/token.plain2"
@@ -299,4 +291,4 @@ check "(c) every refusal says why" \
 
 check "every audit line of the test is well-formed" python3 "$SRC/check_audit.py" "$work/audit.log"
 echo "faults wall time: $(($(ms) - t0)) ms"
-summary
+pa_summary

@@ -14,12 +14,12 @@
 #    agents that hold them are still running;
 #  - every audit line is well-formed (tests/stress/check_audit.py).
 # As root: a real test user (removed at the end); otherwise the caller.
-. "$(dirname "$0")/../pamd.sh"
 set -u
 . "$(dirname "$0")/lib.sh"
 need keyctl python3 awk
 SRC=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d /tmp/pa-stress-load.XXXXXX)
+pa_workdir pa-stress-load
+trap 'exit 130' PIPE
 chmod 0755 "$work"
 tuser="" pids_file=$work/started.pids
 : > "$pids_file"
@@ -27,24 +27,14 @@ cleanup() {
 	# only what this test started, by pid: launchers, kill loop, agents
 	while read -r p; do kill -9 "$p" 2>/dev/null; done < "$pids_file"
 	[ -f "$work/orphans" ] && while read -r p; do kill -9 "$p" 2>/dev/null; done < "$work/orphans"
-	if [ -n "$tuser" ]; then
-		uid=$(id -u "$tuser" 2>/dev/null) && for p in $(ps -o pid= -u "$uid" 2>/dev/null); do
-			kill -9 "$p" 2>/dev/null
-		done
-		sleep 0.3
-		drop_user_keys "$tuser"
-		userdel "$tuser" 2>/dev/null || echo "WARNING: could not remove test user $tuser" >&2
-		getent group "$tuser" >/dev/null 2>&1 && groupdel "$tuser" 2>/dev/null
-	fi
-	rm -rf "$work"
+	[ -n "$tuser" ] && pa_userdel "$tuser"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP PIPE
+pa_at_exit cleanup
 
 if [ "$(id -u)" -eq 0 ]; then
 	need useradd userdel
-	tuser="pa-st$$-$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')"
-	test_user "$tuser" || { tuser=""; echo "FAIL: cannot create a test user"; exit 1; }
+	tuser="pa-st$$-$(rnd 2)"
+	test_user "$tuser" || { tuser=""; pa_die "cannot create a test user"; }
 	user=$tuser
 	echo "mode: root, test user $user, keys owned by root"
 else
@@ -58,10 +48,9 @@ AUD=spiffe://example.org/host/stress
 CONF=$work/pam_agent.conf
 cp "$SRC/broker.sh" "$work/broker"
 chmod 0755 "$work/broker"
-"$PAM_AGENT" testca init "$work/ca" --trust-domain example.org >/dev/null
-chmod 0755 "$work/ca"
+pa_testca
 umask 077
-printf 'S3CR3T-file-%s\n' "$(rnd)" > "$work/file.secret"
+printf 'S3CR3T-file-%s\n' "$(rnd 8)" > "$work/file.secret"
 umask 022
 # the helper, through a wrapper that logs "PID OP SID" and keeps its pid
 cat > "$work/helper" <<EOF
@@ -75,49 +64,21 @@ exec $HELPER 2>>$work/helper.stderr <<REQ
 REQ
 EOF
 chmod 0755 "$work/helper"
-cat > "$CONF" <<CONF
-[global]
-audience = $AUD
-helper = $work/helper
-helper_timeout = 30s
-state_dir = $work/state
-audit_log = $work/audit.log
-[trust_domain example.org]
-bundle = $work/ca/bundle.json
-[service agent-run]
-class = read
-[grant $E1]
-class = read
-source = exec
-command = $work/broker issue $work/broker.log
-revoke = $work/broker revoke $work/broker.log
-ttl = 10m
-[grant $E2]
-class = read
-source = exec
-command = $work/broker issue $work/broker.log
-revoke = $work/broker revoke $work/broker.log
-ttl = 10m
-[grant $F1]
-class = read
-source = file
-path = $work/file.secret
-ttl = 10m
-[agent spiffe://example.org/agents/bot]
-users = $user
-services = agent-run
-grants = $E1 $F1 $E2
-CONF
-chmod 0644 "$CONF"
-pam_service_dir "$work/pam.d" "$CONF"
-"$PAM_AGENT" testca mint "$work/ca" --id spiffe://example.org/agents/bot --aud "$AUD" \
-	--ttl 30m > "$work/token"
-if ! "$PAM_AGENT" check --config "$CONF" >/dev/null; then
-	"$PAM_AGENT" check --config "$CONF"
-	fail "the test configuration is refused"
-	summary
-	exit 1
-fi
+broker="$work/broker issue $work/broker.log" revoke="$work/broker revoke $work/broker.log"
+{
+	pa_policy_head helper="$work/helper" helper_timeout=30s state_dir="$work/state" \
+		audit_log="$work/audit.log"
+	pa_section "service agent-run" class=read
+	for g in "$E1" "$E2"; do
+		pa_section "grant $g" class=read source=exec command="$broker" revoke="$revoke" ttl=10m
+	done
+	pa_section "grant $F1" class=read source=file path="$work/file.secret" ttl=10m
+	pa_section "agent spiffe://example.org/agents/bot" users="$user" services=agent-run \
+		grants="$E1 $F1 $E2"
+} | pa_write "$CONF"
+pa_pamd "$work/pam.d" "$CONF"
+pa_mint bot "$AUD" --ttl 30m > "$work/token"
+pa_check_conf "$CONF"
 
 # the agent: reads a credential; when its launcher was killed under it, it
 # stays (holding the session's keys) until the test kills it by pid
@@ -300,4 +261,4 @@ else
 	fail "every audit line is well-formed"
 fi
 echo "load stress wall time: $(($(ms) - t0)) ms"
-summary
+pa_summary

@@ -18,35 +18,25 @@ set -u
 need keyctl setpriv
 SRC=$(cd "$(dirname "$0")" && pwd)
 SHIM=$B/tests/stress/.libs/syslog_capture.so
-work=$(mktemp -d /tmp/pa-stress-quota.XXXXXX)
+pa_workdir pa-stress-quota
+trap 'exit 130' PIPE
 chmod 0755 "$work"
 tuser="" filler=""
 cleanup() {
 	[ -n "$filler" ] && kill -9 "$filler" 2>/dev/null
-	if [ -n "$tuser" ]; then
-		uid=$(id -u "$tuser" 2>/dev/null) && for p in $(ps -o pid= -u "$uid" 2>/dev/null); do
-			kill -9 "$p" 2>/dev/null
-		done
-		sleep 0.3
-		drop_user_keys "$tuser"
-		userdel "$tuser" 2>/dev/null || echo "WARNING: could not remove test user $tuser" >&2
-		getent group "$tuser" >/dev/null 2>&1 && groupdel "$tuser" 2>/dev/null
-	fi
-	rm -rf "$work"
+	[ -n "$tuser" ] && pa_userdel "$tuser"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP PIPE
+pa_at_exit cleanup
 tag=q$$
 E=e_$tag BIG=big_$tag
 AUD=spiffe://example.org/host/quota
 cp "$SRC/broker.sh" "$work/broker"
 chmod 0755 "$work/broker"
-"$PAM_AGENT" testca init "$work/ca" --trust-domain example.org >/dev/null
-chmod 0755 "$work/ca"
+pa_testca
 if [ "$(id -u)" -eq 0 ]; then
 	need useradd userdel
-	tuser="pa-sq$$-$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')"
-	test_user "$tuser" || { tuser=""; echo "FAIL: cannot create a test user"; exit 1; }
+	tuser="pa-sq$$-$(rnd 2)"
+	test_user "$tuser" || { tuser=""; pa_die "cannot create a test user"; }
 	user=$tuser
 	asuser() { setpriv --reuid="$tuser" --regid="$tuser" --clear-groups "$@"; }
 	# the build directory may be out of the test user's reach (a clone under
@@ -68,46 +58,23 @@ echo "test user $user (uid $uid): kernel.keys.maxkeys $maxkeys, kernel.keys.maxb
 # conf DIR OWNER: a configuration, service and state for a helper running as OWNER
 conf() {
 	d=$1
-	mkdir -p "$d/pam.d" "$d/state"
-	cat > "$d/pam_agent.conf" <<CONF
-[global]
-audience = $AUD
-helper = $HELPER
-state_dir = $d/state
-audit_log = $d/audit.log
-[trust_domain example.org]
-bundle = $work/ca/bundle.json
-[service agent-run]
-class = read
-[grant $E]
-class = read
-source = exec
-command = $work/broker issue $d/broker.log
-revoke = $work/broker revoke $d/broker.log
-ttl = 10m
-[grant $BIG]
-class = read
-source = file
-path = $d/big.secret
-ttl = 10m
-[agent spiffe://example.org/agents/bot]
-users = $user
-services = agent-run
-grants = $E $BIG
-CONF
-	chmod 0644 "$d/pam_agent.conf"
-	printf 'auth required %s config=%s\naccount required %s config=%s\nsession required %s config=%s\n' \
-		"$PA_MODULE" "$d/pam_agent.conf" "$PA_MODULE" "$d/pam_agent.conf" "$PA_MODULE" \
-		"$d/pam_agent.conf" > "$d/pam.d/agent-run"
-	printf 'auth required pam_deny.so\naccount required pam_deny.so\nsession required pam_deny.so\n' \
-		> "$d/pam.d/other"
+	mkdir -p "$d/state"
+	{
+		pa_policy_head helper="$HELPER" state_dir="$d/state" audit_log="$d/audit.log"
+		pa_section "service agent-run" class=read
+		pa_section "grant $E" class=read source=exec command="$work/broker issue $d/broker.log" \
+			revoke="$work/broker revoke $d/broker.log" ttl=10m
+		pa_section "grant $BIG" class=read source=file path="$d/big.secret" ttl=10m
+		pa_section "agent spiffe://example.org/agents/bot" users="$user" services=agent-run \
+			grants="$E $BIG"
+	} | pa_write "$d/pam_agent.conf"
+	pa_pamd "$d/pam.d" "$d/pam_agent.conf"
 	: > "$d/broker.log"
 	: > "$d/audit.log"
 	chmod 0600 "$d/audit.log"
 	chmod 0666 "$d/broker.log"
 }
-"$PAM_AGENT" testca mint "$work/ca" --id spiffe://example.org/agents/bot --aud "$AUD" --ttl 30m \
-	> "$work/token"
+pa_mint bot "$AUD" --ttl 30m > "$work/token"
 chmod 0644 "$work/token"
 # nothing_placed NAME DIR OUT: no record, no live key of this test, broker balanced
 nothing_placed() {
@@ -159,7 +126,7 @@ if [ -n "$tuser" ]; then
 	kill -9 "$filler" 2>/dev/null
 	wait "$filler" 2>/dev/null
 	filler=""
-	drop_user_keys "$tuser"
+	pa_drop_user_keys "$tuser"
 	# its keys go with its session keyring, once the garbage collector ran
 	n=0
 	while [ "$(awk -v u="$uid:" '$1 == u { split($4, q, "/"); print q[1] }' /proc/key-users)" -gt 20 ] 2>/dev/null &&
@@ -194,4 +161,4 @@ else
 	nothing_placed "(2) byte quota exceeded" "$d" "$d/out"
 fi
 echo "quota wall time: $(($(ms) - t0)) ms"
-summary
+pa_summary

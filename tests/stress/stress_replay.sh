@@ -7,9 +7,8 @@ set -u
 . "$(dirname "$0")/lib.sh"
 procs=${PA_STRESS_REPLAY_PROCS:-16}
 jtis=${PA_STRESS_REPLAY_JTIS:-20000}
-work=$(mktemp -d /tmp/pa-stress-replay.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-trap 'exit 130' INT TERM HUP PIPE
+pa_workdir pa-stress-replay
+trap 'exit 130' PIPE
 secs=$((S_SECONDS / 2))
 [ "$secs" -ge 5 ] || secs=5
 
@@ -30,4 +29,4 @@ else
 	fail "replay cache: full cache fails closed under concurrent use"
 fi
 echo "replay stress wall time: $(($(ms) - t0)) ms"
-summary
+pa_summary

@@ -1,0 +1,274 @@
+# shellcheck shell=sh
+# shellcheck disable=SC2034 # the paths and counters are for the test that sources this
+# lib.sh - what the shell tests share (POSIX sh). Source it, relative to
+# the test itself (every test lives one folder below tests/):
+#   . "$(dirname "$0")/../lib/lib.sh"
+# The build tree is $top_builddir (make check sets it), PA_MODULE and
+# PA_PAM_WRAPPER_SO come from the test environment (Makefile.am's
+# AM_TESTS_ENVIRONMENT). What only the root-only or the stress tests share
+# is in tests/root/lib.sh and tests/stress/lib.sh, which source this file.
+
+# ---- the programs under test, by absolute path -------------------------------------------------
+B=$(cd "${top_builddir:-.}" && pwd)
+PAM_AGENT=$B/pam-agent
+AGENT_RUN=$B/agent-run
+HELPER=$B/pam_agent_helper
+
+# ---- PASS / FAIL / SKIP ----------------------------------------------------------------------------
+pa_passes=0 pa_fails=0
+pass() { echo "PASS: $1"; pa_passes=$((pa_passes + 1)); }
+fail() { echo "FAIL: $1"; pa_fails=$((pa_fails + 1)); }
+# check NAME COMMAND...: passes when COMMAND succeeds (returns its verdict)
+check() {
+	name=$1
+	shift
+	if "$@"; then pass "$name"; else fail "$name"; return 1; fi
+}
+# expect NAME STATUS TEXT COMMAND...: COMMAND exits STATUS and its combined
+# output contains TEXT (any output when TEXT is empty)
+expect() {
+	name=$1 want=$2 text=$3
+	shift 3
+	out=$("$@" 2>&1)
+	rc=$?
+	if [ "$rc" -eq "$want" ] && { [ -z "$text" ] || printf "%s" "$out" | grep -qF -- "$text"; }; then
+		pass "$name"
+	else
+		fail "$name: exit $rc (want $want), output:"
+		printf '%s\n' "$out" | sed 's/^/    /'
+		echo "    wanted: $text"
+	fi
+}
+# pa_summary: the counts; the test's exit status (last command of a test)
+pa_summary() {
+	echo "$pa_passes passed, $pa_fails failed"
+	[ "$pa_fails" -eq 0 ]
+}
+# pa_skip WHY: the whole test is skipped, visibly (exit 77)
+pa_skip() {
+	echo "SKIP: $1"
+	exit 77
+}
+# pa_die WHY: the test cannot go on (exit 1)
+pa_die() {
+	echo "FAIL: $1"
+	exit 1
+}
+# need TOOL...: skips the test unless every TOOL is installed
+need() {
+	for tool in "$@"; do
+		command -v "$tool" >/dev/null 2>&1 ||
+			pa_skip "$(basename "$0") needs $tool (scripts/deps.sh installs it)"
+	done
+}
+need_pam_wrapper() {
+	if [ -z "${PA_PAM_WRAPPER_SO:-}" ] || [ ! -f "$PA_PAM_WRAPPER_SO" ]; then
+		pa_skip "pam_wrapper is not available (install libpam-wrapper)"
+	fi
+}
+# need_built FILE...: fails the test unless each FILE (a program, the module) was built
+need_built() {
+	for nb in "$@"; do
+		[ -f "$nb" ] || pa_die "$nb not built"
+	done
+}
+
+# ---- the test's directory, and what is undone at exit ----------------------------------------------
+# pa_workdir PREFIX: makes $work (/tmp/PREFIX.XXXXXX), removed at exit.
+# pa_at_exit FUNCTION: FUNCTION runs at exit before $work is removed (the
+# last one given runs first). INT, TERM and HUP exit 130 through the same
+# path; a signal during it does not cut it short.
+PA_AT_EXIT=""
+pa_at_exit() { PA_AT_EXIT="$1${PA_AT_EXIT:+ $PA_AT_EXIT}"; }
+pa_exit() {
+	trap '' INT TERM HUP
+	for pa_fn in $PA_AT_EXIT; do "$pa_fn"; done
+	if [ -n "${work:-}" ]; then rm -rf "$work"; fi
+}
+pa_traps() {
+	trap pa_exit EXIT
+	trap 'exit 130' INT TERM HUP
+}
+pa_workdir() {
+	work=$(mktemp -d "/tmp/$1.XXXXXX") || pa_die "mktemp -d /tmp/$1.XXXXXX"
+	pa_traps
+}
+# pa_revoke_serials: revokes every key whose serial the test wrote to
+# $work/serials (already revoked ones just fail)
+pa_revoke_serials() {
+	if [ -f "$work/serials" ]; then
+		while read -r s; do keyctl revoke "$s" >/dev/null 2>&1; done < "$work/serials"
+	fi
+	return 0
+}
+# pa_pamwrap_leftovers: pam_wrapper's copies of this test's service files
+# (/tmp/pam.X), left by an agent-run killed with -9 (no destructor ran):
+# only those naming $work
+pa_pamwrap_leftovers() {
+	for d in /tmp/pam.?; do
+		[ -d "$d" ] && grep -qs -- "$work" "$d"/* && rm -rf -- "$d"
+	done
+	return 0
+}
+
+# ---- small tools -----------------------------------------------------------------------------------
+# lines FILE: its number of lines (0 when it does not exist)
+lines() { if [ -f "$1" ]; then wc -l < "$1" | tr -d ' '; else echo 0; fi; }
+# rnd [BYTES]: BYTES (12) random bytes in hex; newsid: a session id
+rnd() { od -An -N"${1:-12}" -tx1 /dev/urandom | tr -d ' \n'; }
+newsid() { rnd 16; }
+# json FILE EXPR: prints a Python expression over the JSON document j
+json() {
+	python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+# wait_for FILE PID [TENTHS]: until FILE exists (TENTHS tenths of a
+# second, 300) or PID is gone; succeeds when FILE exists
+wait_for() {
+	i=0
+	while [ ! -e "$1" ] && [ $i -lt "${3:-300}" ] && kill -0 "$2" 2>/dev/null; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ -e "$1" ]
+}
+
+# ---- a test CA and its tokens (pam-agent testca) ----------------------------------------------------
+# pa_testca [DIR [TRUST-DOMAIN]]: a CA of TRUST-DOMAIN (example.org) in DIR
+# ($work/ca); DIR is 0755 (any user reads its bundle; signing.key stays 0600)
+pa_testca() {
+	"$PAM_AGENT" testca init "${1:-$work/ca}" --trust-domain "${2:-example.org}" >/dev/null &&
+		chmod 0755 "${1:-$work/ca}"
+}
+# pa_mint AGENT AUDIENCE [ARG...]: prints a token of
+# spiffe://example.org/agents/AGENT from $work/ca
+pa_mint() {
+	pm_agent=$1 pm_aud=$2
+	shift 2
+	"$PAM_AGENT" testca mint "$work/ca" --id "spiffe://example.org/agents/$pm_agent" \
+		--aud "$pm_aud" "$@"
+}
+
+# ---- policy files ----------------------------------------------------------------------------------
+# pa_section HEADER [KEY=VALUE...]: prints one section: "[HEADER]", then
+# "KEY = VALUE" for each argument
+pa_section() {
+	printf '[%s]\n' "$1"
+	shift
+	for kv in "$@"; do printf '%s = %s\n' "${kv%%=*}" "${kv#*=}"; done
+}
+# pa_policy_head [KEY=VALUE...]: [global] with audience $AUD and the
+# settings given, then [trust_domain example.org] with $work/ca's bundle
+pa_policy_head() {
+	pa_section global audience="$AUD" "$@"
+	pa_section "trust_domain example.org" bundle="$work/ca/bundle.json"
+}
+# pa_policy_sessions [KEY=VALUE...]: the policy of the session tests: the
+# head (pa_policy_head with the settings given), the service agent-run, a
+# file grant legacy-db ($work/file.secret), a mint grant tickets-ro and an
+# exec grant vault-ro ($work/issue, revoked by "$work/revoke
+# $work/revoked.log"), all of class read for 10m, and the agent bot that
+# logs in as the caller with the three
+pa_policy_sessions() {
+	pa_policy_head "$@"
+	pa_section "service agent-run" class=read
+	pa_section "grant legacy-db" class=read source=file path="$work/file.secret" ttl=10m
+	pa_section "grant tickets-ro" class=read source=mint audience=https://tickets.example.org ttl=10m
+	pa_section "grant vault-ro" class=read source=exec command="$work/issue" \
+		revoke="$work/revoke $work/revoked.log" ttl=10m
+	pa_section "agent spiffe://example.org/agents/bot" users="$(id -un)" services=agent-run \
+		grants="legacy-db tickets-ro vault-ro"
+}
+# pa_write FILE [MODE]: writes stdin to FILE, mode MODE (0644), replacing
+# FILE in one rename (a reader sees the old file or the new one)
+pa_write() {
+	cat > "$1.tmp.$$" && chmod "${2:-0644}" "$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"
+}
+# pa_check_conf CONF: pam-agent check accepts the test's policy, or the test fails
+pa_check_conf() {
+	"$PAM_AGENT" check --config "$1" > "$1.check" 2>&1 || {
+		echo "FAIL: pam-agent check refused the test configuration:"
+		sed 's/^/    /' "$1.check"
+		exit 1
+	}
+}
+
+# ---- PAM services for pam_wrapper (or agent-run --config DIR) ---------------------------------------
+# pa_pamd DIR CONF [SERVICE...]: DIR (0755) with each SERVICE (agent-run):
+# pam_agent with config=CONF for auth, account and session, then
+# pam_permit; and the service other. Needs PA_MODULE.
+pa_pamd() {
+	pd_dir=$1 pd_conf=$2
+	shift 2
+	[ $# -gt 0 ] || set -- agent-run
+	pa_pamd_other "$pd_dir" || return 1
+	for pd_svc in "$@"; do
+		cat > "$pd_dir/$pd_svc" <<SVC
+auth     required $PA_MODULE config=$pd_conf
+account  required $PA_MODULE config=$pd_conf
+session  required $PA_MODULE config=$pd_conf
+session  required pam_permit.so
+SVC
+		chmod 0644 "$pd_dir/$pd_svc"
+	done
+}
+# pa_pamd_other DIR: makes DIR (0755) with the service other, which denies everything
+pa_pamd_other() {
+	mkdir -p "$1" && chmod 0755 "$1" || return 1
+	printf 'auth required pam_deny.so\naccount required pam_deny.so\nsession required pam_deny.so\n' \
+		> "$1/other"
+	chmod 0644 "$1/other"
+}
+# pa_wrapped DIR COMMAND...: COMMAND (agent-run) under pam_wrapper, with
+# the services of DIR
+pa_wrapped() {
+	pw_dir=$1
+	shift
+	env LD_PRELOAD="$PA_PAM_WRAPPER_SO" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$pw_dir" \
+		UID_WRAPPER_DISABLE_DEEPBIND=1 "$@"
+}
+
+# ---- test users (root only: the root-only and the stress tests) --------------------------------------
+# pa_useradd NAME BASE [SHELL]: a system user NAME and its group, no home,
+# SHELL (nologin), whose uid (BASE to BASE+1999) names no user or group and
+# holds no keys. Keys are charged per uid (kernel.keys.maxkeys) and a user's
+# keyrings outlive the user: a uid that useradd hands out again may carry
+# keys an earlier user left, enough to make keyring creation fail with EDQUOT.
+pa_useradd() {
+	ua_n=0
+	while :; do
+		ua_uid=$(($2 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 2000))
+		getent passwd "$ua_uid" >/dev/null || getent group "$ua_uid" >/dev/null ||
+			grep -q "^ *$ua_uid:" /proc/key-users 2>/dev/null || break
+		ua_n=$((ua_n + 1))
+		[ $ua_n -lt 100 ] || return 1
+	done
+	groupadd --gid "$ua_uid" "$1" || return 1
+	useradd --no-create-home --home-dir /nonexistent --uid "$ua_uid" --gid "$ua_uid" \
+		--shell "${3:-/usr/sbin/nologin}" "$1" || { groupdel "$1"; return 1; }
+}
+# pa_userdel NAME: removes a user the test created: first every process
+# still running under its uid (all started by the test), by pid; then the
+# keys left in its user keyrings (they outlive the user), the user and its group
+pa_userdel() {
+	ud_uid=$(id -u "$1" 2>/dev/null) || return 0
+	ud_try=0
+	while [ $ud_try -lt 25 ]; do
+		ud_pids=$(ps -o pid= -u "$ud_uid" 2>/dev/null; ps -o pid= -U "$ud_uid" 2>/dev/null)
+		[ -z "$ud_pids" ] && break
+		# shellcheck disable=SC2086 # one pid a word
+		kill -9 $ud_pids 2>/dev/null
+		sleep 0.2 # killed orphans (and zombies) wait for init to reap them
+		ud_try=$((ud_try + 1))
+	done
+	pa_drop_user_keys "$1"
+	userdel "$1" 2>/dev/null || echo "WARNING: could not remove test user $1" >&2
+	if getent group "$1" >/dev/null 2>&1; then
+		groupdel "$1" 2>/dev/null || echo "WARNING: could not remove test group $1" >&2
+	fi
+}
+# pa_drop_user_keys NAME: empties NAME's user and user-session keyrings
+# (keys a process of NAME left there outlive NAME otherwise)
+pa_drop_user_keys() {
+	setpriv --reuid="$1" --regid="$1" --clear-groups sh -c \
+		'keyctl clear @u; keyctl clear @us' >/dev/null 2>&1 || :
+}
