@@ -17,25 +17,14 @@
 pa_root_require "root_runtime.sh" keyctl useradd userdel setpriv sudo visudo sha256sum su timeout unshare
 . "$(dirname "$0")/apps.sh"
 
-[ -f "$PA_MODULE" ] || { echo "FAIL: module $PA_MODULE not built"; exit 1; }
-B=$(cd "${top_builddir:-.}" && pwd)
-PAM_AGENT=$B/pam-agent
-AGENT_RUN=$B/agent-run
 AUD=spiffe://example.org/host/root-runtime
 
-work=$(mktemp -d /tmp/pam-agent-root-runtime.XXXXXX)
-pa_root_track_dir "$work"
-chmod 0755 "$work"
-install -m 0755 "$PA_MODULE" "$work/pam_agent.so"
-PA_MODULE=$work/pam_agent.so
-tuser=$(pa_apps_user) || { echo "FAIL: cannot create a test user"; exit 1; }
-tuid=$(id -u "$tuser")
-tgid=$(id -g "$tuser")
+pa_root_work root-runtime
+pa_apps_user
 CONF=$work/pam_agent.conf
 mkdir -m 0755 "$work/tokens" "$work/bin" "$work/box"
 chmod 1777 "$work/box"
-"$PAM_AGENT" testca init "$work/ca" --trust-domain example.org >/dev/null
-chmod 0755 "$work/ca"
+pa_testca
 
 # the agent: a root-owned script that leaves a marker; its evil twin
 # differs in one byte of a comment; the link agent-run is given
@@ -86,7 +75,7 @@ chmod 0644 "$CONF"
 	{ echo "FAIL: pam-agent check refused the test configuration:"; sed 's/^/    /' "$work/check.out"; exit 1; }
 
 mint() { # mint AGENT: a fresh token on stdout
-	"$PAM_AGENT" testca mint "$work/ca" --id "spiffe://example.org/agents/$1" --aud "$AUD"
+	pa_mint "$1" "$AUD"
 }
 
 # ---- agent-run: the workload it measured is what runs ----------------------------------
@@ -237,4 +226,4 @@ check "explain: a remote login: deny, no local caller" \
 	sh -c '"$@" > "$0"; test $? = 1 && grep -q "no local caller to attest" "$0"' "$work/ex.out" \
 	"$PAM_AGENT" explain --config "$CONF" --user "$tuser" --id spiffe://example.org/agents/esc --service "$sudo_svc" --rhost 192.0.2.7
 check "no session of the test is left" no_sessions "$PAM_AGENT" "$CONF"
-pa_apps_summary
+pa_summary
