@@ -108,8 +108,8 @@ static int open_pidfd(pid_t pid, char *err, size_t errlen)
 		return pa_err(err, errlen, "process %ld does not exist", (long)pid);
 	case ENOSYS:
 		return pa_err(err, errlen,
-			      "process %ld: this kernel has no pidfd_open (Linux 5.3 or later "
-			      "is needed): a process cannot be attested race-free",
+			      "process %ld: no pidfd_open here (ENOSYS; Linux 5.3 or later is "
+			      "needed): a process cannot be attested race-free",
 			      (long)pid);
 	case EINVAL:
 		return pa_err(err, errlen, "process %ld: not a process (a thread id?)", (long)pid);
@@ -169,8 +169,8 @@ int id_attest_confirm(struct id_attest_handle *h, char *err, size_t errlen)
 			return exited(h->pid, err, errlen);
 		if (errno == ENOSYS)
 			return pa_err(err, errlen,
-				      "process %ld: this kernel has no pidfd_send_signal (Linux "
-				      "5.1 or later is needed)",
+				      "process %ld: no pidfd_send_signal here (ENOSYS; Linux 5.1 "
+				      "or later is needed)",
 				      (long)h->pid);
 		/* EPERM: it is there, only not ours to signal */
 		if (errno != EPERM)
@@ -284,9 +284,9 @@ static int read_ids(const struct id_attest_handle *h, struct id_proc *out, char 
 
 	if (read_small(h, "status", &buf, err, errlen) != 0)
 		return -1;
-	rc = status_ids(buf, "Uid:", &uid, &euid) == 0 && status_ids(buf, "Gid:", &gid, &egid) == 0
-		     ? 0
-		     : -1;
+	rc = status_ids(buf, "Uid:", &uid, &euid);
+	if (rc == 0)
+		rc = status_ids(buf, "Gid:", &gid, &egid);
 	free(buf);
 	if (rc != 0)
 		return pa_err(err, errlen, "process %ld: /proc/%ld/status: no Uid:/Gid: lines",
