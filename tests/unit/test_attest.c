@@ -802,6 +802,16 @@ static void test_json(void **state)
 	o = id_proc_to_json(&p);
 	assert_string_equal(json_string_value(json_object_get(o, "exe")), "/opt/\\xff\\xfe\\x22x");
 	json_decref(o);
+	/* UTF-8 stays as it is; overlong forms and surrogates are not UTF-8 */
+	p.exe = (char *)"/opt/caf\xc3\xa9/\xe2\x82\xac/\xf0\x9f\x98\x80";
+	o = id_proc_to_json(&p);
+	assert_string_equal(json_string_value(json_object_get(o, "exe")), p.exe);
+	json_decref(o);
+	p.exe = (char *)"/\xc0\xaf/\xed\xa0\x80";
+	o = id_proc_to_json(&p);
+	assert_string_equal(json_string_value(json_object_get(o, "exe")),
+			    "/\\xc0\\xaf/\\xed\\xa0\\x80");
+	json_decref(o);
 }
 
 /* id_sha256_fd: known digests, the offset left alone, not a regular file. */
