@@ -53,26 +53,36 @@
 /* What the kernel appends to the path of an executable that was unlinked. */
 #define ATTEST_DELETED " (deleted)"
 
+/*
+ * Why the last step on a handle failed: the process is out of reach (it
+ * exited, or is not ours to read; a chain of parents ends there), or
+ * anything else (out of memory, a file that cannot be parsed): an error.
+ */
+enum attest_fail { ATTEST_ERROR = 0, ATTEST_GONE, ATTEST_DENIED };
+
 struct id_attest_handle {
 	pid_t pid;
 	int pidfd; /* pins the process */
 	int dirfd; /* its /proc/PID */
+	enum attest_fail fail;
 };
 
 /* ---- the process: pidfd, /proc/PID, liveness ---------------------------- */
 
-static int exited(pid_t pid, char *err, size_t errlen)
+static int exited(struct id_attest_handle *h, char *err, size_t errlen)
 {
-	return pa_err(err, errlen, "process %ld exited during attestation", (long)pid);
+	h->fail = ATTEST_GONE;
+	return pa_err(err, errlen, "process %ld exited during attestation", (long)h->pid);
 }
 
 /* The reason for errno e of a read of /proc/PID/name. */
-static int proc_fail(const struct id_attest_handle *h, const char *name, int e, char *err,
+static int proc_fail(struct id_attest_handle *h, const char *name, int e, char *err,
 		     size_t errlen)
 {
 	if (e == ESRCH || e == ENOENT)
-		return exited(h->pid, err, errlen);
-	if (e == EACCES || e == EPERM)
+		return exited(h, err, errlen);
+	h->fail = e == EACCES || e == EPERM ? ATTEST_DENIED : ATTEST_ERROR;
+	if (h->fail == ATTEST_DENIED)
 		return pa_err(err, errlen, "process %ld: /proc/%ld/%s: permission denied%s",
 			      (long)h->pid, (long)h->pid, name,
 			      geteuid() != 0 ? " (a process of another user: attesting it takes root)"
@@ -96,20 +106,22 @@ static bool proc_is_ours(void)
 	return errno == 0 && *end == '\0' && pid == (long)getpid();
 }
 
-/* pidfd_open(pid), with the reason when it fails. */
-static int open_pidfd(pid_t pid, char *err, size_t errlen)
+/* h->pidfd = pidfd_open(h->pid), or -1 with the reason. */
+static int open_pidfd(struct id_attest_handle *h, char *err, size_t errlen)
 {
-	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	pid_t pid = h->pid;
 
-	if (fd >= 0)
-		return fd;
+	h->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (h->pidfd >= 0)
+		return 0;
 	switch (errno) {
 	case ESRCH:
+		h->fail = ATTEST_GONE;
 		return pa_err(err, errlen, "process %ld does not exist", (long)pid);
 	case ENOSYS:
 		return pa_err(err, errlen,
-			      "process %ld: this kernel has no pidfd_open (Linux 5.3 or later "
-			      "is needed): a process cannot be attested race-free",
+			      "process %ld: no pidfd_open here (ENOSYS; Linux 5.3 or later is "
+			      "needed): a process cannot be attested race-free",
 			      (long)pid);
 	case EINVAL:
 		return pa_err(err, errlen, "process %ld: not a process (a thread id?)", (long)pid);
@@ -119,13 +131,16 @@ static int open_pidfd(pid_t pid, char *err, size_t errlen)
 	}
 }
 
-int id_attest_open(pid_t pid, struct id_attest_handle **out, char *err, size_t errlen)
+/* id_attest_open, saying in *fail why it failed. */
+static int attest_open(pid_t pid, struct id_attest_handle **out, enum attest_fail *fail,
+		       char *err, size_t errlen)
 {
 	struct id_attest_handle *h;
 	char path[32];
 	int e;
 
 	*out = NULL;
+	*fail = ATTEST_ERROR;
 	if (pid <= 0)
 		return pa_err(err, errlen, "invalid pid %ld", (long)pid);
 	if (!proc_is_ours())
@@ -137,26 +152,35 @@ int id_attest_open(pid_t pid, struct id_attest_handle **out, char *err, size_t e
 		return pa_err(err, errlen, "out of memory");
 	h->pid = pid;
 	h->dirfd = -1;
-	h->pidfd = open_pidfd(pid, err, errlen);
-	if (h->pidfd < 0) {
-		free(h);
-		return -1;
-	}
+	if (open_pidfd(h, err, errlen) != 0)
+		goto fail;
 	snprintf(path, sizeof(path), "/proc/%ld", (long)pid);
 	h->dirfd = open(path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	if (h->dirfd < 0) {
 		e = errno;
 		/* gone, or alive but hidden from us (hidepid=) */
-		if (e == ENOENT && id_attest_confirm(h, err, errlen) == 0)
+		if (e != ENOENT) {
+			proc_fail(h, "", e, err, errlen);
+		} else if (id_attest_confirm(h, err, errlen) == 0) {
+			h->fail = ATTEST_DENIED;
 			pa_errf(err, errlen, "process %ld: %s is hidden from this process", (long)pid,
 				path);
-		else if (e != ENOENT)
-			proc_fail(h, "", e, err, errlen);
-		id_attest_close(h);
-		return -1;
+		}
+		goto fail;
 	}
 	*out = h;
 	return 0;
+fail:
+	*fail = h->fail;
+	id_attest_close(h);
+	return -1;
+}
+
+int id_attest_open(pid_t pid, struct id_attest_handle **out, char *err, size_t errlen)
+{
+	enum attest_fail fail;
+
+	return attest_open(pid, out, &fail, err, errlen);
 }
 
 int id_attest_confirm(struct id_attest_handle *h, char *err, size_t errlen)
@@ -164,13 +188,14 @@ int id_attest_confirm(struct id_attest_handle *h, char *err, size_t errlen)
 	struct pollfd pfd = { .fd = h->pidfd, .events = POLLIN };
 	int n;
 
+	h->fail = ATTEST_ERROR;
 	if (syscall(SYS_pidfd_send_signal, h->pidfd, 0, NULL, 0) != 0) {
 		if (errno == ESRCH)
-			return exited(h->pid, err, errlen);
+			return exited(h, err, errlen);
 		if (errno == ENOSYS)
 			return pa_err(err, errlen,
-				      "process %ld: this kernel has no pidfd_send_signal (Linux "
-				      "5.1 or later is needed)",
+				      "process %ld: no pidfd_send_signal here (ENOSYS; Linux 5.1 "
+				      "or later is needed)",
 				      (long)h->pid);
 		/* EPERM: it is there, only not ours to signal */
 		if (errno != EPERM)
@@ -185,7 +210,7 @@ int id_attest_confirm(struct id_attest_handle *h, char *err, size_t errlen)
 		return pa_err(err, errlen, "process %ld: poll of its pidfd: %s", (long)h->pid,
 			      n < 0 ? strerror(errno) : "invalid descriptor");
 	if (n > 0)
-		return exited(h->pid, err, errlen);
+		return exited(h, err, errlen);
 	return 0;
 }
 
@@ -203,7 +228,7 @@ void id_attest_close(struct id_attest_handle *h)
 /* ---- reads under /proc/PID ------------------------------------------------ */
 
 /* Reads /proc/PID/name whole (at most ATTEST_FILE_MAX bytes) into *out, NUL-terminated. */
-static int read_small(const struct id_attest_handle *h, const char *name, char **out,
+static int read_small(struct id_attest_handle *h, const char *name, char **out,
 		      char *err, size_t errlen)
 {
 	char *buf, extra;
@@ -275,7 +300,7 @@ static int status_ids(const char *buf, const char *key, unsigned int *real, unsi
 	return 0;
 }
 
-static int read_ids(const struct id_attest_handle *h, struct id_proc *out, char *err,
+static int read_ids(struct id_attest_handle *h, struct id_proc *out, char *err,
 		    size_t errlen)
 {
 	unsigned int uid, euid, gid, egid;
@@ -284,9 +309,9 @@ static int read_ids(const struct id_attest_handle *h, struct id_proc *out, char 
 
 	if (read_small(h, "status", &buf, err, errlen) != 0)
 		return -1;
-	rc = status_ids(buf, "Uid:", &uid, &euid) == 0 && status_ids(buf, "Gid:", &gid, &egid) == 0
-		     ? 0
-		     : -1;
+	rc = status_ids(buf, "Uid:", &uid, &euid);
+	if (rc == 0)
+		rc = status_ids(buf, "Gid:", &gid, &egid);
 	free(buf);
 	if (rc != 0)
 		return pa_err(err, errlen, "process %ld: /proc/%ld/status: no Uid:/Gid: lines",
@@ -357,7 +382,7 @@ out:
 }
 
 /* The SHA-256 of what /proc/PID/exe opens, into out->exe_sha256. */
-static int hash_exe(const struct id_attest_handle *h, struct id_proc *out, char *err,
+static int hash_exe(struct id_attest_handle *h, struct id_proc *out, char *err,
 		    size_t errlen)
 {
 	char why[128], esc[PA_ESCAPE_MAX];
@@ -404,7 +429,7 @@ static int read_exe(struct id_attest_handle *h, bool hash, struct id_proc *out, 
 }
 
 /* out->cgroup, out->unit and out->invocation_id from /proc/PID/cgroup. */
-static int read_cgroup(const struct id_attest_handle *h, struct id_proc *out, char *err,
+static int read_cgroup(struct id_attest_handle *h, struct id_proc *out, char *err,
 		       size_t errlen)
 {
 	char *buf, why[64];
@@ -429,6 +454,7 @@ int id_attest_read(struct id_attest_handle *h, bool hash, struct id_proc *out, c
 
 	memset(out, 0, sizeof(*out));
 	out->pid = h->pid;
+	h->fail = ATTEST_ERROR;
 	if (pa_proc_stat_at(h->dirfd, &ps) != 0) {
 		if (errno == EBADMSG)
 			return pa_err(err, errlen, "process %ld: /proc/%ld/stat cannot be parsed",
@@ -436,7 +462,7 @@ int id_attest_read(struct id_attest_handle *h, bool hash, struct id_proc *out, c
 		return proc_fail(h, "stat", errno, err, errlen);
 	}
 	if (ps.state == 'Z' || ps.state == 'X')
-		return exited(h->pid, err, errlen);
+		return exited(h, err, errlen);
 	out->ppid = ps.ppid;
 	out->start = ps.start;
 	if (read_ids(h, out, err, errlen) != 0 || read_cgroup(h, out, err, errlen) != 0 ||
@@ -450,29 +476,37 @@ int id_attest_read(struct id_attest_handle *h, bool hash, struct id_proc *out, c
 /*
  * Attests the parents of the process child into rt->parents, up to depth:
  * the chain ends at pid 1 (recorded; its parent is 0), at a parent outside
- * this pid namespace (ppid 0), and at a parent that cannot be attested
- * (another user's, as non-root; exited meanwhile): not an error.
+ * this pid namespace (ppid 0), and at a parent out of reach (exited
+ * meanwhile; another user's, as non-root): not an error. Any other failure
+ * to attest a parent (out of memory, a file that cannot be parsed) is:
+ * -1 with err, never a shorter chain.
  */
-static void attest_parents(struct id_attest_handle *child, unsigned int depth,
-			   struct id_runtime *rt)
+static int attest_parents(struct id_attest_handle *child, unsigned int depth,
+			  struct id_runtime *rt, char *err, size_t errlen)
 {
 	struct id_attest_handle *cur = child, *ph;
+	enum attest_fail fail;
 	struct pa_proc_stat ps;
 	pid_t ppid = rt->proc.ppid;
-	char why[256]; /* why the chain ends: not reported */
+	char why[256] = "";
+	int rc = 0;
 
 	while (rt->n_parents < depth && ppid > 0) {
 		struct id_proc *p = &rt->parents[rt->n_parents];
 
-		if (id_attest_open(ppid, &ph, why, sizeof(why)) != 0)
+		if (attest_open(ppid, &ph, &fail, why, sizeof(why)) != 0) {
+			rc = fail == ATTEST_ERROR ? -1 : 0;
 			break;
-		/* cur still names ppid its parent, now that ph is open: ph is it */
-		if (pa_proc_stat_at(cur->dirfd, &ps) != 0 || ps.ppid != ppid ||
-		    id_attest_read(ph, rt->n_parents == 0, p, why, sizeof(why)) != 0) {
+		}
+		/* cur still names ppid its parent, now that ph is open: ph is it
+		   (else the parent exited meanwhile: the chain ends there) */
+		if (pa_proc_stat_at(cur->dirfd, &ps) != 0 || ps.ppid != ppid) {
 			id_attest_close(ph);
 			break;
 		}
-		if (id_attest_confirm(ph, why, sizeof(why)) != 0) {
+		if (id_attest_read(ph, rt->n_parents == 0, p, why, sizeof(why)) != 0 ||
+		    id_attest_confirm(ph, why, sizeof(why)) != 0) {
+			rc = ph->fail == ATTEST_ERROR ? -1 : 0;
 			id_proc_clear(p);
 			id_attest_close(ph);
 			break;
@@ -485,6 +519,7 @@ static void attest_parents(struct id_attest_handle *child, unsigned int depth,
 	}
 	if (cur != child)
 		id_attest_close(cur);
+	return rc == 0 ? 0 : pa_err(err, errlen, "%s", why);
 }
 
 int id_attest(pid_t pid, unsigned depth, struct id_runtime *out, char *err, size_t errlen)
@@ -499,7 +534,8 @@ int id_attest(pid_t pid, unsigned depth, struct id_runtime *out, char *err, size
 	if (id_attest_read(h, true, &out->proc, err, errlen) != 0 ||
 	    id_attest_confirm(h, err, errlen) != 0)
 		goto fail;
-	attest_parents(h, depth, out);
+	if (attest_parents(h, depth, out, err, errlen) != 0)
+		goto fail;
 	/* and it is still the process attested once its parents are read */
 	if (id_attest_confirm(h, err, errlen) != 0)
 		goto fail;
@@ -536,7 +572,31 @@ void id_runtime_clear(struct id_runtime *rt)
 
 /* ---- JSON --------------------------------------------------------------- */
 
-/* s as a JSON string (escaped with pa_escape when it is not UTF-8), or null. */
+/* Whether s is UTF-8 as jansson takes it (no overlong forms, no surrogates, at most U+10FFFF). */
+static bool utf8_valid(const unsigned char *s)
+{
+	unsigned int c, cp, n;
+
+	while ((c = *s++) != 0) {
+		if (c < 0x80)
+			continue;
+		if (c < 0xc2 || c > 0xf4)
+			return false;
+		n = c <= 0xdf ? 1 : c <= 0xef ? 2 : 3; /* continuation bytes */
+		cp = c & (0x3fu >> n);
+		for (; n > 0; n--, s++) {
+			if ((*s & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (*s & 0x3fu);
+		}
+		if ((c == 0xe0 && cp < 0x800) || (c == 0xf0 && cp < 0x10000) ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+			return false;
+	}
+	return true;
+}
+
+/* s as a JSON string (escaped with pa_escape when it is not UTF-8), or null; NULL: out of memory. */
 static json_t *json_text(const char *s)
 {
 	json_t *j;
@@ -545,9 +605,8 @@ static json_t *json_text(const char *s)
 
 	if (s == NULL || s[0] == '\0')
 		return json_null();
-	j = json_string(s);
-	if (j != NULL)
-		return j;
+	if (utf8_valid((const unsigned char *)s))
+		return json_string(s);
 	len = strlen(s);
 	esc = malloc(4 * len + 1);
 	if (esc == NULL)

@@ -153,9 +153,9 @@ static void cgroup_mounts(char *v2, char *sd, size_t len)
 			if ((f[i] = strtok_r(i == 0 ? line : NULL, " ", &save)) == NULL)
 				break;
 		fstype = strtok_r(sep + 3, " \n", &save);
-		super = fstype != NULL && strtok_r(NULL, " \n", &save) != NULL
-				? strtok_r(NULL, " \n", &save)
-				: NULL;
+		super = NULL;
+		if (fstype != NULL && strtok_r(NULL, " \n", &save) != NULL) /* the source */
+			super = strtok_r(NULL, " \n", &save);
 		if (i < 5 || fstype == NULL || strcmp(f[3], "/") != 0)
 			continue;
 		if (strcmp(fstype, "cgroup2") == 0 && v2[0] == '\0')
@@ -189,8 +189,7 @@ static bool xattr_id(const char *dir, char id[33])
 		}
 		if (n != 32) /* 32 hex digits, else not an invocation id */
 			continue;
-		for (i = 0; i < 32 && strchr("0123456789abcdefABCDEF", v[i]) != NULL &&
-			    v[i] != '\0';
+		for (i = 0; i < 32 && v[i] != '\0' && strchr("0123456789abcdefABCDEF", v[i]) != NULL;
 		     i++)
 			id[i] = (char)(v[i] | 0x20); /* lowercase; digits unchanged */
 		if (i == 32) {

@@ -1387,6 +1387,37 @@ static void release_json_parse(void)
 	json_parsed = NULL;
 }
 
+/* id_attest of this process and its parents, then its JSON (caller attestation) */
+static char *attest_text;
+
+static int run_attest(void)
+{
+	struct id_runtime rt;
+	json_t *doc;
+	int rc = id_attest(getpid(), 3, &rt, errbuf, sizeof(errbuf));
+
+	if (rc != 0)
+		return -1;
+	doc = id_runtime_to_json(&rt);
+	id_runtime_clear(&rt);
+	if (doc == NULL)
+		return -1;
+	attest_text = pa_json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(doc);
+	return attest_text != NULL ? 0 : -1;
+}
+
+static char *render_attest(void)
+{
+	return attest_text != NULL ? strdup(attest_text) : NULL;
+}
+
+static void release_attest(void)
+{
+	free(attest_text);
+	attest_text = NULL;
+}
+
 static int run_json_dump(void)
 {
 	json_t *doc = json_loads(json_doc, 0, NULL); /* shielded: not what is tested */
@@ -1433,6 +1464,7 @@ int main(void)
 		{ "broker_output", run_grant_exec, render_cred, release_cred, NULL },
 		{ "json_parse", run_json_parse, render_json_parse, release_json_parse, NULL },
 		{ "json_dump", run_json_dump, render_json_dump, release_json_dump, NULL },
+		{ "attest", run_attest, render_attest, release_attest, NULL },
 	};
 	const char *only = getenv("PA_ALLOCFAIL_ONLY");
 	const char *debug = getenv("PA_ALLOCFAIL_DEBUG");
