@@ -22,12 +22,14 @@
 /* Longest systemd unit name, with its NUL (systemd's UNIT_NAME_MAX). */
 #define ATTEST_UNIT_MAX 256
 
-/* The span of the last component of path that names a unit; false: none. */
+/*
+ * The span of the first component of path that names a unit (the one the
+ * system manager made, as only root can); false: none.
+ */
 static bool unit_span(const char *path, size_t *start, size_t *len)
 {
 	static const char *const suffixes[] = { ".service", ".scope" };
 	const char *p = path, *c;
-	bool found = false;
 	size_t n, i, sl;
 
 	while (*p != '\0') {
@@ -41,11 +43,11 @@ static bool unit_span(const char *path, size_t *start, size_t *len)
 			if (n > sl && memcmp(c + n - sl, suffixes[i], sl) == 0) {
 				*start = (size_t)(c - path);
 				*len = n;
-				found = true;
+				return true;
 			}
 		}
 	}
-	return found;
+	return false;
 }
 
 int id_unit_from_cgroup(const char *path, char *buf, size_t len)

@@ -357,9 +357,11 @@ void id_attest_close(struct id_attest_handle *h);
 int id_sha256_fd(int fd, char hex[ID_SHA256_HEX + 1], char *err, size_t errlen);
 
 /*
- * The systemd unit a cgroup path names: the last component ending in
- * .service or .scope (a unit's own sub-cgroups count as the unit), else
- * none. Returns 1 with the unit in buf, 0 when the path names no unit,
+ * The systemd unit a cgroup path names: the first component ending in
+ * .service or .scope, the unit the system manager made (only root can);
+ * what a delegated manager (user@UID.service, a container) names below it
+ * is the user's to name, so it counts as that unit, as do a unit's own
+ * sub-cgroups; else none. Returns 1 with the unit in buf, 0 when the path names no unit,
  * -1 when buf is too small.
  */
 int id_unit_from_cgroup(const char *path, char *buf, size_t len);

@@ -382,14 +382,18 @@ static void test_unit_from_cgroup(void **state)
 		const char *unit;
 	} cases[] = {
 		{ "/system.slice/foo.service", 1, "foo.service" },
+		/* a delegated manager's own units are the user's to name: the
+		 * unit is the one the system manager made */
 		{ "/user.slice/user-1000.slice/user@1000.service/app.slice/bar.scope", 1,
-		  "bar.scope" },
+		  "user@1000.service" },
+		{ "/user.slice/user-1000.slice/user@1000.service/app.slice/support-bot.service", 1,
+		  "user@1000.service" },
 		{ "/user.slice/user-1000.slice/user@1000.service/app.slice", 1,
 		  "user@1000.service" },
 		{ "/user.slice/user-1000.slice/session-3.scope", 1, "session-3.scope" },
 		{ "/system.slice/foo.service/sub", 1, "foo.service" },
 		{ "/system.slice/foo.service/sub/deeper", 1, "foo.service" },
-		{ "/system.slice/docker-0123abcd.scope/init.scope", 1, "init.scope" },
+		{ "/system.slice/docker-0123abcd.scope/init.scope", 1, "docker-0123abcd.scope" },
 		{ "/init.scope", 1, "init.scope" },
 		{ "/", 0, "" },
 		{ "", 0, "" },
