@@ -1,0 +1,29 @@
+/*
+ * tfx_id.h - identities, signers, JWKS and tokens for the tests, made
+ * with the identity engine (identity/): hand-made verified identities,
+ * key sets of a signer written as files, and tokens signed by it.
+ */
+#ifndef PA_TFX_ID_H
+#define PA_TFX_ID_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "identity.h"
+
+/*
+ * A hand-made verified identity (what the identity engine would return):
+ * agent_id as agent and subject, SPIFFE when it starts with spiffe://,
+ * else OIDC; iat and exp. Free it with id_identity_free.
+ */
+struct id_identity *tfx_id_new(const char *agent_id, int64_t iat, int64_t exp);
+
+/* Replaces a string field of an identity with a copy of v (NULL: none). */
+void tfx_id_set(char **field, const char *v);
+
+/* Replaces the act claim of id with the JSON text json (any JSON value). */
+void tfx_id_set_act(struct id_identity *id, const char *json);
+
+#endif
