@@ -86,6 +86,21 @@ int tfx_tmp_teardown(void **state)
 	return tfx_tmp_free(*state);
 }
 
+struct tfx_file *tfx_file_new(const char *name, const char *file)
+{
+	struct tfx_file *f = tfx_tmp_new(sizeof(*f), name);
+	int n;
+
+	if (f == NULL)
+		return NULL;
+	n = snprintf(f->path, sizeof(f->path), "%s/%s", f->tmp.dir, file);
+	if (n < 0 || (size_t)n >= sizeof(f->path)) {
+		tfx_tmp_free(f);
+		return NULL;
+	}
+	return f;
+}
+
 /* ---- files ------------------------------------------------------------------------------ */
 
 void tfx_write(const char *path, const char *text, mode_t mode)

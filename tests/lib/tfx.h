@@ -43,6 +43,16 @@ int tfx_tmp_free(void *fixture);
 /* cmocka teardown of a tfx_tmp_new fixture. */
 int tfx_tmp_teardown(void **state);
 
+/* The fixture of a test about one file: a temporary directory, a path in it. */
+struct tfx_file {
+	struct tfx_tmp tmp;
+	char path[128]; /* DIR/FILE, not made */
+	char err[512];	/* for the calls under test */
+};
+
+/* A new struct tfx_file: /tmp/pa_test_NAME.XXXXXX and DIR/file. NULL when it cannot be made. */
+struct tfx_file *tfx_file_new(const char *name, const char *file);
+
 /* ---- files ------------------------------------------------------------------------------ */
 
 /*

@@ -49,3 +49,30 @@ void tfx_id_set_act(struct id_identity *id, const char *json)
 	if (id->act == NULL)
 		fail_msg("act %s: %s", json, jerr.text);
 }
+
+/* ---- JSON ----------------------------------------------------------------------------------- */
+
+size_t tfx_json_lines(const char *text, const char *member)
+{
+	const char *p = text;
+	size_t n = 0;
+
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		json_error_t jerr;
+		json_t *o;
+
+		if (nl == NULL)
+			fail_msg("line %zu does not end with a newline", n + 1);
+		o = json_loadb(p, (size_t)(nl - p), JSON_REJECT_DUPLICATES, &jerr);
+		if (o == NULL)
+			fail_msg("line %zu is not JSON: %s", n + 1, jerr.text);
+		assert_true(json_is_object(o));
+		if (json_object_get(o, member) == NULL)
+			fail_msg("line %zu has no \"%s\"", n + 1, member);
+		json_decref(o);
+		p = nl + 1;
+		n++;
+	}
+	return n;
+}

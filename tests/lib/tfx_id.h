@@ -1,7 +1,8 @@
 /*
  * tfx_id.h - identities, signers, JWKS and tokens for the tests, made
  * with the identity engine (identity/): hand-made verified identities,
- * key sets of a signer written as files, and tokens signed by it.
+ * key sets of a signer written as files, tokens signed by it; and the
+ * JSON documents and lines the tests write and read.
  */
 #ifndef PA_TFX_ID_H
 #define PA_TFX_ID_H
@@ -25,5 +26,13 @@ void tfx_id_set(char **field, const char *v);
 
 /* Replaces the act claim of id with the JSON text json (any JSON value). */
 void tfx_id_set_act(struct id_identity *id, const char *json);
+
+/* ---- JSON ----------------------------------------------------------------------------------- */
+
+/*
+ * Checks that every line of text ends with a newline and is a JSON object
+ * (no duplicate names) that has member. Returns the number of lines.
+ */
+size_t tfx_json_lines(const char *text, const char *member);
 
 #endif
