@@ -156,6 +156,16 @@ off_t tfx_file_size(const char *path)
 	return stat(path, &st) == 0 ? st.st_size : -1;
 }
 
+/* ---- randomness ------------------------------------------------------------------------- */
+
+uint64_t tfx_prng(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 2685821657736338717ull;
+}
+
 /* ---- child processes --------------------------------------------------------------------- */
 
 void tfx_in_child(tfx_child_fn fn, void *arg)

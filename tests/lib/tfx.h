@@ -12,6 +12,7 @@
 #define PA_TFX_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -69,6 +70,11 @@ char *tfx_read(const char *path, size_t *len);
 
 /* The size of path, or -1 (no assertion: usable in a child). */
 off_t tfx_file_size(const char *path);
+
+/* ---- randomness ------------------------------------------------------------------------- */
+
+/* A small deterministic PRNG (xorshift64*) so runs are reproducible: the next of *s. */
+uint64_t tfx_prng(uint64_t *s);
 
 /* ---- child processes --------------------------------------------------------------------- */
 
