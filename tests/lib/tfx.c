@@ -27,7 +27,7 @@
 #include "tfx.h"
 #include "util.h"
 
-/* ---- temporary directories ----------------------------------------------------------- */
+/* ---- temporary directories --------------------------------------------------------------- */
 
 int tfx_dir_new(char dir[TFX_DIR_MAX], const char *name)
 {
@@ -101,7 +101,7 @@ struct tfx_file *tfx_file_new(const char *name, const char *file)
 	return f;
 }
 
-/* ---- files ------------------------------------------------------------------------------ */
+/* ---- files ------------------------------------------------------------------------------- */
 
 void tfx_write(const char *path, const char *text, mode_t mode)
 {
@@ -156,7 +156,7 @@ off_t tfx_file_size(const char *path)
 	return stat(path, &st) == 0 ? st.st_size : -1;
 }
 
-/* ---- randomness ------------------------------------------------------------------------- */
+/* ---- randomness -------------------------------------------------------------------------- */
 
 uint64_t tfx_prng(uint64_t *s)
 {

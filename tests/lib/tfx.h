@@ -19,7 +19,7 @@
 #define TFX_DIR_MAX 64
 #define TFX_NOBODY 65534
 
-/* ---- temporary directories ----------------------------------------------------------- */
+/* ---- temporary directories --------------------------------------------------------------- */
 
 /* Makes a new directory /tmp/pa_test_NAME.XXXXXX, its path into dir. 0, or -1. */
 int tfx_dir_new(char dir[TFX_DIR_MAX], const char *name);
@@ -54,7 +54,7 @@ struct tfx_file {
 /* A new struct tfx_file: /tmp/pa_test_NAME.XXXXXX and DIR/file. NULL when it cannot be made. */
 struct tfx_file *tfx_file_new(const char *name, const char *file);
 
-/* ---- files ------------------------------------------------------------------------------ */
+/* ---- files ------------------------------------------------------------------------------- */
 
 /*
  * Writes text to path with exactly mode (whatever the umask). What was
@@ -71,7 +71,7 @@ char *tfx_read(const char *path, size_t *len);
 /* The size of path, or -1 (no assertion: usable in a child). */
 off_t tfx_file_size(const char *path);
 
-/* ---- randomness ------------------------------------------------------------------------- */
+/* ---- randomness -------------------------------------------------------------------------- */
 
 /* A small deterministic PRNG (xorshift64*) so runs are reproducible: the next of *s. */
 uint64_t tfx_prng(uint64_t *s);

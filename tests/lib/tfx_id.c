@@ -50,7 +50,30 @@ void tfx_id_set_act(struct id_identity *id, const char *json)
 		fail_msg("act %s: %s", json, jerr.text);
 }
 
-/* ---- JSON ----------------------------------------------------------------------------------- */
+/* ---- signers ----------------------------------------------------------------------------- */
+
+json_t *tfx_jwks(const struct id_signer *s, const char *use)
+{
+	json_t *doc = json_pack("{s:[o]}", "keys", id_signer_public_jwk(s, use));
+
+	assert_non_null(doc);
+	return doc;
+}
+
+char *tfx_sign(const struct id_signer *s, json_t *claims)
+{
+	char err[512];
+	char *tok;
+
+	assert_non_null(claims);
+	tok = id_sign_jwt(s, claims, err, sizeof(err));
+	if (tok == NULL)
+		fail_msg("id_sign_jwt: %s", err);
+	json_decref(claims);
+	return tok;
+}
+
+/* ---- JSON -------------------------------------------------------------------------------- */
 
 size_t tfx_json_lines(const char *text, const char *member)
 {
@@ -75,4 +98,16 @@ size_t tfx_json_lines(const char *text, const char *member)
 		n++;
 	}
 	return n;
+}
+
+void tfx_write_json(const char *path, json_t *doc, mode_t mode)
+{
+	char *text;
+
+	assert_non_null(doc);
+	text = json_dumps(doc, JSON_COMPACT);
+	assert_non_null(text);
+	tfx_write(path, text, mode);
+	free(text);
+	json_decref(doc);
 }

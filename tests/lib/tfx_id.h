@@ -27,12 +27,23 @@ void tfx_id_set(char **field, const char *v);
 /* Replaces the act claim of id with the JSON text json (any JSON value). */
 void tfx_id_set_act(struct id_identity *id, const char *json);
 
-/* ---- JSON ----------------------------------------------------------------------------------- */
+/* ---- signers ----------------------------------------------------------------------------- */
+
+/* A JWKS of the public key of s: {"keys":[JWK]} with "use" unless use is NULL. */
+json_t *tfx_jwks(const struct id_signer *s, const char *use);
+
+/* A JWT of claims (consumed) signed by s; free it with pa_free_secret. */
+char *tfx_sign(const struct id_signer *s, json_t *claims);
+
+/* ---- JSON -------------------------------------------------------------------------------- */
 
 /*
  * Checks that every line of text ends with a newline and is a JSON object
  * (no duplicate names) that has member. Returns the number of lines.
  */
 size_t tfx_json_lines(const char *text, const char *member);
+
+/* Writes doc (consumed) as compact JSON to path with exactly mode (tfx_write). */
+void tfx_write_json(const char *path, json_t *doc, mode_t mode);
 
 #endif

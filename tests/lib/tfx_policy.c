@@ -16,7 +16,7 @@
 #include "tfx_id.h"
 #include "tfx_policy.h"
 
-/* ---- a configuration in files --------------------------------------------------------------- */
+/* ---- a configuration in files ------------------------------------------------------------ */
 
 int tfx_conf_setup(void **state)
 {
@@ -110,7 +110,7 @@ struct pol_config *tfx_loads(struct tfx_conf *f, const char *text)
 	return cfg;
 }
 
-/* ---- decisions -------------------------------------------------------------------------------- */
+/* ---- decisions --------------------------------------------------------------------------- */
 
 const char tfx_policy_base[] =
 	"[global]\n"

@@ -14,7 +14,7 @@
 #include "policy.h"
 #include "tfx.h"
 
-/* ---- a configuration in files --------------------------------------------------------------- */
+/* ---- a configuration in files ------------------------------------------------------------ */
 
 /* DIR/main.conf and its drop-in directory DIR/main.d (not made yet). */
 struct tfx_conf {
@@ -49,7 +49,7 @@ void tfx_refused(struct tfx_conf *f, const char *text, ...);
 /* Writes text as the main file; its configuration, which must load. */
 struct pol_config *tfx_loads(struct tfx_conf *f, const char *text);
 
-/* ---- decisions -------------------------------------------------------------------------------- */
+/* ---- decisions --------------------------------------------------------------------------- */
 
 /* The clock of the decision tests: 2024-06-10 10:00:00 UTC, a Monday. */
 #define TFX_MON10 1718013600
