@@ -156,6 +156,20 @@ off_t tfx_file_size(const char *path)
 	return stat(path, &st) == 0 ? st.st_size : -1;
 }
 
+/* ---- text -------------------------------------------------------------------------------- */
+
+void tfx_contains(const char *hay, const char *needle)
+{
+	if (strstr(hay, needle) == NULL)
+		fail_msg("\"%s\" does not contain \"%s\"", hay, needle);
+}
+
+void tfx_lacks(const char *hay, const char *needle)
+{
+	if (strstr(hay, needle) != NULL)
+		fail_msg("\"%s\" contains \"%s\"", hay, needle);
+}
+
 /* ---- randomness -------------------------------------------------------------------------- */
 
 uint64_t tfx_prng(uint64_t *s)
@@ -195,6 +209,25 @@ void tfx_in_child(tfx_child_fn fn, void *arg)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		fail_msg("child failed (status 0x%x): %s", status, msg);
+}
+
+bool tfx_process_gone(pid_t pid)
+{
+	char path[64], stat[256];
+	FILE *fp;
+	bool gone = true;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fp = fopen(path, "r");
+	if (fp == NULL)
+		return true;
+	if (fgets(stat, sizeof(stat), fp) != NULL) {
+		const char *p = strrchr(stat, ')');
+
+		gone = p != NULL && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+	}
+	fclose(fp);
+	return gone;
 }
 
 int tfx_become_nobody(char *msg, size_t msglen)

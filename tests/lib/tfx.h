@@ -11,6 +11,7 @@
 #ifndef PA_TFX_H
 #define PA_TFX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -71,6 +72,14 @@ char *tfx_read(const char *path, size_t *len);
 /* The size of path, or -1 (no assertion: usable in a child). */
 off_t tfx_file_size(const char *path);
 
+/* ---- text -------------------------------------------------------------------------------- */
+
+/* Fails the test unless hay contains needle. */
+void tfx_contains(const char *hay, const char *needle);
+
+/* Fails the test if hay contains needle. */
+void tfx_lacks(const char *hay, const char *needle);
+
 /* ---- randomness -------------------------------------------------------------------------- */
 
 /* A small deterministic PRNG (xorshift64*) so runs are reproducible: the next of *s. */
@@ -92,6 +101,9 @@ void tfx_in_child(tfx_child_fn fn, void *arg);
 			return 1;                                                                  \
 		}                                                                                  \
 	} while (0)
+
+/* Whether a process is gone (or a zombie nobody reaped yet). */
+bool tfx_process_gone(pid_t pid);
 
 /* Drops the process to nobody for good (groups, real, effective, saved). 0, or 1. */
 int tfx_become_nobody(char *msg, size_t msglen);

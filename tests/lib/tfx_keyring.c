@@ -168,6 +168,36 @@ long tfx_key_timeout(key_serial_t id)
 	return tfx_expiry_seconds(exp);
 }
 
+char *tfx_key_value(key_serial_t id)
+{
+	void *buf = NULL;
+	long n = keyctl_read_alloc(id, &buf);
+
+	if (n < 0)
+		return NULL;
+	return buf;
+}
+
+int tfx_live_keys(key_serial_t ring)
+{
+	void *buf = NULL;
+	long n = keyctl_read_alloc(ring, &buf);
+	int live = 0;
+	long i;
+
+	if (n < 0)
+		return 0; /* the ring itself is revoked or gone */
+	for (i = 0; i < n / (long)sizeof(key_serial_t); i++) {
+		char *v = tfx_key_value(((key_serial_t *)buf)[i]);
+
+		if (v != NULL)
+			live++;
+		free(v);
+	}
+	free(buf);
+	return live;
+}
+
 long tfx_keys_sysctl(const char *name)
 {
 	char path[128];

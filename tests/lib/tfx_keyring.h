@@ -66,6 +66,12 @@ long tfx_expiry_seconds(const char *exp);
 /* The remaining timeout of id in seconds as /proc/keys shows it; -1 when none or not listed. */
 long tfx_key_timeout(key_serial_t id);
 
+/* The value of a key (heap, NUL-terminated), or NULL with errno (EKEYREVOKED, ...). */
+char *tfx_key_value(key_serial_t id);
+
+/* The keys linked in ring that can still be read (0 when the ring is gone). */
+int tfx_live_keys(key_serial_t ring);
+
 /* The value of /proc/sys/kernel/keys/name, or -1. */
 long tfx_keys_sysctl(const char *name);
 
