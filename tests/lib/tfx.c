@@ -182,31 +182,47 @@ uint64_t tfx_prng(uint64_t *s)
 
 /* ---- child processes --------------------------------------------------------------------- */
 
-void tfx_in_child(tfx_child_fn fn, void *arg)
+int tfx_child_run(tfx_child_fn fn, void *arg, char *msg, size_t msglen)
 {
-	char msg[1024] = "";
 	int fds[2], status = 0;
 	ssize_t n;
 	pid_t pid;
 
-	assert_int_equal(pipe(fds), 0);
+	msg[0] = '\0';
+	if (pipe(fds) != 0)
+		return -1;
 	fflush(NULL);
 	pid = fork();
-	assert_true(pid >= 0);
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
 	if (pid == 0) {
 		int rc;
 
 		close(fds[0]);
-		rc = fn(arg, msg, sizeof(msg));
+		rc = fn(arg, msg, msglen);
 		if (write(fds[1], msg, strlen(msg)) < 0)
 			rc = 2;
 		_exit(rc);
 	}
 	close(fds[1]);
-	n = read(fds[0], msg, sizeof(msg) - 1);
+	n = read(fds[0], msg, msglen - 1);
 	msg[n > 0 ? n : 0] = '\0';
 	close(fds[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	return status;
+}
+
+void tfx_in_child(tfx_child_fn fn, void *arg)
+{
+	char msg[1024] = "";
+	int status = tfx_child_run(fn, arg, msg, sizeof(msg));
+
+	if (status < 0)
+		fail_msg("cannot run a child: %s", strerror(errno));
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		fail_msg("child failed (status 0x%x): %s", status, msg);
 }

@@ -438,29 +438,10 @@ static int group_setup(void **state)
 	if (s == us) {
 		/* started without a session keyring of its own: the real
 		 * user-session branch can be tested, then join one */
-		pid_t pid;
-		int fds[2], status = 0;
-		ssize_t n;
+		int status = tfx_child_run(child_user_session_real, NULL, real_branch_msg,
+					   sizeof(real_branch_msg));
 
-		if (pipe(fds) != 0)
-			return -1;
-		fflush(NULL);
-		pid = fork();
-		if (pid == 0) {
-			int rc;
-
-			close(fds[0]);
-			rc =
-			    child_user_session_real(NULL, real_branch_msg, sizeof(real_branch_msg));
-			if (write(fds[1], real_branch_msg, strlen(real_branch_msg)) < 0)
-				rc = 2;
-			_exit(rc);
-		}
-		close(fds[1]);
-		n = read(fds[0], real_branch_msg, sizeof(real_branch_msg) - 1);
-		real_branch_msg[n > 0 ? n : 0] = '\0';
-		close(fds[0]);
-		if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		if (status < 0)
 			return -1;
 		real_branch = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 		if (kr_session_keyring_ensure(getuid(), getgid(), err, sizeof(err)) < 0) {
