@@ -2,8 +2,10 @@
  * tfx.h - what the C unit tests share (tests/unit, tests/mem): temporary
  * directories, files written with an exact mode, and child processes that
  * report a failure as a message. Nothing here knows about pam_agent; the
- * engines' fixtures are in tfx_id.h, tfx_policy.h, tfx_keyring.h and
- * tfx_session.h.
+ * engines' fixtures are in tfx_id.h (identities, signers, JSON),
+ * tfx_jose.h (JOSE by hand, the identity tests' trust), tfx_policy.h
+ * (configurations, decisions), tfx_replay.h, tfx_keyring.h, tfx_inject.h
+ * (libkeyutils failures) and tfx_session.h (the helper's session).
  *
  * Every function here fails the running cmocka test (outside a test:
  * prints and exits) unless it says it returns an error.
