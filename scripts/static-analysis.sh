@@ -5,7 +5,7 @@
 # Installs its Debian packages (cppcheck, clang-tools) first.
 #
 # What is suppressed, and why, is in one place: here (and one inline
-# cppcheck-suppress in tests/unit/test_keyring.c). docs/security.md has the
+# cppcheck-suppress in tests/unit/test_keyring_inject.c). docs/security.md has the
 # compiler warnings that are on.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)

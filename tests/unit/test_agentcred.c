@@ -42,96 +42,8 @@
 #include "agent_cred.h"
 #include "keyring.h"
 #include "util.h"
-
-#define NOBODY 65534
-
-static key_serial_t witness; /* keeps revoked/expired keys linked for checks */
-
-static const char *new_sid(void)
-{
-	static char sid[32];
-	static unsigned n;
-
-	snprintf(sid, sizeof(sid), "%08x%04x", (unsigned)getpid(), ++n);
-	return sid;
-}
-
-static key_serial_t new_ring(void)
-{
-	char err[512] = "";
-	key_serial_t ring = kr_session_create(new_sid(), 600, err, sizeof(err));
-
-	if (ring <= 0)
-		fail_msg("kr_session_create: %s", err);
-	return ring;
-}
-
-static key_serial_t place(key_serial_t ring, const char *name, const void *secret, size_t len,
-			  int64_t timeout)
-{
-	char err[512] = "";
-	key_serial_t k = kr_key_add(ring, name, secret, len, timeout, err, sizeof(err));
-
-	if (k <= 0)
-		fail_msg("kr_key_add %s: %s", name, err);
-	return k;
-}
-
-static void revoke_ring(key_serial_t ring)
-{
-	char err[512] = "";
-
-	if (kr_session_revoke(ring, err, sizeof(err)) != 0)
-		fail_msg("kr_session_revoke: %s", err);
-}
-
-typedef int (*child_fn)(void *arg, char *msg, size_t msglen);
-
-/* Runs fn in a forked child; its failure message fails the test. */
-static void in_child(child_fn fn, void *arg)
-{
-	char msg[1024] = "";
-	int fds[2], status = 0;
-	ssize_t n;
-	pid_t pid;
-
-	assert_int_equal(pipe(fds), 0);
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int rc;
-
-		close(fds[0]);
-		rc = fn(arg, msg, sizeof(msg));
-		if (write(fds[1], msg, strlen(msg)) < 0)
-			rc = 2;
-		_exit(rc);
-	}
-	close(fds[1]);
-	n = read(fds[0], msg, sizeof(msg) - 1);
-	msg[n > 0 ? n : 0] = '\0';
-	close(fds[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		fail_msg("child failed (status 0x%x): %s", status, msg);
-}
-
-#define CHILD_CHECK(cond, ...)                                                                     \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			snprintf(msg, msglen, __VA_ARGS__);                                        \
-			return 1;                                                                  \
-		}                                                                                  \
-	} while (0)
-
-static int become_nobody(char *msg, size_t msglen)
-{
-	CHILD_CHECK(setgroups(0, NULL) == 0, "setgroups: %s", strerror(errno));
-	CHILD_CHECK(setresgid(NOBODY, NOBODY, NOBODY) == 0, "setresgid: %s", strerror(errno));
-	CHILD_CHECK(setresuid(NOBODY, NOBODY, NOBODY) == 0, "setresuid: %s", strerror(errno));
-	return 0;
-}
+#include "tfx.h"
+#include "tfx_keyring.h"
 
 /* ---- reading --------------------------------------------------------------------- */
 
@@ -157,9 +69,9 @@ static void test_get_round_trip(void **state)
 
 	(void)state;
 	NEED_ROOT();
-	ring = new_ring();
-	place(ring, "tickets-ro", "tok-123", 7, 60);
-	place(ring, "bin.ary_1", binary, sizeof(binary), 60);
+	ring = tfx_ring(600);
+	tfx_key_place(ring, "tickets-ro", "tok-123", 7, 60);
+	tfx_key_place(ring, "bin.ary_1", binary, sizeof(binary), 60);
 
 	assert_int_equal(agent_cred_get("tickets-ro", &secret, &len), 0);
 	assert_int_equal(len, 7);
@@ -171,7 +83,7 @@ static void test_get_round_trip(void **state)
 	assert_memory_equal(secret, binary, sizeof(binary));
 	assert_int_equal(secret[len], '\0');
 	agent_cred_free(secret, len);
-	revoke_ring(ring);
+	tfx_ring_revoke(ring);
 }
 
 static void test_not_found_and_invalid(void **state)
@@ -186,11 +98,11 @@ static void test_not_found_and_invalid(void **state)
 
 	(void)state;
 	/* a live session keyring without that grant */
-	ring = new_ring();
+	ring = tfx_ring(600);
 	assert_int_equal(agent_cred_get("no-such-grant", &secret, &len), AGENT_CRED_ENOTFOUND);
 	assert_null(secret);
 	assert_int_equal(len, 0);
-	revoke_ring(ring);
+	tfx_ring_revoke(ring);
 	for (i = 0; i < PA_ARRAY_SIZE(bad); i++)
 		if (agent_cred_get(bad[i], &secret, &len) != AGENT_CRED_EINVAL)
 			fail_msg("name \"%s\" not refused", bad[i]);
@@ -209,8 +121,8 @@ static void test_revoked(void **state)
 
 	(void)state;
 	NEED_ROOT();
-	ring = new_ring();
-	k = place(ring, "gone-soon", "x", 1, 60);
+	ring = tfx_ring(600);
+	k = tfx_key_place(ring, "gone-soon", "x", 1, 60);
 	assert_int_equal(agent_cred_get("gone-soon", &secret, &len), 0);
 	agent_cred_free(secret, len);
 	/* the key is revoked, the ring still links it: EREVOKED */
@@ -222,15 +134,15 @@ static void test_revoked(void **state)
 	 * empties it: still EREVOKED, not "no such credential", while the
 	 * revoked ring is linked in the session keyring.
 	 */
-	place(ring, "other", "y", 1, 60);
-	revoke_ring(ring);
+	tfx_key_place(ring, "other", "y", 1, 60);
+	tfx_ring_revoke(ring);
 	assert_int_equal(agent_cred_get("other", &secret, &len), AGENT_CRED_EREVOKED);
 	assert_int_equal(agent_cred_get("gone-soon", &secret, &len), AGENT_CRED_EREVOKED);
 	assert_null(secret);
 	/* a new live session keyring without the name: not found */
-	ring = new_ring();
+	ring = tfx_ring(600);
 	assert_int_equal(agent_cred_get("other", &secret, &len), AGENT_CRED_ENOTFOUND);
-	revoke_ring(ring);
+	tfx_ring_revoke(ring);
 }
 
 /*
@@ -246,29 +158,29 @@ static void test_only_root_owned(void **state)
 
 	(void)state;
 	if (geteuid() != 0 || getuid() != 0) {
-		print_message("      SKIP: needs root (root-owned keys and uid %d)\n", NOBODY);
+		print_message("      SKIP: needs root (root-owned keys and uid %d)\n", TFX_NOBODY);
 		skip();
 	}
 	/* planted directly in the session keyring */
 	planted = add_key("user", KR_PREFIX "forged", "planted", 7, KEY_SPEC_SESSION_KEYRING);
 	assert_true(planted > 0);
-	ring = new_ring();
+	ring = tfx_ring(600);
 	assert_int_equal(agent_cred_get("forged", &secret, &len), AGENT_CRED_ENOTFOUND);
 	assert_null(secret);
 	/* in a per-session keyring that is not root's */
 	other = add_key("keyring", KR_PREFIX "00ff00ff", NULL, 0, KEY_SPEC_SESSION_KEYRING);
 	assert_true(other > 0);
 	assert_true(add_key("user", KR_PREFIX "forged2", "planted", 7, other) > 0);
-	assert_int_equal(keyctl_chown(other, NOBODY, (gid_t)-1), 0);
+	assert_int_equal(keyctl_chown(other, TFX_NOBODY, (gid_t)-1), 0);
 	assert_int_equal(agent_cred_get("forged2", &secret, &len), AGENT_CRED_ENOTFOUND);
 	assert_null(secret);
 	/* in root's per-session keyring, but owned by another user */
-	k = place(ring, "not-roots", "x", 1, 60);
-	assert_int_equal(keyctl_chown(k, NOBODY, (gid_t)-1), 0);
+	k = tfx_key_place(ring, "not-roots", "x", 1, 60);
+	assert_int_equal(keyctl_chown(k, TFX_NOBODY, (gid_t)-1), 0);
 	assert_int_equal(agent_cred_get("not-roots", &secret, &len), AGENT_CRED_EACCES);
 	assert_null(secret);
 	/* the real one next to them still reads */
-	place(ring, "real", "ok", 2, 60);
+	tfx_key_place(ring, "real", "ok", 2, 60);
 	assert_int_equal(agent_cred_get("real", &secret, &len), 0);
 	assert_memory_equal(secret, "ok", 3);
 	agent_cred_free(secret, len);
@@ -276,7 +188,7 @@ static void test_only_root_owned(void **state)
 	(void)keyctl_unlink(other, KEY_SPEC_SESSION_KEYRING);
 	/* no longer root's to revoke: unlinked, it expires in 60 s */
 	assert_int_equal(keyctl_unlink(k, ring), 0);
-	revoke_ring(ring);
+	tfx_ring_revoke(ring);
 }
 
 static void test_expired(void **state)
@@ -287,13 +199,13 @@ static void test_expired(void **state)
 
 	(void)state;
 	NEED_ROOT();
-	ring = new_ring();
-	place(ring, "short", "x", 1, 1);
+	ring = tfx_ring(600);
+	tfx_key_place(ring, "short", "x", 1, 1);
 	assert_int_equal(agent_cred_get("short", &secret, &len), 0);
 	agent_cred_free(secret, len);
 	sleep(2);
 	assert_int_equal(agent_cred_get("short", &secret, &len), AGENT_CRED_EEXPIRED);
-	revoke_ring(ring);
+	tfx_ring_revoke(ring);
 }
 
 static void test_not_readable(void **state)
@@ -304,8 +216,8 @@ static void test_not_readable(void **state)
 
 	(void)state;
 	NEED_ROOT();
-	ring = new_ring();
-	k = place(ring, "unreadable", "x", 1, 60);
+	ring = tfx_ring(600);
+	k = tfx_key_place(ring, "unreadable", "x", 1, 60);
 	/*
 	 * Possessor view only, owner nothing. (A possessed key with search
 	 * permission is readable even without read permission: keyctl_read
@@ -361,22 +273,23 @@ static int child_same_uid_other_session(void *arg, char *msg, size_t msglen)
 	size_t len = 0;
 	int rc;
 
-	CHILD_CHECK(agent_cred_get(sc->name, &secret, &len) == 0, "not readable in the session");
+	TFX_CHILD_CHECK(agent_cred_get(sc->name, &secret, &len) == 0,
+			"not readable in the session");
 	agent_cred_free(secret, len);
-	CHILD_CHECK(keyctl_join_session_keyring(NULL) > 0, "join: %s", strerror(errno));
+	TFX_CHILD_CHECK(keyctl_join_session_keyring(NULL) > 0, "join: %s", strerror(errno));
 	rc = agent_cred_get(sc->name, &secret, &len);
-	CHILD_CHECK(rc == AGENT_CRED_ENOTFOUND, "other session: %d (%s)", rc,
-		    agent_cred_strerror(rc));
-	CHILD_CHECK(keyctl_search(KEY_SPEC_SESSION_KEYRING, "user", KR_PREFIX "scoped", 0) < 0 &&
-			errno == ENOKEY,
-		    "keyctl_search found it from another session");
+	TFX_CHILD_CHECK(rc == AGENT_CRED_ENOTFOUND, "other session: %d (%s)", rc,
+			agent_cred_strerror(rc));
+	TFX_CHILD_CHECK(keyctl_search(KEY_SPEC_SESSION_KEYRING, "user", KR_PREFIX "scoped",
+				      0) < 0 && errno == ENOKEY,
+			"keyctl_search found it from another session");
 	/*
 	 * By serial, the owner can still read it: owner perms of KR_PERM. This
 	 * holds for root too (root owns the key it placed). Hence root-owned
 	 * keys in production; see the root-only test below for the agent.
 	 */
-	CHILD_CHECK(keyctl_read(sc->key, buf, sizeof(buf)) == (long)strlen(sc->secret),
-		    "the owner could not read its own key by serial: %s", strerror(errno));
+	TFX_CHILD_CHECK(keyctl_read(sc->key, buf, sizeof(buf)) == (long)strlen(sc->secret),
+			"the owner could not read its own key by serial: %s", strerror(errno));
 	return 0;
 }
 
@@ -386,10 +299,10 @@ static void test_same_uid_other_session(void **state)
 
 	(void)state;
 	NEED_ROOT();
-	sc.ring = new_ring();
-	sc.key = place(sc.ring, sc.name, sc.secret, strlen(sc.secret), 60);
-	in_child(child_same_uid_other_session, &sc);
-	revoke_ring(sc.ring);
+	sc.ring = tfx_ring(600);
+	sc.key = tfx_key_place(sc.ring, sc.name, sc.secret, strlen(sc.secret), 60);
+	tfx_in_child(child_same_uid_other_session, &sc);
+	tfx_ring_revoke(sc.ring);
 }
 
 /* The agent: unprivileged, possessing the root-owned key through the session. */
@@ -400,33 +313,35 @@ static int child_agent_in_session(void *arg, char *msg, size_t msglen)
 	size_t len = 0;
 	int rc;
 
-	if (become_nobody(msg, msglen) != 0)
+	if (tfx_become_nobody(msg, msglen) != 0)
 		return 1;
 	rc = agent_cred_get(sc->name, &secret, &len);
-	CHILD_CHECK(rc == 0, "the agent cannot read its key: %s", agent_cred_strerror(rc));
-	CHILD_CHECK(len == strlen(sc->secret) && memcmp(secret, sc->secret, len) == 0,
-		    "wrong secret");
+	TFX_CHILD_CHECK(rc == 0, "the agent cannot read its key: %s", agent_cred_strerror(rc));
+	TFX_CHILD_CHECK(len == strlen(sc->secret) && memcmp(secret, sc->secret, len) == 0,
+			"wrong secret");
 	agent_cred_free(secret, len);
-	CHILD_CHECK(keyctl_describe_alloc(sc->key, &desc) > 0, "describe: %s", strerror(errno));
+	TFX_CHILD_CHECK(keyctl_describe_alloc(sc->key, &desc) > 0, "describe: %s", strerror(errno));
 	free(desc);
 	/* ... but cannot widen, extend, relink, unlink or revoke it */
-	CHILD_CHECK(keyctl_setperm(sc->key, 0x3f3f3f3f) < 0 && errno == EACCES, "setperm: %s",
-		    strerror(errno));
-	CHILD_CHECK(keyctl_set_timeout(sc->key, 0) < 0 && errno == EACCES, "set_timeout: %s",
-		    strerror(errno));
-	CHILD_CHECK(keyctl_link(sc->key, KEY_SPEC_SESSION_KEYRING) < 0 && errno == EACCES,
-		    "link into the session keyring: %s", strerror(errno));
-	CHILD_CHECK(keyctl_link(sc->key, KEY_SPEC_THREAD_KEYRING) < 0 && errno == EACCES,
-		    "link into its own keyring: %s", strerror(errno));
-	CHILD_CHECK(keyctl_unlink(sc->key, sc->ring) < 0 && errno == EACCES, "unlink: %s",
-		    strerror(errno));
-	CHILD_CHECK(keyctl_revoke(sc->key) < 0 && errno == EACCES, "revoke: %s", strerror(errno));
-	CHILD_CHECK(keyctl_setperm(sc->ring, 0x3f3f3f3f) < 0 && errno == EACCES,
-		    "setperm on the ring: %s", strerror(errno));
-	CHILD_CHECK(keyctl_clear(sc->ring) < 0 && errno == EACCES, "clear the ring: %s",
-		    strerror(errno));
-	CHILD_CHECK(add_key("user", KR_PREFIX "planted", "x", 1, sc->ring) < 0 && errno == EACCES,
-		    "add a key to the ring: %s", strerror(errno));
+	TFX_CHILD_CHECK(keyctl_setperm(sc->key, 0x3f3f3f3f) < 0 && errno == EACCES, "setperm: %s",
+			strerror(errno));
+	TFX_CHILD_CHECK(keyctl_set_timeout(sc->key, 0) < 0 && errno == EACCES, "set_timeout: %s",
+			strerror(errno));
+	TFX_CHILD_CHECK(keyctl_link(sc->key, KEY_SPEC_SESSION_KEYRING) < 0 && errno == EACCES,
+			"link into the session keyring: %s", strerror(errno));
+	TFX_CHILD_CHECK(keyctl_link(sc->key, KEY_SPEC_THREAD_KEYRING) < 0 && errno == EACCES,
+			"link into its own keyring: %s", strerror(errno));
+	TFX_CHILD_CHECK(keyctl_unlink(sc->key, sc->ring) < 0 && errno == EACCES, "unlink: %s",
+			strerror(errno));
+	TFX_CHILD_CHECK(keyctl_revoke(sc->key) < 0 && errno == EACCES, "revoke: %s",
+			strerror(errno));
+	TFX_CHILD_CHECK(keyctl_setperm(sc->ring, 0x3f3f3f3f) < 0 && errno == EACCES,
+			"setperm on the ring: %s", strerror(errno));
+	TFX_CHILD_CHECK(keyctl_clear(sc->ring) < 0 && errno == EACCES, "clear the ring: %s",
+			strerror(errno));
+	TFX_CHILD_CHECK(add_key("user", KR_PREFIX "planted", "x", 1,
+				sc->ring) < 0 && errno == EACCES,
+			"add a key to the ring: %s", strerror(errno));
 	return 0;
 }
 
@@ -444,13 +359,13 @@ static int child_agent_invalidates(void *arg, char *msg, size_t msglen)
 	size_t len = 0;
 	int rc;
 
-	if (become_nobody(msg, msglen) != 0)
+	if (tfx_become_nobody(msg, msglen) != 0)
 		return 1;
 
-	CHILD_CHECK(keyctl_invalidate(sc->key) == 0, "invalidate: %s", strerror(errno));
+	TFX_CHILD_CHECK(keyctl_invalidate(sc->key) == 0, "invalidate: %s", strerror(errno));
 	rc = agent_cred_get(sc->name, &secret, &len);
-	CHILD_CHECK(rc == AGENT_CRED_ENOTFOUND || rc == AGENT_CRED_EREVOKED,
-		    "after invalidation: %d (%s)", rc, agent_cred_strerror(rc));
+	TFX_CHILD_CHECK(rc == AGENT_CRED_ENOTFOUND || rc == AGENT_CRED_EREVOKED,
+			"after invalidation: %d (%s)", rc, agent_cred_strerror(rc));
 	return 0;
 }
 
@@ -462,18 +377,19 @@ static int child_agent_outside(void *arg, char *msg, size_t msglen)
 	size_t len = 0;
 	int rc;
 
-	if (become_nobody(msg, msglen) != 0)
+	if (tfx_become_nobody(msg, msglen) != 0)
 		return 1;
-	CHILD_CHECK(keyctl_join_session_keyring(NULL) > 0, "join: %s", strerror(errno));
+	TFX_CHILD_CHECK(keyctl_join_session_keyring(NULL) > 0, "join: %s", strerror(errno));
 	rc = agent_cred_get(sc->name, &secret, &len);
-	CHILD_CHECK(rc == AGENT_CRED_ENOTFOUND, "outside the session: %d (%s)", rc,
-		    agent_cred_strerror(rc));
-	CHILD_CHECK(keyctl_read(sc->key, buf, sizeof(buf)) < 0 && errno == EACCES,
-		    "read by serial: %s", strerror(errno));
-	CHILD_CHECK(keyctl_describe_alloc(sc->key, &desc) < 0 && errno == EACCES,
-		    "describe by serial: %s", strerror(errno));
+	TFX_CHILD_CHECK(rc == AGENT_CRED_ENOTFOUND, "outside the session: %d (%s)", rc,
+			agent_cred_strerror(rc));
+	TFX_CHILD_CHECK(keyctl_read(sc->key, buf, sizeof(buf)) < 0 && errno == EACCES,
+			"read by serial: %s", strerror(errno));
+	TFX_CHILD_CHECK(keyctl_describe_alloc(sc->key, &desc) < 0 && errno == EACCES,
+			"describe by serial: %s", strerror(errno));
 	free(desc);
-	CHILD_CHECK(keyctl_revoke(sc->key) < 0 && errno == EACCES, "revoke: %s", strerror(errno));
+	TFX_CHILD_CHECK(keyctl_revoke(sc->key) < 0 && errno == EACCES, "revoke: %s",
+			strerror(errno));
 	return 0;
 }
 
@@ -483,8 +399,8 @@ static int child_reaper(void *arg, char *msg, size_t msglen)
 	const struct scope *sc = arg;
 	char err[512] = "";
 
-	CHILD_CHECK(keyctl_join_session_keyring(NULL) > 0, "join: %s", strerror(errno));
-	CHILD_CHECK(kr_session_revoke(sc->ring, err, sizeof(err)) == 0, "revoke: %s", err);
+	TFX_CHILD_CHECK(keyctl_join_session_keyring(NULL) > 0, "join: %s", strerror(errno));
+	TFX_CHILD_CHECK(kr_session_revoke(sc->ring, err, sizeof(err)) == 0, "revoke: %s", err);
 	return 0;
 }
 
@@ -496,47 +412,29 @@ static void test_scoping_root(void **state)
 
 	(void)state;
 	if (geteuid() != 0 || getuid() != 0) {
-		print_message("      (needs root: root-owned keys and uid %d)\n", NOBODY);
+		print_message("      (needs root: root-owned keys and uid %d)\n", TFX_NOBODY);
 		skip();
 	}
-	sc.ring = new_ring();
-	sc.key = place(sc.ring, sc.name, sc.secret, strlen(sc.secret), 60);
-	assert_int_equal(keyctl_link(sc.key, witness), 0);
-	in_child(child_agent_in_session, &sc);
-	in_child(child_agent_outside, &sc);
+	sc.ring = tfx_ring(600);
+	sc.key = tfx_key_place(sc.ring, sc.name, sc.secret, strlen(sc.secret), 60);
+	assert_int_equal(keyctl_link(sc.key, tfx_witness), 0);
+	tfx_in_child(child_agent_in_session, &sc);
+	tfx_in_child(child_agent_outside, &sc);
 	/* still intact after both */
 	assert_int_equal(agent_cred_get(sc.name, &secret, &len), 0);
 	agent_cred_free(secret, len);
-	in_child(child_reaper, &sc);
+	tfx_in_child(child_reaper, &sc);
 	assert_true(keyctl_read(sc.key, buf, sizeof(buf)) < 0);
 	assert_int_equal(errno, EKEYREVOKED);
 
-	sc.ring = new_ring();
+	sc.ring = tfx_ring(600);
 	sc.name = "self-destruct";
-	sc.key = place(sc.ring, sc.name, sc.secret, strlen(sc.secret), 60);
-	in_child(child_agent_invalidates, &sc);
-	revoke_ring(sc.ring);
+	sc.key = tfx_key_place(sc.ring, sc.name, sc.secret, strlen(sc.secret), 60);
+	tfx_in_child(child_agent_invalidates, &sc);
+	tfx_ring_revoke(sc.ring);
 }
 
 /* ---- keyrings unavailable ------------------------------------------------------ */
-
-static int block_keyrings(int err)
-{
-	/* No arch check: this only ever runs on the build architecture. */
-	struct sock_filter f[] = {
-	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_keyctl, 3, 0),
-	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_add_key, 2, 0),
-	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_request_key, 1, 0),
-	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
-	};
-	struct sock_fprog prog = {.len = (unsigned short)PA_ARRAY_SIZE(f), .filter = f};
-
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-		return -1;
-	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
-}
 
 static int child_seccomp(void *arg, char *msg, size_t msglen)
 {
@@ -544,10 +442,10 @@ static int child_seccomp(void *arg, char *msg, size_t msglen)
 	size_t len = 0;
 	int rc;
 
-	CHILD_CHECK(block_keyrings(*(int *)arg) == 0, "seccomp: %s", strerror(errno));
+	TFX_CHILD_CHECK(tfx_block_keyrings(*(int *)arg) == 0, "seccomp: %s", strerror(errno));
 	rc = agent_cred_get("present", &secret, &len);
-	CHILD_CHECK(rc == AGENT_CRED_ENOSYS, "got %d (%s)", rc, agent_cred_strerror(rc));
-	CHILD_CHECK(secret == NULL && len == 0, "output set on failure");
+	TFX_CHILD_CHECK(rc == AGENT_CRED_ENOSYS, "got %d (%s)", rc, agent_cred_strerror(rc));
+	TFX_CHILD_CHECK(secret == NULL && len == 0, "output set on failure");
 	return 0;
 }
 
@@ -557,35 +455,15 @@ static void test_keyrings_unavailable(void **state)
 	int e;
 
 	(void)state;
-	ring = new_ring();
-	place(ring, "present", "x", 1, 60);
+	ring = tfx_ring(600);
+	tfx_key_place(ring, "present", "x", 1, 60);
 	e = ENOSYS;
-	in_child(child_seccomp, &e);
+	tfx_in_child(child_seccomp, &e);
 	e = EPERM;
-	in_child(child_seccomp, &e);
-	revoke_ring(ring);
+	tfx_in_child(child_seccomp, &e);
+	tfx_ring_revoke(ring);
 }
 
-static int group_setup(void **state)
-{
-	char err[512] = "";
-
-	(void)state;
-	/* a session keyring of our own even when run by hand */
-	if (kr_session_keyring_ensure(getuid(), getgid(), err, sizeof(err)) < 0) {
-		fprintf(stderr, "kr_session_keyring_ensure: %s\n", err);
-		return -1;
-	}
-	witness = add_key("keyring", "test:witness", NULL, 0, KEY_SPEC_SESSION_KEYRING);
-	return witness > 0 ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	keyctl_revoke(witness);
-	return 0;
-}
 
 int main(void)
 {
@@ -602,5 +480,5 @@ int main(void)
 	    cmocka_unit_test(test_keyrings_unavailable),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, tfx_keyring_setup, tfx_keyring_teardown);
 }

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "util.h"
+#include "tfx.h"
 
 static void test_duration(void **state)
 {
@@ -106,22 +107,7 @@ static void test_escape(void **state)
 	assert_non_null(strstr(out, "..."));
 }
 
-static char dir[] = "/tmp/pa-test-common.XXXXXX";
-
-static const char *make_file(const char *name, const char *content, mode_t mode)
-{
-	static char path[256];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	unlink(path);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
-	assert_int_equal(fchmod(fd, mode), 0);
-	close(fd);
-	return path;
-}
+static char dir[TFX_DIR_MAX];
 
 static void test_open_safely(void **state)
 {
@@ -132,22 +118,22 @@ static void test_open_safely(void **state)
 	const char *path;
 
 	(void)state;
-	path = make_file("ok", "hello", 0644);
+	path = tfx_write_at(dir, "ok", "hello", 0644);
 	assert_int_equal(pa_read_file_safely(path, &rules, &buf, &len, err, sizeof(err)), 0);
 	assert_int_equal(len, 5);
 	assert_string_equal(buf, "hello");
 	free(buf);
 
-	path = make_file("groupw", "x", 0664);
+	path = tfx_write_at(dir, "groupw", "x", 0664);
 	assert_int_equal(pa_open_safely(path, &rules, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "mode 0664 is too open"));
 
-	path = make_file("big", "0123456789abcdefg", 0600);
+	path = tfx_write_at(dir, "big", "0123456789abcdefg", 0600);
 	assert_int_equal(pa_open_safely(path, &rules, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "larger than the limit of 16"));
 
 	rules.owner = geteuid() + 1;
-	path = make_file("owner", "x", 0600);
+	path = tfx_write_at(dir, "owner", "x", 0600);
 	assert_int_equal(pa_open_safely(path, &rules, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "must be owned by uid"));
 	rules.owner = geteuid();
@@ -218,21 +204,13 @@ static void test_overwrite(void **state)
 static int setup(void **state)
 {
 	(void)state;
-	return mkdtemp(dir) == NULL ? -1 : 0;
+	return tfx_dir_new(dir, "common");
 }
 
 static int teardown(void **state)
 {
-	static const char *names[] = { "ok", "groupw", "big", "owner" };
-	char path[256];
-	size_t i;
-
 	(void)state;
-	for (i = 0; i < PA_ARRAY_SIZE(names); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		unlink(path);
-	}
-	return rmdir(dir);
+	return tfx_dir_remove(dir);
 }
 
 /*
@@ -305,14 +283,14 @@ static void test_proc_stat(void **state)
  */
 static void test_write_atomic(void **state)
 {
-	char top[] = "/tmp/pa_test_atomic.XXXXXX", path[256], sub[256], err[512], buf[64];
+	char top[TFX_DIR_MAX], path[256], sub[256], err[512], buf[64];
 	struct stat st;
 	mode_t old_umask;
 	FILE *f;
 	size_t n;
 
 	(void)state;
-	assert_non_null(mkdtemp(top));
+	assert_int_equal(tfx_dir_new(top, "atomic"), 0);
 	snprintf(path, sizeof(path), "%s/state", top);
 	assert_int_equal(pa_write_file_atomic(path, NULL, "first", 5, 0600, err, sizeof(err)), 0);
 	old_umask = umask(077);

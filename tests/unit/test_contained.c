@@ -17,7 +17,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -34,59 +33,10 @@
 #include "session.h"
 #include "identity.h"
 #include "policy.h"
+#include "tfx_policy.h"
 
 #define AGENT "spiffe://example.org/agents/bot"
 #define EVIL "spiffe://example.org/agents/evil"
-
-struct fx {
-	char dir[64];
-	char path[256];	   /* dir/main.conf */
-	char dropins[256]; /* dir/main.d */
-};
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static int setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	if (f == NULL)
-		return -1;
-	strcpy(f->dir, "/tmp/pa_test_contained.XXXXXX");
-	if (mkdtemp(f->dir) == NULL) {
-		free(f);
-		return -1;
-	}
-	snprintf(f->path, sizeof(f->path), "%s/main.conf", f->dir);
-	snprintf(f->dropins, sizeof(f->dropins), "%s/main.d", f->dir);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(f);
-	return 0;
-}
-
-static void write_file(const char *path, const char *text, mode_t mode)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	assert_int_equal(fchmod(fd, mode), 0);
-	close(fd);
-}
 
 /* ---- minted claims ----------------------------------------------------------------------- */
 
@@ -198,7 +148,7 @@ static void test_mint_claims_from_config(void **state)
 
 static void test_jwks_symlink_replaced_not_followed(void **state)
 {
-	struct fx *f = *state;
+	struct tfx_conf *f = *state;
 	char err[512], victim[320], link[320], buf[64];
 	struct id_signer *signer = id_signer_generate(ID_ALG_ES256, err, sizeof(err));
 	struct id_keyset *set;
@@ -207,9 +157,9 @@ static void test_jwks_symlink_replaced_not_followed(void **state)
 	ssize_t n;
 
 	assert_non_null(signer);
-	snprintf(victim, sizeof(victim), "%s/victim", f->dir);
-	snprintf(link, sizeof(link), "%s/broker.jwks", f->dir);
-	write_file(victim, "do not touch\n", 0600);
+	snprintf(victim, sizeof(victim), "%s/victim", f->tmp.dir);
+	snprintf(link, sizeof(link), "%s/broker.jwks", f->tmp.dir);
+	tfx_write(victim, "do not touch\n", 0600);
 	assert_int_equal(symlink(victim, link), 0);
 	if (ses_write_jwks(link, signer, err, sizeof(err)) != 0)
 		fail_msg("ses_write_jwks: %s", err);
@@ -253,27 +203,13 @@ static const char main_conf[] =
 	"[deny " EVIL "]\n"
 	"reason = quarantined\n";
 
-static void write_dropin(struct fx *f, const char *text)
-{
-	char p[320];
-
-	mkdir(f->dropins, 0755);
-	snprintf(p, sizeof(p), "%s/50-override.conf", f->dropins);
-	write_file(p, text, 0644);
-}
-
 /* Loads main + drop-ins: the configuration, or NULL with the first error in err. */
-static struct pol_config *load(struct fx *f, char *err, size_t errlen)
+static struct pol_config *load(struct tfx_conf *f, char *err, size_t errlen)
 {
 	struct pol_errors e = { 0 };
-	struct pol_config *cfg = NULL;
+	struct pol_config *cfg = tfx_load(f, &e);
 
-	err[0] = '\0';
-	if (pol_config_load(f->path, f->dropins, &cfg, &e) != 0) {
-		snprintf(err, errlen, "%s", e.n > 0 ? e.msgs[0] : "?");
-		pol_errors_clear(&e);
-		return NULL;
-	}
+	snprintf(err, errlen, "%s", e.n > 0 ? e.msgs[0] : "");
 	pol_errors_clear(&e);
 	return cfg;
 }
@@ -327,19 +263,19 @@ static void test_dropins_cannot_lift_deny(void **state)
 		  "  [agent " EVIL "]\n", "indented line" },
 		{ NULL, NULL },
 	};
-	struct fx *f = *state;
+	struct tfx_conf *f = *state;
 	struct pol_config *cfg;
 	char err[600], p[320];
 	size_t i;
 
-	write_file(f->path, main_conf, 0644);
+	tfx_write(f->path, main_conf, 0644);
 	cfg = load(f, err, sizeof(err));
 	if (cfg == NULL)
 		fail_msg("main: %s", err);
 	assert_false(evil_allowed(cfg));
 	pol_config_unref(cfg);
 	for (i = 0; cases[i].dropin != NULL; i++) {
-		write_dropin(f, cases[i].dropin);
+		tfx_dropin(f, "50-override.conf", cases[i].dropin);
 		cfg = load(f, err, sizeof(err));
 		if (cases[i].refusal != NULL) {
 			if (cfg != NULL || strstr(err, cases[i].refusal) == NULL)
@@ -365,7 +301,7 @@ static void test_dropins_cannot_lift_deny(void **state)
 	}
 	assert_null(load(f, err, sizeof(err)));
 	/* a drop-in others may write is refused as a whole */
-	write_dropin(f, "[agent " EVIL "]\nusers = svc\nservices = sshd\n");
+	tfx_dropin(f, "50-override.conf", "[agent " EVIL "]\nusers = svc\nservices = sshd\n");
 	assert_int_equal(chmod(p, 0666), 0);
 	assert_null(load(f, err, sizeof(err)));
 	assert_non_null(strstr(err, "too open"));
@@ -375,9 +311,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mint_claims_from_config),
-		cmocka_unit_test_setup_teardown(test_jwks_symlink_replaced_not_followed, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_dropins_cannot_lift_deny, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_jwks_symlink_replaced_not_followed,
+						tfx_conf_setup, tfx_conf_teardown),
+		cmocka_unit_test_setup_teardown(test_dropins_cannot_lift_deny, tfx_conf_setup,
+						tfx_conf_teardown),
 	};
 
 	return cmocka_run_group_tests_name("contained", tests, NULL, NULL);

@@ -18,7 +18,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,42 +34,14 @@
 
 #include "handoff.h"
 #include "util.h"
+#include "tfx.h"
 
 #define NOW 1700000000
 
-struct fixture {
-	char root[64];
-	char state[128];
-	char err[512];
-};
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	assert_non_null(f);
-	snprintf(f->root, sizeof(f->root), "/tmp/pa-handoff-unit.XXXXXX");
-	assert_non_null(mkdtemp(f->root));
-	snprintf(f->state, sizeof(f->state), "%s/state", f->root);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	nftw(f->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(f);
-	return 0;
+	*state = tfx_file_new("handoff", "state");
+	return *state != NULL ? 0 : -1;
 }
 
 static struct id_identity *identity(void)
@@ -119,14 +90,14 @@ static void record(struct ho_record *rec, struct id_identity *id)
 }
 
 /* The one file of STATE/handoff whose name has no dot, into out. */
-static int only_file(const struct fixture *f, char *out, size_t len)
+static int only_file(const struct tfx_file *f, char *out, size_t len)
 {
 	char dir[256];
 	struct dirent *e;
 	DIR *d;
 	int n = 0;
 
-	snprintf(dir, sizeof(dir), "%s/handoff", f->state);
+	snprintf(dir, sizeof(dir), "%s/handoff", f->path);
 	d = opendir(dir);
 	if (d == NULL)
 		return 0;
@@ -142,7 +113,7 @@ static int only_file(const struct fixture *f, char *out, size_t len)
 
 static void test_round_trip(void **state)
 {
-	struct fixture *f = *state;
+	struct tfx_file *f = *state;
 	struct id_identity *id = identity();
 	struct ho_record rec, got;
 	char handle[HO_HANDLE_LEN + 1], path[512];
@@ -151,16 +122,16 @@ static void test_round_trip(void **state)
 	assert_int_equal(ho_handle_new(handle), 0);
 	assert_true(ho_handle_valid(handle));
 	record(&rec, id);
-	assert_int_equal(ho_write(f->state, handle, &rec, f->err, sizeof(f->err)), 0);
+	assert_int_equal(ho_write(f->path, handle, &rec, f->err, sizeof(f->err)), 0);
 	assert_int_equal(only_file(f, path, sizeof(path)), 1);
 	/* named by the digest, never the handle; 0600 in a 0700 directory */
 	assert_null(strstr(path, handle));
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	/* a second record for the same handle is never written over the first */
-	assert_int_equal(ho_write(f->state, handle, &rec, f->err, sizeof(f->err)), -1);
+	assert_int_equal(ho_write(f->path, handle, &rec, f->err, sizeof(f->err)), -1);
 
-	assert_int_equal(ho_take(f->state, handle, &got, f->err, sizeof(f->err)), HO_TAKEN);
+	assert_int_equal(ho_take(f->path, handle, &got, f->err, sizeof(f->err)), HO_TAKEN);
 	assert_string_equal(got.service, "sshd");
 	assert_string_equal(got.user, "svc-bot");
 	assert_string_equal(got.rhost, "192.0.2.7");
@@ -182,29 +153,29 @@ static void test_round_trip(void **state)
 	ho_record_clear(&got);
 
 	/* single use: the tombstone answers the second take */
-	assert_int_equal(ho_take(f->state, handle, &got, f->err, sizeof(f->err)), HO_USED);
+	assert_int_equal(ho_take(f->path, handle, &got, f->err, sizeof(f->err)), HO_USED);
 	assert_int_equal(only_file(f, path, sizeof(path)), 0);
 	id_identity_free(id);
 }
 
 static void test_unknown_and_malformed_handles(void **state)
 {
-	struct fixture *f = *state;
+	struct tfx_file *f = *state;
 	struct ho_record got;
 
-	assert_int_equal(ho_take(f->state, "0123456789abcdef0123456789abcdef", &got, f->err,
+	assert_int_equal(ho_take(f->path, "0123456789abcdef0123456789abcdef", &got, f->err,
 				 sizeof(f->err)),
 			 HO_MISSING);
 	assert_false(ho_handle_valid("../../etc/passwd"));
 	assert_false(ho_handle_valid("0123456789ABCDEF0123456789ABCDEF"));
 	assert_false(ho_handle_valid("0123456789abcdef0123456789abcde"));
 	assert_false(ho_handle_valid("0123456789abcdef0123456789abcdef0"));
-	assert_int_equal(ho_take(f->state, "../../etc/passwd", &got, f->err, sizeof(f->err)),
+	assert_int_equal(ho_take(f->path, "../../etc/passwd", &got, f->err, sizeof(f->err)),
 			 HO_MISSING);
 }
 
 /* Writes a record for handle, then replaces its bytes by text (0600). */
-static void write_then_replace(struct fixture *f, const char *handle, const char *text,
+static void write_then_replace(struct tfx_file *f, const char *handle, const char *text,
 			       char *path, size_t len)
 {
 	struct id_identity *id = identity();
@@ -212,7 +183,7 @@ static void write_then_replace(struct fixture *f, const char *handle, const char
 	FILE *fp;
 
 	record(&rec, id);
-	assert_int_equal(ho_write(f->state, handle, &rec, f->err, sizeof(f->err)), 0);
+	assert_int_equal(ho_write(f->path, handle, &rec, f->err, sizeof(f->err)), 0);
 	id_identity_free(id);
 	assert_int_equal(only_file(f, path, len), 1);
 	if (text != NULL) {
@@ -225,7 +196,7 @@ static void write_then_replace(struct fixture *f, const char *handle, const char
 
 static void test_untrusted_records(void **state)
 {
-	struct fixture *f = *state;
+	struct tfx_file *f = *state;
 	struct ho_record got;
 	char path[512], lnk[600], big[HO_RECORD_MAX + 16];
 	const char *h1 = "11111111111111111111111111111111", *h2 = "22222222222222222222222222222222",
@@ -233,19 +204,19 @@ static void test_untrusted_records(void **state)
 
 	/* malformed JSON, a duplicate member, a wrong kind */
 	write_then_replace(f, h1, "{\"v\":1,\"v\":1}", path, sizeof(path));
-	assert_int_equal(ho_take(f->state, h1, &got, f->err, sizeof(f->err)), HO_ERROR);
+	assert_int_equal(ho_take(f->path, h1, &got, f->err, sizeof(f->err)), HO_ERROR);
 	assert_non_null(strstr(f->err, "not a JSON object"));
 	/* a hard link */
 	write_then_replace(f, h2, NULL, path, sizeof(path));
-	snprintf(lnk, sizeof(lnk), "%s/elsewhere", f->root);
+	snprintf(lnk, sizeof(lnk), "%s/elsewhere", f->tmp.dir);
 	assert_int_equal(link(path, lnk), 0);
-	assert_int_equal(ho_take(f->state, h2, &got, f->err, sizeof(f->err)), HO_ERROR);
+	assert_int_equal(ho_take(f->path, h2, &got, f->err, sizeof(f->err)), HO_ERROR);
 	assert_non_null(strstr(f->err, "2 hard links"));
 	/* oversized */
 	memset(big, ' ', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	write_then_replace(f, h3, big, path, sizeof(path));
-	assert_int_equal(ho_take(f->state, h3, &got, f->err, sizeof(f->err)), HO_ERROR);
+	assert_int_equal(ho_take(f->path, h3, &got, f->err, sizeof(f->err)), HO_ERROR);
 	assert_non_null(strstr(f->err, "larger than"));
 	/* an identity without an agent id */
 	write_then_replace(f, h4,
@@ -255,31 +226,31 @@ static void test_untrusted_records(void **state)
 			   "\"identity\":{\"kind\":1,\"alg\":\"ES256\",\"exp\":1,\"iat\":0,\"nbf\":0,"
 			   "\"fingerprint\":\"x\"}}",
 			   path, sizeof(path));
-	assert_int_equal(ho_take(f->state, h4, &got, f->err, sizeof(f->err)), HO_ERROR);
+	assert_int_equal(ho_take(f->path, h4, &got, f->err, sizeof(f->err)), HO_ERROR);
 	assert_non_null(strstr(f->err, "malformed identity"));
 }
 
 static void test_untrusted_directory(void **state)
 {
-	struct fixture *f = *state;
+	struct tfx_file *f = *state;
 	struct id_identity *id = identity();
 	struct ho_record rec;
 	char dir[256];
 
 	record(&rec, id);
-	assert_int_equal(mkdir(f->state, 0755), 0);
-	snprintf(dir, sizeof(dir), "%s/handoff", f->state);
+	assert_int_equal(mkdir(f->path, 0755), 0);
+	snprintf(dir, sizeof(dir), "%s/handoff", f->path);
 	assert_int_equal(mkdir(dir, 0750), 0);
 	assert_int_equal(chmod(dir, 0750), 0);
-	assert_int_equal(ho_write(f->state, "55555555555555555555555555555555", &rec, f->err,
+	assert_int_equal(ho_write(f->path, "55555555555555555555555555555555", &rec, f->err,
 				  sizeof(f->err)),
 			 -1);
 	assert_non_null(strstr(f->err, "mode 0700"));
-	assert_int_equal(ho_reap(f->state, NOW, f->err, sizeof(f->err)), -1);
+	assert_int_equal(ho_reap(f->path, NOW, f->err, sizeof(f->err)), -1);
 	/* a link in place of the directory */
 	assert_int_equal(rmdir(dir), 0);
-	assert_int_equal(symlink(f->root, dir), 0);
-	assert_int_equal(ho_write(f->state, "55555555555555555555555555555555", &rec, f->err,
+	assert_int_equal(symlink(f->tmp.dir, dir), 0);
+	assert_int_equal(ho_write(f->path, "55555555555555555555555555555555", &rec, f->err,
 				  sizeof(f->err)),
 			 -1);
 	id_identity_free(id);
@@ -357,43 +328,43 @@ static void test_decision_digest(void **state)
 
 static void test_reap(void **state)
 {
-	struct fixture *f = *state;
+	struct tfx_file *f = *state;
 	struct id_identity *id = identity();
 	struct ho_record rec, got;
 	char path[512];
 	time_t now = time(NULL);
 
 	record(&rec, id);
-	assert_int_equal(ho_reap(f->state, now, f->err, sizeof(f->err)), 0); /* nothing yet */
-	assert_int_equal(ho_write(f->state, "66666666666666666666666666666666", &rec, f->err,
+	assert_int_equal(ho_reap(f->path, now, f->err, sizeof(f->err)), 0); /* nothing yet */
+	assert_int_equal(ho_write(f->path, "66666666666666666666666666666666", &rec, f->err,
 				  sizeof(f->err)),
 			 0);
-	assert_int_equal(ho_write(f->state, "77777777777777777777777777777777", &rec, f->err,
+	assert_int_equal(ho_write(f->path, "77777777777777777777777777777777", &rec, f->err,
 				  sizeof(f->err)),
 			 0);
-	assert_int_equal(ho_take(f->state, "77777777777777777777777777777777", &got, f->err,
+	assert_int_equal(ho_take(f->path, "77777777777777777777777777777777", &got, f->err,
 				 sizeof(f->err)),
 			 HO_TAKEN);
 	ho_record_clear(&got);
 	/* fresh: kept */
-	assert_int_equal(ho_reap(f->state, now, f->err, sizeof(f->err)), 0);
+	assert_int_equal(ho_reap(f->path, now, f->err, sizeof(f->err)), 0);
 	/* a minute and more later: the record and the tombstone go; the marker
 	 * of the untaken record stays while its process (this one) runs */
-	assert_int_equal(ho_reap(f->state, now + HO_TTL + 1, f->err, sizeof(f->err)), 2);
+	assert_int_equal(ho_reap(f->path, now + HO_TTL + 1, f->err, sizeof(f->err)), 2);
 	assert_int_equal(only_file(f, path, sizeof(path)), 0);
-	assert_int_equal(ho_take(f->state, "66666666666666666666666666666666", &got, f->err,
+	assert_int_equal(ho_take(f->path, "66666666666666666666666666666666", &got, f->err,
 				 sizeof(f->err)),
 			 HO_MISSING);
-	assert_int_equal(ho_pending(f->state, getpid(), ho_start_time(getpid()), f->err,
+	assert_int_equal(ho_pending(f->path, getpid(), ho_start_time(getpid()), f->err,
 				    sizeof(f->err)),
 			 1);
 	/* a marker for a process that is gone (this pid, another start time) goes at once */
 	rec.ppid_start = ho_start_time(getpid()) + 1;
-	assert_int_equal(ho_write(f->state, "88888888888888888888888888888888", &rec, f->err,
+	assert_int_equal(ho_write(f->path, "88888888888888888888888888888888", &rec, f->err,
 				  sizeof(f->err)),
 			 0);
-	assert_int_equal(ho_reap(f->state, now, f->err, sizeof(f->err)), 1);
-	assert_int_equal(ho_pending(f->state, getpid(), rec.ppid_start, f->err, sizeof(f->err)), 0);
+	assert_int_equal(ho_reap(f->path, now, f->err, sizeof(f->err)), 1);
+	assert_int_equal(ho_pending(f->path, getpid(), rec.ppid_start, f->err, sizeof(f->err)), 0);
 	id_identity_free(id);
 }
 
@@ -404,7 +375,7 @@ static void test_reap(void **state)
  */
 static void test_pending_marker(void **state)
 {
-	struct fixture *f = *state;
+	struct tfx_file *f = *state;
 	struct id_identity *id = identity();
 	struct ho_record rec, got;
 	const char *h1 = "99999999999999999999999999999999", *h2 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -413,25 +384,25 @@ static void test_pending_marker(void **state)
 
 	record(&rec, id);
 	/* no directory yet: nothing waits */
-	assert_int_equal(ho_pending(f->state, getpid(), start, f->err, sizeof(f->err)), 0);
-	assert_int_equal(ho_write(f->state, h1, &rec, f->err, sizeof(f->err)), 0);
-	assert_int_equal(ho_pending(f->state, getpid(), start, f->err, sizeof(f->err)), 1);
+	assert_int_equal(ho_pending(f->path, getpid(), start, f->err, sizeof(f->err)), 0);
+	assert_int_equal(ho_write(f->path, h1, &rec, f->err, sizeof(f->err)), 0);
+	assert_int_equal(ho_pending(f->path, getpid(), start, f->err, sizeof(f->err)), 1);
 	/* another process, or the same pid started at another time: nothing */
-	assert_int_equal(ho_pending(f->state, getpid(), start + 1, f->err, sizeof(f->err)), 0);
-	assert_int_equal(ho_pending(f->state, 1, start, f->err, sizeof(f->err)), 0);
+	assert_int_equal(ho_pending(f->path, getpid(), start + 1, f->err, sizeof(f->err)), 0);
+	assert_int_equal(ho_pending(f->path, 1, start, f->err, sizeof(f->err)), 0);
 	/* taken: no longer waiting */
-	assert_int_equal(ho_take(f->state, h1, &got, f->err, sizeof(f->err)), HO_TAKEN);
+	assert_int_equal(ho_take(f->path, h1, &got, f->err, sizeof(f->err)), HO_TAKEN);
 	ho_record_clear(&got);
-	assert_int_equal(ho_pending(f->state, getpid(), start, f->err, sizeof(f->err)), 0);
+	assert_int_equal(ho_pending(f->path, getpid(), start, f->err, sizeof(f->err)), 0);
 	/* removed by its writer: no longer waiting */
-	assert_int_equal(ho_write(f->state, h2, &rec, f->err, sizeof(f->err)), 0);
-	assert_int_equal(ho_pending(f->state, getpid(), start, f->err, sizeof(f->err)), 1);
-	ho_remove(f->state, h2);
-	assert_int_equal(ho_pending(f->state, getpid(), start, f->err, sizeof(f->err)), 0);
+	assert_int_equal(ho_write(f->path, h2, &rec, f->err, sizeof(f->err)), 0);
+	assert_int_equal(ho_pending(f->path, getpid(), start, f->err, sizeof(f->err)), 1);
+	ho_remove(f->path, h2);
+	assert_int_equal(ho_pending(f->path, getpid(), start, f->err, sizeof(f->err)), 0);
 	/* an untrusted directory: cannot tell */
-	snprintf(dir, sizeof(dir), "%s/handoff", f->state);
+	snprintf(dir, sizeof(dir), "%s/handoff", f->path);
 	assert_int_equal(chmod(dir, 0750), 0);
-	assert_int_equal(ho_pending(f->state, getpid(), start, f->err, sizeof(f->err)), -1);
+	assert_int_equal(ho_pending(f->path, getpid(), start, f->err, sizeof(f->err)), -1);
 	assert_non_null(strstr(f->err, "mode 0700"));
 	id_identity_free(id);
 }
@@ -443,7 +414,7 @@ static void test_pending_marker(void **state)
  */
 static void test_unknown_start_time(void **state)
 {
-	struct fixture *f = *state;
+	struct tfx_file *f = *state;
 	struct id_identity *id = identity();
 	struct ho_record rec;
 	char path[512];
@@ -453,17 +424,17 @@ static void test_unknown_start_time(void **state)
 	assert_int_equal(ho_start_time(0), -1);
 	record(&rec, id);
 	rec.ppid_start = -1;
-	assert_int_equal(ho_write(f->state, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", &rec, f->err,
+	assert_int_equal(ho_write(f->path, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", &rec, f->err,
 				  sizeof(f->err)),
 			 -1);
 	assert_non_null(strstr(f->err, "start time"));
 	record(&rec, id);
 	rec.pid_start = -1;
-	assert_int_equal(ho_write(f->state, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", &rec, f->err,
+	assert_int_equal(ho_write(f->path, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", &rec, f->err,
 				  sizeof(f->err)),
 			 -1);
 	assert_int_equal(only_file(f, path, sizeof(path)), 0);
-	assert_int_equal(ho_pending(f->state, getpid(), -1, f->err, sizeof(f->err)), -1);
+	assert_int_equal(ho_pending(f->path, getpid(), -1, f->err, sizeof(f->err)), -1);
 	id_identity_free(id);
 }
 
@@ -474,7 +445,7 @@ static void test_unknown_start_time(void **state)
  */
 static void test_empty_optional_fields(void **state)
 {
-	struct fixture *f = *state;
+	struct tfx_file *f = *state;
 	struct id_identity *id = identity();
 	struct ho_record rec, got;
 	const char *h = "cccccccccccccccccccccccccccccccc", *h2 = "dddddddddddddddddddddddddddddddd";
@@ -488,8 +459,8 @@ static void test_empty_optional_fields(void **state)
 	record(&rec, id);
 	rec.rhost = (char *)"";
 	rec.tty = (char *)"";
-	assert_int_equal(ho_write(f->state, h, &rec, f->err, sizeof(f->err)), 0);
-	if (ho_take(f->state, h, &got, f->err, sizeof(f->err)) != HO_TAKEN)
+	assert_int_equal(ho_write(f->path, h, &rec, f->err, sizeof(f->err)), 0);
+	if (ho_take(f->path, h, &got, f->err, sizeof(f->err)) != HO_TAKEN)
 		fail_msg("a record with empty optional fields was refused: %s", f->err);
 	assert_string_equal(got.rhost, "");
 	assert_string_equal(got.tty, "");
@@ -499,8 +470,8 @@ static void test_empty_optional_fields(void **state)
 	ho_record_clear(&got);
 	record(&rec, id);
 	rec.service = (char *)"";
-	assert_int_equal(ho_write(f->state, h2, &rec, f->err, sizeof(f->err)), 0);
-	assert_int_equal(ho_take(f->state, h2, &got, f->err, sizeof(f->err)), HO_ERROR);
+	assert_int_equal(ho_write(f->path, h2, &rec, f->err, sizeof(f->err)), 0);
+	assert_int_equal(ho_take(f->path, h2, &got, f->err, sizeof(f->err)), HO_ERROR);
 	assert_non_null(strstr(f->err, "malformed record"));
 	id_identity_free(id);
 }
@@ -508,15 +479,17 @@ static void test_empty_optional_fields(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unknown_and_malformed_handles, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_untrusted_records, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_untrusted_directory, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_decision_digest, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reap, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pending_marker, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unknown_start_time, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_empty_optional_fields, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_round_trip, setup, tfx_tmp_teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_and_malformed_handles, setup,
+						tfx_tmp_teardown),
+		cmocka_unit_test_setup_teardown(test_untrusted_records, setup, tfx_tmp_teardown),
+		cmocka_unit_test_setup_teardown(test_untrusted_directory, setup, tfx_tmp_teardown),
+		cmocka_unit_test_setup_teardown(test_decision_digest, setup, tfx_tmp_teardown),
+		cmocka_unit_test_setup_teardown(test_reap, setup, tfx_tmp_teardown),
+		cmocka_unit_test_setup_teardown(test_pending_marker, setup, tfx_tmp_teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_start_time, setup, tfx_tmp_teardown),
+		cmocka_unit_test_setup_teardown(test_empty_optional_fields, setup,
+						tfx_tmp_teardown),
 	};
 
 	return cmocka_run_group_tests_name("handoff", tests, NULL, NULL);

@@ -1,5 +1,8 @@
 /*
- * test_sign.c - unit tests of JWS signing (identity/sign.c).
+ * test_sign.c - unit tests of JWS signing (identity/sign.c): every
+ * algorithm, the published JWK, keys saved and loaded again, claims the
+ * signer refuses. The key file's own rules (RFC 7638/8037 kids of known
+ * keys, what save and load refuse) are in test_sign_keyfile.c.
  *
  * Signatures are checked twice: with plain OpenSSL EVP_DigestVerify on a
  * public key the test builds itself from the published JWK (so a bug in
@@ -10,7 +13,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -37,6 +39,8 @@
 
 #include "identity.h"
 #include "util.h"
+#include "tfx.h"
+#include "tfx_jose.h"
 
 #define ERRLEN 512
 
@@ -66,31 +70,6 @@ static const struct alg_case {
 /* One generated signer per case, made once for the whole run. */
 static struct id_signer *signers[N_CASES];
 
-/* RFC 7517 Appendix A.2: the RSA key whose public part RFC 7638 §3.1
- * thumbprints as NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs. */
-static const char *const rfc7517_rsa[][2] = {
-	{ "n", "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw" },
-	{ "e", "AQAB" },
-	{ "d", "X4cTteJY_gn4FYPsXB8rdXix5vwsg1FLN5E3EaG6RJoVH-HLLKD9M7dx5oo7GURknchnrRweUkC7hT5fJLM0WbFAKNLWY2vv7B6NqXSzUvxT0_YSfqijwp3RTzlBaCxWp4doFk5N2o8Gy_nHNKroADIkJ46pRUohsXywbReAdYaMwFs9tv8d_cPVY3i07a3t8MN6TNwm0dSawm9v47UiCl3Sk5ZiG7xojPLu4sbg1U2jx4IBTNBznbJSzFHK66jT8bgkuqsk0GjskDJk19Z4qwjwbsnn4j2WBii3RL-Us2lGVkY8fkFzme1z0HbIkfz0Y6mqnOYtqc0X4jfcKoAC8Q" },
-	{ "rsa-factor1", "83i-7IvMGXoMXCskv73TKr8637FiO7Z27zv8oj6pbWUQyLPQBQxtPVnwD20R-60eTDmD2ujnMt5PoqMrm8RfmNhVWDtjjMmCMjOpSXicFHj7XOuVIYQyqVWlWEh6dN36GVZYk93N8Bc9vY41xy8B9RzzOGVQzXvNEvn7O0nVbfs" },
-	{ "rsa-factor2", "3dfOR9cuYq-0S-mkFLzgItgMEfFzB2q3hWehMuG0oCuqnb3vobLyumqjVZQO1dIrdwgTnCdpYzBcOfW5r370AFXjiWft_NGEiovonizhKpo9VVS78TzFgxkIdrecRezsZ-1kYd_s1qDbxtkDEgfAITAG9LUnADun4vIcb6yelxk" },
-	{ "rsa-exponent1", "G4sPXkc6Ya9y8oJW9_ILj4xuppu0lzi_H7VTkS8xj5SdX3coE0oimYwxIi2emTAue0UOa5dpgFGyBJ4c8tQ2VF402XRugKDTP8akYhFo5tAA77Qe_NmtuYZc3C3m3I24G2GvR5sSDxUyAN2zq8Lfn9EUms6rY3Ob8YeiKkTiBj0" },
-	{ "rsa-exponent2", "s9lAH9fggBsoFR8Oac2R_E2gw282rT2kGOAhvIllETE1efrA6huUUvMfBcMpn8lqeW6vzznYY5SSQF7pMdC_agI3nG8Ibp1BUb0JUiraRNqUfLhcQb_d9GF4Dh7e74WbRsobRonujTYN1xCaP6TO61jvWrX-L18txXw494Q_cgk" },
-	{ "rsa-coefficient1", "GyM_p6JrXySiz1toFgKbWV-JdI3jQ4ypu9rbMWx3rQJBfmt0FoYzgUIZEVFEcOqwemRN81zoDAaa-Bk0KWNGDjJHZDdDmFhW3AN7lI-puxk_mHZGJ11rxyR8O55XLSe3SPmRfKwZI6yU24ZxvQKFYItdldUKGzO6Ia6zTKhAVRU" },
-};
-#define RFC7638_KID "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
-
-/* RFC 8037 Appendix A.1 (Ed25519 key) and A.3 (its RFC 7638 thumbprint). */
-#define RFC8037_D "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"
-#define RFC8037_X "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
-#define RFC8037_KID "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
-
-struct fixture {
-	char dir[64];
-	char path[128];
-	char err[ERRLEN];
-};
-
 static int group_setup(void **state)
 {
 	char err[ERRLEN];
@@ -117,66 +96,11 @@ static int group_teardown(void **state)
 	return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
+/* Each test's directory, and DIR/key.pem in it. */
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (f == NULL)
-		return -1;
-	strcpy(f->dir, "/tmp/pa_sign_test.XXXXXX");
-	if (mkdtemp(f->dir) == NULL) {
-		free(f);
-		return -1;
-	}
-	snprintf(f->path, sizeof(f->path), "%s/key.pem", f->dir);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	int rc = nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-
-	free(f);
-	return rc;
-}
-
-/* Decodes base64url (the strict decoder of b64url.c) into a heap buffer. */
-static unsigned char *b64d(const char *s, size_t len, size_t *outlen)
-{
-	unsigned char *out = NULL;
-
-	assert_int_equal(id_b64url_decode(s, len, &out, outlen), 0);
-	return out;
-}
-
-static BIGNUM *b64_bn(const char *s)
-{
-	size_t len;
-	unsigned char *raw = b64d(s, strlen(s), &len);
-	BIGNUM *bn = BN_bin2bn(raw, (int)len, NULL);
-
-	assert_non_null(bn);
-	free(raw);
-	return bn;
-}
-
-static const char *jwk_str(const json_t *jwk, const char *name)
-{
-	const char *s = json_string_value(json_object_get(jwk, name));
-
-	assert_non_null(s);
-	return s;
+	*state = tfx_file_new("sign", "key.pem");
+	return *state != NULL ? 0 : -1;
 }
 
 /* Builds an OpenSSL public key from a JWK, without the identity engine. */
@@ -191,7 +115,7 @@ static EVP_PKEY *pub_from_jwk(const json_t *jwk, const struct alg_case *c)
 	size_t xl = 0, yl = 0;
 
 	if (strcmp(c->kty, "OKP") == 0) {
-		x = b64d(jwk_str(jwk, "x"), strlen(jwk_str(jwk, "x")), &xl);
+		x = tfx_b64d(tfx_jwk_str(jwk, "x"), strlen(tfx_jwk_str(jwk, "x")), &xl);
 		assert_int_equal(xl, 32);
 		pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, x, xl);
 		free(x);
@@ -201,8 +125,8 @@ static EVP_PKEY *pub_from_jwk(const json_t *jwk, const struct alg_case *c)
 	bld = OSSL_PARAM_BLD_new();
 	assert_non_null(bld);
 	if (strcmp(c->kty, "RSA") == 0) {
-		n = b64_bn(jwk_str(jwk, "n"));
-		e = b64_bn(jwk_str(jwk, "e"));
+		n = tfx_b64_bn(tfx_jwk_str(jwk, "n"));
+		e = tfx_b64_bn(tfx_jwk_str(jwk, "e"));
 		assert_true(OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n));
 		assert_true(OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e));
 		ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
@@ -210,8 +134,8 @@ static EVP_PKEY *pub_from_jwk(const json_t *jwk, const struct alg_case *c)
 		const char *group = c->coord_len == 32 ? "prime256v1" :
 				    c->coord_len == 48 ? "secp384r1" : "secp521r1";
 
-		x = b64d(jwk_str(jwk, "x"), strlen(jwk_str(jwk, "x")), &xl);
-		y = b64d(jwk_str(jwk, "y"), strlen(jwk_str(jwk, "y")), &yl);
+		x = tfx_b64d(tfx_jwk_str(jwk, "x"), strlen(tfx_jwk_str(jwk, "x")), &xl);
+		y = tfx_b64d(tfx_jwk_str(jwk, "y"), strlen(tfx_jwk_str(jwk, "y")), &yl);
 		assert_int_equal(xl, c->coord_len);
 		assert_int_equal(yl, c->coord_len);
 		pt = malloc(1 + xl + yl);
@@ -325,19 +249,19 @@ static void check_token(const char *token, const struct id_signer *s,
 	assert_null(strchr(d2 + 1, '.'));
 	assert_true(strlen(token) <= ID_TOKEN_MAX);
 
-	hdr = b64d(token, (size_t)(d1 - token), &hlen);
+	hdr = tfx_b64d(token, (size_t)(d1 - token), &hlen);
 	snprintf(want_hdr, sizeof(want_hdr), "{\"alg\":\"%s\",\"kid\":\"%s\",\"typ\":\"JWT\"}",
 		 c->name, id_signer_kid(s));
 	assert_int_equal(hlen, strlen(want_hdr));
 	assert_memory_equal(hdr, want_hdr, hlen);
 
-	payload = b64d(d1 + 1, (size_t)(d2 - d1 - 1), &plen);
+	payload = tfx_b64d(d1 + 1, (size_t)(d2 - d1 - 1), &plen);
 	want_payload = json_dumps(claims, JSON_COMPACT | JSON_SORT_KEYS);
 	assert_non_null(want_payload);
 	assert_int_equal(plen, strlen(want_payload));
 	assert_memory_equal(payload, want_payload, plen);
 
-	sig = b64d(d2 + 1, strlen(d2 + 1), &slen);
+	sig = tfx_b64d(d2 + 1, strlen(d2 + 1), &slen);
 	assert_int_equal(slen, c->sig_len);
 
 	jwk = id_signer_public_jwk(s, NULL);
@@ -443,30 +367,30 @@ static void test_public_jwk(void **state)
 
 		assert_non_null(jwk);
 		assert_non_null(bare);
-		assert_string_equal(jwk_str(jwk, "kty"), c->kty);
-		assert_string_equal(jwk_str(jwk, "alg"), c->name);
-		assert_string_equal(jwk_str(jwk, "use"), "jwt-svid");
+		assert_string_equal(tfx_jwk_str(jwk, "kty"), c->kty);
+		assert_string_equal(tfx_jwk_str(jwk, "alg"), c->name);
+		assert_string_equal(tfx_jwk_str(jwk, "use"), "jwt-svid");
 		assert_null(json_object_get(bare, "use"));
-		assert_string_equal(jwk_str(jwk, "kid"), id_signer_kid(signers[i]));
+		assert_string_equal(tfx_jwk_str(jwk, "kid"), id_signer_kid(signers[i]));
 		assert_null(json_object_get(jwk, "d"));
 		assert_null(json_object_get(jwk, "p"));
 		if (strcmp(c->kty, "RSA") == 0) {
 			assert_int_equal(json_object_size(jwk), 6); /* kty n e kid alg use */
-			assert_string_equal(jwk_str(jwk, "e"), "AQAB");
-			assert_int_equal(strlen(jwk_str(jwk, "n")), 512); /* 384 bytes */
+			assert_string_equal(tfx_jwk_str(jwk, "e"), "AQAB");
+			assert_int_equal(strlen(tfx_jwk_str(jwk, "n")), 512); /* 384 bytes */
 			snprintf(canon, sizeof(canon), "{\"e\":\"%s\",\"kty\":\"RSA\",\"n\":\"%s\"}",
-				 jwk_str(jwk, "e"), jwk_str(jwk, "n"));
+				 tfx_jwk_str(jwk, "e"), tfx_jwk_str(jwk, "n"));
 		} else if (strcmp(c->kty, "EC") == 0) {
 			assert_int_equal(json_object_size(jwk), 7);
-			assert_string_equal(jwk_str(jwk, "crv"), c->crv);
+			assert_string_equal(tfx_jwk_str(jwk, "crv"), c->crv);
 			snprintf(canon, sizeof(canon),
 				 "{\"crv\":\"%s\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}",
-				 c->crv, jwk_str(jwk, "x"), jwk_str(jwk, "y"));
+				 c->crv, tfx_jwk_str(jwk, "x"), tfx_jwk_str(jwk, "y"));
 		} else {
 			assert_int_equal(json_object_size(jwk), 6);
-			assert_string_equal(jwk_str(jwk, "crv"), "Ed25519");
+			assert_string_equal(tfx_jwk_str(jwk, "crv"), "Ed25519");
 			snprintf(canon, sizeof(canon), "{\"crv\":\"Ed25519\",\"kty\":\"OKP\",\"x\":\"%s\"}",
-				 jwk_str(jwk, "x"));
+				 tfx_jwk_str(jwk, "x"));
 		}
 		assert_int_equal(EVP_Digest(canon, strlen(canon), md, &mdlen, EVP_sha256(), NULL), 1);
 		kid = id_b64url_encode(md, sizeof(md));
@@ -478,97 +402,9 @@ static void test_public_jwk(void **state)
 	}
 }
 
-/* Writes pkey as PEM to path with the given mode. */
-static void write_pem(const char *path, EVP_PKEY *pkey, const EVP_CIPHER *enc,
-		      mode_t mode)
-{
-	BIO *b = BIO_new_file(path, "w");
-
-	assert_non_null(b);
-	assert_int_equal(PEM_write_bio_PrivateKey(b, pkey, enc,
-						  enc ? (unsigned char *)"secret" : NULL,
-						  enc ? 6 : 0, NULL, NULL), 1);
-	BIO_free(b);
-	assert_int_equal(chmod(path, mode), 0);
-}
-
-static void test_kid_rfc7638_example(void **state)
-{
-	struct fixture *f = *state;
-	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-	OSSL_PARAM *params;
-	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
-	EVP_PKEY *pkey = NULL;
-	BIGNUM *bn[PA_ARRAY_SIZE(rfc7517_rsa)];
-	struct id_signer *s;
-	json_t *jwk;
-	size_t i;
-
-	assert_non_null(bld);
-	assert_non_null(ctx);
-	for (i = 0; i < PA_ARRAY_SIZE(rfc7517_rsa); i++) {
-		bn[i] = b64_bn(rfc7517_rsa[i][1]);
-		assert_true(OSSL_PARAM_BLD_push_BN(bld, rfc7517_rsa[i][0], bn[i]));
-	}
-	params = OSSL_PARAM_BLD_to_param(bld);
-	assert_non_null(params);
-	assert_int_equal(EVP_PKEY_fromdata_init(ctx), 1);
-	assert_int_equal(EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_KEYPAIR, params), 1);
-	write_pem(f->path, pkey, NULL, 0600);
-
-	s = id_signer_load(f->path, ID_ALG_RS256, f->err, sizeof(f->err));
-	if (s == NULL)
-		fail_msg("%s", f->err);
-	assert_string_equal(id_signer_kid(s), RFC7638_KID);
-	jwk = id_signer_public_jwk(s, NULL);
-	assert_string_equal(jwk_str(jwk, "n"), rfc7517_rsa[0][1]);
-	assert_string_equal(jwk_str(jwk, "e"), "AQAB");
-	json_decref(jwk);
-	id_signer_free(s);
-	/* the same key may sign PS256, but not ES256 or EdDSA */
-	s = id_signer_load(f->path, ID_ALG_PS256, f->err, sizeof(f->err));
-	assert_non_null(s);
-	assert_string_equal(id_signer_kid(s), RFC7638_KID);
-	id_signer_free(s);
-	assert_null(id_signer_load(f->path, ID_ALG_ES256, f->err, sizeof(f->err)));
-	assert_non_null(strstr(f->err, "EC key"));
-	assert_null(id_signer_load(f->path, ID_ALG_EDDSA, f->err, sizeof(f->err)));
-	assert_non_null(strstr(f->err, "Ed25519"));
-
-	for (i = 0; i < PA_ARRAY_SIZE(rfc7517_rsa); i++)
-		BN_free(bn[i]);
-	OSSL_PARAM_free(params);
-	OSSL_PARAM_BLD_free(bld);
-	EVP_PKEY_CTX_free(ctx);
-	EVP_PKEY_free(pkey);
-}
-
-static void test_kid_rfc8037_example(void **state)
-{
-	struct fixture *f = *state;
-	size_t dlen;
-	unsigned char *d = b64d(RFC8037_D, strlen(RFC8037_D), &dlen);
-	EVP_PKEY *pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, d, dlen);
-	struct id_signer *s;
-	json_t *jwk;
-
-	assert_non_null(pkey);
-	pa_free_secret_buf(d, dlen);
-	write_pem(f->path, pkey, NULL, 0600);
-	s = id_signer_load(f->path, ID_ALG_EDDSA, f->err, sizeof(f->err));
-	if (s == NULL)
-		fail_msg("%s", f->err);
-	assert_string_equal(id_signer_kid(s), RFC8037_KID);
-	jwk = id_signer_public_jwk(s, NULL);
-	assert_string_equal(jwk_str(jwk, "x"), RFC8037_X);
-	json_decref(jwk);
-	id_signer_free(s);
-	EVP_PKEY_free(pkey);
-}
-
 static void test_save_load_roundtrip(void **state)
 {
-	struct fixture *f = *state;
+	struct tfx_file *f = *state;
 	json_t *claims = sample_claims();
 	size_t i;
 
@@ -578,7 +414,7 @@ static void test_save_load_roundtrip(void **state)
 		struct id_signer *s;
 		char *token;
 
-		snprintf(path, sizeof(path), "%s/%s.pem", f->dir, cases[i].name);
+		snprintf(path, sizeof(path), "%s/%s.pem", f->tmp.dir, cases[i].name);
 		assert_int_equal(id_signer_save(signers[i], path, f->err, sizeof(f->err)), 0);
 		assert_int_equal(lstat(path, &st), 0);
 		assert_true(S_ISREG(st.st_mode));
@@ -598,9 +434,9 @@ static void test_save_load_roundtrip(void **state)
 	{
 		char p256[160], p384[160], ed[160];
 
-		snprintf(p256, sizeof(p256), "%s/ES256.pem", f->dir);
-		snprintf(p384, sizeof(p384), "%s/ES384.pem", f->dir);
-		snprintf(ed, sizeof(ed), "%s/EdDSA.pem", f->dir);
+		snprintf(p256, sizeof(p256), "%s/ES256.pem", f->tmp.dir);
+		snprintf(p384, sizeof(p384), "%s/ES384.pem", f->tmp.dir);
+		snprintf(ed, sizeof(ed), "%s/EdDSA.pem", f->tmp.dir);
 		assert_null(id_signer_load(p256, ID_ALG_ES384, f->err, sizeof(f->err)));
 		assert_non_null(strstr(f->err, "P-384"));
 		assert_null(id_signer_load(p384, ID_ALG_ES512, f->err, sizeof(f->err)));
@@ -611,120 +447,6 @@ static void test_save_load_roundtrip(void **state)
 		assert_null(id_signer_load(p256, ID_ALG_NONE, f->err, sizeof(f->err)));
 	}
 	json_decref(claims);
-}
-
-static void test_save_refuses_existing(void **state)
-{
-	struct fixture *f = *state;
-	char link[160], target[160], buf[16];
-	struct stat st;
-	int fd;
-
-	fd = open(f->path, O_CREAT | O_WRONLY | O_EXCL, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "precious", 8), 8);
-	close(fd);
-	assert_int_equal(id_signer_save(signers[6], f->path, f->err, sizeof(f->err)), -1);
-	assert_non_null(strstr(f->err, "already exists"));
-	assert_non_null(strstr(f->err, f->path));
-	fd = open(f->path, O_RDONLY);
-	assert_int_equal(read(fd, buf, sizeof(buf)), 8);
-	close(fd);
-	assert_memory_equal(buf, "precious", 8);
-
-	/* a dangling symlink is not followed to create its target */
-	snprintf(link, sizeof(link), "%s/link.pem", f->dir);
-	snprintf(target, sizeof(target), "%s/target.pem", f->dir);
-	assert_int_equal(symlink(target, link), 0);
-	assert_int_equal(id_signer_save(signers[6], link, f->err, sizeof(f->err)), -1);
-	assert_int_equal(lstat(target, &st), -1);
-	assert_int_equal(errno, ENOENT);
-}
-
-/* A write that fails half way leaves no file behind. */
-static void test_save_leaves_no_partial_file(void **state)
-{
-	struct fixture *f = *state;
-	int status;
-	pid_t pid = fork();
-
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct rlimit rl = { 64, 64 };
-		char err[ERRLEN];
-		int rc;
-
-		signal(SIGXFSZ, SIG_IGN);
-		if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
-			_exit(3);
-		rc = id_signer_save(signers[0], f->path, err, sizeof(err));
-		_exit(rc == -1 && strstr(err, "cannot write") != NULL &&
-		      access(f->path, F_OK) == -1 && errno == ENOENT ? 0 : 1);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
-	assert_int_equal(access(f->path, F_OK), -1);
-}
-
-static void test_load_refuses_unsafe_files(void **state)
-{
-	struct fixture *f = *state;
-	char link[160], other[160];
-	struct id_signer *s;
-	EVP_PKEY *small;
-	int fd;
-
-	assert_int_equal(id_signer_save(signers[6], f->path, f->err, sizeof(f->err)), 0);
-	assert_int_equal(chmod(f->path, 0640), 0);
-	assert_null(id_signer_load(f->path, ID_ALG_ES256, f->err, sizeof(f->err)));
-	assert_non_null(strstr(f->err, "mode 0640"));
-	assert_int_equal(chmod(f->path, 0604), 0);
-	assert_null(id_signer_load(f->path, ID_ALG_ES256, f->err, sizeof(f->err)));
-	assert_int_equal(chmod(f->path, 0600), 0);
-	s = id_signer_load(f->path, ID_ALG_ES256, f->err, sizeof(f->err));
-	assert_non_null(s); /* the same file is fine at 0600 */
-	id_signer_free(s);
-
-	snprintf(link, sizeof(link), "%s/link.pem", f->dir);
-	assert_int_equal(symlink(f->path, link), 0);
-	assert_null(id_signer_load(link, ID_ALG_ES256, f->err, sizeof(f->err)));
-	assert_non_null(strstr(f->err, "symbolic link"));
-
-	if (geteuid() == 0) {
-		assert_int_equal(chown(f->path, 1000, 1000), 0);
-		assert_null(id_signer_load(f->path, ID_ALG_ES256, f->err, sizeof(f->err)));
-		assert_non_null(strstr(f->err, "owned by uid 1000"));
-	}
-
-	/* not a key, an encrypted key, a key that is too small */
-	snprintf(other, sizeof(other), "%s/junk.pem", f->dir);
-	fd = open(other, O_CREAT | O_WRONLY | O_EXCL, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", 58), 58);
-	close(fd);
-	assert_null(id_signer_load(other, ID_ALG_ES256, f->err, sizeof(f->err)));
-	assert_non_null(strstr(f->err, "not an unencrypted PEM private key"));
-
-	snprintf(other, sizeof(other), "%s/enc.pem", f->dir);
-	small = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "prime256v1");
-	assert_non_null(small);
-	write_pem(other, small, EVP_aes_256_cbc(), 0600);
-	EVP_PKEY_free(small);
-	assert_null(id_signer_load(other, ID_ALG_ES256, f->err, sizeof(f->err)));
-	assert_non_null(strstr(f->err, "not an unencrypted PEM private key"));
-
-	snprintf(other, sizeof(other), "%s/rsa1024.pem", f->dir);
-	small = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
-	assert_non_null(small);
-	write_pem(other, small, NULL, 0600);
-	EVP_PKEY_free(small);
-	assert_null(id_signer_load(other, ID_ALG_RS256, f->err, sizeof(f->err)));
-	assert_non_null(strstr(f->err, "too short"));
-
-	snprintf(other, sizeof(other), "%s/missing.pem", f->dir);
-	assert_null(id_signer_load(other, ID_ALG_RS256, f->err, sizeof(f->err)));
-	assert_non_null(strstr(f->err, "missing.pem"));
 }
 
 static void test_sign_refuses_bad_claims(void **state)
@@ -816,12 +538,7 @@ int main(void)
 		cmocka_unit_test(test_sign_verify_every_alg),
 		cmocka_unit_test(test_sign_twice),
 		cmocka_unit_test(test_public_jwk),
-		cmocka_unit_test_setup_teardown(test_kid_rfc7638_example, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_kid_rfc8037_example, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_save_load_roundtrip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_save_refuses_existing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_save_leaves_no_partial_file, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_load_refuses_unsafe_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_save_load_roundtrip, setup, tfx_tmp_teardown),
 		cmocka_unit_test(test_sign_refuses_bad_claims),
 		cmocka_unit_test(test_roundtrip_through_jws_verify),
 	};
