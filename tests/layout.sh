@@ -83,8 +83,33 @@ for r in $rules; do
 		fi
 	done
 done
+# the same sizes for the tests, their fixtures and the benchmarks (C, sh, Python)
+tfiles=0
+for f in $(find "$top/tests" -type f \( -name '*.c' -o -name '*.h' -o -name '*.sh' -o -name '*.py' \) \
+	-not -path '*/corpus/*' | sort); do
+	tfiles=$((tfiles + 1))
+	rel=${f#"$top"/}
+	lines=$(wc -l < "$f")
+	if [ "$lines" -gt 800 ]; then
+		echo "FAIL: $rel has $lines lines (at most 800)"
+		bad=$((bad + 1))
+	fi
+	case $f in *.c | *.h) ;; *) continue ;; esac
+	long=$(awk -v f="$rel" '
+		/^[A-Za-z_].*\(/ { head = FNR; name = $0 }
+		/^\{/ { start = head ? head : FNR }
+		/^\}/ && start { if (FNR - start + 1 > 100)
+				printf "FAIL: %s:%d: a function of %d lines (at most 100): %s\n",
+					f, start, FNR - start + 1, name
+			start = 0; head = 0 }' "$f")
+	if [ -n "$long" ]; then
+		echo "$long"
+		bad=$((bad + $(printf '%s\n' "$long" | wc -l)))
+	fi
+done
+[ "$tfiles" -gt 0 ] || { echo "FAIL: no test source found under $top/tests"; exit 1; }
 if [ "$bad" -eq 0 ]; then
-	echo "PASS: $files files in $(echo "$rules" | wc -l) folders include only what docs/architecture.md allows, none over 800 lines, no function over 100"
+	echo "PASS: $files files in $(echo "$rules" | wc -l) folders include only what docs/architecture.md allows; none of them or of the $tfiles files of tests/ is over 800 lines, no C function over 100"
 	exit 0
 fi
 echo "$bad violation(s)"

@@ -782,8 +782,7 @@ def session_part(work, src, out, me, key_path, jwks, static, minted, minted_mark
     check(b"PAM_AGENT_SESSION=" in read(os.path.join(work, "cmd.environ")),
           "CMD's own environ was read (it has PAM_AGENT_SESSION)")
     names = sorted(set(seen.values()))
-    # agent-run starts CMD with fexecve: its name is its file's (dash for sh)
-    sh = os.path.basename(os.path.realpath("/bin/sh"))
+    sh = os.path.basename(os.path.realpath("/bin/sh"))  # fexecve: CMD's name is its file's
     check("agent-run" in names and sh in names and
           all(c in ("agent-run", sh, "sleep") for c in names),
           "the cmdline and environ of every process of the live session were read "

@@ -4,16 +4,15 @@
  * the test finds out by other means (getuid(), realpath(), sha256sum run
  * through popen, pa_proc_stat); a child that exits between the steps (the
  * window in which its pid could be reused) and a zombie; an executable
- * deleted while it runs; the unit a cgroup path names; a real cgroup v2
- * unit directory with its invocation id, as root; a pid that does not
- * exist; another user's process, as non-root; no pidfd_open (a seccomp
+ * deleted while it runs (the cgroup, unit and invocation id are in
+ * test_attest_cgroup.c); a pid that does not exist; another user's process, as non-root; no pidfd_open (a seccomp
  * filter makes it ENOSYS): refused; the JSON.
  *
  * Where pidfd_open is missing (valgrind 3.19 does not know it) the tests
  * that need it check that id_attest refuses, and skip visibly.
  *
  * Every test that starts a child or makes a file or cgroup leaves it to
- * teardown(), which runs however the test ends: the child is killed and
+ * tfx_att_teardown(), which runs however the test ends: the child is killed and
  * reaped first, then the cgroup directories and the files are removed.
  */
 #include "config.h"
@@ -45,142 +44,10 @@
 
 #include "attest_int.h"
 #include "identity.h"
+#include "tfx_attest.h"
 #include "util.h"
 
 #define SLEEP "/bin/sleep"
-
-/* What teardown() undoes. */
-static struct {
-	pid_t child;		 /* killed and reaped */
-	char tmpdir[64];	 /* its files removed, then it */
-	char cg_sub[PATH_MAX + 8]; /* removed before cg_unit */
-	char cg_unit[PATH_MAX];
-} F;
-
-/* Waits for the child, killed, to be reaped; removes a cgroup directory (not busy any more). */
-static void kill_child(void)
-{
-	int status;
-
-	if (F.child > 0) {
-		kill(F.child, SIGKILL);
-		while (waitpid(F.child, &status, 0) < 0 && errno == EINTR)
-			;
-		F.child = 0;
-	}
-}
-
-static void remove_cgroup(const char *dir)
-{
-	int i;
-
-	if (dir[0] == '\0')
-		return;
-	/* the cgroup of a reaped child can be busy a moment longer */
-	for (i = 0; i < 200 && rmdir(dir) != 0 && errno == EBUSY; i++)
-		usleep(5000);
-	if (access(dir, F_OK) == 0)
-		print_message("      teardown: cannot remove %s: %s\n", dir, strerror(errno));
-}
-
-static int teardown(void **state)
-{
-	char path[PATH_MAX];
-
-	(void)state;
-	kill_child();
-	remove_cgroup(F.cg_sub);
-	remove_cgroup(F.cg_unit);
-	if (F.tmpdir[0] != '\0') {
-		snprintf(path, sizeof(path), "%s/sleep", F.tmpdir);
-		unlink(path);
-		rmdir(F.tmpdir);
-	}
-	memset(&F, 0, sizeof(F));
-	return 0;
-}
-
-/*
- * Starts path with argument "30" and returns once it has exec'd (the
- * close-on-exec end of a pipe closes at the exec; a failed exec writes
- * errno there).
- */
-static pid_t spawn(const char *path)
-{
-	int p[2], e = 0;
-	ssize_t n;
-	pid_t pid;
-
-	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		char *argv[] = { (char *)path, (char *)"30", NULL };
-
-		close(p[0]);
-		execv(path, argv);
-		e = errno;
-		if (write(p[1], &e, sizeof(e)) != (ssize_t)sizeof(e))
-			_exit(126);
-		_exit(127);
-	}
-	close(p[1]);
-	F.child = pid;
-	do
-		n = read(p[0], &e, sizeof(e));
-	while (n < 0 && errno == EINTR);
-	close(p[0]);
-	if (n != 0)
-		fail_msg("exec %s: %s", path, strerror(e));
-	return pid;
-}
-
-/* SHA-256 of the file at path, computed by sha256sum(1). */
-static void sha256sum(const char *path, char hex[ID_SHA256_HEX + 1])
-{
-	char cmd[PATH_MAX + 32], line[256];
-	FILE *p;
-
-	assert_null(strchr(path, '\''));
-	snprintf(cmd, sizeof(cmd), "sha256sum -- '%s'", path);
-	p = popen(cmd, "r");
-	assert_non_null(p);
-	assert_non_null(fgets(line, sizeof(line), p));
-	assert_int_equal(pclose(p), 0);
-	assert_true(strlen(line) > ID_SHA256_HEX && line[ID_SHA256_HEX] == ' ');
-	memcpy(hex, line, ID_SHA256_HEX);
-	hex[ID_SHA256_HEX] = '\0';
-}
-
-/*
- * Skips the test, visibly, where pidfd_open is missing (under valgrind
- * 3.19, which does not know the system call), once id_attest is seen to
- * refuse there.
- */
-static void need_pidfd(void)
-{
-	struct id_runtime rt;
-	char err[256];
-	int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
-
-	if (fd >= 0) {
-		close(fd);
-		return;
-	}
-	assert_int_equal(errno, ENOSYS);
-	assert_int_equal(id_attest(getpid(), 0, &rt, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "pidfd_open"));
-	print_message("      SKIP: no pidfd_open here (valgrind?); id_attest refuses: %s\n", err);
-	skip();
-}
-
-/* Whether this test runs under valgrind (whose tool is then /proc/self/exe to the kernel). */
-static bool under_valgrind(void)
-{
-	const char *pre = getenv("LD_PRELOAD");
-
-	return pre != NULL && strstr(pre, "vgpreload") != NULL;
-}
 
 /*
  * A child: its ids, executable and its hash, its start time, its parent
@@ -196,10 +63,10 @@ static void test_child(void **state)
 	size_t i;
 
 	(void)state;
-	need_pidfd();
+	tfx_att_need_pidfd();
 	assert_non_null(realpath(SLEEP, exe));
 	assert_non_null(realpath("/proc/self/exe", self));
-	pid = spawn(SLEEP);
+	pid = tfx_att_spawn(SLEEP);
 	assert_int_equal(id_attest(pid, 1, &rt, err, sizeof(err)), 0);
 	assert_int_equal(rt.proc.pid, pid);
 	assert_int_equal(rt.proc.ppid, getpid());
@@ -209,7 +76,7 @@ static void test_child(void **state)
 	assert_int_equal(rt.proc.egid, getegid());
 	assert_string_equal(rt.proc.exe, exe);
 	assert_false(rt.proc.exe_deleted);
-	sha256sum(exe, hex);
+	tfx_att_sha256sum(exe, hex);
 	assert_string_equal(rt.proc.exe_sha256, hex);
 	assert_int_equal(pa_proc_stat(pid, &ps), 0);
 	assert_true(rt.proc.start == ps.start);
@@ -222,12 +89,12 @@ static void test_child(void **state)
 	assert_int_equal(pa_proc_stat(getpid(), &me), 0);
 	assert_true(rt.parents[0].start == me.start);
 	assert_non_null(rt.parents[0].exe);
-	if (under_valgrind())
+	if (tfx_att_under_valgrind())
 		print_message("      under valgrind: this process's executable is %s\n",
 			      rt.parents[0].exe);
 	else
 		assert_string_equal(rt.parents[0].exe, self);
-	sha256sum(rt.parents[0].exe, hex);
+	tfx_att_sha256sum(rt.parents[0].exe, hex);
 	assert_string_equal(rt.parents[0].exe_sha256, hex);
 	id_runtime_clear(&rt);
 	assert_null(rt.proc.exe);
@@ -255,7 +122,7 @@ static void test_child(void **state)
 	/* depth 0: the process alone, hashed all the same */
 	assert_int_equal(id_attest(pid, 0, &rt, err, sizeof(err)), 0);
 	assert_int_equal(rt.n_parents, 0);
-	sha256sum(exe, hex);
+	tfx_att_sha256sum(exe, hex);
 	assert_string_equal(rt.proc.exe_sha256, hex);
 	id_runtime_clear(&rt);
 }
@@ -269,10 +136,10 @@ static void test_exited_before_read(void **state)
 	pid_t pid;
 
 	(void)state;
-	need_pidfd();
-	pid = spawn(SLEEP);
+	tfx_att_need_pidfd();
+	pid = tfx_att_spawn(SLEEP);
 	assert_int_equal(id_attest_open(pid, &h, err, sizeof(err)), 0);
-	kill_child();
+	tfx_att_kill_child();
 	assert_int_equal(id_attest_read(h, true, &p, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "exited"));
 	assert_null(p.exe);
@@ -291,12 +158,12 @@ static void test_exited_before_confirm(void **state)
 	pid_t pid;
 
 	(void)state;
-	need_pidfd();
-	pid = spawn(SLEEP);
+	tfx_att_need_pidfd();
+	pid = tfx_att_spawn(SLEEP);
 	assert_int_equal(id_attest_open(pid, &h, err, sizeof(err)), 0);
 	assert_int_equal(id_attest_read(h, true, &p, err, sizeof(err)), 0);
 	assert_int_equal(id_attest_confirm(h, err, sizeof(err)), 0);
-	kill_child();
+	tfx_att_kill_child();
 	assert_int_equal(id_attest_confirm(h, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "exited"));
 	id_proc_clear(&p);
@@ -315,8 +182,8 @@ static void test_zombie(void **state)
 	int i;
 
 	(void)state;
-	need_pidfd();
-	pid = spawn(SLEEP);
+	tfx_att_need_pidfd();
+	pid = tfx_att_spawn(SLEEP);
 	assert_int_equal(id_attest_open(pid, &h, err, sizeof(err)), 0);
 	kill(pid, SIGKILL);
 	for (i = 0; i < 5000 && pa_proc_stat(pid, &ps) == 0 && ps.state != 'Z'; i++)
@@ -358,264 +225,20 @@ static void test_deleted(void **state)
 	pid_t pid;
 
 	(void)state;
-	need_pidfd();
-	snprintf(F.tmpdir, sizeof(F.tmpdir), "/tmp/pa-attest.XXXXXX");
-	assert_non_null(mkdtemp(F.tmpdir));
-	assert_non_null(realpath(F.tmpdir, dir));
+	tfx_att_need_pidfd();
+	snprintf(tfx_att.tmpdir, sizeof(tfx_att.tmpdir), "/tmp/pa-attest.XXXXXX");
+	assert_non_null(mkdtemp(tfx_att.tmpdir));
+	assert_non_null(realpath(tfx_att.tmpdir, dir));
 	snprintf(path, sizeof(path), "%s/sleep", dir);
 	copy_file(SLEEP, path);
-	sha256sum(path, hex);
-	pid = spawn(path);
+	tfx_att_sha256sum(path, hex);
+	pid = tfx_att_spawn(path);
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(id_attest(pid, 0, &rt, err, sizeof(err)), 0);
 	assert_true(rt.proc.exe_deleted);
 	assert_string_equal(rt.proc.exe, path);
 	assert_string_equal(rt.proc.exe_sha256, hex);
 	id_runtime_clear(&rt);
-}
-
-static void test_unit_from_cgroup(void **state)
-{
-	static const struct {
-		const char *path;
-		int rc;
-		const char *unit;
-	} cases[] = {
-		{ "/system.slice/foo.service", 1, "foo.service" },
-		/* a delegated manager's own units are the user's to name: the
-		 * unit is the one the system manager made */
-		{ "/user.slice/user-1000.slice/user@1000.service/app.slice/bar.scope", 1,
-		  "user@1000.service" },
-		{ "/user.slice/user-1000.slice/user@1000.service/app.slice/support-bot.service", 1,
-		  "user@1000.service" },
-		{ "/user.slice/user-1000.slice/user@1000.service/app.slice", 1,
-		  "user@1000.service" },
-		{ "/user.slice/user-1000.slice/session-3.scope", 1, "session-3.scope" },
-		{ "/system.slice/foo.service/sub", 1, "foo.service" },
-		{ "/system.slice/foo.service/sub/deeper", 1, "foo.service" },
-		{ "/system.slice/docker-0123abcd.scope/init.scope", 1, "docker-0123abcd.scope" },
-		{ "/init.scope", 1, "init.scope" },
-		{ "/", 0, "" },
-		{ "", 0, "" },
-		{ "/system.slice", 0, "" },
-		{ "/user.slice/user-1000.slice", 0, "" },
-		{ "/machine.slice/x.servicex", 0, "" },
-		{ "/.service/.scope", 0, "" },
-		{ "/a.service.d/b", 0, "" },
-		{ "//system.slice//foo.service//", 1, "foo.service" },
-	};
-	char buf[64];
-	size_t i;
-
-	(void)state;
-	for (i = 0; i < PA_ARRAY_SIZE(cases); i++) {
-		memset(buf, 'x', sizeof(buf));
-		assert_int_equal(id_unit_from_cgroup(cases[i].path, buf, sizeof(buf)), cases[i].rc);
-		assert_string_equal(buf, cases[i].unit);
-	}
-	assert_int_equal(id_unit_from_cgroup(NULL, buf, sizeof(buf)), 0);
-	/* "foo.service" needs 12 bytes */
-	assert_int_equal(id_unit_from_cgroup("/system.slice/foo.service", buf, 11), -1);
-	assert_int_equal(id_unit_from_cgroup("/system.slice/foo.service", buf, 12), 1);
-	assert_string_equal(buf, "foo.service");
-	assert_int_equal(id_unit_from_cgroup("/system.slice/foo.service", buf, 0), -1);
-}
-
-/*
- * The cgroup path of /proc/PID/cgroup contents: the v2 line; on a hybrid
- * host the name=systemd line when the v2 one is "/"; refused when lines
- * are malformed or come twice.
- */
-static void test_cgroup_file(void **state)
-{
-	static const struct {
-		const char *text, *cgroup, *unit;
-		int rc;
-	} cases[] = {
-		{ "0::/system.slice/foo.service\n", "/system.slice/foo.service", "foo.service", 0 },
-		{ "0::/user.slice/user-1000.slice/session-2.scope", /* no final newline */
-		  "/user.slice/user-1000.slice/session-2.scope", "session-2.scope", 0 },
-		/* hybrid: v2 at "/", systemd's tree in name=systemd */
-		{ "12:pids:/system.slice/a.service\n1:name=systemd:/system.slice/a.service\n0::/\n",
-		  "/system.slice/a.service", "a.service", 0 },
-		{ "2:cpu,cpuacct:/x\n1:name=systemd,other:/system.slice/b.service/sub\n0::/\n",
-		  "/system.slice/b.service/sub", "b.service", 0 },
-		/* both "/": "/" (no unit) */
-		{ "9:name=systemd:/\n4:memory:/process_api/0bcb\n0::/\n", "/", NULL, 0 },
-		/* a v2 path other than "/" wins */
-		{ "1:name=systemd:/system.slice/c.service\n0::/system.slice/d.service\n",
-		  "/system.slice/d.service", "d.service", 0 },
-		/* v1 only */
-		{ "1:name=systemd:/system.slice/e.service\n", "/system.slice/e.service", "e.service",
-		  0 },
-		{ "3:memory:/foo\n", NULL, NULL, 0 },
-		{ "", NULL, NULL, 0 },
-		{ "0::/system.slice\n", "/system.slice", NULL, 0 },
-		/* a cgroup name with a newline in it forges a second line */
-		{ "0::/user.slice/x\n0::/system.slice/sshd.service\n", NULL, NULL, -1 },
-		{ "1:name=systemd:/a\n1:name=systemd:/b.service\n0::/\n", NULL, NULL, -1 },
-		{ "0::relative\n", NULL, NULL, -1 },
-		{ "x::/a\n", NULL, NULL, -1 },
-		{ "0:/a\n", NULL, NULL, -1 },
-		{ "::/a\n", NULL, NULL, -1 },
-	};
-	char text[256], err[128];
-	struct id_proc p;
-	size_t i;
-
-	(void)state;
-	for (i = 0; i < PA_ARRAY_SIZE(cases); i++) {
-		memset(&p, 0, sizeof(p));
-		snprintf(text, sizeof(text), "%s", cases[i].text);
-		err[0] = '\0';
-		if (id_attest_cgroup(text, &p, err, sizeof(err)) != cases[i].rc)
-			fail_msg("case %zu (%s): rc, err \"%s\"", i, cases[i].text, err);
-		if (cases[i].rc != 0) {
-			assert_string_equal(err, "unexpected content");
-		} else {
-			if (cases[i].cgroup == NULL)
-				assert_null(p.cgroup);
-			else
-				assert_string_equal(p.cgroup, cases[i].cgroup);
-			if (cases[i].unit == NULL)
-				assert_null(p.unit);
-			else
-				assert_string_equal(p.unit, cases[i].unit);
-		}
-		id_proc_clear(&p);
-	}
-}
-
-/* The mount point of the cgroup2 hierarchy, from /proc/self/mountinfo ("" if none). */
-static void cgroup2_mount(char *mnt, size_t len)
-{
-	char line[4096], root[PATH_MAX], point[PATH_MAX];
-	FILE *f = fopen("/proc/self/mountinfo", "r");
-
-	mnt[0] = '\0';
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strstr(line, " - cgroup2 ") == NULL ||
-		    sscanf(line, "%*s %*s %*s %4095s %4095s", root, point) != 2 ||
-		    strcmp(root, "/") != 0 || strchr(point, '\\') != NULL)
-			continue;
-		snprintf(mnt, len, "%s", point);
-		break;
-	}
-	fclose(f);
-}
-
-/* Moves pid into the cgroup directory dir; 0 or -1 with errno. */
-static int move_to(const char *dir, pid_t pid)
-{
-	char path[PATH_MAX + 16];
-	int fd, ok;
-
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ok = dprintf(fd, "%ld\n", (long)pid) > 0;
-	if (close(fd) != 0)
-		ok = 0;
-	return ok ? 0 : -1;
-}
-
-/* Attests pid (depth 0) and checks its unit and invocation id (NULL: none). */
-static void check_unit(pid_t pid, const char *cgroup, const char *unit, const char *inv)
-{
-	struct id_runtime rt;
-	char err[256];
-
-	assert_int_equal(id_attest(pid, 0, &rt, err, sizeof(err)), 0);
-	assert_string_equal(rt.proc.cgroup, cgroup);
-	assert_string_equal(rt.proc.unit, unit);
-	if (inv == NULL)
-		assert_null(rt.proc.invocation_id);
-	else
-		assert_string_equal(rt.proc.invocation_id, inv);
-	id_runtime_clear(&rt);
-}
-
-/*
- * The invocation id systemd sets on a unit's cgroup: 16 raw bytes or 32
- * hex digits, trusted.* (or user.*). Skipped visibly where the file system
- * takes no such attribute.
- */
-static void check_invocation_id(pid_t pid, const char *cgroup, const char *unit)
-{
-	static const unsigned char raw[16] = { 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
-					       0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff };
-	const char *hex = "00112233445566778899aabbccddeeff";
-
-	if (setxattr(F.cg_unit, "trusted.invocation_id", raw, sizeof(raw), 0) != 0) {
-		print_message("      SKIP (invocation id): setxattr trusted.* on %s: %s\n", F.cg_unit,
-			      strerror(errno));
-		return;
-	}
-	check_unit(pid, cgroup, unit, hex);
-	assert_int_equal(setxattr(F.cg_unit, "trusted.invocation_id",
-				  "00112233445566778899AABBCCDDEEFF", 32, 0),
-			 0);
-	check_unit(pid, cgroup, unit, hex);
-	/* neither 16 bytes nor 32 hex digits: none */
-	assert_int_equal(setxattr(F.cg_unit, "trusted.invocation_id", "not-an-id", 9, 0), 0);
-	check_unit(pid, cgroup, unit, NULL);
-	assert_int_equal(removexattr(F.cg_unit, "trusted.invocation_id"), 0);
-	if (setxattr(F.cg_unit, "user.invocation_id", hex, 32, 0) != 0) {
-		print_message("      SKIP (user.invocation_id): setxattr user.* on %s: %s\n",
-			      F.cg_unit, strerror(errno));
-		return;
-	}
-	check_unit(pid, cgroup, unit, hex);
-}
-
-/*
- * As root with a writable cgroup v2 hierarchy: a child moved into
- * "pa-attest-PID.service" is of that unit, with the invocation id set on
- * that directory; moved into a sub-cgroup of it, still of that unit.
- */
-static void test_cgroup_unit(void **state)
-{
-	char mnt[PATH_MAX], unit[64], cgroup[96];
-	pid_t pid;
-
-	(void)state;
-	if (geteuid() != 0) {
-		print_message("      SKIP: not root (a cgroup directory of our own needs root)\n");
-		skip();
-	}
-	need_pidfd();
-	cgroup2_mount(mnt, sizeof(mnt));
-	snprintf(unit, sizeof(unit), "pa-attest-%ld.service", (long)getpid());
-	if (mnt[0] == '\0' ||
-	    snprintf(F.cg_unit, sizeof(F.cg_unit), "%s/%s", mnt, unit) >= (int)sizeof(F.cg_unit) ||
-	    mkdir(F.cg_unit, 0755) != 0) {
-		print_message("      SKIP: no writable cgroup v2 (%s: %s)\n",
-			      mnt[0] != '\0' ? mnt : "no cgroup2 mount",
-			      mnt[0] != '\0' ? strerror(errno) : "-");
-		F.cg_unit[0] = '\0';
-		skip();
-	}
-	pid = spawn(SLEEP);
-	if (move_to(F.cg_unit, pid) != 0) {
-		print_message("      SKIP: no writable cgroup v2 (moving a process into %s: %s)\n",
-			      F.cg_unit, strerror(errno));
-		skip();
-	}
-	snprintf(cgroup, sizeof(cgroup), "/%s", unit);
-	check_unit(pid, cgroup, unit, NULL);
-	check_invocation_id(pid, cgroup, unit);
-
-	/* a unit's own sub-cgroup is the unit */
-	snprintf(F.cg_sub, sizeof(F.cg_sub), "%s/sub", F.cg_unit);
-	assert_int_equal(mkdir(F.cg_sub, 0755), 0);
-	assert_int_equal(move_to(F.cg_sub, pid), 0);
-	snprintf(cgroup, sizeof(cgroup), "/%s/sub", unit);
-	assert_int_equal(removexattr(F.cg_unit, "user.invocation_id") == 0 || errno == ENODATA ||
-				 errno == EOPNOTSUPP,
-			 1);
-	check_unit(pid, cgroup, unit, NULL);
 }
 
 /* A pid that no process has, and pids that are none. */
@@ -634,7 +257,7 @@ static void test_no_such_pid(void **state)
 	assert_non_null(strstr(err, "invalid pid"));
 	assert_int_equal(id_attest(-1, 1, &rt, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "invalid pid"));
-	need_pidfd();
+	tfx_att_need_pidfd();
 	f = fopen("/proc/sys/kernel/pid_max", "r");
 	if (f != NULL) {
 		if (fscanf(f, "%ld", &max) != 1)
@@ -665,7 +288,7 @@ static void test_other_user(void **state)
 	pid_t pid, target;
 
 	(void)state;
-	need_pidfd();
+	tfx_att_need_pidfd();
 	target = getpid();
 	if (geteuid() != 0) {
 		target = 1;
@@ -698,9 +321,9 @@ static void test_other_user(void **state)
 		id_runtime_clear(&rt);
 		_exit(0);
 	}
-	F.child = pid;
+	tfx_att.child = pid;
 	assert_int_equal(waitpid(pid, &status, 0), pid);
-	F.child = 0;
+	tfx_att.child = 0;
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
@@ -740,9 +363,9 @@ static void test_no_pidfd_fails_closed(void **state)
 			_exit(2);
 		_exit(0);
 	}
-	F.child = pid;
+	tfx_att.child = pid;
 	assert_int_equal(waitpid(pid, &status, 0), pid);
-	F.child = 0;
+	tfx_att.child = 0;
 	assert_true(WIFEXITED(status));
 	if (WEXITSTATUS(status) == 77) {
 		print_message("      SKIP: no seccomp filter could be installed\n");
@@ -775,8 +398,8 @@ static void test_json(void **state)
 	pid_t pid;
 
 	(void)state;
-	need_pidfd();
-	pid = spawn(SLEEP);
+	tfx_att_need_pidfd();
+	pid = tfx_att_spawn(SLEEP);
 	assert_int_equal(id_attest(pid, 1, &rt, err, sizeof(err)), 0);
 	o = id_runtime_to_json(&rt);
 	check_keys(o, true);
@@ -845,18 +468,15 @@ static void test_sha256_fd(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_child, teardown),
-		cmocka_unit_test_teardown(test_exited_before_read, teardown),
-		cmocka_unit_test_teardown(test_exited_before_confirm, teardown),
-		cmocka_unit_test_teardown(test_zombie, teardown),
-		cmocka_unit_test_teardown(test_deleted, teardown),
-		cmocka_unit_test(test_unit_from_cgroup),
-		cmocka_unit_test(test_cgroup_file),
-		cmocka_unit_test_teardown(test_cgroup_unit, teardown),
+		cmocka_unit_test_teardown(test_child, tfx_att_teardown),
+		cmocka_unit_test_teardown(test_exited_before_read, tfx_att_teardown),
+		cmocka_unit_test_teardown(test_exited_before_confirm, tfx_att_teardown),
+		cmocka_unit_test_teardown(test_zombie, tfx_att_teardown),
+		cmocka_unit_test_teardown(test_deleted, tfx_att_teardown),
 		cmocka_unit_test(test_no_such_pid),
-		cmocka_unit_test_teardown(test_other_user, teardown),
-		cmocka_unit_test_teardown(test_no_pidfd_fails_closed, teardown),
-		cmocka_unit_test_teardown(test_json, teardown),
+		cmocka_unit_test_teardown(test_other_user, tfx_att_teardown),
+		cmocka_unit_test_teardown(test_no_pidfd_fails_closed, tfx_att_teardown),
+		cmocka_unit_test_teardown(test_json, tfx_att_teardown),
 		cmocka_unit_test(test_sha256_fd),
 	};
 
