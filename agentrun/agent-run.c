@@ -613,6 +613,20 @@ static int pam_phases(struct run *r)
 	return take_back_workload(r);
 }
 
+/* The path the kernel names CMD's descriptor by, or NULL. */
+static const char *exe_path(const struct run *r, char *buf, size_t len)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", r->exe_fd);
+	n = readlink(link, buf, len - 1);
+	if (n <= 0 || (size_t)n >= len - 1)
+		return NULL;
+	buf[n] = '\0';
+	return buf;
+}
+
 /*
  * Runs CMD in the open session: its environment, a pty when any of fds 0-2
  * is a terminal, supervision until it ends or the session's time is up,
@@ -620,6 +634,7 @@ static int pam_phases(struct run *r)
  */
 static int run_session(const struct opts *o, struct run *r)
 {
+	char path[4096];
 	struct envv env = { 0 };
 	const char *sid = pam_getenv(r->pamh, "PAM_AGENT_SESSION");
 	int master = -1, slave = -1, status = 0, code = EXIT_TROUBLE;
@@ -636,7 +651,8 @@ static int run_session(const struct opts *o, struct run *r)
 			"max_session (%s=%lld)\n", sid, EXPIRES_VAR, expires);
 		return EXIT_REFUSED;
 	}
-	if (ar_build_env(&env, r->pamh, &r->acct, o->eopts, o->n_eopts) != 0) {
+	if (ar_build_env(&env, r->pamh, &r->acct, exe_path(r, path, sizeof(path)), o->eopts,
+			 o->n_eopts) != 0) {
 		fprintf(stderr, "agent-run: out of memory for CMD's environment\n");
 		goto out;
 	}

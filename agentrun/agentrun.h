@@ -52,7 +52,8 @@ int ar_account_lookup(const char *name, uid_t uid, struct account *a);
 bool ar_user_unchanged(pam_handle_t *pamh, const char *name, const char *step);
 bool ar_env_name_ok(const char *s, size_t len);
 void ar_env_free(struct envv *e);
-int ar_build_env(struct envv *e, pam_handle_t *pamh, const struct account *a,
+/* exe: the path CMD was opened at (AGENT_RUN_EXE), or NULL */
+int ar_build_env(struct envv *e, pam_handle_t *pamh, const struct account *a, const char *exe,
 		     const struct env_opt *opts, size_t n_opts);
 int ar_open_confdir(const char *dir);
 void ar_find_terminals(void);

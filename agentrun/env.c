@@ -180,11 +180,13 @@ void ar_env_free(struct envv *e)
 
 /*
  * CMD's environment, built from nothing: PATH (a default), TERM when set,
- * the PAM environment, HOME, USER, LOGNAME and SHELL of the account, then
+ * the PAM environment, HOME, USER, LOGNAME and SHELL of the account,
+ * AGENT_RUN_EXE (the path CMD was found at: a script started from the
+ * measured descriptor sees /dev/fd/3 as its $0), then
  * the --keep-env and --env options in order. Nothing else of agent-run's
  * own environment (a supervisor's API keys, SSH_AUTH_SOCK, KRB5CCNAME, …).
  */
-int ar_build_env(struct envv *e, pam_handle_t *pamh, const struct account *a,
+int ar_build_env(struct envv *e, pam_handle_t *pamh, const struct account *a, const char *exe,
 		     const struct env_opt *opts, size_t n_opts)
 {
 	const char *term = getenv("TERM");
@@ -202,7 +204,8 @@ int ar_build_env(struct envv *e, pam_handle_t *pamh, const struct account *a,
 	}
 	free(pamenv);
 	if (ret != 0 || env_set(e, "HOME", a->dir) != 0 || env_set(e, "USER", a->name) != 0 ||
-	    env_set(e, "LOGNAME", a->name) != 0 || env_set(e, "SHELL", a->shell) != 0)
+	    env_set(e, "LOGNAME", a->name) != 0 || env_set(e, "SHELL", a->shell) != 0 ||
+	    (exe != NULL && env_set(e, "AGENT_RUN_EXE", exe) != 0))
 		return -1;
 	for (i = 0; i < n_opts; i++) {
 		if (opts[i].keep) {

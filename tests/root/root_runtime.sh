@@ -28,7 +28,7 @@ pa_testca
 
 # the agent: a root-owned script that leaves a marker; its evil twin
 # differs in one byte of a comment; the link agent-run is given
-printf '#!/bin/sh\n# agent a\n: > "$1/good"\n' > "$work/bin/agent"
+printf '#!/bin/sh\n# agent a\n: > "$1/good"\nprintf "%%s %%s" "$0" "$AGENT_RUN_EXE" > "$1/name"\n' > "$work/bin/agent"
 printf '#!/bin/sh\n# agent b\n: > "$1/evil"\n' > "$work/bin/evil"
 chmod 0755 "$work/bin/agent" "$work/bin/evil"
 ln -s agent "$work/bin/link"
@@ -93,6 +93,8 @@ run_ar() {
 cp -p "$work/bin/agent" "$work/bin/plain"
 run_ar allowed "$work/bin/plain"
 check "agent-run: the agent whose SHA-256 the rule names runs" test "$rc" = 0 -a -e "$o/good"
+check "agent-run: the script runs as /dev/fd/3 and finds its path in AGENT_RUN_EXE" \
+	test "$(cat "$o/name" 2>/dev/null)" = "/dev/fd/3 $work/bin/plain"
 check "agent-run: the audit event names the workload and its hash" \
 	grep -q "\"event\":\"decision\",\"result\":\"allow\".*\"runtime\":{\"subject\":\"workload\",\"exe\":\"$work/bin/plain\",\"exe_sha256\":\"$agent_sha\"" "$work/audit.log"
 
@@ -215,6 +217,9 @@ check "explain: the one-byte copy: deny, with the module's reason" \
 timeout 60 sleep 60 &
 tpid=$!
 pa_root_track_pid "$tpid"
+# the forked shell becomes timeout at its exec: wait for that
+n=0
+while [ "$(readlink "/proc/$tpid/exe")" != "$t_exe" ] && [ $n -lt 100 ]; do sleep 0.05; n=$((n + 1)); done
 check "explain: a timeout process as the caller: allow" \
 	"$PAM_AGENT" explain --config "$CONF" --user "$tuser" --id spiffe://example.org/agents/esc \
 	--service "$sudo_svc" --runtime-pid "$tpid"
