@@ -163,6 +163,9 @@ int id_jws_verify(const struct id_jws *jws, const struct id_key *key,
 struct id_trust_domain {
 	char *name;		/* "example.org" */
 	char *bundle_path;
+	/* PEM file of the trust domain's X.509 authorities, or NULL: the
+	 * bundle's x509-svid elements (docs/proof-of-possession.md) */
+	char *x509_authorities_path;
 	struct id_keyset *keys; /* filled by id_verifier_load() */
 	char *load_error;	/* why keys is NULL, from id_verifier_load() */
 };
@@ -374,6 +377,49 @@ int id_unit_from_cgroup(const char *path, char *buf, size_t len);
  */
 json_t *id_runtime_to_json(const struct id_runtime *rt);
 json_t *id_proc_to_json(const struct id_proc *p);
+
+/* ---- X.509-SVIDs and proof of possession (docs/proof-of-possession.md) ---- */
+
+/* Most certificates in a presented chain, the leaf included. */
+#define ID_X509_MAX_CHAIN 5
+/* Largest presented chain accepted, PEM or compact, checked before parsing. */
+#define ID_X509_CHAIN_MAX (32 * 1024)
+
+/* A presented X.509-SVID chain, leaf first. */
+struct id_x509_chain;
+
+/*
+ * Parses a presented chain: PEM (CERTIFICATE blocks, leaf first) or the
+ * compact form of the PAM conversation, the certificates' DER in
+ * base64url without padding, joined by '.', leaf first. Nothing is
+ * verified here.
+ */
+int id_x509_chain_parse(const char *data, size_t len, struct id_x509_chain **out,
+			char *err, size_t errlen);
+void id_x509_chain_free(struct id_x509_chain *c);
+/* Hex SHA-256 over the DER of every certificate of c, in order (what a challenge binds). */
+int id_x509_chain_sha256(const struct id_x509_chain *c, char hex[ID_SHA256_HEX + 1],
+			 char *err, size_t errlen);
+
+/*
+ * Verifies c as an X.509-SVID at time now (leeway of v) against the X.509
+ * authorities of the trust domain its leaf names (OpenSSL X509_STORE and
+ * X509_verify_cert; the authorities of the bundle's x509-svid elements, or
+ * of x509_authorities_path), with the rules of the SPIFFE X509-SVID
+ * specification: exactly one URI SAN, a SPIFFE ID of the chain's own
+ * trust domain; the leaf no CA, with digitalSignature and neither
+ * keyCertSign nor cRLSign; every signer a CA with keyCertSign; at most
+ * ID_X509_MAX_CHAIN certificates; RSA >= 2048 bits, EC P-256/P-384,
+ * Ed25519 only. On success *out is a new identity: kind SPIFFE, agent_id
+ * and subject the SPIFFE ID, trust_domain, nbf/iat notBefore, exp
+ * notAfter, fingerprint the SHA-256 of the leaf's DER, claims
+ * {"sub": ID, "x5t#S256": ...}. Every refusal has its reason.
+ */
+int id_x509_verify(const struct id_verifier *v, const struct id_x509_chain *c, int64_t now,
+		   struct id_identity **out, char *err, size_t errlen);
+
+/* The leaf's public key, with the algorithm its signatures use (ES256, ES384, EdDSA, PS256). */
+struct id_key *id_x509_leaf_key(const struct id_x509_chain *c, char *err, size_t errlen);
 
 /* ---- signing (test CA, minted grants) -------------------------------- */
 
