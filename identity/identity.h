@@ -421,6 +421,38 @@ int id_x509_verify(const struct id_verifier *v, const struct id_x509_chain *c, i
 /* The leaf's public key, with the algorithm its signatures use (ES256, ES384, EdDSA, PS256). */
 struct id_key *id_x509_leaf_key(const struct id_x509_chain *c, char *err, size_t errlen);
 
+/* ---- proof of possession: the challenge (docs/proof-of-possession.md) --- */
+
+/* What every challenge starts with. */
+#define ID_POP_PREFIX "pa-pop1."
+/* How long an answer to a challenge is accepted, in seconds. */
+#define ID_POP_TTL 60
+
+/*
+ * A fresh challenge for evidence whose hex SHA-256 is ev (an X.509-SVID
+ * chain, or a key-bound token): ID_POP_PREFIX and the base64url of the
+ * compact JSON {"aud","ev","exp","iat","nonce","svc"} (16 random bytes of
+ * nonce, exp = now + ID_POP_TTL). Heap string, or NULL with err.
+ */
+char *id_pop_challenge(const char *aud, const char *service, const char *ev, int64_t now,
+		       char *err, size_t errlen);
+/* The algorithm answers of key use: ES256 (P-256), ES384 (P-384), EdDSA, PS256 (RSA); else NONE. */
+enum id_alg id_pop_alg(const struct id_key *key);
+/*
+ * Checks answer, the base64url signature over the challenge's bytes by
+ * key under id_pop_alg(key). 0, or -1 with err.
+ */
+int id_pop_check(const struct id_key *key, const char *challenge, const char *answer,
+		 char *err, size_t errlen);
+/*
+ * A client's private key from a PEM file owned by owner (or root), no
+ * group/other permission bits: EC P-256/P-384, Ed25519 or RSA >= 2048,
+ * signing with id_pop_alg's algorithm. NULL with err.
+ */
+struct id_signer *id_pop_key_load(const char *path, uid_t owner, char *err, size_t errlen);
+/* The answer to challenge signed by s (base64url). Heap string, or NULL with err. */
+char *id_pop_answer(const struct id_signer *s, const char *challenge, char *err, size_t errlen);
+
 /* ---- signing (test CA, minted grants) -------------------------------- */
 
 /* A private signing key with its kid and algorithm. */
@@ -435,6 +467,11 @@ struct id_signer *id_signer_load(const char *path, enum id_alg alg,
 int id_signer_save(const struct id_signer *s, const char *path,
 		   char *err, size_t errlen);
 void id_signer_free(struct id_signer *s);
+/* Wraps a private key (ownership taken, freed on failure) of the type alg needs. */
+struct id_signer *id_signer_from_pkey(EVP_PKEY *pkey, enum id_alg alg, char *err, size_t errlen);
+/* Signs msg (*sig: heap, JOSE form: ECDSA r||s). 0, or -1 with err. */
+int id_signer_sign(const struct id_signer *s, const void *msg, size_t len, unsigned char **sig,
+		   size_t *siglen, char *err, size_t errlen);
 /* kid: base64url of the RFC 7638 JWK thumbprint. */
 const char *id_signer_kid(const struct id_signer *s);
 /* The public JWK (with kid, alg, and use when use != NULL). */

@@ -295,6 +295,22 @@ struct id_signer *id_signer_generate(enum id_alg alg, char *err, size_t errlen)
 	return signer_new(pkey, a, err, errlen);
 }
 
+struct id_signer *id_signer_from_pkey(EVP_PKEY *pkey, enum id_alg alg, char *err, size_t errlen)
+{
+	const struct sign_alg *a = sign_alg_find(alg);
+
+	if (a == NULL) {
+		EVP_PKEY_free(pkey);
+		pa_err(err, errlen, "cannot sign with algorithm %s", sign_alg_label(alg));
+		return NULL;
+	}
+	if (check_key(pkey, a, err, errlen) != 0) {
+		EVP_PKEY_free(pkey);
+		return NULL;
+	}
+	return signer_new(pkey, a, err, errlen);
+}
+
 /* PEM passphrase callback that refuses: encrypted keys are not supported,
  * and OpenSSL's default callback would prompt on the terminal. */
 static int no_passphrase(char *buf, int size, int rwflag, void *u)
@@ -576,6 +592,12 @@ out:
 	pa_free_secret_buf(der, cap);
 	EVP_MD_CTX_free(ctx);
 	return rc;
+}
+
+int id_signer_sign(const struct id_signer *s, const void *msg, size_t len, unsigned char **sig,
+		   size_t *siglen, char *err, size_t errlen)
+{
+	return sign_bytes(s, msg, len, sig, siglen, err, errlen);
 }
 
 /* Returns a heap string "a.b", or NULL. */
