@@ -11,18 +11,21 @@ import sys
 ORDER = ["v", "time", "epoch", "event", "result", "host", "pid", "sid", "agent", "issuer",
          "actors", "delegation_depth", "task", "jti", "token_sha256", "service", "user",
          "rhost", "tty", "class", "rule", "max_session", "grants", "keys", "duration_ms",
-         "reasons", "reasons_dropped", "grants_dropped", "actors_dropped", "keys_dropped"]
+         "runtime", "reasons", "reasons_dropped", "grants_dropped", "actors_dropped", "keys_dropped"]
 TYPES = {"v": int, "time": str, "epoch": int, "event": str, "result": str, "host": str,
          "pid": int, "sid": str, "agent": str, "issuer": str, "actors": list,
          "delegation_depth": int, "task": str, "jti": str, "token_sha256": str,
          "service": str, "user": str, "rhost": str, "tty": str, "class": str, "rule": str,
-         "max_session": int, "grants": list, "keys": list, "duration_ms": int,
+         "max_session": int, "grants": list, "keys": list, "duration_ms": int, "runtime": list,
          "reasons": list, "reasons_dropped": int, "grants_dropped": int,
          "actors_dropped": int, "keys_dropped": int}
 REQUIRED = ["v", "time", "epoch", "event", "result", "host", "pid"]
 RESULTS = {"authenticate": {"ok", "failed"}, "decision": {"allow", "deny"},
            "credential_placed": {"ok", "failed"}, "key_revoked": {"ok", "failed"},
            "revoke_failed": {"ok", "failed"}, "session_closed": {"ok", "failed"}}
+# the members of "runtime" (docs/audit.md, docs/attestation.md); objects are pair lists here
+RUNTIME = {"absent", "subject", "exe", "exe_deleted", "exe_sha256", "exe_mutable", "unit", "uid",
+           "parent_exe_sha256"}
 SESSION = {"credential_placed", "key_revoked", "revoke_failed", "session_closed"}
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -67,6 +70,9 @@ def problems_of(line):
             out.append("keys entry %s is not {grant, serial}" % (k,))
         elif not isinstance(dict(k)["serial"], int) or not isinstance(dict(k)["grant"], str):
             out.append("keys entry has wrong types")
+    rt = d.get("runtime")
+    if rt is not None and not set(n for n, _ in rt) <= RUNTIME:
+        out.append("runtime has undocumented member(s) %s" % [n for n, _ in rt if n not in RUNTIME])
     if "class" in d and d["class"] not in ("read", "write", "escalate"):
         out.append("class %s" % d["class"])
     return out
