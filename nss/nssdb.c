@@ -93,6 +93,9 @@ static int check_users(const struct nssdb *db, const char **why)
 			*why = "users are not in strictly increasing uid order";
 			return -1;
 		}
+	}
+	/* the index, once every name it can point to is known to be valid */
+	for (i = 0; i < n; i++) {
 		if (db->user_by_name[i] >= n ||
 		    (i > 0 && strcmp(nssdb_str(db, db->users[db->user_by_name[i - 1]].name),
 				     nssdb_str(db, db->users[db->user_by_name[i]].name)) >= 0)) {
@@ -124,6 +127,8 @@ static int check_groups(const struct nssdb *db, const char **why)
 			*why = "groups are not in strictly increasing gid order";
 			return -1;
 		}
+	}
+	for (i = 0; i < n; i++) {
 		if (db->group_by_name[i] >= n ||
 		    (i > 0 && strcmp(nssdb_str(db, db->groups[db->group_by_name[i - 1]].name),
 				     nssdb_str(db, db->groups[db->group_by_name[i]].name)) >= 0)) {
