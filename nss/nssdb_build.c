@@ -13,7 +13,7 @@
 
 struct builder {
 	unsigned char *img;
-	size_t strings_off, strings_len, cap;
+	size_t strings_off, strings_len;
 };
 
 /* Appends s to the string table; returns its offset. Capacity was reserved. */

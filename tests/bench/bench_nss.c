@@ -20,6 +20,7 @@
 #include <nss.h>
 #include <pwd.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,8 +53,9 @@ static int cmp64(const void *a, const void *b)
 
 static int64_t samples[SAMPLES];
 
-/* Median ns of one call; exits when a lookup does not find want_uid. */
-static int64_t median(byname_fn byname, byuid_fn byuid, const char *name, uid_t uid)
+/* Median ns of one call (by name, else by uid); exits when a lookup fails. */
+static int64_t median(byname_fn byname, byuid_fn byuid, bool by_name, const char *name,
+		      uid_t uid)
 {
 	char buf[1024];
 	struct passwd pw;
@@ -61,8 +63,8 @@ static int64_t median(byname_fn byname, byuid_fn byuid, const char *name, uid_t 
 
 	for (i = -100; i < SAMPLES; i++) {
 		int64_t t0 = now_ns();
-		enum nss_status s = byname != NULL ? byname(name, &pw, buf, sizeof(buf), &e)
-						   : byuid(uid, &pw, buf, sizeof(buf), &e);
+		enum nss_status s = by_name ? byname(name, &pw, buf, sizeof(buf), &e)
+					    : byuid(uid, &pw, buf, sizeof(buf), &e);
 		int64_t t1 = now_ns();
 
 		if (s != NSS_STATUS_SUCCESS || pw.pw_uid != uid) {
@@ -185,10 +187,10 @@ int main(void)
 
 		write_db(sizes[k]);
 		snprintf(name, sizeof(name), "agent-%05zu", sizes[k] / 2);
-		an = median(a_nam, NULL, name, (uid_t)(100000 + sizes[k] / 2));
-		au = median(NULL, a_uid, name, (uid_t)(100000 + sizes[k] / 2));
-		fn = median(f_nam, NULL, "user50", 2050);
-		fu = median(NULL, f_uid, "user50", 2050);
+		an = median(a_nam, a_uid, true, name, (uid_t)(100000 + sizes[k] / 2));
+		au = median(a_nam, a_uid, false, name, (uid_t)(100000 + sizes[k] / 2));
+		fn = median(f_nam, f_uid, true, "user50", 2050);
+		fu = median(f_nam, f_uid, false, "user50", 2050);
 		printf("%-8zu %-12s %12lld %16lld %8.2f\n", sizes[k], "getpwnam_r", (long long)an,
 		       (long long)fn, (double)an / (double)fn);
 		printf("%-8zu %-12s %12lld %16lld %8.2f\n", sizes[k], "getpwuid_r", (long long)au,
