@@ -60,6 +60,7 @@ conf() { # conf FILE EXTRA-AGENT-LINES
 [global]
 audience = $AUD
 state_dir = $work/state
+audit_log = $work/audit.log
 helper = $B/pam_agent_helper
 uid_range = 61000-61999
 agent_home = /nonexistent/%n
@@ -157,6 +158,26 @@ SVC
 	mint other > "$work/t.other"
 	expect "agent-run without --user runs the agent as its own uid" 0 "uid=61500 gid=61000" \
 		run --token-file "$work/t.other" -- sh -c 'echo "uid=$(id -u) gid=$(id -g)"'
+	if grep -q '"event":"decision","result":"allow".*"user":"agent-other"' "$work/audit.log"; then
+		ok "the decision's audit event names the account"
+	else
+		bad "no allowing decision event naming agent-other in the audit log:"
+		sed 's/^/    /' "$work/audit.log"
+	fi
+	# a session that stays open while pam-agent sessions looks at it
+	mint other > "$work/t.other3"
+	run --token-file "$work/t.other3" -- sh -c 'while [ ! -e "$1/release" ]; do sleep 0.1; done' \
+		sh "$work" > "$work/hold.out" 2>&1 &
+	holder=$!
+	i=0
+	while [ -z "$(ls "$work/state/sessions" 2>/dev/null)" ] && [ "$i" -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	expect "pam-agent sessions shows the account as the session's user" 0 \
+		"user:    agent-other (uid 61500)" "$PAM_AGENT" sessions --config "$work/ok.conf"
+	: > "$work/release"
+	wait "$holder"
 	mint other > "$work/t.other2"
 	expect "--user of another account: users = self refuses it" 77 "not in the users" \
 		run --token-file "$work/t.other2" --user agent-bot -- true
