@@ -46,6 +46,27 @@ static struct {
 static uint64_t pw_next; /* enumeration: the next uid at or above this */
 static uint64_t gr_next; /* enumeration: the next gid at or above this */
 
+/*
+ * fork(2) in one thread while another holds lock would leave the child a
+ * lock nobody releases: fork waits for the lookup to end (prepare) and
+ * both sides release it. glibc drops these handlers if the module is
+ * unloaded.
+ */
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&lock);
+}
+
+static void fork_done(void)
+{
+	pthread_mutex_unlock(&lock);
+}
+
+__attribute__((constructor)) static void nss_agent_init(void)
+{
+	pthread_atfork(fork_prepare, fork_done, fork_done);
+}
+
 static const char *db_path(void)
 {
 #ifdef PA_NSS_TESTING

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -382,6 +383,45 @@ static void test_concurrent_replace(void **state)
 	free(img[1]);
 }
 
+/* fork in the main thread while 8 threads look up: every child can look up */
+static void test_fork_during_lookups(void **state)
+{
+	pthread_t t[8];
+	long i;
+
+	(void)state;
+	write_db(50, 1, NULL, NULL);
+	stop = 0;
+	torn = 0;
+	hits = 0;
+	for (i = 0; i < 8; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, reader, (void *)(intptr_t)(i * 3)), 0);
+	for (i = 0; i < 200; i++) {
+		pid_t pid = fork();
+		int status = 0;
+
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			struct passwd pw;
+			char buf[512];
+			int e;
+
+			alarm(10); /* a lock left held would hang here */
+			_exit(_nss_agent_getpwuid_r(61007, &pw, buf, sizeof(buf), &e) ==
+					      NSS_STATUS_SUCCESS
+				      ? 0
+				      : 1);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	stop = 1;
+	for (i = 0; i < 8; i++)
+		pthread_join(t[i], NULL);
+	assert_false(torn);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -392,6 +432,7 @@ int main(void)
 		cmocka_unit_test(test_bad_databases),
 		cmocka_unit_test(test_build_refuses_duplicates),
 		cmocka_unit_test(test_concurrent_replace),
+		cmocka_unit_test(test_fork_during_lookups),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
