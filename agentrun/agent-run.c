@@ -218,8 +218,11 @@ static int usage(FILE *f, int code)
 	fprintf(f, "usage: agent-run [--token-file F | --token-fd N] [--service S] [--user U]\n"
 		   "                 [--config DIR] [--env NAME=VALUE]... [--keep-env NAME]...\n"
 		   "                 [--umask MODE] -- CMD [ARG...]\n"
-		   "Runs the PAM stack of service S (default agent-run) for user U (default\n"
-		   "the current one) with the agent's token, then CMD as U inside the new\n"
+		   "Runs the PAM stack of service S (default agent-run) for user U with the\n"
+		   "agent's token, then CMD as U inside the new session. Without --user:\n"
+		   "as root, the PAM stack starts with no user and U is the agent's own\n"
+		   "account, which pam_agent sets (docs/nss.md; never root); otherwise U\n"
+		   "is the current user. CMD runs inside the new\n"
 		   "session (a terminal session of its own, a pseudo-terminal in place of\n"
 		   "any of stdin, stdout, stderr that is a terminal, a minimal environment,\n"
 		   "umask 022, in U's home); ends it at the\n"
@@ -495,6 +498,7 @@ struct run {
 	int exe_fd;		/* CMD's executable, measured and then run */
 	char exe_var[32];	/* WORKLOAD_VAR=N, as put in the PAM environment */
 	bool session_open, cred_set;
+	bool own; /* root without --user: the agent's own account (docs/nss.md) */
 };
 
 /* Reads the token of --token-file or --token-fd into r->token; 0 or -1 (reported). */
@@ -537,9 +541,10 @@ static int start_pam(const struct opts *o, struct run *r)
 		if (r->conf_fd < 0)
 			return -1;
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", r->conf_fd);
-		r->ret = pam_start_confdir(o->service, r->acct.name, &r->conv, path, &r->pamh);
+		r->ret = pam_start_confdir(o->service, r->own ? NULL : r->acct.name, &r->conv,
+					   path, &r->pamh);
 	} else {
-		r->ret = pam_start(o->service, r->acct.name, &r->conv, &r->pamh);
+		r->ret = pam_start(o->service, r->own ? NULL : r->acct.name, &r->conv, &r->pamh);
 	}
 	if (r->ret != PAM_SUCCESS) {
 		/* pam_start leaves no handle to ask pam_strerror with */
@@ -580,6 +585,34 @@ static int take_back_workload(struct run *r)
 }
 
 /*
+ * Root without --user: PAM started with no user, and pam_agent's
+ * authentication set PAM_USER to the agent's own account (docs/nss.md);
+ * that is the account CMD runs as. Never root. 0, or the exit code.
+ */
+static int take_own_account(struct run *r)
+{
+	const void *item = NULL;
+
+	if (pam_get_item(r->pamh, PAM_USER, &item) != PAM_SUCCESS || item == NULL ||
+	    *(const char *)item == '\0') {
+		fprintf(stderr, "agent-run: authentication refused: no --user and the PAM stack "
+			"gave the agent no account of its own\n");
+		return EXIT_REFUSED;
+	}
+	if (ar_account_lookup(item, 0, &r->acct) != 0) {
+		fprintf(stderr, "agent-run: authentication refused: the agent's account %s is "
+			"unknown to the name service\n", (const char *)item);
+		return EXIT_REFUSED;
+	}
+	if (r->acct.uid == 0) {
+		fprintf(stderr, "agent-run: authentication refused: the agent's own account %s "
+			"is root\n", r->acct.name);
+		return EXIT_REFUSED;
+	}
+	return 0;
+}
+
+/*
  * Authentication, account, credentials and session, in sshd's order,
  * checking after each that PAM_USER is still the account: 0, or the exit
  * code.
@@ -593,6 +626,12 @@ static int pam_phases(struct run *r)
 	pa_free_secret(r->token);
 	r->token = NULL;
 	r->st.token = NULL;
+	if (r->own) {
+		int code = take_own_account(r);
+
+		if (code != 0)
+			return code;
+	}
 	if (!ar_user_unchanged(r->pamh, r->acct.name, "authentication"))
 		return EXIT_REFUSED;
 	r->ret = pam_acct_mgmt(r->pamh, 0);
@@ -749,7 +788,8 @@ int main(int argc, char **argv)
 	if (o.eopts == NULL)
 		return EXIT_TROUBLE;
 	code = parse_options(argc, argv, &o);
-	if (code < 0 && ar_account_lookup(o.user, getuid(), &r.acct) != 0) {
+	r.own = o.user == NULL && getuid() == 0;
+	if (code < 0 && !r.own && ar_account_lookup(o.user, getuid(), &r.acct) != 0) {
 		fprintf(stderr, "agent-run: unknown user %s%s%s\n",
 			o.user != NULL ? o.user : "(current)", errno != 0 ? ": " : "",
 			errno != 0 ? strerror(errno) : "");

@@ -30,7 +30,8 @@ struct check_counts {
 static int usage(FILE *f, int code)
 {
 	fprintf(f,
-		"usage: pam-agent check [--config FILE]\n"
+		"usage: pam-agent check [--config FILE] [--write-nss-db] [--nss-db FILE]\n"
+		"                        [--passwd-file FILE] [--group-file FILE]\n"
 		"\n"
 		"Validates the configuration (default %s) and its\n"
 		"drop-ins (FILE without .conf, plus .d): syntax, references and file\n"
@@ -47,8 +48,14 @@ static int usage(FILE *f, int code)
 		"unsupported curve or size) is a notice (FILE:LINE: notice: ...).\n"
 		"Exit 0 and a one-line summary when everything is usable; exit 1 and\n"
 		"one problem per line (FILE:LINE: message, or FILE: message) otherwise;\n"
-		"exit 2 on usage errors.\n",
-		PA_DEFAULT_CONFIG);
+		"exit 2 on usage errors.\n"
+		"\n"
+		"Agent accounts (docs/nss.md): each account the configuration gives\n"
+		"that collides with another or with a name or id of /etc/passwd or\n"
+		"/etc/group (--passwd-file, --group-file) is an error and is not\n"
+		"served; so is a missing, corrupt or stale database (--nss-db, default\n"
+		"%s). --write-nss-db compiles it and replaces it atomically.\n",
+		PA_DEFAULT_CONFIG, PA_NSS_DB);
 	return code;
 }
 
@@ -252,6 +259,7 @@ struct check_login {
 	int found;		/* 0: uid is its uid; 1: no such user here */
 	uid_t uid;
 	bool done; /* reported with an earlier one */
+	char self[POL_ACCOUNT_NAME_MAX + 1]; /* users = self: the rule's own account */
 };
 
 /* Whether a and b are one account: one uid, or one name that is no user here. */
@@ -333,6 +341,15 @@ static size_t collect_logins(const struct pol_config *cfg, struct check_login *l
 			e->ceiling = pol_rule_ceiling(cfg, a);
 			if (e->ceiling == POL_CLASS_NONE)
 				continue; /* the rule opens no session at all */
+			if (strcmp(e->name, "self") == 0) {
+				/* the agent's own account (docs/nss.md), or nobody */
+				if (pol_agent_account(cfg, a, e->self, &e->uid) != 0)
+					continue;
+				e->name = e->self;
+				e->found = 0;
+				n++;
+				continue;
+			}
 			e->found = pol_user_uid(NULL, e->name, &e->uid, why, sizeof(why));
 			if (e->found < 0) {
 				pol_errors_add(errors,
@@ -544,18 +561,29 @@ static void warn_exec_arguments(const struct pol_config *cfg, struct pol_errors 
 	}
 }
 
+/* ", N agent accounts" when the configuration gives agent accounts. */
+static const char *accounts_note(const struct pol_config *cfg, size_t n)
+{
+	static char note[64];
+
+	if (cfg->global.uid_range == NULL)
+		return "";
+	snprintf(note, sizeof(note), ", %zu agent accounts", n);
+	return note;
+}
+
 /*
  * Runs every check on the configuration at path. Prints the summary and
  * returns CLI_OK, or prints each problem on its own line and returns
  * CLI_REJECT.
  */
-static int check_config(const char *path)
+static int check_config(const char *path, const struct cli_nss_opts *nss)
 {
 	struct pol_errors errors = { 0 }, warnings = { 0 };
 	struct check_counts counts = { 0 };
 	struct pol_config *cfg = NULL;
 	char dropins[4096];
-	size_t i;
+	size_t i, n_accounts = 0;
 	int ret = CLI_REJECT;
 
 	pa_dropin_dir(path, dropins, sizeof(dropins));
@@ -567,6 +595,7 @@ static int check_config(const char *path)
 	check_audit_log(&cfg->global, &errors);
 	check_shared_uids(cfg, &errors, &warnings);
 	warn_exec_arguments(cfg, &warnings);
+	cli_check_accounts(cfg, nss, &errors, &n_accounts);
 	if (errors.n == 0 && errors.dropped == 0)
 		ret = CLI_OK;
 out:
@@ -580,8 +609,9 @@ out:
 		printf("%s: ... and %zu more warnings\n", path, warnings.dropped);
 	if (ret == CLI_OK)
 		printf("configuration OK: %zu files, %zu trust domains (%zu keys), %zu issuers, "
-		       "%zu agent rules, %zu grants%s\n", cfg->n_files, cfg->n_domains,
+		       "%zu agent rules, %zu grants%s%s\n", cfg->n_files, cfg->n_domains,
 		       counts.domain_keys, cfg->n_issuers, cfg->n_agents, cfg->n_grants,
+		       accounts_note(cfg, n_accounts),
 		       warnings.n + warnings.dropped > 0 ? " (with warnings above)" : "");
 	pol_errors_clear(&errors);
 	pol_errors_clear(&warnings);
@@ -593,15 +623,24 @@ int cmd_check(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
+		{ "nss-db", required_argument, NULL, 'n' },
+		{ "write-nss-db", no_argument, NULL, 'w' },
+		{ "passwd-file", required_argument, NULL, 'p' },
+		{ "group-file", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = PA_DEFAULT_CONFIG;
+	struct cli_nss_opts nss = { PA_NSS_DB, false, NULL, NULL };
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': config = optarg; break;
+		case 'n': nss.db = optarg; break;
+		case 'w': nss.write = true; break;
+		case 'p': nss.passwd_file = optarg; break;
+		case 'g': nss.group_file = optarg; break;
 		case 'h': return usage(stdout, CLI_OK);
 		default: return usage(stderr, CLI_USAGE);
 		}
@@ -610,5 +649,7 @@ int cmd_check(int argc, char **argv)
 		return usage(stderr, CLI_USAGE);
 	if (config[0] == '\0')
 		return cli_usage_error("check: --config needs a file name");
-	return check_config(config);
+	if (nss.db[0] != '/')
+		return cli_usage_error("check: --nss-db needs an absolute path");
+	return check_config(config, &nss);
 }

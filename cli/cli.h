@@ -115,6 +115,22 @@ int cli_runtime_build(struct cli_runtime *r, const char *rhost, struct pol_runti
 void cli_runtime_clear(struct cli_runtime *r);
 
 int cmd_attest(int argc, char **argv);
+/* nss.c: the agent accounts part of check (docs/nss.md) */
+struct cli_nss_opts {
+	const char *db;		 /* the database (default PA_NSS_DB) */
+	bool write;		 /* --write-nss-db: compile and replace it */
+	const char *passwd_file; /* NULL: /etc/passwd */
+	const char *group_file;	 /* NULL: /etc/group */
+};
+/*
+ * Adds to errors every account that is not served and why, and whether
+ * the database is missing, corrupt or stale; with o->write, writes it.
+ * *n_served: the accounts served. Returns 0, or -1 when nothing could be
+ * computed (also in errors).
+ */
+int cli_check_accounts(const struct pol_config *cfg, const struct cli_nss_opts *o,
+		       struct pol_errors *errors, size_t *n_served);
+
 int cmd_check(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_reap(int argc, char **argv);

@@ -193,6 +193,66 @@ out:
 	return ret;
 }
 
+/*
+ * The user the application gave (pam_get_user), or NULL in *user when it
+ * gave none (PAM_USER unset or empty): then the agent logs in as its own
+ * account (own_account), and nobody is prompted for a name.
+ */
+static int given_user(struct pa_call *call, const char **user)
+{
+	const void *item = NULL;
+	int ret;
+
+	*user = NULL;
+	if (pam_get_item(call->pamh, PAM_USER, &item) == PAM_SUCCESS &&
+	    (item == NULL || *(const char *)item == '\0'))
+		return PAM_SUCCESS;
+	ret = pam_get_user(call->pamh, user, NULL);
+	if (ret == PAM_SUCCESS && *user == NULL)
+		return PAM_USER_UNKNOWN;
+	return ret;
+}
+
+/*
+ * No user given: PAM_USER becomes the verified agent's own account
+ * (docs/nss.md), when its [agent] rule has one that the name service
+ * serves with that account's uid (libnss_agent; a real account of the
+ * name is never taken for it). The decision that follows checks it
+ * against the rule's users like any other user (users = self).
+ */
+static int own_account(struct pa_call *call, const struct pol_config *cfg,
+		       const struct id_identity *id, const char **user, char *reason,
+		       size_t reasonlen, const char **why)
+{
+	const struct pol_agent *a = pol_config_match_agent(cfg, id->agent_id);
+	char name[POL_ACCOUNT_NAME_MAX + 1], err[256];
+	const void *item = NULL;
+	uid_t uid, found;
+
+	*why = reason;
+	if (a == NULL || pol_agent_account(cfg, a, name, &uid) != 0) {
+		snprintf(reason, reasonlen, "no user given and agent %s has no account of its own "
+			 "(docs/nss.md)", id->agent_id);
+		return auth_failed(call, cfg, id->agent_id, reason, PAM_USER_UNKNOWN);
+	}
+	if (pol_user_uid(NULL, name, &found, err, sizeof(err)) != 0 || found != uid) {
+		snprintf(reason, reasonlen, "no user given and the account %s of agent %s is not "
+			 "served with uid %lu by the name service (pam-agent check)", name,
+			 id->agent_id, (unsigned long)uid);
+		return auth_failed(call, cfg, id->agent_id, reason, PAM_USER_UNKNOWN);
+	}
+	if (pam_set_item(call->pamh, PAM_USER, name) != PAM_SUCCESS ||
+	    pam_get_item(call->pamh, PAM_USER, &item) != PAM_SUCCESS || item == NULL) {
+		snprintf(reason, reasonlen, "cannot set PAM_USER to %s", name);
+		return auth_failed(call, cfg, id->agent_id, reason, PAM_BUF_ERR);
+	}
+	*user = item;
+	pa_log(call, LOG_INFO, "no user given: agent %s logs in as its own account %s (uid %lu)",
+	       pa_escape(id->agent_id, strlen(id->agent_id), err, sizeof(err)), name,
+	       (unsigned long)uid);
+	return PAM_SUCCESS;
+}
+
 int pa_authenticate(struct pa_call *call)
 {
 	struct pol_config *cfg = NULL;
@@ -219,18 +279,21 @@ int pa_authenticate(struct pa_call *call)
 	ctx->have_decision = false;
 	pa_handoff_forget(call->pamh, ctx, false);
 
-	ret = pam_get_user(call->pamh, &user, NULL);
-	if (ret != PAM_SUCCESS || user == NULL) {
+	ret = given_user(call, &user);
+	if (ret != PAM_SUCCESS) {
 		pa_log_pam(call, LOG_NOTICE, ret, "cannot determine the user");
 		note_failure(ctx, "cannot determine the user");
-		return ret == PAM_SUCCESS ? PAM_USER_UNKNOWN : ret;
+		return ret;
 	}
 	if (pa_config_load(call, &cfg) != 0) {
 		why = "configuration refused";
 		ret = auth_failed(call, NULL, NULL, why, PAM_AUTH_ERR);
 		goto out;
 	}
-	ret = verify_presented(call, cfg, user, now, &id, reason, sizeof(reason), &why);
+	ret = verify_presented(call, cfg, user != NULL ? user : "", now, &id, reason,
+			       sizeof(reason), &why);
+	if (ret == PAM_SUCCESS && user == NULL)
+		ret = own_account(call, cfg, id, &user, reason, sizeof(reason), &why);
 	if (ret != PAM_SUCCESS)
 		goto out;
 	/*

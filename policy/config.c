@@ -110,6 +110,7 @@ static void agent_clear(struct pol_agent *a)
 	free(a->runtime_exe);
 	list_clear(&a->runtime_exe_sha256);
 	list_clear(&a->runtime_parent_sha256);
+	free(a->account);
 }
 
 /* Frees what a [grant] owns (not the struct). */
@@ -138,6 +139,10 @@ static void config_free(struct pol_config *cfg)
 	free(cfg->global.broker_jwks);
 	free(cfg->global.helper);
 	free(cfg->global.state_dir);
+	free(cfg->global.uid_range);
+	free(cfg->global.agent_group);
+	free(cfg->global.agent_home);
+	free(cfg->global.agent_shell);
 	for (i = 0; i < cfg->n_domains; i++) {
 		free(cfg->domains[i].name);
 		free(cfg->domains[i].bundle);
@@ -241,8 +246,12 @@ static struct pol_config *config_new(void)
 	cfg->global.replay_dir = strdup("/run/pam_agent");
 	cfg->global.state_dir = strdup("/run/pam_agent");
 	cfg->global.helper = strdup(PA_HELPER_PATH);
+	cfg->global.agent_group = strdup("agents");
+	cfg->global.agent_home = strdup("/nonexistent");
+	cfg->global.agent_shell = strdup("/usr/sbin/nologin");
 	if (cfg->global.replay_dir == NULL || cfg->global.state_dir == NULL ||
-	    cfg->global.helper == NULL) {
+	    cfg->global.helper == NULL || cfg->global.agent_group == NULL ||
+	    cfg->global.agent_home == NULL || cfg->global.agent_shell == NULL) {
 		config_free(cfg);
 		return NULL;
 	}

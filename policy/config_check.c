@@ -125,6 +125,51 @@ static void check_sections(struct parse_ctx *c)
 	}
 }
 
+/*
+ * Agent accounts (docs/nss.md): uid_range, the group, and each rule's
+ * account and uid. Collisions are not errors here (they depend on the
+ * host, and only keep the accounts concerned from being served: pam-agent
+ * check reports them); a value that can never be right is.
+ */
+static void check_accounts(struct parse_ctx *c)
+{
+	struct pol_global *g = &c->cfg->global;
+	const char *f = g->where.file != NULL ? g->where.file : "[global]";
+	size_t r;
+
+	if (g->uid_range != NULL && pol_uid_range_parse(g->uid_range, &g->uid_min, &g->uid_max))
+		PERR(c, "%s:%u: uid_range \"%s\" is not LOW-HIGH (uids, 0 < LOW < HIGH < 2^31)",
+		     f, g->where.line, g->uid_range);
+	if (!pol_account_name_ok(g->agent_group))
+		PERR(c, "%s:%u: agent_group \"%s\" is not a group name ([a-z_][a-z0-9_-]*, at "
+		     "most %d bytes)", f, g->where.line, g->agent_group, POL_ACCOUNT_NAME_MAX);
+	for (r = 0; r < c->n_recs; r++) {
+		const struct sect_rec *rec = &c->recs[r];
+		const struct pol_agent *a;
+
+		if (rec->kind != SEC_AGENT)
+			continue;
+		a = &c->cfg->agents[rec->idx];
+		f = rec->where.file;
+		if ((a->account != NULL || a->has_uid) && g->uid_range == NULL)
+			PERR(c, "%s:%u: [%s]: account and uid need uid_range in [global]", f,
+			     rec->where.line, rec->label);
+		if (a->account != NULL && !pol_account_name_ok(a->account))
+			PERR(c, "%s:%u: [%s]: account \"%s\" is not an account name "
+			     "([a-z_][a-z0-9_-]*, at most %d bytes)", f, key_line(rec, "account"),
+			     rec->label, a->account, POL_ACCOUNT_NAME_MAX);
+		if (a->has_uid && g->uid_range != NULL && g->uid_max > g->uid_min &&
+		    (a->uid <= g->uid_min || a->uid > g->uid_max))
+			PERR(c, "%s:%u: [%s]: uid %lu is outside uid_range %lu-%lu (the first uid of "
+			     "the range is the agents' group's)", f, key_line(rec, "uid"), rec->label,
+			     (unsigned long)a->uid, (unsigned long)g->uid_min,
+			     (unsigned long)g->uid_max);
+		if (a->has_uid && a->prefix && a->account == NULL)
+			PERR(c, "%s:%u: [%s]: a prefix rule has an account only when it names one",
+			     f, key_line(rec, "uid"), rec->label);
+	}
+}
+
 /* Finishes a parse: cross-file checks; returns the config or NULL. */
 struct pol_config *pol_cfg_finish(struct parse_ctx *c, const char *main_name)
 {
@@ -140,6 +185,7 @@ struct pol_config *pol_cfg_finish(struct parse_ctx *c, const char *main_name)
 	/* references are looked up only in an index without duplicates */
 	if (c->errors->n == before)
 		check_sections(c);
+	check_accounts(c);
 	if (c->errors->n > 0 || c->errors->dropped > 0)
 		return NULL;
 	return c->cfg;

@@ -32,6 +32,11 @@ static const struct key_def global_keys[] = {
 	{ "helper", VT_PATH, G(helper), 0, 0, 0, -1 },
 	{ "state_dir", VT_PATH, G(state_dir), 0, 0, 0, -1 },
 	{ "helper_timeout", VT_DUR, G(helper_timeout), 0, 1, 600, -1 },
+	{ "uid_range", VT_STR, G(uid_range), 0, 0, 0, -1 },
+	{ "agent_group", VT_STR, G(agent_group), 0, 0, 0, -1 },
+	{ "agent_gid", VT_UID, G(agent_gid), 0, 0, 0, G(has_agent_gid) },
+	{ "agent_home", VT_PATH, G(agent_home), 0, 0, 0, -1 },
+	{ "agent_shell", VT_PATH, G(agent_shell), 0, 0, 0, -1 },
 };
 #undef G
 
@@ -71,6 +76,8 @@ static const struct key_def agent_keys[] = {
 	{ "runtime.parent_exe_sha256", VT_SHA256S, A(runtime_parent_sha256), 0, 0, 0, -1 },
 	{ "runtime.allow_deleted_exe", VT_BOOL, A(runtime_allow_deleted), 0, 0, 0, -1 },
 	{ "runtime.uid", VT_UID, A(runtime_uid), 0, 0, 0, A(has_runtime_uid) },
+	{ "account", VT_STR, A(account), 0, 0, 0, -1 },
+	{ "uid", VT_UID, A(uid), 0, 0, 0, A(has_uid) },
 };
 #undef A
 

@@ -433,7 +433,7 @@ static void check_party(struct dctx *x, struct party *p)
 		refuse(x, "service %s needs class %s, above max_class %s of [agent %s]",
 		       x->svc->name, pol_class_name(x->svc->cls), pol_class_name(a->max_class),
 		       a->pattern);
-	if (!pol_list_has(&a->users, req->user))
+	if (!pol_user_allowed(x->cfg, a, req->user))
 		refuse(x, "user %s is not in the users of [agent %s]", esc(req->user, e2),
 		       a->pattern);
 	/*

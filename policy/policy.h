@@ -75,6 +75,14 @@ struct pol_global {
 	char *helper;		    /* pam_agent_helper, default PA_HELPER_PATH */
 	char *state_dir;	    /* default /run/pam_agent */
 	int64_t helper_timeout;	    /* seconds, default 30 */
+	/* agent accounts (docs/nss.md): none unless uid_range is set */
+	char *uid_range;	    /* "LO-HI" as written, or NULL */
+	uid_t uid_min, uid_max;	    /* parsed from uid_range */
+	char *agent_group;	    /* the agents' primary group, default "agents" */
+	uid_t agent_gid;	    /* default uid_min */
+	bool has_agent_gid;
+	char *agent_home;	    /* default /nonexistent; "%n" is the account name */
+	char *agent_shell;	    /* default /usr/sbin/nologin */
 	struct pol_where where;
 };
 
@@ -133,6 +141,10 @@ struct pol_agent {
 	bool runtime_allow_deleted; /* an executable whose path is "(deleted)" may match */
 	bool has_runtime_uid;
 	uid_t runtime_uid;
+	/* the agent's own account (docs/nss.md): explicit name and uid, or NULL/none */
+	char *account;
+	bool has_uid;
+	uid_t uid;
 	struct pol_where where;
 };
 
@@ -382,6 +394,70 @@ enum pol_class pol_rule_ceiling(const struct pol_config *cfg, const struct pol_a
  */
 int pol_user_uid(const char *passwd_file, const char *name, uid_t *uid, char *err,
 		 size_t errlen);
+
+/* ---- agent accounts (docs/nss.md) ------------------------------------------ */
+
+/* Longest account name, bytes (useradd's limit). */
+#define POL_ACCOUNT_NAME_MAX 32
+
+/* One agent account, as the NSS database serves it. */
+struct pol_account {
+	const struct pol_agent *rule; /* the [agent] rule it belongs to */
+	char name[POL_ACCOUNT_NAME_MAX + 1];
+	uid_t uid;
+	gid_t gid;
+	char *home; /* agent_home with %n replaced */
+	const char *shell; /* cfg's agent_shell */
+	bool derived_name, derived_uid;
+	char *problem; /* NULL: served; else why it is not (an error of pam-agent check) */
+};
+
+struct pol_accounts {
+	struct pol_account *v;
+	size_t n;
+	const char *group; /* cfg's agent_group */
+	gid_t gid;
+	char *group_problem; /* NULL: the group is served; else why not */
+};
+
+/*
+ * Whether s is a valid account or group name: [a-z_][a-z0-9_-]*, at most
+ * POL_ACCOUNT_NAME_MAX bytes.
+ */
+bool pol_account_name_ok(const char *s);
+/* Parses "LO-HI" (decimal uids, 0 < LO < HI < 2^31). Returns 0 or -1. */
+int pol_uid_range_parse(const char *s, uid_t *lo, uid_t *hi);
+
+/*
+ * The accounts of cfg (none without uid_range): one per exact [agent]
+ * rule (its account, or a name derived from its identity) and per prefix
+ * rule that names an account; each with its uid (explicit, or derived
+ * from a SHA-256 of the rule's identity into the range). Accounts that
+ * collide with each other, and, when check_host, with a name or id of
+ * passwd_file or group_file (NULL: /etc/passwd, /etc/group, read as files,
+ * never through NSS), get a problem. Returns 0, or -1 with err (out of
+ * memory, an unreadable file). The caller frees with pol_accounts_clear.
+ */
+int pol_accounts_compute(const struct pol_config *cfg, bool check_host, const char *passwd_file,
+			 const char *group_file, struct pol_accounts *out, char *err,
+			 size_t errlen);
+void pol_accounts_clear(struct pol_accounts *acc);
+
+/*
+ * The account of rule a under cfg when it has one without a collision
+ * inside the configuration: 0 with name (POL_ACCOUNT_NAME_MAX + 1 bytes)
+ * and *uid; 1 when it has none (or a colliding one); -1 when memory ran out.
+ */
+int pol_agent_account(const struct pol_config *cfg, const struct pol_agent *a, char *name,
+		      uid_t *uid);
+
+/*
+ * Whether user is one of the users of rule a: a name written there, or,
+ * for the word "self", the rule's own account (pol_agent_account) when the
+ * name service gives that name that account's uid (a real account of the
+ * name is never taken for it). "self" is never a user called self.
+ */
+bool pol_user_allowed(const struct pol_config *cfg, const struct pol_agent *a, const char *user);
 
 /* ---- internal to the policy engine (shared between its files) -------- */
 

@@ -17,6 +17,12 @@ build=${PA_BUILD_DIR:-$top/_build}
 module="$build/.libs/pam_agent.so"
 pam_agent="$build/pam-agent"
 wrapper=$(pkg-config --libs pam_wrapper)
+nss_wrapper=$(pkg-config --libs nss_wrapper)
+# the agents' own accounts come from libnss_agent (docs/nss.md); the demo
+# never installs it nor touches /etc/nsswitch.conf: the test build of the
+# module reads the demo's database, loaded by nss_wrapper
+make -C "$build" tests/lib/libnss_agenttest.la >/dev/null
+nss_module="$build/tests/lib/.libs/libnss_agenttest.so"
 if [ "$(id -u)" -ne 0 ]; then
 	echo "demo.sh: run as root: agent-run starts the agent as another user" >&2
 	exit 1
@@ -27,8 +33,8 @@ chmod 0755 "$demo"
 trap 'rm -rf "$demo"' EXIT
 failed=0
 agent=spiffe://demo.example/agents/support-bot
+agent2=spiffe://demo.example/agents/report-bot
 audience=spiffe://demo.example/host/$(hostname -s 2>/dev/null || echo host)
-user=nobody
 
 say() { printf '\n== %s\n' "$*"; }
 show() { printf '   $ %s\n' "$*"; }
@@ -37,14 +43,22 @@ check() { # check DESCRIPTION CONDITION...
 	shift
 	if "$@"; then echo "   -> as expected: $d"; else echo "   -> UNEXPECTED: $d"; failed=1; fi
 }
-# agent_run TOKEN-FILE SERVICE CMD...: the launcher, through the real libpam
+# nss CMD...: CMD with the host's passwd and group (copies) and the agents' accounts
+nss() {
+	env LD_PRELOAD="$nss_wrapper" NSS_WRAPPER_PASSWD="$demo/passwd" \
+		NSS_WRAPPER_GROUP="$demo/group" NSS_WRAPPER_MODULE_SO_PATH="$nss_module" \
+		NSS_WRAPPER_MODULE_FN_PREFIX=agent PA_NSS_DB="$demo/nss.db" "$@"
+}
+# agent_run TOKEN-FILE SERVICE CMD...: the launcher, through the real libpam;
+# no --user: the agent runs as its own account
 agent_run() {
 	tok=$1 svc=$2
 	shift 2
-	env LD_PRELOAD="$wrapper" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$demo/pam.d" \
-		PAM_WRAPPER_DEBUGLEVEL=2 UID_WRAPPER_DISABLE_DEEPBIND=1 \
+	nss env LD_PRELOAD="$wrapper $nss_wrapper" PAM_WRAPPER=1 \
+		PAM_WRAPPER_SERVICE_DIR="$demo/pam.d" PAM_WRAPPER_DEBUGLEVEL=2 \
+		UID_WRAPPER_DISABLE_DEEPBIND=1 \
 		keyctl session - "$build/agent-run" --token-file "$tok" --service "$svc" \
-		--user "$user" -- "$@" 2>"$demo/pam.log"
+		-- "$@" 2>"${pamlog:-$demo/pam.log}"
 }
 # module lines of the last agent_run, a denial's decisive reason first
 module_log() {
@@ -73,6 +87,7 @@ helper        = $build/pam_agent_helper
 broker_key    = $demo/broker/signing.key
 broker_issuer = https://broker.demo.example
 broker_jwks   = $demo/broker-jwks.json
+uid_range     = 61000-61999
 
 [trust_domain demo.example]
 bundle = $demo/ca/bundle.json
@@ -85,12 +100,16 @@ class = write
 class = escalate
 
 [agent $agent]
-users        = $user
+users        = self
 services     = agent-read agent-write sudo
 max_class    = write
 max_session  = 15m
 require_task = yes
 grants       = tickets-ro tickets-rw legacy-db
+
+[agent $agent2]
+users        = self
+services     = agent-read
 
 [grant tickets-ro]
 class    = read
@@ -112,7 +131,7 @@ source = file
 path   = $demo/legacy-db.secret
 ttl    = 10m
 CONF
-sed -n '/^\[agent/,/^grants/p' "$demo/pam_agent.conf" | sed 's/^/   /'
+sed -n '/^uid_range/p; /^\[agent/,/^grants/p' "$demo/pam_agent.conf" | sed 's/^/   /'
 for svc in agent-read agent-write sudo; do
 	for phase in auth account session; do
 		printf '%-8s required %s config=%s\n' "$phase" "$module" "$demo/pam_agent.conf"
@@ -120,8 +139,17 @@ for svc in agent-read agent-write sudo; do
 done
 printf 'auth required pam_deny.so\naccount required pam_deny.so\nsession required pam_deny.so\n' \
 	>"$demo/pam.d/other"
-show "pam-agent check --config pam_agent.conf"
-"$pam_agent" check --config "$demo/pam_agent.conf" 2>&1 | sed 's/^/   /' || failed=1
+show "pam-agent check --config pam_agent.conf --nss-db nss.db --write-nss-db"
+"$pam_agent" check --config "$demo/pam_agent.conf" --nss-db "$demo/nss.db" --write-nss-db 2>&1 |
+	sed 's/^/   /' || failed=1
+cp /etc/passwd "$demo/passwd"
+cp /etc/group "$demo/group"
+echo "   each agent has an account of its own (libnss_agent, 'passwd: files agent'):"
+show "getent passwd agent-support-bot agent-report-bot"
+nss getent passwd agent-support-bot agent-report-bot | sed 's/^/   /'
+uid1=$(nss getent passwd agent-support-bot | cut -d: -f3)
+uid2=$(nss getent passwd agent-report-bot | cut -d: -f3)
+check "two agents, two uids in uid_range" [ -n "$uid1" ] && [ -n "$uid2" ] && [ "$uid1" != "$uid2" ]
 
 say "3. The agent's workload identity: a 5-minute JWT-SVID for task T-1001"
 "$pam_agent" testca mint "$demo/ca" --id "$agent" --aud "$audience" --ttl 5m \
@@ -136,24 +164,27 @@ cc -O1 -I"$build" -I"$top/agentcred" "$top/docs/examples/agent_cred_example.c" "
 	-lkeyutils -o "$demo/agent-cred"
 cat >"$demo/agent.sh" <<'AGENT'
 #!/bin/sh
-echo "   [agent] running as $(id -un), PAM_AGENT_SESSION=$PAM_AGENT_SESSION"
+echo "   [agent] running as uid $(id -u) (USER=$USER), PAM_AGENT_SESSION=$PAM_AGENT_SESSION"
 echo "   [agent] keyctl show @s:"
 keyctl show @s | sed 's/^/   [agent]   /'
 printf '   [agent] keyctl print %%user:pam_agent:tickets-ro -> %.36s... (a JWT)\n' \
 	"$(keyctl print %user:pam_agent:tickets-ro)"
-echo "   [agent] libagentcred: $("$(dirname "$0")/agent-cred" legacy-db)"
+# $1: the demo directory ($0 is /dev/fd/N: agent-run starts CMD with fexecve)
+echo "   [agent] libagentcred: $("$1/agent-cred" legacy-db 2>&1)"
 keyctl search @s user pam_agent:tickets-rw >/dev/null 2>&1 &&
 	echo "   [agent] has tickets-rw (it should not)" ||
 	echo "   [agent] no tickets-rw: a read session gets read grants only"
 echo "   [agent] serials: $(keyctl search @s user pam_agent:tickets-ro) $(keyctl search @s user pam_agent:legacy-db)"
 AGENT
 chmod 0755 "$demo/agent.sh" "$demo/agent-cred"
-show "agent-run --token-file token --service agent-read --user $user -- ./agent.sh"
+show "agent-run --token-file token --service agent-read -- ./agent.sh   # no --user: its own account"
 rc=0
-agent_run "$demo/token" agent-read "$demo/agent.sh" >"$demo/agent.out" || rc=$?
+agent_run "$demo/token" agent-read "$demo/agent.sh" "$demo" >"$demo/agent.out" || rc=$?
 cat "$demo/agent.out"
 module_log
 check "the agent ran and exited 0" [ "$rc" -eq 0 ]
+check "the agent ran as its own account (uid $uid1)" grep -q "running as uid $uid1 (USER=agent-support-bot)" "$demo/agent.out"
+check "the agent read its credential with libagentcred" grep -q "libagentcred: got a credential" "$demo/agent.out"
 sed -n 's/.*\[agent\] serials: //p' "$demo/agent.out" | tr ' ' '\n' | grep . >"$demo/serials" || true
 echo "   after the session closed, the agent's keys as root sees them:"
 gone=1
@@ -169,7 +200,57 @@ say "5. The minted credential is a JWT relying services verify with the broker's
 head -c 300 "$demo/broker-jwks.json" | tr -d '\n ' | cut -c1-140 | sed 's/^/   /'
 echo
 
-say "6. Refused: a token that expired (issued 10 minutes ago for 5 minutes)"
+say "6. Two agents, two accounts: the second can neither read the first's environment nor ptrace it"
+cat >"$demo/hold.sh" <<'HOLD'
+#!/bin/sh
+# the first agent: holds its session (its environment has PAM_AGENT_SESSION) until released
+i=0
+while [ ! -e "$1/release" ] && [ "$i" -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+HOLD
+cat >"$demo/probe.sh" <<'PROBE'
+#!/bin/sh
+# the second agent, as its own account, against the first agent's process
+pid=$1
+echo "   [agent 2] running as uid $(id -u) (USER=$USER); agent 1 is pid $pid"
+if err=$(cat "/proc/$pid/environ" 2>&1 >/dev/null); then
+	echo "   [agent 2] read /proc/$pid/environ (it should not)"
+else
+	echo "   [agent 2] cat /proc/$pid/environ: ${err##*: }"
+fi
+/usr/bin/python3 - "$pid" <<'PY'
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.ptrace.restype = ctypes.c_long
+libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+r = libc.ptrace(16, int(sys.argv[1]), None, None)  # PTRACE_ATTACH
+print("   [agent 2] ptrace(PTRACE_ATTACH, %s): %s" % (sys.argv[1],
+      "attached (it should not)" if r == 0 else os.strerror(ctypes.get_errno())))
+PY
+PROBE
+chmod 0755 "$demo/hold.sh" "$demo/probe.sh"
+"$pam_agent" testca mint "$demo/ca" --id "$agent2" --aud "$audience" --ttl 5m >"$demo/token2"
+show "agent-run --token-file token --service agent-read -- ./hold.sh &     # agent 1"
+pamlog=$demo/pam1.log agent_run "$demo/token" agent-read "$demo/hold.sh" "$demo" &
+holder=$!
+pid1=""
+i=0
+while [ -z "$pid1" ] && [ "$i" -lt 100 ]; do
+	pid1=$(pgrep -o -u "$uid1" || true)
+	[ -n "$pid1" ] || sleep 0.1
+	i=$((i + 1))
+done
+show "agent-run --token-file token2 --service agent-read -- ./probe.sh PID   # agent 2"
+rc=0
+agent_run "$demo/token2" agent-read "$demo/probe.sh" "${pid1:-0}" >"$demo/probe.out" || rc=$?
+cat "$demo/probe.out"
+touch "$demo/release"
+wait "$holder" || true
+check "agent 1 was running as its own uid ($uid1)" [ -n "$pid1" ]
+check "agent 2 ran as its own uid ($uid2)" grep -q "running as uid $uid2 " "$demo/probe.out"
+check "agent 2 cannot read agent 1's /proc/PID/environ" grep -q "environ: Permission denied" "$demo/probe.out"
+check "agent 2 cannot ptrace agent 1" grep -q "PTRACE_ATTACH, [0-9]*): Operation not permitted" "$demo/probe.out"
+
+say "7. Refused: a token that expired (issued 10 minutes ago for 5 minutes)"
 "$pam_agent" testca mint "$demo/ca" --id "$agent" --aud "$audience" --ttl 5m \
 	--now $(( $(date +%s) - 600 )) --claim task=T-1001 >"$demo/old"
 show "agent-run --token-file old --service agent-read -- ./agent.sh"
@@ -178,7 +259,7 @@ agent_run "$demo/old" agent-read "$demo/agent.sh" || rc=$?
 grep '^agent-run:' "$demo/pam.log" | sed 's/^/   /'
 check "exit 77, the agent never ran" [ "$rc" -eq 77 ]
 
-say "7. Refused: a token minted for another host (audience)"
+say "8. Refused: a token minted for another host (audience)"
 "$pam_agent" testca mint "$demo/ca" --id "$agent" --aud spiffe://demo.example/host/elsewhere \
 	--claim task=T-1001 >"$demo/other"
 rc=0
@@ -186,13 +267,13 @@ agent_run "$demo/other" agent-read "$demo/agent.sh" || rc=$?
 grep '^agent-run:' "$demo/pam.log" | sed 's/^/   /'
 check "exit 77" [ "$rc" -eq 77 ]
 
-say "8. Refused: the same agent, same token, asks for an escalate service (sudo)"
+say "9. Refused: the same agent, same token, asks for an escalate service (sudo)"
 rc=0
 agent_run "$demo/token" sudo "$demo/agent.sh" || rc=$?
 grep '^agent-run:' "$demo/pam.log" | sed 's/^/   /'
 check "exit 77" [ "$rc" -eq 77 ]
 
-say "9. The audit trail (one JSON object per event; never a token or secret)"
+say "10. The audit trail (one JSON object per event; never a token or secret)"
 if [ -f "$demo/audit.jsonl" ]; then
 	sed 's/"time":"[^"]*",//; s/"host":"[^"]*",//; s/"token_sha256":"[^"]*",//' "$demo/audit.jsonl" |
 		cut -c1-170 | sed 's/^/   /'

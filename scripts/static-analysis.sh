@@ -36,7 +36,7 @@ cppcheck -q --error-exitcode=1 --inline-suppr --std=c11 \
 	-D__linux__ -D__x86_64__ -DPA_HELPER_PATH='"/usr/libexec/pam_agent_helper"' \
 	-DSYSCONFDIR='"/etc"' -DPA_DEFAULT_CONFIG='"/etc/security/pam_agent.conf"' \
 	--include=/usr/include/jansson.h \
-	-I "$cfgdir" -I common -I identity -I policy -I audit -I keyring -I agentcred -I session -I handoff -I pam_agent -I cli -I tests/lib \
+	-I "$cfgdir" -I common -I identity -I policy -I audit -I keyring -I agentcred -I session -I handoff -I pam_agent -I cli -I nss -I tests/lib \
 	$(git ls-files '*.c' 2>/dev/null || find . -name '*.c' -not -path './_build*')
 echo "cppcheck: no findings"
 

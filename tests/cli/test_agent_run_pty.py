@@ -11,6 +11,7 @@ way `su --pty` does it, and agent-run is a faithful relay:
 """
 import fcntl
 import os
+import pwd
 import pty
 import select
 import shutil
@@ -59,7 +60,11 @@ def session(confdir, cmd, winsize=None, on_output=None, seconds=60, stdin_null=F
         os.close(w)
         os.read(r2, 2)  # the parent has read the terminal's modes and our session
         os.close(r2)
-        os.execv(AGENT_RUN, ["agent-run", "--config", confdir, "--", "sh", "-c", cmd])
+        # --user: as root, agent-run without it runs the agent's own account
+        # (docs/nss.md), which this pam_permit stack does not give
+        os.execv(AGENT_RUN, ["agent-run", "--config", confdir,
+                             "--user", pwd.getpwuid(os.getuid()).pw_name,
+                             "--", "sh", "-c", cmd])
     os.close(w)
     os.close(r2)
     got = os.read(r, 4096)  # the child has its terminal and session: read them

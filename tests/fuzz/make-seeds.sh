@@ -25,7 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for t in fuzz_jws fuzz_jwks fuzz_config fuzz_helper_reply fuzz_b64url fuzz_session; do
+for t in fuzz_jws fuzz_jwks fuzz_config fuzz_helper_reply fuzz_b64url fuzz_session fuzz_nssdb; do
 	mkdir -p "$corpus/$t"
 	find "$corpus/$t" -type f ! -name 'regress-*' -delete
 done
@@ -267,5 +267,28 @@ keys() { # N
 }
 rec hand-256-keys $sid 4242 1 0 null "$(keys 256)"
 rec hand-257-keys $sid 4242 1 0 null "$(keys 257)"
+
+# ---- fuzz_nssdb: agent account databases as pam-agent check --write-nss-db
+# compiles them (docs/nss.md): no account, one, ten with explicit and derived
+# names and uids
+nssdb_seed() { # NAME N
+	{
+		printf '[global]\naudience = a\nuid_range = 61000-61999\n'
+		printf '[service agent-run]\nclass = read\n'
+		i=0
+		while [ "$i" -lt "$2" ]; do
+			printf '[agent spiffe://example.org/agents/a%d]\nusers = self\nservices = agent-run\n' "$i"
+			[ $((i % 3)) -eq 1 ] && printf 'account = acct-%d\nuid = %d\n' "$i" $((61100 + i))
+			i=$((i + 1))
+		done
+	} >"$tmp/nss-$1.conf"
+	chmod 0644 "$tmp/nss-$1.conf"
+	"$pa" check --config "$tmp/nss-$1.conf" --nss-db "$corpus/fuzz_nssdb/$1" --write-nss-db \
+		--passwd-file /dev/null --group-file /dev/null >/dev/null || true
+	test -s "$corpus/fuzz_nssdb/$1"
+}
+nssdb_seed none 0
+nssdb_seed one 1
+nssdb_seed ten 10
 
 echo "make-seeds.sh: corpora written under $corpus"
