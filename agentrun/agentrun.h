@@ -43,6 +43,19 @@ struct env_opt {
 	const char *arg;
 };
 
+/* What the command line asks for. */
+struct opts {
+	const char *service, *user, *token_file, *confdir;
+	int token_fd;
+	mode_t mask;
+	struct env_opt *eopts;
+	size_t n_eopts;
+	char **cmd;
+};
+
+/* Parses the command line into *o: -1 to go on, else the exit code (options.c). */
+int ar_parse_options(int argc, char **argv, struct opts *o);
+
 extern unsigned ar_tty_fds;
 extern int ar_term_fd;
 extern int ar_sig_pipe[2];

@@ -194,4 +194,4 @@ mint clash > "$work/t3"
 pa_expect "the agent whose account is a real user's name does not become that user" \
 	"refused" "$AGENT_RUN" --service "$svc" --token-file "$work/t3" -- id
 
-pa_root_summary
+pa_summary
