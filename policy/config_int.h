@@ -74,7 +74,7 @@ struct kind_def {
 	void (*init)(void *element);
 };
 
-#define MAX_KEYS 16
+#define MAX_KEYS 32 /* sect_rec.seen has 32 bits */
 
 extern const struct kind_def pol_cfg_kinds[];
 

@@ -32,6 +32,8 @@ static const struct key_def global_keys[] = {
 	{ "helper", VT_PATH, G(helper), 0, 0, 0, -1 },
 	{ "state_dir", VT_PATH, G(state_dir), 0, 0, 0, -1 },
 	{ "helper_timeout", VT_DUR, G(helper_timeout), 0, 1, 600, -1 },
+	{ "task_ledger_max_entries", VT_COUNT, G(task_ledger_max_entries), 0, 1, 1000000, -1 },
+	{ "task_expire", VT_DUR, G(task_expire), 0, 1, 365 * DAY, -1 },
 };
 #undef G
 
@@ -71,6 +73,16 @@ static const struct key_def agent_keys[] = {
 	{ "runtime.parent_exe_sha256", VT_SHA256S, A(runtime_parent_sha256), 0, 0, 0, -1 },
 	{ "runtime.allow_deleted_exe", VT_BOOL, A(runtime_allow_deleted), 0, 0, 0, -1 },
 	{ "runtime.uid", VT_UID, A(runtime_uid), 0, 0, 0, A(has_runtime_uid) },
+	{ "task.max_sessions", VT_COUNT, A(task_max_sessions), 0, 0, 1000000000,
+	  A(has_task_max_sessions) },
+	{ "task.max_write", VT_COUNT, A(task_max_write), 0, 0, 1000000000, A(has_task_max_write) },
+	{ "task.max_escalate", VT_COUNT, A(task_max_escalate), 0, 0, 1000000000,
+	  A(has_task_max_escalate) },
+	{ "task.max_concurrent", VT_COUNT, A(task_max_concurrent), 0, 0, 1000000000,
+	  A(has_task_max_concurrent) },
+	{ "task.window", VT_DUR, A(task_window), 0, 1, 365 * DAY, A(has_task_window) },
+	{ "task.forbid", VT_LIST, A(task_forbid), 0, 0, 0, -1 },
+	{ "task.mode", VT_STR, A(task_mode), 0, 0, 0, -1 },
 };
 #undef A
 
