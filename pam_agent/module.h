@@ -266,12 +266,13 @@ int pa_task_decide(struct pa_call *call, const struct pol_config *cfg,
 void pa_task_audit(struct pa_call *call, const struct pol_config *cfg,
 		   const struct id_identity *id, const struct pol_decision *d);
 /*
- * Records the open (opening: refused, -1 with err, when the task ended or
- * the ledger fails) or the close of session sid in id's task ledger.
+ * Records the open of session sid in id's task ledger (cfg: refused, -1
+ * with err, when the task ended, max_concurrent is reached or the ledger
+ * fails), or its close (cfg NULL).
  */
-int pa_task_session(const char *state_dir, int64_t max_entries, const struct id_identity *id,
-		    const char *sid, const char *user, enum pol_class cls, bool opening, char *err,
-		    size_t errlen);
+int pa_task_session(const struct pol_config *cfg, const char *state_dir, int64_t max_entries,
+		    const struct id_identity *id, const char *sid, const char *user,
+		    enum pol_class cls, char *err, size_t errlen);
 
 /* pam_agent/session_checks.c, used by the session phase (session.c) */
 

@@ -249,8 +249,6 @@ static int session_begin(struct pa_call *call, const struct pol_config *cfg,
 	st->timeout = (int)cfg->global.helper_timeout;
 	snprintf(st->config, sizeof(st->config), "%s",
 		 call->args.config != NULL ? call->args.config : "");
-	/* the account phase counted this session as open in its task's ledger */
-	st->task_open = ctx->identity->task != NULL && ctx->identity->task[0] != '\0';
 	st->task_max_entries = cfg->global.task_ledger_max_entries;
 	return 0;
 }
@@ -264,21 +262,25 @@ static void task_release(struct pa_call *call, struct pa_context *ctx)
 	if (st == NULL || !st->task_open)
 		return;
 	st->task_open = false;
-	if (pa_task_session(st->state_dir, st->task_max_entries, ctx->identity, st->sid, NULL,
-			    st->cls, false, err, sizeof(err)) != 0 && call != NULL)
+	if (pa_task_session(NULL, st->state_dir, st->task_max_entries, ctx->identity, st->sid,
+			    NULL, st->cls, err, sizeof(err)) != 0 && call != NULL)
 		pa_log(call, LOG_ERR, "session %s: task ledger: %s", st->sid, err);
 }
 
-/* Records the open in the task's ledger: refused when the task has ended. */
+/* Records the open in the task's ledger: refused when the task has ended or is at max_concurrent. */
 static int task_open(struct pa_call *call, const struct pol_config *cfg,
-		     const struct pa_context *ctx, const char *user)
+		     struct pa_context *ctx, const char *user)
 {
 	char err[512], reason[600];
 
-	if (pa_task_session(ctx->session->state_dir, ctx->session->task_max_entries,
-			    ctx->identity, ctx->session->sid, user, ctx->session->cls, true, err,
-			    sizeof(err)) == 0)
+	if (pa_task_session(cfg, ctx->session->state_dir, ctx->session->task_max_entries,
+			    ctx->identity, ctx->session->sid, user, ctx->session->cls, err,
+			    sizeof(err)) == 0) {
+		/* counted open: the close (or the reaper) releases it */
+		ctx->session->task_open = ctx->identity->task != NULL &&
+					  ctx->identity->task[0] != '\0';
 		return 0;
+	}
 	snprintf(reason, sizeof(reason), "task ledger: %s: session refused", err);
 	refuse(call, cfg, ctx, reason);
 	return -1;

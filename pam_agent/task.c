@@ -73,13 +73,14 @@ void pa_task_audit(struct pa_call *call, const struct pol_config *cfg,
 	(void)pa_audit(call, cfg, ev);
 }
 
-int pa_task_session(const char *state_dir, int64_t max_entries, const struct id_identity *id,
-		    const char *sid, const char *user, enum pol_class cls, bool opening, char *err,
-		    size_t errlen)
+int pa_task_session(const struct pol_config *cfg, const char *state_dir, int64_t max_entries,
+		    const struct id_identity *id, const char *sid, const char *user,
+		    enum pol_class cls, char *err, size_t errlen)
 {
 	struct pol_ledger *l = NULL;
 	struct pol_task_state *st;
 	struct pol_ledger_entry e;
+	bool opening = cfg != NULL;
 	int rc;
 
 	if (!task_bound(id))
@@ -91,9 +92,7 @@ int pa_task_session(const char *state_dir, int64_t max_entries, const struct id_
 	if (rc != 0)
 		return -1;
 	st = pol_ledger_state(l);
-	if (opening && st->ended > 0) {
-		pa_err(err, errlen, "task ended: %s; no new session of it is allowed",
-		       st->ended_why[0] ? st->ended_why : "ended");
+	if (opening && pol_task_open(cfg, id, st, err, errlen) != 0) {
 		pol_ledger_close(l);
 		return -1;
 	}

@@ -395,7 +395,7 @@ struct pol_task_state {
 	int64_t first, last;	/* times of its first and last decision, 0: none */
 	int64_t sessions;	/* allowed decisions */
 	int64_t by_class[4];	/* allowed decisions by class (enum pol_class) */
-	int64_t open;		/* allowed and not yet closed */
+	int64_t open;		/* sessions opened and not yet closed */
 	int64_t denied, flagged;
 	int first_class;	/* class of its first allowed decision, 0: none */
 	unsigned classes_seen;	/* bit (1 << class) for every class allowed */
@@ -469,7 +469,14 @@ int pol_task_limits(const struct pol_agent *a, const struct id_identity *id,
  */
 int pol_task_apply(const struct pol_config *cfg, const struct pol_request *req,
 		   const struct pol_task_state *st, struct pol_decision *d);
-/* Counts decision d into st (at time now). */
+/*
+ * A session of the task opens (id's task, state st): refused (-1 with why)
+ * when the task ended, its task_limits are malformed, or max_concurrent
+ * is reached in enforce mode; else counted open (flagged in flag mode).
+ */
+int pol_task_open(const struct pol_config *cfg, const struct id_identity *id,
+		  struct pol_task_state *st, char *why, size_t whylen);
+/* Counts decision d into st (at time now); sessions are counted open by pol_task_open. */
 void pol_task_count(struct pol_task_state *st, const struct pol_decision *d, int64_t now);
 /* Whether rule a (or the token) sets any task limit. */
 bool pol_task_limited(const struct pol_agent *a, const struct id_identity *id);

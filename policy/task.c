@@ -240,6 +240,31 @@ int pol_task_apply(const struct pol_config *cfg, const struct pol_request *req,
 	return 0;
 }
 
+int pol_task_open(const struct pol_config *cfg, const struct id_identity *id,
+		  struct pol_task_state *st, char *why, size_t whylen)
+{
+	const struct pol_agent *a = id != NULL && id->agent_id != NULL
+					    ? pol_config_match_agent(cfg, id->agent_id) : NULL;
+	struct pol_task_limits lim;
+	bool enforce = a == NULL || a->task_mode == NULL || strcmp(a->task_mode, "flag") != 0;
+
+	if (st->ended > 0)
+		return pa_err(why, whylen, "task ended: %s; no new session of it is allowed",
+			      st->ended_why[0] ? st->ended_why : "ended");
+	if (pol_task_limits(a, id, &lim, why, whylen) != 0)
+		return -1;
+	if (lim.max_concurrent >= 0 && st->open + 1 > lim.max_concurrent) {
+		if (enforce)
+			return pa_err(why, whylen, "task_budget_exceeded: max_concurrent %lld (%lld "
+				      "open) of [agent %s] (task.mode enforce)",
+				      (long long)lim.max_concurrent, (long long)st->open,
+				      a != NULL ? a->pattern : "(none)");
+		st->flagged++;
+	}
+	st->open++;
+	return 0;
+}
+
 void pol_task_count(struct pol_task_state *st, const struct pol_decision *d, int64_t now)
 {
 	if (st->first == 0)
@@ -252,7 +277,6 @@ void pol_task_count(struct pol_task_state *st, const struct pol_decision *d, int
 	if (d->task_exceeded != NULL)
 		st->flagged++;
 	st->sessions++;
-	st->open++;
 	if (d->cls >= POL_CLASS_READ && d->cls <= POL_CLASS_ESCALATE) {
 		st->by_class[d->cls]++;
 		st->classes_seen |= 1u << d->cls;
