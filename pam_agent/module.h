@@ -274,6 +274,15 @@ int pa_task_session(const struct pol_config *cfg, const char *state_dir, int64_t
 		    const struct id_identity *id, const char *sid, const char *user,
 		    enum pol_class cls, char *err, size_t errlen);
 
+/*
+ * Whether id's task still lives (0), checked again once the session's
+ * record is written: `pam-agent revoke` marks a task ended before it looks
+ * for its sessions, so an open it did not see ends itself here. -1 with
+ * err when the task ended or its ledger cannot be read.
+ */
+int pa_task_live(const char *state_dir, int64_t max_entries, const struct id_identity *id,
+		 char *err, size_t errlen);
+
 /* pam_agent/session_checks.c, used by the session phase (session.c) */
 
 /*

@@ -492,6 +492,26 @@ static int session_publish(struct pa_call *call, const struct pol_config *cfg,
 	return 0;
 }
 
+/*
+ * A task ended by `pam-agent revoke` while this session opened (after
+ * task_open, before its record was there to be found): the session ends
+ * itself, as revoke would have ended it. -1 when it did (reported).
+ */
+static int task_still_live(struct pa_call *call, const struct pol_config *cfg,
+			   struct pa_context *ctx)
+{
+	char err[512], reason[600];
+
+	if (pa_task_live(ctx->session->state_dir, ctx->session->task_max_entries, ctx->identity,
+			 err, sizeof(err)) == 0)
+		return 0;
+	snprintf(reason, sizeof(reason), "task ledger: %s: session refused", err);
+	pa_log_failure(call, ctx->identity->agent_id, reason);
+	pa_tell(call, reason);
+	session_close(call, cfg, ctx, reason);
+	return -1;
+}
+
 static int open_session(struct pa_call *call, struct pa_context *ctx)
 {
 	struct pol_config *cfg = NULL;
@@ -527,6 +547,8 @@ static int open_session(struct pa_call *call, struct pa_context *ctx)
 		session_close(call, cfg, ctx, "session refused");
 		goto out;
 	}
+	if (task_still_live(call, cfg, ctx) != 0)
+		goto out;
 	ret = PAM_SUCCESS;
 out:
 	if (ret != PAM_SUCCESS)

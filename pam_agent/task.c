@@ -109,3 +109,25 @@ int pa_task_session(const struct pol_config *cfg, const char *state_dir, int64_t
 	pol_ledger_close(l);
 	return rc;
 }
+
+int pa_task_live(const char *state_dir, int64_t max_entries, const struct id_identity *id,
+		 char *err, size_t errlen)
+{
+	struct pol_ledger *l = NULL;
+	int rc;
+
+	if (!task_bound(id))
+		return 0;
+	rc = pol_ledger_open(state_dir, id->agent_id, id->task, false, max_entries, &l, err,
+			     errlen);
+	if (rc == 1)
+		return pa_err(err, errlen, "the task's ledger is gone");
+	if (rc != 0)
+		return -1;
+	if (pol_ledger_state(l)->ended > 0) {
+		pa_err(err, errlen, "task ended: %s", pol_ledger_state(l)->ended_why);
+		rc = -1;
+	}
+	pol_ledger_close(l);
+	return rc;
+}

@@ -6,7 +6,9 @@
 # revoked from inside them), runs each exec grant's broker revocation once
 # (and not again when agent-run closes them), and a new login for the task
 # is refused; another task of the same agent is unaffected. `pam-agent
-# tasks` shows both; reap expires the ended task's ledger.
+# tasks` shows both; a task ended between the account phase and the
+# session (pam_exec in the stack) refuses the open; reap expires the ended
+# tasks' ledgers.
 # Runs as any user: keys and files are owned by the effective uid.
 . "$(dirname "$0")/../lib/lib.sh"
 set -u
@@ -254,8 +256,29 @@ i=0
 while kill -0 "$pid_c" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 check "the T-2 session closes normally: its broker revocation ran once" test \
 	"$(lines "$work/revoked.log"):$(grep -c "\"sid\":\"$sid_c\"" "$work/revoked.log")" = 4:1
+# a task ended between the account phase and the session (pam_exec runs
+# pam-agent revoke there): the open is refused
+"$PAM_AGENT" testca mint "$work/ca" --id "$BOT" --aud "$AUD" --claim task=T-3 > "$work/token.T-3"
+mkdir "$work/pam.d.race"
+cat > "$work/end-T-3" <<EOF
+#!/bin/sh
+exec "$(cd "$B" && pwd)/pam-agent" revoke --config "$CONF" --task T-3 > "$work/end-T-3.out" 2>&1
+EOF
+chmod 0755 "$work/end-T-3"
+cat > "$work/pam.d.race/agent-run" <<SVC
+auth     required $PA_MODULE config=$CONF
+account  required $PA_MODULE config=$CONF
+session  optional pam_exec.so $work/end-T-3
+session  required $PA_MODULE config=$CONF
+SVC
+cp "$work/pam.d/other" "$work/pam.d.race/other"
+expect "a task ended between account and session: the open is refused" 77 \
+	"task ended: revoked by pam-agent revoke --task T-3" \
+	env LD_PRELOAD="$PA_PAM_WRAPPER_SO" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$work/pam.d.race" \
+	UID_WRAPPER_DISABLE_DEEPBIND=1 keyctl session - \
+	"$AGENT_RUN" --token-file "$work/token.T-3" --user "$me" -- /bin/true
 sleep 1
-expect "reap removes the ledger of the task ended task_expire ago" 0 "removed 1 expired task ledger(s)" \
+expect "reap removes the ledger of the task ended task_expire ago" 0 "removed 2 expired task ledger(s)" \
 	"$PAM_AGENT" reap --config "$CONF"
 expect "revoke: usage without a selector" 2 "usage: pam-agent revoke" "$PAM_AGENT" revoke --config "$CONF"
 
