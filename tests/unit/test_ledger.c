@@ -2,8 +2,9 @@
  * test_ledger.c - the task ledger (policy/ledger.c) and a task's budgets
  * (policy/task.c): two processes appending 10 000 entries each to one
  * ledger lose and duplicate none; a ledger stays within its bound; a
- * corrupt summary fails; flag and enforce, sequences, an ended task, and
- * the token's task_limits narrowing a budget and unable to widen it.
+ * corrupt summary fails; flag and enforce, sequences, the window,
+ * max_concurrent at open, an ended task, and the token's task_limits
+ * narrowing a budget and unable to widen it.
  */
 #include "config.h"
 
@@ -227,7 +228,9 @@ static const char conf[] =
 	"[agent spiffe://td/enforce]\nusers = u\nservices = ssh deploy sudo\nmax_class = escalate\n"
 	"task.max_sessions = 3\ntask.max_write = 1\ntask.forbid = escalate_after_read\n"
 	"[agent spiffe://td/flag]\nusers = u\nservices = ssh\ntask.max_sessions = 2\n"
-	"task.mode = flag\n";
+	"task.mode = flag\n"
+	"[agent spiffe://td/seq]\nusers = u\nservices = ssh deploy\nmax_class = write\n"
+	"task.forbid = above_first_class\ntask.window = 1h\ntask.max_concurrent = 1\n";
 
 static struct pol_config *cfg;
 
@@ -356,6 +359,42 @@ static void test_task_limits_claim(void **state)
 	pol_config_unref(cfg);
 }
 
+static void test_sequences_window_concurrent(void **state)
+{
+	struct pol_errors e = {0};
+	struct pol_task_state st = {0};
+	struct pol_decision d;
+	struct id_identity *id;
+	char why[256];
+
+	(void)state;
+	assert_int_equal(pol_config_parse_text("c", conf, strlen(conf), &cfg, &e), 0);
+	id = ident("spiffe://td/seq", "T7", NULL);
+	assert_true(decide(id, "ssh", &st, &d)); /* the first class: read */
+	pol_decision_clear(&d);
+	assert_false(decide(id, "deploy", &st, &d)); /* write is above it */
+	assert_non_null(strstr(d.denial, "above_first_class (the first was read)"));
+	pol_decision_clear(&d);
+	/* one session open at once */
+	assert_int_equal(pol_task_open(cfg, id, &st, why, sizeof(why)), 0);
+	assert_int_equal(pol_task_open(cfg, id, &st, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "max_concurrent 1 (1 open)"));
+	assert_false(decide(id, "ssh", &st, &d)); /* the decision sees it too */
+	pol_decision_clear(&d);
+	st.open = 0;
+	/* an hour after its first decision the task's window is closed */
+	st.first = NOW - 3601;
+	assert_false(decide(id, "ssh", &st, &d));
+	assert_non_null(strstr(d.denial, "window 3600s"));
+	pol_decision_clear(&d);
+	/* an ended task opens no session */
+	st.ended = NOW;
+	assert_int_equal(pol_task_open(cfg, id, &st, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "task ended"));
+	idfree(id);
+	pol_config_unref(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -364,6 +403,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_fails),
 		cmocka_unit_test(test_enforce_and_flag),
 		cmocka_unit_test(test_task_limits_claim),
+		cmocka_unit_test(test_sequences_window_concurrent),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
