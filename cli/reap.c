@@ -279,9 +279,9 @@ int cli_reap_one(struct cli_run *r, const struct ses_record *rec, const char *wh
 		} else {
 			audit(r, rec, AUD_SESSION_CLOSED, true, reason);
 			printf(
-			    "reaped %s: %s; %zu key(s) revoked, %zu broker revocation(s)%s, record "
+			    "%s %s: %s; %zu key(s) revoked, %zu broker revocation(s)%s, record "
 			    "removed\n",
-			    rec->sid, why, n_revoked, n_broker,
+			    r->reaping ? "reaped" : "revoked", rec->sid, why, n_revoked, n_broker,
 			    ring > 0 ? ", keyring revoked" : "");
 		}
 	} else {
