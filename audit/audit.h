@@ -43,6 +43,7 @@ enum aud_kind {
 	AUD_KEY_REVOKED,      /* "key_revoked" */
 	AUD_REVOKE_FAILED,    /* "revoke_failed" */
 	AUD_SESSION_CLOSED,   /* "session_closed" */
+	AUD_TASK_BUDGET_EXCEEDED, /* "task_budget_exceeded" (docs/tasks.md) */
 };
 
 enum aud_result {

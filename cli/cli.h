@@ -77,6 +77,19 @@ enum kstate cli_cred_state(const struct ses_key *k);
 const char *cli_show(const char *s, char *buf, size_t len);
 const char *cli_utc(int64_t t, char *buf, size_t len);
 void cli_problem(struct cli_run *r, json_t *problems, const char *name, const char *err);
+/*
+ * Revokes one session (reap.c): its keys and ring through the helper, the
+ * broker revocations, audited with why; removes the record when all went
+ * well, else keeps in it what is left. 0 or -1 (reported).
+ */
+int cli_reap_one(struct cli_run *r, const struct ses_record *rec, const char *why);
+
+/* ---- tasks (cli/tasks.c, docs/tasks.md) ---- */
+
+/* Removes the ledgers of tasks ended task_expire ago; returns how many. */
+long cli_tasks_expire(const struct pol_config *cfg, int64_t now);
+/* Counts a reaped session of a task as closed in its ledger. */
+void cli_task_closed(const struct pol_config *cfg, const struct ses_record *rec);
 
 /* ---- runtime: pam-agent attest, explain's --runtime-* (cli/runtime.c) ---- */
 
@@ -134,6 +147,8 @@ int cli_check_accounts(const struct pol_config *cfg, const struct cli_nss_opts *
 int cmd_check(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_reap(int argc, char **argv);
+int cmd_revoke(int argc, char **argv);
+int cmd_tasks(int argc, char **argv);
 int cmd_sessions(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_testca(int argc, char **argv);

@@ -35,6 +35,7 @@ static int usage(FILE *f, int code)
 		"                         [--runtime-workload FILE] [--runtime-exe PATH]\n"
 		"                         [--runtime-exe-sha256 HEX] [--runtime-unit UNIT]\n"
 		"                         [--runtime-parent-exe-sha256 HEX] [--runtime-uid UID]\n"
+		"                         [--task-state JSON]\n"
 		"\n"
 		"Prints the decision pam_agent.so's account phase makes for an agent (a\n"
 		"SPIFFE ID, or ISSUER#SUBJECT for an OIDC identity) on PAM service S as\n"
@@ -53,6 +54,10 @@ static int usage(FILE *f, int code)
 		"attests the process that started the application, FILE measured as the\n"
 		"module measures agent-run's CMD, then the explicit --runtime-* values\n"
 		"(docs/attestation.md); with --rhost, a remote login, nothing.\n"
+		"A token with a task claim is decided against its task's ledger\n"
+		"(docs/tasks.md): the one in STATE_DIR/tasks as it is now (read, not\n"
+		"written), or the summary given as --task-state JSON, like\n"
+		"'{\"sessions\":3,\"write\":1,\"open\":1}'.\n"
 		"Exit 0 allow, 1 deny, 2 usage or configuration error.\n",
 		PA_DEFAULT_CONFIG, EXPLAIN_DEFAULT_TTL, EXPLAIN_DEFAULT_TTL);
 	return code;
@@ -296,6 +301,7 @@ static bool user_known(const char *user)
 struct explain_opts {
 	const char *agent, *service, *user, *rhost, *run_as, *config;
 	json_t *claims; /* --claims, owned */
+	const char *task_state; /* --task-state JSON, or NULL: the ledger */
 	int64_t now;
 	struct cli_runtime rt;
 };
@@ -319,6 +325,7 @@ static int explain_options(int argc, char **argv, struct explain_opts *o)
 		{ "runtime-parent-exe-sha256", required_argument, NULL, CLI_RT_PARENT_SHA256 },
 		{ "runtime-unit", required_argument, NULL, CLI_RT_UNIT },
 		{ "runtime-workload", required_argument, NULL, CLI_RT_WORKLOAD },
+		{ "task-state", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -335,6 +342,7 @@ static int explain_options(int argc, char **argv, struct explain_opts *o)
 		case 'r': o->rhost = optarg; break;
 		case 'j': claims_text = optarg; break;
 		case 'c': o->config = optarg; break;
+		case 'T': o->task_state = optarg; break;
 		case 'n':
 			if (cli_parse_epoch(optarg, &o->now) != 0)
 				return cli_usage_error("explain: --now %s: not an epoch time", optarg);
@@ -385,6 +393,68 @@ static char *service_as_pam_sees_it(const char *service)
 	return lc;
 }
 
+/*
+ * The task ledger's effect on d (docs/tasks.md): the state given, or the
+ * ledger's as it is now (read, never written); a ledger that cannot be
+ * read denies, as in the module. 0, or -1 (usage error, printed).
+ */
+static int explain_task(const struct pol_config *cfg, const struct pol_request *req,
+			const struct explain_opts *o, struct pol_decision *d)
+{
+	struct pol_task_state st;
+	struct pol_ledger *l = NULL;
+	char err[512], *line = NULL;
+	int rc;
+
+	if (req->id->task == NULL || req->id->task[0] == '\0')
+		return 0;
+	memset(&st, 0, sizeof(st));
+	if (o->task_state != NULL) {
+		if (pol_task_state_parse(o->task_state, &st, err, sizeof(err)) != 0) {
+			cli_usage_error("explain: --task-state: %s", err);
+			return -1;
+		}
+	} else {
+		rc = pol_ledger_open(cfg->global.state_dir, req->id->agent_id, req->id->task, false,
+				     0, &l, err, sizeof(err));
+		if (rc < 0) {
+			/* the module denies a task-bound request it cannot count */
+			if (asprintf(&line, "task ledger: %s", err) < 0)
+				line = NULL;
+			d->allow = false;
+			if (line != NULL) {
+				char **grown = realloc(d->reasons, (d->n_reasons + 1) * sizeof(*grown));
+
+				if (grown != NULL) {
+					d->reasons = grown;
+					d->reasons[d->n_reasons++] = line;
+					d->denial = line;
+					line = NULL;
+				}
+			}
+			free(line);
+			for (size_t i = 0; i < d->n_grants; i++) {
+				free(d->grants[i].name);
+				free(d->grants[i].audience);
+				free(d->grants[i].scope);
+				free(d->grants[i].command);
+				free(d->grants[i].revoke);
+				free(d->grants[i].path);
+			}
+			d->n_grants = 0;
+			return 0;
+		}
+		if (rc == 0)
+			st = *pol_ledger_state(l);
+		pol_ledger_close(l);
+	}
+	if (pol_task_apply(cfg, req, &st, d) != 0) {
+		cli_usage_error("explain: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 /* Decides req under cfg as the account phase would, and prints why. */
 static int explain_decision(const struct pol_config *cfg, const struct pol_request *req,
 			    const struct explain_opts *o)
@@ -404,6 +474,8 @@ static int explain_decision(const struct pol_config *cfg, const struct pol_reque
 		ret = cli_usage_error("explain: out of memory");
 		goto out;
 	}
+	if (early == NULL && explain_task(cfg, req, o, &d) != 0)
+		goto out;
 	text = pol_explain(req, &d);
 	if (text == NULL) {
 		ret = cli_usage_error("explain: out of memory");

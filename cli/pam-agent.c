@@ -25,7 +25,9 @@ static const struct {
 	{ "attest", cmd_attest, "print what attestation sees of a process (JSON)" },
 	{ "explain", cmd_explain, "explain the policy decision for an agent, service and user" },
 	{ "reap", cmd_reap, "revoke the sessions whose owner process is gone" },
+	{ "revoke", cmd_revoke, "revoke the sessions of a task, agent or session now" },
 	{ "sessions", cmd_sessions, "list live sessions and their keys" },
+	{ "tasks", cmd_tasks, "list tasks: counts, budgets, state" },
 	{ "testca", cmd_testca, "a local test trust domain: make a bundle, mint tokens" },
 	{ "verify", cmd_verify, "verify a token exactly as the module does" },
 };

@@ -213,7 +213,7 @@ static bool revoke_reused(const struct ses_record *rec, const bool *reused, stru
  * reused directly; removes the record when everything worked, else keeps
  * in it what is still to do. Returns 0 or -1 (reported).
  */
-static int reap_one(struct cli_run *r, const struct ses_record *rec, const char *why)
+int cli_reap_one(struct cli_run *r, const struct ses_record *rec, const char *why)
 {
 	const struct pol_global *g = &r->cfg->global;
 	struct ses_keys pass = {0}, todo = {0};
@@ -279,9 +279,9 @@ static int reap_one(struct cli_run *r, const struct ses_record *rec, const char 
 		} else {
 			audit(r, rec, AUD_SESSION_CLOSED, true, reason);
 			printf(
-			    "reaped %s: %s; %zu key(s) revoked, %zu broker revocation(s)%s, record "
+			    "%s %s: %s; %zu key(s) revoked, %zu broker revocation(s)%s, record "
 			    "removed\n",
-			    rec->sid, why, n_revoked, n_broker,
+			    r->reaping ? "reaped" : "revoked", rec->sid, why, n_revoked, n_broker,
 			    ring > 0 ? ", keyring revoked" : "");
 		}
 	} else {
@@ -359,8 +359,12 @@ static void reap_record(struct cli_run *r, const char *name, int64_t now, size_t
 		if (r->dry_run)
 			printf("would reap %s: %s; %zu key(s)%s\n", rec.sid, reason, rec.keys.n,
 			       rec.ring > 0 ? " and its keyring" : "");
-		else if (reap_one(r, &rec, reason) == 0)
+		else if (cli_reap_one(r, &rec, reason) == 0) {
 			(*reaped)++;
+			/* its owner will never close it: the task's ledger is told */
+			if (o == OWNER_GONE)
+				cli_task_closed(r->cfg, &rec);
+		}
 	}
 	ses_record_clear(&rec);
 }
@@ -415,6 +419,10 @@ int cmd_reap(int argc, char **argv)
 		} else if (gone > 0) {
 			printf("removed %ld stale identity hand-off record(s)\n", gone);
 		}
+		/* ledgers of tasks ended task_expire ago (docs/tasks.md) */
+		gone = cli_tasks_expire(r.cfg, now);
+		if (gone > 0)
+			printf("removed %ld expired task ledger(s)\n", gone);
 	}
 	if (r.dirfd < 0) {
 		printf("nothing to reap: %s does not exist\n", r.sessions_dir);

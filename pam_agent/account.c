@@ -31,6 +31,25 @@ static int deny(struct pa_call *call, const struct pol_config *cfg,
 	return pamret;
 }
 
+/*
+ * The task's ledger (docs/tasks.md): counts the decision, which it may
+ * flag or deny; a ledger that fails denies (fail closed): -1, reported.
+ */
+static int task_step(struct pa_call *call, const struct pol_config *cfg,
+		     const struct id_identity *id, const struct pol_request *req,
+		     struct pol_decision *d)
+{
+	char err[512], line[700];
+
+	if (pa_task_decide(call, cfg, req, d, err, sizeof(err)) != 0) {
+		snprintf(line, sizeof(line), "task ledger: %s", err);
+		(void)deny(call, cfg, id, line, PAM_PERM_DENIED);
+		return -1;
+	}
+	pa_task_audit(call, cfg, id, d);
+	return 0;
+}
+
 int pa_account(struct pa_call *call)
 {
 	struct pa_context *ctx = pa_context_peek(call->pamh);
@@ -74,6 +93,10 @@ int pa_account(struct pa_call *call)
 	pa_request_fill(call, cfg, ctx->identity, user, now, &req);
 	if (pol_decide(cfg, &req, &decision) != 0) {
 		ret = deny(call, cfg, ctx->identity, "out of memory while deciding", PAM_BUF_ERR);
+		goto out;
+	}
+	if (task_step(call, cfg, ctx->identity, &req, &decision) != 0) {
+		ret = PAM_PERM_DENIED;
 		goto out;
 	}
 	ev = aud_event_new(AUD_DECISION, decision.allow ? AUD_RESULT_ALLOW : AUD_RESULT_DENY, NULL);

@@ -112,6 +112,9 @@ struct pa_session {
 	/* the config= of the open, so a pam_end without close_session can
 	 * load the audit sink (empty: the default configuration) */
 	char config[4096];
+	/* the task ledger counts this session as open (docs/tasks.md) */
+	bool task_open;
+	int64_t task_max_entries;
 };
 
 /* State kept across the phases of one PAM handle (pam_set_data). */
@@ -248,6 +251,37 @@ void pa_handoff_forget(pam_handle_t *pamh, struct pa_context *ctx, bool silent);
 /* Removes PAM_AGENT_HANDOFF from the PAM environment, whatever it holds
  * (setcred and open_session when their options are refused). */
 void pa_handoff_drop(pam_handle_t *pamh);
+
+/* pam_agent/task.c: the task ledger (docs/tasks.md) */
+
+/*
+ * Counts decision d of req in its task's ledger (nothing when req has no
+ * task), which may flag or deny it. 0, or -1 with err when the ledger
+ * cannot be opened, locked, read or written: the caller denies.
+ */
+int pa_task_decide(struct pa_call *call, const struct pol_config *cfg,
+		   const struct pol_request *req, struct pol_decision *d, char *err,
+		   size_t errlen);
+/* Audits task_budget_exceeded when d went beyond a task limit. */
+void pa_task_audit(struct pa_call *call, const struct pol_config *cfg,
+		   const struct id_identity *id, const struct pol_decision *d);
+/*
+ * Records the open of session sid in id's task ledger (cfg: refused, -1
+ * with err, when the task ended, max_concurrent is reached or the ledger
+ * fails), or its close (cfg NULL).
+ */
+int pa_task_session(const struct pol_config *cfg, const char *state_dir, int64_t max_entries,
+		    const struct id_identity *id, const char *sid, const char *user,
+		    enum pol_class cls, char *err, size_t errlen);
+
+/*
+ * Whether id's task still lives (0), checked again once the session's
+ * record is written: `pam-agent revoke` marks a task ended before it looks
+ * for its sessions, so an open it did not see ends itself here. -1 with
+ * err when the task ended or its ledger cannot be read.
+ */
+int pa_task_live(const char *state_dir, int64_t max_entries, const struct id_identity *id,
+		 char *err, size_t errlen);
 
 /* pam_agent/session_checks.c, used by the session phase (session.c) */
 

@@ -249,7 +249,41 @@ static int session_begin(struct pa_call *call, const struct pol_config *cfg,
 	st->timeout = (int)cfg->global.helper_timeout;
 	snprintf(st->config, sizeof(st->config), "%s",
 		 call->args.config != NULL ? call->args.config : "");
+	st->task_max_entries = cfg->global.task_ledger_max_entries;
 	return 0;
+}
+
+/* Releases the session's place among its task's open sessions (docs/tasks.md). */
+static void task_release(struct pa_call *call, struct pa_context *ctx)
+{
+	struct pa_session *st = ctx->session;
+	char err[512];
+
+	if (st == NULL || !st->task_open)
+		return;
+	st->task_open = false;
+	if (pa_task_session(NULL, st->state_dir, st->task_max_entries, ctx->identity, st->sid,
+			    NULL, st->cls, err, sizeof(err)) != 0 && call != NULL)
+		pa_log(call, LOG_ERR, "session %s: task ledger: %s", st->sid, err);
+}
+
+/* Records the open in the task's ledger: refused when the task has ended or is at max_concurrent. */
+static int task_open(struct pa_call *call, const struct pol_config *cfg,
+		     struct pa_context *ctx, const char *user)
+{
+	char err[512], reason[600];
+
+	if (pa_task_session(cfg, ctx->session->state_dir, ctx->session->task_max_entries,
+			    ctx->identity, ctx->session->sid, user, ctx->session->cls, err,
+			    sizeof(err)) == 0) {
+		/* counted open: the close (or the reaper) releases it */
+		ctx->session->task_open = ctx->identity->task != NULL &&
+					  ctx->identity->task[0] != '\0';
+		return 0;
+	}
+	snprintf(reason, sizeof(reason), "task ledger: %s: session refused", err);
+	refuse(call, cfg, ctx, reason);
+	return -1;
 }
 
 /*
@@ -458,6 +492,26 @@ static int session_publish(struct pa_call *call, const struct pol_config *cfg,
 	return 0;
 }
 
+/*
+ * A task ended by `pam-agent revoke` while this session opened (after
+ * task_open, before its record was there to be found): the session ends
+ * itself, as revoke would have ended it. -1 when it did (reported).
+ */
+static int task_still_live(struct pa_call *call, const struct pol_config *cfg,
+			   struct pa_context *ctx)
+{
+	char err[512], reason[600];
+
+	if (pa_task_live(ctx->session->state_dir, ctx->session->task_max_entries, ctx->identity,
+			 err, sizeof(err)) == 0)
+		return 0;
+	snprintf(reason, sizeof(reason), "task ledger: %s: session refused", err);
+	pa_log_failure(call, ctx->identity->agent_id, reason);
+	pa_tell(call, reason);
+	session_close(call, cfg, ctx, reason);
+	return -1;
+}
+
 static int open_session(struct pa_call *call, struct pa_context *ctx)
 {
 	struct pol_config *cfg = NULL;
@@ -483,6 +537,7 @@ static int open_session(struct pa_call *call, struct pa_context *ctx)
 	run_as = ctx->decision.user == NULL || strcmp(user, ctx->decision.user) != 0;
 	if (session_begin(call, cfg, ctx) != 0 ||
 	    session_checks(call, cfg, ctx, user, pw.pw_uid, run_as) != 0 ||
+	    task_open(call, cfg, ctx, user) != 0 ||
 	    (ctx->decision.n_grants > 0 &&
 	     place_grants(call, cfg, ctx, user, pw.pw_uid, opened) != 0))
 		goto out;
@@ -492,8 +547,12 @@ static int open_session(struct pa_call *call, struct pa_context *ctx)
 		session_close(call, cfg, ctx, "session refused");
 		goto out;
 	}
+	if (task_still_live(call, cfg, ctx) != 0)
+		goto out;
 	ret = PAM_SUCCESS;
 out:
+	if (ret != PAM_SUCCESS)
+		task_release(call, ctx);
 	pol_config_unref(cfg);
 	return ret;
 }
@@ -568,6 +627,25 @@ int pa_open_session(struct pa_call *call)
 }
 
 /*
+ * Whether the session's record is gone: `pam-agent revoke` (or reap) has
+ * revoked its keys and told its brokers already, so they are not told
+ * twice; its keyring is revoked here again all the same (nothing if it
+ * already is).
+ */
+static bool revoked_elsewhere(struct pa_call *call, const struct pa_context *ctx,
+			      const char *path)
+{
+	char kerr[256];
+
+	if (access(path, F_OK) == 0 || errno != ENOENT)
+		return false;
+	if (ctx->session->ring > 0 &&
+	    kr_session_revoke(ctx->session->ring, kerr, sizeof(kerr)) != 0 && call != NULL)
+		pa_log(call, LOG_DEBUG, "session %s: %s", ctx->session->sid, kerr);
+	return true;
+}
+
+/*
  * Revokes the session's keys (kernel and brokers, through the helper; the
  * kernel alone when the helper fails), removes its record, audits and logs
  * when call is not NULL. Returns 0 when everything was revoked, -1
@@ -584,7 +662,10 @@ static int session_close(struct pa_call *call, const struct pol_config *cfg,
 	if (ctx->session == NULL || !ctx->session->open)
 		return 0;
 	memset(&results, 0, sizeof(results));
-	if (ctx->session->keys.n > 0 || ctx->session->ring > 0) {
+	state_path(ctx->session->state_dir, ctx->session->sid, path, sizeof(path));
+	if (revoked_elsewhere(call, ctx, path)) {
+		why = "already revoked by pam-agent revoke or reap (record gone)";
+	} else if (ctx->session->keys.n > 0 || ctx->session->ring > 0) {
 		if (ses_close(ctx->session->helper, ctx->session->timeout, ctx->session->sid,
 			     ctx->session->ring, ctx->identity != NULL ? ctx->identity->agent_id : NULL,
 			     &ctx->session->keys, &results, err, sizeof(err)) != 0) {
@@ -621,7 +702,6 @@ static int session_close(struct pa_call *call, const struct pol_config *cfg,
 	}
 	/* a revocation that failed, or a helper that gave no answer: the
 	 * record stays, and `pam-agent reap` retries once this process is gone */
-	state_path(ctx->session->state_dir, ctx->session->sid, path, sizeof(path));
 	if (ret != 0) {
 		if (call != NULL)
 			pa_log(call, LOG_ERR, "session %s: record %s kept for pam-agent reap",
@@ -639,6 +719,7 @@ static int session_close(struct pa_call *call, const struct pol_config *cfg,
 	ses_close_results_clear(&results);
 	ses_keys_clear(&ctx->session->keys);
 	ctx->session->open = false;
+	task_release(call, ctx);
 	return ret;
 }
 

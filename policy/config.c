@@ -111,6 +111,8 @@ static void agent_clear(struct pol_agent *a)
 	list_clear(&a->runtime_exe_sha256);
 	list_clear(&a->runtime_parent_sha256);
 	free(a->account);
+	list_clear(&a->task_forbid);
+	free(a->task_mode);
 }
 
 /* Frees what a [grant] owns (not the struct). */
@@ -243,6 +245,8 @@ static struct pol_config *config_new(void)
 	cfg->global.escalate_max_age = 60;
 	cfg->global.max_delegation_depth = 0;
 	cfg->global.helper_timeout = 30;
+	cfg->global.task_ledger_max_entries = 10000;
+	cfg->global.task_expire = 24 * 3600;
 	cfg->global.replay_dir = strdup("/run/pam_agent");
 	cfg->global.state_dir = strdup("/run/pam_agent");
 	cfg->global.helper = strdup(PA_HELPER_PATH);

@@ -72,6 +72,24 @@ static void check_run_as(struct parse_ctx *c, const struct sect_rec *rec,
 	}
 }
 
+/* The task.* keys of agent a (docs/tasks.md): the mode and forbidden transitions. */
+static void check_task(struct parse_ctx *c, const struct sect_rec *rec,
+		       const struct pol_agent *a)
+{
+	size_t i;
+
+	if (a->task_mode != NULL && strcmp(a->task_mode, "flag") != 0 &&
+	    strcmp(a->task_mode, "enforce") != 0)
+		PERR(c, "%s:%u: [%s]: task.mode is flag or enforce, not \"%s\"", rec->where.file,
+		     key_line(rec, "task.mode"), rec->label, a->task_mode);
+	for (i = 0; i < a->task_forbid.n; i++)
+		if (strcmp(a->task_forbid.v[i], "escalate_after_read") != 0 &&
+		    strcmp(a->task_forbid.v[i], "above_first_class") != 0)
+			PERR(c, "%s:%u: [%s]: task.forbid \"%s\" is not escalate_after_read or "
+			     "above_first_class", rec->where.file, key_line(rec, "task.forbid"),
+			     rec->label, a->task_forbid.v[i]);
+}
+
 /* Required keys, per-source keys of grants, and references of agents. */
 static void check_sections(struct parse_ctx *c)
 {
@@ -116,6 +134,7 @@ static void check_sections(struct parse_ctx *c)
 					     "[service %s] section", f, key_line(rec, "services"),
 					     rec->label, a->services.v[i], a->services.v[i]);
 			check_run_as(c, rec, a);
+			check_task(c, rec, a);
 			for (i = 0; i < a->grants.n; i++)
 				if (pol_config_find_grant(cfg, a->grants.v[i]) == NULL)
 					PERR(c, "%s:%u: [%s] references grant '%s', which is not "

@@ -37,6 +37,8 @@ static const struct key_def global_keys[] = {
 	{ "agent_gid", VT_UID, G(agent_gid), 0, 0, 0, G(has_agent_gid) },
 	{ "agent_home", VT_PATH, G(agent_home), 0, 0, 0, -1 },
 	{ "agent_shell", VT_PATH, G(agent_shell), 0, 0, 0, -1 },
+	{ "task_ledger_max_entries", VT_COUNT, G(task_ledger_max_entries), 0, 1, 1000000, -1 },
+	{ "task_expire", VT_DUR, G(task_expire), 0, 1, 365 * DAY, -1 },
 };
 #undef G
 
@@ -78,6 +80,16 @@ static const struct key_def agent_keys[] = {
 	{ "runtime.uid", VT_UID, A(runtime_uid), 0, 0, 0, A(has_runtime_uid) },
 	{ "account", VT_STR, A(account), 0, 0, 0, -1 },
 	{ "uid", VT_UID, A(uid), 0, 0, 0, A(has_uid) },
+	{ "task.max_sessions", VT_COUNT, A(task_max_sessions), 0, 0, 1000000000,
+	  A(has_task_max_sessions) },
+	{ "task.max_write", VT_COUNT, A(task_max_write), 0, 0, 1000000000, A(has_task_max_write) },
+	{ "task.max_escalate", VT_COUNT, A(task_max_escalate), 0, 0, 1000000000,
+	  A(has_task_max_escalate) },
+	{ "task.max_concurrent", VT_COUNT, A(task_max_concurrent), 0, 0, 1000000000,
+	  A(has_task_max_concurrent) },
+	{ "task.window", VT_DUR, A(task_window), 0, 1, 365 * DAY, A(has_task_window) },
+	{ "task.forbid", VT_LIST, A(task_forbid), 0, 0, 0, -1 },
+	{ "task.mode", VT_STR, A(task_mode), 0, 0, 0, -1 },
 };
 #undef A
 

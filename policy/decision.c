@@ -132,6 +132,7 @@ void pol_decision_clear(struct pol_decision *d)
 	free(d->rule);
 	free(d->user);
 	free(d->run_as);
+	free(d->task_exceeded);
 	memset(d, 0, sizeof(*d));
 }
 

@@ -83,6 +83,8 @@ struct pol_global {
 	bool has_agent_gid;
 	char *agent_home;	    /* default /nonexistent; "%n" is the account name */
 	char *agent_shell;	    /* default /usr/sbin/nologin */
+	int64_t task_ledger_max_entries; /* entries kept per task ledger, default 10000 */
+	int64_t task_expire;	    /* seconds an ended task's ledger is kept, default 1 day */
 	struct pol_where where;
 };
 
@@ -108,6 +110,21 @@ struct pol_service {
 	char *name;
 	enum pol_class cls;
 	struct pol_where where;
+};
+
+/*
+ * The budgets and sequences of a task (docs/tasks.md): of an [agent] rule
+ * (task.* keys), narrowed by the token's task_limits claim. -1: no limit.
+ */
+struct pol_task_limits {
+	int64_t max_sessions;	/* allowed decisions of the task */
+	int64_t max_write;	/* of them, of class write */
+	int64_t max_escalate;	/* of them, of class escalate */
+	int64_t max_concurrent; /* open sessions at once */
+	int64_t window;		/* seconds after the task's first decision */
+	int64_t end;		/* the task's end time (epoch), from the token */
+	bool escalate_after_read; /* forbid: escalate once read was used */
+	bool above_first;	  /* forbid: any class above the first one used */
 };
 
 /* One time window of an agent rule, in UTC. */
@@ -145,6 +162,13 @@ struct pol_agent {
 	char *account;
 	bool has_uid;
 	uid_t uid;
+	/* the task's budgets (docs/tasks.md): task.* keys */
+	int64_t task_max_sessions, task_max_write, task_max_escalate, task_max_concurrent;
+	int64_t task_window;
+	bool has_task_max_sessions, has_task_max_write, has_task_max_escalate,
+		has_task_max_concurrent, has_task_window;
+	struct pol_list task_forbid; /* escalate_after_read, above_first_class */
+	char *task_mode;	     /* "flag" or "enforce" (NULL: enforce) */
 	struct pol_where where;
 };
 
@@ -345,6 +369,9 @@ struct pol_decision {
 	bool run_as_denied;	 /* on deny: that reason is a run-as target not allowed */
 	char *user;		 /* copy of the request's user (who was decided for) */
 	char *run_as;		 /* copy of the request's run-as user, or NULL */
+	char *task_exceeded;	 /* a budget or sequence the task went beyond (flag or
+				    enforce: docs/tasks.md), or NULL */
+	bool task_enforced;	 /* task_exceeded denied the request */
 };
 
 /*
@@ -372,6 +399,99 @@ bool pol_grant_equal(const struct pol_grant *a, const struct pol_grant *b);
  * NULL when out of memory.
  */
 char *pol_explain(const struct pol_request *req, const struct pol_decision *d);
+
+/* ---- tasks: ledger, budgets, sequences (policy/ledger.c, policy/task.c) ---- */
+
+/* What the ledger knows of one task: running counts, never a scan. */
+struct pol_task_state {
+	int64_t first, last;	/* times of its first and last decision, 0: none */
+	int64_t sessions;	/* allowed decisions */
+	int64_t by_class[4];	/* allowed decisions by class (enum pol_class) */
+	int64_t open;		/* sessions opened and not yet closed */
+	int64_t denied, flagged;
+	int first_class;	/* class of its first allowed decision, 0: none */
+	unsigned classes_seen;	/* bit (1 << class) for every class allowed */
+	int64_t ended;		/* when it ended (revoke, end time), 0: live */
+	char ended_why[160];
+	int64_t entries, dropped; /* entries written, entries not kept (bound) */
+};
+
+/* One ledger entry (docs/tasks.md). */
+struct pol_ledger_entry {
+	int64_t time;
+	const char *event;   /* "decision", "open", "close", "end" */
+	const char *service; /* or NULL */
+	enum pol_class cls;
+	const char *user;    /* the target user, or NULL */
+	const char *result;  /* "allow", "deny", "flag", "ok" */
+	const char *sid;     /* or NULL */
+	const char *note;    /* or NULL */
+};
+
+struct pol_ledger;
+
+/* Header size of a ledger file: the summary, padded. */
+#define POL_LEDGER_HEADER 4096
+
+/*
+ * Opens and locks (flock, exclusive) the ledger of task of agent in
+ * STATE_DIR/tasks (root-only), creating it when create. Returns 0 and
+ * *out; 1 when it does not exist and !create; -1 with err when it cannot
+ * be made, opened, locked or read, or its summary is corrupt.
+ */
+int pol_ledger_open(const char *state_dir, const char *agent, const char *task, bool create,
+		    int64_t max_entries, struct pol_ledger **out, char *err, size_t errlen);
+/* Opens and locks the ledger file path (as pam-agent tasks lists them). */
+int pol_ledger_open_path(const char *path, int64_t max_entries, struct pol_ledger **out,
+			 char *err, size_t errlen);
+/* The summary of an open ledger (changed by pol_ledger_append). */
+struct pol_task_state *pol_ledger_state(struct pol_ledger *l);
+const char *pol_ledger_agent(const struct pol_ledger *l);
+const char *pol_ledger_task(const struct pol_ledger *l);
+/*
+ * Appends e (dropped, and counted, beyond max_entries) and writes the
+ * summary (*pol_ledger_state, which the caller updated). 0 or -1 with err.
+ */
+int pol_ledger_append(struct pol_ledger *l, const struct pol_ledger_entry *e, char *err,
+		      size_t errlen);
+/* Unlocks, closes and frees. NULL is fine. */
+void pol_ledger_close(struct pol_ledger *l);
+/* STATE_DIR/tasks into buf. */
+void pol_ledger_dir(const char *state_dir, char *buf, size_t len);
+/* Calls fn for every ledger file of STATE_DIR/tasks (its full path). */
+int pol_ledger_each(const char *state_dir, int (*fn)(const char *path, void *arg), void *arg,
+		    char *err, size_t errlen);
+/* Parses a summary object (explain's --task-state). 0 or -1 with err. */
+int pol_task_state_parse(const char *json, struct pol_task_state *st, char *err, size_t errlen);
+/* The summary as a new JSON object, or NULL. */
+json_t *pol_task_state_json(const struct pol_task_state *st);
+
+/*
+ * The limits of a task: rule a's task.* narrowed by the token's
+ * task_limits claim (a limit can only be lowered, a forbidden transition
+ * only added). 0, or -1 with why (a malformed claim: deny).
+ */
+int pol_task_limits(const struct pol_agent *a, const struct id_identity *id,
+		    struct pol_task_limits *out, char *why, size_t whylen);
+/*
+ * The ledger's effect on decision d (made by pol_decide for req) given the
+ * task's state st: an ended task is denied; a budget or sequence beyond
+ * its limit denies (mode enforce) or is flagged (mode flag) in
+ * d->task_exceeded; reasons are added. 0, or -1 when memory ran out.
+ */
+int pol_task_apply(const struct pol_config *cfg, const struct pol_request *req,
+		   const struct pol_task_state *st, struct pol_decision *d);
+/*
+ * A session of the task opens (id's task, state st): refused (-1 with why)
+ * when the task ended, its task_limits are malformed, or max_concurrent
+ * is reached in enforce mode; else counted open (flagged in flag mode).
+ */
+int pol_task_open(const struct pol_config *cfg, const struct id_identity *id,
+		  struct pol_task_state *st, char *why, size_t whylen);
+/* Counts decision d into st (at time now); sessions are counted open by pol_task_open. */
+void pol_task_count(struct pol_task_state *st, const struct pol_decision *d, int64_t now);
+/* Whether rule a (or the token) sets any task limit. */
+bool pol_task_limited(const struct pol_agent *a, const struct id_identity *id);
 
 /* ---- accounts: the shared-uid boundary (docs/sessions.md) ---------------- */
 

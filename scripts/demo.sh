@@ -8,8 +8,9 @@
 # directory, through pam_wrapper); pam_agent verifies the token, decides
 # the request, and places short-lived credentials in the kernel keyring of
 # that one session; the agent reads them (keyctl, libagentcred), exits, and
-# the keys are revoked. Then three refusals with their reasons, and the
-# audit lines all of it left.
+# the keys are revoked. Then three refusals with their reasons, a task
+# reaching its budget, `pam-agent revoke --task` ending a live session,
+# and the audit lines all of it left.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${PA_BUILD_DIR:-$top/_build}
@@ -106,6 +107,7 @@ max_class    = write
 max_session  = 15m
 require_task = yes
 grants       = tickets-ro tickets-rw legacy-db
+task.max_sessions = 2
 
 [agent $agent2]
 users        = self
@@ -131,7 +133,7 @@ source = file
 path   = $demo/legacy-db.secret
 ttl    = 10m
 CONF
-sed -n '/^uid_range/p; /^\[agent/,/^grants/p' "$demo/pam_agent.conf" | sed 's/^/   /'
+sed -n '/^uid_range/p; /^\[agent/,/^task/p' "$demo/pam_agent.conf" | sed 's/^/   /'
 for svc in agent-read agent-write sudo; do
 	for phase in auth account session; do
 		printf '%-8s required %s config=%s\n' "$phase" "$module" "$demo/pam_agent.conf"
@@ -273,7 +275,57 @@ agent_run "$demo/token" sudo "$demo/agent.sh" || rc=$?
 grep '^agent-run:' "$demo/pam.log" | sed 's/^/   /'
 check "exit 77" [ "$rc" -eq 77 ]
 
-say "10. The audit trail (one JSON object per event; never a token or secret)"
+say "10. A task's budget: task.max_sessions = 2 per task; task T-2002 asks for a third session"
+"$pam_agent" testca mint "$demo/ca" --id "$agent" --aud "$audience" --ttl 5m \
+	--claim task=T-2002 >"$demo/token2"
+for n in 1 2 3; do
+	show "agent-run --token-file token2 --service agent-read -- /bin/true   # session $n of T-2002"
+	rc=0
+	agent_run "$demo/token2" agent-read /bin/true || rc=$?
+	grep '^agent-run:' "$demo/pam.log" | cut -c1-200 | sed 's/^/   /'
+	[ "$n" -lt 3 ] && check "session $n of the task is allowed" [ "$rc" -eq 0 ]
+done
+check "the third is refused with task_budget_exceeded" \
+	sh -c '[ "$1" -eq 77 ] && grep -q "task_budget_exceeded: max_sessions 2" "$2"' sh "$rc" "$demo/pam.log"
+
+say "11. Incident response: pam-agent revoke --task ends a live session of task T-3003, now"
+"$pam_agent" testca mint "$demo/ca" --id "$agent" --aud "$audience" --ttl 5m \
+	--claim task=T-3003 >"$demo/token3"
+mkdir "$demo/live"
+chmod 1777 "$demo/live"
+cat >"$demo/long-agent.sh" <<'AGENT'
+#!/bin/sh
+printf '   [agent] T-3003, session %s: legacy-db -> %.20s...\n' "$PAM_AGENT_SESSION" \
+	"$(keyctl print %user:pam_agent:legacy-db)"
+: >"$1/ready"
+n=0
+while keyctl print %user:pam_agent:legacy-db >/dev/null 2>&1 && [ $n -lt 300 ]; do
+	sleep 0.1
+	n=$((n + 1))
+done
+echo "   [agent] legacy-db now: $(keyctl print %user:pam_agent:legacy-db 2>&1)"
+AGENT
+chmod 0755 "$demo/long-agent.sh"
+show "agent-run --token-file token3 --service agent-read -- ./long-agent.sh &"
+pamlog=$demo/long.log agent_run "$demo/token3" agent-read "$demo/long-agent.sh" "$demo/live" &
+long=$!
+n=0
+while [ ! -e "$demo/live/ready" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+show "pam-agent revoke --task T-3003 --reason 'demo incident'"
+"$pam_agent" revoke --config "$demo/pam_agent.conf" --task T-3003 --reason 'demo incident' |
+	sed 's/^/   /'
+rc=0
+wait "$long" || rc=$?
+check "the live session's credential is revoked under the running agent" [ "$rc" -eq 0 ]
+show "agent-run --token-file token3 --service agent-read -- /bin/true   # a new login of T-3003"
+rc=0
+agent_run "$demo/token3" agent-read /bin/true || rc=$?
+grep '^agent-run:' "$demo/pam.log" | cut -c1-200 | sed 's/^/   /'
+check "a new login of the ended task is refused" [ "$rc" -eq 77 ]
+show "pam-agent tasks"
+"$pam_agent" tasks --config "$demo/pam_agent.conf" | sed 's/^/   /'
+
+say "12. The audit trail (one JSON object per event; never a token or secret)"
 if [ -f "$demo/audit.jsonl" ]; then
 	sed 's/"time":"[^"]*",//; s/"host":"[^"]*",//; s/"token_sha256":"[^"]*",//' "$demo/audit.jsonl" |
 		cut -c1-170 | sed 's/^/   /'

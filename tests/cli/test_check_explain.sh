@@ -189,6 +189,9 @@ for i, s in enumerate(scenarios):
            "--claims", json.dumps(ident)]
     if s.get("rhost") is not None:
         cmd += ["--rhost", s["rhost"]]
+    if ident.get("task"):
+        # the task's ledger before the request (docs/tasks.md), never the host's
+        cmd += ["--task-state", json.dumps(s.get("ledger", {}))]
     out = ""
     if problem is None:
         p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -209,6 +209,44 @@ static void release_decide(void)
 	pol_decision_clear(&dec2);
 }
 
+/* the task ledger (docs/tasks.md): open and lock, decide, apply, count, append, close */
+static struct pol_decision task_dec;
+static struct pol_request task_req;
+static struct id_identity task_id;
+static char task_name[] = "T-allocfail";
+
+static int run_task_ledger(void)
+{
+	struct pol_ledger *l = NULL;
+	struct pol_ledger_entry e = { .time = af_now, .event = "decision", .result = "allow" };
+	int rc = -1;
+
+	task_id = *af_base_id; /* shallow: af_base_id owns the strings */
+	task_id.task = task_name;
+	task_req = af_base_req;
+	task_req.id = &task_id;
+	if (pol_ledger_open(af_dir, task_id.agent_id, task_id.task, true, 100, &l, af_errbuf,
+			    sizeof(af_errbuf)) != 0)
+		return -1;
+	if (pol_decide(af_base_cfg, &task_req, &task_dec) == 0 &&
+	    pol_task_apply(af_base_cfg, &task_req, pol_ledger_state(l), &task_dec) == 0) {
+		pol_task_count(pol_ledger_state(l), &task_dec, af_now);
+		rc = pol_ledger_append(l, &e, af_errbuf, sizeof(af_errbuf));
+	}
+	pol_ledger_close(l);
+	return rc;
+}
+
+static char *render_task_ledger(void)
+{
+	return pol_explain(&task_req, &task_dec);
+}
+
+static void release_task_ledger(void)
+{
+	pol_decision_clear(&task_dec);
+}
+
 /* pol_explain */
 static char *explained;
 
@@ -433,6 +471,8 @@ int main(void)
 		{ "config_to_verifier", run_to_verifier, render_verifier, release_verifier, NULL },
 		{ "decide", run_decide, render_decision, release_decide, "decision:    allow" },
 		{ "explain", run_explain, render_explain, release_explain, NULL },
+		{ "task_ledger", run_task_ledger, render_task_ledger, release_task_ledger,
+		  "decision:    allow" },
 		{ "audit_event", run_audit, render_audit, release_audit, NULL },
 		{ "audit_emit", run_audit_emit, render_emit, release_emit, NULL },
 		{ "json_parse", run_json_parse, render_json_parse, release_json_parse, NULL },

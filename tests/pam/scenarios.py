@@ -8,6 +8,7 @@ with the scenario's clock (libfaketime), its users (nss_wrapper) and tokens
 signed here with Python's `cryptography` - an implementation independent of
 the project's own signer. Prints PASS/FAIL per scenario, exits 77 (SKIP)
 when a tool is missing."""
+import hashlib
 import json
 import os
 import re
@@ -39,6 +40,8 @@ def prepare_config(work, name, dropins, bundle, jwks):
 
     def fix(text):
         text = re.sub(r"(?m)^(bundle\s*=).*$", r"\1 " + bundle, text)
+        # the task ledgers of this run (docs/tasks.md), not the host's
+        text = re.sub(r"(?m)^\[global\]\s*$", "[global]\nstate_dir = %s/state" % base, text)
         return re.sub(r"(?m)^(jwks\s*=).*$", r"\1 " + jwks, text)
 
     with open(os.path.join(DATA, "policy", name)) as f:
@@ -52,6 +55,37 @@ def prepare_config(work, name, dropins, bundle, jwks):
             with open(os.path.join(src, entry)) as f:
                 write(os.path.join(ddir, entry), fix(f.read()))
     return base, conf
+
+
+def ledger_path(base, agent, task):
+    """The task's ledger file (docs/tasks.md: SHA-256 of "AGENT\\nTASK")."""
+    name = hashlib.sha256(("%s\n%s" % (agent, task)).encode()).hexdigest()
+    return os.path.join(base, "state", "tasks", name + ".ledger")
+
+
+def set_ledger(base, agent, task, state):
+    """Removes the task's ledger; writes one with the summary state when given."""
+    path = ledger_path(base, agent, task)
+    if os.path.exists(path):
+        os.unlink(path)
+    if state is None:
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    os.chmod(os.path.join(base, "state"), 0o755)
+    os.chmod(os.path.dirname(path), 0o700)
+    text = json.dumps(dict(state, v=1, agent=agent, task=task), separators=(",", ":"),
+                      sort_keys=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, (text.ljust(4095) + "\n").encode())
+    os.close(fd)
+
+
+def ledger_sessions(base, agent, task):
+    try:
+        with open(ledger_path(base, agent, task), "rb") as f:
+            return json.loads(f.read(4096).decode()).get("sessions")
+    except OSError:
+        return None
 
 
 def global_value(conf, key):
@@ -115,6 +149,9 @@ def run(work, scenarios):
         claims["jti"] = "scenario-%d" % (passes + fails)
         agent = "%s#%s" % (iss, ident["sub"]) if iss else ident["sub"]
         token = mint(claims)
+        task = ident.get("task")
+        if task:
+            set_ledger(base, agent, task, sc.get("ledger"))
 
         env = T.pam_env(os.path.join(base, "pam.d"), passwd, group, {
             "LD_PRELOAD": "%s %s %s" % (FAKETIME, T.WRAPPER, NSS_WRAPPER),
@@ -143,6 +180,8 @@ def run(work, scenarios):
                  "--config", conf, "--now", str(sc["now"]), "--claims", json.dumps(ident)]
         if sc.get("rhost"):
             eargs += ["--rhost", sc["rhost"]]
+        if task:
+            eargs += ["--task-state", json.dumps(sc.get("ledger", {}))]
         e = subprocess.run(eargs, env=explain_env, capture_output=True, text=True)
         explain_allow = e.returncode == 0
         em = re.search(r"(?m)^class:\s*(\w+)", e.stdout)
@@ -172,6 +211,10 @@ def run(work, scenarios):
             if "max_session" in want and (module_max, explain_max) != (want["max_session"],) * 2:
                 problems.append("max_session: module %s, explain %s, table %s"
                                 % (module_max, explain_max, want["max_session"]))
+        if "ledger_sessions" in want and \
+                ledger_sessions(base, agent, task) != want["ledger_sessions"]:
+            problems.append("the task ledger counts %s session(s), table %s"
+                            % (ledger_sessions(base, agent, task), want["ledger_sessions"]))
         reason = want.get("reason")
         if reason is not None:
             if want.get("module_reason", reason) not in out:

@@ -354,6 +354,22 @@ static struct id_identity *scenario_identity(const json_t *claims)
 	return id;
 }
 
+/* The task ledger's effect (docs/tasks.md): the scenario's "ledger" summary, or an empty one. */
+static void scenario_task(const json_t *s, const struct pol_config *cfg,
+			  const struct pol_request *r, struct pol_decision *d)
+{
+	const json_t *ledger = json_object_get(s, "ledger");
+	char *text = ledger != NULL ? json_dumps(ledger, 0) : NULL;
+	struct pol_task_state st;
+	char err[256];
+
+	memset(&st, 0, sizeof(st));
+	if (text != NULL)
+		assert_int_equal(pol_task_state_parse(text, &st, err, sizeof(err)), 0);
+	free(text);
+	assert_int_equal(pol_task_apply(cfg, r, &st, d), 0);
+}
+
 /* Runs one scenario; returns NULL when it matches, else what differs (heap). */
 static char *run_scenario(const char *dir, const json_t *s)
 {
@@ -388,6 +404,7 @@ static char *run_scenario(const char *dir, const json_t *s)
 	r.rhost = json_string_value(json_object_get(s, "rhost"));
 	r.now = json_integer_value(json_object_get(s, "now"));
 	assert_int_equal(pol_decide(cfg, &r, &d), 0);
+	scenario_task(s, cfg, &r, &d);
 	if (strcmp(want, d.allow ? "allow" : "deny") != 0) {
 		assert_true(asprintf(&problem, "got %s", d.allow ? "allow" : "deny") > 0);
 	} else if (d.allow && want_cls != NULL && strcmp(want_cls, pol_class_name(d.cls)) != 0) {
