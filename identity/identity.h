@@ -446,4 +446,18 @@ json_t *id_signer_public_jwk(const struct id_signer *s, const char *use);
 char *id_sign_jwt(const struct id_signer *s, const json_t *claims,
 		  char *err, size_t errlen);
 
+/*
+ * Test CA (pam-agent testca), X.509: the self-signed root of trust domain
+ * td for s's key (CA, keyCertSign and cRLSign, URI SAN spiffe://td), valid
+ * from a minute before now for ten years, as PEM; and an X.509-SVID for
+ * spiffe_id with leaf's public key, signed by ca whose root is ca_pem
+ * (no CA, digitalSignature, one URI SAN), valid from a minute before now
+ * to now + ttl, as PEM. Heap strings, or NULL with err.
+ */
+char *id_x509_issue_root(const struct id_signer *s, const char *td, int64_t now,
+			 char *err, size_t errlen);
+char *id_x509_issue_svid(const struct id_signer *ca, const char *ca_pem,
+			 const struct id_signer *leaf, const char *spiffe_id, int64_t now,
+			 int64_t ttl, char *err, size_t errlen);
+
 #endif /* PA_IDENTITY_H */
