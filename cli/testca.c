@@ -335,7 +335,7 @@ out:
 	return ret;
 }
 
-/* Loads the test CA of dir: its trust domain (meta), key and X.509 root. */
+/* Loads the test CA of dir: its trust domain (meta), key and X.509 root. 0 or -1. */
 static int load_ca(const char *dir, json_t **meta, struct id_signer **signer, char **root)
 {
 	struct pa_file_rules rules = { .owner = geteuid(), .or_root = true, .forbid_mode = 022,
@@ -343,19 +343,27 @@ static int load_ca(const char *dir, json_t **meta, struct id_signer **signer, ch
 	char path[4096], err[512];
 	size_t len;
 
+	*signer = NULL;
+	*root = NULL;
 	*meta = json_load_file(path_in(path, sizeof(path), dir, META_FILE),
 			       JSON_REJECT_DUPLICATES, NULL);
-	if (*meta == NULL || !json_is_string(json_object_get(*meta, "trust_domain")))
-		return cli_usage_error("testca: %s: not a test CA made by 'testca init'", path);
+	if (*meta == NULL || !json_is_string(json_object_get(*meta, "trust_domain"))) {
+		cli_usage_error("testca: %s: not a test CA made by 'testca init'", path);
+		return -1;
+	}
 	if (pa_read_file_safely(path_in(path, sizeof(path), dir, X509_CA_FILE), &rules, root,
-				&len, err, sizeof(err)) != 0)
-		return cli_usage_error("testca: %s (a test CA of ES512, or made before X.509 "
-				       "roots: make a new one with 'testca init')", err);
+				&len, err, sizeof(err)) != 0 || *root == NULL) {
+		cli_usage_error("testca: %s (a test CA of ES512, or made before X.509 roots: "
+				"make a new one with 'testca init')", err);
+		return -1;
+	}
 	*signer = id_signer_load(path_in(path, sizeof(path), dir, KEY_FILE),
 				 id_alg_from_name(json_string_value(json_object_get(*meta, "alg"))),
 				 err, sizeof(err));
-	if (*signer == NULL)
-		return cli_usage_error("testca: %s", err);
+	if (*signer == NULL) {
+		cli_usage_error("testca: %s", err);
+		return -1;
+	}
 	return 0;
 }
 
