@@ -104,8 +104,10 @@ struct id_keyset;
  * elements with "use":"jwt-svid", OIDC elements without "use" or with
  * "sig". Ignored, each with a notice (id_keyset_notice): a missing or
  * unknown "use", an unknown "kty", an unsupported curve or RSA size, an
- * x509-svid element without "x5c", an OIDC key without "kid"; OIDC "enc"
- * keys are skipped quietly. x509-svid authorities are only counted. The
+ * x509-svid element without "x5c" or whose first "x5c" value is not base64
+ * of one DER certificate, an OIDC key without "kid"; OIDC "enc" keys are
+ * skipped quietly. The first "x5c" certificate of every other x509-svid
+ * element is kept as an X.509 authority (id_x509_verify). The
  * document is refused (NULL with err) when it is not a JSON object with a
  * "keys" array, when a jwt-svid key has no kid, when two loaded keys share
  * a kid, or when a key of a supported kind is malformed. A set with no
@@ -120,6 +122,7 @@ struct id_keyset *id_keyset_load(const char *path, enum id_keyset_kind kind,
 				 char *err, size_t errlen);
 void id_keyset_free(struct id_keyset *set);
 size_t id_keyset_count(const struct id_keyset *set);
+/* X.509 authorities: the bundle's x509-svid elements, or an x509_authorities file's. */
 size_t id_keyset_x509_count(const struct id_keyset *set);
 /* How many elements were ignored; the first 16 described, "key N ignored: …". */
 size_t id_keyset_ignored(const struct id_keyset *set);

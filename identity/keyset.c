@@ -55,7 +55,7 @@ size_t id_keyset_count(const struct id_keyset *set)
 	return set != NULL ? set->n_keys : 0;
 }
 
-/* Number of x509-svid authorities in a SPIFFE bundle. */
+/* Number of X.509 authorities (x509-svid elements, or an x509_authorities file). */
 size_t id_keyset_x509_count(const struct id_keyset *set)
 {
 	return set != NULL ? set->n_x509 : 0;
@@ -118,7 +118,7 @@ enum keyset_use { USE_SIGN, USE_X509, USE_SKIP, USE_UNKNOWN };
 
 /*
  * Sorts the element by its "use": a SPIFFE bundle loads jwt-svid keys and
- * counts x509-svid authorities; every other or missing "use" is unknown
+ * keeps x509-svid authorities; every other or missing "use" is unknown
  * (Trust Domain and Bundle §4.2.2). An OIDC JWKS loads keys without "use"
  * or with "sig", skips "enc" keys quietly, and ignores any other "use".
  */

@@ -78,6 +78,7 @@ int id_x509_pem_parse(const char *data, size_t len, size_t max, STACK_OF(X509) *
 	int rc = -1;
 
 	*out = NULL;
+	ERR_clear_error();
 	if (sk == NULL || len > INT_MAX ||
 	    (bio = BIO_new_mem_buf(data, (int)len)) == NULL) {
 		pa_err(err, errlen, "out of memory");
@@ -109,6 +110,11 @@ int id_x509_pem_parse(const char *data, size_t len, size_t max, STACK_OF(X509) *
 		OPENSSL_free(der);
 		name = header = NULL;
 		der = NULL;
+	}
+	/* the loop ends at the end of the text, or at a block it cannot read */
+	if (ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE) {
+		pa_err(err, errlen, "PEM block %d is malformed", sk_X509_num(sk) + 1);
+		goto out;
 	}
 	if (sk_X509_num(sk) == 0) {
 		pa_err(err, errlen, "no PEM CERTIFICATE block");

@@ -283,6 +283,34 @@ static void test_x509_parse_refusals(void **state)
 	free(big);
 }
 
+/* A chain whose second PEM block cannot be read is refused, not cut short. */
+static void test_x509_parse_bad_second_block(void **state)
+{
+	static const char *const tails[] = {
+		"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
+		"-----BEGIN CERTIFICATE-----\nMIIB\n",
+	};
+	struct id_x509_chain *c = NULL;
+	char err[512], *one, *text;
+	size_t len, i;
+
+	(void)state;
+	one = fx_read("ok-p384-no-intermediate.pem", &len);
+	for (i = 0; i < PA_ARRAY_SIZE(tails); i++) {
+		text = malloc(len + strlen(tails[i]) + 1);
+		assert_non_null(text);
+		memcpy(text, one, len);
+		strcpy(text + len, tails[i]);
+		assert_int_equal(id_x509_chain_parse(text, strlen(text), &c, err, sizeof(err)), -1);
+		assert_null(c);
+		tfx_contains(err, "PEM block 2 is malformed");
+		free(text);
+	}
+	assert_int_equal(id_x509_chain_parse(one, len, &c, err, sizeof(err)), 0);
+	id_x509_chain_free(c);
+	free(one);
+}
+
 /* Six certificates are too many for a presented chain. */
 static void test_x509_parse_too_many(void **state)
 {
@@ -353,6 +381,7 @@ int main(void)
 		cmocka_unit_test(test_x509_bad_authorities_file),
 		cmocka_unit_test(test_x509_compact),
 		cmocka_unit_test(test_x509_parse_refusals),
+		cmocka_unit_test(test_x509_parse_bad_second_block),
 		cmocka_unit_test(test_x509_parse_too_many),
 		cmocka_unit_test(test_x509_leaf_key),
 	};
