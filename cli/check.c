@@ -132,11 +132,19 @@ static void check_verifier(const struct pol_config *cfg, struct pol_errors *erro
 {
 	struct id_verifier v;
 	char err[512];
+	size_t i;
 
 	memset(&v, 0, sizeof(v));
 	if (pol_config_to_verifier(cfg, &v, err, sizeof(err)) != 0 ||
 	    id_verifier_load(&v, err, sizeof(err)) != 0)
 		pol_errors_add(errors, "%s: %s", cfg->files[0], err);
+	/* a bundle that cannot be used is check_keysets' to report; its x509_authorities here */
+	for (i = 0; i < v.n_domains && i < cfg->n_domains; i++)
+		if (v.domains[i].load_error != NULL &&
+		    strncmp(v.domains[i].load_error, "x509_authorities: ", 18) == 0)
+			pol_errors_add(errors, "%s:%u: [trust_domain %s] %s",
+				       cfg->domains[i].where.file, cfg->domains[i].where.line,
+				       cfg->domains[i].name, v.domains[i].load_error);
 	id_verifier_clear(&v);
 }
 

@@ -1,7 +1,8 @@
 /*
  * testca.c - `pam-agent testca`: a local test trust domain for demos,
- * tests and dry runs. `init` makes a signing key and a SPIFFE bundle,
- * `mint` prints JWT-SVIDs signed by that key.
+ * tests and dry runs. `init` makes a signing key, its X.509 root and a
+ * SPIFFE bundle, `mint` prints JWT-SVIDs signed by that key, `x509`
+ * writes X.509-SVIDs in spiffe-helper's file layout.
  */
 #include "config.h"
 
@@ -25,6 +26,11 @@
 #define KEY_FILE "signing.key"
 #define BUNDLE_FILE "bundle.json"
 #define META_FILE "testca.json"
+#define X509_CA_FILE "x509_ca.pem"
+/* what spiffe-helper writes (svid_file_name, svid_key_file_name, svid_bundle_file_name) */
+#define SVID_FILE "svid.pem"
+#define SVID_KEY_FILE "svid_key.pem"
+#define SVID_BUNDLE_FILE "bundle.pem"
 
 static int usage(FILE *f, int code)
 {
@@ -32,14 +38,21 @@ static int usage(FILE *f, int code)
 		"usage: pam-agent testca init DIR --trust-domain TD [--alg ALG]\n"
 		"       pam-agent testca mint DIR --id SPIFFE-ID --aud AUD [--aud AUD…]\n"
 		"                 [--ttl DURATION] [--now EPOCH] [--claim NAME=VALUE…]\n"
+		"       pam-agent testca x509 DIR --id SPIFFE-ID --out OUTDIR\n"
+		"                 [--ttl DURATION] [--now EPOCH]\n"
 		"\n"
-		"init writes DIR/signing.key (0600), DIR/bundle.json (a SPIFFE bundle\n"
-		"with the public key, use jwt-svid) and DIR/testca.json. ALG is one of\n"
-		"ES256 (default), ES384, ES512, RS256, RS384, RS512, PS256, PS384, PS512.\n"
+		"init writes DIR/signing.key (0600), DIR/x509_ca.pem (the trust domain's\n"
+		"self-signed X.509 root, of the same key), DIR/bundle.json (a SPIFFE bundle\n"
+		"with the public key, use jwt-svid, and the root, use x509-svid) and\n"
+		"DIR/testca.json. ALG is one of ES256 (default), ES384, ES512, RS256, RS384,\n"
+		"RS512, PS256, PS384, PS512 (ES512: no X.509 root, P-521 is not accepted).\n"
 		"mint prints a JWT-SVID for SPIFFE-ID (which must be in the trust domain):\n"
 		"sub, aud, iat, exp = iat + ttl (default 5m), a random jti, and each\n"
 		"--claim (VALUE is taken as JSON when it parses as JSON, else as a string;\n"
 		"a claim given here replaces the default one of that name).\n"
+		"x509 writes an X.509-SVID for SPIFFE-ID signed by the root, as\n"
+		"spiffe-helper does: OUTDIR/svid.pem (the leaf), OUTDIR/svid_key.pem (its\n"
+		"new P-256 key, 0600) and OUTDIR/bundle.pem (the root); ttl default 1h.\n"
 		"Test CAs are for tests and demos: never trust one in production.\n");
 	return code;
 }
@@ -61,6 +74,63 @@ static int write_file(const char *path, const char *data, mode_t mode)
 		return -1;
 	}
 	return 0;
+}
+
+/* The "x5c" value of a PEM certificate: its base64 body without line breaks. */
+static json_t *pem_to_x5c(const char *pem)
+{
+	const char *p = strstr(pem, "-----\n"), *end = strstr(pem, "\n-----END");
+	json_t *v = NULL;
+	char *b64;
+	size_t n = 0;
+
+	if (p == NULL || end == NULL || end < p)
+		return NULL;
+	b64 = malloc((size_t)(end - p) + 1);
+	if (b64 == NULL)
+		return NULL;
+	for (p += 6; p < end; p++)
+		if (*p != '\n')
+			b64[n++] = *p;
+	b64[n] = '\0';
+	v = json_string(b64);
+	free(b64);
+	return v;
+}
+
+/*
+ * The X.509 root of the test CA: DIR/x509_ca.pem, and its x509-svid
+ * element added to keys (the bundle's). Not for ES512 (P-521 is no
+ * X.509-SVID key).
+ */
+static int init_x509(const struct id_signer *s, const char *td, const char *dir,
+		     json_t *keys, char *path, size_t pathlen)
+{
+	json_t *jwk = NULL, *x5c;
+	char err[512], *pem;
+	int ret = -1;
+
+	pem = id_x509_issue_root(s, td, (int64_t)time(NULL), err, sizeof(err));
+	if (pem == NULL) {
+		fprintf(stderr, "pam-agent: testca: %s\n", err);
+		return -1;
+	}
+	if (write_file(path_in(path, pathlen, dir, X509_CA_FILE), pem, 0644) != 0)
+		goto out;
+	jwk = id_signer_public_jwk(s, "x509-svid");
+	x5c = pem_to_x5c(pem);
+	if (jwk == NULL || x5c == NULL || json_object_del(jwk, "kid") != 0 ||
+	    json_object_del(jwk, "alg") != 0 ||
+	    json_object_set_new(jwk, "x5c", json_pack("[o]", x5c)) != 0 ||
+	    json_array_append(keys, jwk) != 0) {
+		fprintf(stderr, "pam-agent: testca: out of memory\n");
+		goto out;
+	}
+	ret = 0;
+out:
+	json_decref(jwk);
+	free(pem);
+	return ret;
 }
 
 static int cmd_init(int argc, char **argv)
@@ -120,6 +190,9 @@ static int cmd_init(int argc, char **argv)
 		fprintf(stderr, "pam-agent: testca: out of memory\n");
 		goto out;
 	}
+	if (alg != ID_ALG_ES512 && init_x509(signer, tdbuf, dir, json_object_get(bundle, "keys"),
+					     path, sizeof(path)) != 0)
+		goto out;
 	text = pa_json_dumps(bundle, JSON_INDENT(2));
 	if (text == NULL || write_file(path_in(path, sizeof(path), dir, BUNDLE_FILE), text, 0644) != 0)
 		goto out;
@@ -129,6 +202,8 @@ static int cmd_init(int argc, char **argv)
 		goto out;
 	printf("trust domain %s (%s, kid %s)\n  key:    %s/%s\n  bundle: %s/%s\n", tdbuf,
 	       id_alg_name(alg), id_signer_kid(signer), dir, KEY_FILE, dir, BUNDLE_FILE);
+	if (alg != ID_ALG_ES512)
+		printf("  x509:   %s/%s\n", dir, X509_CA_FILE);
 	ret = CLI_OK;
 out:
 	free(text);
@@ -260,6 +335,129 @@ out:
 	return ret;
 }
 
+/* Loads the test CA of dir: its trust domain (meta), key and X.509 root. 0 or -1. */
+static int load_ca(const char *dir, json_t **meta, struct id_signer **signer, char **root)
+{
+	struct pa_file_rules rules = { .owner = geteuid(), .or_root = true, .forbid_mode = 022,
+				       .max_size = ID_BUNDLE_MAX };
+	char path[4096], err[512];
+	size_t len;
+
+	*signer = NULL;
+	*root = NULL;
+	*meta = json_load_file(path_in(path, sizeof(path), dir, META_FILE),
+			       JSON_REJECT_DUPLICATES, NULL);
+	if (*meta == NULL || !json_is_string(json_object_get(*meta, "trust_domain"))) {
+		cli_usage_error("testca: %s: not a test CA made by 'testca init'", path);
+		return -1;
+	}
+	if (pa_read_file_safely(path_in(path, sizeof(path), dir, X509_CA_FILE), &rules, root,
+				&len, err, sizeof(err)) != 0 || *root == NULL) {
+		cli_usage_error("testca: %s (a test CA of ES512, or made before X.509 roots: "
+				"make a new one with 'testca init')", err);
+		return -1;
+	}
+	*signer = id_signer_load(path_in(path, sizeof(path), dir, KEY_FILE),
+				 id_alg_from_name(json_string_value(json_object_get(*meta, "alg"))),
+				 err, sizeof(err));
+	if (*signer == NULL) {
+		cli_usage_error("testca: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Writes OUT/svid_key.pem (a new P-256 key, 0600: saved under a temporary
+ * name, then renamed over the old one) and returns its signer.
+ */
+static struct id_signer *new_svid_key(const char *out)
+{
+	char path[4096], tmp[4200], err[512] = "";
+	struct id_signer *key = id_signer_generate(ID_ALG_ES256, err, sizeof(err));
+
+	path_in(path, sizeof(path), out, SVID_KEY_FILE);
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	if (key != NULL && (unlink(tmp) == 0 || errno == ENOENT) &&
+	    id_signer_save(key, tmp, err, sizeof(err)) == 0 && rename(tmp, path) == 0)
+		return key;
+	if (key != NULL && err[0] == '\0')
+		fprintf(stderr, "pam-agent: testca: %s: %s\n", path, strerror(errno));
+	else
+		fprintf(stderr, "pam-agent: testca: %s\n", err);
+	id_signer_free(key);
+	return NULL;
+}
+
+static int cmd_x509(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "id", required_argument, NULL, 'i' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "ttl", required_argument, NULL, 't' },
+		{ "now", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *spiffe_id = NULL, *out = NULL, *td;
+	int64_t ttl = 3600, now = (int64_t)time(NULL);
+	struct id_signer *ca = NULL, *key = NULL;
+	char err[512], tdbuf[256], path[4096], *root = NULL, *svid = NULL;
+	json_t *meta = NULL;
+	int c, ret = CLI_USAGE;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i': spiffe_id = optarg; break;
+		case 'o': out = optarg; break;
+		case 't':
+			if (pa_parse_duration(optarg, &ttl) != 0 || ttl <= 0)
+				return cli_usage_error("testca: --ttl %s: not a duration (90s, 15m, 2h)", optarg);
+			break;
+		case 'n':
+			if (cli_parse_epoch(optarg, &now) != 0)
+				return cli_usage_error("testca: --now %s: not an epoch time", optarg);
+			break;
+		case 'h': return usage(stdout, CLI_OK);
+		default: return usage(stderr, CLI_USAGE);
+		}
+	}
+	if (optind + 1 != argc || spiffe_id == NULL || out == NULL)
+		return usage(stderr, CLI_USAGE);
+	if (id_spiffe_id_parse(spiffe_id, tdbuf, sizeof(tdbuf), err, sizeof(err)) != 0)
+		return cli_usage_error("testca: --id: %s", err);
+	if (load_ca(argv[optind], &meta, &ca, &root) != 0)
+		goto out;
+	td = json_string_value(json_object_get(meta, "trust_domain"));
+	if (strcmp(tdbuf, td) != 0) {
+		ret = cli_usage_error("testca: --id %s is not in trust domain %s", spiffe_id, td);
+		goto out;
+	}
+	if (mkdir(out, 0700) != 0 && errno != EEXIST) {
+		ret = cli_usage_error("testca: %s: %s", out, strerror(errno));
+		goto out;
+	}
+	key = new_svid_key(out);
+	svid = key != NULL ? id_x509_issue_svid(ca, root, key, spiffe_id, now, ttl, err,
+						sizeof(err)) : NULL;
+	if (key != NULL && svid == NULL)
+		fprintf(stderr, "pam-agent: testca: %s\n", err);
+	if (svid == NULL ||
+	    write_file(path_in(path, sizeof(path), out, SVID_FILE), svid, 0644) != 0 ||
+	    write_file(path_in(path, sizeof(path), out, SVID_BUNDLE_FILE), root, 0644) != 0)
+		goto out;
+	printf("X.509-SVID %s\n  svid:   %s/%s\n  key:    %s/%s\n  bundle: %s/%s\n", spiffe_id,
+	       out, SVID_FILE, out, SVID_KEY_FILE, out, SVID_BUNDLE_FILE);
+	ret = CLI_OK;
+out:
+	free(svid);
+	free(root);
+	json_decref(meta);
+	id_signer_free(ca);
+	id_signer_free(key);
+	return ret;
+}
+
 int cmd_testca(int argc, char **argv)
 {
 	if (argc < 2)
@@ -268,6 +466,8 @@ int cmd_testca(int argc, char **argv)
 		return cmd_init(argc - 1, argv + 1);
 	if (strcmp(argv[1], "mint") == 0)
 		return cmd_mint(argc - 1, argv + 1);
+	if (strcmp(argv[1], "x509") == 0)
+		return cmd_x509(argc - 1, argv + 1);
 	if (strcmp(argv[1], "--help") == 0)
 		return usage(stdout, CLI_OK);
 	return usage(stderr, CLI_USAGE);

@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,8 @@ static int usage(FILE *f, int code)
 	fprintf(f,
 		"usage: pam-agent verify [--config FILE] [--bundle [TD=]FILE… --audience AUD]\n"
 		"                        [--now EPOCH] [--json] [TOKEN-FILE|-]\n"
+		"       pam-agent verify [--config FILE] [--bundle TD=FILE…] [--now EPOCH]\n"
+		"                        [--json] --x509 CHAIN-FILE|-\n"
 		"\n"
 		"Verifies a JWT-SVID or OIDC token exactly as pam_agent.so does. Trust comes\n"
 		"from the configuration (default %s) or, with --bundle,\n"
@@ -31,7 +34,10 @@ static int usage(FILE *f, int code)
 		"Exit 0 and the verified claims as JSON on stdout; exit 1 and\n"
 		"'rejected: REASON' on stderr; exit 2 on usage or configuration errors.\n"
 		"--json prints one line with the identity (agent id, kind, fingerprint,\n"
-		"claims) instead. The token is read from TOKEN-FILE or standard input.\n",
+		"claims) instead. The token is read from TOKEN-FILE or standard input.\n"
+		"--x509 verifies an X.509-SVID chain instead (PEM, leaf first, or the\n"
+		"compact form) against the X.509 authorities of the leaf's trust domain;\n"
+		"with --bundle, each bundle is named TD=FILE and --audience is not needed.\n",
 		PA_DEFAULT_CONFIG);
 	return code;
 }
@@ -53,6 +59,60 @@ static int token_trust_domain(const char *token, char *td, size_t tdlen)
 	return ret;
 }
 
+/*
+ * Reads an X.509-SVID chain from path ("-": standard input), at most
+ * ID_X509_CHAIN_MAX bytes. NULL with *code set when it cannot.
+ */
+static char *read_chain(const char *path, size_t *len, int *code)
+{
+	FILE *f = stdin;
+	char *buf;
+
+	*code = CLI_USAGE;
+	if (strcmp(path, "-") != 0 && (f = fopen(path, "re")) == NULL) {
+		fprintf(stderr, "pam-agent: %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	buf = malloc(ID_X509_CHAIN_MAX + 2);
+	if (buf != NULL)
+		*len = fread(buf, 1, ID_X509_CHAIN_MAX + 1, f);
+	if (f != stdin)
+		fclose(f);
+	if (buf == NULL) {
+		fprintf(stderr, "pam-agent: out of memory\n");
+		return NULL;
+	}
+	buf[*len] = '\0';
+	if (*len > ID_X509_CHAIN_MAX || memchr(buf, '\0', *len) != NULL) {
+		fprintf(stderr, "rejected: the chain is larger than %d bytes or has a NUL byte\n",
+			ID_X509_CHAIN_MAX);
+		*code = CLI_REJECT;
+		free(buf);
+		return NULL;
+	}
+	/* the compact form may end with a newline, as a token file does */
+	while (*len > 0 && strchr(" \t\r\n", buf[*len - 1]) != NULL)
+		buf[--(*len)] = '\0';
+	return buf;
+}
+
+/* Verifies the chain in text with v at now into *id; prints the refusal. */
+static int verify_x509(const struct id_verifier *v, const char *text, size_t len, int64_t now,
+		       struct id_identity **id)
+{
+	struct id_x509_chain *c = NULL;
+	char err[512];
+	int rc;
+
+	rc = id_x509_chain_parse(text, len, &c, err, sizeof(err));
+	if (rc == 0)
+		rc = id_x509_verify(v, c, now, id, err, sizeof(err));
+	id_x509_chain_free(c);
+	if (rc != 0)
+		fprintf(stderr, "rejected: %s\n", err);
+	return rc != 0 ? CLI_REJECT : CLI_OK;
+}
+
 /* Builds the verifier from --bundle/--audience. */
 static int verifier_from_bundles(struct id_verifier *v, char **bundles, size_t n,
 				 const char *audience, const char *token)
@@ -72,7 +132,7 @@ static int verifier_from_bundles(struct id_verifier *v, char **bundles, size_t n
 		if (eq != NULL) {
 			v->domains[i].name = strndup(bundles[i], (size_t)(eq - bundles[i]));
 			v->domains[i].bundle_path = strdup(eq + 1);
-		} else if (n == 1) {
+		} else if (n == 1 && token != NULL) {
 			/* the bundle stands for the token's own trust domain; a
 			 * token without one fails later as "unknown trust domain" */
 			if (token_trust_domain(token, td, sizeof(td)) != 0)
@@ -80,7 +140,8 @@ static int verifier_from_bundles(struct id_verifier *v, char **bundles, size_t n
 			v->domains[i].name = strdup(td);
 			v->domains[i].bundle_path = strdup(bundles[i]);
 		} else {
-			return cli_usage_error("verify: with several --bundle, write each as TD=FILE");
+			return cli_usage_error("verify: with several --bundle or --x509, write each "
+					       "bundle as TD=FILE");
 		}
 		v->n_domains = i + 1;
 		if (v->domains[i].name == NULL || v->domains[i].bundle_path == NULL)
@@ -115,6 +176,26 @@ static int verifier_from_config(struct id_verifier *v, const char *path, bool *s
 	return ret;
 }
 
+/* Prints the claims of id, or with json_line the identity on one line. */
+static int print_identity(const struct id_identity *id, bool json_line)
+{
+	json_t *out = NULL;
+	char *text;
+
+	if (json_line) {
+		out = id_identity_to_json(id);
+		text = out != NULL ? pa_json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	} else {
+		text = pa_json_dumps(id->claims, JSON_INDENT(2) | JSON_SORT_KEYS);
+	}
+	json_decref(out);
+	if (text == NULL)
+		return -1;
+	printf("%s\n", text);
+	free(text);
+	return 0;
+}
+
 int cmd_verify(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -123,16 +204,16 @@ int cmd_verify(int argc, char **argv)
 		{ "audience", required_argument, NULL, 'a' },
 		{ "now", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "x509", required_argument, NULL, 'x' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config = NULL, *audience = NULL, *input = "-";
-	char *bundles[64], *token = NULL, *text = NULL, err[512];
+	const char *config = NULL, *audience = NULL, *input = "-", *x509 = NULL;
+	char *bundles[64], *token = NULL, err[512];
 	struct id_verifier v;
 	struct id_identity *id = NULL;
-	json_t *out = NULL;
 	int64_t now = (int64_t)time(NULL);
-	size_t n_bundles = 0;
+	size_t n_bundles = 0, len = 0;
 	bool json_line = false, single_use = false;
 	int c, ret = CLI_USAGE;
 
@@ -151,24 +232,31 @@ int cmd_verify(int argc, char **argv)
 				return cli_usage_error("verify: --now %s: not an epoch time", optarg);
 			break;
 		case 'j': json_line = true; break;
+		case 'x': x509 = optarg; break;
 		case 'h': return usage(stdout, CLI_OK);
 		default: return usage(stderr, CLI_USAGE);
 		}
 	}
-	if (optind + 1 == argc)
+	if (optind + 1 == argc && x509 == NULL)
 		input = argv[optind];
 	else if (optind != argc)
 		return usage(stderr, CLI_USAGE);
 	if (n_bundles > 0 && config != NULL)
 		return cli_usage_error("verify: give either --config or --bundle, not both");
-	if ((n_bundles > 0) != (audience != NULL))
+	if (x509 == NULL && (n_bundles > 0) != (audience != NULL))
 		return cli_usage_error("verify: --bundle and --audience go together");
 
-	token = cli_read_token(input, &ret);
+	if (x509 != NULL)
+		token = read_chain(x509, &len, &ret);
+	else
+		token = cli_read_token(input, &ret);
 	if (token == NULL)
 		return ret;
 	if (n_bundles > 0)
-		ret = verifier_from_bundles(&v, bundles, n_bundles, audience, token);
+		/* an X.509-SVID has no audience; the verifier wants one for JWT-SVIDs */
+		ret = verifier_from_bundles(&v, bundles, n_bundles,
+					    audience != NULL ? audience : "x509-svid",
+					    x509 != NULL ? NULL : token);
 	else
 		ret = verifier_from_config(&v, config != NULL ? config : PA_DEFAULT_CONFIG,
 					   &single_use);
@@ -178,28 +266,23 @@ int cmd_verify(int argc, char **argv)
 		ret = cli_usage_error("%s", err);
 		goto out;
 	}
-	if (id_verify_token(&v, token, strlen(token), now, &id, err, sizeof(err)) != 0) {
+	if (x509 != NULL) {
+		ret = verify_x509(&v, token, len, now, &id);
+		if (ret != CLI_OK)
+			goto out;
+	} else if (id_verify_token(&v, token, strlen(token), now, &id, err, sizeof(err)) != 0) {
 		fprintf(stderr, "rejected: %s\n", err);
 		ret = CLI_REJECT;
 		goto out;
 	}
-	if (json_line) {
-		out = id_identity_to_json(id);
-		text = out != NULL ? pa_json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	} else {
-		text = pa_json_dumps(id->claims, JSON_INDENT(2) | JSON_SORT_KEYS);
-	}
-	if (text == NULL) {
+	if (print_identity(id, json_line) != 0) {
 		ret = cli_usage_error("out of memory");
 		goto out;
 	}
-	printf("%s\n", text);
 	if (single_use)
 		fprintf(stderr, "note: single_use is on; verify did not record jti in the replay cache\n");
 	ret = CLI_OK;
 out:
-	free(text);
-	json_decref(out);
 	id_identity_free(id);
 	id_verifier_clear(&v);
 	pa_free_secret(token);

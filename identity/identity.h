@@ -104,8 +104,10 @@ struct id_keyset;
  * elements with "use":"jwt-svid", OIDC elements without "use" or with
  * "sig". Ignored, each with a notice (id_keyset_notice): a missing or
  * unknown "use", an unknown "kty", an unsupported curve or RSA size, an
- * x509-svid element without "x5c", an OIDC key without "kid"; OIDC "enc"
- * keys are skipped quietly. x509-svid authorities are only counted. The
+ * x509-svid element without "x5c" or whose first "x5c" value is not base64
+ * of one DER certificate, an OIDC key without "kid"; OIDC "enc" keys are
+ * skipped quietly. The first "x5c" certificate of every other x509-svid
+ * element is kept as an X.509 authority (id_x509_verify). The
  * document is refused (NULL with err) when it is not a JSON object with a
  * "keys" array, when a jwt-svid key has no kid, when two loaded keys share
  * a kid, or when a key of a supported kind is malformed. A set with no
@@ -120,6 +122,7 @@ struct id_keyset *id_keyset_load(const char *path, enum id_keyset_kind kind,
 				 char *err, size_t errlen);
 void id_keyset_free(struct id_keyset *set);
 size_t id_keyset_count(const struct id_keyset *set);
+/* X.509 authorities: the bundle's x509-svid elements, or an x509_authorities file's. */
 size_t id_keyset_x509_count(const struct id_keyset *set);
 /* How many elements were ignored; the first 16 described, "key N ignored: …". */
 size_t id_keyset_ignored(const struct id_keyset *set);
@@ -482,5 +485,19 @@ json_t *id_signer_public_jwk(const struct id_signer *s, const char *use);
  */
 char *id_sign_jwt(const struct id_signer *s, const json_t *claims,
 		  char *err, size_t errlen);
+
+/*
+ * Test CA (pam-agent testca), X.509: the self-signed root of trust domain
+ * td for s's key (CA, keyCertSign and cRLSign, URI SAN spiffe://td), valid
+ * from a minute before now for ten years, as PEM; and an X.509-SVID for
+ * spiffe_id with leaf's public key, signed by ca whose root is ca_pem
+ * (no CA, digitalSignature, one URI SAN), valid from a minute before now
+ * to now + ttl, as PEM. Heap strings, or NULL with err.
+ */
+char *id_x509_issue_root(const struct id_signer *s, const char *td, int64_t now,
+			 char *err, size_t errlen);
+char *id_x509_issue_svid(const struct id_signer *ca, const char *ca_pem,
+			 const struct id_signer *leaf, const char *spiffe_id, int64_t now,
+			 int64_t ttl, char *err, size_t errlen);
 
 #endif /* PA_IDENTITY_H */

@@ -4,14 +4,19 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
 #include "identity.h"
 #include "pa_json.h"
+#include "x509_int.h"
 #include "util.h"
 
 /* At most this many ignored elements are described, then a count. */
@@ -21,7 +26,8 @@ struct id_keyset {
 	enum id_keyset_kind kind;
 	struct id_key **keys;
 	size_t n_keys;
-	size_t n_x509;	/* x509-svid elements with a certificate (not used here) */
+	size_t n_x509;	/* X.509 authorities (x509-svid elements, or a PEM file) */
+	X509_STORE *x509; /* those authorities, NULL while there is none */
 	char **notices; /* one line per ignored element */
 	size_t n_notices, n_ignored;
 };
@@ -37,6 +43,7 @@ void id_keyset_free(struct id_keyset *set)
 		id_key_free(set->keys[i]);
 	for (i = 0; i < set->n_notices; i++)
 		free(set->notices[i]);
+	id_keyset_x509_reset(set);
 	free(set->notices);
 	free(set->keys);
 	free(set);
@@ -48,7 +55,7 @@ size_t id_keyset_count(const struct id_keyset *set)
 	return set != NULL ? set->n_keys : 0;
 }
 
-/* Number of x509-svid authorities in a SPIFFE bundle. */
+/* Number of X.509 authorities (x509-svid elements, or an x509_authorities file). */
 size_t id_keyset_x509_count(const struct id_keyset *set)
 {
 	return set != NULL ? set->n_x509 : 0;
@@ -111,7 +118,7 @@ enum keyset_use { USE_SIGN, USE_X509, USE_SKIP, USE_UNKNOWN };
 
 /*
  * Sorts the element by its "use": a SPIFFE bundle loads jwt-svid keys and
- * counts x509-svid authorities; every other or missing "use" is unknown
+ * keeps x509-svid authorities; every other or missing "use" is unknown
  * (Trust Domain and Bundle §4.2.2). An OIDC JWKS loads keys without "use"
  * or with "sig", skips "enc" keys quietly, and ignores any other "use".
  */
@@ -131,21 +138,103 @@ static enum keyset_use keyset_use(const json_t *jwk, enum id_keyset_kind kind,
 	return *use != NULL && strcmp(*use, "enc") == 0 ? USE_SKIP : USE_UNKNOWN;
 }
 
+/* Drops every X.509 authority of set. */
+void id_keyset_x509_reset(struct id_keyset *set)
+{
+	X509_STORE_free(set->x509);
+	set->x509 = NULL;
+	set->n_x509 = 0;
+}
+
+/* Adds cert (ownership taken) to the X.509 authorities of set. */
+int id_keyset_x509_add(struct id_keyset *set, X509 *cert, char *err, size_t errlen)
+{
+	int rc = -1;
+
+	if (set->n_x509 >= ID_X509_MAX_AUTHORITIES)
+		pa_err(err, errlen, "more than %d X.509 authorities", ID_X509_MAX_AUTHORITIES);
+	else if (set->x509 == NULL && (set->x509 = X509_STORE_new()) == NULL)
+		pa_err(err, errlen, "out of memory");
+	else if (X509_STORE_add_cert(set->x509, cert) != 1)
+		pa_err(err, errlen, "cannot add an X.509 authority (out of memory)");
+	else
+		rc = 0;
+	if (rc == 0)
+		set->n_x509++;
+	X509_free(cert); /* the store holds its own reference */
+	ERR_clear_error();
+	return rc;
+}
+
+/* The store of set's X.509 authorities, or NULL. */
+X509_STORE *id_keyset_x509_store(const struct id_keyset *set)
+{
+	return set != NULL ? set->x509 : NULL;
+}
+
 /*
- * An x509-svid element counts when "x5c" has at least one value: the
- * first is the authority, the others are ignored (X509-SVID §6.2).
+ * Decodes standard base64 with padding (RFC 4648 §4, what "x5c" holds,
+ * RFC 7517 §4.7) strictly, through the base64url decoder. Returns 0 or -1.
+ */
+static int b64_std_decode(const char *in, size_t len, unsigned char **out, size_t *outlen)
+{
+	char *u;
+	size_t i, n = len;
+	int rc;
+
+	if (len == 0 || len % 4 != 0)
+		return -1;
+	while (n > len - 2 && in[n - 1] == '=')
+		n--;
+	u = malloc(n + 1);
+	if (u == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (in[i] == '-' || in[i] == '_' || in[i] == '=') {
+			free(u);
+			return -1;
+		}
+		u[i] = in[i] == '+' ? '-' : in[i] == '/' ? '_' : in[i];
+	}
+	u[n] = '\0';
+	rc = id_b64url_decode(u, n, out, outlen);
+	free(u);
+	return rc;
+}
+
+/*
+ * An x509-svid element: the first "x5c" value is the authority, the
+ * others are ignored (X509-SVID §6.2). An element without one, or whose
+ * first value is not a base64 DER certificate, is ignored with a notice.
  */
 static int keyset_x509(struct id_keyset *set, const json_t *jwk, size_t i,
 		       char *err, size_t errlen)
 {
-	const json_t *x5c = json_object_get(jwk, "x5c");
+	const json_t *x5c = json_object_get(jwk, "x5c"), *first;
+	const unsigned char *p;
+	unsigned char *der = NULL;
+	size_t derlen = 0;
+	X509 *cert;
 
-	if (!json_is_array(x5c) || json_array_size(x5c) == 0 ||
-	    !json_is_string(json_array_get(x5c, 0)))
+	first = json_is_array(x5c) ? json_array_get(x5c, 0) : NULL;
+	if (!json_is_string(first))
 		return keyset_ignore(set, i, err, errlen,
 				     "x509-svid element without an \"x5c\" certificate");
-	set->n_x509++;
-	return 0;
+	if (b64_std_decode(json_string_value(first), json_string_length(first), &der,
+			   &derlen) != 0 || derlen > LONG_MAX)
+		return keyset_ignore(set, i, err, errlen,
+				     "x509-svid element whose \"x5c\" is not base64");
+	p = der;
+	cert = d2i_X509(NULL, &p, (long)derlen);
+	if (cert == NULL || p != der + derlen) {
+		X509_free(cert);
+		free(der);
+		ERR_clear_error();
+		return keyset_ignore(set, i, err, errlen,
+				     "x509-svid element whose \"x5c\" is not a DER certificate");
+	}
+	free(der);
+	return id_keyset_x509_add(set, cert, err, errlen);
 }
 
 /*

@@ -29,6 +29,7 @@
 #include "identity.h"
 #include "pa_json.h"
 #include "util.h"
+#include "x509_int.h"
 
 /* RSA keys made by id_signer_generate(). */
 #define SIGN_RSA_BITS 3072
@@ -466,6 +467,12 @@ void id_signer_free(struct id_signer *s)
 		return;
 	EVP_PKEY_free(s->pkey);
 	free(s);
+}
+
+/* The key of a signer, borrowed (x509_int.h). */
+EVP_PKEY *id_signer_pkey(const struct id_signer *s)
+{
+	return s != NULL ? s->pkey : NULL;
 }
 
 /* The signer's kid: the base64url RFC 7638 SHA-256 thumbprint. */

@@ -14,6 +14,7 @@
 
 #include "identity.h"
 #include "util.h"
+#include "x509_int.h"
 
 /* Largest trust domain name (SPIFFE ID spec §2.1) plus NUL. */
 #define TD_BUF 256
@@ -66,6 +67,7 @@ void id_verifier_clear(struct id_verifier *v)
 	for (i = 0; i < v->n_domains; i++) {
 		free(v->domains[i].name);
 		free(v->domains[i].bundle_path);
+		free(v->domains[i].x509_authorities_path);
 		free(v->domains[i].load_error);
 		id_keyset_free(v->domains[i].keys);
 	}
@@ -117,6 +119,28 @@ static int load_keys(const char *path, enum id_keyset_kind kind, struct id_keyse
 	return *load_error != NULL ? 0 : pa_err(err, errlen, "out of memory");
 }
 
+/*
+ * Replaces the X.509 authorities of d's bundle with those of its
+ * x509_authorities file. When the file cannot be used the whole trust
+ * domain is refused with the reason (load_error); others are unaffected.
+ * -1 only when out of memory.
+ */
+static int load_x509_authorities(struct id_trust_domain *d, char *err, size_t errlen)
+{
+	char why[512], *line = NULL;
+
+	if (d->x509_authorities_path == NULL || d->keys == NULL)
+		return 0;
+	if (id_keyset_x509_load_pem(d->keys, d->x509_authorities_path, why, sizeof(why)) == 0)
+		return 0;
+	id_keyset_free(d->keys);
+	d->keys = NULL;
+	if (asprintf(&line, "x509_authorities: %s", why) < 0)
+		return pa_err(err, errlen, "out of memory");
+	d->load_error = line;
+	return 0;
+}
+
 /* Loads every bundle and JWKS of v after checking the configuration. */
 int id_verifier_load(struct id_verifier *v, char *err, size_t errlen)
 {
@@ -145,7 +169,8 @@ int id_verifier_load(struct id_verifier *v, char *err, size_t errlen)
 		if (d->bundle_path == NULL)
 			return pa_err(err, errlen, "trust domain %s has no bundle", d->name);
 		if (load_keys(d->bundle_path, ID_KEYSET_SPIFFE, &d->keys, &d->load_error,
-			      err, errlen) != 0)
+			      err, errlen) != 0 ||
+		    load_x509_authorities(d, err, errlen) != 0)
 			return -1;
 	}
 	for (i = 0; i < v->n_issuers; i++) {

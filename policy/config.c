@@ -148,6 +148,7 @@ static void config_free(struct pol_config *cfg)
 	for (i = 0; i < cfg->n_domains; i++) {
 		free(cfg->domains[i].name);
 		free(cfg->domains[i].bundle);
+		free(cfg->domains[i].x509_authorities);
 	}
 	free(cfg->domains);
 	for (i = 0; i < cfg->n_issuers; i++) {

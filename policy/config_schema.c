@@ -44,6 +44,8 @@ static const struct key_def global_keys[] = {
 
 static const struct key_def trust_domain_keys[] = {
 	{ "bundle", VT_PATH, offsetof(struct pol_trust_domain, bundle), K_REQUIRED, 0, 0, -1 },
+	{ "x509_authorities", VT_PATH, offsetof(struct pol_trust_domain, x509_authorities), 0, 0,
+	  0, -1 },
 };
 
 #define I(f) offsetof(struct pol_issuer, f)

@@ -91,6 +91,7 @@ struct pol_global {
 struct pol_trust_domain {
 	char *name;   /* "example.org" */
 	char *bundle; /* absolute path */
+	char *x509_authorities; /* absolute path of a PEM file, or NULL: the bundle's */
 	struct pol_where where;
 };
 

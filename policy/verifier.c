@@ -18,6 +18,7 @@ static void verifier_undo(struct id_verifier *v)
 	for (i = 0; v->domains != NULL && i < v->n_domains; i++) {
 		free(v->domains[i].name);
 		free(v->domains[i].bundle_path);
+		free(v->domains[i].x509_authorities_path);
 	}
 	free(v->domains);
 	for (i = 0; v->issuers != NULL && i < v->n_issuers; i++) {
@@ -60,7 +61,10 @@ int pol_config_to_verifier(const struct pol_config *cfg, struct id_verifier *v,
 
 		t->name = strdup(cfg->domains[i].name);
 		t->bundle_path = strdup(cfg->domains[i].bundle);
-		if (t->name == NULL || t->bundle_path == NULL)
+		t->x509_authorities_path = cfg->domains[i].x509_authorities != NULL ?
+			strdup(cfg->domains[i].x509_authorities) : NULL;
+		if (t->name == NULL || t->bundle_path == NULL ||
+		    (cfg->domains[i].x509_authorities != NULL && t->x509_authorities_path == NULL))
 			goto nomem;
 	}
 	if (cfg->n_issuers > 0) {

@@ -25,7 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for t in fuzz_jws fuzz_jwks fuzz_config fuzz_helper_reply fuzz_b64url fuzz_session fuzz_nssdb; do
+for t in fuzz_jws fuzz_jwks fuzz_config fuzz_helper_reply fuzz_b64url fuzz_session fuzz_nssdb fuzz_x509; do
 	mkdir -p "$corpus/$t"
 	find "$corpus/$t" -type f ! -name 'regress-*' -delete
 done
@@ -180,6 +180,26 @@ printf 'AQAB' >"$b/rsa-exponent"
 printf 'QQ' >"$b/one-byte"
 printf 'QUI' >"$b/two-bytes"
 : >"$b/empty"
+# ---- fuzz_x509: the chains of tests/data/x509 as PEM, compact and DER, and
+# a test CA's X.509-SVID; its X.509 bundle seeds fuzz_jwks too
+cp "$top/tests/data/x509/bundle.json" "$corpus/fuzz_jwks/x509-bundle.json"
+python3 - "$top/tests/data/x509" "$corpus/fuzz_x509" <<'EOF'
+import base64, json, os, re, sys
+src, out = sys.argv[1], sys.argv[2]
+cases = json.load(open(os.path.join(src, "cases.json")))
+for c in cases["cases"]:
+    name = c["chain"][:-4]
+    pem = open(os.path.join(src, c["chain"])).read()
+    ders = [base64.b64decode("".join(b.split())) for b in
+            re.findall(r"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", pem, re.S)]
+    open(os.path.join(out, "pem-" + name), "w").write(pem)
+    open(os.path.join(out, "compact-" + name), "w").write(".".join(
+        base64.urlsafe_b64encode(d).rstrip(b"=").decode() for d in ders))
+    open(os.path.join(out, "der-" + name), "wb").write(b"".join(ders))
+EOF
+"$pa" testca x509 "$tmp/ca-ES384" --id spiffe://fuzz.example/agents/bot --out "$tmp/svid" >/dev/null
+cp "$tmp/svid/svid.pem" "$corpus/fuzz_x509/pem-testca-es384"
+
 # ---- fuzz_session: records written by the module, and hand-written forms
 s=$corpus/fuzz_session
 pw=$(sed -n 's/^PAM_WRAPPER_SO = //p' "$build/Makefile")

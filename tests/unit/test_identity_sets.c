@@ -38,6 +38,24 @@
 
 #define HDR(alg, kid, extra) "{\"alg\":\"" alg "\",\"kid\":\"" kid "\"" extra "}"
 
+/* The x5c value of the X.509 authority of tests/data/x509/bundle.json. */
+static const char *x509_authority_b64(void)
+{
+	static char b64[4096];
+	const char *base = getenv("PA_TEST_DATA");
+	char path[1024];
+	json_t *doc;
+
+	snprintf(path, sizeof(path), "%s/x509/bundle.json", base != NULL ? base : "tests/data");
+	doc = json_load_file(path, 0, NULL);
+	assert_non_null(doc);
+	snprintf(b64, sizeof(b64), "%s", json_string_value(json_array_get(json_object_get(
+		json_array_get(json_object_get(doc, "keys"), 0), "x5c"), 0)));
+	json_decref(doc);
+	assert_true(strlen(b64) > 100);
+	return b64;
+}
+
 /* SPIFFE bundles: x509-svid and jwt-svid entries, use, kid, the refresh hint. */
 static void test_keyset_parse_spiffe(void **state)
 {
@@ -69,7 +87,7 @@ static void test_keyset_parse_spiffe(void **state)
 			   "x509-svid element without an \"x5c\" certificate");
 	/* x509-svid: only the first x5c value counts (X509-SVID §6.2) */
 	x509 = tfx_key_jwk(TFX_K_EC384, NULL, "x509-svid", NULL);
-	json_object_set_new(x509, "x5c", json_pack("[s,s]", "MIIB", "MIIC"));
+	json_object_set_new(x509, "x5c", json_pack("[s,s]", x509_authority_b64(), "MIIC"));
 	set = tfx_keyset_parse(json_pack("{s:[o,o]}", "keys", x509,
 					 tfx_key_jwk(TFX_K_EC256, "a", "jwt-svid", NULL)),
 			       ID_KEYSET_SPIFFE, err, sizeof(err));
@@ -78,6 +96,14 @@ static void test_keyset_parse_spiffe(void **state)
 	assert_int_equal(id_keyset_x509_count(set), 1);
 	assert_int_equal(id_keyset_ignored(set), 0);
 	id_keyset_free(set);
+	/* a first x5c value that is not a base64 DER certificate: ignored */
+	x509 = tfx_key_jwk(TFX_K_EC384, NULL, "x509-svid", NULL);
+	json_object_set_new(x509, "x5c", json_pack("[s,s]", "MIIB", x509_authority_b64()));
+	tfx_jwk_ignored_as(x509, ID_KEYSET_SPIFFE,
+			   "x509-svid element whose \"x5c\" is not a DER certificate");
+	x509 = tfx_key_jwk(TFX_K_EC384, NULL, "x509-svid", NULL);
+	json_object_set_new(x509, "x5c", json_pack("[s]", "MII_"));
+	tfx_jwk_ignored_as(x509, ID_KEYSET_SPIFFE, "x509-svid element whose \"x5c\" is not base64");
 	/* SPIFFE bundles: a missing or unknown use is ignored (Trust Domain and Bundle §4.2.2) */
 	tfx_jwk_ignored_as(tfx_key_jwk(TFX_K_EC256, "a", NULL, NULL), ID_KEYSET_SPIFFE,
 			   "no \"use\" string");

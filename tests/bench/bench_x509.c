@@ -1,0 +1,183 @@
+/*
+ * bench_x509.c - X.509-SVID chain verification next to one ES256 JWT-SVID
+ * verification, in one process and run, against one trust domain whose
+ * bundle holds both the X.509 authority and the jwt-svid key. The chain
+ * is tests/data/x509/ok-ec-p256.pem (an EC P-256 leaf and intermediate
+ * under an EC P-256 root, made by Python cryptography), read from
+ * $PA_TEST_DATA/x509 (default tests/data/x509) and verified at the time of
+ * its cases. Not a test: prints a table and writes bench-x509.csv. Figures
+ * are medians of batch means.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "identity.h"
+
+#define AUD "spiffe://example.org/host/bench"
+#define SUB "spiffe://example.org/agents/bench"
+#define X509_NOW 1800000000
+#define BATCH 20
+#define BATCHES 41
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void die(const char *what, const char *err)
+{
+	fprintf(stderr, "bench_x509: %s: %s\n", what, err != NULL ? err : "failed");
+	exit(1);
+}
+
+/* The whole file at path (NUL-terminated), its length in *len. */
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = malloc(ID_BUNDLE_MAX + 1);
+
+	if (f == NULL || buf == NULL)
+		die("read", path);
+	*len = fread(buf, 1, ID_BUNDLE_MAX, f);
+	buf[*len] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* What is measured: the chain text, the token, and the verifier of both. */
+struct bench {
+	char *chain;
+	size_t chain_len;
+	struct id_x509_chain *parsed;
+	char *token;
+	int64_t token_now;
+	struct id_trust_domain td;
+	struct id_verifier v;
+};
+
+/* The bundle of dir with the signer's jwt-svid key added, as the trust domain's keys. */
+static void bench_make(struct bench *b, const char *dir)
+{
+	char path[1100], err[256], *text;
+	struct id_signer *s = id_signer_generate(ID_ALG_ES256, err, sizeof(err));
+	json_t *doc, *claims;
+	size_t len;
+
+	if (s == NULL)
+		die("signer", err);
+	snprintf(path, sizeof(path), "%s/bundle.json", dir);
+	text = slurp(path, &len);
+	doc = json_loads(text, 0, NULL);
+	free(text);
+	if (doc == NULL)
+		die("bundle", path);
+	json_array_append_new(json_object_get(doc, "keys"), id_signer_public_jwk(s, "jwt-svid"));
+	text = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	b->td.name = (char *)"example.org";
+	b->td.keys = id_keyset_parse(text, strlen(text), ID_KEYSET_SPIFFE, err, sizeof(err));
+	free(text);
+	if (b->td.keys == NULL || id_keyset_x509_count(b->td.keys) != 1)
+		die("keyset", err);
+	b->v = (struct id_verifier){ .audience = (char *)AUD, .leeway = 30,
+				     .max_token_age = 3600, .domains = &b->td, .n_domains = 1 };
+	b->token_now = (int64_t)time(NULL);
+	claims = json_pack("{s:s, s:s, s:I, s:I, s:s}", "sub", SUB, "aud", AUD, "iat",
+			   (json_int_t)b->token_now, "exp", (json_int_t)b->token_now + 300,
+			   "jti", "bench");
+	b->token = id_sign_jwt(s, claims, err, sizeof(err));
+	json_decref(claims);
+	id_signer_free(s);
+	if (b->token == NULL)
+		die("sign", err);
+	snprintf(path, sizeof(path), "%s/ok-ec-p256.pem", dir);
+	b->chain = slurp(path, &b->chain_len);
+	if (id_x509_chain_parse(b->chain, b->chain_len, &b->parsed, err, sizeof(err)) != 0)
+		die("chain", err);
+}
+
+enum what { PARSE_VERIFY, VERIFY_ONLY, JWT };
+
+/* One run of what. */
+static void run_one(const struct bench *b, enum what what)
+{
+	struct id_x509_chain *c = NULL;
+	struct id_identity *id = NULL;
+	char err[256];
+	int rc;
+
+	if (what == JWT) {
+		rc = id_verify_token(&b->v, b->token, strlen(b->token), b->token_now, &id, err,
+				     sizeof(err));
+	} else if (what == VERIFY_ONLY) {
+		rc = id_x509_verify(&b->v, b->parsed, X509_NOW, &id, err, sizeof(err));
+	} else {
+		rc = id_x509_chain_parse(b->chain, b->chain_len, &c, err, sizeof(err));
+		if (rc == 0)
+			rc = id_x509_verify(&b->v, c, X509_NOW, &id, err, sizeof(err));
+		id_x509_chain_free(c);
+	}
+	if (rc != 0)
+		die("verify", err);
+	id_identity_free(id);
+}
+
+int main(void)
+{
+	static const char *const names[] = { "x509 parse+verify (PEM, leaf+intermediate, P-256)",
+					     "x509 verify (parsed chain)",
+					     "jwt-svid ES256 verify (id_verify_token)" };
+	const char *base = getenv("PA_TEST_DATA");
+	double t[3][BATCHES], med[3];
+	FILE *csv = fopen("bench-x509.csv", "w");
+	struct bench b;
+	char dir[1024];
+	size_t i, n, w;
+
+	memset(&b, 0, sizeof(b));
+	snprintf(dir, sizeof(dir), "%s/x509", base != NULL ? base : "tests/data");
+	bench_make(&b, dir);
+	/* interleaved batches, so load on the machine touches all three alike */
+	for (n = 0; n < BATCHES; n++) {
+		for (w = 0; w < 3; w++) {
+			double t0 = now_ns();
+
+			for (i = 0; i < BATCH; i++)
+				run_one(&b, (enum what)w);
+			t[w][n] = (now_ns() - t0) / BATCH / 1000.0;
+		}
+	}
+	printf("%-52s %10s %8s\n", "what", "median_us", "x jwt");
+	if (csv != NULL)
+		fprintf(csv, "what,median_us,ratio_to_jwt\n");
+	for (w = 0; w < 3; w++) {
+		qsort(t[w], BATCHES, sizeof(double), cmp_double);
+		med[w] = t[w][BATCHES / 2];
+	}
+	for (w = 0; w < 3; w++) {
+		printf("%-52s %10.1f %8.2f\n", names[w], med[w], med[w] / med[JWT]);
+		if (csv != NULL)
+			fprintf(csv, "\"%s\",%.1f,%.3f\n", names[w], med[w], med[w] / med[JWT]);
+	}
+	if (csv != NULL)
+		fclose(csv);
+	id_x509_chain_free(b.parsed);
+	id_keyset_free(b.td.keys);
+	free(b.token);
+	free(b.chain);
+	return 0;
+}
