@@ -6,7 +6,10 @@ with Python's `cryptography` (independent of the project's signer):
    without --pop-key, or with another key, it is refused with the reason;
  - require_pop = yes refuses a bearer token and accepts the key-bound one;
  - a bearer token for an agent without require_pop still logs in;
- - a cnf that is not {"jkt": ...} is refused.
+ - a cnf that is not {"jkt": ...} is refused;
+ - an X.509-SVID (pam-agent testca x509, spiffe-helper's layout) presented
+   by agent-run --svid-dir in parts logs in an agent that requires proof of
+   possession; the same certificate with another key is refused.
 Prints PASS/FAIL per case, exits 77 (SKIP) when a tool is missing."""
 import base64
 import hashlib
@@ -27,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 
 T.require_pam_stack()
 AGENT_RUN = os.path.join(os.environ.get("top_builddir", "."), "agent-run")
+PAM_AGENT = T.PAM_AGENT
 AUD = "spiffe://example.org/host/pop"
 USER = pwd.getpwuid(os.getuid()).pw_name
 KEY = T.Key("pop-issuer")
@@ -62,7 +66,8 @@ def token(work, name, sub, cnf=None):
 def run(work, pamd, tok, *extra):
     env = dict(os.environ, LD_PRELOAD=T.WRAPPER, PAM_WRAPPER="1", PAM_WRAPPER_SERVICE_DIR=pamd,
                PAM_WRAPPER_DEBUGLEVEL="2", UID_WRAPPER_DISABLE_DEEPBIND="1")
-    p = subprocess.run([AGENT_RUN, "--service", "pop", "--user", USER, "--token-file", tok]
+    tokarg = ["--token-file", tok] if tok is not None else []
+    p = subprocess.run([AGENT_RUN, "--service", "pop", "--user", USER] + tokarg
                        + list(extra) + ["--", "/bin/true"],
                        env=env, capture_output=True, text=True, timeout=60)
     return p.returncode, p.stdout + p.stderr
@@ -81,11 +86,20 @@ def main():
 def cases(work):
     write(os.path.join(work, "bundle.json"),
           json.dumps({"keys": [dict(KEY.jwk(), use="jwt-svid")]}))
+    subprocess.run([PAM_AGENT, "testca", "init", os.path.join(work, "ca"), "--trust-domain",
+                    "x509.test"], check=True, capture_output=True)
+    os.chmod(os.path.join(work, "ca"), 0o755)
+    subprocess.run([PAM_AGENT, "testca", "x509", os.path.join(work, "ca"), "--id",
+                    "spiffe://x509.test/agents/svid", "--out", os.path.join(work, "svid")],
+                   check=True, capture_output=True)
     conf = os.path.join(work, "pam_agent.conf")
     write(conf, "\n".join([
         "[global]", "audience = %s" % AUD, "state_dir = %s/state" % work,
         "audit_log = %s/audit.log" % work, "single_use = no",
         "[trust_domain example.org]", "bundle = %s/bundle.json" % work,
+        "[trust_domain x509.test]", "bundle = %s/ca/bundle.json" % work,
+        "[agent spiffe://x509.test/agents/svid]", "users = %s" % USER, "services = pop",
+        "require_pop = yes",
         "[service pop]", "class = read",
         "[agent spiffe://example.org/agents/bound]", "users = %s" % USER, "services = pop",
         "require_pop = yes",
@@ -130,10 +144,17 @@ def cases(work):
          token(work, "t5", "spiffe://example.org/agents/bearer"))
     case("a cnf that is no {jkt} is refused", False, "only RFC 9449 key thumbprints",
          token(work, "t6", bound, {"x5t#S256": "abc"}), "--pop-key", key)
+    svid = os.path.join(work, "svid")
+    case("an X.509-SVID answered with its key logs in (require_pop)", True, None, None,
+         "--svid-dir", svid)
+    case("the same X.509-SVID answered with another key is refused", False,
+         "not a signature of this challenge by the evidence's key", None,
+         "--svid", os.path.join(svid, "svid.pem"), "--svid-key", other)
     with open(os.path.join(work, "audit.log")) as f:
         ok = [json.loads(line) for line in f if '"event":"authenticate","result":"ok"' in line]
-    if len([e for e in ok if e.get("agent") == bound]) == 1:
-        print("PASS: exactly the proven login of the require_pop agent authenticated")
+    if len([e for e in ok if e.get("agent") == bound]) == 1 and \
+            len([e for e in ok if e.get("agent") == "spiffe://x509.test/agents/svid"]) == 1:
+        print("PASS: exactly the proven logins of the require_pop agents authenticated")
     else:
         fails += 1
         print("FAIL: authenticated logins of %s: %d" % (bound, len(ok)))
