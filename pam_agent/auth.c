@@ -333,9 +333,11 @@ int pa_authenticate(struct pa_call *call)
 		ret = PAM_AUTH_ERR;
 		goto out;
 	}
-	pa_log(call, LOG_INFO, "agent %s authenticated (%s, kid %.16s, token sha256 %.16s)",
+	pa_log(call, LOG_INFO, "agent %s authenticated (%s, %s, kid %.16s, %s sha256 %.16s)",
 	       pa_escape(id->agent_id, strlen(id->agent_id), reason, sizeof(reason)),
-	       id_alg_name(id->alg), id->kid != NULL ? id->kid : "-", id->fingerprint);
+	       id->pop ? "proof of possession" : "bearer token", id_alg_name(id->alg),
+	       id->kid != NULL ? id->kid : "-", id->jti == NULL && id->pop ? "certificate" : "token",
+	       id->fingerprint);
 	ctx->identity = id;
 	id = NULL;
 	/* a later successful authentication supersedes an earlier failure */
