@@ -44,6 +44,7 @@
 
 struct conv_state {
 	const char *token;   /* the answer to the module's token prompt */
+	struct ar_pop pop;   /* proof of possession: an X.509-SVID, a token's key */
 	char last_error[512]; /* the last PAM_ERROR_MSG, for the one-line reason */
 };
 
@@ -69,6 +70,8 @@ static int conversation(int n, const struct pam_message **msg, struct pam_respon
 	for (i = 0; i < n; i++) {
 		switch (msg[i]->msg_style) {
 		case PAM_PROMPT_ECHO_OFF:
+			if ((r[i].resp = ar_pop_respond(&st->pop, msg[i]->msg)) != NULL)
+				break;
 			if (st->token == NULL || msg[i]->msg == NULL ||
 			    strcmp(msg[i]->msg, TOKEN_PROMPT) != 0 ||
 			    (r[i].resp = strdup(st->token)) == NULL)
@@ -402,6 +405,14 @@ static int take_token(const struct opts *o, struct run *r)
 	return 0;
 }
 
+/* Loads --svid/--svid-key or --pop-key (the account's files or root's); 0 or -1 (reported). */
+static int take_pop(const struct opts *o, struct run *r)
+{
+	const char *key = o->svid_key != NULL ? o->svid_key : o->pop_key;
+
+	return key == NULL ? 0 : ar_pop_load(&r->st.pop, o->svid, key, r->acct.uid);
+}
+
 /* pam_start, from --config DIR when given (trusted service files only). */
 static int start_pam(const struct opts *o, struct run *r)
 {
@@ -671,7 +682,8 @@ int main(int argc, char **argv)
 		openlog("agent-run", LOG_PID, LOG_AUTHPRIV);
 		code = EXIT_TROUBLE;
 		r.exe_fd = ar_open_cmd(o.cmd[0], o.eopts, o.n_eopts, &code);
-		if (r.exe_fd >= 0 && take_token(&o, &r) == 0 && start_pam(&o, &r) == 0) {
+		if (r.exe_fd >= 0 && take_token(&o, &r) == 0 && take_pop(&o, &r) == 0 &&
+		    start_pam(&o, &r) == 0) {
 			code = pam_phases(&r);
 			if (code == 0)
 				code = run_session(&o, &r);
@@ -680,6 +692,8 @@ int main(int argc, char **argv)
 	}
 	ar_account_free(&r.acct);
 	free(o.eopts);
+	free(o.svid_buf);
+	ar_pop_free(&r.st.pop);
 	pa_free_secret(r.token);
 	pa_scrub_stack(PA_SCRUB_PROGRAM);
 	return code;

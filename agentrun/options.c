@@ -29,7 +29,8 @@ static int usage(FILE *f, int code)
 {
 	fprintf(f, "usage: agent-run [--token-file F | --token-fd N] [--service S] [--user U]\n"
 		   "                 [--config DIR] [--env NAME=VALUE]... [--keep-env NAME]...\n"
-		   "                 [--umask MODE] -- CMD [ARG...]\n"
+		   "                 [--umask MODE] [--svid CERT --svid-key KEY | --svid-dir DIR]\n"
+		   "                 [--pop-key KEY] -- CMD [ARG...]\n"
 		   "Runs the PAM stack of service S (default agent-run) for user U with the\n"
 		   "agent's token, then CMD as U inside the new session. Without --user:\n"
 		   "as root, the PAM stack starts with no user and U is the agent's own\n"
@@ -43,9 +44,30 @@ static int usage(FILE *f, int code)
 		   "Refusals print one line and exit %d.\n"
 		   "--config DIR reads the PAM service files from DIR instead of /etc/pam.d\n"
 		   "(DIR and its files: owned by root or you, not group/world-writable, no\n"
-		   "symbolic links).\n",
+		   "symbolic links).\n"
+		   "--svid/--svid-key (or --svid-dir DIR: DIR/svid.pem, DIR/svid_key.pem, as\n"
+		   "spiffe-helper writes them) present an X.509-SVID instead of a token and\n"
+		   "answer the module's challenge with its key; --pop-key answers it for a\n"
+		   "token whose cnf binds that key (docs/proof-of-possession.md).\n",
 		EXIT_REFUSED);
 	return code;
+}
+
+/* --svid-dir DIR: spiffe-helper's files in DIR. 0, or -1 after one line. */
+static int svid_dir(const char *dir, struct opts *o)
+{
+	size_t n = strlen(dir) + sizeof("/svid_key.pem");
+
+	o->svid_buf = realloc(o->svid_buf, 2 * n);
+	if (o->svid_buf == NULL) {
+		fprintf(stderr, "agent-run: out of memory\n");
+		return -1;
+	}
+	snprintf(o->svid_buf, n, "%s/svid.pem", dir);
+	snprintf(o->svid_buf + n, n, "%s/svid_key.pem", dir);
+	o->svid = o->svid_buf;
+	o->svid_key = o->svid_buf + n;
+	return 0;
 }
 
 /* One option of the environment (--env, --keep-env) or --umask; -1 when refused. */
@@ -93,6 +115,10 @@ int ar_parse_options(int argc, char **argv, struct opts *o)
 		{ "env", required_argument, NULL, 'e' },
 		{ "keep-env", required_argument, NULL, 'k' },
 		{ "umask", required_argument, NULL, 'm' },
+		{ "svid", required_argument, NULL, 'S' },
+		{ "svid-key", required_argument, NULL, 'K' },
+		{ "svid-dir", required_argument, NULL, 'D' },
+		{ "pop-key", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -105,6 +131,13 @@ int ar_parse_options(int argc, char **argv, struct opts *o)
 		case 's': o->service = optarg; break;
 		case 'u': o->user = optarg; break;
 		case 'c': o->confdir = optarg; break;
+		case 'S': o->svid = optarg; break;
+		case 'K': o->svid_key = optarg; break;
+		case 'P': o->pop_key = optarg; break;
+		case 'D':
+			if (svid_dir(optarg, o) != 0)
+				return EXIT_TROUBLE;
+			break;
 		case 'e': case 'k': case 'm':
 			if (parse_value_option(c, optarg, o) != 0)
 				return EXIT_TROUBLE;
@@ -120,6 +153,13 @@ int ar_parse_options(int argc, char **argv, struct opts *o)
 	if (o->service == NULL || *o->service == '\0' || optind >= argc ||
 	    (o->token_file != NULL && o->token_fd >= 0))
 		return usage(stderr, EXIT_TROUBLE);
+	/* an X.509-SVID with its key, or a token (with --pop-key when key-bound) */
+	if ((o->svid == NULL) != (o->svid_key == NULL) ||
+	    (o->svid != NULL && (o->token_file != NULL || o->token_fd >= 0 || o->pop_key != NULL))) {
+		fprintf(stderr, "agent-run: --svid goes with --svid-key, and with no token or "
+			"--pop-key\n");
+		return EXIT_TROUBLE;
+	}
 	/* a service is a file name in the PAM directory, never a path */
 	if (strchr(o->service, '/') != NULL || strcmp(o->service, ".") == 0 ||
 	    strcmp(o->service, "..") == 0) {

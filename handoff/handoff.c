@@ -9,7 +9,7 @@
  *    "decision": sha256 hex,
  *    "identity": {"kind", "agent_id", "issuer", "subject", "trust_domain",
  *                 "jti", "task", "scope", "kid", "alg", "exp", "iat",
- *                 "nbf", "act", "fingerprint"}}
+ *                 "nbf", "act", "fingerprint", "pop"}}
  * It holds no token and no secret: the claims the later phases decide and
  * audit with, nothing that could be presented anywhere as a credential.
  * Taking it renames it to <name>.used (the tombstone, emptied), so a second
@@ -239,13 +239,13 @@ static int open_dir(const char *state_dir, bool create, char *err, size_t errlen
 static json_t *identity_json(const struct id_identity *id)
 {
 	return json_pack("{s:i, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s, s:I, s:I, "
-			 "s:I, s:O?, s:s}",
+			 "s:I, s:O?, s:s, s:b}",
 			 "kind", (int)id->kind, "agent_id", id->agent_id, "issuer", id->issuer,
 			 "subject", id->subject, "trust_domain", id->trust_domain, "jti", id->jti,
 			 "task", id->task, "scope", id->scope, "kid", id->kid, "alg",
 			 id_alg_name(id->alg), "exp", (json_int_t)id->exp, "iat",
 			 (json_int_t)id->iat, "nbf", (json_int_t)id->nbf, "act", id->act,
-			 "fingerprint", id->fingerprint);
+			 "fingerprint", id->fingerprint, "pop", id->pop);
 }
 
 int ho_write(const char *state_dir, const char *handle, const struct ho_record *rec,
@@ -448,6 +448,10 @@ static struct id_identity *identity_parse(const json_t *o)
 	if (fp == NULL || strlen(fp) > ID_FINGERPRINT_LEN)
 		goto fail;
 	snprintf(id->fingerprint, sizeof(id->fingerprint), "%s", fp);
+	/* proven by possession in the process that authenticated (absent: no) */
+	if (json_object_get(o, "pop") != NULL && !json_is_boolean(json_object_get(o, "pop")))
+		goto fail;
+	id->pop = json_is_true(json_object_get(o, "pop"));
 	return id;
 fail:
 	id_identity_free(id);

@@ -226,6 +226,9 @@ struct id_identity {
 	json_t *act;	       /* RFC 8693 "act" claim, or NULL */
 	json_t *claims;	       /* all claims */
 	char fingerprint[ID_FINGERPRINT_LEN + 1]; /* hex SHA-256 of the token */
+	/* the presenter proved possession of the key the evidence names (an
+	 * X.509-SVID's, a token's cnf), set by the caller that checked it */
+	bool pop;
 };
 
 /*
@@ -439,6 +442,13 @@ struct id_key *id_x509_leaf_key(const struct id_x509_chain *c, char *err, size_t
  */
 char *id_pop_challenge(const char *aud, const char *service, const char *ev, int64_t now,
 		       char *err, size_t errlen);
+/* Length of a base64url SHA-256 JWK thumbprint (RFC 7638), without NUL. */
+#define ID_JKT_LEN 43
+/*
+ * The RFC 7638 thumbprint of a public JWK (EC, RSA, OKP: its required
+ * members only, in order), base64url, as RFC 9449's "jkt" has it.
+ */
+int id_jwk_thumbprint(const json_t *jwk, char out[ID_JKT_LEN + 1], char *err, size_t errlen);
 /* The algorithm answers of key use: ES256 (P-256), ES384 (P-384), EdDSA, PS256 (RSA); else NONE. */
 enum id_alg id_pop_alg(const struct id_key *key);
 /*
@@ -453,6 +463,12 @@ int id_pop_check(const struct id_key *key, const char *challenge, const char *an
  * signing with id_pop_alg's algorithm. NULL with err.
  */
 struct id_signer *id_pop_key_load(const char *path, uid_t owner, char *err, size_t errlen);
+/*
+ * The compact form of the PEM certificates in pem (leaf first): their DER
+ * in base64url, joined by '.'; what a client presents after "x509:".
+ * Heap string, or NULL with err.
+ */
+char *id_pem_certs_compact(const char *pem, size_t len, char *err, size_t errlen);
 /* The answer to challenge signed by s (base64url). Heap string, or NULL with err. */
 char *id_pop_answer(const struct id_signer *s, const char *challenge, char *err, size_t errlen);
 

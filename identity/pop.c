@@ -64,6 +64,53 @@ char *id_pop_challenge(const char *aud, const char *service, const char *ev, int
 	return out;
 }
 
+int id_jwk_thumbprint(const json_t *jwk, char out[ID_JKT_LEN + 1], char *err, size_t errlen)
+{
+	static const char *const ec[] = { "crv", "kty", "x", "y", NULL };
+	static const char *const rsa[] = { "e", "kty", "n", NULL };
+	static const char *const okp[] = { "crv", "kty", "x", NULL };
+	const char *kty = json_string_value(json_object_get(jwk, "kty"));
+	const char *const *names = NULL;
+	unsigned char md[32];
+	json_t *req;
+	char *text = NULL, *b64 = NULL;
+	size_t i;
+	int rc = -1;
+
+	if (kty != NULL)
+		names = strcmp(kty, "EC") == 0 ? ec : strcmp(kty, "RSA") == 0 ? rsa :
+			strcmp(kty, "OKP") == 0 ? okp : NULL;
+	if (names == NULL)
+		return pa_err(err, errlen, "the key is no EC, RSA or OKP JWK");
+	req = json_object();
+	for (i = 0; req != NULL && names[i] != NULL; i++) {
+		const json_t *v = json_object_get(jwk, names[i]);
+
+		if (!json_is_string(v)) {
+			json_decref(req);
+			return pa_err(err, errlen, "the JWK has no \"%s\"", names[i]);
+		}
+		if (json_object_set(req, names[i], (json_t *)v) != 0) {
+			json_decref(req);
+			req = NULL;
+		}
+	}
+	if (req != NULL)
+		text = pa_json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(req);
+	if (text != NULL && EVP_Digest(text, strlen(text), md, NULL, EVP_sha256(), NULL) == 1)
+		b64 = id_b64url_encode(md, sizeof(md));
+	if (b64 != NULL && strlen(b64) == ID_JKT_LEN) {
+		memcpy(out, b64, ID_JKT_LEN + 1);
+		rc = 0;
+	} else {
+		pa_err(err, errlen, "out of memory");
+	}
+	free(text);
+	free(b64);
+	return rc;
+}
+
 enum id_alg id_pop_alg(const struct id_key *key)
 {
 	if (key == NULL || key->pkey == NULL)
@@ -162,6 +209,43 @@ struct id_signer *id_pop_key_load(const char *path, uid_t owner, char *err, size
 		return NULL;
 	}
 	return id_signer_from_pkey(pkey, alg, err, errlen);
+}
+
+char *id_pem_certs_compact(const char *pem, size_t len, char *err, size_t errlen)
+{
+	BIO *bio = len <= ID_X509_CHAIN_MAX ? BIO_new_mem_buf(pem, (int)len) : NULL;
+	char *out = NULL, *b64, *grown;
+	size_t olen = 0, n = 0;
+	X509 *cert;
+
+	if (bio == NULL) {
+		pa_err(err, errlen, "certificates over %d bytes", ID_X509_CHAIN_MAX);
+		return NULL;
+	}
+	while ((cert = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) != NULL) {
+		unsigned char *der = NULL;
+		int dlen = i2d_X509(cert, &der);
+
+		X509_free(cert);
+		b64 = dlen > 0 ? id_b64url_encode(der, (size_t)dlen) : NULL;
+		OPENSSL_free(der);
+		grown = b64 != NULL ? realloc(out, olen + strlen(b64) + 2) : NULL;
+		if (grown == NULL) {
+			free(b64);
+			free(out);
+			BIO_free(bio);
+			pa_err(err, errlen, "out of memory");
+			return NULL;
+		}
+		out = grown;
+		olen += (size_t)snprintf(out + olen, strlen(b64) + 2, "%s%s", n++ ? "." : "", b64);
+		free(b64);
+	}
+	ERR_clear_error();
+	BIO_free(bio);
+	if (out == NULL)
+		pa_err(err, errlen, "no PEM certificate");
+	return out;
 }
 
 char *id_pop_answer(const struct id_signer *s, const char *challenge, char *err, size_t errlen)

@@ -170,7 +170,14 @@ static int verify_presented(struct pa_call *call, const struct pol_config *cfg, 
 		ret = auth_failed(call, cfg, NULL, reason, PAM_AUTH_ERR);
 		goto out;
 	}
-	if (id_verify_token(&verifier, token, strlen(token), now, id, err, sizeof(err)) != 0) {
+	if (strncmp(token, PA_X509_PREFIX, strlen(PA_X509_PREFIX)) == 0) {
+		if (pa_pop_x509(call, cfg, &verifier, token + strlen(PA_X509_PREFIX), now, id, err,
+				sizeof(err)) != 0) {
+			snprintf(reason, reasonlen, "X.509-SVID refused: %s", err);
+			ret = auth_failed(call, cfg, NULL, reason, PAM_AUTH_ERR);
+			goto out;
+		}
+	} else if (id_verify_token(&verifier, token, strlen(token), now, id, err, sizeof(err)) != 0) {
 		if (maybe_cut)
 			snprintf(reason, reasonlen,
 				 "token truncated by the PAM conversation (%zu bytes, the limit of "
@@ -184,6 +191,12 @@ static int verify_presented(struct pa_call *call, const struct pol_config *cfg, 
 		if (maybe_cut)
 			*why = "token truncated by the PAM conversation";
 		ret = auth_failed(call, cfg, NULL, reason, PAM_AUTH_ERR);
+		goto out;
+	} else if (pa_pop_token(call, cfg, *id, err, sizeof(err)) < 0) {
+		snprintf(reason, reasonlen, "proof of possession failed: %s", err);
+		ret = auth_failed(call, cfg, (*id)->agent_id, reason, PAM_AUTH_ERR);
+		id_identity_free(*id);
+		*id = NULL;
 		goto out;
 	}
 	ret = PAM_SUCCESS;
@@ -305,8 +318,9 @@ int pa_authenticate(struct pa_call *call)
 	ret = auth_decide(call, cfg, id, user, now, reason, sizeof(reason));
 	if (ret != 0)
 		goto out;
+	/* an X.509-SVID has no jti: its fresh challenge is what cannot be replayed */
 	if (pol_single_use(cfg, id->kind == ID_KIND_OIDC ? id->issuer : NULL) &&
-	    check_replay(cfg, id, now, err, sizeof(err)) != 0) {
+	    !(id->pop && id->jti == NULL) && check_replay(cfg, id, now, err, sizeof(err)) != 0) {
 		why = err;
 		ret = auth_failed(call, cfg, id->agent_id, err, PAM_AUTH_ERR);
 		goto out;
@@ -319,9 +333,11 @@ int pa_authenticate(struct pa_call *call)
 		ret = PAM_AUTH_ERR;
 		goto out;
 	}
-	pa_log(call, LOG_INFO, "agent %s authenticated (%s, kid %.16s, token sha256 %.16s)",
+	pa_log(call, LOG_INFO, "agent %s authenticated (%s, %s, kid %.16s, %s sha256 %.16s)",
 	       pa_escape(id->agent_id, strlen(id->agent_id), reason, sizeof(reason)),
-	       id_alg_name(id->alg), id->kid != NULL ? id->kid : "-", id->fingerprint);
+	       id->pop ? "proof of possession" : "bearer token", id_alg_name(id->alg),
+	       id->kid != NULL ? id->kid : "-", id->jti == NULL && id->pop ? "certificate" : "token",
+	       id->fingerprint);
 	ctx->identity = id;
 	id = NULL;
 	/* a later successful authentication supersedes an earlier failure */

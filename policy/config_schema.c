@@ -71,6 +71,7 @@ static const struct key_def agent_keys[] = {
 	{ "max_class", VT_CLASS, A(max_class), 0, 0, 0, -1 },
 	{ "max_session", VT_DUR, A(max_session), 0, 1, 7 * DAY, -1 },
 	{ "require_task", VT_BOOL, A(require_task), 0, 0, 0, -1 },
+	{ "require_pop", VT_BOOL, A(require_pop), 0, 0, 0, -1 },
 	{ "hours", VT_HOURS, 0, 0, 0, 0, -1 },
 	{ "grants", VT_LIST, A(grants), 0, 0, 0, -1 },
 	{ "run_as", VT_LIST, A(run_as), 0, 0, 0, -1 },

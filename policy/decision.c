@@ -464,6 +464,9 @@ static void check_party(struct dctx *x, struct party *p)
 		       req->rhost && *req->rhost ? esc(req->rhost, e2) : "(local)", a->pattern);
 	if (!hours_ok(a, req->now, when, sizeof(when)))
 		refuse(x, "%s is outside the hours of [agent %s]", when, a->pattern);
+	if (a->require_pop && !req->id->pop)
+		refuse(x, "[agent %s] requires proof of possession; the identity was presented as "
+		       "a bearer token", a->pattern);
 	if (a->require_task && (req->id->task == NULL || req->id->task[0] == '\0'))
 		refuse(x, "[agent %s] requires a task claim; the token has none", a->pattern);
 	check_runtime(x, a);

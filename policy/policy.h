@@ -149,6 +149,7 @@ struct pol_agent {
 	enum pol_class max_class; /* default read */
 	int64_t max_session;	  /* seconds, default 3600 */
 	bool require_task;
+	bool require_pop; /* only identities proven by possession (docs/proof-of-possession.md) */
 	struct pol_window *hours; /* n_hours == 0: any time */
 	size_t n_hours;
 	/* what the attested caller must be (docs/attestation.md) */

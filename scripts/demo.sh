@@ -10,7 +10,8 @@
 # that one session; the agent reads them (keyctl, libagentcred), exits, and
 # the keys are revoked. Then three refusals with their reasons, a task
 # reaching its budget, `pam-agent revoke --task` ending a live session,
-# and the audit lines all of it left.
+# an X.509-SVID logging in by proof of possession and the same certificate
+# refused without its key, and the audit lines all of it left.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${PA_BUILD_DIR:-$top/_build}
@@ -35,6 +36,8 @@ trap 'rm -rf "$demo"' EXIT
 failed=0
 agent=spiffe://demo.example/agents/support-bot
 agent2=spiffe://demo.example/agents/report-bot
+# an agent that logs in only by proof of possession (an X.509-SVID)
+agent3=spiffe://demo.example/agents/svid-bot
 audience=spiffe://demo.example/host/$(hostname -s 2>/dev/null || echo host)
 
 say() { printf '\n== %s\n' "$*"; }
@@ -55,10 +58,13 @@ nss() {
 agent_run() {
 	tok=$1 svc=$2
 	shift 2
+	# a directory: spiffe-helper's X.509-SVID files, presented by proof of possession
+	cred=--token-file
+	[ -d "$tok" ] && cred=--svid-dir
 	nss env LD_PRELOAD="$wrapper $nss_wrapper" PAM_WRAPPER=1 \
 		PAM_WRAPPER_SERVICE_DIR="$demo/pam.d" PAM_WRAPPER_DEBUGLEVEL=2 \
 		UID_WRAPPER_DISABLE_DEEPBIND=1 \
-		keyctl session - "$build/agent-run" --token-file "$tok" --service "$svc" \
+		keyctl session - "$build/agent-run" "$cred" "$tok" --service "$svc" \
 		-- "$@" 2>"${pamlog:-$demo/pam.log}"
 }
 # module lines of the last agent_run, a denial's decisive reason first
@@ -112,6 +118,11 @@ task.max_sessions = 2
 [agent $agent2]
 users        = self
 services     = agent-read
+
+[agent $agent3]
+users        = self
+services     = agent-read
+require_pop  = yes
 
 [grant tickets-ro]
 class    = read
@@ -325,7 +336,26 @@ check "a new login of the ended task is refused" [ "$rc" -eq 77 ]
 show "pam-agent tasks"
 "$pam_agent" tasks --config "$demo/pam_agent.conf" | sed 's/^/   /'
 
-say "12. The audit trail (one JSON object per event; never a token or secret)"
+say "12. Proof of possession: an X.509-SVID whose key never leaves the agent"
+"$pam_agent" testca x509 "$demo/ca" --id "$agent3" --out "$demo/svid" >/dev/null
+"$pam_agent" testca x509 "$demo/ca" --id "$agent3" --out "$demo/svid2" >/dev/null
+show "agent-run --svid-dir svid --service agent-read -- /bin/true   # svid.pem, svid_key.pem"
+rc=0
+agent_run "$demo/svid" agent-read /bin/true || rc=$?
+module_log
+check "the X.509-SVID logs in: agent-run signed the module's challenge with its key" [ "$rc" -eq 0 ]
+# what a thief has: the certificate (public) without its key
+mkdir "$demo/copied"
+cp "$demo/svid/svid.pem" "$demo/copied/svid.pem"
+cp "$demo/svid2/svid_key.pem" "$demo/copied/svid_key.pem"
+show "agent-run --svid-dir copied --service agent-read -- /bin/true   # the certificate, another key"
+rc=0
+agent_run "$demo/copied" agent-read /bin/true || rc=$?
+grep '^agent-run:' "$demo/pam.log" | cut -c1-200 | sed 's/^/   /'
+check "the copied certificate is refused: its key is not there to answer" \
+	sh -c '[ "$1" -eq 77 ] && grep -q "not a signature of this challenge" "$2"' sh "$rc" "$demo/pam.log"
+
+say "13. The audit trail (one JSON object per event; never a token or secret)"
 if [ -f "$demo/audit.jsonl" ]; then
 	sed 's/"time":"[^"]*",//; s/"host":"[^"]*",//; s/"token_sha256":"[^"]*",//' "$demo/audit.jsonl" |
 		cut -c1-170 | sed 's/^/   /'

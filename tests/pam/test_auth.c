@@ -138,7 +138,7 @@ static void test_conversation(void **state)
 	(void)state;
 	run("pa_conv", good_token(), PAMTEST_AUTHENTICATE, PAM_SUCCESS, PAMTEST_ACCOUNT,
 	    PAM_SUCCESS);
-	fx_expect_log("auth: agent " BOT " authenticated (ES256, kid ");
+	fx_expect_log("auth: agent " BOT " authenticated (bearer token, ES256, kid ");
 	fx_expect_log("account: allowed: class read");
 }
 
