@@ -403,7 +403,7 @@ static int explain_task(const struct pol_config *cfg, const struct pol_request *
 {
 	struct pol_task_state st;
 	struct pol_ledger *l = NULL;
-	char err[512], *line = NULL;
+	char err[512];
 	int rc;
 
 	if (req->id->task == NULL || req->id->task[0] == '\0')
@@ -419,29 +419,7 @@ static int explain_task(const struct pol_config *cfg, const struct pol_request *
 				     0, &l, err, sizeof(err));
 		if (rc < 0) {
 			/* the module denies a task-bound request it cannot count */
-			if (asprintf(&line, "task ledger: %s", err) < 0)
-				line = NULL;
-			d->allow = false;
-			if (line != NULL) {
-				char **grown = realloc(d->reasons, (d->n_reasons + 1) * sizeof(*grown));
-
-				if (grown != NULL) {
-					d->reasons = grown;
-					d->reasons[d->n_reasons++] = line;
-					d->denial = line;
-					line = NULL;
-				}
-			}
-			free(line);
-			for (size_t i = 0; i < d->n_grants; i++) {
-				free(d->grants[i].name);
-				free(d->grants[i].audience);
-				free(d->grants[i].scope);
-				free(d->grants[i].command);
-				free(d->grants[i].revoke);
-				free(d->grants[i].path);
-			}
-			d->n_grants = 0;
+			pol_decision_deny(d, pol_decision_add_reason(d, "task ledger: %s", err));
 			return 0;
 		}
 		if (rc == 0)

@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "identity.h"
+#include "util.h"
 
 /* Smallest and largest RSA modulus accepted, in bits. */
 #define ID_RSA_MIN_BITS 2048
@@ -41,5 +42,12 @@ struct id_ec_curve {
 };
 #define ID_EC_CURVES 3
 extern const struct id_ec_curve id_ec_curves[ID_EC_CURVES];
+
+/*
+ * The unencrypted PEM private key of the file at path, read through
+ * pa_read_file_safely with rules (its bytes wiped). NULL with err.
+ */
+EVP_PKEY *id_pem_key_read(const char *path, const struct pa_file_rules *rules, char *err,
+			  size_t errlen);
 
 #endif /* PA_IDENTITY_KEY_INT_H */

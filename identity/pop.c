@@ -167,41 +167,19 @@ static enum id_alg key_alg(EVP_PKEY *pkey)
 	return ID_ALG_NONE;
 }
 
-/* PEM passphrase callback that refuses (never a prompt on the terminal). */
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-	(void)buf;
-	(void)size;
-	(void)rwflag;
-	(void)u;
-	return -1;
-}
-
 struct id_signer *id_pop_key_load(const char *path, uid_t owner, char *err, size_t errlen)
 {
 	const struct pa_file_rules rules = {
 		.owner = owner, .or_root = true, .forbid_mode = 077, .max_size = POP_KEY_FILE_MAX,
 	};
-	char shown[PA_ESCAPE_MAX], *buf = NULL;
-	size_t len = 0;
-	EVP_PKEY *pkey = NULL;
-	BIO *bio = NULL;
+	char shown[PA_ESCAPE_MAX];
+	EVP_PKEY *pkey;
 	enum id_alg alg;
 
+	pkey = id_pem_key_read(path, &rules, err, errlen);
+	if (pkey == NULL)
+		return NULL;
 	pa_escape(path, strlen(path), shown, sizeof(shown));
-	if (pa_read_file_safely(path, &rules, &buf, &len, err, errlen) != 0)
-		return NULL;
-	if (len > 0)
-		bio = BIO_new_mem_buf(buf, (int)len);
-	if (bio != NULL)
-		pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
-	BIO_free(bio);
-	pa_free_secret_buf(buf, len);
-	ERR_clear_error();
-	if (pkey == NULL) {
-		pa_err(err, errlen, "%s: not an unencrypted PEM private key", shown);
-		return NULL;
-	}
 	alg = key_alg(pkey);
 	if (alg == ID_ALG_NONE) {
 		EVP_PKEY_free(pkey);
@@ -222,7 +200,7 @@ char *id_pem_certs_compact(const char *pem, size_t len, char *err, size_t errlen
 		pa_err(err, errlen, "certificates over %d bytes", ID_X509_CHAIN_MAX);
 		return NULL;
 	}
-	while ((cert = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) != NULL) {
+	while ((cert = PEM_read_bio_X509(bio, NULL, NULL, (void *)"")) != NULL) {
 		unsigned char *der = NULL;
 		int dlen = i2d_X509(cert, &der);
 

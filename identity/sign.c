@@ -27,6 +27,7 @@
 #include <openssl/rsa.h>
 
 #include "identity.h"
+#include "key_int.h"
 #include "pa_json.h"
 #include "util.h"
 #include "x509_int.h"
@@ -323,6 +324,30 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
 	return -1;
 }
 
+EVP_PKEY *id_pem_key_read(const char *path, const struct pa_file_rules *rules, char *err,
+			  size_t errlen)
+{
+	char shown[PA_ESCAPE_MAX], *buf = NULL;
+	size_t len = 0;
+	EVP_PKEY *pkey = NULL;
+	BIO *bio = NULL;
+
+	if (pa_read_file_safely(path, rules, &buf, &len, err, errlen) != 0)
+		return NULL;
+	if (len > 0 && len <= rules->max_size)
+		bio = BIO_new_mem_buf(buf, (int)len);
+	if (bio != NULL)
+		pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+	BIO_free(bio);
+	pa_free_secret_buf(buf, len);
+	/* the decoders may queue errors even on success; never leave them */
+	ERR_clear_error();
+	if (pkey == NULL)
+		pa_err(err, errlen, "%s: not an unencrypted PEM private key",
+		       pa_escape(path, strlen(path), shown, sizeof(shown)));
+	return pkey;
+}
+
 /*
  * Loads a PEM private key for alg from path: a regular file (not a
  * symlink) owned by the effective uid with no group/other permission bits,
@@ -338,10 +363,7 @@ struct id_signer *id_signer_load(const char *path, enum id_alg alg,
 	};
 	const struct sign_alg *a = sign_alg_find(alg);
 	char shown[PA_ESCAPE_MAX], reason[256];
-	char *buf = NULL;
-	size_t len = 0;
-	EVP_PKEY *pkey = NULL;
-	BIO *bio = NULL;
+	EVP_PKEY *pkey;
 
 	if (path == NULL) {
 		pa_err(err, errlen, "no signing key path");
@@ -353,21 +375,9 @@ struct id_signer *id_signer_load(const char *path, enum id_alg alg,
 		       sign_alg_label(alg));
 		return NULL;
 	}
-	if (pa_read_file_safely(path, &rules, &buf, &len, err, errlen) != 0)
+	pkey = id_pem_key_read(path, &rules, err, errlen);
+	if (pkey == NULL)
 		return NULL;
-	if (len > 0 && len <= (size_t)SIGN_KEY_FILE_MAX)
-		bio = BIO_new_mem_buf(buf, (int)len);
-	if (bio != NULL)
-		pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
-	BIO_free(bio);
-	pa_free_secret_buf(buf, len);
-	/* the decoders may queue errors even on success; never leave them */
-	ERR_clear_error();
-	if (pkey == NULL) {
-		pa_err(err, errlen,
-		       "%s: not an unencrypted PEM private key", shown);
-		return NULL;
-	}
 	if (check_key(pkey, a, reason, sizeof(reason)) != 0) {
 		EVP_PKEY_free(pkey);
 		pa_err(err, errlen, "%s: %s", shown, reason);

@@ -619,8 +619,7 @@ static size_t decide_actors(struct dctx *x, struct party *parties)
 	return 1 + (size_t)actors;
 }
 
-/* A deny carries no grants and no session length. */
-static void drop_grants(struct pol_decision *out)
+void pol_decision_drop_grants(struct pol_decision *out)
 {
 	size_t i;
 
@@ -714,7 +713,7 @@ out:
 	if (out->allow)
 		out->denial = NULL;
 	if (!out->allow)
-		drop_grants(out);
+		pol_decision_drop_grants(out);
 	if (x.oom) {
 		out->allow = false;
 		return -1;

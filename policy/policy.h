@@ -386,6 +386,16 @@ int pol_decide(const struct pol_config *cfg, const struct pol_request *req,
 	       struct pol_decision *out);
 /* Frees what *d owns and leaves it a zeroed deny. */
 void pol_decision_clear(struct pol_decision *d);
+/* A deny carries no grants and no session length: drops d's. */
+void pol_decision_drop_grants(struct pol_decision *d);
+/* Appends a reason to d (printf-style); returns it, or NULL when out of memory. */
+const char *pol_decision_add_reason(struct pol_decision *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/*
+ * Turns d into a deny whose decisive reason is msg (one of its reasons;
+ * NULL when adding it ran out of memory: d denies all the same).
+ */
+void pol_decision_deny(struct pol_decision *d, const char *msg);
 
 /*
  * Whether two grants give the same credential: every field but where

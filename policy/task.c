@@ -101,8 +101,7 @@ bool pol_task_limited(const struct pol_agent *a, const struct id_identity *id)
 		json_object_get(id->claims, "task_limits") != NULL);
 }
 
-/* Appends a reason to d; returns it, or NULL when out of memory. */
-static const char *PA_PRINTF(2, 3) add_reason(struct pol_decision *d, const char *fmt, ...)
+const char *pol_decision_add_reason(struct pol_decision *d, const char *fmt, ...)
 {
 	char *msg = NULL, **grown;
 	va_list ap;
@@ -123,26 +122,12 @@ static const char *PA_PRINTF(2, 3) add_reason(struct pol_decision *d, const char
 	return msg;
 }
 
-/* Turns d into a deny whose decisive reason is msg (already in d's reasons). */
-static void deny(struct pol_decision *d, const char *msg)
+void pol_decision_deny(struct pol_decision *d, const char *msg)
 {
-	size_t i;
-
 	d->allow = false;
 	if (d->denial == NULL)
 		d->denial = msg;
-	for (i = 0; i < d->n_grants; i++) {
-		free(d->grants[i].name);
-		free(d->grants[i].audience);
-		free(d->grants[i].scope);
-		free(d->grants[i].command);
-		free(d->grants[i].revoke);
-		free(d->grants[i].path);
-	}
-	free(d->grants);
-	d->grants = NULL;
-	d->n_grants = 0;
-	d->max_session = 0;
+	pol_decision_drop_grants(d);
 }
 
 /*
@@ -195,33 +180,33 @@ int pol_task_apply(const struct pol_config *cfg, const struct pol_request *req,
 	a = pol_config_match_agent(cfg, req->id->agent_id);
 	enforce = a == NULL || a->task_mode == NULL || strcmp(a->task_mode, "flag") != 0;
 	if (st->ended > 0) {
-		msg = add_reason(d, "task ended: %s; no new session of it is allowed",
+		msg = pol_decision_add_reason(d, "task ended: %s; no new session of it is allowed",
 				 st->ended_why[0] ? st->ended_why : "ended");
 		if (msg == NULL)
 			return -1;
-		deny(d, msg);
+		pol_decision_deny(d, msg);
 		return 0;
 	}
 	if (pol_task_limits(a, req->id, &lim, why, sizeof(why)) != 0) {
-		msg = add_reason(d, "task_limits refused: %s", why);
+		msg = pol_decision_add_reason(d, "task_limits refused: %s", why);
 		if (msg == NULL)
 			return -1;
-		deny(d, msg);
+		pol_decision_deny(d, msg);
 		return 0;
 	}
 	if (lim.end >= 0 && req->now >= lim.end) {
-		msg = add_reason(d, "task ended: its end time %lld has passed (task_limits.end)",
+		msg = pol_decision_add_reason(d, "task ended: its end time %lld has passed (task_limits.end)",
 				 (long long)lim.end);
 		if (msg == NULL)
 			return -1;
-		deny(d, msg);
+		pol_decision_deny(d, msg);
 		return 0;
 	}
 	if (!d->allow)
 		return 0; /* already refused: nothing of the task changes it */
 	if (!beyond(&lim, st, d->cls, req->now, what, sizeof(what))) {
 		if (pol_task_limited(a, req->id) &&
-		    add_reason(d, "task within its budgets: %lld session(s), %lld write, "
+		    pol_decision_add_reason(d, "task within its budgets: %lld session(s), %lld write, "
 			       "%lld escalate, %lld open", (long long)st->sessions,
 			       (long long)st->by_class[POL_CLASS_WRITE],
 			       (long long)st->by_class[POL_CLASS_ESCALATE],
@@ -230,13 +215,13 @@ int pol_task_apply(const struct pol_config *cfg, const struct pol_request *req,
 		return 0;
 	}
 	d->task_exceeded = strdup(what);
-	msg = add_reason(d, "task_budget_exceeded: %s of [agent %s] (task.mode %s)", what,
+	msg = pol_decision_add_reason(d, "task_budget_exceeded: %s of [agent %s] (task.mode %s)", what,
 			 a != NULL ? a->pattern : "(none)", enforce ? "enforce" : "flag");
 	if (d->task_exceeded == NULL || msg == NULL)
 		return -1;
 	d->task_enforced = enforce;
 	if (enforce)
-		deny(d, msg);
+		pol_decision_deny(d, msg);
 	return 0;
 }
 
