@@ -8,40 +8,19 @@
 # module's refusal when the agent has no account.
 # Environment: top_builddir, PA_MODULE, PA_PAM_WRAPPER_SO, PA_NSS_TEST_MODULE.
 set -u
-B=$(cd "${top_builddir:-.}" && pwd)
-PAM_AGENT=$B/pam-agent
-AGENT_RUN=$B/agent-run
+. "$(dirname "$0")/../lib/lib.sh"
 NSSW=/usr/lib/x86_64-linux-gnu/libnss_wrapper.so
 for l in $(pkg-config --variable=libdir nss_wrapper 2>/dev/null)/libnss_wrapper.so; do
 	[ -f "$l" ] && NSSW=$l
 done
 if [ ! -f "$NSSW" ] || [ ! -f "${PA_NSS_TEST_MODULE:-}" ]; then
-	echo "SKIP: nss_wrapper (libnss-wrapper) or the test NSS module is not available"
-	exit 77
+	pa_skip "nss_wrapper (libnss-wrapper) or the test NSS module is not available"
 fi
 umask 022
-work=$(mktemp -d /tmp/pa-nss.XXXXXX)
+pa_workdir pa-nss
 chmod 0755 "$work"
-trap 'rm -rf "$work"' EXIT
-passes=0 fails=0
 AUD=spiffe://example.org/host/test
 
-ok() { echo "PASS: $*"; passes=$((passes + 1)); }
-bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
-# expect NAME WANT-EXIT TEXT CMD...: exit code and a line of the output
-expect() {
-	name=$1 want=$2 text=$3
-	shift 3
-	out=$("$@" 2>&1)
-	rc=$?
-	if [ "$rc" -eq "$want" ] && { [ -z "$text" ] || printf "%s" "$out" | grep -qF -- "$text"; }; then
-		ok "$name"
-	else
-		bad "$name: exit $rc (want $want), output:"
-		printf '%s\n' "$out" | sed 's/^/    /'
-		echo "    wanted: $text"
-	fi
-}
 # nss CMD...: CMD with the test passwd/group files and the agent module
 nss() {
 	env LD_PRELOAD="$NSSW" NSS_WRAPPER_PASSWD="$work/passwd" NSS_WRAPPER_GROUP="$work/group" \
@@ -102,7 +81,7 @@ expect "check --write-nss-db writes it" 0 "2 agent accounts written" \
 expect "check: the database written is current" 0 "3 agent rules, 0 grants, 2 agent accounts" \
 	check --config "$work/ok.conf"
 perms=$(stat -c '%a %U' "$work/nss.db")
-[ "$perms" = "644 $me" ] && ok "the database is 0644, owned by its writer" || bad "database: $perms"
+[ "$perms" = "644 $me" ] && pass "the database is 0644, owned by its writer" || fail "database: $perms"
 
 expect "getent passwd NAME: the derived account" 0 \
 	"agent-bot:*:" nss getent passwd agent-bot
@@ -113,7 +92,7 @@ expect "getent group agents" 0 "agents:*:61000:" nss getent group agents
 expect "id agent-other" 0 "uid=61500(agent-other) gid=61000(agents) groups=61000(agents)" \
 	nss id agent-other
 n=$(nss getent passwd | grep -c '^agent-')
-[ "$n" = 2 ] && ok "getent passwd enumerates each agent account once" || bad "enumeration: $n"
+[ "$n" = 2 ] && pass "getent passwd enumerates each agent account once" || fail "enumeration: $n"
 expect "an unknown name is not found" 2 "" nss getent passwd agent-nobody
 
 expect "check: collisions are errors that name the reason" 1 \
@@ -159,9 +138,9 @@ SVC
 	expect "agent-run without --user runs the agent as its own uid" 0 "uid=61500 gid=61000" \
 		run --token-file "$work/t.other" -- sh -c 'echo "uid=$(id -u) gid=$(id -g)"'
 	if grep -q '"event":"decision","result":"allow".*"user":"agent-other"' "$work/audit.log"; then
-		ok "the decision's audit event names the account"
+		pass "the decision's audit event names the account"
 	else
-		bad "no allowing decision event naming agent-other in the audit log:"
+		fail "no allowing decision event naming agent-other in the audit log:"
 		sed 's/^/    /' "$work/audit.log"
 	fi
 	# a session that stays open while pam-agent sessions looks at it
@@ -187,5 +166,4 @@ SVC
 		run --token-file "$work/t.nobody" -- true
 fi
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+pa_summary
