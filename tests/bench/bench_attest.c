@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "identity.h"
+#include "bench.h"
 
 #define SLEEP "/bin/sleep"
 #define AUD "spiffe://example.org/host/bench"
@@ -33,31 +34,10 @@
 #define BATCHES 41
 #define MIB (1024 * 1024)
 
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 static void die(const char *what, const char *err)
 {
 	fprintf(stderr, "bench_attest: %s: %s\n", what, err != NULL ? err : strerror(errno));
 	exit(1);
-}
-
-static double median(double *v, size_t n)
-{
-	qsort(v, n, sizeof(double), cmp_double);
-	return v[n / 2];
 }
 
 /* Writes len bytes of buf to fd, or dies. */
@@ -137,17 +117,17 @@ static double time_attest(pid_t pid, unsigned depth, size_t runs)
 	if (t == NULL)
 		die("calloc", NULL);
 	for (i = 0; i <= runs; i++) {
-		double t0 = now_ns();
+		double t0 = bench_now_ns();
 
 		if (id_attest(pid, depth, &rt, err, sizeof(err)) != 0)
 			die("id_attest", err);
 		if (i > 0)
-			t[i - 1] = (now_ns() - t0) / 1000.0;
+			t[i - 1] = (bench_now_ns() - t0) / 1000.0;
 		if (depth > 0 && rt.n_parents != 1)
 			die("id_attest", "no parent attested");
 		id_runtime_clear(&rt);
 	}
-	m = median(t, runs);
+	m = bench_median(t, runs);
 	free(t);
 	return m;
 }
@@ -163,15 +143,15 @@ static double time_sha256(const char *path, size_t runs)
 	if (t == NULL || fd < 0)
 		die(path, NULL);
 	for (i = 0; i <= runs; i++) {
-		double t0 = now_ns();
+		double t0 = bench_now_ns();
 
 		if (id_sha256_fd(fd, hex, err, sizeof(err)) != 0)
 			die("id_sha256_fd", err);
 		if (i > 0)
-			t[i - 1] = (now_ns() - t0) / 1000.0;
+			t[i - 1] = (bench_now_ns() - t0) / 1000.0;
 	}
 	close(fd);
-	m = median(t, runs);
+	m = bench_median(t, runs);
 	free(t);
 	return m;
 }
@@ -208,7 +188,7 @@ static double time_jws(const char *token, const struct id_key *key)
 	size_t b, r;
 
 	for (b = 0; b < BATCHES; b++) {
-		double t0 = now_ns();
+		double t0 = bench_now_ns();
 
 		for (r = 0; r < BATCH; r++) {
 			struct id_jws jws;
@@ -218,9 +198,9 @@ static double time_jws(const char *token, const struct id_key *key)
 				die("verify", err);
 			id_jws_clear(&jws);
 		}
-		v[b] = (now_ns() - t0) / BATCH / 1000.0;
+		v[b] = (bench_now_ns() - t0) / BATCH / 1000.0;
 	}
-	return median(v, BATCHES);
+	return bench_median(v, BATCHES);
 }
 
 /* Median microseconds of id_verify_token against a SPIFFE bundle of one key. */
@@ -241,7 +221,7 @@ static double time_pipeline(const char *token, const struct id_signer *signer)
 	v.domains = &td;
 	v.n_domains = 1;
 	for (b = 0; b < BATCHES; b++) {
-		double t0 = now_ns();
+		double t0 = bench_now_ns();
 
 		for (r = 0; r < BATCH; r++) {
 			struct id_identity *id = NULL;
@@ -251,12 +231,12 @@ static double time_pipeline(const char *token, const struct id_signer *signer)
 				die("verify", err);
 			id_identity_free(id);
 		}
-		t[b] = (now_ns() - t0) / BATCH / 1000.0;
+		t[b] = (bench_now_ns() - t0) / BATCH / 1000.0;
 	}
 	id_keyset_free(td.keys);
 	free(text);
 	json_decref(doc);
-	return median(t, BATCHES);
+	return bench_median(t, BATCHES);
 }
 
 int main(void)

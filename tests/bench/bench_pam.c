@@ -26,6 +26,7 @@
 
 #include "harness.h"
 #include "identity.h"
+#include "bench.h"
 
 #define AUD "spiffe://example.org/host/bench"
 #define SUB "spiffe://example.org/agents/bench"
@@ -47,23 +48,7 @@ static FILE *csv;
 
 static double now_us(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp);
-	return v[n / 2];
+	return bench_now_ns() / 1e3;
 }
 
 static void die(const char *what, const char *detail)
@@ -144,10 +129,10 @@ static void bench_stack(const char *service, const char *label)
 		}
 	}
 	snprintf(name, sizeof(name), "transaction %s: total", label);
-	row(name, median(total, RUNS), "pam_start .. pam_end");
+	row(name, bench_median(total, RUNS), "pam_start .. pam_end");
 	for (p = 0; p < 6; p++) {
 		snprintf(name, sizeof(name), "  %s", phases[p]);
-		row(name, median(per[p], RUNS), "");
+		row(name, bench_median(per[p], RUNS), "");
 	}
 }
 
@@ -298,7 +283,7 @@ static void ref_signatures(const struct bench *b)
 			die("verify", err);
 		v[i] = now_us() - t0;
 	}
-	row("reference: ES256 signature verify", median(v, RUNS), "the auth floor");
+	row("reference: ES256 signature verify", bench_median(v, RUNS), "the auth floor");
 	id_jws_clear(&jws);
 	id_keyset_free(set);
 	for (i = 0; i < RUNS; i++) {
@@ -310,7 +295,7 @@ static void ref_signatures(const struct bench *b)
 		free(m);
 		json_decref(c);
 	}
-	row("reference: one ES256 mint signature", median(v, RUNS), "per mint grant");
+	row("reference: one ES256 mint signature", bench_median(v, RUNS), "per mint grant");
 }
 
 /* reference: the keyctl calls of one key */
@@ -328,7 +313,7 @@ static void ref_keyctl(void)
 			die("keyctl", NULL);
 		v[i] = now_us() - t0;
 	}
-	row("reference: add_key+setperm+timeout+revoke", median(v, RUNS), "per key");
+	row("reference: add_key+setperm+timeout+revoke", bench_median(v, RUNS), "per key");
 }
 
 /* reference: one spawn of a minimal static program */
@@ -358,7 +343,7 @@ static void ref_spawn(void)
 		waitpid(pid, &st, 0);
 		v[i] = now_us() - t0;
 	}
-	row("reference: spawn of a static program", median(v, RUNS),
+	row("reference: spawn of a static program", bench_median(v, RUNS),
 	    "fork+exec+wait, the helper's floor");
 }
 
@@ -397,7 +382,7 @@ static void ref_replay(time_t t)
 		stat(path, &st);
 		snprintf(name, sizeof(name), "replay cache insert+lookup, %zu live", sizes[s]);
 		snprintf(note, sizeof(note), "file %.1f MiB", (double)st.st_size / 1048576.0);
-		row(name, median(v, RUNS), note);
+		row(name, bench_median(v, RUNS), note);
 	}
 }
 

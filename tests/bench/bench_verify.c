@@ -17,27 +17,13 @@
 #include <openssl/rsa.h>
 
 #include "identity.h"
+#include "bench.h"
 
 #define AUD "spiffe://example.org/host/bench"
 #define SUB "spiffe://example.org/agents/bench"
 #define ISS "https://idp.bench.test"
 #define BATCH 20
 #define BATCHES 41
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
 
 static void die(const char *what, const char *err)
 {
@@ -212,7 +198,7 @@ static void measure(const struct subject *s, struct id_keyset *set, double *pipe
 		v.n_domains = 1;
 	}
 	for (b = 0; b < BATCHES; b++) {
-		double t0 = now_ns();
+		double t0 = bench_now_ns();
 
 		for (r = 0; r < BATCH; r++) {
 			struct id_identity *id = NULL;
@@ -222,16 +208,16 @@ static void measure(const struct subject *s, struct id_keyset *set, double *pipe
 				die("verify", err);
 			id_identity_free(id);
 		}
-		pipe[b] = (now_ns() - t0) / BATCH / 1000.0;
-		t0 = now_ns();
+		pipe[b] = (bench_now_ns() - t0) / BATCH / 1000.0;
+		t0 = bench_now_ns();
 		for (r = 0; r < BATCH; r++)
 			if (!raw_verify(s->pkey, s->alg, (const unsigned char *)s->token, s->signed_len,
 					s->sig, s->siglen))
 				die("raw verify", NULL);
-		raw[b] = (now_ns() - t0) / BATCH / 1000.0;
+		raw[b] = (bench_now_ns() - t0) / BATCH / 1000.0;
 	}
-	qsort(pipe, BATCHES, sizeof(double), cmp_double);
-	qsort(raw, BATCHES, sizeof(double), cmp_double);
+	qsort(pipe, BATCHES, sizeof(double), bench_cmp_double);
+	qsort(raw, BATCHES, sizeof(double), bench_cmp_double);
 	*pipe_us = pipe[BATCHES / 2];
 	*raw_us = raw[BATCHES / 2];
 }

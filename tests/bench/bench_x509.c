@@ -16,27 +16,13 @@
 #include <time.h>
 
 #include "identity.h"
+#include "bench.h"
 
 #define AUD "spiffe://example.org/host/bench"
 #define SUB "spiffe://example.org/agents/bench"
 #define X509_NOW 1800000000
 #define BATCH 20
 #define BATCHES 41
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
 
 static void die(const char *what, const char *err)
 {
@@ -154,18 +140,18 @@ int main(void)
 	/* interleaved batches, so load on the machine touches all three alike */
 	for (n = 0; n < BATCHES; n++) {
 		for (w = 0; w < 3; w++) {
-			double t0 = now_ns();
+			double t0 = bench_now_ns();
 
 			for (i = 0; i < BATCH; i++)
 				run_one(&b, (enum what)w);
-			t[w][n] = (now_ns() - t0) / BATCH / 1000.0;
+			t[w][n] = (bench_now_ns() - t0) / BATCH / 1000.0;
 		}
 	}
 	printf("%-52s %10s %8s\n", "what", "median_us", "x jwt");
 	if (csv != NULL)
 		fprintf(csv, "what,median_us,ratio_to_jwt\n");
 	for (w = 0; w < 3; w++) {
-		qsort(t[w], BATCHES, sizeof(double), cmp_double);
+		qsort(t[w], BATCHES, sizeof(double), bench_cmp_double);
 		med[w] = t[w][BATCHES / 2];
 	}
 	for (w = 0; w < 3; w++) {
