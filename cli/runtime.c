@@ -127,10 +127,7 @@ static int measure_workload(struct cli_runtime *r, char *err, size_t errlen)
 		pa_err(err, errlen, "--runtime-workload %s: not a regular file", r->workload);
 		goto out;
 	}
-	if (st.st_uid != 0 || (st.st_mode & 022) != 0)
-		snprintf(r->mutable_why, sizeof(r->mutable_why),
-			 "owner uid %lu, mode %04o: only root may be able to write it",
-			 (unsigned long)st.st_uid, (unsigned)(st.st_mode & 07777));
+	id_exe_mutable(&st, r->mutable_why, sizeof(r->mutable_why));
 	ret = id_sha256_fd(fd, r->workload_sha256, err, errlen);
 out:
 	close(fd);

@@ -658,3 +658,12 @@ fail:
 	json_decref(o);
 	return NULL;
 }
+
+bool id_exe_mutable(const struct stat *st, char *why, size_t len)
+{
+	if (st->st_uid == 0 && (st->st_mode & 022) == 0)
+		return false;
+	snprintf(why, len, "owner uid %lu, mode %04o: only root may be able to write it",
+		 (unsigned long)st->st_uid, (unsigned)(st->st_mode & 07777));
+	return true;
+}

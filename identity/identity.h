@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <jansson.h>
@@ -358,6 +359,14 @@ int id_attest_read(struct id_attest_handle *h, bool hash, struct id_proc *out,
 /* 0 when the process opened is still alive, else -1 with the reason. */
 int id_attest_confirm(struct id_attest_handle *h, char *err, size_t errlen);
 void id_attest_close(struct id_attest_handle *h);
+
+/*
+ * Whether the content of the file st describes can change between a
+ * measurement and an exec: it can unless root owns it and neither group
+ * nor others may write it. When it can, why says so ("owner uid U, mode
+ * M: ..."). For a workload measured before it runs (agent-run's CMD).
+ */
+bool id_exe_mutable(const struct stat *st, char *why, size_t len);
 
 /*
  * SHA-256 of the content of fd (a regular file, read with pread from

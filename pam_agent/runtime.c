@@ -132,10 +132,7 @@ static void read_workload(const struct pa_call *call, struct pa_runtime *rt, boo
 		rt->workload_deleted = true;
 	}
 	/* a file someone else may write can change between this hash and the exec */
-	if (st.st_uid != 0 || (st.st_mode & 022) != 0)
-		snprintf(rt->workload_mutable, sizeof(rt->workload_mutable),
-			 "owner uid %lu, mode %04o: only root may be able to write it",
-			 (unsigned long)st.st_uid, (unsigned)(st.st_mode & 07777));
+	id_exe_mutable(&st, rt->workload_mutable, sizeof(rt->workload_mutable));
 	if (hash && id_sha256_fd((int)fd, rt->workload_sha256, err, sizeof(err)) != 0) {
 		snprintf(rt->absent, sizeof(rt->absent), "cannot hash agent-run's workload: %s", err);
 		return;
