@@ -76,6 +76,9 @@ G1=one_$tag G2=two_$tag
 	pa_section "grant $G2" class=read source=file path="$work/two.secret" ttl=10m
 	pa_section "agent spiffe://example.org/agents/sshbot" users="$tuser" services="$svc" \
 		grants="$G1 $G2"
+	# caller attestation binds local callers only: a remote login has none
+	pa_section "agent spiffe://example.org/agents/sshrt" users="$tuser" services="$svc" \
+		runtime.uid=0
 } | pa_write "$CONF"
 pa_check_conf "$CONF"
 # mint FILE [ARGS...]: a token of the agent, root-only, in FILE
@@ -217,7 +220,12 @@ for m in keyboard-interactive password; do
 	refused "$m: a token for another audience is refused" "$m" "$work/other.$m"
 	# the token of the session case above: authentication accepted it once
 	refused "$m: a replayed token is refused" "$m" "$work/tok.$m"
+	(umask 077 && "$PAM_AGENT" testca mint "$work/ca" --id spiffe://example.org/agents/sshrt \
+		--aud "$AUD" > "$work/rt.$m")
+	refused "$m: a runtime.* rule refuses a remote login" "$m" "$work/rt.$m"
 done
+check "the runtime.* refusals say why (no local caller to attest), for both methods" \
+	test "$(grep -c '"result":"failed".*agents/sshrt".*a remote login from 127.0.0.1: there is no local caller to attest' "$work/audit.log")" -ge 2
 
 # ---- hand-off abuse: a handle planted in the PAM environment -----------------------------------------
 # planted NAME HANDLE AUDIT-TEXT: a keyboard-interactive login with HANDLE
