@@ -79,6 +79,9 @@ G1=one_$tag G2=two_$tag
 	# caller attestation binds local callers only: a remote login has none
 	pa_section "agent spiffe://example.org/agents/sshrt" users="$tuser" services="$svc" \
 		runtime.uid=0
+	# one session per task (docs/tasks.md)
+	pa_section "agent spiffe://example.org/agents/sshtask" users="$tuser" services="$svc" \
+		task.max_sessions=1
 } | pa_write "$CONF"
 pa_check_conf "$CONF"
 # mint FILE [ARGS...]: a token of the agent, root-only, in FILE
@@ -224,6 +227,25 @@ for m in keyboard-interactive password; do
 		--aud "$AUD" > "$work/rt.$m")
 	refused "$m: a runtime.* rule refuses a remote login" "$m" "$work/rt.$m"
 done
+# a task's budget: the first login of a task runs, the second is refused
+for m in keyboard-interactive password; do
+	(umask 077 && "$PAM_AGENT" testca mint "$work/ca" --id spiffe://example.org/agents/sshtask \
+		--aud "$AUD" --claim task="T-$m" > "$work/task1.$m")
+	(umask 077 && "$PAM_AGENT" testca mint "$work/ca" --id spiffe://example.org/agents/sshtask \
+		--aud "$AUD" --claim task="T-$m" > "$work/task2.$m")
+	check "$m: the first login of a task with task.max_sessions = 1 runs" \
+		login "$m" "$work/task1.$m" true
+	# refused at the account phase: keyboard-interactive runs it in sshd's
+	# authentication child ("Permission denied"), password in the monitor,
+	# which then disconnects without that line; either way nothing runs
+	rm -f "$work/box/ran"
+	login "$m" "$work/task2.$m" "touch $work/box/ran" > "$work/task2.$m.out" 2>&1
+	rc=$?
+	check "$m: the task's second login is refused (ssh exits $rc), nothing runs" \
+		test "$rc" = 255 -a ! -e "$work/box/ran"
+done
+check "the task refusals are task_budget_exceeded, for both methods" \
+	test "$(grep -c 'agents/sshtask".*task_budget_exceeded: max_sessions 1' "$work/audit.log")" -ge 2
 check "the runtime.* refusals say why (no local caller to attest), for both methods" \
 	test "$(grep -c '"result":"failed".*agents/sshrt".*a remote login from 127.0.0.1: there is no local caller to attest' "$work/audit.log")" -ge 2
 

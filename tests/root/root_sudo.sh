@@ -51,6 +51,9 @@ conf() {
 		max_class=escalate grants="$G"
 	pa_section "agent spiffe://example.org/agents/writer" users="$tuser" services="$svc" \
 		max_class=write grants="$G"
+	# one session per task (docs/tasks.md)
+	pa_section "agent spiffe://example.org/agents/budget" users="$tuser" services="$svc" \
+		max_class=escalate run_as="$svc:root" task.max_sessions=1
 }
 conf "$PA_SUDO_RUNAS_LINE" | pa_write "$CONF"
 pa_check_conf "$CONF"
@@ -89,8 +92,9 @@ chmod 0755 "$work/cmd"
 # as_agent AGENT OUT: the test user runs `sudo CMD` with a fresh token of AGENT
 as_agent() {
 	a=$1 o=$2
+	shift 2
 	mkdir -m 0700 "$o"
-	(umask 077 && pa_mint "$a" "$AUD" > "$work/tokens/$tuser")
+	(umask 077 && pa_mint "$a" "$AUD" "$@" > "$work/tokens/$tuser")
 	chown "$tuser:" "$work/tokens/$tuser"
 	setpriv --reuid="$tuid" --regid="$tgid" --init-groups \
 		sudo -u root -- "$work/cmd" "$o" "$G" "$witness" < /dev/null > "$o.out" 2>&1
@@ -147,6 +151,19 @@ check "write-class agent: refused by the policy, max_class write (audit file)" \
 	grep -q "\"event\":\"authenticate\",\"result\":\"failed\".*agents/writer\".*service $svc needs class escalate, above max_class write" "$work/audit.log"
 check "write-class agent: no session was opened" \
 	sh -c '! grep -q "\"event\":\"credential_placed\".*agents/writer\"" "$1"' sh "$work/audit.log"
+
+# ---- a task's budget through sudo: task.max_sessions = 1 ---------------------------------
+as_agent budget "$work/box/budget1" --claim task=T-sudo
+check "task budget: the first sudo of task T-sudo runs the command" \
+	test "$rc" = 0 -a -e "$work/box/budget1/ran"
+as_agent budget "$work/box/budget2" --claim task=T-sudo
+check "task budget: the second sudo of the task is refused, nothing runs" \
+	test "$rc" != 0 -a ! -e "$work/box/budget2/ran"
+check "task budget: the refusal is task_budget_exceeded (audit file)" \
+	grep -q "agents/budget\".*task_budget_exceeded: max_sessions 1" "$work/audit.log"
+as_agent budget "$work/box/budget3" --claim task=T-other
+check "task budget: another task of the same agent still runs" \
+	test "$rc" = 0 -a -e "$work/box/budget3/ran"
 
 # what sudo does with PAM, as the module saw it (docs/applications.md)
 check "sudo: authenticate sees PAM_USER = the invoking user" \
