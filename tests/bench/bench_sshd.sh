@@ -39,10 +39,6 @@ AUD=spiffe://example.org/host/bench-sshd
 pa_root_work bench-sshd
 pa_apps_user
 CONF=$work/pam_agent.conf
-if [ ! -d /run/sshd ]; then
-	mkdir -m 0755 /run/sshd
-	pa_root_track_dir /run/sshd
-fi
 pa_testca
 (umask 077 && printf 'S3CR3T-bench-%s\n' "$(rnd)" > "$work/grant.secret")
 agent=$(pa_root_service "auth required @MODULE@ config=$CONF

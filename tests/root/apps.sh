@@ -108,6 +108,11 @@ free_port() {
 pa_apps_sshd() {
 	as_name=$1 as_svc=$2
 	shift 2
+	# sshd refuses connections without its privilege separation directory;
+	# made as openssh-server's tmpfiles.d makes it at boot, and left in
+	# place: a test removing it at its exit would break the sshd of another
+	# test still running (make check runs them in parallel)
+	[ -d /run/sshd ] || mkdir -m 0755 /run/sshd
 	[ -d "$work/bin" ] || mkdir -m 0755 "$work/bin"
 	[ -e "$work/bin/$as_svc" ] || ln -s /usr/sbin/sshd "$work/bin/$as_svc"
 	for _ in 1 2 3 4 5; do

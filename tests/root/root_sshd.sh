@@ -35,11 +35,6 @@ pa_root_work root-sshd
 pa_apps_user
 tag=t$$
 CONF=$work/pam_agent.conf
-# sshd refuses to start without its privilege separation directory
-if [ ! -d /run/sshd ]; then
-	mkdir -m 0755 /run/sshd
-	pa_root_track_dir /run/sshd
-fi
 
 # ---- trust domain, secrets, policy, PAM service ------------------------------------------
 pa_testca
