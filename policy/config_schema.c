@@ -46,6 +46,7 @@ static const struct key_def trust_domain_keys[] = {
 	{ "bundle", VT_PATH, offsetof(struct pol_trust_domain, bundle), K_REQUIRED, 0, 0, -1 },
 	{ "x509_authorities", VT_PATH, offsetof(struct pol_trust_domain, x509_authorities), 0, 0,
 	  0, -1 },
+	{ "require_pop", VT_BOOL, offsetof(struct pol_trust_domain, require_pop), 0, 0, 0, -1 },
 };
 
 #define I(f) offsetof(struct pol_issuer, f)
@@ -53,6 +54,7 @@ static const struct key_def issuer_keys[] = {
 	{ "jwks", VT_PATH, I(jwks), K_REQUIRED, 0, 0, -1 },
 	{ "audience", VT_STR, I(audience), 0, 0, 0, -1 },
 	{ "allow_eddsa", VT_BOOL, I(allow_eddsa), 0, 0, 0, -1 },
+	{ "require_pop", VT_BOOL, I(require_pop), 0, 0, 0, -1 },
 	{ "clock_skew", VT_DUR, I(clock_skew), 0, 0, 3600, I(has_clock_skew) },
 	{ "max_token_age", VT_DUR, I(max_token_age), 0, 1, 7 * DAY, I(has_max_token_age) },
 	{ "single_use", VT_BOOL, I(single_use), 0, 0, 0, I(has_single_use) },

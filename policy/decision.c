@@ -588,6 +588,35 @@ static void pick_grants(struct dctx *x, struct party *parties, size_t n)
 }
 
 /*
+ * require_pop of the presented identity's [trust_domain] or [issuer]
+ * (docs/proof-of-possession.md): a bearer token of it is refused.
+ */
+static void check_source_pop(struct dctx *x)
+{
+	const struct id_identity *id = x->req->id;
+	const char *what = NULL, *name = NULL;
+	size_t i;
+
+	if (id->pop)
+		return;
+	for (i = 0; id->kind == ID_KIND_SPIFFE && id->trust_domain != NULL &&
+		    i < x->cfg->n_domains; i++)
+		if (x->cfg->domains[i].require_pop &&
+		    strcmp(x->cfg->domains[i].name, id->trust_domain) == 0) {
+			what = "trust_domain";
+			name = x->cfg->domains[i].name;
+		}
+	for (i = 0; id->kind == ID_KIND_OIDC && id->issuer != NULL && i < x->cfg->n_issuers; i++)
+		if (x->cfg->issuers[i].require_pop && strcmp(x->cfg->issuers[i].url, id->issuer) == 0) {
+			what = "issuer";
+			name = x->cfg->issuers[i].url;
+		}
+	if (what != NULL)
+		refuse(x, "[%s %s] requires proof of possession; the identity was presented as a "
+		       "bearer token", what, name);
+}
+
+/*
  * The act chain of the request (RFC 8693): parsed into parties[1..], its
  * depth checked against max_delegation_depth. Returns how many parties
  * there are, the agent included (a refused chain leaves only the agent).
@@ -686,6 +715,7 @@ int pol_decide(const struct pol_config *cfg, const struct pol_request *req,
 		check_party(&x, &parties[i]);
 	check_scope(&x);
 	check_escalate(&x);
+	check_source_pop(&x);
 	if (parties[0].rule != NULL) {
 		out->rule = strdup(parties[0].rule->pattern);
 		if (out->rule == NULL)

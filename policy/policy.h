@@ -92,6 +92,7 @@ struct pol_trust_domain {
 	char *name;   /* "example.org" */
 	char *bundle; /* absolute path */
 	char *x509_authorities; /* absolute path of a PEM file, or NULL: the bundle's */
+	bool require_pop; /* its identities only proven by possession (docs/proof-of-possession.md) */
 	struct pol_where where;
 };
 
@@ -100,6 +101,7 @@ struct pol_issuer {
 	char *jwks;	/* absolute path */
 	char *audience; /* or NULL: the global audience */
 	bool allow_eddsa;
+	bool require_pop; /* its tokens only with proof of possession */
 	/* per-issuer limits; when not given, the [global] ones apply */
 	int64_t clock_skew, max_token_age;
 	bool single_use;

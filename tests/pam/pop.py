@@ -7,6 +7,9 @@ with Python's `cryptography` (independent of the project's signer):
  - require_pop = yes refuses a bearer token and accepts the key-bound one;
  - a bearer token for an agent without require_pop still logs in;
  - a cnf that is not {"jkt": ...} is refused;
+ - require_pop = yes in a [trust_domain] and in an [issuer] refuses their
+   bearer tokens (for agents whose rules do not ask for it) and accepts
+   their key-bound ones;
  - an X.509-SVID (pam-agent testca x509, spiffe-helper's layout) presented
    by agent-run --svid-dir in parts logs in an agent that requires proof of
    possession; the same certificate with another key is refused.
@@ -34,6 +37,7 @@ PAM_AGENT = T.PAM_AGENT
 AUD = "spiffe://example.org/host/pop"
 USER = pwd.getpwuid(os.getuid()).pw_name
 KEY = T.Key("pop-issuer")
+ISS = "https://issuer.pop.test"
 
 
 def b64(data):
@@ -53,9 +57,11 @@ def client_key(work, name):
     return path, b64(hashlib.sha256(canon).digest())
 
 
-def token(work, name, sub, cnf=None):
+def token(work, name, sub, cnf=None, iss=None):
     now = int(time.time())
     claims = {"sub": sub, "aud": AUD, "iat": now - 5, "exp": now + 300, "jti": name}
+    if iss is not None:
+        claims["iss"] = iss
     if cnf is not None:
         claims["cnf"] = cnf
     path = os.path.join(work, name + ".jwt")
@@ -86,6 +92,7 @@ def main():
 def cases(work):
     write(os.path.join(work, "bundle.json"),
           json.dumps({"keys": [dict(KEY.jwk(), use="jwt-svid")]}))
+    write(os.path.join(work, "jwks.json"), json.dumps({"keys": [dict(KEY.jwk(), use="sig")]}))
     subprocess.run([PAM_AGENT, "testca", "init", os.path.join(work, "ca"), "--trust-domain",
                     "x509.test"], check=True, capture_output=True)
     os.chmod(os.path.join(work, "ca"), 0o755)
@@ -104,6 +111,10 @@ def cases(work):
         "[agent spiffe://example.org/agents/bound]", "users = %s" % USER, "services = pop",
         "require_pop = yes",
         "[agent spiffe://example.org/agents/bearer]", "users = %s" % USER, "services = pop",
+        "[trust_domain strict.test]", "bundle = %s/bundle.json" % work, "require_pop = yes",
+        "[agent spiffe://strict.test/agents/a]", "users = %s" % USER, "services = pop",
+        "[issuer %s]" % ISS, "jwks = %s/jwks.json" % work, "require_pop = yes",
+        "[agent %s#ci]" % ISS, "users = %s" % USER, "services = pop",
     ]) + "\n")
     pamd = os.path.join(work, "pam.d")
     os.mkdir(pamd)
@@ -144,6 +155,15 @@ def cases(work):
          token(work, "t5", "spiffe://example.org/agents/bearer"))
     case("a cnf that is no {jkt} is refused", False, "only RFC 9449 key thumbprints",
          token(work, "t6", bound, {"x5t#S256": "abc"}), "--pop-key", key)
+    case("[trust_domain] require_pop refuses its bearer token", False,
+         "[trust_domain strict.test] requires proof of possession; the identity was presented "
+         "as a bearer token", token(work, "t7", "spiffe://strict.test/agents/a"))
+    case("[trust_domain] require_pop: its key-bound token answered with its key logs in", True,
+         None, token(work, "t8", "spiffe://strict.test/agents/a", {"jkt": jkt}), "--pop-key", key)
+    case("[issuer] require_pop refuses its bearer token", False,
+         "[issuer %s] requires proof of possession" % ISS, token(work, "t9", "ci", iss=ISS))
+    case("[issuer] require_pop: its key-bound token answered with its key logs in", True,
+         None, token(work, "t10", "ci", {"jkt": jkt}, iss=ISS), "--pop-key", key)
     svid = os.path.join(work, "svid")
     case("an X.509-SVID answered with its key logs in (require_pop)", True, None, None,
          "--svid-dir", svid)
