@@ -11,7 +11,8 @@
  * agent-run [--token-file F | --token-fd N] [--service S] [--user U]
  *           [--config DIR] [--env NAME=VALUE]... [--keep-env NAME]...
  *           [--umask MODE] -- CMD [ARG…]
- */#include "config.h"
+ */
+#include "config.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -38,19 +39,29 @@
 
 #include <security/pam_appl.h>
 
+#include "identity.h"
 #include "util.h"
 
 #include "agentrun.h"
 
 struct conv_state {
 	const char *token;   /* the answer to the module's token prompt */
-	struct ar_pop pop;   /* proof of possession: an X.509-SVID, a token's key */
+	struct id_pop_client pop; /* proof of possession: an X.509-SVID, a token's key */
 	char last_error[512]; /* the last PAM_ERROR_MSG, for the one-line reason */
 };
 
+/* A hidden prompt of pam_agent's (docs/proof-of-possession.md). */
+static bool ours(const char *prompt)
+{
+	return prompt != NULL && (strcmp(prompt, ID_TOKEN_PROMPT) == 0 ||
+				  strncmp(prompt, ID_MORE_PROMPT, strlen(ID_MORE_PROMPT)) == 0 ||
+				  strncmp(prompt, ID_POP_PROMPT, strlen(ID_POP_PROMPT)) == 0);
+}
+
 /*
  * The conversation: pam_agent's own hidden prompt gets the token (no
- * 512-byte limit here); any other hidden prompt (pam_unix's "Password: ",
+ * 512-byte limit here), or the X.509-SVID in parts, and its challenge the
+ * signature (id_pop_client_respond); any other hidden prompt (pam_unix's "Password: ",
  * an LDAP module's) fails the conversation, so the token never reaches a
  * module that would take it for a password. Messages are kept or shown,
  * anything else is refused.
@@ -60,6 +71,7 @@ static int conversation(int n, const struct pam_message **msg, struct pam_respon
 {
 	struct conv_state *st = data;
 	struct pam_response *r;
+	char err[256];
 	int i;
 
 	if (n <= 0 || n > PAM_MAX_NUM_MSG)
@@ -70,11 +82,14 @@ static int conversation(int n, const struct pam_message **msg, struct pam_respon
 	for (i = 0; i < n; i++) {
 		switch (msg[i]->msg_style) {
 		case PAM_PROMPT_ECHO_OFF:
-			if ((r[i].resp = ar_pop_respond(&st->pop, msg[i]->msg)) != NULL)
-				break;
-			if (st->token == NULL || msg[i]->msg == NULL ||
-			    strcmp(msg[i]->msg, TOKEN_PROMPT) != 0 ||
-			    (r[i].resp = strdup(st->token)) == NULL)
+			if (!ours(msg[i]->msg))
+				goto fail;
+			if (st->token != NULL && strcmp(msg[i]->msg, ID_TOKEN_PROMPT) == 0)
+				r[i].resp = strdup(st->token);
+			else if (st->pop.evidence != NULL)
+				r[i].resp = id_pop_client_respond(&st->pop, msg[i]->msg, err,
+								  sizeof(err));
+			if (r[i].resp == NULL)
 				goto fail;
 			break;
 		case PAM_ERROR_MSG:
@@ -409,8 +424,16 @@ static int take_token(const struct opts *o, struct run *r)
 static int take_pop(const struct opts *o, struct run *r)
 {
 	const char *key = o->svid_key != NULL ? o->svid_key : o->pop_key;
+	char err[512];
 
-	return key == NULL ? 0 : ar_pop_load(&r->st.pop, o->svid, key, r->acct.uid);
+	if (key == NULL)
+		return 0;
+	if (id_pop_client_load(&r->st.pop, o->svid != NULL ? NULL : r->token, o->svid, key,
+			       r->acct.uid, err, sizeof(err)) != 0) {
+		fprintf(stderr, "agent-run: %s\n", err);
+		return -1;
+	}
+	return 0;
 }
 
 /* pam_start, from --config DIR when given (trusted service files only). */
@@ -509,6 +532,7 @@ static int pam_phases(struct run *r)
 	pa_free_secret(r->token);
 	r->token = NULL;
 	r->st.token = NULL;
+	id_pop_client_clear(&r->st.pop);
 	if (r->own) {
 		int code = take_own_account(r);
 
@@ -693,7 +717,7 @@ int main(int argc, char **argv)
 	ar_account_free(&r.acct);
 	free(o.eopts);
 	free(o.svid_buf);
-	ar_pop_free(&r.st.pop);
+	id_pop_client_clear(&r.st.pop);
 	pa_free_secret(r.token);
 	pa_scrub_stack(PA_SCRUB_PROGRAM);
 	return code;

@@ -17,7 +17,6 @@
 #define EXIT_TROUBLE 125 /* agent-run itself failed */
 #define TOKEN_MAX (64 * 1024)
 /* the one prompt pam_agent asks (pam_agent/token.c, token_from_prompt) */
-#define TOKEN_PROMPT "Agent token: "
 /* how long CMD and the processes it left get between SIGTERM and SIGKILL */
 #define GRACE_SECONDS 5
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
@@ -58,20 +57,6 @@ struct opts {
 
 /* Parses the command line into *o: -1 to go on, else the exit code (options.c). */
 int ar_parse_options(int argc, char **argv, struct opts *o);
-
-/* proof of possession (pop.c): the key, and the chain when an X.509-SVID is presented */
-struct id_signer;
-struct ar_pop {
-	struct id_signer *key;
-	char *chain;	/* compact X.509-SVID chain, or NULL (a key-bound token) */
-	size_t sent;	/* characters of chain presented so far */
-	char *jwk;	/* base64url public JWK, for a key-bound token's answers */
-};
-/* Loads the key (and svid's certificates unless NULL), files of owner or root. 0, or -1 after one line. */
-int ar_pop_load(struct ar_pop *p, const char *svid, const char *key, uid_t owner);
-void ar_pop_free(struct ar_pop *p);
-/* The answer to prompt when it is ours (a chain part, a challenge), else NULL. */
-char *ar_pop_respond(struct ar_pop *p, const char *prompt);
 
 extern unsigned ar_tty_fds;
 extern int ar_term_fd;

@@ -481,6 +481,53 @@ char *id_pem_certs_compact(const char *pem, size_t len, char *err, size_t errlen
 /* The answer to challenge signed by s (base64url). Heap string, or NULL with err. */
 char *id_pop_answer(const struct id_signer *s, const char *challenge, char *err, size_t errlen);
 
+/*
+ * A key-bound token's answer: "JWK.SIGNATURE", the base64url public JWK
+ * whose RFC 7638 thumbprint must be jkt, and its signature over challenge
+ * (id_pop_check). 0, or -1 with err.
+ */
+int id_pop_check_bound(const char *jkt, const char *challenge, const char *answer,
+		       char *err, size_t errlen);
+
+/* ---- proof of possession: the prompts and the client's side ----------- */
+
+/* The module's prompts (docs/proof-of-possession.md). */
+#define ID_TOKEN_PROMPT "Agent token: "
+/* then N, the characters received so far, and "): " */
+#define ID_MORE_PROMPT "Agent token (continued at "
+/* then what the key is for ("X.509-SVID key", ID_POP_TOKEN_KEY), "): " and the challenge */
+#define ID_POP_PROMPT "pam_agent proof of possession ("
+#define ID_POP_TOKEN_KEY "token key"
+/* What an X.509-SVID's compact chain is presented after. */
+#define ID_X509_PREFIX "x509:"
+/* Characters of evidence a client sends per answer ('+' ends all but the last). */
+#define ID_PART_MAX 400
+
+/* A presenter: its evidence and the key that answers challenges. */
+struct id_pop_client {
+	char *evidence;		/* a token, or ID_X509_PREFIX and the compact chain */
+	struct id_signer *key;	/* NULL: a bearer token */
+	char *jwk;		/* key's public JWK, base64url: a key-bound token's answers */
+	char *audience;		/* heap; set: challenges for another audience are not signed */
+};
+/*
+ * Loads token (with key when the token is key-bound, else NULL), or the
+ * PEM certificates of svid with its key; the files must be owner's or
+ * root's. 0, or -1 with err.
+ */
+int id_pop_client_load(struct id_pop_client *c, const char *token, const char *svid,
+		       const char *key, uid_t owner, char *err, size_t errlen);
+/*
+ * The answer to one of the module's prompts, each on its own (no state is
+ * kept between prompts, so a program run once per prompt, like OpenSSH's
+ * askpass, can answer): a part of the evidence, or the signature over a
+ * challenge (refused when it names another audience than c->audience).
+ * Heap string, or NULL with err for any other prompt.
+ */
+char *id_pop_client_respond(const struct id_pop_client *c, const char *prompt, char *err,
+			    size_t errlen);
+void id_pop_client_clear(struct id_pop_client *c);
+
 /* ---- signing (test CA, minted grants) -------------------------------- */
 
 /* A private signing key with its kid and algorithm. */

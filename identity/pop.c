@@ -1,8 +1,8 @@
 /*
  * pop.c - proof of possession (docs/proof-of-possession.md): the module's
- * fresh challenge, the check of an answer (a signature over the
- * challenge's bytes by the key the evidence names), and the client's side,
- * loading its key and signing the answer.
+ * fresh challenge and the check of an answer (a signature over the
+ * challenge's bytes by the key the evidence names). The client's side is
+ * pop_client.c.
  */
 #include "config.h"
 
@@ -23,6 +23,8 @@
 #define POP_KEY_FILE_MAX (64 * 1024)
 /* Longest answer read: an RSA-16384 signature in base64url. */
 #define POP_ANSWER_MAX 2800
+/* Longest public JWK (base64url) in a key-bound token's answer. */
+#define POP_JWK_MAX 4096
 
 char *id_pop_challenge(const char *aud, const char *service, const char *ev, int64_t now,
 		       char *err, size_t errlen)
@@ -150,97 +152,33 @@ int id_pop_check(const struct id_key *key, const char *challenge, const char *an
 	return 0;
 }
 
-/* The algorithm a client's private key answers with (id_pop_alg's rule). */
-static enum id_alg key_alg(EVP_PKEY *pkey)
+int id_pop_check_bound(const char *jkt, const char *challenge, const char *answer,
+		       char *err, size_t errlen)
 {
-	char group[64];
-	size_t glen = 0;
+	const char *dot = answer != NULL ? strchr(answer, '.') : NULL;
+	unsigned char *raw = NULL;
+	size_t rawlen = 0;
+	char tp[ID_JKT_LEN + 1];
+	struct id_key *key = NULL;
+	json_error_t jerr;
+	json_t *jwk;
+	int rc = -1;
 
-	if (EVP_PKEY_is_a(pkey, "RSA"))
-		return ID_ALG_PS256;
-	if (EVP_PKEY_is_a(pkey, "ED25519"))
-		return ID_ALG_EDDSA;
-	if (EVP_PKEY_is_a(pkey, "EC") &&
-	    EVP_PKEY_get_group_name(pkey, group, sizeof(group), &glen) == 1)
-		return strcmp(group, "prime256v1") == 0 ? ID_ALG_ES256 :
-		       strcmp(group, "secp384r1") == 0 ? ID_ALG_ES384 : ID_ALG_NONE;
-	return ID_ALG_NONE;
-}
-
-struct id_signer *id_pop_key_load(const char *path, uid_t owner, char *err, size_t errlen)
-{
-	const struct pa_file_rules rules = {
-		.owner = owner, .or_root = true, .forbid_mode = 077, .max_size = POP_KEY_FILE_MAX,
-	};
-	char shown[PA_ESCAPE_MAX];
-	EVP_PKEY *pkey;
-	enum id_alg alg;
-
-	pkey = id_pem_key_read(path, &rules, err, errlen);
-	if (pkey == NULL)
-		return NULL;
-	pa_escape(path, strlen(path), shown, sizeof(shown));
-	alg = key_alg(pkey);
-	if (alg == ID_ALG_NONE) {
-		EVP_PKEY_free(pkey);
-		pa_err(err, errlen, "%s: not an EC P-256/P-384, Ed25519 or RSA key", shown);
-		return NULL;
-	}
-	return id_signer_from_pkey(pkey, alg, err, errlen);
-}
-
-char *id_pem_certs_compact(const char *pem, size_t len, char *err, size_t errlen)
-{
-	BIO *bio = len <= ID_X509_CHAIN_MAX ? BIO_new_mem_buf(pem, (int)len) : NULL;
-	char *out = NULL, *b64, *grown;
-	size_t olen = 0, n = 0;
-	X509 *cert;
-
-	if (bio == NULL) {
-		pa_err(err, errlen, "certificates over %d bytes", ID_X509_CHAIN_MAX);
-		return NULL;
-	}
-	while ((cert = PEM_read_bio_X509(bio, NULL, NULL, (void *)"")) != NULL) {
-		unsigned char *der = NULL;
-		int dlen = i2d_X509(cert, &der);
-
-		X509_free(cert);
-		b64 = dlen > 0 ? id_b64url_encode(der, (size_t)dlen) : NULL;
-		OPENSSL_free(der);
-		grown = b64 != NULL ? realloc(out, olen + strlen(b64) + 2) : NULL;
-		if (grown == NULL) {
-			free(b64);
-			free(out);
-			BIO_free(bio);
-			pa_err(err, errlen, "out of memory");
-			return NULL;
-		}
-		out = grown;
-		olen += (size_t)snprintf(out + olen, strlen(b64) + 2, "%s%s", n++ ? "." : "", b64);
-		free(b64);
-	}
-	ERR_clear_error();
-	BIO_free(bio);
-	if (out == NULL)
-		pa_err(err, errlen, "no PEM certificate");
-	return out;
-}
-
-char *id_pop_answer(const struct id_signer *s, const char *challenge, char *err, size_t errlen)
-{
-	unsigned char *sig = NULL;
-	size_t siglen = 0;
-	char *out;
-
-	if (strncmp(challenge, ID_POP_PREFIX, strlen(ID_POP_PREFIX)) != 0) {
-		pa_err(err, errlen, "not a pam_agent challenge");
-		return NULL;
-	}
-	if (id_signer_sign(s, challenge, strlen(challenge), &sig, &siglen, err, errlen) != 0)
-		return NULL;
-	out = id_b64url_encode(sig, siglen);
-	free(sig);
-	if (out == NULL)
-		pa_err(err, errlen, "out of memory");
-	return out;
+	if (dot == NULL || dot == answer || (size_t)(dot - answer) > POP_JWK_MAX ||
+	    id_b64url_decode(answer, (size_t)(dot - answer), &raw, &rawlen) != 0)
+		return pa_err(err, errlen, "the answer is not JWK.SIGNATURE in base64url");
+	jwk = pa_json_loadb((const char *)raw, rawlen, JSON_REJECT_DUPLICATES, &jerr);
+	free(raw);
+	if (!json_is_object(jwk))
+		pa_err(err, errlen, "the answer's key is not a JSON object");
+	else if (id_jwk_thumbprint(jwk, tp, err, errlen) != 0)
+		;
+	else if (strcmp(tp, jkt) != 0)
+		pa_err(err, errlen, "the answer's key is not the one the token's cnf binds "
+		       "(thumbprint %s, not %.43s)", tp, jkt);
+	else if ((key = id_key_from_jwk(jwk, err, errlen)) != NULL)
+		rc = id_pop_check(key, challenge, dot + 1, err, errlen);
+	json_decref(jwk);
+	id_key_free(key);
+	return rc;
 }

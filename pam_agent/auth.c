@@ -170,8 +170,8 @@ static int verify_presented(struct pa_call *call, const struct pol_config *cfg, 
 		ret = auth_failed(call, cfg, NULL, reason, PAM_AUTH_ERR);
 		goto out;
 	}
-	if (strncmp(token, PA_X509_PREFIX, strlen(PA_X509_PREFIX)) == 0) {
-		if (pa_pop_x509(call, cfg, &verifier, token + strlen(PA_X509_PREFIX), now, id, err,
+	if (strncmp(token, ID_X509_PREFIX, strlen(ID_X509_PREFIX)) == 0) {
+		if (pa_pop_x509(call, cfg, &verifier, token + strlen(ID_X509_PREFIX), now, id, err,
 				sizeof(err)) != 0) {
 			snprintf(reason, reasonlen, "X.509-SVID refused: %s", err);
 			ret = auth_failed(call, cfg, NULL, reason, PAM_AUTH_ERR);

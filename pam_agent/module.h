@@ -218,16 +218,14 @@ int pa_audit(struct pa_call *call, const struct pol_config *cfg, struct aud_even
 /* The phases, each returning the PAM code (public.c maps nothing more). */
 /*
  * Proof of possession (pop.c, docs/proof-of-possession.md). pa_pop_x509:
- * the X.509-SVID whose compact chain starts with first (the rest asked for
- * while a part ends in '+'), verified with v at now, then a challenge its
- * leaf key must answer: 0 with *id (pop set), or -1 with err.
+ * the X.509-SVID of the compact chain text, verified with v at now, then a
+ * challenge its leaf key must answer: 0 with *id (pop set), or -1 with err.
  * pa_pop_token: for a verified token with a "cnf", a challenge the key it
  * binds must answer: 1 proven (id->pop set), 0 no cnf (a bearer token),
  * -1 refused with err.
  */
-#define PA_X509_PREFIX "x509:"
 int pa_pop_x509(struct pa_call *call, const struct pol_config *cfg, const struct id_verifier *v,
-		const char *first, int64_t now, struct id_identity **id, char *err, size_t errlen);
+		const char *text, int64_t now, struct id_identity **id, char *err, size_t errlen);
 int pa_pop_token(struct pa_call *call, const struct pol_config *cfg, struct id_identity *id,
 		 char *err, size_t errlen);
 

@@ -16,13 +16,6 @@
 
 #include "identity.h"
 #include "module.h"
-#include "pa_json.h"
-
-/* Most parts a chain may come in, and the prompt that asks for the next. */
-#define POP_MAX_PARTS 64
-#define POP_MORE_PROMPT "X.509-SVID (continued): "
-/* Largest public JWK accepted in an answer. */
-#define POP_JWK_MAX 4096
 
 /* One answer through the conversation; NULL with err. */
 static char *ask(struct pa_call *call, const char *prompt, char *err, size_t errlen)
@@ -36,48 +29,6 @@ static char *ask(struct pa_call *call, const char *prompt, char *err, size_t err
 		return NULL;
 	}
 	return resp;
-}
-
-/*
- * The chain as presented: first, then while a part ends in '+', the next
- * part asked for. Heap string, or NULL with err.
- */
-static char *collect(struct pa_call *call, const char *first, char *err, size_t errlen)
-{
-	size_t len = strlen(first), n = 1;
-	char *all = strdup(first), *part, *grown;
-
-	while (all != NULL && len > 0 && all[len - 1] == '+') {
-		all[--len] = '\0';
-		if (++n > POP_MAX_PARTS) {
-			free(all);
-			pa_err(err, errlen, "an X.509-SVID in more than %d parts", POP_MAX_PARTS);
-			return NULL;
-		}
-		part = ask(call, POP_MORE_PROMPT, err, errlen);
-		if (part == NULL) {
-			free(all);
-			return NULL;
-		}
-		if (len + strlen(part) > ID_X509_CHAIN_MAX) {
-			free(part);
-			free(all);
-			pa_err(err, errlen, "an X.509-SVID chain over %d bytes", ID_X509_CHAIN_MAX);
-			return NULL;
-		}
-		grown = realloc(all, len + strlen(part) + 1);
-		if (grown != NULL) {
-			memcpy(grown + len, part, strlen(part) + 1);
-			len += strlen(part);
-		} else {
-			free(all);
-		}
-		all = grown;
-		free(part);
-	}
-	if (all == NULL)
-		pa_err(err, errlen, "out of memory");
-	return all;
 }
 
 /*
@@ -96,8 +47,7 @@ static char *challenge(struct pa_call *call, const struct pol_config *cfg, const
 				 err, errlen);
 	if (*chal == NULL)
 		return NULL;
-	snprintf(prompt, sizeof(prompt), "pam_agent proof of possession (%s): %s\nSignature: ",
-		 what, *chal);
+	snprintf(prompt, sizeof(prompt), "%s%s): %s\nSignature: ", ID_POP_PROMPT, what, *chal);
 	answer = ask(call, prompt, err, errlen);
 	if (answer != NULL && (int64_t)time(NULL) > asked + ID_POP_TTL) {
 		free(answer);
@@ -108,17 +58,14 @@ static char *challenge(struct pa_call *call, const struct pol_config *cfg, const
 }
 
 int pa_pop_x509(struct pa_call *call, const struct pol_config *cfg, const struct id_verifier *v,
-		const char *first, int64_t now, struct id_identity **id, char *err, size_t errlen)
+		const char *text, int64_t now, struct id_identity **id, char *err, size_t errlen)
 {
 	struct id_x509_chain *chain = NULL;
 	struct id_key *key = NULL;
-	char ev[ID_SHA256_HEX + 1], *text, *chal = NULL, *answer = NULL;
+	char ev[ID_SHA256_HEX + 1], *chal = NULL, *answer = NULL;
 	int rc = -1;
 
 	*id = NULL;
-	text = collect(call, first, err, errlen);
-	if (text == NULL)
-		return -1;
 	if (id_x509_chain_parse(text, strlen(text), &chain, err, errlen) != 0 ||
 	    id_x509_verify(v, chain, now, id, err, errlen) != 0 ||
 	    id_x509_chain_sha256(chain, ev, err, errlen) != 0 ||
@@ -134,45 +81,11 @@ out:
 		id_identity_free(*id);
 		*id = NULL;
 	}
-	free(text);
 	free(chal);
 	pa_free_secret(answer);
 	id_key_free(key);
 	id_x509_chain_free(chain);
 	return rc;
-}
-
-/* The public key of a "JWK.SIGNATURE" answer, checked against jkt; the signature in *sig. */
-static struct id_key *answer_key(const char *answer, const char *jkt, const char **sig,
-				 char *err, size_t errlen)
-{
-	const char *dot = strchr(answer, '.');
-	unsigned char *raw = NULL;
-	size_t rawlen = 0;
-	char tp[ID_JKT_LEN + 1];
-	struct id_key *key = NULL;
-	json_error_t jerr;
-	json_t *jwk = NULL;
-
-	if (dot == NULL || dot == answer || (size_t)(dot - answer) > POP_JWK_MAX ||
-	    id_b64url_decode(answer, (size_t)(dot - answer), &raw, &rawlen) != 0) {
-		pa_err(err, errlen, "the answer is not JWK.SIGNATURE in base64url");
-		return NULL;
-	}
-	jwk = pa_json_loadb((const char *)raw, rawlen, JSON_REJECT_DUPLICATES, &jerr);
-	free(raw);
-	if (!json_is_object(jwk)) {
-		pa_err(err, errlen, "the answer's key is not a JSON object");
-	} else if (id_jwk_thumbprint(jwk, tp, err, errlen) == 0) {
-		if (strcmp(tp, jkt) != 0)
-			pa_err(err, errlen, "the answer's key is not the one the token's cnf binds "
-			       "(thumbprint %s, not %s)", tp, jkt);
-		else
-			key = id_key_from_jwk(jwk, err, errlen);
-	}
-	json_decref(jwk);
-	*sig = dot + 1;
-	return key;
 }
 
 int pa_pop_token(struct pa_call *call, const struct pol_config *cfg, struct id_identity *id,
@@ -181,8 +94,6 @@ int pa_pop_token(struct pa_call *call, const struct pol_config *cfg, struct id_i
 	const json_t *cnf = json_object_get(id->claims, "cnf");
 	const char *jkt = json_string_value(json_object_get(cnf, "jkt"));
 	char *chal = NULL, *answer = NULL;
-	const char *sig = NULL;
-	struct id_key *key = NULL;
 	int rc = -1;
 
 	if (cnf == NULL)
@@ -191,14 +102,12 @@ int pa_pop_token(struct pa_call *call, const struct pol_config *cfg, struct id_i
 	    json_object_size(cnf) != 1)
 		return pa_err(err, errlen, "the token's cnf is not {\"jkt\": thumbprint}: only "
 			      "RFC 9449 key thumbprints are accepted");
-	answer = challenge(call, cfg, id->fingerprint, "token key", &chal, err, errlen);
-	if (answer != NULL && (key = answer_key(answer, jkt, &sig, err, errlen)) != NULL &&
-	    id_pop_check(key, chal, sig, err, errlen) == 0) {
+	answer = challenge(call, cfg, id->fingerprint, ID_POP_TOKEN_KEY, &chal, err, errlen);
+	if (answer != NULL && id_pop_check_bound(jkt, chal, answer, err, errlen) == 0) {
 		id->pop = true;
 		rc = 1;
 	}
 	free(chal);
 	pa_free_secret(answer);
-	id_key_free(key);
 	return rc;
 }

@@ -107,14 +107,18 @@ static int token_from_file(struct pa_call *call, const char *user, char **token,
 	return 0;
 }
 
-/* Asks for the token through the application's conversation function. */
-static int token_from_prompt(struct pa_call *call, char **token, bool *cut,
-			     char *err, size_t errlen)
+/* Most parts a token or X.509-SVID may come in, and most characters in all. */
+#define PROMPT_PARTS_MAX 64
+#define PROMPT_TEXT_MAX (ID_X509_CHAIN_MAX + 16)
+
+/* One answer to prompt, without surrounding whitespace, in *resp. 0, or -1 with err. */
+static int ask(struct pa_call *call, const char *prompt, char **resp, char *err, size_t errlen)
 {
-	char *resp = NULL;
+	char *raw = NULL;
 	int ret;
 
-	ret = pam_prompt(call->pamh, PAM_PROMPT_ECHO_OFF, &resp, "Agent token: ");
+	*resp = NULL;
+	ret = pam_prompt(call->pamh, PAM_PROMPT_ECHO_OFF, &raw, "%s", prompt);
 	if (ret == PAM_CONV_ERR) {
 		/*
 		 * The application's conversation function failed the prompt
@@ -126,29 +130,78 @@ static int token_from_prompt(struct pa_call *call, char **token, bool *cut,
 		 * terminal). Say so: "no token" alone sends the operator looking
 		 * for a missing file.
 		 */
-		pa_free_secret(resp);
+		pa_free_secret(raw);
 		return pa_err(err, errlen,
 			      "no token: the PAM conversation failed at the token prompt "
 			      "(PAM_CONV_ERR): the application returned no answer; likely its "
 			      "answer limit (sudo discards answers of %d bytes or more, "
 			      "PAM_MAX_RESP_SIZE) or no terminal to ask (sudo -n): give the token "
-			      "with token_file= or launch the agent with agent-run",
-			      PAM_MAX_RESP_SIZE);
+			      "with token_file= or launch the agent with agent-run (prompt \"%s\")",
+			      PAM_MAX_RESP_SIZE, prompt);
 	}
 	if (ret != PAM_SUCCESS) {
-		pa_free_secret(resp);
+		pa_free_secret(raw);
 		return pa_err(err, errlen, "no token: the PAM conversation failed at the token "
-			      "prompt: %s", pam_strerror(call->pamh, ret));
+			      "prompt: %s (prompt \"%s\")", pam_strerror(call->pamh, ret), prompt);
 	}
-	if (resp == NULL)
-		return pa_err(err, errlen, "no token: the application gave no answer to the token prompt");
-	/* conversation answers are cut at PAM_MAX_RESP_SIZE by many clients */
-	*cut = strlen(resp) >= PAM_MAX_RESP_SIZE - 1;
-	*token = trimmed_copy(resp, strlen(resp));
-	pa_free_secret(resp);
-	if (*token == NULL)
-		return pa_err(err, errlen, "out of memory");
+	if (raw == NULL)
+		return pa_err(err, errlen, "no token: the application gave no answer to the token "
+			      "prompt \"%s\"", prompt);
+	*resp = trimmed_copy(raw, strlen(raw));
+	pa_free_secret(raw);
+	return *resp != NULL ? 0 : pa_err(err, errlen, "out of memory");
+}
+
+/*
+ * Asks for the token through the application's conversation function: in
+ * parts while an answer ends in '+' (docs/proof-of-possession.md), each
+ * prompt naming how many characters came so far, so that a client run
+ * once per prompt (OpenSSH's askpass) knows where to go on.
+ */
+static int token_from_prompt(struct pa_call *call, char **token, bool *cut,
+			     char *err, size_t errlen)
+{
+	char prompt[64], *all = NULL, *resp = NULL, *grown;
+	size_t len = 0, rlen, parts = 0;
+	bool more = true;
+
+	snprintf(prompt, sizeof(prompt), "%s", ID_TOKEN_PROMPT);
+	while (more) {
+		if (++parts > PROMPT_PARTS_MAX) {
+			pa_err(err, errlen, "a token or X.509-SVID in more than %d parts",
+			       PROMPT_PARTS_MAX);
+			goto fail;
+		}
+		if (ask(call, prompt, &resp, err, errlen) != 0)
+			goto fail;
+		/* conversation answers are cut at PAM_MAX_RESP_SIZE by many clients */
+		rlen = strlen(resp);
+		*cut = rlen >= PAM_MAX_RESP_SIZE - 1;
+		more = rlen > 0 && resp[rlen - 1] == '+';
+		rlen -= more ? 1 : 0;
+		if (len + rlen > PROMPT_TEXT_MAX) {
+			pa_err(err, errlen, "a token or X.509-SVID over %d bytes", PROMPT_TEXT_MAX);
+			goto fail;
+		}
+		grown = realloc(all, len + rlen + 1);
+		if (grown == NULL) {
+			pa_err(err, errlen, "out of memory");
+			goto fail;
+		}
+		all = grown;
+		memcpy(all + len, resp, rlen);
+		len += rlen;
+		all[len] = '\0';
+		pa_free_secret(resp);
+		resp = NULL;
+		snprintf(prompt, sizeof(prompt), "%s%zu): ", ID_MORE_PROMPT, len);
+	}
+	*token = all;
 	return 0;
+fail:
+	pa_free_secret(resp);
+	pa_free_secret(all);
+	return -1;
 }
 
 int pa_token_get(struct pa_call *call, const char *user, char **token,

@@ -25,7 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for t in fuzz_jws fuzz_jwks fuzz_config fuzz_helper_reply fuzz_b64url fuzz_session fuzz_nssdb fuzz_x509; do
+for t in fuzz_jws fuzz_jwks fuzz_config fuzz_helper_reply fuzz_b64url fuzz_session fuzz_nssdb fuzz_x509 fuzz_pop; do
 	mkdir -p "$corpus/$t"
 	find "$corpus/$t" -type f ! -name 'regress-*' -delete
 done
@@ -199,6 +199,39 @@ for c in cases["cases"]:
 EOF
 "$pa" testca x509 "$tmp/ca-ES384" --id spiffe://fuzz.example/agents/bot --out "$tmp/svid" >/dev/null
 cp "$tmp/svid/svid.pem" "$corpus/fuzz_x509/pem-testca-es384"
+
+# ---- fuzz_pop: pam_agent's prompts as a client sees them (ssh's prefix
+# too), challenges for the target's audience and another, answers' forms
+python3 - "$corpus/fuzz_pop" <<'EOF'
+import base64, json, os, sys
+out = sys.argv[1]
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+def chal(aud):
+    return "pa-pop1." + b64(json.dumps({"aud": aud, "ev": "00", "exp": 1800000060,
+        "iat": 1800000000, "nonce": "00" * 16, "svc": "sshd"},
+        separators=(",", ":"), sort_keys=True).encode())
+jwk = b64(json.dumps({"crv": "P-256", "kty": "EC", "x": b64(bytes(32)), "y": b64(bytes(32))},
+                     separators=(",", ":"), sort_keys=True).encode())
+seeds = {
+    "token-prompt": "Agent token: ",
+    "token-prompt-ssh": "(agent@127.0.0.1) Agent token: ",
+    "continued-400": "Agent token (continued at 400): ",
+    "continued-800": "(agent@h) Agent token (continued at 800): ",
+    "continued-end": "Agent token (continued at 1000): ",
+    "password": "Password: ",
+    "x509-challenge": "pam_agent proof of possession (X.509-SVID key): %s\nSignature: "
+        % chal("spiffe://fuzz.example/host/h"),
+    "token-challenge": "(agent@h) pam_agent proof of possession (token key): %s\nSignature: "
+        % chal("spiffe://fuzz.example/host/h"),
+    "other-aud-challenge": "pam_agent proof of possession (X.509-SVID key): %s\nSignature: "
+        % chal("spiffe://fuzz.example/host/other"),
+    "answer-sig": b64(bytes(64)),
+    "answer-jwk-sig": jwk + "." + b64(bytes(64)),
+    "answer-bad-jwk": b64(b"[1]") + "." + b64(bytes(64)),
+}
+for name, text in seeds.items():
+    open(os.path.join(out, name), "w").write(text)
+EOF
 
 # ---- fuzz_session: records written by the module, and hand-written forms
 s=$corpus/fuzz_session

@@ -13,6 +13,7 @@ B=$(cd "${top_builddir:-.}" && pwd)
 PAM_AGENT=$B/pam-agent
 AGENT_RUN=$B/agent-run
 HELPER=$B/pam_agent_helper
+ASKPASS=$B/pam-agent-askpass
 
 # ---- PASS / FAIL / SKIP ----------------------------------------------------------------------------
 pa_passes=0 pa_fails=0
