@@ -48,7 +48,7 @@ static int usage(FILE *f, int code)
 		   "--svid/--svid-key (or --svid-dir DIR: DIR/svid.pem, DIR/svid_key.pem, as\n"
 		   "spiffe-helper writes them) present an X.509-SVID instead of a token and\n"
 		   "answer the module's challenge with its key; --pop-key answers it for a\n"
-		   "token whose cnf binds that key (docs/proof-of-possession.md).\n",
+		   "token whose cnf binds that key, or a WIT-SVID (docs/proof-of-possession.md).\n",
 		EXIT_REFUSED);
 	return code;
 }

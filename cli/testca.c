@@ -31,6 +31,10 @@
 #define SVID_FILE "svid.pem"
 #define SVID_KEY_FILE "svid_key.pem"
 #define SVID_BUNDLE_FILE "bundle.pem"
+/* the WIT-SVID signing key of the test CA, and what `testca wit` writes */
+#define WIT_CA_FILE "wit.key"
+#define WIT_FILE "wit.jwt"
+#define WIT_KEY_FILE "wit_key.pem"
 
 static int usage(FILE *f, int code)
 {
@@ -40,11 +44,13 @@ static int usage(FILE *f, int code)
 		"                 [--ttl DURATION] [--now EPOCH] [--claim NAME=VALUE…]\n"
 		"       pam-agent testca x509 DIR --id SPIFFE-ID --out OUTDIR\n"
 		"                 [--ttl DURATION] [--now EPOCH]\n"
+		"       pam-agent testca wit DIR --id SPIFFE-ID --out OUTDIR\n"
+		"                 [--ttl DURATION] [--now EPOCH]\n"
 		"\n"
 		"init writes DIR/signing.key (0600), DIR/x509_ca.pem (the trust domain's\n"
 		"self-signed X.509 root, of the same key), DIR/bundle.json (a SPIFFE bundle\n"
-		"with the public key, use jwt-svid, and the root, use x509-svid) and\n"
-		"DIR/testca.json. ALG is one of ES256 (default), ES384, ES512, RS256, RS384,\n"
+		"with the public key, use jwt-svid, the root, use x509-svid, and the key\n"
+		"of DIR/wit.key, a P-256 key of its own, use wit-svid) and DIR/testca.json. ALG is one of ES256 (default), ES384, ES512, RS256, RS384,\n"
 		"RS512, PS256, PS384, PS512 (ES512: no X.509 root, P-521 is not accepted).\n"
 		"mint prints a JWT-SVID for SPIFFE-ID (which must be in the trust domain):\n"
 		"sub, aud, iat, exp = iat + ttl (default 5m), a random jti, and each\n"
@@ -53,6 +59,9 @@ static int usage(FILE *f, int code)
 		"x509 writes an X.509-SVID for SPIFFE-ID signed by the root, as\n"
 		"spiffe-helper does: OUTDIR/svid.pem (the leaf), OUTDIR/svid_key.pem (its\n"
 		"new P-256 key, 0600) and OUTDIR/bundle.pem (the root); ttl default 1h.\n"
+		"wit writes a WIT-SVID for SPIFFE-ID signed by DIR/wit.key (typ wit+jwt,\n"
+		"no aud, cnf.jwk the public key of OUTDIR/wit_key.pem, a new P-256 key,\n"
+		"0600) as OUTDIR/wit.jwt (0600); ttl default 1h.\n"
 		"Test CAs are for tests and demos: never trust one in production.\n");
 	return code;
 }
@@ -133,6 +142,23 @@ out:
 	return ret;
 }
 
+/* The WIT-SVID signing key of the test CA: DIR/wit.key, its wit-svid element added to keys. */
+static int init_wit(const char *dir, json_t *keys)
+{
+	char path[4096], err[512];
+	struct id_signer *s = id_signer_generate(ID_ALG_ES256, err, sizeof(err));
+	int rc = -1;
+
+	if (s != NULL && id_signer_save(s, path_in(path, sizeof(path), dir, WIT_CA_FILE), err,
+					sizeof(err)) == 0 &&
+	    json_array_append_new(keys, id_signer_public_jwk(s, "wit-svid")) == 0)
+		rc = 0;
+	else
+		fprintf(stderr, "pam-agent: testca: %s\n", err);
+	id_signer_free(s);
+	return rc;
+}
+
 static int cmd_init(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -193,6 +219,8 @@ static int cmd_init(int argc, char **argv)
 	if (alg != ID_ALG_ES512 && init_x509(signer, tdbuf, dir, json_object_get(bundle, "keys"),
 					     path, sizeof(path)) != 0)
 		goto out;
+	if (init_wit(dir, json_object_get(bundle, "keys")) != 0)
+		goto out;
 	text = pa_json_dumps(bundle, JSON_INDENT(2));
 	if (text == NULL || write_file(path_in(path, sizeof(path), dir, BUNDLE_FILE), text, 0644) != 0)
 		goto out;
@@ -204,6 +232,7 @@ static int cmd_init(int argc, char **argv)
 	       id_alg_name(alg), id_signer_kid(signer), dir, KEY_FILE, dir, BUNDLE_FILE);
 	if (alg != ID_ALG_ES512)
 		printf("  x509:   %s/%s\n", dir, X509_CA_FILE);
+	printf("  wit:    %s/%s\n", dir, WIT_CA_FILE);
 	ret = CLI_OK;
 out:
 	free(text);
@@ -458,6 +487,107 @@ out:
 	return ret;
 }
 
+/* The WIT-SVID of spiffe_id for holder's key, signed by the test CA of dir. Heap, or NULL after a line. */
+static char *issue_wit(const char *dir, const char *spiffe_id, const struct id_signer *holder,
+		       int64_t now, int64_t ttl)
+{
+	char path[4096], err[512], *token = NULL, *jti = NULL;
+	struct id_signer *ca = id_signer_load(path_in(path, sizeof(path), dir, WIT_CA_FILE),
+					      ID_ALG_ES256, err, sizeof(err));
+	unsigned char rnd[16];
+	json_t *claims = NULL;
+
+	if (ca == NULL) {
+		fprintf(stderr, "pam-agent: testca: %s (a test CA made before WIT-SVID keys: make "
+			"a new one with 'testca init')\n", err);
+		return NULL;
+	}
+	if (RAND_bytes(rnd, sizeof(rnd)) == 1)
+		jti = id_b64url_encode(rnd, sizeof(rnd));
+	if (jti != NULL)
+		claims = json_pack("{s:s, s:I, s:I, s:s, s:{s:o}}", "sub", spiffe_id, "iat",
+				   (json_int_t)now, "exp", (json_int_t)(now + ttl), "jti", jti,
+				   "cnf", "jwk", id_signer_public_jwk(holder, NULL));
+	if (claims != NULL)
+		token = id_sign_jws(ca, "wit+jwt", claims, err, sizeof(err));
+	if (token == NULL)
+		fprintf(stderr, "pam-agent: testca: %s\n", claims != NULL ? err : "out of memory");
+	json_decref(claims);
+	free(jti);
+	id_signer_free(ca);
+	return token;
+}
+
+static int cmd_wit(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "id", required_argument, NULL, 'i' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "ttl", required_argument, NULL, 't' },
+		{ "now", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *spiffe_id = NULL, *out = NULL, *td;
+	int64_t ttl = 3600, now = (int64_t)time(NULL);
+	char err[512] = "", tdbuf[256], path[4096], tmp[4200], *token = NULL;
+	struct id_signer *key = NULL;
+	json_t *meta = NULL;
+	int c, ret = CLI_USAGE;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i': spiffe_id = optarg; break;
+		case 'o': out = optarg; break;
+		case 't':
+			if (pa_parse_duration(optarg, &ttl) != 0 || ttl <= 0)
+				return cli_usage_error("testca: --ttl %s: not a duration (90s, 15m, 2h)", optarg);
+			break;
+		case 'n':
+			if (cli_parse_epoch(optarg, &now) != 0)
+				return cli_usage_error("testca: --now %s: not an epoch time", optarg);
+			break;
+		case 'h': return usage(stdout, CLI_OK);
+		default: return usage(stderr, CLI_USAGE);
+		}
+	}
+	if (optind + 1 != argc || spiffe_id == NULL || out == NULL)
+		return usage(stderr, CLI_USAGE);
+	if (id_spiffe_id_parse(spiffe_id, tdbuf, sizeof(tdbuf), err, sizeof(err)) != 0)
+		return cli_usage_error("testca: --id: %s", err);
+	meta = json_load_file(path_in(path, sizeof(path), argv[optind], META_FILE),
+			      JSON_REJECT_DUPLICATES, NULL);
+	td = json_string_value(json_object_get(meta, "trust_domain"));
+	if (td == NULL || strcmp(tdbuf, td) != 0) {
+		ret = cli_usage_error("testca: %s: not a test CA of the trust domain of %s", path,
+				      spiffe_id);
+		goto out;
+	}
+	if (mkdir(out, 0700) != 0 && errno != EEXIST) {
+		ret = cli_usage_error("testca: %s: %s", out, strerror(errno));
+		goto out;
+	}
+	key = id_signer_generate(ID_ALG_ES256, err, sizeof(err));
+	path_in(path, sizeof(path), out, WIT_KEY_FILE);
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	if (key == NULL || (unlink(tmp) != 0 && errno != ENOENT) ||
+	    id_signer_save(key, tmp, err, sizeof(err)) != 0 || rename(tmp, path) != 0) {
+		fprintf(stderr, "pam-agent: testca: %s: %s\n", path, err[0] ? err : strerror(errno));
+		goto out;
+	}
+	token = issue_wit(argv[optind], spiffe_id, key, now, ttl);
+	if (token == NULL || write_file(path_in(path, sizeof(path), out, WIT_FILE), token, 0600) != 0)
+		goto out;
+	printf("WIT-SVID %s\n  wit:    %s/%s\n  key:    %s/%s\n", spiffe_id, out, WIT_FILE, out,
+	       WIT_KEY_FILE);
+	ret = CLI_OK;
+out:
+	pa_free_secret(token);
+	json_decref(meta);
+	id_signer_free(key);
+	return ret;
+}
+
 int cmd_testca(int argc, char **argv)
 {
 	if (argc < 2)
@@ -468,6 +598,8 @@ int cmd_testca(int argc, char **argv)
 		return cmd_mint(argc - 1, argv + 1);
 	if (strcmp(argv[1], "x509") == 0)
 		return cmd_x509(argc - 1, argv + 1);
+	if (strcmp(argv[1], "wit") == 0)
+		return cmd_wit(argc - 1, argv + 1);
 	if (strcmp(argv[1], "--help") == 0)
 		return usage(stdout, CLI_OK);
 	return usage(stderr, CLI_USAGE);

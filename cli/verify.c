@@ -27,8 +27,8 @@ static int usage(FILE *f, int code)
 		"       pam-agent verify [--config FILE] [--bundle TD=FILE…] [--now EPOCH]\n"
 		"                        [--json] --x509 CHAIN-FILE|-\n"
 		"\n"
-		"Verifies a JWT-SVID or OIDC token exactly as pam_agent.so does. Trust comes\n"
-		"from the configuration (default %s) or, with --bundle,\n"
+		"Verifies a JWT-SVID, WIT-SVID or OIDC token exactly as pam_agent.so does.\n"
+		"Trust comes from the configuration (default %s) or, with --bundle,\n"
 		"from SPIFFE bundle files alone (TD= names the trust domain; without it the\n"
 		"one bundle is taken for the token's own trust domain), with --audience.\n"
 		"Exit 0 and the verified claims as JSON on stdout; exit 1 and\n"
@@ -279,7 +279,10 @@ int cmd_verify(int argc, char **argv)
 		ret = cli_usage_error("out of memory");
 		goto out;
 	}
-	if (single_use)
+	if (id->wit)
+		fprintf(stderr, "note: a WIT-SVID: pam_agent.so accepts it only with a proof of "
+			"possession by the key of its cnf.jwk (docs/proof-of-possession.md)\n");
+	else if (single_use)
 		fprintf(stderr, "note: single_use is on; verify did not record jti in the replay cache\n");
 	ret = CLI_OK;
 out:

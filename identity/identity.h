@@ -129,6 +129,9 @@ size_t id_keyset_x509_count(const struct id_keyset *set);
 size_t id_keyset_ignored(const struct id_keyset *set);
 const char *id_keyset_notice(const struct id_keyset *set, size_t i);
 /* The key with exactly this kid, or NULL. */
+/* The wit-svid keys of a SPIFFE bundle (WIT-SVID §6): their number, and the one of kid. */
+size_t id_keyset_wit_count(const struct id_keyset *set);
+const struct id_key *id_keyset_find_wit(const struct id_keyset *set, const char *kid);
 const struct id_key *id_keyset_find(const struct id_keyset *set,
 				    const char *kid);
 
@@ -144,6 +147,7 @@ struct id_jws {
 	unsigned char *sig;	   /* decoded signature */
 	size_t sig_len;
 	enum id_alg alg;
+	bool wit;		   /* "typ" is "wit+jwt": a WIT-SVID (docs/token-verification.md) */
 };
 
 /*
@@ -230,6 +234,9 @@ struct id_identity {
 	/* the presenter proved possession of the key the evidence names (an
 	 * X.509-SVID's, a token's cnf), set by the caller that checked it */
 	bool pop;
+	/* a WIT-SVID: accepted only with proof of possession of its cnf.jwk
+	 * (id_wit_cnf_key); its jti is for the audit, never for replay */
+	bool wit;
 };
 
 /*
@@ -489,6 +496,13 @@ char *id_pop_answer(const struct id_signer *s, const char *challenge, char *err,
 int id_pop_check_bound(const char *jkt, const char *challenge, const char *answer,
 		       char *err, size_t errlen);
 
+/*
+ * The key a verified WIT-SVID's "cnf" binds: {"jwk": a public JWK with an
+ * "alg" that is the one its proofs use (id_pop_alg: ES256, ES384, EdDSA,
+ * PS256)}. NULL with err.
+ */
+struct id_key *id_wit_cnf_key(const json_t *claims, char *err, size_t errlen);
+
 /* ---- proof of possession: the prompts and the client's side ----------- */
 
 /* The module's prompts (docs/proof-of-possession.md). */
@@ -556,6 +570,9 @@ json_t *id_signer_public_jwk(const struct id_signer *s, const char *use);
  * Returns a heap string the caller wipes and frees, or NULL with err.
  */
 char *id_sign_jwt(const struct id_signer *s, const json_t *claims,
+		  char *err, size_t errlen);
+/* The same with header "typ" typ ("wit+jwt" for a WIT-SVID). */
+char *id_sign_jws(const struct id_signer *s, const char *typ, const json_t *claims,
 		  char *err, size_t errlen);
 
 /*

@@ -280,7 +280,7 @@ bool id_jwk_supported(const json_t *jwk, char *why, size_t whylen)
 
 /*
  * Checks the members that say what a JWK may be used for: no private
- * member, "use" absent/"sig"/"jwt-svid", "key_ops" absent or an array of
+ * member, "use" absent/"sig"/"jwt-svid"/"wit-svid", "key_ops" absent or an array of
  * strings naming "verify", "kid" and "alg" strings when present.
  */
 static int jwk_check_usage(const json_t *jwk, char *err, size_t errlen)
@@ -297,7 +297,8 @@ static int jwk_check_usage(const json_t *jwk, char *err, size_t errlen)
 				      private_members[i]);
 	if (jwk_string(jwk, "use", &use, err, errlen) != 0)
 		return -1;
-	if (use != NULL && strcmp(use, "sig") != 0 && strcmp(use, "jwt-svid") != 0) {
+	if (use != NULL && strcmp(use, "sig") != 0 && strcmp(use, "jwt-svid") != 0 &&
+	    strcmp(use, "wit-svid") != 0) {
 		char esc[PA_ESCAPE_MAX];
 
 		return pa_err(err, errlen, "JWK \"use\" is \"%s\", not a signature use",

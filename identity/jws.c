@@ -97,17 +97,22 @@ static json_t *parse_object(const unsigned char *buf, size_t len,
 	return obj;
 }
 
-/* Whether typ names a JWS/JWT media type: JWT or JOSE, any case. */
-static bool typ_acceptable(const char *typ)
+/*
+ * What typ names, any case: 1 a JWS/JWT (JWT, JOSE), 2 a WIT-SVID
+ * (wit+jwt, the WIMSE Workload Identity Token), 0 anything else.
+ */
+static int typ_kind(const char *typ)
 {
 	/* RFC 7515 §4.1.9: "application/" is implied when there is no '/' */
 	if (strncasecmp(typ, "application/", 12) == 0)
 		typ += 12;
+	if (strcasecmp(typ, "wit+jwt") == 0)
+		return 2;
 	return strcasecmp(typ, "JWT") == 0 || strcasecmp(typ, "JOSE") == 0;
 }
 
-/* Applies the header rules; sets *alg from the allow-list. */
-static int check_header(const json_t *hdr, enum id_alg *alg,
+/* Applies the header rules; sets *alg from the allow-list, *wit for a WIT-SVID. */
+static int check_header(const json_t *hdr, enum id_alg *alg, bool *wit,
 			char *err, size_t errlen)
 {
 	const json_t *v;
@@ -123,10 +128,11 @@ static int check_header(const json_t *hdr, enum id_alg *alg,
 	if (v != NULL) {
 		if (!json_is_string(v))
 			return pa_err(err, errlen, "token header \"typ\" is not a string");
-		if (!typ_acceptable(json_string_value(v)))
-			return pa_err(err, errlen, "token header \"typ\" is \"%s\", not JWT or JOSE",
-				      pa_escape(json_string_value(v), json_string_length(v),
-						esc, sizeof(esc)));
+		if (typ_kind(json_string_value(v)) == 0)
+			return pa_err(err, errlen, "token header \"typ\" is \"%s\", not JWT, JOSE "
+				      "or wit+jwt", pa_escape(json_string_value(v),
+							      json_string_length(v), esc, sizeof(esc)));
+		*wit = typ_kind(json_string_value(v)) == 2;
 	}
 	v = json_object_get(hdr, "kid");
 	if (v != NULL && !json_is_string(v))
@@ -186,7 +192,7 @@ int id_jws_parse(const char *token, size_t len, bool want_claims,
 	jws->header = parse_object(hbuf, hlen, "header", err, errlen);
 	if (jws->header == NULL)
 		goto out;
-	if (check_header(jws->header, &jws->alg, err, errlen) != 0)
+	if (check_header(jws->header, &jws->alg, &jws->wit, err, errlen) != 0)
 		goto out;
 	if (id_b64url_decode(token + d1 + 1, d2 - d1 - 1, &jws->payload,
 			     &jws->payload_len) != 0) {

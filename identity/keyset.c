@@ -26,6 +26,8 @@ struct id_keyset {
 	enum id_keyset_kind kind;
 	struct id_key **keys;
 	size_t n_keys;
+	struct id_key **wit; /* wit-svid keys (WIT-SVID §6) */
+	size_t n_wit;
 	size_t n_x509;	/* X.509 authorities (x509-svid elements, or a PEM file) */
 	X509_STORE *x509; /* those authorities, NULL while there is none */
 	char **notices; /* one line per ignored element */
@@ -41,6 +43,9 @@ void id_keyset_free(struct id_keyset *set)
 		return;
 	for (i = 0; i < set->n_keys; i++)
 		id_key_free(set->keys[i]);
+	for (i = 0; i < set->n_wit; i++)
+		id_key_free(set->wit[i]);
+	free(set->wit);
 	for (i = 0; i < set->n_notices; i++)
 		free(set->notices[i]);
 	id_keyset_x509_reset(set);
@@ -72,21 +77,35 @@ const char *id_keyset_notice(const struct id_keyset *set, size_t i)
 	return set != NULL && i < set->n_notices ? set->notices[i] : NULL;
 }
 
+size_t id_keyset_wit_count(const struct id_keyset *set)
+{
+	return set != NULL ? set->n_wit : 0;
+}
+
+/* The key of keys[0..n) whose kid is exactly kid, or NULL. */
+static const struct id_key *find_kid(struct id_key *const *keys, size_t n, const char *kid)
+{
+	size_t i;
+
+	for (i = 0; kid != NULL && i < n; i++) {
+		const char *k = id_key_kid(keys[i]);
+
+		if (k != NULL && strcmp(k, kid) == 0)
+			return keys[i];
+	}
+	return NULL;
+}
+
 /* The key whose kid is exactly kid, or NULL. */
 const struct id_key *id_keyset_find(const struct id_keyset *set,
 				    const char *kid)
 {
-	size_t i;
+	return set != NULL ? find_kid(set->keys, set->n_keys, kid) : NULL;
+}
 
-	if (set == NULL || kid == NULL)
-		return NULL;
-	for (i = 0; i < set->n_keys; i++) {
-		const char *k = id_key_kid(set->keys[i]);
-
-		if (k != NULL && strcmp(k, kid) == 0)
-			return set->keys[i];
-	}
-	return NULL;
+const struct id_key *id_keyset_find_wit(const struct id_keyset *set, const char *kid)
+{
+	return set != NULL ? find_kid(set->wit, set->n_wit, kid) : NULL;
 }
 
 /*
@@ -114,11 +133,12 @@ static int keyset_ignore(struct id_keyset *set, size_t i, char *err, size_t errl
 }
 
 /* What a key set does with one element, from its "use" (and kind). */
-enum keyset_use { USE_SIGN, USE_X509, USE_SKIP, USE_UNKNOWN };
+enum keyset_use { USE_SIGN, USE_WIT, USE_X509, USE_SKIP, USE_UNKNOWN };
 
 /*
- * Sorts the element by its "use": a SPIFFE bundle loads jwt-svid keys and
- * keeps x509-svid authorities; every other or missing "use" is unknown
+ * Sorts the element by its "use": a SPIFFE bundle loads jwt-svid and
+ * wit-svid keys and keeps x509-svid authorities; every other or missing
+ * "use" is unknown
  * (Trust Domain and Bundle §4.2.2). An OIDC JWKS loads keys without "use"
  * or with "sig", skips "enc" keys quietly, and ignores any other "use".
  */
@@ -131,6 +151,8 @@ static enum keyset_use keyset_use(const json_t *jwk, enum id_keyset_kind kind,
 			return USE_UNKNOWN;
 		if (strcmp(*use, "jwt-svid") == 0)
 			return USE_SIGN;
+		if (strcmp(*use, "wit-svid") == 0)
+			return USE_WIT;
 		return strcmp(*use, "x509-svid") == 0 ? USE_X509 : USE_UNKNOWN;
 	}
 	if (json_object_get(jwk, "use") == NULL || (*use != NULL && strcmp(*use, "sig") == 0))
@@ -238,11 +260,14 @@ static int keyset_x509(struct id_keyset *set, const json_t *jwk, size_t i,
 }
 
 /*
- * Loads one signature key element into set: an unsupported key type,
- * curve or size is ignored with a notice; a missing kid (SPIFFE), a
- * duplicate kid or a malformed key makes the document unusable (-1).
+ * Loads one signature key element into set, among its jwt-svid (or OIDC)
+ * keys, or its wit-svid keys when wit: an unsupported key type, curve or
+ * size is ignored with a notice; a missing kid (SPIFFE jwt-svid), a
+ * duplicate kid among the keys of that use or a malformed key makes the
+ * document unusable (-1). A wit-svid key without a kid (WIT-SVID §6.1
+ * requires one) is ignored: no WIT-SVID can name it.
  */
-static int keyset_sign_key(struct id_keyset *set, const json_t *jwk, size_t i,
+static int keyset_sign_key(struct id_keyset *set, const json_t *jwk, size_t i, bool wit,
 			   char *err, size_t errlen)
 {
 	const json_t *kidv = json_object_get(jwk, "kid");
@@ -252,19 +277,23 @@ static int keyset_sign_key(struct id_keyset *set, const json_t *jwk, size_t i,
 	if (!id_jwk_supported(jwk, why, sizeof(why)))
 		return keyset_ignore(set, i, err, errlen, "%s", why);
 	if (!json_is_string(kidv) || json_string_length(kidv) == 0) {
-		if (set->kind == ID_KEYSET_OIDC)
+		if (set->kind == ID_KEYSET_OIDC || wit)
 			return keyset_ignore(set, i, err, errlen,
 					     "no \"kid\", so no token can name it");
 		return pa_err(err, errlen, "key %zu: jwt-svid key without a \"kid\" string "
 			      "(JWT-SVID §6)", i);
 	}
 	pa_escape(json_string_value(kidv), json_string_length(kidv), esc, sizeof(esc));
-	if (id_keyset_find(set, json_string_value(kidv)) != NULL)
-		return pa_err(err, errlen, "duplicate kid \"%s\"", esc);
+	if ((wit ? id_keyset_find_wit(set, json_string_value(kidv)) :
+		   id_keyset_find(set, json_string_value(kidv))) != NULL)
+		return pa_err(err, errlen, "duplicate kid \"%s\"%s", esc, wit ? " (wit-svid)" : "");
 	key = id_key_from_jwk(jwk, why, sizeof(why));
 	if (key == NULL)
 		return pa_err(err, errlen, "key \"%s\": %s", esc, why);
-	set->keys[set->n_keys++] = key;
+	if (wit)
+		set->wit[set->n_wit++] = key;
+	else
+		set->keys[set->n_keys++] = key;
 	return 0;
 }
 
@@ -279,7 +308,9 @@ static int keyset_element(struct id_keyset *set, const json_t *jwk, size_t i,
 		return pa_err(err, errlen, "key %zu is not a JSON object", i);
 	switch (keyset_use(jwk, set->kind, &use)) {
 	case USE_SIGN:
-		return keyset_sign_key(set, jwk, i, err, errlen);
+	case USE_WIT:
+		return keyset_sign_key(set, jwk, i, keyset_use(jwk, set->kind, &use) == USE_WIT,
+				       err, errlen);
 	case USE_X509:
 		return keyset_x509(set, jwk, i, err, errlen);
 	case USE_SKIP:
@@ -345,6 +376,7 @@ struct id_keyset *id_keyset_parse(const char *json, size_t len,
 	set = calloc(1, sizeof(*set));
 	if (set == NULL ||
 	    (set->keys = calloc(json_array_size(keys) + 1, sizeof(*set->keys))) == NULL ||
+	    (set->wit = calloc(json_array_size(keys) + 1, sizeof(*set->wit))) == NULL ||
 	    (set->notices = calloc(KEYSET_NOTICES_MAX, sizeof(*set->notices))) == NULL) {
 		pa_err(err, errlen, "out of memory");
 		goto fail;

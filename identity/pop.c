@@ -182,3 +182,36 @@ int id_pop_check_bound(const char *jkt, const char *challenge, const char *answe
 	id_key_free(key);
 	return rc;
 }
+
+struct id_key *id_wit_cnf_key(const json_t *claims, char *err, size_t errlen)
+{
+	const json_t *cnf = json_object_get(claims, "cnf"), *jwk = json_object_get(cnf, "jwk");
+	const json_t *algv = json_object_get(jwk, "alg");
+	char why[256], esc[PA_ESCAPE_MAX];
+	struct id_key *key;
+	enum id_alg want;
+
+	if (!json_is_object(cnf) || !json_is_object(jwk)) {
+		pa_err(err, errlen, "no \"cnf\" with a \"jwk\" (a WIT-SVID binds a key)");
+		return NULL;
+	}
+	if (!json_is_string(algv)) {
+		pa_err(err, errlen, "cnf.jwk has no \"alg\" string");
+		return NULL;
+	}
+	key = id_key_from_jwk(jwk, why, sizeof(why));
+	if (key == NULL) {
+		pa_err(err, errlen, "cnf.jwk: %s", why);
+		return NULL;
+	}
+	want = id_pop_alg(key);
+	pa_escape(json_string_value(algv), json_string_length(algv), esc, sizeof(esc));
+	if (want == ID_ALG_NONE || strcmp(json_string_value(algv), id_alg_name(want)) != 0) {
+		pa_err(err, errlen, "cnf.jwk \"alg\" \"%s\" is not the one its key proves with "
+		       "(%s; ES256 for P-256, ES384 for P-384, EdDSA for Ed25519, PS256 for RSA)",
+		       esc, want == ID_ALG_NONE ? "none" : id_alg_name(want));
+		id_key_free(key);
+		return NULL;
+	}
+	return key;
+}

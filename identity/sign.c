@@ -633,11 +633,17 @@ static char *join_dot(const char *a, const char *b)
 
 /*
  * Signs claims (a JSON object, serialized compactly with sorted keys) as a
- * compact JWS with header {"alg","kid","typ":"JWT"}. Every intermediate
+ * compact JWS with header {"alg","kid","typ"}. Every intermediate
  * buffer is wiped. Returns a heap string the caller wipes and frees, or
  * NULL with err.
  */
 char *id_sign_jwt(const struct id_signer *s, const json_t *claims,
+		  char *err, size_t errlen)
+{
+	return id_sign_jws(s, "JWT", claims, err, errlen);
+}
+
+char *id_sign_jws(const struct id_signer *s, const char *typ, const json_t *claims,
 		  char *err, size_t errlen)
 {
 	json_t *header = NULL;
@@ -651,7 +657,7 @@ char *id_sign_jwt(const struct id_signer *s, const json_t *claims,
 		return NULL;
 	}
 	header = json_pack("{s:s, s:s, s:s}", "alg", sign_alg_label(s->alg->alg),
-			   "kid", s->kid, "typ", "JWT");
+			   "kid", s->kid, "typ", typ);
 	if (header == NULL)
 		goto nomem;
 	hdr_json = pa_json_dumps(header, JSON_COMPACT | JSON_SORT_KEYS);

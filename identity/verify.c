@@ -384,16 +384,21 @@ static const struct id_trust_domain *find_domain(const struct id_verifier *v,
 
 /*
  * Checks the non-time claims of a verified token and copies them into id:
- * aud, sub, iss, jti, task, scope (strings) and act (an object).
+ * aud (none in a WIT-SVID), sub, iss, jti, task, scope (strings) and act
+ * (an object).
  */
-static int check_claims(const json_t *claims, const char *want_aud,
+static int check_claims(const json_t *claims, const char *want_aud, bool wit,
 			struct id_identity *id, char *err, size_t errlen)
 {
 	const char *sub = NULL, *iss = NULL, *jti = NULL, *task = NULL, *scope = NULL;
 	json_t *act;
 	bool ok = true;
 
-	if (check_audience(claims, want_aud, err, errlen) != 0)
+	/* a WIT-SVID names no audience: its proof of possession is for one */
+	if (wit && json_object_get(claims, "aud") != NULL)
+		return pa_err(err, errlen, "a WIT-SVID has an \"aud\" (WIT-SVIDs carry none: the "
+			      "proof of possession names the audience)");
+	if (!wit && check_audience(claims, want_aud, err, errlen) != 0)
 		return -1;
 	if (id_claim_string(claims, "sub", &sub, err, errlen) < 0 ||
 	    id_claim_string(claims, "iss", &iss, err, errlen) < 0 ||
@@ -449,7 +454,11 @@ static int usable_keys(const struct id_keyset *keys, const char *load_error,
 		return pa_err(err, errlen, "%s %s cannot be used, so none of its tokens is "
 			      "accepted: %s", what, name,
 			      load_error != NULL ? load_error : "not loaded");
-	if (id_keyset_count(keys) == 0)
+	/* WIT-SVID §6.2: a bundle without wit-svid keys issues no WIT-SVIDs */
+	if (strcmp(use, "wit-svid") == 0 && id_keyset_wit_count(keys) == 0)
+		return pa_err(err, errlen, "%s %s publishes no wit-svid key, so it issues no "
+			      "WIT-SVIDs (or has revoked them all)", what, name);
+	if (strcmp(use, "wit-svid") != 0 && id_keyset_count(keys) == 0)
 		return pa_err(err, errlen, "%s %s publishes no usable %s key, so every token "
 			      "of it is invalid (an empty key set revokes them all)", what, name,
 			      use);
@@ -494,15 +503,17 @@ static int select_spiffe(const struct id_verifier *v, const struct id_jws *jws,
 	if (dom == NULL)
 		return pa_err(err, errlen, "trust domain %s is not configured",
 			      pa_escape(td, strlen(td), esc, sizeof(esc)));
-	if (jws->alg == ID_ALG_EDDSA)
+	if (jws->alg == ID_ALG_EDDSA && !jws->wit)
 		return pa_err(err, errlen, "EdDSA is not accepted for JWT-SVIDs");
-	if (usable_keys(dom->keys, dom->load_error, "trust domain", dom->name, "jwt-svid", err,
-			errlen) != 0)
+	if (usable_keys(dom->keys, dom->load_error, "trust domain", dom->name,
+			jws->wit ? "wit-svid" : "jwt-svid", err, errlen) != 0)
 		return -1;
-	sel->key = id_keyset_find(dom->keys, kid);
+	/* a WIT-SVID only by a wit-svid key, a JWT-SVID only by a jwt-svid key */
+	sel->key = jws->wit ? id_keyset_find_wit(dom->keys, kid) : id_keyset_find(dom->keys, kid);
 	if (sel->key == NULL)
-		return pa_err(err, errlen, "unknown kid \"%s\" in trust domain %s",
-			      pa_escape(kid, strlen(kid), esc, sizeof(esc)), dom->name);
+		return pa_err(err, errlen, "unknown kid \"%s\" among the %s keys of trust domain %s",
+			      pa_escape(kid, strlen(kid), esc, sizeof(esc)),
+			      jws->wit ? "wit-svid" : "jwt-svid", dom->name);
 	sel->dom = dom;
 	sel->audience = v->audience;
 	sel->leeway = v->leeway;
@@ -566,6 +577,19 @@ static int name_identity(const struct selection *sel, const struct id_jws *jws,
 	return 0;
 }
 
+/* A WIT-SVID's cnf binds a usable key; the identity is marked to need its proof. */
+static int check_wit(const json_t *claims, struct id_identity *id, char *err, size_t errlen)
+{
+	char why[256];
+	struct id_key *key = id_wit_cnf_key(claims, why, sizeof(why));
+
+	if (key == NULL)
+		return pa_err(err, errlen, "WIT-SVID refused: %s", why);
+	id_key_free(key);
+	id->wit = true;
+	return 0;
+}
+
 /* Parses, verifies and checks a token at time now (see identity.h). */
 int id_verify_token(const struct id_verifier *v, const char *token,
 		    size_t len, int64_t now, struct id_identity **out,
@@ -589,8 +613,13 @@ int id_verify_token(const struct id_verifier *v, const char *token,
 		pa_err(err, errlen, "token header has no \"kid\"");
 		goto out;
 	}
-	/* key selection from the unverified iss/sub; nothing else is trusted yet */
-	issuer = find_issuer(v, json_string_value(json_object_get(jws.claims, "iss")));
+	/*
+	 * key selection from the unverified iss/sub; nothing else is trusted
+	 * yet. A WIT-SVID is a SPIFFE credential: its sub picks the trust
+	 * domain, whatever its iss says.
+	 */
+	issuer = jws.wit ? NULL : find_issuer(v, json_string_value(json_object_get(jws.claims,
+										 "iss")));
 	if ((issuer != NULL ? select_oidc(v, issuer, &jws, kid, &sel, err, errlen) :
 			      select_spiffe(v, &jws, kid, &sel, err, errlen)) != 0 ||
 	    check_thumbprints(jws.header, &sel, err, errlen) != 0)
@@ -607,8 +636,9 @@ int id_verify_token(const struct id_verifier *v, const char *token,
 	}
 	if (check_times(sel.leeway > 0 ? sel.leeway : 0, sel.max_token_age, jws.claims, now,
 			id, err, errlen) != 0 ||
-	    check_claims(jws.claims, sel.audience, id, err, errlen) != 0 ||
-	    name_identity(&sel, &jws, kid, token, len, id, err, errlen) != 0)
+	    check_claims(jws.claims, sel.audience, jws.wit, id, err, errlen) != 0 ||
+	    name_identity(&sel, &jws, kid, token, len, id, err, errlen) != 0 ||
+	    (jws.wit && check_wit(jws.claims, id, err, errlen) != 0))
 		goto out;
 	*out = id;
 	id = NULL;
@@ -647,6 +677,8 @@ json_t *id_identity_to_json(const struct id_identity *id)
 	if (obj == NULL)
 		return NULL;
 	rc |= set_string(obj, "kind", id->kind == ID_KIND_OIDC ? "oidc" : "spiffe");
+	if (id->wit)
+		rc |= json_object_set_new(obj, "wit", json_true());
 	rc |= set_string(obj, "agent_id", id->agent_id);
 	rc |= set_string(obj, "issuer", id->issuer);
 	rc |= set_string(obj, "subject", id->subject);

@@ -155,7 +155,7 @@ static int verify_presented(struct pa_call *call, const struct pol_config *cfg, 
 	struct id_verifier verifier;
 	char *token = NULL, err[512];
 	bool maybe_cut = false;
-	int ret = PAM_AUTH_ERR;
+	int ret = PAM_AUTH_ERR, proven = 0;
 
 	memset(&verifier, 0, sizeof(verifier));
 	*why = reason;
@@ -192,8 +192,11 @@ static int verify_presented(struct pa_call *call, const struct pol_config *cfg, 
 			*why = "token truncated by the PAM conversation";
 		ret = auth_failed(call, cfg, NULL, reason, PAM_AUTH_ERR);
 		goto out;
-	} else if (pa_pop_token(call, cfg, *id, err, sizeof(err)) < 0) {
-		snprintf(reason, reasonlen, "proof of possession failed: %s", err);
+	} else if ((proven = pa_pop_token(call, cfg, *id, err, sizeof(err))) < 0 ||
+		   ((*id)->wit && !(*id)->pop)) {
+		/* a WIT-SVID is never a bearer token (WIT-SVID §5, §7.1) */
+		snprintf(reason, reasonlen, "proof of possession failed: %s",
+			 proven < 0 ? err : "a WIT-SVID without proof of possession");
 		ret = auth_failed(call, cfg, (*id)->agent_id, reason, PAM_AUTH_ERR);
 		id_identity_free(*id);
 		*id = NULL;
@@ -318,9 +321,14 @@ int pa_authenticate(struct pa_call *call)
 	ret = auth_decide(call, cfg, id, user, now, reason, sizeof(reason));
 	if (ret != 0)
 		goto out;
-	/* an X.509-SVID has no jti: its fresh challenge is what cannot be replayed */
+	/*
+	 * an X.509-SVID has no jti, and a WIT-SVID's jti is not for replay
+	 * protection (WIT-SVID, WIMSE): their fresh challenge is what cannot be
+	 * replayed
+	 */
 	if (pol_single_use(cfg, id->kind == ID_KIND_OIDC ? id->issuer : NULL) &&
-	    !(id->pop && id->jti == NULL) && check_replay(cfg, id, now, err, sizeof(err)) != 0) {
+	    !(id->pop && (id->jti == NULL || id->wit)) &&
+	    check_replay(cfg, id, now, err, sizeof(err)) != 0) {
 		why = err;
 		ret = auth_failed(call, cfg, id->agent_id, err, PAM_AUTH_ERR);
 		goto out;

@@ -88,6 +88,27 @@ out:
 	return rc;
 }
 
+/* A WIT-SVID: a challenge its cnf.jwk must answer (its key is in the token). */
+static int pop_wit(struct pa_call *call, const struct pol_config *cfg, struct id_identity *id,
+		   char *err, size_t errlen)
+{
+	struct id_key *key = id_wit_cnf_key(id->claims, err, errlen);
+	char *chal = NULL, *answer = NULL;
+	int rc = -1;
+
+	if (key == NULL)
+		return -1;
+	answer = challenge(call, cfg, id->fingerprint, "WIT-SVID key", &chal, err, errlen);
+	if (answer != NULL && id_pop_check(key, chal, answer, err, errlen) == 0) {
+		id->pop = true;
+		rc = 1;
+	}
+	free(chal);
+	pa_free_secret(answer);
+	id_key_free(key);
+	return rc;
+}
+
 int pa_pop_token(struct pa_call *call, const struct pol_config *cfg, struct id_identity *id,
 		 char *err, size_t errlen)
 {
@@ -96,6 +117,8 @@ int pa_pop_token(struct pa_call *call, const struct pol_config *cfg, struct id_i
 	char *chal = NULL, *answer = NULL;
 	int rc = -1;
 
+	if (id->wit)
+		return pop_wit(call, cfg, id, err, errlen);
 	if (cnf == NULL)
 		return 0; /* a bearer token */
 	if (!json_is_object(cnf) || jkt == NULL || strlen(jkt) != ID_JKT_LEN ||

@@ -13,8 +13,10 @@
  *           directly instead of their base64url;
  *   claims  when the input is a JSON object: signed as claims with an
  *           ES256 and an Ed25519 key the verifier trusts (generated at
- *           start-up), then verified: the claim checks after a good
- *           signature (times, audience, sub, iss, act…) get fuzzed too.
+ *           start-up), as a JWT and as a WIT-SVID (typ wit+jwt; both
+ *           keys are wit-svid keys of both trust domains too), then
+ *           verified: the claim checks after a good signature (times,
+ *           audience, sub, iss, act, cnf…) get fuzzed too.
  *
  * The verifier is the configuration of tests/data/independent/cases.json:
  * audience spiffe://example.org/host/test, leeway 30 s, max token age
@@ -111,6 +113,11 @@ static struct id_keyset *make_keyset(const char *base, enum id_keyset_kind kind,
 		json_array_append_new(keys, id_signer_public_jwk(es_signer, suse));
 		if (kind == ID_KEYSET_OIDC)
 			json_array_append_new(keys, id_signer_public_jwk(ed_signer, suse));
+		/* WIT-SVID keys: both signers (WIT-SVIDs may be EdDSA) */
+		if (kind == ID_KEYSET_SPIFFE) {
+			json_array_append_new(keys, id_signer_public_jwk(es_signer, "wit-svid"));
+			json_array_append_new(keys, id_signer_public_jwk(ed_signer, "wit-svid"));
+		}
 	}
 	text = json_dumps(doc, JSON_COMPACT);
 	json_decref(doc);
@@ -166,8 +173,16 @@ static void check_identity(const struct id_identity *id)
 		die("accepted token", "identity incomplete");
 	if (id->kind == ID_KIND_SPIFFE && id->trust_domain == NULL)
 		die("accepted token", "SPIFFE identity without a trust domain");
-	if (id->kind == ID_KIND_SPIFFE && id->alg == ID_ALG_EDDSA)
+	if (id->kind == ID_KIND_SPIFFE && id->alg == ID_ALG_EDDSA && !id->wit)
 		die("accepted token", "EdDSA JWT-SVID");
+	if (id->wit) {
+		struct id_key *k = id_wit_cnf_key(id->claims, NULL, 0);
+
+		if (id->kind != ID_KIND_SPIFFE || json_object_get(id->claims, "aud") != NULL ||
+		    k == NULL)
+			die("accepted WIT-SVID", "not SPIFFE, with an aud, or without a cnf key");
+		id_key_free(k);
+	}
 	if (id->exp <= FUZZ_NOW - verifier.leeway)
 		die("accepted token", "expired");
 	j = id_identity_to_json(id);
@@ -240,7 +255,7 @@ static void try_split(const uint8_t *data, size_t size, const uint8_t *nul)
 	free(s64);
 }
 
-/* Signs a JSON object input as claims with both signers, then verifies. */
+/* Signs a JSON object input as claims with both signers, as a JWT and as a WIT-SVID, then verifies. */
 static void try_claims(const uint8_t *data, size_t size)
 {
 	json_t *claims = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
@@ -252,8 +267,9 @@ static void try_claims(const uint8_t *data, size_t size)
 		json_decref(claims);
 		return;
 	}
-	for (i = 0; i < 2; i++) {
-		char *token = id_sign_jwt(signers[i], claims, err, sizeof(err));
+	for (i = 0; i < 4; i++) {
+		char *token = id_sign_jws(signers[i % 2], i < 2 ? "JWT" : "wit+jwt", claims, err,
+					  sizeof(err));
 
 		if (token == NULL)
 			continue; /* too large */

@@ -200,6 +200,21 @@ EOF
 "$pa" testca x509 "$tmp/ca-ES384" --id spiffe://fuzz.example/agents/bot --out "$tmp/svid" >/dev/null
 cp "$tmp/svid/svid.pem" "$corpus/fuzz_x509/pem-testca-es384"
 
+# ---- fuzz_jws: WIT-SVID claims (claims mode signs them as typ wit+jwt too)
+python3 - "$corpus/fuzz_jws" <<'EOF'
+import base64, json, os, sys
+from cryptography.hazmat.primitives.asymmetric import ec
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+n = ec.generate_private_key(ec.SECP256R1()).public_key().public_numbers()
+jwk = {"kty": "EC", "crv": "P-256", "x": b64(n.x.to_bytes(32, "big")),
+       "y": b64(n.y.to_bytes(32, "big")), "alg": "ES256"}
+c = {"sub": "spiffe://fuzz.example/agents/bot", "iat": 1700000050, "exp": 1700000300,
+     "jti": "w1", "cnf": {"jwk": jwk}}
+for name, claims in (("claims-wit-svid", c),
+                     ("claims-wit-svid-aud", dict(c, aud="spiffe://example.org/host/test"))):
+    open(os.path.join(sys.argv[1], name), "w").write(json.dumps(claims, separators=(",", ":")))
+EOF
+
 # ---- fuzz_pop: pam_agent's prompts as a client sees them (ssh's prefix
 # too), challenges for the target's audience and another, answers' forms
 python3 - "$corpus/fuzz_pop" <<'EOF'

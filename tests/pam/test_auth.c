@@ -265,7 +265,7 @@ static void test_kid_of_other_trust_domain(void **state)
 	AUTH("pa_conv", keep(fx_mint(&other, BOT, FX_AUDIENCE, fx_now, fx_now + 300, NULL)),
 	     PAM_AUTH_ERR);
 	fx_expect_log("token rejected: unknown kid");
-	fx_expect_log("in trust domain example.org");
+	fx_expect_log("among the jwt-svid keys of trust domain example.org");
 }
 
 static void test_tampered_signature(void **state)

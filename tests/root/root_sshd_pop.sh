@@ -6,9 +6,10 @@
 # spiffe-helper directory in parts and signs the module's challenge.
 #  - the X.509-SVID with its key logs the agent in: the command runs in a
 #    session holding its credential, which is revoked at logout;
-#  - a key-bound JWT (cnf.jkt) with its key logs in too;
+#  - a key-bound JWT (cnf.jkt) and a WIT-SVID (cnf.jwk, `testca wit`), each
+#    with its key, log in too;
 #  - refused, nothing runs, the audit says why: the copied certificate with
-#    another key; the copied certificate whose challenge goes unanswered;
+#    another key; the WIT-SVID with another key; the copied certificate whose challenge goes unanswered;
 #    a bearer token of the trust domain that requires possession; and the
 #    client refuses to sign a challenge for another audience than the host
 #    it means (a host relaying another host's challenge).
@@ -55,6 +56,8 @@ printf 'S3CR3T-pop-%s\n' "$(rnd)" > "$work/pop.secret"
 	--claim "cnf={\"jkt\":\"$(cat "$work/tokkey.pem.jkt")\"}" > "$work/bound.jwt"
 "$PAM_AGENT" testca mint "$work/ca" --id spiffe://x509.test/agents/sshpop --aud "$AUD" \
 	> "$work/bearer.jwt"
+"$PAM_AGENT" testca wit "$work/ca" --id spiffe://x509.test/agents/sshpop --out "$work/wit" \
+	> /dev/null || pa_die "testca wit failed"
 umask 022
 svc=$(pa_root_service "auth required @MODULE@ config=$CONF
 account required @MODULE@ config=$CONF
@@ -135,6 +138,8 @@ check "the audit records the login by proof of possession" \
 	grep -q '"result":"ok".*agents/sshpop' "$work/audit.log"
 PAM_AGENT_TOKEN_FILE=$work/bound.jwt PAM_AGENT_POP_KEY=$work/tokkey.pem \
 	logged_in "a key-bound JWT-SVID with its key"
+PAM_AGENT_TOKEN_FILE=$work/wit/wit.jwt PAM_AGENT_POP_KEY=$work/wit/wit_key.pem \
+	logged_in "a WIT-SVID with its cnf key (testca wit)"
 
 # the thief has the certificate, not the key
 PAM_AGENT_SVID=$work/svid/svid.pem PAM_AGENT_SVID_KEY=$work/other.pem \
@@ -152,6 +157,9 @@ chmod 0755 "$work/nokey"
 PAM_AGENT_SVID=$work/svid/svid.pem PAM_AGENT_SVID_KEY=$work/other.pem \
 	refused "the copied certificate whose challenge goes unanswered" "$work/nokey" \
 	"X.509-SVID refused: no answer to the challenge"
+PAM_AGENT_TOKEN_FILE=$work/wit/wit.jwt PAM_AGENT_POP_KEY=$work/other.pem \
+	refused "the WIT-SVID answered with another key" "$ASKPASS" \
+	"not a signature of this challenge by the evidence's key"
 PAM_AGENT_TOKEN_FILE=$work/bearer.jwt \
 	refused "a bearer token of a trust domain with require_pop" "$ASKPASS" \
 	"\[trust_domain x509.test\] requires proof of possession"

@@ -337,8 +337,8 @@ static const struct tok_case token_cases[] = {
 
 	/* key selection */
 	{ "reject kid of a key in another trust domain", ID_ALG_ES256, TFX_K_OTHER, "other-ec",
-	  .reason = "unknown kid \"other-ec\" in trust domain example.org" },
-	{ "reject unknown kid", ID_ALG_ES256, TFX_K_EC256, "nope", .reason = "unknown kid \"nope\" in trust domain example.org" },
+	  .reason = "unknown kid \"other-ec\" among the jwt-svid keys of trust domain example.org" },
+	{ "reject unknown kid", ID_ALG_ES256, TFX_K_EC256, "nope", .reason = "unknown kid \"nope\" among the jwt-svid keys of trust domain example.org" },
 	{ "reject missing kid", ID_ALG_ES256, TFX_K_EC256, .header = "{\"alg\":\"ES256\"}", .reason = "no \"kid\"" },
 	{ "reject kid not a string", ID_ALG_ES256, TFX_K_EC256, .header = "{\"alg\":\"ES256\",\"kid\":7}",
 	  .reason = "\"kid\" is not a string" },

@@ -113,9 +113,26 @@ static void test_keyset_parse_spiffe(void **state)
 					 tfx_key_jwk(TFX_K_EC256, "a", "jwt-svid", NULL)),
 			       ID_KEYSET_SPIFFE, err, sizeof(err));
 	assert_non_null(set);
+	/* wit-svid keys are kept apart (WIT-SVID §6.2): never a JWT-SVID's key */
 	assert_int_equal(id_keyset_count(set), 1);
-	assert_non_null(strstr(id_keyset_notice(set, 0), "key 0 ignored: \"use\" \"wit-svid\""));
+	assert_int_equal(id_keyset_wit_count(set), 1);
+	assert_int_equal(id_keyset_ignored(set), 0);
+	assert_null(id_keyset_find(set, "w"));
+	assert_non_null(id_keyset_find_wit(set, "w"));
+	assert_null(id_keyset_find_wit(set, "a"));
 	id_keyset_free(set);
+	/* a wit-svid key without a kid is ignored; two with one kid refuse the bundle */
+	set = tfx_keyset_parse(json_pack("{s:[o,o]}", "keys", tfx_key_jwk(TFX_K_EC256, NULL, "wit-svid", NULL),
+					 tfx_key_jwk(TFX_K_EC256, "a", "jwt-svid", NULL)),
+			       ID_KEYSET_SPIFFE, err, sizeof(err));
+	assert_non_null(set);
+	assert_int_equal(id_keyset_wit_count(set), 0);
+	assert_non_null(strstr(id_keyset_notice(set, 0), "key 0 ignored: no \"kid\""));
+	id_keyset_free(set);
+	assert_null(tfx_keyset_parse(json_pack("{s:[o,o]}", "keys", tfx_key_jwk(TFX_K_EC256, "w", "wit-svid", NULL),
+					       tfx_key_jwk(TFX_K_EC384, "w", "wit-svid", NULL)),
+				     ID_KEYSET_SPIFFE, err, sizeof(err)));
+	assert_non_null(strstr(err, "duplicate kid \"w\" (wit-svid)"));
 	assert_null(tfx_keyset_parse(json_pack("{s:[o],s:s}", "keys", tfx_key_jwk(TFX_K_EC256, "a", "jwt-svid", NULL),
 					       "spiffe_refresh_hint", "300"), ID_KEYSET_SPIFFE, err, sizeof(err)));
 	assert_non_null(strstr(err, "spiffe_refresh_hint"));
