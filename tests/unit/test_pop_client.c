@@ -45,7 +45,7 @@ static void client_of(struct id_pop_client *c, char *ev, size_t n)
 /* The module's side: the prompts, the parts put back together, as pam_agent/token.c does. */
 static char *collect(const struct id_pop_client *c, const char *first_prompt)
 {
-	char prompt[128], err[256], *all = calloc(1, 1), *part;
+	char prompt[128], err[256], *all = calloc(1, 1), *part, *grown;
 	size_t len = 0, n, parts = 0;
 	int more = 1;
 
@@ -56,7 +56,9 @@ static char *collect(const struct id_pop_client *c, const char *first_prompt)
 		n = strlen(part);
 		assert_true(n <= ID_PART_MAX + 1);
 		more = n > 0 && part[n - 1] == '+';
-		all = realloc(all, len + n + 1);
+		grown = realloc(all, len + n + 1);
+		assert_non_null(grown);
+		all = grown;
 		memcpy(all + len, part, n - (more ? 1 : 0));
 		len += n - (more ? 1 : 0);
 		all[len] = '\0';
