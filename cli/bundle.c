@@ -8,12 +8,16 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -144,16 +148,16 @@ static void audit(const struct bundle_run *r, bool ok, const char *line)
 static int acceptable(const struct cli_bundle *b, const struct id_keyset *cur,
 		      const struct id_keyset *fresh, char *err, size_t errlen)
 {
-	int64_t was = id_keyset_sequence(cur), now = id_keyset_sequence(fresh);
+	int64_t was = id_keyset_sequence(cur), got = id_keyset_sequence(fresh);
 
 	if (b->kind == ID_KEYSET_OIDC && id_keyset_count(fresh) == 0)
 		return pa_err(err, errlen, "the JWKS has no usable signature key");
-	if (was >= 0 && now < 0)
+	if (was >= 0 && got < 0)
 		return pa_err(err, errlen, "the new bundle has no spiffe_sequence, the installed "
 			      "one %" PRId64, was);
-	if (was >= 0 && now < was)
+	if (was >= 0 && got < was)
 		return pa_err(err, errlen, "spiffe_sequence goes backwards: %" PRId64 " after the "
-			      "installed %" PRId64, now, was);
+			      "installed %" PRId64, got, was);
 	return 0;
 }
 
@@ -183,7 +187,7 @@ static int fetch_one(const struct cli_bundle *b, const struct id_keyset *cur,
 						      sizeof(why)) != 0 ||
 		   oldlen != len || memcmp(old, doc, len) != 0;
 	/* rewritten even when unchanged: its mtime is when it was last confirmed */
-	if (pa_write_file_atomic(b->path, ".fetch.tmp", doc, len, 0644, why, sizeof(why)) != 0) {
+	if (pa_write_file_atomic(b->path, NULL, doc, len, 0644, why, sizeof(why)) != 0) {
 		pa_err(err, errlen, "cannot install it: %s", why);
 		goto out;
 	}
@@ -208,6 +212,27 @@ static const char *describe(const struct id_keyset *k, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * Locks the directory of path (flock, waiting): two fetches of one file
+ * (the timer's and a --force by hand) run one after the other, so the
+ * sequence each checks is the one it replaces. The descriptor, or -1.
+ */
+static int lock_dir(const char *path)
+{
+	char dir[4200];
+	const char *slash = strrchr(path, '/');
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%.*s", slash != NULL && slash != path ?
+		 (int)(slash - path) : 1, slash != NULL ? path : "/");
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 && flock(fd, LOCK_EX) != 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
 /* fetch for one trust domain or issuer: one line, an audit event when it fetched. */
 static int run_fetch(const struct bundle_run *r, const struct cli_bundle *b)
 {
@@ -215,16 +240,23 @@ static int run_fetch(const struct bundle_run *r, const struct cli_bundle *b)
 	struct id_keyset *cur, *fresh = NULL;
 	bool changed = false;
 	int64_t due;
-	int rc = CLI_OK;
+	int rc = CLI_OK, lock;
 
 	if (cli_bundle_source(b) == NULL)
 		return CLI_OK; /* nothing to fetch it from: show says so */
+	lock = lock_dir(b->path);
+	if (lock < 0) {
+		printf("%s %s: cannot lock the directory of %s: %s\n", b->what, b->name, b->path,
+		       strerror(errno));
+		return CLI_REJECT;
+	}
 	cur = id_keyset_load(b->path, b->kind, why, sizeof(why));
 	due = cur != NULL ? id_keyset_mtime(cur) + id_bundle_refresh_interval(cur) : 0;
 	if (!r->force && cur != NULL && r->now < due) {
 		printf("%s %s: not due; next fetch at %s (in %" PRId64 "s)\n", b->what, b->name,
 		       cli_utc(due, when, sizeof(when)), due - r->now);
 		id_keyset_free(cur);
+		close(lock);
 		return CLI_OK;
 	}
 	if (fetch_one(b, cur, &fresh, &changed, err, sizeof(err)) == 0) {
@@ -245,6 +277,7 @@ static int run_fetch(const struct bundle_run *r, const struct cli_bundle *b)
 	}
 	id_keyset_free(fresh);
 	id_keyset_free(cur);
+	close(lock);
 	return rc;
 }
 

@@ -171,7 +171,7 @@ static int get_discovery(const struct cli_bundle *b, char **out, size_t *outlen,
 	size_t ulen = strlen(url), len = 0;
 	char *conf_url = NULL, *doc = NULL, why[512];
 	json_t *conf = NULL;
-	json_error_t jerr;
+	json_error_t jerr = { .line = 0 };
 	int rc = -1;
 
 	/* "https://host/path/" + ".well-known/…": one slash between them */
@@ -274,7 +274,10 @@ static int helper_jwt(const char *dir, const char *td, json_t *keys, bool *found
 		goto out;
 	}
 	json_array_foreach(json_object_get(set, "keys"), i, k) {
-		if (!json_is_object(k) || json_object_set_new(k, "use", json_string("jwt-svid")) != 0 ||
+		/* spiffe-helper leaves "use" out; one that is there is kept (and judged) */
+		if (!json_is_object(k) ||
+		    (json_object_get(k, "use") == NULL &&
+		     json_object_set_new(k, "use", json_string("jwt-svid")) != 0) ||
 		    json_array_append(keys, k) != 0) {
 			pa_err(err, errlen, "%s: key %zu of trust domain %s is not a JSON object",
 			       path, i, td);
