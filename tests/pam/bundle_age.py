@@ -6,7 +6,8 @@ the module's log and in the audit line, once the bundle file is older
 than max_bundle_age (explicit, or the default of 24 refresh intervals
 for a fetched bundle); a second trust domain with a fresh bundle is
 unaffected; an issuer's JWKS the same way; a bundle nobody fetches and
-without max_bundle_age has no age limit.
+without max_bundle_age has no age limit; an X.509-SVID of a stale trust
+domain is refused by `pam-agent verify --x509`.
 
 Prints PASS/FAIL per check; exits 77 (SKIP) when a tool is missing."""
 import json
@@ -140,6 +141,31 @@ def expect(work, env, conf, name, token, want):
     check(name + ": pam-agent verify refuses the same way", rc == 1 and want in out, out)
 
 
+def x509_svid(work):
+    """An X.509-SVID (tests/data/x509) through pam-agent verify: its trust
+    domain's bundle file over max_bundle_age refuses it too."""
+    src = os.path.join(T.DATA, "x509")
+    with open(os.path.join(src, "cases.json")) as f:
+        now = json.load(f)["now"]
+    d = os.path.join(work, "x509")
+    os.makedirs(d)
+    with open(os.path.join(src, "bundle.json")) as f:
+        T.write(os.path.join(d, "bundle.json"), f.read())
+    conf = os.path.join(d, "pam_agent.conf")
+    T.write(conf, "[global]\naudience = %s\n\n[trust_domain example.org]\nbundle = %s\n"
+            "max_bundle_age = 1h\n" % (AUD, os.path.join(d, "bundle.json")))
+    chain = os.path.join(src, "ok-ec-p256.pem")
+    for age_s, ok in ((3500, True), (3700, False)):
+        t = now - age_s
+        os.utime(os.path.join(d, "bundle.json"), (t, t))
+        rc, out = T.pam_agent("verify", "--config", conf, "--now", str(now), "--x509", chain)
+        if ok:
+            check("X.509-SVID, bundle %ds old of 1h: accepted" % age_s, rc == 0, out)
+        else:
+            check("X.509-SVID, bundle %ds old of 1h: refused as stale" % age_s, rc == 1 and
+                  "none of its SVIDs is accepted: its key set file is stale" in out, out)
+
+
 def main():
     T.require_pam_stack()
     work = tempfile.mkdtemp(prefix="pa-bundle-age.")
@@ -173,6 +199,7 @@ def main():
         age(ex, 10)
         expect(work, env, conf, "example.org after a fetch (file rewritten)",
                spiffe_token(keys["example.org"], "example.org"), None)
+        x509_svid(work)
     finally:
         if "PA_KEEP_TEST_DIR" not in os.environ:
             shutil.rmtree(work, ignore_errors=True)
