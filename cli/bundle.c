@@ -37,24 +37,25 @@ struct bundle_run {
 
 static int usage(FILE *f, int code)
 {
-	fprintf(f,
-		"usage: pam-agent bundle fetch [--config FILE] [--name NAME] [--force] [--now EPOCH]\n"
-		"       pam-agent bundle show  [--config FILE] [--name NAME] [--now EPOCH]\n"
-		"       pam-agent bundle check [--config FILE] [--name NAME] [--now EPOCH]\n"
-		"\n"
-		"fetch: for each trust domain with bundle_endpoint, bundle_source_file or\n"
-		"bundle_source_dir, and each issuer with jwks_discovery = yes, whose file\n"
-		"is due (older than its refresh interval: spiffe_refresh_hint bounded to\n"
-		"%d s..%d s, %d s without one), gets the document, checks that the module\n"
-		"can use it and that its spiffe_sequence does not go backwards, and\n"
-		"replaces the file atomically; on any error the installed file is kept.\n"
-		"One line per trust domain or issuer, one audit event per fetch.\n"
-		"show: each file's sequence, keys, age, next fetch and age limit.\n"
-		"check: exit 1 when a file is stale (the module refuses its tokens) or\n"
-		"past 3/4 of max_bundle_age.\n"
-		"NAME is a trust domain or an issuer URL. Exit 0 when all went well,\n"
-		"1 when a fetch failed or a file is (nearly) stale, 2 on usage errors.\n",
-		ID_REFRESH_MIN, ID_REFRESH_MAX, ID_REFRESH_DEFAULT);
+	fprintf(
+	    f,
+	    "usage: pam-agent bundle fetch [--config FILE] [--name NAME] [--force] [--now EPOCH]\n"
+	    "       pam-agent bundle show  [--config FILE] [--name NAME] [--now EPOCH]\n"
+	    "       pam-agent bundle check [--config FILE] [--name NAME] [--now EPOCH]\n"
+	    "\n"
+	    "fetch: for each trust domain with bundle_endpoint, bundle_source_file or\n"
+	    "bundle_source_dir, and each issuer with jwks_discovery = yes, whose file\n"
+	    "is due (older than its refresh interval: spiffe_refresh_hint bounded to\n"
+	    "%d s..%d s, %d s without one), gets the document, checks that the module\n"
+	    "can use it and that its spiffe_sequence does not go backwards, and\n"
+	    "replaces the file atomically; on any error the installed file is kept.\n"
+	    "One line per trust domain or issuer, one audit event per fetch.\n"
+	    "show: each file's sequence, keys, age, next fetch and age limit.\n"
+	    "check: exit 1 when a file is stale (the module refuses its tokens) or\n"
+	    "past 3/4 of max_bundle_age.\n"
+	    "NAME is a trust domain or an issuer URL. Exit 0 when all went well,\n"
+	    "1 when a fetch failed or a file is (nearly) stale, 2 on usage errors.\n",
+	    ID_REFRESH_MIN, ID_REFRESH_MAX, ID_REFRESH_DEFAULT);
 	return code;
 }
 
@@ -73,12 +74,17 @@ static int collect(struct bundle_run *r)
 
 		if (r->only != NULL && strcmp(r->only, d->name) != 0)
 			continue;
-		*b = (struct cli_bundle){ .what = "trust domain", .name = d->name,
-			.kind = ID_KEYSET_SPIFFE, .path = d->bundle, .endpoint = d->bundle_endpoint,
-			.ca = d->bundle_endpoint_ca, .source_dir = d->bundle_source_dir,
-			.source_file = d->bundle_source_file,
-			.max_bundle_age = pol_bundle_age(d->has_max_bundle_age, d->max_bundle_age,
-							 pol_trust_domain_fetched(d)) };
+		*b = (struct cli_bundle){
+		    .what = "trust domain",
+		    .name = d->name,
+		    .kind = ID_KEYSET_SPIFFE,
+		    .path = d->bundle,
+		    .endpoint = d->bundle_endpoint,
+		    .ca = d->bundle_endpoint_ca,
+		    .source_dir = d->bundle_source_dir,
+		    .source_file = d->bundle_source_file,
+		    .max_bundle_age = pol_bundle_age(d->has_max_bundle_age, d->max_bundle_age,
+						     pol_trust_domain_fetched(d))};
 		r->n++;
 	}
 	for (i = 0; i < cfg->n_issuers; i++) {
@@ -87,15 +93,20 @@ static int collect(struct bundle_run *r)
 
 		if (r->only != NULL && strcmp(r->only, is->url) != 0)
 			continue;
-		*b = (struct cli_bundle){ .what = "issuer", .name = is->url, .kind = ID_KEYSET_OIDC,
-			.path = is->jwks, .issuer_url = is->jwks_discovery ? is->url : NULL,
-			.ca = is->jwks_ca,
-			.max_bundle_age = pol_bundle_age(is->has_max_bundle_age, is->max_bundle_age,
-							 is->jwks_discovery) };
+		*b = (struct cli_bundle){.what = "issuer",
+					 .name = is->url,
+					 .kind = ID_KEYSET_OIDC,
+					 .path = is->jwks,
+					 .issuer_url = is->jwks_discovery ? is->url : NULL,
+					 .ca = is->jwks_ca,
+					 .max_bundle_age = pol_bundle_age(is->has_max_bundle_age,
+									  is->max_bundle_age,
+									  is->jwks_discovery)};
 		r->n++;
 	}
 	if (r->only != NULL && r->n == 0)
-		return cli_usage_error("no trust domain or issuer %s in the configuration", r->only);
+		return cli_usage_error("no trust domain or issuer %s in the configuration",
+				       r->only);
 	return 0;
 }
 
@@ -118,8 +129,10 @@ enum cli_age cli_bundle_age(const struct id_keyset *keys, int64_t max_bundle_age
 	if (age > limit / 4 * 3) {
 		size_t used = strlen(msg);
 
-		snprintf(msg + used, len - used, "%" PRId64 "s (is pam-agent-bundle.timer "
-			 "running? pam-agent bundle fetch --force)", limit - age);
+		snprintf(msg + used, len - used,
+			 "%" PRId64 "s (is pam-agent-bundle.timer "
+			 "running? pam-agent bundle fetch --force)",
+			 limit - age);
 		return CLI_AGE_WARN;
 	}
 	return CLI_AGE_FRESH;
@@ -128,9 +141,9 @@ enum cli_age cli_bundle_age(const struct id_keyset *keys, int64_t max_bundle_age
 /* One audit event of a fetch (the fetch stands when the audit fails: it is said). */
 static void audit(const struct bundle_run *r, bool ok, const char *line)
 {
-	struct aud_sink sink = { .file = r->cfg->global.audit_log };
-	struct aud_event *ev = aud_event_new(AUD_BUNDLE_FETCH,
-					     ok ? AUD_RESULT_OK : AUD_RESULT_FAILED, NULL);
+	struct aud_sink sink = {.file = r->cfg->global.audit_log};
+	struct aud_event *ev =
+	    aud_event_new(AUD_BUNDLE_FETCH, ok ? AUD_RESULT_OK : AUD_RESULT_FAILED, NULL);
 	char err[512];
 
 	if (ev == NULL || aud_event_add_reason(ev, line) != 0 ||
@@ -153,11 +166,15 @@ static int acceptable(const struct cli_bundle *b, const struct id_keyset *cur,
 	if (b->kind == ID_KEYSET_OIDC && id_keyset_count(fresh) == 0)
 		return pa_err(err, errlen, "the JWKS has no usable signature key");
 	if (was >= 0 && got < 0)
-		return pa_err(err, errlen, "the new bundle has no spiffe_sequence, the installed "
-			      "one %" PRId64, was);
+		return pa_err(err, errlen,
+			      "the new bundle has no spiffe_sequence, the installed "
+			      "one %" PRId64,
+			      was);
 	if (was >= 0 && got < was)
-		return pa_err(err, errlen, "spiffe_sequence goes backwards: %" PRId64 " after the "
-			      "installed %" PRId64, got, was);
+		return pa_err(err, errlen,
+			      "spiffe_sequence goes backwards: %" PRId64 " after the "
+			      "installed %" PRId64,
+			      got, was);
 	return 0;
 }
 
@@ -168,7 +185,10 @@ static int fetch_one(const struct cli_bundle *b, const struct id_keyset *cur,
 	char *doc = NULL, *old = NULL, why[1024];
 	size_t len = 0, oldlen = 0;
 	struct pa_file_rules rules = {
-		.owner = 0, .or_root = true, .forbid_mode = 022, .max_size = ID_BUNDLE_MAX,
+	    .owner = 0,
+	    .or_root = true,
+	    .forbid_mode = 022,
+	    .max_size = ID_BUNDLE_MAX,
 	};
 	int rc = -1;
 
@@ -177,14 +197,14 @@ static int fetch_one(const struct cli_bundle *b, const struct id_keyset *cur,
 	/* what the module will do with the file: the same parser */
 	*fresh = id_keyset_parse(doc, len, b->kind, why, sizeof(why));
 	if (*fresh == NULL) {
-		pa_err(err, errlen, "not a usable %s: %s", b->kind == ID_KEYSET_SPIFFE ?
-		       "SPIFFE bundle" : "JWKS", why);
+		pa_err(err, errlen, "not a usable %s: %s",
+		       b->kind == ID_KEYSET_SPIFFE ? "SPIFFE bundle" : "JWKS", why);
 		goto out;
 	}
 	if (acceptable(b, cur, *fresh, err, errlen) != 0)
 		goto out;
-	*changed = cur == NULL || pa_read_file_safely(b->path, &rules, &old, &oldlen, why,
-						      sizeof(why)) != 0 ||
+	*changed = cur == NULL ||
+		   pa_read_file_safely(b->path, &rules, &old, &oldlen, why, sizeof(why)) != 0 ||
 		   oldlen != len || memcmp(old, doc, len) != 0;
 	/* rewritten even when unchanged: its mtime is when it was last confirmed */
 	if (pa_write_file_atomic(b->path, NULL, doc, len, 0644, why, sizeof(why)) != 0) {
@@ -223,8 +243,8 @@ static int lock_dir(const char *path)
 	const char *slash = strrchr(path, '/');
 	int fd;
 
-	snprintf(dir, sizeof(dir), "%.*s", slash != NULL && slash != path ?
-		 (int)(slash - path) : 1, slash != NULL ? path : "/");
+	snprintf(dir, sizeof(dir), "%.*s", slash != NULL && slash != path ? (int)(slash - path) : 1,
+		 slash != NULL ? path : "/");
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd >= 0 && flock(fd, LOCK_EX) != 0) {
 		close(fd);
@@ -260,17 +280,19 @@ static int run_fetch(const struct bundle_run *r, const struct cli_bundle *b)
 		return CLI_OK;
 	}
 	if (fetch_one(b, cur, &fresh, &changed, err, sizeof(err)) == 0) {
-		snprintf(line, sizeof(line), "%s %s: %s %s from %s (%s); next fetch at %s "
-			 "(in %" PRId64 "s)", b->what, b->name, changed ? "installed" : "confirmed",
-			 b->path, cli_bundle_source(b), describe(fresh, desc, sizeof(desc)),
+		snprintf(line, sizeof(line),
+			 "%s %s: %s %s from %s (%s); next fetch at %s "
+			 "(in %" PRId64 "s)",
+			 b->what, b->name, changed ? "installed" : "confirmed", b->path,
+			 cli_bundle_source(b), describe(fresh, desc, sizeof(desc)),
 			 cli_utc(r->now + id_bundle_refresh_interval(fresh), when, sizeof(when)),
 			 id_bundle_refresh_interval(fresh));
 		printf("%s\n", line);
 		audit(r, true, line);
 	} else {
 		snprintf(line, sizeof(line), "%s %s: fetch from %s failed, %s kept: %s", b->what,
-			 b->name, cli_bundle_source(b), cur != NULL ? "the installed file" :
-			 "no usable file, nothing", err);
+			 b->name, cli_bundle_source(b),
+			 cur != NULL ? "the installed file" : "no usable file, nothing", err);
 		printf("%s\n", line);
 		audit(r, false, line);
 		rc = CLI_REJECT;
@@ -290,8 +312,8 @@ static int run_show(const struct bundle_run *r, const struct cli_bundle *b, bool
 	enum cli_age a;
 
 	if (cur == NULL) {
-		printf("%s %s: %s cannot be used (its tokens are refused): %s\n", b->what,
-		       b->name, b->path, why);
+		printf("%s %s: %s cannot be used (its tokens are refused): %s\n", b->what, b->name,
+		       b->path, why);
 		return CLI_REJECT;
 	}
 	a = cli_bundle_age(cur, b->max_bundle_age, r->now, age, sizeof(age));
@@ -300,8 +322,12 @@ static int run_show(const struct bundle_run *r, const struct cli_bundle *b, bool
 		return CLI_OK;
 	}
 	printf("%s %s: %s: %s; %s; %s", b->what, b->name, b->path,
-	       describe(cur, desc, sizeof(desc)), a == CLI_AGE_STALE ? "STALE (its tokens are "
-	       "refused)" : a == CLI_AGE_WARN ? "warning" : "fresh", age);
+	       describe(cur, desc, sizeof(desc)),
+	       a == CLI_AGE_STALE  ? "STALE (its tokens are "
+				     "refused)"
+	       : a == CLI_AGE_WARN ? "warning"
+				   : "fresh",
+	       age);
 	if (src != NULL)
 		printf("; from %s, next fetch at %s\n", src,
 		       cli_utc(id_keyset_mtime(cur) + id_bundle_refresh_interval(cur), when,
@@ -316,26 +342,31 @@ static int run_show(const struct bundle_run *r, const struct cli_bundle *b, bool
 static int options(int argc, char **argv, struct bundle_run *r, const char **config)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "name", required_argument, NULL, 'n' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "now", required_argument, NULL, 'N' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"config", required_argument, NULL, 'c'}, {"name", required_argument, NULL, 'n'},
+	    {"force", no_argument, NULL, 'f'},	      {"now", required_argument, NULL, 'N'},
+	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0},
 	};
 	int c;
 
 	while ((c = getopt_long(argc, argv, "c:n:fh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': *config = optarg; break;
-		case 'n': r->only = optarg; break;
-		case 'f': r->force = true; break;
+		case 'c':
+			*config = optarg;
+			break;
+		case 'n':
+			r->only = optarg;
+			break;
+		case 'f':
+			r->force = true;
+			break;
 		case 'N':
 			if (cli_parse_epoch(optarg, &r->now) != 0)
 				return cli_usage_error("--now: not a time in seconds: %s", optarg);
 			break;
-		case 'h': return usage(stdout, CLI_OK);
-		default: return usage(stderr, CLI_USAGE);
+		case 'h':
+			return usage(stdout, CLI_OK);
+		default:
+			return usage(stderr, CLI_USAGE);
 		}
 	}
 	if (optind != argc)
@@ -345,7 +376,7 @@ static int options(int argc, char **argv, struct bundle_run *r, const char **con
 
 int cmd_bundle(int argc, char **argv)
 {
-	struct bundle_run r = { .now = (int64_t)time(NULL) };
+	struct bundle_run r = {.now = (int64_t)time(NULL)};
 	const char *config = PA_DEFAULT_CONFIG, *sub;
 	int rc, ret = CLI_OK;
 	size_t i;
@@ -370,7 +401,7 @@ int cmd_bundle(int argc, char **argv)
 	}
 	for (i = 0; i < r.n; i++) {
 		rc = strcmp(sub, "fetch") == 0 ? run_fetch(&r, &r.v[i])
-						: run_show(&r, &r.v[i], strcmp(sub, "check") == 0);
+					       : run_show(&r, &r.v[i], strcmp(sub, "check") == 0);
 		if (rc != CLI_OK)
 			ret = rc;
 	}

@@ -24,15 +24,15 @@
 
 /* Limits of one HTTPS transfer (docs/bundles.md). */
 #define SRC_CONNECT_TIMEOUT 10L
-#define SRC_TIMEOUT 30L
-#define SRC_MAX_REDIRS 3L
+#define SRC_TIMEOUT	    30L
+#define SRC_MAX_REDIRS	    3L
 /* An OpenID discovery document is small; a JWKS or bundle at most ID_BUNDLE_MAX. */
 #define SRC_DISCOVERY_MAX (64 * 1024)
 /* Most certificates taken from spiffe-helper's bundle.pem. */
 #define SRC_PEM_MAX 256
 
 /* spiffe-helper's file names in its cert_dir (docs/bundles.md). */
-#define HELPER_JWT_BUNDLE "jwt_bundle.json"
+#define HELPER_JWT_BUNDLE  "jwt_bundle.json"
 #define HELPER_X509_BUNDLE "bundle.pem"
 
 /* The answer being received, capped at max bytes. */
@@ -66,48 +66,45 @@ static size_t on_data(char *data, size_t size, size_t n, void *ctx)
 static int read_ca(const char *path, char **out, size_t *outlen, char *err, size_t errlen)
 {
 	struct pa_file_rules rules = {
-		.owner = geteuid(), .or_root = true, .forbid_mode = 022, .max_size = ID_BUNDLE_MAX,
+	    .owner = geteuid(),
+	    .or_root = true,
+	    .forbid_mode = 022,
+	    .max_size = ID_BUNDLE_MAX,
 	};
 
 	return pa_read_file_safely(path, &rules, out, outlen, err, errlen);
 }
 
-/* Sets the options of one transfer; CURLE_OK or the first failure. */
-static CURLcode https_setup(CURL *h, const char *url, const char *ca, size_t calen,
-			    struct answer *a, char *ebuf)
+/* Sets the options of one transfer: https only, verified, limited. 0 or -1. */
+static int https_setup(CURL *h, const char *url, const char *ca, size_t calen, struct answer *a,
+		       char *ebuf)
 {
-	CURLcode rc = CURLE_OK;
+	/* only these roots when given: the bytes read and checked here, no system path */
+	struct curl_blob blob = {.data = (void *)(uintptr_t)ca, .len = calen,
+				 .flags = CURL_BLOB_COPY};
 
-#define SET(opt, val) \
-	if (rc == CURLE_OK) \
-		rc = curl_easy_setopt(h, opt, val)
-	SET(CURLOPT_URL, url);
-	SET(CURLOPT_PROTOCOLS_STR, "https");
-	SET(CURLOPT_REDIR_PROTOCOLS_STR, "https");
-	SET(CURLOPT_FOLLOWLOCATION, 1L);
-	SET(CURLOPT_MAXREDIRS, SRC_MAX_REDIRS);
-	SET(CURLOPT_NOSIGNAL, 1L);
-	SET(CURLOPT_CONNECTTIMEOUT, SRC_CONNECT_TIMEOUT);
-	SET(CURLOPT_TIMEOUT, SRC_TIMEOUT);
-	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)a->max);
-	SET(CURLOPT_SSL_VERIFYPEER, 1L);
-	SET(CURLOPT_SSL_VERIFYHOST, 2L);
-	SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	SET(CURLOPT_USERAGENT, "pam-agent/" PACKAGE_VERSION);
-	SET(CURLOPT_ERRORBUFFER, ebuf);
-	SET(CURLOPT_WRITEFUNCTION, on_data);
-	SET(CURLOPT_WRITEDATA, a);
-	if (ca != NULL) {
-		/* only these roots: the bytes read and checked here, no system path */
-		struct curl_blob blob = { .data = (void *)(uintptr_t)ca, .len = calen,
-					  .flags = CURL_BLOB_COPY };
-
-		SET(CURLOPT_CAINFO_BLOB, &blob);
-		SET(CURLOPT_CAINFO, (char *)NULL);
-		SET(CURLOPT_CAPATH, (char *)NULL);
-	}
-#undef SET
-	return rc;
+	if (curl_easy_setopt(h, CURLOPT_URL, url) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "https") != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_MAXREDIRS, SRC_MAX_REDIRS) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, SRC_CONNECT_TIMEOUT) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_TIMEOUT, SRC_TIMEOUT) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)a->max) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_USERAGENT, "pam-agent/" PACKAGE_VERSION) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_WRITEDATA, a) != CURLE_OK)
+		return -1;
+	if (ca != NULL && (curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob) != CURLE_OK ||
+			   curl_easy_setopt(h, CURLOPT_CAINFO, (char *)NULL) != CURLE_OK ||
+			   curl_easy_setopt(h, CURLOPT_CAPATH, (char *)NULL) != CURLE_OK))
+		return -1;
+	return 0;
 }
 
 /*
@@ -115,10 +112,10 @@ static CURLcode https_setup(CURL *h, const char *url, const char *ca, size_t cal
  * heap buffer of at most max bytes; anything but 200 is an error.
  * Returns 0, or -1 with err naming the URL and what went wrong.
  */
-static int https_get(const char *url, const char *ca_path, size_t max, char **out,
-		     size_t *outlen, char *err, size_t errlen)
+static int https_get(const char *url, const char *ca_path, size_t max, char **out, size_t *outlen,
+		     char *err, size_t errlen)
 {
-	struct answer a = { .max = max };
+	struct answer a = {.max = max};
 	char ebuf[CURL_ERROR_SIZE] = "", *ca = NULL;
 	size_t calen = 0;
 	long status = 0;
@@ -133,16 +130,14 @@ static int https_get(const char *url, const char *ca_path, size_t max, char **ou
 		free(ca);
 		return pa_err(err, errlen, "%s: cannot start libcurl", url);
 	}
-	rc = https_setup(h, url, ca, calen, &a, ebuf);
-	if (rc == CURLE_OK)
-		rc = curl_easy_perform(h);
+	rc = https_setup(h, url, ca, calen, &a, ebuf) == 0 ? curl_easy_perform(h)
+							    : CURLE_FAILED_INIT;
 	if (a.too_big || rc == CURLE_FILESIZE_EXCEEDED)
 		pa_err(err, errlen, "%s: the answer is larger than %zu bytes", url, max);
 	else if (rc != CURLE_OK)
 		pa_err(err, errlen, "%s: %s%s%s", url, curl_easy_strerror(rc),
 		       ebuf[0] != '\0' ? ": " : "", ebuf);
-	else if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK ||
-		 status != 200)
+	else if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK || status != 200)
 		pa_err(err, errlen, "%s: HTTP status %ld", url, status);
 	else if (a.len == 0)
 		pa_err(err, errlen, "%s: empty answer", url);
@@ -171,7 +166,7 @@ static int get_discovery(const struct cli_bundle *b, char **out, size_t *outlen,
 	size_t ulen = strlen(url), len = 0;
 	char *conf_url = NULL, *doc = NULL, why[512];
 	json_t *conf = NULL;
-	json_error_t jerr = { .line = 0 };
+	json_error_t jerr = {.line = 0};
 	int rc = -1;
 
 	/* "https://host/path/" + ".well-known/…": one slash between them */
@@ -245,7 +240,10 @@ static int helper_jwt(const char *dir, const char *td, json_t *keys, bool *found
 		      size_t errlen)
 {
 	struct pa_file_rules rules = {
-		.owner = geteuid(), .or_root = true, .forbid_mode = 022, .max_size = ID_BUNDLE_MAX,
+	    .owner = geteuid(),
+	    .or_root = true,
+	    .forbid_mode = 022,
+	    .max_size = ID_BUNDLE_MAX,
 	};
 	char path[4200], *buf = NULL;
 	unsigned char *jwks = NULL;
@@ -263,8 +261,8 @@ static int helper_jwt(const char *dir, const char *td, json_t *keys, bool *found
 	doc = pa_json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
 	b64 = json_object_get(doc, td);
 	if (!json_is_object(doc) || !json_is_string(b64)) {
-		pa_err(err, errlen, "%s: not a JSON object with a string for trust domain %s",
-		       path, td);
+		pa_err(err, errlen, "%s: not a JSON object with a string for trust domain %s", path,
+		       td);
 		goto out;
 	}
 	if (b64_std(json_string_value(b64), json_string_length(b64), &jwks, &jlen) != 0 ||
@@ -273,7 +271,8 @@ static int helper_jwt(const char *dir, const char *td, json_t *keys, bool *found
 		pa_err(err, errlen, "%s: trust domain %s is not the base64 of a JWK set", path, td);
 		goto out;
 	}
-	json_array_foreach(json_object_get(set, "keys"), i, k) {
+	json_array_foreach(json_object_get(set, "keys"), i, k)
+	{
 		/* spiffe-helper leaves "use" out; one that is there is kept (and judged) */
 		if (!json_is_object(k) ||
 		    (json_object_get(k, "use") == NULL &&
@@ -318,7 +317,10 @@ static json_t *x509_element(X509 *cert)
 static int helper_x509(const char *dir, json_t *keys, bool *found, char *err, size_t errlen)
 {
 	struct pa_file_rules rules = {
-		.owner = geteuid(), .or_root = true, .forbid_mode = 022, .max_size = ID_BUNDLE_MAX,
+	    .owner = geteuid(),
+	    .or_root = true,
+	    .forbid_mode = 022,
+	    .max_size = ID_BUNDLE_MAX,
 	};
 	char path[4200], *buf = NULL;
 	size_t len = 0, n = 0;
@@ -374,7 +376,8 @@ static int get_helper_dir(const struct cli_bundle *b, char **out, size_t *outlen
 	    helper_x509(b->source_dir, keys, &x509, err, errlen) != 0)
 		goto out;
 	if (!jwt && !x509) {
-		pa_err(err, errlen, "%s: neither " HELPER_JWT_BUNDLE " nor " HELPER_X509_BUNDLE
+		pa_err(err, errlen,
+		       "%s: neither " HELPER_JWT_BUNDLE " nor " HELPER_X509_BUNDLE
 		       " is there (spiffe-helper's jwt_bundle_file_name and svid_bundle_file_name)",
 		       b->source_dir);
 		goto out;
@@ -408,11 +411,13 @@ const char *cli_bundle_source(const struct cli_bundle *b)
 }
 
 /* Fetches b's document from its source (see cli.h). */
-int cli_bundle_get(const struct cli_bundle *b, char **out, size_t *outlen, char *err,
-		   size_t errlen)
+int cli_bundle_get(const struct cli_bundle *b, char **out, size_t *outlen, char *err, size_t errlen)
 {
 	struct pa_file_rules rules = {
-		.owner = geteuid(), .or_root = true, .forbid_mode = 022, .max_size = ID_BUNDLE_MAX,
+	    .owner = geteuid(),
+	    .or_root = true,
+	    .forbid_mode = 022,
+	    .max_size = ID_BUNDLE_MAX,
 	};
 
 	*out = NULL;

@@ -33,8 +33,8 @@ int64_t id_bundle_age_limit(const struct id_keyset *set, int64_t max_bundle_age)
 }
 
 /* Whether the file of set is within its age limit at now (see identity.h). */
-int id_bundle_check_age(const struct id_keyset *set, int64_t max_bundle_age, int64_t now,
-			char *err, size_t errlen)
+int id_bundle_check_age(const struct id_keyset *set, int64_t max_bundle_age, int64_t now, char *err,
+			size_t errlen)
 {
 	int64_t limit = id_bundle_age_limit(set, max_bundle_age);
 	int64_t mtime = id_keyset_mtime(set), age;
@@ -49,9 +49,11 @@ int id_bundle_check_age(const struct id_keyset *set, int64_t max_bundle_age, int
 		return 0;
 	if (gmtime_r(&t, &tm) != NULL)
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return pa_err(err, errlen, "its key set file is stale: written %" PRId64 "s ago (%s), over "
+	return pa_err(err, errlen,
+		      "its key set file is stale: written %" PRId64 "s ago (%s), over "
 		      "max_bundle_age %" PRId64 "s%s; is pam-agent-bundle.timer running? "
-		      "(pam-agent bundle show)", age, when, limit,
+		      "(pam-agent bundle show)",
+		      age, when, limit,
 		      max_bundle_age == ID_BUNDLE_AGE_AUTO ? " (the default: 24 refresh intervals)"
 							   : "");
 }
