@@ -240,11 +240,15 @@ static const char *describe(const struct id_keyset *k, char *buf, size_t len)
 static int lock_dir(const char *path)
 {
 	char dir[4200];
-	const char *slash = strrchr(path, '/');
+	const char *slash = path != NULL ? strrchr(path, '/') : NULL;
 	int fd;
 
-	snprintf(dir, sizeof(dir), "%.*s", slash != NULL && slash != path ? (int)(slash - path) : 1,
-		 slash != NULL ? path : "/");
+	/* the configuration has absolute paths only */
+	if (slash == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%.*s", slash != path ? (int)(slash - path) : 1, path);
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd >= 0 && flock(fd, LOCK_EX) != 0) {
 		close(fd);
@@ -266,8 +270,11 @@ static int run_fetch(const struct bundle_run *r, const struct cli_bundle *b)
 		return CLI_OK; /* nothing to fetch it from: show says so */
 	lock = lock_dir(b->path);
 	if (lock < 0) {
-		printf("%s %s: cannot lock the directory of %s: %s\n", b->what, b->name, b->path,
-		       strerror(errno));
+		snprintf(line, sizeof(line), "%s %s: fetch from %s failed: cannot lock the "
+			 "directory of %s: %s", b->what, b->name, cli_bundle_source(b), b->path,
+			 strerror(errno));
+		printf("%s\n", line);
+		audit(r, false, line);
 		return CLI_REJECT;
 	}
 	cur = id_keyset_load(b->path, b->kind, why, sizeof(why));
@@ -379,7 +386,7 @@ int cmd_bundle(int argc, char **argv)
 	struct bundle_run r = {.now = (int64_t)time(NULL)};
 	const char *config = PA_DEFAULT_CONFIG, *sub;
 	int rc, ret = CLI_OK;
-	size_t i;
+	size_t i, sources = 0;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
 		return usage(argc < 2 ? stderr : stdout, argc < 2 ? CLI_USAGE : CLI_OK);
@@ -404,7 +411,11 @@ int cmd_bundle(int argc, char **argv)
 					       : run_show(&r, &r.v[i], strcmp(sub, "check") == 0);
 		if (rc != CLI_OK)
 			ret = rc;
+		sources += cli_bundle_source(&r.v[i]) != NULL;
 	}
+	if (strcmp(sub, "fetch") == 0 && sources == 0)
+		printf("nothing to fetch: no trust domain or issuer has a source (bundle_endpoint, "
+		       "bundle_source_dir, bundle_source_file, jwks_discovery)\n");
 	if (strcmp(sub, "fetch") == 0)
 		curl_global_cleanup();
 out:

@@ -359,6 +359,18 @@ def ages(work):
     rc, out = T.pam_agent("bundle", "show", "--config", cfg, "--now", str(int(time.time())))
     check("without max_bundle_age a fetched bundle gets 24 refresh intervals (4h for 600s)",
           "max_bundle_age 14400s" in out, out)
+    cfg = conf(work)
+    rc, out = fetch(cfg)
+    check("fetch without any source says so (exit 0)",
+          rc == 0 and out.startswith("nothing to fetch: no trust domain or issuer has a source"),
+          out)
+    cfg = conf(work, {"bundle_source_file": spire})
+    os.rename(os.path.join(work, "bundles"), os.path.join(work, "bundles.away"))
+    rc, out = fetch(cfg)
+    check("fetch into a directory that does not exist: failed, named, audited",
+          rc == 1 and "cannot lock the directory of %s/bundles/%s.json: No such file" % (work, TD)
+          in out and "cannot lock" in audit_lines(work)[-1]["reasons"][0], out)
+    os.rename(os.path.join(work, "bundles.away"), os.path.join(work, "bundles"))
     for keys, want in (({"bundle_endpoint": "http://127.0.0.1/b"}, "an https:// URL"),
                        ({"bundle_endpoint": "https://x/b", "bundle_source_file": spire},
                         "are alternatives"),
