@@ -336,9 +336,12 @@ static int run_show(const struct bundle_run *r, const struct cli_bundle *b, bool
 				   : "fresh",
 	       age);
 	if (src != NULL)
-		printf("; from %s, next fetch at %s\n", src,
+		printf("; from %s, next fetch at %s%s\n", src,
 		       cli_utc(id_keyset_mtime(cur) + id_bundle_refresh_interval(cur), when,
-			       sizeof(when)));
+			       sizeof(when)),
+		       id_keyset_mtime(cur) + id_bundle_refresh_interval(cur) <= r->now
+			       ? " (due: at the next run of the timer)"
+			       : "");
 	else
 		printf("; no source (not fetched by pam-agent bundle fetch)\n");
 	id_keyset_free(cur);
