@@ -44,6 +44,7 @@ enum aud_kind {
 	AUD_REVOKE_FAILED,    /* "revoke_failed" */
 	AUD_SESSION_CLOSED,   /* "session_closed" */
 	AUD_TASK_BUDGET_EXCEEDED, /* "task_budget_exceeded" (docs/tasks.md) */
+	AUD_BUNDLE_FETCH,     /* "bundle_fetch": pam-agent bundle fetch (docs/bundles.md) */
 };
 
 enum aud_result {

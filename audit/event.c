@@ -58,6 +58,7 @@ const char *aud_kind_name(enum aud_kind kind)
 	case AUD_REVOKE_FAILED: return "revoke_failed";
 	case AUD_SESSION_CLOSED: return "session_closed";
 	case AUD_TASK_BUDGET_EXCEEDED: return "task_budget_exceeded";
+	case AUD_BUNDLE_FETCH: return "bundle_fetch";
 	}
 	return "unknown";
 }

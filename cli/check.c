@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -45,7 +46,10 @@ static int usage(FILE *f, int code)
 		"tokens of that trust domain or issuer, and only those); one without a\n"
 		"usable key is a warning (its tokens are all refused: an empty bundle\n"
 		"revokes them); each key the loader ignores (unknown \"use\" or \"kty\",\n"
-		"unsupported curve or size) is a notice (FILE:LINE: notice: ...).\n"
+		"unsupported curve or size) is a notice (FILE:LINE: notice: ...). A\n"
+		"bundle or JWKS file older than its max_bundle_age is an error (the\n"
+		"module refuses its tokens: docs/bundles.md), one past 3/4 of it a\n"
+		"warning.\n"
 		"Exit 0 and a one-line summary when everything is usable; exit 1 and\n"
 		"one problem per line (FILE:LINE: message, or FILE: message) otherwise;\n"
 		"exit 2 on usage errors.\n"
@@ -128,7 +132,44 @@ static void check_keysets(const struct pol_config *cfg, struct pol_errors *error
  * (no trust domain and no issuer, a missing audience, …). Key sets that
  * cannot be used are check_keysets' to report.
  */
-static void check_verifier(const struct pol_config *cfg, struct pol_errors *errors)
+/*
+ * The age of each bundle and JWKS against its max_bundle_age
+ * (docs/bundles.md), at now: over it an error (the module refuses its
+ * tokens), past 3/4 of it a warning.
+ */
+static void check_ages(const struct pol_config *cfg, const struct id_verifier *v,
+		       struct pol_errors *errors, struct pol_errors *warnings)
+{
+	int64_t now = (int64_t)time(NULL);
+	char msg[768];
+	size_t i;
+
+	for (i = 0; i < v->n_domains && i < cfg->n_domains; i++) {
+		const struct pol_trust_domain *d = &cfg->domains[i];
+		enum cli_age a = cli_bundle_age(v->domains[i].keys, v->domains[i].max_bundle_age,
+						now, msg, sizeof(msg));
+
+		if (v->domains[i].keys != NULL && a != CLI_AGE_FRESH)
+			pol_errors_add(a == CLI_AGE_STALE ? errors : warnings,
+				       "%s:%u: %s[trust_domain %s] bundle %s: %s", d->where.file,
+				       d->where.line, a == CLI_AGE_STALE ? "" : "warning: ",
+				       d->name, d->bundle, msg);
+	}
+	for (i = 0; i < v->n_issuers && i < cfg->n_issuers; i++) {
+		const struct pol_issuer *is = &cfg->issuers[i];
+		enum cli_age a = cli_bundle_age(v->issuers[i].keys, v->issuers[i].max_bundle_age,
+						now, msg, sizeof(msg));
+
+		if (v->issuers[i].keys != NULL && a != CLI_AGE_FRESH)
+			pol_errors_add(a == CLI_AGE_STALE ? errors : warnings,
+				       "%s:%u: %s[issuer %s] jwks %s: %s", is->where.file,
+				       is->where.line, a == CLI_AGE_STALE ? "" : "warning: ",
+				       is->url, is->jwks, msg);
+	}
+}
+
+static void check_verifier(const struct pol_config *cfg, struct pol_errors *errors,
+			   struct pol_errors *warnings)
 {
 	struct id_verifier v;
 	char err[512];
@@ -145,6 +186,7 @@ static void check_verifier(const struct pol_config *cfg, struct pol_errors *erro
 			pol_errors_add(errors, "%s:%u: [trust_domain %s] %s",
 				       cfg->domains[i].where.file, cfg->domains[i].where.line,
 				       cfg->domains[i].name, v.domains[i].load_error);
+	check_ages(cfg, &v, errors, warnings);
 	id_verifier_clear(&v);
 }
 
@@ -598,7 +640,7 @@ static int check_config(const char *path, const struct cli_nss_opts *nss)
 	if (pol_config_load(path, dropins, &cfg, &errors) != 0)
 		goto out;
 	check_keysets(cfg, &errors, &warnings, &counts);
-	check_verifier(cfg, &errors);
+	check_verifier(cfg, &errors, &warnings);
 	check_replay_dir(&cfg->global, &errors);
 	check_audit_log(&cfg->global, &errors);
 	check_shared_uids(cfg, &errors, &warnings);

@@ -144,6 +144,42 @@ struct cli_nss_opts {
 int cli_check_accounts(const struct pol_config *cfg, const struct cli_nss_opts *o,
 		       struct pol_errors *errors, size_t *n_served);
 
+/* ---- bundle fetch|show|check (cli/bundle.c, cli/bundle_src.c, docs/bundles.md) ---- */
+
+/* A trust domain's bundle or an issuer's JWKS, and where it is fetched from. */
+struct cli_bundle {
+	const char *what;	/* "trust domain" or "issuer" */
+	const char *name;	/* its name, or the issuer URL */
+	enum id_keyset_kind kind;
+	const char *path;	/* the file the module reads */
+	const char *endpoint;	/* SPIFFE bundle endpoint (https_web), or NULL */
+	const char *issuer_url; /* OpenID discovery from it, or NULL */
+	const char *ca;		/* PEM roots for HTTPS, or NULL: the system's */
+	const char *source_dir;	 /* spiffe-helper's cert_dir, or NULL */
+	const char *source_file; /* a SPIFFE bundle document, or NULL */
+	int64_t max_bundle_age;	 /* the verifier's (0, ID_BUNDLE_AGE_AUTO, seconds) */
+};
+
+/* What b is fetched from (a URL or path, for messages), or NULL: no source. */
+const char *cli_bundle_source(const struct cli_bundle *b);
+/*
+ * Gets b's document from its source into a heap buffer (at most
+ * ID_BUNDLE_MAX bytes): HTTPS through libcurl, or the local files.
+ * Returns 0, or -1 with err naming the source and what went wrong.
+ */
+int cli_bundle_get(const struct cli_bundle *b, char **out, size_t *outlen, char *err,
+		   size_t errlen);
+
+enum cli_age { CLI_AGE_FRESH, CLI_AGE_WARN, CLI_AGE_STALE };
+/*
+ * How old the file of keys is against max_bundle_age at now: fresh, past
+ * 3/4 of the limit (warn), or over it (stale: the module refuses its
+ * tokens); msg says it in words.
+ */
+enum cli_age cli_bundle_age(const struct id_keyset *keys, int64_t max_bundle_age, int64_t now,
+			    char *msg, size_t len);
+
+int cmd_bundle(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_reap(int argc, char **argv);

@@ -21,6 +21,7 @@ static const struct {
 	int (*run)(int argc, char **argv);
 	const char *summary;
 } commands[] = {
+	{ "bundle", cmd_bundle, "fetch, show and check the trust bundles and JWKS (their age)" },
 	{ "check", cmd_check, "validate the configuration, bundles and permissions" },
 	{ "attest", cmd_attest, "print what attestation sees of a process (JSON)" },
 	{ "explain", cmd_explain, "explain the policy decision for an agent, service and user" },

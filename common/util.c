@@ -258,6 +258,12 @@ int pa_open_safely(const char *path, const struct pa_file_rules *rules,
 int pa_read_file_safely(const char *path, const struct pa_file_rules *rules,
 			char **out, size_t *outlen, char *err, size_t errlen)
 {
+	return pa_read_file_stat(path, rules, out, outlen, NULL, err, errlen);
+}
+
+int pa_read_file_stat(const char *path, const struct pa_file_rules *rules,
+		      char **out, size_t *outlen, struct stat *st_out, char *err, size_t errlen)
+{
 	char *buf = NULL;
 	size_t cap, len = 0;
 	struct stat st;
@@ -320,6 +326,8 @@ int pa_read_file_safely(const char *path, const struct pa_file_rules *rules,
 	buf[len] = '\0';
 	*out = buf;
 	*outlen = len;
+	if (st_out != NULL)
+		*st_out = st;
 	return 0;
 fail:
 	close(fd);

@@ -107,6 +107,9 @@ int pa_open_safely(const char *path, const struct pa_file_rules *rules,
  */
 int pa_read_file_safely(const char *path, const struct pa_file_rules *rules,
 			char **out, size_t *outlen, char *err, size_t errlen);
+/* The same, and what fstat(2) said of the file read (its mtime: docs/bundles.md). */
+int pa_read_file_stat(const char *path, const struct pa_file_rules *rules,
+		      char **out, size_t *outlen, struct stat *st_out, char *err, size_t errlen);
 
 /*
  * Parses a duration: a non-negative integer followed by an optional unit

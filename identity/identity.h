@@ -134,6 +134,36 @@ size_t id_keyset_wit_count(const struct id_keyset *set);
 const struct id_key *id_keyset_find_wit(const struct id_keyset *set, const char *kid);
 const struct id_key *id_keyset_find(const struct id_keyset *set,
 				    const char *kid);
+/* A SPIFFE bundle's spiffe_sequence and spiffe_refresh_hint, -1 when absent. */
+int64_t id_keyset_sequence(const struct id_keyset *set);
+int64_t id_keyset_refresh_hint(const struct id_keyset *set);
+/* The mtime (seconds) of the file id_keyset_load read; 0 after id_keyset_parse. */
+int64_t id_keyset_mtime(const struct id_keyset *set);
+
+/* ---- bundle freshness (bundle_age.c, docs/bundles.md) ----------------- */
+
+/* The refresh interval: spiffe_refresh_hint bounded to [MIN, MAX], DEFAULT without one. */
+#define ID_REFRESH_MIN 60
+#define ID_REFRESH_MAX (24 * 3600)
+#define ID_REFRESH_DEFAULT 300
+/* max_bundle_age by default: this many refresh intervals. */
+#define ID_BUNDLE_AGE_FACTOR 24
+/* A trust domain's or issuer's max_bundle_age that is that default. */
+#define ID_BUNDLE_AGE_AUTO (-1)
+
+/* How often the key set should be fetched again, in seconds (never 0). */
+int64_t id_bundle_refresh_interval(const struct id_keyset *set);
+/*
+ * The age limit of set: max_bundle_age when positive, ID_BUNDLE_AGE_FACTOR
+ * refresh intervals for ID_BUNDLE_AGE_AUTO, 0 (no limit) for 0.
+ */
+int64_t id_bundle_age_limit(const struct id_keyset *set, int64_t max_bundle_age);
+/*
+ * 0 when the file set was read from is at most its age limit old at now,
+ * else -1 with the reason (its age, the limit, when it was written).
+ */
+int id_bundle_check_age(const struct id_keyset *set, int64_t max_bundle_age, int64_t now,
+			char *err, size_t errlen);
 
 /* ---- compact JWS ------------------------------------------------------ */
 
@@ -176,6 +206,8 @@ struct id_trust_domain {
 	char *x509_authorities_path;
 	struct id_keyset *keys; /* filled by id_verifier_load() */
 	char *load_error;	/* why keys is NULL, from id_verifier_load() */
+	/* seconds, 0: no limit, ID_BUNDLE_AGE_AUTO (id_bundle_age_limit) */
+	int64_t max_bundle_age;
 };
 
 struct id_issuer {
@@ -188,6 +220,7 @@ struct id_issuer {
 	int64_t max_token_age;	/* seconds, with has_max_token_age */
 	struct id_keyset *keys;
 	char *load_error;	/* why keys is NULL, from id_verifier_load() */
+	int64_t max_bundle_age; /* as for a trust domain */
 };
 
 /* What the verifier trusts and how strict it is. Owns its strings. */

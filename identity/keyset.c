@@ -32,6 +32,8 @@ struct id_keyset {
 	X509_STORE *x509; /* those authorities, NULL while there is none */
 	char **notices; /* one line per ignored element */
 	size_t n_notices, n_ignored;
+	/* spiffe_sequence, spiffe_refresh_hint (-1: absent); the file's mtime (0: not a file) */
+	int64_t sequence, refresh_hint, mtime;
 };
 
 /* Frees a key set and its keys. NULL is fine. */
@@ -75,6 +77,22 @@ size_t id_keyset_ignored(const struct id_keyset *set)
 const char *id_keyset_notice(const struct id_keyset *set, size_t i)
 {
 	return set != NULL && i < set->n_notices ? set->notices[i] : NULL;
+}
+
+/* spiffe_sequence, spiffe_refresh_hint (-1 when absent), and the file's mtime. */
+int64_t id_keyset_sequence(const struct id_keyset *set)
+{
+	return set != NULL ? set->sequence : -1;
+}
+
+int64_t id_keyset_refresh_hint(const struct id_keyset *set)
+{
+	return set != NULL ? set->refresh_hint : -1;
+}
+
+int64_t id_keyset_mtime(const struct id_keyset *set)
+{
+	return set != NULL ? set->mtime : 0;
 }
 
 size_t id_keyset_wit_count(const struct id_keyset *set)
@@ -324,8 +342,13 @@ static int keyset_element(struct id_keyset *set, const json_t *jwk, size_t i,
 	}
 }
 
-/* Checks the SPIFFE bundle members next to "keys" that have a type. */
-static int keyset_check_spiffe_members(const json_t *doc, char *err, size_t errlen)
+/*
+ * Checks the SPIFFE bundle members next to "keys" that have a type, and
+ * keeps them in out[0] (spiffe_refresh_hint) and out[1] (spiffe_sequence),
+ * -1 when absent.
+ */
+static int keyset_check_spiffe_members(const json_t *doc, int64_t out[2], char *err,
+				       size_t errlen)
 {
 	static const char *const ints[] = { "spiffe_refresh_hint", "spiffe_sequence" };
 	size_t i;
@@ -333,8 +356,11 @@ static int keyset_check_spiffe_members(const json_t *doc, char *err, size_t errl
 	for (i = 0; i < PA_ARRAY_SIZE(ints); i++) {
 		const json_t *v = json_object_get(doc, ints[i]);
 
+		out[i] = -1;
 		if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 0))
 			return pa_err(err, errlen, "\"%s\" is not a non-negative integer", ints[i]);
+		if (v != NULL)
+			out[i] = (int64_t)json_integer_value(v);
 	}
 	return 0;
 }
@@ -348,6 +374,7 @@ struct id_keyset *id_keyset_parse(const char *json, size_t len,
 	json_t *doc = NULL, *keys, *jwk;
 	json_error_t jerr;
 	char esc[PA_ESCAPE_MAX];
+	int64_t members[2] = { -1, -1 };
 	size_t i;
 
 	if (json == NULL) {
@@ -366,7 +393,7 @@ struct id_keyset *id_keyset_parse(const char *json, size_t len,
 		pa_err(err, errlen, "key set is not a JSON object");
 		goto fail;
 	}
-	if (kind == ID_KEYSET_SPIFFE && keyset_check_spiffe_members(doc, err, errlen) != 0)
+	if (kind == ID_KEYSET_SPIFFE && keyset_check_spiffe_members(doc, members, err, errlen) != 0)
 		goto fail;
 	keys = json_object_get(doc, "keys");
 	if (!json_is_array(keys)) {
@@ -382,6 +409,8 @@ struct id_keyset *id_keyset_parse(const char *json, size_t len,
 		goto fail;
 	}
 	set->kind = kind;
+	set->refresh_hint = members[0];
+	set->sequence = members[1];
 	json_array_foreach(keys, i, jwk) {
 		if (keyset_element(set, jwk, i, err, errlen) != 0)
 			goto fail;
@@ -410,16 +439,20 @@ struct id_keyset *id_keyset_load(const char *path, enum id_keyset_kind kind,
 	struct id_keyset *set = NULL;
 	char *buf = NULL, perr[512];
 	size_t len = 0;
+	struct stat st;
 
 	if (path == NULL) {
 		pa_err(err, errlen, "no key set path");
 		return NULL;
 	}
-	if (pa_read_file_safely(path, &rules, &buf, &len, err, errlen) != 0)
+	/* the mtime of the file read: how old the bundle is (docs/bundles.md) */
+	if (pa_read_file_stat(path, &rules, &buf, &len, &st, err, errlen) != 0)
 		return NULL;
 	set = id_keyset_parse(buf, len, kind, perr, sizeof(perr));
 	if (set == NULL)
 		pa_err(err, errlen, "%s: %s", path, perr);
+	else
+		set->mtime = (int64_t)st.st_mtim.tv_sec;
 	free(buf);
 	return set;
 }

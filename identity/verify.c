@@ -442,18 +442,24 @@ struct selection {
 /*
  * The key set of a trust domain or issuer (what, name; use names the keys
  * it should publish), or -1 with the reason its
- * tokens are all refused: its key set could not be loaded, or it has no
- * usable key (for a trust domain: it has revoked its keys, Trust Domain
- * and Bundle §4.1.3).
+ * tokens are all refused: its key set could not be loaded, its file is
+ * older than max_bundle_age at now (docs/bundles.md), or it has no usable
+ * key (for a trust domain: it has revoked its keys, Trust Domain and
+ * Bundle §4.1.3).
  */
 static int usable_keys(const struct id_keyset *keys, const char *load_error,
-		       const char *what, const char *name, const char *use, char *err,
-		       size_t errlen)
+		       int64_t max_bundle_age, int64_t now, const char *what, const char *name,
+		       const char *use, char *err, size_t errlen)
 {
+	char why[512];
+
 	if (keys == NULL)
 		return pa_err(err, errlen, "%s %s cannot be used, so none of its tokens is "
 			      "accepted: %s", what, name,
 			      load_error != NULL ? load_error : "not loaded");
+	if (id_bundle_check_age(keys, max_bundle_age, now, why, sizeof(why)) != 0)
+		return pa_err(err, errlen, "%s %s cannot be used, so none of its tokens is "
+			      "accepted: %s", what, name, why);
 	/* WIT-SVID §6.2: a bundle without wit-svid keys issues no WIT-SVIDs */
 	if (strcmp(use, "wit-svid") == 0 && id_keyset_wit_count(keys) == 0)
 		return pa_err(err, errlen, "%s %s publishes no wit-svid key, so it issues no "
@@ -467,14 +473,15 @@ static int usable_keys(const struct id_keyset *keys, const char *load_error,
 
 /* Key selection on the OIDC path: the issuer's own keys and limits. */
 static int select_oidc(const struct id_verifier *v, const struct id_issuer *is,
-		       const struct id_jws *jws, const char *kid, struct selection *sel,
-		       char *err, size_t errlen)
+		       const struct id_jws *jws, const char *kid, int64_t now,
+		       struct selection *sel, char *err, size_t errlen)
 {
 	char esc[PA_ESCAPE_MAX];
 
 	if (jws->alg == ID_ALG_EDDSA && !is->allow_eddsa)
 		return pa_err(err, errlen, "EdDSA is not enabled for issuer %s", is->url);
-	if (usable_keys(is->keys, is->load_error, "issuer", is->url, "signature", err, errlen) != 0)
+	if (usable_keys(is->keys, is->load_error, is->max_bundle_age, now, "issuer", is->url,
+			"signature", err, errlen) != 0)
 		return -1;
 	sel->key = id_keyset_find(is->keys, kid);
 	if (sel->key == NULL)
@@ -489,7 +496,8 @@ static int select_oidc(const struct id_verifier *v, const struct id_issuer *is,
 
 /* Key selection on the SPIFFE path: the trust domain of the unverified sub. */
 static int select_spiffe(const struct id_verifier *v, const struct id_jws *jws,
-			 const char *kid, struct selection *sel, char *err, size_t errlen)
+			 const char *kid, int64_t now, struct selection *sel, char *err,
+			 size_t errlen)
 {
 	const char *sub = json_string_value(json_object_get(jws->claims, "sub"));
 	char td[TD_BUF], kerr[256], esc[PA_ESCAPE_MAX];
@@ -505,8 +513,8 @@ static int select_spiffe(const struct id_verifier *v, const struct id_jws *jws,
 			      pa_escape(td, strlen(td), esc, sizeof(esc)));
 	if (jws->alg == ID_ALG_EDDSA && !jws->wit)
 		return pa_err(err, errlen, "EdDSA is not accepted for JWT-SVIDs");
-	if (usable_keys(dom->keys, dom->load_error, "trust domain", dom->name,
-			jws->wit ? "wit-svid" : "jwt-svid", err, errlen) != 0)
+	if (usable_keys(dom->keys, dom->load_error, dom->max_bundle_age, now, "trust domain",
+			dom->name, jws->wit ? "wit-svid" : "jwt-svid", err, errlen) != 0)
 		return -1;
 	/* a WIT-SVID only by a wit-svid key, a JWT-SVID only by a jwt-svid key */
 	sel->key = jws->wit ? id_keyset_find_wit(dom->keys, kid) : id_keyset_find(dom->keys, kid);
@@ -620,8 +628,8 @@ int id_verify_token(const struct id_verifier *v, const char *token,
 	 */
 	issuer = jws.wit ? NULL : find_issuer(v, json_string_value(json_object_get(jws.claims,
 										 "iss")));
-	if ((issuer != NULL ? select_oidc(v, issuer, &jws, kid, &sel, err, errlen) :
-			      select_spiffe(v, &jws, kid, &sel, err, errlen)) != 0 ||
+	if ((issuer != NULL ? select_oidc(v, issuer, &jws, kid, now, &sel, err, errlen) :
+			      select_spiffe(v, &jws, kid, now, &sel, err, errlen)) != 0 ||
 	    check_thumbprints(jws.header, &sel, err, errlen) != 0)
 		goto out;
 	if (id_jws_verify(&jws, sel.key, kerr, sizeof(kerr)) != 0) {

@@ -438,11 +438,11 @@ static const struct id_trust_domain *x509_domain(const struct id_verifier *v, co
 }
 
 /* The X.509 authorities of trust domain td, or NULL with the reason. */
-static X509_STORE *authorities(const struct id_verifier *v, const char *td, char *err,
-			       size_t errlen)
+static X509_STORE *authorities(const struct id_verifier *v, const char *td, int64_t now,
+			       char *err, size_t errlen)
 {
 	const struct id_trust_domain *dom = x509_domain(v, td);
-	char esc[PA_ESCAPE_MAX];
+	char esc[PA_ESCAPE_MAX], why[512];
 	X509_STORE *store;
 
 	if (dom == NULL) {
@@ -454,6 +454,11 @@ static X509_STORE *authorities(const struct id_verifier *v, const char *td, char
 		pa_err(err, errlen, "trust domain %s cannot be used, so none of its SVIDs is "
 		       "accepted: %s", dom->name,
 		       dom->load_error != NULL ? dom->load_error : "not loaded");
+		return NULL;
+	}
+	if (id_bundle_check_age(dom->keys, dom->max_bundle_age, now, why, sizeof(why)) != 0) {
+		pa_err(err, errlen, "trust domain %s cannot be used, so none of its SVIDs is "
+		       "accepted: %s", dom->name, why);
 		return NULL;
 	}
 	store = id_keyset_x509_store(dom->keys);
@@ -604,7 +609,7 @@ int id_x509_verify(const struct id_verifier *v, const struct id_x509_chain *c, i
 		if (check_cert_key(c->certs[i], what, err, errlen) != 0)
 			return -1;
 	}
-	store = authorities(v, td, err, errlen);
+	store = authorities(v, td, now, err, errlen);
 	if (store == NULL || openssl_verify(c, store, &built, err, errlen) != 0)
 		return -1;
 	if (check_built(built, now, leeway, &nbf, &exp, err, errlen) == 0 &&

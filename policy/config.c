@@ -149,12 +149,17 @@ static void config_free(struct pol_config *cfg)
 		free(cfg->domains[i].name);
 		free(cfg->domains[i].bundle);
 		free(cfg->domains[i].x509_authorities);
+		free(cfg->domains[i].bundle_endpoint);
+		free(cfg->domains[i].bundle_endpoint_ca);
+		free(cfg->domains[i].bundle_source_dir);
+		free(cfg->domains[i].bundle_source_file);
 	}
 	free(cfg->domains);
 	for (i = 0; i < cfg->n_issuers; i++) {
 		free(cfg->issuers[i].url);
 		free(cfg->issuers[i].jwks);
 		free(cfg->issuers[i].audience);
+		free(cfg->issuers[i].jwks_ca);
 	}
 	free(cfg->issuers);
 	for (i = 0; i < cfg->n_services; i++)

@@ -90,6 +90,41 @@ static void check_task(struct parse_ctx *c, const struct sect_rec *rec,
 			     rec->label, a->task_forbid.v[i]);
 }
 
+/*
+ * Where `pam-agent bundle fetch` gets a trust domain's bundle or an
+ * issuer's JWKS (docs/bundles.md): at most one source, an https:// URL,
+ * a CA file only with the source it is for.
+ */
+static void check_fetch(struct parse_ctx *c, const struct sect_rec *rec)
+{
+	const char *f = rec->where.file;
+
+	if (rec->kind == SEC_TRUST_DOMAIN) {
+		const struct pol_trust_domain *d = &c->cfg->domains[rec->idx];
+		const char *url = d->bundle_endpoint;
+
+		if ((url != NULL) + (d->bundle_source_dir != NULL) +
+		    (d->bundle_source_file != NULL) > 1)
+			PERR(c, "%s:%u: [%s]: bundle_endpoint, bundle_source_dir and "
+			     "bundle_source_file are alternatives: give one", f, rec->where.line,
+			     rec->label);
+		if (url != NULL && (strncmp(url, "https://", 8) != 0 || url[8] == '\0' ||
+				    strpbrk(url, " \t#") != NULL))
+			PERR(c, "%s:%u: [%s]: bundle_endpoint is an https:// URL without blanks or "
+			     "'#' (the https_web profile; there is no plain http)", f,
+			     key_line(rec, "bundle_endpoint"), rec->label);
+		if (d->bundle_endpoint_ca != NULL && url == NULL)
+			PERR(c, "%s:%u: [%s]: bundle_endpoint_ca without bundle_endpoint", f,
+			     key_line(rec, "bundle_endpoint_ca"), rec->label);
+	} else if (rec->kind == SEC_ISSUER) {
+		const struct pol_issuer *is = &c->cfg->issuers[rec->idx];
+
+		if (is->jwks_ca != NULL && !is->jwks_discovery)
+			PERR(c, "%s:%u: [%s]: jwks_ca without jwks_discovery = yes", f,
+			     key_line(rec, "jwks_ca"), rec->label);
+	}
+}
+
 /* Required keys, per-source keys of grants, and references of agents. */
 static void check_sections(struct parse_ctx *c)
 {
@@ -105,6 +140,7 @@ static void check_sections(struct parse_ctx *c)
 			if ((k->keys[i].flags & K_REQUIRED) && !(rec->seen & (1u << i)))
 				PERR(c, "%s:%u: [%s] has no '%s' (required)", f, rec->where.line,
 				     rec->label, k->keys[i].name);
+		check_fetch(c, rec);
 		if (rec->kind == SEC_GRANT) {
 			const struct pol_grant *g = &cfg->grants[rec->idx];
 			unsigned bit = g->source == POL_SOURCE_MINT ? K_MINT

@@ -42,12 +42,18 @@ static const struct key_def global_keys[] = {
 };
 #undef G
 
+#define T(f) offsetof(struct pol_trust_domain, f)
 static const struct key_def trust_domain_keys[] = {
-	{ "bundle", VT_PATH, offsetof(struct pol_trust_domain, bundle), K_REQUIRED, 0, 0, -1 },
-	{ "x509_authorities", VT_PATH, offsetof(struct pol_trust_domain, x509_authorities), 0, 0,
-	  0, -1 },
-	{ "require_pop", VT_BOOL, offsetof(struct pol_trust_domain, require_pop), 0, 0, 0, -1 },
+	{ "bundle", VT_PATH, T(bundle), K_REQUIRED, 0, 0, -1 },
+	{ "x509_authorities", VT_PATH, T(x509_authorities), 0, 0, 0, -1 },
+	{ "bundle_endpoint", VT_STR, T(bundle_endpoint), 0, 0, 0, -1 },
+	{ "bundle_endpoint_ca", VT_PATH, T(bundle_endpoint_ca), 0, 0, 0, -1 },
+	{ "bundle_source_dir", VT_PATH, T(bundle_source_dir), 0, 0, 0, -1 },
+	{ "bundle_source_file", VT_PATH, T(bundle_source_file), 0, 0, 0, -1 },
+	{ "max_bundle_age", VT_DUR, T(max_bundle_age), 0, 60, 365 * DAY, T(has_max_bundle_age) },
+	{ "require_pop", VT_BOOL, T(require_pop), 0, 0, 0, -1 },
 };
+#undef T
 
 #define I(f) offsetof(struct pol_issuer, f)
 static const struct key_def issuer_keys[] = {
@@ -58,6 +64,9 @@ static const struct key_def issuer_keys[] = {
 	{ "clock_skew", VT_DUR, I(clock_skew), 0, 0, 3600, I(has_clock_skew) },
 	{ "max_token_age", VT_DUR, I(max_token_age), 0, 1, 7 * DAY, I(has_max_token_age) },
 	{ "single_use", VT_BOOL, I(single_use), 0, 0, 0, I(has_single_use) },
+	{ "jwks_discovery", VT_BOOL, I(jwks_discovery), 0, 0, 0, -1 },
+	{ "jwks_ca", VT_PATH, I(jwks_ca), 0, 0, 0, -1 },
+	{ "max_bundle_age", VT_DUR, I(max_bundle_age), 0, 60, 365 * DAY, I(has_max_bundle_age) },
 };
 #undef I
 

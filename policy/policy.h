@@ -93,6 +93,13 @@ struct pol_trust_domain {
 	char *bundle; /* absolute path */
 	char *x509_authorities; /* absolute path of a PEM file, or NULL: the bundle's */
 	bool require_pop; /* its identities only proven by possession (docs/proof-of-possession.md) */
+	/* where `pam-agent bundle fetch` gets the bundle (docs/bundles.md): at most one */
+	char *bundle_endpoint;	  /* https:// SPIFFE bundle endpoint (https_web) */
+	char *bundle_endpoint_ca; /* PEM roots for it, or NULL: the system's */
+	char *bundle_source_dir;  /* spiffe-helper's cert_dir */
+	char *bundle_source_file; /* a SPIFFE bundle document (spire-server bundle show) */
+	int64_t max_bundle_age;	  /* seconds, with has_max_bundle_age */
+	bool has_max_bundle_age;
 	struct pol_where where;
 };
 
@@ -106,6 +113,11 @@ struct pol_issuer {
 	int64_t clock_skew, max_token_age;
 	bool single_use;
 	bool has_clock_skew, has_max_token_age, has_single_use;
+	/* `pam-agent bundle fetch`: OpenID discovery from url, then jwks_uri */
+	bool jwks_discovery;
+	char *jwks_ca;		/* PEM roots for it, or NULL: the system's */
+	int64_t max_bundle_age; /* seconds, with has_max_bundle_age */
+	bool has_max_bundle_age;
 	struct pol_where where;
 };
 
@@ -285,6 +297,10 @@ const struct pol_grant *pol_config_find_grant(const struct pol_config *cfg,
 /* Whether tokens of issuer (NULL: a JWT-SVID) are single-use: its own
  * single_use when given, else [global] single_use. */
 bool pol_single_use(const struct pol_config *cfg, const char *issuer);
+/* Whether `pam-agent bundle fetch` has a source for d (docs/bundles.md). */
+bool pol_trust_domain_fetched(const struct pol_trust_domain *d);
+/* The verifier's max_bundle_age of a key set (seconds, 0, or ID_BUNDLE_AGE_AUTO). */
+int64_t pol_bundle_age(bool has, int64_t configured, bool fetched);
 
 /*
  * Fills *v (which the caller zeroed) with copies of what the identity

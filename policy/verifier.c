@@ -40,6 +40,24 @@ bool pol_single_use(const struct pol_config *cfg, const char *issuer)
 	return cfg->global.single_use;
 }
 
+bool pol_trust_domain_fetched(const struct pol_trust_domain *d)
+{
+	return d->bundle_endpoint != NULL || d->bundle_source_dir != NULL ||
+	       d->bundle_source_file != NULL;
+}
+
+/*
+ * The verifier's max_bundle_age (docs/bundles.md): the configured one;
+ * else, for a key set `pam-agent bundle fetch` keeps fresh, the default
+ * (ID_BUNDLE_AGE_AUTO); else none: nothing is known to refresh the file.
+ */
+int64_t pol_bundle_age(bool has, int64_t configured, bool fetched)
+{
+	if (has)
+		return configured;
+	return fetched ? ID_BUNDLE_AGE_AUTO : 0;
+}
+
 int pol_config_to_verifier(const struct pol_config *cfg, struct id_verifier *v,
 			   char *err, size_t errlen)
 {
@@ -63,6 +81,9 @@ int pol_config_to_verifier(const struct pol_config *cfg, struct id_verifier *v,
 		t->bundle_path = strdup(cfg->domains[i].bundle);
 		t->x509_authorities_path = cfg->domains[i].x509_authorities != NULL ?
 			strdup(cfg->domains[i].x509_authorities) : NULL;
+		t->max_bundle_age = pol_bundle_age(cfg->domains[i].has_max_bundle_age,
+						   cfg->domains[i].max_bundle_age,
+						   pol_trust_domain_fetched(&cfg->domains[i]));
 		if (t->name == NULL || t->bundle_path == NULL ||
 		    (cfg->domains[i].x509_authorities != NULL && t->x509_authorities_path == NULL))
 			goto nomem;
@@ -84,6 +105,8 @@ int pol_config_to_verifier(const struct pol_config *cfg, struct id_verifier *v,
 		is->leeway = src->clock_skew;
 		is->has_max_token_age = src->has_max_token_age;
 		is->max_token_age = src->max_token_age;
+		is->max_bundle_age = pol_bundle_age(src->has_max_bundle_age, src->max_bundle_age,
+						    src->jwks_discovery);
 		if (is->url == NULL || is->jwks_path == NULL || (src->audience && !is->audience))
 			goto nomem;
 	}

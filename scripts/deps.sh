@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential autoconf automake libtool pkg-config autoconf-archive
 libpam0g-dev libpam-modules libpam-runtime libkeyutils-dev keyutils libssl-dev openssl
-libjansson-dev libinih-dev libcmocka-dev libpam-wrapper libpamtest0-dev
+libjansson-dev libinih-dev libcurl4-openssl-dev libcmocka-dev libpam-wrapper libpamtest0-dev
 python3 python3-cryptography groff-base mandoc clang libclang-rt-dev valgrind
 pamtester util-linux libnss-wrapper libfaketime cppcheck clang-tools
 openssh-server openssh-client sudo"

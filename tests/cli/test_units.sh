@@ -1,8 +1,9 @@
 #!/bin/sh
-# The shipped systemd units and tmpfiles.d entry of pam-agent reap: the
-# service runs the installed pam-agent, systemd accepts both units, the
-# syscall filter keeps keyctl, and the directories tmpfiles.d makes are the
-# ones the reaper trusts. Each check that needs a tool or root skips visibly.
+# The shipped systemd units and tmpfiles.d entry of pam-agent reap, and the
+# units of pam-agent bundle fetch (docs/bundles.md): the services run the
+# installed pam-agent, systemd accepts the units, the syscall filter keeps
+# keyctl, and the directories tmpfiles.d makes are the ones the reaper
+# trusts. Each check that needs a tool or root skips visibly.
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
@@ -28,13 +29,35 @@ check "the timer starts it every minute" \
 	sh -c 'grep -qx "OnBootSec=1min" "$1" && grep -qx "OnUnitActiveSec=1min" "$1" &&
 		grep -qx "WantedBy=timers.target" "$1"' sh "$TIMER"
 
+BIN=$SRC/etc/systemd/pam-agent-bundle.service.in
+BTIMER=$SRC/etc/systemd/pam-agent-bundle.timer
+BUNIT=$B/etc/systemd/pam-agent-bundle.service
+if [ -f "$BUNIT" ]; then
+	check "the built bundle unit runs an absolute pam-agent bundle fetch, nothing left unsubstituted" \
+		sh -c 'grep -Eq "^ExecStart=/.*/pam-agent bundle fetch$" "$1" &&
+			grep -Eq "^ConditionPathExists=/.*/security/pam_agent.conf$" "$1" &&
+			! grep -q "@[a-z]*@" "$1"' sh "$BUNIT"
+else
+	skip "the built bundle unit (configured --with-systemdsystemunitdir=no)"
+fi
+check "the bundle service is a oneshot after the network, writing only the bundles and the audit file" \
+	sh -c 'grep -qx "Type=oneshot" "$1" && grep -qx "After=network-online.target" "$1" &&
+		grep -qx "ProtectSystem=strict" "$1" && grep -qx "ReadWritePaths=-/etc/pam_agent" "$1" &&
+		test "$(grep -c "^ReadWritePaths=" "$1")" -eq 2' sh "$BIN"
+check "the bundle timer wakes it every minute (the refresh hint says what is due)" \
+	sh -c 'grep -qx "OnUnitActiveSec=1min" "$1" && grep -qx "WantedBy=timers.target" "$1"' \
+	sh "$BTIMER"
+
 if command -v systemd-analyze >/dev/null 2>&1; then
 	mkdir "$work/units"
 	sed "s|@sbindir@|$(cd "$B" && pwd)|" "$IN" > "$work/units/pam-agent-reap.service"
-	cp "$TIMER" "$work/units/"
+	sed -e "s|@sbindir@|$(cd "$B" && pwd)|" -e "s|@sysconfdir@|/etc|" "$BIN" \
+		> "$work/units/pam-agent-bundle.service"
+	cp "$TIMER" "$BTIMER" "$work/units/"
 	if out=$(systemd-analyze verify "$work/units/pam-agent-reap.service" \
-		"$work/units/pam-agent-reap.timer" 2>&1); then
-		pass "systemd-analyze verify accepts the service and the timer"
+		"$work/units/pam-agent-reap.timer" "$work/units/pam-agent-bundle.service" \
+		"$work/units/pam-agent-bundle.timer" 2>&1); then
+		pass "systemd-analyze verify accepts the services and the timers"
 	else
 		fail "systemd-analyze verify:"
 		printf '%s\n' "$out" | sed 's/^/    /'

@@ -1,6 +1,6 @@
 /*
  * test_identity_sets.c - unit tests of the identity engine's key sets
- * (SPIFFE bundles and OIDC JWKS: parsing and the file rules), JWS parsing
+ * (SPIFFE bundles and OIDC JWKS: parsing, the file rules, their age), JWS parsing
  * called directly, attacker text in reasons, identities as JSON, the
  * verifier's load errors, and the tokens an independent implementation
  * made (Python cryptography, read from $PA_TEST_DATA/independent, default
@@ -460,12 +460,72 @@ static void test_independent_fixtures(void **state)
 	json_decref(doc);
 }
 
+/* A bundle's sequence and refresh hint, its file's mtime, the interval and the age limit. */
+static void test_bundle_age(void **state)
+{
+	char err[512] = "", *path;
+	struct id_keyset *set;
+	struct timespec t[2];
+
+	(void)state;
+	set = tfx_keyset_parse(json_pack("{s:[],s:i,s:i}", "keys", "spiffe_sequence", 7,
+					 "spiffe_refresh_hint", 5), ID_KEYSET_SPIFFE, err, sizeof(err));
+	assert_non_null(set);
+	assert_int_equal(id_keyset_sequence(set), 7);
+	assert_int_equal(id_keyset_refresh_hint(set), 5);
+	assert_int_equal(id_keyset_mtime(set), 0);
+	assert_int_equal(id_bundle_refresh_interval(set), ID_REFRESH_MIN);
+	assert_int_equal(id_bundle_age_limit(set, ID_BUNDLE_AGE_AUTO), 24 * ID_REFRESH_MIN);
+	assert_int_equal(id_bundle_age_limit(set, 0), 0);
+	assert_int_equal(id_bundle_age_limit(set, 3600), 3600);
+	/* parsed, not read from a file: no age */
+	assert_int_equal(id_bundle_check_age(set, 60, INT64_MAX / 2, err, sizeof(err)), 0);
+	id_keyset_free(set);
+	set = tfx_keyset_parse(json_pack("{s:[],s:i}", "keys", "spiffe_refresh_hint", 10000000),
+			       ID_KEYSET_SPIFFE, err, sizeof(err));
+	assert_int_equal(id_keyset_sequence(set), -1);
+	assert_int_equal(id_bundle_refresh_interval(set), ID_REFRESH_MAX);
+	id_keyset_free(set);
+	/* an OIDC JWKS has no SPIFFE members: the default interval */
+	set = tfx_keyset_parse(json_pack("{s:[],s:i}", "keys", "spiffe_refresh_hint", 60),
+			       ID_KEYSET_OIDC, err, sizeof(err));
+	assert_int_equal(id_keyset_refresh_hint(set), -1);
+	assert_int_equal(id_bundle_refresh_interval(set), ID_REFRESH_DEFAULT);
+	id_keyset_free(set);
+
+	path = tfx_trust_doc("age.json", json_pack("{s:[],s:i}", "keys", "spiffe_refresh_hint", 300),
+			     0644);
+	t[0].tv_sec = t[1].tv_sec = 1000000;
+	t[0].tv_nsec = t[1].tv_nsec = 0;
+	assert_int_equal(utimensat(AT_FDCWD, path, t, 0), 0);
+	set = id_keyset_load(path, ID_KEYSET_SPIFFE, err, sizeof(err));
+	assert_non_null(set);
+	assert_int_equal(id_keyset_mtime(set), 1000000);
+	/* exactly the limit is fine, a second more is stale */
+	assert_int_equal(id_bundle_check_age(set, 3600, 1000000 + 3600, err, sizeof(err)), 0);
+	assert_int_equal(id_bundle_check_age(set, 3600, 1000000 + 3601, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "its key set file is stale: written 3601s ago "
+			       "(1970-01-12T13:46:40Z), over max_bundle_age 3600s"));
+	assert_int_equal(id_bundle_check_age(set, ID_BUNDLE_AGE_AUTO, 1000000 + 7200, err,
+					     sizeof(err)), 0);
+	assert_int_equal(id_bundle_check_age(set, ID_BUNDLE_AGE_AUTO, 1000000 + 7201, err,
+					     sizeof(err)), -1);
+	assert_non_null(strstr(err, "(the default: 24 refresh intervals)"));
+	assert_int_equal(id_bundle_check_age(set, 0, INT64_MAX / 2, err, sizeof(err)), 0);
+	/* a file from the future is not stale (its age is 0) */
+	assert_int_equal(id_bundle_check_age(set, 60, 1, err, sizeof(err)), 0);
+	id_keyset_free(set);
+	unlink(path);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keyset_parse_spiffe),
 		cmocka_unit_test(test_keyset_parse_oidc),
 		cmocka_unit_test(test_keyset_load_file_rules),
+		cmocka_unit_test(test_bundle_age),
 		cmocka_unit_test(test_jws_parse_api),
 		cmocka_unit_test(test_attacker_text_escaped),
 		cmocka_unit_test(test_verifier_load_errors),
