@@ -46,6 +46,7 @@ check "keyutils.h" libkeyutils-dev ac_cv_header_keyutils_h=no
 check "OpenSSL libcrypto" libssl-dev PA_HIDE=libcrypto
 check "jansson" libjansson-dev PA_HIDE=jansson
 check "libinih" libinih-dev PA_HIDE=inih
+check "libsystemd" libsystemd-dev PA_HIDE=libsystemd
 check "cmocka" libcmocka-dev PA_HIDE=cmocka
 # optional: pam_wrapper missing is a visible warning, not an error
 mkdir -p "$work/b"
