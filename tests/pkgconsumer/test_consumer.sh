@@ -39,8 +39,8 @@ if [ "${1:-}" = --system ]; then
 	fi
 	check "configure found agentcred through PKG_CHECK_MODULES (the installed .pc)" \
 		grep -Eq "checking for (AGENTCRED|agentcred)\.\.\. yes" "$work/build.log"
-	check "the consumer links the packaged /usr/lib/*/libagentcred.so.0" \
-		sh -c 'ldd "$1" | grep -q "libagentcred.so.0 => /usr/lib/[^ ]*/libagentcred.so.0"' sh "$work/agentcred-print"
+	check "the consumer links the packaged libagentcred.so.0 (/usr/lib/TRIPLET, or /lib/TRIPLET on a merged /usr)" \
+		sh -c 'ldd "$1" | grep -Eq "libagentcred\.so\.0 => (/usr)?/lib/[^ /]+/libagentcred\.so\.0"' sh "$work/agentcred-print"
 	/usr/bin/agent-run --service "$svc" --user "$user" --token-file "$pol/token" -- \
 		"$work/agentcred-print" legacy-db > "$work/run.out" 2> "$work/run.err"
 	rc=$?
