@@ -1,7 +1,8 @@
 #!/bin/sh
-# Root-only: audit events into the journal through its native protocol
-# (docs/audit.md, "The journal"). In a private mount namespace (unshare -m)
-# a tmpfs hides /run/systemd and tests/root/journal.py listens at
+# Root-only: audit events of real PAM transactions into the journal through
+# its native protocol (docs/audit.md, "The journal"). In a private mount
+# namespace (unshare -m) a tmpfs hides /run/systemd and tests/lib/journal.py
+# listens at
 # /run/systemd/journal/socket in journald's place; the host's /run is not
 # touched. Then, through the real agent-run, module and helper (service
 # files through pam_wrapper) and pam-agent reap:
@@ -9,10 +10,9 @@
 #    docs/audit.md lists it), MESSAGE one line, a PAM_AGENT_* field per key
 #    of its audit line, one per list entry, and the whole line in
 #    PAM_AGENT_JSON equal to the line of the audit file;
-#  - a long event (journal_emit: ~100 KiB of fields) arrives whole;
-#  - no token, token segment or credential in any field;
-#  - without the socket, and with a socket nobody listens on, the event
-#    goes to syslog instead (journal_emit's syslog function).
+#  - no token, token segment or credential in any field.
+# tests/cli/test_journal.sh (any user) has the long event and the fallback
+# to syslog.
 # Skips (exit 77) as non-root or where unshare -m is not allowed.
 set -u
 if [ -z "${PA_JOURNAL_NS:-}" ]; then
@@ -29,7 +29,7 @@ fi
 . "$(dirname "$0")/lib.sh"
 pa_root_require "root_journal.sh" python3 keyctl
 need_pam_wrapper
-need_built "$PA_MODULE" "$B/tests/root/journal_emit"
+need_built "$PA_MODULE"
 
 # journald's socket directory, private to this namespace
 jdir=/run/systemd
@@ -42,7 +42,7 @@ mkdir -p /run/systemd/journal
 SOCK=/run/systemd/journal/socket
 
 pa_workdir pam-agent-root-journal
-JPY=$(dirname "$0")/journal.py
+JPY=$(dirname "$0")/../lib/journal.py
 AUD=spiffe://example.org/host/journal
 CONF=$work/pam_agent.conf
 me=$(id -un)
@@ -115,14 +115,6 @@ chmod 0600 "$work/state/sessions/"*
 "$PAM_AGENT" reap --config "$CONF" > "$work/reap.out" 2>&1
 check "reap reports the unreadable record" grep -q '"event":"revoke_failed"' "$work/audit.log"
 
-# ---- a long event ---------------------------------------------------------------------------
-"$B/tests/root/journal_emit" "$work/audit.log" "$(cat "$work/token.bot")" > "$work/emit.out" 2>&1
-emit_rc=$?
-check "journal_emit: the long event went to the journal, not to syslog" \
-	sh -c 'test "$1" = 0 && ! grep -q "^SYSLOG" "$2"' sh "$emit_rc" "$work/emit.out"
-long=$(tail -n 1 "$work/audit.log" | wc -c)
-check "the long event's audit line is over 64 KiB ($long bytes)" test "$long" -gt 65536
-
 # the listener has every entry once the senders are gone: datagrams are queued
 n=0
 while [ "$(lines "$work/entries")" -lt "$(lines "$work/audit.log")" ] && [ $n -lt 100 ]; do
@@ -135,21 +127,4 @@ python3 "$JPY" check "$work/entries" "$work/audit.log" "$(dirname "$0")/../../do
 cat "$work/check.out"
 pa_passes=$((pa_passes + $(grep -c '^PASS' "$work/check.out")))
 pa_fails=$((pa_fails + $(grep -c '^FAIL' "$work/check.out")))
-size=$(python3 -c 'import json,sys; print(max(json.loads(l).get("size", 0) for l in open(sys.argv[1])))' \
-	"$work/entries")
-check "the long entry arrived whole ($size bytes with its fields, over 96 KiB)" test "$size" -gt 98304
-
-# ---- without journald: syslog -----------------------------------------------------------------
-kill "$listener"
-wait "$listener" 2>/dev/null
-# a socket nobody listens on any more: the journal refuses the entry
-check "a dead socket is left where journald's was" test -S "$SOCK"
-before=$(lines "$work/entries")
-"$B/tests/root/journal_emit" "$work/audit.log" x > "$work/emit.dead" 2>&1
-check "journald not listening: the event goes to syslog (LOG_AUTHPRIV|LOG_INFO)" \
-	grep -q "^SYSLOG 86 {\"v\":1" "$work/emit.dead"
-rm -f "$SOCK"
-"$B/tests/root/journal_emit" "$work/audit.log" x > "$work/emit.none" 2>&1
-check "no journal socket: the event goes to syslog" grep -q "^SYSLOG 86 {\"v\":1" "$work/emit.none"
-check "nothing more arrived" test "$(lines "$work/entries")" = "$before"
 pa_summary
