@@ -16,9 +16,14 @@ out=$(cd "$out" && pwd)
 # the files git knows (tracked, and new ones not ignored): no build output
 # of the checkout reaches the package
 cd "$top"
-git ls-files -z --cached --others --exclude-standard |
-	while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done 2>/dev/null |
-	tar --null -T - -cf - | tar -xf - -C "$out/src"
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+	git ls-files -z --cached --others --exclude-standard |
+		while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
+		tar --null -T - -cf - | tar -xf - -C "$out/src"
+else
+	# an unpacked release tarball: everything but build directories
+	tar --exclude='./_build*' --exclude="./${out#"$top"/}" -cf - . | tar -xf - -C "$out/src"
+fi
 
 cd "$out/src"
 jobs=$(nproc 2>/dev/null || echo 2)
