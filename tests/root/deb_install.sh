@@ -43,17 +43,20 @@ pa_workdir pam-agent-deb
 chmod 0755 "$work"
 # the state before: /etc/pam.d and pam-auth-update's own state, copied;
 # /etc/pam.d and /etc/systemd/system described (every path, type, mode,
-# link target and content hash)
+# link target and content hash). The services of root tests
+# (pam-agent-test-*, tests/root/lib.sh), this one's and those of another
+# test running at the same time, come and go: they are left out.
 snap=$work/snap
 mkdir -p "$snap"
 cp -a /etc/pam.d "$snap/pam.d"
+rm -f "$snap/pam.d"/pam-agent-test-*
 cp -a /var/lib/pam "$snap/var-lib-pam"
 describe() {
-	(cd "$1" && find . -printf '%p %y %m %l\n' | LC_ALL=C sort &&
-		find . -type f -exec sha256sum {} + | LC_ALL=C sort -k2)
+	(cd "$1" && find . ! -name 'pam-agent-test-*' -printf '%p %y %m %l\n' | LC_ALL=C sort &&
+		find . -type f ! -name 'pam-agent-test-*' -exec sha256sum {} + | LC_ALL=C sort -k2)
 }
 describe /etc/pam.d > "$snap/pam.d.list"
-(cd /etc/pam.d && find . -type f -exec sha256sum {} + | LC_ALL=C sort -k2) > "$snap/pam.d.sums"
+grep -v " ./common-" "$snap/pam.d.list" > "$snap/pam.d.nocommon"
 describe /etc/systemd/system > "$snap/systemd.list" 2>/dev/null
 [ -e /run/pam_agent ] && run_existed=1 || run_existed=0
 made_group=0
@@ -63,8 +66,7 @@ restore() {
 	trap '' INT TERM HUP
 	# shellcheck disable=SC2086
 	dpkg --purge $PKGS > "$work/restore.purge" 2>&1
-	if ! (cd /etc/pam.d && find . -type f -exec sha256sum {} + | LC_ALL=C sort -k2) |
-		grep -v " ./pam-agent-test-$$-" | cmp -s - "$snap/pam.d.sums"; then
+	if ! describe /etc/pam.d | cmp -s - "$snap/pam.d.list"; then
 		echo "deb_install.sh: restoring /etc/pam.d from the copy taken at the start"
 		# file by file, each by rename: /etc/pam.d is never missing a file
 		for f in "$snap/pam.d"/* "$snap/pam.d"/.[!.]*; do
@@ -73,8 +75,8 @@ restore() {
 			cmp -s "$f" "/etc/pam.d/$n" && continue
 			cp -a "$f" "/etc/pam.d/.$n.pa-restore" && mv -f "/etc/pam.d/.$n.pa-restore" "/etc/pam.d/$n"
 		done
-		# (files that were not there: only the test's own services, which
-		# pa_root_cleanup removes; another test's are not ours to touch)
+		# (files that were not there: the test services, this test's
+		# removed by pa_root_cleanup, another test's not ours to touch)
 	fi
 	rm -rf /var/lib/pam && cp -a "$snap/var-lib-pam" /var/lib/pam
 	rm -f /etc/security/pam_agent.conf
@@ -122,10 +124,11 @@ check "common-auth: every pam_agent line right behind the guard 'pam_succeed_if.
 check "account and session lines are 'required pam_agent.so optional'" \
 	sh -c '! grep -h "pam_agent\.so" /etc/pam.d/common-account /etc/pam.d/common-session \
 		/etc/pam.d/common-session-noninteractive | grep -v "required[[:space:]]*pam_agent\.so optional"'
-check "no other file of /etc/pam.d changed" \
-	sh -c 'cd /etc/pam.d && for f in *; do case $f in common-*|"$2") continue ;; esac
-		cmp -s "$f" "$1/$f" || exit 1; done' sh "$snap/pam.d" "$svc"
-# (checked before the test adds agent-run's service below)
+# only the common-* files differ from the snapshot
+only_common_changed() {
+	describe /etc/pam.d | grep -v " ./common-" | cmp -s - "$snap/pam.d.nocommon"
+}
+check "no other file of /etc/pam.d changed" only_common_changed
 check "the module, helper and tools are where the packages put them" \
 	test -f "/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/security/pam_agent.so" -a \
 	-x /usr/libexec/pam_agent_helper -a -x /usr/bin/agent-run -a -x /usr/sbin/pam-agent
@@ -184,7 +187,6 @@ check "after dpkg -r libpam-agent no common-* file names pam_agent" \
 human_logins "after the removal"
 # shellcheck disable=SC2086
 dpkg --purge $PKGS > "$work/purge.log" 2>&1 || { cat "$work/purge.log"; fail "dpkg --purge"; }
-rm -f "/etc/pam.d/$svc" "/etc/pam.d/$arsvc"
 if describe /etc/pam.d | cmp -s - "$snap/pam.d.list"; then
 	pass "after dpkg --purge /etc/pam.d is byte for byte what it was"
 else
