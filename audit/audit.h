@@ -1,7 +1,8 @@
 /*
  * audit.h - structured audit events (docs/audit.md): one JSON object per
- * line, to syslog (LOG_AUTHPRIV) and, when configured, appended to an
- * audit file. docs/audit.md documents every field.
+ * line, to the journal with structured fields (or to syslog, LOG_AUTHPRIV,
+ * where journald does not run) and, when configured, appended to an audit
+ * file. docs/audit.md documents every field.
  *
  * The event has a fixed set of typed fields and no way to add an
  * arbitrary one: there is no field for a token or a secret. Every string

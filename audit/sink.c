@@ -1,7 +1,7 @@
 /*
  * sink.c - where audit lines go: the journal (journal.c) or else syslog
- * (LOG_AUTHPRIV), and the append-only audit file. A line that cannot be written whole to the file is an error
- * for the caller, who fails closed.
+ * (LOG_AUTHPRIV), and the append-only audit file. A line that cannot be
+ * written whole to the file is an error for the caller, who fails closed.
  */
 #include "config.h"
 
