@@ -1,7 +1,8 @@
 /*
  * audit.h - structured audit events (docs/audit.md): one JSON object per
- * line, to syslog (LOG_AUTHPRIV) and, when configured, appended to an
- * audit file. docs/audit.md documents every field.
+ * line, to the journal with structured fields (or to syslog, LOG_AUTHPRIV,
+ * where journald does not run) and, when configured, appended to an audit
+ * file. docs/audit.md documents every field.
  *
  * The event has a fixed set of typed fields and no way to add an
  * arbitrary one: there is no field for a token or a secret. Every string
@@ -107,16 +108,18 @@ char *aud_event_to_json(const struct aud_event *ev);
 /* Where events go. */
 struct aud_sink {
 	const char *file; /* audit_log path, or NULL */
-	bool no_syslog;	  /* true: skip syslog (tests, `pam-agent` dry runs) */
+	bool no_syslog;	  /* true: skip the journal and syslog (tests, `pam-agent` dry runs) */
 	/* when set, called instead of syslog(3) with the priority and line */
 	void (*syslog_fn)(int priority, const char *line, void *ctx);
 	void *syslog_ctx;
 };
 
 /*
- * Writes ev to syslog (LOG_AUTHPRIV|LOG_INFO, "pam_agent audit: LINE")
- * unless no_syslog, and appends it to sink->file when set. Returns 0, or
- * -1 with err when the line could not be built or the file not written
+ * Unless no_syslog: writes ev to the journal (aud_journal_send) when
+ * journald listens (aud_journal_present), else - or when the journal
+ * refused the entry - to syslog (LOG_AUTHPRIV|LOG_INFO, "pam_agent
+ * audit: LINE"). Appends it to sink->file when set. Returns 0, or -1
+ * with err when the line could not be built or the file not written
  * whole: the caller should fail closed.
  */
 int aud_emit(const struct aud_sink *sink, const struct aud_event *ev,
@@ -132,5 +135,24 @@ int aud_emit(const struct aud_sink *sink, const struct aud_event *ev,
  * Never truncates anything else. Returns 0 or -1 with err.
  */
 int aud_file_append(const char *path, const char *line, char *err, size_t errlen);
+
+/* journald's socket for the native protocol. */
+#define AUD_JOURNAL_SOCKET "/run/systemd/journal/socket"
+
+/* Whether journald listens: a socket at AUD_JOURNAL_SOCKET. */
+int aud_journal_present(void);
+
+/*
+ * Sends the audit line (aud_event_to_json) to the journal as one entry
+ * with sd_journal_sendv (docs/audit.md lists the fields): MESSAGE_ID of
+ * its kind, PRIORITY, SYSLOG_FACILITY (authpriv), SYSLOG_IDENTIFIER,
+ * MESSAGE a one-line summary, PAM_AGENT_<KEY> per key of the line (one
+ * PAM_AGENT_ACTOR, _GRANT, _REASON, _KEY per list entry,
+ * PAM_AGENT_RUNTIME_<KEY> for the runtime object) and PAM_AGENT_JSON the
+ * line. An entry too large for a datagram goes as a sealed memfd
+ * (libsystemd does that): nothing is cut. Returns 0 or a negative errno
+ * (-EINVAL: not an audit line).
+ */
+int aud_journal_send(const char *line);
 
 #endif /* PA_AUDIT_H */

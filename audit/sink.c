@@ -1,7 +1,7 @@
 /*
- * sink.c - where audit lines go: syslog (LOG_AUTHPRIV) and the append-only
- * audit file. A line that cannot be written whole to the file is an error
- * for the caller, who fails closed.
+ * sink.c - where audit lines go: the journal (journal.c) or else syslog
+ * (LOG_AUTHPRIV), and the append-only audit file. A line that cannot be
+ * written whole to the file is an error for the caller, who fails closed.
  */
 #include "config.h"
 
@@ -215,7 +215,8 @@ int aud_emit(const struct aud_sink *sink, const struct aud_event *ev, char *err,
 
 	if (line == NULL)
 		return pa_err(err, errlen, "cannot build the audit line (out of memory)");
-	if (!sink->no_syslog) {
+	/* the journal when it listens; syslog when not, or when it refused the entry */
+	if (!sink->no_syslog && !(aud_journal_present() && aud_journal_send(line) == 0)) {
 		if (sink->syslog_fn != NULL)
 			sink->syslog_fn(LOG_AUTHPRIV | LOG_INFO, line, sink->syslog_ctx);
 		else

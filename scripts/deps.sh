@@ -8,7 +8,8 @@ libpam0g-dev libpam-modules libpam-runtime libkeyutils-dev keyutils libssl-dev o
 libjansson-dev libinih-dev libcurl4-openssl-dev libcmocka-dev libpam-wrapper libpamtest0-dev
 python3 python3-cryptography groff-base mandoc clang libclang-rt-dev valgrind
 pamtester util-linux libnss-wrapper libfaketime cppcheck clang-tools
-openssh-server openssh-client sudo"
+openssh-server openssh-client sudo libsystemd-dev
+debhelper dh-autoreconf dpkg-dev fakeroot lintian"
 
 missing=""
 for p in $PKGS; do

@@ -47,6 +47,7 @@ check "OpenSSL libcrypto" libssl-dev PA_HIDE=libcrypto
 check "jansson" libjansson-dev PA_HIDE=jansson
 check "libinih" libinih-dev PA_HIDE=inih
 check "libcurl" libcurl4-openssl-dev PA_HIDE=libcurl
+check "libsystemd" libsystemd-dev PA_HIDE=libsystemd
 check "cmocka" libcmocka-dev PA_HIDE=cmocka
 # optional: pam_wrapper missing is a visible warning, not an error
 mkdir -p "$work/b"
