@@ -36,6 +36,7 @@ static const struct {
 	{ AUD_REVOKE_FAILED, "e3349107965c48c2b71ad3b0f1026db4" },
 	{ AUD_SESSION_CLOSED, "0eba3bbb28214e4a9f4044a6cef851ae" },
 	{ AUD_TASK_BUDGET_EXCEEDED, "bb000d6c5d454965a9bf0d937d731ea6" },
+	{ AUD_BUNDLE_FETCH, "8d71181b6405c2dfac052379ab0cd451" },
 };
 
 /* Keys of the line that get no field: the journal records them itself. */

@@ -56,16 +56,16 @@ cp "$work/token" "$work/secrets"
 
 "$EMIT" "$work/audit.log" "$(cat "$work/token")" > "$work/emit.out" 2> "$work/emit.err"
 rc=$?
-check "journal_emit wrote 8 events to the audit file (exit $rc)" \
-	sh -c 'test "$1" = 0 && test "$(wc -l < "$2")" = 8' sh "$rc" "$work/audit.log"
+check "journal_emit wrote 9 events to the audit file (exit $rc)" \
+	sh -c 'test "$1" = 0 && test "$(wc -l < "$2")" = 9' sh "$rc" "$work/audit.log"
 check "with journald listening nothing went to syslog" test ! -s "$work/emit.out"
 long=$(tail -n 1 "$work/audit.log" | wc -c)
 check "the long event's audit line is over 64 KiB ($long bytes)" test "$long" -gt 65536
 n=0
-while [ "$(lines "$work/entries")" -lt 8 ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+while [ "$(lines "$work/entries")" -lt 9 ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
 python3 "$JPY" check "$work/entries" "$work/audit.log" "$(dirname "$0")/../../docs/audit.md" \
 	"$work/secrets" authenticate decision credential_placed key_revoked revoke_failed \
-	session_closed task_budget_exceeded > "$work/check.out" 2>&1
+	session_closed task_budget_exceeded bundle_fetch > "$work/check.out" 2>&1
 cat "$work/check.out"
 pa_passes=$((pa_passes + $(grep -c '^PASS' "$work/check.out")))
 pa_fails=$((pa_fails + $(grep -c '^FAIL' "$work/check.out")))
@@ -82,11 +82,11 @@ listener=""
 check "a dead socket is left where journald's was" test -S "$SOCK"
 before=$(lines "$work/entries")
 "$EMIT" "$work/audit.log" x > "$work/emit.dead" 2>&1
-check "journald not listening: all 8 events go to syslog (LOG_AUTHPRIV|LOG_INFO)" \
-	test "$(grep -c '^SYSLOG 86 {"v":1' "$work/emit.dead")" = 8
+check "journald not listening: all 9 events go to syslog (LOG_AUTHPRIV|LOG_INFO)" \
+	test "$(grep -c '^SYSLOG 86 {"v":1' "$work/emit.dead")" = 9
 rm -f "$SOCK"
 "$EMIT" "$work/audit.log" x > "$work/emit.none" 2>&1
-check "no journal socket: all 8 events go to syslog" \
-	test "$(grep -c '^SYSLOG 86 {"v":1' "$work/emit.none")" = 8
+check "no journal socket: all 9 events go to syslog" \
+	test "$(grep -c '^SYSLOG 86 {"v":1' "$work/emit.none")" = 9
 check "nothing more arrived at the listener" test "$(lines "$work/entries")" = "$before"
 pa_summary
