@@ -646,6 +646,32 @@ static bool revoked_elsewhere(struct pa_call *call, const struct pa_context *ctx
 }
 
 /*
+ * Revokes the session's keys: here, spawning nothing, when only the kernel
+ * holds them (this process has the helper's privileges over them: it is
+ * what spawns the helper); through the helper when a broker must be told
+ * (exec grants with a revoke command), so that broker commands never run
+ * in the application. Returns ses_close's result.
+ */
+static int close_keys(struct pa_call *call, const struct pa_context *ctx,
+		      struct ses_close_results *results, char *err, size_t errlen)
+{
+	const struct pa_session *st = ctx->session;
+	size_t i;
+
+	if (ses_keys_need_broker(&st->keys))
+		return ses_close(st->helper, st->timeout, st->sid, st->ring,
+				 ctx->identity != NULL ? ctx->identity->agent_id : NULL, &st->keys,
+				 results, err, errlen);
+	if (ses_close_local(st->sid, st->ring, &st->keys, results, err, errlen) != 0)
+		return -1;
+	for (i = 0; call != NULL && i < results->n; i++)
+		if (results->v[i].note != NULL)
+			pa_log(call, LOG_WARNING, "session %s, grant %s: %s", st->sid,
+			       results->v[i].grant, results->v[i].note);
+	return 0;
+}
+
+/*
  * Revokes the session's keys (kernel and brokers, through the helper; the
  * kernel alone when the helper fails), removes its record, audits and logs
  * when call is not NULL. Returns 0 when everything was revoked, -1
@@ -666,9 +692,7 @@ static int session_close(struct pa_call *call, const struct pol_config *cfg,
 	if (revoked_elsewhere(call, ctx, path)) {
 		why = "already revoked by pam-agent revoke or reap (record gone)";
 	} else if (ctx->session->keys.n > 0 || ctx->session->ring > 0) {
-		if (ses_close(ctx->session->helper, ctx->session->timeout, ctx->session->sid,
-			     ctx->session->ring, ctx->identity != NULL ? ctx->identity->agent_id : NULL,
-			     &ctx->session->keys, &results, err, sizeof(err)) != 0) {
+		if (close_keys(call, ctx, &results, err, sizeof(err)) != 0) {
 			/* the kernel part does not need the helper */
 			char kerr[256];
 
