@@ -124,9 +124,16 @@ static void state_path(const char *state_dir, const char *sid, char *buf, size_t
 	snprintf(buf, len, "%s/sessions/%s", state_dir, sid);
 }
 
-/* Writes the session record atomically (temp file, fsync, rename), 0600. */
+/*
+ * Writes the session record atomically (temporary file, rename), 0600.
+ * Durably (fsync'ed) only when it names a broker lease, which outlives a
+ * crash of the machine when state_dir does: a record of kernel keys must
+ * outlive this process (the reaper acts on it when the application dies),
+ * not the machine, whose keys a reboot ends (docs/performance.md,
+ * "Durability").
+ */
 static int write_state(const char *state_dir, const json_t *record, const char *sid,
-		       char *err, size_t errlen)
+		       bool durable, char *err, size_t errlen)
 {
 	char dir[4200], path[4200];
 	char *text = NULL;
@@ -140,7 +147,8 @@ static int write_state(const char *state_dir, const json_t *record, const char *
 	if (text == NULL)
 		return pa_err(err, errlen, "out of memory");
 	/* SID.tmp: the name `pam-agent reap` knows as a temporary record */
-	ret = pa_write_file_atomic(path, ".tmp", text, strlen(text), 0600, err, errlen);
+	ret = durable ? pa_write_file_atomic(path, ".tmp", text, strlen(text), 0600, err, errlen) :
+			pa_write_file_replace(path, ".tmp", text, strlen(text), 0600, err, errlen);
 	free(text);
 	return ret;
 }
@@ -404,7 +412,8 @@ static int place_grants(struct pa_call *call, const struct pol_config *cfg,
 		return -1;
 	}
 	record = pending_keys(ctx, &st->keys) == 0 ? session_record(ctx, user, uid, opened) : NULL;
-	if (record == NULL || write_state(st->state_dir, record, st->sid, err, sizeof(err)) != 0) {
+	if (record == NULL || write_state(st->state_dir, record, st->sid,
+					  ses_keys_need_broker(&st->keys), err, sizeof(err)) != 0) {
 		/* nothing was asked of any broker yet */
 		ses_keys_clear(&st->keys);
 		if (kr_session_revoke(st->ring, revoke_err, sizeof(revoke_err)) != 0)
@@ -451,7 +460,8 @@ static int session_publish(struct pa_call *call, const struct pol_config *cfg,
 	char err[512], env[128], note[2 * PA_ESCAPE_MAX + 32] = "";
 	json_t *record = session_record(ctx, user, uid, opened);
 
-	if (record == NULL || write_state(st->state_dir, record, st->sid, err, sizeof(err)) != 0) {
+	if (record == NULL || write_state(st->state_dir, record, st->sid,
+					  ses_keys_need_broker(&st->keys), err, sizeof(err)) != 0) {
 		pa_log_failure(call, ctx->identity->agent_id,
 			       record == NULL ? "out of memory for the session record" : err);
 		json_decref(record);
