@@ -170,7 +170,17 @@ static void reap(pid_t pid, int64_t deadline, struct ses_exchange *x)
 {
 	bool killed = false;
 	long pause_us = 50; /* doubles up to 5 ms: a quick helper is reaped quickly */
-	int st = 0;
+	int st = 0, pidfd = -1;
+
+#ifdef SYS_pidfd_open
+	/*
+	 * Woken when the child exits, not on the next tick of a sleep. The
+	 * pid is still ours (not reaped) unless the application has SIGCHLD
+	 * ignored; then it may name another process by now, so each wait on
+	 * it is bounded and waitpid's ECHILD still ends the loop.
+	 */
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+#endif
 
 	for (;;) {
 		pid_t r = waitpid(pid, &st, killed ? 0 : WNOHANG);
@@ -190,7 +200,12 @@ static void reap(pid_t pid, int64_t deadline, struct ses_exchange *x)
 			killed = true;
 			continue;
 		}
-		{
+		if (pidfd >= 0) {
+			struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+			int64_t left = deadline - pa_mono_ms();
+
+			(void)poll(&pfd, 1, left < 10 ? (int)(left > 0 ? left : 0) : 10);
+		} else {
 			struct timespec ts = { 0, pause_us * 1000 };
 
 			nanosleep(&ts, NULL);
@@ -198,6 +213,8 @@ static void reap(pid_t pid, int64_t deadline, struct ses_exchange *x)
 				pause_us *= 2;
 		}
 	}
+	if (pidfd >= 0)
+		close(pidfd);
 	/*
 	 * No kill of the group after the wait: once the child is reaped its
 	 * pid may be reused. Every path that kills does so before waiting.
