@@ -347,7 +347,7 @@ static EVP_PKEY *pem_key_decode(BIO *bio, const char *keytype)
 	}
 	OSSL_DECODER_CTX_free(dctx);
 	/* not such a key: decoded as any, so that the caller says what it is */
-	if (pkey == NULL && BIO_reset(bio) == 0)
+	if (pkey == NULL && BIO_reset(bio) == 1) /* a memory BIO: 1 is success */
 		pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
 	return pkey;
 }

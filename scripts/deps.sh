@@ -8,7 +8,9 @@ libpam0g-dev libpam-modules libpam-runtime libkeyutils-dev keyutils libssl-dev o
 libjansson-dev libinih-dev libcmocka-dev libpam-wrapper libpamtest0-dev
 python3 python3-cryptography groff-base mandoc clang libclang-rt-dev valgrind
 pamtester util-linux libnss-wrapper libfaketime cppcheck clang-tools
-openssh-server openssh-client sudo"
+openssh-server openssh-client sudo
+libjwt-dev"
+# (libjwt-dev: make bench only, bench_verify compares against it)
 
 missing=""
 for p in $PKGS; do
