@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,15 +62,47 @@ enum id_alg id_alg_from_name(const char *name)
 }
 
 /* The digest alg signs with; NULL for EdDSA (and for no algorithm). */
+/*
+ * SHA-256, -384 and -512, fetched once per process: EVP_sha256() and the
+ * like make OpenSSL 3 look the implementation up again on every use
+ * (docs/performance.md). A fetch that fails leaves that lookup.
+ */
+static EVP_MD *md_fetched[3];
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+
+static void md_fetch(void)
+{
+	md_fetched[0] = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+	md_fetched[1] = EVP_MD_fetch(NULL, "SHA2-384", NULL);
+	md_fetched[2] = EVP_MD_fetch(NULL, "SHA2-512", NULL);
+	ERR_clear_error();
+}
+
+/* SHA-2 of bits 256, 384 or 512. */
+static const EVP_MD *sha2(int bits)
+{
+	int i = bits == 256 ? 0 : bits == 384 ? 1 : 2;
+
+	pthread_once(&md_once, md_fetch);
+	if (md_fetched[i] != NULL)
+		return md_fetched[i];
+	return bits == 256 ? EVP_sha256() : bits == 384 ? EVP_sha384() : EVP_sha512();
+}
+
+const EVP_MD *id_sha256(void)
+{
+	return sha2(256);
+}
+
 static const EVP_MD *alg_md(enum id_alg alg)
 {
 	switch (alg) {
 	case ID_ALG_RS256: case ID_ALG_PS256: case ID_ALG_ES256:
-		return EVP_sha256();
+		return sha2(256);
 	case ID_ALG_RS384: case ID_ALG_PS384: case ID_ALG_ES384:
-		return EVP_sha384();
+		return sha2(384);
 	case ID_ALG_RS512: case ID_ALG_PS512: case ID_ALG_ES512:
-		return EVP_sha512();
+		return sha2(512);
 	default:
 		return NULL;
 	}
