@@ -705,11 +705,13 @@ static int session_close(struct pa_call *call, const struct pol_config *cfg,
 		if (close_keys(call, ctx, &results, err, sizeof(err)) != 0) {
 			/* the kernel part does not need the helper */
 			char kerr[256];
+			const char *what = ses_keys_need_broker(&ctx->session->keys) ?
+						   "helper failed" : "revocation failed";
 
 			ret = -1;
 			if (call != NULL)
-				pa_log(call, LOG_ERR, "session %s: helper failed at close (%s); "
-				       "revoking in the kernel only", ctx->session->sid, err);
+				pa_log(call, LOG_ERR, "session %s: %s at close (%s); "
+				       "revoking in the kernel only", ctx->session->sid, what, err);
 			if (kr_session_revoke(ctx->session->ring, kerr, sizeof(kerr)) != 0 &&
 			    call != NULL)
 				pa_log(call, LOG_ERR, "session %s: %s", ctx->session->sid, kerr);
