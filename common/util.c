@@ -454,8 +454,9 @@ int pa_proc_stat_at(int dirfd, struct pa_proc_stat *out)
 	return proc_stat_fd(openat(dirfd, "stat", O_RDONLY | O_CLOEXEC), out);
 }
 
-int pa_write_atomic(int dirfd, const char *name, const char *tmp, const void *data, size_t len,
-		    mode_t mode, char *err, size_t errlen)
+/* pa_write_atomic, with the two fsyncs only when durable. */
+static int write_atomic(int dirfd, const char *name, const char *tmp, const void *data,
+			size_t len, mode_t mode, bool durable, char *err, size_t errlen)
 {
 	const char *p = data;
 	size_t off = 0;
@@ -478,7 +479,7 @@ int pa_write_atomic(int dirfd, const char *name, const char *tmp, const void *da
 		off += (size_t)n;
 	}
 	/* the mode asked for, whatever the umask took away */
-	if (fchmod(fd, mode) != 0 || fsync(fd) != 0)
+	if (fchmod(fd, mode) != 0 || (durable && fsync(fd) != 0))
 		goto fail;
 	e = close(fd);
 	fd = -1;
@@ -489,7 +490,7 @@ int pa_write_atomic(int dirfd, const char *name, const char *tmp, const void *da
 		(void)unlinkat(dirfd, tmp, 0);
 		return pa_err(err, errlen, "%s: cannot replace: %s", name, strerror(e));
 	}
-	if (fsync(dirfd) != 0)
+	if (durable && fsync(dirfd) != 0)
 		return pa_err(err, errlen, "%s: written, but its directory cannot be synced: %s",
 			      name, strerror(errno));
 	return 0;
@@ -501,8 +502,15 @@ fail:
 	return pa_err(err, errlen, "%s: cannot write: %s", tmp, strerror(e));
 }
 
-int pa_write_file_atomic(const char *path, const char *tmp_suffix, const void *data, size_t len,
-			 mode_t mode, char *err, size_t errlen)
+int pa_write_atomic(int dirfd, const char *name, const char *tmp, const void *data, size_t len,
+		    mode_t mode, char *err, size_t errlen)
+{
+	return write_atomic(dirfd, name, tmp, data, len, mode, true, err, errlen);
+}
+
+/* pa_write_file_atomic and pa_write_file_replace. */
+static int write_file(const char *path, const char *tmp_suffix, const void *data, size_t len,
+		      mode_t mode, bool durable, char *err, size_t errlen)
 {
 	const char *slash = strrchr(path, '/'), *base = slash != NULL ? slash + 1 : path;
 	char dir[PATH_MAX], tmp[NAME_MAX + 1], why[NAME_MAX + 256];
@@ -525,9 +533,21 @@ int pa_write_file_atomic(const char *path, const char *tmp_suffix, const void *d
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return pa_err(err, errlen, "%s: cannot open the directory: %s", dir, strerror(errno));
-	rc = pa_write_atomic(dfd, base, tmp, data, len, mode, why, sizeof(why));
+	rc = write_atomic(dfd, base, tmp, data, len, mode, durable, why, sizeof(why));
 	close(dfd);
 	if (rc != 0)
 		pa_err(err, errlen, "%s/%s", dir, why);
 	return rc;
+}
+
+int pa_write_file_atomic(const char *path, const char *tmp_suffix, const void *data, size_t len,
+			 mode_t mode, char *err, size_t errlen)
+{
+	return write_file(path, tmp_suffix, data, len, mode, true, err, errlen);
+}
+
+int pa_write_file_replace(const char *path, const char *tmp_suffix, const void *data, size_t len,
+			  mode_t mode, char *err, size_t errlen)
+{
+	return write_file(path, tmp_suffix, data, len, mode, false, err, errlen);
 }

@@ -150,6 +150,17 @@ int pa_write_atomic(int dirfd, const char *name, const char *tmp, const void *da
 int pa_write_file_atomic(const char *path, const char *tmp_suffix, const void *data, size_t len,
 			 mode_t mode, char *err, size_t errlen);
 
+/*
+ * pa_write_file_atomic without the two fsyncs: atomic (a reader sees the
+ * old content or the new, also after the writer died) but not durable (a
+ * crash of the machine may leave either, or an empty file). For state that
+ * must outlive a process, not the machine: the session records, which live
+ * on the tmpfs /run and name kernel keys that a reboot ends anyway
+ * (docs/performance.md, "Durability").
+ */
+int pa_write_file_replace(const char *path, const char *tmp_suffix, const void *data, size_t len,
+			  mode_t mode, char *err, size_t errlen);
+
 /* Milliseconds on the monotonic clock. */
 int64_t pa_mono_ms(void);
 

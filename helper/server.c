@@ -454,156 +454,14 @@ out:
 
 /* ---- close ------------------------------------------------------------------------------ */
 
-/* What a serial of a close request names now. */
-enum kcheck {
-	KC_OURS,    /* the key we placed ("user", our euid, "pam_agent:<grant>", in the ring) */
-	KC_RING,    /* the session's keyring (a write-ahead entry of the module) */
-	KC_GONE,    /* revoked, expired or no key: nothing to revoke */
-	KC_OTHER,   /* another key: ours is gone, its serial was reused */
-	KC_UNKNOWN, /* cannot tell: not revoked */
-};
-
-/*
- * What the session's keyring (the close request's "ring") held when close
- * began: a keyring's payload is the list of the serials linked in it. The
- * ring is revoked only after the keys, so this is what close checks keys
- * against.
- */
-struct ring_view {
-	int32_t ring;      /* the serial of the request, 0 when none */
-	key_serial_t *ids; /* what is linked in it */
-	size_t n;
-	int err; /* errno of reading it, 0 when it was read */
-};
-
-static void ring_view_read(struct ring_view *v, int64_t ring)
-{
-	void *buf = NULL;
-	long len;
-
-	memset(v, 0, sizeof(*v));
-	if (ring <= 0)
-		return;
-	v->ring = (int32_t)ring;
-	len = keyctl_read_alloc(v->ring, &buf);
-	if (len < 0) {
-		v->err = errno;
-		return;
-	}
-	v->ids = buf;
-	v->n = (size_t)len / sizeof(key_serial_t);
-}
-
-/*
- * Whether serial is linked in the session's keyring: 1 yes, 0 no, -1
- * cannot tell (no ring named, or it is gone or unreadable); why says
- * what for 0 and -1.
- */
-static int ring_has(const struct ring_view *v, int32_t serial, const char *sid, char *why,
-		    size_t whylen)
-{
-	size_t i;
-
-	if (v->ring <= 0) {
-		pa_err(why, whylen,
-		       "key %d cannot be verified as this session's (no session keyring in the "
-		       "request); not revoked",
-		       (int)serial);
-		return -1;
-	}
-	if (v->ids == NULL && v->err != 0) {
-		pa_err(why, whylen,
-		       "key %d cannot be verified as this session's: its keyring %d cannot be "
-		       "read (%s); not revoked",
-		       (int)serial, (int)v->ring, strerror(v->err));
-		return -1;
-	}
-	for (i = 0; v->ids != NULL && i < v->n; i++)
-		if (v->ids[i] == serial)
-			return 1;
-	pa_err(why, whylen,
-	       "serial %d names a key of this grant that is not in session %s's keyring %d "
-	       "(another session's): ours is gone, that key was left alone",
-	       (int)serial, sid, (int)v->ring);
-	return 0;
-}
-
-/*
- * Describes serial before close revokes it. Serials are handed out again
- * once a key is garbage-collected, so a recorded serial may now name
- * someone else's key: only what matches the record — type, owner (our
- * effective uid, as every key we place) and description — and is linked in
- * this session's keyring is revoked: the description carries no session,
- * so without the ring a serial reused by another session's key of the
- * same grant would be revoked. A key owned by us always lets its owner
- * view it (KR_PERM): EACCES means it is not ours. why says what else was
- * found.
- */
-static enum kcheck key_check(int32_t serial, const char *grant, const char *sid,
-			     const struct ring_view *ring, char *why, size_t whylen)
-{
-	char *buf = NULL, *p, want_key[KR_NAME_MAX + 32], want_ring[KR_SID_MAX + 32];
-	char shown[PA_ESCAPE_MAX];
-	enum kcheck c = KC_OTHER;
-	unsigned long uid;
-
-	why[0] = '\0';
-	if (keyctl_describe_alloc(serial, &buf) < 0) {
-		if (errno == EKEYREVOKED || errno == EKEYEXPIRED || errno == ENOKEY)
-			return KC_GONE;
-		if (errno == EACCES) {
-			pa_err(why, whylen,
-			       "serial %d now names a key we may not view: ours is gone, that "
-			       "key was left alone",
-			       (int)serial);
-			return KC_OTHER;
-		}
-		pa_err(why, whylen, "cannot describe key %d: %s; not revoked", (int)serial,
-		       strerror(errno));
-		return KC_UNKNOWN;
-	}
-	/* "type;uid;gid;perm;description" */
-	snprintf(want_key, sizeof(want_key), "user;%lu;", (unsigned long)geteuid());
-	snprintf(want_ring, sizeof(want_ring), "keyring;%lu;", (unsigned long)geteuid());
-	p = strchr(buf, ';');
-	p = p != NULL ? strchr(p + 1, ';') : NULL; /* after uid */
-	p = p != NULL ? strchr(p + 1, ';') : NULL; /* after gid */
-	p = p != NULL ? strchr(p + 1, ';') : NULL; /* after perm */
-	if (p != NULL) {
-		p++;
-		if (strncmp(buf, want_key, strlen(want_key)) == 0 &&
-		    strncmp(p, KR_PREFIX, strlen(KR_PREFIX)) == 0 &&
-		    strcmp(p + strlen(KR_PREFIX), grant) == 0)
-			c = KC_OURS;
-		else if (strncmp(buf, want_ring, strlen(want_ring)) == 0 &&
-			 strncmp(p, KR_PREFIX, strlen(KR_PREFIX)) == 0 &&
-			 strcmp(p + strlen(KR_PREFIX), sid) == 0)
-			c = KC_RING;
-	}
-	if (c == KC_OURS) {
-		int in = ring_has(ring, serial, sid, why, whylen);
-
-		free(buf);
-		return in > 0 ? KC_OURS : in == 0 ? KC_OTHER : KC_UNKNOWN;
-	}
-	if (c == KC_OTHER) {
-		uid = strtoul(strchr(buf, ';') != NULL ? strchr(buf, ';') + 1 : "0", NULL, 10);
-		pa_escape(p != NULL ? p : buf, strlen(p != NULL ? p : buf), shown, sizeof(shown));
-		pa_err(why, whylen,
-		       "serial %d now names another key (owner %lu, \"%s\"): ours is gone, that "
-		       "key was left alone",
-		       (int)serial, uid, shown);
-	}
-	free(buf);
-	return c;
-}
-
+/* The kernel side (ses_key_revoke) is session/revoke.c, which the module runs itself
+ * for a session without brokers to tell. */
 static json_t *do_close(const json_t *req)
 {
 	static const char *const names[] = { "op", "sid", "ring", "agent", "timeout", "keys",
 					     NULL };
 	struct ses_keys keys = { 0 };
-	struct ring_view view = { 0 };
+	struct ses_ring_view view = { 0 };
 	struct budget b;
 	json_t *results = NULL, *reply = NULL;
 	const char *sid, *agent;
@@ -629,21 +487,12 @@ static json_t *do_close(const json_t *req)
 		reply = hs_fail_reply("out of memory", NULL);
 		goto out;
 	}
-	ring_view_read(&view, ring); /* before anything is revoked */
+	ses_ring_view_read(&view, (int32_t)ring); /* before anything is revoked */
 	for (i = 0; i < keys.n; i++) {
 		const struct ses_key *k = &keys.v[i];
-		enum kcheck kc = key_check(k->serial, k->grant, sid, &view, note, sizeof(note));
-		bool revoked;
+		bool revoked = ses_key_revoke(k->serial, k->grant, sid, &view, note, sizeof(note));
 		json_t *r;
 
-		if (kc == KC_OURS || kc == KC_RING) {
-			revoked = kr_revoke(k->serial, why, sizeof(why)) == 0;
-			if (!revoked)
-				snprintf(note, sizeof(note), "%s", why);
-		} else {
-			/* gone or another key: ours no longer exists; unknown: not revoked */
-			revoked = kc != KC_UNKNOWN;
-		}
 		if (note[0] != '\0')
 			syslog(LOG_AUTHPRIV | LOG_WARNING, "session %s, grant %s: %s", sid,
 			       k->grant, note);
@@ -673,7 +522,7 @@ static json_t *do_close(const json_t *req)
 	if (reply == NULL)
 		reply = hs_fail_reply("out of memory", NULL);
 out:
-	free(view.ids);
+	ses_ring_view_clear(&view);
 	json_decref(results);
 	ses_keys_clear(&keys);
 	return reply;

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,15 +62,47 @@ enum id_alg id_alg_from_name(const char *name)
 }
 
 /* The digest alg signs with; NULL for EdDSA (and for no algorithm). */
+/*
+ * SHA-256, -384 and -512, fetched once per process: EVP_sha256() and the
+ * like make OpenSSL 3 look the implementation up again on every use
+ * (docs/performance.md). A fetch that fails leaves that lookup.
+ */
+static EVP_MD *md_fetched[3];
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+
+static void md_fetch(void)
+{
+	md_fetched[0] = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+	md_fetched[1] = EVP_MD_fetch(NULL, "SHA2-384", NULL);
+	md_fetched[2] = EVP_MD_fetch(NULL, "SHA2-512", NULL);
+	ERR_clear_error();
+}
+
+/* SHA-2 of bits 256, 384 or 512. */
+static const EVP_MD *sha2(int bits)
+{
+	int i = bits == 256 ? 0 : bits == 384 ? 1 : 2;
+
+	pthread_once(&md_once, md_fetch);
+	if (md_fetched[i] != NULL)
+		return md_fetched[i];
+	return bits == 256 ? EVP_sha256() : bits == 384 ? EVP_sha384() : EVP_sha512();
+}
+
+const EVP_MD *id_sha256(void)
+{
+	return sha2(256);
+}
+
 static const EVP_MD *alg_md(enum id_alg alg)
 {
 	switch (alg) {
 	case ID_ALG_RS256: case ID_ALG_PS256: case ID_ALG_ES256:
-		return EVP_sha256();
+		return sha2(256);
 	case ID_ALG_RS384: case ID_ALG_PS384: case ID_ALG_ES384:
-		return EVP_sha384();
+		return sha2(384);
 	case ID_ALG_RS512: case ID_ALG_PS512: case ID_ALG_ES512:
-		return EVP_sha512();
+		return sha2(512);
 	default:
 		return NULL;
 	}
@@ -184,11 +217,17 @@ out:
 	return rc;
 }
 
-/* Checks an EC public key: named curve on the list, point fully valid. */
+/*
+ * Checks an EC public key: named curve on the list, point valid. The
+ * quick check (not the point at infinity, on the curve) is the whole
+ * check on these curves: P-256, P-384 and P-521 have cofactor 1, so a
+ * point on the curve is in the prime-order group, and the full check's
+ * multiplication by the order (60 % of loading a bundle key) proves
+ * nothing more (SP 800-56A rev. 3, 5.6.2.3.4).
+ */
 static int check_ec(struct id_key *key, char *err, size_t errlen)
 {
 	EVP_PKEY_CTX *ctx = NULL;
-	EC_GROUP *group = NULL;
 	char name[64];
 	size_t namelen = 0, i;
 	int nid, rc = -1;
@@ -209,13 +248,15 @@ static int check_ec(struct id_key *key, char *err, size_t errlen)
 		goto out;
 	}
 	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL);
-	if (ctx == NULL || EVP_PKEY_public_check(ctx) != 1) {
+	if (ctx == NULL || EVP_PKEY_public_check_quick(ctx) != 1) {
 		pa_err(err, errlen, "EC public key is not a valid point of %s",
 		       id_ec_curves[i].jwk_crv);
 		goto out;
 	}
-	group = EC_GROUP_new_by_curve_name(nid);
-	if (group == NULL || (key->order = BN_dup(EC_GROUP_get0_order(group))) == NULL) {
+	/* the key's own group's order: building the group again costs as much
+	 * as the rest of loading the key */
+	if (EVP_PKEY_get_bn_param(key->pkey, OSSL_PKEY_PARAM_EC_ORDER, &key->order) != 1 ||
+	    key->order == NULL) {
 		pa_err(err, errlen, "cannot load the order of %s", id_ec_curves[i].jwk_crv);
 		goto out;
 	}
@@ -224,7 +265,6 @@ static int check_ec(struct id_key *key, char *err, size_t errlen)
 	key->coord_len = id_ec_curves[i].coord_len;
 	rc = 0;
 out:
-	EC_GROUP_free(group);
 	EVP_PKEY_CTX_free(ctx);
 	return rc;
 }

@@ -50,4 +50,7 @@ extern const struct id_ec_curve id_ec_curves[ID_EC_CURVES];
 EVP_PKEY *id_pem_key_read(const char *path, const struct pa_file_rules *rules, char *err,
 			  size_t errlen);
 
+/* SHA-256, fetched once per process (identity/key.c). */
+const EVP_MD *id_sha256(void);
+
 #endif /* PA_IDENTITY_KEY_INT_H */

@@ -25,6 +25,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "key_int.h"
 #include "replay_int.h"
 
 /* The slot count for max_entries: the next power of two >= 2 * max_entries. */
@@ -119,7 +120,7 @@ static int rc_sha256(const unsigned char key[RC_KEY_LEN], const void *a, size_t 
 	ctx = EVP_MD_CTX_new();
 	if (ctx == NULL)
 		return -1;
-	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	ok = EVP_DigestInit_ex(ctx, id_sha256(), NULL) == 1 &&
 	     EVP_DigestUpdate(ctx, key, RC_KEY_LEN) == 1 &&
 	     EVP_DigestUpdate(ctx, a, alen) == 1 &&
 	     EVP_DigestUpdate(ctx, b, blen) == 1 &&

@@ -21,6 +21,7 @@
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/decoder.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -324,8 +325,36 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
 	return -1;
 }
 
-EVP_PKEY *id_pem_key_read(const char *path, const struct pa_file_rules *rules, char *err,
-			  size_t errlen)
+/*
+ * The key in bio, of keytype (an OpenSSL key type name) when not NULL: a
+ * decoder of that type only, which OpenSSL 3.0 sets up in a fraction of
+ * the time it takes to try every decoder (the helper loads the broker key
+ * once per process; docs/performance.md).
+ */
+static EVP_PKEY *pem_key_decode(BIO *bio, const char *keytype)
+{
+	OSSL_DECODER_CTX *dctx;
+	EVP_PKEY *pkey = NULL;
+
+	if (keytype == NULL)
+		return PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+	dctx = OSSL_DECODER_CTX_new_for_pkey(&pkey, "PEM", NULL, keytype, EVP_PKEY_KEYPAIR, NULL,
+					     NULL);
+	if (dctx == NULL || OSSL_DECODER_CTX_set_pem_password_cb(dctx, no_passphrase, NULL) != 1 ||
+	    OSSL_DECODER_from_bio(dctx, bio) != 1) {
+		EVP_PKEY_free(pkey);
+		pkey = NULL;
+	}
+	OSSL_DECODER_CTX_free(dctx);
+	/* not such a key: decoded as any, so that the caller says what it is */
+	if (pkey == NULL && BIO_reset(bio) == 1) /* a memory BIO: 1 is success */
+		pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+	return pkey;
+}
+
+/* id_pem_key_read, decoding keys of keytype only when it is not NULL. */
+static EVP_PKEY *pem_key_read(const char *path, const struct pa_file_rules *rules,
+			      const char *keytype, char *err, size_t errlen)
 {
 	char shown[PA_ESCAPE_MAX], *buf = NULL;
 	size_t len = 0;
@@ -337,7 +366,7 @@ EVP_PKEY *id_pem_key_read(const char *path, const struct pa_file_rules *rules, c
 	if (len > 0 && len <= rules->max_size)
 		bio = BIO_new_mem_buf(buf, (int)len);
 	if (bio != NULL)
-		pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+		pkey = pem_key_decode(bio, keytype);
 	BIO_free(bio);
 	pa_free_secret_buf(buf, len);
 	/* the decoders may queue errors even on success; never leave them */
@@ -346,6 +375,12 @@ EVP_PKEY *id_pem_key_read(const char *path, const struct pa_file_rules *rules, c
 		pa_err(err, errlen, "%s: not an unencrypted PEM private key",
 		       pa_escape(path, strlen(path), shown, sizeof(shown)));
 	return pkey;
+}
+
+EVP_PKEY *id_pem_key_read(const char *path, const struct pa_file_rules *rules, char *err,
+			  size_t errlen)
+{
+	return pem_key_read(path, rules, NULL, err, errlen);
 }
 
 /*
@@ -375,7 +410,8 @@ struct id_signer *id_signer_load(const char *path, enum id_alg alg,
 		       sign_alg_label(alg));
 		return NULL;
 	}
-	pkey = id_pem_key_read(path, &rules, err, errlen);
+	/* an EC key is decoded as one (check_key still checks its curve) */
+	pkey = pem_key_read(path, &rules, a->kind == SIGN_ECDSA ? "EC" : NULL, err, errlen);
 	if (pkey == NULL)
 		return NULL;
 	if (check_key(pkey, a, reason, sizeof(reason)) != 0) {

@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include "identity.h"
+#include "key_int.h"
 #include "util.h"
 #include "x509_int.h"
 
@@ -346,7 +347,7 @@ static int fingerprint(const char *token, size_t len, char *out)
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0, i;
 
-	if (EVP_Digest(token, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
+	if (EVP_Digest(token, len, md, &mdlen, id_sha256(), NULL) != 1 || mdlen != 32)
 		return -1;
 	for (i = 0; i < mdlen; i++) {
 		out[2 * i] = hex[md[i] >> 4];

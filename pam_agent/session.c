@@ -124,9 +124,16 @@ static void state_path(const char *state_dir, const char *sid, char *buf, size_t
 	snprintf(buf, len, "%s/sessions/%s", state_dir, sid);
 }
 
-/* Writes the session record atomically (temp file, fsync, rename), 0600. */
+/*
+ * Writes the session record atomically (temporary file, rename), 0600.
+ * Durably (fsync'ed) only when it names a broker lease, which outlives a
+ * crash of the machine when state_dir does: a record of kernel keys must
+ * outlive this process (the reaper acts on it when the application dies),
+ * not the machine, whose keys a reboot ends (docs/performance.md,
+ * "Durability").
+ */
 static int write_state(const char *state_dir, const json_t *record, const char *sid,
-		       char *err, size_t errlen)
+		       bool durable, char *err, size_t errlen)
 {
 	char dir[4200], path[4200];
 	char *text = NULL;
@@ -140,7 +147,8 @@ static int write_state(const char *state_dir, const json_t *record, const char *
 	if (text == NULL)
 		return pa_err(err, errlen, "out of memory");
 	/* SID.tmp: the name `pam-agent reap` knows as a temporary record */
-	ret = pa_write_file_atomic(path, ".tmp", text, strlen(text), 0600, err, errlen);
+	ret = durable ? pa_write_file_atomic(path, ".tmp", text, strlen(text), 0600, err, errlen) :
+			pa_write_file_replace(path, ".tmp", text, strlen(text), 0600, err, errlen);
 	free(text);
 	return ret;
 }
@@ -404,7 +412,8 @@ static int place_grants(struct pa_call *call, const struct pol_config *cfg,
 		return -1;
 	}
 	record = pending_keys(ctx, &st->keys) == 0 ? session_record(ctx, user, uid, opened) : NULL;
-	if (record == NULL || write_state(st->state_dir, record, st->sid, err, sizeof(err)) != 0) {
+	if (record == NULL || write_state(st->state_dir, record, st->sid,
+					  ses_keys_need_broker(&st->keys), err, sizeof(err)) != 0) {
 		/* nothing was asked of any broker yet */
 		ses_keys_clear(&st->keys);
 		if (kr_session_revoke(st->ring, revoke_err, sizeof(revoke_err)) != 0)
@@ -451,7 +460,8 @@ static int session_publish(struct pa_call *call, const struct pol_config *cfg,
 	char err[512], env[128], note[2 * PA_ESCAPE_MAX + 32] = "";
 	json_t *record = session_record(ctx, user, uid, opened);
 
-	if (record == NULL || write_state(st->state_dir, record, st->sid, err, sizeof(err)) != 0) {
+	if (record == NULL || write_state(st->state_dir, record, st->sid,
+					  ses_keys_need_broker(&st->keys), err, sizeof(err)) != 0) {
 		pa_log_failure(call, ctx->identity->agent_id,
 			       record == NULL ? "out of memory for the session record" : err);
 		json_decref(record);
@@ -646,6 +656,32 @@ static bool revoked_elsewhere(struct pa_call *call, const struct pa_context *ctx
 }
 
 /*
+ * Revokes the session's keys: here, spawning nothing, when only the kernel
+ * holds them (this process has the helper's privileges over them: it is
+ * what spawns the helper); through the helper when a broker must be told
+ * (exec grants with a revoke command), so that broker commands never run
+ * in the application. Returns ses_close's result.
+ */
+static int close_keys(struct pa_call *call, const struct pa_context *ctx,
+		      struct ses_close_results *results, char *err, size_t errlen)
+{
+	const struct pa_session *st = ctx->session;
+	size_t i;
+
+	if (ses_keys_need_broker(&st->keys))
+		return ses_close(st->helper, st->timeout, st->sid, st->ring,
+				 ctx->identity != NULL ? ctx->identity->agent_id : NULL, &st->keys,
+				 results, err, errlen);
+	if (ses_close_local(st->sid, st->ring, &st->keys, results, err, errlen) != 0)
+		return -1;
+	for (i = 0; call != NULL && i < results->n; i++)
+		if (results->v[i].note != NULL)
+			pa_log(call, LOG_WARNING, "session %s, grant %s: %s", st->sid,
+			       results->v[i].grant, results->v[i].note);
+	return 0;
+}
+
+/*
  * Revokes the session's keys (kernel and brokers, through the helper; the
  * kernel alone when the helper fails), removes its record, audits and logs
  * when call is not NULL. Returns 0 when everything was revoked, -1
@@ -666,16 +702,16 @@ static int session_close(struct pa_call *call, const struct pol_config *cfg,
 	if (revoked_elsewhere(call, ctx, path)) {
 		why = "already revoked by pam-agent revoke or reap (record gone)";
 	} else if (ctx->session->keys.n > 0 || ctx->session->ring > 0) {
-		if (ses_close(ctx->session->helper, ctx->session->timeout, ctx->session->sid,
-			     ctx->session->ring, ctx->identity != NULL ? ctx->identity->agent_id : NULL,
-			     &ctx->session->keys, &results, err, sizeof(err)) != 0) {
+		if (close_keys(call, ctx, &results, err, sizeof(err)) != 0) {
 			/* the kernel part does not need the helper */
 			char kerr[256];
+			const char *what = ses_keys_need_broker(&ctx->session->keys) ?
+						   "helper failed" : "revocation failed";
 
 			ret = -1;
 			if (call != NULL)
-				pa_log(call, LOG_ERR, "session %s: helper failed at close (%s); "
-				       "revoking in the kernel only", ctx->session->sid, err);
+				pa_log(call, LOG_ERR, "session %s: %s at close (%s); "
+				       "revoking in the kernel only", ctx->session->sid, what, err);
 			if (kr_session_revoke(ctx->session->ring, kerr, sizeof(kerr)) != 0 &&
 			    call != NULL)
 				pa_log(call, LOG_ERR, "session %s: %s", ctx->session->sid, kerr);

@@ -9,7 +9,9 @@ libjansson-dev libinih-dev libcurl4-openssl-dev libcmocka-dev libpam-wrapper lib
 python3 python3-cryptography groff-base mandoc clang libclang-rt-dev valgrind
 pamtester util-linux libnss-wrapper libfaketime cppcheck clang-tools
 openssh-server openssh-client sudo libsystemd-dev
-debhelper dh-autoreconf dpkg-dev fakeroot lintian"
+debhelper dh-autoreconf dpkg-dev fakeroot lintian
+libjwt-dev"
+# (libjwt-dev: make bench only, bench_verify compares against it)
 
 missing=""
 for p in $PKGS; do

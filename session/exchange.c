@@ -14,10 +14,10 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -68,67 +68,6 @@ static void close_fd(int *fd)
 	}
 }
 
-/*
- * Closes every descriptor from first to last (inclusive). Async-signal-safe:
- * close_range(2) when the kernel has it, else a loop up to limit.
- */
-static void close_from(unsigned first, unsigned last, unsigned limit)
-{
-	unsigned fd;
-
-	if (first > last)
-		return;
-#ifdef SYS_close_range
-	if (syscall(SYS_close_range, first, last, 0) == 0)
-		return;
-#endif
-	for (fd = first; fd <= last && fd < limit; fd++)
-		close((int)fd);
-}
-
-/* What failed in the child, sent with errno on the exec pipe. */
-enum { SES_CHILD_EXEC = 0, SES_CHILD_CHDIR = 1 };
-
-/*
- * The child between fork and execve: only async-signal-safe calls. Never
- * returns; an execve failure is reported as errno on execfd.
- */
-static void child_exec(const char *const argv[], char *const envp[], int in, int out,
-		       int errfd, int execfd, unsigned fdlimit)
-{
-	struct sigaction dfl;
-	sigset_t none;
-	int sig, e[2] = { SES_CHILD_EXEC, 0 };
-
-	setpgid(0, 0);
-	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0)
-		goto fail;
-	/*
-	 * Never in the caller's directory: under sudo or su that is the
-	 * agent's, and a program run as root may load files relative to it
-	 * (python3 -m NAME, ./x). Fail closed.
-	 */
-	if (chdir("/") != 0) {
-		e[0] = SES_CHILD_CHDIR;
-		goto fail;
-	}
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	sigemptyset(&dfl.sa_mask);
-	for (sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &dfl, NULL); /* SIGKILL/SIGSTOP/internal ones fail: fine */
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	close_from(3, (unsigned)execfd - 1, fdlimit);
-	close_from((unsigned)execfd + 1, ~0U, fdlimit);
-	execve(argv[0], (char *const *)argv, envp);
-fail:
-	e[1] = errno;
-	while (write(execfd, e, sizeof(e)) < 0 && errno == EINTR)
-		;
-	_exit(127);
-}
-
 /* Appends len bytes to x->out, growing it without leaving unwiped copies. */
 static int out_append(struct ses_exchange *x, const char *buf, size_t len)
 {
@@ -170,7 +109,17 @@ static void reap(pid_t pid, int64_t deadline, struct ses_exchange *x)
 {
 	bool killed = false;
 	long pause_us = 50; /* doubles up to 5 ms: a quick helper is reaped quickly */
-	int st = 0;
+	int st = 0, pidfd = -1;
+
+#ifdef SYS_pidfd_open
+	/*
+	 * Woken when the child exits, not on the next tick of a sleep. The
+	 * pid is still ours (not reaped) unless the application has SIGCHLD
+	 * ignored; then it may name another process by now, so each wait on
+	 * it is bounded and waitpid's ECHILD still ends the loop.
+	 */
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+#endif
 
 	for (;;) {
 		pid_t r = waitpid(pid, &st, killed ? 0 : WNOHANG);
@@ -190,7 +139,12 @@ static void reap(pid_t pid, int64_t deadline, struct ses_exchange *x)
 			killed = true;
 			continue;
 		}
-		{
+		if (pidfd >= 0) {
+			struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+			int64_t left = deadline - pa_mono_ms();
+
+			(void)poll(&pfd, 1, left < 10 ? (int)(left > 0 ? left : 0) : 10);
+		} else {
 			struct timespec ts = { 0, pause_us * 1000 };
 
 			nanosleep(&ts, NULL);
@@ -198,6 +152,8 @@ static void reap(pid_t pid, int64_t deadline, struct ses_exchange *x)
 				pause_us *= 2;
 		}
 	}
+	if (pidfd >= 0)
+		close(pidfd);
 	/*
 	 * No kill of the group after the wait: once the child is reaped its
 	 * pid may be reused. Every path that kills does so before waiting.
@@ -206,7 +162,7 @@ static void reap(pid_t pid, int64_t deadline, struct ses_exchange *x)
 
 /* The descriptors and progress of one exchange. */
 struct xrun {
-	int inp[2], outp[2], errp[2], execp[2], devnull;
+	int inp[2], outp[2], errp[2], devnull;
 	size_t inoff, errhave;
 	bool got_epipe;
 	pid_t pid;
@@ -222,25 +178,56 @@ static void xrun_close(struct xrun *r)
 	close_fd(&r->outp[1]);
 	close_fd(&r->errp[0]);
 	close_fd(&r->errp[1]);
-	close_fd(&r->execp[0]);
-	close_fd(&r->execp[1]);
 	close_fd(&r->devnull);
 }
 
 /*
+ * The child's setup, done by posix_spawn between its clone and execve:
+ * stdin, stdout and stderr on in, out and errfd, the working directory
+ * "/" (never the caller's: under sudo or su that is the agent's, and a
+ * program run as root may load files relative to it, python3 -m NAME or
+ * ./x), every other descriptor closed, a process group of its own, every
+ * signal at its default disposition and none blocked.
+ */
+static int spawn_setup(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at, int in, int out,
+		       int errfd)
+{
+	sigset_t all, none;
+
+	sigfillset(&all);
+	sigemptyset(&none);
+	if (posix_spawn_file_actions_adddup2(fa, in, 0) != 0 ||
+	    posix_spawn_file_actions_adddup2(fa, out, 1) != 0 ||
+	    posix_spawn_file_actions_adddup2(fa, errfd, 2) != 0 ||
+	    posix_spawn_file_actions_addchdir_np(fa, "/") != 0 ||
+	    posix_spawn_file_actions_addclosefrom_np(fa, 3) != 0)
+		return -1;
+	if (posix_spawnattr_setflags(at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
+					     POSIX_SPAWN_SETSIGMASK) != 0 ||
+	    posix_spawnattr_setpgroup(at, 0) != 0 || posix_spawnattr_setsigdefault(at, &all) != 0 ||
+	    posix_spawnattr_setsigmask(at, &none) != 0)
+		return -1;
+	return 0;
+}
+
+/*
  * Starts argv with stdin, stdout (and stderr when wanted) on pipes of r,
- * under the deadline of x: 0 when it runs, -1 with err (a child that could
- * not execute is reaped).
+ * under the deadline of x: 0 when it runs, -1 with err when it could not
+ * be started (a failed execve or chdir is posix_spawn's error). glibc's
+ * posix_spawn clones with CLONE_VM | CLONE_VFORK: the application's
+ * memory is not copied, which is most of a fork's cost in a large process
+ * (sshd), and nothing of ours runs in the child.
  */
 static int xrun_spawn(const char *const argv[], struct ses_exchange *x, struct xrun *r,
-		      unsigned fdlimit, char *err, size_t errlen)
+		      char *err, size_t errlen)
 {
 	char path_env[] = SES_ENV_PATH;
 	char *envp[] = { path_env, NULL };
-	int e[2] = { 0, 0 };
-	ssize_t n;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	int e;
 
-	if (pipe_high(r->inp) != 0 || pipe_high(r->outp) != 0 || pipe_high(r->execp) != 0 ||
+	if (pipe_high(r->inp) != 0 || pipe_high(r->outp) != 0 ||
 	    (x->want_stderr && pipe_high(r->errp) != 0))
 		return pa_err(err, errlen, "cannot create a pipe: %s", strerror(errno));
 	if (!x->want_stderr) {
@@ -248,30 +235,29 @@ static int xrun_spawn(const char *const argv[], struct ses_exchange *x, struct x
 		if (r->devnull < 0)
 			return pa_err(err, errlen, "cannot open /dev/null: %s", strerror(errno));
 	}
+	if (posix_spawn_file_actions_init(&fa) != 0)
+		return pa_err(err, errlen, "out of memory");
+	if (posix_spawnattr_init(&at) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return pa_err(err, errlen, "out of memory");
+	}
+	e = spawn_setup(&fa, &at, r->inp[0], r->outp[1], x->want_stderr ? r->errp[1] : r->devnull);
 	r->deadline = pa_mono_ms() + x->timeout_ms;
-	r->pid = fork();
-	if (r->pid < 0)
-		return pa_err(err, errlen, "cannot fork: %s", strerror(errno));
-	if (r->pid == 0)
-		child_exec(argv, envp, r->inp[0], r->outp[1], x->want_stderr ? r->errp[1] : r->devnull,
-			   r->execp[1], fdlimit);
-	setpgid(r->pid, r->pid); /* also done by the child; whichever runs first */
+	if (e == 0)
+		e = posix_spawn(&r->pid, argv[0], &fa, &at, (char *const *)argv, envp);
+	else
+		e = ENOMEM;
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	if (e != 0) {
+		r->pid = -1;
+		return pa_err(err, errlen, "cannot execute: %s", strerror(e));
+	}
+	setpgid(r->pid, r->pid); /* also done in the child; whichever runs first */
 	close_fd(&r->inp[0]);
 	close_fd(&r->outp[1]);
 	close_fd(&r->errp[1]);
-	close_fd(&r->execp[1]);
 	close_fd(&r->devnull);
-	/* the exec pipe closes on a successful execve, else carries errno */
-	do
-		n = read(r->execp[0], e, sizeof(e));
-	while (n < 0 && errno == EINTR);
-	close_fd(&r->execp[0]);
-	if (n == (ssize_t)sizeof(e)) {
-		reap(r->pid, r->deadline, x);
-		return pa_err(err, errlen, "%s: %s",
-			      e[0] == SES_CHILD_CHDIR ? "cannot change directory to /" : "cannot execute",
-			      strerror(e[1]));
-	}
 	if (x->inlen == 0)
 		close_fd(&r->inp[1]);
 	else if (fcntl(r->inp[1], F_SETFL, O_NONBLOCK) != 0)
@@ -399,11 +385,9 @@ static int xrun_pump(struct ses_exchange *x, struct xrun *r, char *err, size_t e
 int ses_exchange_run(const char *const argv[], struct ses_exchange *x, char *err, size_t errlen)
 {
 	struct xrun r = { .inp = { -1, -1 }, .outp = { -1, -1 }, .errp = { -1, -1 },
-			  .execp = { -1, -1 }, .devnull = -1, .pid = -1 };
+			  .devnull = -1, .pid = -1 };
 	sigset_t pipeset, oldmask, pending;
 	bool masked = false, pipe_pending = false;
-	struct rlimit rl;
-	unsigned fdlimit = 65536;
 	int rc = -1, step = 0;
 
 	x->out = NULL;
@@ -415,9 +399,6 @@ int ses_exchange_run(const char *const argv[], struct ses_exchange *x, char *err
 		return pa_err(err, errlen, "not an absolute program path");
 	if (x->timeout_ms <= 0)
 		return pa_err(err, errlen, "no time left to run the program");
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    rl.rlim_cur < (1u << 20))
-		fdlimit = (unsigned)rl.rlim_cur;
 	/* a reader that goes away must not kill the caller: SIGPIPE blocked here only */
 	sigemptyset(&pipeset);
 	sigaddset(&pipeset, SIGPIPE);
@@ -426,7 +407,7 @@ int ses_exchange_run(const char *const argv[], struct ses_exchange *x, char *err
 		if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1)
 			pipe_pending = true;
 	}
-	if (xrun_spawn(argv, x, &r, fdlimit, err, errlen) != 0)
+	if (xrun_spawn(argv, x, &r, err, errlen) != 0)
 		goto out;
 	while (step == 0 && (r.inp[1] >= 0 || r.outp[0] >= 0 || r.errp[0] >= 0))
 		step = xrun_pump(x, &r, err, errlen);

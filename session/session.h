@@ -243,6 +243,67 @@ int ses_close(const char *helper_path, int timeout_s, const char *sid, int32_t r
 	     const char *agent, const struct ses_keys *keys, struct ses_close_results *out,
 	     char *err, size_t errlen);
 
+/* ---- the kernel side of a close (session/revoke.c) ------------------------------ */
+
+/*
+ * What the session's keyring held when close began (a keyring's payload is
+ * the list of the serials linked in it): the ring is revoked only after the
+ * keys, so this is what close checks keys against.
+ */
+struct ses_ring_view {
+	int32_t ring; /* 0 when none was named */
+	int32_t *ids; /* what is linked in it */
+	size_t n;
+	int err; /* errno of reading it, 0 when it was read */
+};
+
+void ses_ring_view_read(struct ses_ring_view *v, int32_t ring);
+void ses_ring_view_clear(struct ses_ring_view *v);
+
+/* What a serial of a close names now. */
+enum ses_kcheck {
+	SES_KC_OURS,	/* the key placed: "user", our euid, "pam_agent:<grant>", in the ring */
+	SES_KC_RING,	/* the session's keyring (a write-ahead entry of the module) */
+	SES_KC_GONE,	/* revoked, expired or no key: nothing to revoke */
+	SES_KC_OTHER,	/* another key: ours is gone, its serial was reused */
+	SES_KC_UNKNOWN, /* cannot tell: not revoked */
+};
+
+/*
+ * Describes serial before close revokes it. Serials are handed out again
+ * once a key is garbage-collected, so a recorded serial may now name
+ * someone else's key: only what matches the record — type, owner (the
+ * effective uid, as every key placed) and description — and is linked in
+ * this session's keyring counts as ours (the description carries no
+ * session). why (always set, "" when there is nothing to say) says what
+ * else was found.
+ */
+enum ses_kcheck ses_key_check(int32_t serial, const char *grant, const char *sid,
+			      const struct ses_ring_view *ring, char *why, size_t whylen);
+
+/*
+ * ses_key_check, then kr_revoke when the serial is ours. Whether the key
+ * counts as revoked (gone, or another key now: ours no longer exists);
+ * note says why not, or what the serial names now ("" when nothing).
+ */
+bool ses_key_revoke(int32_t serial, const char *grant, const char *sid,
+		    const struct ses_ring_view *ring, char *note, size_t notelen);
+
+/* Whether a key has a broker revoke command (an exec grant): the helper must close. */
+bool ses_keys_need_broker(const struct ses_keys *keys);
+
+/*
+ * The close of a session whose credentials only the kernel holds (no key
+ * with a broker revoke command; -1 otherwise), in the calling process: the
+ * same checks and revocations as the helper's close, then the ring. The
+ * caller must have the helper's privileges over the keys (the same
+ * effective uid). Returns 0 with the results in *out (out->ok says whether
+ * everything was revoked), -1 with err when out of memory (every
+ * revocation was still attempted).
+ */
+int ses_close_local(const char *sid, int32_t ring, const struct ses_keys *keys,
+		    struct ses_close_results *out, char *err, size_t errlen);
+
 /* ---- helper program internals (session/grants.c) ----------------------------- */
 
 /* The context of an open request that every grant source sees. */

@@ -7,8 +7,9 @@
 # ). Private sshds from the same binary and the same sshd_config (both
 # methods enabled), on ports of 127.0.0.1, differ only in their PAM service
 # (sshd names it after its argv[0]):
-#  - pam_agent: pam_agent in auth, account and session (one file grant
-#    placed in the session keyring); keyboard-interactive authenticates in
+#  - pam_agent: pam_agent in auth, account and session (one mint grant
+#    placed in the session keyring: the helper signs it at open; the close
+#    spawns nothing, docs/helper.md); keyboard-interactive authenticates in
 #    a child of sshd's monitor and reaches the session through the identity
 #    hand-off (docs/handoff.md);
 #  - pam_permit: pam_permit in auth, account and session;
@@ -40,7 +41,6 @@ pa_root_work bench-sshd
 pa_apps_user
 CONF=$work/pam_agent.conf
 pa_testca
-(umask 077 && printf 'S3CR3T-bench-%s\n' "$(rnd)" > "$work/grant.secret")
 agent=$(pa_root_service "auth required @MODULE@ config=$CONF
 account required @MODULE@ config=$CONF
 session optional pam_keyinit.so force revoke
@@ -55,9 +55,9 @@ account required pam_permit.so
 session optional pam_keyinit.so force revoke
 session required pam_permit.so")
 {
-	pa_policy_head state_dir="$work/state" helper="$HELPER"
+	pa_policy_head state_dir="$work/state" helper="$HELPER" broker_key="$work/ca/signing.key"
 	pa_section "service $agent" class=read
-	pa_section "grant bench" class=read source=file path="$work/grant.secret" ttl=10m
+	pa_section "grant bench" class=read source=mint audience=https://bench.example.org ttl=10m
 	pa_section "agent spiffe://example.org/agents/bench" users="$tuser" services="$agent" grants=bench
 } | pa_write "$CONF"
 pa_check_conf "$CONF"
@@ -156,7 +156,7 @@ line() {
 		"$1:" "$(ms "$ma")" "$4" "$(ms "$mb")" "$s" "$(ms "$d")"
 }
 echo "ssh logins (medians, N=$N per kind, alternating, on $(nproc) cores; pam_agent: auth+account+session,"
-echo "1 file grant, placed in all $((2 * N)) measured pam_agent logins):"
+echo "1 mint grant, placed in all $((2 * N)) measured pam_agent logins):"
 line password agent-pw permit-pw pam_permit
 line keyboard-interactive agent-kbd prompt-kbd "prompt (pam_stress, asks once)"
 echo "  note: keyboard-interactive over pam_permit $permit_kbd_note: $(ms "$(median "$work/permit-kbd.us")") ms"

@@ -1,8 +1,11 @@
 /*
  * bench_verify.c - the whole token pipeline (parse, bundle lookup, signature,
  * claims) against the raw OpenSSL verify of the same signing input with
- * the same key, in one process and run. Not a test: prints a table and
- * writes bench-verify.csv. Figures are medians of batch means.
+ * the same key, in one process and run; then ES256 against libjwt (when
+ * configure found libjwt-dev): libjwt's verify with its key parsing, and
+ * pam_agent cold (the bundle loaded, then the token verified) and warm.
+ * Not a test: prints tables and writes bench-verify.csv. Figures are
+ * medians of batch means.
  */
 #include "config.h"
 
@@ -15,6 +18,10 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+
+#ifdef HAVE_LIBJWT
+#include <jwt.h>
+#endif
 
 #include "identity.h"
 #include "bench.h"
@@ -222,6 +229,130 @@ static void measure(const struct subject *s, struct id_keyset *set, double *pipe
 	*raw_us = raw[BATCHES / 2];
 }
 
+#ifdef HAVE_LIBJWT
+/* The public key of s in PEM, as libjwt takes it. */
+static char *public_pem(EVP_PKEY *pkey, int *len)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *data, *out;
+	long n;
+
+	if (bio == NULL || PEM_write_bio_PUBKEY(bio, pkey) != 1)
+		die("public PEM", NULL);
+	n = BIO_get_mem_data(bio, &data);
+	out = malloc((size_t)n + 1);
+	if (out == NULL)
+		die("public PEM", "out of memory");
+	memcpy(out, data, (size_t)n);
+	out[n] = '\0';
+	*len = (int)n;
+	BIO_free(bio);
+	return out;
+}
+
+/* The median of BATCHES batch means (us) of one of the three ways, w. */
+static double versus_one(const struct subject *s, int w, const char *bundle, const char *pem,
+			 int pem_len, const struct id_verifier *warm)
+{
+	double t[BATCHES];
+	char err[256];
+	size_t b, r;
+
+	for (b = 0; b < BATCHES; b++) {
+		double t0 = bench_now_ns();
+
+		for (r = 0; r < BATCH; r++) {
+			struct id_identity *id = NULL;
+
+			if (w == 0) {
+				jwt_t *jwt = NULL;
+
+				if (jwt_decode(&jwt, s->token, (const unsigned char *)pem, pem_len) != 0)
+					die("libjwt", "jwt_decode refused the token");
+				jwt_free(jwt);
+				continue;
+			}
+			if (w == 1) {
+				struct id_trust_domain td = { .name = (char *)"example.org" };
+				struct id_verifier v = *warm;
+
+				td.keys = id_keyset_load(bundle, ID_KEYSET_SPIFFE, err, sizeof(err));
+				if (td.keys == NULL)
+					die("bundle", err);
+				v.domains = &td;
+				if (id_verify_token(&v, s->token, strlen(s->token), (int64_t)s->t, &id,
+						    err, sizeof(err)) != 0)
+					die("verify", err);
+				id_keyset_free(td.keys);
+			} else if (id_verify_token(warm, s->token, strlen(s->token), (int64_t)s->t, &id,
+						   err, sizeof(err)) != 0) {
+				die("verify", err);
+			}
+			id_identity_free(id);
+		}
+		t[b] = (bench_now_ns() - t0) / BATCH / 1000.0;
+	}
+	qsort(t, BATCHES, sizeof(double), bench_cmp_double);
+	return t[BATCHES / 2];
+}
+
+/*
+ * ES256, one key: libjwt 1.x's jwt_decode with the PEM public key (its
+ * normal use: the key is parsed on every call; it checks the signature
+ * only) against pam_agent cold (id_keyset_load of the bundle file, then
+ * id_verify_token: signature and every claim) and warm (the bundle
+ * loaded once).
+ */
+static void versus_libjwt(FILE *csv)
+{
+	static const char *const names[] = { "libjwt jwt_decode (PEM key parsed)",
+					     "pam_agent cold (bundle load + verify)",
+					     "pam_agent warm (verify)" };
+	char bundle[] = "/tmp/pa-bench-bundle.XXXXXX", err[256];
+	struct id_trust_domain td = { .name = (char *)"example.org" };
+	struct id_verifier v = { .audience = (char *)AUD, .leeway = 30, .max_token_age = 3600 };
+	struct subject s;
+	double us[3];
+	json_t *doc;
+	char *pem;
+	int fd, pem_len, w;
+
+	subject_make(&s, ID_ALG_ES256);
+	pem = public_pem(s.pkey, &pem_len);
+	doc = json_pack("{s:[O]}", "keys", s.jwk);
+	fd = mkstemp(bundle);
+	if (fd < 0 || doc == NULL || json_dumpfd(doc, fd, JSON_COMPACT) != 0)
+		die("bundle", NULL);
+	close(fd);
+	json_decref(doc);
+	td.keys = id_keyset_load(bundle, ID_KEYSET_SPIFFE, err, sizeof(err));
+	if (td.keys == NULL)
+		die("bundle", err);
+	v.domains = &td;
+	v.n_domains = 1;
+	for (w = 0; w < 3; w++)
+		us[w] = versus_one(&s, w, bundle, pem, pem_len, &v);
+	printf("\nES256, 1 key, against libjwt %s\n", "1.x (jwt_decode)");
+	for (w = 0; w < 3; w++) {
+		printf("%-40s %9.1f us  libjwt / this = %5.2f\n", names[w], us[w], us[0] / us[w]);
+		if (csv != NULL)
+			fprintf(csv, "\"%s\",1,%.1f,%.1f,%.3f\n", names[w], us[w], us[0],
+				us[0] / us[w]);
+	}
+	id_keyset_free(td.keys);
+	unlink(bundle);
+	free(pem);
+	subject_free(&s);
+}
+#else
+static void versus_libjwt(FILE *csv)
+{
+	(void)csv;
+	printf("\nES256 against libjwt: SKIPPED (libjwt-dev was not found by configure; "
+	       "scripts/deps.sh installs it)\n");
+}
+#endif
+
 int main(void)
 {
 	static const enum id_alg algs[] = { ID_ALG_RS256, ID_ALG_PS256, ID_ALG_ES256,
@@ -269,6 +400,7 @@ int main(void)
 		json_decref(fill_spiffe[i]);
 		json_decref(fill_oidc[i]);
 	}
+	versus_libjwt(csv);
 	if (csv != NULL)
 		fclose(csv);
 	return 0;

@@ -112,13 +112,19 @@ static void test_run_failures(void **state)
 	json_decref(r);
 }
 
-/* The helper gets the request on stdin, PATH only, and no other descriptor. */
+/*
+ * The helper gets the request on stdin, PATH only, no other descriptor,
+ * the directory /, a process group of its own, no signal ignored (the
+ * caller here ignores SIGUSR2) but glibc's two internal ones. (Its signal
+ * mask cannot be seen from a script: the shell sets its own.)
+ */
 static void test_run_sanitized(void **state)
 {
 	struct tfx_ses *f = *state;
 	char err[TFX_SES_ERRLEN], body[1024];
 	json_t *r = NULL;
 	int leak = open("/dev/null", O_RDONLY); /* not close-on-exec */
+	void (*old_usr2)(int) = signal(SIGUSR2, SIG_IGN);
 
 	assert_true(leak > 2);
 	setenv("PA_TEST_LEAK", "must-not-pass", 1);
@@ -127,6 +133,10 @@ static void test_run_sanitized(void **state)
 		 "env > @D@/env.txt\n"
 		 "if [ -e /proc/$$/fd/%d ]; then echo leaked > @D@/fd.txt; fi\n"
 		 "tr '\\0' ' ' < /proc/$$/cmdline > @D@/cmdline.txt\n"
+		 "while read -r k v; do case $k in SigIgn:) echo \"$k $v\";; esac\n"
+		 "done < /proc/$$/status > @D@/sig.txt\n"
+		 "pwd > @D@/cwd.txt\n"
+		 "[ \"$(cut -d' ' -f5 /proc/$$/stat)\" = $$ ] && echo leader > @D@/pgid.txt\n"
 		 "echo '{\"ok\":true}'\n",
 		 leak);
 	tfx_ses_script(f, "h.sh", body);
@@ -134,6 +144,17 @@ static void test_run_sanitized(void **state)
 		fail_msg("ses_run: %s", err);
 	close(leak);
 	unsetenv("PA_TEST_LEAK");
+	signal(SIGUSR2, old_usr2);
+	{
+		unsigned long long ign = ~0ULL;
+
+		assert_int_equal(sscanf(tfx_ses_read(f, "sig.txt"), "SigIgn: %llx", &ign), 1);
+		/* glibc's posix_spawn leaves its two internal signals (32: cancellation,
+		 * 33: setxid) ignored in the child; every other one is at its default */
+		assert_true((ign & ~(3ULL << 31)) == 0);
+	}
+	assert_string_equal(tfx_ses_read(f, "cwd.txt"), "/\n");
+	assert_string_equal(tfx_ses_read(f, "pgid.txt"), "leader\n");
 	assert_true(json_is_true(json_object_get(r, "ok")));
 	json_decref(r);
 	assert_string_equal(tfx_ses_read(f, "req.json"), "{\"op\":\"test\"}");
