@@ -417,6 +417,16 @@ int main(int argc, char **argv)
 		return 1;
 	openlog("pam_agent_helperd", LOG_PID, LOG_AUTHPRIV);
 	json_set_alloc_funcs(malloc, hs_wipe_free);
+	/* OpenSSL's configuration and its DRBG, set up once here, key or not */
+	{
+		unsigned char b[32];
+
+		if (RAND_bytes(b, sizeof(b)) != 1) {
+			fputs("pam_agent_helperd: no random bytes (RAND_bytes)\n", stderr);
+			return 1;
+		}
+		pa_overwrite(b, sizeof(b));
+	}
 	warm_load(&w);
 	syslog(LOG_INFO, "serving pam_agent_helper requests%s%s", listen_path ? " on " : "",
 	       listen_path ? listen_path : "");
