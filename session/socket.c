@@ -43,24 +43,31 @@ static int wait_fd(int fd, short events, int64_t deadline)
 	}
 }
 
-/* Connects to path (non-blocking, close-on-exec). The descriptor, or -1 (errno). */
+/*
+ * Connects to path (non-blocking, close-on-exec). The descriptor, or -1
+ * (errno). A unix socket whose backlog is full answers EAGAIN at once
+ * (it never connects in progress): tried again every millisecond until
+ * the deadline.
+ */
 static int connect_to(const char *path, int64_t deadline)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	socklen_t elen = sizeof(int);
-	int fd, e = 0;
+	int fd, e;
 
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -1;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-		return fd;
-	/* a full backlog: EAGAIN on a unix socket; wait for room */
-	if ((errno == EINPROGRESS || errno == EAGAIN) && wait_fd(fd, POLLOUT, deadline) == 0 &&
-	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen) == 0 && e == 0)
-		return fd;
-	e = e != 0 ? e : errno;
+	for (;;) {
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			return fd;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN || pa_mono_ms() >= deadline)
+			break;
+		(void)poll(NULL, 0, 1);
+	}
+	e = errno == EAGAIN ? ETIMEDOUT : errno;
 	close(fd);
 	errno = e;
 	return -1;
