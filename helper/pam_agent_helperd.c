@@ -210,6 +210,9 @@ static int listen_systemd(void)
 			"through pam-agent-helperd.socket, or with --listen PATH)\n", n);
 		return -1;
 	}
+	/* not inherited by what the children run (they close it too) */
+	if (fcntl(SD_LISTEN_FDS_START, F_SETFD, FD_CLOEXEC) != 0)
+		return -1;
 	return SD_LISTEN_FDS_START;
 }
 

@@ -13,7 +13,9 @@
 # - the service gone: the open fails closed, naming the socket, with no
 #   fall back to spawning the helper; nothing is left;
 # - a peer of another uid (root only: setpriv) gets no reply where root
-#   gets one, over the same socket.
+#   gets one, over the same socket;
+# - socket activation: the socket passed as systemd passes it
+#   (systemd-socket-activate) is served; without one it does not start.
 # Runs as any user: the service run by a user serves that user only.
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
@@ -178,6 +180,25 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1 && [ -x /usr/bin/p
 	chmod 0700 "$work/run" "$work"
 else
 	echo "SKIP: peer check: needs root and setpriv to connect as another uid"
+fi
+
+# ---- socket activation (sd_listen_fds): the socket passed as systemd passes it --------------
+check "without --listen and without a socket from systemd it refuses to start" \
+	sh -c '! "$1" --config "$2" 2> "$3" && grep -q "no socket from systemd" "$3"' \
+	sh "$HELPERD" "$work/pam_agent.conf" "$work/nosock.err"
+if command -v systemd-socket-activate >/dev/null 2>&1; then
+	systemd-socket-activate -l "$work/run/activated.sock" \
+		"$HELPERD" --config "$work/pam_agent.conf" > /dev/null 2>&1 &
+	sa=$!
+	i=0
+	while [ ! -S "$work/run/activated.sock" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+	check "socket-activated: it answers on the socket it was given" \
+		sh -c 'python3 "$1" "$2" | grep -q "\"ok\":true"' sh "$work/client.py" \
+		"$work/run/activated.sock"
+	kill -TERM "$sa" 2>/dev/null
+	wait "$sa" 2>/dev/null
+else
+	echo "SKIP: socket activation: systemd-socket-activate is not installed (package systemd)"
 fi
 
 # ---- the service stopped: connected, no reply -----------------------------------------------
