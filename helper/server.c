@@ -375,6 +375,29 @@ static json_t *placed_keys(const struct ses_grant *grants, const struct placed *
 	return keys;
 }
 
+/* The broker key of hs_set_broker_key. */
+static struct {
+	const char *key, *jwks;
+	const struct id_signer *signer;
+} warm;
+
+void hs_set_broker_key(const char *key_path, const char *jwks_path,
+		       const struct id_signer *signer)
+{
+	warm.key = signer != NULL ? key_path : NULL;
+	warm.jwks = signer != NULL ? jwks_path : NULL;
+	warm.signer = signer;
+}
+
+/* Whether ctx may sign with the key loaded before the request. */
+static bool warm_key_fits(const struct ses_grant_ctx *ctx)
+{
+	return warm.signer != NULL && ctx->broker_key != NULL &&
+	       strcmp(ctx->broker_key, warm.key) == 0 &&
+	       (ctx->broker_jwks == NULL ||
+		(warm.jwks != NULL && strcmp(ctx->broker_jwks, warm.jwks) == 0));
+}
+
 static json_t *do_open(const json_t *req)
 {
 	struct ses_grant_ctx ctx = { 0 };
@@ -388,6 +411,7 @@ static json_t *do_open(const json_t *req)
 	const char *failed = NULL;
 	int64_t ring = 0, timeout = 0;
 	size_t n = 0, i, j;
+	bool borrowed = false;
 
 	reply = open_request(req, &ctx, &ring, &timeout, &arr);
 	if (reply != NULL)
@@ -416,6 +440,11 @@ static json_t *do_open(const json_t *req)
 
 	budget_init(&b, timeout);
 	ctx.now = (int64_t)time(NULL);
+	if (warm_key_fits(&ctx)) {
+		/* a mint grant neither loads nor frees it (grants.c loads only when NULL) */
+		ctx.signer = (struct id_signer *)warm.signer;
+		borrowed = true;
+	}
 	for (i = 0; i < n; i++) {
 		if (place_grant(&ctx, &grants[i], ring, &b, &cred, &placed[i], why,
 				sizeof(why)) != 0) {
@@ -448,7 +477,8 @@ out:
 	free(placed);
 	free(grants);
 	json_decref(keys);
-	id_signer_free(ctx.signer);
+	if (!borrowed)
+		id_signer_free(ctx.signer);
 	return reply;
 }
 

@@ -107,6 +107,7 @@ struct pa_session {
 	enum pol_class cls;   /* the decision's class (the decision is gone once open) */
 	struct ses_keys keys;  /* what the helper placed */
 	char helper[4096];    /* what close needs even when the config changed */
+	char helper_socket[108]; /* pam_agent_helperd's socket, "" when the helper is spawned */
 	char state_dir[4096];
 	int timeout;
 	/* the config= of the open, so a pam_end without close_session can

@@ -253,6 +253,14 @@ static int session_begin(struct pa_call *call, const struct pol_config *cfg,
 	for (i = 0; i < sizeof(rnd); i++)
 		snprintf(st->sid + 2 * i, 3, "%02x", rnd[i]);
 	snprintf(st->helper, sizeof(st->helper), "%s", cfg->global.helper);
+	st->helper_socket[0] = '\0';
+	if (cfg->global.helper_socket != NULL &&
+	    snprintf(st->helper_socket, sizeof(st->helper_socket), "%s",
+		     cfg->global.helper_socket) >= (int)sizeof(st->helper_socket)) {
+		pa_log(call, LOG_ERR, "helper_socket %s: longer than %zu bytes",
+		       cfg->global.helper_socket, sizeof(st->helper_socket) - 1);
+		return -1;
+	}
 	snprintf(st->state_dir, sizeof(st->state_dir), "%s", cfg->global.state_dir);
 	st->timeout = (int)cfg->global.helper_timeout;
 	snprintf(st->config, sizeof(st->config), "%s",
@@ -669,9 +677,10 @@ static int close_keys(struct pa_call *call, const struct pa_context *ctx,
 	size_t i;
 
 	if (ses_keys_need_broker(&st->keys))
-		return ses_close(st->helper, st->timeout, st->sid, st->ring,
-				 ctx->identity != NULL ? ctx->identity->agent_id : NULL, &st->keys,
-				 results, err, errlen);
+		return ses_close_at(st->helper, st->helper_socket[0] ? st->helper_socket : NULL,
+				    st->timeout, st->sid, st->ring,
+				    ctx->identity != NULL ? ctx->identity->agent_id : NULL,
+				    &st->keys, results, err, errlen);
 	if (ses_close_local(st->sid, st->ring, &st->keys, results, err, errlen) != 0)
 		return -1;
 	for (i = 0; call != NULL && i < results->n; i++)

@@ -140,6 +140,7 @@ static void config_free(struct pol_config *cfg)
 	free(cfg->global.broker_issuer);
 	free(cfg->global.broker_jwks);
 	free(cfg->global.helper);
+	free(cfg->global.helper_socket);
 	free(cfg->global.state_dir);
 	free(cfg->global.uid_range);
 	free(cfg->global.agent_group);

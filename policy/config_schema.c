@@ -30,6 +30,7 @@ static const struct key_def global_keys[] = {
 	{ "broker_issuer", VT_STR, G(broker_issuer), 0, 0, 0, -1 },
 	{ "broker_jwks", VT_PATH, G(broker_jwks), 0, 0, 0, -1 },
 	{ "helper", VT_PATH, G(helper), 0, 0, 0, -1 },
+	{ "helper_socket", VT_PATH, G(helper_socket), 0, 0, 0, -1 },
 	{ "state_dir", VT_PATH, G(state_dir), 0, 0, 0, -1 },
 	{ "helper_timeout", VT_DUR, G(helper_timeout), 0, 1, 600, -1 },
 	{ "uid_range", VT_STR, G(uid_range), 0, 0, 0, -1 },

@@ -73,6 +73,7 @@ struct pol_global {
 	char *broker_issuer;	    /* "iss" of minted tokens, or NULL: "pam_agent:HOSTNAME" */
 	char *broker_jwks;	    /* where the broker's public JWKS is written, or NULL */
 	char *helper;		    /* pam_agent_helper, default PA_HELPER_PATH */
+	char *helper_socket;	    /* pam_agent_helperd's socket, or NULL: spawn the helper */
 	char *state_dir;	    /* default /run/pam_agent */
 	int64_t helper_timeout;	    /* seconds, default 30 */
 	/* agent accounts (docs/nss.md): none unless uid_range is set */

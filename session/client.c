@@ -548,8 +548,8 @@ int ses_open(const struct ses_open_args *a, struct ses_keys *out, char *failed, 
 	req = ses_open_request(a, err, errlen);
 	if (req == NULL)
 		goto out;
-	if (ses_run(a->global->helper, req, (int)a->global->helper_timeout, &reply, err,
-		   errlen) != 0)
+	if (ses_call(a->global->helper, a->global->helper_socket, req,
+		     (int)a->global->helper_timeout, &reply, err, errlen) != 0)
 		goto out;
 	rc = ses_open_reply_parse(reply, a->decision, out, failed, failedlen, err, errlen);
 out:
@@ -562,6 +562,14 @@ int ses_close(const char *helper_path, int timeout_s, const char *sid, int32_t r
 	     const char *agent, const struct ses_keys *keys, struct ses_close_results *out,
 	     char *err, size_t errlen)
 {
+	return ses_close_at(helper_path, NULL, timeout_s, sid, ring, agent, keys, out, err,
+			    errlen);
+}
+
+int ses_close_at(const char *helper_path, const char *helper_socket, int timeout_s,
+		 const char *sid, int32_t ring, const char *agent, const struct ses_keys *keys,
+		 struct ses_close_results *out, char *err, size_t errlen)
+{
 	json_t *req = NULL, *reply = NULL;
 	int rc = -1;
 
@@ -571,7 +579,7 @@ int ses_close(const char *helper_path, int timeout_s, const char *sid, int32_t r
 		pa_err(err, errlen, "cannot build the helper request");
 		goto out;
 	}
-	if (ses_run(helper_path, req, timeout_s, &reply, err, errlen) != 0)
+	if (ses_call(helper_path, helper_socket, req, timeout_s, &reply, err, errlen) != 0)
 		goto out;
 	rc = ses_close_reply_parse(reply, out, err, errlen);
 out:

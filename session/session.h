@@ -148,6 +148,21 @@ bool ses_exchange_ok(const struct ses_exchange *x);
 int ses_run(const char *helper_path, const json_t *request, int timeout_s, json_t **reply,
 	   char *err, size_t errlen);
 
+/*
+ * ses_run over the unix socket of pam_agent_helperd (helper_socket in
+ * [global]) instead of a spawned helper: the request written, the write
+ * side shut, the reply read to EOF, all within timeout_s, at most
+ * SES_REPLY_MAX bytes, parsed as ses_run does. Every failure (no
+ * service, a refused peer, a timeout, no valid reply) is -1 with a reason
+ * naming the socket; nothing is spawned instead.
+ */
+int ses_run_socket(const char *socket_path, const json_t *request, int timeout_s,
+		   json_t **reply, char *err, size_t errlen);
+
+/* ses_run_socket when helper_socket is set, else ses_run of helper_path. */
+int ses_call(const char *helper_path, const char *helper_socket, const json_t *request,
+	     int timeout_s, json_t **reply, char *err, size_t errlen);
+
 /* What the module knows when it opens a session. */
 struct ses_open_args {
 	const char *sid;		 /* session id, lowercase hex */
@@ -224,8 +239,8 @@ int ses_close_reply_parse(const json_t *reply, struct ses_close_results *out, ch
 			 size_t errlen);
 
 /*
- * The whole open: builds the request, runs global->helper with
- * global->helper_timeout, parses the reply into *out. Returns 0, or -1
+ * The whole open: builds the request, runs global->helper (or asks the
+ * service at global->helper_socket, ses_call) with global->helper_timeout, parses the reply into *out. Returns 0, or -1
  * with err (and failed as in ses_open_reply_parse). When it fails for any
  * reason other than an ok:false reply (timeout, crash), the helper may
  * have placed keys before it died: the caller revokes the per-session
@@ -242,6 +257,10 @@ int ses_open(const struct ses_open_args *a, struct ses_keys *out, char *failed, 
 int ses_close(const char *helper_path, int timeout_s, const char *sid, int32_t ring,
 	     const char *agent, const struct ses_keys *keys, struct ses_close_results *out,
 	     char *err, size_t errlen);
+/* ses_close through the service at helper_socket when it is not NULL (ses_call). */
+int ses_close_at(const char *helper_path, const char *helper_socket, int timeout_s,
+		 const char *sid, int32_t ring, const char *agent, const struct ses_keys *keys,
+		 struct ses_close_results *out, char *err, size_t errlen);
 
 /* ---- the kernel side of a close (session/revoke.c) ------------------------------ */
 

@@ -5,7 +5,9 @@
  * with a breakdown per phase, and the reference costs the transaction
  * cannot beat: one signature verify, one mint signature, the keyctl calls
  * of one key, one spawn of a minimal static program; and the replay
- * cache's check at 1 000 and 1 000 000 live entries.
+ * cache's check at 1 000 and 1 000 000 live entries. The transactions run
+ * twice: the helper spawned (the default), and through pam_agent_helperd
+ * (helper_socket; the service is started here with --listen).
  * Runs under pam_wrapper (tests/lib/harness.c). Not a test: prints a table
  * and writes bench-pam.csv. Figures are medians.
  */
@@ -19,6 +21,7 @@
 #include <string.h>
 #include <linux/magic.h>
 #include <stdbool.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
@@ -36,12 +39,15 @@
 #define SUB "spiffe://example.org/agents/bench"
 #define RUNS 31
 
-#define STACK(n) "auth required @MODULE@ config=@DIR@/bench.conf\n" \
-		 "account required @MODULE@ config=@DIR@/bench.conf\n" \
-		 "session required @MODULE@ config=@DIR@/bench.conf\n"
+#define STACK(conf) "auth required @MODULE@ config=@DIR@/" conf "\n" \
+		    "account required @MODULE@ config=@DIR@/" conf "\n" \
+		    "session required @MODULE@ config=@DIR@/" conf "\n"
 
 static const struct pa_service services[] = {
-	{ "pa-grants1", STACK(1) }, { "pa-grants3", STACK(3) }, { "pa-grants10", STACK(10) },
+	{ "pa-grants1", STACK("bench.conf") }, { "pa-grants3", STACK("bench.conf") },
+	{ "pa-grants10", STACK("bench.conf") },
+	{ "pa-svc1", STACK("bench-svc.conf") }, { "pa-svc3", STACK("bench-svc.conf") },
+	{ "pa-svc10", STACK("bench-svc.conf") },
 	{ "pa-permit", "auth required pam_permit.so\naccount required pam_permit.so\n"
 		       "session required pam_permit.so\n" },
 	{ NULL, NULL },
@@ -229,8 +235,11 @@ static void remove_state_dir(void)
 		fprintf(stderr, "bench_pam: cannot remove %s\n", state_dir);
 }
 
-/* DIR/bench.conf: a service and an agent for 1, 3 and 10 mint grants. */
-static void write_config(void)
+/*
+ * DIR/FILE: a service PREFIX<n> and an agent for 1, 3 and 10 mint grants;
+ * with helper_socket = socket when it is not NULL.
+ */
+static void write_config(const char *file, const char *prefix, const char *socket)
 {
 	char conf[8192];
 	size_t o = 0;
@@ -240,9 +249,10 @@ static void write_config(void)
 	o += (size_t)snprintf(conf + o, sizeof(conf) - o,
 			      "[global]\naudience = " AUD "\nstate_dir = %s/state\n"
 			      "helper = %s\nbroker_key = %s/broker.key\n"
-			      "broker_issuer = https://broker.bench\n"
+			      "broker_issuer = https://broker.bench\n%s%s%s"
 			      "[trust_domain example.org]\nbundle = %s/bundle.json\n",
-			      state_dir, getenv("PA_HELPER"), d, d);
+			      state_dir, getenv("PA_HELPER"), d, socket ? "helper_socket = " : "",
+			      socket ? socket : "", socket ? "\n" : "", d);
 	for (i = 0; i < 3; i++) {
 		char list[512] = "";
 		int k;
@@ -254,16 +264,58 @@ static void write_config(void)
 			strcat(list, g);
 		}
 		o += (size_t)snprintf(conf + o, sizeof(conf) - o,
-				      "[service pa-grants%d]\nclass = read\n"
-				      "[agent " SUB "/%d]\nusers = %s\nservices = pa-grants%d\n"
+				      "[service %s%d]\nclass = read\n"
+				      "[agent " SUB "/%d]\nusers = %s\nservices = %s%d\n"
 				      "grants = %s\n",
-				      n_grants[i], n_grants[i], getenv("USER_NAME"), n_grants[i], list);
+				      prefix, n_grants[i], n_grants[i], getenv("USER_NAME"), prefix,
+				      n_grants[i], list);
 	}
 	for (i = 1; i <= 10; i++)
 		o += (size_t)snprintf(conf + o, sizeof(conf) - o,
 				      "[grant g%d]\nclass = read\nsource = mint\n"
 				      "audience = https://svc.bench\nscope = read\nttl = 5m\n", i);
-	write_file("bench.conf", conf, 0644);
+	write_file(file, conf, 0644);
+}
+
+/* pam_agent_helperd, serving DIR/run/helperd.sock with DIR/bench-svc.conf */
+static pid_t helperd;
+static char helperd_sock[4200];
+
+static void start_helperd(void)
+{
+	char run[4100], conf[4200];
+	char *const envp[] = { NULL };
+	const char *prog = getenv("PA_HELPERD");
+	struct stat st;
+	int i;
+
+	snprintf(run, sizeof(run), "%s/run", pa_harness_dir());
+	snprintf(conf, sizeof(conf), "%s/bench-svc.conf", pa_harness_dir());
+	if (prog == NULL)
+		die("PA_HELPERD", "not set (make bench sets it)");
+	if (mkdir(run, 0700) != 0 && errno != EEXIST)
+		die("mkdir", run);
+	helperd = fork();
+	if (helperd < 0)
+		die("fork", NULL);
+	if (helperd == 0) {
+		/* its own environment: none (no pam_wrapper preload) */
+		execle(prog, prog, "--listen", helperd_sock, "--config", conf, (char *)NULL, envp);
+		_exit(127);
+	}
+	for (i = 0; i < 500 && stat(helperd_sock, &st) != 0; i++)
+		usleep(10000);
+	if (stat(helperd_sock, &st) != 0)
+		die("pam_agent_helperd did not listen", helperd_sock);
+}
+
+static void stop_helperd(void)
+{
+	if (helperd > 0) {
+		kill(helperd, SIGTERM);
+		waitpid(helperd, NULL, 0);
+		helperd = 0;
+	}
 }
 
 /* A token for each agent, then the transactions: pam_permit.so, then 1, 3 and 10 grants. */
@@ -291,6 +343,15 @@ static void bench_transactions(struct bench *b)
 			 n_grants[i] > 1 ? "s" : "");
 		bench_stack(service, label);
 	}
+	start_helperd();
+	for (i = 0; i < 3; i++) {
+		token = b->tok[i];
+		snprintf(service, sizeof(service), "pa-svc%d", n_grants[i]);
+		snprintf(label, sizeof(label), "pam_agent, %d mint grant%s, helperd", n_grants[i],
+			 n_grants[i] > 1 ? "s" : "");
+		bench_stack(service, label);
+	}
+	stop_helperd();
 	token = b->tok[0];
 }
 
@@ -452,7 +513,9 @@ int main(int argc, char **argv)
 	set_user_name();
 	make_keys(&b);
 	make_state_dir();
-	write_config();
+	write_config("bench.conf", "pa-grants", NULL);
+	snprintf(helperd_sock, sizeof(helperd_sock), "%s/run/helperd.sock", pa_harness_dir());
+	write_config("bench-svc.conf", "pa-svc", helperd_sock);
 	printf("state_dir %s (%s)\n", state_dir,
 	       state_on_tmpfs ? "tmpfs, as /run" : "NOT a tmpfs: no tmpfs /dev/shm here");
 	printf("%-44s %12s\n", "measure", "median_us");

@@ -48,16 +48,37 @@ check "the bundle timer wakes it every minute (the refresh hint says what is due
 	sh -c 'grep -qx "OnUnitActiveSec=1min" "$1" && grep -qx "WantedBy=timers.target" "$1"' \
 	sh "$BTIMER"
 
+HIN=$SRC/etc/systemd/pam-agent-helperd.service.in
+HSOCK=$SRC/etc/systemd/pam-agent-helperd.socket
+HUNIT=$B/etc/systemd/pam-agent-helperd.service
+if [ -f "$HUNIT" ]; then
+	check "the built helperd unit runs an absolute pam_agent_helperd, nothing left unsubstituted" \
+		sh -c 'grep -Eq "^ExecStart=/.*/pam_agent_helperd$" "$1" && ! grep -q "@[a-z]*@" "$1"' \
+		sh "$HUNIT"
+else
+	skip "the built helperd unit (configured --with-systemdsystemunitdir=no)"
+fi
+check "the helperd socket is root's alone, at the path the docs give" \
+	sh -c 'grep -qx "ListenStream=/run/pam_agent/helperd.sock" "$1" &&
+		grep -qx "SocketMode=0600" "$1" && grep -qx "SocketUser=root" "$1"' sh "$HSOCK"
+check "the helperd service: socket-activated, a keyring of its own, SIGTERM to the parent only" \
+	sh -c 'grep -qx "Requires=pam-agent-helperd.socket" "$1" &&
+		grep -qx "KeyringMode=private" "$1" && grep -qx "KillMode=mixed" "$1" &&
+		grep -qx "ProtectSystem=strict" "$1" && grep -qx "NoNewPrivileges=yes" "$1"' sh "$HIN"
+
 if command -v systemd-analyze >/dev/null 2>&1; then
 	mkdir "$work/units"
+	sed "s|@libexecdir@|$(cd "$B" && pwd)|" "$HIN" > "$work/units/pam-agent-helperd.service"
+	cp "$HSOCK" "$work/units/"
 	sed "s|@sbindir@|$(cd "$B" && pwd)|" "$IN" > "$work/units/pam-agent-reap.service"
 	sed -e "s|@sbindir@|$(cd "$B" && pwd)|" -e "s|@sysconfdir@|/etc|" "$BIN" \
 		> "$work/units/pam-agent-bundle.service"
 	cp "$TIMER" "$BTIMER" "$work/units/"
 	if out=$(systemd-analyze verify "$work/units/pam-agent-reap.service" \
 		"$work/units/pam-agent-reap.timer" "$work/units/pam-agent-bundle.service" \
-		"$work/units/pam-agent-bundle.timer" 2>&1); then
-		pass "systemd-analyze verify accepts the services and the timers"
+		"$work/units/pam-agent-bundle.timer" "$work/units/pam-agent-helperd.service" \
+		"$work/units/pam-agent-helperd.socket" 2>&1); then
+		pass "systemd-analyze verify accepts the services, the timers and the socket"
 	else
 		fail "systemd-analyze verify:"
 		printf '%s\n' "$out" | sed 's/^/    /'

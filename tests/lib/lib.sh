@@ -13,6 +13,7 @@ B=$(cd "${top_builddir:-.}" && pwd)
 PAM_AGENT=$B/pam-agent
 AGENT_RUN=$B/agent-run
 HELPER=$B/pam_agent_helper
+HELPERD=$B/pam_agent_helperd
 ASKPASS=$B/pam-agent-askpass
 
 # ---- PASS / FAIL / SKIP ----------------------------------------------------------------------------

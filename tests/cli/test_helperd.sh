@@ -1,0 +1,233 @@
+#!/bin/sh
+# pam_agent_helperd, the helper as a service (docs/helper.md, "The helper
+# service"), started by the test with --listen in its work directory, and
+# the module with helper_socket = that socket, through the real Linux-PAM
+# library and agent-run. `helper =` names a wrapper that counts its runs:
+# - file + mint grants: the session opens through the service and the
+#   helper never runs; the keys are readable in the session and read back
+#   revoked after the close;
+# - an exec grant with a revoke command: open and close both through the
+#   service, still no helper run, the broker revocation ran once;
+# - the service stopped (SIGSTOP: connected, no reply): the open fails
+#   closed after helper_timeout, naming the socket; nothing is left;
+# - the service gone: the open fails closed, naming the socket, with no
+#   fall back to spawning the helper; nothing is left;
+# - a peer of another uid (root only: setpriv) gets no reply where root
+#   gets one, over the same socket;
+# - socket activation: the socket passed as systemd passes it
+#   (systemd-socket-activate) is served; without one it does not start.
+# Runs as any user: the service run by a user serves that user only.
+set -u
+. "$(dirname "$0")/../lib/lib.sh"
+need_pam_wrapper
+need keyctl python3
+need_built "$HELPERD"
+pa_workdir pa-helperd
+witness="" hd=""
+stop_helperd() {
+	if [ -n "$hd" ]; then
+		kill -CONT "$hd" 2>/dev/null
+		kill -TERM "$hd" 2>/dev/null
+		wait "$hd" 2>/dev/null
+		hd=""
+	fi
+}
+cleanup() {
+	stop_helperd
+	[ -n "$witness" ] && keyctl revoke "$witness" >/dev/null 2>&1
+	pa_revoke_serials
+	pa_pamwrap_leftovers
+}
+pa_at_exit cleanup
+AUD=spiffe://example.org/host/test
+me=$(id -un)
+sock=$work/run/helperd.sock
+
+pa_testca
+printf 'S3CR3T-file-%s\n' "$(newsid)" > "$work/file.secret"
+chmod 0600 "$work/file.secret"
+cat > "$work/issue" <<'EOF'
+#!/bin/sh
+cat >/dev/null
+echo '{"secret":"S3CR3T-exec","expires_at":null,"revoke_handle":"lease-9"}'
+EOF
+cat > "$work/revoke" <<'EOF'
+#!/bin/sh
+{ cat; echo; } >> "$1"
+EOF
+# the helper, counted: it must not run at all
+cat > "$work/helper" <<EOF
+#!/bin/sh
+echo run >> "$work/helper.runs"
+exec "$HELPER"
+EOF
+# CMD: reads its keys, writes their serials, waits until the test linked them
+cat > "$work/cmd" <<'EOF'
+#!/bin/sh
+keyctl print %user:pam_agent:legacy-db > "$1/during" 2>&1 || exit 1
+keyctl print %user:pam_agent:tickets-ro >> "$1/during" 2>&1 || exit 1
+{ keyctl search @s user pam_agent:legacy-db &&
+	keyctl search @s user pam_agent:tickets-ro; } > "$1/serials.tmp" || exit 1
+mv "$1/serials.tmp" "$1/serials"
+n=0
+while [ ! -e "$1/linked" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+EOF
+chmod 0755 "$work/issue" "$work/revoke" "$work/helper" "$work/cmd"
+mkdir -m 0700 "$work/run"
+
+{
+	pa_policy_head broker_key="$work/ca/signing.key" broker_jwks="$work/jwks.json" \
+		helper="$work/helper" helper_socket="$sock" helper_timeout=3s \
+		state_dir="$work/state" audit_log="$work/audit.log"
+	pa_section "service agent-run" class=read
+	pa_section "grant legacy-db" class=read source=file path="$work/file.secret" ttl=10m
+	pa_section "grant tickets-ro" class=read source=mint audience=https://tickets.example.org ttl=10m
+	pa_section "grant vault-ro" class=read source=exec command="$work/issue" \
+		revoke="$work/revoke $work/revoked.log" ttl=10m
+	pa_section "agent spiffe://example.org/agents/kernel" users="$me" services=agent-run \
+		grants="legacy-db tickets-ro"
+	pa_section "agent spiffe://example.org/agents/broker" users="$me" services=agent-run \
+		grants="vault-ro"
+} | pa_write "$work/pam_agent.conf"
+pa_check_conf "$work/pam_agent.conf"
+pa_pamd "$work/pam.d" "$work/pam_agent.conf"
+
+"$HELPERD" --listen "$sock" --config "$work/pam_agent.conf" 2> "$work/helperd.err" &
+hd=$!
+i=0
+while [ ! -S "$sock" ] && [ $i -lt 300 ] && kill -0 "$hd" 2>/dev/null; do
+	sleep 0.1
+	i=$((i + 1))
+done
+[ -S "$sock" ] || pa_die "pam_agent_helperd did not listen: $(cat "$work/helperd.err")"
+check "the socket is mode 0600" test "$(stat -c %a "$sock")" = 600
+check "the service published the broker JWKS when it loaded the key" test -s "$work/jwks.json"
+check "--listen in a directory others may write is refused" \
+	sh -c 'mkdir -m 0777 "$1/open" && ! "$2" --listen "$1/open/s" --config "$3" 2>/dev/null' \
+	sh "$work" "$HELPERD" "$work/pam_agent.conf"
+
+# ---- file + mint grants through the service ------------------------------------------------
+pa_mint kernel "$AUD" > "$work/token.kernel"
+witness=$(keyctl newring pa-helperd-witness @s)
+pa_wrapped "$work/pam.d" "$AGENT_RUN" --token-file "$work/token.kernel" --user "$me" \
+	-- "$work/cmd" "$work" > "$work/agent-run.out" 2>&1 &
+ar=$!
+wait_for "$work/serials" "$ar" 600
+if [ -f "$work/serials" ]; then
+	while read -r s; do keyctl link "$s" "$witness"; done < "$work/serials"
+fi
+: > "$work/linked"
+wait "$ar"
+st=$?
+check "file + mint: agent-run ran CMD (status $st)" test "$st" -eq 0 -a -s "$work/during"
+check "file + mint: CMD read the file key" grep -q "S3CR3T-file" "$work/during"
+check "file + mint: CMD read the minted token" grep -q "^eyJ" "$work/during"
+check "file + mint: the helper never ran" test "$(lines "$work/helper.runs")" -eq 0
+check "file + mint: both keys read back revoked after the close" \
+	sh -c 'test "$(wc -l < "$1")" -eq 2 && while read -r s; do
+		keyctl print "$s" 2>&1 | grep -q "revoked" || exit 1; done < "$1"' sh "$work/serials"
+check "file + mint: the record is gone" sh -c '! ls "$1"/* 2>/dev/null | grep -q .' sh \
+	"$work/state/sessions"
+check "file + mint: credential_placed ok in the audit trail" \
+	grep -q '"event":"credential_placed".*"result":"ok"' "$work/audit.log"
+
+# ---- an exec grant: open and close through the service -------------------------------------
+pa_mint broker "$AUD" > "$work/token.broker"
+pa_wrapped "$work/pam.d" "$AGENT_RUN" --token-file "$work/token.broker" --user "$me" \
+	-- /bin/true > "$work/agent-run2.out" 2>&1
+st=$?
+check "exec: agent-run ran CMD (status $st)" test "$st" -eq 0
+check "exec: the helper never ran" test "$(lines "$work/helper.runs")" -eq 0
+check "exec: the broker revocation ran once" test "$(lines "$work/revoked.log")" -eq 1
+check "exec: it got the lease's handle" grep -q '"handle":"lease-9"' "$work/revoked.log"
+
+# ---- a peer of another uid: refused ---------------------------------------------------------
+# Over the filesystem only root reaches the socket (0600 in a 0700
+# directory); the socket is opened up here to reach the second barrier,
+# the service's SO_PEERCRED check. The same close request (nothing to
+# revoke) gets a reply for root and none for nobody.
+cat > "$work/client.py" <<'EOF'
+# prints the reply; nothing when the service closed the connection (a
+# refusal); a failed connect (the filesystem's refusal) is an error
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(10)
+s.connect(sys.argv[1])
+data = b""
+try:
+    s.sendall(b'{"op":"close","sid":"00112233445566778899aabbccddeeff","ring":0,'
+              b'"agent":null,"timeout":5,"keys":[]}')
+    s.shutdown(socket.SHUT_WR)
+    while True:
+        b = s.recv(4096)
+        if not b:
+            break
+        data += b
+except (BrokenPipeError, ConnectionResetError):
+    pass
+sys.stdout.write(data.decode())
+EOF
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1 && [ -x /usr/bin/python3 ]; then
+	chmod 0711 "$work" "$work/run"
+	chmod 0666 "$sock"
+	check "peer: root gets a reply" sh -c 'python3 "$1" "$2" | grep -q "\"ok\""' sh \
+		"$work/client.py" "$sock"
+	# /usr/bin/python3: a python3 found in root's PATH may live where nobody cannot go
+	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 "$work/client.py" \
+		"$sock" 2>&1)
+	check "peer: uid 65534 connects but gets no reply (got: $out)" test -z "$out"
+	chmod 0600 "$sock"
+	chmod 0700 "$work/run" "$work"
+else
+	echo "SKIP: peer check: needs root and setpriv to connect as another uid"
+fi
+
+# ---- socket activation (sd_listen_fds): the socket passed as systemd passes it --------------
+check "without --listen and without a socket from systemd it refuses to start" \
+	sh -c '! "$1" --config "$2" 2> "$3" && grep -q "no socket from systemd" "$3"' \
+	sh "$HELPERD" "$work/pam_agent.conf" "$work/nosock.err"
+if command -v systemd-socket-activate >/dev/null 2>&1; then
+	systemd-socket-activate -l "$work/run/activated.sock" \
+		"$HELPERD" --config "$work/pam_agent.conf" > /dev/null 2>&1 &
+	sa=$!
+	i=0
+	while [ ! -S "$work/run/activated.sock" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+	check "socket-activated: it answers on the socket it was given" \
+		sh -c 'python3 "$1" "$2" | grep -q "\"ok\":true"' sh "$work/client.py" \
+		"$work/run/activated.sock"
+	kill -TERM "$sa" 2>/dev/null
+	wait "$sa" 2>/dev/null
+else
+	echo "SKIP: socket activation: systemd-socket-activate is not installed (package systemd)"
+fi
+
+# ---- the service stopped: connected, no reply -----------------------------------------------
+rm -f "$work/state/sessions"/* 2>/dev/null
+kill -STOP "$hd"
+pa_mint kernel "$AUD" > "$work/token.kernel"
+pa_wrapped "$work/pam.d" "$AGENT_RUN" --token-file "$work/token.kernel" --user "$me" \
+	-- /bin/true > "$work/agent-run3.out" 2>&1
+st=$?
+check "stopped: the session is refused (status $st)" test "$st" -ne 0
+check "stopped: the audit trail names the socket and the timeout" \
+	grep -q "\"event\":\"credential_placed\".*helper service ${sock}: no reply within 3s" \
+	"$work/audit.log"
+check "stopped: no record remains" sh -c '! ls "$1"/* 2>/dev/null | grep -q .' sh \
+	"$work/state/sessions"
+check "stopped: the helper never ran" test "$(lines "$work/helper.runs")" -eq 0
+stop_helperd
+
+# ---- the service gone: fail closed, no spawn ------------------------------------------------
+check "gone: the service removed its socket at SIGTERM" test ! -e "$sock"
+pa_wrapped "$work/pam.d" "$AGENT_RUN" --token-file "$work/token.kernel" --user "$me" \
+	-- /bin/true > "$work/agent-run4.out" 2>&1
+st=$?
+check "gone: the session is refused (status $st)" test "$st" -ne 0
+check "gone: the audit trail names the socket" \
+	grep -q "\"event\":\"credential_placed\".*helper service ${sock}: cannot connect" \
+	"$work/audit.log"
+check "gone: no record remains" sh -c '! ls "$1"/* 2>/dev/null | grep -q .' sh \
+	"$work/state/sessions"
+check "gone: the helper was not spawned instead" test "$(lines "$work/helper.runs")" -eq 0
+
+pa_summary
