@@ -397,15 +397,15 @@ static int load_ca(const char *dir, json_t **meta, struct id_signer **signer, ch
 }
 
 /*
- * Writes OUT/svid_key.pem (a new P-256 key, 0600: saved under a temporary
- * name, then renamed over the old one) and returns its signer.
+ * Writes OUT/name (a new P-256 key, 0600: saved under a temporary name,
+ * then renamed over the old one) and returns its signer.
  */
-static struct id_signer *new_svid_key(const char *out)
+static struct id_signer *new_key(const char *out, const char *name)
 {
 	char path[4096], tmp[4200], err[512] = "";
 	struct id_signer *key = id_signer_generate(ID_ALG_ES256, err, sizeof(err));
 
-	path_in(path, sizeof(path), out, SVID_KEY_FILE);
+	path_in(path, sizeof(path), out, name);
 	snprintf(tmp, sizeof(tmp), "%s.new", path);
 	if (key != NULL && (unlink(tmp) == 0 || errno == ENOENT) &&
 	    id_signer_save(key, tmp, err, sizeof(err)) == 0 && rename(tmp, path) == 0)
@@ -418,7 +418,15 @@ static struct id_signer *new_svid_key(const char *out)
 	return NULL;
 }
 
-static int cmd_x509(int argc, char **argv)
+/* What `testca x509` and `testca wit` issue, from their command line. */
+struct issue_opts {
+	const char *dir, *spiffe_id, *out;
+	int64_t ttl, now;
+	char td[256]; /* the trust domain of spiffe_id */
+};
+
+/* DIR --id SPIFFE-ID --out OUTDIR [--ttl D] [--now EPOCH] into *o: -1 to go on, else the exit code. */
+static int issue_opts_parse(int argc, char **argv, struct issue_opts *o)
 {
 	static const struct option opts[] = {
 		{ "id", required_argument, NULL, 'i' },
@@ -428,55 +436,68 @@ static int cmd_x509(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *spiffe_id = NULL, *out = NULL, *td;
-	int64_t ttl = 3600, now = (int64_t)time(NULL);
-	struct id_signer *ca = NULL, *key = NULL;
-	char err[512], tdbuf[256], path[4096], *root = NULL, *svid = NULL;
-	json_t *meta = NULL;
-	int c, ret = CLI_USAGE;
+	char err[512];
+	int c;
 
+	*o = (struct issue_opts){ .ttl = 3600, .now = (int64_t)time(NULL) };
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'i': spiffe_id = optarg; break;
-		case 'o': out = optarg; break;
+		case 'i': o->spiffe_id = optarg; break;
+		case 'o': o->out = optarg; break;
 		case 't':
-			if (pa_parse_duration(optarg, &ttl) != 0 || ttl <= 0)
+			if (pa_parse_duration(optarg, &o->ttl) != 0 || o->ttl <= 0)
 				return cli_usage_error("testca: --ttl %s: not a duration (90s, 15m, 2h)", optarg);
 			break;
 		case 'n':
-			if (cli_parse_epoch(optarg, &now) != 0)
+			if (cli_parse_epoch(optarg, &o->now) != 0)
 				return cli_usage_error("testca: --now %s: not an epoch time", optarg);
 			break;
 		case 'h': return usage(stdout, CLI_OK);
 		default: return usage(stderr, CLI_USAGE);
 		}
 	}
-	if (optind + 1 != argc || spiffe_id == NULL || out == NULL)
+	if (optind + 1 != argc || o->spiffe_id == NULL || o->out == NULL)
 		return usage(stderr, CLI_USAGE);
-	if (id_spiffe_id_parse(spiffe_id, tdbuf, sizeof(tdbuf), err, sizeof(err)) != 0)
+	o->dir = argv[optind];
+	if (id_spiffe_id_parse(o->spiffe_id, o->td, sizeof(o->td), err, sizeof(err)) != 0)
 		return cli_usage_error("testca: --id: %s", err);
-	if (load_ca(argv[optind], &meta, &ca, &root) != 0)
+	return -1;
+}
+
+static int cmd_x509(int argc, char **argv)
+{
+	struct issue_opts o;
+	const char *td;
+	struct id_signer *ca = NULL, *key = NULL;
+	char err[512], path[4096], *root = NULL, *svid = NULL;
+	json_t *meta = NULL;
+	int c, ret = CLI_USAGE;
+
+	c = issue_opts_parse(argc, argv, &o);
+	if (c != -1)
+		return c;
+	if (load_ca(o.dir, &meta, &ca, &root) != 0)
 		goto out;
 	td = json_string_value(json_object_get(meta, "trust_domain"));
-	if (strcmp(tdbuf, td) != 0) {
-		ret = cli_usage_error("testca: --id %s is not in trust domain %s", spiffe_id, td);
+	if (strcmp(o.td, td) != 0) {
+		ret = cli_usage_error("testca: --id %s is not in trust domain %s", o.spiffe_id, td);
 		goto out;
 	}
-	if (mkdir(out, 0700) != 0 && errno != EEXIST) {
-		ret = cli_usage_error("testca: %s: %s", out, strerror(errno));
+	if (mkdir(o.out, 0700) != 0 && errno != EEXIST) {
+		ret = cli_usage_error("testca: %s: %s", o.out, strerror(errno));
 		goto out;
 	}
-	key = new_svid_key(out);
-	svid = key != NULL ? id_x509_issue_svid(ca, root, key, spiffe_id, now, ttl, err,
+	key = new_key(o.out, SVID_KEY_FILE);
+	svid = key != NULL ? id_x509_issue_svid(ca, root, key, o.spiffe_id, o.now, o.ttl, err,
 						sizeof(err)) : NULL;
 	if (key != NULL && svid == NULL)
 		fprintf(stderr, "pam-agent: testca: %s\n", err);
 	if (svid == NULL ||
-	    write_file(path_in(path, sizeof(path), out, SVID_FILE), svid, 0644) != 0 ||
-	    write_file(path_in(path, sizeof(path), out, SVID_BUNDLE_FILE), root, 0644) != 0)
+	    write_file(path_in(path, sizeof(path), o.out, SVID_FILE), svid, 0644) != 0 ||
+	    write_file(path_in(path, sizeof(path), o.out, SVID_BUNDLE_FILE), root, 0644) != 0)
 		goto out;
-	printf("X.509-SVID %s\n  svid:   %s/%s\n  key:    %s/%s\n  bundle: %s/%s\n", spiffe_id,
-	       out, SVID_FILE, out, SVID_KEY_FILE, out, SVID_BUNDLE_FILE);
+	printf("X.509-SVID %s\n  svid:   %s/%s\n  key:    %s/%s\n  bundle: %s/%s\n", o.spiffe_id,
+	       o.out, SVID_FILE, o.out, SVID_KEY_FILE, o.out, SVID_BUNDLE_FILE);
 	ret = CLI_OK;
 out:
 	free(svid);
@@ -520,66 +541,36 @@ static char *issue_wit(const char *dir, const char *spiffe_id, const struct id_s
 
 static int cmd_wit(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "id", required_argument, NULL, 'i' },
-		{ "out", required_argument, NULL, 'o' },
-		{ "ttl", required_argument, NULL, 't' },
-		{ "now", required_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *spiffe_id = NULL, *out = NULL, *td;
-	int64_t ttl = 3600, now = (int64_t)time(NULL);
-	char err[512] = "", tdbuf[256], path[4096], tmp[4200], *token = NULL;
+	struct issue_opts o;
+	const char *td;
+	char path[4096], *token = NULL;
 	struct id_signer *key = NULL;
 	json_t *meta = NULL;
 	int c, ret = CLI_USAGE;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'i': spiffe_id = optarg; break;
-		case 'o': out = optarg; break;
-		case 't':
-			if (pa_parse_duration(optarg, &ttl) != 0 || ttl <= 0)
-				return cli_usage_error("testca: --ttl %s: not a duration (90s, 15m, 2h)", optarg);
-			break;
-		case 'n':
-			if (cli_parse_epoch(optarg, &now) != 0)
-				return cli_usage_error("testca: --now %s: not an epoch time", optarg);
-			break;
-		case 'h': return usage(stdout, CLI_OK);
-		default: return usage(stderr, CLI_USAGE);
-		}
-	}
-	if (optind + 1 != argc || spiffe_id == NULL || out == NULL)
-		return usage(stderr, CLI_USAGE);
-	if (id_spiffe_id_parse(spiffe_id, tdbuf, sizeof(tdbuf), err, sizeof(err)) != 0)
-		return cli_usage_error("testca: --id: %s", err);
-	meta = json_load_file(path_in(path, sizeof(path), argv[optind], META_FILE),
+	c = issue_opts_parse(argc, argv, &o);
+	if (c != -1)
+		return c;
+	meta = json_load_file(path_in(path, sizeof(path), o.dir, META_FILE),
 			      JSON_REJECT_DUPLICATES, NULL);
 	td = json_string_value(json_object_get(meta, "trust_domain"));
-	if (td == NULL || strcmp(tdbuf, td) != 0) {
+	if (td == NULL || strcmp(o.td, td) != 0) {
 		ret = cli_usage_error("testca: %s: not a test CA of the trust domain of %s", path,
-				      spiffe_id);
+				      o.spiffe_id);
 		goto out;
 	}
-	if (mkdir(out, 0700) != 0 && errno != EEXIST) {
-		ret = cli_usage_error("testca: %s: %s", out, strerror(errno));
+	if (mkdir(o.out, 0700) != 0 && errno != EEXIST) {
+		ret = cli_usage_error("testca: %s: %s", o.out, strerror(errno));
 		goto out;
 	}
-	key = id_signer_generate(ID_ALG_ES256, err, sizeof(err));
-	path_in(path, sizeof(path), out, WIT_KEY_FILE);
-	snprintf(tmp, sizeof(tmp), "%s.new", path);
-	if (key == NULL || (unlink(tmp) != 0 && errno != ENOENT) ||
-	    id_signer_save(key, tmp, err, sizeof(err)) != 0 || rename(tmp, path) != 0) {
-		fprintf(stderr, "pam-agent: testca: %s: %s\n", path, err[0] ? err : strerror(errno));
+	key = new_key(o.out, WIT_KEY_FILE);
+	if (key == NULL)
 		goto out;
-	}
-	token = issue_wit(argv[optind], spiffe_id, key, now, ttl);
-	if (token == NULL || write_file(path_in(path, sizeof(path), out, WIT_FILE), token, 0600) != 0)
+	token = issue_wit(o.dir, o.spiffe_id, key, o.now, o.ttl);
+	if (token == NULL || write_file(path_in(path, sizeof(path), o.out, WIT_FILE), token, 0600) != 0)
 		goto out;
-	printf("WIT-SVID %s\n  wit:    %s/%s\n  key:    %s/%s\n", spiffe_id, out, WIT_FILE, out,
-	       WIT_KEY_FILE);
+	printf("WIT-SVID %s\n  wit:    %s/%s\n  key:    %s/%s\n", o.spiffe_id, o.out, WIT_FILE,
+	       o.out, WIT_KEY_FILE);
 	ret = CLI_OK;
 out:
 	pa_free_secret(token);

@@ -144,6 +144,22 @@ def pamtester(env, service, user, token, *ops, rhost=None):
     return p.returncode == 0, log, out
 
 
+def outcome(name, want_ok, reason, rc, out):
+    """Prints PASS or FAIL for a command that exited rc with out: it must
+    succeed (want_ok) or fail, and out must hold reason (when given).
+    Returns whether it passed."""
+    problems = []
+    if (rc == 0) != want_ok:
+        problems.append("exit %d" % rc)
+    if reason and reason not in out:
+        problems.append("no line with %r" % reason)
+    if problems:
+        print("FAIL: %s: %s\n    %s" % (name, "; ".join(problems), out.strip()[-600:]))
+        return False
+    print("PASS: %s" % name)
+    return True
+
+
 def pam_agent(*args, stdin=None):
     """Runs pam-agent with args; returns (exit status, stdout + stderr)."""
     p = subprocess.run([PAM_AGENT] + list(args), input=stdin, capture_output=True, text=True)

@@ -127,17 +127,7 @@ def cases(work):
 
     def case(name, want_ok, reason, tok, *extra):
         nonlocal fails
-        rc, out = run(work, pamd, tok, *extra)
-        problems = []
-        if (rc == 0) != want_ok:
-            problems.append("agent-run exited %d" % rc)
-        if reason and reason not in out:
-            problems.append("no line with %r" % reason)
-        if problems:
-            fails += 1
-            print("FAIL: %s: %s\n    %s" % (name, "; ".join(problems), out.strip()[-600:]))
-        else:
-            print("PASS: %s" % name)
+        fails += not T.outcome(name, want_ok, reason, *run(work, pamd, tok, *extra))
 
     case("a key-bound token answered with its key logs in", True,
          None,

@@ -81,17 +81,7 @@ def verify(work, tok):
 
 def case(name, want_ok, reason, rc_out):
     global fails
-    rc, out = rc_out
-    problems = []
-    if (rc == 0) != want_ok:
-        problems.append("exit %d" % rc)
-    if reason and reason not in out:
-        problems.append("no line with %r" % reason)
-    if problems:
-        fails += 1
-        print("FAIL: %s: %s\n    %s" % (name, "; ".join(problems), out.strip()[-600:]))
-    else:
-        print("PASS: %s" % name)
+    fails += not T.outcome(name, want_ok, reason, *rc_out)
 
 
 def setup(work):
