@@ -35,24 +35,13 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import patest as T  # noqa: E402
+from patest import check  # noqa: E402
 from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 
 TD = "example.org"
 AUD = "spiffe://example.org/host/web01"
-counts = {"pass": 0, "fail": 0}
-
-
-def check(name, ok, detail=""):
-    if ok:
-        counts["pass"] += 1
-        print("PASS: %s" % name)
-    else:
-        counts["fail"] += 1
-        print("FAIL: %s%s" % (name, (": " + detail[-600:]) if detail else ""))
-
-
 # ---- a test CA and HTTPS servers -----------------------------------------------------------
 
 def cert(key, subject, issuer, issuer_key, ca, sans=()):
@@ -403,8 +392,7 @@ def main():
             s.stop()
         if "PA_KEEP_TEST_DIR" not in os.environ:
             shutil.rmtree(work, ignore_errors=True)
-    print("%d passed, %d failed" % (counts["pass"], counts["fail"]))
-    return 0 if counts["fail"] == 0 else 1
+    return T.summary()
 
 
 sys.exit(main())

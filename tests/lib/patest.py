@@ -144,6 +144,25 @@ def pamtester(env, service, user, token, *ops, rhost=None):
     return p.returncode == 0, log, out
 
 
+counts = {"pass": 0, "fail": 0}
+
+
+def check(name, ok, detail=""):
+    """Prints PASS or FAIL for name (with the end of detail), and counts it."""
+    if ok:
+        counts["pass"] += 1
+        print("PASS: %s" % name)
+    else:
+        counts["fail"] += 1
+        print("FAIL: %s%s" % (name, (": " + detail[-600:]) if detail else ""))
+
+
+def summary():
+    """Prints the counts of check(); returns the exit status (1 when any failed)."""
+    print("%d passed, %d failed" % (counts["pass"], counts["fail"]))
+    return 0 if counts["fail"] == 0 else 1
+
+
 def outcome(name, want_ok, reason, rc, out):
     """Prints PASS or FAIL for a command that exited rc with out: it must
     succeed (want_ok) or fail, and out must hold reason (when given).

@@ -20,21 +20,10 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import patest as T  # noqa: E402
+from patest import check  # noqa: E402
 
 AUD = "spiffe://example.org/host/web01"
 ISS = "https://issuer.example.com"
-counts = {"pass": 0, "fail": 0}
-
-
-def check(name, ok, detail=""):
-    if ok:
-        counts["pass"] += 1
-        print("PASS: %s" % name)
-    else:
-        counts["fail"] += 1
-        print("FAIL: %s%s" % (name, (": " + detail[-600:]) if detail else ""))
-
-
 def age(path, seconds):
     """Sets the mtime of path to seconds ago, as a fetch that long ago would have."""
     t = time.time() - seconds
@@ -203,8 +192,7 @@ def main():
     finally:
         if "PA_KEEP_TEST_DIR" not in os.environ:
             shutil.rmtree(work, ignore_errors=True)
-    print("%d passed, %d failed" % (counts["pass"], counts["fail"]))
-    return 0 if counts["fail"] == 0 else 1
+    return T.summary()
 
 
 sys.exit(main())

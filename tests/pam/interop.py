@@ -28,21 +28,10 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import patest as T  # noqa: E402
+from patest import check  # noqa: E402
 
 AUD = "spiffe://example.org/host/web01"
 DOCS = os.path.join(T.DATA, "..", "..", "docs", "deploying.md")
-counts = {"pass": 0, "fail": 0}
-
-
-def check(name, ok, detail=""):
-    if ok:
-        counts["pass"] += 1
-        print("PASS: %s" % name)
-    else:
-        counts["fail"] += 1
-        print("FAIL: %s%s" % (name, (": " + detail) if detail else ""))
-
-
 class Stack:
     """A private configuration, pam.d and users for one run."""
 
@@ -280,8 +269,7 @@ def main():
     finally:
         if "PA_KEEP_TEST_DIR" not in os.environ:
             shutil.rmtree(work, ignore_errors=True)
-    print("%d passed, %d failed" % (counts["pass"], counts["fail"]))
-    return 0 if counts["fail"] == 0 else 1
+    return T.summary()
 
 
 sys.exit(main())
