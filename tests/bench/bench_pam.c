@@ -355,6 +355,28 @@ static void bench_transactions(struct bench *b)
 	token = b->tok[0];
 }
 
+/*
+ * PA_BENCH_PROFILE=N: only N transactions of 1 mint grant through the
+ * helper service, nothing printed: a steady load for perf or strace.
+ */
+static void profile_loop(struct bench *b, int n)
+{
+	double t[6];
+	char err[256];
+	json_t *claims = json_pack("{s:s, s:s, s:I, s:I}", "sub", SUB "/1", "aud", AUD, "iat",
+				   (json_int_t)b->t, "exp", (json_int_t)b->t + 600);
+
+	b->tok[0] = id_sign_jwt(b->ca, claims, err, sizeof(err));
+	json_decref(claims);
+	if (b->tok[0] == NULL)
+		die("sign", err);
+	token = b->tok[0];
+	start_helperd();
+	while (n-- > 0)
+		transaction("pa-svc1", t);
+	stop_helperd();
+}
+
 /* reference: the signature verify and one mint signature */
 static void ref_signatures(const struct bench *b)
 {
@@ -518,6 +540,11 @@ int main(int argc, char **argv)
 	write_config("bench-svc.conf", "pa-svc", helperd_sock);
 	printf("state_dir %s (%s)\n", state_dir,
 	       state_on_tmpfs ? "tmpfs, as /run" : "NOT a tmpfs: no tmpfs /dev/shm here");
+	if (getenv("PA_BENCH_PROFILE") != NULL) {
+		profile_loop(&b, atoi(getenv("PA_BENCH_PROFILE")));
+		remove_state_dir();
+		return 0;
+	}
 	printf("%-44s %12s\n", "measure", "median_us");
 	bench_transactions(&b);
 	ref_signatures(&b);
