@@ -3,12 +3,15 @@
  * (docs/helper.md, "The helper service"): the module, with helper_socket =
  * PATH in [global], sends the helper's request over the socket instead of
  * spawning the helper, and reads its reply. The request is served by the
- * helper's own code (helper/server.c, helper/process.c) in a child forked
- * per connection, isolated as the helper is: "/", an empty environment, an
- * anonymous session keyring of its own. What the service saves is the
- * start of a process that loads libcrypto and decodes the broker key: the
- * parent decodes it once (at start, on SIGHUP, and when the key or the
- * configuration file changes) and stays warm.
+ * helper's own code (helper/server.c, helper/process.c) in a child that
+ * serves that one connection and exits, isolated as the helper is: "/", an
+ * empty environment, an anonymous session keyring of its own. What the
+ * service saves is the start of a process that loads libcrypto and decodes
+ * the broker key: the parent decodes it once (at start, on SIGHUP, and when
+ * the key or the configuration file changes) and stays warm. The children
+ * are forked ahead of time: SPARES of them wait, ready, for a connection
+ * each; the one that takes a connection tells the parent, which forks the
+ * next spare while the request is served: no fork is on a request's path.
  *
  * Only root may connect (SO_PEERCRED; a service run by another user, in
  * the tests, serves that user only). The socket comes from systemd
@@ -52,8 +55,13 @@
  * at most 600 s) bounds the brokers; this is the backstop past it.
  */
 #define CHILD_MAX_S 660
-/* Connections served at once; more are refused (the module fails closed). */
+/*
+ * Children at once, spares included: connections beyond CHILDREN_MAX in
+ * progress are refused (the module fails closed).
+ */
 #define CHILDREN_MAX 256
+/* Children forked ahead, each waiting for one connection. */
+#define SPARES 2
 
 static volatile sig_atomic_t got_term, got_hup, got_chld;
 
@@ -147,12 +155,11 @@ out:
 	pol_config_unref(cfg);
 }
 
-/* Reloads when the configuration file or the key file changed. */
-static void warm_check(struct warm *w)
+/* Whether the configuration file or the key file changed since the load. */
+static bool warm_stale(const struct warm *w)
 {
-	if (!same_file(&w->conf_st, w->conf_seen, w->config) ||
-	    (w->key[0] != '\0' && !same_file(&w->key_st, w->key_seen, w->key)))
-		warm_load(w);
+	return !same_file(&w->conf_st, w->conf_seen, w->config) ||
+	       (w->key[0] != '\0' && !same_file(&w->key_st, w->key_seen, w->key));
 }
 
 /* ---- the socket ------------------------------------------------------------------- */
@@ -189,7 +196,8 @@ static int listen_on(const char *path)
 	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
 		unlink(path);
 	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* non-blocking: the spares poll it and race to accept */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
 	    chmod(path, 0600) != 0 || listen(fd, 128) != 0) {
 		fprintf(stderr, "pam_agent_helperd: --listen %s: %s\n", path, strerror(errno));
@@ -203,7 +211,7 @@ static int listen_on(const char *path)
 /* The socket systemd passed (exactly one unix stream socket, listening), or -1. */
 static int listen_systemd(void)
 {
-	int n = sd_listen_fds(1);
+	int n = sd_listen_fds(1), flags;
 
 	if (n != 1 || sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) <= 0) {
 		fprintf(stderr, "pam_agent_helperd: no socket from systemd (%d passed; run it "
@@ -212,6 +220,10 @@ static int listen_systemd(void)
 	}
 	/* not inherited by what the children run (they close it too) */
 	if (fcntl(SD_LISTEN_FDS_START, F_SETFD, FD_CLOEXEC) != 0)
+		return -1;
+	/* non-blocking: the spares poll it and race to accept */
+	flags = fcntl(SD_LISTEN_FDS_START, F_GETFL);
+	if (flags < 0 || fcntl(SD_LISTEN_FDS_START, F_SETFL, flags | O_NONBLOCK) != 0)
 		return -1;
 	return SD_LISTEN_FDS_START;
 }
@@ -228,39 +240,24 @@ static bool peer_allowed(int c, struct ucred *cr)
 
 /* ---- one connection, in a child ----------------------------------------------------- */
 
-static void serve(int c)
+/*
+ * Serves the request on c and exits. fail, when set, is why the child
+ * could not be made ready (reseed, isolation): the reply says so.
+ */
+static void serve(int c, const char *fail)
 {
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
-	sigset_t none;
 	char why[1024];
 	char *text = NULL;
 	size_t len = 0;
 	json_t *reply;
 
-	sigaction(SIGTERM, &dfl, NULL);
-	sigaction(SIGINT, &dfl, NULL);
-	sigaction(SIGHUP, &dfl, NULL);
-	sigaction(SIGCHLD, &dfl, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	alarm(CHILD_MAX_S);
-	/*
-	 * OpenSSL 3 reseeds its DRBGs in a child it sees forked (fork id);
-	 * reseeding the primary here as well costs one getrandom and does not
-	 * depend on that detection (tests/unit/test_helperd_fork).
-	 */
-	if (RAND_poll() != 1) {
-		reply = hs_fail_reply("cannot reseed the random generator", NULL);
-		goto out;
+	if (fail != NULL)
+		reply = hs_fail_reply(fail, NULL);
+	else {
+		text = hs_read_request(c, SES_REQUEST_MAX, pa_mono_ms() + READ_TIMEOUT_MS, &len,
+				       why, sizeof(why));
+		reply = text != NULL ? hs_serve_text(text, len) : hs_fail_reply(why, NULL);
 	}
-	if (hs_isolate(why, sizeof(why)) != 0) {
-		reply = hs_fail_reply(why, NULL);
-		goto out;
-	}
-	text = hs_read_request(c, SES_REQUEST_MAX, pa_mono_ms() + READ_TIMEOUT_MS, &len, why,
-			       sizeof(why));
-	reply = text != NULL ? hs_serve_text(text, len) : hs_fail_reply(why, NULL);
-out:
 	if (reply == NULL || hs_write_reply(c, reply) != 0)
 		syslog(LOG_WARNING, "cannot write the reply");
 	json_decref(reply);
@@ -271,55 +268,175 @@ out:
 	_exit(0);
 }
 
+/*
+ * A spare: forked ahead of any connection, it makes itself ready (signals,
+ * DRBG, isolation), then waits for a connection on lfd (non-blocking:
+ * the spares race for it) or for word from the parent on ch. A byte or EOF
+ * on ch before a connection retires it (a reload, the parent stopping or
+ * gone). Once it holds a root connection it tells the parent (one byte on
+ * ch: the parent forks the next spare), reloads the broker key itself if
+ * the parent retired it meanwhile for a reload ('H') or the configuration
+ * or the key file changed since its fork, and serves that one connection.
+ */
+static void spare(int lfd, int ch, struct warm *w)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	struct ucred cr = { 0 };
+	sigset_t none;
+	char why[1024], word = 0;
+	const char *fail = NULL;
+	struct pollfd p[2];
+	int c;
+
+	sigaction(SIGTERM, &dfl, NULL);
+	sigaction(SIGINT, &dfl, NULL);
+	sigaction(SIGHUP, &dfl, NULL);
+	sigaction(SIGCHLD, &dfl, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/*
+	 * OpenSSL 3 reseeds its DRBGs in a child it sees forked (fork id);
+	 * reseeding the primary here as well costs one getrandom and does not
+	 * depend on that detection (tests/unit/test_helperd_fork).
+	 */
+	if (RAND_poll() != 1)
+		fail = "cannot reseed the random generator";
+	else if (hs_isolate(why, sizeof(why)) != 0)
+		fail = why;
+	for (;;) {
+		p[0] = (struct pollfd){ .fd = ch, .events = POLLIN };
+		p[1] = (struct pollfd){ .fd = lfd, .events = POLLIN };
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			_exit(1);
+		}
+		if (p[0].revents != 0)
+			_exit(0);
+		if ((p[1].revents & (POLLERR | POLLNVAL)) != 0)
+			_exit(1);
+		if ((p[1].revents & POLLIN) == 0)
+			continue;
+		c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0)
+			continue; /* another spare took it, or the peer left */
+		if (peer_allowed(c, &cr))
+			break;
+		syslog(LOG_WARNING, "connection refused: peer uid %u pid %d is not root",
+		       (unsigned)cr.uid, (int)cr.pid);
+		close(c);
+	}
+	close(lfd);
+	alarm(CHILD_MAX_S);
+	if (poll(&p[0], 1, 0) == 1 && read(ch, &word, 1) != 1)
+		word = 0;
+	if (send(ch, "T", 1, MSG_NOSIGNAL) != 1)
+		syslog(LOG_WARNING, "cannot tell the parent a connection was taken: %s",
+		       strerror(errno));
+	close(ch);
+	if (word == 'H' || warm_stale(w))
+		warm_load(w);
+	serve(c, fail);
+}
+
 /* ---- the parent --------------------------------------------------------------------- */
 
-static void reap_children(int *children, bool wait_all)
+struct pool {
+	pid_t pid[SPARES]; /* the spares waiting, as far as the parent knows */
+	int fd[SPARES];    /* the parent's end of each one's channel */
+	int n;             /* spares */
+	int children;      /* forked and not reaped, spares included */
+};
+
+static void pool_drop(struct pool *pl, int i)
 {
-	int st;
+	close(pl->fd[i]);
+	pl->n--;
+	pl->pid[i] = pl->pid[pl->n];
+	pl->fd[i] = pl->fd[pl->n];
+}
+
+/* Retires every spare: word ('H': a reload) then EOF on its channel. */
+static void pool_retire(struct pool *pl, char word)
+{
+	while (pl->n > 0) {
+		if (word != 0 && send(pl->fd[0], &word, 1, MSG_NOSIGNAL) != 1 && errno != EPIPE)
+			syslog(LOG_WARNING, "cannot retire spare %d: %s", (int)pl->pid[0],
+			       strerror(errno));
+		pool_drop(pl, 0);
+	}
+}
+
+/* Forks spares up to SPARES, within CHILDREN_MAX; stops at the first failure. */
+static void pool_fill(struct pool *pl, int lfd, struct warm *w)
+{
+	while (pl->n < SPARES && pl->children < CHILDREN_MAX) {
+		int sv[2], i;
+		pid_t pid;
+
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+			syslog(LOG_ERR, "cannot make a spare's channel: %s", strerror(errno));
+			return;
+		}
+		pid = fork();
+		if (pid == 0) {
+			/* no channel of another spare: a retirement reaches its spare alone */
+			for (i = 0; i < pl->n; i++)
+				close(pl->fd[i]);
+			close(sv[0]);
+			spare(lfd, sv[1], w);
+		}
+		close(sv[1]);
+		if (pid < 0) {
+			syslog(LOG_ERR, "cannot fork a spare: %s", strerror(errno));
+			close(sv[0]);
+			return;
+		}
+		pl->pid[pl->n] = pid;
+		pl->fd[pl->n] = sv[0];
+		pl->n++;
+		pl->children++;
+	}
+}
+
+static void reap_children(struct pool *pl, bool wait_all)
+{
+	int st, i;
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &st, wait_all ? 0 : WNOHANG)) > 0 ||
 	       (pid < 0 && errno == EINTR)) {
 		if (pid < 0)
 			continue;
-		(*children)--;
+		pl->children--;
+		for (i = 0; i < pl->n; i++)
+			if (pl->pid[i] == pid)
+				pool_drop(pl, i);
 		if (WIFSIGNALED(st))
 			syslog(LOG_ERR, "request process %d was killed by signal %d", (int)pid,
 			       WTERMSIG(st));
 	}
 }
 
-/* Accepts one connection and forks its child. */
-static void accept_one(int lfd, struct warm *w, int *children)
+/*
+ * With no spare (CHILDREN_MAX children, or no fork possible) the parent
+ * takes the connection and refuses it, as it refused it before forking.
+ */
+static void refuse_one(int lfd, const struct pool *pl)
 {
 	struct ucred cr = { 0 };
-	pid_t pid;
 	int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 
 	if (c < 0)
 		return;
-	if (!peer_allowed(c, &cr)) {
+	if (!peer_allowed(c, &cr))
 		syslog(LOG_WARNING, "connection refused: peer uid %u pid %d is not root",
 		       (unsigned)cr.uid, (int)cr.pid);
-		close(c);
-		return;
-	}
-	if (*children >= CHILDREN_MAX) {
+	else if (pl->children >= CHILDREN_MAX)
 		syslog(LOG_ERR, "connection of pid %d refused: %d requests in progress",
-		       (int)cr.pid, *children);
-		close(c);
-		return;
-	}
-	warm_check(w);
-	pid = fork();
-	if (pid == 0) {
-		close(lfd);
-		serve(c);
-	}
-	if (pid < 0)
-		syslog(LOG_ERR, "cannot fork for pid %d: %s", (int)cr.pid, strerror(errno));
+		       (int)cr.pid, pl->children);
 	else
-		(*children)++;
+		syslog(LOG_ERR, "connection of pid %d refused: no process to serve it", (int)cr.pid);
 	close(c);
 }
 
@@ -327,7 +444,7 @@ static int run(int lfd, struct warm *w)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigset_t block, wait_mask;
-	int children = 0;
+	struct pool pl = { .n = 0 };
 
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
@@ -344,23 +461,50 @@ static int run(int lfd, struct warm *w)
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
 	while (!got_term) {
-		struct pollfd p = { .fd = lfd, .events = POLLIN };
+		struct pollfd p[SPARES + 1];
+		int i, np;
 
 		if (got_chld) {
 			got_chld = 0;
-			reap_children(&children, false);
+			reap_children(&pl, false);
 		}
 		if (got_hup) {
 			got_hup = 0;
+			/* first: a spare that takes a connection from now on reloads */
+			pool_retire(&pl, 'H');
 			warm_load(w);
 		}
+		pool_fill(&pl, lfd, w);
+		for (np = 0; np < pl.n; np++)
+			p[np] = (struct pollfd){ .fd = pl.fd[np], .events = POLLIN };
+		/* no spare waits on the socket: the parent refuses what comes */
+		if (pl.n == 0)
+			p[np++] = (struct pollfd){ .fd = lfd, .events = POLLIN };
 		/* signals arrive only inside ppoll: no flag is missed */
-		if (ppoll(&p, 1, NULL, &wait_mask) > 0 && (p.revents & POLLIN))
-			accept_one(lfd, w, &children);
+		if (ppoll(p, (nfds_t)np, NULL, &wait_mask) <= 0)
+			continue;
+		if (pl.n == 0) {
+			if (p[0].revents & POLLIN) {
+				pool_fill(&pl, lfd, w);
+				if (pl.n == 0)
+					refuse_one(lfd, &pl);
+			}
+			continue;
+		}
+		/* a spare took a connection (one byte) or is gone (EOF): it is no spare now */
+		for (i = np - 1; i >= 0; i--)
+			if (p[i].revents != 0)
+				pool_drop(&pl, i);
+		/* the file stamps, as before each fork: the other spares are replaced on a change */
+		if (warm_stale(w)) {
+			pool_retire(&pl, 'H');
+			warm_load(w);
+		}
 	}
-	syslog(LOG_INFO, "stopping: waiting for %d request(s) in progress", children);
+	syslog(LOG_INFO, "stopping: waiting for %d request(s) in progress", pl.children - pl.n);
+	pool_retire(&pl, 0);
 	close(lfd);
-	reap_children(&children, true);
+	reap_children(&pl, true);
 	return 0;
 }
 

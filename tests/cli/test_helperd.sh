@@ -8,10 +8,18 @@
 #   revoked after the close;
 # - an exec grant with a revoke command: open and close both through the
 #   service, still no helper run, the broker revocation ran once;
-# - the service stopped (SIGSTOP: connected, no reply): the open fails
-#   closed after helper_timeout, naming the socket; nothing is left;
-# - the service gone: the open fails closed, naming the socket, with no
-#   fall back to spawning the helper; nothing is left;
+# - spares: two children wait before any request; two requests in a row
+#   are served by two of them (the exec broker's parent), each forked
+#   before its request and gone after it; a killed spare is replaced and
+#   the service answers; after SIGHUP, and after the configuration and then
+#   the key file changed, the spares forked before are replaced and the
+#   next request signs with the new key (the token's kid);
+# - the service stopped (SIGSTOP, the parent and its spares: connected,
+#   no reply): the open fails closed after helper_timeout, naming the
+#   socket; nothing is left;
+# - the service gone: no process of it is left; the open fails closed,
+#   naming the socket, with no fall back to spawning the helper; nothing
+#   is left;
 # - a peer of another uid (root only: setpriv) gets no reply where root
 #   gets one, over the same socket;
 # - socket activation: the socket passed as systemd passes it
@@ -24,8 +32,32 @@ need keyctl python3
 need_built "$HELPERD"
 pa_workdir pa-helperd
 witness="" hd=""
+# the service's children (its spares and the requests in progress), sorted
+children() { ps -o pid= --ppid "$hd" 2>/dev/null | tr -d ' ' | sort; }
+# wait_children N: until the service has N children (5 s at most)
+wait_children() {
+	wc_i=0
+	while [ "$(children | wc -l)" -ne "$1" ] && [ $wc_i -lt 50 ]; do
+		sleep 0.1
+		wc_i=$((wc_i + 1))
+	done
+	[ "$(children | wc -l)" -eq "$1" ]
+}
+# gone PID...: until none of PID is alive (5 s at most)
+gone() {
+	for g_pid in "$@"; do
+		g_i=0
+		while kill -0 "$g_pid" 2>/dev/null && [ $g_i -lt 50 ]; do
+			sleep 0.1
+			g_i=$((g_i + 1))
+		done
+		kill -0 "$g_pid" 2>/dev/null && return 1
+	done
+	return 0
+}
 stop_helperd() {
 	if [ -n "$hd" ]; then
+		for c in $(children); do kill -CONT "$c" 2>/dev/null; done
 		kill -CONT "$hd" 2>/dev/null
 		kill -TERM "$hd" 2>/dev/null
 		wait "$hd" 2>/dev/null
@@ -46,9 +78,11 @@ sock=$work/run/helperd.sock
 pa_testca
 printf 'S3CR3T-file-%s\n' "$(newsid)" > "$work/file.secret"
 chmod 0600 "$work/file.secret"
-cat > "$work/issue" <<'EOF'
+# the exec broker: its parent is the process that serves the request
+cat > "$work/issue" <<EOF
 #!/bin/sh
 cat >/dev/null
+echo \$PPID >> "$work/issue.ppid"
 echo '{"secret":"S3CR3T-exec","expires_at":null,"revoke_handle":"lease-9"}'
 EOF
 cat > "$work/revoke" <<'EOF'
@@ -72,11 +106,18 @@ mv "$1/serials.tmp" "$1/serials"
 n=0
 while [ ! -e "$1/linked" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
 EOF
-chmod 0755 "$work/issue" "$work/revoke" "$work/helper" "$work/cmd"
+# CMD2: writes the minted token to $1/token
+cat > "$work/cmd2" <<'EOF'
+#!/bin/sh
+keyctl print %user:pam_agent:tickets-ro > "$1/token"
+EOF
+chmod 0755 "$work/issue" "$work/revoke" "$work/helper" "$work/cmd" "$work/cmd2"
 mkdir -m 0700 "$work/run"
 
+# write_conf BROKER_KEY
+write_conf() {
 {
-	pa_policy_head broker_key="$work/ca/signing.key" broker_jwks="$work/jwks.json" \
+	pa_policy_head broker_key="$1" broker_jwks="$work/jwks.json" \
 		helper="$work/helper" helper_socket="$sock" helper_timeout=3s \
 		state_dir="$work/state" audit_log="$work/audit.log"
 	pa_section "service agent-run" class=read
@@ -89,6 +130,8 @@ mkdir -m 0700 "$work/run"
 	pa_section "agent spiffe://example.org/agents/broker" users="$me" services=agent-run \
 		grants="vault-ro"
 } | pa_write "$work/pam_agent.conf"
+}
+write_conf "$work/ca/signing.key"
 pa_check_conf "$work/pam_agent.conf"
 pa_pamd "$work/pam.d" "$work/pam_agent.conf"
 
@@ -167,6 +210,81 @@ except (BrokenPipeError, ConnectionResetError):
     pass
 sys.stdout.write(data.decode())
 EOF
+# ---- spares: each request in a child forked ahead, that serves it alone ---------------------
+# kid FILE: the kid in the header of the token in FILE; jwks_kid: the
+# published JWKS's
+kid() {
+	python3 -c 'import base64,json,sys; h=open(sys.argv[1]).read().strip().split(".")[0]
+print(json.loads(base64.urlsafe_b64decode(h + "=" * (-len(h) % 4)))["kid"])' "$1"
+}
+jwks_kid() { json "$work/jwks.json" 'j["keys"][0]["kid"]'; }
+# mint_run N: a session of the kernel agent; its minted token in $work/mint.N/token
+mint_run() {
+	mkdir -p "$work/mint.$1"
+	pa_mint kernel "$AUD" > "$work/token.kernel"
+	pa_wrapped "$work/pam.d" "$AGENT_RUN" --token-file "$work/token.kernel" --user "$me" \
+		-- "$work/cmd2" "$work/mint.$1" > "$work/mint.$1.out" 2>&1
+}
+check "spares: two children wait for a connection" wait_children 2
+for n in 1 2; do
+	children > "$work/spares.$n"
+	pa_wrapped "$work/pam.d" "$AGENT_RUN" --token-file "$work/token.broker" --user "$me" \
+		-- /bin/true > "$work/agent-run.s$n.out" 2>&1
+	st=$?
+	served=$(tail -n 1 "$work/issue.ppid")
+	echo "$served" >> "$work/served"
+	check "spares: request $n opened (status $st)" test "$st" -eq 0
+	check "spares: request $n was served by a spare forked before it (pid $served)" \
+		grep -qx "$served" "$work/spares.$n"
+	check "spares: the process of request $n is gone after it" gone "$served"
+	check "spares: two spares wait again after request $n" wait_children 2
+done
+check "spares: two requests in a row, two processes" test "$(sort -u "$work/served" | wc -l)" -eq 2
+victim=$(children | head -n 1)
+kill -KILL "$victim"
+check "spares: a killed spare is gone" gone "$victim"
+check "spares: the killed spare is replaced" \
+	sh -c 'n=0; while [ $n -lt 50 ]; do ps -o pid= --ppid "$1" | tr -d " " > "$2.now"
+		[ "$(wc -l < "$2.now")" -eq 2 ] && ! grep -qx "$3" "$2.now" && exit 0
+		sleep 0.1; n=$((n + 1)); done; exit 1' sh "$hd" "$work/spares" "$victim"
+check "spares: after a spare was killed the service answers" \
+	sh -c 'python3 "$1" "$2" | grep -q "\"ok\":true"' sh "$work/client.py" "$sock"
+wait_children 2
+children > "$work/spares.hup"
+kill -HUP "$hd"
+check "SIGHUP: the spares forked before it are gone" gone $(cat "$work/spares.hup")
+check "SIGHUP: two new spares wait" wait_children 2
+check "SIGHUP: the service answers" \
+	sh -c 'python3 "$1" "$2" | grep -q "\"ok\":true"' sh "$work/client.py" "$sock"
+# a change of the configuration, then of the key file, each after the
+# spares were forked: the next request signs with the key now named (a
+# spare with the key it was forked with would sign with that one)
+pa_testca "$work/ca2"
+pa_testca "$work/ca3"
+(umask 077 && cp "$work/ca2/signing.key" "$work/broker.key")
+wait_children 2
+children > "$work/spares.conf"
+write_conf "$work/broker.key"
+mint_run 1
+st=$?
+check "config change: the session opened (status $st)" test "$st" -eq 0
+check "config change: the token is signed with the key named now" \
+	test "$(kid "$work/mint.1/token")" = "$(jwks_kid)"
+check "config change: the spares forked before it are gone" gone $(cat "$work/spares.conf")
+wait_children 2
+children > "$work/spares.key"
+(umask 077 && cp "$work/ca3/signing.key" "$work/broker.key.new" &&
+	mv -f "$work/broker.key.new" "$work/broker.key")
+mint_run 2
+st=$?
+check "key change: the session opened (status $st)" test "$st" -eq 0
+check "key change: the token is signed with the new key, not the one the spares had" \
+	sh -c 'test "$1" != "$2" && test "$2" = "$3"' sh "$(kid "$work/mint.1/token")" \
+	"$(kid "$work/mint.2/token")" "$(jwks_kid)"
+check "key change: the spares forked before it are gone" gone $(cat "$work/spares.key")
+write_conf "$work/ca/signing.key"
+rm -f "$work/state/sessions"/* 2>/dev/null
+
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1 && [ -x /usr/bin/python3 ]; then
 	chmod 0711 "$work" "$work/run"
 	chmod 0666 "$sock"
@@ -203,7 +321,9 @@ fi
 
 # ---- the service stopped: connected, no reply -----------------------------------------------
 rm -f "$work/state/sessions"/* 2>/dev/null
+wait_children 2
 kill -STOP "$hd"
+for c in $(children); do kill -STOP "$c"; done
 pa_mint kernel "$AUD" > "$work/token.kernel"
 pa_wrapped "$work/pam.d" "$AGENT_RUN" --token-file "$work/token.kernel" --user "$me" \
 	-- /bin/true > "$work/agent-run3.out" 2>&1
@@ -215,10 +335,14 @@ check "stopped: the audit trail names the socket and the timeout" \
 check "stopped: no record remains" sh -c '! ls "$1"/* 2>/dev/null | grep -q .' sh \
 	"$work/state/sessions"
 check "stopped: the helper never ran" test "$(lines "$work/helper.runs")" -eq 0
+children > "$work/children.stop"
 stop_helperd
 
 # ---- the service gone: fail closed, no spawn ------------------------------------------------
 check "gone: the service removed its socket at SIGTERM" test ! -e "$sock"
+check "gone: no child of the service is left" \
+	sh -c 'test -s "$1" && for p in $(cat "$1"); do kill -0 "$p" 2>/dev/null && exit 1; done; exit 0' \
+	sh "$work/children.stop"
 pa_wrapped "$work/pam.d" "$AGENT_RUN" --token-file "$work/token.kernel" --user "$me" \
 	-- /bin/true > "$work/agent-run4.out" 2>&1
 st=$?

@@ -5,8 +5,10 @@
 # root-only directory of its own; a private sshd (pa_apps_sshd) runs the
 # module. For keyboard-interactive and for password: the session reads its
 # file and mint keys, the helper (a counting wrapper named by helper =)
-# never runs, the keys are revoked after logout. With the service stopped
-# the login gets no session (fail closed) and sshd's log names the socket.
+# never runs, the keys are revoked after logout; the login's request was
+# served by one of the two spares that waited before it, gone after it.
+# With the service stopped (no child of it left) the login gets no
+# session (fail closed) and sshd's log names the socket.
 . "$(dirname "$0")/lib.sh"
 pa_root_require "root_sshd_helperd.sh" keyctl useradd userdel ssh ssh-keygen ss timeout
 if [ ! -x /usr/sbin/sshd ]; then
@@ -58,6 +60,23 @@ while [ ! -S "$sock" ] && [ $i -lt 300 ] && kill -0 "$hd" 2>/dev/null; do
 	i=$((i + 1))
 done
 [ -S "$sock" ] || pa_die "pam_agent_helperd did not listen: $(cat "$work/helperd.err")"
+# the service's children (its spares and the requests in progress), sorted
+children() { ps -o pid= --ppid "$hd" 2>/dev/null | tr -d ' ' | sort; }
+# wait_children N: until the service has N children (5 s at most)
+wait_children() {
+	wc_i=0
+	while [ "$(children | wc -l)" -ne "$1" ] && [ $wc_i -lt 50 ]; do
+		sleep 0.1
+		wc_i=$((wc_i + 1))
+	done
+	[ "$(children | wc -l)" -eq "$1" ]
+}
+# alive PID...: how many of PID are alive
+alive() {
+	a_n=0
+	for a_pid in "$@"; do kill -0 "$a_pid" 2>/dev/null && a_n=$((a_n + 1)); done
+	echo "$a_n"
+}
 
 ssh-keygen -q -t ed25519 -N '' -C pam-agent-test -f "$work/hostkey"
 cat > "$work/in-session" <<'EOF'
@@ -106,6 +125,8 @@ for m in keyboard-interactive password; do
 	mkdir -m 0700 "$o"
 	chown "$tuser:" "$o"
 	mint "$work/tok.$m"
+	wait_children 2
+	children > "$work/spares.$m"
 	login "$m" "$work/tok.$m" "$work/in-session" "$o" "$G1" "$G2" > "$o.ssh" 2>&1 &
 	sp=$!
 	pa_root_track_pid "$sp"
@@ -129,11 +150,20 @@ for m in keyboard-interactive password; do
 	check "$m: after logout the minted key is revoked" revoked "$(cat "$o/serial.$G2" 2>/dev/null || echo 0)"
 	check "$m: the helper never ran (the service placed the keys)" \
 		test "$(lines "$work/helper.runs")" -eq 0
+	# one request per login (file and mint grants tell no broker at the close)
+	check "$m: a spare that waited before the login served it and is gone" \
+		sh -c 'test "$(wc -l < "$1")" -eq 2 && test "$2" -eq 1' sh "$work/spares.$m" \
+		"$(alive $(cat "$work/spares.$m"))"
+	check "$m: two spares wait again" wait_children 2
 done
 
 # ---- the service stopped: no session -------------------------------------------------------
+children > "$work/children.stop"
 kill -TERM "$hd"
 wait "$hd" 2>/dev/null
+check "down: the spares are gone with the service" \
+	sh -c 'test "$(wc -l < "$1")" -eq 2 && test "$2" -eq 0' sh "$work/children.stop" \
+	"$(alive $(cat "$work/children.stop"))"
 o=$work/out.down
 mkdir -m 0700 "$o"
 chown "$tuser:" "$o"
