@@ -10,8 +10,9 @@
  * the broker key: the parent decodes it once (at start, on SIGHUP, and when
  * the key or the configuration file changes) and stays warm. The children
  * are forked ahead of time: SPARES of them wait, ready, for a connection
- * each; the one that takes a connection tells the parent, which forks the
- * next spare while the request is served: no fork is on a request's path.
+ * each; the one that takes a connection tells the parent, which forks its
+ * replacement once no request is in progress (at once when no spare is
+ * left): no fork is on a request's path, nor beside it on a busy CPU.
  *
  * Only root may connect (SO_PEERCRED; a service run by another user, in
  * the tests, serves that user only). The socket comes from systemd
@@ -274,7 +275,7 @@ static void serve(int c, const char *fail)
  * the spares race for it) or for word from the parent on ch. A byte or EOF
  * on ch before a connection retires it (a reload, the parent stopping or
  * gone). Once it holds a root connection it tells the parent (one byte on
- * ch: the parent forks the next spare), reloads the broker key itself if
+ * ch: the parent replaces it), reloads the broker key itself if
  * the parent retired it meanwhile for a reload ('H') or the configuration
  * or the key file changed since its fork, and serves that one connection.
  */
@@ -474,7 +475,13 @@ static int run(int lfd, struct warm *w)
 			pool_retire(&pl, 'H');
 			warm_load(w);
 		}
-		pool_fill(&pl, lfd, w);
+		/*
+		 * a spare taken: its replacement is forked once no request is in
+		 * progress (not beside the request, on a busy CPU), at once when
+		 * no spare is left
+		 */
+		if (pl.n == 0 || pl.children == pl.n)
+			pool_fill(&pl, lfd, w);
 		for (np = 0; np < pl.n; np++)
 			p[np] = (struct pollfd){ .fd = pl.fd[np], .events = POLLIN };
 		/* no spare waits on the socket: the parent refuses what comes */
