@@ -88,6 +88,7 @@ EOF
 cat > "$work/revoke" <<'EOF'
 #!/bin/sh
 { cat; echo; } >> "$1"
+echo $PPID >> "$1.ppid"
 EOF
 # the helper, counted: it must not run at all
 cat > "$work/helper" <<EOF
@@ -225,8 +226,11 @@ mint_run() {
 	pa_wrapped "$work/pam.d" "$AGENT_RUN" --token-file "$work/token.kernel" --user "$me" \
 		-- "$work/cmd2" "$work/mint.$1" > "$work/mint.$1.out" 2>&1
 }
-check "spares: two children wait for a connection" wait_children 2
+# settled: the processes of the requests before are gone, two spares wait
+settled() { gone $(cat "$work/issue.ppid" "$work/revoked.log.ppid") && wait_children 2; }
+check "spares: two children wait for a connection" settled
 for n in 1 2; do
+	settled
 	children > "$work/spares.$n"
 	pa_wrapped "$work/pam.d" "$AGENT_RUN" --token-file "$work/token.broker" --user "$me" \
 		-- /bin/true > "$work/agent-run.s$n.out" 2>&1
@@ -237,7 +241,7 @@ for n in 1 2; do
 	check "spares: request $n was served by a spare forked before it (pid $served)" \
 		grep -qx "$served" "$work/spares.$n"
 	check "spares: the process of request $n is gone after it" gone "$served"
-	check "spares: two spares wait again after request $n" wait_children 2
+	check "spares: two spares wait again after request $n" settled
 done
 check "spares: two requests in a row, two processes" test "$(sort -u "$work/served" | wc -l)" -eq 2
 victim=$(children | head -n 1)
