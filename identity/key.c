@@ -458,6 +458,12 @@ int id_sig_verify(const struct id_key *key, enum id_alg alg,
 		goto out;
 	}
 	mctx = EVP_MD_CTX_new();
+	/*
+	 * one verification per context: without FINALISE, OpenSSL 3.0's final
+	 * step copies the whole context first so that it could go on
+	 */
+	if (mctx != NULL)
+		EVP_MD_CTX_set_flags(mctx, EVP_MD_CTX_FLAG_FINALISE);
 	if (mctx == NULL ||
 	    EVP_DigestVerifyInit(mctx, &pctx, md, NULL, key->pkey) != 1) {
 		pa_err(err, errlen, "cannot set up signature verification");

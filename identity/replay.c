@@ -478,30 +478,31 @@ static int rc_open_locked(struct rc *rc, struct stat *st, char *err, size_t errl
 {
 	struct stat cur;
 
-	rc->fd = openat(rc->dirfd, RC_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
-			0600);
+	/* O_NOATIME: a check reads the file, and nothing needs its access time */
+	rc->fd = openat(rc->dirfd, RC_FILE,
+			O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NOATIME, 0600);
 	if (rc->fd < 0) {
 		if (errno == ELOOP)
 			return pa_err(err, errlen, "replay cache %s: is a symbolic link", rc->shown);
 		return pa_err(err, errlen, "replay cache %s: cannot open: %s", rc->shown,
 			      strerror(errno));
 	}
-	if (id_rc_check_file(rc, rc->fd, st, err, errlen) != 0 ||
-	    id_rc_lock(rc, rc->fd, err, errlen) != 0)
-		return -1;
 	/*
-	 * The file we locked must still be the one the name points at:
-	 * a rebuild may have renamed a new file over it while we waited.
+	 * Lock, then check: the file we locked must still be the one the name
+	 * points at (a rebuild may have renamed a new file over it while we
+	 * waited), and be ours (id_rc_check_file). Nothing is read before.
 	 */
+	if (id_rc_lock(rc, rc->fd, err, errlen) != 0)
+		return -1;
 	if (fstatat(rc->dirfd, RC_FILE, &cur, AT_SYMLINK_NOFOLLOW) != 0) {
 		if (errno == ENOENT)
 			return 1;
 		return pa_err(err, errlen, "replay cache %s: cannot stat: %s", rc->shown,
 			      strerror(errno));
 	}
-	if (cur.st_dev != st->st_dev || cur.st_ino != st->st_ino)
-		return 1;
-	return id_rc_check_file(rc, rc->fd, st, err, errlen) != 0 ? -1 : 0;
+	if (id_rc_check_file(rc, rc->fd, st, err, errlen) != 0)
+		return -1;
+	return cur.st_dev != st->st_dev || cur.st_ino != st->st_ino ? 1 : 0;
 }
 
 /*
@@ -532,7 +533,8 @@ int id_replay_check_agent(const char *dir, const char *issuer, const char *jti,
 	pa_escape(dir, strlen(dir), rc.shown, PA_ESCAPE_MAX);
 	strcat(rc.shown, "/" RC_FILE);
 	pa_escape(agent, strlen(agent), rc.agent_shown, sizeof(rc.agent_shown));
-	rc.dirfd = id_rc_open_dir(dir, err, errlen);
+	rc.euid = geteuid();
+	rc.dirfd = id_rc_open_dir(dir, rc.euid, err, errlen);
 	if (rc.dirfd < 0)
 		return -1;
 

@@ -184,17 +184,21 @@ uint64_t id_rc_agent_home(uint64_t tag, uint64_t cap)
  * owned by the effective uid and not writable by group or others.
  * Returns the descriptor, or -1 with err.
  */
-int id_rc_open_dir(const char *dir, char *err, size_t errlen)
+int id_rc_open_dir(const char *dir, uid_t euid, char *err, size_t errlen)
 {
 	char shown[PA_ESCAPE_MAX];
 	struct stat st;
 	int dfd;
 
 	pa_escape(dir, strlen(dir), shown, sizeof(shown));
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return pa_err(err, errlen, "replay cache directory %s: cannot create: %s",
-			      shown, strerror(errno));
+	/* it exists but on the first use: open first, create only when missing */
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0 && errno == ENOENT) {
+		if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+			return pa_err(err, errlen, "replay cache directory %s: cannot create: %s",
+				      shown, strerror(errno));
+		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
 	if (dfd < 0) {
 		/* with O_DIRECTORY, Linux reports a final symlink as ENOTDIR */
 		if (errno == ELOOP ||
@@ -216,9 +220,9 @@ int id_rc_open_dir(const char *dir, char *err, size_t errlen)
 		pa_err(err, errlen, "replay cache directory %s: not a directory", shown);
 		goto fail;
 	}
-	if (st.st_uid != geteuid()) {
+	if (st.st_uid != euid) {
 		pa_err(err, errlen, "replay cache directory %s: owned by uid %lu, must be %lu",
-		       shown, (unsigned long)st.st_uid, (unsigned long)geteuid());
+		       shown, (unsigned long)st.st_uid, (unsigned long)euid);
 		goto fail;
 	}
 	if ((st.st_mode & 022) != 0) {
@@ -245,10 +249,9 @@ int id_rc_check_file(const struct rc *rc, int fd, struct stat *st,
 			      rc->shown, strerror(errno));
 	if (!S_ISREG(st->st_mode))
 		return pa_err(err, errlen, "replay cache %s: not a regular file", rc->shown);
-	if (st->st_uid != geteuid())
+	if (st->st_uid != rc->euid)
 		return pa_err(err, errlen, "replay cache %s: owned by uid %lu, must be %lu",
-			      rc->shown, (unsigned long)st->st_uid,
-			      (unsigned long)geteuid());
+			      rc->shown, (unsigned long)st->st_uid, (unsigned long)rc->euid);
 	if ((st->st_mode & 077) != 0)
 		return pa_err(err, errlen,
 			      "replay cache %s: mode %04o is too open (must be 0600 or stricter)",

@@ -32,7 +32,7 @@
 /* How often the file may be replaced under us before we give up. */
 #define RC_MAX_ATTEMPTS 16
 /* Slots read per pread() while probing, and while rebuilding. */
-#define RC_PROBE_CHUNK 64
+#define RC_PROBE_CHUNK 16
 #define RC_REBUILD_CHUNK 4096
 /* Real agent tags have the top bit set; this one marks version 1 entries. */
 #define RC_TAG_BIT ((uint64_t)1 << 63)
@@ -98,6 +98,7 @@ enum rc_result {
 struct rc {
 	int dirfd;
 	int fd;
+	uid_t euid; /* read once per call: the owner the directory and file must have */
 	char shown[PA_ESCAPE_MAX + sizeof("/" RC_FILE)]; /* escaped, for messages */
 	char agent_shown[PA_ESCAPE_MAX];		   /* escaped agent id */
 	struct rc_header hdr;
@@ -115,7 +116,7 @@ int id_rc_hash(const unsigned char key[RC_KEY_LEN], const char *issuer,
 int id_rc_agent_tag(const unsigned char key[RC_KEY_LEN], const char *agent, uint64_t *tag);
 uint64_t id_rc_home(const unsigned char hash[RC_HASH_LEN], uint64_t cap);
 uint64_t id_rc_agent_home(uint64_t tag, uint64_t cap);
-int id_rc_open_dir(const char *dir, char *err, size_t errlen);
+int id_rc_open_dir(const char *dir, uid_t euid, char *err, size_t errlen);
 int id_rc_check_file(const struct rc *rc, int fd, struct stat *st,
 			 char *err, size_t errlen);
 int id_rc_lock(const struct rc *rc, int fd, char *err, size_t errlen);

@@ -12,6 +12,8 @@
 #    spawns nothing, docs/helper.md); keyboard-interactive authenticates in
 #    a child of sshd's monitor and reaches the session through the identity
 #    hand-off (docs/handoff.md);
+#  - pam_agent with the helper service: the same, but the grant is placed
+#    by pam_agent_helperd (helper_socket, started here with --listen);
 #  - pam_permit: pam_permit in auth, account and session;
 #  - prompt: the same, but auth is pam_stress, which asks one password
 #    question through the conversation and accepts any answer.
@@ -28,10 +30,13 @@
 # PAM_AGENT_SESSION is set. Every measured pam_agent login must have its
 # credential (the figure is the cost of a working login) and no baseline
 # login may have one, else the script fails. It prints, per method, the
-# median wall time of each side and the difference, in ms, and N.
+# median wall time of each side and the difference, in ms, and N; and the
+# median of the N differences within a round (each login against the
+# baseline login of its own round, which cancels the machine's drift).
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../root/lib.sh"
 pa_root_require "bench_sshd.sh" keyctl useradd userdel ssh ssh-keygen ss timeout
+need_built "$HELPERD"
 [ -x /usr/sbin/sshd ] || { echo "SKIP: bench_sshd.sh needs /usr/sbin/sshd"; exit 77; }
 . "$here/../root/apps.sh"
 N=${1:-20}
@@ -40,11 +45,17 @@ AUD=spiffe://example.org/host/bench-sshd
 pa_root_work bench-sshd
 pa_apps_user
 CONF=$work/pam_agent.conf
+SCONF=$work/pam_agent-service.conf
+sock=$work/run/helperd.sock
 pa_testca
 agent=$(pa_root_service "auth required @MODULE@ config=$CONF
 account required @MODULE@ config=$CONF
 session optional pam_keyinit.so force revoke
 session required @MODULE@ config=$CONF")
+svc=$(pa_root_service "auth required @MODULE@ config=$SCONF
+account required @MODULE@ config=$SCONF
+session optional pam_keyinit.so force revoke
+session required @MODULE@ config=$SCONF")
 permit=$(pa_root_service "auth required pam_permit.so
 account required pam_permit.so
 session optional pam_keyinit.so force revoke
@@ -54,13 +65,23 @@ prompt=$(pa_root_service "auth required pam_stress.so
 account required pam_permit.so
 session optional pam_keyinit.so force revoke
 session required pam_permit.so")
-{
-	pa_policy_head state_dir="$work/state" helper="$HELPER" broker_key="$work/ca/signing.key"
-	pa_section "service $agent" class=read
+# policy SERVICE [helper_socket=SOCKET]
+policy() {
+	pa_policy_head state_dir="$work/state" helper="$HELPER" broker_key="$work/ca/signing.key" ${2:+"$2"}
+	pa_section "service $1" class=read
 	pa_section "grant bench" class=read source=mint audience=https://bench.example.org ttl=10m
-	pa_section "agent spiffe://example.org/agents/bench" users="$tuser" services="$agent" grants=bench
-} | pa_write "$CONF"
+	pa_section "agent spiffe://example.org/agents/bench" users="$tuser" services="$1" grants=bench
+}
+policy "$agent" | pa_write "$CONF"
+policy "$svc" helper_socket="$sock" | pa_write "$SCONF"
 pa_check_conf "$CONF"
+pa_check_conf "$SCONF"
+mkdir -m 0700 "$work/run"
+"$HELPERD" --listen "$sock" --config "$SCONF" 2> "$work/helperd.err" &
+pa_apps_track_daemon $!
+i=0
+while [ ! -S "$sock" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+[ -S "$sock" ] || pa_die "pam_agent_helperd did not listen: $(cat "$work/helperd.err")"
 (umask 077 && pa_mint bench "$AUD" --ttl 30m > "$work/token")
 # the askpass program notes each run in $work/asked (0644: ssh runs as root)
 printf '#!/bin/sh\necho x >> %s\nexec cat %s\n' "$work/asked" "$work/token" > "$work/askpass"
@@ -73,11 +94,13 @@ start_sshd() {
 }
 start_sshd "$agent" || pa_die "the pam_agent sshd did not start"
 pa_port=$port
+start_sshd "$svc" || pa_die "the pam_agent (helper service) sshd did not start"
+sv_port=$port
 start_sshd "$permit" || pa_die "the pam_permit sshd did not start"
 pe_port=$port
 start_sshd "$prompt" || pa_die "the pam_stress sshd did not start"
 pr_port=$port
-for p in "$pa_port" "$pe_port" "$pr_port"; do
+for p in "$pa_port" "$sv_port" "$pe_port" "$pr_port"; do
 	printf '[127.0.0.1]:%s %s\n' "$p" "$(cut -d' ' -f1,2 "$work/hostkey.pub")"
 done > "$work/known_hosts"
 
@@ -102,8 +125,10 @@ one() {
 }
 # NAME PORT METHOD, one login of each per round
 logins="agent-pw $pa_port password
+service-pw $sv_port password
 permit-pw $pe_port password
 agent-kbd $pa_port keyboard-interactive
+service-kbd $sv_port keyboard-interactive
 prompt-kbd $pr_port keyboard-interactive
 permit-kbd $pe_port keyboard-interactive"
 # round SUFFIX: one login of each kind, results under NAME-SUFFIX (the
@@ -118,7 +143,7 @@ round() {
 # warm-up (page cache, first helper start), and who asks for the token
 round -warm || exit 1
 asked() { tr -d ' ' < "$work/$1-warm.asked"; }
-for name in agent-pw permit-pw agent-kbd prompt-kbd; do
+for name in agent-pw service-pw permit-pw agent-kbd service-kbd prompt-kbd; do
 	[ "$(asked "$name")" = 1 ] ||
 		{ echo "FAIL: $name: SSH_ASKPASS ran $(asked "$name") times in the warm-up login, not once"; exit 1; }
 done
@@ -134,8 +159,8 @@ while [ $i -lt "$N" ]; do
 done
 # every measured pam_agent login placed its grant, no baseline login had one
 bad=0
-for name in agent-pw agent-kbd permit-pw prompt-kbd permit-kbd; do
-	case $name in agent-*) want=placed ;; *) want=none ;; esac
+for name in agent-pw agent-kbd service-pw service-kbd permit-pw prompt-kbd permit-kbd; do
+	case $name in agent-* | service-*) want=placed ;; *) want=none ;; esac
 	got=$(grep -cx "$want" "$work/$name.found")
 	if [ "$got" != "$N" ]; then
 		echo "FAIL: $name: $got of $N logins found '$want' in the session"
@@ -145,18 +170,21 @@ done
 [ $bad = 0 ] || exit 1
 median() { sort -n "$1" | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 ms() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
+# signed MICROSECONDS: in ms with its sign
+signed() { if [ "$1" -lt 0 ]; then echo "-$(ms $((-$1)))"; else ms "$1"; fi; }
 # line METHOD AGENT-NAME BASE-NAME BASE-LABEL
 line() {
 	ma=$(median "$work/$2.us")
 	mb=$(median "$work/$3.us")
-	d=$((ma - mb))
-	s=""
-	[ $d -lt 0 ] && s="-" && d=$((-d))
-	printf '  %-21s pam_agent %s ms, %s %s ms, added by pam_agent %s%s ms\n' \
-		"$1:" "$(ms "$ma")" "$4" "$(ms "$mb")" "$s" "$(ms "$d")"
+	paste -d' ' "$work/$2.us" "$work/$3.us" | awk '{ print $1 - $2 }' > "$work/$2-$3.diff"
+	printf '  %-34s %s ms, %s %s ms: added %s ms (median of the %d in-round differences: %s ms)\n' \
+		"$1:" "$(ms "$ma")" "$4" "$(ms "$mb")" "$(signed $((ma - mb)))" "$N" \
+		"$(signed "$(median "$work/$2-$3.diff")")"
 }
 echo "ssh logins (medians, N=$N per kind, alternating, on $(nproc) cores; pam_agent: auth+account+session,"
-echo "1 mint grant, placed in all $((2 * N)) measured pam_agent logins):"
-line password agent-pw permit-pw pam_permit
-line keyboard-interactive agent-kbd prompt-kbd "prompt (pam_stress, asks once)"
+echo "1 mint grant, placed in all $((4 * N)) measured pam_agent logins):"
+line "password, helper spawned" agent-pw permit-pw pam_permit
+line "password, helper service" service-pw permit-pw pam_permit
+line "keyboard-interactive, helper spawned" agent-kbd prompt-kbd "prompt (pam_stress, asks once)"
+line "keyboard-interactive, helper service" service-kbd prompt-kbd "prompt (pam_stress, asks once)"
 echo "  note: keyboard-interactive over pam_permit $permit_kbd_note: $(ms "$(median "$work/permit-kbd.us")") ms"
