@@ -518,7 +518,7 @@ int id_replay_check_agent(const char *dir, const char *issuer, const char *jti,
 			  const char *agent, int64_t exp, int64_t now, size_t max_entries,
 			  size_t agent_quota, char *err, size_t errlen)
 {
-	struct rc rc = { .dirfd = -1, .fd = -1 };
+	struct rc rc = { .dirfd = -1, .fd = -1, .euid = geteuid() };
 	struct rc_want w;
 	uint64_t want_cap;
 	bool evicted = false;
@@ -533,7 +533,6 @@ int id_replay_check_agent(const char *dir, const char *issuer, const char *jti,
 	pa_escape(dir, strlen(dir), rc.shown, PA_ESCAPE_MAX);
 	strcat(rc.shown, "/" RC_FILE);
 	pa_escape(agent, strlen(agent), rc.agent_shown, sizeof(rc.agent_shown));
-	rc.euid = geteuid();
 	rc.dirfd = id_rc_open_dir(dir, rc.euid, err, errlen);
 	if (rc.dirfd < 0)
 		return -1;
