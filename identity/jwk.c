@@ -387,7 +387,8 @@ struct id_key *id_key_from_jwk(const json_t *jwk, char *err, size_t errlen)
 		goto fail;
 	kid = json_string_value(json_object_get(jwk, "kid"));
 	alg = json_string_value(json_object_get(jwk, "alg"));
-	key = id_key_from_pkey(pkey, kid, err, errlen);
+	/* jwk_ec's import refused a point out of range or off the curve */
+	key = id_key_wrap(pkey, kid, strcmp(kty, "EC") == 0, err, errlen);
 	if (key == NULL)
 		goto fail;
 	if (alg != NULL && (key->alg = strdup(alg)) == NULL) {
