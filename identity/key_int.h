@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include <openssl/bn.h>
+#include <jansson.h>
 #include <openssl/evp.h>
 
 #include "identity.h"
@@ -64,6 +65,22 @@ EVP_PKEY *id_pem_key_read(const char *path, const struct pa_file_rules *rules, c
  */
 struct id_key *id_key_wrap(EVP_PKEY *pkey, const char *kid, bool point_checked, char *err,
 			   size_t errlen);
+
+/*
+ * The EC keys one key set has imported so far, one per curve: the next
+ * key of a curve starts as a copy of that one (EVP_PKEY_dup copies its
+ * group, where an import builds the group again: three quarters of the
+ * import), whose point is then replaced (EVP_PKEY_set1_encoded_public_key,
+ * refusing coordinates out of range and a point off the curve as the
+ * import does).
+ */
+struct id_jwk_ctx {
+	EVP_PKEY *ec[ID_EC_CURVES];
+};
+void id_jwk_ctx_clear(struct id_jwk_ctx *c);
+/* id_key_from_jwk, with and into c (NULL: none). */
+struct id_key *id_key_from_jwk_ctx(const json_t *jwk, struct id_jwk_ctx *c, char *err,
+				   size_t errlen);
 
 /* SHA-256, fetched once per process (identity/key.c). */
 const EVP_MD *id_sha256(void);
