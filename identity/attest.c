@@ -28,9 +28,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/types.h>
 
 #include <openssl/evp.h>
 
@@ -45,6 +48,23 @@
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
+
+/*
+ * PIDFD_GET_INFO (Linux 6.13, linux/pidfd.h; not in every build host's
+ * headers): the ids and parent of the process a pidfd pins, in the first
+ * published layout (PIDFD_INFO_SIZE_VER0, 64 bytes; later kernels accept
+ * it and fill no more).
+ */
+struct attest_pidfd_info {
+	__u64 mask;
+	__u64 cgroupid;
+	__u32 pid, tgid, ppid;
+	__u32 ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+	__u32 spare0;
+};
+#define ATTEST_PIDFD_GET_INFO _IOWR(0xFF, 11, struct attest_pidfd_info)
+#define ATTEST_PIDFD_INFO_PID 1ULL   /* PIDFD_INFO_PID */
+#define ATTEST_PIDFD_INFO_CREDS 2ULL /* PIDFD_INFO_CREDS */
 
 /* Largest /proc/PID/status and /proc/PID/cgroup read. */
 #define ATTEST_FILE_MAX (64 * 1024)
@@ -268,23 +288,32 @@ static int read_small(struct id_attest_handle *h, const char *name, char **out,
 	return 0;
 }
 
-/* The real and effective ids of the status line "key\tREAL\tEFF\t...". */
-static int status_ids(const char *buf, const char *key, unsigned int *real, unsigned int *eff)
+/* What follows "key" at the start of a line of status, after blanks; NULL: no such line. */
+static const char *status_value(const char *buf, const char *key)
 {
 	const char *p = buf;
 	size_t klen = strlen(key);
-	unsigned long long v[2];
-	char *end;
-	int i;
 
 	while (strncmp(p, key, klen) != 0) {
 		p = strchr(p, '\n');
 		if (p == NULL)
-			return -1;
+			return NULL;
 		p++;
 	}
 	p += klen;
-	for (i = 0; i < 2; i++) {
+	while (*p == '\t' || *p == ' ')
+		p++;
+	return p;
+}
+
+/* The first n numbers of the status line "key\tN\tN...", into v. */
+static int status_nums(const char *buf, const char *key, unsigned long long *v, int n)
+{
+	const char *p = status_value(buf, key);
+	char *end;
+	int i;
+
+	for (i = 0; p != NULL && i < n; i++) {
 		while (*p == '\t' || *p == ' ')
 			p++;
 		if (*p < '0' || *p > '9')
@@ -295,31 +324,76 @@ static int status_ids(const char *buf, const char *key, unsigned int *real, unsi
 			return -1;
 		p = end;
 	}
-	*real = (unsigned int)v[0];
-	*eff = (unsigned int)v[1];
-	return 0;
+	return p != NULL ? 0 : -1;
 }
 
-static int read_ids(struct id_attest_handle *h, struct id_proc *out, char *err,
-		    size_t errlen)
+/*
+ * The state, parent, real and effective ids from /proc/PID/status: one
+ * read gives what the module needs but the start time (stat). A zombie
+ * (or a dead task) has exited.
+ */
+static int read_status(struct id_attest_handle *h, struct id_proc *out, char *err,
+		       size_t errlen)
 {
-	unsigned int uid, euid, gid, egid;
+	unsigned long long ppid, uid[2], gid[2];
+	const char *state;
 	char *buf;
 	int rc;
 
 	if (read_small(h, "status", &buf, err, errlen) != 0)
 		return -1;
-	rc = status_ids(buf, "Uid:", &uid, &euid);
+	state = status_value(buf, "State:");
+	rc = state != NULL && *state != '\0' && *state != '\n' ? 0 : -1;
 	if (rc == 0)
-		rc = status_ids(buf, "Gid:", &gid, &egid);
+		rc = status_nums(buf, "PPid:", &ppid, 1);
+	if (rc == 0)
+		rc = status_nums(buf, "Uid:", uid, 2);
+	if (rc == 0)
+		rc = status_nums(buf, "Gid:", gid, 2);
+	if (rc == 0 && (*state == 'Z' || *state == 'X')) {
+		free(buf);
+		return exited(h, err, errlen);
+	}
 	free(buf);
 	if (rc != 0)
-		return pa_err(err, errlen, "process %ld: /proc/%ld/status: no Uid:/Gid: lines",
+		return pa_err(err, errlen,
+			      "process %ld: /proc/%ld/status: no State:/PPid:/Uid:/Gid: lines",
 			      (long)h->pid, (long)h->pid);
-	out->uid = (uid_t)uid;
-	out->euid = (uid_t)euid;
-	out->gid = (gid_t)gid;
-	out->egid = (gid_t)egid;
+	if (ppid > INT_MAX)
+		return pa_err(err, errlen, "process %ld: /proc/%ld/status: PPid out of range",
+			      (long)h->pid, (long)h->pid);
+	out->ppid = (pid_t)ppid;
+	out->uid = (uid_t)uid[0];
+	out->euid = (uid_t)uid[1];
+	out->gid = (gid_t)gid[0];
+	out->egid = (gid_t)gid[1];
+	return 0;
+}
+
+/*
+ * The parent and ids of h's process through its pidfd (PIDFD_GET_INFO): a
+ * fixed record instead of the text of status, which the kernel composes
+ * from everything it knows of the process (a tenth of an authentication).
+ * -1 when the kernel does not answer (before Linux 6.13, or anything
+ * unexpected, exited processes included): status says then. Only in the
+ * pid namespace of this /proc (attest_open checked it), so its pids and
+ * status's are the same.
+ */
+static int pidfd_ids(struct id_attest_handle *h, struct id_proc *out)
+{
+	const __u64 want = ATTEST_PIDFD_INFO_PID | ATTEST_PIDFD_INFO_CREDS;
+	struct attest_pidfd_info info;
+
+	memset(&info, 0, sizeof(info));
+	info.mask = want;
+	if (ioctl(h->pidfd, ATTEST_PIDFD_GET_INFO, &info) != 0 || (info.mask & want) != want ||
+	    info.pid != (__u32)h->pid || info.ppid > INT_MAX)
+		return -1;
+	out->ppid = (pid_t)info.ppid;
+	out->uid = (uid_t)info.ruid;
+	out->euid = (uid_t)info.euid;
+	out->gid = (gid_t)info.rgid;
+	out->egid = (gid_t)info.egid;
 	return 0;
 }
 
@@ -429,15 +503,15 @@ static int read_exe(struct id_attest_handle *h, bool hash, struct id_proc *out, 
 }
 
 /* out->cgroup, out->unit and out->invocation_id from /proc/PID/cgroup. */
-static int read_cgroup(struct id_attest_handle *h, struct id_proc *out, char *err,
-		       size_t errlen)
+static int read_cgroup(struct id_attest_handle *h, bool invocation, struct id_proc *out,
+		       char *err, size_t errlen)
 {
 	char *buf, why[64];
 	int rc;
 
 	if (read_small(h, "cgroup", &buf, err, errlen) != 0)
 		return -1;
-	rc = id_attest_cgroup(buf, out, why, sizeof(why));
+	rc = id_attest_cgroup(buf, invocation, out, why, sizeof(why));
 	free(buf);
 	if (rc != 0)
 		return pa_err(err, errlen, "process %ld: /proc/%ld/cgroup: %s", (long)h->pid,
@@ -447,30 +521,42 @@ static int read_cgroup(struct id_attest_handle *h, struct id_proc *out, char *er
 
 /* ---- one process, a process and its parents ------------------------------- */
 
-int id_attest_read(struct id_attest_handle *h, bool hash, struct id_proc *out, char *err,
-		   size_t errlen)
+int id_attest_read(struct id_attest_handle *h, unsigned flags, struct id_proc *out,
+		   char *err, size_t errlen)
 {
 	struct pa_proc_stat ps;
 
 	memset(out, 0, sizeof(*out));
 	out->pid = h->pid;
 	h->fail = ATTEST_ERROR;
-	if (pa_proc_stat_at(h->dirfd, &ps) != 0) {
-		if (errno == EBADMSG)
-			return pa_err(err, errlen, "process %ld: /proc/%ld/stat cannot be parsed",
-				      (long)h->pid, (long)h->pid);
-		return proc_fail(h, "stat", errno, err, errlen);
+	/* the module's read: the pidfd's answer when there is one; a zombie's
+	   executable is gone, and the confirmation refuses it anyway */
+	if (((flags & ID_ATTEST_FULL) != 0 || pidfd_ids(h, out) != 0) &&
+	    read_status(h, out, err, errlen) != 0)
+		goto fail;
+	if ((flags & ID_ATTEST_FULL) != 0) {
+		if (pa_proc_stat_at(h->dirfd, &ps) != 0) {
+			if (errno == EBADMSG) {
+				pa_errf(err, errlen, "process %ld: /proc/%ld/stat cannot be parsed",
+					(long)h->pid, (long)h->pid);
+				goto fail;
+			}
+			proc_fail(h, "stat", errno, err, errlen);
+			goto fail;
+		}
+		if (ps.state == 'Z' || ps.state == 'X') {
+			exited(h, err, errlen);
+			goto fail;
+		}
+		out->start = ps.start;
 	}
-	if (ps.state == 'Z' || ps.state == 'X')
-		return exited(h, err, errlen);
-	out->ppid = ps.ppid;
-	out->start = ps.start;
-	if (read_ids(h, out, err, errlen) != 0 || read_cgroup(h, out, err, errlen) != 0 ||
-	    read_exe(h, hash, out, err, errlen) != 0) {
-		id_proc_clear(out);
-		return -1;
-	}
+	if (read_cgroup(h, (flags & ID_ATTEST_FULL) != 0, out, err, errlen) != 0 ||
+	    read_exe(h, (flags & ID_ATTEST_HASH) != 0, out, err, errlen) != 0)
+		goto fail;
 	return 0;
+fail:
+	id_proc_clear(out);
+	return -1;
 }
 
 /*
@@ -504,7 +590,8 @@ static int attest_parents(struct id_attest_handle *child, unsigned int depth,
 			id_attest_close(ph);
 			break;
 		}
-		if (id_attest_read(ph, rt->n_parents == 0, p, why, sizeof(why)) != 0 ||
+		if (id_attest_read(ph, ID_ATTEST_FULL | (rt->n_parents == 0 ? ID_ATTEST_HASH : 0),
+				   p, why, sizeof(why)) != 0 ||
 		    id_attest_confirm(ph, why, sizeof(why)) != 0) {
 			rc = ph->fail == ATTEST_ERROR ? -1 : 0;
 			id_proc_clear(p);
@@ -531,7 +618,7 @@ int id_attest(pid_t pid, unsigned depth, struct id_runtime *out, char *err, size
 		depth = ID_ATTEST_MAX_DEPTH;
 	if (id_attest_open(pid, &h, err, errlen) != 0)
 		return -1;
-	if (id_attest_read(h, true, &out->proc, err, errlen) != 0 ||
+	if (id_attest_read(h, ID_ATTEST_FULL | ID_ATTEST_HASH, &out->proc, err, errlen) != 0 ||
 	    id_attest_confirm(h, err, errlen) != 0)
 		goto fail;
 	if (attest_parents(h, depth, out, err, errlen) != 0)

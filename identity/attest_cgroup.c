@@ -236,7 +236,8 @@ static int invocation_id(const char *path, bool from_sd, char **out)
 	return 0;
 }
 
-int id_attest_cgroup(char *text, struct id_proc *out, char *err, size_t errlen)
+int id_attest_cgroup(char *text, bool invocation, struct id_proc *out, char *err,
+		     size_t errlen)
 {
 	char *v2, *sd, unit[ATTEST_UNIT_MAX];
 	const char *path;
@@ -256,7 +257,8 @@ int id_attest_cgroup(char *text, struct id_proc *out, char *err, size_t errlen)
 	if (id_unit_from_cgroup(path, unit, sizeof(unit)) != 1)
 		return 0;
 	out->unit = strdup(unit);
-	if (out->unit == NULL || invocation_id(path, from_sd, &out->invocation_id) != 0)
+	if (out->unit == NULL ||
+	    (invocation && invocation_id(path, from_sd, &out->invocation_id) != 0))
 		return pa_err(err, errlen, "out of memory");
 	return 0;
 }

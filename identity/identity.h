@@ -393,8 +393,16 @@ void id_proc_clear(struct id_proc *p);
 struct id_attest_handle;
 /* Opens the pidfd, then the /proc/PID directory. */
 int id_attest_open(pid_t pid, struct id_attest_handle **out, char *err, size_t errlen);
-/* Reads everything into *out; hash: whether to hash the executable. */
-int id_attest_read(struct id_attest_handle *h, bool hash, struct id_proc *out,
+/*
+ * What id_attest_read reads besides status (state, parent, ids), cgroup
+ * (cgroup path, unit) and the executable's path: its SHA-256 (HASH); the
+ * start time from stat and the unit's invocation id (FULL), which the
+ * module's policy and audit do not use (left 0 and NULL without it).
+ */
+#define ID_ATTEST_HASH 1u
+#define ID_ATTEST_FULL 2u
+/* Reads the process into *out, as flags (ID_ATTEST_*) say. */
+int id_attest_read(struct id_attest_handle *h, unsigned flags, struct id_proc *out,
 		   char *err, size_t errlen);
 /* 0 when the process opened is still alive, else -1 with the reason. */
 int id_attest_confirm(struct id_attest_handle *h, char *err, size_t errlen);

@@ -135,7 +135,7 @@ out:
 }
 
 /* Builds an EC public EVP_PKEY from crv, x and y (exact lengths). */
-static EVP_PKEY *jwk_ec(const json_t *jwk, char *err, size_t errlen)
+static EVP_PKEY *jwk_ec(const json_t *jwk, struct id_jwk_ctx *c, char *err, size_t errlen)
 {
 	unsigned char *x = NULL, *y = NULL, *pt = NULL;
 	const struct id_ec_curve *curve;
@@ -144,6 +144,7 @@ static EVP_PKEY *jwk_ec(const json_t *jwk, char *err, size_t errlen)
 	EVP_PKEY_CTX *ctx = NULL;
 	EVP_PKEY *pkey = NULL;
 	const char *crv = NULL;
+	EVP_PKEY **like;
 	char group[16];
 
 	if (jwk_string(jwk, "crv", &crv, err, errlen) != 0)
@@ -173,6 +174,18 @@ static EVP_PKEY *jwk_ec(const json_t *jwk, char *err, size_t errlen)
 	pt[0] = 0x04; /* uncompressed point */
 	memcpy(pt + 1, x, clen);
 	memcpy(pt + 1 + clen, y, clen);
+	like = c != NULL ? &c->ec[curve - id_ec_curves] : NULL;
+	if (like != NULL && *like != NULL) {
+		/* another key of this curve in the set: its group, this point */
+		pkey = EVP_PKEY_dup(*like);
+		if (pkey == NULL || EVP_PKEY_set1_encoded_public_key(pkey, pt, 1 + 2 * clen) != 1) {
+			pa_err(err, errlen, "EC public key is not a valid point of %s",
+			       curve->jwk_crv);
+			EVP_PKEY_free(pkey);
+			pkey = NULL;
+		}
+		goto out;
+	}
 	snprintf(group, sizeof(group), "%s", curve->ossl_name);
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0);
 	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
@@ -185,6 +198,8 @@ static EVP_PKEY *jwk_ec(const json_t *jwk, char *err, size_t errlen)
 		       curve->jwk_crv);
 		EVP_PKEY_free(pkey);
 		pkey = NULL;
+	} else if (like != NULL && EVP_PKEY_up_ref(pkey) == 1) {
+		*like = pkey;
 	}
 out:
 	EVP_PKEY_CTX_free(ctx);
@@ -353,8 +368,24 @@ static int jwk_thumbprint(const json_t *jwk, const char *name, char **out,
 	return 0;
 }
 
+void id_jwk_ctx_clear(struct id_jwk_ctx *c)
+{
+	size_t i;
+
+	for (i = 0; i < ID_EC_CURVES; i++) {
+		EVP_PKEY_free(c->ec[i]);
+		c->ec[i] = NULL;
+	}
+}
+
 /* Loads one public JWK as a verification key (see identity.h). */
 struct id_key *id_key_from_jwk(const json_t *jwk, char *err, size_t errlen)
+{
+	return id_key_from_jwk_ctx(jwk, NULL, err, errlen);
+}
+
+struct id_key *id_key_from_jwk_ctx(const json_t *jwk, struct id_jwk_ctx *c, char *err,
+				   size_t errlen)
 {
 	struct id_key *key = NULL;
 	EVP_PKEY *pkey = NULL;
@@ -374,7 +405,7 @@ struct id_key *id_key_from_jwk(const json_t *jwk, char *err, size_t errlen)
 	if (strcmp(kty, "RSA") == 0) {
 		pkey = jwk_rsa(jwk, err, errlen);
 	} else if (strcmp(kty, "EC") == 0) {
-		pkey = jwk_ec(jwk, err, errlen);
+		pkey = jwk_ec(jwk, c, err, errlen);
 	} else if (strcmp(kty, "OKP") == 0) {
 		pkey = jwk_okp(jwk, err, errlen);
 	} else {
@@ -387,7 +418,8 @@ struct id_key *id_key_from_jwk(const json_t *jwk, char *err, size_t errlen)
 		goto fail;
 	kid = json_string_value(json_object_get(jwk, "kid"));
 	alg = json_string_value(json_object_get(jwk, "alg"));
-	key = id_key_from_pkey(pkey, kid, err, errlen);
+	/* jwk_ec's import (or replaced point) refused one out of range or off the curve */
+	key = id_key_wrap(pkey, kid, strcmp(kty, "EC") == 0, err, errlen);
 	if (key == NULL)
 		goto fail;
 	if (alg != NULL && (key->alg = strdup(alg)) == NULL) {

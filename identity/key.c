@@ -33,9 +33,14 @@ static const struct {
 };
 
 const struct id_ec_curve id_ec_curves[ID_EC_CURVES] = {
-	{ "P-256", "prime256v1", NID_X9_62_prime256v1, 32 },
-	{ "P-384", "secp384r1", NID_secp384r1, 48 },
-	{ "P-521", "secp521r1", NID_secp521r1, 66 },
+	{ "P-256", "prime256v1", NID_X9_62_prime256v1, 32,
+	  "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551" },
+	{ "P-384", "secp384r1", NID_secp384r1, 48,
+	  "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF"
+	  "581A0DB248B0A77AECEC196ACCC52973" },
+	{ "P-521", "secp521r1", NID_secp521r1, 66,
+	  "01FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFA"
+	  "51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409" },
 };
 
 const char *id_alg_name(enum id_alg alg)
@@ -219,13 +224,14 @@ out:
 
 /*
  * Checks an EC public key: named curve on the list, point valid. The
- * quick check (not the point at infinity, on the curve) is the whole
- * check on these curves: P-256, P-384 and P-521 have cofactor 1, so a
- * point on the curve is in the prime-order group, and the full check's
- * multiplication by the order (60 % of loading a bundle key) proves
- * nothing more (SP 800-56A rev. 3, 5.6.2.3.4).
+ * quick check (not the point at infinity, coordinates in range, on the
+ * curve) is the whole check on these curves: P-256, P-384 and P-521 have
+ * cofactor 1, so a point on the curve is in the prime-order group, and
+ * the full check's multiplication by the order (60 % of loading a bundle
+ * key) proves nothing more (SP 800-56A rev. 3, 5.6.2.3.4). point_checked:
+ * the import did the same checks (id_key_wrap).
  */
-static int check_ec(struct id_key *key, char *err, size_t errlen)
+static int check_ec(struct id_key *key, bool point_checked, char *err, size_t errlen)
 {
 	EVP_PKEY_CTX *ctx = NULL;
 	char name[64];
@@ -247,17 +253,16 @@ static int check_ec(struct id_key *key, char *err, size_t errlen)
 		       pa_escape(name, strnlen(name, sizeof(name)), esc, sizeof(esc)));
 		goto out;
 	}
-	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL);
-	if (ctx == NULL || EVP_PKEY_public_check_quick(ctx) != 1) {
-		pa_err(err, errlen, "EC public key is not a valid point of %s",
-		       id_ec_curves[i].jwk_crv);
-		goto out;
+	if (!point_checked) {
+		ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL);
+		if (ctx == NULL || EVP_PKEY_public_check_quick(ctx) != 1) {
+			pa_err(err, errlen, "EC public key is not a valid point of %s",
+			       id_ec_curves[i].jwk_crv);
+			goto out;
+		}
 	}
-	/* the key's own group's order: building the group again costs as much
-	 * as the rest of loading the key */
-	if (EVP_PKEY_get_bn_param(key->pkey, OSSL_PKEY_PARAM_EC_ORDER, &key->order) != 1 ||
-	    key->order == NULL) {
-		pa_err(err, errlen, "cannot load the order of %s", id_ec_curves[i].jwk_crv);
+	if (BN_hex2bn(&key->order, id_ec_curves[i].order_hex) == 0) {
+		pa_err(err, errlen, "out of memory");
 		goto out;
 	}
 	key->kty = ID_KTY_EC;
@@ -270,7 +275,7 @@ out:
 }
 
 /* Validates key->pkey as a verification key of an accepted type. */
-static int check_pkey(struct id_key *key, char *err, size_t errlen)
+static int check_pkey(struct id_key *key, bool point_checked, char *err, size_t errlen)
 {
 	int rc;
 
@@ -279,7 +284,7 @@ static int check_pkey(struct id_key *key, char *err, size_t errlen)
 		rc = check_rsa(key, err, errlen);
 		break;
 	case EVP_PKEY_EC:
-		rc = check_ec(key, err, errlen);
+		rc = check_ec(key, point_checked, err, errlen);
 		break;
 	case EVP_PKEY_ED25519:
 		key->kty = ID_KTY_OKP;
@@ -300,6 +305,12 @@ static int check_pkey(struct id_key *key, char *err, size_t errlen)
 struct id_key *id_key_from_pkey(EVP_PKEY *pkey, const char *kid,
 				char *err, size_t errlen)
 {
+	return id_key_wrap(pkey, kid, false, err, errlen);
+}
+
+struct id_key *id_key_wrap(EVP_PKEY *pkey, const char *kid, bool point_checked, char *err,
+			   size_t errlen)
+{
 	struct id_key *key = NULL;
 
 	if (pkey == NULL) {
@@ -313,7 +324,7 @@ struct id_key *id_key_from_pkey(EVP_PKEY *pkey, const char *kid,
 		goto fail;
 	}
 	key->pkey = pkey;
-	if (check_pkey(key, err, errlen) != 0)
+	if (check_pkey(key, point_checked, err, errlen) != 0)
 		goto fail;
 	return key;
 fail:

@@ -15,6 +15,7 @@
 #include <openssl/x509.h>
 
 #include "identity.h"
+#include "key_int.h"
 #include "pa_json.h"
 #include "x509_int.h"
 #include "util.h"
@@ -286,7 +287,7 @@ static int keyset_x509(struct id_keyset *set, const json_t *jwk, size_t i,
  * requires one) is ignored: no WIT-SVID can name it.
  */
 static int keyset_sign_key(struct id_keyset *set, const json_t *jwk, size_t i, bool wit,
-			   char *err, size_t errlen)
+			   struct id_jwk_ctx *c, char *err, size_t errlen)
 {
 	const json_t *kidv = json_object_get(jwk, "kid");
 	char why[256], esc[PA_ESCAPE_MAX];
@@ -305,7 +306,7 @@ static int keyset_sign_key(struct id_keyset *set, const json_t *jwk, size_t i, b
 	if ((wit ? id_keyset_find_wit(set, json_string_value(kidv)) :
 		   id_keyset_find(set, json_string_value(kidv))) != NULL)
 		return pa_err(err, errlen, "duplicate kid \"%s\"%s", esc, wit ? " (wit-svid)" : "");
-	key = id_key_from_jwk(jwk, why, sizeof(why));
+	key = id_key_from_jwk_ctx(jwk, c, why, sizeof(why));
 	if (key == NULL)
 		return pa_err(err, errlen, "key \"%s\": %s", esc, why);
 	if (wit)
@@ -317,7 +318,7 @@ static int keyset_sign_key(struct id_keyset *set, const json_t *jwk, size_t i, b
 
 /* Sorts and loads element i of a key set document. Returns 0 or -1. */
 static int keyset_element(struct id_keyset *set, const json_t *jwk, size_t i,
-			  char *err, size_t errlen)
+			  struct id_jwk_ctx *c, char *err, size_t errlen)
 {
 	char esc[PA_ESCAPE_MAX];
 	const char *use;
@@ -328,7 +329,7 @@ static int keyset_element(struct id_keyset *set, const json_t *jwk, size_t i,
 	case USE_SIGN:
 	case USE_WIT:
 		return keyset_sign_key(set, jwk, i, keyset_use(jwk, set->kind, &use) == USE_WIT,
-				       err, errlen);
+				       c, err, errlen);
 	case USE_X509:
 		return keyset_x509(set, jwk, i, err, errlen);
 	case USE_SKIP:
@@ -371,6 +372,7 @@ struct id_keyset *id_keyset_parse(const char *json, size_t len,
 				  char *err, size_t errlen)
 {
 	struct id_keyset *set = NULL;
+	struct id_jwk_ctx c = { 0 };
 	json_t *doc = NULL, *keys, *jwk;
 	json_error_t jerr;
 	char esc[PA_ESCAPE_MAX];
@@ -412,12 +414,14 @@ struct id_keyset *id_keyset_parse(const char *json, size_t len,
 	set->refresh_hint = members[0];
 	set->sequence = members[1];
 	json_array_foreach(keys, i, jwk) {
-		if (keyset_element(set, jwk, i, err, errlen) != 0)
+		if (keyset_element(set, jwk, i, &c, err, errlen) != 0)
 			goto fail;
 	}
+	id_jwk_ctx_clear(&c);
 	json_decref(doc);
 	return set;
 fail:
+	id_jwk_ctx_clear(&c);
 	id_keyset_free(set);
 	json_decref(doc);
 	return NULL;

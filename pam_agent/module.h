@@ -126,6 +126,7 @@ struct pa_session {
  */
 struct pa_runtime {
 	bool done;
+	unsigned needs;		  /* what it was attested for (runtime.c's NEED_*) */
 	char absent[320];	  /* why nothing was attested, "" when attested */
 	struct id_runtime caller; /* the requesting process (and its parent) */
 	bool workload;		  /* agent-run handed a measured executable */

@@ -20,16 +20,22 @@
 /* agent-run's channel: the number of the descriptor it will fexecve */
 #define WORKLOAD_VAR "PAM_AGENT_WORKLOAD_FD"
 
-/* Whether a rule of cfg needs the SHA-256 of an executable. */
-static bool needs_hash(const struct pol_config *cfg)
+/* What the rules of cfg need measured besides ids, unit and paths. */
+#define NEED_HASH 1u   /* an executable's SHA-256 (runtime.exe_sha256, parent_exe_sha256) */
+#define NEED_PARENT 2u /* the requesting process's parent (runtime.parent_exe_sha256) */
+
+static unsigned needs(const struct pol_config *cfg)
 {
+	unsigned n = 0;
 	size_t i;
 
-	for (i = 0; cfg != NULL && i < cfg->n_agents; i++)
-		if (cfg->agents[i].runtime_exe_sha256.n > 0 ||
-		    cfg->agents[i].runtime_parent_sha256.n > 0)
-			return true;
-	return false;
+	for (i = 0; cfg != NULL && i < cfg->n_agents; i++) {
+		if (cfg->agents[i].runtime_exe_sha256.n > 0)
+			n |= NEED_HASH;
+		if (cfg->agents[i].runtime_parent_sha256.n > 0)
+			n |= NEED_HASH | NEED_PARENT;
+	}
+	return n;
 }
 
 /* Whether this process runs the agent-run the module trusts (agent_run=). */
@@ -60,7 +66,8 @@ static int attest_proc(pid_t pid, bool hash, bool my_parent, struct id_proc *p, 
 		pa_err(err, errlen, "the requesting process %ld exited", (long)pid);
 		goto out;
 	}
-	if (id_attest_read(h, hash, p, err, errlen) == 0 && id_attest_confirm(h, err, errlen) == 0)
+	if (id_attest_read(h, hash ? ID_ATTEST_HASH : 0, p, err, errlen) == 0 &&
+	    id_attest_confirm(h, err, errlen) == 0)
 		ret = 0;
 out:
 	if (h != NULL)
@@ -74,8 +81,9 @@ out:
  * The requesting process: the parent of the application (the agent that
  * runs sudo or su, the supervisor that runs agent-run); the application
  * itself when the service manager (pid 1) started it, as a unit does.
+ * Its parent too when parent: only runtime.parent_exe_sha256 looks at it.
  */
-static void attest_caller(struct pa_runtime *rt, bool hash)
+static void attest_caller(struct pa_runtime *rt, bool hash, bool parent)
 {
 	pid_t pid = getppid();
 	bool mine = pid != 1;
@@ -88,8 +96,7 @@ static void attest_caller(struct pa_runtime *rt, bool hash)
 			 err);
 		return;
 	}
-	/* its parent (for agent-run's workload: the requesting process) */
-	if (rt->caller.proc.ppid > 1 &&
+	if (parent && rt->caller.proc.ppid > 1 &&
 	    attest_proc(rt->caller.proc.ppid, hash, false, &rt->caller.parents[0], err,
 			sizeof(err)) == 0)
 		rt->caller.n_parents = 1;
@@ -176,16 +183,17 @@ const struct pol_runtime *pa_runtime(const struct pa_call *call, const struct po
 	struct pa_context *ctx = pa_context_peek(call->pamh);
 	const char *rhost = pa_item(call->pamh, PAM_RHOST);
 	struct pa_runtime *rt;
-	bool hash = needs_hash(cfg);
+	unsigned need = needs(cfg);
 
 	if (ctx == NULL)
 		return NULL;
 	rt = &ctx->runtime;
-	/* attested once per handle; again when a rule now wants hashes */
-	if (rt->done && (!hash || rt->absent[0] != '\0' || rt->pol.exe_sha256 != NULL))
+	/* attested once per handle; again when a rule now wants more */
+	if (rt->done && (rt->absent[0] != '\0' || (need & ~rt->needs) == 0))
 		return &rt->pol;
 	pa_runtime_clear(rt);
 	rt->done = true;
+	rt->needs = need;
 	if (rhost != NULL && rhost[0] != '\0') {
 		char shown[PA_ESCAPE_MAX];
 
@@ -193,9 +201,11 @@ const struct pol_runtime *pa_runtime(const struct pa_call *call, const struct po
 		snprintf(rt->absent, sizeof(rt->absent),
 			 "a remote login from %s: there is no local caller to attest", shown);
 	} else {
-		read_workload(call, rt, hash);
+		read_workload(call, rt, (need & NEED_HASH) != 0);
+		/* for the workload, the requesting process is the parent the rules check */
 		if (rt->absent[0] == '\0')
-			attest_caller(rt, hash);
+			attest_caller(rt, (need & NEED_HASH) != 0,
+				      !rt->workload && (need & NEED_PARENT) != 0);
 	}
 	fill_pol(rt);
 	if (rt->absent[0] != '\0')

@@ -129,6 +129,12 @@ static int take_snapshot(struct snapshot *s, const char *main_path, const char *
 	s->dropin_dir = strdup(dropin_dir);
 	if (s->dropin_dir == NULL || add_stamp(s, strdup(dropin_dir), &now) != 0)
 		goto out;
+	/* no directory there (the usual case): nothing to list; the parse
+	   refuses anything else, and its stamp changes when it becomes one */
+	if (s->v[s->n - 1].err != 0 || !S_ISDIR(s->v[s->n - 1].mode)) {
+		rc = 0;
+		goto out;
+	}
 	d = opendir(dropin_dir);
 	if (d == NULL) {
 		rc = 0; /* the parse reports why, if it matters */

@@ -136,21 +136,28 @@ def run(work):
     with open(os.path.join(work, "audit.log")) as f:
         events = [json.loads(line) for line in f]
     local = [e for e in events if e.get("runtime", {}).get("subject") == "caller"]
+    # the first case's: a runtime.exe_sha256 rule, none on the parent, which
+    # is then not attested; a case with runtime.parent_exe_sha256 has it
     want_rt = {"subject": "caller", "exe": ME, "exe_sha256": MY_SHA, "uid": os.getuid(),
-               "parent_exe_sha256": PARENT_SHA}
+               "parent_exe_sha256": None}
     if local and all(local[0]["runtime"].get(k) == v for k, v in want_rt.items()):
         print("PASS: audit events carry the attested caller (%d of %d events)"
               % (len(local), len(events)))
     else:
         fails += 1
         print("FAIL: no audit event carries %s: %s" % (want_rt, [e.get("runtime") for e in events][:3]))
+    if any(e["runtime"].get("parent_exe_sha256") == PARENT_SHA for e in local):
+        print("PASS: with a runtime.parent_exe_sha256 rule, audit events carry the parent's hash")
+    else:
+        fails += 1
+        print("FAIL: no audit event carries parent_exe_sha256 %s" % PARENT_SHA)
     remote = [e for e in events if "absent" in e.get("runtime", {})]
     if remote and "no local caller" in remote[0]["runtime"]["absent"]:
         print("PASS: a remote login's events say why nothing was attested")
     else:
         fails += 1
         print("FAIL: no audit event of a remote login has runtime.absent")
-    print("%d cases, %d failed" % (len(CASES) + 2, fails))
+    print("%d cases, %d failed" % (len(CASES) + 3, fails))
     return 1 if fails else 0
 
 

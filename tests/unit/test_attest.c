@@ -127,6 +127,45 @@ static void test_child(void **state)
 	id_runtime_clear(&rt);
 }
 
+/*
+ * The module's read (flags 0): ids and parent from status, cgroup, the
+ * executable's path; no hash, no start time (stat), no invocation id.
+ */
+static void test_lean_read(void **state)
+{
+	char exe[PATH_MAX], hex[ID_SHA256_HEX + 1], err[256];
+	struct id_attest_handle *h = NULL;
+	struct id_proc p;
+	pid_t pid;
+
+	(void)state;
+	tfx_att_need_pidfd();
+	assert_non_null(realpath(SLEEP, exe));
+	pid = tfx_att_spawn(SLEEP);
+	assert_int_equal(id_attest_open(pid, &h, err, sizeof(err)), 0);
+	assert_int_equal(id_attest_read(h, 0, &p, err, sizeof(err)), 0);
+	assert_int_equal(id_attest_confirm(h, err, sizeof(err)), 0);
+	assert_int_equal(p.pid, pid);
+	assert_int_equal(p.ppid, getpid());
+	assert_int_equal(p.uid, getuid());
+	assert_int_equal(p.euid, geteuid());
+	assert_int_equal(p.gid, getgid());
+	assert_int_equal(p.egid, getegid());
+	assert_string_equal(p.exe, exe);
+	assert_string_equal(p.exe_sha256, "");
+	assert_true(p.start == 0);
+	assert_null(p.invocation_id);
+	assert_non_null(p.cgroup);
+	id_proc_clear(&p);
+	/* with the hash only */
+	assert_int_equal(id_attest_read(h, ID_ATTEST_HASH, &p, err, sizeof(err)), 0);
+	tfx_att_sha256sum(exe, hex);
+	assert_string_equal(p.exe_sha256, hex);
+	assert_true(p.start == 0);
+	id_proc_clear(&p);
+	id_attest_close(h);
+}
+
 /* The window in which the pid could be reused: exited after open, before read. */
 static void test_exited_before_read(void **state)
 {
@@ -140,7 +179,7 @@ static void test_exited_before_read(void **state)
 	pid = tfx_att_spawn(SLEEP);
 	assert_int_equal(id_attest_open(pid, &h, err, sizeof(err)), 0);
 	tfx_att_kill_child();
-	assert_int_equal(id_attest_read(h, true, &p, err, sizeof(err)), -1);
+	assert_int_equal(id_attest_read(h, ID_ATTEST_FULL | ID_ATTEST_HASH, &p, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "exited"));
 	assert_null(p.exe);
 	err[0] = '\0';
@@ -161,7 +200,7 @@ static void test_exited_before_confirm(void **state)
 	tfx_att_need_pidfd();
 	pid = tfx_att_spawn(SLEEP);
 	assert_int_equal(id_attest_open(pid, &h, err, sizeof(err)), 0);
-	assert_int_equal(id_attest_read(h, true, &p, err, sizeof(err)), 0);
+	assert_int_equal(id_attest_read(h, ID_ATTEST_FULL | ID_ATTEST_HASH, &p, err, sizeof(err)), 0);
 	assert_int_equal(id_attest_confirm(h, err, sizeof(err)), 0);
 	tfx_att_kill_child();
 	assert_int_equal(id_attest_confirm(h, err, sizeof(err)), -1);
@@ -191,8 +230,13 @@ static void test_zombie(void **state)
 	assert_int_equal(ps.state, 'Z');
 	assert_int_equal(id_attest_confirm(h, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "exited"));
-	assert_int_equal(id_attest_read(h, false, &p, err, sizeof(err)), -1);
+	assert_int_equal(id_attest_read(h, ID_ATTEST_FULL, &p, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "exited"));
+	/* the module's read sees it in status */
+	err[0] = '\0';
+	assert_int_equal(id_attest_read(h, 0, &p, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "exited"));
+	assert_null(p.exe);
 	id_attest_close(h);
 	assert_int_equal(id_attest(pid, 1, &rt, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "exited"));
@@ -469,6 +513,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_child, tfx_att_teardown),
+		cmocka_unit_test_teardown(test_lean_read, tfx_att_teardown),
 		cmocka_unit_test_teardown(test_exited_before_read, tfx_att_teardown),
 		cmocka_unit_test_teardown(test_exited_before_confirm, tfx_att_teardown),
 		cmocka_unit_test_teardown(test_zombie, tfx_att_teardown),

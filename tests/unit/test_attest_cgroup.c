@@ -127,7 +127,7 @@ static void test_cgroup_file(void **state)
 		memset(&p, 0, sizeof(p));
 		snprintf(text, sizeof(text), "%s", cases[i].text);
 		err[0] = '\0';
-		if (id_attest_cgroup(text, &p, err, sizeof(err)) != cases[i].rc)
+		if (id_attest_cgroup(text, true, &p, err, sizeof(err)) != cases[i].rc)
 			fail_msg("case %zu (%s): rc, err \"%s\"", i, cases[i].text, err);
 		if (cases[i].rc != 0) {
 			assert_string_equal(err, "unexpected content");

@@ -436,6 +436,34 @@ static void test_cache(void **state)
 	pol_cache_free(c);
 }
 
+/*
+ * Without a drop-in directory the cache lists none; one that appears
+ * later, settled (no racy snapshot to force a parse), is still seen.
+ */
+static void test_cache_dropin_dir_appears(void **state)
+{
+	struct tfx_conf *f = *state;
+	struct pol_cache *c = pol_cache_new();
+	struct pol_errors e = { 0 };
+	struct pol_config *a, *b;
+
+	assert_non_null(c);
+	tfx_write(f->path, GLOBAL "[service s]\nclass = read\n", 0644);
+	settle();
+	a = cache_get(c, f, &e);
+	b = cache_get(c, f, &e);
+	assert_ptr_equal(a, b);
+	assert_null(pol_config_find_service(b, "t"));
+	pol_config_unref(a);
+	pol_config_unref(b);
+	tfx_dropin(f, "10-a.conf", "[service t]\nclass = read\n");
+	settle();
+	b = cache_get(c, f, &e);
+	assert_non_null(pol_config_find_service(b, "t"));
+	pol_config_unref(b);
+	pol_cache_free(c);
+}
+
 static void test_cache_same_size_change(void **state)
 {
 	struct tfx_conf *f = *state;
@@ -508,6 +536,8 @@ int main(void)
 						tfx_conf_teardown),
 		cmocka_unit_test(test_parse_text),
 		cmocka_unit_test_setup_teardown(test_cache, tfx_conf_setup, tfx_conf_teardown),
+		cmocka_unit_test_setup_teardown(test_cache_dropin_dir_appears, tfx_conf_setup,
+						tfx_conf_teardown),
 		cmocka_unit_test_setup_teardown(test_cache_same_size_change, tfx_conf_setup,
 						tfx_conf_teardown),
 		cmocka_unit_test_setup_teardown(test_cache_racy_window, tfx_conf_setup,

@@ -281,6 +281,58 @@ static void test_jwk_ec_point_not_on_curve(void **state)
 	tfx_jwk_refused(jwk, "not a valid point of P-256");
 }
 
+/*
+ * The group order a key from a JWK checks r and s against is the curve's
+ * own (identity/key.c keeps the published constants): for each curve,
+ * r = n is out of range, r = n - 1 goes on to the signature check.
+ */
+static void test_jwk_ec_order(void **state)
+{
+	static const struct {
+		enum tfx_key k;
+		int nid;
+		enum id_alg alg;
+	} t[] = {
+		{ TFX_K_EC256, NID_X9_62_prime256v1, ID_ALG_ES256 },
+		{ TFX_K_EC384, NID_secp384r1, ID_ALG_ES384 },
+		{ TFX_K_EC521, NID_secp521r1, ID_ALG_ES512 },
+	};
+	static const unsigned char msg[] = "header.payload";
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < PA_ARRAY_SIZE(t); i++) {
+		json_t *jwk = tfx_key_jwk(t[i].k, "k", "sig", NULL);
+		EC_GROUP *g = EC_GROUP_new_by_curve_name(t[i].nid);
+		BIGNUM *r = BN_new();
+		unsigned char sig[2 * 66];
+		struct id_key *key;
+		int clen = (EC_GROUP_get_degree(g) + 7) / 8;
+		char err[256];
+
+		assert_non_null(g);
+		assert_non_null(r);
+		key = id_key_from_jwk(jwk, err, sizeof(err));
+		assert_non_null(key);
+		memset(sig, 0, sizeof(sig));
+		sig[2 * clen - 1] = 1; /* s = 1 */
+		assert_non_null(BN_copy(r, EC_GROUP_get0_order(g)));
+		assert_int_equal(BN_bn2binpad(r, sig, clen), clen);
+		assert_int_equal(id_sig_verify(key, t[i].alg, msg, sizeof(msg) - 1, sig,
+					       (size_t)(2 * clen), err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "out of range"));
+		assert_int_equal(BN_sub_word(r, 1), 1);
+		assert_int_equal(BN_bn2binpad(r, sig, clen), clen);
+		assert_int_equal(id_sig_verify(key, t[i].alg, msg, sizeof(msg) - 1, sig,
+					       (size_t)(2 * clen), err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "does not verify"));
+		id_key_free(key);
+		BN_free(r);
+		EC_GROUP_free(g);
+		json_decref(jwk);
+	}
+}
+
 /* A JWK with any private member is refused. */
 static void test_jwk_private_member_refused(void **state)
 {
@@ -443,6 +495,7 @@ int main(void)
 		cmocka_unit_test(test_b64url),
 		cmocka_unit_test(test_b64url_roundtrip),
 		cmocka_unit_test(test_alg_names),
+		cmocka_unit_test(test_jwk_ec_order),
 		cmocka_unit_test(test_spiffe_id_table),
 		cmocka_unit_test(test_jwk_rsa_1024_refused),
 		cmocka_unit_test(test_jwk_roca_refused),

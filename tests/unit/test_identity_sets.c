@@ -142,6 +142,74 @@ static void test_keyset_parse_spiffe(void **state)
 	assert_non_null(strstr(err, "key 0: jwt-svid key without a \"kid\" string"));
 }
 
+/*
+ * Several EC keys of one curve in a set (the second and later start as a
+ * copy of the first, their point replaced): each key verifies its own
+ * signatures and no other's, and a later key off the curve or with a
+ * coordinate out of range still refuses the set.
+ */
+static void test_keyset_same_curve_keys(void **state)
+{
+	static const char msg[] = "header.payload";
+	static const char *const kids[] = { "e1", "e2", "e3", "p384" };
+	EVP_PKEY *pk[4];
+	struct id_keyset *set;
+	json_t *keys = json_array(), *bad;
+	char err[256];
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; i < 3; i++)
+		assert_non_null(pk[i] = EVP_EC_gen("P-256"));
+	pk[3] = tfx_key(TFX_K_EC384);
+	for (i = 0; i < 4; i++)
+		json_array_append_new(keys, tfx_jwk_of(pk[i], kids[i], "jwt-svid", NULL));
+	set = tfx_keyset_parse(json_pack("{s:O}", "keys", keys), ID_KEYSET_SPIFFE, err,
+			       sizeof(err));
+	assert_non_null(set);
+	for (i = 0; i < 4; i++) {
+		enum id_alg alg = i < 3 ? ID_ALG_ES256 : ID_ALG_ES384;
+		size_t siglen = 0;
+		unsigned char *sig = tfx_sign_msg(alg, pk[i], msg, 0, &siglen);
+
+		assert_non_null(sig);
+		for (j = 0; j < 4; j++) {
+			const struct id_key *key = id_keyset_find(set, kids[j]);
+			int rc = id_sig_verify(key, alg, (const unsigned char *)msg, sizeof(msg) - 1,
+					       sig, siglen, err, sizeof(err));
+
+			assert_non_null(key);
+			if (rc != (i == j ? 0 : -1))
+				fail_msg("key %s, signature of %s: %d (%s)", kids[j], kids[i], rc, err);
+		}
+		free(sig);
+	}
+	id_keyset_free(set);
+	/* the third P-256 key off the curve, then with x = y = 2^256 - 1 (>= p) */
+	for (i = 0; i < 2; i++) {
+		char *y = strdup(tfx_jwk_str(json_array_get(keys, 2), "y"));
+
+		assert_non_null(y);
+		y[strlen(y) - 2] = y[strlen(y) - 2] == 'A' ? 'B' : 'A';
+		bad = json_deep_copy(keys);
+		json_object_set_new(json_array_get(bad, 2), "y", json_string(y));
+		if (i == 1) {
+			static const char ff[] = "__________________________________________8";
+
+			json_object_set_new(json_array_get(bad, 2), "x", json_string(ff));
+			json_object_set_new(json_array_get(bad, 2), "y", json_string(ff));
+		}
+		free(y);
+		assert_null(tfx_keyset_parse(json_pack("{s:o}", "keys", bad), ID_KEYSET_SPIFFE, err,
+					     sizeof(err)));
+		if (strstr(err, "not a valid point of P-256") == NULL)
+			fail_msg("case %zu: %s", i, err);
+	}
+	json_decref(keys);
+	for (i = 0; i < 3; i++)
+		EVP_PKEY_free(pk[i]);
+}
+
 /* OIDC key sets: use, kid, duplicates, ignored elements; the document and its text. */
 static void test_keyset_parse_oidc(void **state)
 {
@@ -524,6 +592,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keyset_parse_spiffe),
 		cmocka_unit_test(test_keyset_parse_oidc),
+		cmocka_unit_test(test_keyset_same_curve_keys),
 		cmocka_unit_test(test_keyset_load_file_rules),
 		cmocka_unit_test(test_bundle_age),
 		cmocka_unit_test(test_jws_parse_api),
