@@ -200,9 +200,14 @@ static int open_dir(const char *state_dir, bool create, char *err, size_t errlen
 	char path[4200];
 	int sfd, dfd;
 
-	if (create && mkdir(state_dir, 0755) != 0 && errno != EEXIST)
-		return pa_err(err, errlen, "%s: cannot create: %s", state_dir, strerror(errno));
+	/* both are there but for the first record: created only when missing */
 	sfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sfd < 0 && errno == ENOENT && create) {
+		if (mkdir(state_dir, 0755) != 0 && errno != EEXIST)
+			return pa_err(err, errlen, "%s: cannot create: %s", state_dir,
+				      strerror(errno));
+		sfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
 	if (sfd < 0) {
 		if (errno == ENOENT && !create)
 			return -2;
@@ -213,12 +218,15 @@ static int open_dir(const char *state_dir, bool create, char *err, size_t errlen
 		return -1;
 	}
 	snprintf(path, sizeof(path), "%s/" HO_DIR, state_dir);
-	if (create && mkdirat(sfd, HO_DIR, 0700) != 0 && errno != EEXIST) {
-		pa_err(err, errlen, "%s: cannot create: %s", path, strerror(errno));
-		close(sfd);
-		return -1;
-	}
 	dfd = openat(sfd, HO_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0 && errno == ENOENT && create) {
+		if (mkdirat(sfd, HO_DIR, 0700) != 0 && errno != EEXIST) {
+			pa_err(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+			close(sfd);
+			return -1;
+		}
+		dfd = openat(sfd, HO_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
 	close(sfd);
 	if (dfd < 0) {
 		if (errno == ENOENT && !create)
@@ -591,9 +599,9 @@ static void remove_markers(int dfd, const char *name)
 	closedir(d);
 }
 
-void ho_remove(const char *state_dir, const char *handle)
+void ho_remove(const char *state_dir, const char *handle, int64_t ppid, int64_t ppid_start)
 {
-	char name[65], err[256];
+	char name[65], marker[128], err[256];
 	int dfd;
 
 	if (!ho_handle_valid(handle))
@@ -603,7 +611,12 @@ void ho_remove(const char *state_dir, const char *handle)
 		return;
 	record_name(handle, name);
 	(void)unlinkat(dfd, name, 0);
-	remove_markers(dfd, name);
+	if (ppid > 0 && ppid_start >= 0) {
+		marker_name(ppid, ppid_start, name, marker, sizeof(marker));
+		(void)unlinkat(dfd, marker, 0);
+	} else {
+		remove_markers(dfd, name);
+	}
 	close(dfd);
 }
 

@@ -98,9 +98,9 @@ static struct pa_session *session_state(struct pa_call *call, struct pa_context 
 /* Start time of this process in clock ticks since boot, or 0. */
 static unsigned long long self_start_time(void)
 {
-	struct pa_proc_stat ps;
+	unsigned long long start;
 
-	return pa_proc_stat(getpid(), &ps) == 0 ? ps.start : 0;
+	return pa_proc_self_start(&start) == 0 ? start : 0;
 }
 
 /* Makes dir (0700 when created) and checks it is ours and private enough. */
@@ -108,10 +108,15 @@ static int ensure_dir(const char *dir, mode_t mode, char *err, size_t errlen)
 {
 	struct stat st;
 
-	if (mkdir(dir, mode) != 0 && errno != EEXIST)
-		return pa_err(err, errlen, "%s: cannot create: %s", dir, strerror(errno));
-	if (lstat(dir, &st) != 0)
-		return pa_err(err, errlen, "%s: %s", dir, strerror(errno));
+	/* there already, but for the first session: created only when missing */
+	if (lstat(dir, &st) != 0) {
+		if (errno != ENOENT)
+			return pa_err(err, errlen, "%s: %s", dir, strerror(errno));
+		if (mkdir(dir, mode) != 0 && errno != EEXIST)
+			return pa_err(err, errlen, "%s: cannot create: %s", dir, strerror(errno));
+		if (lstat(dir, &st) != 0)
+			return pa_err(err, errlen, "%s: %s", dir, strerror(errno));
+	}
 	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022) != 0)
 		return pa_err(err, errlen, "%s: must be a directory owned by uid %lu, not "
 			      "group/world-writable", dir, (unsigned long)geteuid());

@@ -397,8 +397,14 @@ static void test_pending_marker(void **state)
 	/* removed by its writer: no longer waiting */
 	assert_int_equal(ho_write(f->path, h2, &rec, f->err, sizeof(f->err)), 0);
 	assert_int_equal(ho_pending(f->path, getpid(), start, f->err, sizeof(f->err)), 1);
-	ho_remove(f->path, h2);
+	ho_remove(f->path, h2, 0, -1);
 	assert_int_equal(ho_pending(f->path, getpid(), start, f->err, sizeof(f->err)), 0);
+	/* removed by its writer, who names the marker's process: the same */
+	assert_int_equal(ho_write(f->path, h2, &rec, f->err, sizeof(f->err)), 0);
+	assert_int_equal(ho_pending(f->path, getpid(), start, f->err, sizeof(f->err)), 1);
+	ho_remove(f->path, h2, rec.ppid, rec.ppid_start);
+	assert_int_equal(ho_pending(f->path, getpid(), start, f->err, sizeof(f->err)), 0);
+	assert_int_equal(ho_take(f->path, h2, &got, f->err, sizeof(f->err)), HO_MISSING);
 	/* an untrusted directory: cannot tell */
 	snprintf(dir, sizeof(dir), "%s/handoff", f->path);
 	assert_int_equal(chmod(dir, 0750), 0);
