@@ -16,7 +16,6 @@
 #include <openssl/evp.h>
 
 #include "audit.h"
-#include "pa_json.h"
 
 struct aud_strlist {
 	char **v;
@@ -490,103 +489,195 @@ void aud_event_set_duration_ms(struct aud_event *ev, int64_t ms)
 
 /* ---- JSON ------------------------------------------------------------------------------ */
 
-/* Sets key to a string when s is not NULL. Returns 0 or -1. */
-static int put_str(json_t *o, const char *key, const char *s)
+/*
+ * The line is written straight into one buffer, without building a jansson
+ * object: the same bytes jansson's json_dumps(JSON_COMPACT |
+ * JSON_ENSURE_ASCII) gave for the same members in the same order (the
+ * format of docs/audit.md; tests/unit/test_audit.c checks it against
+ * jansson), plus DEL escaped: JSON_ENSURE_ASCII escaped everything below
+ * 0x20 and above 0x7e but the DEL byte (0x7f), which JSON allows raw in a
+ * string and a claim could put on the line; it is written \u007f, so the
+ * line stays printable ASCII.
+ */
+struct line {
+	char *p;
+	size_t len, cap;
+	bool bad; /* out of memory, or a string that is not valid UTF-8 */
+};
+
+static void put_raw(struct line *l, const char *s, size_t n)
+{
+	if (l->bad)
+		return;
+	if (l->len + n + 1 > l->cap) {
+		size_t cap = l->cap ? l->cap : 1024;
+		char *grown;
+
+		while (l->len + n + 1 > cap)
+			cap *= 2;
+		grown = realloc(l->p, cap);
+		if (grown == NULL) {
+			l->bad = true;
+			return;
+		}
+		l->p = grown;
+		l->cap = cap;
+	}
+	memcpy(l->p + l->len, s, n);
+	l->len += n;
+	l->p[l->len] = '\0';
+}
+
+/* \uXXXX, upper-case hex as jansson writes it. */
+static void put_u(struct line *l, uint32_t cp)
+{
+	static const char hexd[] = "0123456789ABCDEF";
+	char seq[6] = { '\\', 'u', hexd[(cp >> 12) & 15], hexd[(cp >> 8) & 15], hexd[(cp >> 4) & 15],
+			hexd[cp & 15] };
+
+	put_raw(l, seq, sizeof(seq));
+}
+
+/* s as a JSON string, every byte outside printable ASCII escaped. */
+static void put_string(struct line *l, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s), i = 0, run;
+
+	put_raw(l, "\"", 1);
+	while (i < len && !l->bad) {
+		const char *esc = NULL;
+		size_t n;
+		uint32_t cp;
+
+		for (run = i; run < len && p[run] >= 0x20 && p[run] < 0x7f && p[run] != '"' &&
+			      p[run] != '\\';
+		     run++)
+			;
+		put_raw(l, s + i, run - i);
+		i = run;
+		if (i >= len)
+			break;
+		switch (p[i]) {
+		case '"': esc = "\\\""; break;
+		case '\\': esc = "\\\\"; break;
+		case '\b': esc = "\\b"; break;
+		case '\f': esc = "\\f"; break;
+		case '\n': esc = "\\n"; break;
+		case '\r': esc = "\\r"; break;
+		case '\t': esc = "\\t"; break;
+		case 0x7f: esc = "\\u007f"; break;
+		default: break;
+		}
+		if (esc != NULL) {
+			put_raw(l, esc, strlen(esc));
+			i++;
+			continue;
+		}
+		if (p[i] < 0x20) {
+			put_u(l, p[i]);
+			i++;
+			continue;
+		}
+		/* a multi-byte character: its code point, or two surrogates beyond the BMP */
+		n = utf8_len(p + i, len - i);
+		if (n < 2) {
+			l->bad = true; /* jansson refused such a string too */
+			break;
+		}
+		cp = p[i] & (n == 2 ? 0x1f : n == 3 ? 0x0f : 0x07);
+		for (run = 1; run < n; run++)
+			cp = (cp << 6) | (p[i + run] & 0x3f);
+		if (cp >= 0x10000) {
+			cp -= 0x10000;
+			put_u(l, 0xd800 | (cp >> 10));
+			put_u(l, 0xdc00 | (cp & 0x3ff));
+		} else {
+			put_u(l, cp);
+		}
+		i += n;
+	}
+	put_raw(l, "\"", 1);
+}
+
+/* The member's name: a comma first unless it opens its object. */
+static void put_key(struct line *l, const char *key)
+{
+	if (!l->bad && l->len > 0 && l->p[l->len - 1] != '{')
+		put_raw(l, ",", 1);
+	put_raw(l, "\"", 1);
+	put_raw(l, key, strlen(key));
+	put_raw(l, "\":", 2);
+}
+
+/* key and the string s, when s is not NULL. */
+static void put_str(struct line *l, const char *key, const char *s)
 {
 	if (s == NULL)
-		return 0;
-	return json_object_set_new(o, key, json_string(s));
+		return;
+	put_key(l, key);
+	put_string(l, s);
 }
 
-/* Sets key to the integer v. Returns 0 or -1. */
-static int put_int(json_t *o, const char *key, json_int_t v)
+/* key and the integer v. */
+static void put_int(struct line *l, const char *key, long long v)
 {
-	return json_object_set_new(o, key, json_integer(v));
+	char num[24];
+	int n = snprintf(num, sizeof(num), "%lld", v);
+
+	put_key(l, key);
+	put_raw(l, num, (size_t)n);
 }
 
-/* Sets key to the list (when not empty), and key_dropped to the overflow. */
-static int put_list(json_t *o, const char *key, const struct aud_strlist *l)
+/* key and the strings of l as an array (also when empty), and key_dropped. */
+static void put_array(struct line *l, const char *key, const struct aud_strlist *list)
 {
-	json_t *a;
 	size_t i;
 
-	if (l->n == 0)
-		return 0;
-	a = json_array();
-	if (a == NULL)
-		return -1;
-	for (i = 0; i < l->n; i++)
-		if (json_array_append_new(a, json_string(l->v[i])) != 0) {
-			json_decref(a);
-			return -1;
-		}
-	if (json_object_set_new(o, key, a) != 0)
-		return -1;
-	if (l->dropped > 0) {
+	put_key(l, key);
+	put_raw(l, "[", 1);
+	for (i = 0; i < list->n; i++) {
+		if (i > 0)
+			put_raw(l, ",", 1);
+		put_string(l, list->v[i]);
+	}
+	put_raw(l, "]", 1);
+	if (list->dropped > 0) {
 		char name[64];
 
 		snprintf(name, sizeof(name), "%s_dropped", key);
-		return put_int(o, name, (json_int_t)l->dropped);
+		put_int(l, name, (long long)list->dropped);
 	}
-	return 0;
 }
 
-/* The "runtime" object of an event. Returns 0 or -1. */
-static int put_runtime(json_t *o, const struct aud_event *ev)
+/* key and the list, when not empty. */
+static void put_list(struct line *l, const char *key, const struct aud_strlist *list)
 {
-	json_t *r;
-	int rc = 0;
+	if (list->n > 0)
+		put_array(l, key, list);
+}
 
+/* The "runtime" object of an event. */
+static void put_runtime(struct line *l, const struct aud_event *ev)
+{
 	if (!ev->rt_set)
-		return 0;
-	r = json_object();
-	if (r == NULL)
-		return -1;
-	rc |= put_str(r, "absent", ev->rt_absent);
-	rc |= put_str(r, "subject", ev->rt_subject);
-	rc |= put_str(r, "exe", ev->rt_exe);
-	if (ev->rt_deleted)
-		rc |= json_object_set_new(r, "exe_deleted", json_true());
-	rc |= put_str(r, "exe_sha256", ev->rt_sha256);
-	rc |= put_str(r, "exe_mutable", ev->rt_mutable);
-	rc |= put_str(r, "unit", ev->rt_unit);
-	if (ev->rt_has_uid)
-		rc |= put_int(r, "uid", (json_int_t)ev->rt_uid);
-	rc |= put_str(r, "parent_exe_sha256", ev->rt_parent_sha256);
-	return rc | json_object_set_new(o, "runtime", r);
-}
-
-/*
- * JSON_ENSURE_ASCII escapes everything below 0x20 and above 0x7e but the
- * DEL byte (0x7f), which JSON allows raw in a string: a claim could put
- * it on the line. Every raw DEL of the dumped line is inside a string,
- * so it becomes the escape \u007f and the line stays printable ASCII.
- * Frees line; returns the new line or NULL when out of memory.
- */
-static char *escape_del(char *line)
-{
-	size_t n = 0, len = 0, i, o = 0;
-	char *out;
-
-	for (i = 0; line[i] != '\0'; i++)
-		n += line[i] == 0x7f;
-	len = i;
-	if (n == 0)
-		return line;
-	out = malloc(len + 5 * n + 1);
-	if (out != NULL) {
-		for (i = 0; i < len; i++) {
-			if (line[i] == 0x7f) {
-				memcpy(out + o, "\\u007f", 6);
-				o += 6;
-			} else {
-				out[o++] = line[i];
-			}
-		}
-		out[o] = '\0';
+		return;
+	put_key(l, "runtime");
+	put_raw(l, "{", 1);
+	put_str(l, "absent", ev->rt_absent);
+	put_str(l, "subject", ev->rt_subject);
+	put_str(l, "exe", ev->rt_exe);
+	if (ev->rt_deleted) {
+		put_key(l, "exe_deleted");
+		put_raw(l, "true", 4);
 	}
-	free(line);
-	return out;
+	put_str(l, "exe_sha256", ev->rt_sha256);
+	put_str(l, "exe_mutable", ev->rt_mutable);
+	put_str(l, "unit", ev->rt_unit);
+	if (ev->rt_has_uid)
+		put_int(l, "uid", (long long)ev->rt_uid);
+	put_str(l, "parent_exe_sha256", ev->rt_parent_sha256);
+	put_raw(l, "}", 1);
 }
 
 char *aud_event_to_json(const struct aud_event *ev)
@@ -594,11 +685,9 @@ char *aud_event_to_json(const struct aud_event *ev)
 	char when[96], host[256];
 	unsigned ms = (unsigned)(ev->when.tv_nsec / 1000000) % 1000;
 	time_t t = ev->when.tv_sec;
-	json_t *o = NULL, *keys;
+	struct line l = { 0 };
 	struct tm tm;
-	char *line = NULL;
 	size_t i;
-	int rc = 0;
 
 	if (gmtime_r(&t, &tm) == NULL)
 		return NULL;
@@ -607,67 +696,65 @@ char *aud_event_to_json(const struct aud_event *ev)
 	if (gethostname(host, sizeof(host)) != 0)
 		host[0] = '\0';
 	host[sizeof(host) - 1] = '\0';
-	o = json_object();
-	if (o == NULL)
-		return NULL;
-	/* jansson keeps insertion order: this is the documented order */
-	rc |= put_int(o, "v", AUD_FORMAT_VERSION);
-	rc |= put_str(o, "time", when);
-	rc |= put_int(o, "epoch", (json_int_t)ev->when.tv_sec);
-	rc |= put_str(o, "event", aud_kind_name(ev->kind));
-	rc |= put_str(o, "result", aud_result_name(ev->result));
+	/* the documented order */
+	put_raw(&l, "{", 1);
+	put_int(&l, "v", AUD_FORMAT_VERSION);
+	put_str(&l, "time", when);
+	put_int(&l, "epoch", (long long)ev->when.tv_sec);
+	put_str(&l, "event", aud_kind_name(ev->kind));
+	put_str(&l, "result", aud_result_name(ev->result));
 	if (host[0] != '\0') {
 		bool oom = false;
 		char *h = sanitize(host, AUD_STRING_MAX, &oom);
 
-		rc |= h ? put_str(o, "host", h) : -1;
+		if (h == NULL)
+			l.bad = true;
+		put_str(&l, "host", h);
 		free(h);
 	}
-	rc |= put_int(o, "pid", (json_int_t)getpid());
-	rc |= put_str(o, "sid", ev->sid);
-	rc |= put_str(o, "agent", ev->agent);
-	rc |= put_str(o, "issuer", ev->issuer);
-	rc |= put_list(o, "actors", &ev->actors);
+	put_int(&l, "pid", (long long)getpid());
+	put_str(&l, "sid", ev->sid);
+	put_str(&l, "agent", ev->agent);
+	put_str(&l, "issuer", ev->issuer);
+	put_list(&l, "actors", &ev->actors);
 	if (ev->has_depth)
-		rc |= put_int(o, "delegation_depth", (json_int_t)ev->depth);
-	rc |= put_str(o, "task", ev->task);
-	rc |= put_str(o, "jti", ev->jti);
-	rc |= put_str(o, "token_sha256", ev->fingerprint);
-	rc |= put_str(o, "service", ev->service);
-	rc |= put_str(o, "user", ev->user);
-	rc |= put_str(o, "rhost", ev->rhost);
-	rc |= put_str(o, "tty", ev->tty);
+		put_int(&l, "delegation_depth", (long long)ev->depth);
+	put_str(&l, "task", ev->task);
+	put_str(&l, "jti", ev->jti);
+	put_str(&l, "token_sha256", ev->fingerprint);
+	put_str(&l, "service", ev->service);
+	put_str(&l, "user", ev->user);
+	put_str(&l, "rhost", ev->rhost);
+	put_str(&l, "tty", ev->tty);
 	if (ev->has_class)
-		rc |= put_str(o, "class", pol_class_name(ev->cls));
-	rc |= put_str(o, "rule", ev->rule);
+		put_str(&l, "class", pol_class_name(ev->cls));
+	put_str(&l, "rule", ev->rule);
 	if (ev->has_max_session)
-		rc |= put_int(o, "max_session", (json_int_t)ev->max_session);
-	if (ev->grants.n > 0 || ev->kind == AUD_DECISION) {
-		/* a decision always says which grants it issued, even none */
-		json_t *a = json_array();
-
-		for (i = 0; a != NULL && i < ev->grants.n; i++)
-			rc |= json_array_append_new(a, json_string(ev->grants.v[i]));
-		rc |= a ? json_object_set_new(o, "grants", a) : -1;
-		if (ev->grants.dropped > 0)
-			rc |= put_int(o, "grants_dropped", (json_int_t)ev->grants.dropped);
-	}
+		put_int(&l, "max_session", (long long)ev->max_session);
+	/* a decision always says which grants it issued, even none */
+	if (ev->grants.n > 0 || ev->kind == AUD_DECISION)
+		put_array(&l, "grants", &ev->grants);
 	if (ev->n_keys > 0) {
-		keys = json_array();
-		for (i = 0; keys != NULL && i < ev->n_keys; i++)
-			rc |= json_array_append_new(keys, json_pack("{s:s,s:i}", "grant",
-								    ev->keys[i].grant, "serial",
-								    (int)ev->keys[i].serial));
-		rc |= keys ? json_object_set_new(o, "keys", keys) : -1;
+		put_key(&l, "keys");
+		put_raw(&l, "[", 1);
+		for (i = 0; i < ev->n_keys; i++) {
+			put_raw(&l, i > 0 ? ",{" : "{", i > 0 ? 2 : 1);
+			put_str(&l, "grant", ev->keys[i].grant);
+			put_int(&l, "serial", (long long)ev->keys[i].serial);
+			put_raw(&l, "}", 1);
+		}
+		put_raw(&l, "]", 1);
 		if (ev->keys_dropped > 0)
-			rc |= put_int(o, "keys_dropped", (json_int_t)ev->keys_dropped);
+			put_int(&l, "keys_dropped", (long long)ev->keys_dropped);
 	}
 	if (ev->has_duration)
-		rc |= put_int(o, "duration_ms", (json_int_t)ev->duration_ms);
-	rc |= put_runtime(o, ev);
-	rc |= put_list(o, "reasons", &ev->reasons);
-	if (rc == 0)
-		line = pa_json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
-	json_decref(o);
-	return line != NULL ? escape_del(line) : NULL;
+		put_int(&l, "duration_ms", (long long)ev->duration_ms);
+	put_runtime(&l, ev);
+	put_list(&l, "reasons", &ev->reasons);
+	put_raw(&l, "}", 1);
+	if (l.bad) {
+		free(l.p);
+		return NULL;
+	}
+	return l.p;
 }
