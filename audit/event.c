@@ -490,194 +490,65 @@ void aud_event_set_duration_ms(struct aud_event *ev, int64_t ms)
 /* ---- JSON ------------------------------------------------------------------------------ */
 
 /*
- * The line is written straight into one buffer, without building a jansson
- * object: the same bytes jansson's json_dumps(JSON_COMPACT |
- * JSON_ENSURE_ASCII) gave for the same members in the same order (the
- * format of docs/audit.md; tests/unit/test_audit.c checks it against
- * jansson), plus DEL escaped: JSON_ENSURE_ASCII escaped everything below
- * 0x20 and above 0x7e but the DEL byte (0x7f), which JSON allows raw in a
- * string and a claim could put on the line; it is written \u007f, so the
- * line stays printable ASCII.
+ * The line is written straight into one buffer (pa_jw, common/util.h),
+ * without building a jansson object: the bytes jansson's
+ * json_dumps(JSON_COMPACT | JSON_ENSURE_ASCII) wrote for the same members
+ * in the same order (the format of docs/audit.md; tests/unit/test_audit.c
+ * checks it against jansson), plus DEL escaped: JSON_ENSURE_ASCII escaped
+ * everything below 0x20 and above 0x7e but the DEL byte (0x7f), which JSON
+ * allows raw in a string and a claim could put on the line; it is written
+ * \u007f, so the line stays printable ASCII.
  */
-struct line {
-	char *p;
-	size_t len, cap;
-	bool bad; /* out of memory, or a string that is not valid UTF-8 */
-};
-
-static void put_raw(struct line *l, const char *s, size_t n)
-{
-	if (l->bad)
-		return;
-	if (l->len + n + 1 > l->cap) {
-		size_t cap = l->cap ? l->cap : 1024;
-		char *grown;
-
-		while (l->len + n + 1 > cap)
-			cap *= 2;
-		grown = realloc(l->p, cap);
-		if (grown == NULL) {
-			l->bad = true;
-			return;
-		}
-		l->p = grown;
-		l->cap = cap;
-	}
-	memcpy(l->p + l->len, s, n);
-	l->len += n;
-	l->p[l->len] = '\0';
-}
-
-/* \uXXXX, upper-case hex as jansson writes it. */
-static void put_u(struct line *l, uint32_t cp)
-{
-	static const char hexd[] = "0123456789ABCDEF";
-	char seq[6] = { '\\', 'u', hexd[(cp >> 12) & 15], hexd[(cp >> 8) & 15], hexd[(cp >> 4) & 15],
-			hexd[cp & 15] };
-
-	put_raw(l, seq, sizeof(seq));
-}
-
-/* s as a JSON string, every byte outside printable ASCII escaped. */
-static void put_string(struct line *l, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t len = strlen(s), i = 0, run;
-
-	put_raw(l, "\"", 1);
-	while (i < len && !l->bad) {
-		const char *esc = NULL;
-		size_t n;
-		uint32_t cp;
-
-		for (run = i; run < len && p[run] >= 0x20 && p[run] < 0x7f && p[run] != '"' &&
-			      p[run] != '\\';
-		     run++)
-			;
-		put_raw(l, s + i, run - i);
-		i = run;
-		if (i >= len)
-			break;
-		switch (p[i]) {
-		case '"': esc = "\\\""; break;
-		case '\\': esc = "\\\\"; break;
-		case '\b': esc = "\\b"; break;
-		case '\f': esc = "\\f"; break;
-		case '\n': esc = "\\n"; break;
-		case '\r': esc = "\\r"; break;
-		case '\t': esc = "\\t"; break;
-		case 0x7f: esc = "\\u007f"; break;
-		default: break;
-		}
-		if (esc != NULL) {
-			put_raw(l, esc, strlen(esc));
-			i++;
-			continue;
-		}
-		if (p[i] < 0x20) {
-			put_u(l, p[i]);
-			i++;
-			continue;
-		}
-		/* a multi-byte character: its code point, or two surrogates beyond the BMP */
-		n = utf8_len(p + i, len - i);
-		if (n < 2) {
-			l->bad = true; /* jansson refused such a string too */
-			break;
-		}
-		cp = p[i] & (n == 2 ? 0x1f : n == 3 ? 0x0f : 0x07);
-		for (run = 1; run < n; run++)
-			cp = (cp << 6) | (p[i + run] & 0x3f);
-		if (cp >= 0x10000) {
-			cp -= 0x10000;
-			put_u(l, 0xd800 | (cp >> 10));
-			put_u(l, 0xdc00 | (cp & 0x3ff));
-		} else {
-			put_u(l, cp);
-		}
-		i += n;
-	}
-	put_raw(l, "\"", 1);
-}
-
-/* The member's name: a comma first unless it opens its object. */
-static void put_key(struct line *l, const char *key)
-{
-	if (!l->bad && l->len > 0 && l->p[l->len - 1] != '{')
-		put_raw(l, ",", 1);
-	put_raw(l, "\"", 1);
-	put_raw(l, key, strlen(key));
-	put_raw(l, "\":", 2);
-}
 
 /* key and the string s, when s is not NULL. */
-static void put_str(struct line *l, const char *key, const char *s)
+static void put_str(struct pa_jw *l, const char *key, const char *s)
 {
-	if (s == NULL)
-		return;
-	put_key(l, key);
-	put_string(l, s);
-}
-
-/* key and the integer v. */
-static void put_int(struct line *l, const char *key, long long v)
-{
-	char num[24];
-	int n = snprintf(num, sizeof(num), "%lld", v);
-
-	put_key(l, key);
-	put_raw(l, num, (size_t)n);
+	if (s != NULL)
+		pa_jw_str(l, key, s);
 }
 
 /* key and the strings of l as an array (also when empty), and key_dropped. */
-static void put_array(struct line *l, const char *key, const struct aud_strlist *list)
+static void put_array(struct pa_jw *l, const char *key, const struct aud_strlist *list)
 {
 	size_t i;
 
-	put_key(l, key);
-	put_raw(l, "[", 1);
-	for (i = 0; i < list->n; i++) {
-		if (i > 0)
-			put_raw(l, ",", 1);
-		put_string(l, list->v[i]);
-	}
-	put_raw(l, "]", 1);
+	pa_jw_open(l, key, '[');
+	for (i = 0; i < list->n; i++)
+		pa_jw_str(l, NULL, list->v[i]);
+	pa_jw_close(l, ']');
 	if (list->dropped > 0) {
 		char name[64];
 
 		snprintf(name, sizeof(name), "%s_dropped", key);
-		put_int(l, name, (long long)list->dropped);
+		pa_jw_int(l, name, (long long)list->dropped);
 	}
 }
 
 /* key and the list, when not empty. */
-static void put_list(struct line *l, const char *key, const struct aud_strlist *list)
+static void put_list(struct pa_jw *l, const char *key, const struct aud_strlist *list)
 {
 	if (list->n > 0)
 		put_array(l, key, list);
 }
 
 /* The "runtime" object of an event. */
-static void put_runtime(struct line *l, const struct aud_event *ev)
+static void put_runtime(struct pa_jw *l, const struct aud_event *ev)
 {
 	if (!ev->rt_set)
 		return;
-	put_key(l, "runtime");
-	put_raw(l, "{", 1);
+	pa_jw_open(l, "runtime", '{');
 	put_str(l, "absent", ev->rt_absent);
 	put_str(l, "subject", ev->rt_subject);
 	put_str(l, "exe", ev->rt_exe);
-	if (ev->rt_deleted) {
-		put_key(l, "exe_deleted");
-		put_raw(l, "true", 4);
-	}
+	if (ev->rt_deleted)
+		pa_jw_bool(l, "exe_deleted", true);
 	put_str(l, "exe_sha256", ev->rt_sha256);
 	put_str(l, "exe_mutable", ev->rt_mutable);
 	put_str(l, "unit", ev->rt_unit);
 	if (ev->rt_has_uid)
-		put_int(l, "uid", (long long)ev->rt_uid);
+		pa_jw_int(l, "uid", (long long)ev->rt_uid);
 	put_str(l, "parent_exe_sha256", ev->rt_parent_sha256);
-	put_raw(l, "}", 1);
+	pa_jw_close(l, '}');
 }
 
 char *aud_event_to_json(const struct aud_event *ev)
@@ -685,7 +556,7 @@ char *aud_event_to_json(const struct aud_event *ev)
 	char when[96], host[256];
 	unsigned ms = (unsigned)(ev->when.tv_nsec / 1000000) % 1000;
 	time_t t = ev->when.tv_sec;
-	struct line l = { 0 };
+	struct pa_jw l = { .ascii = true };
 	struct tm tm;
 	size_t i;
 
@@ -697,10 +568,10 @@ char *aud_event_to_json(const struct aud_event *ev)
 		host[0] = '\0';
 	host[sizeof(host) - 1] = '\0';
 	/* the documented order */
-	put_raw(&l, "{", 1);
-	put_int(&l, "v", AUD_FORMAT_VERSION);
+	pa_jw_open(&l, NULL, '{');
+	pa_jw_int(&l, "v", AUD_FORMAT_VERSION);
 	put_str(&l, "time", when);
-	put_int(&l, "epoch", (long long)ev->when.tv_sec);
+	pa_jw_int(&l, "epoch", (long long)ev->when.tv_sec);
 	put_str(&l, "event", aud_kind_name(ev->kind));
 	put_str(&l, "result", aud_result_name(ev->result));
 	if (host[0] != '\0') {
@@ -712,13 +583,13 @@ char *aud_event_to_json(const struct aud_event *ev)
 		put_str(&l, "host", h);
 		free(h);
 	}
-	put_int(&l, "pid", (long long)getpid());
+	pa_jw_int(&l, "pid", (long long)getpid());
 	put_str(&l, "sid", ev->sid);
 	put_str(&l, "agent", ev->agent);
 	put_str(&l, "issuer", ev->issuer);
 	put_list(&l, "actors", &ev->actors);
 	if (ev->has_depth)
-		put_int(&l, "delegation_depth", (long long)ev->depth);
+		pa_jw_int(&l, "delegation_depth", (long long)ev->depth);
 	put_str(&l, "task", ev->task);
 	put_str(&l, "jti", ev->jti);
 	put_str(&l, "token_sha256", ev->fingerprint);
@@ -730,31 +601,26 @@ char *aud_event_to_json(const struct aud_event *ev)
 		put_str(&l, "class", pol_class_name(ev->cls));
 	put_str(&l, "rule", ev->rule);
 	if (ev->has_max_session)
-		put_int(&l, "max_session", (long long)ev->max_session);
+		pa_jw_int(&l, "max_session", (long long)ev->max_session);
 	/* a decision always says which grants it issued, even none */
 	if (ev->grants.n > 0 || ev->kind == AUD_DECISION)
 		put_array(&l, "grants", &ev->grants);
 	if (ev->n_keys > 0) {
-		put_key(&l, "keys");
-		put_raw(&l, "[", 1);
+		pa_jw_open(&l, "keys", '[');
 		for (i = 0; i < ev->n_keys; i++) {
-			put_raw(&l, i > 0 ? ",{" : "{", i > 0 ? 2 : 1);
-			put_str(&l, "grant", ev->keys[i].grant);
-			put_int(&l, "serial", (long long)ev->keys[i].serial);
-			put_raw(&l, "}", 1);
+			pa_jw_open(&l, NULL, '{');
+			pa_jw_str(&l, "grant", ev->keys[i].grant);
+			pa_jw_int(&l, "serial", (long long)ev->keys[i].serial);
+			pa_jw_close(&l, '}');
 		}
-		put_raw(&l, "]", 1);
+		pa_jw_close(&l, ']');
 		if (ev->keys_dropped > 0)
-			put_int(&l, "keys_dropped", (long long)ev->keys_dropped);
+			pa_jw_int(&l, "keys_dropped", (long long)ev->keys_dropped);
 	}
 	if (ev->has_duration)
-		put_int(&l, "duration_ms", (long long)ev->duration_ms);
+		pa_jw_int(&l, "duration_ms", (long long)ev->duration_ms);
 	put_runtime(&l, ev);
 	put_list(&l, "reasons", &ev->reasons);
-	put_raw(&l, "}", 1);
-	if (l.bad) {
-		free(l.p);
-		return NULL;
-	}
-	return l.p;
+	pa_jw_close(&l, '}');
+	return pa_jw_end(&l);
 }

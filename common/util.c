@@ -454,6 +454,191 @@ int pa_proc_stat_at(int dirfd, struct pa_proc_stat *out)
 	return proc_stat_fd(openat(dirfd, "stat", O_RDONLY | O_CLOEXEC), out);
 }
 
+void pa_jw_raw(struct pa_jw *w, const char *s, size_t n)
+{
+	if (w->bad)
+		return;
+	if (w->len + n + 1 > w->cap) {
+		size_t cap = w->cap ? w->cap : 512;
+		char *grown;
+
+		while (w->len + n + 1 > cap)
+			cap *= 2;
+		grown = realloc(w->p, cap);
+		if (grown == NULL) {
+			w->bad = true;
+			return;
+		}
+		w->p = grown;
+		w->cap = cap;
+	}
+	memcpy(w->p + w->len, s, n);
+	w->len += n;
+	w->p[w->len] = '\0';
+}
+
+void pa_jw_key(struct pa_jw *w, const char *key)
+{
+	if (!w->bad && w->len > 0 && w->p[w->len - 1] != '{' && w->p[w->len - 1] != '[')
+		pa_jw_raw(w, ",", 1);
+	if (key != NULL) {
+		pa_jw_raw(w, "\"", 1);
+		pa_jw_raw(w, key, strlen(key));
+		pa_jw_raw(w, "\":", 2);
+	}
+}
+
+void pa_jw_open(struct pa_jw *w, const char *key, char bracket)
+{
+	pa_jw_key(w, key);
+	pa_jw_raw(w, &bracket, 1);
+}
+
+void pa_jw_close(struct pa_jw *w, char bracket)
+{
+	pa_jw_raw(w, &bracket, 1);
+}
+
+/* \uXXXX, upper-case hex as jansson writes it. */
+static void jw_u(struct pa_jw *w, uint32_t cp)
+{
+	static const char hexd[] = "0123456789ABCDEF";
+	char seq[6] = { '\\', 'u', hexd[(cp >> 12) & 15], hexd[(cp >> 8) & 15], hexd[(cp >> 4) & 15],
+			hexd[cp & 15] };
+
+	pa_jw_raw(w, seq, sizeof(seq));
+}
+
+/* The code point of the valid UTF-8 sequence at p (*n its 2..4 bytes), or -1. */
+static int32_t jw_utf8(const unsigned char *p, size_t left, size_t *n)
+{
+	unsigned c = p[0];
+	uint32_t cp;
+	size_t i;
+
+	if (c >= 0xc2 && c <= 0xdf) {
+		*n = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		*n = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		*n = 4;
+		cp = c & 0x07;
+	} else {
+		return -1;
+	}
+	if (left < *n)
+		return -1;
+	for (i = 1; i < *n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return -1;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((*n == 3 && cp < 0x800) || (*n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return -1;
+	return (int32_t)cp;
+}
+
+/* s as a JSON string. */
+static void jw_string(struct pa_jw *w, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s), i = 0, run, n;
+
+	pa_jw_raw(w, "\"", 1);
+	while (i < len && !w->bad) {
+		const char *esc = NULL;
+		int32_t cp;
+
+		for (run = i; run < len && p[run] >= 0x20 && p[run] != '"' && p[run] != '\\' &&
+			      p[run] < (w->ascii ? 0x7f : 0x80);
+		     run++)
+			;
+		pa_jw_raw(w, s + i, run - i);
+		i = run;
+		if (i >= len)
+			break;
+		switch (p[i]) {
+		case '"': esc = "\\\""; break;
+		case '\\': esc = "\\\\"; break;
+		case '\b': esc = "\\b"; break;
+		case '\f': esc = "\\f"; break;
+		case '\n': esc = "\\n"; break;
+		case '\r': esc = "\\r"; break;
+		case '\t': esc = "\\t"; break;
+		case 0x7f: esc = "\\u007f"; break; /* only when ascii */
+		default: break;
+		}
+		if (esc != NULL) {
+			pa_jw_raw(w, esc, strlen(esc));
+			i++;
+			continue;
+		}
+		if (p[i] < 0x20) {
+			jw_u(w, p[i]);
+			i++;
+			continue;
+		}
+		/* a multi-byte character: as it is, or its code point (two surrogates beyond the BMP) */
+		cp = jw_utf8(p + i, len - i, &n);
+		if (cp < 0) {
+			w->bad = true;
+			break;
+		}
+		if (!w->ascii) {
+			pa_jw_raw(w, s + i, n);
+		} else if (cp >= 0x10000) {
+			cp -= 0x10000;
+			jw_u(w, 0xd800 | ((uint32_t)cp >> 10));
+			jw_u(w, 0xdc00 | ((uint32_t)cp & 0x3ff));
+		} else {
+			jw_u(w, (uint32_t)cp);
+		}
+		i += n;
+	}
+	pa_jw_raw(w, "\"", 1);
+}
+
+void pa_jw_str(struct pa_jw *w, const char *key, const char *s)
+{
+	pa_jw_key(w, key);
+	if (s == NULL)
+		pa_jw_raw(w, "null", 4);
+	else
+		jw_string(w, s);
+}
+
+void pa_jw_int(struct pa_jw *w, const char *key, long long v)
+{
+	char num[24];
+	int n = snprintf(num, sizeof(num), "%lld", v);
+
+	pa_jw_key(w, key);
+	pa_jw_raw(w, num, (size_t)n);
+}
+
+void pa_jw_bool(struct pa_jw *w, const char *key, bool v)
+{
+	pa_jw_key(w, key);
+	pa_jw_raw(w, v ? "true" : "false", v ? 4 : 5);
+}
+
+char *pa_jw_end(struct pa_jw *w)
+{
+	char *p = w->p;
+
+	if (w->bad || p == NULL) {
+		if (p != NULL)
+			pa_overwrite(p, w->len);
+		free(p);
+		p = NULL;
+	}
+	memset(w, 0, sizeof(*w));
+	return p;
+}
+
 int pa_proc_self_start(unsigned long long *out)
 {
 	/* per thread: no lock; keyed by pid: a child of fork() reads its own */
