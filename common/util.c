@@ -612,11 +612,17 @@ void pa_jw_str(struct pa_jw *w, const char *key, const char *s)
 
 void pa_jw_int(struct pa_jw *w, const char *key, long long v)
 {
-	char num[24];
-	int n = snprintf(num, sizeof(num), "%lld", v);
+	/* "%lld" without vsnprintf, which cost more than the rest of a member */
+	char num[24], *p = num + sizeof(num);
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
 
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--p = '-';
 	pa_jw_key(w, key);
-	pa_jw_raw(w, num, (size_t)n);
+	pa_jw_raw(w, p, (size_t)(num + sizeof(num) - p));
 }
 
 void pa_jw_bool(struct pa_jw *w, const char *key, bool v)

@@ -356,6 +356,22 @@ static void test_json_writer(void **state)
 		json_decref(doc);
 	}
 	{
+		/* integers at their limits */
+		static const long long ints[] = { 0, 1, -1, 9, 10, -10, LLONG_MAX, LLONG_MIN };
+		struct pa_jw w = { 0 };
+		char want[64], *got;
+		size_t i;
+
+		for (i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+			pa_jw_int(&w, NULL, ints[i]);
+			got = pa_jw_end(&w);
+			snprintf(want, sizeof(want), "%lld", ints[i]);
+			assert_non_null(got);
+			assert_string_equal(got, want);
+			free(got);
+		}
+	}
+	{
 		struct pa_jw w = { 0 };
 
 		pa_jw_open(&w, NULL, '[');
