@@ -497,130 +497,177 @@ void aud_event_set_duration_ms(struct aud_event *ev, int64_t ms)
  * checks it against jansson), plus DEL escaped: JSON_ENSURE_ASCII escaped
  * everything below 0x20 and above 0x7e but the DEL byte (0x7f), which JSON
  * allows raw in a string and a claim could put on the line; it is written
- * \u007f, so the line stays printable ASCII.
+ * \u007f, so the line stays printable ASCII. The members come from one
+ * walk (aud_event_walk), which the journal's fields come from too.
  */
 
+struct walk {
+	const struct aud_walker *w;
+	void *ctx;
+};
+
 /* key and the string s, when s is not NULL. */
-static void put_str(struct pa_jw *l, const char *key, const char *s)
+static void put_str(const struct walk *k, const char *key, const char *s)
 {
 	if (s != NULL)
-		pa_jw_str(l, key, s);
+		k->w->str(k->ctx, key, s);
 }
 
 /* key and the strings of l as an array (also when empty), and key_dropped. */
-static void put_array(struct pa_jw *l, const char *key, const struct aud_strlist *list)
+static void put_array(const struct walk *k, const char *key, const struct aud_strlist *list)
 {
 	size_t i;
 
-	pa_jw_open(l, key, '[');
+	k->w->open(k->ctx, key, '[');
 	for (i = 0; i < list->n; i++)
-		pa_jw_str(l, NULL, list->v[i]);
-	pa_jw_close(l, ']');
+		k->w->str(k->ctx, NULL, list->v[i]);
+	k->w->close(k->ctx, ']');
 	if (list->dropped > 0) {
 		char name[64];
 
 		snprintf(name, sizeof(name), "%s_dropped", key);
-		pa_jw_int(l, name, (long long)list->dropped);
+		k->w->num(k->ctx, name, (long long)list->dropped);
 	}
 }
 
 /* key and the list, when not empty. */
-static void put_list(struct pa_jw *l, const char *key, const struct aud_strlist *list)
+static void put_list(const struct walk *k, const char *key, const struct aud_strlist *list)
 {
 	if (list->n > 0)
-		put_array(l, key, list);
+		put_array(k, key, list);
 }
 
 /* The "runtime" object of an event. */
-static void put_runtime(struct pa_jw *l, const struct aud_event *ev)
+static void put_runtime(const struct walk *k, const struct aud_event *ev)
 {
 	if (!ev->rt_set)
 		return;
-	pa_jw_open(l, "runtime", '{');
-	put_str(l, "absent", ev->rt_absent);
-	put_str(l, "subject", ev->rt_subject);
-	put_str(l, "exe", ev->rt_exe);
+	k->w->open(k->ctx, "runtime", '{');
+	put_str(k, "absent", ev->rt_absent);
+	put_str(k, "subject", ev->rt_subject);
+	put_str(k, "exe", ev->rt_exe);
 	if (ev->rt_deleted)
-		pa_jw_bool(l, "exe_deleted", true);
-	put_str(l, "exe_sha256", ev->rt_sha256);
-	put_str(l, "exe_mutable", ev->rt_mutable);
-	put_str(l, "unit", ev->rt_unit);
+		k->w->boolean(k->ctx, "exe_deleted", true);
+	put_str(k, "exe_sha256", ev->rt_sha256);
+	put_str(k, "exe_mutable", ev->rt_mutable);
+	put_str(k, "unit", ev->rt_unit);
 	if (ev->rt_has_uid)
-		pa_jw_int(l, "uid", (long long)ev->rt_uid);
-	put_str(l, "parent_exe_sha256", ev->rt_parent_sha256);
-	pa_jw_close(l, '}');
+		k->w->num(k->ctx, "uid", (long long)ev->rt_uid);
+	put_str(k, "parent_exe_sha256", ev->rt_parent_sha256);
+	k->w->close(k->ctx, '}');
 }
 
-char *aud_event_to_json(const struct aud_event *ev)
+enum aud_kind aud_event_kind(const struct aud_event *ev)
 {
-	char when[96], host[256];
+	return ev->kind;
+}
+
+int aud_event_walk(const struct aud_event *ev, const struct aud_walker *w, void *ctx)
+{
+	const struct walk k = { w, ctx };
+	char when[96], host[256], *h = NULL;
 	unsigned ms = (unsigned)(ev->when.tv_nsec / 1000000) % 1000;
 	time_t t = ev->when.tv_sec;
-	struct pa_jw l = { .ascii = true };
 	struct tm tm;
 	size_t i;
 
 	if (gmtime_r(&t, &tm) == NULL)
-		return NULL;
+		return -1;
 	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900,
 		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
 	if (gethostname(host, sizeof(host)) != 0)
 		host[0] = '\0';
 	host[sizeof(host) - 1] = '\0';
-	/* the documented order */
-	pa_jw_open(&l, NULL, '{');
-	pa_jw_int(&l, "v", AUD_FORMAT_VERSION);
-	put_str(&l, "time", when);
-	pa_jw_int(&l, "epoch", (long long)ev->when.tv_sec);
-	put_str(&l, "event", aud_kind_name(ev->kind));
-	put_str(&l, "result", aud_result_name(ev->result));
 	if (host[0] != '\0') {
 		bool oom = false;
-		char *h = sanitize(host, AUD_STRING_MAX, &oom);
 
+		h = sanitize(host, AUD_STRING_MAX, &oom);
 		if (h == NULL)
-			l.bad = true;
-		put_str(&l, "host", h);
-		free(h);
+			return -1;
 	}
-	pa_jw_int(&l, "pid", (long long)getpid());
-	put_str(&l, "sid", ev->sid);
-	put_str(&l, "agent", ev->agent);
-	put_str(&l, "issuer", ev->issuer);
-	put_list(&l, "actors", &ev->actors);
+	/* the documented order */
+	w->open(ctx, NULL, '{');
+	w->num(ctx, "v", AUD_FORMAT_VERSION);
+	put_str(&k, "time", when);
+	w->num(ctx, "epoch", (long long)ev->when.tv_sec);
+	put_str(&k, "event", aud_kind_name(ev->kind));
+	put_str(&k, "result", aud_result_name(ev->result));
+	put_str(&k, "host", h);
+	free(h);
+	w->num(ctx, "pid", (long long)getpid());
+	put_str(&k, "sid", ev->sid);
+	put_str(&k, "agent", ev->agent);
+	put_str(&k, "issuer", ev->issuer);
+	put_list(&k, "actors", &ev->actors);
 	if (ev->has_depth)
-		pa_jw_int(&l, "delegation_depth", (long long)ev->depth);
-	put_str(&l, "task", ev->task);
-	put_str(&l, "jti", ev->jti);
-	put_str(&l, "token_sha256", ev->fingerprint);
-	put_str(&l, "service", ev->service);
-	put_str(&l, "user", ev->user);
-	put_str(&l, "rhost", ev->rhost);
-	put_str(&l, "tty", ev->tty);
+		w->num(ctx, "delegation_depth", (long long)ev->depth);
+	put_str(&k, "task", ev->task);
+	put_str(&k, "jti", ev->jti);
+	put_str(&k, "token_sha256", ev->fingerprint);
+	put_str(&k, "service", ev->service);
+	put_str(&k, "user", ev->user);
+	put_str(&k, "rhost", ev->rhost);
+	put_str(&k, "tty", ev->tty);
 	if (ev->has_class)
-		put_str(&l, "class", pol_class_name(ev->cls));
-	put_str(&l, "rule", ev->rule);
+		put_str(&k, "class", pol_class_name(ev->cls));
+	put_str(&k, "rule", ev->rule);
 	if (ev->has_max_session)
-		pa_jw_int(&l, "max_session", (long long)ev->max_session);
+		w->num(ctx, "max_session", (long long)ev->max_session);
 	/* a decision always says which grants it issued, even none */
 	if (ev->grants.n > 0 || ev->kind == AUD_DECISION)
-		put_array(&l, "grants", &ev->grants);
+		put_array(&k, "grants", &ev->grants);
 	if (ev->n_keys > 0) {
-		pa_jw_open(&l, "keys", '[');
+		w->open(ctx, "keys", '[');
 		for (i = 0; i < ev->n_keys; i++) {
-			pa_jw_open(&l, NULL, '{');
-			pa_jw_str(&l, "grant", ev->keys[i].grant);
-			pa_jw_int(&l, "serial", (long long)ev->keys[i].serial);
-			pa_jw_close(&l, '}');
+			w->open(ctx, NULL, '{');
+			w->str(ctx, "grant", ev->keys[i].grant);
+			w->num(ctx, "serial", (long long)ev->keys[i].serial);
+			w->close(ctx, '}');
 		}
-		pa_jw_close(&l, ']');
+		w->close(ctx, ']');
 		if (ev->keys_dropped > 0)
-			pa_jw_int(&l, "keys_dropped", (long long)ev->keys_dropped);
+			w->num(ctx, "keys_dropped", (long long)ev->keys_dropped);
 	}
 	if (ev->has_duration)
-		pa_jw_int(&l, "duration_ms", (long long)ev->duration_ms);
-	put_runtime(&l, ev);
-	put_list(&l, "reasons", &ev->reasons);
-	pa_jw_close(&l, '}');
+		w->num(ctx, "duration_ms", (long long)ev->duration_ms);
+	put_runtime(&k, ev);
+	put_list(&k, "reasons", &ev->reasons);
+	w->close(ctx, '}');
+	return 0;
+}
+
+/* The walk onto pa_jw: the line. */
+static void jw_str(void *ctx, const char *key, const char *s)
+{
+	pa_jw_str(ctx, key, s);
+}
+
+static void jw_num(void *ctx, const char *key, long long v)
+{
+	pa_jw_int(ctx, key, v);
+}
+
+static void jw_bool(void *ctx, const char *key, bool v)
+{
+	pa_jw_bool(ctx, key, v);
+}
+
+static void jw_open(void *ctx, const char *key, char bracket)
+{
+	pa_jw_open(ctx, key, bracket);
+}
+
+static void jw_close(void *ctx, char bracket)
+{
+	pa_jw_close(ctx, bracket);
+}
+
+char *aud_event_to_json(const struct aud_event *ev)
+{
+	static const struct aud_walker to_line = { jw_str, jw_num, jw_bool, jw_open, jw_close };
+	struct pa_jw l = { .ascii = true };
+
+	if (aud_event_walk(ev, &to_line, &l) != 0)
+		l.bad = true;
 	return pa_jw_end(&l);
 }

@@ -216,7 +216,7 @@ int aud_emit(const struct aud_sink *sink, const struct aud_event *ev, char *err,
 	if (line == NULL)
 		return pa_err(err, errlen, "cannot build the audit line (out of memory)");
 	/* the journal when it listens; syslog when not, or when it refused the entry */
-	if (!sink->no_syslog && !(aud_journal_present() && aud_journal_send(line) == 0)) {
+	if (!sink->no_syslog && !(aud_journal_present() && aud_journal_send(ev, line) == 0)) {
 		if (sink->syslog_fn != NULL)
 			sink->syslog_fn(LOG_AUTHPRIV | LOG_INFO, line, sink->syslog_ctx);
 		else
