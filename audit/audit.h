@@ -164,17 +164,18 @@ int aud_file_append(const char *path, const char *line, char *err, size_t errlen
 int aud_journal_present(void);
 
 /*
- * Sends the audit line of ev (aud_event_to_json) to the journal as one entry
+ * Sends the audit line of ev to the journal as one entry
  * with sd_journal_sendv (docs/audit.md lists the fields): MESSAGE_ID of
  * its kind, PRIORITY, SYSLOG_FACILITY (authpriv), SYSLOG_IDENTIFIER,
  * MESSAGE a one-line summary, PAM_AGENT_<KEY> per key of the line (one
  * PAM_AGENT_ACTOR, _GRANT, _REASON, _KEY per list entry,
  * PAM_AGENT_RUNTIME_<KEY> for the runtime object) and PAM_AGENT_JSON the
  * line. An entry too large for a datagram goes as a sealed memfd
- * (libsystemd does that): nothing is cut. The fields are taken from the
- * walk the line was written from (aud_event_walk), not parsed back from
- * it. Returns 0 or a negative errno.
+ * (libsystemd does that): nothing is cut. The line (aud_event_to_json's
+ * bytes) and the fields come from one walk (aud_event_walk); the line is
+ * not parsed back. *line is the line (heap, also when the entry was not
+ * sent; NULL when out of memory). Returns 0 or a negative errno.
  */
-int aud_journal_send(const struct aud_event *ev, const char *line);
+int aud_journal_send(const struct aud_event *ev, char **line);
 
 #endif /* PA_AUDIT_H */

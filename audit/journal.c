@@ -57,25 +57,33 @@ struct fields {
 	int oom;
 };
 
-/* Appends "PAM_AGENT_<PREFIX><NAME>=value" (prefix/name upper-cased), or name as is when raw. */
-static void add(struct fields *f, const char *prefix, const char *name, const char *value, int raw)
+/* Room for one more field: 0, or -1 (oom set). */
+static int grow(struct fields *f)
 {
-	char *s = NULL;
-	size_t i, head;
-
 	if (f->oom)
-		return;
+		return -1;
 	if (f->n == f->cap) {
 		size_t cap = f->cap ? 2 * f->cap : 64;
 		struct iovec *grown = realloc(f->iov, cap * sizeof(*grown));
 
 		if (grown == NULL) {
 			f->oom = 1;
-			return;
+			return -1;
 		}
 		f->iov = grown;
 		f->cap = cap;
 	}
+	return 0;
+}
+
+/* Appends "PAM_AGENT_<PREFIX><NAME>=value" (prefix/name upper-cased), or name as is when raw. */
+static void add(struct fields *f, const char *prefix, const char *name, const char *value, int raw)
+{
+	char *s = NULL;
+	size_t i, head;
+
+	if (grow(f) != 0)
+		return;
 	{
 		const char *lead = raw ? "" : "PAM_AGENT_", *pre = raw ? "" : prefix;
 		size_t l1 = strlen(lead), l2 = strlen(pre), l3 = strlen(name), l4 = strlen(value);
@@ -278,39 +286,84 @@ int aud_journal_present(void)
 	return stat(AUD_JOURNAL_SOCKET, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
-int aud_journal_send(const struct aud_event *ev, const char *line)
-{
-	static const struct aud_walker gatherer = { g_str, g_num, g_bool, g_open, g_close };
-	enum aud_kind kind = aud_event_kind(ev);
+/* One walk, two uses: the line (pa_jw, as aud_event_to_json writes it) and the fields. */
+struct tee {
+	struct pa_jw line;
 	struct gather g;
+};
+
+static void t_str(void *ctx, const char *key, const char *s)
+{
+	struct tee *t = ctx;
+
+	pa_jw_str(&t->line, key, s);
+	g_str(&t->g, key, s);
+}
+
+static void t_num(void *ctx, const char *key, long long v)
+{
+	struct tee *t = ctx;
+
+	pa_jw_int(&t->line, key, v);
+	g_num(&t->g, key, v);
+}
+
+static void t_bool(void *ctx, const char *key, bool v)
+{
+	struct tee *t = ctx;
+
+	pa_jw_bool(&t->line, key, v);
+	g_bool(&t->g, key, v);
+}
+
+static void t_open(void *ctx, const char *key, char bracket)
+{
+	struct tee *t = ctx;
+
+	pa_jw_open(&t->line, key, bracket);
+	g_open(&t->g, key, bracket);
+}
+
+static void t_close(void *ctx, char bracket)
+{
+	struct tee *t = ctx;
+
+	pa_jw_close(&t->line, bracket);
+	g_close(&t->g, bracket);
+}
+
+int aud_journal_send(const struct aud_event *ev, char **line_out)
+{
+	static const struct aud_walker both = { t_str, t_num, t_bool, t_open, t_close };
+	enum aud_kind kind = aud_event_kind(ev);
+	struct tee t = { .line = { .ascii = true } };
 	struct fields f = { 0 };
-	char num[32], prio[8];
+	char num[32], prio[8], *line;
 	size_t i;
 	int r = 0;
 
-	memset(&g, 0, sizeof(g));
-	if (aud_event_walk(ev, &gatherer, &g) != 0 || g.oom || g.body.oom)
+	if (aud_event_walk(ev, &both, &t) != 0)
+		t.line.bad = true;
+	line = pa_jw_end(&t.line);
+	*line_out = line;
+	if (line == NULL || t.g.oom || t.g.body.oom)
 		r = -ENOMEM;
-	else if (g.event == NULL || g.result == NULL)
+	else if (t.g.event == NULL || t.g.result == NULL)
 		r = -EINVAL;
 	if (r == 0) {
 		for (i = 0; i < sizeof(message_ids) / sizeof(message_ids[0]); i++)
 			if (message_ids[i].kind == kind)
 				add(&f, "", "MESSAGE_ID", message_ids[i].id, 1);
-		snprintf(prio, sizeof(prio), "%d", priority(kind, g.result));
+		snprintf(prio, sizeof(prio), "%d", priority(kind, t.g.result));
 		add(&f, "", "PRIORITY", prio, 1);
 		snprintf(num, sizeof(num), "%d", LOG_AUTHPRIV >> 3);
 		add(&f, "", "SYSLOG_FACILITY", num, 1);
 		add(&f, "", "SYSLOG_IDENTIFIER", program_invocation_short_name, 1);
-		add_message(&f, &g);
+		add_message(&f, &t.g);
 		/* then every member's field, in the line's order, then the line */
-		for (i = 0; i < g.body.n && !f.oom; i++) {
-			add(&f, "", "JSON", "", 1); /* a slot, replaced just below */
-			if (f.oom)
-				break;
-			free(f.iov[f.n - 1].iov_base);
-			f.iov[f.n - 1] = g.body.iov[i];
-			g.body.iov[i].iov_base = NULL;
+		for (i = 0; i < t.g.body.n && grow(&f) == 0; i++) {
+			f.iov[f.n++] = t.g.body.iov[i];
+			t.g.body.iov[i].iov_base = NULL;
 		}
 		add(&f, "", "JSON", line, 0);
 		r = f.oom ? -ENOMEM : sd_journal_sendv(f.iov, (int)f.n);
@@ -318,13 +371,13 @@ int aud_journal_send(const struct aud_event *ev, const char *line)
 	for (i = 0; i < f.n; i++)
 		free(f.iov[i].iov_base);
 	free(f.iov);
-	for (i = 0; i < g.body.n; i++)
-		free(g.body.iov[i].iov_base);
-	free(g.body.iov);
-	for (i = 0; i < sizeof(g.shown) / sizeof(g.shown[0]); i++)
-		free(g.shown[i]);
-	free(g.event);
-	free(g.result);
-	free(g.reason);
+	for (i = 0; i < t.g.body.n; i++)
+		free(t.g.body.iov[i].iov_base);
+	free(t.g.body.iov);
+	for (i = 0; i < sizeof(t.g.shown) / sizeof(t.g.shown[0]); i++)
+		free(t.g.shown[i]);
+	free(t.g.event);
+	free(t.g.result);
+	free(t.g.reason);
 	return r < 0 ? r : 0;
 }
