@@ -107,8 +107,9 @@ char *aud_event_to_json(const struct aud_event *ev);
 
 /*
  * The members of the event's line, in the line's order, with the values
- * the line holds (aud_event_to_json writes the line from this walk, and
- * the journal takes its fields from it: the two cannot differ). key is a
+ * the line holds (aud_event_to_json builds the line's jansson object from
+ * this walk, and the journal takes its fields from it: the two cannot
+ * differ). key is a
  * member's name, NULL for an element of an array; open is called with '{'
  * or '[' for an object or array and close with its closing bracket; the
  * whole line is one object (opened with key NULL). Returns 0, or -1 when
@@ -122,6 +123,12 @@ struct aud_walker {
 	void (*close)(void *ctx, char bracket);
 };
 int aud_event_walk(const struct aud_event *ev, const struct aud_walker *w, void *ctx);
+
+/*
+ * aud_event_to_json's line, from one walk that also visits also (when not
+ * NULL) with ctx: the journal takes its fields and the line from one walk.
+ */
+char *aud_event_line(const struct aud_event *ev, const struct aud_walker *also, void *ctx);
 
 /* The event's kind. */
 enum aud_kind aud_event_kind(const struct aud_event *ev);

@@ -490,15 +490,10 @@ void aud_event_set_duration_ms(struct aud_event *ev, int64_t ms)
 /* ---- JSON ------------------------------------------------------------------------------ */
 
 /*
- * The line is written straight into one buffer (pa_jw, common/util.h),
- * without building a jansson object: the bytes jansson's
- * json_dumps(JSON_COMPACT | JSON_ENSURE_ASCII) wrote for the same members
- * in the same order (the format of docs/audit.md; tests/unit/test_audit.c
- * checks it against jansson), plus DEL escaped: JSON_ENSURE_ASCII escaped
- * everything below 0x20 and above 0x7e but the DEL byte (0x7f), which JSON
- * allows raw in a string and a claim could put on the line; it is written
- * \u007f, so the line stays printable ASCII. The members come from one
- * walk (aud_event_walk), which the journal's fields come from too.
+ * The line is jansson's compact JSON of the members in the order of the
+ * walk (aud_event_walk, which the journal's fields come from too):
+ * json_dumps(JSON_COMPACT | JSON_ENSURE_ASCII), plus DEL escaped (see
+ * escape_del).
  */
 
 struct walk {
@@ -636,38 +631,168 @@ int aud_event_walk(const struct aud_event *ev, const struct aud_walker *w, void 
 	return 0;
 }
 
-/* The walk onto pa_jw: the line. */
-static void jw_str(void *ctx, const char *key, const char *s)
+/*
+ * The walk onto a jansson object: the line. Every string of the event is
+ * valid UTF-8 (sanitize() made it so; the names and the time are ASCII)
+ * and every key is one of the walk's constant names, so neither is
+ * checked again.
+ */
+struct build {
+	json_t *stack[4]; /* the open containers, stack[0] the line's object */
+	int depth;
+	bool bad;
+	const struct aud_walker *also; /* visited too (the journal's fields), or NULL */
+	void *also_ctx;
+};
+
+/* Adds v (a new reference) under key, or as the next element when key is NULL. */
+static void b_put(struct build *b, const char *key, json_t *v)
 {
-	pa_jw_str(ctx, key, s);
+	json_t *parent;
+
+	if (v == NULL || b->depth == 0 || b->bad) {
+		json_decref(v);
+		b->bad = true;
+		return;
+	}
+	parent = b->stack[b->depth - 1];
+	if ((key != NULL ? json_object_set_new_nocheck(parent, key, v)
+			 : json_array_append_new(parent, v)) != 0)
+		b->bad = true;
 }
 
-static void jw_num(void *ctx, const char *key, long long v)
+static void b_str(void *ctx, const char *key, const char *s)
 {
-	pa_jw_int(ctx, key, v);
+	struct build *b = ctx;
+
+	b_put(b, key, json_string_nocheck(s));
+	if (b->also != NULL)
+		b->also->str(b->also_ctx, key, s);
 }
 
-static void jw_bool(void *ctx, const char *key, bool v)
+static void b_num(void *ctx, const char *key, long long v)
 {
-	pa_jw_bool(ctx, key, v);
+	struct build *b = ctx;
+
+	b_put(b, key, json_integer((json_int_t)v));
+	if (b->also != NULL)
+		b->also->num(b->also_ctx, key, v);
 }
 
-static void jw_open(void *ctx, const char *key, char bracket)
+static void b_bool(void *ctx, const char *key, bool v)
 {
-	pa_jw_open(ctx, key, bracket);
+	struct build *b = ctx;
+
+	b_put(b, key, json_boolean(v));
+	if (b->also != NULL)
+		b->also->boolean(b->also_ctx, key, v);
 }
 
-static void jw_close(void *ctx, char bracket)
+static void b_open(void *ctx, const char *key, char bracket)
 {
-	pa_jw_close(ctx, bracket);
+	struct build *b = ctx;
+	json_t *c = bracket == '{' ? json_object() : json_array();
+
+	if (b->also != NULL)
+		b->also->open(b->also_ctx, key, bracket);
+	if (c == NULL || b->bad || b->depth == (int)(sizeof(b->stack) / sizeof(b->stack[0]))) {
+		json_decref(c);
+		b->bad = true;
+		return;
+	}
+	if (b->depth > 0) {
+		/* the parent holds it; the stack borrows it */
+		b_put(b, key, c);
+		if (b->bad)
+			return;
+	}
+	b->stack[b->depth++] = c;
+}
+
+static void b_close(void *ctx, char bracket)
+{
+	struct build *b = ctx;
+
+	if (b->also != NULL)
+		b->also->close(b->also_ctx, bracket);
+	/* the line's own object stays on the stack: it is dumped */
+	if (!b->bad && b->depth > 1)
+		b->depth--;
+}
+
+/*
+ * The dumped line (json_dumpb's len bytes at text, no NUL) as a heap
+ * string, with DEL escaped: JSON_ENSURE_ASCII escapes everything below
+ * 0x20 and above 0x7e but the DEL byte (0x7f), which JSON allows raw in a
+ * string: a claim could put it on the line. Every raw DEL of the dumped
+ * line is inside a string, so it becomes the escape \u007f and the line
+ * stays printable ASCII. NULL when out of memory.
+ */
+static char *line_copy(const char *text, size_t len)
+{
+	const char *del = memchr(text, 0x7f, len);
+	size_t n = 0, i, o = 0;
+	char *out;
+
+	for (i = del != NULL ? (size_t)(del - text) : len; i < len; i++)
+		n += text[i] == 0x7f;
+	out = malloc(len + 5 * n + 1);
+	if (out == NULL)
+		return NULL;
+	if (n == 0) {
+		memcpy(out, text, len);
+		o = len;
+	} else {
+		for (i = 0; i < len; i++) {
+			if (text[i] == 0x7f) {
+				memcpy(out + o, "\\u007f", 6);
+				o += 6;
+			} else {
+				out[o++] = text[i];
+			}
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* The line of the object o: json_dumps(JSON_COMPACT | JSON_ENSURE_ASCII), DEL escaped. */
+static char *dump_line(const json_t *o)
+{
+	const size_t flags = JSON_COMPACT | JSON_ENSURE_ASCII;
+	char buf[4096], *big, *line;
+	size_t len;
+
+	/* into the stack first (no allocation: 0 means failed); most lines fit */
+	len = json_dumpb(o, buf, sizeof(buf), flags);
+	if (len == 0)
+		return NULL;
+	if (len <= sizeof(buf))
+		return line_copy(buf, len);
+	big = malloc(len);
+	if (big == NULL)
+		return NULL;
+	line = json_dumpb(o, big, len, flags) == len ? line_copy(big, len) : NULL;
+	free(big);
+	return line;
+}
+
+char *aud_event_line(const struct aud_event *ev, const struct aud_walker *also, void *ctx)
+{
+	static const struct aud_walker to_json = { b_str, b_num, b_bool, b_open, b_close };
+	struct build b = { .also = also, .also_ctx = ctx };
+	char *line = NULL;
+
+	if (aud_event_walk(ev, &to_json, &b) != 0)
+		b.bad = true;
+	if (!b.bad && b.depth == 1)
+		line = dump_line(b.stack[0]);
+	if (b.depth > 0)
+		json_decref(b.stack[0]);
+	return line;
 }
 
 char *aud_event_to_json(const struct aud_event *ev)
 {
-	static const struct aud_walker to_line = { jw_str, jw_num, jw_bool, jw_open, jw_close };
-	struct pa_jw l = { .ascii = true };
-
-	if (aud_event_walk(ev, &to_line, &l) != 0)
-		l.bad = true;
-	return pa_jw_end(&l);
+	return aud_event_line(ev, NULL, NULL);
 }

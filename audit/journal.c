@@ -5,8 +5,8 @@
  * MESSAGE a short human line and PAM_AGENT_JSON the whole line
  * (docs/audit.md, "The journal").
  *
- * The fields come from the walk the line is written from (aud_event_walk:
- * aud_event_to_json writes the line from the same walk), so they hold
+ * The fields come from the walk the line is built from (aud_event_walk:
+ * aud_event_line builds the line from the same walk), so they hold
  * exactly what the audit file holds - the same capped, sanitized,
  * token-free values - and a key added to the line gets its field too;
  * the line is not parsed back (that cost six times the line itself).
@@ -286,84 +286,37 @@ int aud_journal_present(void)
 	return stat(AUD_JOURNAL_SOCKET, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
-/* One walk, two uses: the line (pa_jw, as aud_event_to_json writes it) and the fields. */
-struct tee {
-	struct pa_jw line;
-	struct gather g;
-};
-
-static void t_str(void *ctx, const char *key, const char *s)
-{
-	struct tee *t = ctx;
-
-	pa_jw_str(&t->line, key, s);
-	g_str(&t->g, key, s);
-}
-
-static void t_num(void *ctx, const char *key, long long v)
-{
-	struct tee *t = ctx;
-
-	pa_jw_int(&t->line, key, v);
-	g_num(&t->g, key, v);
-}
-
-static void t_bool(void *ctx, const char *key, bool v)
-{
-	struct tee *t = ctx;
-
-	pa_jw_bool(&t->line, key, v);
-	g_bool(&t->g, key, v);
-}
-
-static void t_open(void *ctx, const char *key, char bracket)
-{
-	struct tee *t = ctx;
-
-	pa_jw_open(&t->line, key, bracket);
-	g_open(&t->g, key, bracket);
-}
-
-static void t_close(void *ctx, char bracket)
-{
-	struct tee *t = ctx;
-
-	pa_jw_close(&t->line, bracket);
-	g_close(&t->g, bracket);
-}
-
 int aud_journal_send(const struct aud_event *ev, char **line_out)
 {
-	static const struct aud_walker both = { t_str, t_num, t_bool, t_open, t_close };
+	static const struct aud_walker fields = { g_str, g_num, g_bool, g_open, g_close };
 	enum aud_kind kind = aud_event_kind(ev);
-	struct tee t = { .line = { .ascii = true } };
+	struct gather g = { 0 };
 	struct fields f = { 0 };
 	char num[32], prio[8], *line;
 	size_t i;
 	int r = 0;
 
-	if (aud_event_walk(ev, &both, &t) != 0)
-		t.line.bad = true;
-	line = pa_jw_end(&t.line);
+	/* the line and, from the same walk, the fields */
+	line = aud_event_line(ev, &fields, &g);
 	*line_out = line;
-	if (line == NULL || t.g.oom || t.g.body.oom)
+	if (line == NULL || g.oom || g.body.oom)
 		r = -ENOMEM;
-	else if (t.g.event == NULL || t.g.result == NULL)
+	else if (g.event == NULL || g.result == NULL)
 		r = -EINVAL;
 	if (r == 0) {
 		for (i = 0; i < sizeof(message_ids) / sizeof(message_ids[0]); i++)
 			if (message_ids[i].kind == kind)
 				add(&f, "", "MESSAGE_ID", message_ids[i].id, 1);
-		snprintf(prio, sizeof(prio), "%d", priority(kind, t.g.result));
+		snprintf(prio, sizeof(prio), "%d", priority(kind, g.result));
 		add(&f, "", "PRIORITY", prio, 1);
 		snprintf(num, sizeof(num), "%d", LOG_AUTHPRIV >> 3);
 		add(&f, "", "SYSLOG_FACILITY", num, 1);
 		add(&f, "", "SYSLOG_IDENTIFIER", program_invocation_short_name, 1);
-		add_message(&f, &t.g);
+		add_message(&f, &g);
 		/* then every member's field, in the line's order, then the line */
-		for (i = 0; i < t.g.body.n && grow(&f) == 0; i++) {
-			f.iov[f.n++] = t.g.body.iov[i];
-			t.g.body.iov[i].iov_base = NULL;
+		for (i = 0; i < g.body.n && grow(&f) == 0; i++) {
+			f.iov[f.n++] = g.body.iov[i];
+			g.body.iov[i].iov_base = NULL;
 		}
 		add(&f, "", "JSON", line, 0);
 		r = f.oom ? -ENOMEM : sd_journal_sendv(f.iov, (int)f.n);
@@ -371,13 +324,13 @@ int aud_journal_send(const struct aud_event *ev, char **line_out)
 	for (i = 0; i < f.n; i++)
 		free(f.iov[i].iov_base);
 	free(f.iov);
-	for (i = 0; i < t.g.body.n; i++)
-		free(t.g.body.iov[i].iov_base);
-	free(t.g.body.iov);
-	for (i = 0; i < sizeof(t.g.shown) / sizeof(t.g.shown[0]); i++)
-		free(t.g.shown[i]);
-	free(t.g.event);
-	free(t.g.result);
-	free(t.g.reason);
+	for (i = 0; i < g.body.n; i++)
+		free(g.body.iov[i].iov_base);
+	free(g.body.iov);
+	for (i = 0; i < sizeof(g.shown) / sizeof(g.shown[0]); i++)
+		free(g.shown[i]);
+	free(g.event);
+	free(g.result);
+	free(g.reason);
 	return r < 0 ? r : 0;
 }

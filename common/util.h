@@ -161,38 +161,6 @@ int pa_write_file_atomic(const char *path, const char *tmp_suffix, const void *d
 int pa_write_file_replace(const char *path, const char *tmp_suffix, const void *data, size_t len,
 			  mode_t mode, char *err, size_t errlen);
 
-/*
- * A compact JSON text written straight into one heap buffer, without
- * building a jansson object first: the bytes jansson's json_dumps
- * (JSON_COMPACT, and JSON_ENSURE_ASCII when ascii) writes for the same
- * members in the same order, but for DEL (0x7f), which ascii writes as
- * \u007f where jansson leaves it raw. The caller opens and closes
- * objects and arrays; key is the member's name inside an object, NULL for
- * an element of an array (or the whole text). A string that is not valid
- * UTF-8 (jansson refuses it too) or memory running out makes pa_jw_end
- * return NULL. Start from a zeroed struct; set ascii first if wanted.
- */
-struct pa_jw {
-	char *p;
-	size_t len, cap;
-	bool bad;   /* out of memory, or a string that is not valid UTF-8 */
-	bool ascii; /* JSON_ENSURE_ASCII, and DEL escaped */
-};
-/* Appends n bytes as they are (a value the caller encoded itself). */
-void pa_jw_raw(struct pa_jw *w, const char *s, size_t n);
-/* The member's name, or the comma before an element, as needed. */
-void pa_jw_key(struct pa_jw *w, const char *key);
-/* Opens an object ('{') or array ('['), as member key or as an element. */
-void pa_jw_open(struct pa_jw *w, const char *key, char bracket);
-/* Closes it ('}' or ']'). */
-void pa_jw_close(struct pa_jw *w, char bracket);
-/* A string member or element; NULL s writes null. */
-void pa_jw_str(struct pa_jw *w, const char *key, const char *s);
-void pa_jw_int(struct pa_jw *w, const char *key, long long v);
-void pa_jw_bool(struct pa_jw *w, const char *key, bool v);
-/* The text (heap, for free()), or NULL (the buffer freed) when it went bad. */
-char *pa_jw_end(struct pa_jw *w);
-
 /* Milliseconds on the monotonic clock. */
 int64_t pa_mono_ms(void);
 

@@ -244,70 +244,23 @@ static int open_dir(const char *state_dir, bool create, char *err, size_t errlen
 
 /* ---- writing -------------------------------------------------------------------------- */
 
-/*
- * The record's text, written straight into one buffer (pa_jw): what
- * json_dumps(JSON_COMPACT | JSON_SORT_KEYS) gave for it, members in
- * sorted order. NULL when out of memory or a string is not valid UTF-8.
- */
-static char *record_text(const struct ho_record *rec)
+static json_t *identity_json(const struct id_identity *id)
 {
-	const struct id_identity *id = rec->identity;
-	struct pa_jw w = { 0 };
-	char *act = NULL;
-
-	/* members that must be strings (json_pack refused them NULL) */
-	if (rec->service == NULL || rec->user == NULL || id_alg_name(id->alg) == NULL)
-		return NULL;
-	if (id->act != NULL) {
-		act = pa_json_dumps(id->act, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-		if (act == NULL)
-			return NULL;
-	}
-	pa_jw_open(&w, NULL, '{');
-	pa_jw_int(&w, "created", (long long)rec->created);
-	pa_jw_str(&w, "decision", rec->decision);
-	pa_jw_int(&w, "expires", (long long)rec->expires);
-	pa_jw_open(&w, "identity", '{');
-	if (act != NULL) {
-		pa_jw_key(&w, "act");
-		pa_jw_raw(&w, act, strlen(act));
-	} else {
-		pa_jw_str(&w, "act", NULL);
-	}
-	pa_jw_str(&w, "agent_id", id->agent_id);
-	pa_jw_str(&w, "alg", id_alg_name(id->alg));
-	pa_jw_int(&w, "exp", (long long)id->exp);
-	pa_jw_str(&w, "fingerprint", id->fingerprint);
-	pa_jw_int(&w, "iat", (long long)id->iat);
-	pa_jw_str(&w, "issuer", id->issuer);
-	pa_jw_str(&w, "jti", id->jti);
-	pa_jw_str(&w, "kid", id->kid);
-	pa_jw_int(&w, "kind", (long long)id->kind);
-	pa_jw_int(&w, "nbf", (long long)id->nbf);
-	pa_jw_bool(&w, "pop", id->pop);
-	pa_jw_str(&w, "scope", id->scope);
-	pa_jw_str(&w, "subject", id->subject);
-	pa_jw_str(&w, "task", id->task);
-	pa_jw_str(&w, "trust_domain", id->trust_domain);
-	pa_jw_close(&w, '}');
-	pa_jw_int(&w, "pid", (long long)rec->pid);
-	pa_jw_int(&w, "pid_start", (long long)rec->pid_start);
-	pa_jw_int(&w, "ppid", (long long)rec->ppid);
-	pa_jw_int(&w, "ppid_start", (long long)rec->ppid_start);
-	pa_jw_str(&w, "rhost", rec->rhost);
-	pa_jw_str(&w, "service", rec->service);
-	pa_jw_str(&w, "tty", rec->tty);
-	pa_jw_str(&w, "user", rec->user);
-	pa_jw_int(&w, "v", 1);
-	pa_jw_close(&w, '}');
-	free(act);
-	return pa_jw_end(&w);
+	return json_pack("{s:i, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s, s:I, s:I, "
+			 "s:I, s:O?, s:s, s:b}",
+			 "kind", (int)id->kind, "agent_id", id->agent_id, "issuer", id->issuer,
+			 "subject", id->subject, "trust_domain", id->trust_domain, "jti", id->jti,
+			 "task", id->task, "scope", id->scope, "kid", id->kid, "alg",
+			 id_alg_name(id->alg), "exp", (json_int_t)id->exp, "iat",
+			 (json_int_t)id->iat, "nbf", (json_int_t)id->nbf, "act", id->act,
+			 "fingerprint", id->fingerprint, "pop", id->pop);
 }
 
 int ho_write(const char *state_dir, const char *handle, const struct ho_record *rec,
 	     char *err, size_t errlen)
 {
 	char name[65], marker[128], *text = NULL;
+	json_t *idj, *root = NULL;
 	size_t len;
 	int dfd, fd = -1, mfd, ret = -1;
 
@@ -317,9 +270,21 @@ int ho_write(const char *state_dir, const char *handle, const struct ho_record *
 	if (rec->pid <= 0 || rec->ppid <= 0 || rec->pid_start < 0 || rec->ppid_start < 0)
 		return pa_err(err, errlen, "bad hand-off record: the start time of the writer or of "
 			      "its parent is unknown");
-	text = record_text(rec);
-	if (text == NULL)
+	idj = identity_json(rec->identity);
+	if (idj != NULL)
+		root = json_pack("{s:i, s:s, s:s, s:s?, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:s, "
+				 "s:o}",
+				 "v", 1, "service", rec->service, "user", rec->user, "rhost",
+				 rec->rhost, "tty", rec->tty, "created", (json_int_t)rec->created,
+				 "expires", (json_int_t)rec->expires, "pid", (json_int_t)rec->pid,
+				 "pid_start", (json_int_t)rec->pid_start, "ppid",
+				 (json_int_t)rec->ppid, "ppid_start", (json_int_t)rec->ppid_start,
+				 "decision", rec->decision, "identity", idj);
+	if (root == NULL || (text = pa_json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
+		json_decref(root);
 		return pa_err(err, errlen, "out of memory for the hand-off record");
+	}
+	json_decref(root);
 	len = strlen(text);
 	dfd = open_dir(state_dir, true, err, errlen);
 	if (dfd < 0)

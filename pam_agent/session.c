@@ -24,6 +24,7 @@
 #include "session.h"
 #include "keyring.h"
 #include "module.h"
+#include "pa_json.h"
 
 #define SESSION_MAGIC 0x70617373u /* "pass" */
 
@@ -136,32 +137,38 @@ static void state_path(const char *state_dir, const char *sid, char *buf, size_t
  * not the machine, whose keys a reboot ends (docs/performance.md,
  * "Durability").
  */
-static int write_state(const char *state_dir, const char *text, const char *sid,
+static int write_state(const char *state_dir, const json_t *record, const char *sid,
 		       bool durable, char *err, size_t errlen)
 {
 	char dir[4200], path[4200];
+	char *text = NULL;
+	int ret;
 
 	snprintf(dir, sizeof(dir), "%s/sessions", state_dir);
 	if (ensure_dir(state_dir, 0755, err, errlen) != 0 || ensure_dir(dir, 0700, err, errlen) != 0)
 		return -1;
 	state_path(state_dir, sid, path, sizeof(path));
+	text = pa_json_dumps(record, JSON_COMPACT | JSON_SORT_KEYS);
+	if (text == NULL)
+		return pa_err(err, errlen, "out of memory");
 	/* SID.tmp: the name `pam-agent reap` knows as a temporary record */
-	return durable ? pa_write_file_atomic(path, ".tmp", text, strlen(text), 0600, err, errlen) :
-			 pa_write_file_replace(path, ".tmp", text, strlen(text), 0600, err, errlen);
+	ret = durable ? pa_write_file_atomic(path, ".tmp", text, strlen(text), 0600, err, errlen) :
+			pa_write_file_replace(path, ".tmp", text, strlen(text), 0600, err, errlen);
+	free(text);
+	return ret;
 }
 
 /* The session record of ctx (docs/sessions.md), or NULL when out of memory. */
-static char *session_record(const struct pa_context *ctx, const char *user, uid_t uid,
-			    time_t opened)
+static json_t *session_record(const struct pa_context *ctx, const char *user, uid_t uid,
+			      time_t opened)
 {
-	struct ses_record rec = { .sid = ctx->session->sid, .agent = ctx->identity->agent_id,
-				  .user = user, .task = ctx->identity->task, .uid = uid,
-				  .pid = getpid(), .start_time = (int64_t)self_start_time(),
-				  .opened = opened, .ring = ctx->session->ring,
-				  .keys = ctx->session->keys };
-
-	rec.expires = (int64_t)opened + ctx->decision.max_session;
-	return ses_record_text(&rec);
+	return json_pack("{s:s, s:s, s:s, s:I, s:s?, s:I, s:I, s:I, s:I, s:i, s:o}", "sid",
+			 ctx->session->sid, "agent", ctx->identity->agent_id, "user", user, "uid",
+			 (json_int_t)uid, "task", ctx->identity->task, "pid", (json_int_t)getpid(),
+			 "start_time", (json_int_t)self_start_time(), "opened",
+			 (json_int_t)opened, "expires",
+			 (json_int_t)(opened + ctx->decision.max_session), "ring",
+			 (int)ctx->session->ring, "keys", ses_keys_to_json(&ctx->session->keys));
 }
 
 /*
@@ -408,7 +415,7 @@ static int place_grants(struct pa_call *call, const struct pol_config *cfg,
 	struct ses_open_args args;
 	struct ses_keys placed = { 0 };
 	char err[512], failed[128], revoke_err[256], reason[768];
-	char *record;
+	json_t *record;
 
 	if ((st->ring = kr_session_create(st->sid, ctx->decision.max_session, err,
 					  sizeof(err))) < 0) {
@@ -427,10 +434,10 @@ static int place_grants(struct pa_call *call, const struct pol_config *cfg,
 		snprintf(reason, sizeof(reason), "session record not written, session refused: %s",
 			 record == NULL ? "out of memory" : err);
 		refuse(call, cfg, ctx, reason);
-		free(record);
+		json_decref(record);
 		return -1;
 	}
-	free(record);
+	json_decref(record);
 	memset(&args, 0, sizeof(args));
 	args.sid = st->sid;
 	args.ring = st->ring;
@@ -464,16 +471,16 @@ static int session_publish(struct pa_call *call, const struct pol_config *cfg,
 {
 	struct pa_session *st = ctx->session;
 	char err[512], env[128], note[2 * PA_ESCAPE_MAX + 32] = "";
-	char *record = session_record(ctx, user, uid, opened);
+	json_t *record = session_record(ctx, user, uid, opened);
 
 	if (record == NULL || write_state(st->state_dir, record, st->sid,
 					  ses_keys_need_broker(&st->keys), err, sizeof(err)) != 0) {
 		pa_log_failure(call, ctx->identity->agent_id,
 			       record == NULL ? "out of memory for the session record" : err);
-		free(record);
+		json_decref(record);
 		return -1;
 	}
-	free(record);
+	json_decref(record);
 	/* a run-as session says for whom it runs: the event's user is the target */
 	if (run_as) {
 		char e1[PA_ESCAPE_MAX], e2[PA_ESCAPE_MAX];

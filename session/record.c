@@ -11,7 +11,7 @@
  *   "task" (such a string, null or absent), "uid" (0..UINT32_MAX),
  *   "pid" (1..INT_MAX), "start_time", "opened", "expires" (>= 0),
  *   "ring" (0..INT32_MAX, 0: none), "keys" (ses_keys_from_json).
- * Other members are ignored. ses_record_text writes one, as the module does.
+ * Other members are ignored.
  */
 #include "config.h"
 
@@ -113,41 +113,4 @@ fail:
 	memset(rec, 0, sizeof(*rec));
 	snprintf(rec->name, sizeof(rec->name), "%s", name);
 	return -1;
-}
-
-char *ses_record_text(const struct ses_record *rec)
-{
-	struct pa_jw w = { 0 };
-	size_t i;
-
-	if (rec->sid == NULL || rec->agent == NULL || rec->user == NULL)
-		return NULL;
-	pa_jw_open(&w, NULL, '{');
-	pa_jw_str(&w, "agent", rec->agent);
-	pa_jw_int(&w, "expires", (long long)rec->expires);
-	pa_jw_open(&w, "keys", '[');
-	for (i = 0; i < rec->keys.n; i++) {
-		const struct ses_key *k = &rec->keys.v[i];
-
-		if (k->grant == NULL)
-			w.bad = true;
-		pa_jw_open(&w, NULL, '{');
-		pa_jw_int(&w, "expires_at", (long long)k->expires_at);
-		pa_jw_str(&w, "grant", k->grant);
-		pa_jw_str(&w, "handle", k->handle);
-		pa_jw_str(&w, "revoke", k->revoke);
-		pa_jw_int(&w, "serial", (long long)k->serial);
-		pa_jw_close(&w, '}');
-	}
-	pa_jw_close(&w, ']');
-	pa_jw_int(&w, "opened", (long long)rec->opened);
-	pa_jw_int(&w, "pid", (long long)rec->pid);
-	pa_jw_int(&w, "ring", (long long)rec->ring);
-	pa_jw_str(&w, "sid", rec->sid);
-	pa_jw_int(&w, "start_time", (long long)rec->start_time);
-	pa_jw_str(&w, "task", rec->task);
-	pa_jw_int(&w, "uid", (long long)rec->uid);
-	pa_jw_str(&w, "user", rec->user);
-	pa_jw_close(&w, '}');
-	return pa_jw_end(&w);
 }

@@ -461,12 +461,4 @@ int ses_record_parse(const char *buf, size_t len, const char *name, struct ses_r
 /* Frees what rec owns; rec is empty afterwards. */
 void ses_record_clear(struct ses_record *rec);
 
-/*
- * The text of the record rec describes (root and name unused; keys may be
- * borrowed), written straight into a buffer: compact JSON, members in
- * sorted order, as jansson's JSON_COMPACT | JSON_SORT_KEYS wrote it. A
- * heap string, or NULL when out of memory or a string is not UTF-8.
- */
-char *ses_record_text(const struct ses_record *rec);
-
 #endif /* PA_HELPER_H */

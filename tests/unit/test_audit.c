@@ -502,9 +502,10 @@ static void random_text(char *out, size_t n, unsigned *seed)
 }
 
 /*
- * The line is the bytes jansson writes for the same members in the same
- * order (json_dumps, JSON_COMPACT | JSON_ENSURE_ASCII), but DEL escaped
- * as \u007f: every member of the format, with random text in every string.
+ * The line is compact JSON in ASCII (json_dumps, JSON_COMPACT |
+ * JSON_ENSURE_ASCII) with DEL escaped as \u007f, no member twice: every
+ * member of the format, with random text (invalid UTF-8 too) in every
+ * string.
  */
 static void test_line_as_jansson_writes_it(void **state)
 {

@@ -21,7 +21,6 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <jansson.h>
 
 #include "util.h"
 #include "tfx.h"
@@ -278,111 +277,6 @@ static void test_proc_stat(void **state)
 }
 
 /*
- * pa_jw: the bytes jansson's json_dumps writes for the same document
- * (JSON_COMPACT, and JSON_ENSURE_ASCII with DEL escaped when ascii), for
- * random text; a string that is not UTF-8 fails the whole text.
- */
-static void test_json_writer(void **state)
-{
-	static const char *const pieces[] = { "a", "/", "\"", "\\", "\x7f", "\x01", "\x1f", "\n",
-					      "\t", "\b", "\f", "\r", "\xc3\xa9", "\xe2\x82\xac",
-					      "\xef\xbf\xbf", "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf" };
-	unsigned seed = 7;
-	int round;
-
-	(void)state;
-	for (round = 0; round < 400; round++) {
-		struct pa_jw w = { .ascii = round % 2 == 0 };
-		json_t *doc = json_object(), *arr = json_array();
-		char text[3][200], *mine, *theirs;
-		size_t i, j;
-
-		for (i = 0; i < 3; i++) {
-			size_t o = 0, n = (size_t)rand_r(&seed) % 20;
-
-			for (j = 0; j < n; j++) {
-				const char *p = pieces[(unsigned)rand_r(&seed) % 17];
-
-				memcpy(text[i] + o, p, strlen(p));
-				o += strlen(p);
-			}
-			text[i][o] = '\0';
-		}
-		pa_jw_open(&w, NULL, '{');
-		pa_jw_str(&w, "s", text[0]);
-		json_object_set_new(doc, "s", json_string(text[0]));
-		pa_jw_int(&w, "i", (long long)round * -123456789LL);
-		json_object_set_new(doc, "i", json_integer((json_int_t)round * -123456789LL));
-		pa_jw_open(&w, "a", '[');
-		pa_jw_str(&w, NULL, text[1]);
-		json_array_append_new(arr, json_string(text[1]));
-		pa_jw_str(&w, NULL, NULL);
-		json_array_append_new(arr, json_null());
-		pa_jw_open(&w, NULL, '{');
-		pa_jw_bool(&w, "b", round % 3 == 0);
-		pa_jw_str(&w, "t", text[2]);
-		pa_jw_close(&w, '}');
-		json_array_append_new(arr, json_pack("{s:b, s:s}", "b", round % 3 == 0, "t", text[2]));
-		pa_jw_open(&w, NULL, '[');
-		pa_jw_close(&w, ']');
-		json_array_append_new(arr, json_array());
-		pa_jw_close(&w, ']');
-		json_object_set_new(doc, "a", arr);
-		pa_jw_close(&w, '}');
-		mine = pa_jw_end(&w);
-		theirs = json_dumps(doc, JSON_COMPACT | (round % 2 == 0 ? JSON_ENSURE_ASCII : 0));
-		assert_non_null(mine);
-		assert_non_null(theirs);
-		if (round % 2 == 0) { /* DEL: \u007f where jansson leaves it raw */
-			char *fixed = malloc(6 * strlen(theirs) + 1);
-			size_t o = 0;
-
-			assert_non_null(fixed);
-			for (i = 0; theirs[i] != '\0'; i++) {
-				if (theirs[i] == 0x7f) {
-					memcpy(fixed + o, "\\u007f", 6);
-					o += 6;
-				} else {
-					fixed[o++] = theirs[i];
-				}
-			}
-			fixed[o] = '\0';
-			free(theirs);
-			theirs = fixed;
-		}
-		assert_string_equal(mine, theirs);
-		free(mine);
-		free(theirs);
-		json_decref(doc);
-	}
-	{
-		/* integers at their limits */
-		static const long long ints[] = { 0, 1, -1, 9, 10, -10, LLONG_MAX, LLONG_MIN };
-		struct pa_jw w = { 0 };
-		char want[64], *got;
-		size_t i;
-
-		for (i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
-			pa_jw_int(&w, NULL, ints[i]);
-			got = pa_jw_end(&w);
-			snprintf(want, sizeof(want), "%lld", ints[i]);
-			assert_non_null(got);
-			assert_string_equal(got, want);
-			free(got);
-		}
-	}
-	{
-		struct pa_jw w = { 0 };
-
-		pa_jw_open(&w, NULL, '[');
-		pa_jw_str(&w, NULL, "ok\xc3");
-		pa_jw_close(&w, ']');
-		assert_null(pa_jw_end(&w));
-		assert_null(w.p);
-	}
-}
-
-/*
  * pa_proc_self_start: this process's start time as /proc says it, the same
  * when asked again, and in a child of fork (which inherits the cache) the
  * child's own.
@@ -502,7 +396,6 @@ int main(void)
 		cmocka_unit_test(test_scrub_small_thread_stack),
 		cmocka_unit_test(test_proc_stat),
 		cmocka_unit_test(test_proc_self_start),
-		cmocka_unit_test(test_json_writer),
 		cmocka_unit_test(test_write_atomic),
 	};
 

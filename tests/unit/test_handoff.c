@@ -112,10 +112,10 @@ static int only_file(const struct tfx_file *f, char *out, size_t len)
 }
 
 /*
- * The record's bytes are what jansson writes for them (json_dumps,
- * JSON_COMPACT | JSON_SORT_KEYS): ho_write writes them straight into a
- * buffer. Nulls, "" and quotes, control bytes, DEL and non-ASCII in the
- * strings, the act chain; and a string that is not UTF-8 is refused.
+ * The record is compact JSON, members sorted (json_dumps, JSON_COMPACT |
+ * JSON_SORT_KEYS), no member twice: nulls, "" and quotes, control bytes,
+ * DEL and non-ASCII in the strings, the act chain; and a string that is
+ * not UTF-8 is refused.
  */
 static void test_record_as_jansson_writes_it(void **state)
 {
