@@ -109,11 +109,10 @@ char *aud_event_to_json(const struct aud_event *ev);
  * The members of the event's line, in the line's order, with the values
  * the line holds (aud_event_to_json builds the line's jansson object from
  * this walk, and the journal takes its fields from it: the two cannot
- * differ). key is a
- * member's name, NULL for an element of an array; open is called with '{'
- * or '[' for an object or array and close with its closing bracket; the
- * whole line is one object (opened with key NULL). Returns 0, or -1 when
- * out of memory (the walk may have stopped part-way).
+ * differ). key is a member's name, NULL for an element of an array; open
+ * is called with '{' or '[' for an object or array and close with its
+ * closing bracket; the whole line is one object (opened with key NULL).
+ * Returns 0, or -1 when out of memory (the walk may have stopped part-way).
  */
 struct aud_walker {
 	void (*str)(void *ctx, const char *key, const char *s);

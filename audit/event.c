@@ -490,10 +490,9 @@ void aud_event_set_duration_ms(struct aud_event *ev, int64_t ms)
 /* ---- JSON ------------------------------------------------------------------------------ */
 
 /*
- * The line is jansson's compact JSON of the members in the order of the
- * walk (aud_event_walk, which the journal's fields come from too):
- * json_dumps(JSON_COMPACT | JSON_ENSURE_ASCII), plus DEL escaped (see
- * escape_del).
+ * The line: jansson's compact JSON of the members in the walk's order
+ * (aud_event_walk, which the journal's fields come from too), in ASCII
+ * (JSON_COMPACT | JSON_ENSURE_ASCII), DEL escaped too (dump_line).
  */
 
 struct walk {
@@ -720,61 +719,64 @@ static void b_close(void *ctx, char bracket)
 		b->depth--;
 }
 
-/*
- * The dumped line (json_dumpb's len bytes at text, no NUL) as a heap
- * string, with DEL escaped: JSON_ENSURE_ASCII escapes everything below
- * 0x20 and above 0x7e but the DEL byte (0x7f), which JSON allows raw in a
- * string: a claim could put it on the line. Every raw DEL of the dumped
- * line is inside a string, so it becomes the escape \u007f and the line
- * stays printable ASCII. NULL when out of memory.
- */
-static char *line_copy(const char *text, size_t len)
-{
-	const char *del = memchr(text, 0x7f, len);
-	size_t n = 0, i, o = 0;
-	char *out;
+/* Where the line is dumped (json_dump_callback): a heap buffer that grows. */
+struct line_buf {
+	char *text;
+	size_t len, cap;
+};
 
-	for (i = del != NULL ? (size_t)(del - text) : len; i < len; i++)
-		n += text[i] == 0x7f;
-	out = malloc(len + 5 * n + 1);
-	if (out == NULL)
-		return NULL;
-	if (n == 0) {
-		memcpy(out, text, len);
-		o = len;
-	} else {
-		for (i = 0; i < len; i++) {
-			if (text[i] == 0x7f) {
-				memcpy(out + o, "\\u007f", 6);
-				o += 6;
-			} else {
-				out[o++] = text[i];
-			}
-		}
+static int line_put(const char *chunk, size_t size, void *data)
+{
+	struct line_buf *l = data;
+
+	if (size >= l->cap - l->len) { /* and one byte for the NUL */
+		size_t cap = l->cap != 0 ? 2 * l->cap : 1024;
+		char *grown;
+
+		while (cap <= l->len + size)
+			cap *= 2;
+		grown = realloc(l->text, cap);
+		if (grown == NULL)
+			return -1;
+		l->text = grown;
+		l->cap = cap;
 	}
-	out[o] = '\0';
-	return out;
+	memcpy(l->text + l->len, chunk, size);
+	l->len += size;
+	return 0;
 }
 
-/* The line of the object o: json_dumps(JSON_COMPACT | JSON_ENSURE_ASCII), DEL escaped. */
+/*
+ * The line of the object o: JSON_COMPACT | JSON_ENSURE_ASCII, in one pass
+ * into one heap buffer (json_dumps copies it once more), or NULL. That
+ * escapes everything below 0x20 and above 0x7e but the DEL byte (0x7f),
+ * which JSON allows raw in a string: a claim could put it on the line.
+ * Every raw DEL of the line is inside a string, so it becomes the escape
+ * \u007f and the line stays printable ASCII.
+ */
 static char *dump_line(const json_t *o)
 {
-	const size_t flags = JSON_COMPACT | JSON_ENSURE_ASCII;
-	char buf[4096], *big, *line;
-	size_t len;
+	struct line_buf l = { 0 };
+	char *del;
+	size_t at;
 
-	/* into the stack first (no allocation: 0 means failed); most lines fit */
-	len = json_dumpb(o, buf, sizeof(buf), flags);
-	if (len == 0)
-		return NULL;
-	if (len <= sizeof(buf))
-		return line_copy(buf, len);
-	big = malloc(len);
-	if (big == NULL)
-		return NULL;
-	line = json_dumpb(o, big, len, flags) == len ? line_copy(big, len) : NULL;
-	free(big);
-	return line;
+	if (json_dump_callback(o, line_put, &l, JSON_COMPACT | JSON_ENSURE_ASCII) != 0 ||
+	    l.text == NULL)
+		goto fail;
+	while ((del = memchr(l.text, 0x7f, l.len)) != NULL) {
+		at = (size_t)(del - l.text);
+		/* 6 bytes more at the end, the tail moved over them and the DEL */
+		if (line_put("\\u007f", 6, &l) != 0)
+			goto fail;
+		memmove(l.text + at + 6, l.text + at + 1, l.len - 6 - at - 1);
+		memcpy(l.text + at, "\\u007f", 6);
+		l.len--;
+	}
+	l.text[l.len] = '\0';
+	return l.text;
+fail:
+	free(l.text);
+	return NULL;
 }
 
 char *aud_event_line(const struct aud_event *ev, const struct aud_walker *also, void *ctx)

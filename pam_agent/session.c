@@ -162,13 +162,14 @@ static int write_state(const char *state_dir, const json_t *record, const char *
 static json_t *session_record(const struct pa_context *ctx, const char *user, uid_t uid,
 			      time_t opened)
 {
-	return json_pack("{s:s, s:s, s:s, s:I, s:s?, s:I, s:I, s:I, s:I, s:i, s:o}", "sid",
-			 ctx->session->sid, "agent", ctx->identity->agent_id, "user", user, "uid",
-			 (json_int_t)uid, "task", ctx->identity->task, "pid", (json_int_t)getpid(),
-			 "start_time", (json_int_t)self_start_time(), "opened",
-			 (json_int_t)opened, "expires",
-			 (json_int_t)(opened + ctx->decision.max_session), "ring",
-			 (int)ctx->session->ring, "keys", ses_keys_to_json(&ctx->session->keys));
+	struct ses_record rec = { .sid = ctx->session->sid, .agent = ctx->identity->agent_id,
+				  .user = user, .task = ctx->identity->task, .uid = uid,
+				  .pid = getpid(), .start_time = (int64_t)self_start_time(),
+				  .opened = opened, .ring = ctx->session->ring,
+				  .keys = ctx->session->keys };
+
+	rec.expires = (int64_t)opened + ctx->decision.max_session;
+	return ses_record_json(&rec);
 }
 
 /*
