@@ -105,6 +105,33 @@ void aud_event_set_duration_ms(struct aud_event *ev, int64_t ms);
  */
 char *aud_event_to_json(const struct aud_event *ev);
 
+/*
+ * The members of the event's line, in the line's order, with the values
+ * the line holds (aud_event_to_json builds the line's jansson object from
+ * this walk, and the journal takes its fields from it: the two cannot
+ * differ). key is a member's name, NULL for an element of an array; open
+ * is called with '{' or '[' for an object or array and close with its
+ * closing bracket; the whole line is one object (opened with key NULL).
+ * Returns 0, or -1 when out of memory (the walk may have stopped part-way).
+ */
+struct aud_walker {
+	void (*str)(void *ctx, const char *key, const char *s);
+	void (*num)(void *ctx, const char *key, long long v);
+	void (*boolean)(void *ctx, const char *key, bool v);
+	void (*open)(void *ctx, const char *key, char bracket);
+	void (*close)(void *ctx, char bracket);
+};
+int aud_event_walk(const struct aud_event *ev, const struct aud_walker *w, void *ctx);
+
+/*
+ * aud_event_to_json's line, from one walk that also visits also (when not
+ * NULL) with ctx: the journal takes its fields and the line from one walk.
+ */
+char *aud_event_line(const struct aud_event *ev, const struct aud_walker *also, void *ctx);
+
+/* The event's kind. */
+enum aud_kind aud_event_kind(const struct aud_event *ev);
+
 /* Where events go. */
 struct aud_sink {
 	const char *file; /* audit_log path, or NULL */
@@ -143,16 +170,18 @@ int aud_file_append(const char *path, const char *line, char *err, size_t errlen
 int aud_journal_present(void);
 
 /*
- * Sends the audit line (aud_event_to_json) to the journal as one entry
+ * Sends the audit line of ev to the journal as one entry
  * with sd_journal_sendv (docs/audit.md lists the fields): MESSAGE_ID of
  * its kind, PRIORITY, SYSLOG_FACILITY (authpriv), SYSLOG_IDENTIFIER,
  * MESSAGE a one-line summary, PAM_AGENT_<KEY> per key of the line (one
  * PAM_AGENT_ACTOR, _GRANT, _REASON, _KEY per list entry,
  * PAM_AGENT_RUNTIME_<KEY> for the runtime object) and PAM_AGENT_JSON the
  * line. An entry too large for a datagram goes as a sealed memfd
- * (libsystemd does that): nothing is cut. Returns 0 or a negative errno
- * (-EINVAL: not an audit line).
+ * (libsystemd does that): nothing is cut. The line (aud_event_to_json's
+ * bytes) and the fields come from one walk (aud_event_walk); the line is
+ * not parsed back. *line is the line (heap, also when the entry was not
+ * sent; NULL when out of memory). Returns 0 or a negative errno.
  */
-int aud_journal_send(const char *line);
+int aud_journal_send(const struct aud_event *ev, char **line);
 
 #endif /* PA_AUDIT_H */

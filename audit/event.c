@@ -16,7 +16,6 @@
 #include <openssl/evp.h>
 
 #include "audit.h"
-#include "pa_json.h"
 
 struct aud_strlist {
 	char **v;
@@ -490,184 +489,312 @@ void aud_event_set_duration_ms(struct aud_event *ev, int64_t ms)
 
 /* ---- JSON ------------------------------------------------------------------------------ */
 
-/* Sets key to a string when s is not NULL. Returns 0 or -1. */
-static int put_str(json_t *o, const char *key, const char *s)
+/*
+ * The line: jansson's compact JSON of the members in the walk's order
+ * (aud_event_walk, which the journal's fields come from too), in ASCII
+ * (JSON_COMPACT | JSON_ENSURE_ASCII), DEL escaped too (dump_line).
+ */
+
+struct walk {
+	const struct aud_walker *w;
+	void *ctx;
+};
+
+/* key and the string s, when s is not NULL. */
+static void put_str(const struct walk *k, const char *key, const char *s)
 {
-	if (s == NULL)
-		return 0;
-	return json_object_set_new(o, key, json_string(s));
+	if (s != NULL)
+		k->w->str(k->ctx, key, s);
 }
 
-/* Sets key to the integer v. Returns 0 or -1. */
-static int put_int(json_t *o, const char *key, json_int_t v)
+/* key and the strings of l as an array (also when empty), and key_dropped. */
+static void put_array(const struct walk *k, const char *key, const struct aud_strlist *list)
 {
-	return json_object_set_new(o, key, json_integer(v));
-}
-
-/* Sets key to the list (when not empty), and key_dropped to the overflow. */
-static int put_list(json_t *o, const char *key, const struct aud_strlist *l)
-{
-	json_t *a;
 	size_t i;
 
-	if (l->n == 0)
-		return 0;
-	a = json_array();
-	if (a == NULL)
-		return -1;
-	for (i = 0; i < l->n; i++)
-		if (json_array_append_new(a, json_string(l->v[i])) != 0) {
-			json_decref(a);
-			return -1;
-		}
-	if (json_object_set_new(o, key, a) != 0)
-		return -1;
-	if (l->dropped > 0) {
+	k->w->open(k->ctx, key, '[');
+	for (i = 0; i < list->n; i++)
+		k->w->str(k->ctx, NULL, list->v[i]);
+	k->w->close(k->ctx, ']');
+	if (list->dropped > 0) {
 		char name[64];
 
 		snprintf(name, sizeof(name), "%s_dropped", key);
-		return put_int(o, name, (json_int_t)l->dropped);
+		k->w->num(k->ctx, name, (long long)list->dropped);
 	}
-	return 0;
 }
 
-/* The "runtime" object of an event. Returns 0 or -1. */
-static int put_runtime(json_t *o, const struct aud_event *ev)
+/* key and the list, when not empty. */
+static void put_list(const struct walk *k, const char *key, const struct aud_strlist *list)
 {
-	json_t *r;
-	int rc = 0;
+	if (list->n > 0)
+		put_array(k, key, list);
+}
 
+/* The "runtime" object of an event. */
+static void put_runtime(const struct walk *k, const struct aud_event *ev)
+{
 	if (!ev->rt_set)
-		return 0;
-	r = json_object();
-	if (r == NULL)
-		return -1;
-	rc |= put_str(r, "absent", ev->rt_absent);
-	rc |= put_str(r, "subject", ev->rt_subject);
-	rc |= put_str(r, "exe", ev->rt_exe);
+		return;
+	k->w->open(k->ctx, "runtime", '{');
+	put_str(k, "absent", ev->rt_absent);
+	put_str(k, "subject", ev->rt_subject);
+	put_str(k, "exe", ev->rt_exe);
 	if (ev->rt_deleted)
-		rc |= json_object_set_new(r, "exe_deleted", json_true());
-	rc |= put_str(r, "exe_sha256", ev->rt_sha256);
-	rc |= put_str(r, "exe_mutable", ev->rt_mutable);
-	rc |= put_str(r, "unit", ev->rt_unit);
+		k->w->boolean(k->ctx, "exe_deleted", true);
+	put_str(k, "exe_sha256", ev->rt_sha256);
+	put_str(k, "exe_mutable", ev->rt_mutable);
+	put_str(k, "unit", ev->rt_unit);
 	if (ev->rt_has_uid)
-		rc |= put_int(r, "uid", (json_int_t)ev->rt_uid);
-	rc |= put_str(r, "parent_exe_sha256", ev->rt_parent_sha256);
-	return rc | json_object_set_new(o, "runtime", r);
+		k->w->num(k->ctx, "uid", (long long)ev->rt_uid);
+	put_str(k, "parent_exe_sha256", ev->rt_parent_sha256);
+	k->w->close(k->ctx, '}');
 }
 
-/*
- * JSON_ENSURE_ASCII escapes everything below 0x20 and above 0x7e but the
- * DEL byte (0x7f), which JSON allows raw in a string: a claim could put
- * it on the line. Every raw DEL of the dumped line is inside a string,
- * so it becomes the escape \u007f and the line stays printable ASCII.
- * Frees line; returns the new line or NULL when out of memory.
- */
-static char *escape_del(char *line)
+enum aud_kind aud_event_kind(const struct aud_event *ev)
 {
-	size_t n = 0, len = 0, i, o = 0;
-	char *out;
-
-	for (i = 0; line[i] != '\0'; i++)
-		n += line[i] == 0x7f;
-	len = i;
-	if (n == 0)
-		return line;
-	out = malloc(len + 5 * n + 1);
-	if (out != NULL) {
-		for (i = 0; i < len; i++) {
-			if (line[i] == 0x7f) {
-				memcpy(out + o, "\\u007f", 6);
-				o += 6;
-			} else {
-				out[o++] = line[i];
-			}
-		}
-		out[o] = '\0';
-	}
-	free(line);
-	return out;
+	return ev->kind;
 }
 
-char *aud_event_to_json(const struct aud_event *ev)
+int aud_event_walk(const struct aud_event *ev, const struct aud_walker *w, void *ctx)
 {
-	char when[96], host[256];
+	const struct walk k = { w, ctx };
+	char when[96], host[256], *h = NULL;
 	unsigned ms = (unsigned)(ev->when.tv_nsec / 1000000) % 1000;
 	time_t t = ev->when.tv_sec;
-	json_t *o = NULL, *keys;
 	struct tm tm;
-	char *line = NULL;
 	size_t i;
-	int rc = 0;
 
 	if (gmtime_r(&t, &tm) == NULL)
-		return NULL;
+		return -1;
 	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900,
 		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
 	if (gethostname(host, sizeof(host)) != 0)
 		host[0] = '\0';
 	host[sizeof(host) - 1] = '\0';
-	o = json_object();
-	if (o == NULL)
-		return NULL;
-	/* jansson keeps insertion order: this is the documented order */
-	rc |= put_int(o, "v", AUD_FORMAT_VERSION);
-	rc |= put_str(o, "time", when);
-	rc |= put_int(o, "epoch", (json_int_t)ev->when.tv_sec);
-	rc |= put_str(o, "event", aud_kind_name(ev->kind));
-	rc |= put_str(o, "result", aud_result_name(ev->result));
 	if (host[0] != '\0') {
 		bool oom = false;
-		char *h = sanitize(host, AUD_STRING_MAX, &oom);
 
-		rc |= h ? put_str(o, "host", h) : -1;
-		free(h);
+		h = sanitize(host, AUD_STRING_MAX, &oom);
+		if (h == NULL)
+			return -1;
 	}
-	rc |= put_int(o, "pid", (json_int_t)getpid());
-	rc |= put_str(o, "sid", ev->sid);
-	rc |= put_str(o, "agent", ev->agent);
-	rc |= put_str(o, "issuer", ev->issuer);
-	rc |= put_list(o, "actors", &ev->actors);
+	/* the documented order */
+	w->open(ctx, NULL, '{');
+	w->num(ctx, "v", AUD_FORMAT_VERSION);
+	put_str(&k, "time", when);
+	w->num(ctx, "epoch", (long long)ev->when.tv_sec);
+	put_str(&k, "event", aud_kind_name(ev->kind));
+	put_str(&k, "result", aud_result_name(ev->result));
+	put_str(&k, "host", h);
+	free(h);
+	w->num(ctx, "pid", (long long)getpid());
+	put_str(&k, "sid", ev->sid);
+	put_str(&k, "agent", ev->agent);
+	put_str(&k, "issuer", ev->issuer);
+	put_list(&k, "actors", &ev->actors);
 	if (ev->has_depth)
-		rc |= put_int(o, "delegation_depth", (json_int_t)ev->depth);
-	rc |= put_str(o, "task", ev->task);
-	rc |= put_str(o, "jti", ev->jti);
-	rc |= put_str(o, "token_sha256", ev->fingerprint);
-	rc |= put_str(o, "service", ev->service);
-	rc |= put_str(o, "user", ev->user);
-	rc |= put_str(o, "rhost", ev->rhost);
-	rc |= put_str(o, "tty", ev->tty);
+		w->num(ctx, "delegation_depth", (long long)ev->depth);
+	put_str(&k, "task", ev->task);
+	put_str(&k, "jti", ev->jti);
+	put_str(&k, "token_sha256", ev->fingerprint);
+	put_str(&k, "service", ev->service);
+	put_str(&k, "user", ev->user);
+	put_str(&k, "rhost", ev->rhost);
+	put_str(&k, "tty", ev->tty);
 	if (ev->has_class)
-		rc |= put_str(o, "class", pol_class_name(ev->cls));
-	rc |= put_str(o, "rule", ev->rule);
+		put_str(&k, "class", pol_class_name(ev->cls));
+	put_str(&k, "rule", ev->rule);
 	if (ev->has_max_session)
-		rc |= put_int(o, "max_session", (json_int_t)ev->max_session);
-	if (ev->grants.n > 0 || ev->kind == AUD_DECISION) {
-		/* a decision always says which grants it issued, even none */
-		json_t *a = json_array();
-
-		for (i = 0; a != NULL && i < ev->grants.n; i++)
-			rc |= json_array_append_new(a, json_string(ev->grants.v[i]));
-		rc |= a ? json_object_set_new(o, "grants", a) : -1;
-		if (ev->grants.dropped > 0)
-			rc |= put_int(o, "grants_dropped", (json_int_t)ev->grants.dropped);
-	}
+		w->num(ctx, "max_session", (long long)ev->max_session);
+	/* a decision always says which grants it issued, even none */
+	if (ev->grants.n > 0 || ev->kind == AUD_DECISION)
+		put_array(&k, "grants", &ev->grants);
 	if (ev->n_keys > 0) {
-		keys = json_array();
-		for (i = 0; keys != NULL && i < ev->n_keys; i++)
-			rc |= json_array_append_new(keys, json_pack("{s:s,s:i}", "grant",
-								    ev->keys[i].grant, "serial",
-								    (int)ev->keys[i].serial));
-		rc |= keys ? json_object_set_new(o, "keys", keys) : -1;
+		w->open(ctx, "keys", '[');
+		for (i = 0; i < ev->n_keys; i++) {
+			w->open(ctx, NULL, '{');
+			w->str(ctx, "grant", ev->keys[i].grant);
+			w->num(ctx, "serial", (long long)ev->keys[i].serial);
+			w->close(ctx, '}');
+		}
+		w->close(ctx, ']');
 		if (ev->keys_dropped > 0)
-			rc |= put_int(o, "keys_dropped", (json_int_t)ev->keys_dropped);
+			w->num(ctx, "keys_dropped", (long long)ev->keys_dropped);
 	}
 	if (ev->has_duration)
-		rc |= put_int(o, "duration_ms", (json_int_t)ev->duration_ms);
-	rc |= put_runtime(o, ev);
-	rc |= put_list(o, "reasons", &ev->reasons);
-	if (rc == 0)
-		line = pa_json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
-	json_decref(o);
-	return line != NULL ? escape_del(line) : NULL;
+		w->num(ctx, "duration_ms", (long long)ev->duration_ms);
+	put_runtime(&k, ev);
+	put_list(&k, "reasons", &ev->reasons);
+	w->close(ctx, '}');
+	return 0;
+}
+
+/*
+ * The walk onto a jansson object: the line. Every string of the event is
+ * valid UTF-8 (sanitize() made it so; the names and the time are ASCII)
+ * and every key is one of the walk's constant names, so neither is
+ * checked again.
+ */
+struct build {
+	json_t *stack[4]; /* the open containers, stack[0] the line's object */
+	int depth;
+	bool bad;
+	const struct aud_walker *also; /* visited too (the journal's fields), or NULL */
+	void *also_ctx;
+};
+
+/* Adds v (a new reference) under key, or as the next element when key is NULL. */
+static void b_put(struct build *b, const char *key, json_t *v)
+{
+	json_t *parent;
+
+	if (v == NULL || b->depth == 0 || b->bad) {
+		json_decref(v);
+		b->bad = true;
+		return;
+	}
+	parent = b->stack[b->depth - 1];
+	if ((key != NULL ? json_object_set_new_nocheck(parent, key, v)
+			 : json_array_append_new(parent, v)) != 0)
+		b->bad = true;
+}
+
+static void b_str(void *ctx, const char *key, const char *s)
+{
+	struct build *b = ctx;
+
+	b_put(b, key, json_string_nocheck(s));
+	if (b->also != NULL)
+		b->also->str(b->also_ctx, key, s);
+}
+
+static void b_num(void *ctx, const char *key, long long v)
+{
+	struct build *b = ctx;
+
+	b_put(b, key, json_integer((json_int_t)v));
+	if (b->also != NULL)
+		b->also->num(b->also_ctx, key, v);
+}
+
+static void b_bool(void *ctx, const char *key, bool v)
+{
+	struct build *b = ctx;
+
+	b_put(b, key, json_boolean(v));
+	if (b->also != NULL)
+		b->also->boolean(b->also_ctx, key, v);
+}
+
+static void b_open(void *ctx, const char *key, char bracket)
+{
+	struct build *b = ctx;
+	json_t *c = bracket == '{' ? json_object() : json_array();
+
+	if (b->also != NULL)
+		b->also->open(b->also_ctx, key, bracket);
+	if (c == NULL || b->bad || b->depth == (int)(sizeof(b->stack) / sizeof(b->stack[0]))) {
+		json_decref(c);
+		b->bad = true;
+		return;
+	}
+	if (b->depth > 0) {
+		/* the parent holds it; the stack borrows it */
+		b_put(b, key, c);
+		if (b->bad)
+			return;
+	}
+	b->stack[b->depth++] = c;
+}
+
+static void b_close(void *ctx, char bracket)
+{
+	struct build *b = ctx;
+
+	if (b->also != NULL)
+		b->also->close(b->also_ctx, bracket);
+	/* the line's own object stays on the stack: it is dumped */
+	if (!b->bad && b->depth > 1)
+		b->depth--;
+}
+
+/* Where the line is dumped (json_dump_callback): a heap buffer that grows. */
+struct line_buf {
+	char *text;
+	size_t len, cap;
+};
+
+static int line_put(const char *chunk, size_t size, void *data)
+{
+	struct line_buf *l = data;
+
+	if (size >= l->cap - l->len) { /* and one byte for the NUL */
+		size_t cap = l->cap != 0 ? 2 * l->cap : 1024;
+		char *grown;
+
+		while (cap <= l->len + size)
+			cap *= 2;
+		grown = realloc(l->text, cap);
+		if (grown == NULL)
+			return -1;
+		l->text = grown;
+		l->cap = cap;
+	}
+	memcpy(l->text + l->len, chunk, size);
+	l->len += size;
+	return 0;
+}
+
+/*
+ * The line of the object o: JSON_COMPACT | JSON_ENSURE_ASCII, in one pass
+ * into one heap buffer (json_dumps copies it once more), or NULL. That
+ * escapes everything below 0x20 and above 0x7e but the DEL byte (0x7f),
+ * which JSON allows raw in a string: a claim could put it on the line.
+ * Every raw DEL of the line is inside a string, so it becomes the escape
+ * \u007f and the line stays printable ASCII.
+ */
+static char *dump_line(const json_t *o)
+{
+	struct line_buf l = { 0 };
+	char *del;
+	size_t at;
+
+	if (json_dump_callback(o, line_put, &l, JSON_COMPACT | JSON_ENSURE_ASCII) != 0 ||
+	    l.text == NULL)
+		goto fail;
+	while ((del = memchr(l.text, 0x7f, l.len)) != NULL) {
+		at = (size_t)(del - l.text);
+		/* 6 bytes more at the end, the tail moved over them and the DEL */
+		if (line_put("\\u007f", 6, &l) != 0)
+			goto fail;
+		memmove(l.text + at + 6, l.text + at + 1, l.len - 6 - at - 1);
+		memcpy(l.text + at, "\\u007f", 6);
+		l.len--;
+	}
+	l.text[l.len] = '\0';
+	return l.text;
+fail:
+	free(l.text);
+	return NULL;
+}
+
+char *aud_event_line(const struct aud_event *ev, const struct aud_walker *also, void *ctx)
+{
+	static const struct aud_walker to_json = { b_str, b_num, b_bool, b_open, b_close };
+	struct build b = { .also = also, .also_ctx = ctx };
+	char *line = NULL;
+
+	if (aud_event_walk(ev, &to_json, &b) != 0)
+		b.bad = true;
+	if (!b.bad && b.depth == 1)
+		line = dump_line(b.stack[0]);
+	if (b.depth > 0)
+		json_decref(b.stack[0]);
+	return line;
+}
+
+char *aud_event_to_json(const struct aud_event *ev)
+{
+	return aud_event_line(ev, NULL, NULL);
 }

@@ -5,9 +5,11 @@
  * MESSAGE a short human line and PAM_AGENT_JSON the whole line
  * (docs/audit.md, "The journal").
  *
- * The fields are read back from the line aud_event_to_json made, so they
- * hold exactly what the audit file holds - the same capped, sanitized,
- * token-free values - and a key added to the line gets its field too.
+ * The fields come from the walk the line is built from (aud_event_walk:
+ * aud_event_line builds the line from the same walk), so they hold
+ * exactly what the audit file holds - the same capped, sanitized,
+ * token-free values - and a key added to the line gets its field too;
+ * the line is not parsed back (that cost six times the line itself).
  */
 #include "config.h"
 
@@ -19,7 +21,6 @@
 #include <sys/uio.h>
 #include <syslog.h>
 
-#include <jansson.h>
 #include <systemd/sd-journal.h>
 
 #include "audit.h"
@@ -56,29 +57,47 @@ struct fields {
 	int oom;
 };
 
-/* Appends "PAM_AGENT_<PREFIX><NAME>=value" (prefix/name upper-cased), or name as is when raw. */
-static void add(struct fields *f, const char *prefix, const char *name, const char *value, int raw)
+/* Room for one more field: 0, or -1 (oom set). */
+static int grow(struct fields *f)
 {
-	char *s = NULL;
-	size_t i, head;
-
 	if (f->oom)
-		return;
+		return -1;
 	if (f->n == f->cap) {
 		size_t cap = f->cap ? 2 * f->cap : 64;
 		struct iovec *grown = realloc(f->iov, cap * sizeof(*grown));
 
 		if (grown == NULL) {
 			f->oom = 1;
-			return;
+			return -1;
 		}
 		f->iov = grown;
 		f->cap = cap;
 	}
-	if (raw ? asprintf(&s, "%s=%s", name, value) < 0
-		: asprintf(&s, "PAM_AGENT_%s%s=%s", prefix, name, value) < 0) {
-		f->oom = 1;
+	return 0;
+}
+
+/* Appends "PAM_AGENT_<PREFIX><NAME>=value" (prefix/name upper-cased), or name as is when raw. */
+static void add(struct fields *f, const char *prefix, const char *name, const char *value, int raw)
+{
+	char *s = NULL;
+	size_t i, head;
+
+	if (grow(f) != 0)
 		return;
+	{
+		const char *lead = raw ? "" : "PAM_AGENT_", *pre = raw ? "" : prefix;
+		size_t l1 = strlen(lead), l2 = strlen(pre), l3 = strlen(name), l4 = strlen(value);
+
+		s = malloc(l1 + l2 + l3 + 1 + l4 + 1);
+		if (s == NULL) {
+			f->oom = 1;
+			return;
+		}
+		memcpy(s, lead, l1);
+		memcpy(s + l1, pre, l2);
+		memcpy(s + l1 + l2, name, l3);
+		s[l1 + l2 + l3] = '=';
+		memcpy(s + l1 + l2 + l3 + 1, value, l4 + 1);
 	}
 	head = strcspn(s, "=");
 	for (i = 0; i < head; i++)
@@ -89,92 +108,164 @@ static void add(struct fields *f, const char *prefix, const char *name, const ch
 	f->n++;
 }
 
-/* The text of a scalar JSON value (string, integer, boolean), or NULL. */
-static const char *scalar(const json_t *v, char *buf, size_t len)
+/* What the walk of the line (aud_event_walk) gathers for the entry. */
+struct gather {
+	struct fields body;	  /* PAM_AGENT_* of every member, in the line's order */
+	int depth;		  /* 1: the line's own members */
+	const char *list;	  /* the field of the list being walked, or NULL */
+	bool in_object;		  /* inside an object at depth 2 (runtime), or an entry of a list */
+	char entry_grant[300];	  /* a "keys" entry: grant and serial */
+	char entry_serial[32];
+	/* MESSAGE: "pam_agent audit: EVENT RESULT: agent A, user U, ...: first reason" */
+	char *shown[5];		  /* agent, user, service, task, sid */
+	char *event, *result, *reason;
+	int oom;
+};
+
+static const char *const shown_keys[] = { "agent", "user", "service", "task", "sid" };
+
+/* Keeps a copy of s in *slot (first one wins). */
+static void keep(struct gather *g, char **slot, const char *s)
 {
-	if (json_is_string(v))
-		return json_string_value(v);
-	if (json_is_integer(v)) {
-		snprintf(buf, len, "%lld", (long long)json_integer_value(v));
-		return buf;
-	}
-	if (json_is_boolean(v))
-		return json_is_true(v) ? "true" : "false";
-	return NULL;
+	if (*slot == NULL && (*slot = strdup(s)) == NULL)
+		g->oom = 1;
 }
 
-/* The entries of list l (a key of lists[]) as repeated fields. */
-static void add_list(struct fields *f, const char *field, const json_t *l)
+/* A scalar member or element, its text as the line holds it. */
+static void member(struct gather *g, const char *key, const char *text)
 {
-	char num[32], *kv;
-	const json_t *v;
+	const char *const *s;
 	size_t i;
 
-	json_array_foreach(l, i, v) {
-		if (json_is_object(v)) { /* a key: "GRANT:SERIAL" */
-			const char *g = json_string_value(json_object_get(v, "grant"));
-			const char *s = scalar(json_object_get(v, "serial"), num, sizeof(num));
-
-			if (asprintf(&kv, "%s:%s", g ? g : "", s ? s : "") < 0) {
-				f->oom = 1;
-				return;
-			}
-			add(f, "", field, kv, 0);
-			free(kv);
-		} else if (json_is_string(v)) {
-			add(f, "", field, json_string_value(v), 0);
-		}
+	if (g->depth == 1 && key != NULL) {
+		for (s = skipped; *s != NULL && strcmp(*s, key) != 0; s++)
+			;
+		if (*s != NULL)
+			return;
+		if (strcmp(key, "event") == 0)
+			keep(g, &g->event, text);
+		else if (strcmp(key, "result") == 0)
+			keep(g, &g->result, text);
+		for (i = 0; i < sizeof(shown_keys) / sizeof(shown_keys[0]); i++)
+			if (strcmp(key, shown_keys[i]) == 0)
+				keep(g, &g->shown[i], text);
+		add(&g->body, "", key, text, 0);
+	} else if (g->depth == 2 && g->list != NULL && key == NULL && !g->in_object) {
+		/* a list's entry: one field each */
+		if (strcmp(g->list, "REASON") == 0)
+			keep(g, &g->reason, text);
+		add(&g->body, "", g->list, text, 0);
+	} else if (g->depth == 2 && g->list == NULL && key != NULL) {
+		/* the runtime object */
+		add(&g->body, "RUNTIME_", key, text, 0);
+	} else if (g->depth == 3 && g->list != NULL && key != NULL) {
+		/* a key: "GRANT:SERIAL" */
+		if (strcmp(key, "grant") == 0)
+			snprintf(g->entry_grant, sizeof(g->entry_grant), "%s", text);
+		else if (strcmp(key, "serial") == 0)
+			snprintf(g->entry_serial, sizeof(g->entry_serial), "%s", text);
 	}
 }
 
-/* A copy of s with every control byte (a newline in a reason) made a space. */
-static char *one_line(const char *s)
+static void g_str(void *ctx, const char *key, const char *s)
 {
-	char *c = strdup(s), *p;
+	member(ctx, key, s != NULL ? s : "");
+}
 
-	for (p = c; p != NULL && *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = ' ';
-	return c;
+/* Whether a number or boolean is a list's entry, which gets no field (only strings and keys do). */
+static bool list_entry(const struct gather *g, const char *key)
+{
+	return g->depth == 2 && g->list != NULL && key == NULL;
+}
+
+static void g_num(void *ctx, const char *key, long long v)
+{
+	char num[32];
+
+	if (list_entry(ctx, key))
+		return;
+	snprintf(num, sizeof(num), "%lld", v);
+	member(ctx, key, num);
+}
+
+static void g_bool(void *ctx, const char *key, bool v)
+{
+	if (list_entry(ctx, key))
+		return;
+	member(ctx, key, v ? "true" : "false");
+}
+
+static void g_open(void *ctx, const char *key, char bracket)
+{
+	struct gather *g = ctx;
+	size_t i;
+
+	g->depth++;
+	if (g->depth == 2) {
+		g->list = NULL;
+		g->in_object = bracket == '{';
+		if (bracket == '[') {
+			for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+				if (key != NULL && strcmp(lists[i].key, key) == 0)
+					g->list = lists[i].field;
+			/* a list that has no field gets none */
+			if (g->list == NULL)
+				g->in_object = true;
+		} else {
+			g->in_object = false;
+		}
+	} else if (g->depth == 3 && g->list != NULL && bracket == '{') {
+		g->entry_grant[0] = g->entry_serial[0] = '\0';
+	}
+}
+
+static void g_close(void *ctx, char bracket)
+{
+	struct gather *g = ctx;
+
+	if (g->depth == 3 && g->list != NULL && bracket == '}') {
+		char kv[sizeof(g->entry_grant) + sizeof(g->entry_serial) + 2];
+
+		snprintf(kv, sizeof(kv), "%s:%s", g->entry_grant, g->entry_serial);
+		add(&g->body, "", g->list, kv, 0);
+	}
+	if (g->depth == 2) {
+		g->list = NULL;
+		g->in_object = false;
+	}
+	g->depth--;
 }
 
 /* MESSAGE: "pam_agent audit: EVENT RESULT: agent A, user U, ...: first reason". */
-static void add_message(struct fields *f, const json_t *o)
+static void add_message(struct fields *f, const struct gather *g)
 {
-	static const char *const shown[] = { "agent", "user", "service", "task", "sid", NULL };
-	const char *reason = json_string_value(json_array_get(json_object_get(o, "reasons"), 0));
-	char *msg = NULL, *next, *flat;
-	size_t i;
+	size_t len = 64, i, o;
+	char *msg;
 	int sep = ':';
 
-	if (asprintf(&msg, "pam_agent audit: %s %s", json_string_value(json_object_get(o, "event")),
-		     json_string_value(json_object_get(o, "result"))) < 0) {
+	len += strlen(g->event) + strlen(g->result) + (g->reason ? strlen(g->reason) + 2 : 0);
+	for (i = 0; i < sizeof(shown_keys) / sizeof(shown_keys[0]); i++)
+		if (g->shown[i] != NULL)
+			len += strlen(shown_keys[i]) + strlen(g->shown[i]) + 3;
+	msg = malloc(len);
+	if (msg == NULL) {
 		f->oom = 1;
 		return;
 	}
-	for (i = 0; shown[i] != NULL && msg != NULL; i++) {
-		const char *v = json_string_value(json_object_get(o, shown[i]));
-
-		if (v == NULL)
+	o = (size_t)snprintf(msg, len, "pam_agent audit: %s %s", g->event, g->result);
+	for (i = 0; i < sizeof(shown_keys) / sizeof(shown_keys[0]); i++) {
+		if (g->shown[i] == NULL)
 			continue;
-		if (asprintf(&next, "%s%c %s %s", msg, sep, shown[i], v) < 0)
-			next = NULL;
-		free(msg);
-		msg = next;
+		o += (size_t)snprintf(msg + o, len - o, "%c %s %s", sep, shown_keys[i], g->shown[i]);
 		sep = ',';
 	}
-	if (msg != NULL && reason != NULL) {
-		if (asprintf(&next, "%s: %s", msg, reason) < 0)
-			next = NULL;
-		free(msg);
-		msg = next;
-	}
-	flat = msg ? one_line(msg) : NULL;
-	if (flat == NULL)
-		f->oom = 1;
-	else
-		add(f, "", "MESSAGE", flat, 1);
-	free(flat);
+	if (g->reason != NULL)
+		snprintf(msg + o, len - o, ": %s", g->reason);
+	/* one line: every control byte (a newline in a reason) made a space */
+	for (o = 0; msg[o] != '\0'; o++)
+		if ((unsigned char)msg[o] < 0x20 || msg[o] == 0x7f)
+			msg[o] = ' ';
+	add(f, "", "MESSAGE", msg, 1);
 	free(msg);
 }
 
@@ -188,48 +279,6 @@ static int priority(enum aud_kind kind, const char *result)
 	return LOG_INFO;
 }
 
-/* Every field of the entry of line, whose kind is kind. */
-static void build(struct fields *f, enum aud_kind kind, const json_t *o, const char *line)
-{
-	const char *key, *text;
-	const json_t *v, *rv;
-	char num[32], prio[8];
-	size_t i;
-
-	for (i = 0; i < sizeof(message_ids) / sizeof(message_ids[0]); i++)
-		if (message_ids[i].kind == kind)
-			add(f, "", "MESSAGE_ID", message_ids[i].id, 1);
-	snprintf(prio, sizeof(prio), "%d",
-		 priority(kind, json_string_value(json_object_get(o, "result"))));
-	add(f, "", "PRIORITY", prio, 1);
-	snprintf(num, sizeof(num), "%d", LOG_AUTHPRIV >> 3);
-	add(f, "", "SYSLOG_FACILITY", num, 1);
-	add(f, "", "SYSLOG_IDENTIFIER", program_invocation_short_name, 1);
-	add_message(f, o);
-	json_object_foreach((json_t *)o, key, v) {
-		const char *const *s;
-		const char *rkey;
-		int done = 0;
-
-		for (s = skipped; *s != NULL && strcmp(*s, key) != 0; s++)
-			;
-		if (*s != NULL)
-			continue;
-		for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
-			if (strcmp(lists[i].key, key) == 0 && json_is_array(v)) {
-				add_list(f, lists[i].field, v);
-				done = 1;
-			}
-		if (!done && json_is_object(v)) /* runtime */
-			json_object_foreach((json_t *)v, rkey, rv)
-				if ((text = scalar(rv, num, sizeof(num))) != NULL)
-					add(f, "RUNTIME_", rkey, text, 0);
-		if (!done && (text = scalar(v, num, sizeof(num))) != NULL)
-			add(f, "", key, text, 0);
-	}
-	add(f, "", "JSON", line, 0);
-}
-
 int aud_journal_present(void)
 {
 	struct stat st;
@@ -237,27 +286,51 @@ int aud_journal_present(void)
 	return stat(AUD_JOURNAL_SOCKET, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
-int aud_journal_send(const char *line)
+int aud_journal_send(const struct aud_event *ev, char **line_out)
 {
+	static const struct aud_walker fields = { g_str, g_num, g_bool, g_open, g_close };
+	enum aud_kind kind = aud_event_kind(ev);
+	struct gather g = { 0 };
 	struct fields f = { 0 };
-	json_t *o = json_loads(line, 0, NULL);
-	const char *event = json_string_value(json_object_get(o, "event"));
-	enum aud_kind kind = 0;
+	char num[32], prio[8], *line;
 	size_t i;
-	int r;
+	int r = 0;
 
-	for (i = 0; event != NULL && i < sizeof(message_ids) / sizeof(message_ids[0]); i++)
-		if (strcmp(aud_kind_name(message_ids[i].kind), event) == 0)
-			kind = message_ids[i].kind;
-	if (kind == 0 || !json_is_string(json_object_get(o, "result"))) {
-		json_decref(o);
-		return -EINVAL;
+	/* the line and, from the same walk, the fields */
+	line = aud_event_line(ev, &fields, &g);
+	*line_out = line;
+	if (line == NULL || g.oom || g.body.oom)
+		r = -ENOMEM;
+	else if (g.event == NULL || g.result == NULL)
+		r = -EINVAL;
+	if (r == 0) {
+		for (i = 0; i < sizeof(message_ids) / sizeof(message_ids[0]); i++)
+			if (message_ids[i].kind == kind)
+				add(&f, "", "MESSAGE_ID", message_ids[i].id, 1);
+		snprintf(prio, sizeof(prio), "%d", priority(kind, g.result));
+		add(&f, "", "PRIORITY", prio, 1);
+		snprintf(num, sizeof(num), "%d", LOG_AUTHPRIV >> 3);
+		add(&f, "", "SYSLOG_FACILITY", num, 1);
+		add(&f, "", "SYSLOG_IDENTIFIER", program_invocation_short_name, 1);
+		add_message(&f, &g);
+		/* then every member's field, in the line's order, then the line */
+		for (i = 0; i < g.body.n && grow(&f) == 0; i++) {
+			f.iov[f.n++] = g.body.iov[i];
+			g.body.iov[i].iov_base = NULL;
+		}
+		add(&f, "", "JSON", line, 0);
+		r = f.oom ? -ENOMEM : sd_journal_sendv(f.iov, (int)f.n);
 	}
-	build(&f, kind, o, line);
-	json_decref(o);
-	r = f.oom ? -ENOMEM : sd_journal_sendv(f.iov, (int)f.n);
 	for (i = 0; i < f.n; i++)
 		free(f.iov[i].iov_base);
 	free(f.iov);
+	for (i = 0; i < g.body.n; i++)
+		free(g.body.iov[i].iov_base);
+	free(g.body.iov);
+	for (i = 0; i < sizeof(g.shown) / sizeof(g.shown[0]); i++)
+		free(g.shown[i]);
+	free(g.event);
+	free(g.result);
+	free(g.reason);
 	return r < 0 ? r : 0;
 }

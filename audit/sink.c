@@ -210,13 +210,18 @@ out:
 
 int aud_emit(const struct aud_sink *sink, const struct aud_event *ev, char *err, size_t errlen)
 {
-	char *line = aud_event_to_json(ev);
-	int rc = 0;
+	char *line = NULL;
+	int rc = 0, sent = -1;
 
+	/* the journal when it listens (the line comes with the entry); syslog
+	 * when not, or when it refused the entry */
+	if (!sink->no_syslog && aud_journal_present())
+		sent = aud_journal_send(ev, &line);
+	if (line == NULL)
+		line = aud_event_to_json(ev);
 	if (line == NULL)
 		return pa_err(err, errlen, "cannot build the audit line (out of memory)");
-	/* the journal when it listens; syslog when not, or when it refused the entry */
-	if (!sink->no_syslog && !(aud_journal_present() && aud_journal_send(line) == 0)) {
+	if (!sink->no_syslog && sent != 0) {
 		if (sink->syslog_fn != NULL)
 			sink->syslog_fn(LOG_AUTHPRIV | LOG_INFO, line, sink->syslog_ctx);
 		else

@@ -454,6 +454,24 @@ int pa_proc_stat_at(int dirfd, struct pa_proc_stat *out)
 	return proc_stat_fd(openat(dirfd, "stat", O_RDONLY | O_CLOEXEC), out);
 }
 
+int pa_proc_self_start(unsigned long long *out)
+{
+	/* per thread: no lock; keyed by pid: a child of fork() reads its own */
+	static __thread pid_t pid;
+	static __thread unsigned long long start;
+	struct pa_proc_stat ps;
+	pid_t me = getpid();
+
+	if (pid != me) {
+		if (pa_proc_stat(me, &ps) != 0)
+			return -1;
+		start = ps.start;
+		pid = me;
+	}
+	*out = start;
+	return 0;
+}
+
 /* pa_write_atomic, with the two fsyncs only when durable. */
 static int write_atomic(int dirfd, const char *name, const char *tmp, const void *data,
 			size_t len, mode_t mode, bool durable, char *err, size_t errlen)
@@ -462,8 +480,13 @@ static int write_atomic(int dirfd, const char *name, const char *tmp, const void
 	size_t off = 0;
 	int fd, e;
 
-	(void)unlinkat(dirfd, tmp, 0);
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0 && errno == EEXIST) {
+		/* a temporary file left by a writer that died: ours to replace */
+		(void)unlinkat(dirfd, tmp, 0);
+		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    mode);
+	}
 	if (fd < 0)
 		return pa_err(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
 	while (off < len) {

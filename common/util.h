@@ -186,4 +186,14 @@ int pa_proc_stat(pid_t pid, struct pa_proc_stat *out);
  */
 int pa_proc_stat_at(int dirfd, struct pa_proc_stat *out);
 
+/*
+ * The start time (field 22 of /proc/self/stat) of the calling process,
+ * read once per process and thread: a process's own start time does not
+ * change while it runs, and a forked child (another pid) reads its own.
+ * For what the process writes about itself (the session record, the
+ * hand-off record); a check that binds another process, or this one to a
+ * record, reads /proc itself (pa_proc_stat). 0, or -1 with errno.
+ */
+int pa_proc_self_start(unsigned long long *out);
+
 #endif /* PA_UTIL_H */

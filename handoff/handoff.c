@@ -200,9 +200,14 @@ static int open_dir(const char *state_dir, bool create, char *err, size_t errlen
 	char path[4200];
 	int sfd, dfd;
 
-	if (create && mkdir(state_dir, 0755) != 0 && errno != EEXIST)
-		return pa_err(err, errlen, "%s: cannot create: %s", state_dir, strerror(errno));
+	/* both are there but for the first record: created only when missing */
 	sfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sfd < 0 && errno == ENOENT && create) {
+		if (mkdir(state_dir, 0755) != 0 && errno != EEXIST)
+			return pa_err(err, errlen, "%s: cannot create: %s", state_dir,
+				      strerror(errno));
+		sfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
 	if (sfd < 0) {
 		if (errno == ENOENT && !create)
 			return -2;
@@ -213,12 +218,15 @@ static int open_dir(const char *state_dir, bool create, char *err, size_t errlen
 		return -1;
 	}
 	snprintf(path, sizeof(path), "%s/" HO_DIR, state_dir);
-	if (create && mkdirat(sfd, HO_DIR, 0700) != 0 && errno != EEXIST) {
-		pa_err(err, errlen, "%s: cannot create: %s", path, strerror(errno));
-		close(sfd);
-		return -1;
-	}
 	dfd = openat(sfd, HO_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0 && errno == ENOENT && create) {
+		if (mkdirat(sfd, HO_DIR, 0700) != 0 && errno != EEXIST) {
+			pa_err(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+			close(sfd);
+			return -1;
+		}
+		dfd = openat(sfd, HO_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
 	close(sfd);
 	if (dfd < 0) {
 		if (errno == ENOENT && !create)
@@ -236,23 +244,75 @@ static int open_dir(const char *state_dir, bool create, char *err, size_t errlen
 
 /* ---- writing -------------------------------------------------------------------------- */
 
-static json_t *identity_json(const struct id_identity *id)
+/* A string member, or null when s is NULL and may be. 0, or -1 (not UTF-8, out of memory). */
+static int put_str(json_t *o, const char *key, const char *s, bool nullable)
 {
-	return json_pack("{s:i, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s, s:I, s:I, "
-			 "s:I, s:O?, s:s, s:b}",
-			 "kind", (int)id->kind, "agent_id", id->agent_id, "issuer", id->issuer,
-			 "subject", id->subject, "trust_domain", id->trust_domain, "jti", id->jti,
-			 "task", id->task, "scope", id->scope, "kid", id->kid, "alg",
-			 id_alg_name(id->alg), "exp", (json_int_t)id->exp, "iat",
-			 (json_int_t)id->iat, "nbf", (json_int_t)id->nbf, "act", id->act,
-			 "fingerprint", id->fingerprint, "pop", id->pop);
+	/* key is a constant; s is checked (json_string: NULL when NULL or not UTF-8) */
+	return json_object_set_new_nocheck(o, key,
+					   s == NULL && nullable ? json_null() : json_string(s));
+}
+
+/* An integer member. 0 or -1. */
+static int put_int(json_t *o, const char *key, json_int_t v)
+{
+	return json_object_set_new_nocheck(o, key, json_integer(v));
+}
+
+/*
+ * The record's document: a string that may be missing is null; NULL when
+ * one that may not is missing, a string is not UTF-8 or out of memory.
+ */
+static json_t *record_json(const struct ho_record *rec)
+{
+	const struct id_identity *id = rec->identity;
+	json_t *root = json_object(), *idj = json_object();
+	int rc = 0;
+
+	if (root == NULL || idj == NULL || json_object_set_new_nocheck(root, "identity", idj) != 0) {
+		json_decref(root);
+		return NULL;
+	}
+	rc |= put_int(idj, "kind", (json_int_t)id->kind);
+	rc |= put_str(idj, "agent_id", id->agent_id, false);
+	rc |= put_str(idj, "issuer", id->issuer, true);
+	rc |= put_str(idj, "subject", id->subject, true);
+	rc |= put_str(idj, "trust_domain", id->trust_domain, true);
+	rc |= put_str(idj, "jti", id->jti, true);
+	rc |= put_str(idj, "task", id->task, true);
+	rc |= put_str(idj, "scope", id->scope, true);
+	rc |= put_str(idj, "kid", id->kid, true);
+	rc |= put_str(idj, "alg", id_alg_name(id->alg), false);
+	rc |= put_int(idj, "exp", (json_int_t)id->exp);
+	rc |= put_int(idj, "iat", (json_int_t)id->iat);
+	rc |= put_int(idj, "nbf", (json_int_t)id->nbf);
+	rc |= json_object_set_new_nocheck(idj, "act",
+					  id->act != NULL ? json_incref(id->act) : json_null());
+	rc |= put_str(idj, "fingerprint", id->fingerprint, false);
+	rc |= json_object_set_new_nocheck(idj, "pop", json_boolean(id->pop));
+	rc |= put_int(root, "v", 1);
+	rc |= put_str(root, "service", rec->service, false);
+	rc |= put_str(root, "user", rec->user, false);
+	rc |= put_str(root, "rhost", rec->rhost, true);
+	rc |= put_str(root, "tty", rec->tty, true);
+	rc |= put_int(root, "created", (json_int_t)rec->created);
+	rc |= put_int(root, "expires", (json_int_t)rec->expires);
+	rc |= put_int(root, "pid", (json_int_t)rec->pid);
+	rc |= put_int(root, "pid_start", (json_int_t)rec->pid_start);
+	rc |= put_int(root, "ppid", (json_int_t)rec->ppid);
+	rc |= put_int(root, "ppid_start", (json_int_t)rec->ppid_start);
+	rc |= put_str(root, "decision", rec->decision, false);
+	if (rc != 0) {
+		json_decref(root);
+		return NULL;
+	}
+	return root;
 }
 
 int ho_write(const char *state_dir, const char *handle, const struct ho_record *rec,
 	     char *err, size_t errlen)
 {
 	char name[65], marker[128], *text = NULL;
-	json_t *idj, *root = NULL;
+	json_t *root;
 	size_t len;
 	int dfd, fd = -1, mfd, ret = -1;
 
@@ -262,16 +322,7 @@ int ho_write(const char *state_dir, const char *handle, const struct ho_record *
 	if (rec->pid <= 0 || rec->ppid <= 0 || rec->pid_start < 0 || rec->ppid_start < 0)
 		return pa_err(err, errlen, "bad hand-off record: the start time of the writer or of "
 			      "its parent is unknown");
-	idj = identity_json(rec->identity);
-	if (idj != NULL)
-		root = json_pack("{s:i, s:s, s:s, s:s?, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:s, "
-				 "s:o}",
-				 "v", 1, "service", rec->service, "user", rec->user, "rhost",
-				 rec->rhost, "tty", rec->tty, "created", (json_int_t)rec->created,
-				 "expires", (json_int_t)rec->expires, "pid", (json_int_t)rec->pid,
-				 "pid_start", (json_int_t)rec->pid_start, "ppid",
-				 (json_int_t)rec->ppid, "ppid_start", (json_int_t)rec->ppid_start,
-				 "decision", rec->decision, "identity", idj);
+	root = record_json(rec);
 	if (root == NULL || (text = pa_json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
 		json_decref(root);
 		return pa_err(err, errlen, "out of memory for the hand-off record");
@@ -591,9 +642,9 @@ static void remove_markers(int dfd, const char *name)
 	closedir(d);
 }
 
-void ho_remove(const char *state_dir, const char *handle)
+void ho_remove(const char *state_dir, const char *handle, int64_t ppid, int64_t ppid_start)
 {
-	char name[65], err[256];
+	char name[65], marker[128], err[256];
 	int dfd;
 
 	if (!ho_handle_valid(handle))
@@ -603,7 +654,12 @@ void ho_remove(const char *state_dir, const char *handle)
 		return;
 	record_name(handle, name);
 	(void)unlinkat(dfd, name, 0);
-	remove_markers(dfd, name);
+	if (ppid > 0 && ppid_start >= 0) {
+		marker_name(ppid, ppid_start, name, marker, sizeof(marker));
+		(void)unlinkat(dfd, marker, 0);
+	} else {
+		remove_markers(dfd, name);
+	}
 	close(dfd);
 }
 

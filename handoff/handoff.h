@@ -84,8 +84,13 @@ int ho_write(const char *state_dir, const char *handle, const struct ho_record *
 int ho_take(const char *state_dir, const char *handle, struct ho_record *rec, char *err,
 	    size_t errlen);
 
-/* Removes the record of handle if it is still there (no tombstone), and its marker. */
-void ho_remove(const char *state_dir, const char *handle);
+/*
+ * Removes the record of handle if it is still there (no tombstone), and its
+ * marker: by name when the writer passes the taker it wrote the record for
+ * (ppid and ppid_start of the record), else (ppid 0) every marker of the
+ * record, found by listing the directory.
+ */
+void ho_remove(const char *state_dir, const char *handle, int64_t ppid, int64_t ppid_start);
 
 /*
  * The start time of process pid (field 22 of /proc/PID/stat, clock ticks

@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,7 @@ int pa_handoff_offer(struct pa_call *call, const struct pol_config *cfg,
 	struct ho_record rec;
 	char handle[HO_HANDLE_LEN + 1], env[sizeof(HO_ENV) + HO_HANDLE_LEN + 2], err[512];
 	int64_t now = (int64_t)time(NULL);
+	unsigned long long self_start;
 
 	/* an earlier account phase's record on this handle goes first */
 	pa_handoff_forget(call->pamh, ctx, false);
@@ -62,7 +64,9 @@ int pa_handoff_offer(struct pa_call *call, const struct pol_config *cfg,
 	rec.created = now;
 	rec.expires = now + HO_TTL;
 	rec.pid = (int64_t)getpid();
-	rec.pid_start = ho_start_time(getpid());
+	rec.pid_start = pa_proc_self_start(&self_start) == 0 && self_start <= INT64_MAX
+				? (int64_t)self_start
+				: -1;
 	rec.ppid = (int64_t)getppid();
 	rec.ppid_start = ho_start_time(getppid());
 	/* the binding is to processes, pid and start time: the pid alone would be
@@ -104,7 +108,7 @@ int pa_handoff_offer(struct pa_call *call, const struct pol_config *cfg,
 	}
 	snprintf(env, sizeof(env), HO_ENV "=%s", handle);
 	if (pam_putenv(call->pamh, env) != PAM_SUCCESS) {
-		ho_remove(cfg->global.state_dir, handle);
+		ho_remove(cfg->global.state_dir, handle, rec.ppid, rec.ppid_start);
 		pa_log(call, LOG_ERR, "cannot set " HO_ENV " in the PAM environment");
 		pa_overwrite(env, sizeof(env));
 		return -1;
@@ -112,6 +116,8 @@ int pa_handoff_offer(struct pa_call *call, const struct pol_config *cfg,
 	pa_overwrite(env, sizeof(env));
 	memcpy(ctx->handoff, handle, sizeof(ctx->handoff));
 	ctx->handoff_pid = getpid();
+	ctx->handoff_ppid = rec.ppid;
+	ctx->handoff_ppid_start = rec.ppid_start;
 	/* an allowing account phase in this process supersedes an earlier refused hand-off */
 	ctx->handoff_refused = false;
 	pa_overwrite(handle, sizeof(handle));
@@ -132,13 +138,15 @@ void pa_handoff_forget(pam_handle_t *pamh, struct pa_context *ctx, bool silent)
 	if (ctx->handoff[0] == '\0')
 		return;
 	if (ctx->handoff_dir != NULL && !silent && ctx->handoff_pid == getpid())
-		ho_remove(ctx->handoff_dir, ctx->handoff);
+		ho_remove(ctx->handoff_dir, ctx->handoff, ctx->handoff_ppid,
+			  ctx->handoff_ppid_start);
 	/* and its handle, when it still names this record */
 	if (pamh != NULL && (value = pam_getenv(pamh, HO_ENV)) != NULL &&
 	    strcmp(value, ctx->handoff) == 0)
 		(void)pam_putenv(pamh, HO_ENV);
 	pa_overwrite(ctx->handoff, sizeof(ctx->handoff));
 	ctx->handoff_pid = 0;
+	ctx->handoff_ppid = 0;
 }
 
 /* Logs and audits a refused hand-off; the reason names the handle's first 8 digits. */

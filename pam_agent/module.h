@@ -148,6 +148,7 @@ struct pa_context {
 	char handoff[33];
 	char *handoff_dir;
 	pid_t handoff_pid;
+	int64_t handoff_ppid, handoff_ppid_start; /* whom its marker names */
 	/* a hand-off presented to this handle was refused: no session, even
 	 * with "optional" (an application may ignore a failed setcred) */
 	bool handoff_refused;

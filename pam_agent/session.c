@@ -98,9 +98,9 @@ static struct pa_session *session_state(struct pa_call *call, struct pa_context 
 /* Start time of this process in clock ticks since boot, or 0. */
 static unsigned long long self_start_time(void)
 {
-	struct pa_proc_stat ps;
+	unsigned long long start;
 
-	return pa_proc_stat(getpid(), &ps) == 0 ? ps.start : 0;
+	return pa_proc_self_start(&start) == 0 ? start : 0;
 }
 
 /* Makes dir (0700 when created) and checks it is ours and private enough. */
@@ -108,10 +108,15 @@ static int ensure_dir(const char *dir, mode_t mode, char *err, size_t errlen)
 {
 	struct stat st;
 
-	if (mkdir(dir, mode) != 0 && errno != EEXIST)
-		return pa_err(err, errlen, "%s: cannot create: %s", dir, strerror(errno));
-	if (lstat(dir, &st) != 0)
-		return pa_err(err, errlen, "%s: %s", dir, strerror(errno));
+	/* there already, but for the first session: created only when missing */
+	if (lstat(dir, &st) != 0) {
+		if (errno != ENOENT)
+			return pa_err(err, errlen, "%s: %s", dir, strerror(errno));
+		if (mkdir(dir, mode) != 0 && errno != EEXIST)
+			return pa_err(err, errlen, "%s: cannot create: %s", dir, strerror(errno));
+		if (lstat(dir, &st) != 0)
+			return pa_err(err, errlen, "%s: %s", dir, strerror(errno));
+	}
 	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022) != 0)
 		return pa_err(err, errlen, "%s: must be a directory owned by uid %lu, not "
 			      "group/world-writable", dir, (unsigned long)geteuid());
@@ -157,13 +162,14 @@ static int write_state(const char *state_dir, const json_t *record, const char *
 static json_t *session_record(const struct pa_context *ctx, const char *user, uid_t uid,
 			      time_t opened)
 {
-	return json_pack("{s:s, s:s, s:s, s:I, s:s?, s:I, s:I, s:I, s:I, s:i, s:o}", "sid",
-			 ctx->session->sid, "agent", ctx->identity->agent_id, "user", user, "uid",
-			 (json_int_t)uid, "task", ctx->identity->task, "pid", (json_int_t)getpid(),
-			 "start_time", (json_int_t)self_start_time(), "opened",
-			 (json_int_t)opened, "expires",
-			 (json_int_t)(opened + ctx->decision.max_session), "ring",
-			 (int)ctx->session->ring, "keys", ses_keys_to_json(&ctx->session->keys));
+	struct ses_record rec = { .sid = ctx->session->sid, .agent = ctx->identity->agent_id,
+				  .user = user, .task = ctx->identity->task, .uid = uid,
+				  .pid = getpid(), .start_time = (int64_t)self_start_time(),
+				  .opened = opened, .ring = ctx->session->ring,
+				  .keys = ctx->session->keys };
+
+	rec.expires = (int64_t)opened + ctx->decision.max_session;
+	return ses_record_json(&rec);
 }
 
 /*

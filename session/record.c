@@ -11,7 +11,7 @@
  *   "task" (such a string, null or absent), "uid" (0..UINT32_MAX),
  *   "pid" (1..INT_MAX), "start_time", "opened", "expires" (>= 0),
  *   "ring" (0..INT32_MAX, 0: none), "keys" (ses_keys_from_json).
- * Other members are ignored.
+ * Other members are ignored. ses_record_json makes one, as the module writes it.
  */
 #include "config.h"
 
@@ -113,4 +113,33 @@ fail:
 	memset(rec, 0, sizeof(*rec));
 	snprintf(rec->name, sizeof(rec->name), "%s", name);
 	return -1;
+}
+
+json_t *ses_record_json(const struct ses_record *rec)
+{
+	json_t *o = json_object();
+	int rc;
+
+	if (o == NULL)
+		return NULL;
+	/* the keys are constants; the strings are checked (json_string: NULL when NULL or
+	 * not UTF-8, and a NULL member fails) */
+	rc = json_object_set_new_nocheck(o, "sid", json_string(rec->sid));
+	rc |= json_object_set_new_nocheck(o, "agent", json_string(rec->agent));
+	rc |= json_object_set_new_nocheck(o, "user", json_string(rec->user));
+	rc |= json_object_set_new_nocheck(o, "uid", json_integer((json_int_t)rec->uid));
+	rc |= json_object_set_new_nocheck(o, "task",
+					  rec->task != NULL ? json_string(rec->task) : json_null());
+	rc |= json_object_set_new_nocheck(o, "pid", json_integer((json_int_t)rec->pid));
+	rc |= json_object_set_new_nocheck(o, "start_time",
+					  json_integer((json_int_t)rec->start_time));
+	rc |= json_object_set_new_nocheck(o, "opened", json_integer((json_int_t)rec->opened));
+	rc |= json_object_set_new_nocheck(o, "expires", json_integer((json_int_t)rec->expires));
+	rc |= json_object_set_new_nocheck(o, "ring", json_integer((json_int_t)rec->ring));
+	rc |= json_object_set_new_nocheck(o, "keys", ses_keys_to_json(&rec->keys));
+	if (rc != 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }

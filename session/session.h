@@ -461,4 +461,12 @@ int ses_record_parse(const char *buf, size_t len, const char *name, struct ses_r
 /* Frees what rec owns; rec is empty afterwards. */
 void ses_record_clear(struct ses_record *rec);
 
+/*
+ * The document of the record rec describes (root and name unused; keys may
+ * be borrowed), as the module writes it (json_dumps with JSON_COMPACT |
+ * JSON_SORT_KEYS: docs/sessions.md), or NULL when out of memory or a
+ * string is missing (but task) or not UTF-8.
+ */
+json_t *ses_record_json(const struct ses_record *rec);
+
 #endif /* PA_HELPER_H */

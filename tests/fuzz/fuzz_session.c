@@ -13,9 +13,9 @@
  *     (non-empty, no NUL), a task that is absent or such a string, every
  *     number in its range, at most SES_GRANTS_MAX keys each with a grant
  *     of 1..KR_NAME_MAX bytes and a serial > 0;
- *   - written back as the module writes a record (pam_agent/session.c:
- *     the same json_pack format, JSON_COMPACT | JSON_SORT_KEYS) it is
- *     accepted again, every field and key unchanged;
+ *   - written back as the module writes a record (ses_record_json,
+ *     dumped with JSON_COMPACT | JSON_SORT_KEYS as pam_agent/session.c
+ *     does) it is accepted again, every field and key unchanged;
  *   - rewritten as reap keeps what is left to do (sessions.c,
  *     record_rewrite: the document with "keys" replaced by a subset) it is
  *     accepted again with exactly that subset.
@@ -135,7 +135,7 @@ static void reread(const char *text, const char *name, struct ses_record *back)
 	check_accepted(back, name);
 }
 
-/* As pam_agent/session.c writes a record (write_state). */
+/* As pam_agent/session.c writes a record (ses_record_json, write_state). */
 static void write_as_module(const struct ses_record *rec)
 {
 	struct ses_record back;
@@ -143,14 +143,9 @@ static void write_as_module(const struct ses_record *rec)
 	char *text;
 	size_t i;
 
-	doc = json_pack("{s:s, s:s, s:s, s:I, s:s?, s:I, s:I, s:I, s:I, s:i, s:o}", "sid", rec->sid,
-			"agent", rec->agent, "user", rec->user, "uid", (json_int_t)rec->uid,
-			"task", rec->task, "pid", (json_int_t)rec->pid, "start_time",
-			(json_int_t)rec->start_time, "opened", (json_int_t)rec->opened, "expires",
-			(json_int_t)rec->expires, "ring", (int)rec->ring, "keys",
-			ses_keys_to_json(&rec->keys));
+	doc = ses_record_json(rec);
 	if (doc == NULL)
-		die("json_pack of the module's record format", "NULL");
+		die("ses_record_json", "NULL");
 	text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
 	reread(text, rec->name, &back);
 	same_fields(rec, &back);

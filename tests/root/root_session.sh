@@ -252,6 +252,11 @@ check "pam-agent sessions lists the session alive with its 4 keys" \
 	sh -c '"$1" sessions --config "$2" > "$4/sessions.txt" && grep -q "^session $3" "$4/sessions.txt" &&
 		grep -q "owner:   alive" "$4/sessions.txt" && grep -q "keys:    4" "$4/sessions.txt"' \
 	sh "$PAM_AGENT" "$CONF" "$sid" "$work"
+check "the record is compact JSON, members sorted (as jansson's JSON_COMPACT | JSON_SORT_KEYS wrote it)" \
+	python3 -c 'import json, sys
+t = open(sys.argv[1], encoding="utf-8").read()
+d = json.loads(t)
+sys.exit(0 if json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=False) == t and len(d["keys"]) == 4 else 1)' "$SESS/$sid"
 check "pam-agent reap leaves the live session alone" \
 	sh -c '"$1" reap --config "$2" --verbose | grep -q "^alive $3" && test -f "$4/$3"' sh "$PAM_AGENT" "$CONF" "$sid" "$SESS"
 # every process's argv and environment, while the session runs

@@ -483,10 +483,107 @@ static void test_no_token_in_audit_file(void **state)
 	id_identity_free(id);
 }
 
+/* A random string of n pieces: ASCII, controls, DEL, quotes, 2-, 3- and 4-byte characters, bad bytes. */
+static void random_text(char *out, size_t n, unsigned *seed)
+{
+	static const char *const pieces[] = { "a", "Z", "0", " ", "/", "\"", "\\", "\x7f", "\x01",
+					      "\x1f", "\n", "\t", "\b", "\f", "\r", "\xc3\xa9",
+					      "\xe2\x82\xac", "\xef\xbf\xbf", "\xf0\x9f\x98\x80",
+					      "\xf4\x8f\xbf\xbf", "\xff", "\xed\xa0\x80", "eyJ" };
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		const char *p = pieces[(unsigned)rand_r(seed) % (sizeof(pieces) / sizeof(pieces[0]))];
+
+		memcpy(out + o, p, strlen(p));
+		o += strlen(p);
+	}
+	out[o] = '\0';
+}
+
+/*
+ * The line is compact JSON in ASCII (json_dumps, JSON_COMPACT |
+ * JSON_ENSURE_ASCII) with DEL escaped as \u007f, no member twice: every
+ * member of the format, with random text (invalid UTF-8 too) in every
+ * string.
+ */
+static void test_line_as_jansson_writes_it(void **state)
+{
+	unsigned seed = 18;
+	int round;
+
+	(void)state;
+	for (round = 0; round < 300; round++) {
+		struct aud_event *ev = aud_event_new(round % 3 == 0 ? AUD_DECISION : AUD_SESSION_CLOSED,
+						     AUD_RESULT_ALLOW, &when);
+		struct pol_decision d;
+		struct pol_runtime rt;
+		char t[10][4 * 40 + 1], *line, *again, *want;
+		size_t i, o = 0, n = (size_t)round % 40;
+		json_t *parsed;
+
+		assert_non_null(ev);
+		for (i = 0; i < 10; i++)
+			random_text(t[i], n, &seed);
+		assert_int_equal(aud_event_set_context(ev, t[0], t[1], t[2], t[3]), 0);
+		assert_int_equal(aud_event_set_agent(ev, t[4]), 0);
+		assert_int_equal(aud_event_set_session(ev, t[5]), 0);
+		memset(&d, 0, sizeof(d));
+		d.allow = round % 2 == 0;
+		d.cls = POL_CLASS_READ;
+		d.max_session = round;
+		d.rule = t[6];
+		assert_int_equal(aud_event_set_decision(ev, &d), 0);
+		if (round % 4 != 0) {
+			assert_int_equal(aud_event_add_grant(ev, t[7]), 0);
+			assert_int_equal(aud_event_add_key(ev, t[7], round * 1000), 0);
+			assert_int_equal(aud_event_add_key(ev, t[8], -round), 0);
+			aud_event_set_duration_ms(ev, (int64_t)round * -7);
+		}
+		if (round % 5 != 0) {
+			memset(&rt, 0, sizeof(rt));
+			rt.absent = round % 2 ? t[9] : NULL;
+			rt.subject = "caller";
+			rt.exe = t[8];
+			rt.exe_deleted = round % 3 == 1;
+			rt.exe_sha256 = t[7];
+			rt.has_uid = round % 2 == 0;
+			rt.uid = (uid_t)round;
+			assert_int_equal(aud_event_set_runtime(ev, &rt), 0);
+		}
+		for (i = 0; i < (size_t)round % 3; i++)
+			assert_int_equal(aud_event_add_reason(ev, t[9 - i]), 0);
+		line = aud_event_to_json(ev);
+		assert_non_null(line);
+		parsed = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
+		assert_non_null(parsed);
+		again = json_dumps(parsed, JSON_COMPACT | JSON_ENSURE_ASCII);
+		assert_non_null(again);
+		want = malloc(6 * strlen(again) + 1);
+		assert_non_null(want);
+		for (i = 0; again[i] != '\0'; i++) {
+			if (again[i] == 0x7f) {
+				memcpy(want + o, "\\u007f", 6);
+				o += 6;
+			} else {
+				want[o++] = again[i];
+			}
+		}
+		want[o] = '\0';
+		assert_string_equal(line, want);
+		free(want);
+		free(again);
+		json_decref(parsed);
+		free(line);
+		aud_event_free(ev);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_decision_line),
+		cmocka_unit_test(test_line_as_jansson_writes_it),
 		cmocka_unit_test(test_deny_and_failed_lines),
 		cmocka_unit_test(test_session_events),
 		cmocka_unit_test(test_strings_sanitized),

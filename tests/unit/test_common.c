@@ -277,6 +277,53 @@ static void test_proc_stat(void **state)
 }
 
 /*
+ * pa_proc_self_start: this process's start time as /proc says it, the same
+ * when asked again, and in a child of fork (which inherits the cache) the
+ * child's own.
+ */
+static void test_proc_self_start(void **state)
+{
+	struct pa_proc_stat me, parent;
+	unsigned long long start = 0, again = 0;
+	int fds[2], status;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pa_proc_self_start(&start), 0);
+	assert_int_equal(pa_proc_stat(getpid(), &me), 0);
+	assert_true(start == me.start);
+	assert_int_equal(pa_proc_self_start(&again), 0);
+	assert_true(again == start);
+	/* a child started later than its parent's start: its own start time */
+	usleep(20000);
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		unsigned long long c = 0;
+		struct pa_proc_stat ps;
+		char ok = pa_proc_self_start(&c) == 0 && pa_proc_stat(getpid(), &ps) == 0 &&
+				  c == ps.start && c > start
+			      ? 'y'
+			      : 'n';
+
+		(void)!write(fds[1], &ok, 1);
+		_exit(0);
+	}
+	close(fds[1]);
+	{
+		char ok = 0;
+
+		assert_int_equal(read(fds[0], &ok, 1), 1);
+		assert_int_equal(ok, 'y');
+	}
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(pa_proc_stat(getpid(), &parent), 0);
+	assert_true(parent.start == start);
+}
+
+/*
  * pa_write_file_atomic: new content replaces old whole, with the mode asked
  * for whatever the umask; no temporary file stays, on success or failure;
  * a failure (the name is a directory) leaves what was there.
@@ -348,6 +395,7 @@ int main(void)
 		cmocka_unit_test(test_overwrite),
 		cmocka_unit_test(test_scrub_small_thread_stack),
 		cmocka_unit_test(test_proc_stat),
+		cmocka_unit_test(test_proc_self_start),
 		cmocka_unit_test(test_write_atomic),
 	};
 

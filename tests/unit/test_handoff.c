@@ -111,6 +111,59 @@ static int only_file(const struct tfx_file *f, char *out, size_t len)
 	return n;
 }
 
+/*
+ * The record is compact JSON, members sorted (json_dumps, JSON_COMPACT |
+ * JSON_SORT_KEYS), no member twice: nulls, "" and quotes, control bytes,
+ * DEL and non-ASCII in the strings, the act chain; and a string that is
+ * not UTF-8 is refused.
+ */
+static void test_record_as_jansson_writes_it(void **state)
+{
+	struct tfx_file *f = *state;
+	struct id_identity *id = identity();
+	struct ho_record rec;
+	char handle[HO_HANDLE_LEN + 1], path[512], buf[8192];
+	json_t *parsed;
+	char *want;
+	ssize_t n;
+	int fd;
+
+	free(id->scope);
+	id->scope = strdup("");
+	free(id->task);
+	id->task = strdup("T-\"42\"\\\x01\x1f\x7f/\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+	free(id->kid);
+	id->kid = NULL;
+	id->pop = true;
+	record(&rec, id);
+	rec.rhost = (char *)"";
+	rec.user = (char *)"b\xc3\xb6t\ttab";
+	assert_int_equal(ho_handle_new(handle), 0);
+	assert_int_equal(ho_write(f->path, handle, &rec, f->err, sizeof(f->err)), 0);
+	assert_int_equal(only_file(f, path, sizeof(path)), 1);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	parsed = json_loads(buf, JSON_REJECT_DUPLICATES, NULL);
+	assert_non_null(parsed);
+	want = json_dumps(parsed, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_non_null(want);
+	assert_string_equal(buf, want);
+	assert_non_null(strstr(buf, "\"kid\":null"));
+	assert_non_null(strstr(buf, "\"pop\":true"));
+	free(want);
+	json_decref(parsed);
+	/* not UTF-8: not written */
+	assert_int_equal(ho_handle_new(handle), 0);
+	rec.user = (char *)"bot\xff";
+	assert_int_equal(ho_write(f->path, handle, &rec, f->err, sizeof(f->err)), -1);
+	assert_int_equal(only_file(f, path, sizeof(path)), 1);
+	id_identity_free(id);
+}
+
 static void test_round_trip(void **state)
 {
 	struct tfx_file *f = *state;
@@ -397,8 +450,14 @@ static void test_pending_marker(void **state)
 	/* removed by its writer: no longer waiting */
 	assert_int_equal(ho_write(f->path, h2, &rec, f->err, sizeof(f->err)), 0);
 	assert_int_equal(ho_pending(f->path, getpid(), start, f->err, sizeof(f->err)), 1);
-	ho_remove(f->path, h2);
+	ho_remove(f->path, h2, 0, -1);
 	assert_int_equal(ho_pending(f->path, getpid(), start, f->err, sizeof(f->err)), 0);
+	/* removed by its writer, who names the marker's process: the same */
+	assert_int_equal(ho_write(f->path, h2, &rec, f->err, sizeof(f->err)), 0);
+	assert_int_equal(ho_pending(f->path, getpid(), start, f->err, sizeof(f->err)), 1);
+	ho_remove(f->path, h2, rec.ppid, rec.ppid_start);
+	assert_int_equal(ho_pending(f->path, getpid(), start, f->err, sizeof(f->err)), 0);
+	assert_int_equal(ho_take(f->path, h2, &got, f->err, sizeof(f->err)), HO_MISSING);
 	/* an untrusted directory: cannot tell */
 	snprintf(dir, sizeof(dir), "%s/handoff", f->path);
 	assert_int_equal(chmod(dir, 0750), 0);
@@ -480,6 +539,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_round_trip, setup, tfx_tmp_teardown),
+		cmocka_unit_test_setup_teardown(test_record_as_jansson_writes_it, setup,
+						tfx_tmp_teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_and_malformed_handles, setup,
 						tfx_tmp_teardown),
 		cmocka_unit_test_setup_teardown(test_untrusted_records, setup, tfx_tmp_teardown),
