@@ -538,6 +538,12 @@ int main(int argc, char **argv)
 	write_config("bench.conf", "pa-grants", NULL);
 	snprintf(helperd_sock, sizeof(helperd_sock), "%s/run/helperd.sock", pa_harness_dir());
 	write_config("bench-svc.conf", "pa-svc", helperd_sock);
+	/*
+	 * The module parses its configuration again on every call while a file
+	 * is under 2 s old (policy/cache.c: a change within the same timestamp
+	 * granule could go unseen); a host's configuration is older than that.
+	 */
+	sleep(3);
 	printf("state_dir %s (%s)\n", state_dir,
 	       state_on_tmpfs ? "tmpfs, as /run" : "NOT a tmpfs: no tmpfs /dev/shm here");
 	if (getenv("PA_BENCH_PROFILE") != NULL) {
