@@ -407,7 +407,7 @@ clear_fill() {
 	setpriv --reuid="$tuid" --regid="$tgid" --clear-groups keyctl session - keyctl clear @u \
 		>/dev/null 2>&1
 }
-trap 'clear_fill; pa_root_cleanup' EXIT
+pa_at_exit clear_fill # before pa_root_cleanup removes the user; pa_exit then removes $work
 n=$(setpriv --reuid="$tuid" --regid="$tgid" --clear-groups keyctl session - "$work/fill")
 check "the test user's key quota is full (EDQUOT after $n keys)" test -n "$n"
 o=$work/out5
