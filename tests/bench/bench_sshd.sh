@@ -33,6 +33,11 @@
 # median wall time of each side and the difference, in ms, and N; and the
 # median of the N differences within a round (each login against the
 # baseline login of its own round, which cancels the machine's drift).
+# The wall time of a login moves by several ms from run to run, more than
+# the module costs; so the sshds also run with tests/bench/pamtime.c
+# preloaded, which times libpam's calls inside sshd (pam_start, with the
+# modules' loading, to pam_end, in every process of the login): the script
+# prints their sum per login too, the module's own cost in the application.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../root/lib.sh"
 pa_root_require "bench_sshd.sh" keyctl useradd userdel ssh ssh-keygen ss timeout
@@ -88,9 +93,16 @@ printf '#!/bin/sh\necho x >> %s\nexec cat %s\n' "$work/asked" "$work/token" > "$
 chmod 0755 "$work/askpass"
 ssh-keygen -q -t ed25519 -N '' -C bench -f "$work/hostkey"
 
-# start_sshd SERVICE: a private sshd running as SERVICE; $port its port
+cc -O2 -shared -fPIC -o "$work/pamtime.so" "$here/pamtime.c" -ldl ||
+	pa_die "cannot build tests/bench/pamtime.c"
+# start_sshd SERVICE: a private sshd running as SERVICE, its PAM calls
+# timed into $work/SERVICE.pamtime; $port its port
 start_sshd() {
+	export LD_PRELOAD="$work/pamtime.so" PA_PAMTIME_OUT="$work/$1.pamtime"
 	pa_apps_sshd "$1" "$1" "PrintLastLog no" "MaxStartups 100"
+	rc=$?
+	unset LD_PRELOAD PA_PAMTIME_OUT
+	return $rc
 }
 start_sshd "$agent" || pa_die "the pam_agent sshd did not start"
 pa_port=$port
@@ -188,3 +200,36 @@ line "password, helper service" service-pw permit-pw pam_permit
 line "keyboard-interactive, helper spawned" agent-kbd prompt-kbd "prompt (pam_stress, asks once)"
 line "keyboard-interactive, helper service" service-kbd prompt-kbd "prompt (pam_stress, asks once)"
 echo "  note: keyboard-interactive over pam_permit $permit_kbd_note: $(ms "$(median "$work/permit-kbd.us")") ms"
+# pam SERVICE METHOD: the sum of the PAM calls of each login of SERVICE
+# by METHOD (pw: pam_authenticate in the process that called pam_start, as
+# sshd does for password; kbd: in a child of it), one per line, in µs
+pam() {
+	awk -v want="$2" '{ t[$1] += $4 } $3 == "pam_authenticate" { m[$1] = ($2 == $1) ? "pw" : "kbd" }
+		END { for (l in t) if (m[l] == want) printf "%d\n", t[l] }' "$work/$1.pamtime" > "$work/$1-$2.pam"
+	[ "$(wc -l < "$work/$1-$2.pam")" -ge "$N" ] ||
+		{ echo "FAIL: $1 $2: $(wc -l < "$work/$1-$2.pam") logins timed, not $N or more" >&2; exit 1; }
+	median "$work/$1-$2.pam"
+}
+# pamline LABEL SERVICE METHOD BASE-SERVICE BASE-METHOD BASE-LABEL
+pamline() {
+	a=$(pam "$2" "$3") && b=$(pam "$4" "$5") || exit 1
+	printf '  %-34s %s ms, %s %s ms: added %s ms\n' "$1:" "$(ms "$a")" "$6" "$(ms "$b")" \
+		"$(signed $((a - b)))"
+}
+# calls SERVICE METHOD: each call's median over the logins, in µs
+calls() {
+	for c in pam_start pam_authenticate pam_acct_mgmt pam_setcred pam_open_session \
+		pam_close_session pam_end; do
+		awk -v want="$2" -v c="$c" '$3 == "pam_authenticate" { m[$1] = ($2 == $1) ? "pw" : "kbd" }
+			$3 == c { t[$1] += $4 } END { for (l in t) if (m[l] == want) printf "%d\n", t[l] }' \
+			"$work/$1.pamtime" > "$work/call.us"
+		printf ' %s %s' "${c#pam_}" "$(median "$work/call.us")"
+	done
+}
+echo "the PAM calls inside sshd, pam_start to pam_end, summed per login (medians; tests/bench/pamtime.c):"
+pamline "password, helper spawned" "$agent" pw "$permit" pw pam_permit
+pamline "password, helper service" "$svc" pw "$permit" pw pam_permit
+pamline "keyboard-interactive, helper spawned" "$agent" kbd "$prompt" kbd "prompt (pam_stress)"
+pamline "keyboard-interactive, helper service" "$svc" kbd "$prompt" kbd "prompt (pam_stress)"
+echo "  per call, µs, password: helper service$(calls "$svc" pw)"
+echo "  per call, µs, password: pam_permit$(calls "$permit" pw)"
