@@ -32,17 +32,6 @@ need keyctl python3
 need_built "$HELPERD"
 pa_workdir pa-helperd
 witness="" hd=""
-# the service's children (its spares and the requests in progress), sorted
-children() { ps -o pid= --ppid "$hd" 2>/dev/null | tr -d ' ' | sort; }
-# wait_children N: until the service has N children (5 s at most)
-wait_children() {
-	wc_i=0
-	while [ "$(children | wc -l)" -ne "$1" ] && [ $wc_i -lt 50 ]; do
-		sleep 0.1
-		wc_i=$((wc_i + 1))
-	done
-	[ "$(children | wc -l)" -eq "$1" ]
-}
 # gone PID...: until none of PID is alive (5 s at most)
 gone() {
 	for g_pid in "$@"; do

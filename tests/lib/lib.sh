@@ -91,6 +91,18 @@ pa_traps() {
 	trap pa_exit EXIT
 	trap 'exit 130' INT TERM HUP
 }
+# children: the children of the pam_agent_helperd whose pid is $hd (its
+# spares and the requests in progress), sorted; wait_children N: until it
+# has N (5 s at most). For test_helperd.sh and root_sshd_helperd.sh.
+children() { ps -o pid= --ppid "$hd" 2>/dev/null | tr -d ' ' | sort; }
+wait_children() {
+	wc_i=0
+	while [ "$(children | wc -l)" -ne "$1" ] && [ $wc_i -lt 50 ]; do
+		sleep 0.1
+		wc_i=$((wc_i + 1))
+	done
+	[ "$(children | wc -l)" -eq "$1" ]
+}
 pa_workdir() {
 	work=$(mktemp -d "/tmp/$1.XXXXXX") || pa_die "mktemp -d /tmp/$1.XXXXXX"
 	pa_traps

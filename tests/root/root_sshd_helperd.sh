@@ -60,17 +60,6 @@ while [ ! -S "$sock" ] && [ $i -lt 300 ] && kill -0 "$hd" 2>/dev/null; do
 	i=$((i + 1))
 done
 [ -S "$sock" ] || pa_die "pam_agent_helperd did not listen: $(cat "$work/helperd.err")"
-# the service's children (its spares and the requests in progress), sorted
-children() { ps -o pid= --ppid "$hd" 2>/dev/null | tr -d ' ' | sort; }
-# wait_children N: until the service has N children (5 s at most)
-wait_children() {
-	wc_i=0
-	while [ "$(children | wc -l)" -ne "$1" ] && [ $wc_i -lt 50 ]; do
-		sleep 0.1
-		wc_i=$((wc_i + 1))
-	done
-	[ "$(children | wc -l)" -eq "$1" ]
-}
 # alive PID...: how many of PID are alive
 alive() {
 	a_n=0
