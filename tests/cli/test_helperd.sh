@@ -86,16 +86,7 @@ echo run >> "$work/helper.runs"
 exec "$HELPER"
 EOF
 # CMD: reads its keys, writes their serials, waits until the test linked them
-cat > "$work/cmd" <<'EOF'
-#!/bin/sh
-keyctl print %user:pam_agent:legacy-db > "$1/during" 2>&1 || exit 1
-keyctl print %user:pam_agent:tickets-ro >> "$1/during" 2>&1 || exit 1
-{ keyctl search @s user pam_agent:legacy-db &&
-	keyctl search @s user pam_agent:tickets-ro; } > "$1/serials.tmp" || exit 1
-mv "$1/serials.tmp" "$1/serials"
-n=0
-while [ ! -e "$1/linked" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
-EOF
+pa_witness_cmd
 # CMD2: writes the minted token to $1/token
 cat > "$work/cmd2" <<'EOF'
 #!/bin/sh
@@ -106,20 +97,9 @@ mkdir -m 0700 "$work/run"
 
 # write_conf BROKER_KEY
 write_conf() {
-{
-	pa_policy_head broker_key="$1" broker_jwks="$work/jwks.json" \
+	pa_policy_split broker_key="$1" broker_jwks="$work/jwks.json" \
 		helper="$work/helper" helper_socket="$sock" helper_timeout=3s \
-		state_dir="$work/state" audit_log="$work/audit.log"
-	pa_section "service agent-run" class=read
-	pa_section "grant legacy-db" class=read source=file path="$work/file.secret" ttl=10m
-	pa_section "grant tickets-ro" class=read source=mint audience=https://tickets.example.org ttl=10m
-	pa_section "grant vault-ro" class=read source=exec command="$work/issue" \
-		revoke="$work/revoke $work/revoked.log" ttl=10m
-	pa_section "agent spiffe://example.org/agents/kernel" users="$me" services=agent-run \
-		grants="legacy-db tickets-ro"
-	pa_section "agent spiffe://example.org/agents/broker" users="$me" services=agent-run \
-		grants="vault-ro"
-} | pa_write "$work/pam_agent.conf"
+		state_dir="$work/state" audit_log="$work/audit.log" | pa_write "$work/pam_agent.conf"
 }
 write_conf "$work/ca/signing.key"
 pa_check_conf "$work/pam_agent.conf"
@@ -140,18 +120,7 @@ check "--listen in a directory others may write is refused" \
 	sh "$work" "$HELPERD" "$work/pam_agent.conf"
 
 # ---- file + mint grants through the service ------------------------------------------------
-pa_mint kernel "$AUD" > "$work/token.kernel"
-witness=$(keyctl newring pa-helperd-witness @s)
-pa_wrapped "$work/pam.d" "$AGENT_RUN" --token-file "$work/token.kernel" --user "$me" \
-	-- "$work/cmd" "$work" > "$work/agent-run.out" 2>&1 &
-ar=$!
-wait_for "$work/serials" "$ar" 600
-if [ -f "$work/serials" ]; then
-	while read -r s; do keyctl link "$s" "$witness"; done < "$work/serials"
-fi
-: > "$work/linked"
-wait "$ar"
-st=$?
+pa_witnessed_session pa-helperd-witness
 check "file + mint: agent-run ran CMD (status $st)" test "$st" -eq 0 -a -s "$work/during"
 check "file + mint: CMD read the file key" grep -q "S3CR3T-file" "$work/during"
 check "file + mint: CMD read the minted token" grep -q "^eyJ" "$work/during"

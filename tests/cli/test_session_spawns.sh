@@ -47,31 +47,11 @@ exec "$HELPER" < "$work/requests/\$n"
 EOF
 # CMD of the first session: reads its keys, writes their serials, and waits
 # until the test has linked them into its witness keyring
-cat > "$work/cmd" <<'EOF'
-#!/bin/sh
-keyctl print %user:pam_agent:legacy-db > "$1/during" 2>&1 || exit 1
-keyctl print %user:pam_agent:tickets-ro >> "$1/during" 2>&1 || exit 1
-{ keyctl search @s user pam_agent:legacy-db &&
-	keyctl search @s user pam_agent:tickets-ro; } > "$1/serials.tmp" || exit 1
-mv "$1/serials.tmp" "$1/serials"
-n=0
-while [ ! -e "$1/linked" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
-EOF
+pa_witness_cmd
 chmod 0755 "$work/issue" "$work/revoke" "$work/helper" "$work/cmd"
 
-{
-	pa_policy_head broker_key="$work/ca/signing.key" helper="$work/helper" \
-		state_dir="$work/state" audit_log="$work/audit.log"
-	pa_section "service agent-run" class=read
-	pa_section "grant legacy-db" class=read source=file path="$work/file.secret" ttl=10m
-	pa_section "grant tickets-ro" class=read source=mint audience=https://tickets.example.org ttl=10m
-	pa_section "grant vault-ro" class=read source=exec command="$work/issue" \
-		revoke="$work/revoke $work/revoked.log" ttl=10m
-	pa_section "agent spiffe://example.org/agents/kernel" users="$me" services=agent-run \
-		grants="legacy-db tickets-ro"
-	pa_section "agent spiffe://example.org/agents/broker" users="$me" services=agent-run \
-		grants="vault-ro"
-} | pa_write "$work/pam_agent.conf"
+pa_policy_split broker_key="$work/ca/signing.key" helper="$work/helper" \
+	state_dir="$work/state" audit_log="$work/audit.log" | pa_write "$work/pam_agent.conf"
 pa_check_conf "$work/pam_agent.conf"
 pa_pamd "$work/pam.d" "$work/pam_agent.conf"
 
@@ -86,18 +66,7 @@ ops() {
 # The keys, linked into a witness keyring of the test (their owner may),
 # outlive the session's keyring and read back "revoked" only if close
 # revoked them.
-pa_mint kernel "$AUD" > "$work/token.kernel"
-witness=$(keyctl newring pa-spawns-witness @s)
-pa_wrapped "$work/pam.d" "$AGENT_RUN" --token-file "$work/token.kernel" --user "$me" \
-	-- "$work/cmd" "$work" > "$work/agent-run.out" 2>&1 &
-ar=$!
-wait_for "$work/serials" "$ar" 600
-if [ -f "$work/serials" ]; then
-	while read -r s; do keyctl link "$s" "$witness"; done < "$work/serials"
-fi
-: > "$work/linked"
-wait "$ar"
-st=$?
+pa_witnessed_session pa-spawns-witness
 check "file + mint: agent-run ran CMD (status $st)" test "$st" -eq 0 -a -s "$work/during"
 check "file + mint: CMD read its keys" grep -q "S3CR3T-file" "$work/during"
 check "file + mint: the helper ran once, for the open" test "$(ops)" = "open "

@@ -103,6 +103,42 @@ wait_children() {
 	done
 	[ "$(children | wc -l)" -eq "$1" ]
 }
+# pa_witness_cmd: writes $work/cmd, the CMD of a witnessed session: it
+# reads the keys legacy-db and tickets-ro into $1/during, writes their
+# serials to $1/serials and waits (60 s at most) for $1/linked
+pa_witness_cmd() {
+	cat > "$work/cmd" <<'EOF'
+#!/bin/sh
+keyctl print %user:pam_agent:legacy-db > "$1/during" 2>&1 || exit 1
+keyctl print %user:pam_agent:tickets-ro >> "$1/during" 2>&1 || exit 1
+{ keyctl search @s user pam_agent:legacy-db &&
+	keyctl search @s user pam_agent:tickets-ro; } > "$1/serials.tmp" || exit 1
+mv "$1/serials.tmp" "$1/serials"
+n=0
+while [ ! -e "$1/linked" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+EOF
+	chmod 0755 "$work/cmd"
+}
+# pa_witnessed_session NAME: agent-run (the services of $work/pam.d) logs
+# the agent kernel in as $me with a new token and runs $work/cmd; while it
+# runs, the session's keys are linked into a new keyring NAME of the test
+# ($witness), which outlives the session's keyring, so that they read back
+# "revoked" afterwards only if the close revoked them; $st is agent-run's
+# status
+pa_witnessed_session() {
+	pa_mint kernel "$AUD" > "$work/token.kernel"
+	witness=$(keyctl newring "$1" @s)
+	pa_wrapped "$work/pam.d" "$AGENT_RUN" --token-file "$work/token.kernel" --user "$me" \
+		-- "$work/cmd" "$work" > "$work/agent-run.out" 2>&1 &
+	ar=$!
+	wait_for "$work/serials" "$ar" 600
+	if [ -f "$work/serials" ]; then
+		while read -r s; do keyctl link "$s" "$witness"; done < "$work/serials"
+	fi
+	: > "$work/linked"
+	wait "$ar"
+	st=$?
+}
 pa_workdir() {
 	work=$(mktemp -d "/tmp/$1.XXXXXX") || pa_die "mktemp -d /tmp/$1.XXXXXX"
 	pa_traps
@@ -183,14 +219,29 @@ pa_policy_head() {
 # $work/revoked.log"), all of class read for 10m, and the agent bot that
 # logs in as the caller with the three
 pa_policy_sessions() {
+	pa_policy_grants "$@"
+	pa_section "agent spiffe://example.org/agents/bot" users="$(id -un)" services=agent-run \
+		grants="legacy-db tickets-ro vault-ro"
+}
+# pa_policy_grants [KEY=VALUE...]: pa_policy_sessions without its agent
+pa_policy_grants() {
 	pa_policy_head "$@"
 	pa_section "service agent-run" class=read
 	pa_section "grant legacy-db" class=read source=file path="$work/file.secret" ttl=10m
 	pa_section "grant tickets-ro" class=read source=mint audience=https://tickets.example.org ttl=10m
 	pa_section "grant vault-ro" class=read source=exec command="$work/issue" \
 		revoke="$work/revoke $work/revoked.log" ttl=10m
-	pa_section "agent spiffe://example.org/agents/bot" users="$(id -un)" services=agent-run \
-		grants="legacy-db tickets-ro vault-ro"
+}
+# pa_policy_split [KEY=VALUE...]: the grants of pa_policy_sessions, split
+# between the agent kernel (legacy-db and tickets-ro: kernel-held only)
+# and the agent broker (vault-ro, whose close must tell a broker), both
+# logging in as $me
+pa_policy_split() {
+	pa_policy_grants "$@"
+	pa_section "agent spiffe://example.org/agents/kernel" users="$me" services=agent-run \
+		grants="legacy-db tickets-ro"
+	pa_section "agent spiffe://example.org/agents/broker" users="$me" services=agent-run \
+		grants="vault-ro"
 }
 # pa_write FILE [MODE]: writes stdin to FILE, mode MODE (0644), replacing
 # FILE in one rename (a reader sees the old file or the new one)
