@@ -153,3 +153,55 @@ EOF
 	port=
 	return 1
 }
+# pa_apps_sshd_up SERVICE LINE...: pa_apps_sshd sshd SERVICE LINE...; fails
+# the test with the end of its log when it did not start; writes
+# $work/known_hosts for it
+pa_apps_sshd_up() {
+	pa_apps_sshd sshd "$@"
+	if [ -z "$port" ]; then
+		echo "FAIL: the private sshd did not start; its log:"
+		tail -n 20 "$work/sshd.log" | sed 's/^/    /'
+		exit 1
+	fi
+	printf '[127.0.0.1]:%s %s\n' "$port" "$(cut -d' ' -f1,2 "$work/hostkey.pub")" \
+		> "$work/known_hosts"
+}
+# pa_apps_ssh METHOD ASKPASS COMMAND...: a stock ssh as $tuser to the
+# private sshd by METHOD, its prompts answered by the program ASKPASS
+# (which gets the caller's environment)
+pa_apps_ssh() {
+	as_m=$1 as_ap=$2
+	shift 2
+	SSH_ASKPASS=$as_ap SSH_ASKPASS_REQUIRE=force DISPLAY='' \
+		timeout 90 ssh -F /dev/null -T -p "$port" -o UserKnownHostsFile="$work/known_hosts" \
+		-o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes \
+		-o PreferredAuthentications="$as_m" -o PubkeyAuthentication=no \
+		-o NumberOfPasswordPrompts=1 -o ConnectTimeout=20 -o LogLevel=ERROR \
+		"$tuser@127.0.0.1" "$@" < /dev/null
+}
+# pa_apps_session_files: $work/in-session OUT GRANT..., the session
+# command of the ssh tests (it writes the session's id, its hand-off
+# variables and, for each GRANT, what its key reads and its serial into
+# OUT, then waits for OUT/go, 60 s at most), and $work/askpass, which
+# answers every prompt with the file $PA_TOKEN_FILE
+pa_apps_session_files() {
+	cat > "$work/in-session" <<'END'
+#!/bin/sh
+out=$1
+shift
+echo "$PAM_AGENT_SESSION" > "$out/sid"
+env | grep '^PAM_AGENT_HANDOFF' > "$out/handoff"
+for g in "$@"; do
+	keyctl print "%user:pam_agent:$g" > "$out/read.$g" 2>&1
+	keyctl search @s user "pam_agent:$g" > "$out/serial.$g" 2>&1
+done
+: > "$out/ready"
+n=0
+while [ ! -e "$out/go" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+END
+	cat > "$work/askpass" <<'END'
+#!/bin/sh
+exec cat "$PA_TOKEN_FILE"
+END
+	chmod 0755 "$work/in-session" "$work/askpass"
+}

@@ -88,45 +88,18 @@ mint() {
 
 # ---- the private sshd --------------------------------------------------------------------------------
 ssh-keygen -q -t ed25519 -N '' -C pam-agent-test -f "$work/hostkey"
-# the session command: reports what the session holds, then waits for "go"
-cat > "$work/in-session" <<'EOF'
-#!/bin/sh
-out=$1
-shift
-echo "$PAM_AGENT_SESSION" > "$out/sid"
-env | grep '^PAM_AGENT_HANDOFF' > "$out/handoff"
-for g in "$@"; do
-	keyctl print "%user:pam_agent:$g" > "$out/read.$g" 2>&1
-	keyctl search @s user "pam_agent:$g" > "$out/serial.$g" 2>&1
-done
-: > "$out/ready"
-n=0
-while [ ! -e "$out/go" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
-EOF
-cat > "$work/askpass" <<'EOF'
-#!/bin/sh
-exec cat "$PA_TOKEN_FILE"
-EOF
-chmod 0755 "$work/in-session" "$work/askpass"
+pa_apps_session_files
 
-pa_apps_sshd sshd "$svc" "MaxAuthTries 3" "LoginGraceTime 60" "LogLevel DEBUG3"
-if [ -z "$port" ]; then
-	echo "FAIL: the private sshd did not start; its log:"
-	tail -n 20 "$work/sshd.log" | sed 's/^/    /'
-	exit 1
-fi
-printf '[127.0.0.1]:%s %s\n' "$port" "$(cut -d' ' -f1,2 "$work/hostkey.pub")" > "$work/known_hosts"
+pa_apps_sshd_up "$svc" "MaxAuthTries 3" "LoginGraceTime 60" "LogLevel DEBUG3"
 
 # login METHOD TOKEN-FILE COMMAND...: ssh as the test user, answering the
 # prompt from TOKEN-FILE through SSH_ASKPASS
 login() {
-	m=$1 t=$2
+	PA_TOKEN_FILE=$2
+	export PA_TOKEN_FILE
+	m=$1
 	shift 2
-	PA_TOKEN_FILE=$t SSH_ASKPASS=$work/askpass SSH_ASKPASS_REQUIRE=force DISPLAY='' \
-		timeout 90 ssh -F /dev/null -T -p "$port" -o UserKnownHostsFile="$work/known_hosts" \
-		-o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes \
-		-o PreferredAuthentications="$m" -o PubkeyAuthentication=no -o NumberOfPasswordPrompts=1 \
-		-o ConnectTimeout=20 -o LogLevel=ERROR "$tuser@127.0.0.1" "$@" < /dev/null
+	pa_apps_ssh "$m" "$work/askpass" "$@"
 }
 
 witness=$(keyctl newring pa-witness @s)

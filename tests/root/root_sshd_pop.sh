@@ -77,28 +77,13 @@ pa_check_conf "$CONF"
 
 # ---- the private sshd, keyboard-interactive -----------------------------------------------------
 ssh-keygen -q -t ed25519 -N '' -C pam-agent-test -f "$work/hostkey"
-pa_apps_sshd sshd "$svc" "MaxAuthTries 3" "LoginGraceTime 60" "LogLevel DEBUG3"
-if [ -z "$port" ]; then
-	echo "FAIL: the private sshd did not start; its log:"
-	tail -n 20 "$work/sshd.log" | sed 's/^/    /'
-	exit 1
-fi
-printf '[127.0.0.1]:%s %s\n' "$port" "$(cut -d' ' -f1,2 "$work/hostkey.pub")" > "$work/known_hosts"
+pa_apps_sshd_up "$svc" "MaxAuthTries 3" "LoginGraceTime 60" "LogLevel DEBUG3"
 mkdir -m 0700 "$work/box"
 chown "$tuser:" "$work/box"
 
 # login ASKPASS COMMAND...: a stock ssh, keyboard-interactive, its prompts
 # answered by ASKPASS; the PAM_AGENT_* variables of the caller go with it
-login() {
-	ap=$1
-	shift
-	SSH_ASKPASS=$ap SSH_ASKPASS_REQUIRE=force DISPLAY='' \
-		timeout 90 ssh -F /dev/null -T -p "$port" -o UserKnownHostsFile="$work/known_hosts" \
-		-o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes \
-		-o PreferredAuthentications=keyboard-interactive -o PubkeyAuthentication=no \
-		-o NumberOfPasswordPrompts=1 -o ConnectTimeout=20 -o LogLevel=ERROR \
-		"$tuser@127.0.0.1" "$@" < /dev/null
-}
+login() { pa_apps_ssh keyboard-interactive "$@"; }
 
 # logged_in NAME: the login of the caller's PAM_AGENT_* runs the command
 # in a session that reads its credential, revoked after logout
