@@ -62,19 +62,6 @@ static size_t on_data(char *data, size_t size, size_t n, void *ctx)
 	return add;
 }
 
-/* Reads a PEM file of CA certificates under the rules of a bundle file. */
-static int read_ca(const char *path, char **out, size_t *outlen, char *err, size_t errlen)
-{
-	struct pa_file_rules rules = {
-	    .owner = geteuid(),
-	    .or_root = true,
-	    .forbid_mode = 022,
-	    .max_size = ID_BUNDLE_MAX,
-	};
-
-	return pa_read_file_safely(path, &rules, out, outlen, err, errlen);
-}
-
 /* Sets the options of one transfer: https only, verified, limited. 0 or -1. */
 static int https_setup(CURL *h, const char *url, const char *ca, size_t calen, struct answer *a,
 		       char *ebuf)
@@ -123,7 +110,7 @@ static int https_get(const char *url, const char *ca_path, size_t max, char **ou
 	CURL *h;
 	int ret = -1;
 
-	if (ca_path != NULL && read_ca(ca_path, &ca, &calen, err, errlen) != 0)
+	if (ca_path != NULL && id_bundle_read(ca_path, &ca, &calen, NULL, err, errlen) != 0)
 		return -1;
 	h = curl_easy_init();
 	if (h == NULL) {
@@ -204,32 +191,6 @@ out:
 	return rc;
 }
 
-/* Standard base64 (what spiffe-helper writes) through the strict base64url decoder. */
-static int b64_std(const char *in, size_t len, unsigned char **out, size_t *outlen)
-{
-	char *u = strndup(in, len);
-	size_t i, n = len;
-	int rc;
-
-	if (u == NULL || len == 0 || len % 4 != 0) {
-		free(u);
-		return -1;
-	}
-	while (n > len - 2 && u[n - 1] == '=')
-		n--;
-	u[n] = '\0';
-	for (i = 0; i < n; i++) {
-		if (strchr("-_=", u[i]) != NULL) {
-			free(u);
-			return -1;
-		}
-		u[i] = u[i] == '+' ? '-' : u[i] == '/' ? '_' : u[i];
-	}
-	rc = id_b64url_decode(u, n, out, outlen);
-	free(u);
-	return rc;
-}
-
 /*
  * Appends the JWT keys of trust domain td from spiffe-helper's
  * jwt_bundle.json (a JSON object: trust domain -> base64 of a JWKS whose
@@ -239,12 +200,6 @@ static int b64_std(const char *in, size_t len, unsigned char **out, size_t *outl
 static int helper_jwt(const char *dir, const char *td, json_t *keys, bool *found, char *err,
 		      size_t errlen)
 {
-	struct pa_file_rules rules = {
-	    .owner = geteuid(),
-	    .or_root = true,
-	    .forbid_mode = 022,
-	    .max_size = ID_BUNDLE_MAX,
-	};
 	char path[4200], *buf = NULL;
 	unsigned char *jwks = NULL;
 	size_t len = 0, jlen = 0, i;
@@ -256,7 +211,7 @@ static int helper_jwt(const char *dir, const char *td, json_t *keys, bool *found
 	snprintf(path, sizeof(path), "%s/" HELPER_JWT_BUNDLE, dir);
 	if (access(path, F_OK) != 0)
 		return 0;
-	if (pa_read_file_safely(path, &rules, &buf, &len, err, errlen) != 0)
+	if (id_bundle_read(path, &buf, &len, NULL, err, errlen) != 0)
 		return -1;
 	doc = pa_json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
 	b64 = json_object_get(doc, td);
@@ -265,7 +220,7 @@ static int helper_jwt(const char *dir, const char *td, json_t *keys, bool *found
 		       td);
 		goto out;
 	}
-	if (b64_std(json_string_value(b64), json_string_length(b64), &jwks, &jlen) != 0 ||
+	if (id_b64_decode(json_string_value(b64), json_string_length(b64), &jwks, &jlen) != 0 ||
 	    (set = pa_json_loadb((const char *)jwks, jlen, JSON_REJECT_DUPLICATES, NULL)) == NULL ||
 	    !json_is_array(json_object_get(set, "keys"))) {
 		pa_err(err, errlen, "%s: trust domain %s is not the base64 of a JWK set", path, td);
@@ -316,12 +271,6 @@ static json_t *x509_element(X509 *cert)
  */
 static int helper_x509(const char *dir, json_t *keys, bool *found, char *err, size_t errlen)
 {
-	struct pa_file_rules rules = {
-	    .owner = geteuid(),
-	    .or_root = true,
-	    .forbid_mode = 022,
-	    .max_size = ID_BUNDLE_MAX,
-	};
 	char path[4200], *buf = NULL;
 	size_t len = 0, n = 0;
 	BIO *bio = NULL;
@@ -332,7 +281,7 @@ static int helper_x509(const char *dir, json_t *keys, bool *found, char *err, si
 	snprintf(path, sizeof(path), "%s/" HELPER_X509_BUNDLE, dir);
 	if (access(path, F_OK) != 0)
 		return 0;
-	if (pa_read_file_safely(path, &rules, &buf, &len, err, errlen) != 0)
+	if (id_bundle_read(path, &buf, &len, NULL, err, errlen) != 0)
 		return -1;
 	bio = BIO_new_mem_buf(buf, (int)len);
 	while (bio != NULL && n < SRC_PEM_MAX &&
@@ -413,13 +362,6 @@ const char *cli_bundle_source(const struct cli_bundle *b)
 /* Fetches b's document from its source (see cli.h). */
 int cli_bundle_get(const struct cli_bundle *b, char **out, size_t *outlen, char *err, size_t errlen)
 {
-	struct pa_file_rules rules = {
-	    .owner = geteuid(),
-	    .or_root = true,
-	    .forbid_mode = 022,
-	    .max_size = ID_BUNDLE_MAX,
-	};
-
 	*out = NULL;
 	*outlen = 0;
 	if (b->endpoint != NULL)
@@ -427,7 +369,7 @@ int cli_bundle_get(const struct cli_bundle *b, char **out, size_t *outlen, char 
 	if (b->issuer_url != NULL)
 		return get_discovery(b, out, outlen, err, errlen);
 	if (b->source_file != NULL)
-		return pa_read_file_safely(b->source_file, &rules, out, outlen, err, errlen);
+		return id_bundle_read(b->source_file, out, outlen, NULL, err, errlen);
 	if (b->source_dir != NULL)
 		return get_helper_dir(b, out, outlen, err, errlen);
 	return pa_err(err, errlen, "no source configured");

@@ -367,8 +367,6 @@ out:
 /* Loads the test CA of dir: its trust domain (meta), key and X.509 root. 0 or -1. */
 static int load_ca(const char *dir, json_t **meta, struct id_signer **signer, char **root)
 {
-	struct pa_file_rules rules = { .owner = geteuid(), .or_root = true, .forbid_mode = 022,
-				       .max_size = ID_BUNDLE_MAX };
 	char path[4096], err[512];
 	size_t len;
 
@@ -380,8 +378,8 @@ static int load_ca(const char *dir, json_t **meta, struct id_signer **signer, ch
 		cli_usage_error("testca: %s: not a test CA made by 'testca init'", path);
 		return -1;
 	}
-	if (pa_read_file_safely(path_in(path, sizeof(path), dir, X509_CA_FILE), &rules, root,
-				&len, err, sizeof(err)) != 0 || *root == NULL) {
+	if (id_bundle_read(path_in(path, sizeof(path), dir, X509_CA_FILE), root, &len, NULL, err,
+			   sizeof(err)) != 0 || *root == NULL) {
 		cli_usage_error("testca: %s (a test CA of ES512, or made before X.509 roots: "
 				"make a new one with 'testca init')", err);
 		return -1;

@@ -117,3 +117,35 @@ char *id_b64url_encode(const unsigned char *in, size_t inlen)
 	out[o] = '\0';
 	return out;
 }
+
+/*
+ * Standard base64 with padding (RFC 4648 §4: what "x5c" holds, RFC 7517
+ * §4.7, and what spiffe-helper writes), strictly, through the base64url
+ * decoder: only the standard alphabet, a length that is a multiple of 4,
+ * at most two '=' at the end.
+ */
+int id_b64_decode(const char *in, size_t len, unsigned char **out, size_t *outlen)
+{
+	char *u;
+	size_t i, n = len;
+	int rc;
+
+	if (len == 0 || len % 4 != 0)
+		return -1;
+	while (n > len - 2 && in[n - 1] == '=')
+		n--;
+	u = malloc(n + 1);
+	if (u == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (in[i] == '-' || in[i] == '_' || in[i] == '=') {
+			free(u);
+			return -1;
+		}
+		u[i] = in[i] == '+' ? '-' : in[i] == '/' ? '_' : in[i];
+	}
+	u[n] = '\0';
+	rc = id_b64url_decode(u, n, out, outlen);
+	free(u);
+	return rc;
+}

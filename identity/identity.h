@@ -38,6 +38,8 @@ int id_b64url_decode(const char *in, size_t inlen, unsigned char **out,
 		     size_t *outlen);
 /* Encodes without padding into a NUL-terminated heap string, or NULL. */
 char *id_b64url_encode(const unsigned char *in, size_t inlen);
+/* Strict standard base64 with padding (RFC 4648 §4), as x5c holds it; 0 or -1. */
+int id_b64_decode(const char *in, size_t len, unsigned char **out, size_t *outlen);
 
 /* ---- algorithms and keys -------------------------------------------- */
 
@@ -118,7 +120,15 @@ struct id_keyset;
 struct id_keyset *id_keyset_parse(const char *json, size_t len,
 				  enum id_keyset_kind kind,
 				  char *err, size_t errlen);
-/* Reads and parses a root-owned, not group/world-writable file. */
+/*
+ * Reads a trust file (a bundle, X.509 authorities, a CA's certificates):
+ * owned by root or the effective uid, not group/world-writable, at most
+ * ID_BUNDLE_MAX bytes, no symlink; what fstat said of it into *st unless
+ * NULL. 0, or -1 with err.
+ */
+int id_bundle_read(const char *path, char **out, size_t *outlen, struct stat *st, char *err,
+		   size_t errlen);
+/* Reads path as id_bundle_read does and parses it as a key set. */
 struct id_keyset *id_keyset_load(const char *path, enum id_keyset_kind kind,
 				 char *err, size_t errlen);
 void id_keyset_free(struct id_keyset *set);

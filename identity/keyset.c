@@ -214,36 +214,6 @@ X509_STORE *id_keyset_x509_store(const struct id_keyset *set)
 }
 
 /*
- * Decodes standard base64 with padding (RFC 4648 §4, what "x5c" holds,
- * RFC 7517 §4.7) strictly, through the base64url decoder. Returns 0 or -1.
- */
-static int b64_std_decode(const char *in, size_t len, unsigned char **out, size_t *outlen)
-{
-	char *u;
-	size_t i, n = len;
-	int rc;
-
-	if (len == 0 || len % 4 != 0)
-		return -1;
-	while (n > len - 2 && in[n - 1] == '=')
-		n--;
-	u = malloc(n + 1);
-	if (u == NULL)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (in[i] == '-' || in[i] == '_' || in[i] == '=') {
-			free(u);
-			return -1;
-		}
-		u[i] = in[i] == '+' ? '-' : in[i] == '/' ? '_' : in[i];
-	}
-	u[n] = '\0';
-	rc = id_b64url_decode(u, n, out, outlen);
-	free(u);
-	return rc;
-}
-
-/*
  * An x509-svid element: the first "x5c" value is the authority, the
  * others are ignored (X509-SVID §6.2). An element without one, or whose
  * first value is not a base64 DER certificate, is ignored with a notice.
@@ -261,7 +231,7 @@ static int keyset_x509(struct id_keyset *set, const json_t *jwk, size_t i,
 	if (!json_is_string(first))
 		return keyset_ignore(set, i, err, errlen,
 				     "x509-svid element without an \"x5c\" certificate");
-	if (b64_std_decode(json_string_value(first), json_string_length(first), &der,
+	if (id_b64_decode(json_string_value(first), json_string_length(first), &der,
 			   &derlen) != 0 || derlen > LONG_MAX)
 		return keyset_ignore(set, i, err, errlen,
 				     "x509-svid element whose \"x5c\" is not base64");
@@ -427,12 +397,8 @@ fail:
 	return NULL;
 }
 
-/*
- * Reads path (owned by root or the effective uid, not group/world-writable, at
- * most ID_BUNDLE_MAX bytes, no symlink) and parses it as a key set.
- */
-struct id_keyset *id_keyset_load(const char *path, enum id_keyset_kind kind,
-				 char *err, size_t errlen)
+int id_bundle_read(const char *path, char **out, size_t *outlen, struct stat *st, char *err,
+		   size_t errlen)
 {
 	struct pa_file_rules rules = {
 		.owner = geteuid(),
@@ -440,6 +406,14 @@ struct id_keyset *id_keyset_load(const char *path, enum id_keyset_kind kind,
 		.forbid_mode = 022,
 		.max_size = ID_BUNDLE_MAX,
 	};
+
+	return pa_read_file_stat(path, &rules, out, outlen, st, err, errlen);
+}
+
+/* Reads path as id_bundle_read does and parses it as a key set. */
+struct id_keyset *id_keyset_load(const char *path, enum id_keyset_kind kind,
+				 char *err, size_t errlen)
+{
 	struct id_keyset *set = NULL;
 	char *buf = NULL, perr[512];
 	size_t len = 0;
@@ -450,7 +424,7 @@ struct id_keyset *id_keyset_load(const char *path, enum id_keyset_kind kind,
 		return NULL;
 	}
 	/* the mtime of the file read: how old the bundle is (docs/bundles.md) */
-	if (pa_read_file_stat(path, &rules, &buf, &len, &st, err, errlen) != 0)
+	if (id_bundle_read(path, &buf, &len, &st, err, errlen) != 0)
 		return NULL;
 	set = id_keyset_parse(buf, len, kind, perr, sizeof(perr));
 	if (set == NULL)

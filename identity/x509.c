@@ -661,18 +661,12 @@ struct id_key *id_x509_leaf_key(const struct id_x509_chain *c, char *err, size_t
 int id_keyset_x509_load_pem(struct id_keyset *set, const char *path, char *err,
 			    size_t errlen)
 {
-	struct pa_file_rules rules = {
-		.owner = geteuid(),
-		.or_root = true,
-		.forbid_mode = 022,
-		.max_size = ID_BUNDLE_MAX,
-	};
 	STACK_OF(X509) *sk = NULL;
 	char *buf = NULL, why[256];
 	size_t len = 0;
 	int rc = 0;
 
-	if (pa_read_file_safely(path, &rules, &buf, &len, err, errlen) != 0)
+	if (id_bundle_read(path, &buf, &len, NULL, err, errlen) != 0)
 		return -1;
 	if (id_x509_pem_parse(buf, len, ID_X509_MAX_AUTHORITIES, &sk, why, sizeof(why)) != 0) {
 		free(buf);
