@@ -137,34 +137,36 @@ static void check_keysets(const struct pol_config *cfg, struct pol_errors *error
  * (docs/bundles.md), at now: over it an error (the module refuses its
  * tokens), past 3/4 of it a warning.
  */
+/* One trust file's age: an error when stale, a warning when ageing. */
+static void check_age(struct pol_errors *errors, struct pol_errors *warnings,
+		      const struct id_keyset *keys, int64_t max_age, int64_t now,
+		      const struct pol_where *where, const char *section, const char *file)
+{
+	char msg[768];
+	enum cli_age a = cli_bundle_age(keys, max_age, now, msg, sizeof(msg));
+
+	if (keys != NULL && a != CLI_AGE_FRESH)
+		pol_errors_add(a == CLI_AGE_STALE ? errors : warnings, "%s:%u: %s%s %s: %s",
+			       where->file, where->line, a == CLI_AGE_STALE ? "" : "warning: ",
+			       section, file, msg);
+}
+
 static void check_ages(const struct pol_config *cfg, const struct id_verifier *v,
 		       struct pol_errors *errors, struct pol_errors *warnings)
 {
 	int64_t now = (int64_t)time(NULL);
-	char msg[768];
+	char section[512];
 	size_t i;
 
 	for (i = 0; i < v->n_domains && i < cfg->n_domains; i++) {
-		const struct pol_trust_domain *d = &cfg->domains[i];
-		enum cli_age a = cli_bundle_age(v->domains[i].keys, v->domains[i].max_bundle_age,
-						now, msg, sizeof(msg));
-
-		if (v->domains[i].keys != NULL && a != CLI_AGE_FRESH)
-			pol_errors_add(a == CLI_AGE_STALE ? errors : warnings,
-				       "%s:%u: %s[trust_domain %s] bundle %s: %s", d->where.file,
-				       d->where.line, a == CLI_AGE_STALE ? "" : "warning: ",
-				       d->name, d->bundle, msg);
+		snprintf(section, sizeof(section), "[trust_domain %s] bundle", cfg->domains[i].name);
+		check_age(errors, warnings, v->domains[i].keys, v->domains[i].max_bundle_age, now,
+			  &cfg->domains[i].where, section, cfg->domains[i].bundle);
 	}
 	for (i = 0; i < v->n_issuers && i < cfg->n_issuers; i++) {
-		const struct pol_issuer *is = &cfg->issuers[i];
-		enum cli_age a = cli_bundle_age(v->issuers[i].keys, v->issuers[i].max_bundle_age,
-						now, msg, sizeof(msg));
-
-		if (v->issuers[i].keys != NULL && a != CLI_AGE_FRESH)
-			pol_errors_add(a == CLI_AGE_STALE ? errors : warnings,
-				       "%s:%u: %s[issuer %s] jwks %s: %s", is->where.file,
-				       is->where.line, a == CLI_AGE_STALE ? "" : "warning: ",
-				       is->url, is->jwks, msg);
+		snprintf(section, sizeof(section), "[issuer %s] jwks", cfg->issuers[i].url);
+		check_age(errors, warnings, v->issuers[i].keys, v->issuers[i].max_bundle_age, now,
+			  &cfg->issuers[i].where, section, cfg->issuers[i].jwks);
 	}
 }
 
