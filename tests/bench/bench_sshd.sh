@@ -82,11 +82,8 @@ policy "$svc" helper_socket="$sock" | pa_write "$SCONF"
 pa_check_conf "$CONF"
 pa_check_conf "$SCONF"
 mkdir -m 0700 "$work/run"
-"$HELPERD" --listen "$sock" --config "$SCONF" 2> "$work/helperd.err" &
-pa_apps_track_daemon $!
-i=0
-while [ ! -S "$sock" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-[ -S "$sock" ] || pa_die "pam_agent_helperd did not listen: $(cat "$work/helperd.err")"
+pa_helperd_start "$sock" "$SCONF"
+pa_apps_track_daemon "$hd"
 (umask 077 && pa_mint bench "$AUD" --ttl 30m > "$work/token")
 # the askpass program notes each run in $work/asked (0644: ssh runs as root)
 printf '#!/bin/sh\necho x >> %s\nexec cat %s\n' "$work/asked" "$work/token" > "$work/askpass"

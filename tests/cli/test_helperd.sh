@@ -53,13 +53,8 @@ stop_helperd() {
 		hd=""
 	fi
 }
-cleanup() {
-	stop_helperd
-	[ -n "$witness" ] && keyctl revoke "$witness" >/dev/null 2>&1
-	pa_revoke_serials
-	pa_pamwrap_leftovers
-}
-pa_at_exit cleanup
+pa_at_exit pa_witness_cleanup
+pa_at_exit stop_helperd # runs first
 AUD=spiffe://example.org/host/test
 me=$(id -un)
 sock=$work/run/helperd.sock
@@ -105,14 +100,7 @@ write_conf "$work/ca/signing.key"
 pa_check_conf "$work/pam_agent.conf"
 pa_pamd "$work/pam.d" "$work/pam_agent.conf"
 
-"$HELPERD" --listen "$sock" --config "$work/pam_agent.conf" 2> "$work/helperd.err" &
-hd=$!
-i=0
-while [ ! -S "$sock" ] && [ $i -lt 300 ] && kill -0 "$hd" 2>/dev/null; do
-	sleep 0.1
-	i=$((i + 1))
-done
-[ -S "$sock" ] || pa_die "pam_agent_helperd did not listen: $(cat "$work/helperd.err")"
+pa_helperd_start "$sock" "$work/pam_agent.conf"
 check "the socket is mode 0600" test "$(stat -c %a "$sock")" = 600
 check "the service published the broker JWKS when it loaded the key" test -s "$work/jwks.json"
 check "--listen in a directory others may write is refused" \

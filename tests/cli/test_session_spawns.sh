@@ -16,12 +16,7 @@ need_pam_wrapper
 need keyctl python3
 pa_workdir pa-spawns
 witness=""
-cleanup() {
-	[ -n "$witness" ] && keyctl revoke "$witness" >/dev/null 2>&1
-	pa_revoke_serials
-	pa_pamwrap_leftovers
-}
-pa_at_exit cleanup
+pa_at_exit pa_witness_cleanup
 AUD=spiffe://example.org/host/test
 me=$(id -un)
 

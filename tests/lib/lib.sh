@@ -91,6 +91,21 @@ pa_traps() {
 	trap pa_exit EXIT
 	trap 'exit 130' INT TERM HUP
 }
+# pa_helperd_start SOCKET CONFIG: starts pam_agent_helperd with --listen
+# SOCKET (its errors in $work/helperd.err) and waits (30 s at most) until it
+# listens; $hd is its pid. Fails the test when it does not listen.
+pa_helperd_start() {
+	"$HELPERD" --listen "$1" --config "$2" 2> "$work/helperd.err" &
+	hd=$!
+	hs_i=0
+	while [ ! -S "$1" ] && [ $hs_i -lt 300 ] && kill -0 "$hd" 2>/dev/null; do
+		sleep 0.1
+		hs_i=$((hs_i + 1))
+	done
+	[ -S "$1" ] && return 0
+	kill "$hd" 2>/dev/null
+	pa_die "pam_agent_helperd did not listen: $(cat "$work/helperd.err")"
+}
 # children: the children of the pam_agent_helperd whose pid is $hd (its
 # spares and the requests in progress), sorted; wait_children N: until it
 # has N (5 s at most). For test_helperd.sh and root_sshd_helperd.sh.
@@ -118,6 +133,13 @@ n=0
 while [ ! -e "$1/linked" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
 EOF
 	chmod 0755 "$work/cmd"
+}
+# pa_witness_cleanup: at exit, for the tests of pa_witnessed_session: the
+# witness keyring, the keys in $work/serials, pam_wrapper's leftovers
+pa_witness_cleanup() {
+	[ -n "${witness:-}" ] && keyctl revoke "$witness" >/dev/null 2>&1
+	pa_revoke_serials
+	pa_pamwrap_leftovers
 }
 # pa_witnessed_session NAME: agent-run (the services of $work/pam.d) logs
 # the agent kernel in as $me with a new token and runs $work/cmd; while it

@@ -51,15 +51,8 @@ G1=file_$tag G2=mint_$tag
 pa_check_conf "$CONF"
 
 mkdir -m 0700 "$work/run"
-"$HELPERD" --listen "$sock" --config "$CONF" 2> "$work/helperd.err" &
-hd=$!
+pa_helperd_start "$sock" "$CONF"
 pa_apps_track_daemon "$hd"
-i=0
-while [ ! -S "$sock" ] && [ $i -lt 300 ] && kill -0 "$hd" 2>/dev/null; do
-	sleep 0.1
-	i=$((i + 1))
-done
-[ -S "$sock" ] || pa_die "pam_agent_helperd did not listen: $(cat "$work/helperd.err")"
 # alive PID...: how many of PID are alive
 alive() {
 	a_n=0
