@@ -134,3 +134,19 @@ pa_expect() {
 		;;
 	esac
 }
+# pa_secrets_and_issuer: $work/file.secret and $work/exec.secret (random,
+# 0600), and $work/issue SECRET-FILE, an exec broker that answers with the
+# secret of SECRET-FILE (never through an argv) and a lease handle; its
+# caller makes it executable
+pa_secrets_and_issuer() {
+	(
+		umask 077
+		printf 'S3CR3T-file-%s\n' "$(rnd)" > "$work/file.secret"
+		printf 'S3CR3T-exec-%s' "$(rnd)" > "$work/exec.secret"
+	)
+	cat > "$work/issue" <<'EOF'
+#!/bin/sh
+cat >/dev/null
+printf '{"secret":"%s","expires_at":null,"revoke_handle":"lease-%s"}\n' "$(cat "$1")" "$$"
+EOF
+}

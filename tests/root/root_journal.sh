@@ -54,15 +54,7 @@ wait_for "$work/ready" "$listener" 100 || pa_die "the test listener did not star
 
 # ---- a policy, brokers, tokens -----------------------------------------------------------
 pa_testca
-umask 077
-printf 'S3CR3T-file-%s\n' "$(rnd)" > "$work/file.secret"
-printf 'S3CR3T-exec-%s' "$(rnd)" > "$work/exec.secret"
-umask 022
-cat > "$work/issue" <<'EOF'
-#!/bin/sh
-cat >/dev/null
-printf '{"secret":"%s","expires_at":null,"revoke_handle":"lease-%s"}\n' "$(cat "$1")" "$$"
-EOF
+pa_secrets_and_issuer
 cat > "$work/revoke" <<'EOF'
 #!/bin/sh
 cat >/dev/null

@@ -76,16 +76,7 @@ revoked_in_proc_keys() {
 
 # ---- trust domain, secrets, brokers, helper, policy, service -------------------------------
 pa_testca
-umask 077
-printf 'S3CR3T-file-%s\n' "$(rnd)" > "$work/file.secret"
-printf 'S3CR3T-exec-%s' "$(rnd)" > "$work/exec.secret"
-umask 022
-# issue SECRET-FILE: a broker; the secret never passes through an argv
-cat > "$work/issue" <<'EOF'
-#!/bin/sh
-cat >/dev/null
-printf '{"secret":"%s","expires_at":null,"revoke_handle":"lease-%s"}\n' "$(cat "$1")" "$$"
-EOF
+pa_secrets_and_issuer
 cat > "$work/broken" <<'EOF'
 #!/bin/sh
 cat >/dev/null
