@@ -192,6 +192,19 @@ out:
 }
 
 /*
+ * Reads spiffe-helper's file name in dir (its path into path) as a trust
+ * file: 1 and its bytes, 0 when it is not there, -1 with err.
+ */
+static int helper_file(const char *dir, const char *name, char *path, size_t pathlen, char **buf,
+		       size_t *len, char *err, size_t errlen)
+{
+	snprintf(path, pathlen, "%s/%s", dir, name);
+	if (access(path, F_OK) != 0)
+		return 0;
+	return id_bundle_read(path, buf, len, NULL, err, errlen) != 0 ? -1 : 1;
+}
+
+/*
  * Appends the JWT keys of trust domain td from spiffe-helper's
  * jwt_bundle.json (a JSON object: trust domain -> base64 of a JWKS whose
  * keys have no "use") to keys, each with "use": "jwt-svid". 0 when the
@@ -208,11 +221,10 @@ static int helper_jwt(const char *dir, const char *td, json_t *keys, bool *found
 	int rc = -1;
 
 	*found = false;
-	snprintf(path, sizeof(path), "%s/" HELPER_JWT_BUNDLE, dir);
-	if (access(path, F_OK) != 0)
-		return 0;
-	if (id_bundle_read(path, &buf, &len, NULL, err, errlen) != 0)
-		return -1;
+	if ((rc = helper_file(dir, HELPER_JWT_BUNDLE, path, sizeof(path), &buf, &len, err,
+			      errlen)) <= 0)
+		return rc;
+	rc = -1;
 	doc = pa_json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
 	b64 = json_object_get(doc, td);
 	if (!json_is_object(doc) || !json_is_string(b64)) {
@@ -278,11 +290,10 @@ static int helper_x509(const char *dir, json_t *keys, bool *found, char *err, si
 	int rc = -1;
 
 	*found = false;
-	snprintf(path, sizeof(path), "%s/" HELPER_X509_BUNDLE, dir);
-	if (access(path, F_OK) != 0)
-		return 0;
-	if (id_bundle_read(path, &buf, &len, NULL, err, errlen) != 0)
-		return -1;
+	if ((rc = helper_file(dir, HELPER_X509_BUNDLE, path, sizeof(path), &buf, &len, err,
+			      errlen)) <= 0)
+		return rc;
+	rc = -1;
 	bio = BIO_new_mem_buf(buf, (int)len);
 	while (bio != NULL && n < SRC_PEM_MAX &&
 	       (cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
