@@ -10,7 +10,8 @@
  *   - a refusal has a one-line reason and leaves no document, key or
  *     field pointer behind (the record keeps only its name);
  *   - an accepted record has the sid of its file name, an agent and a user
- *     (non-empty, no NUL), a task that is absent or such a string, every
+ *     (non-empty, no NUL), a task that is absent, such a string or empty
+ *     (the "task":"" that earlier modules recorded, read as it is), every
  *     number in its range, at most SES_GRANTS_MAX keys each with a grant
  *     of 1..KR_NAME_MAX bytes and a serial > 0;
  *   - written back as the module writes a record (ses_record_json,
@@ -104,9 +105,9 @@ static void check_accepted(const struct ses_record *rec, const char *name)
 		die("accepted", "no document");
 	if (rec->sid == NULL || strcmp(rec->sid, name) != 0 || strcmp(rec->name, name) != 0)
 		die("accepted", "sid is not the file name");
-	if (!good_text(rec->agent) || !good_text(rec->user) ||
-	    (rec->task != NULL && !good_text(rec->task)))
-		die("accepted", "empty agent, user or task");
+	/* an empty task is the "task":"" of earlier modules' records (record.c) */
+	if (!good_text(rec->agent) || !good_text(rec->user))
+		die("accepted", "empty agent or user");
 	if (rec->uid < 0 || rec->uid > UINT32_MAX || rec->pid < 1 || rec->pid > INT32_MAX ||
 	    rec->start_time < 0 || rec->opened < 0 || rec->expires < 0 || rec->ring < 0)
 		die("accepted", "a number out of range");
