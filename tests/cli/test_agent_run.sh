@@ -37,7 +37,7 @@ expect "CMD runs as the user and its status comes back" 3 "hello from $me" \
 	run --token-file "$work/token" --user "$me" -- sh -c 'echo "hello from $(id -un)"; exit 3'
 expect "a 4 KiB token through --token-fd" 0 "ran" \
 	sh -c 'exec 4<"$1"; shift; "$@"' sh "$work/long" \
-	env LD_PRELOAD="$PA_PAM_WRAPPER_SO" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$work/pam.d" \
+	env LD_PRELOAD="$PA_PAM_WRAPPER_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$work/pam.d" \
 	UID_WRAPPER_DISABLE_DEEPBIND=1 "$AGENT_RUN" --token-fd 4 --user "$me" -- echo ran
 mint spiffe://example.org/host/other > "$work/wrong"
 expect "wrong audience: one line, exit 77, CMD never runs" 77 \
@@ -52,7 +52,7 @@ case "$out" in *SHOULD-NOT-RUN*) fail "CMD ran after a refusal" ;;
 expect "signals reach CMD" 143 "" \
 	sh -c 'run() { env LD_PRELOAD="$2" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$3" UID_WRAPPER_DISABLE_DEEPBIND=1 "$1" --token-file "$4" --user "$5" -- sleep 30; }
 		run "$@" & pid=$!; sleep 1; kill -TERM $pid; wait $pid' \
-	sh "$AGENT_RUN" "$PA_PAM_WRAPPER_SO" "$work/pam.d" "$work/token" "$me"
+	sh "$AGENT_RUN" "$PA_PAM_WRAPPER_PRELOAD" "$work/pam.d" "$work/token" "$me"
 expect "usage error" 125 "usage: agent-run" "$AGENT_RUN" --token-file x
 expect "--token-fd must be a number" 125 "--token-fd wants a file descriptor number" \
 	"$AGENT_RUN" --token-fd 4x -- echo no

@@ -257,7 +257,7 @@ chmod 0755 "$work/stubborn"
 rm -f "$work/stub.pid"
 # (no `timeout` here: the signal must reach agent-run itself)
 t=$(tok stub)
-env LD_PRELOAD="$PA_PAM_WRAPPER_SO" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$work/pam.d" \
+env LD_PRELOAD="$PA_PAM_WRAPPER_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$work/pam.d" \
 	UID_WRAPPER_DISABLE_DEEPBIND=1 "$AGENT_RUN" --token-file "$t" --user "$me" -- \
 	"$work/stubborn" "$work/stub.pid" > /dev/null 2>&1 &
 ar=$!

@@ -61,7 +61,7 @@ chmod 0755 "$work/cmd"
 
 run() { # run: agent-run with a fresh token, CMD above
 	pa_mint bot "$AUD" > "$work/token"
-	keyctl session - env LD_PRELOAD="$PA_PAM_WRAPPER_SO" PAM_WRAPPER=1 \
+	keyctl session - env LD_PRELOAD="$PA_PAM_WRAPPER_PRELOAD" PAM_WRAPPER=1 \
 		PAM_WRAPPER_SERVICE_DIR="$work/pam.d" UID_WRAPPER_DISABLE_DEEPBIND=1 \
 		"$AGENT_RUN" --token-file "$work/token" --user "$me" -- "$work/cmd" "$work"
 }

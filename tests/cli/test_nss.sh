@@ -129,7 +129,7 @@ SVC
 	printf 'auth required pam_deny.so\naccount required pam_deny.so\nsession required pam_deny.so\n' \
 		> "$work/pam.d/other"
 	run() {
-		nss env LD_PRELOAD="$PA_PAM_WRAPPER_SO $NSSW" PAM_WRAPPER=1 \
+		nss env LD_PRELOAD="$PA_PAM_WRAPPER_PRELOAD $NSSW" PAM_WRAPPER=1 \
 			PAM_WRAPPER_SERVICE_DIR="$work/pam.d" UID_WRAPPER_DISABLE_DEEPBIND=1 \
 			"$AGENT_RUN" "$@"
 	}

@@ -81,7 +81,7 @@ echo $? >> "$1/after"
 exec sleep 30
 EOF
 chmod 0755 "$work/cmd"
-keyctl session - env LD_PRELOAD="$PA_PAM_WRAPPER_SO" PAM_WRAPPER=1 \
+keyctl session - env LD_PRELOAD="$PA_PAM_WRAPPER_PRELOAD" PAM_WRAPPER=1 \
 	PAM_WRAPPER_SERVICE_DIR="$work/pam.d" UID_WRAPPER_DISABLE_DEEPBIND=1 \
 	"$AGENT_RUN" --token-file "$work/token" --user "$me" -- "$work/cmd" "$work" \
 	> "$work/agent-run.out" 2>&1 &

@@ -140,7 +140,7 @@ chmod 0755 "$work/cmd"
 # start NAME TASK: agent-run in the background with CMD in $work/NAME
 start() {
 	mkdir "$work/$1"
-	keyctl session - env LD_PRELOAD="$PA_PAM_WRAPPER_SO" PAM_WRAPPER=1 \
+	keyctl session - env LD_PRELOAD="$PA_PAM_WRAPPER_PRELOAD" PAM_WRAPPER=1 \
 		PAM_WRAPPER_SERVICE_DIR="$work/pam.d" UID_WRAPPER_DISABLE_DEEPBIND=1 \
 		"$AGENT_RUN" --token-file "$work/token.$2" --user "$me" -- "$work/cmd" "$work/$1" \
 		> "$work/$1.out" 2>&1 &
@@ -158,7 +158,7 @@ start() {
 }
 # once NAME TASK: agent-run with CMD true (a login that ends at once)
 once() {
-	env LD_PRELOAD="$PA_PAM_WRAPPER_SO" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$work/pam.d" \
+	env LD_PRELOAD="$PA_PAM_WRAPPER_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$work/pam.d" \
 		UID_WRAPPER_DISABLE_DEEPBIND=1 keyctl session - \
 		"$AGENT_RUN" --token-file "$work/token.$1" --user "$me" -- /bin/true
 }
@@ -274,7 +274,7 @@ SVC
 cp "$work/pam.d/other" "$work/pam.d.race/other"
 expect "a task ended between account and session: the open is refused" 77 \
 	"task ended: revoked by pam-agent revoke --task T-3" \
-	env LD_PRELOAD="$PA_PAM_WRAPPER_SO" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$work/pam.d.race" \
+	env LD_PRELOAD="$PA_PAM_WRAPPER_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$work/pam.d.race" \
 	UID_WRAPPER_DISABLE_DEEPBIND=1 keyctl session - \
 	"$AGENT_RUN" --token-file "$work/token.T-3" --user "$me" -- /bin/true
 sleep 1

@@ -146,6 +146,7 @@ static int run_child(char **argv)
 int pa_harness_init(int argc, char **argv, const struct pa_service *services)
 {
 	const char *wrapper = getenv("PA_PAM_WRAPPER_SO");
+	const char *preload;
 	char path[sizeof(base_dir) + 32];
 	int fd;
 
@@ -191,7 +192,9 @@ int pa_harness_init(int argc, char **argv, const struct pa_service *services)
 		 * sanitizers cannot work with; 1.1.4 reads the uid_wrapper name */
 		setenv("UID_WRAPPER_DISABLE_DEEPBIND", "1", 1);
 		setenv("PAM_WRAPPER_DISABLE_DEEPBIND", "1", 1);
-		setenv("LD_PRELOAD", wrapper, 1);
+		/* pam_wrapper, then its start-up under a lock (tests/lib/pwrap_serial.c) */
+		preload = getenv("PA_PAM_WRAPPER_PRELOAD");
+		setenv("LD_PRELOAD", preload != NULL && preload[0] != '\0' ? preload : wrapper, 1);
 		snprintf(log_path, sizeof(log_path), "%s/log", base_dir);
 		return run_child(argv);
 	}

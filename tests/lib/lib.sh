@@ -5,7 +5,9 @@
 #   . "$(dirname "$0")/../lib/lib.sh"
 # The build tree is $top_builddir (make check sets it), PA_MODULE and
 # PA_PAM_WRAPPER_SO come from the test environment (Makefile.am's
-# AM_TESTS_ENVIRONMENT). What only the root-only or the stress tests share
+# AM_TESTS_ENVIRONMENT), and so does PA_PAM_WRAPPER_PRELOAD, what a test
+# puts in LD_PRELOAD for a PAM stack: pam_wrapper, then its start-up under
+# a lock (tests/lib/pwrap_serial.c). What only the root-only or the stress tests share
 # is in tests/root/lib.sh and tests/stress/lib.sh, which source this file.
 
 # ---- the programs under test, by absolute path -------------------------------------------------
@@ -15,6 +17,7 @@ AGENT_RUN=$B/agent-run
 HELPER=$B/pam_agent_helper
 HELPERD=$B/pam_agent_helperd
 ASKPASS=$B/pam-agent-askpass
+: "${PA_PAM_WRAPPER_PRELOAD:=${PA_PAM_WRAPPER_SO:-}}"
 
 # ---- PASS / FAIL / SKIP ----------------------------------------------------------------------------
 pa_passes=0 pa_fails=0
@@ -310,7 +313,7 @@ pa_pamd_other() {
 pa_wrapped() {
 	pw_dir=$1
 	shift
-	env LD_PRELOAD="$PA_PAM_WRAPPER_SO" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$pw_dir" \
+	env LD_PRELOAD="$PA_PAM_WRAPPER_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$pw_dir" \
 		UID_WRAPPER_DISABLE_DEEPBIND=1 "$@"
 }
 

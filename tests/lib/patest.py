@@ -23,6 +23,8 @@ MODULE = os.environ.get("PA_MODULE", "")
 DATA = os.environ.get("PA_TEST_DATA", "tests/data")
 PAM_AGENT = os.path.join(os.environ.get("top_builddir", "."), "pam-agent")
 WRAPPER = os.environ.get("PA_PAM_WRAPPER_SO", "")
+# pam_wrapper, then tests/lib/pwrap_serial.c: what LD_PRELOAD gets
+PRELOAD = os.environ.get("PA_PAM_WRAPPER_PRELOAD", WRAPPER)
 LIBDIR = os.path.dirname(WRAPPER) if WRAPPER else ""
 NSS_WRAPPER = os.path.join(LIBDIR, "libnss_wrapper.so")
 FAKETIME = os.path.join(LIBDIR, "faketime", "libfaketime.so.1")
@@ -123,7 +125,7 @@ def pam_env(pamd, passwd, group, extra=None):
     """The environment that runs pamtester in a private Linux-PAM stack."""
     env = dict(os.environ)
     env.update({
-        "LD_PRELOAD": "%s %s" % (WRAPPER, NSS_WRAPPER),
+        "LD_PRELOAD": "%s %s" % (PRELOAD, NSS_WRAPPER),
         "NSS_WRAPPER_PASSWD": passwd, "NSS_WRAPPER_GROUP": group,
         "PAM_WRAPPER": "1", "PAM_WRAPPER_SERVICE_DIR": pamd,
         "PAM_WRAPPER_DEBUGLEVEL": "2", "UID_WRAPPER_DISABLE_DEEPBIND": "1",

@@ -32,7 +32,7 @@ CONF=$work/pam_agent.conf
 # agent-run through pam_wrapper; env is valgrind's first client, so the
 # preload reaches agent-run only (never the valgrind launcher)
 run() {
-	$VG env LD_PRELOAD="$PA_PAM_WRAPPER_SO" PAM_WRAPPER=1 \
+	$VG env LD_PRELOAD="$PA_PAM_WRAPPER_PRELOAD" PAM_WRAPPER=1 \
 		PAM_WRAPPER_SERVICE_DIR="$work/pam.d" UID_WRAPPER_DISABLE_DEEPBIND=1 \
 		"$AGENT_RUN" "$@"
 }
@@ -84,7 +84,7 @@ expect "refusal: wrong audience, exit 77" 77 "audience mismatch" \
 
 # 3. agent-run killed with -9 while CMD runs, then pam-agent reap
 # (not through run(): $! must be agent-run itself, not a subshell)
-$VG env LD_PRELOAD="$PA_PAM_WRAPPER_SO" PAM_WRAPPER=1 \
+$VG env LD_PRELOAD="$PA_PAM_WRAPPER_PRELOAD" PAM_WRAPPER=1 \
 	PAM_WRAPPER_SERVICE_DIR="$work/pam.d" UID_WRAPPER_DISABLE_DEEPBIND=1 \
 	"$AGENT_RUN" --token-file "$work/token" --user "$me" -- "$work/sleeper" "$work/cmd.pid" \
 	> "$work/killed.out" 2>&1 &

@@ -154,7 +154,7 @@ def run(work, scenarios):
             set_ledger(base, agent, task, sc.get("ledger"))
 
         env = T.pam_env(os.path.join(base, "pam.d"), passwd, group, {
-            "LD_PRELOAD": "%s %s %s" % (FAKETIME, T.WRAPPER, NSS_WRAPPER),
+            "LD_PRELOAD": "%s %s %s" % (FAKETIME, T.PRELOAD, NSS_WRAPPER),
             "FAKETIME": time.strftime("@%Y-%m-%d %H:%M:%S", time.gmtime(sc["now"])),
             "TZ": "UTC"})
         args = ["pamtester", "-v"]

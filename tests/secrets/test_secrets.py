@@ -721,7 +721,7 @@ def session_part(work, src, out, me, key_path, jwks, static, minted, minted_mark
         """agent-run with the token src/TOKEN, stopped after main (its output: work/TAG.*)."""
         return Stopped([AGENT_RUN, "--token-file", os.path.join(src, token), "--user", me, "--"]
                        + cmd, env, os.devnull, os.path.join(work, tag), "agent-run",
-                       preload=[WRAPPER], during=during, pad=pad)
+                       os.environ.get("PA_PAM_WRAPPER_PRELOAD", WRAPPER).split(), during, pad)
 
     def ran(r, what):
         status = r.finish()
