@@ -12,66 +12,19 @@
 # Runs as any user: keys and files are owned by the effective uid.
 . "$(dirname "$0")/../lib/lib.sh"
 set -u
-B=${top_builddir:-.}
-PAM_AGENT=$B/pam-agent
-AGENT_RUN=$B/agent-run
-if [ -z "${PA_PAM_WRAPPER_SO:-}" ] || [ ! -f "$PA_PAM_WRAPPER_SO" ]; then
-	echo "SKIP: pam_wrapper is not available (install libpam-wrapper)"
-	exit 77
-fi
-for tool in keyctl python3; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "SKIP: test_tasks.sh needs $tool (scripts/deps.sh installs it)"
-		exit 77
-	fi
-done
-HELPER=$(cd "$B" && pwd)/pam_agent_helper
-work=$(mktemp -d /tmp/pa-tasks.XXXXXX)
+need_pam_wrapper
+need keyctl python3
+pa_workdir pa-tasks
 pids=""
-cleanup() {
-	# only what this test started, by pid
-	for p in $pids; do kill -9 "$p" 2>/dev/null; done
-	if [ -f "$work/serials" ]; then
-		while read -r s; do keyctl revoke "$s" >/dev/null 2>&1; done < "$work/serials"
-	fi
-	for d in /tmp/pam.?; do
-		[ -d "$d" ] && grep -qs -- "$work" "$d"/* && rm -rf -- "$d"
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-passes=0 fails=0
+# only what this test started, by pid
+kill_pids() { for p in $pids; do kill -9 "$p" 2>/dev/null; done; }
+pa_at_exit pa_pamwrap_leftovers
+pa_at_exit pa_revoke_serials
+pa_at_exit kill_pids # runs first
 AUD=spiffe://example.org/host/test
 BOT=spiffe://example.org/agents/bot
 me=$(id -un)
 CONF=$work/pam_agent.conf
-
-pass() { echo "PASS: $1"; passes=$((passes + 1)); }
-fail() { echo "FAIL: $1"; fails=$((fails + 1)); }
-check() {
-	name=$1
-	shift
-	if "$@"; then pass "$name"; else fail "$name"; return 1; fi
-}
-expect() { # expect NAME STATUS TEXT COMMAND...
-	name=$1 want=$2 text=$3
-	shift 3
-	out=$("$@" 2>&1)
-	rc=$?
-	if [ "$rc" -eq "$want" ] && { [ -z "$text" ] || printf "%s" "$out" | grep -qF -- "$text"; }; then
-		pass "$name"
-	else
-		fail "$name: exit $rc (want $want), output:"
-		printf '%s\n' "$out" | sed 's/^/    /'
-		echo "    wanted: $text"
-	fi
-}
-json() {
-	python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
-}
-lines() { if [ -f "$1" ]; then wc -l < "$1" | tr -d ' '; else echo 0; fi; }
-newsid() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
 
 "$PAM_AGENT" testca init "$work/ca" --trust-domain example.org >/dev/null
 printf 'S3CR3T-file-%s\n' "$(newsid)" > "$work/file.secret"
@@ -151,7 +104,7 @@ start() {
 	if [ ! -s "$work/$1/cmd.pid" ]; then
 		fail "agent-run did not start CMD for $1 ($2); its output:"
 		sed 's/^/    /' "$work/$1.out"
-		echo "$passes passed, $fails failed"
+		pa_summary
 		exit 1
 	fi
 	pids="$pids $(cat "$work/$1/cmd.pid")"
@@ -282,5 +235,4 @@ expect "reap removes the ledger of the task ended task_expire ago" 0 "removed 2 
 	"$PAM_AGENT" reap --config "$CONF"
 expect "revoke: usage without a selector" 2 "usage: pam-agent revoke" "$PAM_AGENT" revoke --config "$CONF"
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+pa_summary
