@@ -110,7 +110,9 @@ struct id_keyset;
  * x509-svid element without "x5c" or whose first "x5c" value is not base64
  * of one DER certificate, an OIDC key without "kid"; OIDC "enc" keys are
  * skipped quietly. The first "x5c" certificate of every other x509-svid
- * element is kept as an X.509 authority (id_x509_verify). The
+ * element is kept as an X.509 authority (id_x509_verify), parsed when
+ * first needed: by id_x509_verify, id_keyset_x509_count or the notices'
+ * readers (a JWT-SVID's verification never parses one). The
  * document is refused (NULL with err) when it is not a JSON object with a
  * "keys" array, when a jwt-svid key has no kid, when two loaded keys share
  * a kid, or when a key of a supported kind is malformed. A set with no
@@ -135,6 +137,8 @@ void id_keyset_free(struct id_keyset *set);
 size_t id_keyset_count(const struct id_keyset *set);
 /* X.509 authorities: the bundle's x509-svid elements, or an x509_authorities file's. */
 size_t id_keyset_x509_count(const struct id_keyset *set);
+/* x509-svid certificates kept but not parsed yet (see id_keyset_parse). */
+size_t id_keyset_x509_pending(const struct id_keyset *set);
 /* How many elements were ignored; the first 16 described, "key N ignored: …". */
 size_t id_keyset_ignored(const struct id_keyset *set);
 const char *id_keyset_notice(const struct id_keyset *set, size_t i);

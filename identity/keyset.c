@@ -23,6 +23,13 @@
 /* At most this many ignored elements are described, then a count. */
 #define KEYSET_NOTICES_MAX 16
 
+/* An x509-svid element's first "x5c" certificate, not parsed yet. */
+struct keyset_der {
+	unsigned char *der;
+	size_t len;
+	size_t index; /* the element's, in "keys" */
+};
+
 struct id_keyset {
 	enum id_keyset_kind kind;
 	struct id_key **keys;
@@ -31,6 +38,15 @@ struct id_keyset {
 	size_t n_wit;
 	size_t n_x509;	/* X.509 authorities (x509-svid elements, or a PEM file) */
 	X509_STORE *x509; /* those authorities, NULL while there is none */
+	/*
+	 * The x509-svid elements' certificates, parsed when first needed
+	 * (keyset_x509_build): the first certificate a process parses sets
+	 * up OpenSSL's decoders, about 0.8 ms, which verifying a JWT-SVID
+	 * never needs (docs/performance.md).
+	 */
+	struct keyset_der *pending;
+	size_t n_pending;
+	bool x509_failed; /* out of memory while building: no authority is trusted */
 	char **notices; /* one line per ignored element */
 	size_t n_notices, n_ignored;
 	/* spiffe_sequence, spiffe_refresh_hint (-1: absent); the file's mtime (0: not a file) */
@@ -52,10 +68,13 @@ void id_keyset_free(struct id_keyset *set)
 	for (i = 0; i < set->n_notices; i++)
 		free(set->notices[i]);
 	id_keyset_x509_reset(set);
+	free(set->pending);
 	free(set->notices);
 	free(set->keys);
 	free(set);
 }
+
+static void keyset_x509_build(const struct id_keyset *set);
 
 /* Number of usable keys in set. */
 size_t id_keyset_count(const struct id_keyset *set)
@@ -66,17 +85,25 @@ size_t id_keyset_count(const struct id_keyset *set)
 /* Number of X.509 authorities (x509-svid elements, or an x509_authorities file). */
 size_t id_keyset_x509_count(const struct id_keyset *set)
 {
+	keyset_x509_build(set);
 	return set != NULL ? set->n_x509 : 0;
+}
+
+size_t id_keyset_x509_pending(const struct id_keyset *set)
+{
+	return set != NULL ? set->n_pending : 0;
 }
 
 /* Number of ignored elements, and the description of the i-th (or NULL). */
 size_t id_keyset_ignored(const struct id_keyset *set)
 {
+	keyset_x509_build(set);
 	return set != NULL ? set->n_ignored : 0;
 }
 
 const char *id_keyset_notice(const struct id_keyset *set, size_t i)
 {
+	keyset_x509_build(set);
 	return set != NULL && i < set->n_notices ? set->notices[i] : NULL;
 }
 
@@ -179,9 +206,15 @@ static enum keyset_use keyset_use(const json_t *jwk, enum id_keyset_kind kind,
 	return *use != NULL && strcmp(*use, "enc") == 0 ? USE_SKIP : USE_UNKNOWN;
 }
 
-/* Drops every X.509 authority of set. */
+/* Drops every X.509 authority of set, parsed or not. */
 void id_keyset_x509_reset(struct id_keyset *set)
 {
+	size_t k;
+
+	for (k = 0; k < set->n_pending; k++)
+		free(set->pending[k].der);
+	set->n_pending = 0;
+	set->x509_failed = false;
 	X509_STORE_free(set->x509);
 	set->x509 = NULL;
 	set->n_x509 = 0;
@@ -207,25 +240,61 @@ int id_keyset_x509_add(struct id_keyset *set, X509 *cert, char *err, size_t errl
 	return rc;
 }
 
+/*
+ * Parses the pending x509-svid certificates into the authorities, once:
+ * an element that is not one DER certificate is ignored with a notice, as
+ * the document's other elements are when it is read. A key set is used by
+ * one thread at a time (the module builds its verifier for each call), so
+ * its const readers may finish it; out of memory leaves no authority
+ * trusted (id_keyset_x509_store: NULL).
+ */
+static void keyset_x509_build(const struct id_keyset *cset)
+{
+	struct id_keyset *set = (struct id_keyset *)cset; /* finished lazily, see above */
+	char err[256];
+	size_t k;
+
+	if (set == NULL || set->n_pending == 0)
+		return;
+	for (k = 0; k < set->n_pending; k++) {
+		struct keyset_der *d = &set->pending[k];
+		const unsigned char *p = d->der;
+		X509 *cert = d2i_X509(NULL, &p, (long)d->len);
+
+		if (cert == NULL || p != d->der + d->len) {
+			X509_free(cert);
+			ERR_clear_error();
+			(void)keyset_ignore(set, d->index, err, sizeof(err), "x509-svid element "
+					    "whose \"x5c\" is not a DER certificate");
+		} else if (id_keyset_x509_add(set, cert, err, sizeof(err)) != 0) {
+			set->x509_failed = true;
+		}
+		free(d->der);
+		d->der = NULL;
+	}
+	set->n_pending = 0;
+}
+
 /* The store of set's X.509 authorities, or NULL. */
 X509_STORE *id_keyset_x509_store(const struct id_keyset *set)
 {
-	return set != NULL ? set->x509 : NULL;
+	keyset_x509_build(set);
+	return set != NULL && !set->x509_failed ? set->x509 : NULL;
 }
 
 /*
  * An x509-svid element: the first "x5c" value is the authority, the
  * others are ignored (X509-SVID §6.2). An element without one, or whose
- * first value is not a base64 DER certificate, is ignored with a notice.
+ * first value is not base64, is ignored with a notice; the certificate
+ * is kept to be parsed when first needed (keyset_x509_build). More than
+ * ID_X509_MAX_AUTHORITIES of them make the document unusable.
  */
 static int keyset_x509(struct id_keyset *set, const json_t *jwk, size_t i,
 		       char *err, size_t errlen)
 {
 	const json_t *x5c = json_object_get(jwk, "x5c"), *first;
-	const unsigned char *p;
 	unsigned char *der = NULL;
 	size_t derlen = 0;
-	X509 *cert;
 
 	first = json_is_array(x5c) ? json_array_get(x5c, 0) : NULL;
 	if (!json_is_string(first))
@@ -235,17 +304,13 @@ static int keyset_x509(struct id_keyset *set, const json_t *jwk, size_t i,
 			   &derlen) != 0 || derlen > LONG_MAX)
 		return keyset_ignore(set, i, err, errlen,
 				     "x509-svid element whose \"x5c\" is not base64");
-	p = der;
-	cert = d2i_X509(NULL, &p, (long)derlen);
-	if (cert == NULL || p != der + derlen) {
-		X509_free(cert);
+	if (set->n_x509 + set->n_pending >= ID_X509_MAX_AUTHORITIES) {
 		free(der);
-		ERR_clear_error();
-		return keyset_ignore(set, i, err, errlen,
-				     "x509-svid element whose \"x5c\" is not a DER certificate");
+		return pa_err(err, errlen, "more than %d X.509 authorities",
+			      ID_X509_MAX_AUTHORITIES);
 	}
-	free(der);
-	return id_keyset_x509_add(set, cert, err, errlen);
+	set->pending[set->n_pending++] = (struct keyset_der){ der, derlen, i };
+	return 0;
 }
 
 /*
@@ -376,6 +441,7 @@ struct id_keyset *id_keyset_parse(const char *json, size_t len,
 	if (set == NULL ||
 	    (set->keys = calloc(json_array_size(keys) + 1, sizeof(*set->keys))) == NULL ||
 	    (set->wit = calloc(json_array_size(keys) + 1, sizeof(*set->wit))) == NULL ||
+	    (set->pending = calloc(json_array_size(keys) + 1, sizeof(*set->pending))) == NULL ||
 	    (set->notices = calloc(KEYSET_NOTICES_MAX, sizeof(*set->notices))) == NULL) {
 		pa_err(err, errlen, "out of memory");
 		goto fail;

@@ -550,6 +550,38 @@ static void test_identity_to_json(void **state)
 	id_identity_free(NULL);
 }
 
+/*
+ * Verifying JWT-SVIDs never parses the bundle's x509-svid certificates
+ * (id_keyset_parse): example.org's fake one is still pending after a
+ * verification, and ignored with its notice once the authorities are read.
+ */
+static void test_jwt_leaves_x509_unparsed(void **state)
+{
+	struct id_keyset *keys = tfx_trust.v.domains[0].keys;
+	char *text, *tok, err[256] = "";
+	struct id_identity *id = NULL;
+	json_t *c = tfx_default_claims();
+	size_t i;
+	bool noticed = false;
+
+	(void)state;
+	text = json_dumps(c, JSON_COMPACT);
+	json_decref(c);
+	tok = tfx_token(ID_ALG_ES256, tfx_key(TFX_K_EC256), "{\"alg\":\"ES256\",\"kid\":\"ec256\"}",
+			text, 0);
+	free(text);
+	assert_int_equal(id_verify_token(&tfx_trust.v, tok, strlen(tok), TFX_NOW, &id, err, sizeof(err)), 0);
+	id_identity_free(id);
+	free(tok);
+	assert_int_equal(id_keyset_x509_pending(keys), 1);
+	assert_int_equal(id_keyset_x509_count(keys), 0);
+	assert_int_equal(id_keyset_x509_pending(keys), 0);
+	for (i = 0; id_keyset_notice(keys, i) != NULL; i++)
+		noticed |= strstr(id_keyset_notice(keys, i), "x509-svid element whose \"x5c\" is not "
+					"a DER certificate") != NULL;
+	assert_true(noticed);
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 #define T(f) { #f, f, NULL, NULL, NULL }
@@ -559,6 +591,7 @@ int main(void)
 {
 	static const struct CMUnitTest fixed[] = {
 		T(test_identity_to_json),
+		T(test_jwt_leaves_x509_unparsed),
 	};
 	size_t n_cases = PA_ARRAY_SIZE(token_cases), n = PA_ARRAY_SIZE(fixed) + n_cases, i;
 	struct CMUnitTest *tests = calloc(n, sizeof(*tests));
