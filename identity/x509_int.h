@@ -23,7 +23,10 @@
 int id_keyset_x509_add(struct id_keyset *set, X509 *cert, char *err, size_t errlen);
 /* Drops every X.509 authority of set. */
 void id_keyset_x509_reset(struct id_keyset *set);
-/* The store of set's X.509 authorities, or NULL when it has none. */
+/*
+ * The store of set's X.509 authorities (the pending x509-svid certificates
+ * parsed first), or NULL when it has none or their parsing ran out of memory.
+ */
 X509_STORE *id_keyset_x509_store(const struct id_keyset *set);
 
 /*
