@@ -179,6 +179,15 @@ pa_apps_ssh() {
 		-o NumberOfPasswordPrompts=1 -o ConnectTimeout=20 -o LogLevel=ERROR \
 		"$tuser@127.0.0.1" "$@" < /dev/null
 }
+# pa_apps_login METHOD TOKEN-FILE COMMAND...: pa_apps_ssh with the askpass
+# of pa_apps_session_files answering the prompt from TOKEN-FILE
+pa_apps_login() {
+	PA_TOKEN_FILE=$2
+	export PA_TOKEN_FILE
+	al_m=$1
+	shift 2
+	pa_apps_ssh "$al_m" "$work/askpass" "$@"
+}
 # pa_apps_session_files: $work/in-session OUT GRANT..., the session
 # command of the ssh tests (it writes the session's id, its hand-off
 # variables and, for each GRANT, what its key reads and its serial into

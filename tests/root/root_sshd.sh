@@ -92,15 +92,6 @@ pa_apps_session_files
 
 pa_apps_sshd_up "$svc" "MaxAuthTries 3" "LoginGraceTime 60" "LogLevel DEBUG3"
 
-# login METHOD TOKEN-FILE COMMAND...: ssh as the test user, answering the
-# prompt from TOKEN-FILE through SSH_ASKPASS
-login() {
-	PA_TOKEN_FILE=$2
-	export PA_TOKEN_FILE
-	m=$1
-	shift 2
-	pa_apps_ssh "$m" "$work/askpass" "$@"
-}
 
 witness=$(keyctl newring pa-witness @s)
 pa_root_track_key "$witness"
@@ -113,7 +104,7 @@ session_case() {
 	mkdir -m 0700 "$o"
 	chown "$tuser:" "$o"
 	mint "$work/tok.$m" --aud "$AUD"
-	login "$m" "$work/tok.$m" "$work/in-session" "$o" "$G1" "$G2" > "$o.ssh" 2>&1 &
+	pa_apps_login "$m" "$work/tok.$m" "$work/in-session" "$o" "$G1" "$G2" > "$o.ssh" 2>&1 &
 	sp=$!
 	pa_root_track_pid "$sp"
 	if wait_for "$o/ready" "$sp"; then
@@ -164,7 +155,7 @@ session_case() {
 refused() {
 	name=$1 m=$2 t=$3
 	rm -f "$work/box/ran"
-	login "$m" "$t" "touch $work/box/ran" > "$work/refused.out" 2>&1
+	pa_apps_login "$m" "$t" "touch $work/box/ran" > "$work/refused.out" 2>&1
 	rc=$?
 	if [ "$rc" = 255 ] && grep -q "Permission denied" "$work/refused.out" && [ ! -e "$work/box/ran" ]; then
 		pass "$name"
@@ -202,12 +193,12 @@ for m in keyboard-interactive password; do
 	(umask 077 && "$PAM_AGENT" testca mint "$work/ca" --id spiffe://example.org/agents/sshtask \
 		--aud "$AUD" --claim task="T-$m" > "$work/task2.$m")
 	check "$m: the first login of a task with task.max_sessions = 1 runs" \
-		login "$m" "$work/task1.$m" true
+		pa_apps_login "$m" "$work/task1.$m" true
 	# refused at the account phase: keyboard-interactive runs it in sshd's
 	# authentication child ("Permission denied"), password in the monitor,
 	# which then disconnects without that line; either way nothing runs
 	rm -f "$work/box/ran"
-	login "$m" "$work/task2.$m" "touch $work/box/ran" > "$work/task2.$m.out" 2>&1
+	pa_apps_login "$m" "$work/task2.$m" "touch $work/box/ran" > "$work/task2.$m.out" 2>&1
 	rc=$?
 	check "$m: the task's second login is refused (ssh exits $rc), nothing runs" \
 		test "$rc" = 255 -a ! -e "$work/box/ran"
@@ -225,7 +216,7 @@ planted() {
 	printf 'PAM_AGENT_HANDOFF=%s\n' "$2" > "$work/planted.env"
 	mint "$work/tok.planted" --aud "$AUD"
 	rm -f "$work/box/ran"
-	login keyboard-interactive "$work/tok.planted" "touch $work/box/ran" > "$work/planted.out" 2>&1
+	pa_apps_login keyboard-interactive "$work/tok.planted" "touch $work/box/ran" > "$work/planted.out" 2>&1
 	rc=$?
 	check "keyboard-interactive: $1 refuses the login, nothing runs" \
 		sh -c '[ "$1" != 0 ] && [ ! -e "$2" ]' sh "$rc" "$work/box/ran"
@@ -256,7 +247,7 @@ printf '' > "$work/planted.env"
 echo 'PAM_AGENT_HANDOFF DEFAULT= OVERRIDE=' > "$work/empty.conf"
 mint "$work/tok.unset" --aud "$AUD"
 rm -f "$work/box/ran"
-login keyboard-interactive "$work/tok.unset" "touch $work/box/ran" > "$work/unset.out" 2>&1
+pa_apps_login keyboard-interactive "$work/tok.unset" "touch $work/box/ran" > "$work/unset.out" 2>&1
 rc=$?
 check "keyboard-interactive: the handle removed from the monitor's PAM environment refuses the login, nothing runs" \
 	sh -c '[ "$1" != 0 ] && [ ! -e "$2" ]' sh "$rc" "$work/box/ran"

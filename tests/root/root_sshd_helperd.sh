@@ -64,13 +64,6 @@ ssh-keygen -q -t ed25519 -N '' -C pam-agent-test -f "$work/hostkey"
 pa_apps_session_files
 pa_apps_sshd_up "$svc" "MaxAuthTries 3" "LoginGraceTime 60"
 
-login() {
-	PA_TOKEN_FILE=$2
-	export PA_TOKEN_FILE
-	m=$1
-	shift 2
-	pa_apps_ssh "$m" "$work/askpass" "$@"
-}
 mint() {
 	(umask 077 && "$PAM_AGENT" testca mint "$work/ca" --id spiffe://example.org/agents/sshbot \
 		--aud "$AUD" > "$1")
@@ -85,7 +78,7 @@ for m in keyboard-interactive password; do
 	mint "$work/tok.$m"
 	wait_children 2
 	children > "$work/spares.$m"
-	login "$m" "$work/tok.$m" "$work/in-session" "$o" "$G1" "$G2" > "$o.ssh" 2>&1 &
+	pa_apps_login "$m" "$work/tok.$m" "$work/in-session" "$o" "$G1" "$G2" > "$o.ssh" 2>&1 &
 	sp=$!
 	pa_root_track_pid "$sp"
 	if wait_for "$o/ready" "$sp"; then
@@ -126,7 +119,7 @@ o=$work/out.down
 mkdir -m 0700 "$o"
 chown "$tuser:" "$o"
 mint "$work/tok.down"
-login password "$work/tok.down" "touch $o/ran" > "$o.ssh" 2>&1
+pa_apps_login password "$work/tok.down" "touch $o/ran" > "$o.ssh" 2>&1
 rc=$?
 check "down: the login gets no session (ssh exited $rc)" sh -c '[ "$1" != 0 ] && [ ! -e "$2/ran" ]' \
 	sh "$rc" "$o"
