@@ -464,6 +464,17 @@ static const struct tok_case token_cases[] = {
 	  .reason = "larger than the limit of 16384" },
 };
 
+/* A token of claims c (consumed), signed with key k under header. */
+static char *claims_token(json_t *c, enum id_alg alg, enum tfx_key k, const char *header)
+{
+	char *text = json_dumps(c, JSON_COMPACT), *tok;
+
+	json_decref(c);
+	tok = tfx_token(alg, tfx_key(k), header, text, 0);
+	free(text);
+	return tok;
+}
+
 /* The identity of a verified token, and its JSON rendering. */
 static void test_identity_to_json(void **state)
 {
@@ -479,11 +490,8 @@ static void test_identity_to_json(void **state)
 	json_object_set_new(c, "scope", json_string("tickets:read read"));
 	json_object_set_new(c, "act", json_pack("{s:s}", "sub", "spiffe://example.org/agents/orchestrator"));
 	set_int(c, "nbf", TFX_NOW - 5);
-	text = json_dumps(c, JSON_COMPACT);
-	json_decref(c);
-	tok = tfx_token(ID_ALG_ES384, tfx_key(TFX_K_EC384), "{\"alg\":\"ES384\",\"kid\":\"ec384\",\"typ\":\"JWT\"}",
-			text, 0);
-	free(text);
+	tok = claims_token(c, ID_ALG_ES384, TFX_K_EC384,
+			   "{\"alg\":\"ES384\",\"kid\":\"ec384\",\"typ\":\"JWT\"}");
 	assert_int_equal(id_verify_token(&tfx_trust.v, tok, strlen(tok), TFX_NOW, &id, err, sizeof(err)), 0);
 	assert_int_equal(id->kind, ID_KIND_SPIFFE);
 	assert_string_equal(id->trust_domain, "example.org");
@@ -531,10 +539,7 @@ static void test_identity_to_json(void **state)
 	/* OIDC identity */
 	c = tfx_default_claims();
 	c_oidc(c);
-	text = json_dumps(c, JSON_COMPACT);
-	json_decref(c);
-	tok = tfx_token(ID_ALG_EDDSA, tfx_key(TFX_K_ED), "{\"alg\":\"EdDSA\",\"kid\":\"ed1\"}", text, 0);
-	free(text);
+	tok = claims_token(c, ID_ALG_EDDSA, TFX_K_ED, "{\"alg\":\"EdDSA\",\"kid\":\"ed1\"}");
 	assert_int_equal(id_verify_token(&tfx_trust.v, tok, strlen(tok), TFX_NOW, &id, err, sizeof(err)), 0);
 	out = id_identity_to_json(id);
 	assert_string_equal(json_string_value(json_object_get(out, "kind")), "oidc");
@@ -558,18 +563,14 @@ static void test_identity_to_json(void **state)
 static void test_jwt_leaves_x509_unparsed(void **state)
 {
 	struct id_keyset *keys = tfx_trust.v.domains[0].keys;
-	char *text, *tok, err[256] = "";
+	char *tok, err[256] = "";
 	struct id_identity *id = NULL;
-	json_t *c = tfx_default_claims();
 	size_t i;
 	bool noticed = false;
 
 	(void)state;
-	text = json_dumps(c, JSON_COMPACT);
-	json_decref(c);
-	tok = tfx_token(ID_ALG_ES256, tfx_key(TFX_K_EC256), "{\"alg\":\"ES256\",\"kid\":\"ec256\"}",
-			text, 0);
-	free(text);
+	tok = claims_token(tfx_default_claims(), ID_ALG_ES256, TFX_K_EC256,
+			   "{\"alg\":\"ES256\",\"kid\":\"ec256\"}");
 	assert_int_equal(id_verify_token(&tfx_trust.v, tok, strlen(tok), TFX_NOW, &id, err, sizeof(err)), 0);
 	id_identity_free(id);
 	free(tok);
