@@ -24,14 +24,7 @@ AUD=spiffe://example.org/host/bench-fresh
 pa_workdir pa-bench-fresh
 chmod 0755 "$work"
 pa_testca
-if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then
-	state=$(mktemp -d /dev/shm/pa-bench-fresh.XXXXXX) || pa_die "cannot make a directory in /dev/shm"
-	rm_state() { rm -rf "$state"; }
-	pa_at_exit rm_state
-else
-	state=$work
-fi
-chmod 0755 "$state"
+pa_tmpfs_state pa-bench-fresh
 mkdir -m 0700 "$work/run"
 CONF=$work/pam_agent.conf
 {

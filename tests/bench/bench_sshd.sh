@@ -72,18 +72,8 @@ prompt=$(pa_root_service "auth required pam_stress.so
 account required pam_permit.so
 session optional pam_keyinit.so force revoke
 session required pam_permit.so")
-# The module's state (state_dir, replay_dir) on a tmpfs, where its default
-# /run/pam_agent is on a systemd host: a directory under /dev/shm, as
-# bench_pam does (a file created on this machine's ext4 costs ~290 us, on
-# a tmpfs ~10 us, and a login creates four: docs/performance.md)
-if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then
-	state=$(mktemp -d /dev/shm/pa-bench-sshd.XXXXXX) || pa_die "cannot make a directory in /dev/shm"
-	chmod 0755 "$state"
-	rm_state() { rm -rf "$state"; }
-	pa_at_exit rm_state
-else
-	state=$work
-fi
+# the module's state on a tmpfs, as bench_pam has it (a login creates four files)
+pa_tmpfs_state pa-bench-sshd
 echo "the module's state in $state ($(stat -f -c %T "$state"))"
 # policy SERVICE [helper_socket=SOCKET]
 policy() {

@@ -168,6 +168,21 @@ pa_workdir() {
 	work=$(mktemp -d "/tmp/$1.XXXXXX") || pa_die "mktemp -d /tmp/$1.XXXXXX"
 	pa_traps
 }
+# pa_tmpfs_state PREFIX: $state, a directory (0755) for the module's
+# state_dir and replay_dir on a tmpfs, where /run/pam_agent is on a systemd
+# host: /dev/shm/PREFIX.XXXXXX, removed at exit; $work when /dev/shm is no
+# tmpfs. For the benchmarks (a file created on a disk can cost 30 times
+# what it costs on a tmpfs: docs/performance.md).
+pa_tmpfs_state() {
+	if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then
+		state=$(mktemp -d "/dev/shm/$1.XXXXXX") || pa_die "cannot make a directory in /dev/shm"
+		pa_at_exit pa_tmpfs_state_rm
+	else
+		state=$work
+	fi
+	chmod 0755 "$state"
+}
+pa_tmpfs_state_rm() { rm -rf "$state"; }
 # pa_revoke_serials: revokes every key whose serial the test wrote to
 # $work/serials (already revoked ones just fail)
 pa_revoke_serials() {
