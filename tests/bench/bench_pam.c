@@ -65,9 +65,14 @@ static double now_us(void)
 	return bench_now_ns() / 1e3;
 }
 
+static void remove_state_dir(void);
+
+/* Reports what failed, removes the state directory, exits 1. */
 static void die(const char *what, const char *detail)
 {
 	fprintf(stderr, "bench_pam: %s: %s\n", what, detail != NULL ? detail : strerror(errno));
+	if (state_dir[0] != '\0')
+		remove_state_dir();
 	exit(1);
 }
 
@@ -356,16 +361,24 @@ static void bench_transactions(struct bench *b)
 }
 
 /*
- * PA_BENCH_PROFILE=N: only N transactions of 1 mint grant through the
- * helper service, nothing printed: a steady load for perf or strace.
+ * PA_BENCH_PROFILE=N: only N transactions through the helper service,
+ * nothing printed: a steady load for perf or strace. PA_BENCH_GRANTS
+ * (1, 3 or 10; default 1): how many mint grants each places.
  */
 static void profile_loop(struct bench *b, int n)
 {
+	const char *g = getenv("PA_BENCH_GRANTS");
+	int grants = g != NULL ? atoi(g) : 1;
+	char err[256], sub[128], service[32];
 	double t[6];
-	char err[256];
-	json_t *claims = json_pack("{s:s, s:s, s:I, s:I}", "sub", SUB "/1", "aud", AUD, "iat",
-				   (json_int_t)b->t, "exp", (json_int_t)b->t + 600);
+	json_t *claims;
 
+	if (grants != 1 && grants != 3 && grants != 10)
+		die("PA_BENCH_GRANTS", "must be 1, 3 or 10");
+	snprintf(sub, sizeof(sub), SUB "/%d", grants);
+	snprintf(service, sizeof(service), "pa-svc%d", grants);
+	claims = json_pack("{s:s, s:s, s:I, s:I}", "sub", sub, "aud", AUD, "iat", (json_int_t)b->t,
+			   "exp", (json_int_t)b->t + 600);
 	b->tok[0] = id_sign_jwt(b->ca, claims, err, sizeof(err));
 	json_decref(claims);
 	if (b->tok[0] == NULL)
@@ -373,7 +386,7 @@ static void profile_loop(struct bench *b, int n)
 	token = b->tok[0];
 	start_helperd();
 	while (n-- > 0)
-		transaction("pa-svc1", t);
+		transaction(service, t);
 	stop_helperd();
 }
 
