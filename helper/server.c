@@ -316,8 +316,8 @@ static json_t *open_request(const json_t *req, struct ses_grant_ctx *ctx, int64_
  * why (and *p holding an exec grant's handle to revoke, when it has one).
  */
 static int place_grant(struct ses_grant_ctx *ctx, const struct ses_grant *g, int64_t ring,
-		       const struct budget *b, struct ses_cred *cred, struct placed *p, char *why,
-		       size_t whylen)
+		       struct kr_seen *seen, const struct budget *b, struct ses_cred *cred,
+		       struct placed *p, char *why, size_t whylen)
 {
 	int64_t ttl = ses_grant_ttl(ctx, g), placed_at;
 	int32_t serial;
@@ -345,7 +345,8 @@ static int place_grant(struct ses_grant_ctx *ctx, const struct ses_grant *g, int
 		if (cred->expires_at - placed_at < ttl)
 			ttl = cred->expires_at - placed_at;
 	}
-	serial = kr_key_add((int32_t)ring, g->name, cred->secret, cred->len, ttl, why, whylen);
+	serial = kr_key_add_seen(seen, (int32_t)ring, g->name, cred->secret, cred->len, ttl, why,
+				 whylen);
 	ses_cred_clear(cred);
 	if (serial <= 0)
 		return -1;
@@ -404,6 +405,7 @@ static json_t *do_open(const json_t *req)
 	struct ses_grant *grants = NULL;
 	struct placed *placed = NULL;
 	struct ses_cred cred = { 0 };
+	struct kr_seen seen = { 0 };
 	struct budget b;
 	const json_t *arr = NULL;
 	json_t *reply, *keys = NULL;
@@ -446,7 +448,7 @@ static json_t *do_open(const json_t *req)
 		borrowed = true;
 	}
 	for (i = 0; i < n; i++) {
-		if (place_grant(&ctx, &grants[i], ring, &b, &cred, &placed[i], why,
+		if (place_grant(&ctx, &grants[i], ring, &seen, &b, &cred, &placed[i], why,
 				sizeof(why)) != 0) {
 			failed = grants[i].name;
 			goto rollback;
@@ -471,6 +473,7 @@ rollback:
 	reply = hs_fail_reply(full, note[0] == '\0' ? failed : NULL);
 out:
 	ses_cred_clear(&cred);
+	kr_seen_clear(&seen);
 	if (placed != NULL)
 		for (i = 0; i < n; i++)
 			free(placed[i].handle);

@@ -312,23 +312,34 @@ static int read_ring(key_serial_t ring, key_serial_t **ids, size_t *n)
  * Looks in ring (its direct links only) for a live key of type and
  * description desc. Returns its serial, 0 when there is none, -1 with
  * errno when ring cannot be read. Entries that are revoked, expired or
- * gone do not count.
+ * gone do not count. The ring is read each time; with seen, a key noted
+ * there with another type or description (neither ever changes) is not
+ * described again, and every new key described is noted.
  */
-static key_serial_t find_direct(key_serial_t ring, const char *type, const char *desc)
+static key_serial_t find_direct(key_serial_t ring, const char *type, const char *desc,
+				struct kr_seen *seen)
 {
 	key_serial_t *ids = NULL, found = 0;
+	const struct kr_seen_key *k;
 	struct kdesc d;
 	size_t i, n;
 
 	if (read_ring(ring, &ids, &n) != 0)
 		return -1;
 	for (i = 0; i < n && found == 0; i++) {
+		k = kr_seen_find(seen, ids[i]);
+		if (k != NULL &&
+		    (k->desc == NULL || strcmp(k->type, type) != 0 || strcmp(k->desc, desc) != 0))
+			continue; /* noted, and another one */
+		/* described when new, and again when it matches: still live? */
 		if (describe_key(ids[i], &d) != 0) {
 			if (gone(errno))
 				continue;
 			found = -1;
 			break;
 		}
+		if (k == NULL)
+			kr_seen_note(seen, ids[i], d.type, d.desc_whole ? d.desc : NULL);
 		if (strcmp(d.type, type) == 0 && d.desc_whole && strcmp(d.desc, desc) == 0)
 			found = ids[i];
 	}
@@ -584,7 +595,7 @@ int32_t kr_session_create(const char *sid, int64_t timeout, char *err, size_t er
 			      "by all its processes: refusing to place %s there "
 			      "(kr_session_keyring_ensure makes one of its own)",
 			      (unsigned long)getuid(), desc);
-	old = find_direct(KEY_SPEC_SESSION_KEYRING, "keyring", desc);
+	old = find_direct(KEY_SPEC_SESSION_KEYRING, "keyring", desc, NULL);
 	if (old < 0)
 		return fail(err, errlen, errno, geteuid(), "cannot read the session keyring %d", s);
 	if (old > 0)
@@ -599,8 +610,14 @@ int32_t kr_session_create(const char *sid, int64_t timeout, char *err, size_t er
 int32_t kr_key_add(int32_t ring, const char *name, const void *secret, size_t len, int64_t timeout,
 		   char *err, size_t errlen)
 {
+	return kr_key_add_seen(NULL, ring, name, secret, len, timeout, err, errlen);
+}
+
+int32_t kr_key_add_seen(struct kr_seen *seen, int32_t ring, const char *name, const void *secret,
+			size_t len, int64_t timeout, char *err, size_t errlen)
+{
 	char desc[KR_DESC_MAX], esc[PA_ESCAPE_MAX];
-	key_serial_t old;
+	key_serial_t old, item;
 
 	if (!valid_name(name))
 		return pa_err(err, errlen,
@@ -621,7 +638,7 @@ int32_t kr_key_add(int32_t ring, const char *name, const void *secret, size_t le
 		    KR_PREFIX, name, secret == NULL ? (size_t)0 : len, KR_USER_PAYLOAD_MAX);
 	snprintf(desc, sizeof(desc), KR_PREFIX "%s", name);
 
-	old = find_direct(ring, "user", desc);
+	old = find_direct(ring, "user", desc, seen);
 	if (old < 0)
 		return fail(err, errlen, errno, geteuid(), "cannot read keyring %d", ring);
 	if (old > 0)
@@ -629,7 +646,10 @@ int32_t kr_key_add(int32_t ring, const char *name, const void *secret, size_t le
 			      "key %s already exists in keyring %d (serial %d): refusing to "
 			      "replace it",
 			      desc, ring, old);
-	return place("user", desc, secret, len, ring, (unsigned)timeout, err, errlen);
+	item = place("user", desc, secret, len, ring, (unsigned)timeout, err, errlen);
+	if (item > 0)
+		kr_seen_note(seen, item, "user", desc);
+	return item;
 }
 
 int kr_revoke(int32_t serial, char *err, size_t errlen)

@@ -74,6 +74,43 @@ int32_t kr_key_add(int32_t ring, const char *name, const void *secret, size_t le
 		   int64_t timeout, char *err, size_t errlen);
 
 /*
+ * The keys of one keyring already described by kr_key_add_seen (a key's
+ * type and description never change), so that placing n keys into a
+ * keyring describes each key once instead of up to n times (helperd's
+ * open of a session with many grants). Starts zeroed; kr_seen_clear frees
+ * it. Use one per keyring.
+ */
+struct kr_seen_key {
+	int32_t serial;
+	char type[32];
+	char *desc; /* NULL when too long to compare */
+};
+struct kr_seen {
+	struct kr_seen_key *keys;
+	size_t n, cap;
+};
+void kr_seen_clear(struct kr_seen *seen);
+/* The entry of serial in seen (NULL seen: none), or NULL. */
+const struct kr_seen_key *kr_seen_find(const struct kr_seen *seen, int32_t serial);
+/*
+ * Notes in seen (NULL: nothing) that key serial is of type and
+ * description desc (NULL: a description too long to compare). Out of
+ * memory it notes nothing: the key is then described again when next met.
+ */
+void kr_seen_note(struct kr_seen *seen, int32_t serial, const char *type, const char *desc);
+
+/*
+ * kr_key_add, with the keyring's keys described only when not in seen or
+ * when of the name being added (NULL seen: all of them, as kr_key_add).
+ * The keyring is still read at every call, so a key linked since the last
+ * call is described, and a revoked key of that name still does not count:
+ * the result is kr_key_add's.
+ */
+int32_t kr_key_add_seen(struct kr_seen *seen, int32_t ring, const char *name,
+			const void *secret, size_t len, int64_t timeout, char *err,
+			size_t errlen);
+
+/*
  * Revokes the key or keyring serial. A key that is already revoked,
  * expired or gone counts as success. Returns 0 or -1 with err.
  */

@@ -125,8 +125,9 @@ static int32_t next_serial;
 
 int __wrap_ses_exchange_run(const char *const argv[], struct ses_exchange *x, char *err,
 			   size_t errlen);
-int32_t __wrap_kr_key_add(int32_t ring, const char *name, const void *secret, size_t len,
-			  int64_t timeout, char *err, size_t errlen);
+int32_t __wrap_kr_key_add_seen(struct kr_seen *seen, int32_t ring, const char *name,
+			       const void *secret, size_t len, int64_t timeout, char *err,
+			       size_t errlen);
 int __wrap_kr_revoke(int32_t serial, char *err, size_t errlen);
 int __wrap_kr_session_revoke(int32_t ring, char *err, size_t errlen);
 
@@ -152,9 +153,11 @@ int __wrap_ses_exchange_run(const char *const argv[], struct ses_exchange *x, ch
 	return 0;
 }
 
-int32_t __wrap_kr_key_add(int32_t ring, const char *name, const void *secret, size_t len,
-			  int64_t timeout, char *err, size_t errlen)
+int32_t __wrap_kr_key_add_seen(struct kr_seen *seen, int32_t ring, const char *name,
+			       const void *secret, size_t len, int64_t timeout, char *err,
+			       size_t errlen)
 {
+	(void)seen;
 	(void)ring;
 	(void)name;
 	(void)secret;

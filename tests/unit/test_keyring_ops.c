@@ -245,6 +245,39 @@ static void test_duplicates(void **state)
 	assert_int_equal(kr_session_revoke(ring, err, sizeof(err)), 0);
 }
 
+/*
+ * kr_key_add_seen refuses what kr_key_add refuses: a name it placed
+ * itself, a name linked by someone else since its last call; and like it,
+ * a revoked key of the name does not count. Each new key is noted once.
+ */
+static void test_duplicates_seen(void **state)
+{
+	struct kr_seen seen = { 0 };
+	key_serial_t ring, a, other;
+	char err[512] = "";
+
+	(void)state;
+	ring = tfx_ring(60);
+	a = kr_key_add_seen(&seen, ring, "a", "1", 1, 60, err, sizeof(err));
+	assert_true(a > 0);
+	assert_true(kr_key_add_seen(&seen, ring, "b", "2", 1, 60, err, sizeof(err)) > 0);
+	assert_int_equal(seen.n, 2);
+	assert_int_equal(kr_key_add_seen(&seen, ring, "a", "3", 1, 60, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "already exists"));
+	other = tfx_key_add(ring, "c", "4", 60);
+	assert_int_equal(kr_key_add_seen(&seen, ring, "c", "5", 1, 60, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "already exists"));
+	assert_int_equal(seen.n, 3); /* c, described once */
+	assert_int_equal(seen.keys[2].serial, other);
+	assert_int_equal(kr_revoke(a, err, sizeof(err)), 0);
+	assert_true(kr_key_add_seen(&seen, ring, "a", "6", 1, 60, err, sizeof(err)) > 0);
+	assert_int_equal(seen.n, 4);
+	kr_seen_clear(&seen);
+	assert_int_equal(seen.n, 0);
+	assert_null(seen.keys);
+	assert_int_equal(kr_session_revoke(ring, err, sizeof(err)), 0);
+}
+
 static void test_revoke_twice(void **state)
 {
 	key_serial_t ring, k;
@@ -348,6 +381,7 @@ int main(void)
 	    cmocka_unit_test(test_perms_and_timeouts),
 	    cmocka_unit_test(test_bad_names_and_sids),
 	    cmocka_unit_test(test_duplicates),
+	    cmocka_unit_test(test_duplicates_seen),
 	    cmocka_unit_test(test_revoke_twice),
 	    cmocka_unit_test(test_session_revoke_all),
 	    cmocka_unit_test(test_expiry),
