@@ -9,7 +9,8 @@
 # authenticate, acct_mgmt, open_session, close_session through pam_agent
 # (one mint grant placed by the helper service, pam_agent_helperd), and
 # through pam_permit; OpenSSL initialised as sshd has it before the
-# module loads (tests/bench/sshd_like.c), each libpam call timed by
+# module loads, and libsystemd and libkeyutils loaded, as Debian's sshd
+# links them (tests/bench/sshd_like.c), each libpam call timed by
 # tests/bench/pamtime.c. Prints each call's median, module against
 # pam_permit, in µs. Quieter than bench_sshd.sh (no ssh, no key exchange):
 # the per-process costs of the module alone. The module's state is on a
@@ -47,7 +48,8 @@ printf 'auth required pam_permit.so\naccount required pam_permit.so\nsession req
 	> "$work/pam.d/permit"
 (umask 077 && pa_mint bench "$AUD" --ttl 30m > "$work/token")
 cc -O2 -shared -fPIC -o "$work/pamtime.so" "$here/pamtime.c" -ldl &&
-	cc -O2 -shared -fPIC -o "$work/sshd_like.so" "$here/sshd_like.c" -lcrypto ||
+	cc -O2 -shared -fPIC -o "$work/sshd_like.so" "$here/sshd_like.c" \
+		-Wl,--no-as-needed -lcrypto -lsystemd -lkeyutils ||
 	pa_die "cannot build the shims of tests/bench"
 # a configuration younger than 2 s is parsed again at every call (policy/cache.c)
 sleep 3

@@ -4,7 +4,9 @@
  * initialises libcrypto with its configuration and checks its random
  * generator (RAND_status, openssh's seed_rng) before it forks a
  * connection's processes, so a module in sshd does not pay for those; a
- * bare pamtester would. Not a test.
+ * bare pamtester would. bench_fresh.sh links it with libsystemd and
+ * libkeyutils as well, which Debian's sshd has loaded (ldd /usr/sbin/sshd)
+ * when it loads the module. Not a test.
  */
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
