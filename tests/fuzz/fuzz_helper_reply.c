@@ -22,7 +22,7 @@
  *      as the broker's answer (secret, expires_at, revoke_handle);
  *      ses_parse_expiry and ses_split_command see the input too.
  *
- * Linked with -Wl,--wrap for ses_exchange_run, kr_key_add, kr_revoke,
+ * Linked with -Wl,--wrap for ses_exchange_run, kr_key_add_seen, kr_revoke,
  * kr_session_revoke, ses_grant_mint, ses_grant_file and ses_grant_exec
  * (see Makefile.am, fuzz block).
  * Built and run by `make fuzz` / `make fuzz-run` (docs/fuzzing.md).
@@ -45,8 +45,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int __wrap_ses_exchange_run(const char *const argv[], struct ses_exchange *x, char *err,
 			   size_t errlen);
-int32_t __wrap_kr_key_add(int32_t ring, const char *name, const void *secret, size_t len,
-			  int64_t timeout, char *err, size_t errlen);
+int32_t __wrap_kr_key_add_seen(struct kr_seen *seen, int32_t ring, const char *name,
+			       const void *secret, size_t len, int64_t timeout, char *err,
+			       size_t errlen);
 int __wrap_kr_revoke(int32_t serial, char *err, size_t errlen);
 int __wrap_kr_session_revoke(int32_t ring, char *err, size_t errlen);
 int __wrap_ses_grant_mint(struct ses_grant_ctx *ctx, const struct ses_grant *g,
@@ -96,11 +97,13 @@ int __wrap_ses_exchange_run(const char *const argv[], struct ses_exchange *x, ch
 	return 0;
 }
 
-int32_t __wrap_kr_key_add(int32_t ring, const char *name, const void *secret, size_t len,
-			  int64_t timeout, char *err, size_t errlen)
+int32_t __wrap_kr_key_add_seen(struct kr_seen *seen, int32_t ring, const char *name,
+			       const void *secret, size_t len, int64_t timeout, char *err,
+			       size_t errlen)
 {
-	if (ring <= 0 || name == NULL || secret == NULL || len == 0 || timeout <= 0)
-		die("kr_key_add", "called with a bad argument");
+	if (seen == NULL || ring <= 0 || name == NULL || secret == NULL || len == 0 ||
+	    timeout <= 0)
+		die("kr_key_add_seen", "called with a bad argument");
 	if (timeout % 11 == 0)
 		return pa_err(err, errlen, "quota exceeded (stand-in)");
 	return next_serial++;
