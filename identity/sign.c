@@ -71,7 +71,7 @@ struct id_signer {
 	EVP_PKEY *pkey;
 	const struct sign_alg *alg;
 	char kid[SIGN_KID_LEN + 1];
-	EVP_MD_CTX *proto; /* signing set up once (sign_setup), NULL for EdDSA */
+	EVP_MD_CTX *proto; /* signing set up once (sign_init), NULL for EdDSA */
 };
 
 /* The table entry of alg, or NULL for ID_ALG_NONE and unknown values. */
@@ -268,7 +268,7 @@ static int sign_init(EVP_MD_CTX *ctx, EVP_PKEY *pkey, const struct sign_alg *a)
  * Wraps pkey (taking ownership) with its kid and, for RSA and ECDSA, its
  * signing set up once: a setup fetches the algorithm and the digest again,
  * about a fifth of an ES256 signature, and each signature starts from a
- * copy instead (sign_setup). NULL with err on failure.
+ * copy instead (sign_bytes). NULL with err on failure.
  */
 static struct id_signer *signer_new(EVP_PKEY *pkey, const struct sign_alg *a,
 				    char *err, size_t errlen)
