@@ -106,6 +106,8 @@ int32_t __wrap_kr_key_add_seen(struct kr_seen *seen, int32_t ring, const char *n
 		die("kr_key_add_seen", "called with a bad argument");
 	if (timeout % 11 == 0)
 		return pa_err(err, errlen, "quota exceeded (stand-in)");
+	/* noted as the real one notes what it placed: do_open frees it */
+	kr_seen_note(seen, next_serial, "user", name);
 	return next_serial++;
 }
 
