@@ -270,8 +270,38 @@ static void serve(int c, const char *fail)
 }
 
 /*
+ * Writes, before any connection, where serving a request writes first: in
+ * a child just forked, the first write to a page it shares with the
+ * parent copies the page (3-4 µs here) and a new page is zeroed (2 µs).
+ * One signature with the broker key (OpenSSL's state for it), one parse
+ * and dump of a request-shaped object (jansson's allocations) and the
+ * stack down to the depth serve() wipes: a one-grant open then takes 6
+ * such faults between accept and reply instead of 60. Nothing secret is
+ * handled: the message and the object are constants.
+ */
+static void spare_warm(const struct warm *w)
+{
+	static const char req[] = "{\"op\":\"open\",\"sid\":\"0123456789abcdef0123456789abcdef\","
+				  "\"grants\":[{\"name\":\"warm\",\"class\":\"read\","
+				  "\"source\":\"mint\",\"ttl\":600}]}";
+	unsigned char *sig = NULL;
+	size_t siglen = 0;
+	char err[256], *text;
+	json_t *j;
+
+	if (w->signer != NULL &&
+	    id_signer_sign(w->signer, req, sizeof(req) - 1, &sig, &siglen, err, sizeof(err)) == 0)
+		free(sig);
+	j = pa_json_loads(req, JSON_REJECT_DUPLICATES, NULL);
+	text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	free(text);
+	json_decref(j);
+	pa_scrub_stack(PA_SCRUB_PROGRAM);
+}
+
+/*
  * A spare: forked ahead of any connection, it makes itself ready (signals,
- * DRBG, isolation), then waits for a connection on lfd (non-blocking:
+ * DRBG, isolation, spare_warm), then waits for a connection on lfd (non-blocking:
  * the spares race for it) or for word from the parent on ch. A byte or EOF
  * on ch before a connection retires it (a reload, the parent stopping or
  * gone). Once it holds a root connection it tells the parent (one byte on
@@ -304,6 +334,8 @@ static void spare(int lfd, int ch, struct warm *w)
 		fail = "cannot reseed the random generator";
 	else if (hs_isolate(why, sizeof(why)) != 0)
 		fail = why;
+	else
+		spare_warm(w);
 	for (;;) {
 		p[0] = (struct pollfd){ .fd = ch, .events = POLLIN };
 		p[1] = (struct pollfd){ .fd = lfd, .events = POLLIN };
