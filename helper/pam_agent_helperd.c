@@ -293,7 +293,7 @@ static void spare_warm(const struct warm *w)
 	    id_signer_sign(w->signer, req, sizeof(req) - 1, &sig, &siglen, err, sizeof(err)) == 0)
 		free(sig);
 	j = pa_json_loads(req, JSON_REJECT_DUPLICATES, NULL);
-	text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	text = j != NULL ? pa_json_dumps(j, JSON_COMPACT) : NULL;
 	free(text);
 	json_decref(j);
 	pa_scrub_stack(PA_SCRUB_PROGRAM);
